@@ -1,0 +1,44 @@
+# tefed — the two commands of the README are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format bench federation clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## install: create .venv (if missing) and install tefed with its test tools
+install: $(STAMP)
+
+## run: run the default scenario end to end and print its KPI table
+run: install
+	$(BIN)/tefed run scenarios/default.yaml
+
+## test: lint and run the whole test suite (real HELICS, real OpenDSS)
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+## lint / format
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+
+## bench: run the benchmarks; figures go to results/bench/
+bench: install
+	$(BIN)/python -m benchmarks
+
+## federation: rebuild the committed federation file from its scenario
+federation: install
+	$(BIN)/tefed build scenarios/default.yaml -o federation/default.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

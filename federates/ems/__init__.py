@@ -1,0 +1,1 @@
+"""Household energy-management federate: many households per process, held as arrays."""

@@ -1,0 +1,288 @@
+"""Ems federate logic: many households per process, held as arrays.
+
+At every grid instant (phase 2 of 4) the ems
+
+1. takes in price forecasts and the market's messages (awards, settlements, rejections);
+2. at gate closure of interval ``k``, lets every ``simple_trader`` household order its forecast
+   deficit or surplus for ``k``;
+3. dispatches each battery toward the household's awarded net power for the current interval
+   (zero without awards: self-consumption), and publishes every household's net power;
+4. runs the same households under net billing in parallel (a shadow fleet with its own battery
+   states) so each household's baseline bill is known from the same run.
+
+One last step at the end of the run receives the final settlements.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from federates import keys
+from federates.ems.devices.battery import BatteryParameters, dispatch_battery
+from federates.ems.devices.load import synthetic_load_profiles
+from federates.ems.devices.pv import clear_sky_pv_power_kw
+from federates.ems.strategies import STRATEGIES
+from federates.ems.strategies.simple_trader import (
+    NO_ORDER,
+    SELL,
+    forecast_residual_energy_wh,
+    quote_orders,
+)
+from federates.messages import (
+    AwardsMessage,
+    Order,
+    OrdersMessage,
+    RejectedMessage,
+    SettlementMessage,
+    parse_market_message,
+)
+from federates.runtime.errors import InputError
+from federates.runtime.logic import (
+    FederateContext,
+    FederateLogic,
+    Message,
+    StepInputs,
+    StepOutputs,
+)
+from federates.runtime.run_folder import RunFolder
+from federates.runtime.time_grid import TimeGrid
+
+log = logging.getLogger("tefed.ems")
+
+
+class EmsFederate(FederateLogic):
+    """A shard of households: devices, strategies, dispatch and records."""
+
+    role = "ems"
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def initialize(self, context: FederateContext) -> None:
+        """Build device arrays and profiles of this shard's households."""
+        self._name = context.name
+        self._grid: TimeGrid = context.time_grid
+        table = context.federation.households_frame()
+        hosted = list(context.config.get("households", []))
+        unknown = sorted(set(hosted) - set(table.index))
+        if unknown or not hosted:
+            raise InputError(
+                f"federate {context.name}",
+                [f"ems.households: {unknown or 'empty'}; expected ids from the household table"],
+            )
+        rows = table.loc[hosted]
+        self._ids = hosted
+        self._check_strategies(rows)
+        count = len(hosted)
+
+        site = context.federation.tefed.site
+        step_times = self._grid.calendar(self._grid.step_times_s())
+        self._load_kw = synthetic_load_profiles(
+            step_times,
+            rows["load_daily_energy_kwh"].to_numpy(float),
+            seed=context.seed,
+            household_keys=rows["profile_seed"].to_numpy(np.int64),
+        )
+        self._pv_kw = clear_sky_pv_power_kw(
+            step_times,
+            site.latitude_deg,
+            site.longitude_deg,
+            site.altitude_m,
+            site.linke_turbidity,
+            kwp=rows["pv_kwp"].to_numpy(float),
+            tilt_deg=rows["pv_tilt_deg"].to_numpy(float),
+            azimuth_deg=rows["pv_azimuth_deg"].to_numpy(float),
+            inverter_kw=rows["pv_inverter_kw"].to_numpy(float),
+        )
+        self._battery = BatteryParameters.from_round_trip(
+            capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
+            power_kw=rows["battery_power_kw"].to_numpy(float),
+            round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
+            soc_min=rows["battery_soc_min"].to_numpy(float),
+            soc_max=rows["battery_soc_max"].to_numpy(float),
+        )
+        self._battery.validate()
+        initial_soc_kwh = rows["battery_soc_initial"].to_numpy(float) * self._battery.capacity_kwh
+        self._soc_kwh = initial_soc_kwh.copy()
+        self._baseline_soc_kwh = initial_soc_kwh.copy()
+        self._is_trader = rows["strategy"].to_numpy() == "simple_trader"
+        self._bid_fraction = rows["bid_price_fraction"].to_numpy(float)
+        self._ask_fraction = rows["ask_price_fraction"].to_numpy(float)
+        self._index_of = {household: i for i, household in enumerate(hosted)}
+        self._power_keys = [keys.household_power(h) for h in hosted]
+        self._endpoints = [keys.household_endpoint(h) for h in hosted]
+
+        n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
+        self._import_price = np.full(n_intervals, np.nan)
+        self._export_price = np.full(n_intervals, np.nan)
+        self._awarded_net_wh = np.zeros((n_intervals, count))
+        self._bill_usd = np.full((n_intervals, count), np.nan)
+        self._rejections = 0
+        self._battery_kw = np.zeros((n_steps, count))
+        self._power_kw = np.zeros((n_steps, count))
+        self._soc_record_kwh = np.zeros((n_steps, count))
+        self._baseline_power_kw = np.zeros((n_steps, count))
+
+    @staticmethod
+    def _check_strategies(rows: pd.DataFrame) -> None:
+        unknown = rows.loc[~rows["strategy"].isin(STRATEGIES), "strategy"]
+        if not unknown.empty:
+            raise InputError(
+                "household table",
+                [
+                    f"households[{household}].strategy: got {strategy!r}; expected one of "
+                    f"{STRATEGIES}"
+                    for household, strategy in unknown.items()
+                ],
+            )
+
+    def schedule_s(self) -> np.ndarray:
+        """Every grid step, plus the end of the run to receive the last settlements."""
+        return np.append(self._grid.step_times_s(), self._grid.duration_s)
+
+    # --- stepping -----------------------------------------------------------------------------
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        """Take in prices and market messages, order at gate closure, dispatch and publish."""
+        outputs = StepOutputs()
+        self._update_prices(time_s, inputs)
+        for message in inputs.messages:
+            self._receive(message)
+        if time_s >= self._grid.duration_s:
+            return outputs
+        interval_to_order = self._grid.interval_cleared_at(time_s)
+        if interval_to_order is not None:
+            outputs.messages.extend(self._order(interval_to_order))
+        power_kw = self._dispatch(time_s)
+        outputs.values.update(zip(self._power_keys, power_kw.tolist(), strict=True))
+        return outputs
+
+    def _update_prices(self, time_s: int, inputs: StepInputs) -> None:
+        first = self._grid.interval_of(min(time_s, self._grid.duration_s - 1))
+        for key, table in (
+            (keys.IMPORT_PRICE_FORECAST, self._import_price),
+            (keys.EXPORT_PRICE_FORECAST, self._export_price),
+        ):
+            forecast = np.asarray(inputs.values.get(key, ()), dtype=float)
+            table[first : first + forecast.size] = forecast[: table.size - first]
+
+    def _receive(self, message: Message) -> None:
+        household = keys.household_of_endpoint(message.destination)
+        index = self._index_of.get(household) if household else None
+        if index is None:
+            log.warning("message for %r is not for this shard; ignored", message.destination)
+            return
+        parsed = parse_market_message(message.payload)
+        if isinstance(parsed, AwardsMessage):
+            signed = sum(
+                award.quantity_wh if award.side == "buy" else -award.quantity_wh
+                for award in parsed.awards
+            )
+            self._awarded_net_wh[parsed.interval_index, index] = signed
+        elif isinstance(parsed, SettlementMessage):
+            self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
+        elif isinstance(parsed, RejectedMessage):
+            self._rejections += len(parsed.rejections)
+            log.warning(
+                "market rejected orders of %s: %s",
+                household,
+                "; ".join(f"{r.order_id}: {r.reason}" for r in parsed.rejections),
+            )
+
+    def _order(self, interval: int) -> list[Message]:
+        if not self._is_trader.any():
+            return []
+        import_price = float(self._import_price[interval])
+        export_price = float(self._export_price[interval])
+        if not (np.isfinite(import_price) and np.isfinite(export_price)):
+            raise ValueError(
+                f"no price forecast for interval {interval}; the price feed's forecast horizon "
+                "must reach the next market interval"
+            )
+        first_step = interval * self._grid.steps_per_interval
+        steps = slice(first_step, first_step + self._grid.steps_per_interval)
+        natural_kw = self._load_kw[steps] - self._pv_kw[steps]
+        residual_wh = forecast_residual_energy_wh(
+            natural_kw, self._soc_kwh, self._battery, self._grid.grid_step_s
+        )
+        quotes = quote_orders(
+            residual_wh, import_price, export_price, self._bid_fraction, self._ask_fraction
+        )
+        ordering = np.flatnonzero(self._is_trader & (quotes.side != NO_ORDER))
+        messages = []
+        for index in ordering:
+            side = "sell" if quotes.side[index] == SELL else "buy"
+            payload = OrdersMessage(
+                interval_index=interval,
+                orders=[
+                    Order(
+                        order_id=f"{interval}-{side}",
+                        side=side,
+                        quantity_wh=int(quotes.quantity_wh[index]),
+                        price_usd_per_kwh=float(quotes.price_usd_per_kwh[index]),
+                    )
+                ],
+            ).model_dump_json()
+            messages.append(Message(self._endpoints[index], keys.MARKET_ENDPOINT, payload))
+        return messages
+
+    def _dispatch(self, time_s: int) -> np.ndarray:
+        step = time_s // self._grid.grid_step_s
+        interval = self._grid.interval_of(time_s)
+        duration_s = self._grid.grid_step_s
+        natural_kw = self._load_kw[step] - self._pv_kw[step]
+
+        target_kw = self._awarded_net_wh[interval] * 3.6 / self._grid.market_interval_s
+        battery_kw, self._soc_kwh = dispatch_battery(
+            self._soc_kwh, target_kw - natural_kw, duration_s, self._battery
+        )
+        baseline_battery_kw, self._baseline_soc_kwh = dispatch_battery(
+            self._baseline_soc_kwh, -natural_kw, duration_s, self._battery
+        )
+        power_kw = natural_kw + battery_kw
+        self._battery_kw[step] = battery_kw
+        self._power_kw[step] = power_kw
+        self._soc_record_kwh[step] = self._soc_kwh
+        self._baseline_power_kw[step] = natural_kw + baseline_battery_kw
+        return power_kw
+
+    # --- results ------------------------------------------------------------------------------
+
+    def finalize(self, results: RunFolder) -> None:
+        """Write per-step household records and per-interval energies and bills."""
+        if self._rejections:
+            log.warning("%d order(s) of this shard were rejected by the market", self._rejections)
+        n_steps, count = self._power_kw.shape
+        has_battery = self._battery.capacity_kwh > 0
+        steps = pd.DataFrame(
+            {
+                "time_s": np.repeat(self._grid.step_times_s(), count),
+                "household_id": np.tile(np.asarray(self._ids, dtype=object), n_steps),
+                "load_power_kw": self._load_kw.ravel(),
+                "pv_power_kw": self._pv_kw.ravel(),
+                "battery_power_kw": self._battery_kw.ravel(),
+                "power_kw": self._power_kw.ravel(),
+                "soc_kwh": np.where(has_battery, self._soc_record_kwh, np.nan).ravel(),
+                "baseline_power_kw": self._baseline_power_kw.ravel(),
+            }
+        )
+        results.write_parquet(f"households/{self._name}.parquet", steps)
+
+        per_interval = self._grid.steps_per_interval
+        to_wh = self._grid.grid_step_s / 3.6
+        energy_wh = self._power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        baseline_wh = self._baseline_power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        n_intervals = energy_wh.shape[0]
+        intervals = pd.DataFrame(
+            {
+                "interval_index": np.repeat(np.arange(n_intervals), count),
+                "household_id": np.tile(np.asarray(self._ids, dtype=object), n_intervals),
+                "energy_wh": energy_wh.ravel(),
+                "baseline_energy_wh": baseline_wh.ravel(),
+                "awarded_net_energy_wh": self._awarded_net_wh.ravel(),
+                "bill_usd": self._bill_usd.ravel(),
+            }
+        )
+        results.write_parquet(f"household_intervals/{self._name}.parquet", intervals)

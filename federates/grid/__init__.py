@@ -1,0 +1,1 @@
+"""Grid federate: OpenDSS power flow of the distribution feeder."""

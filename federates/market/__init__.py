@@ -1,0 +1,1 @@
+"""Market federate: collects orders, clears them, sends awards, settles delivered energy."""

@@ -1,0 +1,1 @@
+"""Price feed federate: wholesale, retail import and export prices and their forecasts."""

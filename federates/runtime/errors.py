@@ -1,0 +1,44 @@
+"""Errors a user can fix, and how they are worded."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+#: Exit code of every tefed program when the input is at fault.
+EXIT_USER_ERROR = 2
+
+
+class InputError(Exception):
+    """A problem with user input (scenario, federation file, data file).
+
+    Each problem names the field, the value and what was expected; ``problems`` lists all of them
+    so a user can fix a file in one pass.
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
+    """One sentence per pydantic error: the dotted field path, the value, what was expected."""
+    problems = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"])
+        if prefix:
+            location = f"{prefix}.{location}" if location else prefix
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            problems.append(
+                f"{location}: unknown key (value {item['input']!r}); remove or rename it"
+            )
+        elif kind == "missing":
+            problems.append(f"{location}: required but missing")
+        else:
+            message = item["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            problems.append(f"{location}: got {item['input']!r}; {message}")
+    return problems

@@ -1,0 +1,158 @@
+"""One run's results folder: atomic writes, status, and who writes the report.
+
+Layout of ``results/<scenario>/<run-id>/``::
+
+    federation.json        the federation file used
+    status.json            running | complete | failed (with the federate and message)
+    logs/<federate>.log    one log per federate (and the broker's, under ``tefed run``)
+    timing/<federate>.json wall time computing vs waiting for HELICS
+    *.parquet              time series per domain (grid, households, market, prices)
+    summary.json           KPIs and run metadata
+    plots/*.png            figures
+
+Every file is written to a temporary name and renamed into place, so a reader never sees half a
+file. Each tefed federate marks itself done after writing its results; the federate that finds
+every built-in federate done claims the report (an exclusive file create, so exactly one does)
+and writes ``summary.json`` and the plots. That works the same under ``helics run`` (no
+supervisor) and ``tefed run``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+STATUS_FAILED = "failed"
+
+
+class RunFolder:
+    """The folder of one run.
+
+    Parameters
+    ----------
+    path : Path
+        Folder of the run (created if missing).
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def file(self, name: str) -> Path:
+        """Path of a file in the run folder."""
+        return self.path / name
+
+    def _atomic_target(self, name: str) -> tuple[Path, Path]:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target, target.with_name(f".{target.name}.tmp-{os.getpid()}")
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a text file atomically."""
+        target, temporary = self._atomic_target(name)
+        temporary.write_text(text)
+        os.replace(temporary, target)
+        return target
+
+    def write_json(self, name: str, data: Any) -> Path:
+        """Write a JSON file atomically (2-space indent)."""
+        return self.write_text(name, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+    def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a DataFrame as Parquet atomically (no index column unless it is named)."""
+        target, temporary = self._atomic_target(name)
+        frame.to_parquet(temporary, index=frame.index.name is not None)
+        os.replace(temporary, target)
+        return target
+
+    def write_figure(self, name: str, figure: Any) -> Path:
+        """Save a matplotlib figure as PNG atomically."""
+        target, temporary = self._atomic_target(name)
+        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
+        os.replace(temporary, target)
+        return target
+
+    def read_json(self, name: str) -> Any:
+        """Read a JSON file of the run folder."""
+        return json.loads((self.path / name).read_text())
+
+    # --- status -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Contents of ``status.json`` (``{}`` before the run started)."""
+        try:
+            return self.read_json("status.json")
+        except FileNotFoundError:
+            return {}
+
+    def mark_running(self) -> None:
+        """Record that the run has started (unless a federate already recorded more)."""
+        if not self.status():
+            self.write_json("status.json", {"state": STATUS_RUNNING})
+
+    def mark_failed(self, federate: str, message: str) -> bool:
+        """Record the first failure of the run; later failures (its consequences) are ignored.
+
+        Returns True when this call recorded the failure.
+        """
+        if not self._claim(".failure-claim"):
+            return False
+        self.write_json(
+            "status.json", {"state": STATUS_FAILED, "failed_federate": federate, "message": message}
+        )
+        return True
+
+    def mark_complete(self) -> None:
+        """Record that the run finished and its report is written (never over a failure)."""
+        if self.status().get("state") != STATUS_FAILED:
+            self.write_json("status.json", {"state": STATUS_COMPLETE})
+
+    # --- completion and report ----------------------------------------------------------------
+
+    def mark_done(self, federate: str) -> None:
+        """Record that ``federate`` has written all its results."""
+        self.write_text(f".done/{federate}", "")
+
+    def done_federates(self) -> set[str]:
+        """Federates that have written all their results."""
+        folder = self.path / ".done"
+        return {item.name for item in folder.iterdir()} if folder.is_dir() else set()
+
+    def claim_report(self) -> bool:
+        """Claim the job of writing the report; True for exactly one caller per run."""
+        return self._claim(".report-claim")
+
+    def _claim(self, name: str) -> bool:
+        try:
+            descriptor = os.open(self.path / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        os.close(descriptor)
+        return True
+
+    def update_latest_link(self) -> None:
+        """Point ``<root>/latest`` at this run (a relative symlink, replaced atomically)."""
+        link = self.path.parent / "latest"
+        temporary = self.path.parent / f".latest.tmp-{os.getpid()}"
+        try:
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(self.path.name, target_is_directory=True)
+            os.replace(temporary, link)
+        except OSError:
+            # Filesystems without symlinks get a text pointer instead.
+            temporary.unlink(missing_ok=True)
+            self.write_text("../latest.txt", self.path.name + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,1 @@
+"""tefed's orchestration: scenarios, the builder, the runner, reports and the ``tefed`` command."""

@@ -1,0 +1,290 @@
+"""Scenario → federation file.
+
+The builder resolves everything a run needs into one explicit JSON file: the broker and every
+federate entry with its ``exec`` line and HELICS block, the time grid, the household table (each
+household's devices, strategy, bus and phase, with ranges drawn from the seed), each federate's
+configuration, and where results go. Building is deterministic: the same scenario, output path
+and working directory give the same text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from federates import keys
+from federates.grid.feeder_generator import LvFeederDesign, generate_lv_feeder
+from federates.runtime.federation_file import FORMAT_VERSION, FederationFile
+from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S
+from federation.scenario import CsvWholesale, HouseholdGroup, Scenario
+
+CORE_TYPE = "tcp_ss"
+HELICS_LOG_LEVEL = "warning"
+
+
+def build_federation(
+    scenario: Scenario, scenario_dir: Path, out_path: Path, base_dir: Path
+) -> FederationFile:
+    """Resolve a scenario into a federation file.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    scenario_dir : Path
+        Folder of the scenario file; relative paths in the scenario resolve against it.
+    out_path : Path
+        Where the federation file will be written (its ``exec`` lines name it).
+    base_dir : Path
+        Working directory of the federates (normally the project root); paths inside the
+        federation file are relative to it.
+    """
+    out_path = Path(os.path.abspath(out_path))
+    base_dir = Path(os.path.abspath(base_dir))
+    directory = os.path.relpath(base_dir, out_path.parent)
+    federation_arg = os.path.relpath(out_path, base_dir)
+    seeds = np.random.SeedSequence(scenario.seed).spawn(2)
+    households = resolve_households(scenario, np.random.default_rng(seeds[0]))
+    feeder_seed = int(seeds[1].generate_state(1)[0] % 2**31)
+    _attach_to_feeder(households, scenario, feeder_seed)
+
+    household_ids = households["household_id"].tolist()
+    shards = np.array_split(np.arange(len(household_ids)), scenario.ems.shards)
+    ems_names = ["ems"] if len(shards) == 1 else [f"ems_{i + 1}" for i in range(len(shards))]
+    port = scenario.run.broker_port
+    time = scenario.time
+
+    def entry(name: str, role: str, helics: dict[str, Any], config: dict[str, Any]) -> dict:
+        return {
+            "name": name,
+            "directory": directory,
+            "exec": f"python -m federates.{role} {federation_arg} --name {name}",
+            "helics": _helics_block(name, role, helics, scenario, port),
+            "tefed": {"role": role, "config": config},
+        }
+
+    forecasts = [
+        _sub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+        _sub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+    ]
+    power_subscriptions = [_sub(keys.household_power(h), "double", "kW") for h in household_ids]
+    federates = [
+        entry(
+            "price_feed",
+            "price_feed",
+            {
+                "publications": [
+                    _pub(keys.IMPORT_PRICE, "double", "USD/kWh"),
+                    _pub(keys.EXPORT_PRICE, "double", "USD/kWh"),
+                    _pub(keys.WHOLESALE_PRICE, "double", "USD/kWh"),
+                    _pub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+                    _pub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+                    _pub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh"),
+                ]
+            },
+            _price_config(scenario, scenario_dir, base_dir),
+        )
+    ]
+    for name, members in zip(ems_names, shards, strict=True):
+        hosted = [household_ids[i] for i in members]
+        federates.append(
+            entry(
+                name,
+                "ems",
+                {
+                    "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted],
+                    "subscriptions": forecasts,
+                    "endpoints": [
+                        {"name": keys.household_endpoint(h), "global": True} for h in hosted
+                    ],
+                },
+                {"households": hosted},
+            )
+        )
+    federates.append(
+        entry(
+            "grid",
+            "grid",
+            {
+                "publications": [
+                    _pub(keys.household_voltage(h), "double", "pu") for h in household_ids
+                ]
+                + [
+                    _pub(keys.SUBSTATION_POWER, "double", "kW"),
+                    _pub(keys.SUBSTATION_REACTIVE_POWER, "double", "kvar"),
+                    _pub(keys.LOSSES, "double", "kW"),
+                    _pub(keys.VOLTAGE_MIN, "double", "pu"),
+                    _pub(keys.VOLTAGE_MAX, "double", "pu"),
+                ],
+                "subscriptions": power_subscriptions,
+            },
+            {
+                "feeder": {
+                    "generator": "radial_lv",
+                    "seed": feeder_seed,
+                    "design": _feeder_design(scenario, len(household_ids)),
+                },
+                "household_power_factor": scenario.grid.household_power_factor,
+            },
+        )
+    )
+    federates.append(
+        entry(
+            "market",
+            "market",
+            {
+                "publications": [
+                    _pub(keys.TRADED_ENERGY, "double", "Wh"),
+                    _pub(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
+                ],
+                "subscriptions": power_subscriptions + forecasts,
+                "endpoints": [{"name": keys.MARKET_ENDPOINT, "global": True}],
+            },
+            {
+                "mechanism": scenario.market.mechanism,
+                "settlement_rule": scenario.market.settlement_rule,
+            },
+        )
+    )
+    broker = {
+        "name": "broker",
+        "directory": directory,
+        "exec": (
+            f"helics_broker --federates={len(federates)} --coretype={CORE_TYPE} --port={port} "
+            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error"
+        ),
+    }
+    data = {
+        "name": scenario.name,
+        "broker": False,
+        "federates": [broker, *federates],
+        "tefed": {
+            "format_version": FORMAT_VERSION,
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "time": {**time.model_dump(), "phase_offsets_s": dict(DEFAULT_PHASE_OFFSETS_S)},
+            "site": scenario.site.model_dump(),
+            "households": {column: households[column].tolist() for column in households.columns},
+            "results": {"root": f"{scenario.run.results_root}/{scenario.name}"},
+            "runtime": {
+                "stall_timeout_s": scenario.run.stall_timeout_s,
+                "wall_clock_limit_s": scenario.run.wall_clock_limit_s,
+                "progress_every_s": scenario.run.progress_every_s,
+            },
+        },
+    }
+    return FederationFile.model_validate(data)
+
+
+# --- households ---------------------------------------------------------------------------------
+
+
+def resolve_households(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """The household table: one row per household, every device parameter explicit.
+
+    Values given as ``[low, high]`` are drawn uniformly per household, group by group in scenario
+    order, field by field in a fixed order, so adding a group never changes earlier households.
+    """
+    frames = [_group_table(group, rng) for group in scenario.households]
+    table = pd.concat(frames, ignore_index=True)
+    width = max(2, len(str(len(table))))
+    table.insert(0, "household_id", [f"h{i + 1:0{width}d}" for i in range(len(table))])
+    table["profile_seed"] = rng.integers(0, 2**31 - 1, size=len(table))
+    return table
+
+
+def _group_table(group: HouseholdGroup, rng: np.random.Generator) -> pd.DataFrame:
+    count = group.count
+
+    def draw(value: float | list[float], decimals: int = 3) -> np.ndarray:
+        if isinstance(value, list):
+            return np.round(rng.uniform(value[0], value[1], size=count), decimals)
+        return np.full(count, float(value))
+
+    pv, battery = group.pv, group.battery
+    kwp = draw(pv.kwp) if pv else np.zeros(count)
+    capacity = draw(battery.capacity_kwh) if battery else np.zeros(count)
+    return pd.DataFrame(
+        {
+            "group": group.group,
+            "strategy": group.strategy,
+            "load_daily_energy_kwh": draw(group.load_daily_energy_kwh),
+            "pv_kwp": kwp,
+            "pv_tilt_deg": draw(pv.tilt_deg, 1) if pv else np.zeros(count),
+            "pv_azimuth_deg": draw(pv.azimuth_deg, 1) if pv else np.full(count, 180.0),
+            "pv_inverter_kw": np.round(kwp * (pv.inverter_ratio if pv else 0.0), 3),
+            "battery_capacity_kwh": capacity,
+            "battery_power_kw": draw(battery.power_kw) if battery else np.zeros(count),
+            "battery_round_trip_efficiency": np.full(
+                count, battery.round_trip_efficiency if battery else 1.0
+            ),
+            "battery_soc_min": np.full(count, battery.soc_min if battery else 0.0),
+            "battery_soc_max": np.full(count, battery.soc_max if battery else 1.0),
+            "battery_soc_initial": np.full(count, battery.soc_initial if battery else 0.0),
+            "bid_price_fraction": draw(group.bid_price_fraction),
+            "ask_price_fraction": draw(group.ask_price_fraction),
+        }
+    )
+
+
+def _feeder_design(scenario: Scenario, n_households: int) -> dict[str, Any]:
+    spec = scenario.grid.feeder.model_dump(exclude={"generator"})
+    spec["service_length_m"] = list(spec["service_length_m"])
+    spec["n_households"] = n_households
+    return spec
+
+
+def _attach_to_feeder(households: pd.DataFrame, scenario: Scenario, seed: int) -> None:
+    design = _feeder_design(scenario, len(households))
+    design["service_length_m"] = tuple(design["service_length_m"])
+    feeder = generate_lv_feeder(LvFeederDesign(**design), seed=seed)
+    households["bus"] = feeder.households["bus"].to_numpy()
+    households["phase"] = feeder.households["phase"].to_numpy()
+
+
+# --- federate configuration ---------------------------------------------------------------------
+
+
+def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dict[str, Any]:
+    prices = scenario.prices
+    wholesale = prices.wholesale.model_dump()
+    if isinstance(prices.wholesale, CsvWholesale):
+        absolute = (scenario_dir / prices.wholesale.path).resolve()
+        wholesale["path"] = os.path.relpath(absolute, base_dir)
+    return {
+        "wholesale": wholesale,
+        "import_tariff": prices.import_tariff.model_dump(),
+        "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
+        "forecast_horizon_intervals": prices.forecast_horizon_intervals,
+    }
+
+
+def _helics_block(
+    name: str, role: str, interfaces: dict[str, Any], scenario: Scenario, port: int
+) -> dict[str, Any]:
+    period = scenario.time.market_interval_s if role == "price_feed" else scenario.time.grid_step_s
+    return {
+        "name": name,
+        "core_type": CORE_TYPE,
+        # A string, not a JSON number: with pandas (pyarrow) loaded before HELICS in the same
+        # process, HELICS 3.6 reads an integer brokerport as empty and refuses it.
+        "brokerport": str(port),
+        "period": period,
+        "offset": DEFAULT_PHASE_OFFSETS_S[role],
+        "uninterruptible": True,
+        "terminate_on_error": True,
+        "log_level": HELICS_LOG_LEVEL,
+        **interfaces,
+    }
+
+
+def _pub(key: str, value_type: str, unit: str) -> dict[str, Any]:
+    return {"key": key, "type": value_type, "unit": unit, "global": True}
+
+
+def _sub(key: str, value_type: str, unit: str) -> dict[str, Any]:
+    return {"key": key, "type": value_type, "unit": unit, "required": True}

@@ -1,0 +1,162 @@
+"""The ``tefed`` command line: build, validate and run federations."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from federates.runtime.errors import EXIT_USER_ERROR, InputError
+from federates.runtime.federation_file import FederationFile, load_federation_file
+from federation.builder import build_federation
+from federation.runner import new_run_folder, run_federation
+from federation.scenario import load_scenario
+
+EXIT_RUN_FAILED = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``tefed``; returns the exit code (2 for input errors)."""
+    parser = argparse.ArgumentParser(
+        prog="tefed", description="Transactive Energy FEDeration: co-simulate local energy markets."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="resolve a scenario into a federation file")
+    build.add_argument("scenario", type=Path)
+    build.add_argument("-o", "--output", type=Path, required=True, help="federation file to write")
+
+    validate = commands.add_parser("validate", help="check a scenario and report every problem")
+    validate.add_argument("scenario", type=Path)
+
+    run = commands.add_parser("run", help="run a scenario or a federation file end to end")
+    run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+
+    arguments = parser.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        if arguments.command == "build":
+            return _build(arguments.scenario, arguments.output)
+        if arguments.command == "validate":
+            return _validate(arguments.scenario)
+        return _run(arguments.source, not arguments.no_progress, console)
+    except InputError as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        return EXIT_USER_ERROR
+
+
+def _load_and_build(scenario_path: Path, output: Path) -> FederationFile:
+    scenario, scenario_dir = load_scenario(scenario_path)
+    return build_federation(scenario, scenario_dir, output, Path.cwd())
+
+
+def _build(scenario_path: Path, output: Path) -> int:
+    federation = _load_and_build(scenario_path, output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(federation.to_json_text())
+    print(
+        f"wrote {output} ({len(federation.federates)} processes, "
+        f"{len(federation.tefed.households['household_id'])} households)"
+    )
+    return 0
+
+
+def _validate(scenario_path: Path) -> int:
+    scenario, _ = load_scenario(scenario_path)
+    households = sum(group.count for group in scenario.households)
+    print(
+        f"{scenario_path}: valid ({households} households, "
+        f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps)"
+    )
+    return 0
+
+
+def _run(source: Path, show_progress: bool, console: Console) -> int:
+    base_dir = Path.cwd()
+    if source.suffix.lower() in (".yaml", ".yml"):
+        scenario, scenario_dir = load_scenario(source)
+        draft = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
+        folder = new_run_folder(draft, base_dir)
+        federation = build_federation(
+            scenario, scenario_dir, folder.file("federation.json"), base_dir
+        )
+    else:
+        federation = load_federation_file(source)
+        folder = new_run_folder(federation, base_dir)
+    outcome = run_federation(federation, base_dir, folder, show_progress=show_progress)
+    if not outcome.ok:
+        console.print(f"[bold red]run failed:[/] {outcome.message}", highlight=False)
+        print(outcome.run_folder.path)
+        return EXIT_RUN_FAILED
+    summary = outcome.run_folder.read_json("summary.json")
+    Console().print(kpi_table(summary))
+    Console().print(community_table(summary, outcome.wall_time_s))
+    print(outcome.run_folder.path)
+    return 0
+
+
+def kpi_table(summary: dict[str, Any]) -> Table:
+    """Per-household bill and its difference from the net-billing baseline."""
+    table = Table(title=f"{summary['scenario']}: household bills [USD]")
+    for column in ("household", "strategy", "bill", "baseline", "advantage"):
+        table.add_column(column, justify="left" if column in ("household", "strategy") else "right")
+    for household, row in summary["households"].items():
+        table.add_row(
+            household,
+            row.get("strategy", ""),
+            _money(row.get("bill_usd")),
+            _money(row.get("baseline_bill_usd")),
+            _money(row.get("income_advantage_usd")),
+        )
+    if "community_bill_usd" in summary:
+        bill, baseline = summary["community_bill_usd"], summary["community_baseline_bill_usd"]
+        table.add_row(
+            "all", "", _money(bill), _money(baseline), _money(baseline - bill), style="bold"
+        )
+    return table
+
+
+def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
+    """Community self-sufficiency, market volume and price, voltage range."""
+    table = Table(title="community", show_header=False)
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    community = summary.get("community", {})
+    market = summary.get("market", {})
+    voltage = summary.get("voltage", {})
+    rows = [
+        ("self-sufficiency", _percent(community.get("self_sufficiency"))),
+        ("self-consumption", _percent(community.get("self_consumption"))),
+        ("traded energy", f"{market.get('traded_energy_kwh', float('nan')):.2f} kWh"),
+        (
+            "mean trade price",
+            f"{market.get('mean_trade_price_usd_per_kwh', float('nan')):.4f} USD/kWh",
+        ),
+        (
+            "household voltage min / max",
+            f"{voltage.get('voltage_min_pu', float('nan')):.4f} / "
+            f"{voltage.get('voltage_max_pu', float('nan')):.4f} pu",
+        ),
+        ("wall time", f"{wall_time_s:.1f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{round(value, 3) + 0.0:.3f}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Key performance indicators of a run, computed from its tables (pure: no I/O).
+
+Definitions (energies over the whole run):
+
+- **bill** of a household: the sum of its settlement payments (``amount_usd``, positive = pays);
+  its **baseline bill**: what it would pay under net billing without trading, from the same
+  households' shadow dispatch (battery for self-consumption) at the same prices; the
+  **income advantage** is baseline − bill (T-REX's measure).
+- **self-sufficiency** of the community: share of its consumption not imported at the community
+  boundary, ``1 − E_import / E_load``; **self-consumption**: share of its PV generation not
+  exported, ``1 − E_export / E_pv``, where ``E_import`` and ``E_export`` come from the sum of all
+  households' net power at each step (the community boundary, before feeder losses).
+- **PCC** (substation) import, export and peaks from the grid's power flow, losses included.
+- **voltage violations**: household-steps outside the ANSI C84.1 range A (0.95–1.05 pu) and
+  above the configurable upper limit (T-REX used 1.04 pu), with their minutes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from federates.market.settlement import net_billing_amount_usd
+
+ANSI_RANGE_A_PU = (0.95, 1.05)
+TREX_UPPER_LIMIT_PU = 1.04
+
+
+def household_bills(
+    settlements: pd.DataFrame, household_intervals: pd.DataFrame, prices: pd.DataFrame
+) -> pd.DataFrame:
+    """Bill, baseline bill and income advantage per household [USD].
+
+    Parameters
+    ----------
+    settlements : pandas.DataFrame
+        Settlement ledger (``participant``, ``amount_usd``, ``interval_index``).
+    household_intervals : pandas.DataFrame
+        Per household and interval: ``baseline_energy_wh`` (shadow net-billing energy) [Wh].
+    prices : pandas.DataFrame
+        Per interval: ``import_price_usd_per_kwh`` and ``export_price_usd_per_kwh``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``household_id``: ``bill_usd``, ``baseline_bill_usd``,
+        ``income_advantage_usd``.
+    """
+    price = prices.set_index("interval_index")
+    rows = household_intervals.join(price, on="interval_index")
+    baseline_usd = net_billing_amount_usd(
+        rows["baseline_energy_wh"].to_numpy(float),
+        rows["import_price_usd_per_kwh"].to_numpy(float),
+        rows["export_price_usd_per_kwh"].to_numpy(float),
+    )
+    baseline = pd.Series(baseline_usd, index=rows.index).groupby(rows["household_id"]).sum()
+    bills = settlements.groupby("participant")["amount_usd"].sum()
+    table = pd.DataFrame({"baseline_bill_usd": baseline})
+    table["bill_usd"] = bills.reindex(table.index, fill_value=0.0)
+    table["income_advantage_usd"] = table["baseline_bill_usd"] - table["bill_usd"]
+    table.index.name = "household_id"
+    return table[["bill_usd", "baseline_bill_usd", "income_advantage_usd"]]
+
+
+def community_energy(households: pd.DataFrame, step_s: float) -> dict[str, float]:
+    """Energy totals and sharing KPIs of the community.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame
+        Per step and household: ``time_s``, ``load_power_kw``, ``pv_power_kw``, ``power_kw``.
+    step_s : float
+        Grid step [s].
+
+    Returns
+    -------
+    dict
+        ``load_kwh``, ``pv_kwh``, ``community_import_kwh``, ``community_export_kwh``,
+        ``self_sufficiency``, ``self_consumption``.
+    """
+    hours = step_s / 3600.0
+    per_step = households.groupby("time_s")[["load_power_kw", "pv_power_kw", "power_kw"]].sum()
+    load_kwh = float(per_step["load_power_kw"].sum() * hours)
+    pv_kwh = float(per_step["pv_power_kw"].sum() * hours)
+    import_kwh = float(per_step["power_kw"].clip(lower=0).sum() * hours)
+    export_kwh = float(-per_step["power_kw"].clip(upper=0).sum() * hours)
+    return {
+        "load_kwh": load_kwh,
+        "pv_kwh": pv_kwh,
+        "community_import_kwh": import_kwh,
+        "community_export_kwh": export_kwh,
+        "self_sufficiency": 1.0 - import_kwh / load_kwh if load_kwh > 0 else float("nan"),
+        "self_consumption": 1.0 - export_kwh / pv_kwh if pv_kwh > 0 else float("nan"),
+    }
+
+
+def pcc_energy(grid: pd.DataFrame, step_s: float) -> dict[str, float]:
+    """Import, export, peaks and losses at the point of common coupling (substation).
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        Per step: ``substation_power_kw`` and ``losses_kw``.
+    step_s : float
+        Grid step [s].
+    """
+    hours = step_s / 3600.0
+    power = grid["substation_power_kw"]
+    losses_kwh = float(grid["losses_kw"].sum() * hours)
+    import_kwh = float(power.clip(lower=0).sum() * hours)
+    export_kwh = float(-power.clip(upper=0).sum() * hours)
+    throughput = import_kwh + export_kwh
+    return {
+        "pcc_import_kwh": import_kwh,
+        "pcc_export_kwh": export_kwh,
+        "pcc_peak_import_kw": float(max(power.max(), 0.0)),
+        "pcc_peak_export_kw": float(max(-power.min(), 0.0)),
+        "losses_kwh": losses_kwh,
+        "losses_share_of_throughput": losses_kwh / throughput if throughput > 0 else float("nan"),
+    }
+
+
+def voltage_summary(
+    voltages: pd.DataFrame,
+    step_s: float,
+    range_pu: tuple[float, float] = ANSI_RANGE_A_PU,
+    upper_limit_pu: float = TREX_UPPER_LIMIT_PU,
+) -> dict[str, float | int | list[str]]:
+    """Voltage extremes and violations over all households and steps.
+
+    Parameters
+    ----------
+    voltages : pandas.DataFrame
+        ``time_s``, ``household_id``, ``voltage_pu``.
+    step_s : float
+        Grid step [s].
+    range_pu : tuple of float
+        Allowed band [pu] (ANSI C84.1 range A by default).
+    upper_limit_pu : float
+        A stricter upper limit to count separately [pu].
+    """
+    value = voltages["voltage_pu"].astype(float)
+    outside = (value < range_pu[0]) | (value > range_pu[1])
+    above = value > upper_limit_pu
+    minutes = step_s / 60.0
+    return {
+        "voltage_min_pu": float(value.min()),
+        "voltage_max_pu": float(value.max()),
+        "range_low_pu": range_pu[0],
+        "range_high_pu": range_pu[1],
+        "outside_range_household_steps": int(outside.sum()),
+        "outside_range_household_minutes": float(outside.sum() * minutes),
+        "households_outside_range": sorted(voltages.loc[outside, "household_id"].unique()),
+        "upper_limit_pu": upper_limit_pu,
+        "above_upper_limit_household_steps": int(above.sum()),
+        "above_upper_limit_household_minutes": float(above.sum() * minutes),
+    }
+
+
+def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, float | int]:
+    """Traded energy and price statistics of the market.
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        ``quantity_wh`` and ``price_usd_per_kwh`` per trade.
+    intervals : pandas.DataFrame
+        Per cleared interval: ``status``.
+    """
+    quantity = trades["quantity_wh"].astype(float)
+    traded_wh = float(quantity.sum())
+    mean_price = (
+        float((quantity * trades["price_usd_per_kwh"]).sum() / traded_wh)
+        if traded_wh > 0
+        else float("nan")
+    )
+    prices = trades["price_usd_per_kwh"]
+    return {
+        "traded_energy_kwh": traded_wh / 1000.0,
+        "trades": len(trades),
+        "mean_trade_price_usd_per_kwh": mean_price,
+        "min_trade_price_usd_per_kwh": float(prices.min()) if len(prices) else float("nan"),
+        "max_trade_price_usd_per_kwh": float(prices.max()) if len(prices) else float("nan"),
+        "intervals_cleared": len(intervals),
+        "intervals_with_trades": int((intervals["status"] == "cleared").sum())
+        if len(intervals)
+        else 0,
+    }
+
+
+def battery_cycles(households: pd.DataFrame, capacity_kwh: pd.Series, step_s: float) -> pd.Series:
+    """Equivalent full cycles per household with a battery: discharged energy / capacity [-]."""
+    hours = step_s / 3600.0
+    discharged = (-households["battery_power_kw"].clip(upper=0)).groupby(
+        households["household_id"]
+    ).sum() * hours
+    with_battery = capacity_kwh[capacity_kwh > 0]
+    return (discharged.reindex(with_battery.index) / with_battery).rename("equivalent_full_cycles")
+
+
+def energy_balance_error_wh(
+    households: pd.DataFrame, grid: pd.DataFrame, step_s: float
+) -> np.ndarray:
+    """Per step: substation energy − (households' net energy + losses) [Wh].
+
+    The power flow delivers exactly what households draw plus the losses, so this is zero to
+    the power flow's tolerance.
+    """
+    to_wh = step_s / 3.6
+    net = households.groupby("time_s")["power_kw"].sum()
+    state = grid.set_index("time_s")
+    return (
+        (state["substation_power_kw"] - net.reindex(state.index) - state["losses_kw"]) * to_wh
+    ).to_numpy()
+
+
+def money_balance_error_usd(settlements: pd.DataFrame) -> float:
+    """Participants' payments minus the grid's net revenue [USD]; zero when the ledger balances."""
+    paid = settlements["amount_usd"].sum()
+    to_grid = settlements.loc[settlements["counterparty"] == "grid", "amount_usd"].sum()
+    return float(paid - to_grid)

@@ -1,0 +1,123 @@
+"""Figures of a run, written as PNG into ``plots/`` of the run folder."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from federates.runtime.federation_file import FederationFile
+from federates.runtime.run_folder import RunFolder
+from federation.kpis import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
+
+
+def write_plots(
+    folder: RunFolder, federation: FederationFile, tables: dict[str, pd.DataFrame]
+) -> list[str]:
+    """Write every figure the run's tables allow; returns their file names."""
+    grid = federation.tefed.time.to_time_grid()
+    written = []
+    if "household_voltages" in tables:
+        figure = household_voltages_figure(tables["household_voltages"], grid.calendar)
+        written.append(folder.write_figure("plots/household_voltages.png", figure).name)
+        plt.close(figure)
+    if {"prices", "market_intervals", "market_trades"} <= tables.keys():
+        figure = market_figure(
+            tables["prices"], tables["market_intervals"], tables["market_trades"]
+        )
+        written.append(folder.write_figure("plots/market_prices.png", figure).name)
+        plt.close(figure)
+    if "households" in tables:
+        figure = community_power_figure(tables["households"], tables.get("grid"), grid.calendar)
+        written.append(folder.write_figure("plots/community_power.png", figure).name)
+        plt.close(figure)
+    return written
+
+
+def household_voltages_figure(voltages: pd.DataFrame, calendar) -> plt.Figure:
+    """Voltage of every household over time, and their distributions (box plot per household)."""
+    wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
+    times = calendar(wide.index.to_numpy())
+    figure, (over_time, boxes) = plt.subplots(
+        1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
+    )
+    for household in wide.columns:
+        over_time.plot(times, wide[household], linewidth=0.8, label=household)
+    for axis in (over_time, boxes):
+        for limit in ANSI_RANGE_A_PU:
+            axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
+        axis.axhline(TREX_UPPER_LIMIT_PU, color="tab:red", linestyle=":", linewidth=0.8)
+        axis.grid(alpha=0.3)
+    over_time.set_xlabel(f"local time ({times.tz})")
+    over_time.set_ylabel("service voltage [pu]")
+    over_time.set_title("Household voltages (dashed: ANSI C84.1 range A, dotted: 1.04 pu)")
+    boxes.boxplot([wide[c].to_numpy() for c in wide.columns], tick_labels=list(wide.columns))
+    boxes.tick_params(axis="x", rotation=90)
+    boxes.set_title("Distribution per household")
+    figure.autofmt_xdate()
+    return figure
+
+
+def market_figure(
+    prices: pd.DataFrame, intervals: pd.DataFrame, trades: pd.DataFrame
+) -> plt.Figure:
+    """Net-billing and wholesale prices, trade prices, and traded energy per interval."""
+    figure, (price_axis, energy_axis) = plt.subplots(
+        2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    index = prices["interval_index"]
+    price_axis.step(
+        index, prices["import_price_usd_per_kwh"], where="post", label="import (retail)"
+    )
+    price_axis.step(index, prices["export_price_usd_per_kwh"], where="post", label="export")
+    price_axis.step(
+        index, prices["wholesale_price_usd_per_kwh"], where="post", label="wholesale", alpha=0.7
+    )
+    if len(trades):
+        price_axis.scatter(
+            trades["interval_index"] + 0.5,
+            trades["price_usd_per_kwh"],
+            s=12,
+            color="tab:purple",
+            label="trades",
+            zorder=3,
+        )
+    price_axis.set_ylabel("price [USD/kWh]")
+    price_axis.set_title("Prices and local trades")
+    price_axis.legend(loc="upper left", ncols=4, fontsize=8)
+    price_axis.grid(alpha=0.3)
+    if len(intervals):
+        energy_axis.bar(
+            intervals["interval_index"] + 0.5, intervals["traded_energy_wh"] / 1000.0, width=0.8
+        )
+    energy_axis.set_ylabel("traded [kWh]")
+    energy_axis.set_xlabel("market interval")
+    energy_axis.grid(alpha=0.3)
+    return figure
+
+
+def community_power_figure(
+    households: pd.DataFrame, grid: pd.DataFrame | None, calendar
+) -> plt.Figure:
+    """Community load, PV generation, households' net power and substation power over time."""
+    per_step = households.groupby("time_s")[["load_power_kw", "pv_power_kw", "power_kw"]].sum()
+    times = calendar(per_step.index.to_numpy())
+    figure, axis = plt.subplots(figsize=(11, 4.5))
+    axis.plot(times, per_step["load_power_kw"], label="load")
+    axis.plot(times, per_step["pv_power_kw"], label="PV generation")
+    axis.plot(times, per_step["power_kw"], label="households' net power")
+    if grid is not None:
+        axis.plot(
+            times, grid["substation_power_kw"].to_numpy(), label="substation (PCC)", linestyle="--"
+        )
+    axis.axhline(0, color="black", linewidth=0.6)
+    axis.set_xlabel(f"local time ({times.tz})")
+    axis.set_ylabel("power [kW]")
+    axis.set_title("Community power")
+    axis.legend(ncols=4, fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return figure

@@ -1,0 +1,179 @@
+"""The run report: ``summary.json`` (KPIs, checks, metadata) and plots, from a run's tables."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from federates.runtime.federation_file import FederationFile
+from federates.runtime.run_folder import RunFolder
+from federation import kpis
+
+#: Largest per-step energy mismatch accepted between substation and households + losses [Wh].
+ENERGY_BALANCE_TOLERANCE_WH = 0.05
+#: Largest mismatch accepted between participants' payments and the grid's revenue [USD].
+MONEY_BALANCE_TOLERANCE_USD = 1e-6
+
+_PACKAGES = (
+    "tefed",
+    "helics",
+    "opendssdirect.py",
+    "dss-python",
+    "numpy",
+    "pandas",
+    "pvlib",
+    "pyarrow",
+)
+
+
+def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
+    """Every Parquet table of a run that exists, keyed by name (sharded tables concatenated)."""
+    tables = {}
+    for name, sort in (
+        ("households", ["time_s", "household_id"]),
+        ("household_intervals", ["interval_index", "household_id"]),
+        ("household_voltages", None),
+        ("grid", None),
+        ("prices", None),
+        ("market_orders", None),
+        ("market_trades", None),
+        ("market_settlements", None),
+        ("market_intervals", None),
+        ("feeder_households", None),
+    ):
+        path = folder.path / name
+        if not path.is_dir():
+            path = folder.path / f"{name}.parquet"
+        if not path.exists():
+            continue
+        frame = pd.read_parquet(path)
+        if sort:
+            frame = frame.sort_values(sort, kind="stable").reset_index(drop=True)
+        tables[name] = frame
+    return tables
+
+
+def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict:
+    """KPIs and balance checks of a run (no metadata)."""
+    time = federation.tefed.time
+    step_s = float(time.grid_step_s)
+    households = tables["households"]
+    summary: dict[str, Any] = {
+        "scenario": federation.tefed.scenario,
+        "seed": federation.tefed.seed,
+        "time": time.model_dump(exclude={"phase_offsets_s"}),
+    }
+    table = federation.households_frame()
+    per_household = pd.DataFrame(index=table.index)
+    per_household["strategy"] = table["strategy"]
+    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
+        bills = kpis.household_bills(
+            tables["market_settlements"], tables["household_intervals"], tables["prices"]
+        )
+        per_household = per_household.join(bills)
+    cycles = kpis.battery_cycles(households, table["battery_capacity_kwh"], step_s)
+    per_household["battery_equivalent_full_cycles"] = cycles
+    summary["households"] = {
+        household: {key: _plain(value) for key, value in row.items() if not _missing(value)}
+        for household, row in per_household.to_dict("index").items()
+    }
+    if "bill_usd" in per_household:
+        summary["community_bill_usd"] = float(per_household["bill_usd"].sum())
+        summary["community_baseline_bill_usd"] = float(per_household["baseline_bill_usd"].sum())
+    summary["community"] = kpis.community_energy(households, step_s)
+    checks: dict[str, Any] = {}
+    if "grid" in tables:
+        summary["pcc"] = kpis.pcc_energy(tables["grid"], step_s)
+        error_wh = kpis.energy_balance_error_wh(households, tables["grid"], step_s)
+        checks["energy_balance_max_abs_error_wh"] = float(np.abs(error_wh).max())
+        checks["energy_balance_ok"] = bool(np.abs(error_wh).max() <= ENERGY_BALANCE_TOLERANCE_WH)
+    if "household_voltages" in tables:
+        summary["voltage"] = kpis.voltage_summary(tables["household_voltages"], step_s)
+    if {"market_trades", "market_intervals"} <= tables.keys():
+        summary["market"] = kpis.market_summary(tables["market_trades"], tables["market_intervals"])
+        orders = tables.get("market_orders")
+        if orders is not None:
+            summary["market"]["orders"] = len(orders)
+            summary["market"]["rejected_orders"] = int((orders["status"] == "rejected").sum())
+    if "market_settlements" in tables:
+        error_usd = kpis.money_balance_error_usd(tables["market_settlements"])
+        checks["money_balance_error_usd"] = error_usd
+        checks["money_balance_ok"] = bool(abs(error_usd) <= MONEY_BALANCE_TOLERANCE_USD)
+    soc = households["soc_kwh"]
+    if soc.notna().any():
+        capacity = table["battery_capacity_kwh"].reindex(households["household_id"]).to_numpy()
+        low = table["battery_soc_min"].reindex(households["household_id"]).to_numpy() * capacity
+        high = table["battery_soc_max"].reindex(households["household_id"]).to_numpy() * capacity
+        has = np.isfinite(soc.to_numpy())
+        inside = (soc.to_numpy()[has] >= low[has] - 1e-9) & (
+            soc.to_numpy()[has] <= high[has] + 1e-9
+        )
+        checks["state_of_charge_within_limits"] = bool(inside.all())
+    summary["checks"] = checks
+    return summary
+
+
+def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any]:
+    """Versions, source revision, and each federate's wall time computing and waiting."""
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    timing = {}
+    for path in sorted((folder.path / "timing").glob("*.json")):
+        timing[path.stem] = folder.read_json(f"timing/{path.name}")
+    return {
+        "run_id": folder.path.name,
+        "federation": federation.name,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "git_sha": _git_sha(Path(__file__).resolve().parent.parent),
+        "federates": timing,
+        "report_written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_report(folder: RunFolder) -> dict[str, Any]:
+    """Compute and write ``summary.json`` and the plots of a finished run; returns the summary."""
+    federation = FederationFile.model_validate(folder.read_json("federation.json"))
+    tables = read_run_tables(folder)
+    summary = compute_summary(federation, tables)
+    summary["metadata"] = run_metadata(folder, federation)
+    folder.write_json("summary.json", summary)
+    from federation.plots import write_plots
+
+    write_plots(folder, federation, tables)
+    return summary
+
+
+def _git_sha(source_dir: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=source_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)

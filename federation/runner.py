@@ -1,0 +1,335 @@
+"""``tefed run``: start a broker and every federate, watch them, and stop them all on failure.
+
+For each run the runner
+
+1. creates ``results/<scenario>/<run-id>/`` and writes a resolved copy of the federation file
+   there: a free broker port and a broker key unique to the run (so runs can share a machine),
+   absolute paths, and ``results.run_dir`` set to this folder;
+2. starts the broker and the federates as child processes, each in its own process group, with
+   their output captured into ``logs/<name>.log``;
+3. shows a progress bar of simulated time (federates print progress lines);
+4. when any process exits with an error, or the wall-clock limit passes, stops every process
+   group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
+   log. No process is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from federates.runtime.federation_file import FederateEntry, FederationFile
+from federates.runtime.helics_runtime import PROGRESS_PREFIX
+from federates.runtime.program import SUPERVISED_ENV
+from federates.runtime.run_folder import STATUS_COMPLETE, RunFolder
+
+#: Seconds a process group gets to exit after SIGTERM before SIGKILL.
+TERMINATE_GRACE_S = 3.0
+#: Log lines kept per process for the failure report.
+TAIL_LINES = 15
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one run."""
+
+    run_folder: RunFolder
+    ok: bool
+    message: str
+    failed_federate: str | None = None
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    progress_s: float = 0.0
+    reader: threading.Thread | None = None
+
+
+def new_run_folder(federation: FederationFile, base_dir: Path) -> RunFolder:
+    """A fresh, uniquely named folder under the federation's results root."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    run_id = f"{stamp}-{secrets.token_hex(3)}"
+    root = Path(federation.tefed.results.root)
+    root = root if root.is_absolute() else base_dir / root
+    return RunFolder(root / run_id)
+
+
+def resolve_for_run(
+    federation: FederationFile, base_dir: Path, run_folder: RunFolder, port: int, broker_key: str
+) -> FederationFile:
+    """The federation file as this run executes it (written into the run folder)."""
+    copy_path = run_folder.file("federation.json")
+    data = federation.model_dump(mode="json", exclude_none=True)
+    data["tefed"]["results"]["run_dir"] = str(run_folder.path)
+    bin_dir = Path(sys.executable).parent
+    for entry_data in data["federates"]:
+        entry = FederateEntry.model_validate(entry_data)
+        entry_data["directory"] = str(base_dir)
+        if entry.is_broker:
+            entry_data["exec"] = _broker_command(entry.exec, port, broker_key, bin_dir)
+            continue
+        if entry.helics is not None:
+            entry_data["helics"]["brokerport"] = str(port)
+            entry_data["helics"]["broker_key"] = broker_key
+        if entry.runs_builtin and entry.tefed is not None:
+            entry_data["exec"] = shlex.join(
+                [
+                    sys.executable,
+                    "-m",
+                    f"federates.{entry.tefed.role}",
+                    str(copy_path),
+                    "--name",
+                    entry.name,
+                ]
+            )
+    return FederationFile.model_validate(data)
+
+
+def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path) -> str:
+    words = [
+        word for word in shlex.split(command) if not word.startswith(("--port", "--brokerkey"))
+    ]
+    local = bin_dir / "helics_broker"
+    if local.exists():
+        words[0] = str(local)
+    return shlex.join([*words, f"--port={port}", f"--brokerkey={broker_key}"])
+
+
+def free_port() -> int:
+    """A TCP port on localhost that no one listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_federation(
+    federation: FederationFile,
+    base_dir: Path,
+    run_folder: RunFolder | None = None,
+    show_progress: bool = True,
+) -> RunOutcome:
+    """Run a whole federation as processes and wait for it to end.
+
+    Parameters
+    ----------
+    federation : FederationFile
+        The federation to run (as built, or as loaded from a file).
+    base_dir : Path
+        Working directory of the federates; relative paths in the file resolve against it.
+    run_folder : RunFolder, optional
+        Where results go (default: a new folder under the federation's results root).
+    show_progress : bool
+        Show a progress bar of simulated time on the terminal.
+    """
+    base_dir = base_dir.resolve()
+    folder = run_folder or new_run_folder(federation, base_dir)
+    resolved = resolve_for_run(federation, base_dir, folder, free_port(), secrets.token_hex(8))
+    folder.write_text("federation.json", resolved.to_json_text())
+    folder.mark_running()
+    limit_s = federation.tefed.runtime.wall_clock_limit_s
+    duration_s = federation.tefed.time.duration_s
+    started = time.monotonic()
+    processes: list[_Process] = []
+    try:
+        for entry in resolved.federates:
+            processes.append(_start(entry, folder))
+        outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
+    except KeyboardInterrupt:
+        outcome = RunOutcome(folder, ok=False, message="interrupted by the user")
+        folder.mark_failed("tefed run", outcome.message)
+    finally:
+        _stop_all(processes)
+        for process in processes:
+            if process.reader is not None:
+                process.reader.join(timeout=2.0)
+    outcome.exit_codes = {p.name: p.popen.returncode for p in processes}
+    outcome.wall_time_s = time.monotonic() - started
+    if outcome.ok and folder.status().get("state") != STATUS_COMPLETE:
+        outcome.ok = False
+        outcome.message = "all processes exited cleanly but the run report was not written"
+    return outcome
+
+
+def _start(entry: FederateEntry, folder: RunFolder) -> _Process:
+    environment = dict(os.environ)
+    environment.update(entry.env or {})
+    environment[SUPERVISED_ENV] = "1"
+    environment["PYTHONUNBUFFERED"] = "1"
+    arguments = shlex.split(entry.exec)
+    executable = shutil.which(arguments[0]) or arguments[0]
+    log_path = folder.file(f"logs/{entry.name}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    popen = subprocess.Popen(
+        [executable, *arguments[1:]],
+        cwd=entry.directory,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+        bufsize=1,
+    )
+    process = _Process(entry.name, popen, log_path)
+    process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
+    process.reader.start()
+    return process
+
+
+def _pump(process: _Process) -> None:
+    with process.log_path.open("w") as log_file:
+        for line in process.popen.stdout:
+            if line.startswith(PROGRESS_PREFIX):
+                parts = line.split()
+                if len(parts) >= 3:
+                    process.progress_s = float(parts[2])
+                continue
+            log_file.write(line)
+            log_file.flush()
+            process.tail.append(line.rstrip("\n"))
+
+
+def _supervise(
+    processes: list[_Process],
+    folder: RunFolder,
+    limit_s: float,
+    duration_s: float,
+    started: float,
+    show_progress: bool,
+) -> RunOutcome:
+    progress = _Progress(duration_s, enabled=show_progress)
+    federates = [p for p in processes if p.name != "broker"]
+    with progress:
+        while True:
+            for process in processes:
+                code = process.popen.poll()
+                if code not in (None, 0):
+                    return _failure(process, processes, folder, code)
+            if all(process.popen.poll() == 0 for process in processes):
+                progress.update(duration_s)
+                return RunOutcome(folder, ok=True, message="run complete")
+            elapsed = time.monotonic() - started
+            if elapsed > limit_s:
+                slowest = min(federates, key=lambda p: p.progress_s) if federates else None
+                message = (
+                    f"wall-clock limit of {limit_s:g} s reached; slowest federate "
+                    f"'{slowest.name if slowest else '?'}' at simulated t="
+                    f"{slowest.progress_s if slowest else 0:g} s"
+                )
+                folder.mark_failed("tefed run", message)
+                return RunOutcome(
+                    folder,
+                    ok=False,
+                    message=message,
+                    failed_federate=slowest.name if slowest else None,
+                )
+            if federates:
+                progress.update(min(p.progress_s for p in federates))
+            time.sleep(0.1)
+
+
+def _failure(
+    failed: _Process, processes: list[_Process], folder: RunFolder, code: int
+) -> RunOutcome:
+    # Wait a moment so that the federate whose error stopped the others is seen first.
+    time.sleep(0.5)
+    candidates = [p for p in processes if p.popen.poll() not in (None, 0)]
+    first = _root_cause(candidates) or failed
+    status = folder.status()
+    culprit = status.get("failed_federate") or first.name
+    if first.reader is not None:
+        first.reader.join(timeout=1.0)
+    tail = "\n".join(f"    {line}" for line in first.tail)
+    message = status.get("message") or f"federate '{first.name}' exited with code {code}"
+    folder.mark_failed(culprit, message)
+    return RunOutcome(
+        folder,
+        ok=False,
+        message=f"{message}\n  last lines of logs/{first.name}.log:\n{tail}",
+        failed_federate=culprit,
+    )
+
+
+def _root_cause(candidates: list[_Process]) -> _Process | None:
+    """The process that failed on its own, not because another one stopped the federation."""
+    stopped_by_other = 3
+    own = [p for p in candidates if p.popen.returncode != stopped_by_other and p.name != "broker"]
+    return own[0] if own else (candidates[0] if candidates else None)
+
+
+def _stop_all(processes: list[_Process]) -> None:
+    running = [p for p in processes if p.popen.poll() is None]
+    for process in running:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + TERMINATE_GRACE_S
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        _signal_group(process, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=5.0)
+
+
+def _signal_group(process: _Process, signal_number: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.popen.pid, signal_number)
+
+
+class _Progress:
+    """A rich progress bar of simulated time, or nothing when disabled."""
+
+    def __init__(self, duration_s: float, enabled: bool):
+        self._duration_s = duration_s
+        self._bar = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("simulated time"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f} / {task.total:,.0f} s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task("run", total=duration_s)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, simulated_s: float) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=simulated_s)

@@ -1,0 +1,322 @@
+"""Scenario files: the human-authored YAML form of a federation.
+
+A scenario names the time grid, the site, the feeder, the market rules, the prices and the
+households (as groups with a count; a value given as ``[low, high]`` is drawn uniformly per
+household from the scenario seed). ``tefed build`` resolves it into a complete federation file.
+Every field is checked; every problem is reported at once, naming its path in the file, the
+value and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from federates.price_feed.sources.tariffs import (
+    DEFAULT_EXPORT_PRICE_USD_PER_KWH,
+    DEFAULT_IMPORT_PRICE_USD_PER_KWH,
+)
+from federates.runtime.errors import InputError, describe_validation_error
+from federates.runtime.time_grid import TimeGrid, parse_start
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _range_ok(value: float | list[float], low: float, high: float | None) -> float | list[float]:
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
+        raise ValueError("expected a number or a range [low, high] with low <= high")
+    for item in values:
+        if item < low or (high is not None and item > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"expected values {bound}")
+    return value
+
+
+def _nonnegative(value: float | list[float]) -> float | list[float]:
+    return _range_ok(value, 0.0, None)
+
+
+def _fraction(value: float | list[float]) -> float | list[float]:
+    return _range_ok(value, 0.0, 1.0)
+
+
+NumberOrRange = float | list[float]
+
+
+class TimeSpec(_Section):
+    """When the scenario runs (see ``TimeGrid``)."""
+
+    start: str = Field(description="calendar start, ISO 8601, local to `timezone`")
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
+    duration_s: int = Field(86400, gt=0, description="simulated duration [s]")
+    grid_step_s: int = Field(60, gt=0, description="power-flow step [s]")
+    market_interval_s: int = Field(900, gt=0, description="market (delivery) interval [s]")
+    gate_closure_s: int = Field(
+        60, gt=0, description="order book closes this long before delivery starts [s]"
+    )
+
+    @model_validator(mode="after")
+    def _grid(self) -> TimeSpec:
+        start = parse_start(self.start, self.timezone)
+        TimeGrid(
+            start, self.duration_s, self.grid_step_s, self.market_interval_s, self.gate_closure_s
+        )
+        return self
+
+
+class SiteSpec(_Section):
+    """Where the community is."""
+
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float = 0.0
+    linke_turbidity: float = Field(3.0, gt=0, le=10, description="clear-sky turbidity [-]")
+
+
+class FeederSpec(_Section):
+    """A generated residential LV feeder (``radial_lv``)."""
+
+    generator: Literal["radial_lv"] = "radial_lv"
+    laterals: int = Field(3, ge=1)
+    transformer_kva: float = Field(250.0, gt=0)
+    mv_kv: float = Field(20.0, gt=0)
+    lv_kv: float = Field(0.4, gt=0)
+    mv_short_circuit_mva: float = Field(100.0, gt=0)
+    source_voltage_pu: float = Field(1.0, gt=0.8, lt=1.2)
+    main_cable: str = "NAYY 4x150 SE"
+    service_cable: str = "NAYY 4x50 SE"
+    node_spacing_m: float = Field(35.0, gt=0)
+    service_length_m: tuple[float, float] = (10.0, 30.0)
+
+
+class GridSpec(_Section):
+    """The distribution grid."""
+
+    feeder: FeederSpec = Field(default_factory=FeederSpec)
+    household_power_factor: float = Field(1.0, gt=0, le=1)
+
+
+class MarketSpec(_Section):
+    """Market rules."""
+
+    mechanism: Literal["double_auction"] = "double_auction"
+    settlement_rule: Literal["midpoint", "pay_as_bid", "pay_as_ask"] = "midpoint"
+
+
+class SyntheticWholesale(_Section):
+    """tefed's synthetic wholesale price series."""
+
+    source: Literal["synthetic"] = "synthetic"
+    mean_usd_per_mwh: float = 45.0
+    daily_amplitude_usd_per_mwh: float = Field(25.0, ge=0)
+    noise_usd_per_mwh: float = Field(4.0, ge=0)
+
+
+class CsvWholesale(_Section):
+    """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price)."""
+
+    source: Literal["csv"]
+    path: str
+    timezone: str
+    price_column: str | None = None
+
+
+class FlatTariff(_Section):
+    """One retail import price at all times."""
+
+    kind: Literal["flat"] = "flat"
+    price_usd_per_kwh: float = DEFAULT_IMPORT_PRICE_USD_PER_KWH
+
+
+class TouWindow(_Section):
+    """A time-of-use window [start_hour, end_hour) in local time."""
+
+    start_hour: float = Field(ge=0, le=24)
+    end_hour: float = Field(ge=0, le=24)
+    price_usd_per_kwh: float
+    days: Literal["all", "weekdays", "weekends"] = "all"
+
+
+class TouTariff(_Section):
+    """A base import price with time-of-use windows (later windows win where they overlap)."""
+
+    kind: Literal["time_of_use"]
+    base_price_usd_per_kwh: float
+    windows: list[TouWindow] = Field(min_length=1)
+
+
+class PricesSpec(_Section):
+    """Exogenous prices."""
+
+    wholesale: Annotated[SyntheticWholesale | CsvWholesale, Field(discriminator="source")] = Field(
+        default_factory=SyntheticWholesale
+    )
+    import_tariff: Annotated[FlatTariff | TouTariff, Field(discriminator="kind")] = Field(
+        default_factory=FlatTariff
+    )
+    export_price_usd_per_kwh: float = DEFAULT_EXPORT_PRICE_USD_PER_KWH
+    forecast_horizon_intervals: int = Field(96, ge=2)
+
+
+class PvSpec(_Section):
+    """Rooftop PV of a household group."""
+
+    kwp: NumberOrRange = Field(description="peak DC power [kWp]")
+    tilt_deg: NumberOrRange = 30.0
+    azimuth_deg: NumberOrRange = Field(180.0, description="0 = north, 180 = south")
+    inverter_ratio: float = Field(1.0, gt=0, description="inverter AC rating / kWp [-]")
+
+    _kwp = field_validator("kwp")(_nonnegative)
+
+    @field_validator("tilt_deg")
+    @classmethod
+    def _tilt(cls, value: NumberOrRange) -> NumberOrRange:
+        return _range_ok(value, 0.0, 90.0)
+
+    @field_validator("azimuth_deg")
+    @classmethod
+    def _azimuth(cls, value: NumberOrRange) -> NumberOrRange:
+        return _range_ok(value, 0.0, 359.999)
+
+
+class BatterySpec(_Section):
+    """Home battery of a household group."""
+
+    capacity_kwh: NumberOrRange = Field(description="usable capacity [kWh]")
+    power_kw: NumberOrRange = Field(description="charge and discharge limit [kW]")
+    round_trip_efficiency: float = Field(0.9, gt=0, le=1)
+    soc_min: float = Field(0.1, ge=0, le=1)
+    soc_max: float = Field(0.95, ge=0, le=1)
+    soc_initial: float = Field(0.5, ge=0, le=1)
+
+    _capacity = field_validator("capacity_kwh")(_nonnegative)
+    _power = field_validator("power_kw")(_nonnegative)
+
+    @model_validator(mode="after")
+    def _soc_order(self) -> BatterySpec:
+        if not self.soc_min <= self.soc_initial <= self.soc_max:
+            raise ValueError(
+                f"expected soc_min <= soc_initial <= soc_max, got {self.soc_min}, "
+                f"{self.soc_initial}, {self.soc_max}"
+            )
+        return self
+
+
+class HouseholdGroup(_Section):
+    """``count`` households sharing devices and a strategy."""
+
+    group: str = Field(description="name of the group")
+    count: int = Field(ge=1)
+    strategy: Literal["net_billing", "simple_trader"] = "net_billing"
+    load_daily_energy_kwh: NumberOrRange = Field(10.0, description="daily consumption [kWh]")
+    pv: PvSpec | None = None
+    battery: BatterySpec | None = None
+    bid_price_fraction: NumberOrRange = Field(
+        [0.4, 0.9], description="bid price position between export (0) and import (1) price"
+    )
+    ask_price_fraction: NumberOrRange = Field(
+        [0.1, 0.6], description="ask price position between export (0) and import (1) price"
+    )
+
+    _load = field_validator("load_daily_energy_kwh")(_nonnegative)
+    _bid = field_validator("bid_price_fraction")(_fraction)
+    _ask = field_validator("ask_price_fraction")(_fraction)
+
+    @field_validator("group")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("expected letters, digits, '_' or '-'")
+        return value
+
+
+class EmsSpec(_Section):
+    """How households are spread over ems federates."""
+
+    shards: int = Field(1, ge=1, description="number of ems federates")
+
+
+class RunSpec(_Section):
+    """Where results go and how long a run may take."""
+
+    results_root: str = "results"
+    stall_timeout_s: float = Field(60.0, gt=0)
+    wall_clock_limit_s: float = Field(900.0, gt=0)
+    progress_every_s: int = Field(3600, gt=0)
+    broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
+
+
+class Scenario(_Section):
+    """A whole scenario."""
+
+    name: str
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    time: TimeSpec
+    site: SiteSpec
+    grid: GridSpec = Field(default_factory=GridSpec)
+    market: MarketSpec = Field(default_factory=MarketSpec)
+    prices: PricesSpec = Field(default_factory=PricesSpec)
+    households: list[HouseholdGroup] = Field(min_length=1)
+    ems: EmsSpec = Field(default_factory=EmsSpec)
+    run: RunSpec = Field(default_factory=RunSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("expected letters, digits, '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _shards(self) -> Scenario:
+        total = sum(group.count for group in self.households)
+        if self.ems.shards > total:
+            raise ValueError(f"ems.shards is {self.ems.shards} but there are {total} households")
+        names = [group.group for group in self.households]
+        if len(set(names)) != len(names):
+            raise ValueError(f"household group names repeat: {names}")
+        return self
+
+
+def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
+    """Read and validate a scenario file; returns it with its folder (for relative paths).
+
+    Raises
+    ------
+    InputError
+        Listing every problem: path in the file, value, expectation.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), ["file not found"]) from None
+    except yaml.YAMLError as error:
+        raise InputError(str(path), [f"not valid YAML: {error}"]) from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), ["expected a mapping of sections at the top level"])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise InputError(str(path), describe_validation_error(error)) from None
+    problems = []
+    wholesale = scenario.prices.wholesale
+    if isinstance(wholesale, CsvWholesale):
+        csv_path = (path.parent / wholesale.path).resolve()
+        if not csv_path.is_file():
+            problems.append(
+                f"prices.wholesale.path: got {wholesale.path!r}; no such file ({csv_path})"
+            )
+    if problems:
+        raise InputError(str(path), problems)
+    return scenario, path.parent.resolve()
