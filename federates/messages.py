@@ -120,7 +120,11 @@ def parse_market_message(payload: str) -> MarketMessage:
         When the payload is not JSON or not one of the market's message types.
     """
     data = json.loads(payload)
-    model = _MARKET_MESSAGE_TYPES.get(data.get("type")) if isinstance(data, dict) else None
+    kind = data.get("type") if isinstance(data, dict) else None
+    model = _MARKET_MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise ValueError(f"not a market message (type {data.get('type')!r})")
+        raise ValueError(
+            "not a market message: expected a JSON object with type one of "
+            f"{sorted(_MARKET_MESSAGE_TYPES)}, got type {kind!r}"
+        )
     return model.model_validate(data)

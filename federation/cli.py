@@ -12,7 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from federates.runtime.errors import EXIT_USER_ERROR, InputError
-from federates.runtime.federation_file import FederationFile, load_federation_file
+from federates.runtime.federation_file import (
+    FederationFile,
+    federation_base_dir,
+    load_federation_file,
+)
 from federation.builder import build_federation
 from federation.runner import new_run_folder, run_federation
 from federation.scenario import load_scenario
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(arguments.scenario)
         return _run(arguments.source, not arguments.no_progress, console)
     except InputError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
 
 
@@ -88,10 +92,15 @@ def _run(source: Path, show_progress: bool, console: Console) -> int:
         )
     else:
         federation = load_federation_file(source)
+        base_dir = federation_base_dir(source, federation.federate_entries()[0])
         folder = new_run_folder(federation, base_dir)
-    outcome = run_federation(federation, base_dir, folder, show_progress=show_progress)
+    outcome = run_federation(
+        federation, base_dir, folder, show_progress=show_progress, source_path=source
+    )
     if not outcome.ok:
-        console.print(f"[bold red]run failed:[/] {outcome.message}", highlight=False)
+        console.print(
+            f"[bold red]run failed:[/] {outcome.message}", highlight=False, soft_wrap=True
+        )
         print(outcome.run_folder.path)
         return EXIT_RUN_FAILED
     summary = outcome.run_folder.read_json("summary.json")

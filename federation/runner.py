@@ -74,10 +74,21 @@ def new_run_folder(federation: FederationFile, base_dir: Path) -> RunFolder:
 
 
 def resolve_for_run(
-    federation: FederationFile, base_dir: Path, run_folder: RunFolder, port: int, broker_key: str
+    federation: FederationFile,
+    base_dir: Path,
+    run_folder: RunFolder,
+    port: int,
+    broker_key: str,
+    source_path: Path | None = None,
 ) -> FederationFile:
-    """The federation file as this run executes it (written into the run folder)."""
+    """The federation file as this run executes it (written into the run folder).
+
+    Built-in federates are started with this interpreter on the copy. Any other program keeps
+    its ``exec`` line, except that an argument naming the original federation file
+    (``source_path``) is replaced by the copy, so that it joins this run's broker.
+    """
     copy_path = run_folder.file("federation.json")
+    source = source_path.resolve() if source_path is not None else None
     data = federation.model_dump(mode="json", exclude_none=True)
     data["tefed"]["results"]["run_dir"] = str(run_folder.path)
     bin_dir = Path(sys.executable).parent
@@ -100,6 +111,11 @@ def resolve_for_run(
                     "--name",
                     entry.name,
                 ]
+            )
+        elif source is not None:
+            words = shlex.split(entry.exec)
+            entry_data["exec"] = shlex.join(
+                str(copy_path) if (base_dir / word).resolve() == source else word for word in words
             )
     return FederationFile.model_validate(data)
 
@@ -126,6 +142,7 @@ def run_federation(
     base_dir: Path,
     run_folder: RunFolder | None = None,
     show_progress: bool = True,
+    source_path: Path | None = None,
 ) -> RunOutcome:
     """Run a whole federation as processes and wait for it to end.
 
@@ -139,10 +156,14 @@ def run_federation(
         Where results go (default: a new folder under the federation's results root).
     show_progress : bool
         Show a progress bar of simulated time on the terminal.
+    source_path : Path, optional
+        The federation file the run was started from (see ``resolve_for_run``).
     """
     base_dir = base_dir.resolve()
     folder = run_folder or new_run_folder(federation, base_dir)
-    resolved = resolve_for_run(federation, base_dir, folder, free_port(), secrets.token_hex(8))
+    resolved = resolve_for_run(
+        federation, base_dir, folder, free_port(), secrets.token_hex(8), source_path
+    )
     folder.write_text("federation.json", resolved.to_json_text())
     folder.mark_running()
     limit_s = federation.tefed.runtime.wall_clock_limit_s

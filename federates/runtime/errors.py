@@ -40,5 +40,10 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> list[
             message = item["msg"]
             if message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
-            problems.append(f"{location}: got {item['input']!r}; {message}")
+            if isinstance(item["input"], dict | list):
+                # A whole section failed a check across its fields; echoing it would print the
+                # file. The location and the message name what is wrong.
+                problems.append(f"{location}: {message}")
+            else:
+                problems.append(f"{location}: got {item['input']!r}; {message}")
     return problems

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from federates.runtime.errors import InputError, describe_validation_error
 from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S, TimeGrid, parse_start
@@ -101,17 +108,18 @@ class TefedSection(_Strict):
     results: ResultsSection
     runtime: RuntimeSection
 
-    @model_validator(mode="after")
-    def _household_table(self) -> TefedSection:
-        lengths = {column: len(values) for column, values in self.households.items()}
+    @field_validator("households")
+    @classmethod
+    def _household_table(cls, households: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        lengths = {column: len(values) for column, values in households.items()}
         if "household_id" not in lengths:
             raise ValueError("households table needs a household_id column")
         if len(set(lengths.values())) != 1:
             raise ValueError(f"households columns differ in length: {lengths}")
-        ids = self.households["household_id"]
+        ids = households["household_id"]
         if len(set(ids)) != len(ids):
             raise ValueError("households.household_id has duplicates")
-        return self
+        return households
 
 
 class FederateSection(_Strict):
@@ -154,13 +162,14 @@ class FederationFile(BaseModel):
     federates: list[FederateEntry]
     tefed: TefedSection
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> FederationFile:
-        names = [entry.name for entry in self.federates]
+    @field_validator("federates")
+    @classmethod
+    def _unique_names(cls, federates: list[FederateEntry]) -> list[FederateEntry]:
+        names = [entry.name for entry in federates]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"federate names must be unique; repeated: {duplicates}")
-        return self
+        return federates
 
     def entry(self, name: str) -> FederateEntry:
         """The entry of federate ``name``."""

@@ -46,6 +46,9 @@ EXIT_FAILED = 1
 EXIT_STOPPED_BY_OTHER = 3
 EXIT_STALL = 4
 
+#: How long the watchdog waits for the broker to answer a question [s].
+QUERY_TIMEOUT_S = 3.0
+
 #: Prefix of the progress lines a supervisor reads from a federate's standard output.
 PROGRESS_PREFIX = "TEFED-PROGRESS"
 
@@ -120,6 +123,7 @@ class StallWatchdog(threading.Thread):
         self._waiting_for: float = 0.0
         self._stop = threading.Event()
         self.fired_message: str | None = None
+        self.culprits: list[str] = []
 
     def begin_wait(self, helics_time_s: float) -> None:
         """Called just before a blocking HELICS call."""
@@ -140,6 +144,7 @@ class StallWatchdog(threading.Thread):
             if since is None or time.monotonic() - since < self._timeout_s:
                 continue
             culprits = self._find_computing_federates()
+            self.culprits = [name for name, _ in culprits]
             who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
             self.fired_message = (
                 f"federation stalled: federate '{self._name}' waited more than "
@@ -159,22 +164,42 @@ class StallWatchdog(threading.Thread):
 
     def _find_computing_federates(self) -> list[tuple[str, float]]:
         """Federates that were granted a time and have not requested the next one."""
-        try:
-            query = h.helicsCreateQuery("root", "global_time_debugging")
-            answer = h.helicsQueryExecute(query, self._federate)
-            h.helicsQueryFree(query)
-        except h.HelicsException as error:
-            log.error("broker query for the stalled federate failed: %s", error)
-            return []
-        data = json.loads(answer) if isinstance(answer, str) else answer
+        state = self._query("root", "global_state")
+        names = [
+            federate.get("attributes", {}).get("name")
+            for core in (state or {}).get("cores", [])
+            for federate in core.get("federates", [])
+            if federate.get("state") == "executing"
+        ]
         culprits = []
-        for core in data.get("cores", []) if isinstance(data, dict) else []:
-            for federate in core.get("federates", []):
-                state = federate.get("last_send", {}).get("state")
-                if state == "granted":
-                    name = federate.get("attributes", {}).get("name", "?")
-                    culprits.append((name, float(federate.get("granted", math.nan))))
+        for name in names:
+            if not name or name == self._name:
+                continue
+            times = self._query(name, "current_time") or {}
+            granted = times.get("granted_time")
+            requested = times.get("requested_time")
+            if granted is not None and requested is not None and requested <= granted:
+                culprits.append((name, float(granted)))
         return culprits
+
+    def _query(self, target: str, question: str) -> dict | None:
+        """Ask the federation something, giving up after a few seconds."""
+        query = h.helicsCreateQuery(target, question)
+        try:
+            h.helicsQueryExecuteAsync(query, self._federate)
+            deadline = time.monotonic() + QUERY_TIMEOUT_S
+            while not h.helicsQueryIsCompleted(query):
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.005)
+            answer = h.helicsQueryExecuteComplete(query)
+        except h.HelicsException as error:
+            log.error("query %r to %r failed: %s", question, target, error)
+            return None
+        finally:
+            h.helicsQueryFree(query)
+        data = json.loads(answer) if isinstance(answer, str) else answer
+        return data if isinstance(data, dict) and "error" not in data else None
 
 
 class HelicsRuntime:
@@ -343,8 +368,10 @@ class HelicsRuntime:
     def _on_helics_error(self, error: h.HelicsException, stage: str) -> int:
         watchdog_message = self._watchdog.fired_message if self._watchdog else None
         if watchdog_message:
+            culprits = self._watchdog.culprits if self._watchdog else []
             if self._run_folder is not None:
-                self._run_folder.mark_failed(self.context.name, watchdog_message)
+                blamed = culprits[0] if len(culprits) == 1 else self.context.name
+                self._run_folder.mark_failed(blamed, watchdog_message)
             return EXIT_STALL
         log.error(
             "federate '%s' stopped during %s at t=%g s because the federation ended: %s",
@@ -388,24 +415,13 @@ class HelicsRuntime:
 
     def _read_messages(self) -> list[Message]:
         received = []
-        sequence = 0
-        for endpoint in self._endpoints.values():
+        for name, endpoint in self._endpoints.items():
             while h.helicsEndpointHasMessage(endpoint):
                 raw = h.helicsEndpointGetMessage(endpoint)
-                received.append(
-                    (
-                        h.helicsMessageGetTime(raw),
-                        h.helicsMessageGetOriginalSource(raw),
-                        sequence,
-                        Message(
-                            source=h.helicsMessageGetOriginalSource(raw),
-                            destination=h.helicsMessageGetOriginalDestination(raw),
-                            payload=h.helicsMessageGetString(raw),
-                            time_s=h.helicsMessageGetTime(raw),
-                        ),
-                    )
-                )
-                sequence += 1
+                source = h.helicsMessageGetOriginalSource(raw) or h.helicsMessageGetSource(raw)
+                sent_s = h.helicsMessageGetTime(raw)
+                message = Message(source, name, h.helicsMessageGetString(raw), sent_s)
+                received.append((sent_s, source, len(received), message))
         received.sort(key=lambda item: item[:3])
         return [item[3] for item in received]
 

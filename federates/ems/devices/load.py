@@ -9,24 +9,31 @@ Every household draws its random numbers from its own counter-based stream (a ha
 the household index, the purpose of the draw, the local date and the event number), so a
 household's profile depends only on the seed, its index, its daily energy and the calendar,
 never on how many other households are generated with it, and all draws are array operations.
+
+Standby and fridge load are modelled here; the local calendar and the activity shape are in
+:mod:`federates.ems.devices.daily_activity`, the appliance events in
+:mod:`federates.ems.devices.appliance_events` and the random streams in
+:mod:`federates.ems.devices.hashed_random`.
 """
 
 from __future__ import annotations
 
-import enum
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-SECONDS_PER_HOUR = 3600.0
-HOURS_PER_DAY = 24.0
+from federates.ems.devices.appliance_events import appliance_energy_kws
+from federates.ems.devices.daily_activity import (
+    HOURS_PER_DAY,
+    LocalCalendar,
+    activity_piece_energy_kws,
+)
+from federates.ems.devices.hashed_random import Draw, between, combine, normal, uniform
 
-#: Daily energy of the household for which the appliance event rates are stated [kWh].
-REFERENCE_DAILY_ENERGY_KWH = 10.0
-#: Appliance event rates grow with daily energy up to this multiple of the reference rates [-].
-MAX_EVENT_RATE_FACTOR = 5.0
+SECONDS_PER_HOUR = 3600.0
+
 #: Largest shift of a household's daily routine against the population, either way [h].
 MAX_ROUTINE_SHIFT_H = 0.75
 #: Shares of the daily energy in standby, fridge and activity load, each drawn uniformly [-].
@@ -36,145 +43,10 @@ ACTIVITY_SHARE = (0.50, 0.70)
 #: Fridge compressor cycle: period [min] and fraction of it the compressor runs [-].
 FRIDGE_PERIOD_MIN = (40.0, 70.0)
 FRIDGE_DUTY = (0.30, 0.45)
-#: Standard deviations of the log of the household and day-to-day activity factors [-].
-HOUSEHOLD_SIGMA = 0.25
+#: Standard deviation of the log of a household's day-to-day activity factor [-].
 DAY_SIGMA = 0.15
-USAGE_SIGMA = 0.4
-
 #: Upper bound on the breakpoints times households held in memory at once [-].
 _BLOCK_ELEMENTS = 1 << 21
-_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_WRAPS_H = (-HOURS_PER_DAY, 0.0, HOURS_PER_DAY)
-
-
-@dataclass(frozen=True)
-class _DailyShape:
-    """Relative rate over the clock day: a floor plus sech² bumps, repeated every 24 h."""
-
-    floor: float
-    centres_h: tuple[float, ...]
-    widths_h: tuple[float, ...]
-    heights: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class _Appliance:
-    """One appliance type; ranges are (low, high) of uniform draws."""
-
-    label: int
-    ownership: float
-    events_per_day: tuple[float, float]  # weekday, weekend, for the reference household
-    poisson: bool  # False: exactly one event per day (lighting)
-    start_shapes: tuple[_DailyShape, _DailyShape]  # weekday, weekend
-    household_power_kw: tuple[float, float]
-    event_power_factor: tuple[float, float]
-    duration_min: tuple[float, float]
-    tail_power_kw: tuple[float, float] = (0.0, 0.0)
-    tail_duration_min: tuple[float, float] = (0.0, 0.0)
-
-
-#: Activity (TV, computers, small appliances, ...) by day type: weekday, weekend. Both have the
-#: same number of bumps so that they can be evaluated together.
-_ACTIVITY = (
-    _DailyShape(0.35, (7.5, 12.75, 16.0, 19.75), (0.6, 1.2, 1.5, 1.3), (1.2, 0.25, 0.3, 2.0)),
-    _DailyShape(0.35, (9.0, 12.75, 16.0, 19.5), (1.0, 0.8, 1.5, 1.4), (1.0, 0.9, 0.4, 1.9)),
-)
-
-_APPLIANCES = (
-    _Appliance(
-        label=1,
-        ownership=0.8,
-        events_per_day=(3.0, 4.0),
-        poisson=True,
-        start_shapes=(
-            _DailyShape(0.01, (7.25, 10.5, 15.5, 19.5), (0.5, 1.0, 1.2, 1.2), (1.0, 0.3, 0.4, 0.6)),
-            _DailyShape(0.01, (9.0, 12.5, 15.5, 19.5), (0.8, 1.0, 1.2, 1.2), (1.0, 0.5, 0.6, 0.5)),
-        ),
-        household_power_kw=(1.8, 3.0),
-        event_power_factor=(1.0, 1.0),
-        duration_min=(2.0, 4.0),
-    ),
-    _Appliance(
-        label=2,
-        ownership=0.7,
-        events_per_day=(0.9, 1.1),
-        poisson=True,
-        start_shapes=(
-            _DailyShape(0.01, (7.25, 12.5, 18.5), (0.4, 0.6, 0.7), (0.3, 0.3, 1.5)),
-            _DailyShape(0.01, (9.0, 12.5, 18.5), (0.6, 0.6, 0.7), (0.4, 1.0, 1.2)),
-        ),
-        household_power_kw=(1.5, 2.2),
-        event_power_factor=(0.65, 1.35),
-        duration_min=(20.0, 60.0),
-    ),
-    _Appliance(
-        label=3,
-        ownership=0.9,
-        events_per_day=(0.35, 0.6),
-        poisson=True,
-        start_shapes=(
-            _DailyShape(0.02, (9.5, 18.5), (1.5, 1.5), (0.6, 0.6)),
-            _DailyShape(0.02, (10.5, 15.0), (1.5, 2.0), (1.0, 0.6)),
-        ),
-        household_power_kw=(1.8, 2.2),
-        event_power_factor=(1.0, 1.0),
-        duration_min=(15.0, 25.0),
-        tail_power_kw=(0.15, 0.3),
-        tail_duration_min=(45.0, 95.0),
-    ),
-    _Appliance(
-        label=4,
-        ownership=0.55,
-        events_per_day=(0.5, 0.6),
-        poisson=True,
-        start_shapes=(
-            _DailyShape(0.02, (13.5, 20.5), (0.8, 0.8), (0.3, 1.0)),
-            _DailyShape(0.02, (14.0, 20.5), (0.8, 0.8), (0.6, 1.0)),
-        ),
-        household_power_kw=(1.8, 2.2),
-        event_power_factor=(1.0, 1.0),
-        duration_min=(20.0, 30.0),
-        tail_power_kw=(0.05, 0.15),
-        tail_duration_min=(40.0, 90.0),
-    ),
-    _Appliance(
-        label=5,
-        ownership=1.0,
-        events_per_day=(1.0, 1.0),
-        poisson=False,
-        start_shapes=(
-            _DailyShape(0.001, (18.5,), (0.4,), (1.0,)),
-            _DailyShape(0.001, (18.5,), (0.4,), (1.0,)),
-        ),
-        household_power_kw=(0.08, 0.3),
-        event_power_factor=(0.8, 1.2),
-        duration_min=(150.0, 330.0),
-    ),
-)
-
-
-class _Draw(enum.IntEnum):
-    """Purpose of a random draw; part of the hash so that purposes never share numbers."""
-
-    STANDBY = 1
-    FRIDGE_SHARE = 2
-    FRIDGE_PERIOD = 3
-    FRIDGE_DUTY = 4
-    FRIDGE_PHASE = 5
-    ACTIVITY_SHARE = 6
-    ROUTINE_SHIFT = 7
-    FLOOR = 8
-    BUMP = 9
-    DAY_FACTOR = 10
-    OWNERSHIP = 11
-    USAGE = 12
-    POWER = 13
-    TAIL_POWER = 14
-    COUNT = 15
-    START = 16
-    DURATION = 17
-    EVENT_POWER = 18
-    TAIL_DURATION = 19
 
 
 def synthetic_load_profiles(
@@ -287,7 +159,7 @@ def synthetic_load_profiles(
     if (household_keys < 0).any():
         raise ValueError("household_keys must be non-negative integers")
 
-    calendar = _Calendar.build(times, step_s)
+    calendar = LocalCalendar.build(times, step_s)
     root = np.random.SeedSequence(int(seed)).generate_state(1, dtype=np.uint64)[0]
     households = daily.shape[0]
     power_kw = np.empty((len(times), households))
@@ -296,7 +168,7 @@ def synthetic_load_profiles(
     for first in range(0, households, block):
         members = slice(first, min(first + block, households))
         index = household_keys[members].astype(np.int64)
-        keys = _combine(np.full(index.shape, root, dtype=np.uint64), index)
+        keys = combine(np.full(index.shape, root, dtype=np.uint64), index)
         power_kw[:, members] = _household_block(keys, daily[members], calendar).T
     return power_kw
 
@@ -389,59 +261,7 @@ def _validated_step_s(times: pd.DatetimeIndex) -> int:
     return step_ns // 1_000_000_000
 
 
-@dataclass(frozen=True)
-class _Calendar:
-    """Breakpoints of the output steps and local midnights, in seconds after ``times[0]``.
-
-    Days are local calendar days from the day before ``times[0]`` (whose late events reach into
-    the first day) to the day of the last instant. ``breaks_s`` holds the step boundaries and
-    the midnights between them, so that every piece between two breakpoints lies in one day and
-    one step.
-    """
-
-    step_s: int
-    start_epoch_s: float
-    breaks_s: np.ndarray
-    piece_day: np.ndarray
-    step_starts: np.ndarray
-    midnight_s: np.ndarray
-    day_ordinal: np.ndarray
-    weekend: np.ndarray
-
-    @classmethod
-    def build(cls, times: pd.DatetimeIndex, step_s: int) -> _Calendar:
-        start_ns = int(times.as_unit("ns").asi8[0])
-        end = times[-1] + pd.Timedelta(seconds=step_s)
-        first_date = times[0].tz_localize(None).normalize()
-        last_date = (end - pd.Timedelta(1, "ns")).tz_localize(None).normalize()
-        dates = pd.date_range(
-            first_date - pd.Timedelta(days=1), last_date + pd.Timedelta(days=1), freq="D"
-        )
-        midnights = dates.tz_localize(
-            times.tz, ambiguous=np.ones(len(dates), dtype=bool), nonexistent="shift_forward"
-        )
-        midnight_s = (midnights.as_unit("ns").asi8 - start_ns) / 1e9
-        step_bounds_s = np.arange(len(times) + 1, dtype=float) * step_s
-        inner = midnight_s[(midnight_s > 0) & (midnight_s < step_bounds_s[-1])]
-        breaks_s = np.union1d(step_bounds_s, inner)
-        days = dates[:-1]
-        return cls(
-            step_s=step_s,
-            start_epoch_s=start_ns / 1e9,
-            breaks_s=breaks_s,
-            piece_day=np.searchsorted(midnight_s, breaks_s[:-1], side="right") - 1,
-            step_starts=np.searchsorted(breaks_s, step_bounds_s[:-1]),
-            midnight_s=midnight_s,
-            day_ordinal=days.as_unit("s").asi8 // 86_400,
-            weekend=(days.day_of_week >= 5).astype(np.int64),
-        )
-
-    @property
-    def day_length_s(self) -> np.ndarray:
-        return np.diff(self.midnight_s)
-
-
-def _household_block(keys: np.ndarray, daily: np.ndarray, calendar: _Calendar) -> np.ndarray:
+def _household_block(keys: np.ndarray, daily: np.ndarray, calendar: LocalCalendar) -> np.ndarray:
     """Power of a block of households [kW], shape (households, steps)."""
     cal = calendar
     day_length_s = cal.day_length_s
@@ -450,18 +270,16 @@ def _household_block(keys: np.ndarray, daily: np.ndarray, calendar: _Calendar) -
     width_s = np.diff(cal.breaks_s)
 
     # Standby.
-    standby_kw = _between(_uniform(keys, _Draw.STANDBY), STANDBY_SHARE) * daily / HOURS_PER_DAY
+    standby_kw = between(uniform(keys, Draw.STANDBY), STANDBY_SHARE) * daily / HOURS_PER_DAY
     raw_day = standby_kw[:, np.newaxis] * day_length_s
     pieces = standby_kw[:, np.newaxis] * width_s
 
     # Fridge: a square wave in absolute time, integrated exactly.
-    fridge_avg_kw = (
-        _between(_uniform(keys, _Draw.FRIDGE_SHARE), FRIDGE_SHARE) * daily / HOURS_PER_DAY
-    )
-    period_s = 60.0 * _between(_uniform(keys, _Draw.FRIDGE_PERIOD), FRIDGE_PERIOD_MIN)
-    duty = _between(_uniform(keys, _Draw.FRIDGE_DUTY), FRIDGE_DUTY)
+    fridge_avg_kw = between(uniform(keys, Draw.FRIDGE_SHARE), FRIDGE_SHARE) * daily / HOURS_PER_DAY
+    period_s = 60.0 * between(uniform(keys, Draw.FRIDGE_PERIOD), FRIDGE_PERIOD_MIN)
+    duty = between(uniform(keys, Draw.FRIDGE_DUTY), FRIDGE_DUTY)
     phase_s = np.mod(
-        _uniform(keys, _Draw.FRIDGE_PHASE) * period_s - np.fmod(cal.start_epoch_s, period_s),
+        uniform(keys, Draw.FRIDGE_PHASE) * period_s - np.fmod(cal.start_epoch_s, period_s),
         period_s,
     )
     fridge = _FridgeCycle(fridge_avg_kw / duty, period_s, duty * period_s, phase_s)
@@ -469,24 +287,20 @@ def _household_block(keys: np.ndarray, daily: np.ndarray, calendar: _Calendar) -
     pieces += np.diff(fridge.energy_kws(cal.breaks_s), axis=1)
 
     # Activity: household-shaped daily curve in behavioural hours.
-    shift_h = MAX_ROUTINE_SHIFT_H * (2.0 * _uniform(keys, _Draw.ROUTINE_SHIFT) - 1.0)
-    day_factor = np.exp(DAY_SIGMA * _normal(hh_keys, _Draw.DAY_FACTOR, day_labels))
-    activity_share = _between(_uniform(keys, _Draw.ACTIVITY_SHARE), ACTIVITY_SHARE)
+    shift_h = MAX_ROUTINE_SHIFT_H * (2.0 * uniform(keys, Draw.ROUTINE_SHIFT) - 1.0)
+    day_factor = np.exp(DAY_SIGMA * normal(hh_keys, Draw.DAY_FACTOR, day_labels))
+    activity_share = between(uniform(keys, Draw.ACTIVITY_SHARE), ACTIVITY_SHARE)
     # A share of D kWh per 24 h is an average power of share * D / 24 kW over the local day.
     activity_day_kws = (
         (activity_share * daily)[:, np.newaxis] * day_factor * day_length_s / HOURS_PER_DAY
     )
     raw_day += activity_day_kws
-    pieces += _activity_piece_energy_kws(hh_keys, shift_h, activity_day_kws, cal)
+    pieces += activity_piece_energy_kws(hh_keys, shift_h, activity_day_kws, cal)
 
     # Appliance events.
-    rate_factor = np.minimum(daily / REFERENCE_DAILY_ENERGY_KWH, MAX_EVENT_RATE_FACTOR)
-    events = [_appliance_events(a, keys, shift_h, rate_factor, cal) for a in _APPLIANCES]
-    household, start_s, end_s, power = (
-        np.concatenate(parts) for parts in zip(*events, strict=True)
-    )
-    raw_day += _event_day_energy_kws(household, start_s, end_s, power, keys.size, cal)
-    pieces += _event_piece_energy_kws(household, start_s, end_s, power, keys.size, cal)
+    event_day_kws, event_pieces_kws = appliance_energy_kws(keys, daily, shift_h, cal)
+    raw_day += event_day_kws
+    pieces += event_pieces_kws
 
     scale = np.divide(
         daily[:, np.newaxis] * SECONDS_PER_HOUR,
@@ -515,260 +329,3 @@ class _FridgeCycle:
         cycles = np.floor(since / period)
         into_cycle = np.clip(since - cycles * period, 0.0, period)
         return self.on_power_kw[:, np.newaxis] * (cycles * on + np.minimum(into_cycle, on))
-
-
-def _activity_piece_energy_kws(
-    hh_keys: np.ndarray, shift_h: np.ndarray, activity_day_kws: np.ndarray, cal: _Calendar
-) -> np.ndarray:
-    """Activity energy of every piece [kW·s], from the within-day antiderivative."""
-    point_day = np.append(cal.piece_day, cal.piece_day[-1])
-    hour = (
-        HOURS_PER_DAY * (cal.breaks_s - cal.midnight_s[point_day]) / (cal.day_length_s[point_day])
-    )
-    day_type = cal.weekend[point_day]
-    bumps = len(_ACTIVITY[0].centres_h)
-    types = np.arange(2)
-    floor_factor = np.exp(HOUSEHOLD_SIGMA * _normal(hh_keys, _Draw.FLOOR, types))
-    bump_factor = np.exp(
-        HOUSEHOLD_SIGMA
-        * _normal(hh_keys[..., np.newaxis], _Draw.BUMP, types[:, np.newaxis], np.arange(bumps))
-    )
-    floor = np.array([shape.floor for shape in _ACTIVITY]) * floor_factor
-    centres = np.array([shape.centres_h for shape in _ACTIVITY])
-    widths = np.array([shape.widths_h for shape in _ACTIVITY])
-    heights = np.array([shape.heights for shape in _ACTIVITY]) * bump_factor
-    shift = shift_h[:, np.newaxis]
-
-    def antiderivative(at_hour: np.ndarray, kind: np.ndarray) -> np.ndarray:
-        return _shape_antiderivative(
-            at_hour,
-            floor[:, kind],
-            [centres[kind, j] + shift for j in range(bumps)],
-            [widths[kind, j] for j in range(bumps)],
-            [heights[:, kind, j] for j in range(bumps)],
-        )
-
-    at_midnight = antiderivative(np.zeros(2), types)
-    per_day = antiderivative(np.full(2, HOURS_PER_DAY), types) - at_midnight
-    fraction = (antiderivative(hour, day_type) - at_midnight[:, day_type]) / per_day[:, day_type]
-    cumulative = activity_day_kws[:, point_day] * fraction
-    right = cumulative[:, 1:].copy()
-    ends_day = np.flatnonzero(point_day[1:] != point_day[:-1])
-    right[:, ends_day] = activity_day_kws[:, cal.piece_day[ends_day]]
-    return right - cumulative[:, :-1]
-
-
-def _shape_antiderivative(
-    hour: np.ndarray,
-    floor: np.ndarray,
-    centres_h: list[np.ndarray],
-    widths_h: list[np.ndarray],
-    heights: list[np.ndarray],
-) -> np.ndarray:
-    """An antiderivative in ``hour`` of ``floor + Σ heights·sech²((hour − centre)/width)``.
-
-    Each bump is repeated every 24 h so that the evening reaches past midnight continuously.
-    """
-    total = floor * hour
-    for centre, width, height in zip(centres_h, widths_h, heights, strict=True):
-        for wrap in _WRAPS_H:
-            total = total + height * width * np.tanh((hour - centre + wrap) / width)
-    return total
-
-
-def _start_hour_quantile(shape: _DailyShape, probability: np.ndarray) -> np.ndarray:
-    """Clock hour below which a fraction ``probability`` of a shape's daily mass lies."""
-    grid_h = np.linspace(0.0, HOURS_PER_DAY, 24 * 60 + 1)
-    cumulative = _shape_antiderivative(
-        grid_h,
-        np.asarray(shape.floor),
-        list(shape.centres_h),
-        list(shape.widths_h),
-        list(shape.heights),
-    )
-    cumulative = cumulative - cumulative[0]
-    return np.interp(probability, cumulative / cumulative[-1], grid_h)
-
-
-def _appliance_events(
-    appliance: _Appliance,
-    keys: np.ndarray,
-    shift_h: np.ndarray,
-    rate_factor: np.ndarray,
-    cal: _Calendar,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Events of one appliance type: household index, start [s], end [s] and power [kW].
-
-    A washing or dishwasher cycle contributes its heating phase and its tail as two events.
-    """
-    label = appliance.label
-    hh_keys = keys[:, np.newaxis]
-    day_labels = cal.day_ordinal[np.newaxis, :]
-    owns = _uniform(keys, _Draw.OWNERSHIP, label) < appliance.ownership
-    if appliance.poisson:
-        usage = np.exp(USAGE_SIGMA * _normal(keys, _Draw.USAGE, label))
-        day_rate = np.asarray(appliance.events_per_day)[cal.weekend]
-        mean = (owns * usage * rate_factor)[:, np.newaxis] * day_rate[np.newaxis, :]
-        counts = _poisson(mean, _uniform(hh_keys, _Draw.COUNT, label, day_labels))
-    else:
-        counts = np.repeat(owns.astype(np.int64)[:, np.newaxis], cal.day_ordinal.size, axis=1)
-    flat = counts.ravel()
-    household = np.repeat(np.arange(keys.size).repeat(counts.shape[1]), flat)
-    day = np.repeat(np.tile(np.arange(counts.shape[1]), keys.size), flat)
-    rank = np.arange(flat.sum()) - np.repeat(np.cumsum(flat) - flat, flat)
-    event_keys = keys[household]
-    ordinal = cal.day_ordinal[day]
-
-    u_start = _uniform(event_keys, _Draw.START, label, ordinal, rank)
-    weekend = cal.weekend[day].astype(bool)
-    hour = (
-        np.where(
-            weekend,
-            _start_hour_quantile(appliance.start_shapes[1], u_start),
-            _start_hour_quantile(appliance.start_shapes[0], u_start),
-        )
-        + shift_h[household]
-    )
-    start_s = cal.midnight_s[day] + cal.day_length_s[day] * hour / HOURS_PER_DAY
-    duration_s = 60.0 * _between(
-        _uniform(event_keys, _Draw.DURATION, label, ordinal, rank), appliance.duration_min
-    )
-    rated_kw = _between(_uniform(keys, _Draw.POWER, label), appliance.household_power_kw)
-    power = rated_kw[household] * _between(
-        _uniform(event_keys, _Draw.EVENT_POWER, label, ordinal, rank), appliance.event_power_factor
-    )
-    if appliance.tail_duration_min[1] == 0.0:
-        return household, start_s, start_s + duration_s, power
-    tail_kw = _between(_uniform(keys, _Draw.TAIL_POWER, label), appliance.tail_power_kw)
-    tail_s = 60.0 * _between(
-        _uniform(event_keys, _Draw.TAIL_DURATION, label, ordinal, rank),
-        appliance.tail_duration_min,
-    )
-    tail_start_s = start_s + duration_s
-    return (
-        np.concatenate([household, household]),
-        np.concatenate([start_s, tail_start_s]),
-        np.concatenate([tail_start_s, tail_start_s + tail_s]),
-        np.concatenate([power, tail_kw[household]]),
-    )
-
-
-def _event_day_energy_kws(
-    household: np.ndarray,
-    start_s: np.ndarray,
-    end_s: np.ndarray,
-    power_kw: np.ndarray,
-    households: int,
-    cal: _Calendar,
-) -> np.ndarray:
-    """Energy of the events in every local day [kW·s], shape (households, days).
-
-    An event lasts at most a few hours, so it touches the day it starts in and the next.
-    """
-    days = cal.day_ordinal.size
-    first_day = np.searchsorted(cal.midnight_s, start_s, side="right") - 1
-    energy = np.zeros(households * days)
-    for day in (first_day, first_day + 1):
-        inside = (day >= 0) & (day < days)
-        d = day[inside]
-        overlap_s = np.minimum(end_s[inside], cal.midnight_s[d + 1]) - np.maximum(
-            start_s[inside], cal.midnight_s[d]
-        )
-        energy += np.bincount(
-            household[inside] * days + d,
-            weights=power_kw[inside] * np.maximum(overlap_s, 0.0),
-            minlength=households * days,
-        )
-    return energy.reshape(households, days)
-
-
-def _event_piece_energy_kws(
-    household: np.ndarray,
-    start_s: np.ndarray,
-    end_s: np.ndarray,
-    power_kw: np.ndarray,
-    households: int,
-    cal: _Calendar,
-) -> np.ndarray:
-    """Energy of the events in every piece [kW·s], shape (households, pieces).
-
-    Each event switches ``power_kw`` on at its start and off at its end. An edge at time
-    :math:`\\tau` in piece :math:`c` adds :math:`\\pm P (x_{c+1} - \\tau)` to that piece and
-    :math:`\\pm P` to the power of every later piece, so each event's energy is exact.
-    """
-    breaks = cal.breaks_s
-    pieces = breaks.size - 1
-    first = np.clip(start_s, breaks[0], breaks[-1])
-    last = np.clip(end_s, breaks[0], breaks[-1])
-    kept = last > first
-    edge_time = np.concatenate([first[kept], last[kept]])
-    edge_power = np.concatenate([power_kw[kept], -power_kw[kept]])
-    edge_household = np.concatenate([household[kept], household[kept]])
-    piece = np.searchsorted(breaks, edge_time, side="right") - 1
-    inside = piece < pieces
-    piece, edge_time = piece[inside], edge_time[inside]
-    edge_power, edge_household = edge_power[inside], edge_household[inside]
-
-    size = households * (pieces + 1)
-    level_change = np.bincount(
-        edge_household * (pieces + 1) + piece + 1, weights=edge_power, minlength=size
-    ).reshape(households, pieces + 1)
-    partial = np.bincount(
-        edge_household * (pieces + 1) + piece,
-        weights=edge_power * (breaks[piece + 1] - edge_time),
-        minlength=size,
-    ).reshape(households, pieces + 1)
-    level_kw = np.cumsum(level_change, axis=1)[:, :pieces]
-    return level_kw * np.diff(breaks) + partial[:, :pieces]
-
-
-def _poisson(mean: np.ndarray, probability: np.ndarray) -> np.ndarray:
-    """Poisson counts by inverting the cumulative distribution at ``probability``."""
-    count = np.zeros(mean.shape, dtype=np.int64)
-    pmf = np.exp(-mean)
-    cdf = pmf.copy()
-    largest = float(np.max(mean, initial=0.0))
-    # Beyond this many terms the remaining probability is below double precision.
-    for k in range(1, int(largest + 12.0 * np.sqrt(largest) + 30.0)):
-        above = probability > cdf
-        if not above.any():
-            break
-        count += above
-        pmf = pmf * mean / k
-        cdf = cdf + pmf
-    return count
-
-
-def _between(unit: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """Map uniform numbers in (0, 1) onto ``[low, high]``."""
-    low, high = bounds
-    return low + (high - low) * unit
-
-
-def _mix64(state: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (Steele, Lea and Flood 2014, doi:10.1145/2660193.2660195)."""
-    with np.errstate(over="ignore"):
-        state = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        state = (state ^ (state >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return state ^ (state >> np.uint64(31))
-
-
-def _combine(state: np.ndarray, label: np.ndarray | int) -> np.ndarray:
-    """Hash of a 64-bit state and an integer label (negative labels wrap)."""
-    label_bits = np.asarray(label, dtype=np.int64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        return _mix64(state ^ _mix64(label_bits + _GOLDEN_GAMMA))
-
-
-def _uniform(keys: np.ndarray, *labels: np.ndarray | int) -> np.ndarray:
-    """Uniform numbers in (0, 1), one per broadcast element of keys and labels."""
-    state = np.asarray(keys, dtype=np.uint64)
-    for label in labels:
-        state = _combine(state, label)
-    return ((state >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-
-
-def _normal(keys: np.ndarray, *labels: np.ndarray | int) -> np.ndarray:
-    """Standard normal numbers by the Box–Muller transform of two uniform streams."""
-    radius = np.sqrt(-2.0 * np.log(_uniform(keys, *labels, 0)))
-    return radius * np.cos(2.0 * np.pi * _uniform(keys, *labels, 1))

@@ -1,0 +1,20 @@
+"""Shared fixtures: a short version of the default scenario and its lockstep run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from federations import lockstep_run, short_scenario_data, write_federation
+
+
+@pytest.fixture(scope="session")
+def short_federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-hour federation file of the default scenario (built once per session)."""
+    return write_federation(tmp_path_factory.mktemp("short"), short_scenario_data())
+
+
+@pytest.fixture(scope="session")
+def short_lockstep_run(short_federation: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The short federation stepped in one process, with its report."""
+    return lockstep_run(short_federation, tmp_path_factory.mktemp("lockstep") / "run")

@@ -1,0 +1,81 @@
+"""Short versions of the default scenario, built into federation files, and ways to run them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import yaml
+
+from federates.builtin import builtin_logic
+from federates.runtime.federation_file import FederationFile
+from federates.runtime.lockstep import run_lockstep
+from federates.runtime.run_folder import RunFolder
+from federation.builder import build_federation
+from federation.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = REPO / "scenarios" / "default.yaml"
+SHARED = REPO.parent / "shared"
+#: The ``helics`` command line (``helics run``) installed with this interpreter.
+HELICS_CLI = Path(sys.executable).parent / "helics"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def short_scenario_data(**overrides: object) -> dict:
+    """The default scenario, shortened to the two middle hours of the day (when PV trades)."""
+    data = yaml.safe_load(DEFAULT_SCENARIO.read_text())
+    data["time"]["start"] = "2022-06-21T11:00:00"
+    data["time"]["duration_s"] = 7200
+    data["run"]["broker_port"] = free_port()
+    data["run"]["progress_every_s"] = 900
+    for dotted, value in overrides.items():
+        section = data
+        *parents, leaf = dotted.split("__")
+        for parent in parents:
+            section = section.setdefault(parent, {})
+        section[leaf] = value
+    return data
+
+
+def write_federation(folder: Path, data: dict) -> Path:
+    """Write scenario ``data`` to ``folder/scenario.yaml`` and build ``folder/federation.json``.
+
+    Federates run in ``folder`` (it is the federation's base directory), so results land in
+    ``folder/results``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario_path = folder / "scenario.yaml"
+    scenario_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    scenario, scenario_dir = load_scenario(scenario_path)
+    out = folder / "federation.json"
+    federation = build_federation(scenario, scenario_dir, out, folder)
+    out.write_text(federation.to_json_text())
+    return out
+
+
+def lockstep_run(federation_path: Path, run_dir: Path) -> RunFolder:
+    """Run a federation file in one process (no HELICS) and write its report."""
+    from federation.report import write_report
+
+    federation = FederationFile.model_validate_json(federation_path.read_text())
+    folder = RunFolder(run_dir)
+    folder.write_text("federation.json", federation.to_json_text())
+    run_lockstep(federation, federation_path.parent, folder, builtin_logic())
+    write_report(folder)
+    return folder
+
+
+def helics_environment() -> dict[str, str]:
+    """Environment in which ``helics run`` finds this interpreter's python and helics_broker."""
+    environment = dict(os.environ)
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    return environment

@@ -1,0 +1,33 @@
+"""A market federate that fails on purpose, for the failure tests.
+
+``TEFED_TEST_FAULT`` chooses how: ``raise`` (an exception in its step), ``hang`` (it stops
+responding while computing) or ``kill`` (the process dies at once, as if killed), at simulated
+time ``TEFED_TEST_FAULT_AT_S``. Run as ``python faulty_market.py FEDERATION_FILE --name market``.
+"""
+
+import os
+import signal
+import time
+
+from federates.market.logic import MarketFederate
+from federates.runtime.logic import StepInputs, StepOutputs
+from federates.runtime.program import run_federate_program
+
+
+class FaultyMarket(MarketFederate):
+    """The built-in market, until the fault time."""
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        if time_s >= int(os.environ.get("TEFED_TEST_FAULT_AT_S", "1800")):
+            fault = os.environ.get("TEFED_TEST_FAULT", "raise")
+            if fault == "raise":
+                raise RuntimeError("injected market failure")
+            if fault == "hang":
+                time.sleep(3600)
+            if fault == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().step(time_s, inputs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_federate_program("market", FaultyMarket))

@@ -1,0 +1,118 @@
+"""A federation never hangs: a failing, stuck or killed federate ends the whole run, named."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from federations import HELICS_CLI, REPO, helics_environment, short_scenario_data, write_federation
+
+from federates.runtime.federation_file import FederationFile
+from federation.runner import run_federation
+
+pytestmark = pytest.mark.federation
+
+FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_market.py"
+#: The issue's promise: a crash ends the federation within a minute.
+CRASH_DEADLINE_S = 60
+
+
+def federation_with_faulty_market(folder: Path, fault: str, **overrides: object) -> Path:
+    """A short federation whose market is the fault-injecting program."""
+    path = write_federation(folder, short_scenario_data(**overrides))
+    data = json.loads(path.read_text())
+    for entry in data["federates"]:
+        if entry["name"] == "market":
+            entry["exec"] = f"{sys.executable} {FAULTY_MARKET} {path.name} --name market"
+            entry["env"] = {"TEFED_TEST_FAULT": fault, "TEFED_TEST_FAULT_AT_S": "1800"}
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention ``text`` (this test excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if text in command and state != "Z":
+            found.append(command)
+    return found
+
+
+@pytest.mark.parametrize("fault", ["raise", "kill"])
+def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path, fault: str):
+    path = federation_with_faulty_market(tmp_path, fault)
+    federation = FederationFile.model_validate_json(path.read_text())
+    started = time.monotonic()
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    elapsed = time.monotonic() - started
+    assert not outcome.ok
+    assert elapsed < CRASH_DEADLINE_S
+    assert outcome.failed_federate == "market"
+    assert "market" in outcome.message
+    if fault == "raise":
+        assert "injected market failure" in outcome.message
+    status = outcome.run_folder.status()
+    assert status["state"] == "failed" and status["failed_federate"] == "market"
+    assert outcome.exit_codes["market"] != 0
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "hang", run__stall_timeout_s=3)
+    federation = FederationFile.model_validate_json(path.read_text())
+    started = time.monotonic()
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert not outcome.ok
+    assert "stalled" in outcome.message
+    assert "'market'" in outcome.message
+    assert outcome.failed_federate == "market"
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "raise")
+    started = time.monotonic()
+    completed = subprocess.run(
+        [str(HELICS_CLI), "run", "--path", str(path)],
+        cwd=tmp_path,
+        env=helics_environment(),
+        capture_output=True,
+        text=True,
+        timeout=CRASH_DEADLINE_S + 30,
+        check=False,
+    )
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert "Process market exited with return code 1" in output
+    assert processes_mentioning(str(path)) == []
+    run_dir = next((tmp_path / "results" / "default").glob("helics-*"))
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert status["failed_federate"] == "market"
+    assert "injected market failure" in status["message"]
+
+
+def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "raise")
+    data = json.loads(path.read_text())
+    market = next(entry for entry in data["federates"] if entry["name"] == "market")
+    market["env"]["TEFED_TEST_FAULT_AT_S"] = "999999"
+    path.write_text(json.dumps(data))
+    federation = FederationFile.model_validate(data)
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert outcome.ok, outcome.message
+    assert sys.executable in outcome.run_folder.read_json("federation.json")["federates"][4]["exec"]

@@ -1,0 +1,227 @@
+"""Run KPIs on tiny hand-built tables with hand-computed numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from federates.market.settlement import settle_interval
+from federation.kpis import (
+    battery_cycles,
+    community_energy,
+    energy_balance_error_wh,
+    household_bills,
+    market_summary,
+    money_balance_error_usd,
+    pcc_energy,
+    voltage_summary,
+)
+
+
+def test_household_bills() -> None:
+    prices = pd.DataFrame(
+        {
+            "interval_index": [1, 2],
+            "import_price_usd_per_kwh": [0.20, 0.30],
+            "export_price_usd_per_kwh": [0.05, 0.10],
+        }
+    )
+    household_intervals = pd.DataFrame(
+        {
+            "household_id": ["h1", "h1", "h2", "h2", "h3", "h3"],
+            "interval_index": [1, 2, 1, 2, 1, 2],
+            "baseline_energy_wh": [1000.0, -500.0, -2000.0, 400.0, 0.0, 0.0],
+        }
+    )
+    settlements = pd.DataFrame(
+        {
+            "participant": ["h1", "h1", "h1", "h2", "h2"],
+            "counterparty": ["h2", "grid", "grid", "h1", "grid"],
+            "interval_index": [1, 1, 2, 1, 2],
+            "amount_usd": [0.10, 0.02, -0.04, -0.10, 0.03],
+        }
+    )
+    table = household_bills(settlements, household_intervals, prices)
+    assert table.index.name == "household_id"
+    assert list(table.columns) == ["bill_usd", "baseline_bill_usd", "income_advantage_usd"]
+    # h1 baseline: 1 kWh * 0.20 - 0.5 kWh * 0.10 = 0.15; h2: -2 kWh * 0.05 + 0.4 kWh * 0.30.
+    expected = pd.DataFrame(
+        {
+            "bill_usd": [0.08, -0.07, 0.0],
+            "baseline_bill_usd": [0.15, 0.02, 0.0],
+            "income_advantage_usd": [0.07, 0.09, 0.0],
+        },
+        index=pd.Index(["h1", "h2", "h3"], name="household_id"),
+    )
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, atol=1e-12, rtol=0)
+
+
+def _households() -> pd.DataFrame:
+    """Two households over two 15 min steps; the community exports 1 kW, then imports 3 kW."""
+    return pd.DataFrame(
+        {
+            "time_s": [0, 0, 900, 900],
+            "household_id": ["h1", "h2", "h1", "h2"],
+            "load_power_kw": [2.0, 1.0, 4.0, 1.0],
+            "pv_power_kw": [0.0, 4.0, 0.0, 2.0],
+            "battery_power_kw": [0.0, 0.0, 0.0, 0.0],
+            "power_kw": [2.0, -3.0, 4.0, -1.0],
+        }
+    )
+
+
+def test_community_energy() -> None:
+    kpis = community_energy(_households(), 900.0)
+    assert kpis["load_kwh"] == pytest.approx(2.0, abs=1e-12)
+    assert kpis["pv_kwh"] == pytest.approx(1.5, abs=1e-12)
+    # Netting inside the community: only the sum of the households crosses its boundary.
+    assert kpis["community_import_kwh"] == pytest.approx(0.75, abs=1e-12)
+    assert kpis["community_export_kwh"] == pytest.approx(0.25, abs=1e-12)
+    assert kpis["self_sufficiency"] == pytest.approx(1 - 0.75 / 2.0, abs=1e-12)
+    assert kpis["self_consumption"] == pytest.approx(1 - 0.25 / 1.5, abs=1e-12)
+
+
+def test_community_energy_without_pv_or_load_is_nan() -> None:
+    households = _households().assign(load_power_kw=0.0, pv_power_kw=0.0)
+    kpis = community_energy(households, 900.0)
+    assert math.isnan(kpis["self_sufficiency"])
+    assert math.isnan(kpis["self_consumption"])
+
+
+def test_pcc_energy() -> None:
+    grid = pd.DataFrame(
+        {"substation_power_kw": [6.0, -3.0, 12.0, 0.0], "losses_kw": [0.6, 0.3, 1.2, 0.0]}
+    )
+    kpis = pcc_energy(grid, 60.0)
+    assert kpis["pcc_import_kwh"] == pytest.approx(18.0 / 60.0, abs=1e-12)
+    assert kpis["pcc_export_kwh"] == pytest.approx(3.0 / 60.0, abs=1e-12)
+    assert kpis["pcc_peak_import_kw"] == 12.0
+    assert kpis["pcc_peak_export_kw"] == 3.0
+    assert kpis["losses_kwh"] == pytest.approx(2.1 / 60.0, abs=1e-12)
+    assert kpis["losses_share_of_throughput"] == pytest.approx(0.1, abs=1e-12)
+
+
+def test_pcc_without_export_has_zero_export_peak() -> None:
+    grid = pd.DataFrame({"substation_power_kw": [2.0, 5.0], "losses_kw": [0.1, 0.1]})
+    kpis = pcc_energy(grid, 60.0)
+    assert kpis["pcc_peak_export_kw"] == 0.0
+    assert kpis["pcc_export_kwh"] == 0.0
+
+
+def _voltages() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time_s": [0, 60, 120, 0, 60, 120],
+            "household_id": ["h1", "h1", "h1", "h2", "h2", "h2"],
+            "voltage_pu": [1.041, 1.045, 1.06, 0.94, 0.96, 1.00],
+        }
+    )
+
+
+def test_voltage_summary_counts_and_minutes() -> None:
+    summary = voltage_summary(_voltages(), 60.0)
+    assert summary["voltage_min_pu"] == 0.94
+    assert summary["voltage_max_pu"] == 1.06
+    assert (summary["range_low_pu"], summary["range_high_pu"]) == (0.95, 1.05)
+    # Outside 0.95-1.05: 1.06 (h1) and 0.94 (h2); above 1.04: 1.041, 1.045 and 1.06.
+    assert summary["outside_range_household_steps"] == 2
+    assert summary["outside_range_household_minutes"] == 2.0
+    assert summary["households_outside_range"] == ["h1", "h2"]
+    assert summary["upper_limit_pu"] == 1.04
+    assert summary["above_upper_limit_household_steps"] == 3
+    assert summary["above_upper_limit_household_minutes"] == 3.0
+
+
+def test_voltage_summary_with_other_limits_and_step() -> None:
+    summary = voltage_summary(_voltages(), 30.0, range_pu=(0.9, 1.1), upper_limit_pu=1.05)
+    assert summary["outside_range_household_steps"] == 0
+    assert summary["households_outside_range"] == []
+    assert summary["above_upper_limit_household_steps"] == 1
+    assert summary["above_upper_limit_household_minutes"] == 0.5
+
+
+def test_market_summary_uses_the_volume_weighted_mean_price() -> None:
+    trades = pd.DataFrame({"quantity_wh": [100, 300], "price_usd_per_kwh": [0.10, 0.20]})
+    intervals = pd.DataFrame({"status": ["cleared", "no_crossing", "cleared", "empty"]})
+    summary = market_summary(trades, intervals)
+    assert summary["traded_energy_kwh"] == pytest.approx(0.4, abs=1e-12)
+    assert summary["trades"] == 2
+    # (100 * 0.10 + 300 * 0.20) / 400 = 0.175, not the plain mean 0.15.
+    assert summary["mean_trade_price_usd_per_kwh"] == pytest.approx(0.175, abs=1e-12)
+    assert summary["min_trade_price_usd_per_kwh"] == 0.10
+    assert summary["max_trade_price_usd_per_kwh"] == 0.20
+    assert summary["intervals_cleared"] == 4
+    assert summary["intervals_with_trades"] == 2
+
+
+def test_market_summary_without_trades() -> None:
+    trades = pd.DataFrame({"quantity_wh": pd.Series([], dtype="int64"), "price_usd_per_kwh": []})
+    summary = market_summary(trades, pd.DataFrame({"status": ["empty"]}))
+    assert summary["traded_energy_kwh"] == 0.0
+    assert summary["trades"] == 0
+    assert math.isnan(summary["mean_trade_price_usd_per_kwh"])
+    assert summary["intervals_with_trades"] == 0
+
+
+def test_battery_cycles() -> None:
+    households = pd.DataFrame(
+        {
+            "household_id": ["h1"] * 4 + ["h2"] * 4 + ["h3"] * 4,
+            "battery_power_kw": [-4.0, 2.0, -4.0, 0.0, 0.0, 0.0, 0.0, 0.0, -2.0, -2.0, -2.0, -2.0],
+        }
+    )
+    capacity = pd.Series({"h1": 10.0, "h2": 0.0, "h3": 5.0})
+    cycles = battery_cycles(households, capacity, 900.0)
+    # h1 discharges 8 kW * 0.25 h = 2 kWh of 10 (charging does not count); h3 2 kWh of 5.
+    assert cycles.name == "equivalent_full_cycles"
+    assert cycles.index.tolist() == ["h1", "h3"]
+    np.testing.assert_allclose(cycles.to_numpy(), [0.2, 0.4], rtol=0, atol=1e-12)
+
+
+def test_energy_balance_error_is_zero_for_a_consistent_table() -> None:
+    households = pd.DataFrame({"time_s": [0, 0, 60, 60], "power_kw": [2.0, -1.0, 3.0, 1.0]})
+    grid = pd.DataFrame(
+        {"time_s": [0, 60], "substation_power_kw": [1.1, 4.2], "losses_kw": [0.1, 0.2]}
+    )
+    np.testing.assert_allclose(
+        energy_balance_error_wh(households, grid, 60.0), [0.0, 0.0], rtol=0, atol=1e-9
+    )
+
+
+def test_energy_balance_error_equals_the_injected_mismatch() -> None:
+    households = pd.DataFrame({"time_s": [0, 0, 60, 60], "power_kw": [2.0, -1.0, 3.0, 1.0]})
+    grid = pd.DataFrame(
+        {"time_s": [0, 60], "substation_power_kw": [1.1, 4.5], "losses_kw": [0.1, 0.2]}
+    )
+    # 0.3 kW too much at the substation for 60 s is 5 Wh.
+    np.testing.assert_allclose(
+        energy_balance_error_wh(households, grid, 60.0), [0.0, 5.0], rtol=0, atol=1e-9
+    )
+
+
+def test_money_balance_is_zero_for_a_settled_ledger() -> None:
+    energy = pd.Series({"a": 700.0, "b": 300.0, "c": -1100.0})
+    trades = pd.DataFrame(
+        {
+            "buyer": ["a", "b"],
+            "seller": ["c", "c"],
+            "quantity_wh": [600, 400],
+            "price_usd_per_kwh": [0.12, 0.10],
+        }
+    )
+    ledger = settle_interval(energy, trades, 0.20, 0.05)
+    assert money_balance_error_usd(ledger) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_money_balance_error_equals_the_injected_mismatch() -> None:
+    ledger = pd.DataFrame(
+        {
+            "participant": ["a", "b", "a"],
+            "counterparty": ["b", "a", "grid"],
+            "amount_usd": [0.10, -0.08, 0.03],
+        }
+    )
+    assert money_balance_error_usd(ledger) == pytest.approx(0.02, abs=1e-12)

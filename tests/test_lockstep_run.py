@@ -1,0 +1,150 @@
+"""The four federates stepped together in one process: balances and invariants of a short day."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from federation.report import read_run_tables
+
+ENERGY_TOLERANCE_WH = 0.05
+MONEY_TOLERANCE_USD = 1e-9
+
+
+@pytest.fixture(scope="module")
+def tables(short_lockstep_run):
+    return read_run_tables(short_lockstep_run)
+
+
+@pytest.fixture(scope="module")
+def federation(short_lockstep_run):
+    from federates.runtime.federation_file import FederationFile
+
+    return FederationFile.model_validate(short_lockstep_run.read_json("federation.json"))
+
+
+def test_every_result_table_is_written(short_lockstep_run, tables):
+    expected = {
+        "households",
+        "household_intervals",
+        "household_voltages",
+        "grid",
+        "prices",
+        "market_orders",
+        "market_trades",
+        "market_settlements",
+        "market_intervals",
+        "feeder_households",
+    }
+    assert expected <= tables.keys()
+    assert short_lockstep_run.file("summary.json").exists()
+    assert {p.name for p in short_lockstep_run.path.glob("plots/*.png")} >= {
+        "household_voltages.png",
+        "market_prices.png",
+    }
+
+
+def test_each_step_balances_energy_at_the_substation(tables):
+    households = tables["households"].groupby("time_s")["power_kw"].sum()
+    grid = tables["grid"].set_index("time_s")
+    mismatch_wh = (grid["substation_power_kw"] - households - grid["losses_kw"]) * 60 / 3.6
+    assert np.abs(mismatch_wh).max() < ENERGY_TOLERANCE_WH
+    assert (grid["losses_kw"] > 0).all()
+
+
+def test_each_interval_balances_money(tables):
+    ledger = tables["market_settlements"]
+    for interval, rows in ledger.groupby("interval_index"):
+        paid_by_households = rows["amount_usd"].sum()
+        grid_revenue = rows.loc[rows["counterparty"] == "grid", "amount_usd"].sum()
+        trades = rows.loc[rows["reason"] == "trade", "amount_usd"].sum()
+        assert paid_by_households == pytest.approx(grid_revenue, abs=MONEY_TOLERANCE_USD), interval
+        assert trades == pytest.approx(0.0, abs=MONEY_TOLERANCE_USD), interval
+
+
+def test_settled_energy_equals_metered_energy(tables):
+    ledger = tables["market_settlements"]
+    settled = ledger.groupby(["interval_index", "participant"])["energy_wh"].sum()
+    metered = tables["household_intervals"].set_index(["interval_index", "household_id"])[
+        "energy_wh"
+    ]
+    metered.index.names = settled.index.names
+    # A household whose net energy is exactly zero and that traded nothing has no ledger rows.
+    settled = settled.reindex(metered.index, fill_value=0.0)
+    np.testing.assert_allclose(settled, metered, atol=1e-6)
+
+
+def test_every_interval_has_a_market_except_the_first(tables):
+    intervals = tables["market_intervals"]["interval_index"].tolist()
+    assert intervals == list(range(1, 8))
+
+
+def test_households_are_billed_what_the_market_settled(tables):
+    ledger_bills = (
+        tables["market_settlements"].groupby(["interval_index", "participant"])["amount_usd"].sum()
+    )
+    household_bills = tables["household_intervals"].set_index(["interval_index", "household_id"])[
+        "bill_usd"
+    ]
+    household_bills.index.names = ledger_bills.index.names
+    received = household_bills.dropna()
+    # The ems receives every settlement, including the last interval's at the end of the run.
+    assert len(received) == len(household_bills)
+    expected = ledger_bills.reindex(received.index, fill_value=0.0)
+    np.testing.assert_allclose(received, expected, atol=1e-12)
+
+
+def test_trades_respect_orders(tables):
+    trades = tables["market_trades"]
+    orders = tables["market_orders"].set_index("order_id")
+    assert len(trades) > 0
+    assert (trades["bid_price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"]).all()
+    assert (trades["price_usd_per_kwh"] <= trades["bid_price_usd_per_kwh"] + 1e-12).all()
+    assert (trades["price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"] - 1e-12).all()
+    assert (trades["buyer"] != trades["seller"]).all()
+    for column in ("buy_order_id", "sell_order_id"):
+        filled = trades.groupby(column)["quantity_wh"].sum()
+        assert (filled <= orders.loc[filled.index, "quantity_wh"]).all()
+    assert (tables["market_orders"]["status"] == "accepted").all()
+
+
+def test_state_of_charge_stays_within_limits(tables, federation):
+    households = tables["households"]
+    table = federation.households_frame()
+    with_battery = table.index[table["battery_capacity_kwh"] > 0]
+    assert len(with_battery) > 0
+    rows = households[households["household_id"].isin(with_battery)]
+    capacity = table.loc[rows["household_id"], "battery_capacity_kwh"].to_numpy()
+    low = table.loc[rows["household_id"], "battery_soc_min"].to_numpy() * capacity
+    high = table.loc[rows["household_id"], "battery_soc_max"].to_numpy() * capacity
+    soc = rows["soc_kwh"].to_numpy()
+    assert (soc >= low - 1e-9).all() and (soc <= high + 1e-9).all()
+    assert households.loc[~households["household_id"].isin(with_battery), "soc_kwh"].isna().all()
+
+
+def test_net_power_is_load_minus_pv_plus_battery(tables):
+    h = tables["households"]
+    np.testing.assert_allclose(
+        h["power_kw"], h["load_power_kw"] - h["pv_power_kw"] + h["battery_power_kw"], atol=1e-12
+    )
+
+
+def test_net_billing_households_pay_exactly_their_baseline(short_lockstep_run, federation):
+    summary = short_lockstep_run.read_json("summary.json")
+    table = federation.households_frame()
+    for household in table.index[table["strategy"] == "net_billing"]:
+        row = summary["households"][household]
+        assert row["bill_usd"] == pytest.approx(row["baseline_bill_usd"], abs=1e-12)
+
+
+def test_trading_households_gain_as_a_community(short_lockstep_run):
+    summary = short_lockstep_run.read_json("summary.json")
+    assert summary["market"]["traded_energy_kwh"] > 0
+    assert summary["community_bill_usd"] < summary["community_baseline_bill_usd"]
+    assert summary["checks"] == {
+        "energy_balance_max_abs_error_wh": pytest.approx(0, abs=ENERGY_TOLERANCE_WH),
+        "energy_balance_ok": True,
+        "money_balance_error_usd": pytest.approx(0, abs=MONEY_TOLERANCE_USD),
+        "money_balance_ok": True,
+        "state_of_charge_within_limits": True,
+    }
