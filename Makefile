@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench federation clean
+.PHONY: install run test lint format bench federation docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install
 ## federation: rebuild the committed federation file from its scenario
 federation: install
 	$(BIN)/tefed build scenarios/default.yaml -o federation/default.json
+
+## docs: regenerate the message JSON Schemas in docs/
+docs: install
+	$(BIN)/python -c "from federates.messages import message_json_schemas_text as t; print(t(), end='')" > docs/message_schemas.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

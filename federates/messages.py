@@ -128,3 +128,21 @@ def parse_market_message(payload: str) -> MarketMessage:
             f"{sorted(_MARKET_MESSAGE_TYPES)}, got type {kind!r}"
         )
     return model.model_validate(data)
+
+
+def message_json_schemas() -> dict[str, dict]:
+    """JSON Schema of every message type, by ``type`` (written to ``docs/message_schemas.json``)."""
+    return {
+        name: model.model_json_schema()
+        for name, model in (
+            ("orders", OrdersMessage),
+            ("rejected", RejectedMessage),
+            ("awards", AwardsMessage),
+            ("settlement", SettlementMessage),
+        )
+    }
+
+
+def message_json_schemas_text() -> str:
+    """``message_json_schemas`` as the committed file's text."""
+    return json.dumps(message_json_schemas(), indent=2, sort_keys=True) + "\n"

@@ -44,6 +44,7 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("prices", None),
         ("market_orders", None),
         ("market_trades", None),
+        ("market_awards", None),
         ("market_settlements", None),
         ("market_intervals", None),
         ("feeder_households", None),
@@ -131,8 +132,16 @@ def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any
     timing = {}
     for path in sorted((folder.path / "timing").glob("*.json")):
         timing[path.stem] = folder.read_json(f"timing/{path.name}")
+    started_at = folder.status().get("started_at")
+    wall_time_s = (
+        (datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds()
+        if started_at
+        else None
+    )
     return {
         "run_id": folder.path.name,
+        "started_at": started_at,
+        "wall_time_s": wall_time_s,
         "federation": federation.name,
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -32,6 +32,7 @@ def test_every_result_table_is_written(short_lockstep_run, tables):
         "prices",
         "market_orders",
         "market_trades",
+        "market_awards",
         "market_settlements",
         "market_intervals",
         "feeder_households",
@@ -106,6 +107,11 @@ def test_trades_respect_orders(tables):
         filled = trades.groupby(column)["quantity_wh"].sum()
         assert (filled <= orders.loc[filled.index, "quantity_wh"]).all()
     assert (tables["market_orders"]["status"] == "accepted").all()
+    awards = tables["market_awards"]
+    assert len(awards) == 2 * len(trades)
+    per_order = awards.groupby("order_id")["quantity_wh"].sum()
+    assert (per_order <= orders.loc[per_order.index, "quantity_wh"]).all()
+    assert (awards["participant"] == orders.loc[awards["order_id"], "participant"].to_numpy()).all()
 
 
 def test_state_of_charge_stays_within_limits(tables, federation):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +187,12 @@ def test_parse_invalid_json_or_missing_fields_raise() -> None:
     with pytest.raises(ValidationError) as excinfo:
         parse_market_message('{"type": "awards", "interval_index": 1, "status": "empty"}')
     assert [error["loc"] for error in excinfo.value.errors()] == [("awards",)]
+
+
+def test_committed_message_schemas_are_current():
+    from federates.messages import message_json_schemas_text
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "message_schemas.json"
+    assert committed.read_text() == message_json_schemas_text(), (
+        "docs/message_schemas.json is stale: run `make docs` and commit it"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,9 @@ def test_status_before_and_after_running(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     assert run.status() == {}
     run.mark_running()
-    assert run.status() == {"state": STATUS_RUNNING}
+    status = run.status()
+    assert status["state"] == STATUS_RUNNING
+    assert datetime.fromisoformat(status["started_at"]).tzinfo is not None
 
 
 def test_mark_failed_records_only_the_first_failure(tmp_path: Path) -> None:
@@ -74,11 +77,15 @@ def test_mark_failed_records_only_the_first_failure(tmp_path: Path) -> None:
     run.mark_running()
     assert run.mark_failed("grid", "power flow did not converge") is True
     first = run.status()
+    started = first.pop("started_at")
+    ended = first.pop("ended_at")
+    assert datetime.fromisoformat(started) <= datetime.fromisoformat(ended)
     assert first == {
         "state": STATUS_FAILED,
         "failed_federate": "grid",
         "message": "power flow did not converge",
     }
+    first.update(started_at=started, ended_at=ended)
     assert run.mark_failed("market", "peer disconnected") is False
     assert RunFolder(tmp_path).mark_failed("ems", "also") is False
     assert run.status() == first
@@ -97,8 +104,12 @@ def test_mark_complete_never_overwrites_a_failure(tmp_path: Path) -> None:
 def test_mark_complete_after_running(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     run.mark_running()
+    started = run.status()["started_at"]
     run.mark_complete()
-    assert run.status() == {"state": STATUS_COMPLETE}
+    status = run.status()
+    assert status["state"] == STATUS_COMPLETE
+    assert status["started_at"] == started
+    assert status["ended_at"] >= started
 
 
 def test_claim_report_is_true_exactly_once(tmp_path: Path) -> None:

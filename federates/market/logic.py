@@ -335,6 +335,7 @@ class MarketFederate(FederateLogic):
         intervals = pd.DataFrame(self._interval_rows)
         results.write_parquet("market_orders.parquet", orders)
         results.write_parquet("market_trades.parquet", _interval_first(trades))
+        results.write_parquet("market_awards.parquet", awards_table(trades))
         results.write_parquet("market_settlements.parquet", _interval_first(settlements))
         results.write_parquet("market_intervals.parquet", intervals)
 
@@ -399,6 +400,34 @@ def _awards_by_participant(trades: pd.DataFrame) -> dict[str, list[dict]]:
                 }
             )
     return awards
+
+
+def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
+    """One row per award: each trade awards its buyer and its seller.
+
+    Columns ``interval_index``, ``participant``, ``order_id``, ``side``, ``quantity_wh`` [Wh],
+    ``price_usd_per_kwh`` [USD/kWh] and ``counterparty``.
+    """
+    sides = []
+    for side, own, order, other in (
+        ("buy", "buyer", "buy_order_id", "seller"),
+        ("sell", "seller", "sell_order_id", "buyer"),
+    ):
+        sides.append(
+            pd.DataFrame(
+                {
+                    "interval_index": trades["interval_index"].to_numpy(),
+                    "participant": trades[own].to_numpy(dtype=object),
+                    "order_id": trades[order].to_numpy(dtype=object),
+                    "side": side,
+                    "quantity_wh": trades["quantity_wh"].to_numpy(dtype="int64"),
+                    "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=float),
+                    "counterparty": trades[other].to_numpy(dtype=object),
+                }
+            )
+        )
+    awards = pd.concat(sides, ignore_index=True)
+    return awards.sort_values(["interval_index", "order_id"], kind="stable").reset_index(drop=True)
 
 
 def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:

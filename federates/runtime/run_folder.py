@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,9 @@ class RunFolder:
             return {}
 
     def mark_running(self) -> None:
-        """Record that the run has started (unless a federate already recorded more)."""
-        if not self.status():
-            self.write_json("status.json", {"state": STATUS_RUNNING})
+        """Record that the run has started and when (unless a federate already recorded it)."""
+        if not self.status() and not self.file(".failure-claim").exists():
+            self.write_json("status.json", {"state": STATUS_RUNNING, "started_at": _now()})
 
     def mark_failed(self, federate: str, message: str) -> bool:
         """Record the first failure of the run; later failures (its consequences) are ignored.
@@ -104,14 +105,27 @@ class RunFolder:
         if not self._claim(".failure-claim"):
             return False
         self.write_json(
-            "status.json", {"state": STATUS_FAILED, "failed_federate": federate, "message": message}
+            "status.json",
+            {
+                **self._started(),
+                "state": STATUS_FAILED,
+                "failed_federate": federate,
+                "message": message,
+                "ended_at": _now(),
+            },
         )
         return True
 
     def mark_complete(self) -> None:
         """Record that the run finished and its report is written (never over a failure)."""
         if self.status().get("state") != STATUS_FAILED:
-            self.write_json("status.json", {"state": STATUS_COMPLETE})
+            self.write_json(
+                "status.json", {**self._started(), "state": STATUS_COMPLETE, "ended_at": _now()}
+            )
+
+    def _started(self) -> dict[str, str]:
+        started = self.status().get("started_at")
+        return {"started_at": started} if started else {}
 
     # --- completion and report ----------------------------------------------------------------
 
@@ -148,6 +162,10 @@ class RunFolder:
             # Filesystems without symlinks get a text pointer instead.
             temporary.unlink(missing_ok=True)
             self.write_text("../latest.txt", self.path.name + "\n")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _json_default(value: Any) -> Any:

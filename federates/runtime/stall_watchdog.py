@@ -1,0 +1,116 @@
+"""Watchdog that ends a stalled federation and names the federate that stalled it.
+
+Each federate's runtime starts one. While the federate waits in a blocking HELICS call, the
+watchdog counts; once the wait exceeds ``runtime.stall_timeout_s`` it asks the broker which
+federates are executing, asks each of them for its granted and requested time, and names those
+that were granted a time and have not requested the next one (they are computing, or stuck).
+Then it raises a HELICS global error with that message, which ends every federate's wait.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import helics as h
+
+log = logging.getLogger("tefed.runtime")
+
+#: Exit code of a federate that stopped a stalled federation.
+EXIT_STALL = 4
+#: How long the watchdog waits for the broker to answer a question [s].
+QUERY_TIMEOUT_S = 3.0
+
+
+class StallWatchdog(threading.Thread):
+    """Ends the federation when this federate has waited too long for a time grant."""
+
+    def __init__(self, federate: Any, name: str, timeout_s: float):
+        super().__init__(name=f"stall-watchdog-{name}", daemon=True)
+        self._federate = federate
+        self._name = name
+        self._timeout_s = timeout_s
+        self._waiting_since: float | None = None
+        self._waiting_for: float = 0.0
+        self._stop = threading.Event()
+        self.fired_message: str | None = None
+        self.culprits: list[str] = []
+
+    def begin_wait(self, helics_time_s: float) -> None:
+        """Called just before a blocking HELICS call."""
+        self._waiting_for = helics_time_s
+        self._waiting_since = time.monotonic()
+
+    def end_wait(self) -> None:
+        """Called right after it returns."""
+        self._waiting_since = None
+
+    def stop(self) -> None:
+        """Stop watching (before the federate is freed)."""
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.wait(0.5):
+            since = self._waiting_since
+            if since is None or time.monotonic() - since < self._timeout_s:
+                continue
+            culprits = self._find_computing_federates()
+            self.culprits = [name for name, _ in culprits]
+            who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
+            self.fired_message = (
+                f"federation stalled: federate '{self._name}' waited more than "
+                f"{self._timeout_s:g} s for time {self._waiting_for:g} s; "
+                + (
+                    f"still computing without requesting time: {who}"
+                    if culprits
+                    else "no federate reports being busy (a process may have died)"
+                )
+            )
+            log.error(self.fired_message)
+            try:
+                h.helicsFederateGlobalError(self._federate, EXIT_STALL, self.fired_message)
+            except h.HelicsException as error:
+                log.error("could not signal the stall to the broker: %s", error)
+            return
+
+    def _find_computing_federates(self) -> list[tuple[str, float]]:
+        """Federates that were granted a time and have not requested the next one."""
+        state = self._query("root", "global_state")
+        names = [
+            federate.get("attributes", {}).get("name")
+            for core in (state or {}).get("cores", [])
+            for federate in core.get("federates", [])
+            if federate.get("state") == "executing"
+        ]
+        culprits = []
+        for name in names:
+            if not name or name == self._name:
+                continue
+            times = self._query(name, "current_time") or {}
+            granted = times.get("granted_time")
+            requested = times.get("requested_time")
+            if granted is not None and requested is not None and requested <= granted:
+                culprits.append((name, float(granted)))
+        return culprits
+
+    def _query(self, target: str, question: str) -> dict | None:
+        """Ask the federation something, giving up after a few seconds."""
+        query = h.helicsCreateQuery(target, question)
+        try:
+            h.helicsQueryExecuteAsync(query, self._federate)
+            deadline = time.monotonic() + QUERY_TIMEOUT_S
+            while not h.helicsQueryIsCompleted(query):
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.005)
+            answer = h.helicsQueryExecuteComplete(query)
+        except h.HelicsException as error:
+            log.error("query %r to %r failed: %s", question, target, error)
+            return None
+        finally:
+            h.helicsQueryFree(query)
+        data = json.loads(answer) if isinstance(answer, str) else answer
+        return data if isinstance(data, dict) and "error" not in data else None
