@@ -170,14 +170,19 @@ def run_federation(
     duration_s = federation.tefed.time.duration_s
     started = time.monotonic()
     processes: list[_Process] = []
+    # Children run in their own sessions, so a terminal's Ctrl-C or a scheduler's SIGTERM reaches
+    # only this process; both end in the same clean-up.
+    previous_handler = _interrupt_on_sigterm()
     try:
         for entry in resolved.federates:
             processes.append(_start(entry, folder))
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
     except KeyboardInterrupt:
-        outcome = RunOutcome(folder, ok=False, message="interrupted by the user")
+        outcome = RunOutcome(folder, ok=False, message="interrupted")
         folder.mark_failed("tefed run", outcome.message)
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
         _stop_all(processes)
         for process in processes:
             if process.reader is not None:
@@ -188,6 +193,17 @@ def run_federation(
         outcome.ok = False
         outcome.message = "all processes exited cleanly but the run report was not written"
     return outcome
+
+
+def _interrupt_on_sigterm() -> object | None:
+    """Turn SIGTERM into KeyboardInterrupt while a run is supervised (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signal_number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _start(entry: FederateEntry, folder: RunFolder) -> _Process:

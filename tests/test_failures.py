@@ -116,3 +116,25 @@ def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
     outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
     assert outcome.ok, outcome.message
     assert sys.executable in outcome.run_folder.read_json("federation.json")["federates"][4]["exec"]
+
+
+def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "results").rglob("logs/grid.log")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    runner.terminate()
+    stdout, stderr = runner.communicate(timeout=30)
+    assert runner.returncode == 1, stdout + stderr
+    assert "interrupted" in stderr
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+    assert processes_mentioning(str(run_dir)) == []
