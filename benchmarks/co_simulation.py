@@ -28,12 +28,20 @@ def run(output: Path) -> dict:
     scenario, scenario_dir = load_scenario(Path("scenarios") / "default.yaml")
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
-        federation = build_federation(scenario, scenario_dir, base / "federation.json", base)
+        federation_path = base / "federation.json"
+        federation = build_federation(scenario, scenario_dir, federation_path, base)
+        federation_path.write_text(federation.to_json_text())
         folder = RunFolder(base / "lockstep")
         started = time.perf_counter()
         lockstep_busy = run_lockstep(federation, base, folder, builtin_logic())
         lockstep_s = time.perf_counter() - started
-        outcome = run_federation(federation, base, RunFolder(base / "helics"), show_progress=False)
+        outcome = run_federation(
+            federation,
+            base,
+            RunFolder(base / "helics"),
+            show_progress=False,
+            source_path=federation_path,
+        )
         if not outcome.ok:
             raise RuntimeError(f"benchmark run failed: {outcome.message}")
         timing = outcome.run_folder.read_json("summary.json")["metadata"]["federates"]

@@ -33,6 +33,7 @@ def run(output: Path) -> dict:
             feeder.households["bus"].tolist(),
             feeder.households["phase"].tolist(),
             feeder.lv_base_kv_ln,
+            constant_power_voltage_range_pu=(0.7, 1.3),
         )
         elapsed = []
         for _ in range(STEPS):

@@ -102,7 +102,7 @@ def build_federation(
                         {"name": keys.household_endpoint(h), "global": True} for h in hosted
                     ],
                 },
-                {"households": hosted},
+                {"households": hosted, "pv_model": scenario.pv_model.model_dump()},
             )
         )
     federates.append(
@@ -129,6 +129,11 @@ def build_federation(
                     "design": _feeder_design(scenario, len(household_ids)),
                 },
                 "household_power_factor": scenario.grid.household_power_factor,
+                "constant_power_voltage_range_pu": list(
+                    scenario.grid.constant_power_voltage_range_pu
+                ),
+                "voltage_range_pu": list(scenario.grid.voltage_range_pu),
+                "upper_voltage_limit_pu": scenario.grid.upper_voltage_limit_pu,
             },
         )
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from federates.runtime.errors import EXIT_USER_ERROR, InputError
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(arguments.scenario)
         return _run(arguments.source, not arguments.no_progress, console)
     except InputError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
 
 
@@ -98,11 +99,12 @@ def _run(source: Path, show_progress: bool, console: Console) -> int:
         federation, base_dir, folder, show_progress=show_progress, source_path=source
     )
     if not outcome.ok:
+        code = EXIT_USER_ERROR if outcome.input_error else EXIT_RUN_FAILED
         console.print(
-            f"[bold red]run failed:[/] {outcome.message}", highlight=False, soft_wrap=True
+            f"[bold red]run failed:[/] {escape(outcome.message)}", highlight=False, soft_wrap=True
         )
         print(outcome.run_folder.path)
-        return EXIT_RUN_FAILED
+        return code
     summary = outcome.run_folder.read_json("summary.json")
     Console().print(kpi_table(summary))
     Console().print(community_table(summary, outcome.wall_time_s))
@@ -142,15 +144,12 @@ def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
     rows = [
         ("self-sufficiency", _percent(community.get("self_sufficiency"))),
         ("self-consumption", _percent(community.get("self_consumption"))),
-        ("traded energy", f"{market.get('traded_energy_kwh', float('nan')):.2f} kWh"),
-        (
-            "mean trade price",
-            f"{market.get('mean_trade_price_usd_per_kwh', float('nan')):.4f} USD/kWh",
-        ),
+        ("traded energy", _number(market.get("traded_energy_kwh"), ".2f", "kWh")),
+        ("mean trade price", _number(market.get("mean_trade_price_usd_per_kwh"), ".4f", "USD/kWh")),
         (
             "household voltage min / max",
-            f"{voltage.get('voltage_min_pu', float('nan')):.4f} / "
-            f"{voltage.get('voltage_max_pu', float('nan')):.4f} pu",
+            f"{_number(voltage.get('voltage_min_pu'), '.4f', '')}/ "
+            f"{_number(voltage.get('voltage_max_pu'), '.4f', 'pu')}",
         ),
         ("wall time", f"{wall_time_s:.1f} s"),
     ]
@@ -165,6 +164,12 @@ def _money(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
+
+
+def _number(value: float | None, spec: str, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:{spec}} {unit}"
 
 
 if __name__ == "__main__":

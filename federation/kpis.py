@@ -214,8 +214,70 @@ def energy_balance_error_wh(
     ).to_numpy()
 
 
-def money_balance_error_usd(settlements: pd.DataFrame) -> float:
-    """Participants' payments minus the grid's net revenue [USD]; zero when the ledger balances."""
-    paid = settlements["amount_usd"].sum()
-    to_grid = settlements.loc[settlements["counterparty"] == "grid", "amount_usd"].sum()
-    return float(paid - to_grid)
+def settlement_checks(
+    settlements: pd.DataFrame,
+    household_intervals: pd.DataFrame,
+    awards: pd.DataFrame,
+    prices: pd.DataFrame,
+) -> dict[str, float]:
+    """Cross-check the market's ledger against records kept elsewhere [Wh, USD].
+
+    Parameters
+    ----------
+    settlements : pandas.DataFrame
+        The market's ledger (``interval_index``, ``participant``, ``counterparty``,
+        ``energy_wh``, ``amount_usd``, ``reason``).
+    household_intervals : pandas.DataFrame
+        The households' own records per interval: ``energy_wh`` (metered by the household)
+        [Wh] and ``bill_usd`` (the settlement it received) [USD].
+    awards : pandas.DataFrame
+        The market's awards (``interval_index``, ``participant``, ``side``, ``quantity_wh``).
+    prices : pandas.DataFrame
+        The price feed's net-billing prices per interval.
+
+    Returns
+    -------
+    dict
+        Largest absolute differences: ``metered_energy_max_abs_error_wh`` (ledger energy vs the
+        household's metering), ``grid_payments_max_abs_error_usd`` (ledger payments to the grid
+        vs net billing of each deviation from awards, recomputed here), ``bills_max_abs_error_usd``
+        (ledger total vs the settlement the household received), ``bills_not_received`` (count),
+        and ``trade_payments_sum_usd`` (trade payments must cancel).
+    """
+    key = ["interval_index", "household_id"]
+    records = household_intervals.set_index(key)
+    ledger = settlements.rename(columns={"participant": "household_id"})
+
+    def per_household(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame.groupby(key)[column].sum().reindex(records.index, fill_value=0.0)
+
+    ledger_energy_wh = per_household(ledger, "energy_wh")
+    ledger_total_usd = per_household(ledger, "amount_usd")
+    ledger_grid_usd = per_household(ledger[ledger["counterparty"] == "grid"], "amount_usd")
+    signed_wh = np.where(awards["side"] == "buy", awards["quantity_wh"], -awards["quantity_wh"])
+    awarded_wh = per_household(
+        awards.rename(columns={"participant": "household_id"}).assign(signed_wh=signed_wh),
+        "signed_wh",
+    )
+    price = prices.set_index("interval_index")
+    intervals = records.index.get_level_values("interval_index")
+    expected_grid_usd = net_billing_amount_usd(
+        (records["energy_wh"] - awarded_wh).to_numpy(),
+        price["import_price_usd_per_kwh"].reindex(intervals).to_numpy(),
+        price["export_price_usd_per_kwh"].reindex(intervals).to_numpy(),
+    )
+    received = records["bill_usd"].notna()
+    bill_error = (ledger_total_usd - records["bill_usd"])[received].abs()
+    return {
+        "metered_energy_max_abs_error_wh": float(
+            (ledger_energy_wh - records["energy_wh"]).abs().max()
+        ),
+        "grid_payments_max_abs_error_usd": float(
+            np.abs(ledger_grid_usd.to_numpy() - expected_grid_usd).max()
+        ),
+        "bills_max_abs_error_usd": float(bill_error.max()) if received.any() else 0.0,
+        "bills_not_received": int((~received).sum()),
+        "trade_payments_sum_usd": float(
+            settlements.loc[settlements["reason"] == "trade", "amount_usd"].sum()
+        ),
+    }

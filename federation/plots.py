@@ -11,7 +11,6 @@ import pandas as pd
 
 from federates.runtime.federation_file import FederationFile
 from federates.runtime.run_folder import RunFolder
-from federation.kpis import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
 
 
 def write_plots(
@@ -21,7 +20,11 @@ def write_plots(
     grid = federation.tefed.time.to_time_grid()
     written = []
     if "household_voltages" in tables:
-        figure = household_voltages_figure(tables["household_voltages"], grid.calendar)
+        from federation.report import voltage_limits
+
+        figure = household_voltages_figure(
+            tables["household_voltages"], grid.calendar, voltage_limits(federation)
+        )
         written.append(folder.write_figure("plots/household_voltages.png", figure).name)
         plt.close(figure)
     if {"prices", "market_intervals", "market_trades"} <= tables.keys():
@@ -37,8 +40,14 @@ def write_plots(
     return written
 
 
-def household_voltages_figure(voltages: pd.DataFrame, calendar) -> plt.Figure:
-    """Voltage of every household over time, and their distributions (box plot per household)."""
+def household_voltages_figure(
+    voltages: pd.DataFrame, calendar, limits_pu: tuple[float, float, float]
+) -> plt.Figure:
+    """Voltage of every household over time, and their distributions (box plot per household).
+
+    ``limits_pu`` is the allowed band and the stricter upper limit [pu], drawn as lines.
+    """
+    low_pu, high_pu, upper_pu = limits_pu
     wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
     times = calendar(wide.index.to_numpy())
     figure, (over_time, boxes) = plt.subplots(
@@ -47,13 +56,15 @@ def household_voltages_figure(voltages: pd.DataFrame, calendar) -> plt.Figure:
     for household in wide.columns:
         over_time.plot(times, wide[household], linewidth=0.8, label=household)
     for axis in (over_time, boxes):
-        for limit in ANSI_RANGE_A_PU:
+        for limit in (low_pu, high_pu):
             axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
-        axis.axhline(TREX_UPPER_LIMIT_PU, color="tab:red", linestyle=":", linewidth=0.8)
+        axis.axhline(upper_pu, color="tab:red", linestyle=":", linewidth=0.8)
         axis.grid(alpha=0.3)
     over_time.set_xlabel(f"local time ({times.tz})")
     over_time.set_ylabel("service voltage [pu]")
-    over_time.set_title("Household voltages (dashed: ANSI C84.1 range A, dotted: 1.04 pu)")
+    over_time.set_title(
+        f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)"
+    )
     boxes.boxplot([wide[c].to_numpy() for c in wide.columns], tick_labels=list(wide.columns))
     boxes.tick_params(axis="x", rotation=90)
     boxes.set_title("Distribution per household")
@@ -87,7 +98,7 @@ def market_figure(
         )
     price_axis.set_ylabel("price [USD/kWh]")
     price_axis.set_title("Prices and local trades")
-    price_axis.legend(loc="upper left", ncols=4, fontsize=8)
+    price_axis.legend(loc="center right", ncols=2, fontsize=8)
     price_axis.grid(alpha=0.3)
     if len(intervals):
         energy_axis.bar(

@@ -18,8 +18,10 @@ from federation import kpis
 
 #: Largest per-step energy mismatch accepted between substation and households + losses [Wh].
 ENERGY_BALANCE_TOLERANCE_WH = 0.05
-#: Largest mismatch accepted between participants' payments and the grid's revenue [USD].
-MONEY_BALANCE_TOLERANCE_USD = 1e-6
+#: Largest mismatch accepted between the market's metering and the households' own [Wh].
+METERED_ENERGY_TOLERANCE_WH = 1e-6
+#: Largest mismatch accepted between the ledger and payments recomputed elsewhere [USD].
+MONEY_TOLERANCE_USD = 1e-9
 
 _PACKAGES = (
     "tefed",
@@ -96,17 +98,31 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
         checks["energy_balance_max_abs_error_wh"] = float(np.abs(error_wh).max())
         checks["energy_balance_ok"] = bool(np.abs(error_wh).max() <= ENERGY_BALANCE_TOLERANCE_WH)
     if "household_voltages" in tables:
-        summary["voltage"] = kpis.voltage_summary(tables["household_voltages"], step_s)
+        low_pu, high_pu, upper_pu = voltage_limits(federation)
+        summary["voltage"] = kpis.voltage_summary(
+            tables["household_voltages"], step_s, (low_pu, high_pu), upper_pu
+        )
     if {"market_trades", "market_intervals"} <= tables.keys():
         summary["market"] = kpis.market_summary(tables["market_trades"], tables["market_intervals"])
         orders = tables.get("market_orders")
         if orders is not None:
             summary["market"]["orders"] = len(orders)
             summary["market"]["rejected_orders"] = int((orders["status"] == "rejected").sum())
-    if "market_settlements" in tables:
-        error_usd = kpis.money_balance_error_usd(tables["market_settlements"])
-        checks["money_balance_error_usd"] = error_usd
-        checks["money_balance_ok"] = bool(abs(error_usd) <= MONEY_BALANCE_TOLERANCE_USD)
+    if {"market_settlements", "market_awards", "household_intervals", "prices"} <= tables.keys():
+        found = kpis.settlement_checks(
+            tables["market_settlements"],
+            tables["household_intervals"],
+            tables["market_awards"],
+            tables["prices"],
+        )
+        checks.update(found)
+        checks["settlement_ok"] = bool(
+            found["metered_energy_max_abs_error_wh"] <= METERED_ENERGY_TOLERANCE_WH
+            and found["grid_payments_max_abs_error_usd"] <= MONEY_TOLERANCE_USD
+            and found["bills_max_abs_error_usd"] <= MONEY_TOLERANCE_USD
+            and found["bills_not_received"] == 0
+            and abs(found["trade_payments_sum_usd"]) <= MONEY_TOLERANCE_USD
+        )
     soc = households["soc_kwh"]
     if soc.notna().any():
         capacity = table["battery_capacity_kwh"].reindex(households["household_id"]).to_numpy()
@@ -119,6 +135,19 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
         checks["state_of_charge_within_limits"] = bool(inside.all())
     summary["checks"] = checks
     return summary
+
+
+def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
+    """The grid's allowed voltage band and stricter upper limit [pu] from the federation file."""
+    for entry in federation.federate_entries():
+        if entry.tefed is not None and entry.tefed.role == "grid":
+            low_pu, high_pu = entry.tefed.config["voltage_range_pu"]
+            return (
+                float(low_pu),
+                float(high_pu),
+                float(entry.tefed.config["upper_voltage_limit_pu"]),
+            )
+    return (*kpis.ANSI_RANGE_A_PU, kpis.TREX_UPPER_LIMIT_PU)
 
 
 def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any]:

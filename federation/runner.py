@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from federates.runtime.errors import EXIT_USER_ERROR
 from federates.runtime.federation_file import FederateEntry, FederationFile
 from federates.runtime.helics_runtime import PROGRESS_PREFIX
 from federates.runtime.program import SUPERVISED_ENV
@@ -50,6 +51,7 @@ class RunOutcome:
     ok: bool
     message: str
     failed_federate: str | None = None
+    input_error: bool = False
     exit_codes: dict[str, int] = field(default_factory=dict)
     wall_time_s: float = 0.0
 
@@ -75,7 +77,6 @@ def new_run_folder(federation: FederationFile, base_dir: Path) -> RunFolder:
 
 def resolve_for_run(
     federation: FederationFile,
-    base_dir: Path,
     run_folder: RunFolder,
     port: int,
     broker_key: str,
@@ -83,18 +84,22 @@ def resolve_for_run(
 ) -> FederationFile:
     """The federation file as this run executes it (written into the run folder).
 
-    Built-in federates are started with this interpreter on the copy. Any other program keeps
-    its ``exec`` line, except that an argument naming the original federation file
-    (``source_path``) is replaced by the copy, so that it joins this run's broker.
+    Each entry's ``directory`` becomes absolute, resolved as ``helics run`` would: against the
+    folder of the original file (``source_path``), or against the run folder for a federation
+    just built there. Built-in federates are started with this interpreter on the copy. Any
+    other program keeps its ``exec`` line, except that an argument naming the original
+    federation file is replaced by the copy, so that it joins this run's broker.
     """
     copy_path = run_folder.file("federation.json")
     source = source_path.resolve() if source_path is not None else None
+    origin = source.parent if source is not None else run_folder.path
     data = federation.model_dump(mode="json", exclude_none=True)
     data["tefed"]["results"]["run_dir"] = str(run_folder.path)
     bin_dir = Path(sys.executable).parent
     for entry_data in data["federates"]:
         entry = FederateEntry.model_validate(entry_data)
-        entry_data["directory"] = str(base_dir)
+        directory = (origin / entry.directory).resolve()
+        entry_data["directory"] = str(directory)
         if entry.is_broker:
             entry_data["exec"] = _broker_command(entry.exec, port, broker_key, bin_dir)
             continue
@@ -115,7 +120,7 @@ def resolve_for_run(
         elif source is not None:
             words = shlex.split(entry.exec)
             entry_data["exec"] = shlex.join(
-                str(copy_path) if (base_dir / word).resolve() == source else word for word in words
+                str(copy_path) if (directory / word).resolve() == source else word for word in words
             )
     return FederationFile.model_validate(data)
 
@@ -161,9 +166,7 @@ def run_federation(
     """
     base_dir = base_dir.resolve()
     folder = run_folder or new_run_folder(federation, base_dir)
-    resolved = resolve_for_run(
-        federation, base_dir, folder, free_port(), secrets.token_hex(8), source_path
-    )
+    resolved = resolve_for_run(federation, folder, free_port(), secrets.token_hex(8), source_path)
     folder.write_text("federation.json", resolved.to_json_text())
     folder.mark_running()
     limit_s = federation.tefed.runtime.wall_clock_limit_s
@@ -177,6 +180,11 @@ def run_federation(
         for entry in resolved.federates:
             processes.append(_start(entry, folder))
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
+    except _StartError as error:
+        outcome = RunOutcome(
+            folder, ok=False, message=str(error), failed_federate=error.name, input_error=True
+        )
+        folder.mark_failed(error.name, outcome.message, authoritative=True)
     except KeyboardInterrupt:
         outcome = RunOutcome(folder, ok=False, message="interrupted")
         folder.mark_failed("tefed run", outcome.message)
@@ -206,6 +214,12 @@ def _interrupt_on_sigterm() -> object | None:
     return signal.signal(signal.SIGTERM, interrupt)
 
 
+class _StartError(Exception):
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
 def _start(entry: FederateEntry, folder: RunFolder) -> _Process:
     environment = dict(os.environ)
     environment.update(entry.env or {})
@@ -215,17 +229,24 @@ def _start(entry: FederateEntry, folder: RunFolder) -> _Process:
     executable = shutil.which(arguments[0]) or arguments[0]
     log_path = folder.file(f"logs/{entry.name}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    popen = subprocess.Popen(
-        [executable, *arguments[1:]],
-        cwd=entry.directory,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        text=True,
-        bufsize=1,
-    )
+    try:
+        popen = subprocess.Popen(
+            [executable, *arguments[1:]],
+            cwd=entry.directory,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            bufsize=1,
+        )
+    except OSError as error:
+        raise _StartError(
+            entry.name,
+            f"federates[{entry.name}].exec: cannot start {entry.exec!r} in {entry.directory}: "
+            f"{error.strerror or error}; expected a program on the PATH or a path to one",
+        ) from None
     process = _Process(entry.name, popen, log_path)
     process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
     process.reader.start()
@@ -290,19 +311,26 @@ def _failure(
     # Wait a moment so that the federate whose error stopped the others is seen first.
     time.sleep(0.5)
     candidates = [p for p in processes if p.popen.poll() not in (None, 0)]
-    first = _root_cause(candidates) or failed
     status = folder.status()
-    culprit = status.get("failed_federate") or first.name
+    recorded = [p for p in processes if p.name == status.get("failed_federate")]
+    first = recorded[0] if recorded else (_root_cause(candidates) or failed)
     if first.reader is not None:
         first.reader.join(timeout=1.0)
+    if status.get("failed_federate"):
+        culprit, message = status["failed_federate"], status.get("message", "")
+    else:
+        culprit = first.name
+        message = f"federate '{first.name}' exited with code {first.popen.returncode}" + (
+            " (killed by a signal)" if first.popen.returncode < 0 else ""
+        )
+        folder.mark_failed(culprit, message, authoritative=True)
     tail = "\n".join(f"    {line}" for line in first.tail)
-    message = status.get("message") or f"federate '{first.name}' exited with code {code}"
-    folder.mark_failed(culprit, message)
     return RunOutcome(
         folder,
         ok=False,
         message=f"{message}\n  last lines of logs/{first.name}.log:\n{tail}",
         failed_federate=culprit,
+        input_error=first.popen.poll() == EXIT_USER_ERROR,
     )
 
 

@@ -13,13 +13,18 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from federates.grid.feeder_generator import LvFeederDesign
+from federates.price_feed.price_files import read_price_csv
 from federates.price_feed.sources.tariffs import (
     DEFAULT_EXPORT_PRICE_USD_PER_KWH,
     DEFAULT_IMPORT_PRICE_USD_PER_KWH,
+    TimeOfUseWindow,
 )
+from federates.price_feed.sources.wholesale import hold_to_intervals
 from federates.runtime.errors import InputError, describe_validation_error
 from federates.runtime.time_grid import TimeGrid, parse_start
 
@@ -97,12 +102,49 @@ class FeederSpec(_Section):
     node_spacing_m: float = Field(35.0, gt=0)
     service_length_m: tuple[float, float] = (10.0, 30.0)
 
+    @model_validator(mode="after")
+    def _buildable(self) -> FeederSpec:
+        fields = self.model_dump(exclude={"generator"})
+        try:
+            LvFeederDesign(n_households=1, **fields)
+        except ValueError as error:
+            raise ValueError(str(error).replace("LvFeederDesign.", "")) from None
+        return self
+
 
 class GridSpec(_Section):
     """The distribution grid."""
 
     feeder: FeederSpec = Field(default_factory=FeederSpec)
-    household_power_factor: float = Field(1.0, gt=0, le=1)
+    household_power_factor: float = Field(
+        1.0, gt=0, le=1, description="lagging power factor of households while they import"
+    )
+    constant_power_voltage_range_pu: tuple[float, float] = Field(
+        (0.7, 1.3),
+        description="voltage band in which OpenDSS keeps household loads at constant power",
+    )
+    voltage_range_pu: tuple[float, float] = Field(
+        (0.95, 1.05), description="allowed band for violation KPIs (ANSI C84.1 range A)"
+    )
+    upper_voltage_limit_pu: float = Field(
+        1.04, gt=0, description="a stricter upper limit counted separately (T-REX used 1.04)"
+    )
+
+    @field_validator("constant_power_voltage_range_pu", "voltage_range_pu")
+    @classmethod
+    def _band(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError("expected a band [low, high] with 0 < low < high")
+        return value
+
+
+class PvModelSpec(_Section):
+    """Parameters of the PV model shared by every household (PVWatts with Faiman temperature)."""
+
+    system_losses: float = Field(0.14, ge=0, lt=1, description="DC losses before the inverter")
+    temperature_coefficient_per_c: float = Field(-0.0037, description="of DC power [1/°C]")
+    air_temperature_c: float = Field(20.0, description="ambient air temperature [°C]")
+    wind_speed_m_per_s: float = Field(1.0, ge=0, description="wind speed [m/s]")
 
 
 class MarketSpec(_Section):
@@ -144,6 +186,11 @@ class TouWindow(_Section):
     end_hour: float = Field(ge=0, le=24)
     price_usd_per_kwh: float
     days: Literal["all", "weekdays", "weekends"] = "all"
+
+    @model_validator(mode="after")
+    def _window(self) -> TouWindow:
+        TimeOfUseWindow(**self.model_dump())
+        return self
 
 
 class TouTariff(_Section):
@@ -263,6 +310,7 @@ class Scenario(_Section):
     seed: int = Field(0, ge=0)
     time: TimeSpec
     site: SiteSpec
+    pv_model: PvModelSpec = Field(default_factory=PvModelSpec)
     grid: GridSpec = Field(default_factory=GridSpec)
     market: MarketSpec = Field(default_factory=MarketSpec)
     prices: PricesSpec = Field(default_factory=PricesSpec)
@@ -309,14 +357,32 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
         raise InputError(str(path), describe_validation_error(error)) from None
-    problems = []
-    wholesale = scenario.prices.wholesale
-    if isinstance(wholesale, CsvWholesale):
-        csv_path = (path.parent / wholesale.path).resolve()
-        if not csv_path.is_file():
-            problems.append(
-                f"prices.wholesale.path: got {wholesale.path!r}; no such file ({csv_path})"
-            )
+    problems = _data_problems(scenario, path.parent.resolve())
     if problems:
         raise InputError(str(path), problems)
     return scenario, path.parent.resolve()
+
+
+def _data_problems(scenario: Scenario, scenario_dir: Path) -> list[str]:
+    """Problems with the data files a scenario names (readable, covering the whole run)."""
+    wholesale = scenario.prices.wholesale
+    if not isinstance(wholesale, CsvWholesale):
+        return []
+    csv_path = (scenario_dir / wholesale.path).resolve()
+    if not csv_path.is_file():
+        return [f"prices.wholesale.path: got {wholesale.path!r}; no such file ({csv_path})"]
+    time = scenario.time
+    grid = TimeGrid(
+        parse_start(time.start, time.timezone),
+        time.duration_s,
+        time.grid_step_s,
+        time.market_interval_s,
+        time.gate_closure_s,
+    )
+    starts = grid.calendar(grid.interval_start_s(np.arange(grid.n_intervals)))
+    try:
+        prices = read_price_csv(csv_path, wholesale.timezone, wholesale.price_column)
+        hold_to_intervals(prices.index, prices.to_numpy(float), starts)
+    except ValueError as error:
+        return [f"prices.wholesale ({wholesale.path}): {error}"]
+    return []

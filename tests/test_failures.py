@@ -138,3 +138,45 @@ def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
     run_dir = Path(stdout.strip().splitlines()[-1])
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
     assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data())
+    data = json.loads(path.read_text())
+    data["federates"][4]["exec"] = "no_such_market_program federation.json --name market"
+    path.write_text(json.dumps(data))
+    completed = subprocess.run(
+        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CRASH_DEADLINE_S,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "federates[market].exec" in completed.stderr
+    assert "no_such_market_program" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == "market"
+    assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_federate_rejecting_its_configuration_makes_tefed_run_exit_2(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data())
+    data = json.loads(path.read_text())
+    data["federates"][4]["tefed"]["config"]["mechanism"] = "sealed_bid"
+    path.write_text(json.dumps(data))
+    completed = subprocess.run(
+        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CRASH_DEADLINE_S,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "market.mechanism" in completed.stderr and "sealed_bid" in completed.stderr
+    run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "status.json").read_text())["failed_federate"] == "market"

@@ -114,11 +114,11 @@ def test_household_columns_of_unequal_length(tmp_path: Path) -> None:
 
 def test_inconsistent_time_grid_names_the_time_field(tmp_path: Path) -> None:
     data = _default_data()
-    data["tefed"]["time"]["gate_closure_s"] = 900
+    data["tefed"]["time"]["gate_closure_s"] = 960
     problems = _problems(tmp_path, data)
     assert len(problems) == 1
     assert problems[0].startswith("tefed.time: ")
-    assert "time.gate_closure_s is 900" in problems[0]
+    assert "time.gate_closure_s is 960" in problems[0]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_helics_run_writes_a_complete_run_folder(helics_run_dir: Path):
         timing = folder.read_json(f"timing/{name}.json")
         assert timing["busy_s"] > 0 and timing["waiting_s"] >= 0
     summary = folder.read_json("summary.json")
-    assert summary["checks"]["energy_balance_ok"] and summary["checks"]["money_balance_ok"]
+    assert summary["checks"]["energy_balance_ok"] and summary["checks"]["settlement_ok"]
     assert summary["checks"]["state_of_charge_within_limits"]
     assert set(summary["metadata"]["federates"]) == {"price_feed", "ems", "grid", "market"}
     assert summary["metadata"]["versions"]["helics"]

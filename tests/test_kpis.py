@@ -15,8 +15,8 @@ from federation.kpis import (
     energy_balance_error_wh,
     household_bills,
     market_summary,
-    money_balance_error_usd,
     pcc_energy,
+    settlement_checks,
     voltage_summary,
 )
 
@@ -202,7 +202,8 @@ def test_energy_balance_error_equals_the_injected_mismatch() -> None:
     )
 
 
-def test_money_balance_is_zero_for_a_settled_ledger() -> None:
+def _settled_interval() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Interval 3: a bought 600 Wh and b 400 Wh from c; metered a 700, b 300, c -1100 Wh."""
     energy = pd.Series({"a": 700.0, "b": 300.0, "c": -1100.0})
     trades = pd.DataFrame(
         {
@@ -212,16 +213,58 @@ def test_money_balance_is_zero_for_a_settled_ledger() -> None:
             "price_usd_per_kwh": [0.12, 0.10],
         }
     )
-    ledger = settle_interval(energy, trades, 0.20, 0.05)
-    assert money_balance_error_usd(ledger) == pytest.approx(0.0, abs=1e-12)
-
-
-def test_money_balance_error_equals_the_injected_mismatch() -> None:
-    ledger = pd.DataFrame(
+    ledger = settle_interval(energy, trades, 0.20, 0.05).assign(interval_index=3)
+    bills = ledger.groupby("participant")["amount_usd"].sum()
+    intervals = pd.DataFrame(
         {
-            "participant": ["a", "b", "a"],
-            "counterparty": ["b", "a", "grid"],
-            "amount_usd": [0.10, -0.08, 0.03],
+            "interval_index": 3,
+            "household_id": ["a", "b", "c"],
+            "energy_wh": energy.to_numpy(),
+            "bill_usd": bills.reindex(["a", "b", "c"]).to_numpy(),
         }
     )
-    assert money_balance_error_usd(ledger) == pytest.approx(0.02, abs=1e-12)
+    awards = pd.DataFrame(
+        {
+            "interval_index": 3,
+            "participant": ["a", "c", "b", "c"],
+            "side": ["buy", "sell", "buy", "sell"],
+            "quantity_wh": [600, 600, 400, 400],
+        }
+    )
+    prices = pd.DataFrame(
+        {
+            "interval_index": [3],
+            "import_price_usd_per_kwh": [0.20],
+            "export_price_usd_per_kwh": [0.05],
+        }
+    )
+    return ledger, intervals, awards, prices
+
+
+def test_settlement_checks_pass_for_a_consistent_interval() -> None:
+    found = settlement_checks(*_settled_interval())
+    assert found["metered_energy_max_abs_error_wh"] == pytest.approx(0.0, abs=1e-9)
+    assert found["grid_payments_max_abs_error_usd"] == pytest.approx(0.0, abs=1e-12)
+    assert found["bills_max_abs_error_usd"] == pytest.approx(0.0, abs=1e-12)
+    assert found["bills_not_received"] == 0
+    assert found["trade_payments_sum_usd"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_settlement_checks_find_a_wrong_grid_price() -> None:
+    ledger, intervals, awards, prices = _settled_interval()
+    # c delivered 1100 Wh but sold 1000: 100 Wh exported at 0.05 = -0.005 USD. Pay it at 0.07.
+    wrong = (ledger["participant"] == "c") & (ledger["counterparty"] == "grid")
+    ledger.loc[wrong, "amount_usd"] = -0.1 * 0.07
+    found = settlement_checks(ledger, intervals, awards, prices)
+    assert found["grid_payments_max_abs_error_usd"] == pytest.approx(0.002, abs=1e-12)
+
+
+def test_settlement_checks_find_unbalanced_trades_and_missing_bills() -> None:
+    ledger, intervals, awards, prices = _settled_interval()
+    trade = ledger.index[ledger["reason"] == "trade"][0]
+    ledger.loc[trade, "amount_usd"] += 0.01
+    intervals.loc[1, "bill_usd"] = np.nan
+    found = settlement_checks(ledger, intervals, awards, prices)
+    assert found["trade_payments_sum_usd"] == pytest.approx(0.01, abs=1e-12)
+    assert found["bills_not_received"] == 1
+    assert found["bills_max_abs_error_usd"] == pytest.approx(0.01, abs=1e-12)

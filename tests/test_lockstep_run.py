@@ -97,21 +97,21 @@ def test_households_are_billed_what_the_market_settled(tables):
 
 def test_trades_respect_orders(tables):
     trades = tables["market_trades"]
-    orders = tables["market_orders"].set_index("order_id")
+    orders = tables["market_orders"].set_index(["interval_index", "participant", "order_id"])
     assert len(trades) > 0
     assert (trades["bid_price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"]).all()
     assert (trades["price_usd_per_kwh"] <= trades["bid_price_usd_per_kwh"] + 1e-12).all()
     assert (trades["price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"] - 1e-12).all()
     assert (trades["buyer"] != trades["seller"]).all()
-    for column in ("buy_order_id", "sell_order_id"):
-        filled = trades.groupby(column)["quantity_wh"].sum()
-        assert (filled <= orders.loc[filled.index, "quantity_wh"]).all()
     assert (tables["market_orders"]["status"] == "accepted").all()
     awards = tables["market_awards"]
     assert len(awards) == 2 * len(trades)
-    per_order = awards.groupby("order_id")["quantity_wh"].sum()
-    assert (per_order <= orders.loc[per_order.index, "quantity_wh"]).all()
-    assert (awards["participant"] == orders.loc[awards["order_id"], "participant"].to_numpy()).all()
+    filled = awards.groupby(["interval_index", "participant", "order_id", "side"])[
+        "quantity_wh"
+    ].sum()
+    ordered = orders.loc[filled.index.droplevel("side")]
+    assert (filled.to_numpy() <= ordered["quantity_wh"].to_numpy()).all()
+    assert (filled.index.get_level_values("side") == ordered["side"].to_numpy()).all()
 
 
 def test_state_of_charge_stays_within_limits(tables, federation):
@@ -150,7 +150,11 @@ def test_trading_households_gain_as_a_community(short_lockstep_run):
     assert summary["checks"] == {
         "energy_balance_max_abs_error_wh": pytest.approx(0, abs=ENERGY_TOLERANCE_WH),
         "energy_balance_ok": True,
-        "money_balance_error_usd": pytest.approx(0, abs=MONEY_TOLERANCE_USD),
-        "money_balance_ok": True,
+        "metered_energy_max_abs_error_wh": pytest.approx(0, abs=1e-6),
+        "grid_payments_max_abs_error_usd": pytest.approx(0, abs=MONEY_TOLERANCE_USD),
+        "bills_max_abs_error_usd": pytest.approx(0, abs=MONEY_TOLERANCE_USD),
+        "bills_not_received": 0,
+        "trade_payments_sum_usd": pytest.approx(0, abs=MONEY_TOLERANCE_USD),
+        "settlement_ok": True,
         "state_of_charge_within_limits": True,
     }

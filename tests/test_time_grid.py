@@ -47,7 +47,6 @@ def test_valid_grid_has_no_problems_and_its_counts() -> None:
         ({"duration_s": 0}, "time.duration_s"),
         ({"gate_closure_s": 0}, "time.gate_closure_s"),
         ({"gate_closure_s": 90}, "time.gate_closure_s"),
-        ({"gate_closure_s": 900}, "time.gate_closure_s"),
         ({"gate_closure_s": 960}, "time.gate_closure_s"),
         ({"start": datetime(2022, 6, 21)}, "time.start"),
         ({"phase_offsets_s": {"ems": 1.0}}, "time.phase_offsets_s"),
@@ -64,8 +63,15 @@ def test_each_inconsistency_names_its_field(changes: dict[str, Any], field: str)
 
 
 def test_gate_closure_message_gives_the_allowed_range() -> None:
-    with pytest.raises(ValueError, match=r"from 60 up to but not including .*\(900\)"):
-        _grid(gate_closure_s=900)
+    with pytest.raises(ValueError, match=r"from 60 up to time.market_interval_s \(900\)"):
+        _grid(gate_closure_s=960)
+
+
+def test_gate_closure_of_a_whole_interval_clears_at_the_previous_interval_start() -> None:
+    grid = _grid(gate_closure_s=900)
+    assert grid.interval_cleared_at(0) == 1
+    assert grid.interval_cleared_at(900) == 2
+    assert grid.interval_cleared_at(60) is None
 
 
 def test_several_problems_are_reported_together() -> None:

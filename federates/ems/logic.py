@@ -21,7 +21,11 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.ems.devices.battery import BatteryParameters, dispatch_battery
+from federates.ems.devices.battery import (
+    BatteryParameters,
+    dispatch_battery,
+    self_consumption_request_kw,
+)
 from federates.ems.devices.load import synthetic_load_profiles
 from federates.ems.devices.pv import clear_sky_pv_power_kw
 from federates.ems.strategies import STRATEGIES
@@ -31,6 +35,7 @@ from federates.ems.strategies.simple_trader import (
     forecast_residual_energy_wh,
     quote_orders,
 )
+from federates.interval_prices import IntervalPrices
 from federates.messages import (
     AwardsMessage,
     Order,
@@ -78,6 +83,7 @@ class EmsFederate(FederateLogic):
         count = len(hosted)
 
         site = context.federation.tefed.site
+        pv_model = context.config["pv_model"]
         step_times = self._grid.calendar(self._grid.step_times_s())
         self._load_kw = synthetic_load_profiles(
             step_times,
@@ -95,6 +101,10 @@ class EmsFederate(FederateLogic):
             tilt_deg=rows["pv_tilt_deg"].to_numpy(float),
             azimuth_deg=rows["pv_azimuth_deg"].to_numpy(float),
             inverter_kw=rows["pv_inverter_kw"].to_numpy(float),
+            system_losses=float(pv_model["system_losses"]),
+            gamma_pdc_per_c=float(pv_model["temperature_coefficient_per_c"]),
+            air_temperature_c=float(pv_model["air_temperature_c"]),
+            wind_speed_m_per_s=float(pv_model["wind_speed_m_per_s"]),
         )
         self._battery = BatteryParameters.from_round_trip(
             capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
@@ -103,7 +113,6 @@ class EmsFederate(FederateLogic):
             soc_min=rows["battery_soc_min"].to_numpy(float),
             soc_max=rows["battery_soc_max"].to_numpy(float),
         )
-        self._battery.validate()
         initial_soc_kwh = rows["battery_soc_initial"].to_numpy(float) * self._battery.capacity_kwh
         self._soc_kwh = initial_soc_kwh.copy()
         self._baseline_soc_kwh = initial_soc_kwh.copy()
@@ -115,8 +124,7 @@ class EmsFederate(FederateLogic):
         self._endpoints = [keys.household_endpoint(h) for h in hosted]
 
         n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
-        self._import_price = np.full(n_intervals, np.nan)
-        self._export_price = np.full(n_intervals, np.nan)
+        self._prices = IntervalPrices(n_intervals)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
         self._rejections = 0
@@ -147,7 +155,9 @@ class EmsFederate(FederateLogic):
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Take in prices and market messages, order at gate closure, dispatch and publish."""
         outputs = StepOutputs()
-        self._update_prices(time_s, inputs)
+        self._prices.update(
+            self._grid.interval_of(min(time_s, self._grid.duration_s - 1)), inputs.values
+        )
         for message in inputs.messages:
             self._receive(message)
         if time_s >= self._grid.duration_s:
@@ -158,15 +168,6 @@ class EmsFederate(FederateLogic):
         power_kw = self._dispatch(time_s)
         outputs.values.update(zip(self._power_keys, power_kw.tolist(), strict=True))
         return outputs
-
-    def _update_prices(self, time_s: int, inputs: StepInputs) -> None:
-        first = self._grid.interval_of(min(time_s, self._grid.duration_s - 1))
-        for key, table in (
-            (keys.IMPORT_PRICE_FORECAST, self._import_price),
-            (keys.EXPORT_PRICE_FORECAST, self._export_price),
-        ):
-            forecast = np.asarray(inputs.values.get(key, ()), dtype=float)
-            table[first : first + forecast.size] = forecast[: table.size - first]
 
     def _receive(self, message: Message) -> None:
         household = keys.household_of_endpoint(message.destination)
@@ -194,13 +195,7 @@ class EmsFederate(FederateLogic):
     def _order(self, interval: int) -> list[Message]:
         if not self._is_trader.any():
             return []
-        import_price = float(self._import_price[interval])
-        export_price = float(self._export_price[interval])
-        if not (np.isfinite(import_price) and np.isfinite(export_price)):
-            raise ValueError(
-                f"no price forecast for interval {interval}; the price feed's forecast horizon "
-                "must reach the next market interval"
-            )
+        import_price, export_price = self._prices.of(interval)
         first_step = interval * self._grid.steps_per_interval
         steps = slice(first_step, first_step + self._grid.steps_per_interval)
         natural_kw = self._load_kw[steps] - self._pv_kw[steps]
@@ -236,10 +231,16 @@ class EmsFederate(FederateLogic):
 
         target_kw = self._awarded_net_wh[interval] * 3.6 / self._grid.market_interval_s
         battery_kw, self._soc_kwh = dispatch_battery(
-            self._soc_kwh, target_kw - natural_kw, duration_s, self._battery
+            self._soc_kwh,
+            self_consumption_request_kw(natural_kw, target_kw),
+            duration_s,
+            self._battery,
         )
         baseline_battery_kw, self._baseline_soc_kwh = dispatch_battery(
-            self._baseline_soc_kwh, -natural_kw, duration_s, self._battery
+            self._baseline_soc_kwh,
+            self_consumption_request_kw(natural_kw, 0.0),
+            duration_s,
+            self._battery,
         )
         power_kw = natural_kw + battery_kw
         self._battery_kw[step] = battery_kw

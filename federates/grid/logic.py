@@ -53,6 +53,7 @@ class GridFederate(FederateLogic):
             buses=self._buses,
             phases=self._phases,
             kv_line_to_neutral=feeder.lv_base_kv_ln,
+            constant_power_voltage_range_pu=tuple(config["constant_power_voltage_range_pu"]),
         )
         power_factor = float(config["household_power_factor"])
         if not 0 < power_factor <= 1:
@@ -75,12 +76,9 @@ class GridFederate(FederateLogic):
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Apply household powers, solve, publish voltages and feeder state."""
-        power_kw = inputs.array(self._power_keys)
-        bad = np.flatnonzero(~np.isfinite(power_kw))
-        if bad.size:
-            names = [self._ids[i] for i in bad[:5]]
-            raise ValueError(f"non-finite net power from households {names} at t={time_s} s")
-        state = self._feeder.solve(power_kw, power_kw * self._kvar_per_kw)
+        power_kw = inputs.finite_array(self._power_keys)
+        # Households draw reactive power with their load; an exporting inverter runs at unity.
+        state = self._feeder.solve(power_kw, np.maximum(power_kw, 0.0) * self._kvar_per_kw)
         if not state.converged:
             raise RuntimeError(f"power flow did not converge at t={time_s} s")
         step = time_s // self._grid.grid_step_s

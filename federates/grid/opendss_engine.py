@@ -12,11 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import opendssdirect as dss
 
-#: Constant-power loads keep their power down to this voltage before OpenDSS switches them to
-#: constant impedance [pu]; wide so that metered and applied power agree in any realistic state.
-LOAD_VMIN_PU = 0.70
-LOAD_VMAX_PU = 1.30
-
 
 @dataclass(frozen=True)
 class FeederState:
@@ -58,6 +53,9 @@ class OpenDssFeeder:
         Phase (1, 2 or 3) of each household.
     kv_line_to_neutral : float
         Nominal voltage of the households' service [kV].
+    constant_power_voltage_range_pu : tuple of float
+        Band in which OpenDSS keeps each household at its constant power [pu]; outside it the
+        load becomes a constant impedance. A wide band keeps applied and metered power equal.
     """
 
     def __init__(
@@ -67,6 +65,7 @@ class OpenDssFeeder:
         buses: list[str],
         phases: list[int],
         kv_line_to_neutral: float,
+        constant_power_voltage_range_pu: tuple[float, float],
     ):
         dss.Basic.ClearAll()
         _run_script(dss_text)
@@ -74,10 +73,11 @@ class OpenDssFeeder:
         missing = sorted({bus.lower() for bus in buses} - known_buses)
         if missing:
             raise ValueError(f"household buses not in the feeder: {missing[:10]}")
+        vmin_pu, vmax_pu = constant_power_voltage_range_pu
         for name, bus, phase in zip(household_names, buses, phases, strict=True):
             dss.Text.Command(
                 f"New Load.{name} bus1={bus}.{phase} phases=1 kV={kv_line_to_neutral:.6f} "
-                f"kW=0 kvar=0 model=1 vminpu={LOAD_VMIN_PU} vmaxpu={LOAD_VMAX_PU}"
+                f"kW=0 kvar=0 model=1 vminpu={vmin_pu} vmaxpu={vmax_pu}"
             )
         dss.Text.Command("Set ControlMode=Static")
         dss.Text.Command("CalcVoltageBases")

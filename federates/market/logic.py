@@ -23,7 +23,9 @@ import pandas as pd
 from pydantic import ValidationError
 
 from federates import keys
-from federates.market.mechanisms.double_auction import SETTLEMENT_RULES, clear_double_auction
+from federates.interval_prices import IntervalPrices
+from federates.market.mechanisms import MECHANISMS
+from federates.market.mechanisms.double_auction import SETTLEMENT_RULES
 from federates.market.settlement import LEDGER_COLUMNS, settle_interval
 from federates.messages import OrdersMessage, RejectedMessage, Rejection
 from federates.runtime.errors import InputError
@@ -38,8 +40,6 @@ from federates.runtime.run_folder import RunFolder
 from federates.runtime.time_grid import TimeGrid
 
 log = logging.getLogger("tefed.market")
-
-MECHANISMS = ("double_auction",)
 
 #: Tolerance of the money balance check per interval [USD].
 BALANCE_TOLERANCE_USD = 1e-9
@@ -56,7 +56,8 @@ class MarketFederate(FederateLogic):
         problems = []
         if config.get("mechanism") not in MECHANISMS:
             problems.append(
-                f"market.mechanism: got {config.get('mechanism')!r}; expected one of {MECHANISMS}"
+                f"market.mechanism: got {config.get('mechanism')!r}; expected one of "
+                f"{sorted(MECHANISMS)}"
             )
         if config.get("settlement_rule") not in SETTLEMENT_RULES:
             problems.append(
@@ -66,13 +67,13 @@ class MarketFederate(FederateLogic):
         if problems:
             raise InputError(f"federate {context.name}", problems)
         self._settlement_rule: str = config["settlement_rule"]
+        self._clear_book = MECHANISMS[config["mechanism"]]
         self._grid: TimeGrid = context.time_grid
         self._participants: list[str] = list(context.federation.tefed.households["household_id"])
         self._participant_set = set(self._participants)
         self._meter_keys = [keys.household_power(h) for h in self._participants]
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
-        self._import_price = np.full(self._grid.n_intervals, np.nan)
-        self._export_price = np.full(self._grid.n_intervals, np.nan)
+        self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, list[dict]] = {}
         self._order_rows: list[dict] = []
         self._trades: dict[int, pd.DataFrame] = {}
@@ -88,7 +89,7 @@ class MarketFederate(FederateLogic):
         """Meter, take orders, clear at gate closure, settle completed intervals."""
         outputs = StepOutputs()
         self._meter(time_s, inputs)
-        self._update_prices(time_s, inputs)
+        self._prices.update(self._grid.interval_of(time_s), inputs.values)
         outputs.messages.extend(self._take_orders(time_s, inputs.messages))
         interval_to_clear = self._grid.interval_cleared_at(time_s)
         if interval_to_clear is not None:
@@ -101,35 +102,9 @@ class MarketFederate(FederateLogic):
     # --- metering and prices ------------------------------------------------------------------
 
     def _meter(self, time_s: int, inputs: StepInputs) -> None:
-        power_kw = inputs.array(self._meter_keys)
-        missing = np.flatnonzero(~np.isfinite(power_kw))
-        if missing.size:
-            names = [self._participants[i] for i in missing[:5]]
-            raise ValueError(
-                f"no finite net power from households {names} at t={time_s} s; every household "
-                "must publish household/<id>/power_kw at every grid step"
-            )
+        power_kw = inputs.finite_array(self._meter_keys)
         interval = self._grid.interval_of(time_s)
         self._energy_wh[interval] += power_kw * self._grid.grid_step_s / 3.6
-
-    def _update_prices(self, time_s: int, inputs: StepInputs) -> None:
-        first = self._grid.interval_of(time_s)
-        for key, table in (
-            (keys.IMPORT_PRICE_FORECAST, self._import_price),
-            (keys.EXPORT_PRICE_FORECAST, self._export_price),
-        ):
-            forecast = np.asarray(inputs.values.get(key, ()), dtype=float)
-            table[first : first + forecast.size] = forecast[: table.size - first]
-
-    @staticmethod
-    def _price(interval: int, table: np.ndarray, what: str) -> float:
-        price = table[interval]
-        if not np.isfinite(price):
-            raise ValueError(
-                f"no {what} price for interval {interval} from the price feed "
-                f"({keys.IMPORT_PRICE_FORECAST} / {keys.EXPORT_PRICE_FORECAST})"
-            )
-        return float(price)
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -187,7 +162,7 @@ class MarketFederate(FederateLogic):
                 reason = f"duplicate order_id {order.order_id!r} for interval {interval}"
                 rejections.append(Rejection(order_id=order.order_id, reason=reason))
                 self._order_rows.append(
-                    _order_row(interval, participant, order_id, order, time_s, reason)
+                    _order_row(interval, participant, order.order_id, order, time_s, reason)
                 )
                 continue
             known_ids.add(order_id)
@@ -201,7 +176,9 @@ class MarketFederate(FederateLogic):
             }
             self._sequence += 1
             book.append(row)
-            self._order_rows.append(_order_row(interval, participant, order_id, order, time_s, ""))
+            self._order_rows.append(
+                _order_row(interval, participant, order.order_id, order, time_s, "")
+            )
         return rejections, interval
 
     # --- clearing -----------------------------------------------------------------------------
@@ -218,7 +195,7 @@ class MarketFederate(FederateLogic):
                 "sequence",
             ],
         ).astype({"quantity_wh": "int64", "sequence": "int64", "price_usd_per_kwh": "float64"})
-        result = clear_double_auction(book, settlement_rule=self._settlement_rule)
+        result = self._clear_book(book, settlement_rule=self._settlement_rule)
         self._check_awards(interval, book, result.filled_wh, result.trades)
         trades = result.trades.assign(interval_index=interval)
         self._trades[interval] = trades
@@ -270,8 +247,7 @@ class MarketFederate(FederateLogic):
     # --- settlement ---------------------------------------------------------------------------
 
     def _settle(self, interval: int) -> list[Message]:
-        import_price = self._price(interval, self._import_price, "import")
-        export_price = self._price(interval, self._export_price, "export")
+        import_price, export_price = self._prices.of(interval)
         energy = pd.Series(self._energy_wh[interval], index=self._participants)
         trades = self._trades.get(interval, _NO_TRADES)
         ledger = settle_interval(energy, trades, import_price, export_price)
@@ -334,6 +310,9 @@ class MarketFederate(FederateLogic):
         )
         intervals = pd.DataFrame(self._interval_rows)
         results.write_parquet("market_orders.parquet", orders)
+        # Stored order ids are the households' own; the book prefixes them with the participant.
+        for column in ("buy_order_id", "sell_order_id"):
+            trades[column] = trades[column].str.split(":", n=1).str[1]
         results.write_parquet("market_trades.parquet", _interval_first(trades))
         results.write_parquet("market_awards.parquet", awards_table(trades))
         results.write_parquet("market_settlements.parquet", _interval_first(settlements))
@@ -427,7 +406,9 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
             )
         )
     awards = pd.concat(sides, ignore_index=True)
-    return awards.sort_values(["interval_index", "order_id"], kind="stable").reset_index(drop=True)
+    return awards.sort_values(
+        ["interval_index", "participant", "order_id"], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:

@@ -131,7 +131,7 @@ class HelicsRuntime:
         self._on_run_folder = on_run_folder
         self.timing = TimingRecord()
         self._federate: Any = None
-        self._watchdog: StallWatchdog | None = None
+        self._watchdog: StallWatchdog
         self._inputs: list[_Input] = []
         self._publications: dict[str, _Publication] = {}
         self._endpoints: dict[str, Any] = {}
@@ -152,6 +152,9 @@ class HelicsRuntime:
         except h.HelicsException as error:
             log.error("federate %r could not join the federation: %s", name, error)
             return EXIT_FAILED
+        stall_timeout_s = self.context.federation.tefed.runtime.stall_timeout_s
+        self._watchdog = StallWatchdog(self._federate, name, stall_timeout_s)
+        self._watchdog.start()
         try:
             return self._run_created()
         finally:
@@ -161,22 +164,24 @@ class HelicsRuntime:
 
     def _run_created(self) -> int:
         name = self.context.name
-        stall_timeout_s = self.context.federation.tefed.runtime.stall_timeout_s
-        self._watchdog = StallWatchdog(self._federate, name, stall_timeout_s)
-        self._watchdog.start()
         stage = "initialize"
         try:
+            self._run_folder = self._resolve_run_folder()
+            if self._on_run_folder is not None:
+                self._on_run_folder(self._run_folder)
             self._map_interfaces()
             started = time.perf_counter()
             self.logic.initialize(self.context)
             self.timing.busy_s += time.perf_counter() - started
             stage = "enter executing mode"
             self._wait(lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0)
-            self._run_folder = self._resolve_run_folder()
-            if self._on_run_folder is not None:
-                self._on_run_folder(self._run_folder)
             stage = "time loop"
             self._time_loop()
+            # Leave the federation before writing results, so that no other federate waits
+            # (and no stall watchdog fires) while this one writes.
+            stage = "disconnect"
+            self._wait(lambda: h.helicsFederateDisconnect(self._federate), self._current_time_s)
+            self._watchdog.stop()
             stage = "finalize"
             started = time.perf_counter()
             self.logic.finalize(self._run_folder)
@@ -229,8 +234,7 @@ class HelicsRuntime:
                     flush=True,
                 )
 
-    def _wait(self, call: Any, helics_time_s: float) -> float:
-        assert self._watchdog is not None
+    def _wait(self, call: Any, helics_time_s: float) -> Any:
         self._watchdog.begin_wait(helics_time_s)
         started = time.perf_counter()
         try:
@@ -240,8 +244,7 @@ class HelicsRuntime:
             self._watchdog.end_wait()
 
     def _release(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.stop()
+        self._watchdog.stop()
         if self._federate is not None:
             try:
                 h.helicsFederateDisconnect(self._federate)
@@ -271,20 +274,21 @@ class HelicsRuntime:
             log.error("could not signal the failure to the broker: %s", helics_error)
 
     def _on_helics_error(self, error: h.HelicsException, stage: str) -> int:
-        watchdog_message = self._watchdog.fired_message if self._watchdog else None
+        watchdog_message = self._watchdog.fired_message
         if watchdog_message:
-            culprits = self._watchdog.culprits if self._watchdog else []
+            culprits = self._watchdog.culprits
             if self._run_folder is not None:
                 blamed = culprits[0] if len(culprits) == 1 else self.context.name
                 self._run_folder.mark_failed(blamed, watchdog_message)
             return EXIT_STALL
-        log.error(
-            "federate '%s' stopped during %s at t=%g s because the federation ended: %s",
-            self.context.name,
-            stage,
-            self._current_time_s,
-            error,
+        message = (
+            f"federate '{self.context.name}' stopped during {stage} at "
+            f"t={self._current_time_s:g} s because the federation ended: {error}"
         )
+        log.error("%s", message)
+        if self._run_folder is not None:
+            # Who ended it is unknown here; the federate that failed records itself first.
+            self._run_folder.mark_failed(None, message)
         return EXIT_STOPPED_BY_OTHER
 
     # --- interfaces ---------------------------------------------------------------------------
@@ -346,6 +350,7 @@ class HelicsRuntime:
         results = self.context.federation.tefed.results
         if results.run_dir:
             return RunFolder(self.context.resolve(results.run_dir))
+        # Federates started by `helics run` agree on the folder through the broker's unique name.
         query = h.helicsCreateQuery("root", "name")
         broker_name = str(h.helicsQueryExecute(query, self._federate)).strip().strip('"')
         h.helicsQueryFree(query)

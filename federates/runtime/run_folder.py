@@ -20,11 +20,13 @@ supervisor) and ``tefed run``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 STATUS_RUNNING = "running"
@@ -62,8 +64,9 @@ class RunFolder:
         return target
 
     def write_json(self, name: str, data: Any) -> Path:
-        """Write a JSON file atomically (2-space indent)."""
-        return self.write_text(name, json.dumps(data, indent=2, default=_json_default) + "\n")
+        """Write a JSON file atomically (2-space indent); NaN and infinities become null."""
+        text = json.dumps(_finite_or_null(data), indent=2, default=_json_default, allow_nan=False)
+        return self.write_text(name, text + "\n")
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:
         """Write a DataFrame as Parquet atomically (no index column unless it is named)."""
@@ -97,13 +100,30 @@ class RunFolder:
         if not self.status() and not self.file(".failure-claim").exists():
             self.write_json("status.json", {"state": STATUS_RUNNING, "started_at": _now()})
 
-    def mark_failed(self, federate: str, message: str) -> bool:
+    def mark_failed(
+        self, federate: str | None, message: str, *, authoritative: bool = False
+    ) -> bool:
         """Record the first failure of the run; later failures (its consequences) are ignored.
+
+        Parameters
+        ----------
+        federate : str or None
+            The federate that failed, None when the caller only knows that the run ended.
+        message : str
+            What happened.
+        authoritative : bool
+            The caller (the supervising ``tefed run``) knows which federate failed: it replaces
+            a record whose federate is unknown.
 
         Returns True when this call recorded the failure.
         """
         if not self._claim(".failure-claim"):
-            return False
+            recorded = self.status()
+            replaceable = recorded.get("state") == STATUS_FAILED and not recorded.get(
+                "failed_federate"
+            )
+            if not (authoritative and federate and replaceable):
+                return False
         self.write_json(
             "status.json",
             {
@@ -166,6 +186,18 @@ class RunFolder:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:

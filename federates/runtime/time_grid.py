@@ -16,9 +16,10 @@ See ``docs/interfaces.md`` for the timing diagram.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,8 @@ class TimeGrid:
         Market (delivery) interval [s]; a multiple of ``grid_step_s``.
     gate_closure_s : int
         Time before the start of a delivery interval at which its order book closes [s]; a
-        multiple of ``grid_step_s``, at least one grid step and less than one market interval.
+        multiple of ``grid_step_s``, from one grid step (so awards arrive before delivery) up to
+        one market interval (orders for ``k`` are placed during ``k − 1``).
     phase_offsets_s : dict of str to float
         HELICS time offset of each role within a grid instant [s].
     """
@@ -85,15 +87,24 @@ class TimeGrid:
                 f"time.market_interval_s ({self.market_interval_s})"
             )
         gate = self.gate_closure_s
-        if gate % self.grid_step_s or not self.grid_step_s <= gate < self.market_interval_s:
+        if gate % self.grid_step_s or not self.grid_step_s <= gate <= self.market_interval_s:
             problems.append(
                 f"time.gate_closure_s is {gate}; expected a multiple of time.grid_step_s "
-                f"({self.grid_step_s}) from {self.grid_step_s} up to but not including "
+                f"({self.grid_step_s}) from {self.grid_step_s} up to "
                 f"time.market_interval_s ({self.market_interval_s})"
             )
-        offsets = sorted(self.phase_offsets_s.values())
-        if offsets and (offsets[0] < 0 or offsets[-1] >= min(self.grid_step_s, 1.0)):
-            problems.append("time.phase_offsets_s must lie in [0 s, 1 s) and below the grid step")
+        roles = list(DEFAULT_PHASE_OFFSETS_S)
+        offsets = [self.phase_offsets_s.get(role) for role in roles]
+        if (
+            None in offsets
+            or any(later <= earlier for earlier, later in itertools.pairwise(offsets))
+            or offsets[0] < 0
+            or offsets[-1] >= min(self.grid_step_s, 1.0)
+        ):
+            problems.append(
+                f"time.phase_offsets_s is {self.phase_offsets_s}; expected an offset for each of "
+                f"{roles}, increasing in that order, from 0 s to below 1 s and the grid step"
+            )
         return problems
 
     @property
@@ -162,8 +173,19 @@ def parse_start(start: str, timezone: str) -> datetime:
 
     A ``start`` that already carries a UTC offset must agree with ``timezone`` at that instant.
     """
-    zone = ZoneInfo(timezone)
-    naive_or_aware = datetime.fromisoformat(start)
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"time.timezone: {timezone!r} is not a known IANA time zone; expected a name such "
+            "as Europe/Berlin or America/Chicago"
+        ) from None
+    try:
+        naive_or_aware = datetime.fromisoformat(start)
+    except ValueError:
+        raise ValueError(
+            f"time.start: {start!r} is not an ISO 8601 date-time; expected e.g. 2022-06-21T00:00:00"
+        ) from None
     if naive_or_aware.tzinfo is None:
         return naive_or_aware.replace(tzinfo=zone)
     localized = naive_or_aware.astimezone(zone)

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from federates.ems.devices.battery import BatteryParameters, dispatch_battery
+from federates.ems.devices.battery import (
+    BatteryParameters,
+    dispatch_battery,
+    self_consumption_request_kw,
+)
 
 BUY = 1
 SELL = -1
@@ -79,7 +83,8 @@ def forecast_residual_energy_wh(
     soc = np.array(soc_kwh, dtype=float)
     residual_wh = np.zeros(natural_net_power_kw.shape[1])
     for natural_kw in natural_net_power_kw:
-        battery_kw, soc = dispatch_battery(soc, -natural_kw, step_s, battery)
+        request_kw = self_consumption_request_kw(natural_kw, 0.0)
+        battery_kw, soc = dispatch_battery(soc, request_kw, step_s, battery)
         residual_wh += (natural_kw + battery_kw) * step_s / 3.6
     return residual_wh
 
