@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def lockstep_run(federation_path: Path, run_dir: Path) -> RunFolder:
     run_lockstep(federation, federation_path.parent, folder, builtin_logic())
     write_report(folder)
     return folder
+
+
+def tefed_run(federation_path: Path, timeout_s: float = 180) -> subprocess.CompletedProcess:
+    """``tefed run FILE --no-progress`` in the file's folder, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "federation", "run", str(federation_path), "--no-progress"],
+        cwd=federation_path.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 def helics_environment() -> dict[str, str]:

@@ -10,7 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from federations import HELICS_CLI, REPO, helics_environment, short_scenario_data, write_federation
+from federations import (
+    HELICS_CLI,
+    REPO,
+    helics_environment,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
 
 from federates.runtime.federation_file import FederationFile
 from federation.runner import run_federation
@@ -145,14 +152,7 @@ def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path
     data = json.loads(path.read_text())
     data["federates"][4]["exec"] = "no_such_market_program federation.json --name market"
     path.write_text(json.dumps(data))
-    completed = subprocess.run(
-        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=CRASH_DEADLINE_S,
-        check=False,
-    )
+    completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
     assert completed.returncode == 2
     assert "federates[market].exec" in completed.stderr
     assert "no_such_market_program" in completed.stderr
@@ -168,14 +168,7 @@ def test_a_federate_rejecting_its_configuration_makes_tefed_run_exit_2(tmp_path:
     data = json.loads(path.read_text())
     data["federates"][4]["tefed"]["config"]["mechanism"] = "sealed_bid"
     path.write_text(json.dumps(data))
-    completed = subprocess.run(
-        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=CRASH_DEADLINE_S,
-        check=False,
-    )
+    completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
     assert completed.returncode == 2, completed.stderr
     assert "market.mechanism" in completed.stderr and "sealed_bid" in completed.stderr
     run_dir = Path(completed.stdout.strip().splitlines()[-1])

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from federations import HELICS_CLI, helics_environment, short_scenario_data, write_federation
+from federations import (
+    HELICS_CLI,
+    helics_environment,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
 
 from federates.runtime.run_folder import RunFolder
 
@@ -79,14 +84,7 @@ def test_tefed_run_twice_gives_identical_results(tmp_path: Path):
     federation_path = write_federation(tmp_path, data)
     run_dirs = []
     for _ in range(2):
-        completed = subprocess.run(
-            [sys.executable, "-m", "federation", "run", str(federation_path), "--no-progress"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )
+        completed = tefed_run(federation_path, timeout_s=RUN_TIMEOUT_S)
         assert completed.returncode == 0, completed.stdout + completed.stderr
         last_line = completed.stdout.strip().splitlines()[-1]
         run_dirs.append(Path(last_line))
