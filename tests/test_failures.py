@@ -104,7 +104,9 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     assert time.monotonic() - started < CRASH_DEADLINE_S
     assert completed.returncode != 0
     output = completed.stdout + completed.stderr
-    assert "Process market exited with return code 1" in output
+    # helics run reports each failed process with the end of its log; the market may be killed
+    # by it before exiting, but every other federate's log names the market's failure.
+    assert "federate 'market' failed" in output
     assert processes_mentioning(str(path)) == []
     run_dir = next((tmp_path / "results" / "default").glob("helics-*"))
     status = json.loads((run_dir / "status.json").read_text())
