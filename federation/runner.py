@@ -33,7 +33,7 @@ from pathlib import Path
 
 from federates.runtime.errors import EXIT_USER_ERROR
 from federates.runtime.federation_file import FederateEntry, FederationFile
-from federates.runtime.helics_runtime import PROGRESS_PREFIX
+from federates.runtime.helics_runtime import EXIT_STOPPED_BY_OTHER, PROGRESS_PREFIX
 from federates.runtime.program import SUPERVISED_ENV
 from federates.runtime.run_folder import STATUS_COMPLETE, RunFolder
 
@@ -336,8 +336,9 @@ def _failure(
 
 def _root_cause(candidates: list[_Process]) -> _Process | None:
     """The process that failed on its own, not because another one stopped the federation."""
-    stopped_by_other = 3
-    own = [p for p in candidates if p.popen.returncode != stopped_by_other and p.name != "broker"]
+    own = [
+        p for p in candidates if p.popen.returncode != EXIT_STOPPED_BY_OTHER and p.name != "broker"
+    ]
     return own[0] if own else (candidates[0] if candidates else None)
 
 
