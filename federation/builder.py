@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.grid.feeder_generator import LvFeederDesign, generate_lv_feeder
+from federates.grid.feeder_loader import attach_households
+from federates.runtime.errors import InputError
 from federates.runtime.federation_file import FORMAT_VERSION, FederationFile
 from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S
-from federation.scenario import CsvWholesale, HouseholdGroup, Scenario
+from federation.scenario import CsvWholesale, HouseholdGroup, OpenDssFeederSpec, Scenario
 
 CORE_TYPE = "tcp_ss"
 HELICS_LOG_LEVEL = "warning"
@@ -50,7 +51,8 @@ def build_federation(
     seeds = np.random.SeedSequence(scenario.seed).spawn(2)
     households = resolve_households(scenario, np.random.default_rng(seeds[0]))
     feeder_seed = int(seeds[1].generate_state(1)[0] % 2**31)
-    _attach_to_feeder(households, scenario, feeder_seed)
+    feeder = _feeder_section(scenario, scenario_dir, base_dir, feeder_seed, len(households))
+    _attach_to_feeder(households, scenario, feeder, base_dir)
 
     household_ids = households["household_id"].tolist()
     shards = np.array_split(np.arange(len(household_ids)), scenario.ems.shards)
@@ -123,17 +125,15 @@ def build_federation(
                 "subscriptions": power_subscriptions,
             },
             {
-                "feeder": {
-                    "generator": "radial_lv",
-                    "seed": feeder_seed,
-                    "design": _feeder_design(scenario, len(household_ids)),
-                },
+                "feeder": feeder,
                 "household_power_factor": scenario.grid.household_power_factor,
                 "constant_power_voltage_range_pu": list(
                     scenario.grid.constant_power_voltage_range_pu
                 ),
                 "voltage_range_pu": list(scenario.grid.voltage_range_pu),
                 "upper_voltage_limit_pu": scenario.grid.upper_voltage_limit_pu,
+                "loading_limit_pct": scenario.grid.loading_limit_pct,
+                "on_nonconvergence": scenario.grid.on_nonconvergence,
             },
         )
     )
@@ -236,19 +236,45 @@ def _group_table(group: HouseholdGroup, rng: np.random.Generator) -> pd.DataFram
     )
 
 
-def _feeder_design(scenario: Scenario, n_households: int) -> dict[str, Any]:
-    spec = scenario.grid.feeder.model_dump(exclude={"generator"})
-    spec["service_length_m"] = list(spec["service_length_m"])
-    spec["n_households"] = n_households
-    return spec
+def _feeder_section(
+    scenario: Scenario, scenario_dir: Path, base_dir: Path, seed: int, n_households: int
+) -> dict[str, Any]:
+    """The grid configuration's ``feeder`` section (see `federates.grid.feeder_loader`)."""
+    spec = scenario.grid.feeder
+    if isinstance(spec, OpenDssFeederSpec):
+        master = (scenario_dir / spec.dss).resolve()
+        return {
+            "source": "opendss",
+            "master": os.path.relpath(master, base_dir),
+            "commands": list(spec.commands),
+            "regulators": spec.regulators,
+            "existing_loads": spec.existing_loads,
+            "existing_load_scale": spec.existing_load_scale,
+        }
+    design = spec.model_dump(exclude={"generator"})
+    design["service_length_m"] = list(design["service_length_m"])
+    design["n_households"] = n_households
+    return {"source": "generated", "generator": spec.generator, "seed": seed, "design": design}
 
 
-def _attach_to_feeder(households: pd.DataFrame, scenario: Scenario, seed: int) -> None:
-    design = _feeder_design(scenario, len(households))
-    design["service_length_m"] = tuple(design["service_length_m"])
-    feeder = generate_lv_feeder(LvFeederDesign(**design), seed=seed)
-    households["bus"] = feeder.households["bus"].to_numpy()
-    households["phase"] = feeder.households["phase"].to_numpy()
+def _attach_to_feeder(
+    households: pd.DataFrame, scenario: Scenario, feeder: dict[str, Any], base_dir: Path
+) -> None:
+    """Add each household's ``bus``, ``phase`` and ``connection`` to the table."""
+    spec = scenario.grid.feeder
+    explicit = isinstance(spec, OpenDssFeederSpec)
+    try:
+        placed = attach_households(
+            feeder,
+            len(households),
+            spec.placement if explicit else "generated",
+            list(spec.household_nodes) if explicit else [],
+            base_dir,
+        )
+    except ValueError as error:
+        raise InputError("grid.feeder", [str(error)]) from None
+    for column in ("bus", "phase", "connection"):
+        households[column] = placed[column].to_numpy()
 
 
 # --- federate configuration ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from federates.runtime.federation_file import (
     load_federation_file,
 )
 from federation.builder import build_federation
+from federation.powerflow import feeder_powerflow
 from federation.runner import new_run_folder, run_federation
 from federation.scenario import load_scenario
 
@@ -43,6 +44,31 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
     run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
+    powerflow = commands.add_parser(
+        "powerflow",
+        help="solve one snapshot of a feeder as the grid federate loads it; write bus voltages",
+    )
+    feeder = powerflow.add_mutually_exclusive_group(required=True)
+    feeder.add_argument("--dss", type=Path, help="OpenDSS master file")
+    feeder.add_argument(
+        "--scenario", type=Path, help="scenario whose feeder and households to load"
+    )
+    powerflow.add_argument(
+        "--command",
+        dest="opendss_commands",
+        action="append",
+        default=[],
+        metavar="OPENDSS_COMMAND",
+        help="OpenDSS command applied after compiling (repeatable), e.g. to lock a tap",
+    )
+    powerflow.add_argument(
+        "--regulators",
+        choices=("automatic", "locked"),
+        default="automatic",
+        help="regulator controls move taps, or taps stay as compiled and commanded",
+    )
+    powerflow.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
+
     arguments = parser.parse_args(argv)
     console = Console(stderr=True)
     try:
@@ -50,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return _build(arguments.scenario, arguments.output)
         if arguments.command == "validate":
             return _validate(arguments.scenario)
+        if arguments.command == "powerflow":
+            return _powerflow(arguments, console)
         return _run(arguments.source, not arguments.no_progress, console)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -79,6 +107,23 @@ def _validate(scenario_path: Path) -> int:
         f"{scenario_path}: valid ({households} households, "
         f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps)"
     )
+    return 0
+
+
+def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
+    table, converged = feeder_powerflow(
+        arguments.dss, arguments.opendss_commands, arguments.regulators, arguments.scenario
+    )
+    text = table.to_csv(index=False, float_format="%.6f")
+    if arguments.out is None:
+        sys.stdout.write(text)
+    else:
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments.out.write_text(text)
+        print(f"wrote {arguments.out} ({len(table)} nodes)")
+    if not converged:
+        console.print("[bold red]error:[/] the power flow did not converge", highlight=False)
+        return EXIT_RUN_FAILED
     return 0
 
 

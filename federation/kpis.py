@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from federates.grid.grid_metrics import count_tap_changes, energy_summary
 from federates.market.settlement import net_billing_amount_usd
 
 ANSI_RANGE_A_PU = (0.95, 1.05)
@@ -94,30 +95,106 @@ def community_energy(households: pd.DataFrame, step_s: float) -> dict[str, float
     }
 
 
-def pcc_energy(grid: pd.DataFrame, step_s: float) -> dict[str, float]:
-    """Import, export, peaks and losses at the point of common coupling (substation).
+def grid_summary(
+    grid: pd.DataFrame,
+    nodes: pd.DataFrame,
+    elements: pd.DataFrame,
+    unbalance: pd.DataFrame,
+    taps: pd.DataFrame,
+    step_s: float,
+    worst_listed: int = 10,
+) -> dict[str, object]:
+    """Grid KPIs of a run from the grid federate's tables.
 
     Parameters
     ----------
     grid : pandas.DataFrame
-        Per step: ``substation_power_kw`` and ``losses_kw``.
+        Per step: ``time_s``, ``converged``, ``substation_power_kw``, ``losses_kw``,
+        ``household_export_kw``.
+    nodes : pandas.DataFrame
+        Per node: ``node``, ``bus``, ``min_pu``, ``max_pu``, ``steps_below``, ``steps_above``,
+        ``steps_above_upper_limit`` and the matching ``minutes_*`` [min].
+    elements : pandas.DataFrame
+        Per line and transformer: ``element``, ``kind``, ``max_pct`` [%],
+        ``overload_minutes`` [min].
+    unbalance : pandas.DataFrame
+        Per three-phase bus: ``bus``, ``max_unbalance_pct`` [%].
+    taps : pandas.DataFrame
+        Per step: ``time_s`` and one column of tap positions per regulator.
     step_s : float
         Grid step [s].
+    worst_listed : int
+        How many worst buses and elements to name.
+
+    Returns
+    -------
+    dict
+        ``pcc`` (substation energy, peaks and losses, see
+        `federates.grid.grid_metrics.energy_summary`), ``power_flow`` (non-converged steps and
+        their times), ``node_voltage`` (node-step counts, minutes, extremes and the buses with
+        the most minutes outside the range and above the upper limit), ``loading`` (maximum
+        loading per kind, overload minutes, the most loaded elements), ``unbalance`` (maximum
+        voltage unbalance factor and its bus) and ``tap_changes`` per regulator.
     """
-    hours = step_s / 3600.0
-    power = grid["substation_power_kw"]
-    losses_kwh = float(grid["losses_kw"].sum() * hours)
-    import_kwh = float(power.clip(lower=0).sum() * hours)
-    export_kwh = float(-power.clip(upper=0).sum() * hours)
-    throughput = import_kwh + export_kwh
-    return {
-        "pcc_import_kwh": import_kwh,
-        "pcc_export_kwh": export_kwh,
-        "pcc_peak_import_kw": float(max(power.max(), 0.0)),
-        "pcc_peak_export_kw": float(max(-power.min(), 0.0)),
-        "losses_kwh": losses_kwh,
-        "losses_share_of_throughput": losses_kwh / throughput if throughput > 0 else float("nan"),
+    converged = grid[grid["converged"]]
+    not_converged = grid.loc[~grid["converged"], "time_s"]
+    summary: dict[str, object] = {
+        "pcc": energy_summary(
+            converged["substation_power_kw"].to_numpy(float),
+            converged["losses_kw"].to_numpy(float),
+            converged["household_export_kw"].to_numpy(float),
+            step_s,
+        ),
+        "power_flow": {
+            "steps": len(grid),
+            "not_converged_steps": len(not_converged),
+            "not_converged_times_s": [int(t) for t in not_converged.head(worst_listed)],
+        },
     }
+    voltage: dict[str, object] = {
+        "voltage_min_pu": float(nodes["min_pu"].min()),
+        "voltage_max_pu": float(nodes["max_pu"].max()),
+    }
+    for label in ("below", "above", "above_upper_limit"):
+        voltage[f"node_steps_{label}"] = int(nodes[f"steps_{label}"].sum())
+        voltage[f"node_minutes_{label}"] = float(nodes[f"minutes_{label}"].sum())
+    outside = nodes["minutes_below"] + nodes["minutes_above"]
+    voltage["buses_outside_range"] = _worst_buses(nodes, outside, worst_listed)
+    voltage["buses_above_upper_limit"] = _worst_buses(
+        nodes, nodes["minutes_above_upper_limit"], worst_listed
+    )
+    summary["node_voltage"] = voltage
+    loading: dict[str, object] = {}
+    for kind in ("line", "transformer"):
+        chosen = elements[elements["kind"] == kind]
+        loading[f"max_{kind}_loading_pct"] = float(chosen["max_pct"].max()) if len(chosen) else None
+        loading[f"{kind}_overload_minutes"] = float(chosen["overload_minutes"].sum())
+        loading[f"{kind}s_overloaded"] = int((chosen["overload_minutes"] > 0).sum())
+    most = elements.nlargest(worst_listed, "max_pct")
+    loading["most_loaded"] = {
+        str(row.element): round(float(row.max_pct), 2) for row in most.itertuples()
+    }
+    summary["loading"] = loading
+    if len(unbalance) and unbalance["max_unbalance_pct"].notna().any():
+        worst = unbalance.loc[unbalance["max_unbalance_pct"].idxmax()]
+        summary["unbalance"] = {
+            "max_unbalance_pct": float(worst["max_unbalance_pct"]),
+            "bus": str(worst["bus"]),
+            "three_phase_buses": len(unbalance),
+        }
+    regulators = [column for column in taps.columns if column != "time_s"]
+    changes = count_tap_changes(taps[regulators].to_numpy()) if len(taps) else []
+    summary["tap_changes"] = {
+        name: int(count) for name, count in zip(regulators, changes, strict=False)
+    }
+    return summary
+
+
+def _worst_buses(nodes: pd.DataFrame, minutes: pd.Series, count: int) -> dict[str, float]:
+    """The buses with the most violation minutes (summed over their nodes), most first."""
+    per_bus = minutes.groupby(nodes["bus"]).sum()
+    per_bus = per_bus[per_bus > 0].sort_values(ascending=False, kind="stable").head(count)
+    return {str(bus): float(value) for bus, value in per_bus.items()}
 
 
 def voltage_summary(

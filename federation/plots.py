@@ -7,10 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from federates.runtime.federation_file import FederationFile
 from federates.runtime.run_folder import RunFolder
+from federation.grid_plots import feeder_profile_figure, substation_power_figure
 
 
 def write_plots(
@@ -23,7 +25,10 @@ def write_plots(
         from federation.report import voltage_limits
 
         figure = household_voltages_figure(
-            tables["household_voltages"], grid.calendar, voltage_limits(federation)
+            tables["household_voltages"],
+            grid.calendar,
+            voltage_limits(federation),
+            tables.get("feeder_households"),
         )
         written.append(folder.write_figure("plots/household_voltages.png", figure).name)
         plt.close(figure)
@@ -33,6 +38,18 @@ def write_plots(
         )
         written.append(folder.write_figure("plots/market_prices.png", figure).name)
         plt.close(figure)
+    if "grid_nodes" in tables:
+        from federation.report import voltage_limits
+
+        figure = feeder_profile_figure(
+            tables["grid_nodes"], grid.calendar, voltage_limits(federation)
+        )
+        written.append(folder.write_figure("plots/feeder_voltage_profile.png", figure).name)
+        plt.close(figure)
+    if "grid" in tables:
+        figure = substation_power_figure(tables["grid"], grid.calendar)
+        written.append(folder.write_figure("plots/substation_power.png", figure).name)
+        plt.close(figure)
     if "households" in tables:
         figure = community_power_figure(tables["households"], tables.get("grid"), grid.calendar)
         written.append(folder.write_figure("plots/community_power.png", figure).name)
@@ -40,12 +57,23 @@ def write_plots(
     return written
 
 
-def household_voltages_figure(
-    voltages: pd.DataFrame, calendar, limits_pu: tuple[float, float, float]
-) -> plt.Figure:
-    """Voltage of every household over time, and their distributions (box plot per household).
+#: Up to this many households get a line and a box each; more are grouped by distance.
+MAX_HOUSEHOLDS_SHOWN = 40
 
-    ``limits_pu`` is the allowed band and the stricter upper limit [pu], drawn as lines.
+
+def household_voltages_figure(
+    voltages: pd.DataFrame,
+    calendar,
+    limits_pu: tuple[float, float, float],
+    attachment: pd.DataFrame | None = None,
+) -> plt.Figure:
+    """Household voltages over time, and their distributions as box plots (T-REX Fig. 7).
+
+    ``limits_pu`` is the allowed band and the stricter upper limit [pu], drawn as lines. Up to
+    `MAX_HOUSEHOLDS_SHOWN` households get a line and a box each; beyond that the left panel shows
+    the minimum, median and maximum over households, and the boxes group households into as
+    many bins by cable distance from the source (``attachment``: ``household_id``,
+    ``distance_m``), nearest first.
     """
     low_pu, high_pu, upper_pu = limits_pu
     wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
@@ -53,8 +81,20 @@ def household_voltages_figure(
     figure, (over_time, boxes) = plt.subplots(
         1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
     )
-    for household in wide.columns:
-        over_time.plot(times, wide[household], linewidth=0.8, label=household)
+    if wide.shape[1] <= MAX_HOUSEHOLDS_SHOWN:
+        for household in wide.columns:
+            over_time.plot(times, wide[household], linewidth=0.8, label=household)
+        groups = {str(c): wide[c].to_numpy() for c in wide.columns}
+        boxes.set_title("Distribution per household")
+    else:
+        values = wide.to_numpy()
+        over_time.fill_between(
+            times, np.nanmin(values, 1), np.nanmax(values, 1), alpha=0.3, label="min–max"
+        )
+        over_time.plot(times, np.nanmedian(values, 1), label="median")
+        over_time.legend(fontsize=8)
+        groups = _distance_groups(wide, attachment)
+        boxes.set_title("Distribution by distance from the source")
     for axis in (over_time, boxes):
         for limit in (low_pu, high_pu):
             axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
@@ -65,11 +105,34 @@ def household_voltages_figure(
     over_time.set_title(
         f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)"
     )
-    boxes.boxplot([wide[c].to_numpy() for c in wide.columns], tick_labels=list(wide.columns))
+    boxes.boxplot(
+        [values[np.isfinite(values)] for values in groups.values()], tick_labels=list(groups)
+    )
     boxes.tick_params(axis="x", rotation=90)
-    boxes.set_title("Distribution per household")
     figure.autofmt_xdate()
     return figure
+
+
+def _distance_groups(wide: pd.DataFrame, attachment: pd.DataFrame | None) -> dict:
+    """Households' voltage samples pooled in `MAX_HOUSEHOLDS_SHOWN` bins by distance."""
+    if attachment is None or attachment["distance_m"].isna().all():
+        order = np.arange(wide.shape[1])
+        label = "households {}–{}"
+    else:
+        distance = attachment.set_index("household_id")["distance_m"].reindex(wide.columns)
+        order = np.argsort(distance.to_numpy(), kind="stable")
+        label = None
+    groups = {}
+    for number, chunk in enumerate(np.array_split(order, MAX_HOUSEHOLDS_SHOWN), start=1):
+        if not chunk.size:
+            continue
+        if label is None:
+            far = attachment.set_index("household_id")["distance_m"].reindex(wide.columns[chunk])
+            name = f"{number}: ≤{far.max():.0f} m"
+        else:
+            name = label.format(chunk[0] + 1, chunk[-1] + 1)
+        groups[name] = wide.iloc[:, chunk].to_numpy().ravel()
+    return groups
 
 
 def market_figure(

@@ -50,6 +50,10 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_settlements", None),
         ("market_intervals", None),
         ("feeder_households", None),
+        ("grid_nodes", None),
+        ("grid_elements", None),
+        ("grid_unbalance", None),
+        ("grid_taps", None),
     ):
         path = folder.path / name
         if not path.is_dir():
@@ -93,7 +97,12 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
     summary["community"] = kpis.community_energy(households, step_s)
     checks: dict[str, Any] = {}
     if "grid" in tables:
-        summary["pcc"] = kpis.pcc_energy(tables["grid"], step_s)
+        grid_tables = ("grid_nodes", "grid_elements", "grid_unbalance", "grid_taps")
+        if set(grid_tables) <= tables.keys():
+            summary["grid"] = kpis.grid_summary(
+                tables["grid"], *(tables[name] for name in grid_tables), step_s
+            )
+            summary["pcc"] = summary["grid"].pop("pcc")
         error_wh = kpis.energy_balance_error_wh(households, tables["grid"], step_s)
         checks["energy_balance_max_abs_error_wh"] = float(np.abs(error_wh).max())
         checks["energy_balance_ok"] = bool(np.abs(error_wh).max() <= ENERGY_BALANCE_TOLERANCE_WH)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic LV feeder generator, in text and solved in OpenDSS."""
+"""Tests of the European LV feeder generator, in text and solved in OpenDSS."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from federates.grid.feeder_generator import (
     CABLE_TYPES,
+    MV_CABLE_TYPES,
     GeneratedFeeder,
     LvFeederDesign,
     generate_lv_feeder,
@@ -33,7 +34,7 @@ def _solve(feeder: GeneratedFeeder, load_power_kw: float) -> pd.Series:
     dss.Text.Command("Set MaxIterations=100")
     dss.Solution.Solve()
     assert dss.Solution.Converged()
-    node_voltage_pu = dict(zip(dss.Circuit.AllNodeNames(), dss.Circuit.AllBusMagPu(), strict=True))
+    node_voltage_pu = _node_voltages_pu()
     households = feeder.households
     return pd.Series(
         [
@@ -42,6 +43,10 @@ def _solve(feeder: GeneratedFeeder, load_power_kw: float) -> pd.Series:
         ],
         index=households.index,
     )
+
+
+def _node_voltages_pu() -> dict[str, float]:
+    return dict(zip(dss.Circuit.AllNodeNames(), dss.Circuit.AllBusMagPu(), strict=True))
 
 
 def _line_lengths_m(text: str) -> dict[str, float]:
@@ -59,19 +64,107 @@ def test_hand_computed_layout_of_four_households_on_two_laterals() -> None:
     feeder = generate_lv_feeder(design, seed=0)
     households = feeder.households
     assert households.index.tolist() == [0, 1, 2, 3]
-    assert households.bus.tolist() == ["house_0000", "house_0001", "house_0002", "house_0003"]
+    assert households.bus.tolist() == ["house_00000", "house_00001", "house_00002", "house_00003"]
     assert households.lateral.tolist() == [1, 2, 1, 2]
     # Feeder order is lateral 1 outwards (households 0, 2), then lateral 2 (households 1, 3).
     assert households.phase.tolist() == [1, 3, 2, 1]
+    assert households.connection.tolist() == ["ln"] * 4
+    assert households.transformer.tolist() == ["t1"] * 4
     # Cabinets at 35 m and 70 m, plus a 20 m service drop.
     assert households.distance_m.tolist() == pytest.approx([55.0, 55.0, 90.0, 90.0])
     assert feeder.source_bus == "mv"
-    assert feeder.lv_busbar == "lv_busbar"
     assert feeder.lv_base_kv_ln == pytest.approx(0.4 / math.sqrt(3.0))
+    assert feeder.frequency_hz == 50.0
+    assert feeder.transformers.to_dict("records") == [
+        {
+            "name": "t1",
+            "mv_bus": "t1_mv",
+            "lv_bus": "t1_lv",
+            "mv_branch": 1,
+            "mv_distance_m": 250.0,
+            "kva": 250.0,
+            "households": 4,
+        }
+    ]
     text = feeder.dss_text
-    assert "New Line.l1_n2 bus1=l1_n1 bus2=l1_n2 " in text
-    assert "New Line.l2_n1 bus1=lv_busbar bus2=l2_n1 " in text
-    assert "New Line.service_0003 bus1=l2_n2 bus2=house_0003 " in text
+    assert "New Line.t1_mv bus1=mv bus2=t1_mv phases=3 " in text
+    assert "New Transformer.t1 phases=3 windings=2 buses=[t1_mv, t1_lv] " in text
+    assert "New Line.t1_l1_n2 bus1=t1_l1_n1 bus2=t1_l1_n2 " in text
+    assert "New Line.t1_l2_n1 bus1=t1_lv bus2=t1_l2_n1 " in text
+    assert "New Line.service_00003 bus1=t1_l2_n2 bus2=house_00003 " in text
+
+
+def test_hand_computed_layout_of_seven_households_on_two_transformers() -> None:
+    design = LvFeederDesign(
+        n_households=7, laterals=2, transformers=2, transformers_per_mv_branch=1, mv_spacing_m=300.0
+    )
+    feeder = generate_lv_feeder(design, seed=0)
+    households = feeder.households
+    # divmod(7, 2) = (3, 1): t1 takes households 0-3, t2 takes 4-6.
+    assert households.transformer.tolist() == ["t1"] * 4 + ["t2"] * 3
+    assert households.lateral.tolist() == [1, 2, 1, 2, 1, 2, 1]
+    # Walk: t1 lateral 1 (0, 2), lateral 2 (1, 3), t2 lateral 1 (4, 6), lateral 2 (5), taking
+    # phases 1, 2, 3, 1, 2, 3, 1 in that order.
+    assert households.phase.tolist() == [1, 3, 2, 1, 2, 1, 3]
+    text = feeder.dss_text
+    # One transformer per branch: both MV cables start at the source bus.
+    assert "New Line.t1_mv bus1=mv bus2=t1_mv " in text
+    assert "New Line.t2_mv bus1=mv bus2=t2_mv " in text
+    assert "New Line.t2_l1_n2 bus1=t2_l1_n1 bus2=t2_l1_n2 " in text
+    assert "New Line.service_00005 bus1=t2_l2_n1 bus2=house_00005 " in text
+    transformers = feeder.transformers
+    assert transformers.name.tolist() == ["t1", "t2"]
+    assert transformers.mv_branch.tolist() == [1, 2]
+    assert transformers.mv_distance_m.tolist() == [300.0, 300.0]
+    assert transformers.households.tolist() == [4, 3]
+
+
+def test_transformers_chain_along_one_mv_branch() -> None:
+    design = LvFeederDesign(n_households=200, households_per_transformer=50)
+    feeder = generate_lv_feeder(design, seed=0)
+    text = feeder.dss_text
+    assert "New Line.t1_mv bus1=mv bus2=t1_mv " in text
+    assert "New Line.t4_mv bus1=t3_mv bus2=t4_mv " in text
+    assert feeder.transformers.mv_distance_m.tolist() == [250.0, 500.0, 750.0, 1000.0]
+    assert text.count("New Transformer.") == 4
+
+
+@pytest.mark.parametrize(
+    ("n_households", "expected"),
+    [
+        (60, [60]),
+        (61, [31, 30]),
+        (120, [60, 60]),
+        (130, [44, 43, 43]),
+        # divmod(5000, 84) = (59, 44): 44 transformers of 60, 40 of 59.
+        (5000, [60] * 44 + [59] * 40),
+    ],
+)
+def test_default_transformer_count_is_the_ceiling_of_households_over_60(
+    n_households: int, expected: list[int]
+) -> None:
+    design = LvFeederDesign(n_households=n_households)
+    assert design.n_transformers == len(expected)
+    feeder = generate_lv_feeder(design, seed=0)
+    assert feeder.transformers.households.tolist() == expected
+    assert feeder.households.transformer.value_counts(sort=False).tolist() == expected
+
+
+def test_mv_branches_hold_at_most_the_configured_transformers() -> None:
+    # 5000 households -> 84 transformers -> ceil(84 / 20) = 5 branches of 17, 17, 17, 17, 16.
+    feeder = generate_lv_feeder(LvFeederDesign(n_households=5000), seed=0)
+    per_branch = feeder.transformers.groupby("mv_branch").size().tolist()
+    assert per_branch == [17, 17, 17, 17, 16]
+    assert feeder.transformers.mv_distance_m.max() == 17 * 250.0
+
+
+def test_bus_and_line_names_are_unique() -> None:
+    feeder = generate_lv_feeder(LvFeederDesign(n_households=300, transformers=4), seed=1)
+    line_names = re.findall(r"New Line\.(\S+) ", feeder.dss_text)
+    ends = re.findall(r" bus2=(\S+) ", feeder.dss_text)
+    assert len(set(line_names)) == len(line_names)
+    assert len(set(ends)) == len(ends)
+    assert feeder.households.bus.is_unique
 
 
 def test_script_frames_and_equipment_data() -> None:
@@ -90,13 +183,19 @@ def test_script_frames_and_equipment_data() -> None:
     # Z0 = 4 Z1 for the 4x150 cable: 4 * 0.208 = 0.832, 4 * 0.08 = 0.32.
     assert re.search(r"nayy_4x150_se .*r1=0\.208 x1=0\.08 r0=0\.832 x0=0\.32 c1=261 c0=261", text)
     assert "normamps=270 emergamps=270" in text
-    assert text.count("new line.") == 2 * 7
+    # The MV cable: Z0 = Z1, C0 = C1, pandapower figures of NA2XS2Y 1x185 RM/25 12/20 kV.
+    assert (
+        "new linecode.na2xs2y_1x185_rm_25_12_20_kv nphases=3 units=km r1=0.161 x1=0.117 "
+        "r0=0.161 x0=0.117 c1=273 c0=273 normamps=362 emergamps=362"
+    ) in text
+    # A cabinet and a service line per household, plus one MV cable.
+    assert text.count("new line.") == 2 * 7 + 1
 
 
 def test_every_household_bus_appears_as_a_service_line_end() -> None:
     feeder = generate_lv_feeder(LvFeederDesign(n_households=23, laterals=4), seed=5)
     for i, bus in enumerate(feeder.households.bus):
-        assert f"New Line.service_{i:04d} " in feeder.dss_text
+        assert f"New Line.service_{i:05d} " in feeder.dss_text
         assert f" bus2={bus} " in feeder.dss_text
 
 
@@ -106,18 +205,28 @@ def test_distance_equals_cable_length_along_the_path() -> None:
     length_m = _line_lengths_m(feeder.dss_text)
     households = feeder.households
     node = households.index.to_numpy() // design.laterals + 1
-    service_m = np.array([length_m[f"service_{i:04d}"] for i in households.index])
+    service_m = np.array([length_m[f"service_{i:05d}"] for i in households.index])
     assert households.distance_m.to_numpy() == pytest.approx(node * 40.0 + service_m, abs=1e-9)
     assert service_m.min() >= 10.0
     assert service_m.max() <= 30.0
 
 
+def test_distance_restarts_at_each_transformer() -> None:
+    # Two transformers of 3 households on one lateral each: cabinets 1, 2, 3 behind each.
+    design = LvFeederDesign(
+        n_households=6, laterals=1, transformers=2, service_length_m=(10.0, 10.0)
+    )
+    feeder = generate_lv_feeder(design, seed=0)
+    assert feeder.households.distance_m.tolist() == pytest.approx([45.0, 80.0, 115.0] * 2)
+
+
 def test_same_seed_gives_identical_text() -> None:
-    design = LvFeederDesign(n_households=40, laterals=4)
+    design = LvFeederDesign(n_households=140, laterals=4)
     first = generate_lv_feeder(design, seed=42)
     second = generate_lv_feeder(design, seed=42)
     assert first.dss_text == second.dss_text
     pd.testing.assert_frame_equal(first.households, second.households)
+    pd.testing.assert_frame_equal(first.transformers, second.transformers)
 
 
 def test_different_seed_gives_different_service_lengths() -> None:
@@ -127,17 +236,25 @@ def test_different_seed_gives_different_service_lengths() -> None:
     assert np.all(first != second)
 
 
-@pytest.mark.parametrize("n_households", [1, 2, 3, 4, 10, 31, 100])
+@pytest.mark.parametrize("n_households", [1, 2, 3, 4, 10, 31, 100, 247])
 @pytest.mark.parametrize("laterals", [1, 2, 3, 5])
-def test_phases_are_balanced_overall_and_per_lateral(n_households: int, laterals: int) -> None:
-    feeder = generate_lv_feeder(
-        LvFeederDesign(n_households=n_households, laterals=laterals), seed=0
+@pytest.mark.parametrize("households_per_transformer", [7, 60])
+def test_phases_are_balanced_overall_per_transformer_and_per_lateral(
+    n_households: int, laterals: int, households_per_transformer: int
+) -> None:
+    design = LvFeederDesign(
+        n_households=n_households,
+        laterals=laterals,
+        households_per_transformer=households_per_transformer,
     )
-    households = feeder.households
+    households = generate_lv_feeder(design, seed=0).households
     assert set(households.phase) <= {1, 2, 3}
     counts = np.bincount(households.phase, minlength=4)[1:]
     assert counts.max() - counts.min() <= 1
-    for _, group in households.groupby("lateral"):
+    for _, group in households.groupby(["transformer", "lateral"]):
+        counts = np.bincount(group.phase, minlength=4)[1:]
+        assert counts.max() - counts.min() <= 1
+    for _, group in households.groupby("transformer"):
         counts = np.bincount(group.phase, minlength=4)[1:]
         assert counts.max() - counts.min() <= 1
 
@@ -145,18 +262,24 @@ def test_phases_are_balanced_overall_and_per_lateral(n_households: int, laterals
 def test_fewer_households_than_laterals_builds_only_used_laterals() -> None:
     feeder = generate_lv_feeder(LvFeederDesign(n_households=2, laterals=5), seed=0)
     assert feeder.households.lateral.tolist() == [1, 2]
-    assert "l3_n1" not in feeder.dss_text
+    assert "t1_l3_n1" not in feeder.dss_text
 
 
 def test_other_cable_types_are_used() -> None:
     design = LvFeederDesign(
-        n_households=3, main_cable="NAYY 4x120 SE", service_cable="NAYY 4x120 SE"
+        n_households=3,
+        main_cable="NAYY 4x120 SE",
+        service_cable="NAYY 4x120 SE",
+        mv_cable="NA2XS2Y 1x240 RM/25 12/20 kV",
     )
     text = generate_lv_feeder(design, seed=0).dss_text
-    assert text.count("New LineCode.") == 1
+    assert text.count("New LineCode.") == 2
     assert "New LineCode.nayy_4x120_se " in text
     assert "r1=0.225" in text
+    assert "New LineCode.na2xs2y_1x240_rm_25_12_20_kv " in text
+    assert "r1=0.122 x1=0.112" in text
     assert set(CABLE_TYPES) >= {"NAYY 4x150 SE", "NAYY 4x120 SE", "NAYY 4x50 SE"}
+    assert "NA2XS2Y 1x185 RM/25 12/20 kV" in MV_CABLE_TYPES
 
 
 @pytest.mark.parametrize(
@@ -173,13 +296,21 @@ def test_other_cable_types_are_used() -> None:
         ({"node_spacing_m": -1.0}, "node_spacing_m"),
         ({"main_cable": "NAYY 4x95 SE"}, "main_cable"),
         ({"service_cable": "copper"}, "service_cable"),
+        ({"main_cable": "NA2XS2Y 1x185 RM/25 12/20 kV"}, "main_cable"),
         ({"service_length_m": (30.0, 10.0)}, "service_length_m"),
         ({"service_length_m": (0.0, 10.0)}, "service_length_m"),
         ({"service_length_m": (10.0,)}, "service_length_m"),
+        ({"households_per_transformer": 0}, "households_per_transformer"),
+        ({"transformers": 0}, "transformers"),
+        ({"transformers": 6}, "transformers"),
+        ({"transformers": 2.0}, "transformers"),
+        ({"transformers_per_mv_branch": 0}, "transformers_per_mv_branch"),
+        ({"mv_cable": "NAYY 4x150 SE"}, "mv_cable"),
+        ({"mv_spacing_m": 0.0}, "mv_spacing_m"),
     ],
 )
 def test_bad_design_fields_are_rejected_by_name(changes: dict, field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=rf"LvFeederDesign\.{field} is "):
         LvFeederDesign(**{"n_households": 5, **changes})
 
 
@@ -196,14 +327,14 @@ def test_compiles_to_the_expected_circuit() -> None:
     n = 12
     feeder = generate_lv_feeder(LvFeederDesign(n_households=n, laterals=3), seed=4)
     dss.Text.Commands(feeder.dss_text)
-    # mv, lv_busbar, one cabinet and one service bus per household.
-    assert dss.Circuit.NumBuses() == 2 + 2 * n
-    assert dss.Lines.Count() == 2 * n
+    # mv, t1_mv, t1_lv, one cabinet and one service bus per household.
+    assert dss.Circuit.NumBuses() == 3 + 2 * n
+    assert dss.Lines.Count() == 1 + 2 * n
     assert dss.Transformers.Count() == 1
     assert dss.Solution.Frequency() == pytest.approx(50.0)
-    dss.Circuit.SetActiveBus("house_0000")
+    dss.Circuit.SetActiveBus("house_00000")
     assert dss.Bus.kVBase() == pytest.approx(0.4 / math.sqrt(3.0))
-    dss.Circuit.SetActiveBus("mv")
+    dss.Circuit.SetActiveBus("t1_mv")
     assert dss.Bus.kVBase() == pytest.approx(20.0 / math.sqrt(3.0))
 
 
@@ -212,10 +343,19 @@ def test_no_load_voltages_equal_the_source_voltage(source_voltage_pu: float) -> 
     design = LvFeederDesign(n_households=30, source_voltage_pu=source_voltage_pu)
     voltage_pu = _solve(generate_lv_feeder(design, seed=7), load_power_kw=0.0)
     # Without load only the iron-loss current (0.32 % of 250 kVA = 0.8 kW) and the cable charging
-    # current (about 13 var per km of cable at 400 V) flow. 0.8 kW through the 100 MVA source and
-    # the 1.44 % transformer resistance moves the voltage by about 0.0032 * 0.0144 = 5e-5 pu;
-    # 1e-3 pu bounds this with a wide margin yet catches any wrong ratio or base (>= 0.5 %).
+    # current (about 13 var per km of LV cable, 8.6 kvar for the 250 m MV cable) flow. 0.8 kW
+    # through the 1.44 % transformer resistance moves the voltage by about 0.0032 * 0.0144 =
+    # 5e-5 pu, and 8.6 kvar through the 100 MVA source by 8.6e-5 pu; 1e-3 pu bounds this with a
+    # wide margin yet catches any wrong ratio or base (>= 0.5 %).
     assert np.abs(voltage_pu.to_numpy() - source_voltage_pu).max() < 1e-3
+
+
+def test_no_load_voltages_of_several_transformers_equal_the_source_voltage() -> None:
+    design = LvFeederDesign(n_households=240, households_per_transformer=40)
+    voltage_pu = _solve(generate_lv_feeder(design, seed=7), load_power_kw=0.0)
+    # 6 transformers, 1.5 km of MV cable: 1.5 * 34.3 kvar of charging through the 100 MVA
+    # source lifts the voltage by about 5e-4 pu.
+    assert np.abs(voltage_pu.to_numpy() - 1.0).max() < 1e-3
 
 
 def test_single_household_voltage_drop_matches_hand_calculation() -> None:
@@ -226,7 +366,8 @@ def test_single_household_voltage_drop_matches_hand_calculation() -> None:
     # A single-phase load on a Z0 = 4 Z1 cable sees the loop resistance Zs = (2 Z1 + Z0) / 3 =
     # 2 r1 per metre; through the Dyn transformer its phase sees the short-circuit resistance
     # (Z0 = Z1 from the LV side): 1.44 % of 0.4^2 / 0.25 ohm = 9.216 mohm. Reactances give only
-    # second-order drops at pf = 1. Loop: 2 * 0.208 * 0.035 + 2 * 0.642 * 0.020 + 0.009216
+    # second-order drops at pf = 1, and the MV cable (0.04 ohm at 20 kV, 16 uohm seen from 0.4 kV)
+    # adds nothing visible. Loop: 2 * 0.208 * 0.035 + 2 * 0.642 * 0.020 + 0.009216
     # = 0.014560 + 0.025680 + 0.009216 = 0.049456 ohm.
     base_v = 400.0 / math.sqrt(3.0)  # 230.94 V
     current_a = 2000.0 / (voltage_pu * base_v)  # 8.68 A
@@ -264,13 +405,30 @@ def test_farthest_household_is_lower_than_nearest_with_random_service_drops() ->
     assert voltage_pu.max() < 1.0
 
 
+def test_lv_busbar_voltage_falls_along_the_mv_chain() -> None:
+    # Four identical transformers chained on one MV branch: each MV cable carries the load of
+    # all transformers beyond it, so the LV busbars sit lower the farther out they are.
+    design = LvFeederDesign(n_households=160, households_per_transformer=40, mv_spacing_m=2000.0)
+    feeder = generate_lv_feeder(design, seed=3)
+    _solve(feeder, load_power_kw=3.0)
+    node_voltage_pu = _node_voltages_pu()
+    busbar_pu = np.array(
+        [
+            np.mean([node_voltage_pu[f"{bus}.{p}"] for p in (1, 2, 3)])
+            for bus in feeder.transformers.lv_bus
+        ]
+    )
+    assert np.all(np.diff(busbar_pu) < 0)
+
+
 def test_substation_power_equals_loads_plus_losses() -> None:
-    n = 36
+    n = 150
     feeder = generate_lv_feeder(LvFeederDesign(n_households=n, laterals=3), seed=2)
+    assert len(feeder.transformers) == 3
     _solve(feeder, load_power_kw=2.0)
     substation_power_kw = -dss.Circuit.TotalPower()[0]
     losses_kw = dss.Circuit.Losses()[0] / 1000.0
-    assert losses_kw > 0.8  # at least the transformer's iron losses
+    assert losses_kw > 3 * 0.8  # at least the transformers' iron losses
     assert substation_power_kw == pytest.approx(n * 2.0 + losses_kw, rel=1e-6)
 
 
@@ -278,5 +436,14 @@ def test_five_hundred_households_compile_and_converge() -> None:
     design = LvFeederDesign(n_households=500, laterals=10, transformer_kva=630.0)
     feeder = generate_lv_feeder(design, seed=0)
     voltage_pu = _solve(feeder, load_power_kw=0.5)
-    assert dss.Circuit.NumBuses() == 2 + 2 * 500
+    # ceil(500 / 60) = 9 transformers: mv, 9 MV and 9 LV terminals, cabinets and houses.
+    assert dss.Circuit.NumBuses() == 1 + 2 * 9 + 2 * 500
     assert voltage_pu.between(0.85, 1.0).all()
+
+
+def test_five_thousand_households_compile_and_converge() -> None:
+    feeder = generate_lv_feeder(LvFeederDesign(n_households=5000), seed=0)
+    voltage_pu = _solve(feeder, load_power_kw=1.0)
+    assert dss.Circuit.NumBuses() == 1 + 2 * 84 + 2 * 5000
+    assert dss.Transformers.Count() == 84
+    assert voltage_pu.between(0.9, 1.05).all()

@@ -13,9 +13,9 @@ from federation.kpis import (
     battery_cycles,
     community_energy,
     energy_balance_error_wh,
+    grid_summary,
     household_bills,
     market_summary,
-    pcc_energy,
     settlement_checks,
     voltage_summary,
 )
@@ -91,24 +91,68 @@ def test_community_energy_without_pv_or_load_is_nan() -> None:
     assert math.isnan(kpis["self_consumption"])
 
 
-def test_pcc_energy() -> None:
+def _grid_tables() -> tuple[pd.DataFrame, ...]:
     grid = pd.DataFrame(
-        {"substation_power_kw": [6.0, -3.0, 12.0, 0.0], "losses_kw": [0.6, 0.3, 1.2, 0.0]}
+        {
+            "time_s": [0, 60, 120, 180],
+            "converged": [True, True, False, True],
+            "substation_power_kw": [6.0, -3.0, np.nan, 12.0],
+            "losses_kw": [0.6, 0.3, np.nan, 1.2],
+            "household_export_kw": [0.0, 4.0, np.nan, 0.0],
+        }
     )
-    kpis = pcc_energy(grid, 60.0)
-    assert kpis["pcc_import_kwh"] == pytest.approx(18.0 / 60.0, abs=1e-12)
-    assert kpis["pcc_export_kwh"] == pytest.approx(3.0 / 60.0, abs=1e-12)
-    assert kpis["pcc_peak_import_kw"] == 12.0
-    assert kpis["pcc_peak_export_kw"] == 3.0
-    assert kpis["losses_kwh"] == pytest.approx(2.1 / 60.0, abs=1e-12)
-    assert kpis["losses_share_of_throughput"] == pytest.approx(0.1, abs=1e-12)
+    nodes = pd.DataFrame(
+        {
+            "node": ["a.1", "a.2", "b.1"],
+            "bus": ["a", "a", "b"],
+            "min_pu": [0.94, 0.97, 0.99],
+            "max_pu": [1.02, 1.06, 1.045],
+            "steps_below": [2, 0, 0],
+            "steps_above": [0, 1, 0],
+            "steps_above_upper_limit": [0, 1, 3],
+            "minutes_below": [2.0, 0.0, 0.0],
+            "minutes_above": [0.0, 1.0, 0.0],
+            "minutes_above_upper_limit": [0.0, 1.0, 3.0],
+        }
+    )
+    elements = pd.DataFrame(
+        {
+            "element": ["Line.l1", "Line.l2", "Transformer.t1"],
+            "kind": ["line", "line", "transformer"],
+            "max_pct": [120.0, 50.0, 80.0],
+            "overload_minutes": [2.0, 0.0, 0.0],
+        }
+    )
+    unbalance = pd.DataFrame({"bus": ["a", "b"], "max_unbalance_pct": [0.5, 1.5]})
+    taps = pd.DataFrame({"time_s": [0, 60, 120, 180], "reg1": [0, 2, 2, 1], "reg2": [5] * 4})
+    return grid, nodes, elements, unbalance, taps
 
 
-def test_pcc_without_export_has_zero_export_peak() -> None:
-    grid = pd.DataFrame({"substation_power_kw": [2.0, 5.0], "losses_kw": [0.1, 0.1]})
-    kpis = pcc_energy(grid, 60.0)
-    assert kpis["pcc_peak_export_kw"] == 0.0
-    assert kpis["pcc_export_kwh"] == 0.0
+def test_grid_summary_hand_computed() -> None:
+    summary = grid_summary(*_grid_tables(), 60.0)
+    pcc = summary["pcc"]
+    # Converged steps only: import 6 + 12 kW-min, export 3, losses 2.1, households inject 4.
+    assert pcc["substation_import_kwh"] == pytest.approx(18.0 / 60.0, abs=1e-12)
+    assert pcc["substation_export_kwh"] == pytest.approx(3.0 / 60.0, abs=1e-12)
+    assert (pcc["peak_import_kw"], pcc["peak_export_kw"]) == (12.0, 3.0)
+    assert pcc["losses_pct"] == pytest.approx(100 * 2.1 / 22.0, abs=1e-12)
+    assert summary["power_flow"] == {
+        "steps": 4,
+        "not_converged_steps": 1,
+        "not_converged_times_s": [120],
+    }
+    voltage = summary["node_voltage"]
+    assert (voltage["voltage_min_pu"], voltage["voltage_max_pu"]) == (0.94, 1.06)
+    assert voltage["node_minutes_below"] == 2.0 and voltage["node_minutes_above"] == 1.0
+    assert voltage["buses_outside_range"] == {"a": 3.0}
+    assert voltage["buses_above_upper_limit"] == {"b": 3.0, "a": 1.0}
+    loading = summary["loading"]
+    assert loading["max_line_loading_pct"] == 120.0
+    assert loading["max_transformer_loading_pct"] == 80.0
+    assert loading["line_overload_minutes"] == 2.0 and loading["lines_overloaded"] == 1
+    assert list(loading["most_loaded"]) == ["Line.l1", "Transformer.t1", "Line.l2"]
+    assert summary["unbalance"] == {"max_unbalance_pct": 1.5, "bus": "b", "three_phase_buses": 2}
+    assert summary["tap_changes"] == {"reg1": 3, "reg2": 0}
 
 
 def _voltages() -> pd.DataFrame:

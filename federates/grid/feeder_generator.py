@@ -1,27 +1,32 @@
-"""Synthetic residential low-voltage feeders, written as OpenDSS script text.
+"""Synthetic European residential low-voltage feeders, written as OpenDSS script text.
 
 The generated feeder follows the European 3-phase 4-wire 400/230 V layout of the CIGRE TB 575
-residential low-voltage benchmark family: a medium-voltage source, one Dyn distribution
-transformer, and underground cables leaving the LV busbar as radial laterals. Along each lateral,
-street cabinets sit at a fixed spacing; each household hangs on its own cabinet through a service
-cable and is connected to one phase.
+residential low-voltage benchmark family [1]_, repeated for as many distribution transformers as
+the households need: a medium-voltage (MV) source, MV cables chaining Dyn distribution
+transformers, and behind each transformer underground cables leaving its LV busbar as radial
+laterals. Along each lateral, street cabinets sit at a fixed spacing; each household hangs on
+its own cabinet through a service cable and is connected to one phase. Bus names and the
+splitting rules are those of `federates.grid.feeder_layout`.
 
 Equipment data are manufacturer figures as tabulated in the pandapower standard-type library
-(e2nIEE/pandapower, ``doc/std_types/linetypes.csv`` and ``doc/std_types/trafotypes.csv``,
-BSD-3-Clause):
+[2]_ (e2nIEE/pandapower, ``pandapower/std_types.py``, ``add_basic_std_types``; its cables cite
+Heuck, *Elektrische Energieversorgung*, Vieweg+Teubner 2013, p. 744), BSD-3-Clause:
 
-========================  ============  ============  ==========  =========
-cable                     r [ohm/km]    x [ohm/km]    c [nF/km]   Imax [A]
-========================  ============  ============  ==========  =========
-NAYY 4x150 SE             0.208         0.080         261         270
-NAYY 4x120 SE             0.225         0.080         264         242
-NAYY 4x50 SE              0.642         0.083         210         142
-========================  ============  ============  ==========  =========
+============================  ============  ============  ==========  =========
+cable                         r [ohm/km]    x [ohm/km]    c [nF/km]   Imax [A]
+============================  ============  ============  ==========  =========
+NAYY 4x150 SE                 0.208         0.080         261         270
+NAYY 4x120 SE                 0.225         0.080         264         242
+NAYY 4x50 SE                  0.642         0.083         210         142
+NA2XS2Y 1x95 RM/25 12/20 kV   0.313         0.132         216         252
+NA2XS2Y 1x185 RM/25 12/20 kV  0.161         0.117         273         362
+NA2XS2Y 1x240 RM/25 12/20 kV  0.122         0.112         304         421
+============================  ============  ============  ==========  =========
 
 Transformer "0.25 MVA 20/0.4 kV": short-circuit voltage 6 %, its resistive part (copper losses)
 1.44 %, iron losses 0.8 kW, no-load current 0.32 %.
 
-The module is pure: it builds text and a table, it neither imports OpenDSS nor touches files.
+The module is pure: it builds text and tables, it neither imports OpenDSS nor touches files.
 
 References
 ----------
@@ -30,22 +35,48 @@ References
 .. [2] L. Thurner et al., "pandapower — An Open-Source Python Tool for Convenient Modeling,
    Analysis, and Optimization of Electric Power Systems", IEEE Transactions on Power Systems
    33(6), 6510–6521, 2018. doi:10.1109/TPWRS.2018.2829021 (standard-type library in
-   https://github.com/e2nIEE/pandapower, ``doc/std_types``).
+   https://github.com/e2nIEE/pandapower, ``pandapower/std_types.py``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 
-#: Bus of the MV source.
-SOURCE_BUS = "mv"
-#: Bus of the transformer's LV terminal.
-LV_BUSBAR = "lv_busbar"
+from federates.grid.feeder_layout import (
+    SOURCE_BUS,
+    GeneratedFeeder,
+    concat,
+    draw_service_lengths,
+    dss_number,
+    household_table,
+    lateral_line_commands,
+    lay_out_households,
+    mv_chain,
+    mv_line_commands,
+    require_choice,
+    require_count,
+    require_length_bounds,
+    require_positive,
+    require_seed,
+    require_transformer_count,
+    service_line_commands,
+    transformer_count,
+    transformer_names,
+    transformer_table,
+)
+
+__all__ = [
+    "CABLE_TYPES",
+    "MV_CABLE_TYPES",
+    "SOURCE_BUS",
+    "CableType",
+    "GeneratedFeeder",
+    "LvFeederDesign",
+    "generate_lv_feeder",
+]
 
 #: System frequency of the European grid [Hz]; sets the cable charging susceptance.
 BASE_FREQUENCY_HZ = 50.0
@@ -59,13 +90,13 @@ TRANSFORMER_NO_LOAD_LOSS_PCT = 0.8 / 250.0 * 100.0
 #: No-load current, active and magnetizing parts together [%] (pandapower ``i0_percent``).
 TRANSFORMER_NO_LOAD_CURRENT_PCT = 0.32
 
-#: Zero- to positive-sequence impedance ratio of a 4-core cable (see `generate_lv_feeder`).
+#: Zero- to positive-sequence impedance ratio of a 4-core LV cable (see `generate_lv_feeder`).
 ZERO_SEQUENCE_IMPEDANCE_RATIO = 4.0
 
 
 @dataclass(frozen=True)
 class CableType:
-    """Positive-sequence data and rating of a low-voltage cable.
+    """Positive-sequence data and rating of a cable.
 
     Parameters
     ----------
@@ -88,7 +119,7 @@ class CableType:
     ampacity_a: float
 
 
-#: Cable types by name, data from the pandapower standard-type library [2].
+#: Low-voltage 4-core cable types by name, data from the pandapower standard-type library [2].
 CABLE_TYPES: dict[str, CableType] = {
     cable.name: cable
     for cable in (
@@ -98,19 +129,29 @@ CABLE_TYPES: dict[str, CableType] = {
     )
 }
 
+#: 12/20 kV single-core MV cable types by name (three cables a circuit), same source [2].
+MV_CABLE_TYPES: dict[str, CableType] = {
+    cable.name: cable
+    for cable in (
+        CableType("NA2XS2Y 1x95 RM/25 12/20 kV", 0.313, 0.132, 216.0, 252.0),
+        CableType("NA2XS2Y 1x185 RM/25 12/20 kV", 0.161, 0.117, 273.0, 362.0),
+        CableType("NA2XS2Y 1x240 RM/25 12/20 kV", 0.122, 0.112, 304.0, 421.0),
+    )
+}
+
 
 @dataclass(frozen=True)
 class LvFeederDesign:
-    """Design parameters of a synthetic residential low-voltage feeder.
+    """Design parameters of a synthetic European residential low-voltage feeder.
 
     Parameters
     ----------
     n_households : int
         Number of households, at least 1.
     laterals : int
-        Number of cables leaving the LV busbar, at least 1.
+        Number of cables leaving each transformer's LV busbar, at least 1.
     transformer_kva : float
-        Rated power of the distribution transformer [kVA].
+        Rated power of each distribution transformer [kVA].
     mv_kv : float
         Medium-voltage line-to-line voltage [kV].
     lv_kv : float
@@ -128,6 +169,19 @@ class LvFeederDesign:
         first cabinet [m].
     service_length_m : tuple of float
         ``(low, high)`` bounds of the uniformly drawn service-drop lengths [m].
+    households_per_transformer : int
+        Households one transformer feeds when ``transformers`` is None, at least 1.
+    transformers : int or None
+        Number of distribution transformers, 1 .. n_households; None means
+        ``ceil(n_households / households_per_transformer)``.
+    transformers_per_mv_branch : int
+        Most transformers chained on one MV branch leaving the source bus, at least 1; a value
+        >= the number of transformers gives a single MV chain.
+    mv_cable : str
+        Cable type of the MV branches, a key of `MV_CABLE_TYPES`.
+    mv_spacing_m : float
+        MV cable length from the source bus to the first transformer of a branch and between
+        consecutive transformers [m].
 
     Raises
     ------
@@ -146,71 +200,47 @@ class LvFeederDesign:
     service_cable: str = "NAYY 4x50 SE"
     node_spacing_m: float = 35.0
     service_length_m: tuple[float, float] = (10.0, 30.0)
+    households_per_transformer: int = 60
+    transformers: int | None = None
+    transformers_per_mv_branch: int = 20
+    mv_cable: str = "NA2XS2Y 1x185 RM/25 12/20 kV"
+    mv_spacing_m: float = 250.0
 
     def __post_init__(self) -> None:
-        for field_name in ("n_households", "laterals"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(
-                    f"LvFeederDesign.{field_name} is {value!r}; expected an integer >= 1"
-                )
-        for field_name in (
+        owner = "LvFeederDesign"
+        for field in (
+            "n_households",
+            "laterals",
+            "households_per_transformer",
+            "transformers_per_mv_branch",
+        ):
+            require_count(owner, field, getattr(self, field))
+        require_transformer_count(owner, self.transformers, self.n_households)
+        for field in (
             "transformer_kva",
             "mv_kv",
             "lv_kv",
             "mv_short_circuit_mva",
             "source_voltage_pu",
             "node_spacing_m",
+            "mv_spacing_m",
         ):
-            _require_positive(f"LvFeederDesign.{field_name}", getattr(self, field_name))
-        for field_name in ("main_cable", "service_cable"):
-            value = getattr(self, field_name)
-            if value not in CABLE_TYPES:
-                raise ValueError(
-                    f"LvFeederDesign.{field_name} is {value!r}; expected one of "
-                    f"{sorted(CABLE_TYPES)}"
-                )
-        bounds = self.service_length_m
-        if len(bounds) != 2:
-            raise ValueError(
-                f"LvFeederDesign.service_length_m is {bounds!r}; expected a pair (low, high) [m]"
-            )
-        for bound in bounds:
-            _require_positive("LvFeederDesign.service_length_m", bound)
-        if bounds[0] > bounds[1]:
-            raise ValueError(f"LvFeederDesign.service_length_m is {bounds!r}; expected low <= high")
+            require_positive(owner, field, getattr(self, field))
+        for field in ("main_cable", "service_cable"):
+            require_choice(owner, field, getattr(self, field), CABLE_TYPES)
+        require_choice(owner, "mv_cable", self.mv_cable, MV_CABLE_TYPES)
+        require_length_bounds(owner, "service_length_m", self.service_length_m)
 
-
-@dataclass(frozen=True)
-class GeneratedFeeder:
-    """A generated feeder: OpenDSS script and where the households connect.
-
-    Parameters
-    ----------
-    dss_text : str
-        Complete OpenDSS script from ``Clear`` to ``CalcVoltageBases``: source, transformer,
-        line codes and lines; no loads and no ``Solve``.
-    households : pandas.DataFrame
-        One row per household, index ``0 .. n_households - 1``, columns ``bus`` (service bus
-        name, str), ``phase`` (1, 2 or 3), ``lateral`` (1-based lateral number) and
-        ``distance_m`` (cable length from the LV busbar to the service bus [m]).
-    source_bus : str
-        Bus of the MV source.
-    lv_busbar : str
-        Bus of the transformer's LV terminal, where the laterals start.
-    lv_base_kv_ln : float
-        Line-to-neutral base voltage of the LV network, the ``kV`` of a single-phase load [kV].
-    """
-
-    dss_text: str
-    households: pd.DataFrame
-    source_bus: str
-    lv_busbar: str
-    lv_base_kv_ln: float
+    @property
+    def n_transformers(self) -> int:
+        """Number of distribution transformers: ``transformers`` or the ceiling rule."""
+        return transformer_count(
+            self.n_households, self.transformers, self.households_per_transformer
+        )
 
 
 def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
-    """Build the OpenDSS script of a radial residential LV feeder.
+    """Build the OpenDSS script of a radial European residential LV feeder.
 
     Parameters
     ----------
@@ -222,8 +252,8 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     Returns
     -------
     GeneratedFeeder
-        Script text, household connection table [bus, phase, lateral, distance in m] and the
-        names and base voltage [kV] needed to attach loads.
+        Script text, household and transformer tables, the source bus, the household base
+        voltage [kV] and the frequency (50 Hz).
 
     Raises
     ------
@@ -232,21 +262,32 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
 
     Notes
     -----
-    Topology. Household ``i`` (0-based) is placed round-robin: on lateral ``i mod L + 1`` at
-    cabinet ``n = i // L + 1``, where ``L`` is ``design.laterals``. Cabinet ``n`` of lateral
-    ``l`` is bus ``l{l}_n{n}``, fed by line ``l{l}_n{n}`` of length ``node_spacing_m`` from the
-    previous cabinet (from ``lv_busbar`` for ``n = 1``). Its household gets bus
-    ``house_{i:04d}`` through line ``service_{i:04d}``, whose length is drawn uniformly from
-    ``service_length_m`` and rounded to the millimetre, so that the text and ``distance_m``
-    agree exactly: ``distance_m = n * node_spacing_m + service length``. With fewer households
-    than laterals, the unused laterals are not built.
+    Topology. With ``T = design.n_transformers``, households are split over the transformers
+    in contiguous blocks: with ``q, r = divmod(n_households, T)`` transformers ``t1 .. tr`` feed
+    ``q + 1`` households and the others ``q``, in household order (household 0 is on ``t1``).
+    The ``j``-th household (0-based) of a transformer is placed round-robin: on lateral
+    ``j mod L + 1`` at cabinet ``n = j // L + 1``, where ``L`` is ``design.laterals``. Cabinet
+    ``n`` of lateral ``l`` of transformer ``k`` is bus ``t{k}_l{l}_n{n}``, fed by a line of
+    length ``node_spacing_m`` from the previous cabinet (from the LV busbar ``t{k}_lv`` for
+    ``n = 1``). Household ``i`` gets bus ``house_{i:05d}`` through line ``service_{i:05d}``,
+    whose length is drawn uniformly from ``service_length_m`` and rounded to the millimetre, so
+    that ``distance_m = n * node_spacing_m + service length`` holds exactly. Laterals without
+    households are not built.
 
-    Phases. Walking the feeder lateral by lateral from the busbar outwards, households take
-    phases 1, 2, 3, 1, 2, 3, ... Any contiguous run of this cycle holds each phase equally often
-    up to one, so the per-phase counts differ by at most one for the whole feeder and for every
-    lateral, and neighbouring cabinets load different phases.
+    MV. Transformer ``k`` has its MV terminal at ``t{k}_mv``. ``ceil(T /
+    transformers_per_mv_branch)`` MV branches leave the source bus ``mv``; each chains a
+    contiguous run of transformers (split as above), with one cable of ``mv_spacing_m`` ahead
+    of every transformer, so a single transformer also sits behind one MV cable. The MV cable
+    is a sequence line code with ``Z0 = Z1`` and ``C0 = C1``: the delta MV windings carry no
+    zero-sequence current, so ``Z0`` does not enter the solution, and each core of a screened
+    single-core cable has its own capacitance to earth.
 
-    Cables. Each cable type becomes a 3-phase line code given by sequence impedances, which
+    Phases. Walking the feeder transformer by transformer, lateral by lateral from the busbar
+    outwards, households take phases 1, 2, 3, 1, 2, 3, ... Any contiguous run of this cycle
+    holds each phase equally often up to one, so the per-phase counts differ by at most one
+    for the whole feeder, for every transformer and for every lateral.
+
+    LV cables. Each cable type becomes a 3-phase line code given by sequence impedances, which
     OpenDSS expands to the 3x3 phase matrix ``Zs = (2 Z1 + Z0) / 3``, ``Zm = (Z0 - Z1) / 3`` —
     the Kron reduction of the 4-wire cable with the neutral eliminated. ``Z1 = r + jx`` from the
     table. The zero-sequence impedance is approximated as ``Z0 = 4 Z1``: the zero-sequence
@@ -259,8 +300,7 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
 
     Transformer. Dyn, MV delta / LV grounded wye, ``kVA = transformer_kva``, with the
     percentages of the 250 kVA 20/0.4 kV unit for every rating (a fixed per-unit impedance and
-    loss share is the usual scaling across a product range; give the percentages of the real
-    unit when they are known): ``%loadloss = 1.44``,
+    loss share is the usual scaling across a product range): ``%loadloss = 1.44``,
     ``XHL = sqrt(6^2 - 1.44^2) = 5.8246 %``, ``%noloadloss = 0.8 / 250 * 100 = 0.32 %``. OpenDSS
     places ``%noloadloss`` (a conductance) and ``%imag`` (a susceptance) in parallel, whereas the
     datasheet's 0.32 % no-load current contains both parts, so
@@ -286,127 +326,103 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     ... )
     >>> feeder.households[["lateral", "phase", "distance_m"]].to_numpy().tolist()
     [[1.0, 1.0, 55.0], [2.0, 3.0, 55.0], [1.0, 2.0, 90.0], [2.0, 1.0, 90.0]]
-    >>> round(feeder.lv_base_kv_ln, 4)
-    0.2309
+    >>> round(feeder.lv_base_kv_ln, 4), feeder.households.bus[3], feeder.households.transformer[3]
+    (0.2309, 'house_00003', 't1')
+
+    130 households at the default 60 a transformer need ``ceil(130 / 60) = 3`` transformers,
+    which take 44, 43 and 43 households:
+
+    >>> feeder = generate_lv_feeder(LvFeederDesign(n_households=130), seed=0)
+    >>> feeder.transformers.households.tolist()
+    [44, 43, 43]
     """
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed is {seed!r}; expected a non-negative integer")
-
+    require_seed(seed)
     n = design.n_households
-    household = np.arange(n)
-    lateral = household % design.laterals + 1
-    node = household // design.laterals + 1
-    feeder_order = np.lexsort((node, lateral))
+    n_transformers = design.n_transformers
+    placement = lay_out_households(n, n_transformers, design.laterals, households_per_node=1)
     phase = np.empty(n, dtype=np.int64)
-    phase[feeder_order] = np.arange(n) % 3 + 1
+    phase[placement.walk_order] = np.arange(n) % 3 + 1
 
-    rng = np.random.default_rng(seed)
-    low_m, high_m = design.service_length_m
-    service_length_m = np.round(rng.uniform(low_m, high_m, size=n), 3)
-    distance_m = node * design.node_spacing_m + service_length_m
+    service_length_m = draw_service_lengths(seed, n, design.service_length_m)
+    distance_m = placement.node * design.node_spacing_m + service_length_m
 
-    cabinet = [f"l{lat}_n{nd}" for lat, nd in zip(lateral.tolist(), node.tolist(), strict=True)]
-    house = [f"house_{i:04d}" for i in range(n)]
-    upstream = [
-        LV_BUSBAR if nd == 1 else f"l{lat}_n{nd - 1}"
-        for lat, nd in zip(lateral.tolist(), node.tolist(), strict=True)
-    ]
-
-    main_code = _line_code_name(design.main_cable)
-    service_code = _line_code_name(design.service_cable)
-    spacing = _num(design.node_spacing_m)
-    main_lines = [
-        f"New Line.{cabinet[i]} bus1={upstream[i]} bus2={cabinet[i]} phases=3 "
-        f"linecode={main_code} length={spacing} units=m"
-        for i in feeder_order.tolist()
-    ]
-    service_lines = [
-        f"New Line.service_{i:04d} bus1={cabinet[i]} bus2={house[i]} phases=3 "
-        f"linecode={service_code} length={_num(length)} units=m"
-        for i, length in enumerate(service_length_m.tolist())
-    ]
-    # One line code per distinct cable type, in a fixed order so the text is reproducible.
+    branch, position = mv_chain(n_transformers, design.transformers_per_mv_branch)
+    mv_code = _line_code_name(design.mv_cable)
+    mv_lines, mv_distance_m = mv_line_commands(position, design.mv_spacing_m, mv_code)
+    lateral_lines = lateral_line_commands(
+        placement, design.node_spacing_m, _line_code_name(design.main_cable), 3, ""
+    )
+    service_lines = service_line_commands(
+        placement, service_length_m, _line_code_name(design.service_cable), 3, ""
+    )
+    # One LV line code per distinct cable type, in a fixed order so the text is reproducible.
     cable_names = dict.fromkeys((design.main_cable, design.service_cable))
-
     dss_text = "\n".join(
         [
             "Clear",
-            f"Set DefaultBaseFrequency={_num(BASE_FREQUENCY_HZ)}",
-            f"New Circuit.tefed_lv_feeder bus1={SOURCE_BUS} basekv={_num(design.mv_kv)} "
-            f"pu={_num(design.source_voltage_pu)} angle=0 phases=3 "
-            f"MVAsc3={_num(design.mv_short_circuit_mva)} "
-            f"MVAsc1={_num(design.mv_short_circuit_mva)}",
-            *(_line_code_command(CABLE_TYPES[name]) for name in cable_names),
-            _transformer_command(design),
-            *main_lines,
+            f"Set DefaultBaseFrequency={dss_number(BASE_FREQUENCY_HZ)}",
+            f"New Circuit.tefed_lv_feeder bus1={SOURCE_BUS} basekv={dss_number(design.mv_kv)} "
+            f"pu={dss_number(design.source_voltage_pu)} angle=0 phases=3 "
+            f"MVAsc3={dss_number(design.mv_short_circuit_mva)} "
+            f"MVAsc1={dss_number(design.mv_short_circuit_mva)}",
+            _line_code_command(MV_CABLE_TYPES[design.mv_cable], zero_sequence_ratio=1.0),
+            *(
+                _line_code_command(CABLE_TYPES[name], ZERO_SEQUENCE_IMPEDANCE_RATIO)
+                for name in cable_names
+            ),
+            *mv_lines,
+            *_transformer_commands(design, n_transformers),
+            *lateral_lines,
             *service_lines,
-            f"Set VoltageBases=[{_num(design.mv_kv)}, {_num(design.lv_kv)}]",
+            f"Set VoltageBases=[{dss_number(design.mv_kv)}, {dss_number(design.lv_kv)}]",
             "CalcVoltageBases",
         ]
     )
-    households = pd.DataFrame(
-        {
-            "bus": pd.Series(house, dtype=object),
-            "phase": phase,
-            "lateral": lateral.astype(np.int64),
-            "distance_m": distance_m.astype(np.float64),
-        }
-    )
     return GeneratedFeeder(
         dss_text=dss_text + "\n",
-        households=households,
+        households=household_table(placement, phase, "ln", distance_m),
+        transformers=transformer_table(
+            branch, mv_distance_m, design.transformer_kva, placement.transformer
+        ),
         source_bus=SOURCE_BUS,
-        lv_busbar=LV_BUSBAR,
         lv_base_kv_ln=design.lv_kv / math.sqrt(3.0),
+        frequency_hz=BASE_FREQUENCY_HZ,
     )
 
 
-def _transformer_command(design: LvFeederDesign) -> str:
-    """OpenDSS command of the Dyn distribution transformer (percentages in the Notes above)."""
+def _transformer_commands(design: LvFeederDesign, n_transformers: int) -> list[str]:
+    """OpenDSS commands of the Dyn distribution transformers (percentages in the Notes above)."""
     reactance_pct = math.sqrt(
         TRANSFORMER_SHORT_CIRCUIT_VOLTAGE_PCT**2 - TRANSFORMER_COPPER_LOSS_PCT**2
     )
     magnetizing_pct = math.sqrt(
         max(TRANSFORMER_NO_LOAD_CURRENT_PCT**2 - TRANSFORMER_NO_LOAD_LOSS_PCT**2, 0.0)
     )
-    kva = _num(design.transformer_kva)
-    return (
-        f"New Transformer.distribution phases=3 windings=2 buses=[{SOURCE_BUS}, {LV_BUSBAR}] "
-        f"conns=[delta, wye] kVs=[{_num(design.mv_kv)}, {_num(design.lv_kv)}] "
-        f"kVAs=[{kva}, {kva}] XHL={_num(reactance_pct)} "
-        f"%loadloss={_num(TRANSFORMER_COPPER_LOSS_PCT)} "
-        f"%noloadloss={_num(TRANSFORMER_NO_LOAD_LOSS_PCT)} %imag={_num(magnetizing_pct)}"
-    )
+    kva = dss_number(design.transformer_kva)
+    names = transformer_names(n_transformers)
+    commands = concat(
+        "New Transformer.", names, " phases=3 windings=2 buses=[", names, "_mv, ", names, "_lv] ",
+        f"conns=[delta, wye] kVs=[{dss_number(design.mv_kv)}, {dss_number(design.lv_kv)}] "
+        f"kVAs=[{kva}, {kva}] XHL={dss_number(reactance_pct)} "
+        f"%loadloss={dss_number(TRANSFORMER_COPPER_LOSS_PCT)} "
+        f"%noloadloss={dss_number(TRANSFORMER_NO_LOAD_LOSS_PCT)} "
+        f"%imag={dss_number(magnetizing_pct)}",
+    )  # fmt: skip
+    return commands.tolist()
 
 
-def _line_code_command(cable: CableType) -> str:
-    """OpenDSS command of a cable's 3-phase sequence-impedance line code (Z0 = 4 Z1, C0 = C1)."""
-    ratio = ZERO_SEQUENCE_IMPEDANCE_RATIO
+def _line_code_command(cable: CableType, zero_sequence_ratio: float) -> str:
+    """OpenDSS command of a cable's 3-phase sequence line code (Z0 = ratio * Z1, C0 = C1)."""
     return (
         f"New LineCode.{_line_code_name(cable.name)} nphases=3 units=km "
-        f"r1={_num(cable.r_ohm_per_km)} x1={_num(cable.x_ohm_per_km)} "
-        f"r0={_num(ratio * cable.r_ohm_per_km)} x0={_num(ratio * cable.x_ohm_per_km)} "
-        f"c1={_num(cable.c_nf_per_km)} c0={_num(cable.c_nf_per_km)} "
-        f"normamps={_num(cable.ampacity_a)} emergamps={_num(cable.ampacity_a)}"
+        f"r1={dss_number(cable.r_ohm_per_km)} x1={dss_number(cable.x_ohm_per_km)} "
+        f"r0={dss_number(zero_sequence_ratio * cable.r_ohm_per_km)} "
+        f"x0={dss_number(zero_sequence_ratio * cable.x_ohm_per_km)} "
+        f"c1={dss_number(cable.c_nf_per_km)} c0={dss_number(cable.c_nf_per_km)} "
+        f"normamps={dss_number(cable.ampacity_a)} emergamps={dss_number(cable.ampacity_a)}"
     )
 
 
 def _line_code_name(cable_name: str) -> str:
     """OpenDSS-safe lowercase name of a cable type, e.g. ``nayy_4x150_se``."""
     return "".join(ch if ch.isalnum() else "_" for ch in cable_name.lower())
-
-
-def _num(value: float) -> str:
-    """Shortest stable text of a number, 12 significant digits."""
-    return format(float(value), ".12g")
-
-
-def _require_positive(field: str, value: object) -> None:
-    """Raise ValueError unless ``value`` is a finite real number > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{field} is {value!r}; expected a finite number > 0")

@@ -3,23 +3,47 @@
 At every grid instant (phase 3 of 4) the grid reads each household's net power, applies it (with
 reactive power at the configured power factor), solves the power flow, and publishes each
 household's service voltage and the feeder state (substation power, losses, voltage extremes).
-It records all of them for the run's results.
+
+It keeps, per step, the feeder state and every household's voltage, and per node, line and
+transformer running statistics (extremes, violation and overload steps) whose memory does not
+grow with the run, and writes them to the run's results.
+
+A power flow that does not converge is recorded with its time (``converged`` is false in
+``grid.parquet``, and the log names the time); the voltages published for that step are those of
+the last converged solution. The run then goes on, or stops if the scenario says so.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.grid.feeder_generator import LvFeederDesign, generate_lv_feeder
+from federates.grid.feeder_loader import load_feeder
+from federates.grid.grid_metrics import LoadingStatistics, VoltageStatistics
 from federates.grid.opendss_engine import OpenDssFeeder
 from federates.runtime.errors import InputError
 from federates.runtime.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
 from federates.runtime.run_folder import RunFolder
 from federates.runtime.time_grid import TimeGrid
+
+logger = logging.getLogger(__name__)
+
+#: Columns of ``grid.parquet`` after ``time_s`` and ``timestamp``, one row per grid step.
+STATE_COLUMNS = (
+    "substation_power_kw",
+    "substation_reactive_power_kvar",
+    "losses_kw",
+    "household_export_kw",
+    "voltage_min_pu",
+    "voltage_max_pu",
+    "max_line_loading_pct",
+    "max_transformer_loading_pct",
+    "max_unbalance_pct",
+)
 
 
 class GridFederate(FederateLogic):
@@ -28,33 +52,36 @@ class GridFederate(FederateLogic):
     role = "grid"
 
     def initialize(self, context: FederateContext) -> None:
-        """Generate and compile the feeder and attach every household at its bus and phase."""
+        """Compile the feeder and attach every household at its bus and phase."""
         config = context.config
         self._grid: TimeGrid = context.time_grid
-        feeder_spec = config["feeder"]
-        if feeder_spec.get("generator") != "radial_lv":
-            raise InputError(
-                "grid.feeder.generator",
-                [f"got {feeder_spec.get('generator')!r}; expected 'radial_lv'"],
-            )
+        self._stop_on_nonconvergence = config.get("on_nonconvergence", "continue") == "stop"
         try:
-            design = LvFeederDesign(**feeder_spec["design"])
-            feeder = generate_lv_feeder(design, seed=int(feeder_spec["seed"]))
-        except (TypeError, ValueError) as error:
-            raise InputError("grid.feeder.design", [str(error)]) from None
-        self._dss_text = feeder.dss_text
+            loaded = load_feeder(config["feeder"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError("grid.feeder", [str(error)]) from None
+        self._dss_text = loaded.dss_text
         table = context.federation.households_frame()
-        self._ids = list(table["household_id"])
-        self._buses = table["bus"].astype(str).tolist()
-        self._phases = table["phase"].astype(int).tolist()
-        self._feeder = OpenDssFeeder(
-            feeder.dss_text,
-            household_names=[f"hh_{household}" for household in self._ids],
-            buses=self._buses,
-            phases=self._phases,
-            kv_line_to_neutral=feeder.lv_base_kv_ln,
-            constant_power_voltage_range_pu=tuple(config["constant_power_voltage_range_pu"]),
+        self._ids = table["household_id"].astype(str).tolist()
+        self._attachment = pd.DataFrame(
+            {
+                "name": [f"hh_{household}" for household in self._ids],
+                "bus": table["bus"].astype(str).str.lower().to_numpy(),
+                "phase": table["phase"].astype(int).to_numpy(),
+                "connection": table.get("connection", pd.Series("ln", index=table.index))
+                .astype(str)
+                .to_numpy(),
+            }
         )
+        try:
+            self._feeder = OpenDssFeeder(
+                self._attachment,
+                existing_loads=loaded.existing_loads,
+                existing_load_scale=loaded.existing_load_scale,
+                constant_power_voltage_range_pu=tuple(config["constant_power_voltage_range_pu"]),
+            )
+        except ValueError as error:
+            raise InputError("households (bus, phase)", [str(error)]) from None
         power_factor = float(config["household_power_factor"])
         if not 0 < power_factor <= 1:
             raise InputError(
@@ -63,12 +90,29 @@ class GridFederate(FederateLogic):
         self._kvar_per_kw = math.tan(math.acos(power_factor))
         self._power_keys = [keys.household_power(h) for h in self._ids]
         self._voltage_keys = [keys.household_voltage(h) for h in self._ids]
-        self._distance_m = (
-            feeder.households.set_index("bus")["distance_m"].reindex(self._buses).to_numpy()
-        )
+        self._bus_distance_m = self._feeder.bus_distance_m()
+        self._allocate_records(config)
+
+    def _allocate_records(self, config: dict) -> None:
         n_steps, count = self._grid.n_steps, len(self._ids)
-        self._voltage_pu = np.zeros((n_steps, count), dtype=np.float32)
-        self._state = np.zeros((n_steps, 5))
+        step_s = self._grid.grid_step_s
+        self._voltage_pu = np.full((n_steps, count), np.nan, dtype=np.float32)
+        self._state = np.full((n_steps, len(STATE_COLUMNS)), np.nan)
+        self._converged = np.zeros(n_steps, dtype=bool)
+        self._taps = np.zeros((n_steps, len(self._feeder.regulator_names)), dtype=np.int64)
+        low, high = config["voltage_range_pu"]
+        self._node_stats = VoltageStatistics(
+            len(self._feeder.node_names),
+            step_s,
+            range_pu=(low, high),
+            upper_limit_pu=float(config["upper_voltage_limit_pu"]),
+        )
+        self._element_stats = LoadingStatistics(
+            len(self._feeder.elements), step_s, limit_pct=float(config["loading_limit_pct"])
+        )
+        self._max_unbalance_pct = np.zeros(len(self._feeder.three_phase_buses))
+        self._is_line = (self._feeder.elements["kind"] == "line").to_numpy()
+        self._last_voltage = np.ones(count)
 
     def schedule_s(self) -> np.ndarray:
         """Every grid step."""
@@ -79,18 +123,20 @@ class GridFederate(FederateLogic):
         power_kw = inputs.finite_array(self._power_keys)
         # Households draw reactive power with their load; an exporting inverter runs at unity.
         state = self._feeder.solve(power_kw, np.maximum(power_kw, 0.0) * self._kvar_per_kw)
-        if not state.converged:
-            raise RuntimeError(f"power flow did not converge at t={time_s} s")
         step = time_s // self._grid.grid_step_s
-        voltage = state.household_voltage_pu
-        self._voltage_pu[step] = voltage
-        self._state[step] = (
-            state.substation_power_kw,
-            state.substation_reactive_power_kvar,
-            state.losses_kw,
-            voltage.min(),
-            voltage.max(),
-        )
+        self._converged[step] = state.converged
+        if not state.converged:
+            logger.warning("power flow did not converge at t=%d s", time_s)
+            if self._stop_on_nonconvergence:
+                raise RuntimeError(
+                    f"power flow did not converge at t={time_s} s and grid.on_nonconvergence "
+                    "is 'stop'"
+                )
+            voltage = self._last_voltage
+        else:
+            voltage = state.household_voltage_pu
+            self._last_voltage = voltage
+            self._record(step, time_s, state, power_kw)
         values = dict(zip(self._voltage_keys, voltage.tolist(), strict=True))
         values[keys.SUBSTATION_POWER] = state.substation_power_kw
         values[keys.SUBSTATION_REACTIVE_POWER] = state.substation_reactive_power_kvar
@@ -99,19 +145,33 @@ class GridFederate(FederateLogic):
         values[keys.VOLTAGE_MAX] = float(voltage.max())
         return StepOutputs(values=values)
 
-    def finalize(self, results: RunFolder) -> None:
-        """Write feeder state, household voltages, and the feeder itself."""
-        times = self._grid.step_times_s()
-        feeder_state = pd.DataFrame(
-            self._state,
-            columns=[
-                "substation_power_kw",
-                "substation_reactive_power_kvar",
-                "losses_kw",
-                "voltage_min_pu",
-                "voltage_max_pu",
-            ],
+    def _record(self, step: int, time_s: int, state, power_kw: np.ndarray) -> None:
+        """Keep a converged step's results (non-converged steps stay NaN)."""
+        voltage = state.household_voltage_pu
+        self._voltage_pu[step] = voltage
+        loading = state.loading_pct
+        lines, transformers = loading[self._is_line], loading[~self._is_line]
+        self._state[step] = (
+            state.substation_power_kw,
+            state.substation_reactive_power_kvar,
+            state.losses_kw,
+            float(np.maximum(-power_kw, 0.0).sum()),
+            voltage.min(),
+            voltage.max(),
+            lines.max() if lines.size else np.nan,
+            transformers.max() if transformers.size else np.nan,
+            state.unbalance_pct.max() if state.unbalance_pct.size else np.nan,
         )
+        self._taps[step] = state.tap_position
+        self._node_stats.update(time_s, state.node_voltage_pu)
+        self._element_stats.update(loading)
+        np.fmax(self._max_unbalance_pct, state.unbalance_pct, out=self._max_unbalance_pct)
+
+    def finalize(self, results: RunFolder) -> None:
+        """Write feeder state, household voltages, node and element statistics, the feeder."""
+        times = self._grid.step_times_s()
+        feeder_state = pd.DataFrame(self._state, columns=list(STATE_COLUMNS))
+        feeder_state.insert(0, "converged", self._converged)
         feeder_state.insert(0, "timestamp", self._grid.calendar(times))
         feeder_state.insert(0, "time_s", times)
         results.write_parquet("grid.parquet", feeder_state)
@@ -126,15 +186,33 @@ class GridFederate(FederateLogic):
                 }
             ),
         )
-        results.write_parquet(
-            "feeder_households.parquet",
-            pd.DataFrame(
-                {
-                    "household_id": self._ids,
-                    "bus": self._buses,
-                    "phase": self._phases,
-                    "distance_m": self._distance_m,
-                }
-            ),
+        attachment = self._attachment.drop(columns="name")
+        attachment.insert(0, "household_id", self._ids)
+        attachment["distance_m"] = self._bus_distance_m.reindex(attachment["bus"]).to_numpy()
+        results.write_parquet("feeder_households.parquet", attachment)
+        results.write_parquet("grid_nodes.parquet", self._node_table())
+        elements = self._element_stats.element_table(
+            self._feeder.elements["element"].tolist(), self._feeder.elements["kind"].tolist()
+        ).reset_index()
+        results.write_parquet("grid_elements.parquet", elements)
+        unbalance = pd.DataFrame(
+            {"bus": self._feeder.three_phase_buses, "max_unbalance_pct": self._max_unbalance_pct}
         )
+        results.write_parquet("grid_unbalance.parquet", unbalance)
+        taps = pd.DataFrame(self._taps, columns=self._feeder.regulator_names)
+        taps.insert(0, "time_s", times)
+        results.write_parquet("grid_taps.parquet", taps)
         results.write_text("feeder.dss", self._dss_text)
+
+    def _node_table(self) -> pd.DataFrame:
+        """Per node: bus, phase, distance from the source, statistics, worst-instant voltage."""
+        stats = self._node_stats
+        table = stats.node_table(self._feeder.node_names).reset_index()
+        buses = [name.rsplit(".", 1)[0] for name in self._feeder.node_names]
+        table.insert(1, "bus", buses)
+        table.insert(2, "phase", [int(name.rsplit(".", 1)[1]) for name in self._feeder.node_names])
+        table.insert(3, "distance_m", self._bus_distance_m.reindex(buses).to_numpy())
+        worst = stats.worst_voltage_pu
+        table["worst_instant_voltage_pu"] = np.nan if worst is None else worst
+        table["worst_instant_time_s"] = stats.worst_time_s
+        return table

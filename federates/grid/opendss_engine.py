@@ -1,16 +1,159 @@
 """OpenDSS through opendssdirect.py: compile a feeder, attach households, solve, read results.
 
-Household powers are written with AltDSS's batch interface (one call for all loads) and
-voltages read as one array of all node magnitudes, so a grid step costs a few library calls
-whatever the number of households.
+The only module of the project that imports opendssdirect. A feeder is either an OpenDSS master
+file (any feeder a distribution engineer already has) or script text from the project's feeder
+generators; both go through `compile_feeder`, followed by optional extra OpenDSS commands (for
+example locking regulator taps).
+
+Household powers are written with AltDSS's batch interface (one call for all loads), and every
+result of a step is read as one array for the whole circuit (node voltages, the loading of every
+power-delivery element, regulator taps), so a grid step costs a few library calls whatever the
+number of households.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import opendssdirect as dss
+import pandas as pd
+
+from federates.grid.feeder_topology import bus_distances_m, bus_name, length_to_m
+from federates.grid.grid_metrics import voltage_unbalance_factor_pct
+
+#: How regulator controls behave during the run.
+REGULATOR_MODES = ("automatic", "locked")
+#: What happens to the loads the feeder itself defines when households are attached.
+EXISTING_LOAD_MODES = ("keep", "replace", "scale")
+#: Phase letters of OpenDSS nodes 1, 2 and 3, as the IEEE test-feeder reports name them.
+PHASE_LETTERS = {1: "A", 2: "B", 3: "C"}
+
+
+def compile_feeder(
+    *,
+    master_path: str | Path | None = None,
+    script_text: str | None = None,
+    commands: Sequence[str] = (),
+    regulators: str = "automatic",
+) -> None:
+    """Load a feeder into this process's OpenDSS engine, ready for snapshot power flows.
+
+    Parameters
+    ----------
+    master_path : str or pathlib.Path, optional
+        OpenDSS master file; its ``Redirect`` and ``BusCoords`` paths resolve against its folder.
+    script_text : str, optional
+        OpenDSS script text instead of a file (generated feeders).
+    commands : sequence of str
+        OpenDSS commands applied after compiling, in order (e.g. ``Transformer.Reg1.Taps=[1
+        1.0625]``).
+    regulators : {"automatic", "locked"}
+        ``automatic``: regulator controls move taps within every solve (``ControlMode=Static``);
+        ``locked``: every ``RegControl`` is disabled, so taps stay where the file and the commands
+        left them.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, OpenDSS rejects a line (its own message, with file and line), the
+        script defines no circuit, or a command fails.
+
+    Notes
+    -----
+    The engine is put in snapshot mode after compiling, whatever mode the file set: the grid
+    federate owns time and solves one snapshot per grid step.
+    """
+    if (master_path is None) == (script_text is None):
+        raise ValueError("compile_feeder needs exactly one of master_path and script_text")
+    if regulators not in REGULATOR_MODES:
+        raise ValueError(f"regulators is {regulators!r}; expected one of {REGULATOR_MODES}")
+    dss.Basic.ClearAll()
+    dss.Basic.AllowChangeDir(False)
+    dss.Basic.AllowForms(False)
+    if master_path is not None:
+        path = Path(master_path).resolve()
+        if not path.is_file():
+            raise ValueError(f"OpenDSS file {str(path)!r} does not exist or is not a file")
+        _run(f"Compile [{path}]", f"OpenDSS could not compile {path}")
+    else:
+        for number, line in enumerate(script_text.splitlines(), start=1):
+            if line.strip():
+                _run(line, f"OpenDSS rejected line {number} of the generated feeder")
+    if dss.Basic.NumCircuits() == 0:
+        raise ValueError(
+            "the feeder defines no circuit: an OpenDSS feeder starts with 'New Circuit.<name>' "
+            "(which also creates its source)"
+        )
+    _run("Set Mode=Snapshot", "OpenDSS refused snapshot mode")
+    _run("Set ControlMode=Static", "OpenDSS refused static control mode")
+    for command in commands:
+        _run(command, f"OpenDSS rejected the command {command!r}")
+    if regulators == "locked" and dss.RegControls.Count():
+        # BatchEdit rather than AltDSS's Enabled array, whose setter crashes the engine.
+        _run("BatchEdit RegControl..* enabled=no", "OpenDSS could not lock the regulators")
+
+
+def feeder_load_points() -> pd.DataFrame:
+    """The compiled feeder's own loads, one row per phase they draw from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``load`` (name), ``bus``, ``phase`` (1, 2 or 3) and ``power_kw`` (the load's
+        kW shared equally over its phases) [kW], in the feeder's load order.
+    """
+    loads = dss.to_altdss().Load
+    if len(loads) == 0:
+        return pd.DataFrame({"load": [], "bus": [], "phase": [], "power_kw": []})
+    rows = []
+    for name, bus1, phases, power_kw in zip(
+        loads.Name, loads.Bus1, loads.Phases.to_array(), loads.kW.to_array(), strict=True
+    ):
+        bus, nodes = _split_bus(bus1, int(phases))
+        rows.extend((name, bus, node, power_kw / len(nodes)) for node in nodes)
+    return pd.DataFrame(rows, columns=["load", "bus", "phase", "power_kw"])
+
+
+def feeder_nodes() -> set[tuple[str, int]]:
+    """Every (bus, node) pair of the compiled feeder, bus names in lower case."""
+    pairs = set()
+    for name in dss.Circuit.AllNodeNames():
+        bus, node = name.rsplit(".", 1)
+        pairs.add((bus, int(node)))
+    return pairs
+
+
+def solve_snapshot() -> bool:
+    """Solve the compiled feeder once; returns whether OpenDSS converged."""
+    dss.Solution.Solve()
+    return bool(dss.Solution.Converged())
+
+
+def node_voltage_table() -> pd.DataFrame:
+    """Voltage of every node of the last solution.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``node`` (bus name), ``phase`` (``A``/``B``/``C`` for nodes 1–3, else the node
+        number), ``vmag_pu`` (magnitude over the bus's line-to-neutral base, NaN without a base)
+        [pu] and ``angle_deg`` [degrees].
+    """
+    names = dss.Circuit.AllNodeNames()
+    voltage = _complex(dss.Circuit.AllBusVolts())
+    base_v = _node_base_v(names)
+    buses, nodes = zip(*(name.rsplit(".", 1) for name in names), strict=True)
+    return pd.DataFrame(
+        {
+            "node": list(buses),
+            "phase": [PHASE_LETTERS.get(int(node), node) for node in nodes],
+            "vmag_pu": np.abs(voltage) / base_v,
+            "angle_deg": np.degrees(np.angle(voltage)),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -22,7 +165,17 @@ class FeederState:
     converged : bool
         Whether OpenDSS reported convergence.
     household_voltage_pu : numpy.ndarray
-        Service voltage of each household, line-to-neutral on its phase [pu].
+        Service voltage of each household: line-to-neutral on its phase, or across both legs of
+        a split-phase service over twice the leg base [pu].
+    node_voltage_pu : numpy.ndarray
+        Voltage magnitude of every node over its base, in `OpenDssFeeder.node_names` order [pu].
+    loading_pct : numpy.ndarray
+        Current of each line and transformer over its normal rating, in
+        `OpenDssFeeder.elements` order [%].
+    tap_position : numpy.ndarray
+        Tap number of each regulator control, in `OpenDssFeeder.regulator_names` order.
+    unbalance_pct : numpy.ndarray
+        Voltage unbalance factor of each three-phase bus [%].
     substation_power_kw : float
         Active power flowing into the feeder at the source [kW] (import positive).
     substation_reactive_power_kvar : float
@@ -33,26 +186,31 @@ class FeederState:
 
     converged: bool
     household_voltage_pu: np.ndarray
+    node_voltage_pu: np.ndarray
+    loading_pct: np.ndarray
+    tap_position: np.ndarray
+    unbalance_pct: np.ndarray
     substation_power_kw: float
     substation_reactive_power_kvar: float
     losses_kw: float
 
 
 class OpenDssFeeder:
-    """One feeder loaded in this process's OpenDSS engine, with households attached.
+    """The compiled feeder with households attached as single-phase loads.
+
+    Call `compile_feeder` first. Household ``i`` becomes load ``names[i]``.
 
     Parameters
     ----------
-    dss_text : str
-        OpenDSS script defining the feeder (``Clear`` … ``CalcVoltageBases``).
-    household_names : list of str
-        Load names to create, one per household.
-    buses : list of str
-        Bus of each household.
-    phases : list of int
-        Phase (1, 2 or 3) of each household.
-    kv_line_to_neutral : float
-        Nominal voltage of the households' service [kV].
+    households : pandas.DataFrame
+        One row per household: ``name``, ``bus``, ``phase`` (1, 2 or 3) and ``connection``
+        (``ln``: line-to-neutral on node ``phase``; ``split``: 240 V across nodes 1 and 2 of a
+        split-phase secondary).
+    existing_loads : {"keep", "replace", "scale"}
+        What happens to the loads the feeder defines: kept at their base power, disabled, or
+        scaled by ``existing_load_scale``.
+    existing_load_scale : float
+        Factor on the kept loads' kW and kvar when ``existing_loads`` is ``scale`` [-].
     constant_power_voltage_range_pu : tuple of float
         Band in which OpenDSS keeps each household at its constant power [pu]; outside it the
         load becomes a constant impedance. A wide band keeps applied and metered power equal.
@@ -60,35 +218,140 @@ class OpenDssFeeder:
 
     def __init__(
         self,
-        dss_text: str,
-        household_names: list[str],
-        buses: list[str],
-        phases: list[int],
-        kv_line_to_neutral: float,
+        households: pd.DataFrame,
+        existing_loads: str,
+        existing_load_scale: float,
         constant_power_voltage_range_pu: tuple[float, float],
     ):
-        dss.Basic.ClearAll()
-        _run_script(dss_text)
-        known_buses = set(dss.Circuit.AllBusNames())
-        missing = sorted({bus.lower() for bus in buses} - known_buses)
-        if missing:
-            raise ValueError(f"household buses not in the feeder: {missing[:10]}")
+        if existing_loads not in EXISTING_LOAD_MODES:
+            raise ValueError(
+                f"existing_loads is {existing_loads!r}; expected one of {EXISTING_LOAD_MODES}"
+            )
+        if len(households) == 0:
+            raise ValueError("no households to attach; a scenario needs at least one")
+        _check_household_nodes(households)
+        altdss = dss.to_altdss()
+        n_existing = len(altdss.Load)
+        if n_existing and existing_loads == "replace":
+            _run("BatchEdit Load..* enabled=no", "OpenDSS could not disable the feeder's loads")
         vmin_pu, vmax_pu = constant_power_voltage_range_pu
-        for name, bus, phase in zip(household_names, buses, phases, strict=True):
+        split = households["connection"].to_numpy() == "split"
+        base_kv = _bus_base_kv(households["bus"].tolist())
+        for name, bus, phase, is_split, kv in zip(
+            households["name"],
+            households["bus"],
+            households["phase"].astype(int),
+            split,
+            base_kv,
+            strict=True,
+        ):
+            terminal, load_kv = (f"{bus}.1.2", 2 * kv) if is_split else (f"{bus}.{phase}", kv)
             dss.Text.Command(
-                f"New Load.{name} bus1={bus}.{phase} phases=1 kV={kv_line_to_neutral:.6f} "
+                f"New Load.{name} bus1={terminal} phases=1 kV={load_kv:.6f} "
                 f"kW=0 kvar=0 model=1 vminpu={vmin_pu} vmaxpu={vmax_pu}"
             )
-        dss.Text.Command("Set ControlMode=Static")
-        dss.Text.Command("CalcVoltageBases")
-        self._loads = dss.to_altdss().Load
-        created = [name.lower() for name in self._loads.Name]
-        if created != [name.lower() for name in household_names]:
-            raise RuntimeError("the feeder already has loads; households must be its only loads")
-        node_index = {node: i for i, node in enumerate(dss.Circuit.AllNodeNames())}
-        self._household_nodes = np.array(
-            [node_index[f"{bus.lower()}.{phase}"] for bus, phase in zip(buses, phases, strict=True)]
+        self._loads = altdss.Load
+        created = [name.lower() for name in self._loads.Name[n_existing:]]
+        if created != [str(name).lower() for name in households["name"]]:
+            raise RuntimeError("OpenDSS did not create the household loads in order")
+        self._kw = np.array(self._loads.kW.to_array(), dtype=float)
+        self._kvar = np.array(self._loads.kvar.to_array(), dtype=float)
+        self._first_household = n_existing
+        if n_existing and existing_loads == "scale":
+            self._kw[:n_existing] *= existing_load_scale
+            self._kvar[:n_existing] *= existing_load_scale
+        self._index_nodes(households, split)
+        self._index_elements()
+        self._regulators = altdss.RegControl
+
+    def _index_nodes(self, households: pd.DataFrame, split: np.ndarray) -> None:
+        """Node order, bases, household and three-phase-bus node indices (once)."""
+        names = dss.Circuit.AllNodeNames()
+        self.node_names: list[str] = list(names)
+        self._node_base_v = _node_base_v(names)
+        if not np.isfinite(self._node_base_v).any():
+            raise ValueError(
+                "the feeder has no voltage bases: add 'Set VoltageBases=[...]' and "
+                "'CalcVoltageBases' to the feeder or as commands"
+            )
+        index = {name: i for i, name in enumerate(names)}
+        buses = households["bus"].str.lower().tolist()
+        phases = households["phase"].astype(int).tolist()
+        first = [
+            index[f"{bus}.1"] if is_split else index[f"{bus}.{phase}"]
+            for bus, phase, is_split in zip(buses, phases, split, strict=True)
+        ]
+        ground = len(names)  # an extra zero entry stands for the neutral of a ln connection
+        second = [
+            index[f"{bus}.2"] if is_split else ground
+            for bus, is_split in zip(buses, split, strict=True)
+        ]
+        self._household_first = np.asarray(first)
+        self._household_second = np.asarray(second)
+        self._household_base_v = self._node_base_v[self._household_first] * np.where(split, 2, 1)
+        bus_of_node = [name.rsplit(".", 1)[0] for name in names]
+        self.node_buses = bus_of_node
+        three_phase = sorted(
+            {bus for bus in bus_of_node if all(f"{bus}.{k}" in index for k in (1, 2, 3))}
         )
+        self.three_phase_buses: list[str] = three_phase
+        self._abc = np.array(
+            [[index[f"{bus}.{k}"] for k in (1, 2, 3)] for bus in three_phase], dtype=np.int64
+        ).reshape(-1, 3)
+
+    def _index_elements(self) -> None:
+        """Lines and transformers among the power-delivery elements, with their ratings."""
+        pd_names = dss.PDElements.AllNames()
+        regulated = {name.lower() for name in dss.to_altdss().RegControl.Transformer_str}
+        picked, kinds = [], []
+        for i, full_name in enumerate(pd_names):
+            cls, name = full_name.split(".", 1)
+            kind = {"line": "line", "transformer": "transformer"}.get(cls.lower())
+            if kind is None:
+                continue
+            if kind == "transformer" and name.lower() in regulated:
+                kind = "regulator"
+            picked.append(i)
+            kinds.append(kind)
+        self._pd_index = np.asarray(picked, dtype=np.int64)
+        self.elements = pd.DataFrame(
+            {"element": [pd_names[i] for i in picked], "kind": kinds}, dtype=object
+        )
+
+    @property
+    def regulator_names(self) -> list[str]:
+        """Names of the regulator controls, in `FeederState.tap_position` order."""
+        return list(self._regulators.Name)
+
+    def bus_distance_m(self) -> pd.Series:
+        """Cable distance of every bus from the source [m] (NaN where not reachable)."""
+        altdss = dss.to_altdss()
+        lines = altdss.Line
+        from_bus = list(lines.Bus1)
+        to_bus = list(lines.Bus2)
+        # A line without units of its own is in its line code's units; without either, the
+        # length is taken as metres (it only places nodes on the profile plot).
+        code_units = dict(
+            zip(
+                (name.lower() for name in altdss.LineCode.Name),
+                altdss.LineCode.Units.to_array().tolist(),
+                strict=True,
+            )
+        )
+        none_units = np.array(
+            [code_units.get(code.lower(), 0) or 4 for code in lines.LineCode_str], dtype=np.int64
+        )
+        length_m = list(
+            length_to_m(lines.Length.to_array(), lines.Units.to_array(), none_units=none_units)
+        )
+        for buses in altdss.Transformer.Buses:
+            for other in buses[1:]:
+                from_bus.append(buses[0])
+                to_bus.append(other)
+                length_m.append(0.0)
+        source = bus_name(altdss.Vsource.Bus1[0])
+        distances = bus_distances_m(from_bus, to_bus, np.asarray(length_m), source)
+        return pd.Series(distances).reindex(sorted(set(self.node_buses)))
 
     def solve(self, power_kw: np.ndarray, reactive_power_kvar: np.ndarray) -> FeederState:
         """Apply every household's power, solve the power flow and read the results.
@@ -100,27 +363,88 @@ class OpenDssFeeder:
         reactive_power_kvar : numpy.ndarray
             Reactive power drawn by each household [kvar].
         """
-        self._loads.kW = np.asarray(power_kw, dtype=float)
-        self._loads.kvar = np.asarray(reactive_power_kvar, dtype=float)
-        dss.Solution.Solve()
-        node_voltage_pu = np.asarray(dss.Circuit.AllBusMagPu())
+        self._kw[self._first_household :] = power_kw
+        self._kvar[self._first_household :] = reactive_power_kvar
+        self._loads.kW = self._kw
+        self._loads.kvar = self._kvar
+        converged = solve_snapshot()
+        voltage = np.append(_complex(dss.Circuit.AllBusVolts()), 0.0)
+        household_v = np.abs(voltage[self._household_first] - voltage[self._household_second])
         total_kw, total_kvar = dss.Circuit.TotalPower()
         losses_w, _ = dss.Circuit.Losses()
+        abc = voltage[self._abc]
         return FeederState(
-            converged=bool(dss.Solution.Converged()),
-            household_voltage_pu=node_voltage_pu[self._household_nodes],
+            converged=converged,
+            household_voltage_pu=household_v / self._household_base_v,
+            node_voltage_pu=np.abs(voltage[:-1]) / self._node_base_v,
+            loading_pct=np.asarray(dss.PDElements.AllPctNorm(False))[self._pd_index],
+            tap_position=self._regulators.TapNum.to_array().astype(np.int64),
+            unbalance_pct=voltage_unbalance_factor_pct(abc[:, 0], abc[:, 1], abc[:, 2]),
             substation_power_kw=-float(total_kw),
             substation_reactive_power_kvar=-float(total_kvar),
             losses_kw=float(losses_w) / 1000.0,
         )
 
 
-def _run_script(text: str) -> None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        command = line.split("!", 1)[0].strip()
-        if not command or command.startswith("//"):
-            continue
+def _check_household_nodes(households: pd.DataFrame) -> None:
+    """Every household's bus exists and has the nodes its connection needs; names both."""
+    nodes = feeder_nodes()
+    buses = {bus for bus, _ in nodes}
+    problems = []
+    for name, bus, phase, connection in zip(
+        households["name"],
+        households["bus"],
+        households["phase"],
+        households["connection"],
+        strict=True,
+    ):
+        bus = str(bus).lower()
+        needed = (1, 2) if connection == "split" else (int(phase),)
+        if bus not in buses:
+            problems.append(f"household {name}: bus {bus!r} is not in the feeder")
+        elif any((bus, node) not in nodes for node in needed):
+            have = sorted(node for b, node in nodes if b == bus)
+            want = ".".join(str(node) for node in needed)
+            problems.append(
+                f"household {name}: bus {bus!r} has no node {want} (it has nodes {have})"
+            )
+    if problems:
+        more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ValueError("; ".join(problems[:10]) + more)
+
+
+def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
+    """Bus name and the phase nodes (1–3) a load at ``bus1`` with ``phases`` draws from."""
+    bus, *nodes = bus1.lower().split(".")
+    phase_nodes = [int(node) for node in nodes if node.isdigit() and 1 <= int(node) <= 3]
+    if not phase_nodes:
+        phase_nodes = list(range(1, min(phases, 3) + 1))
+    return bus, phase_nodes
+
+
+def _bus_base_kv(buses: list[str]) -> np.ndarray:
+    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
+    base = {}
+    for bus in dict.fromkeys(bus.lower() for bus in buses):
+        dss.Circuit.SetActiveBus(bus)
+        base[bus] = dss.Bus.kVBase() or np.nan
+    return np.array([base[bus.lower()] for bus in buses], dtype=float)
+
+
+def _node_base_v(names: Sequence[str]) -> np.ndarray:
+    """Line-to-neutral base voltage of every node [V] (NaN where the bus has no base)."""
+    base_kv = _bus_base_kv([name.rsplit(".", 1)[0] for name in names])
+    return base_kv * 1000.0
+
+
+def _complex(interleaved: Sequence[float]) -> np.ndarray:
+    return np.asarray(interleaved, dtype=float).view(np.complex128)
+
+
+def _run(command: str, context: str) -> None:
+    try:
         dss.Text.Command(command)
-        error = dss.Error.Description() if dss.Error.Number() else ""
-        if error:
-            raise ValueError(f"OpenDSS error at line {number} ({command!r}): {error}")
+    except Exception as error:  # OpenDSS raises its own DSSException type
+        raise ValueError(f"{context}: {error}") from None
+    if dss.Error.Number():
+        raise ValueError(f"{context}: {dss.Error.Description()}")

@@ -22,11 +22,17 @@ class InputError(Exception):
         super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
 
 
-def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
-    """One sentence per pydantic error: the dotted field path, the value, what was expected."""
+def describe_validation_error(
+    error: ValidationError, prefix: str = "", union_tags: frozenset[str] = frozenset()
+) -> list[str]:
+    """One sentence per pydantic error: the dotted field path, the value, what was expected.
+
+    ``union_tags`` are the tags of tagged unions, which pydantic puts in the path but the file
+    does not have; they are left out.
+    """
     problems = []
     for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"])
+        location = ".".join(str(part) for part in item["loc"] if part not in union_tags)
         if prefix:
             location = f"{prefix}.{location}" if location else prefix
         kind = item["type"]

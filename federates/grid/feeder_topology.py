@@ -1,0 +1,222 @@
+"""Feeder topology: cable distances from the source and OpenDSS length units (pure: no I/O).
+
+The grid federate reads the feeder's lines, transformers and switches once at initialization and
+passes them here as edge arrays; `bus_distances_m` gives every bus its cable distance from the
+source for voltage-profile plots (voltage against distance).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+#: Metres per unit of each OpenDSS length-unit code (``LineUnits``); code 0, "none", has no
+#: physical unit and is absent on purpose (see `length_to_m`).
+METRES_PER_UNIT = {
+    1: 1609.344,  # mi: international mile
+    2: 304.8,  # kft: 1000 international feet
+    3: 1000.0,  # km
+    4: 1.0,  # m
+    5: 0.3048,  # ft
+    6: 0.0254,  # in
+    7: 0.01,  # cm
+    8: 0.001,  # mm
+}
+
+_FACTORS = np.array([np.nan] + [METRES_PER_UNIT[code] for code in range(1, 9)])
+
+
+def length_to_m(
+    length: np.ndarray, units: np.ndarray, none_units: int | np.ndarray | None = None
+) -> np.ndarray:
+    """Convert OpenDSS lengths to metres.
+
+    Parameters
+    ----------
+    length : numpy.ndarray
+        Lengths in their own units (an OpenDSS line's ``Length``) [-].
+    units : numpy.ndarray
+        OpenDSS length-unit code of each length (the line's ``Units``): 0 none, 1 mi, 2 kft,
+        3 km, 4 m, 5 ft, 6 in, 7 cm, 8 mm. Broadcast against ``length``.
+    none_units : int or numpy.ndarray, optional
+        Code (1–8) to use where ``units`` is 0, typically the ``Units`` of the line's line code.
+        Without it, a 0 code is an error.
+
+    Returns
+    -------
+    numpy.ndarray
+        Lengths [m], float, with the broadcast shape of the inputs.
+
+    Raises
+    ------
+    ValueError
+        If a code is not an integer in 0–8, if a code is 0 and ``none_units`` is not given, or
+        if a length is negative or not finite; the message names the first offending index.
+
+    Notes
+    -----
+    ``length_m = length · f(units)`` with the exact factors of `METRES_PER_UNIT`
+    (1 ft = 0.3048 m, 1 mi = 1609.344 m). Code 0 ("none") means "the same unit as the impedance
+    data": OpenDSS multiplies the per-unit-length impedance by the length without conversion,
+    and a line that takes its impedances from a line code with units still reports
+    ``Units = 0`` (as OpenDSSDirect.py 0.9 does). Its physical length is unknown from the line
+    alone, so it is not guessed (assuming metres would make a feeder described in kft 305 times
+    too short): the caller passes the line code's units as ``none_units``, or gets an error.
+
+    References
+    ----------
+    .. [1] EPRI, OpenDSS source, ``LineUnits.pas`` (unit codes ``UNITS_NONE = 0`` …
+       ``UNITS_MM = 8``), https://sourceforge.net/projects/electricdss/; OpenDSS Line object
+       documentation, property ``units``.
+
+    Examples
+    --------
+    500 ft, 2 kft and 0.5 km; 1 ft = 0.3048 m:
+
+    >>> length_to_m(np.array([500.0, 2.0, 0.5]), np.array([5, 2, 3])).tolist()
+    [152.4, 609.6, 500.0]
+    """
+    values = np.asarray(length, dtype=float)
+    codes = np.asarray(units)
+    try:
+        values, codes = np.broadcast_arrays(values, codes)
+    except ValueError:
+        raise ValueError(
+            f"length, units: got shapes {values.shape} and {codes.shape}; expected broadcastable"
+        ) from None
+    codes = _unit_codes("units", codes, allow_none=True)
+    if (codes == 0).any():
+        if none_units is None:
+            where = int(np.flatnonzero(codes.ravel() == 0)[0])
+            raise ValueError(
+                f"units: got 0 (none) at index {where}; expected 1–8, or pass none_units (the "
+                "line code's units) to say what the lengths are measured in"
+            )
+        fallback = _unit_codes("none_units", np.broadcast_to(none_units, codes.shape), False)
+        codes = np.where(codes == 0, fallback, codes)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        where = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"length: got {values.ravel()[where]} at index {where}; expected finite and >= 0"
+        )
+    return values * _FACTORS[codes]
+
+
+def _unit_codes(field: str, codes: np.ndarray, allow_none: bool) -> np.ndarray:
+    as_float = np.asarray(codes, dtype=float)
+    low = 0 if allow_none else 1
+    bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+    bad |= (as_float < low) | (as_float > 8)
+    if bad.any():
+        where = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{field}: got {as_float.ravel()[where]} at index {where}; expected an integer "
+            f"OpenDSS length-unit code in {low}–8"
+        )
+    return as_float.astype(np.int64)
+
+
+def bus_name(text: str) -> str:
+    """The bus of an OpenDSS bus reference, lowercased, without node numbers.
+
+    Examples
+    --------
+    >>> bus_name("Bus634.1.2.3")
+    'bus634'
+    """
+    return str(text).split(".", 1)[0].strip().lower()
+
+
+def bus_distances_m(
+    from_bus: np.ndarray | list[str],
+    to_bus: np.ndarray | list[str],
+    length_m: np.ndarray,
+    source_bus: str,
+) -> pd.Series:
+    """Shortest cable distance from the source to every bus.
+
+    Parameters
+    ----------
+    from_bus, to_bus : sequence of str
+        Terminal buses of each edge (line, transformer, switch). Node suffixes are dropped and
+        names compared case-insensitively (``"634.1.2"`` is bus ``634``).
+    length_m : numpy.ndarray
+        Length of each edge [m], finite and >= 0: 0 for transformers and switches.
+    source_bus : str
+        Bus of the source (e.g. ``"sourcebus"`` or the substation's LV busbar).
+
+    Returns
+    -------
+    pandas.Series
+        ``distance_m`` [m] indexed by lowercase bus name (``bus``), in order of first appearance
+        (``from_bus[0]``, ``to_bus[0]``, ``from_bus[1]``, …); NaN for buses the source cannot
+        reach.
+
+    Notes
+    -----
+    Edges are undirected. Dijkstra's algorithm gives the shortest distance, which on a radial
+    feeder is the unique path's length and on a weakly meshed one the shorter way round. It runs
+    once at initialization: ``O(E log V)`` with a Python loop over edges.
+
+    References
+    ----------
+    .. [1] E. W. Dijkstra, "A note on two problems in connexion with graphs", Numerische
+       Mathematik 1, 269–271, 1959. doi:10.1007/BF01386390
+
+    Examples
+    --------
+    A 100 m line, a 0 m switch, and a 50 m branch; bus ``x`` is isolated:
+
+    >>> bus_distances_m(["S", "a", "a", "x"], ["a", "b.1", "c", "y"], [100.0, 0.0, 50.0, 1.0], "s")
+    bus
+    s      0.0
+    a    100.0
+    b    100.0
+    c    150.0
+    x      NaN
+    y      NaN
+    Name: distance_m, dtype: float64
+    """
+    start = [bus_name(bus) for bus in from_bus]
+    end = [bus_name(bus) for bus in to_bus]
+    lengths = np.asarray(length_m, dtype=float)
+    if not len(start) == len(end) == lengths.size or lengths.ndim != 1:
+        raise ValueError(
+            f"from_bus, to_bus, length_m: got {len(start)}, {len(end)} and shape {lengths.shape}; "
+            "expected one bus pair and one length per edge"
+        )
+    bad = ~np.isfinite(lengths) | (lengths < 0)
+    if bad.any():
+        where = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"length_m: got {lengths[where]} at edge {where}; expected finite >= 0")
+    if "" in start or "" in end:
+        edge = (start + end).index("") % len(start)
+        raise ValueError(f"from_bus, to_bus: edge {edge} has an empty bus name; expected a bus")
+    source = bus_name(source_bus)
+    buses = list(dict.fromkeys(bus for pair in zip(start, end, strict=True) for bus in pair))
+    if source not in buses:
+        raise ValueError(f"source_bus: got {source_bus!r}; it is not a terminal of any edge")
+    neighbours: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for a, b, length in zip(start, end, lengths.tolist(), strict=True):
+        neighbours[a].append((b, length))
+        neighbours[b].append((a, length))
+    distance: dict[str, float] = {}
+    frontier = [(0.0, source)]
+    while frontier:
+        reached_m, bus = heapq.heappop(frontier)
+        if bus in distance:
+            continue
+        distance[bus] = reached_m
+        for neighbour, length in neighbours[bus]:
+            if neighbour not in distance:
+                heapq.heappush(frontier, (reached_m + length, neighbour))
+    return pd.Series(
+        [distance.get(bus, np.nan) for bus in buses],
+        index=pd.Index(buses, name="bus"),
+        name="distance_m",
+        dtype=float,
+    )
