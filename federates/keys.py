@@ -35,6 +35,11 @@ def household_power(household_id: str) -> str:
     return f"household/{household_id}/power_kw"
 
 
+def household_reactive_power(household_id: str) -> str:
+    """Publication of a household's reactive power drawn from the grid [kvar] (optional)."""
+    return f"household/{household_id}/reactive_power_kvar"
+
+
 def household_voltage(household_id: str) -> str:
     """Grid publication of a household's service voltage [pu]."""
     return f"grid/household/{household_id}/voltage_pu"

@@ -73,7 +73,12 @@ def build_federation(
         _sub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
         _sub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
     ]
+    published_kvar = scenario.grid.reactive_power == "published"
     power_subscriptions = [_sub(keys.household_power(h), "double", "kW") for h in household_ids]
+    reactive_subscriptions = [
+        _sub(keys.household_reactive_power(h), "double", "kvar")
+        for h in (household_ids if published_kvar else [])
+    ]
     federates = [
         entry(
             "price_feed",
@@ -98,13 +103,21 @@ def build_federation(
                 name,
                 "ems",
                 {
-                    "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted],
+                    "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted]
+                    + [
+                        _pub(keys.household_reactive_power(h), "double", "kvar")
+                        for h in (hosted if published_kvar else [])
+                    ],
                     "subscriptions": forecasts,
                     "endpoints": [
                         {"name": keys.household_endpoint(h), "global": True} for h in hosted
                     ],
                 },
-                {"households": hosted, "pv_model": scenario.pv_model.model_dump()},
+                {
+                    "households": hosted,
+                    "pv_model": scenario.pv_model.model_dump(),
+                    "publish_reactive_power": published_kvar,
+                },
             )
         )
     federates.append(
@@ -122,11 +135,11 @@ def build_federation(
                     _pub(keys.VOLTAGE_MIN, "double", "pu"),
                     _pub(keys.VOLTAGE_MAX, "double", "pu"),
                 ],
-                "subscriptions": power_subscriptions,
+                "subscriptions": power_subscriptions + reactive_subscriptions,
             },
             {
                 "feeder": feeder,
-                "household_power_factor": scenario.grid.household_power_factor,
+                "reactive_power": scenario.grid.reactive_power,
                 "constant_power_voltage_range_pu": list(
                     scenario.grid.constant_power_voltage_range_pu
                 ),
@@ -199,6 +212,7 @@ def resolve_households(scenario: Scenario, rng: np.random.Generator) -> pd.DataF
     width = max(2, len(str(len(table))))
     table.insert(0, "household_id", [f"h{i + 1:0{width}d}" for i in range(len(table))])
     table["profile_seed"] = rng.integers(0, 2**31 - 1, size=len(table))
+    table["power_factor"] = table["power_factor"].fillna(scenario.grid.household_power_factor)
     return table
 
 
@@ -232,6 +246,7 @@ def _group_table(group: HouseholdGroup, rng: np.random.Generator) -> pd.DataFram
             "battery_soc_initial": np.full(count, battery.soc_initial if battery else 0.0),
             "bid_price_fraction": draw(group.bid_price_fraction),
             "ask_price_fraction": draw(group.ask_price_fraction),
+            "power_factor": np.full(count, group.power_factor or np.nan),
         }
     )
 

@@ -101,7 +101,9 @@ def _build(scenario_path: Path, output: Path) -> int:
 
 
 def _validate(scenario_path: Path) -> int:
-    scenario, _ = load_scenario(scenario_path)
+    scenario, scenario_dir = load_scenario(scenario_path)
+    # Building resolves what needs the feeder itself: households on buses and phases.
+    build_federation(scenario, scenario_dir, Path.cwd() / "federation.json", Path.cwd())
     households = sum(group.count for group in scenario.households)
     print(
         f"{scenario_path}: valid ({households} households, "

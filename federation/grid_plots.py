@@ -12,6 +12,8 @@ import pandas as pd
 
 #: Colours of phases A, B and C in every grid figure.
 PHASE_COLOURS = {1: "tab:orange", 2: "tab:green", 3: "tab:blue"}
+#: Nodes 1 and 2 are phases A and B, or the two legs of a split-phase secondary.
+NODE_LABELS = {1: "node 1 (A or leg 1)", 2: "node 2 (B or leg 2)", 3: "node 3 (C)"}
 
 
 def feeder_profile_figure(
@@ -48,7 +50,7 @@ def feeder_profile_figure(
             shown.loc[chosen, "worst_instant_voltage_pu"],
             s=8,
             color=colour,
-            label=f"phase {'ABC'[phase - 1]}",
+            label=NODE_LABELS[phase],
             zorder=3,
         )
     for limit in (low_pu, high_pu):

@@ -124,6 +124,7 @@ class FeederSpec(_Section):
         20, ge=1, description="transformers chained on one MV cable branch"
     )
     mv_spacing_m: float = Field(250.0, gt=0, description="MV cable between transformers [m]")
+    households_per_node: int = Field(2, ge=1, description="service drops per street cabinet")
 
     @model_validator(mode="after")
     def _buildable(self) -> FeederSpec:
@@ -233,6 +234,11 @@ class GridSpec(_Section):
     feeder: AnyFeederSpec = Field(default_factory=FeederSpec)
     household_power_factor: float = Field(
         1.0, gt=0, le=1, description="lagging power factor of households while they import"
+    )
+    reactive_power: Literal["power_factor", "published"] = Field(
+        "power_factor",
+        description="household kvar from each household's power factor, or as each household "
+        "publishes it (household/<id>/reactive_power_kvar)",
     )
     constant_power_voltage_range_pu: tuple[float, float] = Field(
         (0.7, 1.3),
@@ -394,6 +400,12 @@ class HouseholdGroup(_Section):
     )
     ask_price_fraction: NumberOrRange = Field(
         [0.1, 0.6], description="ask price position between export (0) and import (1) price"
+    )
+    power_factor: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="lagging power factor while importing; default grid.household_power_factor",
     )
 
     _load = field_validator("load_daily_energy_kwh")(_nonnegative)

@@ -121,6 +121,12 @@ class EmsFederate(FederateLogic):
         self._ask_fraction = rows["ask_price_fraction"].to_numpy(float)
         self._index_of = {household: i for i, household in enumerate(hosted)}
         self._power_keys = [keys.household_power(h) for h in hosted]
+        self._reactive_keys = (
+            [keys.household_reactive_power(h) for h in hosted]
+            if context.config.get("publish_reactive_power", False)
+            else []
+        )
+        self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))
         self._endpoints = [keys.household_endpoint(h) for h in hosted]
 
         n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
@@ -167,6 +173,11 @@ class EmsFederate(FederateLogic):
             outputs.messages.extend(self._order(interval_to_order))
         power_kw = self._dispatch(time_s)
         outputs.values.update(zip(self._power_keys, power_kw.tolist(), strict=True))
+        if self._reactive_keys:
+            # The built-in households draw reactive power at their power factor while they
+            # import; a replacement household program may publish any kvar (e.g. volt-var).
+            reactive_kvar = np.maximum(power_kw, 0.0) * self._kvar_per_kw
+            outputs.values.update(zip(self._reactive_keys, reactive_kvar.tolist(), strict=True))
         return outputs
 
     def _receive(self, message: Message) -> None:

@@ -4,9 +4,9 @@ The generated feeder follows the European 3-phase 4-wire 400/230 V layout of the
 residential low-voltage benchmark family [1]_, repeated for as many distribution transformers as
 the households need: a medium-voltage (MV) source, MV cables chaining Dyn distribution
 transformers, and behind each transformer underground cables leaving its LV busbar as radial
-laterals. Along each lateral, street cabinets sit at a fixed spacing; each household hangs on
-its own cabinet through a service cable and is connected to one phase. Bus names and the
-splitting rules are those of `federates.grid.feeder_layout`.
+laterals. Along each lateral, street cabinets sit at a fixed spacing, each serving up to
+``households_per_node`` households (two by default) through single-phase service cables. Bus
+names and the splitting rules are those of `federates.grid.feeder_layout`.
 
 Equipment data are manufacturer figures as tabulated in the pandapower standard-type library
 [2]_ (e2nIEE/pandapower, ``pandapower/std_types.py``, ``add_basic_std_types``; its cables cite
@@ -169,6 +169,8 @@ class LvFeederDesign:
         first cabinet [m].
     service_length_m : tuple of float
         ``(low, high)`` bounds of the uniformly drawn service-drop lengths [m].
+    households_per_node : int
+        Households served from one cabinet of a lateral, at least 1.
     households_per_transformer : int
         Households one transformer feeds when ``transformers`` is None, at least 1.
     transformers : int or None
@@ -205,12 +207,14 @@ class LvFeederDesign:
     transformers_per_mv_branch: int = 20
     mv_cable: str = "NA2XS2Y 1x185 RM/25 12/20 kV"
     mv_spacing_m: float = 250.0
+    households_per_node: int = 2
 
     def __post_init__(self) -> None:
         owner = "LvFeederDesign"
         for field in (
             "n_households",
             "laterals",
+            "households_per_node",
             "households_per_transformer",
             "transformers_per_mv_branch",
         ):
@@ -265,14 +269,15 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     Topology. With ``T = design.n_transformers``, households are split over the transformers
     in contiguous blocks: with ``q, r = divmod(n_households, T)`` transformers ``t1 .. tr`` feed
     ``q + 1`` households and the others ``q``, in household order (household 0 is on ``t1``).
-    The ``j``-th household (0-based) of a transformer is placed round-robin: on lateral
-    ``j mod L + 1`` at cabinet ``n = j // L + 1``, where ``L`` is ``design.laterals``. Cabinet
-    ``n`` of lateral ``l`` of transformer ``k`` is bus ``t{k}_l{l}_n{n}``, fed by a line of
-    length ``node_spacing_m`` from the previous cabinet (from the LV busbar ``t{k}_lv`` for
-    ``n = 1``). Household ``i`` gets bus ``house_{i:05d}`` through line ``service_{i:05d}``,
-    whose length is drawn uniformly from ``service_length_m`` and rounded to the millimetre, so
-    that ``distance_m = n * node_spacing_m + service length`` holds exactly. Laterals without
-    households are not built.
+    The ``j``-th household (0-based) of a transformer goes round-robin to lateral ``j mod L + 1``
+    and to cabinet ``n = (j // L) // H + 1`` on it, with ``L = design.laterals`` and ``H =
+    design.households_per_node``: the first ``H`` households of a lateral share cabinet 1, the
+    next ``H`` cabinet 2, and so on. Cabinet ``n`` of lateral ``l`` of transformer ``k`` is bus
+    ``t{k}_l{l}_n{n}``, fed by a line of length ``node_spacing_m`` from the previous cabinet
+    (from the LV busbar ``t{k}_lv`` for ``n = 1``). Household ``i`` gets bus ``house_{i:05d}``
+    through line ``service_{i:05d}``, whose length is drawn uniformly from ``service_length_m``
+    and rounded to the millimetre, so that ``distance_m = n * node_spacing_m + service length``
+    holds exactly. Laterals and cabinets without households are not built.
 
     MV. Transformer ``k`` has its MV terminal at ``t{k}_mv``. ``ceil(T /
     transformers_per_mv_branch)`` MV branches leave the source bus ``mv``; each chains a
@@ -283,11 +288,12 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     single-core cable has its own capacitance to earth.
 
     Phases. Walking the feeder transformer by transformer, lateral by lateral from the busbar
-    outwards, households take phases 1, 2, 3, 1, 2, 3, ... Any contiguous run of this cycle
-    holds each phase equally often up to one, so the per-phase counts differ by at most one
-    for the whole feeder, for every transformer and for every lateral.
+    outwards (a cabinet's households in index order), households take phases 1, 2, 3, 1, 2, 3,
+    ... (so a cabinet's households have distinct phases if ``H <= 3``). Any contiguous run of
+    this cycle holds each phase equally often up to one, so the per-phase counts differ by at
+    most one for the whole feeder, for every transformer and for every lateral.
 
-    LV cables. Each cable type becomes a 3-phase line code given by sequence impedances, which
+    LV cables. The lateral cable becomes a 3-phase line code given by sequence impedances, which
     OpenDSS expands to the 3x3 phase matrix ``Zs = (2 Z1 + Z0) / 3``, ``Zm = (Z0 - Z1) / 3`` —
     the Kron reduction of the 4-wire cable with the neutral eliminated. ``Z1 = r + jx`` from the
     table. The zero-sequence impedance is approximated as ``Z0 = 4 Z1``: the zero-sequence
@@ -295,8 +301,11 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     the phase core's own ``Z1`` (mutual coupling between cores neglected). Hence a single-phase
     load sees the loop impedance ``Zs = 2 Z1`` per unit length. ``C0 = C1 = c``. Both normal and
     emergency ratings are the continuous ampacity, so any overload is flagged at the same limit.
-    Service drops use the 3-phase line code too; a single-phase load only draws current in its
-    own phase core and the neutral, which the sequence model represents.
+    A service drop is a single-phase line from node ``phase`` of the cabinet to the house bus,
+    which has only that node. Its code ``<cable>_1ph`` holds the self terms of the reduction as
+    1x1 matrices, ``Zs = 2 Z1`` (the core-plus-neutral loop, exactly what the 3-phase drop shows
+    to current in one core) and ``Cs = c``: given by sequence values, a single-phase line gets
+    ``Z0 = Z1`` in OpenDSS (``Line.pas``, ``RecalcElementData``), half the loop impedance.
 
     Transformer. Dyn, MV delta / LV grounded wye, ``kVA = transformer_kva``, with the
     percentages of the 250 kVA 20/0.4 kV unit for every rating (a fixed per-unit impedance and
@@ -316,16 +325,18 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
 
     Examples
     --------
-    Four households on two laterals with 20 m service drops: households 0 and 2 sit on lateral
-    1 at cabinets 1 and 2 (35 m and 70 m from the busbar), so their cable distances are
-    35 + 20 = 55 m and 70 + 20 = 90 m. Walking lateral 1 then lateral 2, households 0, 2, 1, 3
-    take phases 1, 2, 3, 1.
+    Six households on two laterals, two to a cabinet, 20 m service drops: lateral 1 holds
+    households 0, 2, 4 at cabinets 1, 1, 2 (35 m and 70 m from the busbar), so their cable
+    distances are 35 + 20 = 55, 55 and 70 + 20 = 90 m; lateral 2 holds 1, 3, 5 likewise.
+    Walking lateral 1 then lateral 2, households 0, 2, 4, 1, 3, 5 take phases 1, 2, 3, 1, 2, 3.
 
     >>> feeder = generate_lv_feeder(
-    ...     LvFeederDesign(n_households=4, laterals=2, service_length_m=(20.0, 20.0)), seed=0
+    ...     LvFeederDesign(n_households=6, laterals=2, service_length_m=(20.0, 20.0)), seed=0
     ... )
-    >>> feeder.households[["lateral", "phase", "distance_m"]].to_numpy().tolist()
-    [[1.0, 1.0, 55.0], [2.0, 3.0, 55.0], [1.0, 2.0, 90.0], [2.0, 1.0, 90.0]]
+    >>> feeder.households.phase.tolist(), feeder.households.distance_m.tolist()
+    ([1, 1, 2, 2, 3, 3], [55.0, 55.0, 55.0, 55.0, 90.0, 90.0])
+    >>> [line.split()[2:4] for line in feeder.dss_text.splitlines() if "service_00004" in line]
+    [['bus1=t1_l1_n2.3', 'bus2=house_00004.3']]
     >>> round(feeder.lv_base_kv_ln, 4), feeder.households.bus[3], feeder.households.transformer[3]
     (0.2309, 'house_00003', 't1')
 
@@ -339,7 +350,9 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     require_seed(seed)
     n = design.n_households
     n_transformers = design.n_transformers
-    placement = lay_out_households(n, n_transformers, design.laterals, households_per_node=1)
+    placement = lay_out_households(
+        n, n_transformers, design.laterals, households_per_node=design.households_per_node
+    )
     phase = np.empty(n, dtype=np.int64)
     phase[placement.walk_order] = np.arange(n) % 3 + 1
 
@@ -352,11 +365,9 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
     lateral_lines = lateral_line_commands(
         placement, design.node_spacing_m, _line_code_name(design.main_cable), 3, ""
     )
-    service_lines = service_line_commands(
-        placement, service_length_m, _line_code_name(design.service_cable), 3, ""
-    )
-    # One LV line code per distinct cable type, in a fixed order so the text is reproducible.
-    cable_names = dict.fromkeys((design.main_cable, design.service_cable))
+    code = _line_code_name(design.service_cable) + "_1ph"
+    nodes = "." + phase.astype(str).astype(object)  # one node suffix per household, e.g. ".2"
+    service_lines = service_line_commands(placement, service_length_m, code, 1, nodes)
     dss_text = "\n".join(
         [
             "Clear",
@@ -366,9 +377,9 @@ def generate_lv_feeder(design: LvFeederDesign, seed: int) -> GeneratedFeeder:
             f"MVAsc3={dss_number(design.mv_short_circuit_mva)} "
             f"MVAsc1={dss_number(design.mv_short_circuit_mva)}",
             _line_code_command(MV_CABLE_TYPES[design.mv_cable], zero_sequence_ratio=1.0),
-            *(
-                _line_code_command(CABLE_TYPES[name], ZERO_SEQUENCE_IMPEDANCE_RATIO)
-                for name in cable_names
+            _line_code_command(CABLE_TYPES[design.main_cable], ZERO_SEQUENCE_IMPEDANCE_RATIO),
+            _line_code_command(
+                CABLE_TYPES[design.service_cable], ZERO_SEQUENCE_IMPEDANCE_RATIO, phases=1
             ),
             *mv_lines,
             *_transformer_commands(design, n_transformers),
@@ -411,14 +422,24 @@ def _transformer_commands(design: LvFeederDesign, n_transformers: int) -> list[s
     return commands.tolist()
 
 
-def _line_code_command(cable: CableType, zero_sequence_ratio: float) -> str:
-    """OpenDSS command of a cable's 3-phase sequence line code (Z0 = ratio * Z1, C0 = C1)."""
+def _line_code_command(cable: CableType, zero_sequence_ratio: float, phases: int = 3) -> str:
+    """OpenDSS command of a cable's line code (Z0 = ratio * Z1, C0 = C1; see the Notes above).
+
+    3 phases: sequence values. 1 phase (suffix ``_1ph``): the self terms ``(2 Z1 + Z0) / 3`` and
+    ``(2 C1 + C0) / 3 = c`` as 1x1 matrices.
+    """
+    r, x, c = cable.r_ohm_per_km, cable.x_ohm_per_km, cable.c_nf_per_km
+    ratio, share = zero_sequence_ratio, (2.0 + zero_sequence_ratio) / 3.0
+    values = (
+        f"rmatrix=[{dss_number(share * r)}] xmatrix=[{dss_number(share * x)}] "
+        f"cmatrix=[{dss_number(c)}]"
+        if phases == 1
+        else f"r1={dss_number(r)} x1={dss_number(x)} r0={dss_number(ratio * r)} "
+        f"x0={dss_number(ratio * x)} c1={dss_number(c)} c0={dss_number(c)}"
+    )
     return (
-        f"New LineCode.{_line_code_name(cable.name)} nphases=3 units=km "
-        f"r1={dss_number(cable.r_ohm_per_km)} x1={dss_number(cable.x_ohm_per_km)} "
-        f"r0={dss_number(zero_sequence_ratio * cable.r_ohm_per_km)} "
-        f"x0={dss_number(zero_sequence_ratio * cable.x_ohm_per_km)} "
-        f"c1={dss_number(cable.c_nf_per_km)} c0={dss_number(cable.c_nf_per_km)} "
+        f"New LineCode.{_line_code_name(cable.name)}{'_1ph' if phases == 1 else ''} "
+        f"nphases={phases} units=km {values} "
         f"normamps={dss_number(cable.ampacity_a)} emergamps={dss_number(cable.ampacity_a)}"
     )
 

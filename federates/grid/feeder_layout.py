@@ -293,7 +293,11 @@ def lateral_line_commands(
 
 
 def service_line_commands(
-    placement: HouseholdPlacement, length_m: np.ndarray, linecode: str, phases: int, nodes: str
+    placement: HouseholdPlacement,
+    length_m: np.ndarray,
+    linecode: str,
+    phases: int,
+    nodes: str | np.ndarray,
 ) -> list[str]:
     """Commands of the service drops ``service_{i:05d}``, node to house, in household order.
 
@@ -303,9 +307,10 @@ def service_line_commands(
         Household positions (from `lay_out_households`).
     length_m : numpy.ndarray
         Service drop length of each household [m].
-    linecode, phases, nodes : str, int, str
-        Line code of the service drops, its conductors and the node suffix, as in
-        `lateral_line_commands`.
+    linecode, phases : str, int
+        Line code of the service drops and its conductors, as in `lateral_line_commands`.
+    nodes : str or numpy.ndarray
+        Node suffix of both ends, one for all or one per household (e.g. ``".2"``).
     """
     n = len(length_m)
     t, lateral, node = placement.transformer + 1, placement.lateral, placement.node

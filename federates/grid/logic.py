@@ -1,7 +1,8 @@
 """Grid federate logic: the feeder's power flow at every grid step.
 
 At every grid instant (phase 3 of 4) the grid reads each household's net power, applies it (with
-reactive power at the configured power factor), solves the power flow, and publishes each
+reactive power from the household's power factor while it imports, or as the household publishes
+it), solves the power flow, and publishes each
 household's service voltage and the feeder state (substation power, losses, voltage extremes).
 
 It keeps, per step, the feeder state and every household's voltage, and per node, line and
@@ -16,7 +17,6 @@ the last converged solution. The run then goes on, or stops if the scenario says
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class GridFederate(FederateLogic):
         self._grid: TimeGrid = context.time_grid
         self._stop_on_nonconvergence = config.get("on_nonconvergence", "continue") == "stop"
         try:
-            loaded = load_feeder(config["feeder"])
+            loaded = load_feeder(config["feeder"], context.base_dir)
         except (KeyError, TypeError, ValueError) as error:
             raise InputError("grid.feeder", [str(error)]) from None
         self._dss_text = loaded.dss_text
@@ -82,12 +82,19 @@ class GridFederate(FederateLogic):
             )
         except ValueError as error:
             raise InputError("households (bus, phase)", [str(error)]) from None
-        power_factor = float(config["household_power_factor"])
-        if not 0 < power_factor <= 1:
+        power_factor = table["power_factor"].to_numpy(float)
+        bad = ~((power_factor > 0) & (power_factor <= 1))
+        if bad.any():
             raise InputError(
-                "grid.household_power_factor", [f"got {power_factor}; expected 0 < pf <= 1"]
+                "households.power_factor",
+                [
+                    f"{self._ids[i]}: got {power_factor[i]}; expected 0 < pf <= 1"
+                    for i in np.flatnonzero(bad)
+                ],
             )
-        self._kvar_per_kw = math.tan(math.acos(power_factor))
+        self._kvar_per_kw = np.tan(np.arccos(power_factor))
+        self._published_kvar = config.get("reactive_power", "power_factor") == "published"
+        self._reactive_keys = [keys.household_reactive_power(h) for h in self._ids]
         self._power_keys = [keys.household_power(h) for h in self._ids]
         self._voltage_keys = [keys.household_voltage(h) for h in self._ids]
         self._bus_distance_m = self._feeder.bus_distance_m()
@@ -121,8 +128,13 @@ class GridFederate(FederateLogic):
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Apply household powers, solve, publish voltages and feeder state."""
         power_kw = inputs.finite_array(self._power_keys)
-        # Households draw reactive power with their load; an exporting inverter runs at unity.
-        state = self._feeder.solve(power_kw, np.maximum(power_kw, 0.0) * self._kvar_per_kw)
+        if self._published_kvar:
+            reactive_kvar = inputs.finite_array(self._reactive_keys)
+        else:
+            # Households draw reactive power with their load; an exporting inverter runs at
+            # unity power factor.
+            reactive_kvar = np.maximum(power_kw, 0.0) * self._kvar_per_kw
+        state = self._feeder.solve(power_kw, reactive_kvar)
         step = time_s // self._grid.grid_step_s
         self._converged[step] = state.converged
         if not state.converged:
