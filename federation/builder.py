@@ -21,7 +21,8 @@ from federates.grid.feeder_loader import attach_households
 from federates.runtime.errors import InputError
 from federates.runtime.federation_file import FORMAT_VERSION, FederationFile
 from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S
-from federation.scenario import CsvWholesale, HouseholdGroup, OpenDssFeederSpec, Scenario
+from federation.grid_spec import OpenDssFeederSpec
+from federation.scenario import CsvWholesale, HouseholdGroup, Scenario
 
 CORE_TYPE = "tcp_ss"
 HELICS_LOG_LEVEL = "warning"
