@@ -85,7 +85,7 @@ def household_voltages_figure(
         for household in wide.columns:
             over_time.plot(times, wide[household], linewidth=0.8, label=household)
         groups = {str(c): wide[c].to_numpy() for c in wide.columns}
-        boxes.set_title("Distribution per household")
+        boxes.set_title("Distribution per household (whiskers 1–99 %)")
     else:
         values = wide.to_numpy()
         over_time.fill_between(
@@ -94,7 +94,7 @@ def household_voltages_figure(
         over_time.plot(times, np.nanmedian(values, 1), label="median")
         over_time.legend(fontsize=8)
         groups = _distance_groups(wide, attachment)
-        boxes.set_title("Distribution by distance from the source")
+        boxes.set_title("By distance from the source (whiskers 1–99 %)")
     for axis in (over_time, boxes):
         for limit in (low_pu, high_pu):
             axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
@@ -105,11 +105,19 @@ def household_voltages_figure(
     over_time.set_title(
         f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)"
     )
-    boxes.boxplot(
-        [values[np.isfinite(values)] for values in groups.values()], tick_labels=list(groups)
-    )
-    boxes.tick_params(axis="x", rotation=90)
     figure.autofmt_xdate()
+    # Whiskers at the 1st and 99th percentiles; with a day of one-minute samples per box,
+    # single outliers would only hide the boxes.
+    boxes.boxplot(
+        [values[np.isfinite(values)] for values in groups.values()],
+        tick_labels=list(groups),
+        whis=(1, 99),
+        showfliers=False,
+    )
+    every = max(1, len(groups) // 10)
+    positions = np.arange(1, len(groups) + 1)
+    boxes.set_xticks(positions[::every], list(groups)[::every])
+    boxes.tick_params(axis="x", labelrotation=90, labelsize=8)
     return figure
 
 
