@@ -188,6 +188,10 @@ def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
     community = summary.get("community", {})
     market = summary.get("market", {})
     voltage = summary.get("voltage", {})
+    grid = summary.get("grid", {})
+    nodes = grid.get("node_voltage", {})
+    loading = grid.get("loading", {})
+    outside_min = nodes.get("node_minutes_below", 0.0) + nodes.get("node_minutes_above", 0.0)
     rows = [
         ("self-sufficiency", _percent(community.get("self_sufficiency"))),
         ("self-consumption", _percent(community.get("self_consumption"))),
@@ -198,6 +202,17 @@ def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
             f"{_number(voltage.get('voltage_min_pu'), '.4f', '')}/ "
             f"{_number(voltage.get('voltage_max_pu'), '.4f', 'pu')}",
         ),
+        (
+            "node-minutes outside range / above limit",
+            f"{_number(outside_min, '.0f', '')}/ "
+            f"{_number(nodes.get('node_minutes_above_upper_limit'), '.0f', 'min')}",
+        ),
+        (
+            "max line / transformer loading",
+            f"{_number(loading.get('max_line_loading_pct'), '.0f', '')}/ "
+            f"{_number(loading.get('max_transformer_loading_pct'), '.0f', '%')}",
+        ),
+        ("feeder losses", _number(summary.get("pcc", {}).get("losses_pct"), ".1f", "%")),
         ("wall time", f"{wall_time_s:.1f} s"),
     ]
     for name, value in rows:
