@@ -102,11 +102,11 @@ def _measure(folder: Path, households: int, steps: int) -> dict:
     logic.finalize(RunFolder(folder / "run"))
     finalize_s = time.perf_counter() - begun
     milliseconds = np.array(elapsed) * 1000
-    transformers = federation.entry("grid").tefed.config["feeder"]["design"]
+    design = federation.entry("grid").tefed.config["feeder"]["design"]
     return {
         "households": households,
         "steps": steps,
-        "feeder_design": transformers,
+        "feeder_design": design,
         "median_step_ms": float(np.median(milliseconds)),
         "p95_step_ms": float(np.percentile(milliseconds, 95)),
         "initialize_s": initialize_s,

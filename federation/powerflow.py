@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from federates.grid.feeder_loader import load_feeder
+from federates.grid.feeder_loader import household_attachment, load_feeder
 from federates.grid.opendss_engine import OpenDssFeeder, node_voltage_table, solve_snapshot
 from federates.runtime.errors import InputError
 from federation.builder import build_federation
@@ -80,15 +80,7 @@ def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.Da
         loaded = load_feeder(feeder, base_dir)
     except ValueError as error:
         raise InputError(str(scenario_path), [str(error)]) from None
-    table = federation.households_frame()
-    households = pd.DataFrame(
-        {
-            "name": [f"hh_{household}" for household in table["household_id"]],
-            "bus": table["bus"].astype(str).to_numpy(),
-            "phase": table["phase"].astype(int).to_numpy(),
-            "connection": table["connection"].astype(str).to_numpy(),
-        }
-    )
+    households = household_attachment(federation.households_frame())
     attached = OpenDssFeeder(
         households,
         loaded.existing_loads,

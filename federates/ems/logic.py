@@ -123,7 +123,7 @@ class EmsFederate(FederateLogic):
         self._power_keys = [keys.household_power(h) for h in hosted]
         self._reactive_keys = (
             [keys.household_reactive_power(h) for h in hosted]
-            if context.config.get("publish_reactive_power", False)
+            if context.config["publish_reactive_power"]
             else []
         )
         self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))

@@ -47,8 +47,8 @@ class LoadedFeeder:
     Attributes
     ----------
     dss_text : str
-        The OpenDSS script of a generated feeder, or the master file's text with the extra
-        commands appended as comments-free lines (for the run's record).
+        For the run's record: the OpenDSS script of a generated feeder, or, for an OpenDSS
+        file, a comment naming the master file followed by the extra commands.
     generated_households : pandas.DataFrame or None
         For a generated feeder, its household table (``bus``, ``phase``, ``connection``,
         ``distance_m`` …); None for an OpenDSS file.
@@ -175,3 +175,28 @@ def attach_households(
     placed["phase"] = placed["phase"].astype(np.int64)
     placed["connection"] = "ln"
     return placed[["bus", "phase", "connection"]]
+
+
+def household_attachment(table: pd.DataFrame) -> pd.DataFrame:
+    """The loads to create for a federation's household table, as `OpenDssFeeder` takes them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The federation file's household table (``household_id``, ``bus``, ``phase``,
+        ``connection``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name`` (``hh_<household_id>``), ``bus`` (lower case), ``phase`` and
+        ``connection``, one row per household in table order.
+    """
+    return pd.DataFrame(
+        {
+            "name": ["hh_" + str(household) for household in table["household_id"]],
+            "bus": table["bus"].astype(str).str.lower().to_numpy(),
+            "phase": table["phase"].astype(np.int64).to_numpy(),
+            "connection": table["connection"].astype(str).to_numpy(),
+        }
+    )

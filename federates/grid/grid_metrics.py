@@ -171,37 +171,6 @@ class VoltageStatistics:
             table[f"minutes_{label}"] = steps * (self.step_s / 60.0)
         return table
 
-    def summary(self) -> dict[str, float | int | None]:
-        """Feeder-wide violation counts and extremes, a dict: ``n_steps``; the limits
-        ``range_low_pu``, ``range_high_pu``, ``upper_limit_pu``; ``voltage_min_pu`` and
-        ``voltage_max_pu`` (worst low and high, NaN before any energized node); for
-        ``below_range``, ``above_range``, ``outside_range`` and ``above_upper_limit``:
-        ``*_node_steps``, ``*_node_minutes`` [min] and ``nodes_*`` (nodes with at least one such
-        step); ``worst_time_s`` (None before any energized node) and ``worst_deviation_pu``."""
-        minutes = self.step_s / 60.0
-        counts = {
-            "below_range": self.steps_below,
-            "above_range": self.steps_above,
-            "outside_range": self.steps_below + self.steps_above,
-            "above_upper_limit": self.steps_above_upper_limit,
-        }
-        result: dict[str, float | int | None] = {
-            "n_steps": self.n_steps,
-            "range_low_pu": self.range_pu[0],
-            "range_high_pu": self.range_pu[1],
-            "upper_limit_pu": self.upper_limit_pu,
-            "voltage_min_pu": float(np.fmin.reduce(self.min_pu)),
-            "voltage_max_pu": float(np.fmax.reduce(self.max_pu)),
-        }
-        for label, steps in counts.items():
-            total = int(steps.sum())
-            result[f"{label}_node_steps"] = total
-            result[f"{label}_node_minutes"] = total * minutes
-            result[f"nodes_{label}"] = int((steps > 0).sum())
-        result["worst_time_s"] = self.worst_time_s
-        result["worst_deviation_pu"] = self.worst_deviation_pu
-        return result
-
 
 def voltage_unbalance_factor_pct(v_a: np.ndarray, v_b: np.ndarray, v_c: np.ndarray) -> np.ndarray:
     """Voltage unbalance factor ``|V2| / |V1| · 100`` from complex phase voltages [%].
@@ -315,31 +284,6 @@ class LoadingStatistics:
             },
             index=pd.Index(_labels("names", names, self.n_elements), name="element"),
         )
-
-    def summary(self, kinds: object) -> dict[str, float | int]:
-        """Loading extremes and overloads per kind of element.
-
-        ``kinds`` names each element's kind, e.g. ``"line"`` or ``"transformer"`` (any case).
-        Returns ``n_steps``, ``limit_pct``, ``overloaded_elements`` and, for ``line``,
-        ``transformer`` and any other kind present: ``max_{kind}_loading_pct`` [%] (NaN if no
-        such element was energized), ``{kind}_overload_element_minutes`` (overload minutes
-        summed over the kind's elements) [min] and ``{kind}s_overloaded`` (a count).
-        """
-        kind = np.char.lower(_labels("kinds", kinds, self.n_elements).astype(str))
-        result: dict[str, float | int] = {
-            "n_steps": self.n_steps,
-            "limit_pct": self.limit_pct,
-            "overloaded_elements": int((self.steps_over > 0).sum()),
-        }
-        minutes = self.overload_minutes
-        for label in dict.fromkeys(["line", "transformer", *kind.tolist()]):
-            chosen = kind == label
-            result[f"max_{label}_loading_pct"] = float(
-                np.fmax.reduce(self.max_pct[chosen], initial=np.nan)
-            )
-            result[f"{label}_overload_element_minutes"] = float(minutes[chosen].sum())
-            result[f"{label}s_overloaded"] = int((self.steps_over[chosen] > 0).sum())
-        return result
 
 
 def count_tap_changes(tap_position: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.grid.feeder_loader import load_feeder
+from federates.grid.feeder_loader import household_attachment, load_feeder
 from federates.grid.grid_metrics import LoadingStatistics, VoltageStatistics
 from federates.grid.opendss_engine import OpenDssFeeder
 from federates.runtime.errors import InputError
@@ -55,7 +55,7 @@ class GridFederate(FederateLogic):
         """Compile the feeder and attach every household at its bus and phase."""
         config = context.config
         self._grid: TimeGrid = context.time_grid
-        self._stop_on_nonconvergence = config.get("on_nonconvergence", "continue") == "stop"
+        self._stop_on_nonconvergence = config["on_nonconvergence"] == "stop"
         try:
             loaded = load_feeder(config["feeder"], context.base_dir)
         except (KeyError, TypeError, ValueError) as error:
@@ -63,16 +63,7 @@ class GridFederate(FederateLogic):
         self._dss_text = loaded.dss_text
         table = context.federation.households_frame()
         self._ids = table["household_id"].astype(str).tolist()
-        self._attachment = pd.DataFrame(
-            {
-                "name": [f"hh_{household}" for household in self._ids],
-                "bus": table["bus"].astype(str).str.lower().to_numpy(),
-                "phase": table["phase"].astype(int).to_numpy(),
-                "connection": table.get("connection", pd.Series("ln", index=table.index))
-                .astype(str)
-                .to_numpy(),
-            }
-        )
+        self._attachment = household_attachment(table)
         try:
             self._feeder = OpenDssFeeder(
                 self._attachment,
@@ -93,7 +84,7 @@ class GridFederate(FederateLogic):
                 ],
             )
         self._kvar_per_kw = np.tan(np.arccos(power_factor))
-        self._published_kvar = config.get("reactive_power", "power_factor") == "published"
+        self._published_kvar = config["reactive_power"] == "published"
         self._reactive_keys = [keys.household_reactive_power(h) for h in self._ids]
         self._power_keys = [keys.household_power(h) for h in self._ids]
         self._voltage_keys = [keys.household_voltage(h) for h in self._ids]
@@ -118,7 +109,8 @@ class GridFederate(FederateLogic):
             len(self._feeder.elements), step_s, limit_pct=float(config["loading_limit_pct"])
         )
         self._max_unbalance_pct = np.zeros(len(self._feeder.three_phase_buses))
-        self._is_line = (self._feeder.elements["kind"] == "line").to_numpy()
+        kind = self._feeder.elements["kind"].to_numpy()
+        self._is_line, self._is_transformer = kind == "line", kind == "transformer"
         self._last_voltage = np.ones(count)
 
     def schedule_s(self) -> np.ndarray:
@@ -162,7 +154,7 @@ class GridFederate(FederateLogic):
         voltage = state.household_voltage_pu
         self._voltage_pu[step] = voltage
         loading = state.loading_pct
-        lines, transformers = loading[self._is_line], loading[~self._is_line]
+        lines, transformers = loading[self._is_line], loading[self._is_transformer]
         self._state[step] = (
             state.substation_power_kw,
             state.substation_reactive_power_kvar,
