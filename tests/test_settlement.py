@@ -1,27 +1,27 @@
-"""Settlement: hand-computed ledgers, balance properties and net billing."""
+"""Settlement: hand-computed MicroTE ledgers (shortfall, unused, grid rows) and net billing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from federates.market.settlement import (
     GRID,
     LEDGER_COLUMNS,
+    REASONS,
     net_billing_amount_usd,
     settle_interval,
 )
 
 IMPORT = 0.15
 EXPORT = 0.05
+PV, BATTERY = "non_dispatchable", "dispatchable"
 
 
-def _trades(*rows: tuple[str, str, int, float]) -> pd.DataFrame:
-    """Trades from (buyer, seller, quantity_wh, price_usd_per_kwh) rows."""
-    return pd.DataFrame(
+def _trades(*rows: tuple) -> pd.DataFrame:
+    """Trades from (buyer, seller, quantity_wh, price_usd_per_kwh[, pool]) rows."""
+    frame = pd.DataFrame(
         {
             "buyer": pd.Series([row[0] for row in rows], dtype=object),
             "seller": pd.Series([row[1] for row in rows], dtype=object),
@@ -29,77 +29,140 @@ def _trades(*rows: tuple[str, str, int, float]) -> pd.DataFrame:
             "price_usd_per_kwh": pd.Series([row[3] for row in rows], dtype=float),
         }
     )
+    if rows and all(len(row) == 5 for row in rows):
+        frame["pool"] = [row[4] for row in rows]
+    return frame
 
 
 def _paid(ledger: pd.DataFrame) -> dict[str, float]:
     return ledger.groupby("participant")["amount_usd"].sum().to_dict()
 
 
-def test_docstring_example() -> None:
+def _delivery(ledger: pd.DataFrame) -> list[tuple]:
+    """(participant, reason, pool, side, energy_wh, price) of the non-trade rows, in order."""
+    rows = ledger[ledger["reason"] != "trade"]
+    assert (rows["counterparty"] == GRID).all()
+    columns = ["participant", "reason", "pool", "side", "energy_wh", "price_usd_per_kwh"]
+    return list(rows[columns].itertuples(index=False, name=None))
+
+
+def test_docstring_example_unused_and_shortfall() -> None:
+    # a bought 1000 Wh from b at 0.10 and used 800; b delivered 900.
+    energy = pd.Series({"a": 800.0, "b": -900.0})
+    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    assert list(ledger.columns) == list(LEDGER_COLUMNS)
+    assert dict(ledger.dtypes.astype(str)) == LEDGER_COLUMNS
+    columns = ["participant", "counterparty", "pool", "side", "energy_wh"]
+    trade_rows = ledger.loc[ledger["reason"] == "trade", columns]
+    assert trade_rows.to_numpy().tolist() == [
+        ["a", "b", PV, "buy", 1000.0],
+        ["b", "a", PV, "sell", -1000.0],
+    ]
+    assert _delivery(ledger) == [
+        ("a", "unused", PV, "sell", -200.0, EXPORT),
+        ("b", "shortfall", PV, "buy", 100.0, IMPORT),
+    ]
+    paid = _paid(ledger)
+    # a: 0.10 for the trade - 200 Wh × 0.05; b: -0.10 + 100 Wh × 0.15.
+    assert paid["a"] == pytest.approx(0.09, abs=1e-12)
+    assert paid["b"] == pytest.approx(-0.085, abs=1e-12)
+
+
+def test_buyer_using_more_imports_and_short_seller_buys_its_shortfall() -> None:
     energy = pd.Series({"a": 1200.0, "b": -900.0})
     ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    assert _delivery(ledger) == [
+        ("a", "grid_import", "", "buy", 200.0, IMPORT),
+        ("b", "shortfall", PV, "buy", 100.0, IMPORT),
+    ]
     paid = _paid(ledger)
-    # a: 1000 Wh * 0.10 + 200 Wh * 0.15; b: -1000 Wh * 0.10 + 100 Wh shortfall * 0.15.
+    # a: 0.10 + 200 Wh × 0.15 = 0.13; b: -0.10 + 100 Wh × 0.15 = -0.085.
     assert paid["a"] == pytest.approx(0.13, abs=1e-12)
     assert paid["b"] == pytest.approx(-0.085, abs=1e-12)
-    assert sorted(ledger["reason"]) == ["grid_import", "grid_import", "trade", "trade"]
-    assert dict(ledger.dtypes.astype(str)) == LEDGER_COLUMNS
 
 
-def test_household_without_trades_importing() -> None:
-    ledger = settle_interval(pd.Series({"a": 500.0}), _trades(), IMPORT, EXPORT)
-    assert len(ledger) == 1
-    row = ledger.iloc[0]
-    assert row["participant"] == "a"
-    assert row["counterparty"] == GRID
-    assert row["reason"] == "grid_import"
-    assert row["energy_wh"] == 500.0
-    assert row["price_usd_per_kwh"] == IMPORT
-    assert row["amount_usd"] == pytest.approx(0.075, abs=1e-12)
-
-
-def test_household_without_trades_exporting() -> None:
-    ledger = settle_interval(pd.Series({"b": -400.0}), _trades(), IMPORT, EXPORT)
-    assert len(ledger) == 1
-    row = ledger.iloc[0]
-    assert row["reason"] == "grid_export"
-    assert row["counterparty"] == GRID
-    assert row["energy_wh"] == -400.0
-    assert row["price_usd_per_kwh"] == EXPORT
-    assert row["amount_usd"] == pytest.approx(-0.02, abs=1e-12)
-
-
-def test_household_with_zero_energy_and_no_trades_has_no_rows() -> None:
-    ledger = settle_interval(pd.Series({"a": 0.0}), _trades(), IMPORT, EXPORT)
-    assert ledger.empty
-    assert list(ledger.columns) == list(LEDGER_COLUMNS)
-
-
-def test_buyer_using_less_than_it_bought_sells_the_rest_at_the_export_price() -> None:
-    energy = pd.Series({"a": 800.0, "b": -1000.0})
+def test_seller_that_delivers_nothing_and_imports() -> None:
+    # b sold 1000 Wh but drew 200 Wh: the whole sale is a shortfall, the 200 Wh plain import.
+    energy = pd.Series({"a": 1000.0, "b": 200.0})
     ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
-    grid_rows = ledger[ledger["counterparty"] == GRID]
-    assert grid_rows["participant"].tolist() == ["a"]
-    assert grid_rows["reason"].tolist() == ["grid_export"]
-    assert grid_rows["energy_wh"].tolist() == [-200.0]
-    assert grid_rows["price_usd_per_kwh"].tolist() == [EXPORT]
-    paid = _paid(ledger)
-    # a still pays 0.10 for the 1000 Wh it bought, and gets 200 Wh * 0.05 = 0.01 back.
-    assert paid["a"] == pytest.approx(0.09, abs=1e-12)
-    assert paid["b"] == pytest.approx(-0.10, abs=1e-12)
+    assert _delivery(ledger) == [
+        ("b", "shortfall", PV, "buy", 1000.0, IMPORT),
+        ("b", "grid_import", "", "buy", 200.0, IMPORT),
+    ]
+    # b: -0.10 + 1000 Wh × 0.15 + 200 Wh × 0.15 = 0.08; a pays its trade only.
+    assert _paid(ledger) == pytest.approx({"a": 0.10, "b": 0.08}, abs=1e-12)
 
 
-def test_seller_short_of_its_award_buys_the_shortfall_at_the_import_price() -> None:
-    energy = pd.Series({"a": 1000.0, "b": -700.0})
+def test_buyer_that_uses_nothing_and_exports() -> None:
+    # a bought 1000 Wh but fed 300 Wh in: 1000 Wh unused, 300 Wh plain export.
+    energy = pd.Series({"a": -300.0, "b": -1000.0})
     ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
-    grid_rows = ledger[ledger["counterparty"] == GRID]
-    assert grid_rows["participant"].tolist() == ["b"]
-    assert grid_rows["reason"].tolist() == ["grid_import"]
-    assert grid_rows["energy_wh"].tolist() == [300.0]
-    paid = _paid(ledger)
-    # b receives 0.10 and pays 300 Wh * 0.15 = 0.045 for what it did not deliver.
-    assert paid["b"] == pytest.approx(-0.055, abs=1e-12)
-    assert paid["a"] == pytest.approx(0.10, abs=1e-12)
+    assert _delivery(ledger) == [
+        ("a", "unused", PV, "sell", -1000.0, EXPORT),
+        ("a", "grid_export", "", "sell", -300.0, EXPORT),
+    ]
+    # a: 0.10 - 1000 Wh × 0.05 - 300 Wh × 0.05 = 0.035.
+    assert _paid(ledger) == pytest.approx({"a": 0.035, "b": -0.10}, abs=1e-12)
+
+
+def test_seller_delivering_more_exports_the_rest() -> None:
+    energy = pd.Series({"a": 1000.0, "b": -1300.0})
+    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    assert _delivery(ledger) == [("b", "grid_export", "", "sell", -300.0, EXPORT)]
+    # b: -0.10 - 300 Wh × 0.05 = -0.115.
+    assert _paid(ledger)["b"] == pytest.approx(-0.115, abs=1e-12)
+
+
+def test_shortfall_falls_on_pv_sales_first() -> None:
+    # s sold 600 Wh of PV to a and 400 Wh of battery energy to b, then delivered 700 Wh: the
+    # 300 Wh short are PV (battery deliveries count first, as T-REX settles them first).
+    trades = _trades(("a", "s", 600, 0.10, PV), ("b", "s", 400, 0.12, BATTERY))
+    ledger = settle_interval(pd.Series({"a": 600.0, "b": 400.0, "s": -700.0}), trades, 0.2, 0.05)
+    assert _delivery(ledger) == [("s", "shortfall", PV, "buy", 300.0, 0.2)]
+    # Delivering 200 Wh: 600 Wh of PV and 200 Wh of battery energy short.
+    ledger = settle_interval(pd.Series({"a": 600.0, "b": 400.0, "s": -200.0}), trades, 0.2, 0.05)
+    assert _delivery(ledger) == [
+        ("s", "shortfall", PV, "buy", 600.0, 0.2),
+        ("s", "shortfall", BATTERY, "buy", 200.0, 0.2),
+    ]
+    # s: -(0.06 + 0.048) + 800 Wh × 0.2 = 0.052.
+    assert _paid(ledger)["s"] == pytest.approx(0.052, abs=1e-12)
+    trade_pools = ledger.loc[ledger["reason"] == "trade", "pool"].tolist()
+    assert trade_pools == [PV, BATTERY, PV, BATTERY]
+
+
+@pytest.mark.parametrize(
+    ("metered_wh", "expected"),
+    [
+        # c bought 500 Wh of battery energy from d and sold 300 Wh of PV to e: A = 200 Wh.
+        # D = +200: its own PV sale fell short by 200 Wh (up to the 300 Wh it sold).
+        (400.0, [("c", "shortfall", PV, "buy", 200.0, IMPORT)]),
+        # D = +800: 300 Wh short (all it sold), the other 500 Wh plain import.
+        (
+            1000.0,
+            [
+                ("c", "shortfall", PV, "buy", 300.0, IMPORT),
+                ("c", "grid_import", "", "buy", 500.0, IMPORT),
+            ],
+        ),
+        # D = -300: 300 of the 500 Wh it bought went unused.
+        (-100.0, [("c", "unused", BATTERY, "sell", -300.0, EXPORT)]),
+        # D = -700: all 500 Wh bought unused, 200 Wh plain export.
+        (
+            -500.0,
+            [
+                ("c", "unused", BATTERY, "sell", -500.0, EXPORT),
+                ("c", "grid_export", "", "sell", -200.0, EXPORT),
+            ],
+        ),
+        (200.0, []),
+    ],
+)
+def test_participant_that_both_bought_and_sold(metered_wh: float, expected: list) -> None:
+    trades = _trades(("c", "d", 500, 0.12, BATTERY), ("e", "c", 300, 0.09, PV))
+    energy = pd.Series({"c": metered_wh, "d": -500.0, "e": 300.0})
+    ledger = settle_interval(energy, trades, IMPORT, EXPORT)
+    assert _delivery(ledger) == expected
 
 
 def test_several_trades_between_three_households() -> None:
@@ -107,21 +170,34 @@ def test_several_trades_between_three_households() -> None:
     trades = _trades(("a", "c", 600, 0.12), ("b", "c", 400, 0.10), ("a", "c", 200, 0.11))
     ledger = settle_interval(energy, trades, 0.20, 0.05)
     assert len(ledger) == 9
-    trade_rows = ledger[ledger["reason"] == "trade"]
-    assert set(trade_rows.loc[trade_rows["participant"] == "a", "counterparty"]) == {"c"}
-    assert sorted(trade_rows.loc[trade_rows["participant"] == "c", "counterparty"]) == [
-        "a",
-        "a",
-        "b",
+    assert _delivery(ledger) == [
+        ("a", "unused", PV, "sell", -100.0, 0.05),
+        ("b", "unused", PV, "sell", -100.0, 0.05),
+        ("c", "shortfall", PV, "buy", 100.0, 0.20),
     ]
     paid = _paid(ledger)
-    # a: 0.072 + 0.022 for 800 Wh bought, uses 700 -> 100 Wh exported at 0.05 = -0.005.
+    # a: 0.072 + 0.022 for 800 Wh bought, uses 700 -> 100 Wh unused at 0.05 = -0.005.
     assert paid["a"] == pytest.approx(0.089, abs=1e-12)
     # b: 0.040 for 400 Wh bought, uses 300 -> -0.005.
     assert paid["b"] == pytest.approx(0.035, abs=1e-12)
-    # c: receives 0.134 for 1200 Wh sold, delivers 1100 -> 100 Wh bought at 0.20 = 0.02.
+    # c: receives 0.134 for 1200 Wh sold, delivers 1100 -> 100 Wh shortfall at 0.20 = 0.02.
     assert paid["c"] == pytest.approx(-0.114, abs=1e-12)
     assert ledger["amount_usd"].sum() == pytest.approx(0.01, abs=1e-12)
+
+
+def test_household_without_trades_importing_and_exporting() -> None:
+    ledger = settle_interval(pd.Series({"a": 500.0, "b": -400.0}), _trades(), IMPORT, EXPORT)
+    assert _delivery(ledger) == [
+        ("a", "grid_import", "", "buy", 500.0, IMPORT),
+        ("b", "grid_export", "", "sell", -400.0, EXPORT),
+    ]
+    assert ledger["amount_usd"].tolist() == pytest.approx([0.075, -0.02], abs=1e-12)
+
+
+def test_household_with_zero_energy_and_no_trades_has_no_rows() -> None:
+    ledger = settle_interval(pd.Series({"a": 0.0}), _trades(), IMPORT, EXPORT)
+    assert ledger.empty
+    assert dict(ledger.dtypes.astype(str)) == LEDGER_COLUMNS
 
 
 def test_participant_that_meets_its_award_exactly_has_no_grid_row() -> None:
@@ -131,54 +207,27 @@ def test_participant_that_meets_its_award_exactly_has_no_grid_row() -> None:
     assert len(ledger) == 2
 
 
-@st.composite
-def _intervals(draw: st.DrawFn) -> tuple[pd.Series, pd.DataFrame, float, float]:
-    n = draw(st.integers(2, 5))
-    names = [f"h{i:02d}" for i in range(n)]
-    energy = draw(
-        st.lists(
-            st.floats(-10_000, 10_000, allow_nan=False, allow_infinity=False),
-            min_size=n,
-            max_size=n,
-        )
-    )
-    rows = []
-    for _ in range(draw(st.integers(0, 6))):
-        buyer = draw(st.integers(0, n - 1))
-        seller = draw(st.integers(0, n - 2))
-        seller += seller >= buyer
-        rows.append(
-            (
-                names[buyer],
-                names[seller],
-                draw(st.integers(1, 5000)),
-                draw(st.floats(0.0, 0.5, allow_nan=False)),
-            )
-        )
-    export = draw(st.floats(0.0, 0.2, allow_nan=False))
-    import_ = export + draw(st.floats(0.0, 0.3, allow_nan=False))
-    return pd.Series(energy, index=names), _trades(*rows), import_, export
+def test_central_counterparty_has_trade_rows_only() -> None:
+    # A curve clearing sells a's 400 Wh to the market at 0.08; the market is not metered.
+    energy = pd.Series({"a": -500.0})
+    ledger = settle_interval(energy, _trades(("market", "a", 400, 0.08)), IMPORT, EXPORT)
+    assert ledger.loc[ledger["participant"] == "market", "reason"].tolist() == ["trade"]
+    assert _delivery(ledger) == [("a", "grid_export", "", "sell", -100.0, EXPORT)]
 
 
-@settings(max_examples=60, deadline=None)
-@given(_intervals())
-def test_ledger_balances(case: tuple[pd.Series, pd.DataFrame, float, float]) -> None:
-    energy, trades, import_price, export_price = case
-    ledger = settle_interval(energy, trades, import_price, export_price)
-    trade_rows = ledger[ledger["reason"] == "trade"]
-    grid_rows = ledger[ledger["counterparty"] == GRID]
-    assert len(trade_rows) == 2 * len(trades)
-    assert trade_rows["amount_usd"].sum() == pytest.approx(0.0, abs=1e-12)
-    assert ledger["amount_usd"].sum() == pytest.approx(grid_rows["amount_usd"].sum(), abs=1e-12)
-    received = ledger.groupby("participant")["energy_wh"].sum().reindex(energy.index, fill_value=0)
-    np.testing.assert_allclose(received.to_numpy(), energy.to_numpy(), rtol=0, atol=1e-8)
-    imports = grid_rows[grid_rows["reason"] == "grid_import"]
-    exports = grid_rows[grid_rows["reason"] == "grid_export"]
-    assert (imports["energy_wh"] > 0).all()
-    assert (imports["price_usd_per_kwh"] == import_price).all()
-    assert (exports["energy_wh"] < 0).all()
-    assert (exports["price_usd_per_kwh"] == export_price).all()
-    assert not grid_rows["participant"].duplicated().any()
+def test_reasons_constant_lists_every_reason() -> None:
+    assert REASONS == ("trade", "shortfall", "unused", "grid_import", "grid_export")
+
+
+def test_unknown_trade_pool_is_rejected() -> None:
+    trades = _trades(("a", "b", 100, 0.10, "wind"))
+    with pytest.raises(ValueError, match=r"trades\.pool: got \['wind'\], expected one of"):
+        settle_interval(pd.Series({"a": 100.0, "b": -100.0}), trades, IMPORT, EXPORT)
+
+
+def test_metered_energy_must_be_finite() -> None:
+    with pytest.raises(ValueError, match=r"energy_wh: got \[nan\] for participant\(s\) \['b'\]"):
+        settle_interval(pd.Series({"a": 100.0, "b": np.nan}), _trades(), IMPORT, EXPORT)
 
 
 def test_net_billing_with_scalar_prices() -> None:

@@ -1,4 +1,4 @@
-"""MicroTE double auction: pairwise matching of sorted bids and asks (T-REX)."""
+"""MicroTE double auction: pairwise matching of ranked bids and asks, pool by pool (T-REX)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,32 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-SETTLEMENT_RULES = ("midpoint", "pay_as_bid", "pay_as_ask")
+from federates.market.mechanisms.order_book import (
+    ORDER_COLUMNS,
+    POOLS,
+    SIDES,
+    ranked_sides,
+    validated_book,
+)
+from federates.market.mechanisms.pro_rata import match_level_pair
 
-ORDER_COLUMNS = ("order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh", "sequence")
-SIDES = ("buy", "sell")
+__all__ = [
+    "ORDER_COLUMNS",
+    "POOLS",
+    "SETTLEMENT_RULES",
+    "SIDES",
+    "STATUSES",
+    "TIE_BREAKING",
+    "TRADE_COLUMNS",
+    "AuctionResult",
+    "clear_double_auction",
+]
+
+SETTLEMENT_RULES = ("midpoint", "pay_as_bid", "pay_as_ask", "uniform")
+TIE_BREAKING = ("time", "pro_rata")
+#: Book statuses, most informative first (the overall status is the first any pool has).
+STATUSES = ("cleared", "no_crossing", "one_sided", "empty")
+#: Columns of the trades table before its last column, ``pool``.
 TRADE_COLUMNS = (
     "buy_order_id",
     "sell_order_id",
@@ -22,9 +44,6 @@ TRADE_COLUMNS = (
     "ask_price_usd_per_kwh",
 )
 
-#: How many offending values an error message lists before it summarises the rest.
-_SHOWN_VALUES = 5
-
 
 @dataclass(frozen=True, eq=False)
 class AuctionResult:
@@ -33,21 +52,30 @@ class AuctionResult:
     Attributes
     ----------
     trades : pandas.DataFrame
-        One row per matched (bid, ask) pair in matching order, columns ``buy_order_id``,
+        One row per matched (bid, ask) pair, pool by pool in ``POOLS`` order and in matching
+        order within a pool, columns ``TRADE_COLUMNS`` and ``pool``: ``buy_order_id``,
         ``sell_order_id``, ``buyer``, ``seller``, ``quantity_wh`` (int64) [Wh],
         ``price_usd_per_kwh`` (settled price) [USD/kWh], ``bid_price_usd_per_kwh`` and
-        ``ask_price_usd_per_kwh`` (the two limit prices) [USD/kWh].
+        ``ask_price_usd_per_kwh`` (the two limit prices) [USD/kWh], ``pool``.
     filled_wh : pandas.Series
         Awarded quantity per order [Wh], int64, indexed by ``order_id`` in sorted order; every
         input order is present, 0 where it was not filled.
     status : str
-        ``"cleared"`` (at least one trade), ``"no_crossing"`` (both sides present, no trade),
-        ``"one_sided"`` (only bids or only asks) or ``"empty"`` (no orders).
+        Overall status, the first of ``STATUSES`` that any pool has: ``"cleared"`` (a pool
+        traded), else ``"no_crossing"`` (a pool had bids and asks but no trade), else
+        ``"one_sided"`` (a pool had only bids or only asks), else ``"empty"`` (no orders).
+    pool_status : dict of str to str
+        Status of each pool in ``POOLS`` on its own (same four values).
+    clearing_price_usd_per_kwh : dict of str to float
+        Per pool in ``POOLS``: the one price of all its trades under the ``"uniform"`` rule
+        [USD/kWh]; NaN under the other rules and for a pool without trades.
     """
 
     trades: pd.DataFrame
     filled_wh: pd.Series
     status: str
+    pool_status: dict[str, str]
+    clearing_price_usd_per_kwh: dict[str, float]
 
     @property
     def traded_energy_wh(self) -> int:
@@ -64,7 +92,9 @@ class AuctionResult:
         return float(np.dot(quantity_wh, price_usd_per_kwh) / quantity_wh.sum())
 
 
-def clear_double_auction(orders: pd.DataFrame, settlement_rule: str = "midpoint") -> AuctionResult:
+def clear_double_auction(
+    orders: pd.DataFrame, settlement_rule: str = "midpoint", tie_breaking: str = "time"
+) -> AuctionResult:
     """Clear one market interval with the MicroTE pairwise double auction.
 
     Parameters
@@ -72,56 +102,85 @@ def clear_double_auction(orders: pd.DataFrame, settlement_rule: str = "midpoint"
     orders : pandas.DataFrame
         One row per order with columns ``order_id`` (str, unique), ``participant`` (str),
         ``side`` (``"buy"`` or ``"sell"``), ``quantity_wh`` (whole number > 0) [Wh],
-        ``price_usd_per_kwh`` (finite limit price, may be negative) [USD/kWh] and ``sequence``
-        (integer submission order, lower is earlier) [-]. Row order does not matter.
+        ``price_usd_per_kwh`` (finite limit price, may be negative) [USD/kWh], ``sequence``
+        (integer submission order, lower is earlier) [-] and optionally ``pool`` (one of
+        ``POOLS``; all orders are ``"non_dispatchable"`` without it). Row order does not matter.
     settlement_rule : str
-        How a matched pair is priced: ``"midpoint"`` (default), ``"pay_as_bid"`` or
-        ``"pay_as_ask"``.
+        How trades are priced: ``"midpoint"`` (default), ``"pay_as_bid"``, ``"pay_as_ask"``
+        or ``"uniform"``.
+    tie_breaking : str
+        How orders at the same limit price on the same side of a pool share the other side:
+        ``"time"`` (default, by submission sequence) or ``"pro_rata"``.
 
     Returns
     -------
     AuctionResult
-        The trades [Wh, USD/kWh], the filled quantity of every order [Wh] and the book status.
+        Trades [Wh, USD/kWh], the filled quantity of every order [Wh], the status overall
+        and per pool, and the uniform price per pool [USD/kWh].
 
     Raises
     ------
     ValueError
-        If a column is missing, a side is unknown, a quantity is not a positive whole number, a
-        price is not finite, a sequence is not a whole number, an order_id or participant is
-        missing, an order_id is repeated, or ``settlement_rule`` is not one of
-        ``SETTLEMENT_RULES``.
+        If ``settlement_rule`` or ``tie_breaking`` is not one of ``SETTLEMENT_RULES`` or
+        ``TIE_BREAKING``, or an order is invalid (see `order_book.validated_book`: missing
+        column, unknown side or pool, quantity not a positive whole number, price not finite,
+        sequence not whole, missing or repeated order_id, missing participant).
 
     Notes
     -----
-    The rule is the MicroTE double auction of the T-REX simulator:
+    The rule is the MicroTE double auction of the T-REX simulator [1]_, which keeps one book
+    per energy source type; here the pools are ``POOLS`` and each is cleared on its own, so an
+    order never matches an order of the other pool. Within a pool:
 
-    1. Bids (``buy``) are ranked by limit price from high to low, asks (``sell``) from low to
-       high; equal prices are ranked by ``sequence`` (earlier first), then by ``order_id``, so
-       the ranking is total and the result does not depend on the row order of ``orders``.
-    2. The best remaining bid is matched with the best remaining ask while the bid price is at
-       least the ask price. The pair trades :math:`q = \\min(q_b, q_a)` whole Wh; whichever order
-       has quantity left stays at the head of its side for the next pair.
-    3. A participant never trades with itself: when the best remaining ask belongs to the
-       bidder, the bid is matched with the best remaining ask of another participant, still only
-       if that ask's price is at most the bid price. The skipped ask keeps its rank and remains
-       available to later bids. A bid that finds no such ask is left (partly) unfilled and the
-       walk continues with the next bid, because its own asks may suit the next bidder.
-    4. Each pair is settled at :math:`p = (p_b + p_a)/2` for ``"midpoint"`` (the rule of the
-       paper), at :math:`p = p_b` for ``"pay_as_bid"`` and at :math:`p = p_a` for
-       ``"pay_as_ask"``. Every trade therefore satisfies :math:`p_a \\le p \\le p_b`.
+    1. Bids are ranked by limit price from high to low, asks from low to high; equal prices are
+       ranked by ``sequence`` (earlier first), then by ``order_id``. The ranking is total, so
+       the result does not depend on the row order of ``orders``.
+    2. ``tie_breaking="time"``: the best remaining bid is matched with the best remaining ask
+       while the bid price is at least the ask price. The pair trades
+       :math:`q = \\min(q_b, q_a)` whole Wh; an order with quantity left stays at the head of
+       its side.
+    3. A participant never trades with itself: a bid skips the asks of its own participant and
+       is matched with the best remaining ask of another participant, still only if that ask's
+       price is at most the bid price. A skipped ask keeps its rank for later bids; a bid that
+       finds no such ask stays (partly) unfilled and the walk goes on with the next bid.
+    4. ``tie_breaking="pro_rata"``: the same walk over price levels instead of orders. Each bid
+       level (all bids of the pool at one price) meets the ask levels it crosses from the
+       cheapest on; each level pair trades the most it can without self-trades and its bids
+       (and its asks) share that volume in proportion to their open quantities, in whole Wh
+       by largest remainder, equal remainders by sequence. A participant on both sides of a
+       level pair whose proportional shares would force a self-trade gets the shares the
+       maximum volume leaves it, the others share the rest pro-rata (`pro_rata`). Without a
+       participant on both sides of a pool, every pair of limit prices trades the same volume
+       as under ``"time"``: pro-rata only redistributes among ties.
+    5. Prices: :math:`p = (p_b + p_a)/2` per pair for ``"midpoint"`` (the rule of the
+       paper), :math:`p = p_b` for ``"pay_as_bid"``, :math:`p = p_a` for ``"pay_as_ask"``.
+       ``"uniform"`` settles every trade of a pool at :math:`p^* = (b_{min} + a_{max})/2`,
+       the midpoint of the lowest matched bid price and the highest matched ask price. When
+       asks are taken in rank order (always, unless a self-trade skip left a cheaper ask to a
+       later bid), the last matched pair holds both, so :math:`p^*` is the midpoint of the
+       last matched pair. To keep :math:`b_{min} \\ge a_{max}`, the uniform walk stops at the
+       first bid (level) priced below an ask it already matched in the pool; this changes the
+       matching only after such a skip. Every matched pair then satisfies
+       :math:`p_b \\ge b_{min} \\ge p^* \\ge a_{max} \\ge p_a` (bids are walked from high to
+       low, so :math:`b_{min}` is the last bid; each bid only takes asks at most its price).
+       In floating point :math:`(x + y)/2` with :math:`y \\le x` also lies in
+       :math:`[y, x]`, since rounding is monotone and halving exact. So under every rule
+       :math:`p_a \\le p \\le p_b`.
 
-    Matching is sequential by nature (each pair depends on the quantities left by the previous
-    ones), so the walk loops over bids and matched pairs; ranking, validation and the result
-    tables are array operations.
+    Matching is sequential by nature (each pair depends on the quantities left by earlier
+    ones), so the walk loops over bids (levels) and matched pairs; ranking, validation and the
+    result tables are array operations.
 
     References
     ----------
-    .. [1] D. Zhang, H. Gül, P. Musilek, "T-REX: a transactive energy market simulator".
+    .. [1] D. Zhang, H. Gül, P. Musilek, "T-REX: a transactive energy market simulator",
+       https://github.com/trex-ai/TREX-Core (MicroTE market, ``markets/MicroTE``).
 
     Examples
     --------
     Two bids and one ask: the 0.30 bid is served first, the 0.20 bid takes the remaining
     100 Wh, each at the midpoint of its pair: (0.30 + 0.10)/2 = 0.20 and (0.20 + 0.10)/2 = 0.15.
+    Under ``"uniform"`` both settle at the last pair's midpoint, 0.15.
 
     >>> orders = pd.DataFrame({
     ...     "order_id": ["b1", "b2", "s1"],
@@ -132,42 +191,59 @@ def clear_double_auction(orders: pd.DataFrame, settlement_rule: str = "midpoint"
     ...     "sequence": [0, 1, 2],
     ... })
     >>> result = clear_double_auction(orders)
-    >>> result.trades[["buy_order_id", "quantity_wh", "price_usd_per_kwh"]]
-      buy_order_id  quantity_wh  price_usd_per_kwh
-    0           b1          300               0.20
-    1           b2          100               0.15
+    >>> result.trades[["buy_order_id", "quantity_wh", "price_usd_per_kwh", "pool"]]
+      buy_order_id  quantity_wh  price_usd_per_kwh              pool
+    0           b1          300               0.20  non_dispatchable
+    1           b2          100               0.15  non_dispatchable
     >>> result.filled_wh.to_dict()
     {'b1': 300, 'b2': 100, 's1': 400}
-    >>> result.status, result.traded_energy_wh
-    ('cleared', 400)
+    >>> result.status, result.pool_status["dispatchable"], result.traded_energy_wh
+    ('cleared', 'empty', 400)
+    >>> round(clear_double_auction(orders, "uniform").mean_price_usd_per_kwh, 10)
+    0.15
     """
     if settlement_rule not in SETTLEMENT_RULES:
         raise ValueError(
             f"settlement_rule: got {settlement_rule!r}, expected one of {SETTLEMENT_RULES}"
         )
-    book = _validated_book(orders)
+    if tie_breaking not in TIE_BREAKING:
+        raise ValueError(f"tie_breaking: got {tie_breaking!r}, expected one of {TIE_BREAKING}")
+    bids, asks = ranked_sides(validated_book(orders))
 
-    is_buy = book["side"].to_numpy() == "buy"
-    bids = book[is_buy].sort_values(
-        ["price_usd_per_kwh", "sequence", "order_id"], ascending=[False, True, True]
+    # Participant codes ordered like the names, shared by both sides: self-trade tests are
+    # integer compares and pro-rata ties between participants go to the lower name.
+    participant_code, _ = pd.factorize(
+        pd.concat([bids["participant"], asks["participant"]]), sort=True
     )
-    asks = book[~is_buy].sort_values(
-        ["price_usd_per_kwh", "sequence", "order_id"], ascending=[True, True, True]
-    )
-
-    # Integer participant codes shared by both sides make the self-trade test an array compare.
-    participant_code, _ = pd.factorize(pd.concat([bids["participant"], asks["participant"]]))
     bid_code, ask_code = participant_code[: len(bids)], participant_code[len(bids) :]
     bid_price = bids["price_usd_per_kwh"].to_numpy(dtype=np.float64)
     ask_price = asks["price_usd_per_kwh"].to_numpy(dtype=np.float64)
     bid_left_wh = bids["quantity_wh"].to_numpy(dtype=np.int64).copy()
     ask_left_wh = asks["quantity_wh"].to_numpy(dtype=np.int64).copy()
+    walk = _time_walk if tie_breaking == "time" else _level_walk
+    uniform = settlement_rule == "uniform"
 
-    pair_bid, pair_ask, pair_wh = _match(
-        bid_price, ask_price, bid_code, ask_code, bid_left_wh, ask_left_wh
-    )
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pool_status: dict[str, str] = {}
+    bid_pool, ask_pool = bids["pool"].to_numpy(), asks["pool"].to_numpy()
+    for pool in POOLS:
+        # Ranking sorts by pool first, so each pool is one contiguous slice of each side.
+        b0, b1 = _slice_of(bid_pool, pool)
+        a0, a1 = _slice_of(ask_pool, pool)
+        pair_bid, pair_ask, pair_wh = walk(
+            bid_price[b0:b1],
+            ask_price[a0:a1],
+            bid_code[b0:b1],
+            ask_code[a0:a1],
+            bid_left_wh[b0:b1],
+            ask_left_wh[a0:a1],
+            uniform,
+        )
+        pairs.append((pair_bid + b0, pair_ask + a0, pair_wh))
+        pool_status[pool] = _status(b1 - b0, a1 - a0, pair_wh.size)
 
-    trades = _trades_table(bids, asks, pair_bid, pair_ask, pair_wh, settlement_rule)
+    pair_bid, pair_ask, pair_wh = (np.concatenate(parts) for parts in zip(*pairs, strict=True))
+    trades, clearing_price = _trades_table(bids, asks, pair_bid, pair_ask, pair_wh, settlement_rule)
     filled_wh = pd.Series(
         np.concatenate(
             [
@@ -182,37 +258,39 @@ def clear_double_auction(orders: pd.DataFrame, settlement_rule: str = "midpoint"
         ),
         name="filled_wh",
     ).sort_index()
-
-    if book.empty:
-        status = "empty"
-    elif bids.empty or asks.empty:
-        status = "one_sided"
-    elif trades.empty:
-        status = "no_crossing"
-    else:
-        status = "cleared"
-    return AuctionResult(trades=trades, filled_wh=filled_wh, status=status)
+    status = next(s for s in STATUSES if s in pool_status.values())
+    return AuctionResult(
+        trades=trades,
+        filled_wh=filled_wh,
+        status=status,
+        pool_status=pool_status,
+        clearing_price_usd_per_kwh=clearing_price,
+    )
 
 
-def _match(
+def _time_walk(
     bid_price: np.ndarray,
     ask_price: np.ndarray,
     bid_code: np.ndarray,
     ask_code: np.ndarray,
     bid_left_wh: np.ndarray,
     ask_left_wh: np.ndarray,
+    uniform: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Walk the ranked book; return (bid index, ask index, quantity [Wh]) of each matched pair.
+    """Walk one pool's ranked book bid by bid (steps 2, 3 and the uniform stop).
 
-    ``bid_left_wh`` and ``ask_left_wh`` are consumed in place and hold the unfilled remainders
-    afterwards [Wh].
+    Returns (bid index, ask index, quantity [Wh]) of each matched pair. ``bid_left_wh`` and
+    ``ask_left_wh`` are consumed in place and hold the unfilled remainders afterwards [Wh].
     """
     pair_bid: list[int] = []
     pair_ask: list[int] = []
     pair_wh: list[int] = []
+    highest_ask_price = -np.inf
     # Asks are ranked by ascending price, so those a bid may take are a prefix of the ranking.
     crossing_asks = np.searchsorted(ask_price, bid_price, side="right")
     for bid in range(bid_price.size):
+        if uniform and bid_price[bid] < highest_ask_price:
+            break
         open_asks = ask_left_wh[: crossing_asks[bid]] > 0
         if not open_asks.any():
             # Later bids are cheaper, so they cross no more asks than this one.
@@ -225,8 +303,82 @@ def _match(
             pair_bid.append(bid)
             pair_ask.append(int(ask))
             pair_wh.append(int(quantity_wh))
+            highest_ask_price = max(highest_ask_price, ask_price[ask])
             if bid_left_wh[bid] == 0:
                 break
+    return _pair_arrays(pair_bid, pair_ask, pair_wh)
+
+
+def _level_walk(
+    bid_price: np.ndarray,
+    ask_price: np.ndarray,
+    bid_code: np.ndarray,
+    ask_code: np.ndarray,
+    bid_left_wh: np.ndarray,
+    ask_left_wh: np.ndarray,
+    uniform: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk one pool's ranked book level pair by level pair (step 4), like `_time_walk`."""
+    pair_bid: list[int] = []
+    pair_ask: list[int] = []
+    pair_wh: list[int] = []
+    highest_ask_price = -np.inf
+    bid_start, bid_end = _levels(bid_price)
+    ask_start, ask_end = _levels(ask_price)
+    crossing_levels = np.searchsorted(ask_price[ask_start], bid_price[bid_start], side="right")
+    for b0, b1, crossing in zip(bid_start, bid_end, crossing_levels, strict=True):
+        if uniform and bid_price[b0] < highest_ask_price:
+            break
+        if crossing == 0 or not (ask_left_wh[: ask_end[crossing - 1]] > 0).any():
+            break
+        for a0, a1 in zip(ask_start[:crossing], ask_end[:crossing], strict=True):
+            if not (ask_left_wh[a0:a1] > 0).any():
+                continue
+            matched = match_level_pair(
+                bid_left_wh[b0:b1].tolist(),
+                ask_left_wh[a0:a1].tolist(),
+                bid_code[b0:b1].tolist(),
+                ask_code[a0:a1].tolist(),
+            )
+            for bid, ask, quantity_wh in matched:
+                bid_left_wh[b0 + bid] -= quantity_wh
+                ask_left_wh[a0 + ask] -= quantity_wh
+                pair_bid.append(b0 + bid)
+                pair_ask.append(a0 + ask)
+                pair_wh.append(quantity_wh)
+            if matched:
+                highest_ask_price = max(highest_ask_price, ask_price[a0])
+            if not (bid_left_wh[b0:b1] > 0).any():
+                break
+    return _pair_arrays(pair_bid, pair_ask, pair_wh)
+
+
+def _levels(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end index of each run of equal prices in a ranked side."""
+    if price.size == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    start = np.flatnonzero(np.r_[True, price[1:] != price[:-1]])
+    return start, np.r_[start[1:], price.size].astype(np.intp)
+
+
+def _slice_of(pool: np.ndarray, name: str) -> tuple[int, int]:
+    """Bounds of the contiguous run of ``name`` in a pool-sorted column."""
+    where = np.flatnonzero(pool == name)
+    return (int(where[0]), int(where[-1]) + 1) if where.size else (0, 0)
+
+
+def _status(bid_count: int, ask_count: int, trade_count: int) -> str:
+    """Status of one pool's book from its order and trade counts."""
+    if bid_count + ask_count == 0:
+        return "empty"
+    if bid_count == 0 or ask_count == 0:
+        return "one_sided"
+    return "cleared" if trade_count else "no_crossing"
+
+
+def _pair_arrays(
+    pair_bid: list[int], pair_ask: list[int], pair_wh: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (
         np.asarray(pair_bid, dtype=np.intp),
         np.asarray(pair_ask, dtype=np.intp),
@@ -241,17 +393,28 @@ def _trades_table(
     pair_ask: np.ndarray,
     pair_wh: np.ndarray,
     settlement_rule: str,
-) -> pd.DataFrame:
-    """Build the trades table [Wh, USD/kWh] from matched index pairs into the ranked sides."""
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Trades [Wh, USD/kWh] from matched index pairs, and the uniform price of each pool."""
     bid_price = bids["price_usd_per_kwh"].to_numpy(dtype=np.float64)[pair_bid]
     ask_price = asks["price_usd_per_kwh"].to_numpy(dtype=np.float64)[pair_ask]
+    pool = bids["pool"].to_numpy(dtype=object)[pair_bid]
+    clearing_price = dict.fromkeys(POOLS, float("nan"))
     if settlement_rule == "midpoint":
         price = (bid_price + ask_price) / 2.0
     elif settlement_rule == "pay_as_bid":
         price = bid_price
-    else:
+    elif settlement_rule == "pay_as_ask":
         price = ask_price
-    return pd.DataFrame(
+    else:
+        price = np.empty_like(bid_price)
+        for name in POOLS:
+            in_pool = pool == name
+            if in_pool.any():
+                clearing_price[name] = float(
+                    (bid_price[in_pool].min() + ask_price[in_pool].max()) / 2.0
+                )
+                price[in_pool] = clearing_price[name]
+    trades = pd.DataFrame(
         {
             "buy_order_id": pd.Series(bids["order_id"].to_numpy()[pair_bid], dtype=str),
             "sell_order_id": pd.Series(asks["order_id"].to_numpy()[pair_ask], dtype=str),
@@ -261,108 +424,8 @@ def _trades_table(
             "price_usd_per_kwh": pd.Series(price, dtype=np.float64),
             "bid_price_usd_per_kwh": pd.Series(bid_price, dtype=np.float64),
             "ask_price_usd_per_kwh": pd.Series(ask_price, dtype=np.float64),
+            "pool": pd.Series(pool, dtype=str),
         },
-        columns=list(TRADE_COLUMNS),
+        columns=[*TRADE_COLUMNS, "pool"],
     )
-
-
-def _validated_book(orders: pd.DataFrame) -> pd.DataFrame:
-    """Check ``orders`` and return a copy with canonical dtypes (str ids, int64 Wh, float price)."""
-    missing = [column for column in ORDER_COLUMNS if column not in orders.columns]
-    if missing:
-        raise ValueError(
-            f"orders: missing column(s) {missing}, expected columns {list(ORDER_COLUMNS)}"
-        )
-    order_id = orders["order_id"]
-    for column in ("order_id", "participant"):
-        absent = orders[column].isna().to_numpy()
-        if absent.any():
-            raise ValueError(
-                f"orders.{column}: missing value in {int(absent.sum())} row(s) (row positions "
-                f"{_listed(np.flatnonzero(absent))}), expected a string"
-            )
-    book = pd.DataFrame(
-        {
-            "order_id": orders["order_id"].astype(str).to_numpy(dtype=object),
-            "participant": orders["participant"].astype(str).to_numpy(dtype=object),
-            "side": orders["side"].to_numpy(dtype=object),
-        }
-    )
-
-    repeated = book["order_id"].duplicated(keep=False).to_numpy()
-    if repeated.any():
-        raise ValueError(
-            f"orders.order_id: repeated value(s) {_listed(np.unique(book['order_id'][repeated]))},"
-            " expected each order_id once"
-        )
-
-    unknown_side = ~book["side"].isin(SIDES).to_numpy()
-    if unknown_side.any():
-        raise ValueError(
-            f"orders.side: got {_offending(order_id, orders['side'], unknown_side)}, "
-            f"expected one of {SIDES}"
-        )
-
-    book["quantity_wh"] = _whole_numbers(orders, "quantity_wh")
-    not_positive = book["quantity_wh"].to_numpy() <= 0
-    if not_positive.any():
-        raise ValueError(
-            f"orders.quantity_wh: got {_offending(order_id, orders['quantity_wh'], not_positive)}"
-            ", expected a whole number of Wh greater than 0"
-        )
-
-    price = pd.to_numeric(orders["price_usd_per_kwh"], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    not_finite = ~np.isfinite(price)
-    if not_finite.any():
-        raise ValueError(
-            "orders.price_usd_per_kwh: got "
-            f"{_offending(order_id, orders['price_usd_per_kwh'], not_finite)}, "
-            "expected a finite number [USD/kWh]"
-        )
-    book["price_usd_per_kwh"] = price
-
-    book["sequence"] = _whole_numbers(orders, "sequence")
-    return book
-
-
-def _whole_numbers(orders: pd.DataFrame, column: str) -> np.ndarray:
-    """Return ``orders[column]`` as int64, or raise if any value is not a whole number."""
-    values = orders[column]
-    if pd.api.types.is_bool_dtype(values):
-        raise ValueError(f"orders.{column}: got booleans, expected whole numbers")
-    if pd.api.types.is_integer_dtype(values) and not values.hasnans:
-        return values.to_numpy(dtype=np.int64)
-    as_float = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        whole = np.isfinite(as_float) & (np.floor(as_float) == as_float)
-    # Values beyond the int64 range cannot be represented exactly either.
-    whole &= np.abs(np.where(whole, as_float, 0.0)) < 2.0**63
-    if not whole.all():
-        raise ValueError(
-            f"orders.{column}: got {_offending(orders['order_id'], values, ~whole)}, "
-            "expected whole numbers"
-        )
-    return as_float.astype(np.int64)
-
-
-def _offending(order_id: pd.Series, values: pd.Series, bad: np.ndarray) -> str:
-    """Describe the bad values as ``value for order_id 'x'``, listing the first few."""
-    described = [
-        f"{value!r} for order_id {identifier!r}"
-        for identifier, value in zip(
-            order_id.to_numpy()[bad][:_SHOWN_VALUES].tolist(),
-            values.to_numpy()[bad][:_SHOWN_VALUES].tolist(),
-            strict=True,
-        )
-    ]
-    extra = int(bad.sum()) - len(described)
-    return ", ".join(described) + (f" and {extra} more" if extra > 0 else "")
-
-
-def _listed(values: np.ndarray) -> str:
-    """List the first few of ``values``, summarising the rest."""
-    shown = ", ".join(repr(value) for value in values[:_SHOWN_VALUES].tolist())
-    extra = len(values) - _SHOWN_VALUES
-    return f"[{shown}{f' and {extra} more' if extra > 0 else ''}]"
+    return trades, clearing_price
