@@ -56,6 +56,9 @@ def build_federation(
     _attach_to_feeder(households, scenario, feeder, base_dir)
 
     household_ids = households["household_id"].tolist()
+    market_config = scenario.market.model_dump()
+    if scenario.market.mechanism == "dlmp":
+        market_config["feeder"] = feeder  # the market builds its network model from it
     shards = np.array_split(np.arange(len(household_ids)), scenario.ems.shards)
     ems_names = ["ems"] if len(shards) == 1 else [f"ems_{i + 1}" for i in range(len(shards))]
     port = scenario.run.broker_port
@@ -74,6 +77,7 @@ def build_federation(
         _sub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
         _sub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
     ]
+    market_forecasts = [*forecasts, _sub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh")]
     published_kvar = scenario.grid.reactive_power == "published"
     power_subscriptions = [_sub(keys.household_power(h), "double", "kW") for h in household_ids]
     reactive_subscriptions = [
@@ -116,6 +120,7 @@ def build_federation(
                 },
                 {
                     "households": hosted,
+                    "market_mechanism": scenario.market.mechanism,
                     "pv_model": scenario.pv_model.model_dump(),
                     "publish_reactive_power": published_kvar,
                 },
@@ -160,13 +165,10 @@ def build_federation(
                     _pub(keys.TRADED_ENERGY, "double", "Wh"),
                     _pub(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
                 ],
-                "subscriptions": power_subscriptions + forecasts,
+                "subscriptions": power_subscriptions + market_forecasts,
                 "endpoints": [{"name": keys.MARKET_ENDPOINT, "global": True}],
             },
-            {
-                "mechanism": scenario.market.mechanism,
-                "settlement_rule": scenario.market.settlement_rule,
-            },
+            market_config,
         )
     )
     broker = {

@@ -234,16 +234,32 @@ def voltage_summary(
     }
 
 
-def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, float | int]:
-    """Traded energy and price statistics of the market.
+def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, object]:
+    """Traded energy and price statistics of the market, overall and per pool.
 
     Parameters
     ----------
     trades : pandas.DataFrame
-        ``quantity_wh`` and ``price_usd_per_kwh`` per trade.
+        ``buyer``, ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh] and ``pool`` per trade.
+        Trades with a central counterparty count once, as the participant's purchase: rows
+        whose buyer is the ``market`` or the ``grid`` are not purchases.
     intervals : pandas.DataFrame
-        Per cleared interval: ``status``.
+        Per cleared interval: ``status`` and ``traded_energy_wh``.
     """
+    purchases = trades[~trades["buyer"].isin(["market", "grid"])]
+    summary: dict[str, object] = _trade_statistics(purchases)
+    summary["intervals_cleared"] = len(intervals)
+    summary["intervals_with_trades"] = (
+        int((intervals["traded_energy_wh"] > 0).sum()) if len(intervals) else 0
+    )
+    if "pool" in purchases.columns:
+        summary["pools"] = {
+            str(pool): _trade_statistics(rows) for pool, rows in purchases.groupby("pool")
+        }
+    return summary
+
+
+def _trade_statistics(trades: pd.DataFrame) -> dict[str, float | int]:
     quantity = trades["quantity_wh"].astype(float)
     traded_wh = float(quantity.sum())
     mean_price = (
@@ -258,10 +274,6 @@ def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, f
         "mean_trade_price_usd_per_kwh": mean_price,
         "min_trade_price_usd_per_kwh": float(prices.min()) if len(prices) else float("nan"),
         "max_trade_price_usd_per_kwh": float(prices.max()) if len(prices) else float("nan"),
-        "intervals_cleared": len(intervals),
-        "intervals_with_trades": int((intervals["status"] == "cleared").sum())
-        if len(intervals)
-        else 0,
     }
 
 

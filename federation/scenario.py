@@ -18,7 +18,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -103,11 +105,77 @@ class PvModelSpec(_Section):
     wind_speed_m_per_s: float = Field(1.0, ge=0, description="wind speed [m/s]")
 
 
-class MarketSpec(_Section):
-    """Market rules."""
+class _MarketRules(_Section):
+    """Rules every mechanism shares."""
+
+    delivery_ahead_intervals: int = Field(
+        1, ge=1, le=96, description="orders are taken for up to this many intervals ahead"
+    )
+
+
+class DoubleAuctionSpec(_MarketRules):
+    """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
 
     mechanism: Literal["double_auction"] = "double_auction"
-    settlement_rule: Literal["midpoint", "pay_as_bid", "pay_as_ask"] = "midpoint"
+    settlement_rule: Literal["midpoint", "pay_as_bid", "pay_as_ask", "uniform"] = Field(
+        "midpoint", description="price of a matched pair"
+    )
+    tie_breaking: Literal["time", "pro_rata"] = Field(
+        "time", description="order of equal-price orders: submission time or pro rata"
+    )
+
+
+class CurveClearingSpec(_MarketRules):
+    """TENT uniform-price clearing of supply and demand curves, the grid as one more curve."""
+
+    mechanism: Literal["curve_clearing"]
+    feeder_capacity_kw: float | None = Field(
+        None, gt=0, description="grid import/export limit in the clearing [kW]; none: unlimited"
+    )
+
+
+class DlmpSpec(_MarketRules):
+    """Welfare-maximising clearing on the feeder's LinDistFlow model with DLMPs."""
+
+    mechanism: Literal["dlmp"]
+    voltage_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="lower voltage bound [pu]")
+    voltage_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="upper voltage bound [pu]")
+    substation_limit_kw: float | None = Field(
+        None, gt=0, description="substation import/export limit [kW]; none: unlimited"
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> DlmpSpec:
+        if self.voltage_min_pu >= self.voltage_max_pu:
+            raise ValueError(
+                f"voltage_min_pu ({self.voltage_min_pu}) must be below voltage_max_pu "
+                f"({self.voltage_max_pu})"
+            )
+        return self
+
+
+class ContinuousSpec(_MarketRules):
+    """TENT continuous double auction: a standing book matched as orders arrive."""
+
+    mechanism: Literal["continuous"]
+    priority: Literal["age", "volume"] = Field(
+        "age", description="order of equal-price standing orders"
+    )
+
+
+def _mechanism_of(value: object) -> str:
+    if isinstance(value, dict):
+        return value.get("mechanism", "double_auction")
+    return getattr(value, "mechanism", "double_auction")
+
+
+MarketSpec = Annotated[
+    Annotated[DoubleAuctionSpec, Tag("double_auction")]
+    | Annotated[CurveClearingSpec, Tag("curve_clearing")]
+    | Annotated[DlmpSpec, Tag("dlmp")]
+    | Annotated[ContinuousSpec, Tag("continuous")],
+    Discriminator(_mechanism_of),
+]
 
 
 class SyntheticWholesale(_Section):
@@ -274,7 +342,7 @@ class Scenario(_Section):
     site: SiteSpec
     pv_model: PvModelSpec = Field(default_factory=PvModelSpec)
     grid: GridSpec = Field(default_factory=GridSpec)
-    market: MarketSpec = Field(default_factory=MarketSpec)
+    market: MarketSpec = Field(default_factory=DoubleAuctionSpec)
     prices: PricesSpec = Field(default_factory=PricesSpec)
     households: list[HouseholdGroup] = Field(min_length=1)
     ems: EmsSpec = Field(default_factory=EmsSpec)

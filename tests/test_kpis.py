@@ -188,8 +188,20 @@ def test_voltage_summary_with_other_limits_and_step() -> None:
 
 
 def test_market_summary_uses_the_volume_weighted_mean_price() -> None:
-    trades = pd.DataFrame({"quantity_wh": [100, 300], "price_usd_per_kwh": [0.10, 0.20]})
-    intervals = pd.DataFrame({"status": ["cleared", "no_crossing", "cleared", "empty"]})
+    trades = pd.DataFrame(
+        {
+            "buyer": ["h1", "h2"],
+            "quantity_wh": [100, 300],
+            "price_usd_per_kwh": [0.10, 0.20],
+            "pool": ["non_dispatchable", "dispatchable"],
+        }
+    )
+    intervals = pd.DataFrame(
+        {
+            "status": ["cleared", "no_crossing", "cleared", "empty"],
+            "traded_energy_wh": [100, 0, 300, 0],
+        }
+    )
     summary = market_summary(trades, intervals)
     assert summary["traded_energy_kwh"] == pytest.approx(0.4, abs=1e-12)
     assert summary["trades"] == 2
@@ -199,11 +211,35 @@ def test_market_summary_uses_the_volume_weighted_mean_price() -> None:
     assert summary["max_trade_price_usd_per_kwh"] == 0.20
     assert summary["intervals_cleared"] == 4
     assert summary["intervals_with_trades"] == 2
+    assert summary["pools"]["dispatchable"]["traded_energy_kwh"] == pytest.approx(0.3)
+    assert summary["pools"]["non_dispatchable"]["mean_trade_price_usd_per_kwh"] == 0.10
+
+
+def test_market_summary_counts_central_trades_once() -> None:
+    # Curve clearing: h1 buys 1000 Wh from the market, h2 sells 400 Wh to it, the grid 600 Wh.
+    trades = pd.DataFrame(
+        {
+            "buyer": ["h1", "market", "market"],
+            "quantity_wh": [1000, 400, 600],
+            "price_usd_per_kwh": [0.14, 0.14, 0.14],
+            "pool": "non_dispatchable",
+        }
+    )
+    intervals = pd.DataFrame({"status": ["exact"], "traded_energy_wh": [1000]})
+    summary = market_summary(trades, intervals)
+    assert summary["traded_energy_kwh"] == pytest.approx(1.0)
+    assert summary["trades"] == 1
 
 
 def test_market_summary_without_trades() -> None:
-    trades = pd.DataFrame({"quantity_wh": pd.Series([], dtype="int64"), "price_usd_per_kwh": []})
-    summary = market_summary(trades, pd.DataFrame({"status": ["empty"]}))
+    trades = pd.DataFrame(
+        {
+            "buyer": pd.Series([], dtype=object),
+            "quantity_wh": pd.Series([], dtype="int64"),
+            "price_usd_per_kwh": [],
+        }
+    )
+    summary = market_summary(trades, pd.DataFrame({"status": ["empty"], "traded_energy_wh": [0]}))
     assert summary["traded_energy_kwh"] == 0.0
     assert summary["trades"] == 0
     assert math.isnan(summary["mean_trade_price_usd_per_kwh"])

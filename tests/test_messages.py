@@ -85,7 +85,7 @@ def test_invalid_orders_are_rejected_naming_the_field(data: dict[str, Any], fiel
 
 def test_nan_price_from_json_text_is_rejected() -> None:
     payload = json.dumps(VALID_ORDERS).replace("0.12", "NaN")
-    with pytest.raises(ValidationError, match="price_usd_per_kwh must be finite"):
+    with pytest.raises(ValidationError, match="price_usd_per_kwh must be a finite number"):
         OrdersMessage.model_validate(json.loads(payload))
 
 

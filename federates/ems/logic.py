@@ -3,8 +3,10 @@
 At every grid instant (phase 2 of 4) the ems
 
 1. takes in price forecasts and the market's messages (awards, settlements, rejections);
-2. at gate closure of interval ``k``, lets every ``simple_trader`` household order its forecast
-   deficit or surplus for ``k``;
+2. lets every ``simple_trader`` household order its forecast deficit or surplus for interval
+   ``k``, in the form the market's mechanism takes (`federates.ems.order_forms`): at gate
+   closure of ``k``, or, in the continuous market, at a time of its own while the gate is open
+   (spread over the interval before gate closure, fixed per household by its profile seed);
 3. dispatches each battery toward the household's awarded net power for the current interval
    (zero without awards: self-consumption), and publishes every household's net power;
 4. runs the same households under net billing in parallel (a shadow fleet with its own battery
@@ -28,18 +30,16 @@ from federates.ems.devices.battery import (
 )
 from federates.ems.devices.load import synthetic_load_profiles
 from federates.ems.devices.pv import clear_sky_pv_power_kw
+from federates.ems.order_forms import ORDER_KIND, order_messages
 from federates.ems.strategies import STRATEGIES
 from federates.ems.strategies.simple_trader import (
     NO_ORDER,
-    SELL,
     forecast_residual_energy_wh,
     quote_orders,
 )
 from federates.interval_prices import IntervalPrices
 from federates.messages import (
     AwardsMessage,
-    Order,
-    OrdersMessage,
     RejectedMessage,
     SettlementMessage,
     parse_market_message,
@@ -128,6 +128,25 @@ class EmsFederate(FederateLogic):
         )
         self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))
         self._endpoints = [keys.household_endpoint(h) for h in hosted]
+        self._mechanism = context.config.get("market_mechanism", "double_auction")
+        if self._mechanism not in ORDER_KIND:
+            raise InputError(
+                f"federate {context.name}",
+                [
+                    f"ems.market_mechanism: got {self._mechanism!r}; expected one of "
+                    f"{sorted(ORDER_KIND)}"
+                ],
+            )
+        # Continuous market: each household orders this many grid steps before gate closure,
+        # never before the start of the interval preceding the one it orders for.
+        lead_choices = (
+            self._grid.market_interval_s - self._grid.gate_closure_s
+        ) // self._grid.grid_step_s + 1
+        self._order_lead_steps = (
+            rows["profile_seed"].to_numpy(np.int64) % lead_choices
+            if self._mechanism == "continuous"
+            else np.zeros(count, dtype=np.int64)
+        )
 
         n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
         self._prices = IntervalPrices(n_intervals)
@@ -168,9 +187,7 @@ class EmsFederate(FederateLogic):
             self._receive(message)
         if time_s >= self._grid.duration_s:
             return outputs
-        interval_to_order = self._grid.interval_cleared_at(time_s)
-        if interval_to_order is not None:
-            outputs.messages.extend(self._order(interval_to_order))
+        outputs.messages.extend(self._order_due(time_s))
         power_kw = self._dispatch(time_s)
         outputs.values.update(zip(self._power_keys, power_kw.tolist(), strict=True))
         if self._reactive_keys:
@@ -203,8 +220,18 @@ class EmsFederate(FederateLogic):
                 "; ".join(f"{r.order_id}: {r.reason}" for r in parsed.rejections),
             )
 
-    def _order(self, interval: int) -> list[Message]:
-        if not self._is_trader.any():
+    def _order_due(self, time_s: int) -> list[Message]:
+        """Orders of the households whose ordering time for some interval is ``time_s``."""
+        messages = []
+        for lead in np.unique(self._order_lead_steps).tolist():
+            interval = self._grid.interval_cleared_at(time_s + lead * self._grid.grid_step_s)
+            if interval is not None:
+                due = self._is_trader & (self._order_lead_steps == lead)
+                messages.extend(self._order(interval, due))
+        return messages
+
+    def _order(self, interval: int, due: np.ndarray) -> list[Message]:
+        if not due.any():
             return []
         import_price, export_price = self._prices.of(interval)
         first_step = interval * self._grid.steps_per_interval
@@ -216,23 +243,20 @@ class EmsFederate(FederateLogic):
         quotes = quote_orders(
             residual_wh, import_price, export_price, self._bid_fraction, self._ask_fraction
         )
-        ordering = np.flatnonzero(self._is_trader & (quotes.side != NO_ORDER))
-        messages = []
-        for index in ordering:
-            side = "sell" if quotes.side[index] == SELL else "buy"
-            payload = OrdersMessage(
-                interval_index=interval,
-                orders=[
-                    Order(
-                        order_id=f"{interval}-{side}",
-                        side=side,
-                        quantity_wh=int(quotes.quantity_wh[index]),
-                        price_usd_per_kwh=float(quotes.price_usd_per_kwh[index]),
-                    )
-                ],
-            ).model_dump_json()
-            messages.append(Message(self._endpoints[index], keys.MARKET_ENDPOINT, payload))
-        return messages
+        ordering = np.flatnonzero(due & (quotes.side != NO_ORDER))
+        gate_closure_s = self._grid.gate_closure_time_s(interval)
+        return [
+            Message(self._endpoints[index], keys.MARKET_ENDPOINT, message.model_dump_json())
+            for index, message in order_messages(
+                self._mechanism,
+                quotes,
+                interval,
+                self._grid.market_interval_s,
+                export_price,
+                ordering,
+                expires_time_s=gate_closure_s if self._mechanism == "continuous" else None,
+            )
+        ]
 
     def _dispatch(self, time_s: int) -> np.ndarray:
         step = time_s // self._grid.grid_step_s

@@ -1,15 +1,19 @@
-"""Market federate logic: order book per delivery interval, clearing at gate closure, settlement.
+"""Market federate logic: order intake, clearing at gate closure, settlement, the ledger.
 
 At every grid instant (phase 4 of 4) the market
 
 1. meters each household's net power for the step just published (``household/<id>/power_kw``),
-2. takes in order messages, accepting those for an interval whose gate is still open,
-3. at gate closure of interval ``k`` clears its book with the configured mechanism and sends
-   every household that ordered its awards,
-4. after the last step of interval ``k`` settles metered energy against awards (deviations with
-   the grid at the net-billing prices from the price feed) and sends each household its
-   settlement.
+2. takes in order messages (`OrderIntake`): each order is accepted or rejected with a reason;
+   the continuous market matches accepted orders at once,
+3. at gate closure of interval ``k`` clears its book with the configured mechanism (one
+   interface, `federates.market.clearing`), checks the awards and sends every household that
+   ordered its awards,
+4. after the last step of interval ``k`` settles metered energy against awards (MicroTE
+   delivery rules, net-billing prices from the price feed), checks the ledger's invariants and
+   sends each household its settlement.
 
+A violated invariant (payments that do not balance, an award above its order, a trade outside
+its limit prices, mixed pools, a self-trade) stops the run with the interval and the violation.
 Every order, award and settlement is kept and written to Parquet at the end.
 """
 
@@ -20,14 +24,25 @@ import logging
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 
 from federates import keys
 from federates.interval_prices import IntervalPrices
-from federates.market.mechanisms import MECHANISMS
-from federates.market.mechanisms.double_auction import SETTLEMENT_RULES
-from federates.market.settlement import LEDGER_COLUMNS, settle_interval
-from federates.messages import OrdersMessage, RejectedMessage, Rejection
+from federates.market.clearing import (
+    ACCEPTED_KINDS,
+    ClearingOutcome,
+    ClearingPrices,
+    ContinuousMarket,
+    CurveClearing,
+    DoubleAuction,
+    IntervalBook,
+    Mechanism,
+    NetworkClearing,
+    empty_trades,
+)
+from federates.market.ledger import awards_by_participant, awards_table, combined_ledger
+from federates.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
+from federates.market.settlement import LEDGER_COLUMNS, check_ledger, settle_interval
+from federates.messages import RejectedMessage
 from federates.runtime.errors import InputError
 from federates.runtime.logic import (
     FederateContext,
@@ -41,45 +56,46 @@ from federates.runtime.time_grid import TimeGrid
 
 log = logging.getLogger("tefed.market")
 
-#: Tolerance of the money balance check per interval [USD].
-BALANCE_TOLERANCE_USD = 1e-9
+MECHANISM_NAMES = tuple(ACCEPTED_KINDS)
 
 
 class MarketFederate(FederateLogic):
-    """The market: MicroTE double auction with net-billing settlement of deviations."""
+    """The market: one of tefed's clearing mechanisms with MicroTE settlement of deliveries."""
 
     role = "market"
 
     def initialize(self, context: FederateContext) -> None:
-        """Read the market rules and the participants (all households of the federation)."""
+        """Read the market rules, build the mechanism once, and list the participants."""
         config = context.config
-        problems = []
-        if config.get("mechanism") not in MECHANISMS:
-            problems.append(
-                f"market.mechanism: got {config.get('mechanism')!r}; expected one of "
-                f"{sorted(MECHANISMS)}"
+        name = config.get("mechanism")
+        if name not in MECHANISM_NAMES:
+            raise InputError(
+                f"federate {context.name}",
+                [f"market.mechanism: got {name!r}; expected one of {list(MECHANISM_NAMES)}"],
             )
-        if config.get("settlement_rule") not in SETTLEMENT_RULES:
-            problems.append(
-                f"market.settlement_rule: got {config.get('settlement_rule')!r}; expected one "
-                f"of {SETTLEMENT_RULES}"
-            )
-        if problems:
-            raise InputError(f"federate {context.name}", problems)
-        self._settlement_rule: str = config["settlement_rule"]
-        self._clear_book = MECHANISMS[config["mechanism"]]
         self._grid: TimeGrid = context.time_grid
-        self._participants: list[str] = list(context.federation.tefed.households["household_id"])
-        self._participant_set = set(self._participants)
+        table = context.federation.households_frame()
+        self._participants: list[str] = table["household_id"].astype(str).tolist()
+        try:
+            self._mechanism: Mechanism = _build_mechanism(config, context, table)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(f"federate {context.name}: market", [str(error)]) from None
+        self._intake = OrderIntake(
+            self._participants,
+            self._grid,
+            ACCEPTED_KINDS[name],
+            delivery_ahead_intervals=int(config.get("delivery_ahead_intervals", 1)),
+            one_order_per_side=name == "dlmp",
+        )
         self._meter_keys = [keys.household_power(h) for h in self._participants]
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
-        self._books: dict[int, list[dict]] = {}
-        self._order_rows: list[dict] = []
+        self._books: dict[int, dict[str, list[dict]]] = {}
+        self._simple_orders: dict[int, pd.DataFrame] = {}
         self._trades: dict[int, pd.DataFrame] = {}
         self._settlement_frames: list[pd.DataFrame] = []
-        self._interval_rows: list[dict] = []
-        self._sequence = 0
+        self._interval_rows: dict[int, dict] = {}
+        self._tables: dict[str, list[pd.DataFrame]] = {}
 
     def schedule_s(self) -> np.ndarray:
         """Every grid step (the market meters each step)."""
@@ -99,8 +115,6 @@ class MarketFederate(FederateLogic):
             outputs.messages.extend(self._settle(interval_to_settle))
         return outputs
 
-    # --- metering and prices ------------------------------------------------------------------
-
     def _meter(self, time_s: int, inputs: StepInputs) -> None:
         power_kw = inputs.finite_array(self._meter_keys)
         interval = self._grid.interval_of(time_s)
@@ -110,107 +124,72 @@ class MarketFederate(FederateLogic):
 
     def _take_orders(self, time_s: int, messages: list[Message]) -> list[Message]:
         replies = []
-        for message in messages:
-            participant = keys.household_of_endpoint(message.source)
-            rejections, interval = self._accept(time_s, participant, message)
-            if rejections:
+        # Arrival order within one instant depends on the federates' scheduling; sorting by
+        # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
+        for message in sorted(messages, key=lambda message: message.source):
+            received = self._intake.receive(time_s, message)
+            if received.rejections:
                 replies.append(
                     Message(
                         source=keys.MARKET_ENDPOINT,
                         destination=message.source,
                         payload=RejectedMessage(
-                            interval_index=interval, rejections=rejections
+                            interval_index=received.interval_index,
+                            rejections=received.rejections,
                         ).model_dump_json(),
                     )
                 )
+            if received.interval_index is None:
+                continue
+            book = self._books.setdefault(
+                received.interval_index, {"simple": [], "curves": [], "affine": []}
+            )
+            book["simple"].extend(received.simple)
+            book["curves"].extend(received.curves)
+            book["affine"].extend(received.affine)
+            if isinstance(self._mechanism, ContinuousMarket) and received.simple:
+                arrived = self._book(received.interval_index, received.simple, [], []).simple
+                self._mechanism.submit(received.interval_index, arrived)
         return replies
 
-    def _accept(
-        self, time_s: int, participant: str | None, message: Message
-    ) -> tuple[list[Rejection], int | None]:
-        def reject_all(reason: str, interval: int | None = None) -> tuple[list[Rejection], None]:
-            self._order_rows.append(
-                _order_row(interval, participant or message.source, "*", None, time_s, reason)
-            )
-            log.warning("rejected message from %s at t=%s s: %s", message.source, time_s, reason)
-            return [Rejection(order_id="*", reason=reason)], interval
-
-        if participant not in self._participant_set:
-            return reject_all(f"unknown participant endpoint {message.source!r}")
-        try:
-            parsed = OrdersMessage.model_validate(json.loads(message.payload))
-        except (json.JSONDecodeError, ValidationError) as error:
-            return reject_all(f"malformed orders message: {_first_line(error)}")
-        interval = parsed.interval_index
-        if not 1 <= interval < self._grid.n_intervals:
-            return reject_all(
-                f"interval {interval} has no market (expected 1 to {self._grid.n_intervals - 1})",
-                interval,
-            )
-        if time_s > self._grid.gate_closure_time_s(interval):
-            return reject_all(
-                f"after gate closure of interval {interval} "
-                f"(t={self._grid.gate_closure_time_s(interval)} s)",
-                interval,
-            )
-        book = self._books.setdefault(interval, [])
-        known_ids = {row["order_id"] for row in book}
-        rejections = []
-        for order in parsed.orders:
-            order_id = f"{participant}:{order.order_id}"
-            if order_id in known_ids:
-                reason = f"duplicate order_id {order.order_id!r} for interval {interval}"
-                rejections.append(Rejection(order_id=order.order_id, reason=reason))
-                self._order_rows.append(
-                    _order_row(interval, participant, order.order_id, order, time_s, reason)
-                )
-                continue
-            known_ids.add(order_id)
-            row = {
-                "order_id": order_id,
-                "participant": participant,
-                "side": order.side,
-                "quantity_wh": order.quantity_wh,
-                "price_usd_per_kwh": order.price_usd_per_kwh,
-                "sequence": self._sequence,
-            }
-            self._sequence += 1
-            book.append(row)
-            self._order_rows.append(
-                _order_row(interval, participant, order.order_id, order, time_s, "")
-            )
-        return rejections, interval
+    def _book(self, interval: int, simple: list, curves: list, affine: list) -> IntervalBook:
+        return IntervalBook.from_rows(
+            interval, self._grid.market_interval_s, simple, curves, affine
+        )
 
     # --- clearing -----------------------------------------------------------------------------
 
     def _clear(self, interval: int, outputs: StepOutputs) -> None:
-        book = pd.DataFrame(
-            self._books.pop(interval, []),
-            columns=[
-                "order_id",
-                "participant",
-                "side",
-                "quantity_wh",
-                "price_usd_per_kwh",
-                "sequence",
-            ],
-        ).astype({"quantity_wh": "int64", "sequence": "int64", "price_usd_per_kwh": "float64"})
-        result = self._clear_book(book, settlement_rule=self._settlement_rule)
-        self._check_awards(interval, book, result.filled_wh, result.trades)
-        trades = result.trades.assign(interval_index=interval)
-        self._trades[interval] = trades
-        self._interval_rows.append(
-            {
-                "interval_index": interval,
-                "status": result.status,
-                "bids": int((book["side"] == "buy").sum()),
-                "asks": int((book["side"] == "sell").sum()),
-                "traded_energy_wh": result.traded_energy_wh,
-                "mean_trade_price_usd_per_kwh": result.mean_price_usd_per_kwh,
-            }
+        rows = self._books.pop(interval, {"simple": [], "curves": [], "affine": []})
+        book = self._book(interval, rows["simple"], rows["curves"], rows["affine"])
+        self._intake.forget(interval)
+        import_price, export_price = self._prices.of(interval)
+        wholesale = (
+            self._prices.wholesale_of(interval)
+            if isinstance(self._mechanism, NetworkClearing)
+            else float("nan")
         )
-        awards = _awards_by_participant(trades)
-        for participant in book["participant"].unique():
+        outcome = self._mechanism.clear(book, ClearingPrices(import_price, export_price, wholesale))
+        if outcome.status in ("failure", "infeasible"):
+            log.warning(
+                "interval %d: %s clearing %s; nothing awarded, deliveries settle with the grid",
+                interval,
+                self._mechanism.name,
+                outcome.status,
+            )
+        trades = outcome.trades.assign(interval_index=interval)
+        self._trades[interval] = trades
+        self._simple_orders[interval] = book.simple
+        for name, table in outcome.tables.items():
+            self._tables.setdefault(name, []).append(table.assign(interval_index=interval))
+        self._interval_rows[interval] = _interval_row(interval, book, outcome)
+        awards = awards_by_participant(awards_table(trades))
+        ordering = (
+            set(book.simple["participant"])
+            | set(book.curves["participant"])
+            | set(book.affine["participant"])
+        )
+        for participant in sorted(ordering):
             outputs.messages.append(
                 Message(
                     source=keys.MARKET_ENDPOINT,
@@ -219,202 +198,165 @@ class MarketFederate(FederateLogic):
                         {
                             "type": "awards",
                             "interval_index": interval,
-                            "status": result.status,
-                            "awards": awards.get(participant, []),
+                            "status": outcome.status,
+                            "awards": [
+                                {**award, "order_id": award["order_id"].split(":", 1)[1]}
+                                for award in awards.get(participant, [])
+                            ],
+                            "prices_usd_per_kwh": outcome.prices_usd_per_kwh,
                         }
                     ),
                 )
             )
-        outputs.values[keys.TRADED_ENERGY] = float(result.traded_energy_wh)
-        if result.traded_energy_wh > 0:
-            outputs.values[keys.MEAN_TRADE_PRICE] = result.mean_price_usd_per_kwh
-
-    @staticmethod
-    def _check_awards(
-        interval: int, book: pd.DataFrame, filled_wh: pd.Series, trades: pd.DataFrame
-    ) -> None:
-        quantity = book.set_index("order_id")["quantity_wh"]
-        over = filled_wh[filled_wh > quantity.reindex(filled_wh.index)]
-        if not over.empty:
-            raise RuntimeError(f"interval {interval}: awards exceed orders for {list(over.index)}")
-        outside = trades[
-            (trades["price_usd_per_kwh"] > trades["bid_price_usd_per_kwh"] + 1e-12)
-            | (trades["price_usd_per_kwh"] < trades["ask_price_usd_per_kwh"] - 1e-12)
-        ]
-        if not outside.empty:
-            raise RuntimeError(f"interval {interval}: trades outside their orders' limit prices")
+        outputs.values[keys.TRADED_ENERGY] = float(outcome.traded_energy_wh)
+        if outcome.traded_energy_wh > 0:
+            outputs.values[keys.MEAN_TRADE_PRICE] = outcome.mean_price_usd_per_kwh
 
     # --- settlement ---------------------------------------------------------------------------
 
     def _settle(self, interval: int) -> list[Message]:
         import_price, export_price = self._prices.of(interval)
         energy = pd.Series(self._energy_wh[interval], index=self._participants)
-        trades = self._trades.get(interval, _NO_TRADES)
+        trades = self._trades.get(interval, empty_trades())
         ledger = settle_interval(energy, trades, import_price, export_price)
-        imbalance = ledger.loc[ledger["reason"] == "trade", "amount_usd"].sum()
-        if abs(imbalance) > BALANCE_TOLERANCE_USD:
-            raise RuntimeError(f"interval {interval}: trade payments do not cancel ({imbalance})")
+        orders = self._simple_orders.pop(interval, None)
+        violations = check_ledger(
+            ledger, trades, orders if orders is not None else _NO_SIMPLE_ORDERS
+        )
+        if violations:
+            raise RuntimeError(
+                f"market ledger of interval {interval} violates its invariants: "
+                + "; ".join(violations)
+            )
         self._settlement_frames.append(ledger.assign(interval_index=interval))
-        for row in self._interval_rows:
-            if row["interval_index"] == interval:
-                row["import_price_usd_per_kwh"] = import_price
-                row["export_price_usd_per_kwh"] = export_price
-        lines_of: dict[str, list[dict]] = {participant: [] for participant in self._participants}
-        for row in ledger.itertuples(index=False):
-            lines_of[row.participant].append(
-                {
-                    "counterparty": row.counterparty,
-                    "energy_wh": row.energy_wh,
-                    "price_usd_per_kwh": row.price_usd_per_kwh,
-                    "amount_usd": row.amount_usd,
-                    "reason": row.reason,
-                }
-            )
-        messages = []
-        for participant, energy_wh in zip(
-            self._participants, self._energy_wh[interval], strict=True
-        ):
-            lines = lines_of[participant]
-            awarded_wh = sum(line["energy_wh"] for line in lines if line["reason"] == "trade")
-            payload = {
-                "type": "settlement",
-                "interval_index": interval,
-                "energy_wh": float(energy_wh),
-                "awarded_net_energy_wh": round(awarded_wh),
-                "amount_usd": float(sum(line["amount_usd"] for line in lines)),
-                "lines": lines,
-            }
-            messages.append(
-                Message(
-                    source=keys.MARKET_ENDPOINT,
-                    destination=keys.household_endpoint(participant),
-                    payload=json.dumps(payload),
-                )
-            )
-        return messages
+        row = self._interval_rows.get(interval)
+        if row is not None:
+            row["import_price_usd_per_kwh"] = import_price
+            row["export_price_usd_per_kwh"] = export_price
+        return _settlement_messages(interval, self._participants, self._energy_wh[interval], ledger)
 
     # --- results ------------------------------------------------------------------------------
 
     def finalize(self, results: RunFolder) -> None:
-        """Write orders, trades, settlements and per-interval clearing results."""
-        orders = pd.DataFrame(self._order_rows, columns=list(_ORDER_COLUMNS)).astype(_ORDER_COLUMNS)
+        """Write orders, trades, awards, settlements, the ledger and per-interval results."""
+        orders = pd.DataFrame(self._intake.records, columns=list(ORDER_RECORD_COLUMNS)).astype(
+            ORDER_RECORD_COLUMNS
+        )
         trades = (
             pd.concat(self._trades.values(), ignore_index=True)
             if self._trades
-            else _NO_TRADES.assign(interval_index=pd.Series(dtype="int64"))
+            else empty_trades().assign(interval_index=pd.Series(dtype="int64"))
         )
         settlements = (
             pd.concat(self._settlement_frames, ignore_index=True)
             if self._settlement_frames
-            else pd.DataFrame(columns=[*LEDGER_COLUMNS, "interval_index"])
+            else pd.DataFrame(
+                {
+                    c: pd.Series(dtype=d)
+                    for c, d in {**LEDGER_COLUMNS, "interval_index": "int64"}.items()
+                }
+            )
         )
-        intervals = pd.DataFrame(self._interval_rows)
-        results.write_parquet("market_orders.parquet", orders)
         # Stored order ids are the households' own; the book prefixes them with the participant.
         for column in ("buy_order_id", "sell_order_id"):
-            trades[column] = trades[column].str.split(":", n=1).str[1]
+            trades[column] = trades[column].astype(str).str.split(":", n=1).str[-1]
+        awards = awards_table(trades)
+        results.write_parquet("market_orders.parquet", orders)
         results.write_parquet("market_trades.parquet", _interval_first(trades))
-        results.write_parquet("market_awards.parquet", awards_table(trades))
+        results.write_parquet("market_awards.parquet", awards)
         results.write_parquet("market_settlements.parquet", _interval_first(settlements))
-        results.write_parquet("market_intervals.parquet", intervals)
+        results.write_parquet("market_ledger.parquet", combined_ledger(orders, awards, settlements))
+        results.write_parquet(
+            "market_intervals.parquet",
+            pd.DataFrame([self._interval_rows[k] for k in sorted(self._interval_rows)]),
+        )
+        for name, frames in self._tables.items():
+            table = pd.concat(frames, ignore_index=True)
+            results.write_parquet(f"market_{name}.parquet", _interval_first(table))
 
 
-_NO_TRADES = pd.DataFrame(
+def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame) -> Mechanism:
+    """The scenario's mechanism with its parameters (DLMP: its network model, built once)."""
+    name = config["mechanism"]
+    if name == "double_auction":
+        return DoubleAuction(config["settlement_rule"], config["tie_breaking"])
+    if name == "curve_clearing":
+        return CurveClearing(config.get("feeder_capacity_kw"))
+    if name == "continuous":
+        return ContinuousMarket(config["priority"])
+    from federates.market.network import dlmp_market  # OpenDSS only where DLMP needs it
+
+    return NetworkClearing(dlmp_market(config, context.base_dir, table))
+
+
+_SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
+
+_NO_SIMPLE_ORDERS = pd.DataFrame(
     {
-        "buy_order_id": pd.Series(dtype="object"),
-        "sell_order_id": pd.Series(dtype="object"),
-        "buyer": pd.Series(dtype="object"),
-        "seller": pd.Series(dtype="object"),
+        "order_id": pd.Series(dtype="object"),
+        "participant": pd.Series(dtype="object"),
+        "side": pd.Series(dtype="object"),
         "quantity_wh": pd.Series(dtype="int64"),
         "price_usd_per_kwh": pd.Series(dtype="float64"),
-        "bid_price_usd_per_kwh": pd.Series(dtype="float64"),
-        "ask_price_usd_per_kwh": pd.Series(dtype="float64"),
+        "pool": pd.Series(dtype="object"),
     }
 )
 
-_ORDER_COLUMNS = {
-    "interval_index": "Int64",
-    "participant": "object",
-    "order_id": "object",
-    "side": "object",
-    "quantity_wh": "Int64",
-    "price_usd_per_kwh": "float64",
-    "received_time_s": "int64",
-    "status": "object",
-    "reason": "object",
-}
 
-
-def _order_row(
-    interval: int | None, participant: str, order_id: str, order, time_s: int, reason: str
-) -> dict:
+def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
+    simple_sides = book.simple["side"]
+    affine_sides = book.affine["side"]
     return {
         "interval_index": interval,
-        "participant": participant,
-        "order_id": order_id,
-        "side": None if order is None else order.side,
-        "quantity_wh": None if order is None else order.quantity_wh,
-        "price_usd_per_kwh": np.nan if order is None else order.price_usd_per_kwh,
-        "received_time_s": time_s,
-        "status": "rejected" if reason else "accepted",
-        "reason": reason,
+        "status": outcome.status,
+        "orders": book.order_count,
+        "bids": int((simple_sides == "buy").sum() + (affine_sides == "buy").sum()),
+        "asks": int((simple_sides == "sell").sum() + (affine_sides == "sell").sum()),
+        "curves": int(book.curves["order_id"].nunique()),
+        "traded_energy_wh": outcome.traded_energy_wh,
+        "mean_trade_price_usd_per_kwh": outcome.mean_price_usd_per_kwh,
+        "prices_usd_per_kwh": json.dumps(outcome.prices_usd_per_kwh, sort_keys=True),
     }
 
 
-def _awards_by_participant(trades: pd.DataFrame) -> dict[str, list[dict]]:
-    """Each participant's fills, as award records of the ``awards`` message."""
-    awards: dict[str, list[dict]] = {}
-    for trade in trades.itertuples(index=False):
-        for side, participant, order_id, counterparty in (
-            ("buy", trade.buyer, trade.buy_order_id, trade.seller),
-            ("sell", trade.seller, trade.sell_order_id, trade.buyer),
-        ):
-            awards.setdefault(participant, []).append(
+def _settlement_messages(
+    interval: int, participants: list[str], energy_wh: np.ndarray, ledger: pd.DataFrame
+) -> list[Message]:
+    """One ``settlement`` message per participant from the interval's ledger rows."""
+    lines_of: dict[str, list[dict]] = {participant: [] for participant in participants}
+    for row in ledger.itertuples(index=False):
+        if row.participant in lines_of:
+            lines_of[row.participant].append(
                 {
-                    "order_id": order_id.split(":", 1)[1],
-                    "side": side,
-                    "quantity_wh": int(trade.quantity_wh),
-                    "price_usd_per_kwh": float(trade.price_usd_per_kwh),
-                    "counterparty": counterparty,
+                    "counterparty": row.counterparty,
+                    "energy_wh": float(row.energy_wh),
+                    "price_usd_per_kwh": float(row.price_usd_per_kwh),
+                    "amount_usd": float(row.amount_usd),
+                    "reason": row.reason,
                 }
             )
-    return awards
-
-
-def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
-    """One row per award: each trade awards its buyer and its seller.
-
-    Columns ``interval_index``, ``participant``, ``order_id``, ``side``, ``quantity_wh`` [Wh],
-    ``price_usd_per_kwh`` [USD/kWh] and ``counterparty``.
-    """
-    sides = []
-    for side, own, order, other in (
-        ("buy", "buyer", "buy_order_id", "seller"),
-        ("sell", "seller", "sell_order_id", "buyer"),
-    ):
-        sides.append(
-            pd.DataFrame(
-                {
-                    "interval_index": trades["interval_index"].to_numpy(),
-                    "participant": trades[own].to_numpy(dtype=object),
-                    "order_id": trades[order].to_numpy(dtype=object),
-                    "side": side,
-                    "quantity_wh": trades["quantity_wh"].to_numpy(dtype="int64"),
-                    "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=float),
-                    "counterparty": trades[other].to_numpy(dtype=object),
-                }
+    messages = []
+    for participant, metered_wh in zip(participants, energy_wh, strict=True):
+        lines = lines_of[participant]
+        awarded_wh = sum(line["energy_wh"] for line in lines if line["reason"] == "trade")
+        payload = {
+            "type": "settlement",
+            "interval_index": interval,
+            "energy_wh": float(metered_wh),
+            "awarded_net_energy_wh": round(awarded_wh),
+            "amount_usd": float(sum(line["amount_usd"] for line in lines)),
+            "lines": lines,
+        }
+        messages.append(
+            Message(
+                source=keys.MARKET_ENDPOINT,
+                destination=keys.household_endpoint(participant),
+                payload=json.dumps(payload),
             )
         )
-    awards = pd.concat(sides, ignore_index=True)
-    return awards.sort_values(
-        ["interval_index", "participant", "order_id"], kind="stable"
-    ).reset_index(drop=True)
+    return messages
 
 
 def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["interval_index", *[c for c in frame.columns if c != "interval_index"]]
     return frame[columns].reset_index(drop=True)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).replace("\n", " ")[:300]

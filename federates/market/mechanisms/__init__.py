@@ -1,13 +1,10 @@
-"""Market clearing mechanisms: pure functions over one interval's order book, behind one interface.
+"""Market clearing mechanisms: pure functions and models over one interval's orders.
 
-A mechanism is called as ``mechanism(orders, settlement_rule=...)`` with the interval's orders (a
-DataFrame with ``order_id``, ``participant``, ``side``, ``quantity_wh``, ``price_usd_per_kwh``,
-``sequence``) and returns an ``AuctionResult``: the trades, the filled quantity of every order
-and an explicit status. ``MECHANISMS`` maps the names a scenario may use to the functions.
+- `double_auction`: MicroTE pairwise double auction with pools (T-REX), helped by `order_book`
+  (validation, ranking) and `pro_rata` (sharing among equal-price orders);
+- `curve_clearing`: TENT uniform-price clearing of piecewise-linear curves;
+- `matching_engine`: TENT continuous double auction with a standing book;
+- `dlmp` on `network_model`: welfare-maximising clearing on a LinDistFlow feeder model, DLMPs.
+
+`federates.market.clearing` puts them behind one interface for the market federate.
 """
-
-from collections.abc import Callable
-
-from federates.market.mechanisms.double_auction import AuctionResult, clear_double_auction
-
-MECHANISMS: dict[str, Callable[..., AuctionResult]] = {"double_auction": clear_double_auction}

@@ -1,0 +1,510 @@
+"""One interface over every clearing mechanism: an interval's book in, trades and prices out.
+
+A mechanism object is built once per run from the scenario's market section and cleared once
+per delivery interval with that interval's :class:`IntervalBook` and net-billing prices. It
+returns a :class:`ClearingOutcome`: trades in one table shape for every mechanism, named
+prices and an explicit status. Pairwise mechanisms (double auction, continuous market) trade
+participant with participant; central ones (curve clearing, DLMP) trade each participant with
+the ``market`` (uniform price, the grid's share included) or with the ``grid`` (DLMP, the
+distribution operator collects the congestion rent).
+
+Energy is awarded in whole Wh: a central mechanism's power [kW] over the interval becomes
+``round(power_kw · interval_s / 3.6)`` Wh per order, and the grid's share in a curve clearing is
+whatever balances the participants' rounded awards, so the market's own payments cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from federates.market.mechanisms.curve_clearing import VERTEX_COLUMNS, clear_curves
+from federates.market.mechanisms.double_auction import TRADE_COLUMNS, clear_double_auction
+from federates.market.mechanisms.matching_engine import MatchingEngine
+
+if TYPE_CHECKING:  # pyomo is imported only by runs that clear with DLMP
+    from federates.market.mechanisms.dlmp import DlmpMarket
+
+MARKET = "market"
+GRID = "grid"
+
+#: Order kinds each mechanism accepts.
+ACCEPTED_KINDS = {
+    "double_auction": ("simple",),
+    "continuous": ("simple",),
+    "curve_clearing": ("simple", "curve", "affine"),
+    "dlmp": ("simple", "affine"),
+}
+
+SIMPLE_COLUMNS = {
+    "order_id": "object",
+    "participant": "object",
+    "side": "object",
+    "quantity_wh": "int64",
+    "price_usd_per_kwh": "float64",
+    "pool": "object",
+    "divisible": "bool",
+    "expires_time_s": "float64",
+    "received_time_s": "int64",
+    "sequence": "int64",
+}
+AFFINE_COLUMNS = {
+    "order_id": "object",
+    "participant": "object",
+    "side": "object",
+    "price_max_usd_per_kwh": "float64",
+    "price_min_usd_per_kwh": "float64",
+    "power_max_kw": "float64",
+    "power_min_kw": "float64",
+}
+OUTCOME_TRADE_COLUMNS = (*TRADE_COLUMNS, "pool")
+#: Expiry of an order that has none [s]: it stands until its interval's book closes.
+_NEVER_S = float(np.finfo(np.float64).max)
+#: Price distance of the lower vertex that turns a step order into TENT vertices [USD/kWh].
+_STEP_WIDTH_USD_PER_KWH = 1.0
+
+
+@dataclass(frozen=True)
+class IntervalBook:
+    """The accepted orders of one delivery interval, one table per order kind.
+
+    Attributes
+    ----------
+    interval_index : int
+        The delivery interval.
+    interval_s : int
+        Its length [s].
+    simple : pandas.DataFrame
+        Columns ``SIMPLE_COLUMNS``: quantities [Wh], limit prices [USD/kWh], times [s].
+    curves : pandas.DataFrame
+        TENT vertices, columns ``VERTEX_COLUMNS`` (power [kW], + consumption).
+    affine : pandas.DataFrame
+        OpenGridGym quadruples, columns ``AFFINE_COLUMNS`` [USD/kWh, kW].
+    """
+
+    interval_index: int
+    interval_s: int
+    simple: pd.DataFrame
+    curves: pd.DataFrame
+    affine: pd.DataFrame
+
+    @classmethod
+    def from_rows(
+        cls,
+        interval_index: int,
+        interval_s: int,
+        simple: list[dict],
+        curves: list[dict],
+        affine: list[dict],
+    ) -> IntervalBook:
+        """Build the three tables from accepted order rows (dicts keyed by column)."""
+        return cls(
+            interval_index=interval_index,
+            interval_s=interval_s,
+            simple=pd.DataFrame(simple, columns=list(SIMPLE_COLUMNS)).astype(SIMPLE_COLUMNS),
+            curves=pd.DataFrame(curves, columns=list(VERTEX_COLUMNS)).astype(
+                {"price_usd_per_kwh": "float64", "power_kw": "float64", "continuity": "bool"}
+            ),
+            affine=pd.DataFrame(affine, columns=list(AFFINE_COLUMNS)).astype(AFFINE_COLUMNS),
+        )
+
+    @property
+    def order_count(self) -> int:
+        """Number of orders in the book (a curve counts once)."""
+        return len(self.simple) + self.curves["order_id"].nunique() + len(self.affine)
+
+
+@dataclass(frozen=True)
+class ClearingPrices:
+    """Prices a mechanism may clear against [USD/kWh].
+
+    Attributes
+    ----------
+    import_usd_per_kwh, export_usd_per_kwh : float
+        Net-billing prices of the grid connection for the interval.
+    wholesale_usd_per_kwh : float
+        Wholesale price at the substation (NaN when the price feed has none).
+    """
+
+    import_usd_per_kwh: float
+    export_usd_per_kwh: float
+    wholesale_usd_per_kwh: float = float("nan")
+
+
+@dataclass(frozen=True)
+class ClearingOutcome:
+    """What one interval's clearing decided.
+
+    Attributes
+    ----------
+    trades : pandas.DataFrame
+        Columns ``OUTCOME_TRADE_COLUMNS``: ``quantity_wh`` (int64) [Wh] from ``seller`` to
+        ``buyer`` at ``price_usd_per_kwh`` [USD/kWh]; limit prices are NaN where an order has
+        no single limit (curves, affine orders); a central counterparty has an empty order id.
+    status : str
+        The mechanism's status of the clearing (see each mechanism).
+    prices_usd_per_kwh : dict of str to float
+        Named prices of the clearing: per pool for a double auction, ``uniform`` for curve
+        clearing, ``bus:<name>`` per bus for DLMP [USD/kWh].
+    tables : dict of str to pandas.DataFrame
+        Further results a mechanism reports (DLMP per bus, binding branches).
+    """
+
+    trades: pd.DataFrame
+    status: str
+    prices_usd_per_kwh: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def traded_energy_wh(self) -> int:
+        """Energy the participants bought in the clearing [Wh] (each trade counted once)."""
+        bought = ~self.trades["buyer"].isin([MARKET, GRID])
+        return int(self.trades.loc[bought, "quantity_wh"].sum())
+
+    @property
+    def mean_price_usd_per_kwh(self) -> float:
+        """Volume-weighted mean price of the participants' purchases [USD/kWh]; NaN if none."""
+        bought = ~self.trades["buyer"].isin([MARKET, GRID])
+        quantity_wh = self.trades.loc[bought, "quantity_wh"].to_numpy(dtype=float)
+        if quantity_wh.sum() == 0:
+            return float("nan")
+        price = self.trades.loc[bought, "price_usd_per_kwh"].to_numpy(dtype=float)
+        return float(np.dot(quantity_wh, price) / quantity_wh.sum())
+
+
+class DoubleAuction:
+    """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
+
+    name = "double_auction"
+
+    def __init__(self, settlement_rule: str = "midpoint", tie_breaking: str = "time") -> None:
+        self.settlement_rule = settlement_rule
+        self.tie_breaking = tie_breaking
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Clear the simple orders of ``book`` (see `clear_double_auction`)."""
+        orders = book.simple[
+            ["order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh", "sequence"]
+        ].assign(pool=book.simple["pool"])
+        result = clear_double_auction(
+            orders, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
+        )
+        named = {
+            f"pool:{pool}": price
+            for pool, price in result.clearing_price_usd_per_kwh.items()
+            if np.isfinite(price)
+        }
+        return ClearingOutcome(
+            trades=result.trades[list(OUTCOME_TRADE_COLUMNS)],
+            status=result.status,
+            prices_usd_per_kwh=named,
+        )
+
+
+class CurveClearing:
+    """TENT uniform-price clearing of curves, with the grid as supply and demand."""
+
+    name = "curve_clearing"
+
+    def __init__(self, feeder_capacity_kw: float | None = None) -> None:
+        self.feeder_capacity_kw = feeder_capacity_kw
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Aggregate every order as vertices and clear at one price with `clear_curves`."""
+        vertices = order_vertices(book)
+        result = clear_curves(
+            vertices,
+            import_price_usd_per_kwh=prices.import_usd_per_kwh,
+            export_price_usd_per_kwh=prices.export_usd_per_kwh,
+            feeder_capacity_kw=self.feeder_capacity_kw,
+        )
+        participant_of = vertices.groupby("order_id")["participant"].first()
+        energy_wh = whole_wh(result.power_kw, book.interval_s)
+        trades = _central_trades(
+            energy_wh,
+            participant_of,
+            result.price_usd_per_kwh,
+            MARKET,
+            grid_supply_wh=int(energy_wh.sum()),
+        )
+        named = (
+            {"uniform": result.price_usd_per_kwh} if np.isfinite(result.price_usd_per_kwh) else {}
+        )
+        return ClearingOutcome(trades=trades, status=result.status, prices_usd_per_kwh=named)
+
+
+class NetworkClearing:
+    """Welfare-maximising clearing on the feeder's LinDistFlow model; DLMP per bus."""
+
+    name = "dlmp"
+
+    def __init__(self, market: DlmpMarket) -> None:
+        self.market = market
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Clear affine and simple orders against the substation at the wholesale price."""
+        orders = affine_orders(book)
+        result = self.market.clear(orders, prices.wholesale_usd_per_kwh)
+        participant_of = orders.set_index("order_id")["participant"]
+        energy_wh = whole_wh(result.power_kw, book.interval_s)
+        trades = _central_trades(energy_wh, participant_of, result.price_usd_per_kwh, GRID)
+        named = {f"bus:{bus}": float(p) for bus, p in result.dlmp_usd_per_kwh.items()}
+        return ClearingOutcome(
+            trades=trades,
+            status=result.status,
+            prices_usd_per_kwh=named,
+            tables={
+                "dlmp": pd.DataFrame(
+                    {
+                        "bus": result.dlmp_usd_per_kwh.index.astype(str),
+                        "dlmp_usd_per_kwh": result.dlmp_usd_per_kwh.to_numpy(float),
+                        "voltage_pu": result.voltage_pu.reindex(
+                            result.dlmp_usd_per_kwh.index
+                        ).to_numpy(float),
+                    }
+                ),
+                "binding_branches": result.binding_branches,
+            },
+        )
+
+
+class ContinuousMarket:
+    """TENT continuous double auction: orders match on arrival, one book per interval and pool."""
+
+    name = "continuous"
+
+    def __init__(self, priority: str = "age") -> None:
+        self.priority = priority
+        self._engines: dict[tuple[int, str], MatchingEngine] = {}
+
+    def submit(self, interval: int, orders: pd.DataFrame) -> None:
+        """Match arriving simple orders of ``interval`` (rows in arrival order)."""
+        for row in orders.itertuples(index=False):
+            engine = self._engines.setdefault((interval, row.pool), MatchingEngine(self.priority))
+            # Without an expiry an order stands until the interval's book closes.
+            expires_s = _NEVER_S if np.isnan(row.expires_time_s) else row.expires_time_s
+            engine.submit(
+                row.order_id,
+                row.participant,
+                row.side,
+                int(row.quantity_wh),
+                float(row.price_usd_per_kwh),
+                float(row.received_time_s),
+                # An order arriving at its own expiry (at gate closure) still matches at once.
+                expires_s=max(float(expires_s), np.nextafter(float(row.received_time_s), np.inf)),
+                divisible=bool(row.divisible),
+            )
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Close the interval's books: the fills made while the gate was open are its trades."""
+        frames = []
+        interval = book.interval_index
+        for (engine_interval, pool), engine in sorted(self._engines.items()):
+            if engine_interval != interval:
+                continue
+            fills = engine.fills
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "buy_order_id": fills["buy_parent_order_id"].astype(object),
+                        "sell_order_id": fills["sell_parent_order_id"].astype(object),
+                        "buyer": fills["buyer"].astype(object),
+                        "seller": fills["seller"].astype(object),
+                        "quantity_wh": fills["quantity_wh"].astype("int64"),
+                        "price_usd_per_kwh": fills["price_usd_per_kwh"].astype(float),
+                        "bid_price_usd_per_kwh": fills["bid_price_usd_per_kwh"].astype(float),
+                        "ask_price_usd_per_kwh": fills["ask_price_usd_per_kwh"].astype(float),
+                        "pool": pool,
+                    }
+                )
+            )
+        for key in [key for key in self._engines if key[0] == interval]:
+            del self._engines[key]
+        trades = (pd.concat(frames, ignore_index=True) if frames else empty_trades()).astype(
+            _TRADE_DTYPES
+        )
+        sides = set(book.simple["side"])
+        if book.simple.empty:
+            status = "empty"
+        elif len(sides) < 2:
+            status = "one_sided"
+        else:
+            status = "cleared" if len(trades) else "no_crossing"
+        return ClearingOutcome(trades=trades, status=status)
+
+
+Mechanism = DoubleAuction | CurveClearing | NetworkClearing | ContinuousMarket
+
+
+# --- conversions ------------------------------------------------------------------------------
+
+
+def order_vertices(book: IntervalBook) -> pd.DataFrame:
+    """Every order of ``book`` as TENT vertices [USD/kWh, kW], for curve clearing.
+
+    A simple order is a step: its power ``quantity_wh · 3.6 / interval_s`` at prices up to its
+    limit (a bid) or from its limit up (an ask), zero beyond. An affine order is a step when its
+    two prices are equal and otherwise its two vertices, as in `affine_curve_vertices`: a buyer
+    :math:`(p_{min}, q_{max}), (p_{max}, q_{min})`, a seller
+    :math:`(p_{min}, -q_{min}), (p_{max}, -q_{max})`.
+    """
+    frames = [book.curves]
+    steps = affine_orders(book)
+    is_buy = (steps["side"] == "buy").to_numpy()
+    sign = np.where(is_buy, 1.0, -1.0)
+    low_price_kw = sign * np.where(is_buy, steps["power_max_kw"], steps["power_min_kw"])
+    high_price_kw = sign * np.where(is_buy, steps["power_min_kw"], steps["power_max_kw"])
+    is_step = (steps["price_max_usd_per_kwh"] == steps["price_min_usd_per_kwh"]).to_numpy()
+    order_id = steps["order_id"].to_numpy(object)
+    participant = steps["participant"].to_numpy(object)
+    frames.append(
+        _step_vertices(
+            order_id[is_step],
+            participant[is_step],
+            steps["price_max_usd_per_kwh"].to_numpy(float)[is_step],
+            low_price_kw[is_step],
+            high_price_kw[is_step],
+        )
+    )
+    sloped = ~is_step
+    frames.append(
+        pd.DataFrame(
+            {
+                "order_id": np.repeat(order_id[sloped], 2),
+                "participant": np.repeat(participant[sloped], 2),
+                "price_usd_per_kwh": np.column_stack(
+                    [
+                        steps["price_min_usd_per_kwh"].to_numpy(float)[sloped],
+                        steps["price_max_usd_per_kwh"].to_numpy(float)[sloped],
+                    ]
+                ).ravel(),
+                "power_kw": np.column_stack([low_price_kw[sloped], high_price_kw[sloped]]).ravel(),
+                "continuity": True,
+            }
+        )
+    )
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return book.curves
+    return pd.concat(frames, ignore_index=True)
+
+
+def _step_vertices(
+    order_id: np.ndarray,
+    participant: np.ndarray,
+    price_usd_per_kwh: np.ndarray,
+    below_kw: np.ndarray,
+    above_kw: np.ndarray,
+) -> pd.DataFrame:
+    """Two vertices per order: ``below_kw`` up to the price, a vertical step to ``above_kw``."""
+    return pd.DataFrame(
+        {
+            "order_id": np.repeat(order_id, 2),
+            "participant": np.repeat(participant, 2),
+            "price_usd_per_kwh": np.column_stack(
+                [price_usd_per_kwh - _STEP_WIDTH_USD_PER_KWH, price_usd_per_kwh]
+            ).ravel(),
+            "power_kw": np.column_stack([below_kw, above_kw]).ravel(),
+            "continuity": np.tile([False, True], len(order_id)),
+        }
+    )
+
+
+def affine_orders(book: IntervalBook) -> pd.DataFrame:
+    """Affine and simple orders of ``book`` as one affine table (a simple order is a step).
+
+    A simple order of ``quantity_wh`` becomes ``power_max_kw = quantity_wh · 3.6 / interval_s``,
+    ``power_min_kw = 0`` and both prices at its limit [USD/kWh, kW].
+    """
+    simple = book.simple
+    power_kw = simple["quantity_wh"].to_numpy(float) * 3.6 / book.interval_s
+    as_affine = pd.DataFrame(
+        {
+            "order_id": simple["order_id"].to_numpy(object),
+            "participant": simple["participant"].to_numpy(object),
+            "side": simple["side"].to_numpy(object),
+            "price_max_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+            "price_min_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+            "power_max_kw": power_kw,
+            "power_min_kw": np.zeros(len(simple)),
+        }
+    )
+    frames = [frame for frame in (book.affine, as_affine) if not frame.empty]
+    if not frames:
+        return book.affine
+    return pd.concat(frames, ignore_index=True).astype(AFFINE_COLUMNS)
+
+
+def whole_wh(power_kw: pd.Series, interval_s: int) -> pd.Series:
+    """Energy of a constant power over the interval, rounded to whole Wh (int64)."""
+    return np.rint(power_kw * interval_s / 3.6).astype(np.int64)
+
+
+def _central_trades(
+    energy_wh: pd.Series,
+    participant_of: pd.Series,
+    price_usd_per_kwh: float | pd.Series,
+    counterparty: str,
+    grid_supply_wh: int = 0,
+) -> pd.DataFrame:
+    """Trades of each order's award with a central counterparty.
+
+    ``grid_supply_wh`` is what the grid delivers to the counterparty [Wh] (negative: what it
+    takes), the balance of the participants' rounded awards.
+    """
+    energy_wh = energy_wh[energy_wh != 0]
+    if isinstance(price_usd_per_kwh, pd.Series):
+        price = price_usd_per_kwh.reindex(energy_wh.index).to_numpy(float)
+    else:
+        price = np.full(len(energy_wh), float(price_usd_per_kwh))
+    buys = energy_wh.to_numpy() > 0
+    order_ids = energy_wh.index.to_numpy(dtype=object)
+    participants = participant_of.reindex(energy_wh.index).to_numpy(dtype=object)
+    trades = pd.DataFrame(
+        {
+            "buy_order_id": np.where(buys, order_ids, ""),
+            "sell_order_id": np.where(buys, "", order_ids),
+            "buyer": np.where(buys, participants, counterparty),
+            "seller": np.where(buys, counterparty, participants),
+            "quantity_wh": np.abs(energy_wh.to_numpy()),
+            "price_usd_per_kwh": price,
+            "bid_price_usd_per_kwh": np.nan,
+            "ask_price_usd_per_kwh": np.nan,
+            "pool": "non_dispatchable",
+        }
+    )
+    if grid_supply_wh and len(price):
+        grid_buys = grid_supply_wh < 0  # the grid absorbs the participants' surplus
+        trades.loc[len(trades)] = {
+            "buy_order_id": "",
+            "sell_order_id": "",
+            "buyer": GRID if grid_buys else MARKET,
+            "seller": MARKET if grid_buys else GRID,
+            "quantity_wh": abs(grid_supply_wh),
+            "price_usd_per_kwh": float(price[0]),
+            "bid_price_usd_per_kwh": np.nan,
+            "ask_price_usd_per_kwh": np.nan,
+            "pool": "non_dispatchable",
+        }
+    return trades.astype(_TRADE_DTYPES)
+
+
+_TRADE_DTYPES = {
+    "buy_order_id": "object",
+    "sell_order_id": "object",
+    "buyer": "object",
+    "seller": "object",
+    "quantity_wh": "int64",
+    "price_usd_per_kwh": "float64",
+    "bid_price_usd_per_kwh": "float64",
+    "ask_price_usd_per_kwh": "float64",
+    "pool": "object",
+}
+
+
+def empty_trades() -> pd.DataFrame:
+    """A trades table with no rows and the outcome's columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _TRADE_DTYPES.items()})

@@ -1,0 +1,161 @@
+"""The market's ledger: every order, award and settlement of a run as rows of one table.
+
+Orders come from the intake (accepted or rejected, with the reason), awards from each interval's
+trades (a trade awards its buyer and its seller), settlements from `settle_interval`. The
+combined table has one row per record with the columns of `LEDGER_COLUMNS`:
+
+``record`` (``order``, ``award``, ``settlement``), ``interval_index``, ``participant``,
+``pool``, ``side``, ``quantity_wh`` (energy the row is about [Wh]: ordered, awarded, or
+received — negative when delivered — for settlements), ``price_usd_per_kwh``, ``amount_usd``
+(settlements: positive when the participant pays [USD]), ``counterparty`` (a participant,
+``market`` or ``grid``), ``order_id`` and ``reason`` (why an order was rejected, or what a
+settlement pays for).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LEDGER_COLUMNS = {
+    "record": "object",
+    "interval_index": "Int64",
+    "participant": "object",
+    "pool": "object",
+    "side": "object",
+    "quantity_wh": "float64",
+    "price_usd_per_kwh": "float64",
+    "amount_usd": "float64",
+    "counterparty": "object",
+    "order_id": "object",
+    "reason": "object",
+}
+
+
+def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
+    """One row per award: each trade awards its buyer and its seller.
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        ``interval_index``, ``buy_order_id``, ``sell_order_id``, ``buyer``, ``seller``,
+        ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh] and ``pool``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``interval_index``, ``participant``, ``order_id``, ``side``, ``pool``,
+        ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh] and ``counterparty``, sorted by
+        interval, participant and order. A central counterparty (``market``, ``grid``) has no
+        order and gets no award row.
+
+    Examples
+    --------
+    >>> trades = pd.DataFrame({"interval_index": [3], "buy_order_id": ["b"],
+    ...     "sell_order_id": ["s"], "buyer": ["h1"], "seller": ["h2"], "quantity_wh": [250],
+    ...     "price_usd_per_kwh": [0.1], "pool": ["non_dispatchable"]})
+    >>> awards_table(trades)[["participant", "side", "quantity_wh", "counterparty"]]
+      participant  side  quantity_wh counterparty
+    0          h1   buy          250           h2
+    1          h2  sell          250           h1
+    """
+    sides = []
+    for side, own, order, other in (
+        ("buy", "buyer", "buy_order_id", "seller"),
+        ("sell", "seller", "sell_order_id", "buyer"),
+    ):
+        sides.append(
+            pd.DataFrame(
+                {
+                    "interval_index": trades["interval_index"].to_numpy(dtype=np.int64),
+                    "participant": trades[own].to_numpy(dtype=object),
+                    "order_id": trades[order].to_numpy(dtype=object),
+                    "side": side,
+                    "pool": trades["pool"].to_numpy(dtype=object),
+                    "quantity_wh": trades["quantity_wh"].to_numpy(dtype="int64"),
+                    "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=float),
+                    "counterparty": trades[other].to_numpy(dtype=object),
+                }
+            )
+        )
+    awards = pd.concat(sides, ignore_index=True)
+    awards = awards[awards["order_id"].astype(str) != ""]
+    return awards.sort_values(
+        ["interval_index", "participant", "order_id"], kind="stable"
+    ).reset_index(drop=True)
+
+
+def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[dict]]:
+    """Each participant's awards of one interval, as records of the ``awards`` message."""
+    records: dict[str, list[dict]] = {}
+    for award in awards.itertuples(index=False):
+        records.setdefault(award.participant, []).append(
+            {
+                "order_id": award.order_id,
+                "side": award.side,
+                "pool": award.pool,
+                "quantity_wh": int(award.quantity_wh),
+                "price_usd_per_kwh": float(award.price_usd_per_kwh),
+                "counterparty": award.counterparty,
+            }
+        )
+    return records
+
+
+def combined_ledger(
+    orders: pd.DataFrame, awards: pd.DataFrame, settlements: pd.DataFrame
+) -> pd.DataFrame:
+    """Orders, awards and settlements of a run as one table with `LEDGER_COLUMNS`.
+
+    ``orders`` are the intake's records (``status``, ``reason``), ``awards`` as from
+    `awards_table`, ``settlements`` as from `settle_interval` plus ``interval_index``.
+    """
+    order_rows = pd.DataFrame(
+        {
+            "record": "order",
+            "interval_index": orders["interval_index"],
+            "participant": orders["participant"],
+            "pool": orders["pool"],
+            "side": orders["side"],
+            "quantity_wh": orders["quantity_wh"].astype("float64"),
+            "price_usd_per_kwh": orders["price_usd_per_kwh"],
+            "amount_usd": np.nan,
+            "counterparty": None,
+            "order_id": orders["order_id"],
+            "reason": np.where(orders["status"] == "accepted", "accepted", orders["reason"]),
+        }
+    )
+    award_rows = pd.DataFrame(
+        {
+            "record": "award",
+            "interval_index": awards["interval_index"],
+            "participant": awards["participant"],
+            "pool": awards["pool"],
+            "side": awards["side"],
+            "quantity_wh": awards["quantity_wh"].astype("float64"),
+            "price_usd_per_kwh": awards["price_usd_per_kwh"],
+            "amount_usd": np.nan,
+            "counterparty": awards["counterparty"],
+            "order_id": awards["order_id"],
+            "reason": "cleared",
+        }
+    )
+    settlement_rows = pd.DataFrame(
+        {
+            "record": "settlement",
+            "interval_index": settlements["interval_index"],
+            "participant": settlements["participant"],
+            "pool": settlements["pool"],
+            "side": settlements["side"],
+            "quantity_wh": settlements["energy_wh"].astype("float64"),
+            "price_usd_per_kwh": settlements["price_usd_per_kwh"],
+            "amount_usd": settlements["amount_usd"],
+            "counterparty": settlements["counterparty"],
+            "order_id": None,
+            "reason": settlements["reason"],
+        }
+    )
+    frames = [frame for frame in (order_rows, award_rows, settlement_rows) if not frame.empty]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in LEDGER_COLUMNS.items()})
+    return pd.concat(frames, ignore_index=True)[list(LEDGER_COLUMNS)].astype(LEDGER_COLUMNS)
