@@ -7,6 +7,8 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federates.market.order_intake import OrderIntake
 from federates.runtime.logic import Message
@@ -204,3 +206,59 @@ def test_submission_sequence_follows_arrival():
     first = intake.receive(900, _message([GOOD]))
     second = intake.receive(900, _message([GOOD], source="household/h2"))
     assert first.simple[0]["sequence"] < second.simple[0]["sequence"]
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_order_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "kind": st.sampled_from(["simple", "curve", "affine", "other"]),
+        "order_id": st.text(max_size=5) | st.integers(),
+        "side": st.sampled_from(["buy", "sell", "hold"]),
+        "quantity_wh": st.integers(-5, 2_000_000) | st.floats(allow_nan=True),
+        "price_usd_per_kwh": st.floats(allow_nan=True, allow_infinity=True),
+        "pool": st.sampled_from(["non_dispatchable", "dispatchable", "x"]),
+        "vertices": st.lists(
+            st.fixed_dictionaries(
+                {"price_usd_per_kwh": st.floats(-1, 1), "power_kw": st.floats(-2000, 2000)}
+            ),
+            max_size=3,
+        ),
+        "extra": _json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    orders=st.lists(_order_like | _json_values, max_size=5),
+    interval=st.integers(-2, 20) | st.text(max_size=3),
+    time_s=st.integers(0, 4 * 3600 - 60),
+    kinds=st.sampled_from([("simple",), ("simple", "curve", "affine"), ("simple", "affine")]),
+)
+def test_no_message_makes_the_intake_raise(orders, interval, time_s, kinds):
+    intake = _intake(kinds=kinds, one_order_per_side="affine" in kinds and len(kinds) == 2)
+    payload = json.dumps({"type": "orders", "interval_index": interval, "orders": orders})
+    received = intake.receive(time_s, Message("household/h1", "market", payload))
+    accepted = (
+        len(received.simple)
+        + len(received.affine)
+        + len({row["order_id"] for row in received.curves})
+    )
+    # Every order is either accepted or refused with a reason, never lost.
+    if [r.order_id for r in received.rejections] == ["*"]:
+        assert accepted == 0
+    else:
+        assert accepted + len(received.rejections) == len(orders)
+    assert all(rejection.reason for rejection in received.rejections)
+    assert all(row["quantity_wh"] > 0 for row in received.simple)
