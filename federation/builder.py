@@ -247,6 +247,9 @@ def _group_table(group: HouseholdGroup, rng: np.random.Generator) -> pd.DataFram
             "battery_soc_min": np.full(count, battery.soc_min if battery else 0.0),
             "battery_soc_max": np.full(count, battery.soc_max if battery else 1.0),
             "battery_soc_initial": np.full(count, battery.soc_initial if battery else 0.0),
+            "battery_covers_shortfall": np.full(
+                count, battery.covers_shortfall if battery else False
+            ),
             "bid_price_fraction": draw(group.bid_price_fraction),
             "ask_price_fraction": draw(group.ask_price_fraction),
             "power_factor": np.full(count, group.power_factor or np.nan),

@@ -268,6 +268,11 @@ class BatterySpec(_Section):
     soc_min: float = Field(0.1, ge=0, le=1)
     soc_max: float = Field(0.95, ge=0, le=1)
     soc_initial: float = Field(0.5, ge=0, le=1)
+    covers_shortfall: bool = Field(
+        True,
+        description="during delivery the battery steers toward the household's awards, so it "
+        "covers a shortfall of sold energy first (T-REX); false: it only serves self-consumption",
+    )
 
     _capacity = field_validator("capacity_kwh")(_nonnegative)
     _power = field_validator("power_kw")(_nonnegative)

@@ -138,3 +138,31 @@ def test_the_continuous_market_under_helics_matches_the_lockstep_run(tmp_path: P
     orders = pd.read_parquet(helics_dir / "market_orders.parquet")
     # Households order at times of their own, not all at gate closure.
     assert orders["received_time_s"].nunique() > 2
+
+
+def _battery_households(tables: dict) -> pd.DataFrame:
+    steps = tables["households"]
+    return steps[steps["soc_kwh"].notna()]
+
+
+def test_a_battery_covers_shortfalls_only_when_it_is_allowed_to(tmp_path: Path):
+    # Late afternoon: battery households sell part of their surplus, buyers take less than
+    # that, and a battery steering toward its award behaves differently from self-consumption.
+    data = scenario_data("market_double_auction", duration_s=4 * 3600)
+    data["time"]["start"] = "2022-06-21T16:00:00"
+    runs = {}
+    for covers in (True, False):
+        for group in data["households"]:
+            if "battery" in group:
+                group["battery"]["covers_shortfall"] = covers
+        folder = tmp_path / str(covers)
+        runs[covers] = read_run_tables(lockstep_run(write_federation(folder, data), folder / "run"))
+    following = _battery_households(runs[True])
+    self_consuming = _battery_households(runs[False])
+    assert len(following) and len(self_consuming)
+    # Without permission the battery does what it would under net billing (self-consumption)...
+    np.testing.assert_allclose(
+        self_consuming["power_kw"], self_consuming["baseline_power_kw"], atol=1e-12
+    )
+    # ...with it, it steers toward the awards, which differs from self-consumption.
+    assert np.abs(following["power_kw"] - following["baseline_power_kw"]).max() > 0.01

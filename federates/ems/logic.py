@@ -117,6 +117,7 @@ class EmsFederate(FederateLogic):
         self._soc_kwh = initial_soc_kwh.copy()
         self._baseline_soc_kwh = initial_soc_kwh.copy()
         self._is_trader = rows["strategy"].to_numpy() == "simple_trader"
+        self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)
         self._bid_fraction = rows["bid_price_fraction"].to_numpy(float)
         self._ask_fraction = rows["ask_price_fraction"].to_numpy(float)
         self._index_of = {household: i for i, household in enumerate(hosted)}
@@ -264,7 +265,13 @@ class EmsFederate(FederateLogic):
         duration_s = self._grid.grid_step_s
         natural_kw = self._load_kw[step] - self._pv_kw[step]
 
-        target_kw = self._awarded_net_wh[interval] * 3.6 / self._grid.market_interval_s
+        # A battery that covers shortfalls steers toward the awards; otherwise it only serves
+        # self-consumption and deviations settle with the grid.
+        target_kw = np.where(
+            self._follows_awards,
+            self._awarded_net_wh[interval] * 3.6 / self._grid.market_interval_s,
+            0.0,
+        )
         battery_kw, self._soc_kwh = dispatch_battery(
             self._soc_kwh,
             self_consumption_request_kw(natural_kw, target_kw),
