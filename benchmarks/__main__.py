@@ -7,7 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import co_simulation, grid_step
+from benchmarks import co_simulation, dlmp, grid_step, market_clearing
 
 OUTPUT = Path("results") / "bench"
 
@@ -20,7 +20,7 @@ def main() -> int:
         "platform": platform.platform(),
         "cpus": __import__("os").cpu_count(),
     }
-    for benchmark in (co_simulation, grid_step):
+    for benchmark in (co_simulation, grid_step, market_clearing, dlmp):
         figures = benchmark.run(OUTPUT)
         figures["machine"] = machine
         path = OUTPUT / f"{benchmark.NAME}.json"

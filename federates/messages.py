@@ -126,9 +126,7 @@ class AffineOrder(_Message):
     def _finite_number(cls, value: float, info) -> float:
         _finite(info.field_name, value)
         if info.field_name.startswith("power") and not 0 <= value <= MAX_ORDER_POWER_KW:
-            raise ValueError(
-                f"{info.field_name} must be within 0 to {MAX_ORDER_POWER_KW:g} kW"
-            )
+            raise ValueError(f"{info.field_name} must be within 0 to {MAX_ORDER_POWER_KW:g} kW")
         return value
 
     @model_validator(mode="after")

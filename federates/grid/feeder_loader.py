@@ -64,7 +64,7 @@ class LoadedFeeder:
     existing_load_scale: float
 
 
-def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".") -> LoadedFeeder:
+def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".", engine=None) -> LoadedFeeder:
     """Compile the feeder described by a grid configuration's ``feeder`` section.
 
     Parameters
@@ -73,6 +73,8 @@ def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".") -> LoadedFee
         The ``feeder`` section (see the module docstring).
     base_dir : str or pathlib.Path
         Folder a relative ``master`` path resolves against.
+    engine : optional
+        OpenDSS engine to compile into (`separate_engine`); default: the process's own.
 
     Raises
     ------
@@ -83,7 +85,7 @@ def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".") -> LoadedFee
     source = feeder.get("source")
     if source == "generated":
         generated = generate_feeder(feeder)
-        compile_feeder(script_text=generated.dss_text)
+        compile_feeder(script_text=generated.dss_text, engine=engine)
         return LoadedFeeder(generated.dss_text, generated.households, "keep", 1.0)
     if source == "opendss":
         master = Path(base_dir) / feeder["master"]
@@ -92,6 +94,7 @@ def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".") -> LoadedFee
             master_path=master,
             commands=commands,
             regulators=feeder.get("regulators", "automatic"),
+            engine=engine,
         )
         record = "\n".join([f"! compiled from {master.resolve()}", *commands]) + "\n"
         return LoadedFeeder(

@@ -38,8 +38,9 @@ def compile_feeder(
     script_text: str | None = None,
     commands: Sequence[str] = (),
     regulators: str = "automatic",
+    engine=None,
 ) -> None:
-    """Load a feeder into this process's OpenDSS engine, ready for snapshot power flows.
+    """Load a feeder into an OpenDSS engine, ready for snapshot power flows.
 
     Parameters
     ----------
@@ -54,6 +55,9 @@ def compile_feeder(
         ``automatic``: regulator controls move taps within every solve (``ControlMode=Static``);
         ``locked``: every ``RegControl`` is disabled, so taps stay where the file and the commands
         left them.
+    engine : optional
+        The engine to compile into (a ``NewContext`` of opendssdirect); default: this
+        process's own.
 
     Raises
     ------
@@ -70,30 +74,31 @@ def compile_feeder(
         raise ValueError("compile_feeder needs exactly one of master_path and script_text")
     if regulators not in REGULATOR_MODES:
         raise ValueError(f"regulators is {regulators!r}; expected one of {REGULATOR_MODES}")
-    dss.Basic.ClearAll()
-    dss.Basic.AllowChangeDir(False)
-    dss.Basic.AllowForms(False)
+    engine = dss if engine is None else engine
+    engine.Basic.ClearAll()
+    engine.Basic.AllowChangeDir(False)
+    engine.Basic.AllowForms(False)
     if master_path is not None:
         path = Path(master_path).resolve()
         if not path.is_file():
             raise ValueError(f"OpenDSS file {str(path)!r} does not exist or is not a file")
-        _run(f"Compile [{path}]", f"OpenDSS could not compile {path}")
+        _run(f"Compile [{path}]", f"OpenDSS could not compile {path}", engine)
     else:
         for number, line in enumerate(script_text.splitlines(), start=1):
             if line.strip():
-                _run(line, f"OpenDSS rejected line {number} of the generated feeder")
-    if dss.Basic.NumCircuits() == 0:
+                _run(line, f"OpenDSS rejected line {number} of the generated feeder", engine)
+    if engine.Basic.NumCircuits() == 0:
         raise ValueError(
             "the feeder defines no circuit: an OpenDSS feeder starts with 'New Circuit.<name>' "
             "(which also creates its source)"
         )
-    _run("Set Mode=Snapshot", "OpenDSS refused snapshot mode")
-    _run("Set ControlMode=Static", "OpenDSS refused static control mode")
+    _run("Set Mode=Snapshot", "OpenDSS refused snapshot mode", engine)
+    _run("Set ControlMode=Static", "OpenDSS refused static control mode", engine)
     for command in commands:
-        _run(command, f"OpenDSS rejected the command {command!r}")
-    if regulators == "locked" and dss.RegControls.Count():
+        _run(command, f"OpenDSS rejected the command {command!r}", engine)
+    if regulators == "locked" and engine.RegControls.Count():
         # BatchEdit rather than AltDSS's Enabled array, whose setter crashes the engine.
-        _run("BatchEdit RegControl..* enabled=no", "OpenDSS could not lock the regulators")
+        _run("BatchEdit RegControl..* enabled=no", "OpenDSS could not lock the regulators", engine)
 
 
 def feeder_load_points() -> pd.DataFrame:
@@ -441,10 +446,10 @@ def _complex(interleaved: Sequence[float]) -> np.ndarray:
     return np.asarray(interleaved, dtype=float).view(np.complex128)
 
 
-def _run(command: str, context: str) -> None:
+def _run(command: str, context: str, engine=dss) -> None:
     try:
-        dss.Text.Command(command)
+        engine.Text.Command(command)
     except Exception as error:  # OpenDSS raises its own DSSException type
         raise ValueError(f"{context}: {error}") from None
-    if dss.Error.Number():
-        raise ValueError(f"{context}: {dss.Error.Description()}")
+    if engine.Error.Number():
+        raise ValueError(f"{context}: {engine.Error.Description()}")
