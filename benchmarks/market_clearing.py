@@ -45,19 +45,30 @@ def run(output: Path) -> dict:
     vertices = _curves(rng, VERTICES // 2)
     curve_ms = _median_ms(lambda: clear_curves(vertices, 0.1449, 0.069, 500.0))
     submit_us = _matching_us_per_submit(orders)
-    worst_auction_ms = max(auction.values())
+    # The target is the auction as scenarios run it by default (time priority), with its
+    # slowest settlement rule; pro-rata sharing of ties is reported against the same limit.
+    worst_auction_ms = max(auction["midpoint/time"], auction["uniform/time"])
+    worst_pro_rata_ms = max(auction["midpoint/pro_rata"], auction["uniform/pro_rata"])
     return {
         "double_auction_ms": auction,
         "curve_clearing_ms": curve_ms,
         "matching_engine_us_per_submit": submit_us,
         "targets": [
             {
-                "name": f"double auction, {ORDERS} orders (slowest rule)",
+                "name": f"double auction, {ORDERS} orders, time priority (slowest rule)",
                 "measured": worst_auction_ms,
                 "unit": "ms",
                 "comparison": "<=",
                 "limit": AUCTION_LIMIT_MS,
                 "met": worst_auction_ms <= AUCTION_LIMIT_MS,
+            },
+            {
+                "name": f"double auction, {ORDERS} orders, pro-rata ties (slowest rule)",
+                "measured": worst_pro_rata_ms,
+                "unit": "ms",
+                "comparison": "<=",
+                "limit": AUCTION_LIMIT_MS,
+                "met": worst_pro_rata_ms <= AUCTION_LIMIT_MS,
             },
             {
                 "name": f"curve clearing, {VERTICES} vertices",

@@ -11,10 +11,11 @@ from federates.market.mechanisms.order_book import (
     ORDER_COLUMNS,
     POOLS,
     SIDES,
-    ranked_sides,
-    validated_book,
+    RankedBook,
+    open_from,
+    ranked_book,
 )
-from federates.market.mechanisms.pro_rata import match_level_pair
+from federates.market.mechanisms.pro_rata import walk_levels
 
 __all__ = [
     "ORDER_COLUMNS",
@@ -169,7 +170,9 @@ def clear_double_auction(
 
     Matching is sequential by nature (each pair depends on the quantities left by earlier
     ones), so the walk loops over bids (levels) and matched pairs; ranking, validation and the
-    result tables are array operations.
+    result tables are array operations. Exhausted asks (ask levels) are skipped through a
+    next-open forest (`order_book.open_from`), so a bid never revisits them: the time walk
+    costs one step per matched pair plus the skips over a bid's own participant's asks.
 
     References
     ----------
@@ -208,60 +211,35 @@ def clear_double_auction(
         )
     if tie_breaking not in TIE_BREAKING:
         raise ValueError(f"tie_breaking: got {tie_breaking!r}, expected one of {TIE_BREAKING}")
-    bids, asks = ranked_sides(validated_book(orders))
-
-    # Participant codes ordered like the names, shared by both sides: self-trade tests are
-    # integer compares and pro-rata ties between participants go to the lower name.
-    participant_code, _ = pd.factorize(
-        pd.concat([bids["participant"], asks["participant"]]), sort=True
-    )
-    bid_code, ask_code = participant_code[: len(bids)], participant_code[len(bids) :]
-    bid_price = bids["price_usd_per_kwh"].to_numpy(dtype=np.float64)
-    ask_price = asks["price_usd_per_kwh"].to_numpy(dtype=np.float64)
-    bid_left_wh = bids["quantity_wh"].to_numpy(dtype=np.int64).copy()
-    ask_left_wh = asks["quantity_wh"].to_numpy(dtype=np.int64).copy()
-    walk = _time_walk if tie_breaking == "time" else _level_walk
+    book = ranked_book(orders)
+    # Participant codes are ordered like the names and shared by both sides: self-trade tests
+    # are integer compares and pro-rata ties between participants go to the lower name.
+    code = book.participant_code
+    price = book.price_usd_per_kwh
+    left_wh = book.quantity_wh.copy()
+    walk = _time_walk if tie_breaking == "time" else walk_levels
     uniform = settlement_rule == "uniform"
 
     pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pool_status: dict[str, str] = {}
-    bid_pool, ask_pool = bids["pool"].to_numpy(), asks["pool"].to_numpy()
-    for pool in POOLS:
-        # Ranking sorts by pool first, so each pool is one contiguous slice of each side.
-        b0, b1 = _slice_of(bid_pool, pool)
-        a0, a1 = _slice_of(ask_pool, pool)
+    for pool, (bids, asks) in zip(POOLS, book.pool_slices(), strict=True):
+        # Each pool is one contiguous slice of each side; ``left_wh`` is consumed through views.
         pair_bid, pair_ask, pair_wh = walk(
-            bid_price[b0:b1],
-            ask_price[a0:a1],
-            bid_code[b0:b1],
-            ask_code[a0:a1],
-            bid_left_wh[b0:b1],
-            ask_left_wh[a0:a1],
-            uniform,
+            price[bids], price[asks], code[bids], code[asks], left_wh[bids], left_wh[asks], uniform
         )
-        pairs.append((pair_bid + b0, pair_ask + a0, pair_wh))
-        pool_status[pool] = _status(b1 - b0, a1 - a0, pair_wh.size)
+        pairs.append((pair_bid + bids.start, pair_ask + asks.start, pair_wh))
+        pool_status[pool] = _status(bids.stop - bids.start, asks.stop - asks.start, pair_wh.size)
 
     pair_bid, pair_ask, pair_wh = (np.concatenate(parts) for parts in zip(*pairs, strict=True))
-    trades, clearing_price = _trades_table(bids, asks, pair_bid, pair_ask, pair_wh, settlement_rule)
-    filled_wh = pd.Series(
-        np.concatenate(
-            [
-                bids["quantity_wh"].to_numpy() - bid_left_wh,
-                asks["quantity_wh"].to_numpy() - ask_left_wh,
-            ]
-        ).astype(np.int64),
-        index=pd.Index(
-            np.concatenate([bids["order_id"].to_numpy(), asks["order_id"].to_numpy()]),
-            dtype=str,
-            name="order_id",
-        ),
-        name="filled_wh",
-    ).sort_index()
+    trades, clearing_price = _trades_table(book, pair_bid, pair_ask, pair_wh, settlement_rule)
+    filled_wh = np.empty(len(left_wh), dtype=np.int64)
+    filled_wh[book.id_rank] = book.quantity_wh - left_wh
     status = next(s for s in STATUSES if s in pool_status.values())
     return AuctionResult(
         trades=trades,
-        filled_wh=filled_wh,
+        filled_wh=pd.Series(
+            filled_wh, index=pd.Index(book.sorted_ids, name="order_id"), name="filled_wh"
+        ),
         status=status,
         pool_status=pool_status,
         clearing_price_usd_per_kwh=clearing_price,
@@ -281,90 +259,54 @@ def _time_walk(
 
     Returns (bid index, ask index, quantity [Wh]) of each matched pair. ``bid_left_wh`` and
     ``ask_left_wh`` are consumed in place and hold the unfilled remainders afterwards [Wh].
+
+    Each bid starts at the first open ask and follows ``next_open`` (a union-find forest over
+    the asks: an exhausted ask points past itself, paths are compressed), so exhausted asks are
+    never visited again and a bid only revisits the open asks of its own participant.
     """
+    # Asks are ranked by ascending price, so those a bid may take are a prefix of the ranking.
+    crossing = np.searchsorted(ask_price, bid_price, side="right").tolist()
+    bid_limit, ask_limit = bid_price.tolist(), ask_price.tolist()
+    bid_owner, ask_owner = bid_code.tolist(), ask_code.tolist()
+    bid_left, ask_left = bid_left_wh.tolist(), ask_left_wh.tolist()
+    next_open = list(range(len(ask_left) + 1))
     pair_bid: list[int] = []
     pair_ask: list[int] = []
     pair_wh: list[int] = []
     highest_ask_price = -np.inf
-    # Asks are ranked by ascending price, so those a bid may take are a prefix of the ranking.
-    crossing_asks = np.searchsorted(ask_price, bid_price, side="right")
-    for bid in range(bid_price.size):
-        if uniform and bid_price[bid] < highest_ask_price:
+    for bid in range(len(bid_left)):
+        if uniform and bid_limit[bid] < highest_ask_price:
             break
-        open_asks = ask_left_wh[: crossing_asks[bid]] > 0
-        if not open_asks.any():
+        end = crossing[bid]
+        ask = open_from(next_open, 0)
+        if ask >= end:
             # Later bids are cheaper, so they cross no more asks than this one.
             break
-        candidates = np.flatnonzero(open_asks & (ask_code[: crossing_asks[bid]] != bid_code[bid]))
-        for ask in candidates:
-            quantity_wh = min(bid_left_wh[bid], ask_left_wh[ask])
-            bid_left_wh[bid] -= quantity_wh
-            ask_left_wh[ask] -= quantity_wh
-            pair_bid.append(bid)
-            pair_ask.append(int(ask))
-            pair_wh.append(int(quantity_wh))
-            highest_ask_price = max(highest_ask_price, ask_price[ask])
-            if bid_left_wh[bid] == 0:
-                break
-    return _pair_arrays(pair_bid, pair_ask, pair_wh)
-
-
-def _level_walk(
-    bid_price: np.ndarray,
-    ask_price: np.ndarray,
-    bid_code: np.ndarray,
-    ask_code: np.ndarray,
-    bid_left_wh: np.ndarray,
-    ask_left_wh: np.ndarray,
-    uniform: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Walk one pool's ranked book level pair by level pair (step 4), like `_time_walk`."""
-    pair_bid: list[int] = []
-    pair_ask: list[int] = []
-    pair_wh: list[int] = []
-    highest_ask_price = -np.inf
-    bid_start, bid_end = _levels(bid_price)
-    ask_start, ask_end = _levels(ask_price)
-    crossing_levels = np.searchsorted(ask_price[ask_start], bid_price[bid_start], side="right")
-    for b0, b1, crossing in zip(bid_start, bid_end, crossing_levels, strict=True):
-        if uniform and bid_price[b0] < highest_ask_price:
-            break
-        if crossing == 0 or not (ask_left_wh[: ask_end[crossing - 1]] > 0).any():
-            break
-        for a0, a1 in zip(ask_start[:crossing], ask_end[:crossing], strict=True):
-            if not (ask_left_wh[a0:a1] > 0).any():
-                continue
-            matched = match_level_pair(
-                bid_left_wh[b0:b1].tolist(),
-                ask_left_wh[a0:a1].tolist(),
-                bid_code[b0:b1].tolist(),
-                ask_code[a0:a1].tolist(),
-            )
-            for bid, ask, quantity_wh in matched:
-                bid_left_wh[b0 + bid] -= quantity_wh
-                ask_left_wh[a0 + ask] -= quantity_wh
-                pair_bid.append(b0 + bid)
-                pair_ask.append(a0 + ask)
+        owner, wanted_wh = bid_owner[bid], bid_left[bid]
+        while ask < end:
+            if ask_owner[ask] != owner:
+                offered_wh = ask_left[ask]
+                quantity_wh = wanted_wh if wanted_wh < offered_wh else offered_wh
+                pair_bid.append(bid)
+                pair_ask.append(ask)
                 pair_wh.append(quantity_wh)
-            if matched:
-                highest_ask_price = max(highest_ask_price, ask_price[a0])
-            if not (bid_left_wh[b0:b1] > 0).any():
-                break
-    return _pair_arrays(pair_bid, pair_ask, pair_wh)
-
-
-def _levels(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end index of each run of equal prices in a ranked side."""
-    if price.size == 0:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    start = np.flatnonzero(np.r_[True, price[1:] != price[:-1]])
-    return start, np.r_[start[1:], price.size].astype(np.intp)
-
-
-def _slice_of(pool: np.ndarray, name: str) -> tuple[int, int]:
-    """Bounds of the contiguous run of ``name`` in a pool-sorted column."""
-    where = np.flatnonzero(pool == name)
-    return (int(where[0]), int(where[-1]) + 1) if where.size else (0, 0)
+                ask_left[ask] = offered_wh - quantity_wh
+                wanted_wh -= quantity_wh
+                if ask_limit[ask] > highest_ask_price:
+                    highest_ask_price = ask_limit[ask]
+                if quantity_wh == offered_wh:
+                    next_open[ask] = ask + 1
+                if wanted_wh == 0:
+                    break
+            ask = open_from(next_open, ask + 1)
+        bid_left[bid] = wanted_wh
+    bid_left_wh[:] = bid_left
+    ask_left_wh[:] = ask_left
+    return (
+        np.asarray(pair_bid, dtype=np.intp),
+        np.asarray(pair_ask, dtype=np.intp),
+        np.asarray(pair_wh, dtype=np.int64),
+    )
 
 
 def _status(bid_count: int, ask_count: int, trade_count: int) -> str:
@@ -376,28 +318,17 @@ def _status(bid_count: int, ask_count: int, trade_count: int) -> str:
     return "cleared" if trade_count else "no_crossing"
 
 
-def _pair_arrays(
-    pair_bid: list[int], pair_ask: list[int], pair_wh: list[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.asarray(pair_bid, dtype=np.intp),
-        np.asarray(pair_ask, dtype=np.intp),
-        np.asarray(pair_wh, dtype=np.int64),
-    )
-
-
 def _trades_table(
-    bids: pd.DataFrame,
-    asks: pd.DataFrame,
+    book: RankedBook,
     pair_bid: np.ndarray,
     pair_ask: np.ndarray,
     pair_wh: np.ndarray,
     settlement_rule: str,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Trades [Wh, USD/kWh] from matched index pairs, and the uniform price of each pool."""
-    bid_price = bids["price_usd_per_kwh"].to_numpy(dtype=np.float64)[pair_bid]
-    ask_price = asks["price_usd_per_kwh"].to_numpy(dtype=np.float64)[pair_ask]
-    pool = bids["pool"].to_numpy(dtype=object)[pair_bid]
+    bid_price = book.price_usd_per_kwh[pair_bid]
+    ask_price = book.price_usd_per_kwh[pair_ask]
+    pool = book.pool[pair_bid]
     clearing_price = dict.fromkeys(POOLS, float("nan"))
     if settlement_rule == "midpoint":
         price = (bid_price + ask_price) / 2.0
@@ -407,24 +338,25 @@ def _trades_table(
         price = ask_price
     else:
         price = np.empty_like(bid_price)
-        for name in POOLS:
-            in_pool = pool == name
+        for k, name in enumerate(POOLS):
+            in_pool = pool == k
             if in_pool.any():
                 clearing_price[name] = float(
                     (bid_price[in_pool].min() + ask_price[in_pool].max()) / 2.0
                 )
                 price[in_pool] = clearing_price[name]
+    ids, names = book.sorted_ids, book.participant_names
     trades = pd.DataFrame(
         {
-            "buy_order_id": pd.Series(bids["order_id"].to_numpy()[pair_bid], dtype=str),
-            "sell_order_id": pd.Series(asks["order_id"].to_numpy()[pair_ask], dtype=str),
-            "buyer": pd.Series(bids["participant"].to_numpy()[pair_bid], dtype=str),
-            "seller": pd.Series(asks["participant"].to_numpy()[pair_ask], dtype=str),
+            "buy_order_id": pd.Series(ids.take(book.id_rank[pair_bid])),
+            "sell_order_id": pd.Series(ids.take(book.id_rank[pair_ask])),
+            "buyer": pd.Series(names.take(book.participant_code[pair_bid])),
+            "seller": pd.Series(names.take(book.participant_code[pair_ask])),
             "quantity_wh": pd.Series(pair_wh, dtype=np.int64),
             "price_usd_per_kwh": pd.Series(price, dtype=np.float64),
             "bid_price_usd_per_kwh": pd.Series(bid_price, dtype=np.float64),
             "ask_price_usd_per_kwh": pd.Series(ask_price, dtype=np.float64),
-            "pool": pd.Series(pool, dtype=str),
+            "pool": pd.Series(pd.array(np.array(POOLS, dtype=object), dtype=str).take(pool)),
         },
         columns=[*TRADE_COLUMNS, "pool"],
     )

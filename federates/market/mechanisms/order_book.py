@@ -3,10 +3,15 @@
 T-REX's MicroTE market keeps one book per energy source type: energy from non-dispatchable
 sources (PV) and from dispatchable ones (batteries) is traded in separate pools that never
 match each other. This module checks an interval's orders and ranks them for the double
-auction's walk (`federates.market.mechanisms.double_auction`).
+auction's walk (`federates.market.mechanisms.double_auction`): as tables (`validated_book`,
+`ranked_sides`) or as arrays (`ranked_book`), and keeps track of the orders still open during
+a walk (`open_from`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,19 +65,7 @@ def validated_book(orders: pd.DataFrame) -> pd.DataFrame:
     >>> book.loc[0, "quantity_wh"], book.loc[0, "pool"]
     (np.int64(250), 'non_dispatchable')
     """
-    missing = [column for column in ORDER_COLUMNS if column not in orders.columns]
-    if missing:
-        raise ValueError(
-            f"orders: missing column(s) {missing}, expected columns {list(ORDER_COLUMNS)}"
-        )
-    order_id = orders["order_id"]
-    for column in ("order_id", "participant"):
-        absent = orders[column].isna().to_numpy()
-        if absent.any():
-            raise ValueError(
-                f"orders.{column}: missing value in {int(absent.sum())} row(s) (row positions "
-                f"{_listed(np.flatnonzero(absent))}), expected a string"
-            )
+    checked = _checked_columns(orders)
     book = pd.DataFrame(
         {
             "order_id": orders["order_id"].astype(str).to_numpy(dtype=object),
@@ -80,55 +73,123 @@ def validated_book(orders: pd.DataFrame) -> pd.DataFrame:
             "side": orders["side"].to_numpy(dtype=object),
         }
     )
+    for name in ("quantity_wh", "price_usd_per_kwh", "sequence"):
+        book[name] = checked[name]
+    book["pool"] = orders["pool"].to_numpy(dtype=object) if "pool" in orders else DEFAULT_POOL
+    return book
 
-    repeated = book["order_id"].duplicated(keep=False).to_numpy()
-    if repeated.any():
-        raise ValueError(
-            f"orders.order_id: repeated value(s) {_listed(np.unique(book['order_id'][repeated]))},"
-            " expected each order_id once"
-        )
 
-    unknown_side = ~book["side"].isin(SIDES).to_numpy()
-    if unknown_side.any():
-        raise ValueError(
-            f"orders.side: got {_offending(order_id, orders['side'], unknown_side)}, "
-            f"expected one of {SIDES}"
-        )
+@dataclass(frozen=True, eq=False)
+class RankedBook:
+    """One interval's validated orders as arrays in MicroTE priority.
 
-    book["quantity_wh"] = _whole_numbers(orders, "quantity_wh")
-    not_positive = book["quantity_wh"].to_numpy() <= 0
-    if not_positive.any():
-        raise ValueError(
-            f"orders.quantity_wh: got {_offending(order_id, orders['quantity_wh'], not_positive)}"
-            ", expected a whole number of Wh greater than 0"
-        )
+    Orders ``[0, bid_count)`` are the bids, the rest the asks. Each side is sorted by pool (in
+    ``POOLS`` order), then by limit price (bids from high to low, asks from low to high), then
+    by ``sequence`` (earlier first), then by ``order_id``, as in `ranked_sides`.
 
-    price = pd.to_numeric(orders["price_usd_per_kwh"], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
+    Attributes
+    ----------
+    sorted_ids : pandas.api.extensions.ExtensionArray
+        Every order_id, sorted (str).
+    id_rank : numpy.ndarray
+        Each order's ``order_id`` as an index into ``sorted_ids`` (intp) [-].
+    participant_names : pandas.api.extensions.ExtensionArray
+        The distinct participants, sorted (str).
+    participant_code : numpy.ndarray
+        Each order's participant as an index into ``participant_names`` (intp) [-]; codes are
+        ordered like the names.
+    quantity_wh : numpy.ndarray
+        Quantity of each order (int64) [Wh].
+    price_usd_per_kwh : numpy.ndarray
+        Limit price of each order (float64) [USD/kWh].
+    pool : numpy.ndarray
+        Pool of each order as an index into ``POOLS`` (intp) [-].
+    bid_count : int
+        Number of bids [-].
+    """
+
+    sorted_ids: pd.api.extensions.ExtensionArray
+    id_rank: np.ndarray
+    participant_names: pd.api.extensions.ExtensionArray
+    participant_code: np.ndarray
+    quantity_wh: np.ndarray
+    price_usd_per_kwh: np.ndarray
+    pool: np.ndarray
+    bid_count: int
+
+    @property
+    def order_id(self) -> np.ndarray:
+        """Each order's order_id (object array of str)."""
+        return np.asarray(self.sorted_ids.take(self.id_rank), dtype=object)
+
+    def pool_slices(self) -> list[tuple[slice, slice]]:
+        """The bids and the asks of each pool in ``POOLS`` as slices of the ranked orders."""
+        edges = np.arange(len(POOLS) + 1)
+        bid_edge = np.searchsorted(self.pool[: self.bid_count], edges).tolist()
+        ask_edge = (self.bid_count + np.searchsorted(self.pool[self.bid_count :], edges)).tolist()
+        return [
+            (slice(bid_edge[k], bid_edge[k + 1]), slice(ask_edge[k], ask_edge[k + 1]))
+            for k in range(len(POOLS))
+        ]
+
+
+def ranked_book(orders: pd.DataFrame) -> RankedBook:
+    """Validate one interval's orders and rank them for the double auction, as arrays.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Orders as for `validated_book`.
+
+    Returns
+    -------
+    RankedBook
+        The orders in MicroTE priority, bids first [Wh, USD/kWh].
+
+    Raises
+    ------
+    ValueError
+        As `validated_book`.
+
+    Notes
+    -----
+    Same checks and ranking as ``ranked_sides(validated_book(orders))``, with one numpy
+    ``lexsort`` over (side, pool, signed price, sequence, order_id rank) instead of per-side
+    table sorts. Identifiers and names stay string arrays: they are sorted, and later taken
+    from, without converting each to a Python object.
+
+    Examples
+    --------
+    >>> ranked = ranked_book(pd.DataFrame({
+    ...     "order_id": ["a", "b", "c"], "participant": ["h2", "h1", "h2"],
+    ...     "side": ["sell", "sell", "buy"], "quantity_wh": [1, 2, 3],
+    ...     "price_usd_per_kwh": [0.20, 0.10, 0.30], "sequence": [0, 1, 2]}))
+    >>> ranked.order_id.tolist(), ranked.bid_count, ranked.participant_code.tolist()
+    (['c', 'b', 'a'], 1, [1, 0, 1])
+    """
+    checked = _checked_columns(orders)
+    is_buy = checked["is_buy"]
+    rank = _priority(
+        is_buy,
+        checked["pool_index"],
+        checked["price_usd_per_kwh"],
+        checked["sequence"],
+        checked["id_rank"],
     )
-    not_finite = ~np.isfinite(price)
-    if not_finite.any():
-        raise ValueError(
-            "orders.price_usd_per_kwh: got "
-            f"{_offending(order_id, orders['price_usd_per_kwh'], not_finite)}, "
-            "expected a finite number [USD/kWh]"
-        )
-    book["price_usd_per_kwh"] = price
-
-    book["sequence"] = _whole_numbers(orders, "sequence")
-
-    if "pool" in orders.columns:
-        pool = orders["pool"].to_numpy(dtype=object)
-        unknown_pool = ~pd.Series(pool).isin(POOLS).to_numpy()
-        if unknown_pool.any():
-            raise ValueError(
-                f"orders.pool: got {_offending(order_id, orders['pool'], unknown_pool)}, "
-                f"expected one of {POOLS}"
-            )
-        book["pool"] = pool
-    else:
-        book["pool"] = DEFAULT_POOL
-    return book[list(BOOK_COLUMNS)]
+    codes, names = pd.factorize(pd.array(orders["participant"].astype(str), dtype=str))
+    by_name = np.asarray(names.argsort(), dtype=np.intp)
+    code_of_name = np.empty(len(names), dtype=np.intp)
+    code_of_name[by_name] = np.arange(len(names))
+    return RankedBook(
+        sorted_ids=checked["sorted_ids"],
+        id_rank=checked["id_rank"][rank],
+        participant_names=pd.array(names, dtype=str).take(by_name),
+        participant_code=code_of_name[codes[rank]],
+        quantity_wh=checked["quantity_wh"][rank],
+        price_usd_per_kwh=checked["price_usd_per_kwh"][rank],
+        pool=checked["pool_index"][rank],
+        bid_count=int(is_buy.sum()),
+    )
 
 
 def ranked_sides(book: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -162,15 +223,165 @@ def ranked_sides(book: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     >>> asks["order_id"].tolist(), bids["order_id"].tolist()
     (['b', 'a', 'd'], ['c'])
     """
-    keyed = book.assign(_pool_rank=book["pool"].map({pool: k for k, pool in enumerate(POOLS)}))
-    is_buy = keyed["side"].to_numpy() == "buy"
-    keys = ["_pool_rank", "price_usd_per_kwh", "sequence", "order_id"]
-    bids = keyed[is_buy].sort_values(keys, ascending=[True, False, True, True])
-    asks = keyed[~is_buy].sort_values(keys, ascending=[True, True, True, True])
-    return (
-        bids.drop(columns="_pool_rank").reset_index(drop=True),
-        asks.drop(columns="_pool_rank").reset_index(drop=True),
+    identifiers = book["order_id"].to_numpy(dtype=object)
+    id_rank = np.empty(len(identifiers), dtype=np.intp)
+    id_rank[np.argsort(identifiers, kind="stable")] = np.arange(len(identifiers))
+    is_buy = book["side"].to_numpy(dtype=object) == "buy"
+    rank = _priority(
+        is_buy,
+        _pool_index(book["pool"]),
+        book["price_usd_per_kwh"].to_numpy(dtype=np.float64),
+        book["sequence"].to_numpy(dtype=np.int64),
+        id_rank,
     )
+    bid_count = int(is_buy.sum())
+    return (
+        book.iloc[rank[:bid_count]].reset_index(drop=True),
+        book.iloc[rank[bid_count:]].reset_index(drop=True),
+    )
+
+
+def open_from(next_open: list[int], index: int) -> int:
+    """First open order at or after ``index`` in a next-open forest over one side's orders.
+
+    Parameters
+    ----------
+    next_open : list of int
+        One entry per order plus a sentinel at the end: ``next_open[k] == k`` while order ``k``
+        is open (and for the sentinel); an exhausted order points to a later index. Paths are
+        compressed in place.
+    index : int
+        Where to start [-].
+
+    Returns
+    -------
+    int
+        The index of the first open order at or after ``index``, ``len(next_open) - 1`` if
+        none is [-].
+
+    Notes
+    -----
+    A union-find forest with path compression: marking order ``k`` exhausted is
+    ``next_open[k] = k + 1``, and a walk that always starts from the first open order never
+    visits an exhausted one twice.
+
+    Examples
+    --------
+    Orders 0, 1 and 3 of four are exhausted: the first open one from 0 is 2, from 3 none (4).
+
+    >>> next_open = [1, 2, 2, 4, 4]
+    >>> open_from(next_open, 0), open_from(next_open, 3), next_open
+    (2, 4, [2, 2, 2, 4, 4])
+    """
+    root = index
+    while next_open[root] != root:
+        root = next_open[root]
+    while next_open[index] != root:
+        next_open[index], index = root, next_open[index]
+    return root
+
+
+def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
+    """Check ``orders`` (see `validated_book`) and return what the ranking needs, as arrays.
+
+    Keys: ``sorted_ids`` (every order_id, sorted, str array), ``id_rank`` (each row's index
+    into it), ``is_buy``, ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh], ``sequence``
+    and ``pool_index`` (index into ``POOLS``), one entry per row.
+    """
+    missing = [column for column in ORDER_COLUMNS if column not in orders.columns]
+    if missing:
+        raise ValueError(
+            f"orders: missing column(s) {missing}, expected columns {list(ORDER_COLUMNS)}"
+        )
+    order_id = orders["order_id"]
+    for column in ("order_id", "participant"):
+        absent = orders[column].isna().to_numpy()
+        if absent.any():
+            raise ValueError(
+                f"orders.{column}: missing value in {int(absent.sum())} row(s) (row positions "
+                f"{_listed(np.flatnonzero(absent))}), expected a string"
+            )
+    identifiers = pd.array(order_id.astype(str), dtype=str)
+    by_order_id = np.asarray(identifiers.argsort(), dtype=np.intp)
+    sorted_ids = identifiers.take(by_order_id)
+    if np.asarray(sorted_ids[1:] == sorted_ids[:-1], dtype=bool).any():
+        as_objects = order_id.astype(str).to_numpy(dtype=object)
+        repeated = pd.Series(as_objects).duplicated(keep=False).to_numpy()
+        raise ValueError(
+            f"orders.order_id: repeated value(s) {_listed(np.unique(as_objects[repeated]))},"
+            " expected each order_id once"
+        )
+    id_rank = np.empty(len(by_order_id), dtype=np.intp)
+    id_rank[by_order_id] = np.arange(len(by_order_id))
+
+    unknown_side = ~orders["side"].isin(SIDES).to_numpy()
+    if unknown_side.any():
+        raise ValueError(
+            f"orders.side: got {_offending(order_id, orders['side'], unknown_side)}, "
+            f"expected one of {SIDES}"
+        )
+
+    quantity_wh = _whole_numbers(orders, "quantity_wh")
+    not_positive = quantity_wh <= 0
+    if not_positive.any():
+        raise ValueError(
+            f"orders.quantity_wh: got {_offending(order_id, orders['quantity_wh'], not_positive)}"
+            ", expected a whole number of Wh greater than 0"
+        )
+
+    price = pd.to_numeric(orders["price_usd_per_kwh"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    not_finite = ~np.isfinite(price)
+    if not_finite.any():
+        raise ValueError(
+            "orders.price_usd_per_kwh: got "
+            f"{_offending(order_id, orders['price_usd_per_kwh'], not_finite)}, "
+            "expected a finite number [USD/kWh]"
+        )
+
+    sequence = _whole_numbers(orders, "sequence")
+
+    if "pool" in orders.columns:
+        unknown_pool = ~orders["pool"].isin(POOLS).to_numpy()
+        if unknown_pool.any():
+            raise ValueError(
+                f"orders.pool: got {_offending(order_id, orders['pool'], unknown_pool)}, "
+                f"expected one of {POOLS}"
+            )
+        pool_index = _pool_index(orders["pool"])
+    else:
+        pool_index = np.full(len(id_rank), POOLS.index(DEFAULT_POOL), dtype=np.intp)
+    return {
+        "sorted_ids": sorted_ids,
+        "id_rank": id_rank,
+        # Every side is "buy" or "sell" now, so the comparison has no missing values.
+        "is_buy": np.asarray(orders["side"] == "buy", dtype=bool),
+        "quantity_wh": quantity_wh,
+        "price_usd_per_kwh": price,
+        "sequence": sequence,
+        "pool_index": pool_index,
+    }
+
+
+def _pool_index(pool: pd.Series) -> np.ndarray:
+    """Index into ``POOLS`` of each valid pool name."""
+    index = np.zeros(len(pool), dtype=np.intp)
+    for k, name in enumerate(POOLS[1:], start=1):
+        index[np.asarray(pool == name, dtype=bool)] = k
+    return index
+
+
+def _priority(
+    is_buy: np.ndarray,
+    pool_index: np.ndarray,
+    price_usd_per_kwh: np.ndarray,
+    sequence: np.ndarray,
+    id_rank: np.ndarray,
+) -> np.ndarray:
+    """Row positions in MicroTE priority: bids then asks, each by pool, price, sequence, id."""
+    signed_price = np.where(is_buy, -price_usd_per_kwh, price_usd_per_kwh)
+    return np.lexsort((id_rank, sequence, signed_price, pool_index, ~is_buy))
 
 
 def _whole_numbers(orders: pd.DataFrame, column: str) -> np.ndarray:

@@ -3,7 +3,8 @@
 With ``tie_breaking="pro_rata"`` the double auction (`federates.market.mechanisms.double_auction`)
 matches whole price levels instead of single orders: all bids of one pool at one limit price (a
 bid level) against all asks of that pool at one limit price (an ask level). This module decides
-how much each order of such a level pair trades and who trades with whom.
+how much each order of such a level pair trades and who trades with whom (`match_level_pair`),
+and walks a pool's levels pair by pair (`walk_levels`).
 
 All quantities are whole Wh held as Python ints, so products such as ``total · quantity`` are
 exact however large the orders are.
@@ -12,6 +13,11 @@ exact however large the orders are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heapify, heappop, heapreplace
+
+import numpy as np
+
+from federates.market.mechanisms.order_book import open_from
 
 
 def largest_remainder_wh(total_wh: int, quantity_wh: Sequence[int]) -> list[int]:
@@ -54,15 +60,7 @@ def largest_remainder_wh(total_wh: int, quantity_wh: Sequence[int]) -> list[int]
     whole = sum(quantity)
     if not 0 <= total <= whole:
         raise ValueError(f"total_wh: got {total}, expected between 0 and sum(quantity_wh)={whole}")
-    if total == 0:
-        return [0] * len(quantity)
-    share = [total * q // whole for q in quantity]
-    remainder = [total * q % whole for q in quantity]
-    left_over = total - sum(share)
-    # Stable sort: equal remainders keep the priority order.
-    for index in sorted(range(len(quantity)), key=lambda k: -remainder[k])[:left_over]:
-        share[index] += 1
-    return share
+    return _largest_remainder(total, quantity, whole)
 
 
 def match_level_pair(
@@ -125,88 +123,313 @@ def match_level_pair(
     >>> match_level_pair([100, 100], [100, 10], [0, 1], [0, 2])
     [(0, 1, 10), (1, 0, 100)]
     """
-    bid_share, ask_share = _level_pair_shares(
-        [int(q) for q in bid_wh], [int(q) for q in ask_wh], bid_participant, ask_participant
+    bid_wh, ask_wh = [int(q) for q in bid_wh], [int(q) for q in ask_wh]
+    bids = [k for k, wh in enumerate(bid_wh) if wh > 0]
+    asks = [k for k, wh in enumerate(ask_wh) if wh > 0]
+    # Local codes 0, 1, ... in the order of the participant codes.
+    local = {code: k for k, code in enumerate(sorted({*bid_participant, *ask_participant}))}
+    bid_code = [local[bid_participant[k]] for k in bids]
+    ask_code = [local[ask_participant[k]] for k in asks]
+    bid_share, ask_share, _ = _level_pair_shares(
+        [bid_wh[k] for k in bids], [ask_wh[k] for k in asks], bid_code, ask_code
     )
-    return _paired(bid_share, ask_share, list(bid_participant), list(ask_participant))
+    pairs: list[int] = []
+    scratch = [0] * len(local), [-1] * len(local), [-1] * len(local), len(local).bit_length()
+    _pair_shares((bid_share, bid_code, bids), (ask_share, ask_code, asks), scratch, pairs)
+    paired: dict[tuple[int, int], int] = {}
+    for k in range(0, len(pairs), 3):
+        key = (pairs[k], pairs[k + 1])
+        paired[key] = paired.get(key, 0) + pairs[k + 2]
+    return [(bid, ask, quantity) for (bid, ask), quantity in sorted(paired.items())]
+
+
+def walk_levels(
+    bid_price: np.ndarray,
+    ask_price: np.ndarray,
+    bid_code: np.ndarray,
+    ask_code: np.ndarray,
+    bid_left_wh: np.ndarray,
+    ask_left_wh: np.ndarray,
+    uniform: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk one pool's ranked book level pair by level pair (pro-rata tie-breaking).
+
+    Parameters
+    ----------
+    bid_price, ask_price : numpy.ndarray
+        Limit prices of the pool's bids (from high to low) and asks (from low to high), each
+        side in rank order [USD/kWh].
+    bid_code, ask_code : numpy.ndarray
+        Participant code of each bid and ask, codes ordered like the names [-].
+    bid_left_wh, ask_left_wh : numpy.ndarray
+        Open quantity of each bid and ask (int64) [Wh]; consumed in place, they hold the
+        unfilled remainders afterwards.
+    uniform : bool
+        Stop at the first bid level priced below an ask level already matched (the uniform
+        settlement rule of `federates.market.mechanisms.double_auction`).
+
+    Returns
+    -------
+    pair_bid, pair_ask, pair_wh : numpy.ndarray
+        Bid index, ask index and quantity [Wh] of each matched pair: level pair by level pair
+        in walking order, within one sorted by bid and then ask index, quantities > 0.
+
+    Notes
+    -----
+    Each bid level meets the open ask levels it crosses from the cheapest on, each level pair
+    matched as in `match_level_pair`, until the bid level is filled; the walk stops at the first
+    bid level that crosses no open ask level. Exhausted ask levels are skipped through a
+    next-open forest (`federates.market.mechanisms.order_book.open_from`). The shares of a
+    level pair depend on what earlier pairs left, so they are found pair by pair; the pairing of
+    shares (step 4 of `match_level_pair`) is recorded as it goes and sorted once at the end.
+
+    Examples
+    --------
+    Bids of 300 and 100 Wh at 0.12 against one ask of 200 Wh at 0.10: 150 and 50 Wh.
+
+    >>> bid_left_wh, ask_left_wh = np.array([300, 100]), np.array([200])
+    >>> pairs = walk_levels(np.array([0.12, 0.12]), np.array([0.10]), np.array([0, 1]),
+    ...                     np.array([2]), bid_left_wh, ask_left_wh, uniform=False)
+    >>> [part.tolist() for part in pairs], bid_left_wh.tolist()
+    ([[0, 1], [0, 0], [150, 50]], [150, 50])
+    """
+    bid_start, bid_end = _levels(bid_price)
+    ask_start, ask_end = _levels(ask_price)
+    crossing = np.searchsorted(ask_price[ask_start], bid_price[bid_start], side="right").tolist()
+    bid_left, ask_left = bid_left_wh.tolist(), ask_left_wh.tolist()
+    bid_owner, ask_owner = bid_code.tolist(), ask_code.tolist()
+    ask_bounds = list(zip(ask_start.tolist(), ask_end.tolist(), strict=True))
+    level_left = [sum(ask_left[a0:a1]) for a0, a1 in ask_bounds]
+    next_open = list(range(len(ask_bounds) + 1))
+    codes = max(bid_owner + ask_owner, default=-1) + 1
+    scratch = [0] * codes, [-1] * codes, [-1] * codes, codes.bit_length()
+    pairs: list[int] = []  # (bid, ask, quantity [Wh]) per pairing step, flat
+    highest_ask_price = -np.inf
+    for b0, b1, end in zip(bid_start.tolist(), bid_end.tolist(), crossing, strict=True):
+        if uniform and bid_price[b0] < highest_ask_price:
+            break
+        level = open_from(next_open, 0)
+        if level >= end:
+            break
+        bids, bid_wh, bid_who = list(range(b0, b1)), bid_left[b0:b1], bid_owner[b0:b1]
+        while level < end:
+            a0, a1 = ask_bounds[level]
+            asks, ask_wh, ask_who = range(a0, a1), ask_left[a0:a1], ask_owner[a0:a1]
+            if 0 in ask_wh:
+                asks = [a for a in asks if ask_left[a]]
+                ask_wh, ask_who = [ask_left[a] for a in asks], [ask_owner[a] for a in asks]
+            bid_share, ask_share, traded_wh = _level_pair_shares(bid_wh, ask_wh, bid_who, ask_who)
+            if traded_wh:
+                if len(asks) == a1 - a0:
+                    ask_left[a0:a1] = [wh - s for wh, s in zip(ask_wh, ask_share, strict=True)]
+                else:
+                    for a, share in zip(asks, ask_share, strict=True):
+                        ask_left[a] -= share
+                bid_wh = [wh - share for wh, share in zip(bid_wh, bid_share, strict=True)]
+                # The pairing consumes the share lists.
+                _pair_shares((bid_share, bid_who, bids), (ask_share, ask_who, asks), scratch, pairs)
+                highest_ask_price = max(highest_ask_price, ask_price[a0])
+                level_left[level] -= traded_wh
+                if level_left[level] == 0:
+                    next_open[level] = level + 1
+                if 0 in bid_wh:
+                    for b, wh in zip(bids, bid_wh, strict=True):
+                        bid_left[b] = wh
+                    keep = [k for k, wh in enumerate(bid_wh) if wh]
+                    if not keep:
+                        break
+                    bids = [bids[k] for k in keep]
+                    bid_wh, bid_who = [bid_wh[k] for k in keep], [bid_who[k] for k in keep]
+            level = open_from(next_open, level + 1)
+        for b, wh in zip(bids, bid_wh, strict=True):
+            bid_left[b] = wh
+    bid_left_wh[:] = bid_left
+    ask_left_wh[:] = ask_left
+    steps = np.fromiter(pairs, dtype=np.int64, count=len(pairs)).reshape(-1, 3)
+    return _sorted_pairs(steps, bid_start, ask_start)
+
+
+def _largest_remainder(total: int, quantity: list[int], whole: int) -> list[int]:
+    """`largest_remainder_wh` without the range check; ``whole == sum(quantity)``."""
+    if total == whole:
+        return list(quantity)
+    share = [total * q // whole for q in quantity]
+    left_over = total - sum(share)
+    if left_over:
+        remainder = [total * q % whole for q in quantity]
+        # Stable sort (also with reverse=True): equal remainders keep the priority order.
+        ranked = sorted(range(len(quantity)), key=remainder.__getitem__, reverse=True)
+        for index in ranked[:left_over]:
+            share[index] += 1
+    return share
 
 
 def _level_pair_shares(
-    bid_wh: list[int], ask_wh: list[int], bid_code: Sequence[int], ask_code: Sequence[int]
-) -> tuple[list[int], list[int]]:
-    """Shares of each bid and ask [Wh] (steps 1 to 3 of `match_level_pair`)."""
-    bid_of = _per_participant(bid_wh, bid_code)
-    ask_of = _per_participant(ask_wh, ask_code)
+    bid_wh: list[int], ask_wh: list[int], bid_code: list[int], ask_code: list[int]
+) -> tuple[list[int], list[int], int]:
+    """Shares of open orders (quantities > 0) and the volume [Wh] (`match_level_pair` 1-3)."""
     total_bid, total_ask = sum(bid_wh), sum(ask_wh)
-    both = sorted(set(bid_of) & set(ask_of))
+    both = set(bid_code).intersection(ask_code)
+    bid_of = _per_participant(bid_wh, bid_code, both)
+    ask_of = _per_participant(ask_wh, ask_code, both)
     volume = min(
         [total_bid, total_ask, *(total_bid + total_ask - bid_of[c] - ask_of[c] for c in both)]
     )
-    bid_share = _shares_of(volume, bid_wh)
-    ask_share = _shares_of(volume, ask_wh)
-    bid_share_of = _per_participant(bid_share, bid_code)
-    ask_share_of = _per_participant(ask_share, ask_code)
-    crowded = [c for c in both if bid_share_of[c] + ask_share_of[c] > volume]
+    bid_share = _largest_remainder(volume, bid_wh, total_bid)
+    ask_share = _largest_remainder(volume, ask_wh, total_ask)
+    if not both:
+        return bid_share, ask_share, volume
+    bid_share_of = _per_participant(bid_share, bid_code, both)
+    ask_share_of = _per_participant(ask_share, ask_code, both)
+    crowded = sorted(c for c in both if bid_share_of[c] + ask_share_of[c] > volume)
     if crowded:
         code = crowded[0]
         own_bid = min(bid_of[code], total_ask - ask_of[code])
         bid_share = _split_by_owner(bid_wh, bid_code, code, own_bid, volume - own_bid)
         ask_share = _split_by_owner(ask_wh, ask_code, code, volume - own_bid, own_bid)
-    return bid_share, ask_share
+    return bid_share, ask_share, volume
 
 
-def _paired(
-    bid_share: list[int], ask_share: list[int], bid_code: list[int], ask_code: list[int]
-) -> list[tuple[int, int, int]]:
-    """Pair the shares without self-trades (step 4 of `match_level_pair`)."""
-    load: dict[int, int] = {}
-    for code, wh in [
-        *zip(bid_code, bid_share, strict=True),
-        *zip(ask_code, ask_share, strict=True),
-    ]:
-        load[code] = load.get(code, 0) + wh
-    unpaired = sum(bid_share)
-    bid_left, ask_left = list(bid_share), list(ask_share)
-    paired: dict[tuple[int, int], int] = {}
-    while unpaired > 0:
-        heavy = min(load, key=lambda code: (-load[code], code))
-        own_bids = [i for i, wh in enumerate(bid_left) if wh > 0 and bid_code[i] == heavy]
-        if own_bids:
-            bid = own_bids[0]
-            ask = next(j for j, wh in enumerate(ask_left) if wh > 0 and ask_code[j] != heavy)
+def _pair_shares(
+    bids: tuple[list[int], list[int], Sequence[int]],
+    asks: tuple[list[int], list[int], Sequence[int]],
+    scratch: tuple[list[int], list[int], list[int], int],
+    pairs: list[int],
+) -> None:
+    """Pair shares without self-trades (step 4 of `match_level_pair`).
+
+    ``bids`` and ``asks`` are (share [Wh], participant code, reference) per order in priority
+    order; the share lists are consumed. Each pairing step extends ``pairs`` by (bid reference,
+    ask reference, quantity [Wh]); a (bid, ask) pair may come more than once. ``scratch`` is
+    (load [Wh], first bid, first ask) per participant code ``0 <= code < 2**bits``, and
+    ``bits``; its lists hold only zeros and -1 (none) before and after.
+
+    The heaviest participant is the top of a heap with one entry ``code - (load << bits)`` per
+    participant (most load, then lowest code). Loads only fall, so an entry may overstate a
+    load but never understate it: an outdated top is updated before it is used, and a valid
+    top is the heaviest. Each step pairs the first unpaired order of both participants, so a
+    participant's orders are used up in priority order: ``first`` per participant (in
+    ``scratch``) and ``after`` per order (its participant's next one) yield them.
+    """
+    load, first_bid, first_ask, bits = scratch
+    sides = []
+    for (share, owner, reference), first in ((bids, first_bid), (asks, first_ask)):
+        if 0 in share:
+            kept = [k for k, wh in enumerate(share) if wh]
+            share = [share[k] for k in kept]
+            owner, reference = [owner[k] for k in kept], [reference[k] for k in kept]
+        after = [0] * len(share)
+        for k in range(len(share) - 1, -1, -1):
+            code = owner[k]
+            load[code] += share[k]
+            after[k], first[code] = first[code], k
+        sides.append((share, owner, reference, after))
+    (bid_left, bid_owner, bid_at, bid_after), (ask_left, ask_owner, ask_at, ask_after) = sides
+    members = list({*bid_owner, *ask_owner})
+    heap = [code - (load[code] << bits) for code in members]
+    heapify(heap)
+    mask = (1 << bits) - 1
+    unpaired = sum(bid_left)
+    front_bid = front_ask = 0
+    extend = pairs.extend
+    while unpaired:
+        key = heap[0]
+        heavy = key & mask
+        heavy_load = load[heavy]
+        while key != heavy - (heavy_load << bits):  # an outdated entry: update it, look again
+            if heavy_load:
+                heapreplace(heap, heavy - (heavy_load << bits))
+            else:
+                heappop(heap)
+            key = heap[0]
+            heavy = key & mask
+            heavy_load = load[heavy]
+        bid = first_bid[heavy]
+        if bid >= 0:  # the heaviest buys: its first bid meets the first ask of another
+            while not ask_left[front_ask]:
+                front_ask += 1
+            ask = front_ask
+            partner = ask_owner[ask]
+            while partner == heavy or not ask_left[ask]:
+                ask += 1
+                partner = ask_owner[ask]
+            buyer, seller = heavy, partner
+        else:  # the heaviest only sells: its first ask meets the first bid of another
+            ask = first_ask[heavy]
+            while not bid_left[front_bid]:
+                front_bid += 1
+            bid = front_bid
+            partner = bid_owner[bid]
+            while partner == heavy or not bid_left[bid]:
+                bid += 1
+                partner = bid_owner[bid]
+            buyer, seller = partner, heavy
+        bid_wh, ask_wh = bid_left[bid], ask_left[ask]
+        quantity = bid_wh if bid_wh < ask_wh else ask_wh
+        # Every other load is at most the heaviest, so the cap can only bind when this holds.
+        if unpaired - heavy_load < quantity:
+            quantity = _capped(load, members, (buyer, seller), unpaired, quantity)
+        bid_left[bid] = bid_wh - quantity
+        if bid_wh == quantity:
+            first_bid[buyer] = bid_after[bid]
+        ask_left[ask] = ask_wh - quantity
+        if ask_wh == quantity:
+            first_ask[seller] = ask_after[ask]
+        heavy_load -= quantity
+        load[heavy] = heavy_load
+        if heavy_load:
+            heapreplace(heap, heavy - (heavy_load << bits))
         else:
-            ask = next(j for j, wh in enumerate(ask_left) if wh > 0 and ask_code[j] == heavy)
-            bid = next(i for i, wh in enumerate(bid_left) if wh > 0 and bid_code[i] != heavy)
-        pair_codes = (bid_code[bid], ask_code[ask])
-        others = max((wh for code, wh in load.items() if code not in pair_codes), default=0)
-        quantity = min(bid_left[bid], ask_left[ask], unpaired - others)
-        if quantity <= 0:  # unreachable while Hall's condition holds; guards an endless loop
-            raise RuntimeError("pro-rata pairing: shares cannot be paired without self-trades")
-        bid_left[bid] -= quantity
-        ask_left[ask] -= quantity
-        load[pair_codes[0]] -= quantity
-        load[pair_codes[1]] -= quantity
+            heappop(heap)
+        load[partner] -= quantity
         unpaired -= quantity
-        paired[(bid, ask)] = paired.get((bid, ask), 0) + quantity
-    return [(bid, ask, quantity) for (bid, ask), quantity in sorted(paired.items())]
+        extend((bid_at[bid], ask_at[ask], quantity))
 
 
-def _per_participant(quantity_wh: Sequence[int], code: Sequence[int]) -> dict[int, int]:
-    """Sum of ``quantity_wh`` per participant code [Wh]."""
-    total: dict[int, int] = {}
-    for participant, wh in zip(code, quantity_wh, strict=True):
-        total[participant] = total.get(participant, 0) + wh
+def _capped(
+    load: list[int], members: list[int], pair: tuple[int, int], unpaired: int, quantity: int
+) -> int:
+    """``min(quantity, unpaired - most load of a member not in pair)`` [Wh]; must be > 0."""
+    kept = [load[code] for code in pair]
+    for code in pair:
+        load[code] = 0
+    others = max(map(load.__getitem__, members))
+    for code, wh in zip(pair, kept, strict=True):
+        load[code] = wh
+    quantity = min(quantity, unpaired - others)
+    if quantity <= 0:  # unreachable while Hall's condition holds; guards an endless loop
+        raise RuntimeError("pro-rata pairing: shares cannot be paired without self-trades")
+    return quantity
+
+
+def _sorted_pairs(
+    steps: np.ndarray, bid_start: np.ndarray, ask_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps (bid, ask, quantity [Wh]) by bid level, ask level, bid, ask; repeats summed."""
+    bid, ask, quantity_wh = steps[:, 0].astype(np.intp), steps[:, 1].astype(np.intp), steps[:, 2]
+    bid_level = np.searchsorted(bid_start, bid, side="right")
+    ask_level = np.searchsorted(ask_start, ask, side="right")
+    order = np.lexsort((ask, bid, ask_level, bid_level))
+    bid, ask = bid[order], ask[order]
+    first = np.flatnonzero(np.diff(bid, prepend=-1) | np.diff(ask, prepend=-1))
+    return bid[first], ask[first], np.add.reduceat(quantity_wh[order], first)
+
+
+def _levels(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end index of each run of equal prices in a ranked side."""
+    start = np.flatnonzero(np.diff(price, prepend=np.nan) != 0)
+    return start, np.append(start, price.size)[1:]
+
+
+def _per_participant(
+    quantity_wh: list[int], code: list[int], participants: set[int]
+) -> dict[int, int]:
+    """Sum of ``quantity_wh`` of each of ``participants`` [Wh]."""
+    total = dict.fromkeys(participants, 0)
+    for participant, wh in zip(code, quantity_wh, strict=True) if total else ():
+        if participant in total:
+            total[participant] += wh
     return total
-
-
-def _shares_of(total_wh: int, quantity_wh: list[int]) -> list[int]:
-    """`largest_remainder_wh` over the open orders only (exhausted orders get 0)."""
-    open_at = [k for k, wh in enumerate(quantity_wh) if wh > 0]
-    share = [0] * len(quantity_wh)
-    shares = largest_remainder_wh(total_wh, [quantity_wh[k] for k in open_at])
-    for k, wh in zip(open_at, shares, strict=True):
-        share[k] = wh
-    return share
 
 
 def _split_by_owner(
@@ -216,8 +439,9 @@ def _split_by_owner(
     share = [0] * len(quantity_wh)
     for mine in (True, False):
         members = [k for k in range(len(quantity_wh)) if (code[k] == owner) == mine]
-        members_wh = [quantity_wh[k] for k in members]
-        shares = _shares_of(owner_wh if mine else others_wh, members_wh)
+        shares = largest_remainder_wh(
+            owner_wh if mine else others_wh, [quantity_wh[k] for k in members]
+        )
         for k, wh in zip(members, shares, strict=True):
             share[k] = wh
     return share
