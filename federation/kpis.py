@@ -342,7 +342,10 @@ def settlement_checks(
 
     ledger_energy_wh = per_household(ledger, "energy_wh")
     ledger_total_usd = per_household(ledger, "amount_usd")
-    ledger_grid_usd = per_household(ledger[ledger["counterparty"] == "grid"], "amount_usd")
+    # Deviations from the awards are settled with the grid; awards themselves are trades (with
+    # the grid as counterparty under DLMP), so they are not part of this check.
+    deviations = ledger[(ledger["counterparty"] == "grid") & (ledger["reason"] != "trade")]
+    ledger_grid_usd = per_household(deviations, "amount_usd")
     signed_wh = np.where(awards["side"] == "buy", awards["quantity_wh"], -awards["quantity_wh"])
     awarded_wh = per_household(
         awards.rename(columns={"participant": "household_id"}).assign(signed_wh=signed_wh),

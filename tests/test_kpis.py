@@ -330,6 +330,34 @@ def test_settlement_checks_pass_for_a_consistent_interval() -> None:
     assert found["trade_payments_sum_usd"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_settlement_checks_accept_awards_bought_from_the_grid() -> None:
+    # DLMP: a bought 600 Wh from the grid at its bus price 0.04 and used 700 Wh.
+    energy = pd.Series({"a": 700.0})
+    trades = pd.DataFrame(
+        {"buyer": ["a"], "seller": ["grid"], "quantity_wh": [600], "price_usd_per_kwh": [0.04]}
+    )
+    ledger = settle_interval(energy, trades, 0.20, 0.05).assign(interval_index=3)
+    bills = ledger[ledger["participant"] == "a"]["amount_usd"].sum()
+    intervals = pd.DataFrame(
+        {"interval_index": [3], "household_id": ["a"], "energy_wh": [700.0], "bill_usd": [bills]}
+    )
+    awards = pd.DataFrame(
+        {"interval_index": [3], "participant": ["a"], "side": ["buy"], "quantity_wh": [600]}
+    )
+    prices = pd.DataFrame(
+        {
+            "interval_index": [3],
+            "import_price_usd_per_kwh": [0.20],
+            "export_price_usd_per_kwh": [0.05],
+        }
+    )
+    found = settlement_checks(ledger, intervals, awards, prices)
+    # Only the 100 Wh beyond the award is net billing: 0.1 kWh x 0.20 = 0.02 USD.
+    assert bills == pytest.approx(0.6 * 0.04 + 0.1 * 0.20)
+    assert found["grid_payments_max_abs_error_usd"] == pytest.approx(0.0, abs=1e-12)
+    assert found["trade_payments_sum_usd"] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_settlement_checks_find_a_wrong_grid_price() -> None:
     ledger, intervals, awards, prices = _settled_interval()
     # c delivered 1100 Wh but sold 1000: 100 Wh exported at 0.05 = -0.005 USD. Pay it at 0.07.

@@ -58,6 +58,8 @@ def test_the_scenario_selects_its_mechanism_and_clears_every_interval(mechanism_
     assert set(intervals["status"]) <= MECHANISMS[name]
     assert (tables["market_orders"]["status"] == "accepted").all()
     assert intervals["traded_energy_wh"].sum() > 0
+    checks = json.loads(run.file("summary.json").read_text())["checks"]
+    assert checks["settlement_ok"] and checks["energy_balance_ok"]
 
 
 def test_every_interval_balances_its_payments(mechanism_run):
