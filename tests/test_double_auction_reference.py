@@ -1,20 +1,26 @@
 """MicroTE double auction against slow, plain reference walks on random books.
 
 The auction skips exhausted asks through a next-open forest and pairs pro-rata shares with a
-heap; the references below rescan every order at every step, as the rules read. Books are drawn
-with few participants (self-trades are common), few prices and sequences (ties are common).
+heap or a vectorized northwest corner; the references below rescan every order at every step,
+as the rules read. Books are drawn with few participants (self-trades are common), few prices
+and sequences (ties are common).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 
+import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_double_auction import book
 
 from federates.market.mechanisms.double_auction import POOLS, SETTLEMENT_RULES, clear_double_auction
+from federates.market.mechanisms.level_pairing import northwest_corner
 from federates.market.mechanisms.pro_rata import largest_remainder_wh, match_level_pair
 
 
@@ -77,8 +83,13 @@ def reference_time_walk(bids: list[dict], asks: list[dict], uniform: bool) -> li
     return trades
 
 
-def reference_level_pair(bids: list[dict], asks: list[dict]) -> list[tuple]:
-    """Step 4 of the auction for one level pair, read off the rule (see `match_level_pair`)."""
+def reference_level_pair(bids: list[dict], asks: list[dict], pairing: str = "rule") -> list[tuple]:
+    """Step 4 of the auction for one level pair, read off the rule (see `match_level_pair`).
+
+    ``pairing="rule"``: northwest corner when no participant is on both sides, heaviest first
+    otherwise; ``pairing="heaviest_first"``: heaviest first always (the rule before the
+    northwest-corner fast path).
+    """
     bids = [bid for bid in bids if bid["left_wh"] > 0]
     asks = [ask for ask in asks if ask["left_wh"] > 0]
     total_bid = sum(bid["left_wh"] for bid in bids)
@@ -104,6 +115,8 @@ def reference_level_pair(bids: list[dict], asks: list[dict]) -> list[tuple]:
         own_bid = min(own(bids, who), total_ask - own(asks, who))
         bid_share = split(bids, who, own_bid, volume - own_bid)
         ask_share = split(asks, who, volume - own_bid, own_bid)
+    if not both and pairing == "rule":
+        return reference_northwest_corner(bids, asks, bid_share, ask_share)
     # Pairing: the heaviest participant's first order meets the first order of another.
     load: dict[str, int] = {}
     for orders, shares in ((bids, bid_share), (asks, ask_share)):
@@ -138,6 +151,22 @@ def reference_level_pair(bids: list[dict], asks: list[dict]) -> list[tuple]:
     return [(bids[i], asks[j], quantity) for (i, j), quantity in sorted(paired.items())]
 
 
+def reference_northwest_corner(
+    bids: list[dict], asks: list[dict], bid_share: list[int], ask_share: list[int]
+) -> list[tuple]:
+    """Northwest corner: every (bid, ask) trades the overlap of their cumulative intervals."""
+    bid_end = list(itertools.accumulate(bid_share))
+    ask_end = list(itertools.accumulate(ask_share))
+    trades = []
+    for i, (bid, bid_wh) in enumerate(zip(bids, bid_share, strict=True)):
+        for j, (ask, ask_wh) in enumerate(zip(asks, ask_share, strict=True)):
+            low = max(bid_end[i] - bid_wh, ask_end[j] - ask_wh)
+            overlap = min(bid_end[i], ask_end[j]) - low
+            if overlap > 0:
+                trades.append((bid, ask, overlap))
+    return trades
+
+
 def split(orders: list[dict], who: str, own_wh: int, others_wh: int) -> list[int]:
     """Shares when ``who``'s orders share ``own_wh`` and the others ``others_wh`` [Wh]."""
     shares = [0] * len(orders)
@@ -149,7 +178,9 @@ def split(orders: list[dict], who: str, own_wh: int, others_wh: int) -> list[int
     return shares
 
 
-def reference_level_walk(bids: list[dict], asks: list[dict], uniform: bool) -> list[tuple]:
+def reference_level_walk(
+    bids: list[dict], asks: list[dict], uniform: bool, pairing: str = "rule"
+) -> list[tuple]:
     """Step 4 and the uniform stop: bid levels meet crossed ask levels from the cheapest."""
 
     def levels(orders: list[dict]) -> list[list[dict]]:
@@ -168,7 +199,7 @@ def reference_level_walk(bids: list[dict], asks: list[dict], uniform: bool) -> l
         for ask_level in crossed:
             if all(ask["left_wh"] == 0 for ask in ask_level):
                 continue
-            pairs = reference_level_pair(bid_level, ask_level)
+            pairs = reference_level_pair(bid_level, ask_level, pairing)
             for bid, ask, quantity in pairs:
                 bid["left_wh"] -= quantity
                 ask["left_wh"] -= quantity
@@ -185,6 +216,17 @@ def reference_level_walk(bids: list[dict], asks: list[dict], uniform: bool) -> l
     orders=crowded_books(),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),
     tie_breaking=st.sampled_from(["time", "pro_rata"]),
+)
+# A conflict-free level pair where the northwest corner and heaviest first pair differently.
+@example(
+    orders=book(
+        ("b1", "h0", "buy", 1, 0.20, 0),
+        ("b2", "h1", "buy", 2, 0.20, 1),
+        ("s1", "h2", "sell", 1, 0.10, 2),
+        ("s2", "h3", "sell", 2, 0.10, 3),
+    ),
+    settlement_rule="midpoint",
+    tie_breaking="pro_rata",
 )
 def test_auction_equals_the_reference_walk(
     orders: pd.DataFrame, settlement_rule: str, tie_breaking: str
@@ -234,3 +276,90 @@ def test_level_pair_equals_the_reference_pairing(case: tuple) -> None:
     ]
     expected = [(b["order_id"], a["order_id"], q) for b, a, q in reference_level_pair(bids, asks)]
     assert match_level_pair(bid_wh, ask_wh, bid_code, ask_code) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(orders=crowded_books(), settlement_rule=st.sampled_from(SETTLEMENT_RULES))
+def test_pro_rata_fills_equal_those_of_heaviest_first_pairing(
+    orders: pd.DataFrame, settlement_rule: str
+) -> None:
+    # The northwest corner only changes who meets whom inside a conflict-free level pair.
+    uniform = settlement_rule == "uniform"
+    filled = dict.fromkeys(orders["order_id"], 0)
+    volume: Counter = Counter()
+    for pool in POOLS:
+        bids, asks = ranked(orders, pool)
+        for bid, ask, quantity in reference_level_walk(bids, asks, uniform, "heaviest_first"):
+            filled[bid["order_id"]] += quantity
+            filled[ask["order_id"]] += quantity
+            volume[pool, bid["price_usd_per_kwh"], ask["price_usd_per_kwh"]] += quantity
+    result = clear_double_auction(orders, settlement_rule, "pro_rata")
+    assert result.filled_wh.to_dict() == filled
+    columns = ["pool", "bid_price_usd_per_kwh", "ask_price_usd_per_kwh", "quantity_wh"]
+    actual: Counter = Counter()
+    for pool, bid_price, ask_price, quantity in result.trades[columns].itertuples(index=False):
+        actual[pool, bid_price, ask_price] += quantity
+    assert actual == volume
+
+
+@settings(max_examples=500, deadline=None)
+@given(level_pairs())
+def test_level_pair_fills_equal_those_of_heaviest_first_pairing(case: tuple) -> None:
+    bid_wh, ask_wh, bid_code, ask_code = case
+    bids = [
+        {"order_id": k, "participant": c, "left_wh": q}
+        for k, (q, c) in enumerate(zip(bid_wh, bid_code, strict=True))
+    ]
+    asks = [
+        {"order_id": k, "participant": c, "left_wh": q}
+        for k, (q, c) in enumerate(zip(ask_wh, ask_code, strict=True))
+    ]
+    expected_bought, expected_sold = Counter(), Counter()
+    for bid, ask, quantity in reference_level_pair(bids, asks, "heaviest_first"):
+        expected_bought[bid["order_id"]] += quantity
+        expected_sold[ask["order_id"]] += quantity
+    bought, sold = Counter(), Counter()
+    for bid, ask, quantity in match_level_pair(bid_wh, ask_wh, bid_code, ask_code):
+        bought[bid] += quantity
+        sold[ask] += quantity
+    assert (bought, sold) == (expected_bought, expected_sold)
+
+
+def test_conflict_free_level_pair_is_paired_in_rank_order() -> None:
+    # Bids of 1 and 2 Wh meet asks of 1 and 2 Wh at one price each, four participants: the
+    # northwest corner pairs [0, 1) with [0, 1) and [1, 3) with [1, 3). Heaviest first would
+    # have started with h1's 2 Wh bid (tie with h3, lower name) against the first ask, s1.
+    orders = book(
+        ("b1", "h0", "buy", 1, 0.20, 0),
+        ("b2", "h1", "buy", 2, 0.20, 1),
+        ("s1", "h2", "sell", 1, 0.10, 2),
+        ("s2", "h3", "sell", 2, 0.10, 3),
+    )
+    result = clear_double_auction(orders, "midpoint", "pro_rata")
+    columns = ["buy_order_id", "sell_order_id", "quantity_wh"]
+    assert list(result.trades[columns].itertuples(index=False, name=None)) == [
+        ("b1", "s1", 1),
+        ("b2", "s2", 2),
+    ]
+
+
+def test_northwest_corner_by_hand() -> None:
+    # Bids [0, 3), [3, 3) (empty), [3, 5); asks [0, 2), [2, 5): pieces 2, 1 and 2 Wh.
+    bid, ask, quantity_wh = northwest_corner(np.array([3, 0, 2]), np.array([2, 3]))
+    assert (bid.tolist(), ask.tolist(), quantity_wh.tolist()) == ([0, 0, 2], [0, 1, 1], [2, 1, 2])
+    # Two level pairs concatenated (totals 5 and 4): no piece straddles them.
+    bid, ask, quantity_wh = northwest_corner(np.array([5, 4]), np.array([2, 3, 1, 3]))
+    assert list(zip(bid.tolist(), ask.tolist(), quantity_wh.tolist(), strict=True)) == [
+        (0, 0, 2),
+        (0, 1, 3),
+        (1, 2, 1),
+        (1, 3, 3),
+    ]
+    assert [part.size for part in northwest_corner(np.array([0]), np.array([]))] == [0, 0, 0]
+
+
+def test_northwest_corner_rejects_bad_shares() -> None:
+    with pytest.raises(ValueError, match=r"ask_share_wh.*sums to 4.*5"):
+        northwest_corner(np.array([5]), np.array([4]))
+    with pytest.raises(ValueError, match=r"bid_share_wh.*-1"):
+        northwest_corner(np.array([-1, 2]), np.array([1]))

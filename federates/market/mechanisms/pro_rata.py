@@ -3,8 +3,9 @@
 With ``tie_breaking="pro_rata"`` the double auction (`federates.market.mechanisms.double_auction`)
 matches whole price levels instead of single orders: all bids of one pool at one limit price (a
 bid level) against all asks of that pool at one limit price (an ask level). This module decides
-how much each order of such a level pair trades and who trades with whom (`match_level_pair`),
-and walks a pool's levels pair by pair (`walk_levels`).
+how much each order of such a level pair trades (`match_level_pair`) and walks a pool's levels
+pair by pair (`walk_levels`); who trades with whom is decided by
+`federates.market.mechanisms.level_pairing`.
 
 All quantities are whole Wh held as Python ints, so products such as ``total · quantity`` are
 exact however large the orders are.
@@ -13,10 +14,11 @@ exact however large the orders are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from heapq import heapify, heappop, heapreplace
+from itertools import compress
 
 import numpy as np
 
+from federates.market.mechanisms.level_pairing import heaviest_first, northwest_corner
 from federates.market.mechanisms.order_book import open_from
 
 
@@ -104,11 +106,17 @@ def match_level_pair(
        the rest of :math:`V`, which equals :math:`\\min(a_P, B - b_P)`; the other participants
        share the remaining volume of each side pro-rata. So pro-rata holds among everyone but
        a participant whose own orders on the other side block it.
-    4. Pairing. Repeatedly, the participant with the most unpaired Wh on both sides together
-       (ties: lowest code) has its first unpaired order paired with the first unpaired order
-       of another participant on the other side, for as much as keeps every participant's
-       unpaired Wh within the unpaired volume. That keeps Hall's condition, so every share is
-       paired, each step pairs at least 1 Wh, and the loop ends.
+    4. Pairing. If no participant has open orders on both sides, the shares are paired by the
+       northwest-corner rule in rank order (`level_pairing.northwest_corner`): with cumulative
+       shares, bid :math:`i` holds :math:`[B_{i-1}, B_i)`, ask :math:`j` holds
+       :math:`[A_{j-1}, A_j)`, and each overlapping pair trades the overlap; no self-trade is
+       possible. Otherwise, heaviest first (`level_pairing.heaviest_first`): repeatedly, the
+       participant with the most unpaired Wh on both sides together (ties: lowest code) has
+       its first unpaired order paired with the first unpaired order of another participant
+       on the other side, for as much as keeps every participant's unpaired Wh within the
+       unpaired volume. That keeps Hall's condition, so every share is paired without a
+       self-trade. The pairing decides only who trades with whom: every order's fill and the
+       level pair's volume are fixed by steps 1-3.
 
     Examples
     --------
@@ -116,6 +124,12 @@ def match_level_pair(
 
     >>> match_level_pair([300, 100], [200], [0, 1], [2])
     [(0, 0, 150), (1, 0, 50)]
+
+    The same bids against two asks of 100 Wh: the shares 150 and 50 are paired in rank order,
+    [0, 150) meets [0, 100) and [100, 200), [150, 200) meets [100, 200).
+
+    >>> match_level_pair([300, 100], [100, 100], [0, 1], [2, 3])
+    [(0, 0, 100), (0, 1, 50), (1, 1, 50)]
 
     Participant 0 bids 100 Wh and asks 100 Wh, participant 1 bids 100 Wh, participant 2 asks
     10 Wh: participant 0's bid can only buy the 10 Wh, its ask sells 100 Wh to participant 1.
@@ -130,12 +144,18 @@ def match_level_pair(
     local = {code: k for k, code in enumerate(sorted({*bid_participant, *ask_participant}))}
     bid_code = [local[bid_participant[k]] for k in bids]
     ask_code = [local[ask_participant[k]] for k in asks]
-    bid_share, ask_share, _ = _level_pair_shares(
+    bid_share, ask_share, _, conflicted = _level_pair_shares(
         [bid_wh[k] for k in bids], [ask_wh[k] for k in asks], bid_code, ask_code
     )
+    if not conflicted:
+        bid, ask, quantity_wh = northwest_corner(np.array(bid_share), np.array(ask_share))
+        return [
+            (bids[i], asks[j], wh)
+            for i, j, wh in zip(bid.tolist(), ask.tolist(), quantity_wh.tolist(), strict=True)
+        ]
     pairs: list[int] = []
     scratch = [0] * len(local), [-1] * len(local), [-1] * len(local), len(local).bit_length()
-    _pair_shares((bid_share, bid_code, bids), (ask_share, ask_code, asks), scratch, pairs)
+    heaviest_first((bid_share, bid_code, bids), (ask_share, ask_code, asks), scratch, pairs)
     paired: dict[tuple[int, int], int] = {}
     for k in range(0, len(pairs), 3):
         key = (pairs[k], pairs[k + 1])
@@ -180,8 +200,11 @@ def walk_levels(
     matched as in `match_level_pair`, until the bid level is filled; the walk stops at the first
     bid level that crosses no open ask level. Exhausted ask levels are skipped through a
     next-open forest (`federates.market.mechanisms.order_book.open_from`). The shares of a
-    level pair depend on what earlier pairs left, so they are found pair by pair; the pairing of
-    shares (step 4 of `match_level_pair`) is recorded as it goes and sorted once at the end.
+    level pair depend on what earlier pairs left, so they are found pair by pair. The pairing of
+    shares (step 4 of `match_level_pair`) is heaviest first, recorded as it goes, in level pairs
+    where a participant is on both sides; the shares of all other level pairs are concatenated
+    and paired by one vectorized northwest-corner call at the end (their bid and ask totals
+    agree pair by pair, so no pair straddles two level pairs). All pairs are sorted once.
 
     Examples
     --------
@@ -203,7 +226,12 @@ def walk_levels(
     next_open = list(range(len(ask_bounds) + 1))
     codes = max(bid_owner + ask_owner, default=-1) + 1
     scratch = [0] * codes, [-1] * codes, [-1] * codes, codes.bit_length()
-    pairs: list[int] = []  # (bid, ask, quantity [Wh]) per pairing step, flat
+    pairs: list[int] = []  # (bid, ask, quantity [Wh]) per heaviest-first step, flat
+    # Bids and asks of the level pairs without a participant on both sides, with their shares.
+    corner_bid: list[int] = []
+    corner_ask: list[int] = []
+    corner_bid_wh: list[int] = []
+    corner_ask_wh: list[int] = []
     highest_ask_price = -np.inf
     for b0, b1, end in zip(bid_start.tolist(), bid_end.tolist(), crossing, strict=True):
         if uniform and bid_price[b0] < highest_ask_price:
@@ -218,7 +246,9 @@ def walk_levels(
             if 0 in ask_wh:
                 asks = [a for a in asks if ask_left[a]]
                 ask_wh, ask_who = [ask_left[a] for a in asks], [ask_owner[a] for a in asks]
-            bid_share, ask_share, traded_wh = _level_pair_shares(bid_wh, ask_wh, bid_who, ask_who)
+            bid_share, ask_share, traded_wh, conflicted = _level_pair_shares(
+                bid_wh, ask_wh, bid_who, ask_who
+            )
             if traded_wh:
                 if len(asks) == a1 - a0:
                     ask_left[a0:a1] = [wh - s for wh, s in zip(ask_wh, ask_share, strict=True)]
@@ -226,8 +256,15 @@ def walk_levels(
                     for a, share in zip(asks, ask_share, strict=True):
                         ask_left[a] -= share
                 bid_wh = [wh - share for wh, share in zip(bid_wh, bid_share, strict=True)]
-                # The pairing consumes the share lists.
-                _pair_shares((bid_share, bid_who, bids), (ask_share, ask_who, asks), scratch, pairs)
+                if conflicted:  # the pairing consumes the share lists
+                    heaviest_first(
+                        (bid_share, bid_who, bids), (ask_share, ask_who, asks), scratch, pairs
+                    )
+                else:  # paired all at once at the end
+                    corner_bid.extend(bids)
+                    corner_bid_wh.extend(bid_share)
+                    corner_ask.extend(asks)
+                    corner_ask_wh.extend(ask_share)
                 highest_ask_price = max(highest_ask_price, ask_price[a0])
                 level_left[level] -= traded_wh
                 if level_left[level] == 0:
@@ -246,6 +283,13 @@ def walk_levels(
     bid_left_wh[:] = bid_left
     ask_left_wh[:] = ask_left
     steps = np.fromiter(pairs, dtype=np.int64, count=len(pairs)).reshape(-1, 3)
+    bid, ask, quantity_wh = northwest_corner(
+        np.array(corner_bid_wh, dtype=np.int64), np.array(corner_ask_wh, dtype=np.int64)
+    )
+    corner = np.column_stack(
+        (np.array(corner_bid, dtype=np.int64)[bid], np.array(corner_ask, dtype=np.int64)[ask])
+    )
+    steps = np.concatenate((steps, np.column_stack((corner, quantity_wh))))
     return _sorted_pairs(steps, bid_start, ask_start)
 
 
@@ -266,10 +310,15 @@ def _largest_remainder(total: int, quantity: list[int], whole: int) -> list[int]
 
 def _level_pair_shares(
     bid_wh: list[int], ask_wh: list[int], bid_code: list[int], ask_code: list[int]
-) -> tuple[list[int], list[int], int]:
-    """Shares of open orders (quantities > 0) and the volume [Wh] (`match_level_pair` 1-3)."""
+) -> tuple[list[int], list[int], int, bool]:
+    """Shares of open orders (quantities > 0), the volume [Wh] (`match_level_pair` 1-3) and
+    whether a participant is on both sides."""
     total_bid, total_ask = sum(bid_wh), sum(ask_wh)
     both = set(bid_code).intersection(ask_code)
+    if not both:
+        volume = min(total_bid, total_ask)
+        bid_share = _largest_remainder(volume, bid_wh, total_bid)
+        return bid_share, _largest_remainder(volume, ask_wh, total_ask), volume, False
     bid_of = _per_participant(bid_wh, bid_code, both)
     ask_of = _per_participant(ask_wh, ask_code, both)
     volume = min(
@@ -277,8 +326,6 @@ def _level_pair_shares(
     )
     bid_share = _largest_remainder(volume, bid_wh, total_bid)
     ask_share = _largest_remainder(volume, ask_wh, total_ask)
-    if not both:
-        return bid_share, ask_share, volume
     bid_share_of = _per_participant(bid_share, bid_code, both)
     ask_share_of = _per_participant(ask_share, ask_code, both)
     crowded = sorted(c for c in both if bid_share_of[c] + ask_share_of[c] > volume)
@@ -287,119 +334,7 @@ def _level_pair_shares(
         own_bid = min(bid_of[code], total_ask - ask_of[code])
         bid_share = _split_by_owner(bid_wh, bid_code, code, own_bid, volume - own_bid)
         ask_share = _split_by_owner(ask_wh, ask_code, code, volume - own_bid, own_bid)
-    return bid_share, ask_share, volume
-
-
-def _pair_shares(
-    bids: tuple[list[int], list[int], Sequence[int]],
-    asks: tuple[list[int], list[int], Sequence[int]],
-    scratch: tuple[list[int], list[int], list[int], int],
-    pairs: list[int],
-) -> None:
-    """Pair shares without self-trades (step 4 of `match_level_pair`).
-
-    ``bids`` and ``asks`` are (share [Wh], participant code, reference) per order in priority
-    order; the share lists are consumed. Each pairing step extends ``pairs`` by (bid reference,
-    ask reference, quantity [Wh]); a (bid, ask) pair may come more than once. ``scratch`` is
-    (load [Wh], first bid, first ask) per participant code ``0 <= code < 2**bits``, and
-    ``bits``; its lists hold only zeros and -1 (none) before and after.
-
-    The heaviest participant is the top of a heap with one entry ``code - (load << bits)`` per
-    participant (most load, then lowest code). Loads only fall, so an entry may overstate a
-    load but never understate it: an outdated top is updated before it is used, and a valid
-    top is the heaviest. Each step pairs the first unpaired order of both participants, so a
-    participant's orders are used up in priority order: ``first`` per participant (in
-    ``scratch``) and ``after`` per order (its participant's next one) yield them.
-    """
-    load, first_bid, first_ask, bits = scratch
-    sides = []
-    for (share, owner, reference), first in ((bids, first_bid), (asks, first_ask)):
-        if 0 in share:
-            kept = [k for k, wh in enumerate(share) if wh]
-            share = [share[k] for k in kept]
-            owner, reference = [owner[k] for k in kept], [reference[k] for k in kept]
-        after = [0] * len(share)
-        for k in range(len(share) - 1, -1, -1):
-            code = owner[k]
-            load[code] += share[k]
-            after[k], first[code] = first[code], k
-        sides.append((share, owner, reference, after))
-    (bid_left, bid_owner, bid_at, bid_after), (ask_left, ask_owner, ask_at, ask_after) = sides
-    members = list({*bid_owner, *ask_owner})
-    heap = [code - (load[code] << bits) for code in members]
-    heapify(heap)
-    mask = (1 << bits) - 1
-    unpaired = sum(bid_left)
-    front_bid = front_ask = 0
-    extend = pairs.extend
-    while unpaired:
-        key = heap[0]
-        heavy = key & mask
-        heavy_load = load[heavy]
-        while key != heavy - (heavy_load << bits):  # an outdated entry: update it, look again
-            if heavy_load:
-                heapreplace(heap, heavy - (heavy_load << bits))
-            else:
-                heappop(heap)
-            key = heap[0]
-            heavy = key & mask
-            heavy_load = load[heavy]
-        bid = first_bid[heavy]
-        if bid >= 0:  # the heaviest buys: its first bid meets the first ask of another
-            while not ask_left[front_ask]:
-                front_ask += 1
-            ask = front_ask
-            partner = ask_owner[ask]
-            while partner == heavy or not ask_left[ask]:
-                ask += 1
-                partner = ask_owner[ask]
-            buyer, seller = heavy, partner
-        else:  # the heaviest only sells: its first ask meets the first bid of another
-            ask = first_ask[heavy]
-            while not bid_left[front_bid]:
-                front_bid += 1
-            bid = front_bid
-            partner = bid_owner[bid]
-            while partner == heavy or not bid_left[bid]:
-                bid += 1
-                partner = bid_owner[bid]
-            buyer, seller = partner, heavy
-        bid_wh, ask_wh = bid_left[bid], ask_left[ask]
-        quantity = bid_wh if bid_wh < ask_wh else ask_wh
-        # Every other load is at most the heaviest, so the cap can only bind when this holds.
-        if unpaired - heavy_load < quantity:
-            quantity = _capped(load, members, (buyer, seller), unpaired, quantity)
-        bid_left[bid] = bid_wh - quantity
-        if bid_wh == quantity:
-            first_bid[buyer] = bid_after[bid]
-        ask_left[ask] = ask_wh - quantity
-        if ask_wh == quantity:
-            first_ask[seller] = ask_after[ask]
-        heavy_load -= quantity
-        load[heavy] = heavy_load
-        if heavy_load:
-            heapreplace(heap, heavy - (heavy_load << bits))
-        else:
-            heappop(heap)
-        load[partner] -= quantity
-        unpaired -= quantity
-        extend((bid_at[bid], ask_at[ask], quantity))
-
-
-def _capped(
-    load: list[int], members: list[int], pair: tuple[int, int], unpaired: int, quantity: int
-) -> int:
-    """``min(quantity, unpaired - most load of a member not in pair)`` [Wh]; must be > 0."""
-    kept = [load[code] for code in pair]
-    for code in pair:
-        load[code] = 0
-    others = max(map(load.__getitem__, members))
-    for code, wh in zip(pair, kept, strict=True):
-        load[code] = wh
-    quantity = min(quantity, unpaired - others)
-    if quantity <= 0:  # unreachable while Hall's condition holds; guards an endless loop
-        raise RuntimeError("pro-rata pairing: shares cannot be paired without self-trades")
-    return quantity
+    return bid_share, ask_share, volume, True
 
 
 def _sorted_pairs(
@@ -407,9 +342,10 @@ def _sorted_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps (bid, ask, quantity [Wh]) by bid level, ask level, bid, ask; repeats summed."""
     bid, ask, quantity_wh = steps[:, 0].astype(np.intp), steps[:, 1].astype(np.intp), steps[:, 2]
-    bid_level = np.searchsorted(bid_start, bid, side="right")
-    ask_level = np.searchsorted(ask_start, ask, side="right")
-    order = np.lexsort((ask, bid, ask_level, bid_level))
+    # Level pair, then (bid, ask); both keys fit int64 for any book that fits in memory.
+    level_pair = np.searchsorted(bid_start, bid, side="right") * (ask_start.size + 1)
+    level_pair += np.searchsorted(ask_start, ask, side="right")
+    order = np.lexsort((bid * (ask.max(initial=0) + 1) + ask, level_pair))
     bid, ask = bid[order], ask[order]
     first = np.flatnonzero(np.diff(bid, prepend=-1) | np.diff(ask, prepend=-1))
     return bid[first], ask[first], np.add.reduceat(quantity_wh[order], first)
@@ -425,11 +361,7 @@ def _per_participant(
     quantity_wh: list[int], code: list[int], participants: set[int]
 ) -> dict[int, int]:
     """Sum of ``quantity_wh`` of each of ``participants`` [Wh]."""
-    total = dict.fromkeys(participants, 0)
-    for participant, wh in zip(code, quantity_wh, strict=True) if total else ():
-        if participant in total:
-            total[participant] += wh
-    return total
+    return {who: sum(compress(quantity_wh, map(who.__eq__, code))) for who in participants}
 
 
 def _split_by_owner(
