@@ -7,17 +7,15 @@ import pandas as pd
 import pytest
 
 from federates.market.clearing import (
-    GRID,
-    MARKET,
     ClearingPrices,
     ContinuousMarket,
     CurveClearing,
     DoubleAuction,
     IntervalBook,
-    affine_orders,
-    order_vertices,
 )
 from federates.market.mechanisms.curve_clearing import clear_curves
+from federates.market.order_curves import affine_orders, order_vertices
+from federates.market.trade_tables import GRID, MARKET
 
 PRICES = ClearingPrices(import_usd_per_kwh=0.1449, export_usd_per_kwh=0.069)
 

@@ -148,6 +148,7 @@ class EmsFederate(FederateLogic):
             if self._mechanism == "continuous"
             else np.zeros(count, dtype=np.int64)
         )
+        self._order_leads = np.unique(self._order_lead_steps).tolist()
 
         n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
         self._prices = IntervalPrices(n_intervals)
@@ -224,7 +225,7 @@ class EmsFederate(FederateLogic):
     def _order_due(self, time_s: int) -> list[Message]:
         """Orders of the households whose ordering time for some interval is ``time_s``."""
         messages = []
-        for lead in np.unique(self._order_lead_steps).tolist():
+        for lead in self._order_leads:
             interval = self._grid.interval_cleared_at(time_s + lead * self._grid.grid_step_s)
             if interval is not None:
                 due = self._is_trader & (self._order_lead_steps == lead)

@@ -22,14 +22,22 @@ import numpy as np
 import pandas as pd
 
 from federates.market.mechanisms.curve_clearing import VERTEX_COLUMNS, clear_curves
-from federates.market.mechanisms.double_auction import TRADE_COLUMNS, clear_double_auction
+from federates.market.mechanisms.double_auction import ORDER_COLUMNS, clear_double_auction
 from federates.market.mechanisms.matching_engine import MatchingEngine
+from federates.market.order_curves import affine_orders, order_vertices
+from federates.market.trade_tables import (
+    GRID,
+    MARKET,
+    OUTCOME_TRADE_COLUMNS,
+    TRADE_DTYPES,
+    central_trades,
+    empty_trades,
+    whole_wh,
+)
 
 if TYPE_CHECKING:  # pyomo is imported only by runs that clear with DLMP
     from federates.market.mechanisms.dlmp import DlmpMarket
 
-MARKET = "market"
-GRID = "grid"
 
 #: Order kinds each mechanism accepts.
 ACCEPTED_KINDS = {
@@ -60,11 +68,8 @@ AFFINE_COLUMNS = {
     "power_max_kw": "float64",
     "power_min_kw": "float64",
 }
-OUTCOME_TRADE_COLUMNS = (*TRADE_COLUMNS, "pool")
 #: Expiry of an order that has none [s]: it stands until its interval's book closes.
 _NEVER_S = float(np.finfo(np.float64).max)
-#: Price distance of the lower vertex that turns a step order into TENT vertices [USD/kWh].
-_STEP_WIDTH_USD_PER_KWH = 1.0
 
 
 @dataclass(frozen=True)
@@ -186,9 +191,7 @@ class DoubleAuction:
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Clear the simple orders of ``book`` (see `clear_double_auction`)."""
-        orders = book.simple[
-            ["order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh", "sequence"]
-        ].assign(pool=book.simple["pool"])
+        orders = book.simple[[*ORDER_COLUMNS, "pool"]]
         result = clear_double_auction(
             orders, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
         )
@@ -223,7 +226,7 @@ class CurveClearing:
         )
         participant_of = vertices.groupby("order_id")["participant"].first()
         energy_wh = whole_wh(result.power_kw, book.interval_s)
-        trades = _central_trades(
+        trades = central_trades(
             energy_wh,
             participant_of,
             result.price_usd_per_kwh,
@@ -250,7 +253,7 @@ class NetworkClearing:
         result = self.market.clear(orders, prices.wholesale_usd_per_kwh)
         participant_of = orders.set_index("order_id")["participant"]
         energy_wh = whole_wh(result.power_kw, book.interval_s)
-        trades = _central_trades(energy_wh, participant_of, result.price_usd_per_kwh, GRID)
+        trades = central_trades(energy_wh, participant_of, result.price_usd_per_kwh, GRID)
         named = {f"bus:{bus}": float(p) for bus, p in result.dlmp_usd_per_kwh.items()}
         return ClearingOutcome(
             trades=trades,
@@ -324,7 +327,7 @@ class ContinuousMarket:
         for key in [key for key in self._engines if key[0] == interval]:
             del self._engines[key]
         trades = (pd.concat(frames, ignore_index=True) if frames else empty_trades()).astype(
-            _TRADE_DTYPES
+            TRADE_DTYPES
         )
         sides = set(book.simple["side"])
         if book.simple.empty:
@@ -337,174 +340,3 @@ class ContinuousMarket:
 
 
 Mechanism = DoubleAuction | CurveClearing | NetworkClearing | ContinuousMarket
-
-
-# --- conversions ------------------------------------------------------------------------------
-
-
-def order_vertices(book: IntervalBook) -> pd.DataFrame:
-    """Every order of ``book`` as TENT vertices [USD/kWh, kW], for curve clearing.
-
-    A simple order is a step: its power ``quantity_wh · 3.6 / interval_s`` at prices up to its
-    limit (a bid) or from its limit up (an ask), zero beyond. An affine order is a step when its
-    two prices are equal and otherwise its two vertices, as in `affine_curve_vertices`: a buyer
-    :math:`(p_{min}, q_{max}), (p_{max}, q_{min})`, a seller
-    :math:`(p_{min}, -q_{min}), (p_{max}, -q_{max})`.
-    """
-    frames = [book.curves]
-    steps = affine_orders(book)
-    is_buy = (steps["side"] == "buy").to_numpy()
-    sign = np.where(is_buy, 1.0, -1.0)
-    low_price_kw = sign * np.where(is_buy, steps["power_max_kw"], steps["power_min_kw"])
-    high_price_kw = sign * np.where(is_buy, steps["power_min_kw"], steps["power_max_kw"])
-    is_step = (steps["price_max_usd_per_kwh"] == steps["price_min_usd_per_kwh"]).to_numpy()
-    order_id = steps["order_id"].to_numpy(object)
-    participant = steps["participant"].to_numpy(object)
-    frames.append(
-        _step_vertices(
-            order_id[is_step],
-            participant[is_step],
-            steps["price_max_usd_per_kwh"].to_numpy(float)[is_step],
-            low_price_kw[is_step],
-            high_price_kw[is_step],
-        )
-    )
-    sloped = ~is_step
-    frames.append(
-        pd.DataFrame(
-            {
-                "order_id": np.repeat(order_id[sloped], 2),
-                "participant": np.repeat(participant[sloped], 2),
-                "price_usd_per_kwh": np.column_stack(
-                    [
-                        steps["price_min_usd_per_kwh"].to_numpy(float)[sloped],
-                        steps["price_max_usd_per_kwh"].to_numpy(float)[sloped],
-                    ]
-                ).ravel(),
-                "power_kw": np.column_stack([low_price_kw[sloped], high_price_kw[sloped]]).ravel(),
-                "continuity": True,
-            }
-        )
-    )
-    frames = [frame for frame in frames if not frame.empty]
-    if not frames:
-        return book.curves
-    return pd.concat(frames, ignore_index=True)
-
-
-def _step_vertices(
-    order_id: np.ndarray,
-    participant: np.ndarray,
-    price_usd_per_kwh: np.ndarray,
-    below_kw: np.ndarray,
-    above_kw: np.ndarray,
-) -> pd.DataFrame:
-    """Two vertices per order: ``below_kw`` up to the price, a vertical step to ``above_kw``."""
-    return pd.DataFrame(
-        {
-            "order_id": np.repeat(order_id, 2),
-            "participant": np.repeat(participant, 2),
-            "price_usd_per_kwh": np.column_stack(
-                [price_usd_per_kwh - _STEP_WIDTH_USD_PER_KWH, price_usd_per_kwh]
-            ).ravel(),
-            "power_kw": np.column_stack([below_kw, above_kw]).ravel(),
-            "continuity": np.tile([False, True], len(order_id)),
-        }
-    )
-
-
-def affine_orders(book: IntervalBook) -> pd.DataFrame:
-    """Affine and simple orders of ``book`` as one affine table (a simple order is a step).
-
-    A simple order of ``quantity_wh`` becomes ``power_max_kw = quantity_wh · 3.6 / interval_s``,
-    ``power_min_kw = 0`` and both prices at its limit [USD/kWh, kW].
-    """
-    simple = book.simple
-    power_kw = simple["quantity_wh"].to_numpy(float) * 3.6 / book.interval_s
-    as_affine = pd.DataFrame(
-        {
-            "order_id": simple["order_id"].to_numpy(object),
-            "participant": simple["participant"].to_numpy(object),
-            "side": simple["side"].to_numpy(object),
-            "price_max_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
-            "price_min_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
-            "power_max_kw": power_kw,
-            "power_min_kw": np.zeros(len(simple)),
-        }
-    )
-    frames = [frame for frame in (book.affine, as_affine) if not frame.empty]
-    if not frames:
-        return book.affine
-    return pd.concat(frames, ignore_index=True).astype(AFFINE_COLUMNS)
-
-
-def whole_wh(power_kw: pd.Series, interval_s: int) -> pd.Series:
-    """Energy of a constant power over the interval, rounded to whole Wh (int64)."""
-    return np.rint(power_kw * interval_s / 3.6).astype(np.int64)
-
-
-def _central_trades(
-    energy_wh: pd.Series,
-    participant_of: pd.Series,
-    price_usd_per_kwh: float | pd.Series,
-    counterparty: str,
-    grid_supply_wh: int = 0,
-) -> pd.DataFrame:
-    """Trades of each order's award with a central counterparty.
-
-    ``grid_supply_wh`` is what the grid delivers to the counterparty [Wh] (negative: what it
-    takes), the balance of the participants' rounded awards.
-    """
-    energy_wh = energy_wh[energy_wh != 0]
-    if isinstance(price_usd_per_kwh, pd.Series):
-        price = price_usd_per_kwh.reindex(energy_wh.index).to_numpy(float)
-    else:
-        price = np.full(len(energy_wh), float(price_usd_per_kwh))
-    buys = energy_wh.to_numpy() > 0
-    order_ids = energy_wh.index.to_numpy(dtype=object)
-    participants = participant_of.reindex(energy_wh.index).to_numpy(dtype=object)
-    trades = pd.DataFrame(
-        {
-            "buy_order_id": np.where(buys, order_ids, ""),
-            "sell_order_id": np.where(buys, "", order_ids),
-            "buyer": np.where(buys, participants, counterparty),
-            "seller": np.where(buys, counterparty, participants),
-            "quantity_wh": np.abs(energy_wh.to_numpy()),
-            "price_usd_per_kwh": price,
-            "bid_price_usd_per_kwh": np.nan,
-            "ask_price_usd_per_kwh": np.nan,
-            "pool": "non_dispatchable",
-        }
-    )
-    if grid_supply_wh and len(price):
-        grid_buys = grid_supply_wh < 0  # the grid absorbs the participants' surplus
-        trades.loc[len(trades)] = {
-            "buy_order_id": "",
-            "sell_order_id": "",
-            "buyer": GRID if grid_buys else MARKET,
-            "seller": MARKET if grid_buys else GRID,
-            "quantity_wh": abs(grid_supply_wh),
-            "price_usd_per_kwh": float(price[0]),
-            "bid_price_usd_per_kwh": np.nan,
-            "ask_price_usd_per_kwh": np.nan,
-            "pool": "non_dispatchable",
-        }
-    return trades.astype(_TRADE_DTYPES)
-
-
-_TRADE_DTYPES = {
-    "buy_order_id": "object",
-    "sell_order_id": "object",
-    "buyer": "object",
-    "seller": "object",
-    "quantity_wh": "int64",
-    "price_usd_per_kwh": "float64",
-    "bid_price_usd_per_kwh": "float64",
-    "ask_price_usd_per_kwh": "float64",
-    "pool": "object",
-}
-
-
-def empty_trades() -> pd.DataFrame:
-    """A trades table with no rows and the outcome's columns and dtypes."""
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _TRADE_DTYPES.items()})

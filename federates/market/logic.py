@@ -220,9 +220,9 @@ class MarketFederate(FederateLogic):
         trades = self._trades.get(interval, empty_trades())
         ledger = settle_interval(energy, trades, import_price, export_price)
         orders = self._simple_orders.pop(interval, None)
-        violations = check_ledger(
-            ledger, trades, orders if orders is not None else _NO_SIMPLE_ORDERS
-        )
+        if orders is None:  # an interval without a market (the first) has no orders
+            orders = self._book(interval, [], [], []).simple
+        violations = check_ledger(ledger, trades, orders)
         if violations:
             raise RuntimeError(
                 f"market ledger of interval {interval} violates its invariants: "
@@ -290,17 +290,6 @@ def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame
 
 
 _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
-
-_NO_SIMPLE_ORDERS = pd.DataFrame(
-    {
-        "order_id": pd.Series(dtype="object"),
-        "participant": pd.Series(dtype="object"),
-        "side": pd.Series(dtype="object"),
-        "quantity_wh": pd.Series(dtype="int64"),
-        "price_usd_per_kwh": pd.Series(dtype="float64"),
-        "pool": pd.Series(dtype="object"),
-    }
-)
 
 
 def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:

@@ -1,0 +1,115 @@
+"""Orders of one interval in the forms the central mechanisms clear: TENT vertices, affine curves.
+
+Curve clearing takes every order as TENT vertices; DLMP clearing takes every order as an
+OpenGridGym affine curve. A simple order is a step in both: its average power over the interval
+``quantity_wh · 3.6 / interval_s`` [kW] at its limit price.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from federates.market.clearing import IntervalBook
+
+#: Price distance of the lower vertex that turns a step order into TENT vertices [USD/kWh].
+_STEP_WIDTH_USD_PER_KWH = 1.0
+
+
+def order_vertices(book: IntervalBook) -> pd.DataFrame:
+    """Every order of ``book`` as TENT vertices [USD/kWh, kW], for curve clearing.
+
+    A simple order is a step: its power ``quantity_wh · 3.6 / interval_s`` at prices up to its
+    limit (a bid) or from its limit up (an ask), zero beyond. An affine order is a step when its
+    two prices are equal and otherwise its two vertices, as in `affine_curve_vertices`: a buyer
+    :math:`(p_{min}, q_{max}), (p_{max}, q_{min})`, a seller
+    :math:`(p_{min}, -q_{min}), (p_{max}, -q_{max})`.
+    """
+    frames = [book.curves]
+    steps = affine_orders(book)
+    is_buy = (steps["side"] == "buy").to_numpy()
+    sign = np.where(is_buy, 1.0, -1.0)
+    low_price_kw = sign * np.where(is_buy, steps["power_max_kw"], steps["power_min_kw"])
+    high_price_kw = sign * np.where(is_buy, steps["power_min_kw"], steps["power_max_kw"])
+    is_step = (steps["price_max_usd_per_kwh"] == steps["price_min_usd_per_kwh"]).to_numpy()
+    order_id = steps["order_id"].to_numpy(object)
+    participant = steps["participant"].to_numpy(object)
+    frames.append(
+        _step_vertices(
+            order_id[is_step],
+            participant[is_step],
+            steps["price_max_usd_per_kwh"].to_numpy(float)[is_step],
+            low_price_kw[is_step],
+            high_price_kw[is_step],
+        )
+    )
+    sloped = ~is_step
+    frames.append(
+        pd.DataFrame(
+            {
+                "order_id": np.repeat(order_id[sloped], 2),
+                "participant": np.repeat(participant[sloped], 2),
+                "price_usd_per_kwh": np.column_stack(
+                    [
+                        steps["price_min_usd_per_kwh"].to_numpy(float)[sloped],
+                        steps["price_max_usd_per_kwh"].to_numpy(float)[sloped],
+                    ]
+                ).ravel(),
+                "power_kw": np.column_stack([low_price_kw[sloped], high_price_kw[sloped]]).ravel(),
+                "continuity": True,
+            }
+        )
+    )
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return book.curves
+    return pd.concat(frames, ignore_index=True)
+
+
+def _step_vertices(
+    order_id: np.ndarray,
+    participant: np.ndarray,
+    price_usd_per_kwh: np.ndarray,
+    below_kw: np.ndarray,
+    above_kw: np.ndarray,
+) -> pd.DataFrame:
+    """Two vertices per order: ``below_kw`` up to the price, a vertical step to ``above_kw``."""
+    return pd.DataFrame(
+        {
+            "order_id": np.repeat(order_id, 2),
+            "participant": np.repeat(participant, 2),
+            "price_usd_per_kwh": np.column_stack(
+                [price_usd_per_kwh - _STEP_WIDTH_USD_PER_KWH, price_usd_per_kwh]
+            ).ravel(),
+            "power_kw": np.column_stack([below_kw, above_kw]).ravel(),
+            "continuity": np.tile([False, True], len(order_id)),
+        }
+    )
+
+
+def affine_orders(book: IntervalBook) -> pd.DataFrame:
+    """Affine and simple orders of ``book`` as one affine table (a simple order is a step).
+
+    A simple order of ``quantity_wh`` becomes ``power_max_kw = quantity_wh · 3.6 / interval_s``,
+    ``power_min_kw = 0`` and both prices at its limit [USD/kWh, kW].
+    """
+    simple = book.simple
+    power_kw = simple["quantity_wh"].to_numpy(float) * 3.6 / book.interval_s
+    as_affine = pd.DataFrame(
+        {
+            "order_id": simple["order_id"].to_numpy(object),
+            "participant": simple["participant"].to_numpy(object),
+            "side": simple["side"].to_numpy(object),
+            "price_max_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+            "price_min_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+            "power_max_kw": power_kw,
+            "power_min_kw": np.zeros(len(simple)),
+        }
+    )
+    frames = [frame for frame in (book.affine, as_affine) if not frame.empty]
+    if not frames:
+        return book.affine
+    return pd.concat(frames, ignore_index=True).astype(book.affine.dtypes.to_dict())
