@@ -86,9 +86,9 @@ def reference_time_walk(bids: list[dict], asks: list[dict], uniform: bool) -> li
 def reference_level_pair(bids: list[dict], asks: list[dict], pairing: str = "rule") -> list[tuple]:
     """Step 4 of the auction for one level pair, read off the rule (see `match_level_pair`).
 
-    ``pairing="rule"``: northwest corner when no participant is on both sides, heaviest first
-    otherwise; ``pairing="heaviest_first"``: heaviest first always (the rule before the
-    northwest-corner fast path).
+    ``pairing="rule"``: heaviest first while some participant has unpaired shares on both
+    sides, the northwest corner for the rest; ``pairing="heaviest_first"``: heaviest first
+    always (the rule before the northwest-corner fast path).
     """
     bids = [bid for bid in bids if bid["left_wh"] > 0]
     asks = [ask for ask in asks if ask["left_wh"] > 0]
@@ -124,7 +124,12 @@ def reference_level_pair(bids: list[dict], asks: list[dict], pairing: str = "rul
             load[order["participant"]] = load.get(order["participant"], 0) + share
     unpaired = volume
     paired: dict[tuple[int, int], int] = {}
-    while unpaired > 0:
+
+    def on_both_sides() -> bool:
+        buying = {b["participant"] for b, s in zip(bids, bid_share, strict=True) if s > 0}
+        return any(a["participant"] in buying for a, s in zip(asks, ask_share, strict=True) if s)
+
+    while unpaired > 0 and (pairing == "heaviest_first" or on_both_sides()):
         heavy = min(load, key=lambda who: (-load[who], who))
         mine = [i for i, b in enumerate(bids) if bid_share[i] > 0 and b["participant"] == heavy]
         if mine:
@@ -148,6 +153,11 @@ def reference_level_pair(bids: list[dict], asks: list[dict], pairing: str = "rul
         load[pair[1]] -= quantity
         unpaired -= quantity
         paired[(i, j)] = paired.get((i, j), 0) + quantity
+    rest = reference_northwest_corner(bids, asks, bid_share, ask_share)
+    position = {id(order): k for k, order in enumerate(bids + asks)}
+    for bid, ask, quantity in rest:
+        key = (position[id(bid)], position[id(ask)] - len(bids))
+        paired[key] = paired.get(key, 0) + quantity
     return [(bids[i], asks[j], quantity) for (i, j), quantity in sorted(paired.items())]
 
 

@@ -7,7 +7,8 @@ ask level) pair trades; this module pairs those shares into trades:
   interval overlaps its own (the northwest-corner rule of transportation problems), vectorized
   over any number of level pairs at once. Used when no participant is on both sides.
 - `heaviest_first`: the participant with the most unpaired Wh goes first; never pairs a
-  participant with itself. Used when some participant is on both sides.
+  participant with itself. Used while some participant has unpaired Wh on both sides; what is
+  left after that goes to the northwest corner.
 
 All quantities are whole Wh.
 """
@@ -91,8 +92,8 @@ def heaviest_first(
     asks: tuple[list[int], list[int], Sequence[int]],
     scratch: tuple[list[int], list[int], list[int], int],
     pairs: list[int],
-) -> None:
-    """Pair shares without self-trades, the heaviest participant first.
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Pair shares without self-trades, the heaviest participant first, while one is on both sides.
 
     Parameters
     ----------
@@ -105,6 +106,13 @@ def heaviest_first(
     pairs : list of int
         Extended by (bid reference, ask reference, quantity [Wh]) per pairing step; a (bid, ask)
         pair may come more than once.
+
+    Returns
+    -------
+    bid_reference, bid_share_wh, ask_reference, ask_share_wh : list of int
+        The orders left unpaired once no participant has unpaired Wh on both sides, with their
+        unpaired shares [Wh] (> 0), in rank order; both sides sum to the same volume. Any pairing
+        of them, such as `northwest_corner`, is free of self-trades.
 
     Raises
     ------
@@ -119,7 +127,8 @@ def heaviest_first(
     participant on the other side, for as much as keeps every participant's unpaired Wh within
     the unpaired volume. That keeps Hall's condition (every participant's unpaired Wh at most
     the unpaired volume), so every share is paired, each step pairs at least 1 Wh, and the loop
-    ends.
+    ends. It stops as soon as no participant has unpaired Wh on both sides: from then on no
+    pairing can be a self-trade, and the rest is returned for a vectorized pairing.
 
     The heaviest participant is the top of a heap with one entry ``code - (load << bits)`` per
     participant (most load, then lowest code). Loads only fall, so an entry may overstate a
@@ -137,8 +146,12 @@ def heaviest_first(
     >>> pairs = []
     >>> heaviest_first(([10, 10], [0, 1], [0, 1]), ([10, 10], [0, 2], [0, 1]),
     ...                ([0] * 3, [-1] * 3, [-1] * 3, 2), pairs)
+    ([1], [10], [0], [10])
     >>> pairs
-    [0, 1, 10, 1, 0, 10]
+    [0, 1, 10]
+
+    After the first step participant 0 only sells, so its ask and participant 1's bid are
+    returned unpaired.
     """
     load, first_bid, first_ask, bits = scratch
     sides = []
@@ -154,14 +167,16 @@ def heaviest_first(
             after[k], first[code] = first[code], k
         sides.append((share, owner, reference, after))
     (bid_left, bid_owner, bid_at, bid_after), (ask_left, ask_owner, ask_at, ask_after) = sides
-    members = list({*bid_owner, *ask_owner})
+    buyers = set(bid_owner)
+    members = list(buyers.union(ask_owner))
+    on_both_sides = len(buyers.intersection(ask_owner))
     heap = [code - (load[code] << bits) for code in members]
     heapify(heap)
     mask = (1 << bits) - 1
     unpaired = sum(bid_left)
     front_bid = front_ask = 0
     extend = pairs.extend
-    while unpaired:
+    while on_both_sides:
         key = heap[0]
         heavy = key & mask
         heavy_load = load[heavy]
@@ -204,9 +219,13 @@ def heaviest_first(
         bid_left[bid] = bid_wh - quantity
         if bid_wh == quantity:
             first_bid[buyer] = bid_after[bid]
+            if first_bid[buyer] < 0 <= first_ask[buyer]:
+                on_both_sides -= 1
         ask_left[ask] = ask_wh - quantity
         if ask_wh == quantity:
             first_ask[seller] = ask_after[ask]
+            if first_ask[seller] < 0 <= first_bid[seller]:
+                on_both_sides -= 1
         heavy_load -= quantity
         load[heavy] = heavy_load
         if heavy_load:
@@ -216,6 +235,16 @@ def heaviest_first(
         load[partner] -= quantity
         unpaired -= quantity
         extend((bid_at[bid], ask_at[ask], quantity))
+    for code in members:
+        load[code], first_bid[code], first_ask[code] = 0, -1, -1
+    bid_rest = [k for k in range(len(bid_left)) if bid_left[k]]
+    ask_rest = [k for k in range(len(ask_left)) if ask_left[k]]
+    return (
+        [bid_at[k] for k in bid_rest],
+        [bid_left[k] for k in bid_rest],
+        [ask_at[k] for k in ask_rest],
+        [ask_left[k] for k in ask_rest],
+    )
 
 
 def _capped(

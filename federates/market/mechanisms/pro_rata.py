@@ -106,17 +106,18 @@ def match_level_pair(
        the rest of :math:`V`, which equals :math:`\\min(a_P, B - b_P)`; the other participants
        share the remaining volume of each side pro-rata. So pro-rata holds among everyone but
        a participant whose own orders on the other side block it.
-    4. Pairing. If no participant has open orders on both sides, the shares are paired by the
-       northwest-corner rule in rank order (`level_pairing.northwest_corner`): with cumulative
-       shares, bid :math:`i` holds :math:`[B_{i-1}, B_i)`, ask :math:`j` holds
-       :math:`[A_{j-1}, A_j)`, and each overlapping pair trades the overlap; no self-trade is
-       possible. Otherwise, heaviest first (`level_pairing.heaviest_first`): repeatedly, the
-       participant with the most unpaired Wh on both sides together (ties: lowest code) has
-       its first unpaired order paired with the first unpaired order of another participant
-       on the other side, for as much as keeps every participant's unpaired Wh within the
-       unpaired volume. That keeps Hall's condition, so every share is paired without a
-       self-trade. The pairing decides only who trades with whom: every order's fill and the
-       level pair's volume are fixed by steps 1-3.
+    4. Pairing. While some participant has unpaired shares on both sides, heaviest first
+       (`level_pairing.heaviest_first`): the participant with the most unpaired Wh on both
+       sides together (ties: lowest code) has its first unpaired order paired with the first
+       unpaired order of another participant on the other side, for as much as keeps every
+       participant's unpaired Wh within the unpaired volume. That keeps Hall's condition, so
+       every share can be paired without a self-trade. The rest (all of it when no participant
+       is on both sides) is paired by the northwest-corner rule in rank order
+       (`level_pairing.northwest_corner`): with cumulative shares, bid :math:`i` holds
+       :math:`[B_{i-1}, B_i)`, ask :math:`j` holds :math:`[A_{j-1}, A_j)`, and each
+       overlapping pair trades the overlap; no self-trade is possible any more. The pairing
+       decides only who trades with whom: every order's fill and the level pair's volume are
+       fixed by steps 1-3.
 
     Examples
     --------
@@ -155,7 +156,12 @@ def match_level_pair(
         ]
     pairs: list[int] = []
     scratch = [0] * len(local), [-1] * len(local), [-1] * len(local), len(local).bit_length()
-    heaviest_first((bid_share, bid_code, bids), (ask_share, ask_code, asks), scratch, pairs)
+    bid_rest, bid_rest_wh, ask_rest, ask_rest_wh = heaviest_first(
+        (bid_share, bid_code, bids), (ask_share, ask_code, asks), scratch, pairs
+    )
+    bid, ask, quantity_wh = northwest_corner(np.array(bid_rest_wh), np.array(ask_rest_wh))
+    for i, j, wh in zip(bid.tolist(), ask.tolist(), quantity_wh.tolist(), strict=True):
+        pairs.extend((bid_rest[i], ask_rest[j], wh))
     paired: dict[tuple[int, int], int] = {}
     for k in range(0, len(pairs), 3):
         key = (pairs[k], pairs[k + 1])
@@ -201,10 +207,11 @@ def walk_levels(
     bid level that crosses no open ask level. Exhausted ask levels are skipped through a
     next-open forest (`federates.market.mechanisms.order_book.open_from`). The shares of a
     level pair depend on what earlier pairs left, so they are found pair by pair. The pairing of
-    shares (step 4 of `match_level_pair`) is heaviest first, recorded as it goes, in level pairs
-    where a participant is on both sides; the shares of all other level pairs are concatenated
-    and paired by one vectorized northwest-corner call at the end (their bid and ask totals
-    agree pair by pair, so no pair straddles two level pairs). All pairs are sorted once.
+    shares (step 4 of `match_level_pair`) is heaviest first, recorded as it goes, while a
+    participant of the level pair has unpaired shares on both sides; the remaining shares of
+    every level pair are concatenated and paired by one vectorized northwest-corner call at the
+    end (their bid and ask totals agree pair by pair, so no pair straddles two level pairs).
+    All pairs are sorted once.
 
     Examples
     --------
@@ -257,9 +264,13 @@ def walk_levels(
                         ask_left[a] -= share
                 bid_wh = [wh - share for wh, share in zip(bid_wh, bid_share, strict=True)]
                 if conflicted:  # the pairing consumes the share lists
-                    heaviest_first(
+                    bid_rest, bid_rest_wh, ask_rest, ask_rest_wh = heaviest_first(
                         (bid_share, bid_who, bids), (ask_share, ask_who, asks), scratch, pairs
                     )
+                    corner_bid.extend(bid_rest)
+                    corner_bid_wh.extend(bid_rest_wh)
+                    corner_ask.extend(ask_rest)
+                    corner_ask_wh.extend(ask_rest_wh)
                 else:  # paired all at once at the end
                     corner_bid.extend(bids)
                     corner_bid_wh.extend(bid_share)
