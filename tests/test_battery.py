@@ -11,8 +11,10 @@ from hypothesis.extra import numpy as hnp
 from federates.ems.devices.battery import (
     BatteryParameters,
     dispatch_battery,
+    initial_soc_kwh,
     self_consumption_request_kw,
 )
+from federates.ems.devices.battery_presets import BATTERY_PRESETS, battery_preset
 
 
 def _single(soc_min: float = 0.1, soc_max: float = 0.9) -> BatteryParameters:
@@ -166,6 +168,116 @@ def test_invalid_dispatch_inputs() -> None:
         dispatch_battery(np.array([5.0]), np.array([np.nan]), 900.0, p)
     with pytest.raises(ValueError, match=r"requested_power_kw has shape \(2,\); expected \(1,\)"):
         dispatch_battery(np.array([5.0]), np.array([1.0, 2.0]), 900.0, p)
+
+
+_IDS = ("h001", "h007", "h012")
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        (
+            {"capacity_kwh": [10.0, -1.0, 10.0]},
+            r"^households\[h007\]\.battery\.capacity_kwh is -1\.0; expected a finite value >= 0 "
+            r"\(1 household\(s\) out of range\)$",
+        ),
+        (
+            {"round_trip_efficiency": [0.9, 0.9, 1.5]},
+            r"^households\[h012\]\.battery\.round_trip_efficiency is 1\.5; expected in \(0, 1\]",
+        ),
+        (
+            {"soc_max": [0.05, 0.9, 0.01]},
+            r"^households\[h001\]\.battery\.soc_max is 0\.05; .* \(2 household\(s\) out of",
+        ),
+        (
+            {"charge_power_kw": [5.0, 5.0, 6.0]},
+            r"^households\[h012\]\.battery\.charge_power_kw is 6\.0; expected in \[0, power_kw\]",
+        ),
+    ],
+)
+def test_errors_name_the_household_by_its_id(change: dict[str, list[float]], pattern: str) -> None:
+    values: dict[str, object] = {
+        "capacity_kwh": [10.0, 10.0, 10.0],
+        "power_kw": [5.0, 5.0, 5.0],
+        "round_trip_efficiency": 0.9,
+        "soc_min": 0.1,
+        "soc_max": 0.9,
+    }
+    values.update(change)
+    with pytest.raises(ValueError, match=pattern):
+        BatteryParameters.from_round_trip(**values, household_ids=_IDS)  # type: ignore[arg-type]
+
+
+def test_dispatch_errors_name_the_household_by_its_id() -> None:
+    p = BatteryParameters.from_round_trip(
+        [10.0, 10.0, 10.0], 5.0, 0.81, 0.1, 0.9, household_ids=_IDS
+    )
+    assert p.household_ids == _IDS
+    with pytest.raises(ValueError, match=r"^households\[h012\]\.battery\.soc_kwh is 12\.0"):
+        dispatch_battery(np.array([5.0, 5.0, 12.0]), np.zeros(3), 900.0, p)
+
+
+def test_household_ids_must_match_the_households() -> None:
+    with pytest.raises(ValueError, match=r"household_ids has 2 entries; expected 3"):
+        BatteryParameters.from_round_trip(
+            [10.0, 10.0, 10.0], 5.0, 0.81, 0.1, 0.9, household_ids=["h1", "h2"]
+        )
+
+
+def test_initial_soc_is_a_fraction_of_capacity_within_the_limits() -> None:
+    p = BatteryParameters.from_round_trip([10.0, 27.0, 0.0], 5.0, 0.81, [0.1, 0.0, 0.0], 0.9)
+    np.testing.assert_array_equal(initial_soc_kwh([0.5, 0.9, 0.0], p), [5.0, 0.9 * 27.0, 0.0])
+    np.testing.assert_array_equal(initial_soc_kwh(0.1, p), [1.0, 2.7, 0.0])
+
+
+def test_initial_soc_outside_the_limits_names_the_household() -> None:
+    p = BatteryParameters.from_round_trip(
+        [10.0, 10.0, 10.0], 5.0, 0.81, [0.1, 0.2, 0.1], 0.9, household_ids=_IDS
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^households\[h007\]\.battery\.soc_initial is 0\.15; expected in "
+        r"\[soc_min, soc_max\] = \[0\.2, 0\.9\] of the same household",
+    ):
+        initial_soc_kwh([0.15, 0.15, 0.5], p)
+    with pytest.raises(ValueError, match=r"soc_initial\[0\] is 0\.95"):
+        initial_soc_kwh(0.95, BatteryParameters.from_round_trip([10.0], 5.0, 0.81, 0.1, 0.9))
+
+
+def test_presets_carry_the_published_figures() -> None:
+    walls = battery_preset("two_powerwalls")
+    assert (walls.capacity_kwh, walls.power_kw, walls.round_trip_efficiency) == (27.0, 10.0, 0.9)
+    assert "T-REX" in walls.reference
+    rana = battery_preset("community_rana")
+    assert (rana.capacity_kwh, rana.power_kw, rana.round_trip_efficiency) == (1200.0, 600.0, 0.95)
+    assert "Rana" in rana.reference
+    assert sorted(BATTERY_PRESETS) == ["community_rana", "two_powerwalls"]
+    for preset in BATTERY_PRESETS.values():
+        assert (preset.soc_min, preset.soc_max) == (0.0, 1.0)
+        assert preset.description
+
+
+def test_presets_are_read_only() -> None:
+    with pytest.raises(TypeError):
+        BATTERY_PRESETS["mine"] = BATTERY_PRESETS["two_powerwalls"]  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        BATTERY_PRESETS["two_powerwalls"].capacity_kwh = 1.0  # type: ignore[misc]
+
+
+def test_preset_parameters_dispatch_like_the_figures() -> None:
+    # 10 kW for 30 minutes at sqrt(0.9) charge efficiency stores 5 * sqrt(0.9) kWh.
+    p = battery_preset("two_powerwalls").to_parameters(2, household_ids=["a", "b"])
+    power, soc = dispatch_battery(np.array([0.0, 27.0]), np.array([20.0, 20.0]), 1800.0, p)
+    np.testing.assert_array_equal(power, [10.0, 0.0])
+    np.testing.assert_allclose(soc, [5.0 * np.sqrt(0.9), 27.0], rtol=1e-15)
+
+
+def test_unknown_preset_lists_the_known_names() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"battery preset is 'tesla'; expected one of community_rana, two_powerwalls",
+    ):
+        battery_preset("tesla")
 
 
 def test_self_consumption_request_fills_the_gap_to_the_target() -> None:
