@@ -31,6 +31,9 @@ from federates.ems.devices.daily_activity import (
     activity_piece_energy_kws,
 )
 from federates.ems.devices.hashed_random import Draw, between, combine, normal, uniform
+from federates.ems.devices.resampling import resample_energy_preserving
+
+__all__ = ["resample_energy_preserving", "synthetic_load_profiles"]
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -171,68 +174,6 @@ def synthetic_load_profiles(
         keys = combine(np.full(index.shape, root, dtype=np.uint64), index)
         power_kw[:, members] = _household_block(keys, daily[members], calendar).T
     return power_kw
-
-
-def resample_energy_preserving(
-    power_kw: np.ndarray, source_step_s: int, target_step_s: int
-) -> np.ndarray:
-    """Change the time step of a power series along its first axis, keeping its energy.
-
-    Parameters
-    ----------
-    power_kw : numpy.ndarray
-        Mean power over each source step; time along axis 0, households (if any) after [kW].
-    source_step_s : int
-        Step of ``power_kw``, a positive integer [s].
-    target_step_s : int
-        Step wanted, a positive integer that is a multiple or a divisor of
-        ``source_step_s`` [s].
-
-    Returns
-    -------
-    numpy.ndarray
-        Mean power over each target step [kW].
-
-    Raises
-    ------
-    ValueError
-        If a step is not a positive integer, neither step is a multiple of the other, or (when
-        coarsening) the number of source steps does not fill whole target steps.
-
-    Notes
-    -----
-    Coarsening by :math:`r = \\Delta_t / \\Delta_s` averages each group of :math:`r` steps,
-    :math:`\\bar p_k = \\frac{1}{r} \\sum_{m=0}^{r-1} p_{kr+m}`; refining by
-    :math:`r = \\Delta_s / \\Delta_t` holds each value for :math:`r` steps. In both cases
-    :math:`\\sum_k \\bar p_k \\Delta_t = \\sum_m p_m \\Delta_s`.
-
-    Examples
-    --------
-    >>> resample_energy_preserving(np.array([1.0, 3.0, 2.0, 2.0]), 900, 1800)
-    array([2., 2.])
-    >>> resample_energy_preserving(np.array([1.0, 3.0]), 3600, 1800)
-    array([1., 1., 3., 3.])
-    """
-    for name, step in (("source_step_s", source_step_s), ("target_step_s", target_step_s)):
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step <= 0:
-            raise ValueError(f"{name} is {step!r}; expected a positive integer number of seconds")
-    power = np.asarray(power_kw, dtype=float)
-    if power.ndim == 0:
-        raise ValueError("power_kw is a scalar; expected an array with time along axis 0")
-    if target_step_s % source_step_s == 0:
-        ratio = target_step_s // source_step_s
-        if power.shape[0] % ratio:
-            raise ValueError(
-                f"power_kw has {power.shape[0]} steps of {source_step_s} s; expected a multiple "
-                f"of {ratio} to fill whole {target_step_s} s steps"
-            )
-        return power.reshape(power.shape[0] // ratio, ratio, *power.shape[1:]).mean(axis=1)
-    if source_step_s % target_step_s == 0:
-        return np.repeat(power, source_step_s // target_step_s, axis=0)
-    raise ValueError(
-        f"target_step_s is {target_step_s}; expected a multiple or a divisor of "
-        f"source_step_s {source_step_s}"
-    )
 
 
 def _validated_step_s(times: pd.DatetimeIndex) -> int:

@@ -1,12 +1,16 @@
-"""Rooftop PV: clear-sky AC power of many household systems at one site, computed with pvlib.
+"""Rooftop PV: AC power of many household systems at one site, computed with pvlib.
 
-The sun's position and the clear-sky irradiance are computed once for the site; the
-plane-of-array irradiance and cell temperature once per distinct (tilt, azimuth); only the
-linear DC and inverter models run per household. Works offline: the Linke turbidity is given,
-not looked up.
+Two sources of irradiance share one conversion chain: the clear sky
+(:func:`clear_sky_pv_power_kw`) and measured or typical weather (:func:`weather_pv_power_kw`,
+e.g. a TMY file put on the simulation grid by :mod:`federates.ems.weather_files`). The sun's
+position is computed once for the site; the plane-of-array irradiance and cell temperature
+once per distinct (tilt, azimuth); only the linear DC and inverter models run per household.
+Works offline: the Linke turbidity is given, not looked up.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -123,26 +127,176 @@ def clear_sky_pv_power_kw(
     array([[0.],
            [2.]])
     """
-    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
-        raise ValueError(
-            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
-            "pandas.DatetimeIndex"
-        )
-    _require_scalar("latitude_deg", latitude_deg, -90.0 <= latitude_deg <= 90.0, "in [-90, 90]")
-    _require_scalar(
-        "longitude_deg", longitude_deg, -180.0 <= longitude_deg <= 180.0, "in [-180, 180]"
-    )
-    _require_scalar("altitude_m", altitude_m, np.isfinite(altitude_m), "a finite number")
+    _require_times(times)
+    _require_site(latitude_deg, longitude_deg, altitude_m)
     _require_scalar("linke_turbidity", linke_turbidity, 0.0 < linke_turbidity < np.inf, "> 0")
-    _require_scalar("system_losses", system_losses, 0.0 <= system_losses < 1.0, "in [0, 1)")
-    _require_scalar(
-        "gamma_pdc_per_c", gamma_pdc_per_c, np.isfinite(gamma_pdc_per_c), "a finite number"
-    )
     _require_scalar(
         "air_temperature_c", air_temperature_c, np.isfinite(air_temperature_c), "a finite number"
     )
     _require_scalar(
         "wind_speed_m_per_s", wind_speed_m_per_s, 0.0 <= wind_speed_m_per_s < np.inf, ">= 0"
+    )
+    system = _pv_system(kwp, tilt_deg, azimuth_deg, inverter_kw, system_losses, gamma_pdc_per_c)
+    if not system.producing.size or len(times) == 0:
+        return np.zeros((len(times), system.kwp.shape[0]))
+
+    # pvlib divides by zero air mass and irradiance at night and then masks the result to 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        apparent_zenith, sun_azimuth = _sun_position(
+            times, latitude_deg, longitude_deg, altitude_m, air_temperature_c
+        )
+        airmass_absolute = pvlib.atmosphere.get_absolute_airmass(
+            pvlib.atmosphere.get_relative_airmass(apparent_zenith),
+            pvlib.atmosphere.alt2pres(altitude_m),
+        )
+        clear_sky = pvlib.clearsky.ineichen(
+            apparent_zenith,
+            airmass_absolute,
+            linke_turbidity,
+            altitude=altitude_m,
+            dni_extra=_extraterrestrial_normal_w_per_m2(times),
+        )
+    temperature = np.full(len(times), float(air_temperature_c))
+    wind = np.full(len(times), float(wind_speed_m_per_s))
+    return _ac_power_kw(
+        system,
+        apparent_zenith,
+        sun_azimuth,
+        np.asarray(clear_sky["ghi"], dtype=float),
+        np.asarray(clear_sky["dni"], dtype=float),
+        np.asarray(clear_sky["dhi"], dtype=float),
+        temperature,
+        wind,
+    )
+
+
+def weather_pv_power_kw(
+    times: pd.DatetimeIndex,
+    ghi_w_per_m2: np.ndarray,
+    dni_w_per_m2: np.ndarray,
+    dhi_w_per_m2: np.ndarray,
+    air_temperature_c: np.ndarray,
+    wind_speed_m_per_s: np.ndarray,
+    latitude_deg: float,
+    longitude_deg: float,
+    altitude_m: float,
+    kwp: np.ndarray,
+    tilt_deg: np.ndarray,
+    azimuth_deg: np.ndarray,
+    inverter_kw: np.ndarray,
+    system_losses: float = 0.14,
+    gamma_pdc_per_c: float = -0.0037,
+) -> np.ndarray:
+    """AC power of each household's PV system under given weather at each time.
+
+    Parameters
+    ----------
+    times : pandas.DatetimeIndex
+        Instants the weather applies to, time-zone aware; for step means pass the middle of
+        each step [-].
+    ghi_w_per_m2 : numpy.ndarray
+        Global horizontal irradiance at each time, finite and ``>= 0`` [W/m²].
+    dni_w_per_m2 : numpy.ndarray
+        Direct normal irradiance at each time, finite and ``>= 0`` [W/m²].
+    dhi_w_per_m2 : numpy.ndarray
+        Diffuse horizontal irradiance at each time, finite and ``>= 0`` [W/m²].
+    air_temperature_c : numpy.ndarray
+        Ambient air temperature at each time, finite [°C].
+    wind_speed_m_per_s : numpy.ndarray
+        Wind speed at each time, finite and ``>= 0`` [m/s].
+    latitude_deg, longitude_deg, altitude_m : float
+        Where the sun is seen from: the site, or the weather station (the caller chooses) [deg,
+        deg, m].
+    kwp, tilt_deg, azimuth_deg, inverter_kw : numpy.ndarray
+        Each household's array and inverter, as for :func:`clear_sky_pv_power_kw`.
+    system_losses : float, optional
+        Fraction of DC power lost before the inverter, in ``[0, 1)`` [-].
+    gamma_pdc_per_c : float, optional
+        Temperature coefficient of DC power [1/°C].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``pv_power_kw`` of shape ``(len(times), n)``: AC generation after the inverter, ``>= 0``
+        [kW].
+
+    Raises
+    ------
+    ValueError
+        If ``times`` is not time-zone aware, a weather array has another length than ``times``
+        or a value out of range (the message names the array, the time and the value), or a
+        site, model or household value is out of range.
+
+    Notes
+    -----
+    The chain of :func:`clear_sky_pv_power_kw` from step 3 on, with the given GHI, DNI and DHI
+    in place of the clear sky and the given temperature and wind at each time: isotropic
+    plane-of-array irradiance, Faiman cell temperature, PVWatts DC power times
+    :math:`1 -` ``system_losses``, and the PVWatts inverter clipped at ``inverter_kw``.
+
+    References
+    ----------
+    A. P. Dobos, "PVWatts Version 5 Manual", NREL/TP-6A20-62641, 2014, doi:10.2172/1158421.
+
+    D. Faiman, "Assessing the outdoor operating temperature of photovoltaic modules", Progress
+    in Photovoltaics 16(4), 307–315, 2008, doi:10.1002/pip.813.
+
+    Examples
+    --------
+    A horizontal array sees GHI whatever the sun's position: with 1000 W/m² all diffuse, a cell
+    at 25 °C (air 25 − 1000/31.84 °C in 1 m/s wind) and no losses, 2 kWp give 2 kW DC, which a
+    1.5 kW inverter clips:
+
+    >>> noon = pd.DatetimeIndex(["2024-06-21 12:00"], tz="UTC")
+    >>> one = np.ones(1)
+    >>> cool = np.array([25.0 - 1000.0 / (25.0 + 6.84)])
+    >>> weather_pv_power_kw(
+    ...     noon, 1000 * one, 0 * one, 1000 * one, cool, one, 0.0, 0.0, 0.0,
+    ...     2 * one, 0 * one, 180 * one, 1.5 * one, system_losses=0.0,
+    ... )
+    array([[1.5]])
+    """
+    _require_times(times)
+    _require_site(latitude_deg, longitude_deg, altitude_m)
+    ghi = _weather_series("ghi_w_per_m2", ghi_w_per_m2, times, minimum=0.0)
+    dni = _weather_series("dni_w_per_m2", dni_w_per_m2, times, minimum=0.0)
+    dhi = _weather_series("dhi_w_per_m2", dhi_w_per_m2, times, minimum=0.0)
+    temperature = _weather_series("air_temperature_c", air_temperature_c, times, minimum=None)
+    wind = _weather_series("wind_speed_m_per_s", wind_speed_m_per_s, times, minimum=0.0)
+    system = _pv_system(kwp, tilt_deg, azimuth_deg, inverter_kw, system_losses, gamma_pdc_per_c)
+    if not system.producing.size or len(times) == 0:
+        return np.zeros((len(times), system.kwp.shape[0]))
+    apparent_zenith, sun_azimuth = _sun_position(
+        times, latitude_deg, longitude_deg, altitude_m, float(np.mean(temperature))
+    )
+    return _ac_power_kw(system, apparent_zenith, sun_azimuth, ghi, dni, dhi, temperature, wind)
+
+
+@dataclass(frozen=True)
+class _PvSystem:
+    """Checked household arrays and model parameters; ``producing`` indexes kwp > 0 < inverter."""
+
+    kwp: np.ndarray
+    tilt_deg: np.ndarray
+    azimuth_deg: np.ndarray
+    inverter_kw: np.ndarray
+    system_losses: float
+    gamma_pdc_per_c: float
+    producing: np.ndarray
+
+
+def _pv_system(
+    kwp: np.ndarray,
+    tilt_deg: np.ndarray,
+    azimuth_deg: np.ndarray,
+    inverter_kw: np.ndarray,
+    system_losses: float,
+    gamma_pdc_per_c: float,
+) -> _PvSystem:
+    """Check the household arrays and the model parameters, naming what is out of range."""
+    _require_scalar("system_losses", system_losses, 0.0 <= system_losses < 1.0, "in [0, 1)")
+    _require_scalar(
+        "gamma_pdc_per_c", gamma_pdc_per_c, np.isfinite(gamma_pdc_per_c), "a finite number"
     )
     kwp_arr, tilt, azimuth, inverter = _household_arrays(
         kwp=kwp, tilt_deg=tilt_deg, azimuth_deg=azimuth_deg, inverter_kw=inverter_kw
@@ -153,67 +307,116 @@ def clear_sky_pv_power_kw(
     _require(
         "inverter_kw", inverter, np.isfinite(inverter) & (inverter >= 0), "a finite value >= 0"
     )
-
-    power_kw = np.zeros((len(times), kwp_arr.shape[0]))
     producing = np.flatnonzero((kwp_arr > 0) & (inverter > 0))
-    if producing.size == 0 or len(times) == 0:
-        return power_kw
+    return _PvSystem(kwp_arr, tilt, azimuth, inverter, system_losses, gamma_pdc_per_c, producing)
 
-    # pvlib divides by zero air mass and irradiance at night and then masks the result to 0.
+
+def _sun_position(
+    times: pd.DatetimeIndex,
+    latitude_deg: float,
+    longitude_deg: float,
+    altitude_m: float,
+    air_temperature_c: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apparent zenith and azimuth of the sun at each time (NREL SPA) [deg]."""
+    sun = pvlib.solarposition.get_solarposition(
+        times, latitude_deg, longitude_deg, altitude=altitude_m, temperature=air_temperature_c
+    )
+    return sun["apparent_zenith"].to_numpy(), sun["azimuth"].to_numpy()
+
+
+def _extraterrestrial_normal_w_per_m2(times: pd.DatetimeIndex) -> np.ndarray:
+    """Extraterrestrial normal irradiance on each time's UTC day of year [W/m²]."""
+    # The UTC day of year is what pvlib derives from a DatetimeIndex; passing it directly
+    # avoids pvlib's call of a deprecated pandas accessor.
+    day_of_year = times.tz_convert("UTC").day_of_year.to_numpy()
+    return np.asarray(pvlib.irradiance.get_extra_radiation(day_of_year), dtype=float)
+
+
+def _ac_power_kw(
+    system: _PvSystem,
+    apparent_zenith: np.ndarray,
+    sun_azimuth: np.ndarray,
+    ghi: np.ndarray,
+    dni: np.ndarray,
+    dhi: np.ndarray,
+    air_temperature_c: np.ndarray,
+    wind_speed_m_per_s: np.ndarray,
+) -> np.ndarray:
+    """The conversion chain from irradiance to AC power [kW], shape (times, households)."""
+    producing = system.producing
+    power_kw = np.zeros((len(ghi), system.kwp.shape[0]))
+    orientations, orientation_of = np.unique(
+        np.column_stack([system.tilt_deg[producing], system.azimuth_deg[producing]]),
+        axis=0,
+        return_inverse=True,
+    )
+    poa_w_per_m2 = np.empty((len(ghi), orientations.shape[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        sun = pvlib.solarposition.get_solarposition(
-            times, latitude_deg, longitude_deg, altitude=altitude_m, temperature=air_temperature_c
-        )
-        apparent_zenith = sun["apparent_zenith"].to_numpy()
-        sun_azimuth = sun["azimuth"].to_numpy()
-        airmass_absolute = pvlib.atmosphere.get_absolute_airmass(
-            pvlib.atmosphere.get_relative_airmass(apparent_zenith),
-            pvlib.atmosphere.alt2pres(altitude_m),
-        )
-        # The UTC day of year is what pvlib derives from a DatetimeIndex; passing it directly
-        # avoids pvlib's call of a deprecated pandas accessor.
-        day_of_year = times.tz_convert("UTC").day_of_year.to_numpy()
-        clear_sky = pvlib.clearsky.ineichen(
-            apparent_zenith,
-            airmass_absolute,
-            linke_turbidity,
-            altitude=altitude_m,
-            dni_extra=pvlib.irradiance.get_extra_radiation(day_of_year),
-        )
-
-        orientations, orientation_of = np.unique(
-            np.column_stack([tilt[producing], azimuth[producing]]), axis=0, return_inverse=True
-        )
-        poa_w_per_m2 = np.empty((len(times), orientations.shape[0]))
         for column, (surface_tilt, surface_azimuth) in enumerate(orientations):
             irradiance = pvlib.irradiance.get_total_irradiance(
                 surface_tilt,
                 surface_azimuth,
                 apparent_zenith,
                 sun_azimuth,
-                clear_sky["dni"],
-                clear_sky["ghi"],
-                clear_sky["dhi"],
+                dni,
+                ghi,
+                dhi,
                 model="isotropic",
             )
             poa_w_per_m2[:, column] = np.nan_to_num(irradiance["poa_global"], nan=0.0)
         cell_temperature_c = pvlib.temperature.faiman(
-            poa_w_per_m2, air_temperature_c, wind_speed_m_per_s
+            poa_w_per_m2, air_temperature_c[:, np.newaxis], wind_speed_m_per_s[:, np.newaxis]
         )
-
         orientation_of = orientation_of.ravel()
         dc_kw = pvlib.pvsystem.pvwatts_dc(
             poa_w_per_m2[:, orientation_of],
             cell_temperature_c[:, orientation_of],
-            kwp_arr[producing],
-            gamma_pdc_per_c,
-        ) * (1.0 - system_losses)
+            system.kwp[producing],
+            system.gamma_pdc_per_c,
+        ) * (1.0 - system.system_losses)
         power_kw[:, producing] = pvlib.inverter.pvwatts(
             dc_kw,
-            inverter[producing] / INVERTER_NOMINAL_EFFICIENCY,
+            system.inverter_kw[producing] / INVERTER_NOMINAL_EFFICIENCY,
             eta_inv_nom=INVERTER_NOMINAL_EFFICIENCY,
         )
     return power_kw
+
+
+def _require_times(times: pd.DatetimeIndex) -> None:
+    """Raise unless ``times`` is a time-zone-aware DatetimeIndex."""
+    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
+        raise ValueError(
+            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
+            "pandas.DatetimeIndex"
+        )
+
+
+def _require_site(latitude_deg: float, longitude_deg: float, altitude_m: float) -> None:
+    """Raise naming a site coordinate that is out of range."""
+    _require_scalar("latitude_deg", latitude_deg, -90.0 <= latitude_deg <= 90.0, "in [-90, 90]")
+    _require_scalar(
+        "longitude_deg", longitude_deg, -180.0 <= longitude_deg <= 180.0, "in [-180, 180]"
+    )
+    _require_scalar("altitude_m", altitude_m, np.isfinite(altitude_m), "a finite number")
+
+
+def _weather_series(
+    name: str, values: np.ndarray, times: pd.DatetimeIndex, minimum: float | None
+) -> np.ndarray:
+    """A weather array as floats, one per time, finite and ``>= minimum``, or ValueError."""
+    series = np.asarray(values, dtype=float)
+    if series.shape != (len(times),):
+        raise ValueError(
+            f"{name} has shape {series.shape}; expected ({len(times)},), one value per time"
+        )
+    ok = np.isfinite(series) if minimum is None else np.isfinite(series) & (series >= minimum)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        index = int(bad[0])
+        expected = "a finite value" + ("" if minimum is None else f" >= {minimum:g}")
+        raise ValueError(f"{name} at {times[index]} is {series[index]}; expected {expected}")
+    return series
 
 
 def _household_arrays(**arrays: np.ndarray) -> list[np.ndarray]:
