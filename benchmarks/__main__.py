@@ -7,7 +7,14 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import co_simulation, dlmp, grid_step, market_clearing
+from benchmarks import (
+    co_simulation,
+    dlmp,
+    ems_optimizing,
+    ems_step,
+    grid_step,
+    market_clearing,
+)
 
 OUTPUT = Path("results") / "bench"
 
@@ -20,7 +27,7 @@ def main() -> int:
         "platform": platform.platform(),
         "cpus": __import__("os").cpu_count(),
     }
-    for benchmark in (co_simulation, grid_step, market_clearing, dlmp):
+    for benchmark in (co_simulation, grid_step, market_clearing, dlmp, ems_step, ems_optimizing):
         figures = benchmark.run(OUTPUT)
         figures["machine"] = machine
         path = OUTPUT / f"{benchmark.NAME}.json"

@@ -72,7 +72,7 @@ def _measure(folder: Path, households: int, steps: int) -> dict:
         {
             "group": "homes",
             "count": households,
-            "strategy": "simple_trader",
+            "strategy": "self_consumption",
             "load_daily_energy_kwh": [6, 14],
         }
     ]

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.grid.feeder_loader import attach_households
+from federates.grid.feeder_loader import attach_households, generate_feeder
 from federates.runtime.errors import InputError
 from federates.runtime.federation_file import FORMAT_VERSION, FederationFile
 from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S
 from federation.grid_spec import OpenDssFeederSpec
-from federation.scenario import CsvWholesale, HouseholdGroup, Scenario
+from federation.household_table import COMMUNITY_ID, resolve_households
+from federation.scenario import CsvWholesale, Scenario
 
 CORE_TYPE = "tcp_ss"
 HELICS_LOG_LEVEL = "warning"
@@ -50,7 +51,9 @@ def build_federation(
     directory = os.path.relpath(base_dir, out_path.parent)
     federation_arg = os.path.relpath(out_path, base_dir)
     seeds = np.random.SeedSequence(scenario.seed).spawn(2)
-    households = resolve_households(scenario, np.random.default_rng(seeds[0]))
+    households = resolve_households(
+        scenario, np.random.default_rng(seeds[0]), scenario_dir, base_dir
+    )
     feeder_seed = int(seeds[1].generate_state(1)[0] % 2**31)
     feeder = _feeder_section(scenario, scenario_dir, base_dir, feeder_seed, len(households))
     _attach_to_feeder(households, scenario, feeder, base_dir)
@@ -59,16 +62,29 @@ def build_federation(
     market_config = scenario.market.model_dump()
     if scenario.market.mechanism == "dlmp":
         market_config["feeder"] = feeder  # the market builds its network model from it
-    shards = np.array_split(np.arange(len(household_ids)), scenario.ems.shards)
+    external = {entry.household_id: entry.exec for entry in scenario.ems.external}
+    unknown = [
+        f"ems.external[{k}].household_id: got {h!r}; expected an id of the household table "
+        f"({household_ids[0]} … {household_ids[-1]})"
+        for k, h in enumerate(external)
+        if h not in household_ids
+    ]
+    if unknown:
+        raise InputError("ems.external", unknown)
+    built_in = [i for i, h in enumerate(household_ids) if h not in external]
+    shards = np.array_split(np.array(built_in, dtype=int), scenario.ems.shards)
     ems_names = ["ems"] if len(shards) == 1 else [f"ems_{i + 1}" for i in range(len(shards))]
     port = scenario.run.broker_port
     time = scenario.time
 
-    def entry(name: str, role: str, helics: dict[str, Any], config: dict[str, Any]) -> dict:
+    def entry(
+        name: str, role: str, helics: dict[str, Any], config: dict[str, Any], program: str = ""
+    ) -> dict:
+        command = program or f"python -m federates.{role}"
         return {
             "name": name,
             "directory": directory,
-            "exec": f"python -m federates.{role} {federation_arg} --name {name}",
+            "exec": f"{command} {federation_arg} --name {name}",
             "helics": _helics_block(name, role, helics, scenario, port),
             "tefed": {"role": role, "config": config},
         }
@@ -101,29 +117,36 @@ def build_federation(
             _price_config(scenario, scenario_dir, base_dir),
         )
     ]
+    ems_config = {
+        "market_mechanism": scenario.market.mechanism,
+        "pv_model": _pv_model_config(scenario, scenario_dir, base_dir),
+        "publish_reactive_power": published_kvar,
+    }
+
+    def household_interfaces(hosted: list[str]) -> dict[str, Any]:
+        return {
+            "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted]
+            + [
+                _pub(keys.household_reactive_power(h), "double", "kvar")
+                for h in (hosted if published_kvar else [])
+            ],
+            "subscriptions": forecasts,
+            "endpoints": [{"name": keys.household_endpoint(h), "global": True} for h in hosted],
+        }
+
     for name, members in zip(ems_names, shards, strict=True):
         hosted = [household_ids[i] for i in members]
         federates.append(
+            entry(name, "ems", household_interfaces(hosted), {"households": hosted, **ems_config})
+        )
+    for household, program in external.items():
+        federates.append(
             entry(
-                name,
+                f"household_{household}",
                 "ems",
-                {
-                    "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted]
-                    + [
-                        _pub(keys.household_reactive_power(h), "double", "kvar")
-                        for h in (hosted if published_kvar else [])
-                    ],
-                    "subscriptions": forecasts,
-                    "endpoints": [
-                        {"name": keys.household_endpoint(h), "global": True} for h in hosted
-                    ],
-                },
-                {
-                    "households": hosted,
-                    "market_mechanism": scenario.market.mechanism,
-                    "pv_model": scenario.pv_model.model_dump(),
-                    "publish_reactive_power": published_kvar,
-                },
+                household_interfaces([household]),
+                {"households": [household], **ems_config},
+                program,
             )
         )
     federates.append(
@@ -201,62 +224,6 @@ def build_federation(
     return FederationFile.model_validate(data)
 
 
-# --- households ---------------------------------------------------------------------------------
-
-
-def resolve_households(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
-    """The household table: one row per household, every device parameter explicit.
-
-    Values given as ``[low, high]`` are drawn uniformly per household, group by group in scenario
-    order, field by field in a fixed order, so adding a group never changes earlier households.
-    """
-    frames = [_group_table(group, rng) for group in scenario.households]
-    table = pd.concat(frames, ignore_index=True)
-    width = max(2, len(str(len(table))))
-    table.insert(0, "household_id", [f"h{i + 1:0{width}d}" for i in range(len(table))])
-    table["profile_seed"] = rng.integers(0, 2**31 - 1, size=len(table))
-    table["power_factor"] = table["power_factor"].fillna(scenario.grid.household_power_factor)
-    return table
-
-
-def _group_table(group: HouseholdGroup, rng: np.random.Generator) -> pd.DataFrame:
-    count = group.count
-
-    def draw(value: float | list[float], decimals: int = 3) -> np.ndarray:
-        if isinstance(value, list):
-            return np.round(rng.uniform(value[0], value[1], size=count), decimals)
-        return np.full(count, float(value))
-
-    pv, battery = group.pv, group.battery
-    kwp = draw(pv.kwp) if pv else np.zeros(count)
-    capacity = draw(battery.capacity_kwh) if battery else np.zeros(count)
-    return pd.DataFrame(
-        {
-            "group": group.group,
-            "strategy": group.strategy,
-            "load_daily_energy_kwh": draw(group.load_daily_energy_kwh),
-            "pv_kwp": kwp,
-            "pv_tilt_deg": draw(pv.tilt_deg, 1) if pv else np.zeros(count),
-            "pv_azimuth_deg": draw(pv.azimuth_deg, 1) if pv else np.full(count, 180.0),
-            "pv_inverter_kw": np.round(kwp * (pv.inverter_ratio if pv else 0.0), 3),
-            "battery_capacity_kwh": capacity,
-            "battery_power_kw": draw(battery.power_kw) if battery else np.zeros(count),
-            "battery_round_trip_efficiency": np.full(
-                count, battery.round_trip_efficiency if battery else 1.0
-            ),
-            "battery_soc_min": np.full(count, battery.soc_min if battery else 0.0),
-            "battery_soc_max": np.full(count, battery.soc_max if battery else 1.0),
-            "battery_soc_initial": np.full(count, battery.soc_initial if battery else 0.0),
-            "battery_covers_shortfall": np.full(
-                count, battery.covers_shortfall if battery else False
-            ),
-            "bid_price_fraction": draw(group.bid_price_fraction),
-            "ask_price_fraction": draw(group.ask_price_fraction),
-            "power_factor": np.full(count, group.power_factor or np.nan),
-        }
-    )
-
-
 def _feeder_section(
     scenario: Scenario, scenario_dir: Path, base_dir: Path, seed: int, n_households: int
 ) -> dict[str, Any]:
@@ -296,6 +263,19 @@ def _attach_to_feeder(
         raise InputError("grid.feeder", [str(error)]) from None
     for column in ("bus", "phase", "connection"):
         households[column] = placed[column].to_numpy()
+    community = scenario.community_battery
+    if community is not None:
+        # The community battery connects three-phase at a transformer's LV busbar.
+        bus = community.bus
+        if bus is None and not explicit:
+            bus = str(generate_feeder(feeder).transformers["lv_bus"].iloc[0])
+        if bus is None:
+            raise InputError(
+                "community_battery.bus",
+                ["missing; with an OpenDSS feeder name the three-phase bus it connects to"],
+            )
+        row = households.index[households["household_id"] == COMMUNITY_ID]
+        households.loc[row, ["bus", "phase", "connection"]] = [bus, 1, "three_phase"]
 
 
 # --- federate configuration ---------------------------------------------------------------------
@@ -313,6 +293,14 @@ def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dic
         "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
         "forecast_horizon_intervals": prices.forecast_horizon_intervals,
     }
+
+
+def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dict[str, Any]:
+    model = scenario.pv_model.model_dump()
+    if model["weather_file"] is not None:
+        absolute = (scenario_dir / model["weather_file"]).resolve()
+        model["weather_file"] = os.path.relpath(absolute, base_dir)
+    return model
 
 
 def _helics_block(

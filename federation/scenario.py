@@ -9,7 +9,6 @@ value and what was expected.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,34 +35,15 @@ from federates.price_feed.sources.wholesale import hold_to_intervals
 from federates.runtime.errors import InputError, describe_validation_error
 from federates.runtime.time_grid import TimeGrid, parse_start
 from federation.grid_spec import FEEDER_KINDS, GridSpec, OpenDssFeederSpec
-
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+from federation.household_spec import (
+    NAME_PATTERN,
+    CommunityBatterySpec,
+    HouseholdGroup,
+)
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _range_ok(value: float | list[float], low: float, high: float | None) -> float | list[float]:
-    values = value if isinstance(value, list) else [value]
-    if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
-        raise ValueError("expected a number or a range [low, high] with low <= high")
-    for item in values:
-        if item < low or (high is not None and item > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"expected values {bound}")
-    return value
-
-
-def _nonnegative(value: float | list[float]) -> float | list[float]:
-    return _range_ok(value, 0.0, None)
-
-
-def _fraction(value: float | list[float]) -> float | list[float]:
-    return _range_ok(value, 0.0, 1.0)
-
-
-NumberOrRange = float | list[float]
 
 
 class TimeSpec(_Section):
@@ -98,6 +78,15 @@ class SiteSpec(_Section):
 
 class PvModelSpec(_Section):
     """Parameters of the PV model shared by every household (PVWatts with Faiman temperature)."""
+
+    irradiance: Literal["clear_sky", "tmy"] = Field(
+        "clear_sky",
+        description="clear_sky: Ineichen with the site's Linke turbidity; tmy: a typical "
+        "meteorological year (TMY3) file, by default the one pvlib ships",
+    )
+    weather_file: str | None = Field(
+        None, description="TMY3 CSV (irradiance: tmy); none: pvlib's 723170TYA.CSV"
+    )
 
     system_losses: float = Field(0.14, ge=0, lt=1, description="DC losses before the inverter")
     temperature_coefficient_per_c: float = Field(-0.0037, description="of DC power [1/°C]")
@@ -238,93 +227,23 @@ class PricesSpec(_Section):
     forecast_horizon_intervals: int = Field(96, ge=2)
 
 
-class PvSpec(_Section):
-    """Rooftop PV of a household group."""
+class ExternalHousehold(_Section):
+    """A household run by a program of its own instead of the built-in ems."""
 
-    kwp: NumberOrRange = Field(description="peak DC power [kWp]")
-    tilt_deg: NumberOrRange = 30.0
-    azimuth_deg: NumberOrRange = Field(180.0, description="0 = north, 180 = south")
-    inverter_ratio: float = Field(1.0, gt=0, description="inverter AC rating / kWp [-]")
-
-    _kwp = field_validator("kwp")(_nonnegative)
-
-    @field_validator("tilt_deg")
-    @classmethod
-    def _tilt(cls, value: NumberOrRange) -> NumberOrRange:
-        return _range_ok(value, 0.0, 90.0)
-
-    @field_validator("azimuth_deg")
-    @classmethod
-    def _azimuth(cls, value: NumberOrRange) -> NumberOrRange:
-        return _range_ok(value, 0.0, 359.999)
-
-
-class BatterySpec(_Section):
-    """Home battery of a household group."""
-
-    capacity_kwh: NumberOrRange = Field(description="usable capacity [kWh]")
-    power_kw: NumberOrRange = Field(description="charge and discharge limit [kW]")
-    round_trip_efficiency: float = Field(0.9, gt=0, le=1)
-    soc_min: float = Field(0.1, ge=0, le=1)
-    soc_max: float = Field(0.95, ge=0, le=1)
-    soc_initial: float = Field(0.5, ge=0, le=1)
-    covers_shortfall: bool = Field(
-        True,
-        description="during delivery the battery steers toward the household's awards, so it "
-        "covers a shortfall of sold energy first (T-REX); false: it only serves self-consumption",
+    household_id: str = Field(description="id from the household table, e.g. h03")
+    exec: str = Field(
+        description="command line; tefed appends the federation file and --name FEDERATE, as "
+        "for its own federates"
     )
-
-    _capacity = field_validator("capacity_kwh")(_nonnegative)
-    _power = field_validator("power_kw")(_nonnegative)
-
-    @model_validator(mode="after")
-    def _soc_order(self) -> BatterySpec:
-        if not self.soc_min <= self.soc_initial <= self.soc_max:
-            raise ValueError(
-                f"expected soc_min <= soc_initial <= soc_max, got {self.soc_min}, "
-                f"{self.soc_initial}, {self.soc_max}"
-            )
-        return self
-
-
-class HouseholdGroup(_Section):
-    """``count`` households sharing devices and a strategy."""
-
-    group: str = Field(description="name of the group")
-    count: int = Field(ge=1)
-    strategy: Literal["net_billing", "simple_trader"] = "net_billing"
-    load_daily_energy_kwh: NumberOrRange = Field(10.0, description="daily consumption [kWh]")
-    pv: PvSpec | None = None
-    battery: BatterySpec | None = None
-    bid_price_fraction: NumberOrRange = Field(
-        [0.4, 0.9], description="bid price position between export (0) and import (1) price"
-    )
-    ask_price_fraction: NumberOrRange = Field(
-        [0.1, 0.6], description="ask price position between export (0) and import (1) price"
-    )
-    power_factor: float | None = Field(
-        None,
-        gt=0,
-        le=1,
-        description="lagging power factor while importing; default grid.household_power_factor",
-    )
-
-    _load = field_validator("load_daily_energy_kwh")(_nonnegative)
-    _bid = field_validator("bid_price_fraction")(_fraction)
-    _ask = field_validator("ask_price_fraction")(_fraction)
-
-    @field_validator("group")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("expected letters, digits, '_' or '-'")
-        return value
 
 
 class EmsSpec(_Section):
-    """How households are spread over ems federates."""
+    """How households are spread over ems federates, and which run on their own."""
 
     shards: int = Field(1, ge=1, description="number of ems federates")
+    external: list[ExternalHousehold] = Field(
+        default_factory=list, description="households taken out of the built-in ems"
+    )
 
 
 class RunSpec(_Section):
@@ -350,21 +269,28 @@ class Scenario(_Section):
     market: MarketSpec = Field(default_factory=DoubleAuctionSpec)
     prices: PricesSpec = Field(default_factory=PricesSpec)
     households: list[HouseholdGroup] = Field(min_length=1)
+    community_battery: CommunityBatterySpec | None = None
     ems: EmsSpec = Field(default_factory=EmsSpec)
     run: RunSpec = Field(default_factory=RunSpec)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not NAME_PATTERN.match(value):
             raise ValueError("expected letters, digits, '_' or '-'")
         return value
 
     @model_validator(mode="after")
     def _shards(self) -> Scenario:
         total = sum(group.count for group in self.households)
-        if self.ems.shards > total:
-            raise ValueError(f"ems.shards is {self.ems.shards} but there are {total} households")
+        built_in = total + (self.community_battery is not None) - len(self.ems.external)
+        if self.ems.shards > built_in:
+            raise ValueError(
+                f"ems.shards is {self.ems.shards} but the built-in ems hosts {built_in} households"
+            )
+        external = [entry.household_id for entry in self.ems.external]
+        if len(set(external)) != len(external):
+            raise ValueError(f"ems.external names a household twice: {external}")
         transformers = getattr(self.grid.feeder, "transformers", None)
         if transformers is not None and transformers > total:
             raise ValueError(

@@ -141,13 +141,13 @@ def european_lv_scenario(tmp_path: Path, **overrides: object) -> dict:
         {
             "group": "homes",
             "count": 45,
-            "strategy": "simple_trader",
+            "strategy": "self_consumption",
             "load_daily_energy_kwh": [6, 14],
         },
         {
             "group": "pv_homes",
             "count": 10,
-            "strategy": "simple_trader",
+            "strategy": "self_consumption",
             "load_daily_energy_kwh": [6, 14],
             "pv": {"kwp": [3, 6], "tilt_deg": 35, "azimuth_deg": 180},
         },

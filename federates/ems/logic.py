@@ -2,13 +2,15 @@
 
 At every grid instant (phase 2 of 4) the ems
 
-1. takes in price forecasts and the market's messages (awards, settlements, rejections);
-2. lets every ``simple_trader`` household order its forecast deficit or surplus for interval
-   ``k``, in the form the market's mechanism takes (`federates.ems.order_forms`): at gate
-   closure of ``k``, or, in the continuous market, at a time of its own while the gate is open
-   (spread over the interval before gate closure, fixed per household by its profile seed);
-3. dispatches each battery toward the household's awarded net power for the current interval
-   (zero without awards: self-consumption), and publishes every household's net power;
+1. takes in price forecasts and the market's messages (awards, settlements, rejections), and
+   shows each strategy the market's clearing price once per interval;
+2. lets every trading household order for interval ``k`` in the form the market's mechanism
+   takes (`federates.ems.order_forms`): at gate closure of ``k``, or, in the continuous market,
+   at a time of its own while the gate is open (fixed per household by its profile seed). Each
+   strategy group (`federates.ems.strategy_groups`) quotes once per interval, over arrays;
+3. dispatches each battery: toward the planned net power of an ``optimizing`` household, toward
+   the awarded net power of a household whose battery covers shortfalls, or for
+   self-consumption otherwise; and publishes every household's net power;
 4. runs the same households under net billing in parallel (a shadow fleet with its own battery
    states) so each household's baseline bill is known from the same run.
 
@@ -26,17 +28,13 @@ from federates import keys
 from federates.ems.devices.battery import (
     BatteryParameters,
     dispatch_battery,
+    initial_soc_kwh,
     self_consumption_request_kw,
 )
-from federates.ems.devices.load import synthetic_load_profiles
-from federates.ems.devices.pv import clear_sky_pv_power_kw
-from federates.ems.order_forms import ORDER_KIND, order_messages
-from federates.ems.strategies import STRATEGIES
-from federates.ems.strategies.simple_trader import (
-    NO_ORDER,
-    forecast_residual_energy_wh,
-    quote_orders,
-)
+from federates.ems.household_devices import household_profiles
+from federates.ems.order_forms import ORDER_KIND, curve_messages, order_messages
+from federates.ems.strategies.simple_trader import NO_ORDER
+from federates.ems.strategy_groups import STRATEGIES, ShardState, strategy_groups
 from federates.interval_prices import IntervalPrices
 from federates.messages import (
     AwardsMessage,
@@ -82,44 +80,35 @@ class EmsFederate(FederateLogic):
         self._check_strategies(rows)
         count = len(hosted)
 
-        site = context.federation.tefed.site
-        pv_model = context.config["pv_model"]
-        step_times = self._grid.calendar(self._grid.step_times_s())
-        self._load_kw = synthetic_load_profiles(
-            step_times,
-            rows["load_daily_energy_kwh"].to_numpy(float),
-            seed=context.seed,
-            household_keys=rows["profile_seed"].to_numpy(np.int64),
+        profiles = household_profiles(
+            table,
+            self._grid,
+            context.federation.tefed.site,
+            context.config["pv_model"],
+            context.seed,
+            hosted,
+            community=bool(rows["serves_community"].any()),
+            base_dir=context.base_dir,
         )
-        self._pv_kw = clear_sky_pv_power_kw(
-            step_times,
-            site.latitude_deg,
-            site.longitude_deg,
-            site.altitude_m,
-            site.linke_turbidity,
-            kwp=rows["pv_kwp"].to_numpy(float),
-            tilt_deg=rows["pv_tilt_deg"].to_numpy(float),
-            azimuth_deg=rows["pv_azimuth_deg"].to_numpy(float),
-            inverter_kw=rows["pv_inverter_kw"].to_numpy(float),
-            system_losses=float(pv_model["system_losses"]),
-            gamma_pdc_per_c=float(pv_model["temperature_coefficient_per_c"]),
-            air_temperature_c=float(pv_model["air_temperature_c"]),
-            wind_speed_m_per_s=float(pv_model["wind_speed_m_per_s"]),
-        )
-        self._battery = BatteryParameters.from_round_trip(
-            capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
-            power_kw=rows["battery_power_kw"].to_numpy(float),
-            round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
-            soc_min=rows["battery_soc_min"].to_numpy(float),
-            soc_max=rows["battery_soc_max"].to_numpy(float),
-        )
-        initial_soc_kwh = rows["battery_soc_initial"].to_numpy(float) * self._battery.capacity_kwh
-        self._soc_kwh = initial_soc_kwh.copy()
-        self._baseline_soc_kwh = initial_soc_kwh.copy()
-        self._is_trader = rows["strategy"].to_numpy() == "simple_trader"
+        self._load_kw, self._pv_kw, self._ev_kw = profiles.load_kw, profiles.pv_kw, profiles.ev_kw
+        try:
+            self._battery = BatteryParameters.from_round_trip(
+                capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
+                power_kw=rows["battery_power_kw"].to_numpy(float),
+                round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
+                soc_min=rows["battery_soc_min"].to_numpy(float),
+                soc_max=rows["battery_soc_max"].to_numpy(float),
+                self_discharge_per_h=rows["battery_self_discharge_per_h"].to_numpy(float),
+                household_ids=hosted,
+            )
+            initial_soc = initial_soc_kwh(
+                rows["battery_soc_initial"].to_numpy(float), self._battery
+            )
+        except ValueError as error:
+            raise InputError("household table", [str(error)]) from None
+        self._soc_kwh = initial_soc.copy()
+        self._baseline_soc_kwh = initial_soc.copy()
         self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)
-        self._bid_fraction = rows["bid_price_fraction"].to_numpy(float)
-        self._ask_fraction = rows["ask_price_fraction"].to_numpy(float)
         self._index_of = {household: i for i, household in enumerate(hosted)}
         self._power_keys = [keys.household_power(h) for h in hosted]
         self._reactive_keys = (
@@ -152,10 +141,31 @@ class EmsFederate(FederateLogic):
 
         n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
         self._prices = IntervalPrices(n_intervals)
+        natural_kw = self._load_kw + self._ev_kw - self._pv_kw
+        per_interval = self._grid.steps_per_interval
+        self._groups = strategy_groups(
+            rows,
+            self._battery,
+            natural_kw.reshape(n_intervals, per_interval, count).mean(axis=1),
+            None
+            if profiles.community_kw is None
+            else profiles.community_kw.reshape(n_intervals, per_interval).mean(axis=1),
+            self._prices,
+            self._grid,
+            curves=ORDER_KIND[self._mechanism] != "simple",
+        )
+        self._is_trader = np.zeros(count, dtype=bool)
+        for group in self._groups:
+            self._is_trader[group.members] = group.name != "net_billing"
+        self._planned_net_wh = np.full((n_intervals, count), np.nan)
+        self._quoted: dict[int, list] = {}
+        self._observed = np.zeros(n_intervals, dtype=bool)
+        self._clearing_price = np.full(n_intervals, np.nan)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
         self._rejections = 0
         self._battery_kw = np.zeros((n_steps, count))
+        self._natural_kw = natural_kw
         self._power_kw = np.zeros((n_steps, count))
         self._soc_record_kwh = np.zeros((n_steps, count))
         self._baseline_power_kw = np.zeros((n_steps, count))
@@ -212,6 +222,7 @@ class EmsFederate(FederateLogic):
                 for award in parsed.awards
             )
             self._awarded_net_wh[parsed.interval_index, index] = signed
+            self._observe(parsed)
         elif isinstance(parsed, SettlementMessage):
             self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
         elif isinstance(parsed, RejectedMessage):
@@ -222,6 +233,20 @@ class EmsFederate(FederateLogic):
                 "; ".join(f"{r.order_id}: {r.reason}" for r in parsed.rejections),
             )
 
+    def _observe(self, awards: AwardsMessage) -> None:
+        """Show every strategy the clearing price of an interval, once (the mean of the
+        market's named prices: per pool, uniform, or per bus)."""
+        interval = awards.interval_index
+        if self._observed[interval]:
+            return
+        self._observed[interval] = True
+        prices = np.array(list(awards.prices_usd_per_kwh.values()), dtype=float)
+        prices = prices[np.isfinite(prices)]
+        price = float(prices.mean()) if prices.size else float("nan")
+        self._clearing_price[interval] = price
+        for group in self._groups:
+            group.observe(interval, price)
+
     def _order_due(self, time_s: int) -> list[Message]:
         """Orders of the households whose ordering time for some interval is ``time_s``."""
         messages = []
@@ -229,49 +254,78 @@ class EmsFederate(FederateLogic):
             interval = self._grid.interval_cleared_at(time_s + lead * self._grid.grid_step_s)
             if interval is not None:
                 due = self._is_trader & (self._order_lead_steps == lead)
-                messages.extend(self._order(interval, due))
+                if due.any():
+                    messages.extend(self._order(interval, due))
         return messages
 
     def _order(self, interval: int, due: np.ndarray) -> list[Message]:
-        if not due.any():
-            return []
+        """Messages of the ``due`` households for ``interval``; every group quotes once per
+        interval (at its first ordering time), so a plan is never solved twice."""
         import_price, export_price = self._prices.of(interval)
-        first_step = interval * self._grid.steps_per_interval
-        steps = slice(first_step, first_step + self._grid.steps_per_interval)
-        natural_kw = self._load_kw[steps] - self._pv_kw[steps]
-        residual_wh = forecast_residual_energy_wh(
-            natural_kw, self._soc_kwh, self._battery, self._grid.grid_step_s
-        )
-        quotes = quote_orders(
-            residual_wh, import_price, export_price, self._bid_fraction, self._ask_fraction
-        )
-        ordering = np.flatnonzero(due & (quotes.side != NO_ORDER))
-        gate_closure_s = self._grid.gate_closure_time_s(interval)
-        return [
-            Message(self._endpoints[index], keys.MARKET_ENDPOINT, message.model_dump_json())
-            for index, message in order_messages(
-                self._mechanism,
-                quotes,
-                interval,
-                self._grid.market_interval_s,
-                export_price,
-                ordering,
-                expires_time_s=gate_closure_s if self._mechanism == "continuous" else None,
+        if interval not in self._quoted:
+            first_step = interval * self._grid.steps_per_interval
+            state = ShardState(
+                interval=interval,
+                natural_kw=self._natural_kw[
+                    first_step : first_step + self._grid.steps_per_interval
+                ],
+                soc_kwh=self._soc_kwh,
+                battery=self._battery,
+                import_price_usd_per_kwh=import_price,
+                export_price_usd_per_kwh=export_price,
             )
-        ]
+            self._quoted = {interval: [group.quote(state) for group in self._groups]}
+            for orders in self._quoted[interval]:
+                if orders.planned_net_wh is not None:
+                    self._planned_net_wh[interval, orders.members] = orders.planned_net_wh
+        gate_closure_s = self._grid.gate_closure_time_s(interval)
+        expires = gate_closure_s if self._mechanism == "continuous" else None
+        messages = []
+        for orders in self._quoted[interval]:
+            ordering = np.flatnonzero(due[orders.members] & (orders.quotes.side != NO_ORDER))
+            if orders.curve_power_kw is not None:
+                pairs = curve_messages(
+                    self._mechanism,
+                    interval,
+                    orders.curve_price_usd_per_kwh,
+                    orders.curve_power_kw,
+                    np.flatnonzero(due[orders.members]),
+                )
+            else:
+                pairs = order_messages(
+                    self._mechanism,
+                    orders.quotes,
+                    interval,
+                    self._grid.market_interval_s,
+                    export_price,
+                    ordering,
+                    expires_time_s=expires,
+                )
+            messages.extend(
+                Message(
+                    self._endpoints[orders.members[k]],
+                    keys.MARKET_ENDPOINT,
+                    message.model_dump_json(),
+                )
+                for k, message in pairs
+            )
+        return messages
 
     def _dispatch(self, time_s: int) -> np.ndarray:
         step = time_s // self._grid.grid_step_s
         interval = self._grid.interval_of(time_s)
         duration_s = self._grid.grid_step_s
-        natural_kw = self._load_kw[step] - self._pv_kw[step]
+        natural_kw = self._natural_kw[step]
+        to_kw = 3.6 / self._grid.market_interval_s
 
-        # A battery that covers shortfalls steers toward the awards; otherwise it only serves
-        # self-consumption and deviations settle with the grid.
+        # A planned household (optimizing) follows its plan; a battery that covers shortfalls
+        # steers toward the awards; otherwise it only serves self-consumption and deviations
+        # settle with the grid.
+        planned_wh = self._planned_net_wh[interval]
         target_kw = np.where(
-            self._follows_awards,
-            self._awarded_net_wh[interval] * 3.6 / self._grid.market_interval_s,
-            0.0,
+            np.isfinite(planned_wh),
+            np.nan_to_num(planned_wh) * to_kw,
+            np.where(self._follows_awards, self._awarded_net_wh[interval] * to_kw, 0.0),
         )
         battery_kw, self._soc_kwh = dispatch_battery(
             self._soc_kwh,
@@ -305,6 +359,7 @@ class EmsFederate(FederateLogic):
                 "time_s": np.repeat(self._grid.step_times_s(), count),
                 "household_id": np.tile(np.asarray(self._ids, dtype=object), n_steps),
                 "load_power_kw": self._load_kw.ravel(),
+                "ev_power_kw": self._ev_kw.ravel(),
                 "pv_power_kw": self._pv_kw.ravel(),
                 "battery_power_kw": self._battery_kw.ravel(),
                 "power_kw": self._power_kw.ravel(),

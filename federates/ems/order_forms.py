@@ -125,3 +125,92 @@ def _curve(
         CurveVertex(price_usd_per_kwh=export_price_usd_per_kwh, power_kw=0.0),
         CurveVertex(price_usd_per_kwh=price_usd_per_kwh, power_kw=-power_kw),
     ]
+
+
+def curve_messages(
+    mechanism: str,
+    interval: int,
+    price_usd_per_kwh: np.ndarray,
+    power_kw: np.ndarray,
+    ordering: np.ndarray,
+) -> list[tuple[int, OrdersMessage]]:
+    """Orders from demand curves: a TENT curve, or one affine curve per side.
+
+    Parameters
+    ----------
+    mechanism : str
+        ``curve_clearing`` or ``dlmp``.
+    interval : int
+        Delivery interval the orders are for.
+    price_usd_per_kwh : numpy.ndarray
+        Price levels per household, (households, levels), rising along a row [USD/kWh].
+    power_kw : numpy.ndarray
+        Power drawn at each level, + buying, − selling, non-increasing along a row [kW].
+    ordering : numpy.ndarray of int
+        Rows that order (a row that is 0 kW at every level sends nothing).
+
+    Returns
+    -------
+    list of (int, OrdersMessage)
+        Row index and its message.
+
+    Notes
+    -----
+    For ``curve_clearing`` the levels are the curve's vertices (equal consecutive vertices are
+    dropped). For ``dlmp`` the buying part becomes an affine bid from its power at the lowest
+    level (``power_max_kw`` at ``price_min``) to its power at the highest (``power_min_kw`` at
+    ``price_max``), and the selling part an affine ask the other way round; a household that
+    buys at low prices and sells at high ones sends both.
+
+    Examples
+    --------
+    A battery household that buys 2 kW at 0.07 USD/kWh and sells 1 kW at 0.14 USD/kWh:
+
+    >>> [(i, [o.side for o in m.orders]) for i, m in curve_messages(
+    ...     "dlmp", 3, np.array([[0.07, 0.14]]), np.array([[2.0, -1.0]]), np.array([0]))]
+    [(0, ['buy', 'sell'])]
+    """
+    messages = []
+    for index in ordering.tolist():
+        prices, powers = price_usd_per_kwh[index], power_kw[index]
+        if not np.any(np.abs(powers) > 1e-9):
+            continue
+        if mechanism == "curve_clearing":
+            keep = np.ones(prices.size, dtype=bool)
+            keep[1:] = (np.diff(prices) != 0) | (np.diff(powers) != 0)
+            vertices = [
+                CurveVertex(price_usd_per_kwh=float(p), power_kw=float(q))
+                for p, q in zip(prices[keep], powers[keep], strict=True)
+            ]
+            orders = [CurveOrder(kind="curve", order_id=f"{interval}-curve", vertices=vertices)]
+        else:
+            low, high = float(prices[0]), float(prices[-1])
+            buy = np.maximum(powers, 0.0)
+            sell = np.maximum(-powers, 0.0)
+            orders = []
+            if buy[0] > 0:
+                orders.append(
+                    AffineOrder(
+                        kind="affine",
+                        order_id=f"{interval}-buy",
+                        side="buy",
+                        price_max_usd_per_kwh=high,
+                        price_min_usd_per_kwh=low,
+                        power_max_kw=float(buy[0]),
+                        power_min_kw=float(buy[-1]),
+                    )
+                )
+            if sell[-1] > 0:
+                orders.append(
+                    AffineOrder(
+                        kind="affine",
+                        order_id=f"{interval}-sell",
+                        side="sell",
+                        price_max_usd_per_kwh=high,
+                        price_min_usd_per_kwh=low,
+                        power_max_kw=float(sell[-1]),
+                        power_min_kw=float(sell[0]),
+                    )
+                )
+        messages.append((index, OrdersMessage(interval_index=interval, orders=orders)))
+    return messages

@@ -210,7 +210,8 @@ class OpenDssFeeder:
     households : pandas.DataFrame
         One row per household: ``name``, ``bus``, ``phase`` (1, 2 or 3) and ``connection``
         (``ln``: line-to-neutral on node ``phase``; ``split``: 240 V across nodes 1 and 2 of a
-        split-phase secondary).
+        split-phase secondary; ``three_phase``: a balanced load on nodes 1, 2 and 3, such as
+        the community battery, metered on node 1).
     existing_loads : {"keep", "replace", "scale"}
         What happens to the loads the feeder defines: kept at their base power, disabled, or
         scaled by ``existing_load_scale``.
@@ -242,17 +243,24 @@ class OpenDssFeeder:
         vmin_pu, vmax_pu = constant_power_voltage_range_pu
         split = households["connection"].to_numpy() == "split"
         base_kv = _bus_base_kv(households["bus"].tolist())
-        for name, bus, phase, is_split, kv in zip(
+        for name, bus, phase, is_split, connection, kv in zip(
             households["name"],
             households["bus"],
             households["phase"].astype(int),
             split,
+            households["connection"],
             base_kv,
             strict=True,
         ):
-            terminal, load_kv = (f"{bus}.1.2", 2 * kv) if is_split else (f"{bus}.{phase}", kv)
+            phases = 1
+            if is_split:
+                terminal, load_kv = f"{bus}.1.2", 2 * kv
+            elif connection == "three_phase":
+                terminal, load_kv, phases = f"{bus}.1.2.3", kv * np.sqrt(3.0), 3
+            else:
+                terminal, load_kv = f"{bus}.{phase}", kv
             dss.Text.Command(
-                f"New Load.{name} bus1={terminal} phases=1 kV={load_kv:.6f} "
+                f"New Load.{name} bus1={terminal} phases={phases} kV={load_kv:.6f} "
                 f"kW=0 kvar=0 model=1 vminpu={vmin_pu} vmaxpu={vmax_pu}"
             )
         self._loads = altdss.Load
@@ -404,7 +412,7 @@ def _check_household_nodes(households: pd.DataFrame) -> None:
         strict=True,
     ):
         bus = str(bus).lower()
-        needed = (1, 2) if connection == "split" else (int(phase),)
+        needed = {"split": (1, 2), "three_phase": (1, 2, 3)}.get(connection, (int(phase),))
         if bus not in buses:
             problems.append(f"household {name}: bus {bus!r} is not in the feeder")
         elif any((bus, node) not in nodes for node in needed):

@@ -1,11 +1,8 @@
-"""Household strategies: what a household orders and how its battery follows the outcome.
+"""Household strategies as pure array code; `federates.ems.strategy_groups` runs them.
 
-- ``net_billing``: the baseline. No trading; a battery, if present, serves self-consumption
-  (it fills the gap between the household's net power and zero). Everything is settled with the
-  grid at the net-billing import and export prices.
-- ``simple_trader``: forecasts its net energy for the next interval (with its battery doing
-  self-consumption), bids the deficit or asks the surplus at a price between the export and the
-  import price, and during delivery steers its battery toward the awarded net power.
+- ``net_billing``: the baseline. No trading; a battery, if present, serves self-consumption.
+- ``self_consumption`` (`simple_trader`): bids the forecast deficit, asks the surplus at fixed
+  positions between export and import price; the battery steers toward the awards.
+- ``ma_crossover``: T-REX's TB-1 expert trader (learned prices, moving-average crossover).
+- ``optimizing`` (`schedule_lp`, `residual_flexibility`): the receding-horizon LP of Rana et al.
 """
-
-STRATEGIES = ("net_billing", "simple_trader")
