@@ -8,12 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from federates.ems.devices.battery import (
-    BatteryParameters,
-    dispatch_battery,
-    initial_soc_kwh,
-    self_consumption_request_kw,
-)
+from federates.ems.devices.battery import BatteryParameters, initial_soc_kwh
+from federates.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
 from federates.ems.devices.battery_presets import BATTERY_PRESETS, battery_preset
 
 

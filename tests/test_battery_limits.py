@@ -8,11 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from federates.ems.devices.battery import (
-    BatteryParameters,
-    dispatch_battery,
-    dispatch_battery_detailed,
-)
+from federates.ems.devices.battery import BatteryParameters
+from federates.ems.devices.battery_dispatch import dispatch_battery, dispatch_battery_detailed
 
 
 def _asymmetric(self_discharge_per_h: float = 0.0) -> BatteryParameters:

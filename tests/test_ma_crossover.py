@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from federates.ems.devices.battery import BatteryParameters, dispatch_battery
+from federates.ems.devices.battery import BatteryParameters
+from federates.ems.devices.battery_dispatch import dispatch_battery
 from federates.ems.strategies.ma_crossover import (
     MaCrossoverParameters,
     MaCrossoverTrader,

@@ -98,7 +98,7 @@ def household_profiles(
     rows = table.loc[wanted]
     step_times = grid.calendar(grid.step_times_s())
     load_kw = _load_kw(rows, step_times, grid, seed, base_dir)
-    pv_kw = _pv_kw(rows, step_times, site, pv_model, base_dir)
+    pv_kw = _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
     ev_kw, shortfall = _ev_kw(rows, load_kw - pv_kw, step_times, grid)
     position = {h: k for k, h in enumerate(wanted)}
     mine = [position[h] for h in hosted]
@@ -171,6 +171,7 @@ def _csv_load_kw(
 def _pv_kw(
     rows: pd.DataFrame,
     step_times: pd.DatetimeIndex,
+    grid_step_s: int,
     site: Any,
     pv_model: dict[str, Any],
     base_dir: Path,
@@ -186,7 +187,7 @@ def _pv_kw(
     if pv_model.get("irradiance", "clear_sky") == "tmy":
         # The TMY sky is moved to the site: the sun is the site's, the weather the file's.
         path = pv_model.get("weather_file")
-        step_s = int((step_times[1] - step_times[0]).total_seconds()) if step_times.size > 1 else 60
+        step_s = grid_step_s
         try:
             weather = read_tmy3_weather(None if path is None else base_dir / path)
             on_grid = weather_on_grid(
@@ -236,9 +237,11 @@ def _ev_kw(
         )
     except ValueError as error:
         raise InputError("household table", [str(error)]) from None
-    local = step_times.tz_convert(step_times.tz)
+    # Local wall-clock time of day: the calendar is in the scenario's time zone.
     time_of_day_s = (
-        local.hour.to_numpy() * 3600 + local.minute.to_numpy() * 60 + local.second.to_numpy()
+        step_times.hour.to_numpy() * 3600
+        + step_times.minute.to_numpy() * 60
+        + step_times.second.to_numpy()
     ).astype(float)
     smart = mode == "smart"
     state = initial_ev_state(time_of_day_s[0], ev)

@@ -25,12 +25,8 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.ems.devices.battery import (
-    BatteryParameters,
-    dispatch_battery,
-    initial_soc_kwh,
-    self_consumption_request_kw,
-)
+from federates.ems.devices.battery import BatteryParameters, initial_soc_kwh
+from federates.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
 from federates.ems.household_devices import household_profiles
 from federates.ems.order_forms import ORDER_KIND, curve_messages, order_messages
 from federates.ems.strategies.simple_trader import NO_ORDER
@@ -270,7 +266,6 @@ class EmsFederate(FederateLogic):
                     first_step : first_step + self._grid.steps_per_interval
                 ],
                 soc_kwh=self._soc_kwh,
-                battery=self._battery,
                 import_price_usd_per_kwh=import_price,
                 export_price_usd_per_kwh=export_price,
             )

@@ -62,8 +62,6 @@ class ShardState:
         Forecast load + EV − PV per grid step of the interval, (steps, households) [kW].
     soc_kwh : numpy.ndarray
         Stored battery energy now, per household [kWh].
-    battery : BatteryParameters
-        Battery ratings of the shard.
     import_price_usd_per_kwh, export_price_usd_per_kwh : float
         Net-billing prices of the interval [USD/kWh].
     """
@@ -71,7 +69,6 @@ class ShardState:
     interval: int
     natural_kw: np.ndarray
     soc_kwh: np.ndarray
-    battery: BatteryParameters
     import_price_usd_per_kwh: float
     export_price_usd_per_kwh: float
 
@@ -147,9 +144,12 @@ class SelfConsumptionGroup(StrategyGroup):
 
     name = "self_consumption"
 
-    def __init__(self, members: np.ndarray, options: dict, bid_fraction, ask_fraction, step_s):
+    def __init__(
+        self, members: np.ndarray, options: dict, battery, bid_fraction, ask_fraction, step_s
+    ):
         super().__init__(members, options)
         self._bid, self._ask, self._step_s = bid_fraction, ask_fraction, step_s
+        self._battery = battery_subset(battery, members)
 
     def quote(self, state: ShardState) -> GroupOrders:
         """Bid the forecast deficit, ask the forecast surplus."""
@@ -167,7 +167,7 @@ class SelfConsumptionGroup(StrategyGroup):
         return forecast_residual_energy_wh(
             state.natural_kw[:, self.members],
             state.soc_kwh[self.members],
-            battery_subset(state.battery, self.members),
+            self._battery,
             self._step_s,
         )
 
@@ -177,8 +177,10 @@ class MaCrossoverGroup(SelfConsumptionGroup):
 
     name = "ma_crossover"
 
-    def __init__(self, members, options, bid_fraction, ask_fraction, step_s, grid: TimeGrid):
-        super().__init__(members, options, bid_fraction, ask_fraction, step_s)
+    def __init__(
+        self, members, options, battery, bid_fraction, ask_fraction, step_s, grid: TimeGrid
+    ):
+        super().__init__(members, options, battery, bid_fraction, ask_fraction, step_s)
         self._grid = grid
         self._slots = max(1, 86400 // grid.market_interval_s)
         self._trader = MaCrossoverTrader(
@@ -202,7 +204,7 @@ class MaCrossoverGroup(SelfConsumptionGroup):
             natural_wh,
             self._residual_wh(state),
             state.soc_kwh[self.members],
-            battery_subset(state.battery, self.members),
+            self._battery,
             self._grid.market_interval_s,
             state.import_price_usd_per_kwh,
             state.export_price_usd_per_kwh,
@@ -384,12 +386,14 @@ def strategy_groups(
             groups.append(StrategyGroup(members, options))
         elif name == "self_consumption":
             groups.append(
-                SelfConsumptionGroup(members, options, bid[members], ask[members], grid.grid_step_s)
+                SelfConsumptionGroup(
+                    members, options, battery, bid[members], ask[members], grid.grid_step_s
+                )
             )
         elif name == "ma_crossover":
             groups.append(
                 MaCrossoverGroup(
-                    members, options, bid[members], ask[members], grid.grid_step_s, grid
+                    members, options, battery, bid[members], ask[members], grid.grid_step_s, grid
                 )
             )
         else:

@@ -30,7 +30,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from federates.ems.devices.battery import SECONDS_PER_HOUR, require_per_household
+from federates.ems.devices.battery import SECONDS_PER_HOUR
+from federates.ems.devices.household_checks import require_per_household
 
 SECONDS_PER_DAY = 86400.0
 HOURS_PER_DAY = 24.0

@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from federates.ems.devices.hashed_random import combine, normal, uniform
-from federates.ems.devices.resampling import NS_PER_S, SECONDS_PER_DAY, local_day_position
+from federates.ems.devices.resampling import (
+    NS_PER_S,
+    SECONDS_PER_DAY,
+    local_day_position,
+    regular_step_s,
+)
 
 #: Slots of 15 minutes in a day of the standard profile [-].
 SLOTS_PER_DAY = 96
@@ -137,7 +142,7 @@ def library_household_profiles(
            [1. , 0.5],
            [1. , 0.5]])
     """
-    step_s = _validated_step_s(times)
+    step_s = regular_step_s(times)
     keys_in = np.asarray(household_keys)
     if keys_in.ndim != 1 or not np.issubdtype(keys_in.dtype, np.integer):
         raise ValueError(
@@ -296,23 +301,3 @@ def _day_weights(profile: np.ndarray, first_day: int, low: int, high: int) -> np
             )
     year_sum = pd.Series(day_sum).groupby(years).transform("sum").to_numpy()
     return day_sum[low : high + 1] / year_sum[low : high + 1]
-
-
-def _validated_step_s(times: pd.DatetimeIndex) -> int:
-    """Step of regular, tz-aware ``times`` in whole seconds, or ValueError."""
-    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
-        raise ValueError(
-            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
-            "pandas.DatetimeIndex"
-        )
-    if len(times) < 2:
-        raise ValueError(f"times has {len(times)} entries; expected at least 2 to fix the step")
-    differences_ns = np.diff(times.as_unit("ns").asi8)
-    irregular = np.flatnonzero(differences_ns != differences_ns[0])
-    if irregular.size or differences_ns[0] <= 0 or differences_ns[0] % NS_PER_S:
-        k = int(irregular[0]) + 1 if irregular.size else 1
-        raise ValueError(
-            f"times: step {k} is {differences_ns[k - 1] / NS_PER_S} s; expected a constant "
-            "positive whole number of seconds"
-        )
-    return int(differences_ns[0] // NS_PER_S)

@@ -31,7 +31,7 @@ from federates.ems.devices.daily_activity import (
     activity_piece_energy_kws,
 )
 from federates.ems.devices.hashed_random import Draw, between, combine, normal, uniform
-from federates.ems.devices.resampling import resample_energy_preserving
+from federates.ems.devices.resampling import regular_step_s, resample_energy_preserving
 
 __all__ = ["resample_energy_preserving", "synthetic_load_profiles"]
 
@@ -177,29 +177,14 @@ def synthetic_load_profiles(
 
 
 def _validated_step_s(times: pd.DatetimeIndex) -> int:
-    """Step of ``times`` in whole seconds, or ValueError."""
-    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
+    """Step of ``times`` in whole seconds from 1 to 3600, or ValueError."""
+    step_s = regular_step_s(times)
+    if step_s > 3600:
         raise ValueError(
-            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
-            "pandas.DatetimeIndex"
-        )
-    if len(times) < 2:
-        raise ValueError(f"times has {len(times)} entries; expected at least 2 to fix the step")
-    differences_ns = np.diff(times.as_unit("ns").asi8)
-    irregular = np.flatnonzero(differences_ns != differences_ns[0])
-    if irregular.size:
-        k = int(irregular[0]) + 1
-        raise ValueError(
-            f"times is irregular: step {k} is {differences_ns[k - 1] / 1e9} s after "
-            f"{differences_ns[0] / 1e9} s at the start; expected a constant step"
-        )
-    step_ns = int(differences_ns[0])
-    if step_ns % 1_000_000_000 or not 1 <= step_ns // 1_000_000_000 <= 3600:
-        raise ValueError(
-            f"times has a step of {step_ns / 1e9} s; expected a whole number of seconds from 1 "
+            f"times has a step of {float(step_s)} s; expected a whole number of seconds from 1 "
             "to 3600"
         )
-    return step_ns // 1_000_000_000
+    return step_s
 
 
 def _household_block(keys: np.ndarray, daily: np.ndarray, calendar: LocalCalendar) -> np.ndarray:

@@ -22,6 +22,53 @@ NS_PER_S = 1_000_000_000
 SECONDS_PER_DAY = 86_400
 
 
+def regular_step_s(times: pd.DatetimeIndex) -> int:
+    """Step of regular, time-zone-aware ``times`` in whole seconds.
+
+    Parameters
+    ----------
+    times : pandas.DatetimeIndex
+        At least two instants, time-zone aware, equally spaced [-].
+
+    Returns
+    -------
+    int
+        The step, a positive whole number of seconds [s].
+
+    Raises
+    ------
+    ValueError
+        If ``times`` has no time zone, fewer than two entries, an irregular step (naming the
+        first one), or a step that is not a positive whole number of seconds.
+
+    Examples
+    --------
+    >>> regular_step_s(pd.date_range("2022-06-21", periods=3, freq="15min", tz="UTC"))
+    900
+    """
+    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
+        raise ValueError(
+            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
+            "pandas.DatetimeIndex"
+        )
+    if len(times) < 2:
+        raise ValueError(f"times has {len(times)} entries; expected at least 2 to fix the step")
+    differences_ns = np.diff(times.as_unit("ns").asi8)
+    irregular = np.flatnonzero(differences_ns != differences_ns[0])
+    if irregular.size:
+        k = int(irregular[0]) + 1
+        raise ValueError(
+            f"times is irregular: step {k} is {differences_ns[k - 1] / NS_PER_S} s after "
+            f"{differences_ns[0] / NS_PER_S} s at the start; expected a constant step"
+        )
+    if differences_ns[0] <= 0 or differences_ns[0] % NS_PER_S:
+        raise ValueError(
+            f"times has a step of {differences_ns[0] / NS_PER_S} s; expected a whole number of "
+            "seconds above 0"
+        )
+    return int(differences_ns[0] // NS_PER_S)
+
+
 def resample_energy_preserving(
     power_kw: np.ndarray, source_step_s: int, target_step_s: int
 ) -> np.ndarray:

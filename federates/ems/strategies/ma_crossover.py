@@ -35,7 +35,8 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from federates.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters, dispatch_battery
+from federates.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from federates.ems.devices.battery_dispatch import dispatch_battery
 from federates.ems.strategies.settlement_price_learning import (
     MovingAverageSignal,
     SettlementPriceLearner,
@@ -167,8 +168,9 @@ def battery_energy_range_wh(
 
     Notes
     -----
-    The battery's own limits: :func:`~federates.ems.devices.battery.dispatch_battery` asked for
-    its full power rating, charging and discharging, over one step as long as the interval. For
+    The battery's own limits:
+    :func:`~federates.ems.devices.battery_dispatch.dispatch_battery` asked for its full power
+    rating, charging and discharging, over one step as long as the interval. For
     a battery with one power limit :math:`P` and no self-discharge this is
     :math:`\\min(P \\Delta t_h, (s_{max} C - E)^+ / \\eta_c)` charging and
     :math:`\\min(P \\Delta t_h, (E - s_{min} C)^+ \\eta_d)` discharging.

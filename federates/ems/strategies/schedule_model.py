@@ -111,7 +111,7 @@ def battery_bounds(battery: BatteryParameters, period_s: float) -> BatteryBounds
     them, else ``power_kw``, and 0 where ``capacity_kwh`` is 0. With self-discharge
     :math:`\\sigma` per hour (``self_discharge_per_h``, 0 if absent) a period of
     :math:`\\Delta t` hours keeps :math:`\\rho = (1 - \\sigma)^{\\Delta t}` of the energy, as in
-    `federates.ems.devices.battery.dispatch_battery`.
+    `federates.ems.devices.battery_dispatch.dispatch_battery`.
 
     Examples
     --------

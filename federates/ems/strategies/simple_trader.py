@@ -17,11 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from federates.ems.devices.battery import (
-    BatteryParameters,
-    dispatch_battery,
-    self_consumption_request_kw,
-)
+from federates.ems.devices.battery import BatteryParameters
+from federates.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
 
 BUY = 1
 SELL = -1
