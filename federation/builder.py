@@ -216,6 +216,7 @@ def build_federation(
             "results": {"root": f"{scenario.run.results_root}/{scenario.name}"},
             "runtime": {
                 "stall_timeout_s": scenario.run.stall_timeout_s,
+                "startup_timeout_s": scenario.run.startup_timeout_s,
                 "wall_clock_limit_s": scenario.run.wall_clock_limit_s,
                 "progress_every_s": scenario.run.progress_every_s,
             },

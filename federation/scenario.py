@@ -250,7 +250,14 @@ class RunSpec(_Section):
     """Where results go and how long a run may take."""
 
     results_root: str = "results"
-    stall_timeout_s: float = Field(60.0, gt=0)
+    stall_timeout_s: float = Field(
+        60.0, gt=0, description="a federate waiting longer than this for a time grant [s]"
+    )
+    startup_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="a federate waiting longer than this for the others to finish starting [s]",
+    )
     wall_clock_limit_s: float = Field(900.0, gt=0)
     progress_every_s: int = Field(3600, gt=0)
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")

@@ -89,6 +89,19 @@ def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
+def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
+    path = federation_with_faulty_market(
+        tmp_path, "hang_at_start", run__stall_timeout_s=1, run__startup_timeout_s=8
+    )
+    federation = FederationFile.model_validate_json(path.read_text())
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert not outcome.ok
+    assert "stalled at startup" in outcome.message
+    assert "not yet ready: 'market'" in outcome.message
+    assert outcome.failed_federate == "market"
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
 def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     path = federation_with_faulty_market(tmp_path, "raise")
     started = time.monotonic()

@@ -83,6 +83,7 @@ class RuntimeSection(_Strict):
     """How federates guard against failures of others."""
 
     stall_timeout_s: float = Field(gt=0)
+    startup_timeout_s: float = Field(gt=0)
     wall_clock_limit_s: float = Field(gt=0)
     progress_every_s: int = Field(gt=0)
 

@@ -152,8 +152,10 @@ class HelicsRuntime:
         except h.HelicsException as error:
             log.error("federate %r could not join the federation: %s", name, error)
             return EXIT_FAILED
-        stall_timeout_s = self.context.federation.tefed.runtime.stall_timeout_s
-        self._watchdog = StallWatchdog(self._federate, name, stall_timeout_s)
+        runtime = self.context.federation.tefed.runtime
+        self._watchdog = StallWatchdog(
+            self._federate, name, runtime.stall_timeout_s, runtime.startup_timeout_s
+        )
         self._watchdog.start()
         try:
             return self._run_created()
@@ -174,7 +176,9 @@ class HelicsRuntime:
             self.logic.initialize(self.context)
             self.timing.busy_s += time.perf_counter() - started
             stage = "enter executing mode"
-            self._wait(lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0)
+            self._wait(
+                lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
+            )
             stage = "time loop"
             self._time_loop()
             # Leave the federation before writing results, so that no other federate waits
@@ -234,8 +238,8 @@ class HelicsRuntime:
                     flush=True,
                 )
 
-    def _wait(self, call: Any, helics_time_s: float) -> Any:
-        self._watchdog.begin_wait(helics_time_s)
+    def _wait(self, call: Any, helics_time_s: float, *, startup: bool = False) -> Any:
+        self._watchdog.begin_wait(helics_time_s, startup=startup)
         started = time.perf_counter()
         try:
             return call()
@@ -278,7 +282,8 @@ class HelicsRuntime:
         if watchdog_message:
             culprits = self._watchdog.culprits
             if self._run_folder is not None:
-                blamed = culprits[0] if len(culprits) == 1 else self.context.name
+                # Culprits come earliest granted time first: that one holds the others back.
+                blamed = culprits[0] if culprits else self.context.name
                 self._run_folder.mark_failed(blamed, watchdog_message)
             return EXIT_STALL
         message = (

@@ -5,6 +5,10 @@ watchdog counts; once the wait exceeds ``runtime.stall_timeout_s`` it asks the b
 federates are executing, asks each of them for its granted and requested time, and names those
 that were granted a time and have not requested the next one (they are computing, or stuck).
 Then it raises a HELICS global error with that message, which ends every federate's wait.
+
+Entering executing mode is different: the others may still be reading feeders and profiles, so
+that wait gets ``runtime.startup_timeout_s``, and the message names the federates that have not
+yet asked to start.
 """
 
 from __future__ import annotations
@@ -23,25 +27,32 @@ log = logging.getLogger("tefed.runtime")
 EXIT_STALL = 4
 #: How long the watchdog waits for the broker to answer a question [s].
 QUERY_TIMEOUT_S = 3.0
+#: Federate states that mean "asked to start" (entering executing mode, or past it).
+READY = ("initializing", "executing")
+#: Pause between the two looks that confirm which federates are stuck [s].
+CONFIRM_DELAY_S = 1.0
 
 
 class StallWatchdog(threading.Thread):
     """Ends the federation when this federate has waited too long for a time grant."""
 
-    def __init__(self, federate: Any, name: str, timeout_s: float):
+    def __init__(self, federate: Any, name: str, timeout_s: float, startup_timeout_s: float):
         super().__init__(name=f"stall-watchdog-{name}", daemon=True)
         self._federate = federate
         self._name = name
         self._timeout_s = timeout_s
+        self._startup_timeout_s = startup_timeout_s
         self._waiting_since: float | None = None
         self._waiting_for: float = 0.0
+        self._waiting_at_startup = False
         self._stop = threading.Event()
         self.fired_message: str | None = None
         self.culprits: list[str] = []
 
-    def begin_wait(self, helics_time_s: float) -> None:
-        """Called just before a blocking HELICS call."""
+    def begin_wait(self, helics_time_s: float, *, startup: bool = False) -> None:
+        """Called just before a blocking HELICS call (``startup``: entering executing mode)."""
         self._waiting_for = helics_time_s
+        self._waiting_at_startup = startup
         self._waiting_since = time.monotonic()
 
     def end_wait(self) -> None:
@@ -55,20 +66,11 @@ class StallWatchdog(threading.Thread):
     def run(self) -> None:
         while not self._stop.wait(0.5):
             since = self._waiting_since
-            if since is None or time.monotonic() - since < self._timeout_s:
+            startup = self._waiting_at_startup
+            limit_s = self._startup_timeout_s if startup else self._timeout_s
+            if since is None or time.monotonic() - since < limit_s:
                 continue
-            culprits = self._find_computing_federates()
-            self.culprits = [name for name, _ in culprits]
-            who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
-            self.fired_message = (
-                f"federation stalled: federate '{self._name}' waited more than "
-                f"{self._timeout_s:g} s for time {self._waiting_for:g} s; "
-                + (
-                    f"still computing without requesting time: {who}"
-                    if culprits
-                    else "no federate reports being busy (a process may have died)"
-                )
-            )
+            self.fired_message = self._startup_message() if startup else self._stall_message()
             log.error(self.fired_message)
             try:
                 h.helicsFederateGlobalError(self._federate, EXIT_STALL, self.fired_message)
@@ -76,18 +78,63 @@ class StallWatchdog(threading.Thread):
                 log.error("could not signal the stall to the broker: %s", error)
             return
 
+    def _stall_message(self) -> str:
+        culprits = self._confirmed_culprits()
+        self.culprits = [name for name, _ in culprits]
+        who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
+        return (
+            f"federation stalled: federate '{self._name}' waited more than "
+            f"{self._timeout_s:g} s for time {self._waiting_for:g} s; "
+            + (
+                f"still computing without requesting time: {who}"
+                if culprits
+                else "no federate reports being busy (a process may have died)"
+            )
+        )
+
+    def _startup_message(self) -> str:
+        self.culprits = [name for name, state in self._federate_states() if state not in READY]
+        who = ", ".join(f"'{name}'" for name in self.culprits)
+        return (
+            f"federation stalled at startup: federate '{self._name}' waited more than "
+            f"{self._startup_timeout_s:g} s (runtime.startup_timeout_s) for the others to start; "
+            + (
+                f"not yet ready: {who}"
+                if self.culprits
+                else "every federate that joined is ready (one may never have joined)"
+            )
+        )
+
+    def _federate_states(self) -> list[tuple[str, str]]:
+        """(name, state) of every federate the broker knows, this one excluded."""
+        state = self._query("root", "global_state")
+        found = []
+        for core in (state or {}).get("cores", []):
+            for federate in core.get("federates", []):
+                name = federate.get("attributes", {}).get("name")
+                if name and name != self._name:
+                    found.append((name, str(federate.get("state", ""))))
+        return found
+
+    def _confirmed_culprits(self) -> list[tuple[str, float]]:
+        """Federates still computing at the same granted time on a second look, earliest first.
+
+        A federate caught between a grant and its next request by the first look moves on
+        before the second; a stuck one does not.
+        """
+        first = dict(self._find_computing_federates())
+        if not first:
+            return []
+        self._stop.wait(CONFIRM_DELAY_S)
+        second = self._find_computing_federates()
+        stuck = [(name, granted) for name, granted in second if first.get(name) == granted]
+        return sorted(stuck or second, key=lambda item: item[1])
+
     def _find_computing_federates(self) -> list[tuple[str, float]]:
         """Federates that were granted a time and have not requested the next one."""
-        state = self._query("root", "global_state")
-        names = [
-            federate.get("attributes", {}).get("name")
-            for core in (state or {}).get("cores", [])
-            for federate in core.get("federates", [])
-            if federate.get("state") == "executing"
-        ]
         culprits = []
-        for name in names:
-            if not name or name == self._name:
+        for name, state in self._federate_states():
+            if state != "executing":
                 continue
             times = self._query(name, "current_time") or {}
             granted = times.get("granted_time")

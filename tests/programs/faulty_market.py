@@ -2,7 +2,8 @@
 
 ``TEFED_TEST_FAULT`` chooses how: ``raise`` (an exception in its step), ``hang`` (it stops
 responding while computing) or ``kill`` (the process dies at once, as if killed), at simulated
-time ``TEFED_TEST_FAULT_AT_S``. Run as ``python faulty_market.py FEDERATION_FILE --name market``.
+time ``TEFED_TEST_FAULT_AT_S``; or ``hang_at_start`` (it never finishes initializing).
+Run as ``python faulty_market.py FEDERATION_FILE --name market``.
 """
 
 import os
@@ -10,12 +11,17 @@ import signal
 import time
 
 from federates.market.logic import MarketFederate
-from federates.runtime.logic import StepInputs, StepOutputs
+from federates.runtime.logic import FederateContext, StepInputs, StepOutputs
 from federates.runtime.program import run_federate_program
 
 
 class FaultyMarket(MarketFederate):
     """The built-in market, until the fault time."""
+
+    def initialize(self, context: FederateContext) -> None:
+        if os.environ.get("TEFED_TEST_FAULT") == "hang_at_start":
+            time.sleep(3600)
+        super().initialize(context)
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         if time_s >= int(os.environ.get("TEFED_TEST_FAULT_AT_S", "1800")):
