@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -60,3 +61,15 @@ def test_devices_of_the_mixed_run_do_what_their_groups_say(mixed_run) -> None:
     assert table.loc["community_battery", "connection"] == "three_phase"
     no_battery = table.index[table["battery_capacity_kwh"] == 0]
     assert np.all(per_household.loc[no_battery, "battery_power_kw"] == 0)
+
+
+def test_every_plan_of_the_optimizing_households_is_recorded(mixed_run) -> None:
+    run, _ = mixed_run
+    plans = pd.read_parquet(run.file("optimizing_plans"))
+    # Three optimizing groups (two shards, and the community battery's agent) plan every
+    # interval from the second (interval 0 has no market).
+    assert set(plans["status"]) == {"optimal"} and plans["optimal"].all()
+    assert plans.groupby(["group_index", "strategy_options"]).ngroups == 3
+    assert (
+        plans.groupby(["group_index", "strategy_options"])["interval_index"].nunique().min() == 11
+    )

@@ -9,6 +9,9 @@ and PV perfectly), so it is computed once, as arrays (steps, households):
 - EV: each vehicle's charging power over the run, uncontrolled or smart (following the PV surplus,
   with the latest-start rule that meets the need by departure).
 
+An optimizing household plans over a horizon that may reach past the end of the run, so the
+profiles can be asked for ``forecast_steps`` further steps; the run's own steps come first.
+
 A community battery's agent also needs the community's natural net power (load + EV − PV of
 every household of the federation), which it forecasts from the same table.
 """
@@ -30,6 +33,7 @@ from federates.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
 from federates.ems.devices.resampling import resample_power_to_times
 from federates.ems.profile_files import bdew_household_shape, read_profile_csv
 from federates.ems.weather_files import read_tmy3_weather, weather_on_grid
+from federates.periodic_extension import extend_by_earlier_days
 from federates.runtime.errors import InputError
 from federates.runtime.time_grid import TimeGrid
 
@@ -65,6 +69,7 @@ def household_profiles(
     hosted: list[str],
     community: bool,
     base_dir: Path,
+    forecast_steps: int = 0,
 ) -> HouseholdProfiles:
     """Load, PV and EV profiles of ``hosted`` (and the community's net power if ``community``).
 
@@ -86,6 +91,14 @@ def household_profiles(
         Whether to compute the whole community's natural net power too.
     base_dir : Path
         Folder that data paths of the table resolve against.
+    forecast_steps : int
+        Grid steps computed past the end of the run, for forecasts [-]. A measured profile that
+        ends with the run repeats its last day there. EV shortfalls count the run only.
+
+    Returns
+    -------
+    HouseholdProfiles
+        Arrays of ``grid.n_steps + forecast_steps`` rows.
 
     Raises
     ------
@@ -96,7 +109,11 @@ def household_profiles(
     ids = [h for h in table.index if not table.at[h, "serves_community"]] if community else []
     wanted = list(dict.fromkeys([*hosted, *ids]))
     rows = table.loc[wanted]
-    step_times = grid.calendar(grid.step_times_s())
+    if forecast_steps < 0:
+        raise ValueError(f"forecast_steps is {forecast_steps}; expected a non-negative integer")
+    step_times = grid.calendar(
+        np.arange(grid.n_steps + forecast_steps, dtype=np.int64) * grid.grid_step_s
+    )
     load_kw = _load_kw(rows, step_times, grid, seed, base_dir)
     pv_kw = _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
     ev_kw, shortfall = _ev_kw(rows, load_kw - pv_kw, step_times, grid)
@@ -149,18 +166,28 @@ def _csv_load_kw(
     columns``, resampled to the grid step keeping energy."""
     path = base_dir / spec["path"]
     group = rows["group"].iloc[0]
+    run_steps = grid.n_steps
     try:
         profiles = read_profile_csv(path, unit=spec["unit"], timezone=spec["timezone"])
         columns = rows["profile_seed"].to_numpy(np.int64) % profiles.power_kw.shape[1]
         chosen = profiles.power_kw.iloc[:, columns]
         load_kw = resample_power_to_times(
-            chosen, step_times, grid.grid_step_s, profiles.step_s
+            chosen, step_times[:run_steps], grid.grid_step_s, profiles.step_s
         ).to_numpy(float)
     except (OSError, ValueError) as error:
         raise InputError(f"households group {group!r}", [f"load.path ({path}): {error}"]) from None
+    if step_times.size > run_steps:
+        try:
+            load_kw = resample_power_to_times(
+                chosen, step_times, grid.grid_step_s, profiles.step_s
+            ).to_numpy(float)
+        except ValueError:
+            # The file ends with the run: the forecast past it repeats the last day.
+            slots = max(1, 86400 // grid.grid_step_s)
+            load_kw = extend_by_earlier_days(load_kw, step_times.size, slots)
     if spec.get("scale_to_daily_energy"):
         days = grid.duration_s / 86400.0
-        energy_kwh = load_kw.sum(axis=0) * grid.grid_step_s / 3600.0
+        energy_kwh = load_kw[:run_steps].sum(axis=0) * grid.grid_step_s / 3600.0
         wanted_kwh = rows["load_daily_energy_kwh"].to_numpy(float) * days
         load_kw = load_kw * np.divide(
             wanted_kwh, energy_kwh, out=np.zeros_like(energy_kwh), where=energy_kwh > 0
@@ -250,6 +277,7 @@ def _ev_kw(
         request_kw = np.where(smart, np.maximum(-natural_kw[step], 0.0), np.inf)
         outcome = charge_ev(state, request_kw, time_of_day_s[step], grid.grid_step_s, ev)
         ev_kw[step] = outcome.charging_power_kw
-        shortfall_kwh += outcome.shortfall_kwh
+        if step < grid.n_steps:
+            shortfall_kwh += outcome.shortfall_kwh
         state = outcome.state
     return ev_kw, shortfall_kwh

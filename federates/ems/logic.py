@@ -19,6 +19,7 @@ One last step at the end of the run receives the final settlements.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -30,7 +31,12 @@ from federates.ems.devices.battery_dispatch import dispatch_battery, self_consum
 from federates.ems.household_devices import household_profiles
 from federates.ems.order_forms import ORDER_KIND, curve_messages, order_messages
 from federates.ems.strategies.simple_trader import NO_ORDER
-from federates.ems.strategy_groups import STRATEGIES, ShardState, strategy_groups
+from federates.ems.strategy_groups import (
+    STRATEGIES,
+    ShardState,
+    forecast_intervals_needed,
+    strategy_groups,
+)
 from federates.interval_prices import IntervalPrices
 from federates.messages import (
     AwardsMessage,
@@ -76,6 +82,8 @@ class EmsFederate(FederateLogic):
         self._check_strategies(rows)
         count = len(hosted)
 
+        # Optimizing households plan one horizon ahead, past the end of the run too.
+        forecast_intervals = forecast_intervals_needed(rows)
         profiles = household_profiles(
             table,
             self._grid,
@@ -85,8 +93,14 @@ class EmsFederate(FederateLogic):
             hosted,
             community=bool(rows["serves_community"].any()),
             base_dir=context.base_dir,
+            forecast_steps=forecast_intervals * self._grid.steps_per_interval,
         )
-        self._load_kw, self._pv_kw, self._ev_kw = profiles.load_kw, profiles.pv_kw, profiles.ev_kw
+        n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
+        self._load_kw, self._pv_kw, self._ev_kw = (
+            profiles.load_kw[:n_steps],
+            profiles.pv_kw[:n_steps],
+            profiles.ev_kw[:n_steps],
+        )
         try:
             self._battery = BatteryParameters.from_round_trip(
                 capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
@@ -135,17 +149,18 @@ class EmsFederate(FederateLogic):
         )
         self._order_leads = np.unique(self._order_lead_steps).tolist()
 
-        n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
-        self._prices = IntervalPrices(n_intervals)
-        natural_kw = self._load_kw + self._ev_kw - self._pv_kw
+        self._prices = IntervalPrices(n_intervals + forecast_intervals)
+        forecast_kw = profiles.load_kw + profiles.ev_kw - profiles.pv_kw
+        natural_kw = forecast_kw[:n_steps]
         per_interval = self._grid.steps_per_interval
+        known = n_intervals + forecast_intervals
         self._groups = strategy_groups(
             rows,
             self._battery,
-            natural_kw.reshape(n_intervals, per_interval, count).mean(axis=1),
+            forecast_kw.reshape(known, per_interval, count).mean(axis=1),
             None
             if profiles.community_kw is None
-            else profiles.community_kw.reshape(n_intervals, per_interval).mean(axis=1),
+            else profiles.community_kw.reshape(known, per_interval).mean(axis=1),
             self._prices,
             self._grid,
             curves=ORDER_KIND[self._mechanism] != "simple",
@@ -282,7 +297,7 @@ class EmsFederate(FederateLogic):
                 pairs = curve_messages(
                     self._mechanism,
                     interval,
-                    orders.curve_price_usd_per_kwh,
+                    orders.curve_price_levels_usd_per_kwh,
                     orders.curve_power_kw,
                     np.flatnonzero(due[orders.members]),
                 )
@@ -343,6 +358,37 @@ class EmsFederate(FederateLogic):
 
     # --- results ------------------------------------------------------------------------------
 
+    def _plan_records(self) -> pd.DataFrame | None:
+        """Every plan of the shard's optimizing groups: its solver status, never silent."""
+        rows = []
+        for number, group in enumerate(self._groups):
+            for interval, status, message, objective in getattr(group, "solves", ()):
+                rows.append(
+                    (
+                        interval,
+                        number,
+                        json.dumps(group.options, sort_keys=True),
+                        group.members.size,
+                        status,
+                        status == "optimal",
+                        message,
+                        objective,
+                    )
+                )
+        if not any(hasattr(group, "solves") for group in self._groups):
+            return None
+        columns = [
+            "interval_index",
+            "group_index",
+            "strategy_options",
+            "households",
+            "status",
+            "optimal",
+            "message",
+            "objective_value",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
     def finalize(self, results: RunFolder) -> None:
         """Write per-step household records and per-interval energies and bills."""
         if self._rejections:
@@ -380,3 +426,6 @@ class EmsFederate(FederateLogic):
             }
         )
         results.write_parquet(f"household_intervals/{self._name}.parquet", intervals)
+        plans = self._plan_records()
+        if plans is not None:
+            results.write_parquet(f"optimizing_plans/{self._name}.parquet", plans)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from federates.ems.strategies.residual_flexibility import affine_curves, curve_vertices
 from federates.ems.strategies.simple_trader import BUY, NO_ORDER, OrderQuotes
 from federates.messages import AffineOrder, CurveOrder, CurveVertex, Order, OrdersMessage
 
@@ -130,7 +131,7 @@ def _curve(
 def curve_messages(
     mechanism: str,
     interval: int,
-    price_usd_per_kwh: np.ndarray,
+    price_levels_usd_per_kwh: np.ndarray,
     power_kw: np.ndarray,
     ordering: np.ndarray,
 ) -> list[tuple[int, OrdersMessage]]:
@@ -142,10 +143,10 @@ def curve_messages(
         ``curve_clearing`` or ``dlmp``.
     interval : int
         Delivery interval the orders are for.
-    price_usd_per_kwh : numpy.ndarray
-        Price levels per household, (households, levels), rising along a row [USD/kWh].
+    price_levels_usd_per_kwh : numpy.ndarray
+        Price levels of the curves, distinct, (levels,) [USD/kWh].
     power_kw : numpy.ndarray
-        Power drawn at each level, + buying, − selling, non-increasing along a row [kW].
+        Power drawn at each level per household, (households, levels), + buying [kW].
     ordering : numpy.ndarray of int
         Rows that order (a row that is 0 kW at every level sends nothing).
 
@@ -156,61 +157,70 @@ def curve_messages(
 
     Notes
     -----
-    For ``curve_clearing`` the levels are the curve's vertices (equal consecutive vertices are
-    dropped). For ``dlmp`` the buying part becomes an affine bid from its power at the lowest
-    level (``power_max_kw`` at ``price_min``) to its power at the highest (``power_min_kw`` at
-    ``price_max``), and the selling part an affine ask the other way round; a household that
-    buys at low prices and sells at high ones sends both.
+    For ``curve_clearing`` the vertices are those of
+    `federates.ems.strategies.residual_flexibility.curve_vertices` (a vertex inside a flat
+    stretch is dropped). For ``dlmp`` the quadruple of
+    `federates.ems.strategies.residual_flexibility.affine_curves` is split at 0 kW: the buying
+    part becomes an affine bid from its power at the lowest level (``power_max_kw`` at
+    ``price_min``) to its power at the highest (``power_min_kw`` at ``price_max``), the selling
+    part an affine ask the other way round; a household that buys at low prices and sells at
+    high ones sends both.
 
     Examples
     --------
     A battery household that buys 2 kW at 0.07 USD/kWh and sells 1 kW at 0.14 USD/kWh:
 
     >>> [(i, [o.side for o in m.orders]) for i, m in curve_messages(
-    ...     "dlmp", 3, np.array([[0.07, 0.14]]), np.array([[2.0, -1.0]]), np.array([0]))]
+    ...     "dlmp", 3, np.array([0.07, 0.14]), np.array([[2.0, -1.0]]), np.array([0]))]
     [(0, ['buy', 'sell'])]
     """
+    ordering = np.asarray(ordering, dtype=np.int64)
+    active = ordering[np.any(np.abs(power_kw[ordering]) > 1e-9, axis=1)]
+    if active.size == 0:
+        return []
+    if mechanism == "curve_clearing":
+        vertices = curve_vertices(price_levels_usd_per_kwh, power_kw[active])
+        by_row = vertices.groupby("household", sort=True)
+        return [
+            (
+                int(active[row]),
+                OrdersMessage(
+                    interval_index=interval,
+                    orders=[
+                        CurveOrder(
+                            kind="curve",
+                            order_id=f"{interval}-curve",
+                            vertices=[
+                                CurveVertex(price_usd_per_kwh=float(p), power_kw=float(q))
+                                for p, q in zip(
+                                    rows["price_usd_per_kwh"], rows["power_kw"], strict=True
+                                )
+                            ],
+                        )
+                    ],
+                ),
+            )
+            for row, rows in by_row
+        ]
+    curves = affine_curves(price_levels_usd_per_kwh, power_kw[active])
+    low, high = curves.price_min_usd_per_kwh, curves.price_max_usd_per_kwh
     messages = []
-    for index in ordering.tolist():
-        prices, powers = price_usd_per_kwh[index], power_kw[index]
-        if not np.any(np.abs(powers) > 1e-9):
-            continue
-        if mechanism == "curve_clearing":
-            keep = np.ones(prices.size, dtype=bool)
-            keep[1:] = (np.diff(prices) != 0) | (np.diff(powers) != 0)
-            vertices = [
-                CurveVertex(price_usd_per_kwh=float(p), power_kw=float(q))
-                for p, q in zip(prices[keep], powers[keep], strict=True)
-            ]
-            orders = [CurveOrder(kind="curve", order_id=f"{interval}-curve", vertices=vertices)]
-        else:
-            low, high = float(prices[0]), float(prices[-1])
-            buy = np.maximum(powers, 0.0)
-            sell = np.maximum(-powers, 0.0)
-            orders = []
-            if buy[0] > 0:
-                orders.append(
-                    AffineOrder(
-                        kind="affine",
-                        order_id=f"{interval}-buy",
-                        side="buy",
-                        price_max_usd_per_kwh=high,
-                        price_min_usd_per_kwh=low,
-                        power_max_kw=float(buy[0]),
-                        power_min_kw=float(buy[-1]),
-                    )
-                )
-            if sell[-1] > 0:
-                orders.append(
-                    AffineOrder(
-                        kind="affine",
-                        order_id=f"{interval}-sell",
-                        side="sell",
-                        price_max_usd_per_kwh=high,
-                        price_min_usd_per_kwh=low,
-                        power_max_kw=float(sell[-1]),
-                        power_min_kw=float(sell[0]),
-                    )
-                )
-        messages.append((index, OrdersMessage(interval_index=interval, orders=orders)))
+    for k, row in enumerate(active.tolist()):
+        most, least = float(curves.power_max_kw[k]), float(curves.power_min_kw[k])
+        # (side, power at the price end the side prefers, power at the other end)
+        sides = [("buy", most, max(least, 0.0))] if most > 0 else []
+        sides += [("sell", -least, max(-most, 0.0))] if least < 0 else []
+        orders = [
+            AffineOrder(
+                kind="affine",
+                order_id=f"{interval}-{side}",
+                side=side,
+                price_max_usd_per_kwh=float(high[k]),
+                price_min_usd_per_kwh=float(low[k]),
+                power_max_kw=power_max_kw,
+                power_min_kw=power_min_kw,
+            )
+            for side, power_max_kw, power_min_kw in sides
+        ]
+        messages.append((row, OrdersMessage(interval_index=interval, orders=orders)))
     return messages

@@ -43,6 +43,7 @@ from federates.ems.strategies.simple_trader import (
     forecast_residual_energy_wh,
     quote_orders,
 )
+from federates.periodic_extension import earlier_day_positions
 from federates.runtime.time_grid import TimeGrid
 
 log = logging.getLogger("tefed.ems")
@@ -83,9 +84,11 @@ class GroupOrders:
         Shard indices of the group's households.
     quotes : OrderQuotes
         One simple quote per member (side ``NO_ORDER``: none).
-    curve_price_usd_per_kwh, curve_power_kw : numpy.ndarray or None
-        Per member, a demand curve: price levels and power at each (+ buying) [USD/kWh], [kW];
-        used instead of the quote where the market takes curves or affine curves.
+    curve_price_levels_usd_per_kwh : numpy.ndarray or None
+        Price levels of the members' demand curves, rising, (levels,) [USD/kWh].
+    curve_power_kw : numpy.ndarray or None
+        Per member, the power drawn at each level, (members, levels), + buying [kW]; used
+        instead of the quote where the market takes curves or affine curves.
     planned_net_wh : numpy.ndarray or None
         Per member, the net energy its plan draws in the interval; the battery follows it
         during delivery [Wh].
@@ -93,7 +96,7 @@ class GroupOrders:
 
     members: np.ndarray
     quotes: OrderQuotes
-    curve_price_usd_per_kwh: np.ndarray | None = None
+    curve_price_levels_usd_per_kwh: np.ndarray | None = None
     curve_power_kw: np.ndarray | None = None
     planned_net_wh: np.ndarray | None = None
 
@@ -227,8 +230,8 @@ class OptimizingGroup(StrategyGroup):
     battery : BatteryParameters
         Ratings of the shard's batteries.
     natural_interval_kw : numpy.ndarray
-        Forecast mean natural net power per interval of the run, (intervals, members) [kW];
-        for the community battery, the whole community's.
+        Forecast mean natural net power per interval of the run and one horizon past it,
+        (intervals, members) [kW]; for the community battery, the whole community's.
     prices : IntervalPrices
         The shard's record of price-feed forecasts.
     grid : TimeGrid
@@ -257,7 +260,8 @@ class OptimizingGroup(StrategyGroup):
         )
         self._seen_price = np.full(self._slots, np.nan)
         self._last_interval: int | None = None
-        self.failures: list[tuple[int, str, str]] = []
+        #: One record per plan: (interval, solver status, message, objective value [USD or kWh]).
+        self.solves: list[tuple[int, str, str, float]] = []
 
     def quote(self, state: ShardState) -> GroupOrders:
         """Solve the plan from now; order its first period's net energy."""
@@ -273,8 +277,10 @@ class OptimizingGroup(StrategyGroup):
         result = self._schedule.solve(
             net_kw, import_price, export_price, soc, periods_advanced=max(advanced, 0)
         )
+        self.solves.append(
+            (state.interval, result.status, result.message, float(result.objective_value))
+        )
         if not result.optimal:
-            self.failures.append((state.interval, result.status, result.message))
             log.warning(
                 "optimizing EMS, interval %d: %s; batteries idle this interval",
                 state.interval,
@@ -292,7 +298,7 @@ class OptimizingGroup(StrategyGroup):
             side == BUY, state.import_price_usd_per_kwh, state.export_price_usd_per_kwh
         )
         quotes = OrderQuotes(side, np.where(side == NO_ORDER, 0, quantity_wh), price)
-        curve_price = curve_power = None
+        levels = curve_power = None
         if self._curves and result.optimal:
             levels = flexibility_price_levels(
                 state.export_price_usd_per_kwh,
@@ -305,8 +311,7 @@ class OptimizingGroup(StrategyGroup):
             curve_power = monotone_power_kw(levels, flexibility.power_kw)
             if self._community:
                 curve_power = curve_power - net_kw[:, :1]
-            curve_price = np.broadcast_to(levels, curve_power.shape)
-        return GroupOrders(self.members, quotes, curve_price, curve_power, planned_wh)
+        return GroupOrders(self.members, quotes, levels, curve_power, planned_wh)
 
     def observe(self, interval: int, price_usd_per_kwh: float) -> None:
         """Remember the clearing price of the interval's time of day."""
@@ -316,15 +321,12 @@ class OptimizingGroup(StrategyGroup):
     def _forecast(self, interval: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Net load (members, H) [kW] and import, export prices (H,) [USD/kWh] from ``interval``.
 
-        Beyond the run (or where the price feed has not reached) the forecast repeats the same
-        time of day one day earlier; the first day repeats the last known value.
+        Net load is known one horizon past the end of the run; prices as far as the price feed
+        has published, then the last price published.
         """
-        n_intervals = self._grid.n_intervals
         wanted = interval + np.arange(self._horizon)
-        source = wanted.copy()
-        while np.any(source >= n_intervals):
-            source = np.where(source >= n_intervals, source - self._slots, source)
-        source = np.clip(source, 0, n_intervals - 1)
+        source = earlier_day_positions(len(self._natural_kw), int(wanted[-1]) + 1, self._slots)
+        source = source[wanted]
         net_kw = self._natural_kw[source].T
         import_price = self._prices.import_usd_per_kwh[source]
         export_price = self._prices.export_usd_per_kwh[source]
@@ -345,6 +347,21 @@ def _filled(price: np.ndarray) -> np.ndarray:
         raise ValueError("no price forecast from the price feed for the optimizing EMS")
     position = np.searchsorted(known, np.arange(price.size), side="right") - 1
     return price[known[np.clip(position, 0, None)]]
+
+
+def forecast_intervals_needed(rows) -> int:
+    """Market intervals past the end of the run that the shard's plans look at [-].
+
+    The longest ``horizon_intervals`` among the shard's optimizing households, 0 without any.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"strategy": ["optimizing", "net_billing"],
+    ...                      "strategy_options": ['{"horizon_intervals": 48}', ""]})
+    >>> forecast_intervals_needed(rows)
+    48
+    """
+    optimizing = rows.loc[rows["strategy"] == "optimizing", "strategy_options"]
+    return max((int(json.loads(text)["horizon_intervals"]) for text in optimizing), default=0)
 
 
 def strategy_groups(

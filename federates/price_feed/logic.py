@@ -4,9 +4,11 @@ Prices are computed once for every market interval of the run: the wholesale pri
 file or tefed's synthetic generator, USD/MWh converted to USD/kWh), the retail import price (flat
 or time-of-use) and the export (feed-in) price. At the start of interval ``j`` (phase 1 of 4) the
 feed publishes the three prices of ``j`` and forecasts of each for intervals ``j`` up to
-``j + forecast_horizon_intervals − 1`` (element 0 of a forecast is interval ``j``; forecasts stop
-at the end of the run). The forecasts are the tariffs themselves and the wholesale series as
-given: a perfect forecast.
+``j + forecast_horizon_intervals − 1`` (element 0 of a forecast is interval ``j``). Forecasts
+reach past the end of the run, so that a plan made in the last hour still sees a full horizon:
+tariffs and the synthetic series are computed there too; a CSV series that ends with the run
+repeats its last day. The forecasts are the tariffs themselves and the wholesale series as given:
+a perfect forecast.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
+from federates.periodic_extension import extend_by_earlier_days
 from federates.price_feed.price_files import read_price_csv
 from federates.price_feed.sources.tariffs import (
     TimeOfUseWindow,
@@ -42,8 +45,13 @@ class PriceFeedFederate(FederateLogic):
         config = context.config
         self._grid: TimeGrid = context.time_grid
         self._horizon = int(config["forecast_horizon_intervals"])
-        starts = self._grid.calendar(self._grid.interval_start_s(np.arange(self._grid.n_intervals)))
+        n_intervals = self._grid.n_intervals
+        starts = self._grid.calendar(self._grid.interval_start_s(np.arange(n_intervals)))
         self._interval_starts = starts
+        # Forecasts run past the end of the run by one horizon.
+        starts = self._grid.calendar(
+            self._grid.interval_start_s(np.arange(n_intervals + self._horizon))
+        )
         wholesale_usd_per_mwh = self._wholesale_usd_per_mwh(config["wholesale"], starts, context)
         self._wholesale = usd_per_mwh_to_usd_per_kwh(wholesale_usd_per_mwh)
         self._import = _import_tariff(config["import_tariff"], starts)
@@ -64,11 +72,18 @@ class PriceFeedFederate(FederateLogic):
             )
         if source == "csv":
             path = context.resolve(spec["path"])
+            n_run = context.time_grid.n_intervals
             try:
                 series = read_price_csv(path, spec["timezone"], spec.get("price_column"))
-                return hold_to_intervals(series.index, series.to_numpy(float), starts)
+                run = hold_to_intervals(series.index, series.to_numpy(float), starts[:n_run])
             except ValueError as error:
                 raise InputError(f"price_feed.wholesale ({path})", [str(error)]) from None
+            try:
+                return hold_to_intervals(series.index, series.to_numpy(float), starts)
+            except ValueError:
+                # The file ends with the run: the forecast past it repeats the last day.
+                slots = max(1, 86400 // context.time_grid.market_interval_s)
+                return extend_by_earlier_days(run, len(starts), slots)
         raise InputError(
             "price_feed.wholesale.source", [f"got {source!r}; expected 'synthetic' or 'csv'"]
         )
@@ -94,15 +109,16 @@ class PriceFeedFederate(FederateLogic):
 
     def finalize(self, results: RunFolder) -> None:
         """Write the price of every interval."""
+        n_intervals = self._grid.n_intervals
         results.write_parquet(
             "prices.parquet",
             pd.DataFrame(
                 {
                     "interval_index": np.arange(self._grid.n_intervals),
                     "interval_start": self._interval_starts,
-                    "import_price_usd_per_kwh": self._import,
-                    "export_price_usd_per_kwh": self._export,
-                    "wholesale_price_usd_per_kwh": self._wholesale,
+                    "import_price_usd_per_kwh": self._import[:n_intervals],
+                    "export_price_usd_per_kwh": self._export[:n_intervals],
+                    "wholesale_price_usd_per_kwh": self._wholesale[:n_intervals],
                 }
             ),
         )

@@ -37,7 +37,7 @@ import numpy as np
 from federates.runtime.errors import EXIT_USER_ERROR, InputError
 from federates.runtime.logic import FederateContext, FederateLogic, Message, StepInputs
 from federates.runtime.run_folder import RunFolder
-from federates.runtime.stall_watchdog import EXIT_STALL, StallWatchdog
+from federates.runtime.stall_watchdog import EXIT_STALL, READY, STARTUP_TAG, StallWatchdog
 
 log = logging.getLogger("tefed.runtime")
 
@@ -176,6 +176,7 @@ class HelicsRuntime:
             self.logic.initialize(self.context)
             self.timing.busy_s += time.perf_counter() - started
             stage = "enter executing mode"
+            h.helicsFederateSetTag(self._federate, STARTUP_TAG, READY)
             self._wait(
                 lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
             )

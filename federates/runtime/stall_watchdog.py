@@ -7,8 +7,8 @@ that were granted a time and have not requested the next one (they are computing
 Then it raises a HELICS global error with that message, which ends every federate's wait.
 
 Entering executing mode is different: the others may still be reading feeders and profiles, so
-that wait gets ``runtime.startup_timeout_s``, and the message names the federates that have not
-yet asked to start.
+that wait gets ``runtime.startup_timeout_s``, counted from the last time another federate got
+ready, and the message names the federates that have not yet asked to start.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ log = logging.getLogger("tefed.runtime")
 EXIT_STALL = 4
 #: How long the watchdog waits for the broker to answer a question [s].
 QUERY_TIMEOUT_S = 3.0
-#: Federate states that mean "asked to start" (entering executing mode, or past it).
-READY = ("initializing", "executing")
+#: Tag a federate sets (to ``READY``) once it has read its inputs and asks to start; the
+#: broker reports every waiting federate as "created" until all have asked.
+STARTUP_TAG = "tefed_startup"
+READY = "ready"
 #: Pause between the two looks that confirm which federates are stuck [s].
 CONFIRM_DELAY_S = 1.0
 
@@ -64,12 +66,22 @@ class StallWatchdog(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
+        progress_since = 0.0
+        not_ready: list[str] | None = None
         while not self._stop.wait(0.5):
             since = self._waiting_since
             startup = self._waiting_at_startup
             limit_s = self._startup_timeout_s if startup else self._timeout_s
-            if since is None or time.monotonic() - since < limit_s:
+            if since is None or time.monotonic() - max(since, progress_since) < limit_s:
                 continue
+            if startup:
+                # Startup is stalled only when no federate got ready for a whole timeout: a
+                # slow machine starting several federates at once makes progress.
+                now_not_ready = self._not_ready()
+                if now_not_ready != not_ready:
+                    not_ready, progress_since = now_not_ready, time.monotonic()
+                    continue
+                self.culprits = now_not_ready
             self.fired_message = self._startup_message() if startup else self._stall_message()
             log.error(self.fired_message)
             try:
@@ -92,12 +104,20 @@ class StallWatchdog(threading.Thread):
             )
         )
 
+    def _not_ready(self) -> list[str]:
+        """Federates that have not tagged themselves ready to enter executing mode."""
+        return [
+            name
+            for name, _ in self._federate_states()
+            if (self._query_text(name, f"tag/{STARTUP_TAG}") or "") != READY
+        ]
+
     def _startup_message(self) -> str:
-        self.culprits = [name for name, state in self._federate_states() if state not in READY]
         who = ", ".join(f"'{name}'" for name in self.culprits)
         return (
             f"federation stalled at startup: federate '{self._name}' waited more than "
-            f"{self._startup_timeout_s:g} s (runtime.startup_timeout_s) for the others to start; "
+            f"{self._startup_timeout_s:g} s (runtime.startup_timeout_s) without another "
+            "federate getting ready to start; "
             + (
                 f"not yet ready: {who}"
                 if self.culprits
@@ -143,8 +163,8 @@ class StallWatchdog(threading.Thread):
                 culprits.append((name, float(granted)))
         return culprits
 
-    def _query(self, target: str, question: str) -> dict | None:
-        """Ask the federation something, giving up after a few seconds."""
+    def _query_text(self, target: str, question: str) -> Any:
+        """Ask the federation something, giving up after a few seconds; None without answer."""
         query = h.helicsCreateQuery(target, question)
         try:
             h.helicsQueryExecuteAsync(query, self._federate)
@@ -159,5 +179,13 @@ class StallWatchdog(threading.Thread):
             return None
         finally:
             h.helicsQueryFree(query)
-        data = json.loads(answer) if isinstance(answer, str) else answer
+        return answer
+
+    def _query(self, target: str, question: str) -> dict | None:
+        """Ask the federation something answered in JSON; None without an answer."""
+        answer = self._query_text(target, question)
+        try:
+            data = json.loads(answer) if isinstance(answer, str) else answer
+        except ValueError:
+            return None
         return data if isinstance(data, dict) and "error" not in data else None

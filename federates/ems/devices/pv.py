@@ -16,6 +16,15 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from federates.ems.devices.pv_inputs import (
+    household_arrays,
+    require,
+    require_scalar,
+    require_site,
+    require_times,
+    weather_series,
+)
+
 #: Nominal inverter efficiency of the PVWatts inverter model [-].
 INVERTER_NOMINAL_EFFICIENCY = 0.96
 
@@ -127,13 +136,13 @@ def clear_sky_pv_power_kw(
     array([[0.],
            [2.]])
     """
-    _require_times(times)
-    _require_site(latitude_deg, longitude_deg, altitude_m)
-    _require_scalar("linke_turbidity", linke_turbidity, 0.0 < linke_turbidity < np.inf, "> 0")
-    _require_scalar(
+    require_times(times)
+    require_site(latitude_deg, longitude_deg, altitude_m)
+    require_scalar("linke_turbidity", linke_turbidity, 0.0 < linke_turbidity < np.inf, "> 0")
+    require_scalar(
         "air_temperature_c", air_temperature_c, np.isfinite(air_temperature_c), "a finite number"
     )
-    _require_scalar(
+    require_scalar(
         "wind_speed_m_per_s", wind_speed_m_per_s, 0.0 <= wind_speed_m_per_s < np.inf, ">= 0"
     )
     system = _pv_system(kwp, tilt_deg, azimuth_deg, inverter_kw, system_losses, gamma_pdc_per_c)
@@ -256,13 +265,13 @@ def weather_pv_power_kw(
     ... )
     array([[1.5]])
     """
-    _require_times(times)
-    _require_site(latitude_deg, longitude_deg, altitude_m)
-    ghi = _weather_series("ghi_w_per_m2", ghi_w_per_m2, times, minimum=0.0)
-    dni = _weather_series("dni_w_per_m2", dni_w_per_m2, times, minimum=0.0)
-    dhi = _weather_series("dhi_w_per_m2", dhi_w_per_m2, times, minimum=0.0)
-    temperature = _weather_series("air_temperature_c", air_temperature_c, times, minimum=None)
-    wind = _weather_series("wind_speed_m_per_s", wind_speed_m_per_s, times, minimum=0.0)
+    require_times(times)
+    require_site(latitude_deg, longitude_deg, altitude_m)
+    ghi = weather_series("ghi_w_per_m2", ghi_w_per_m2, times, minimum=0.0)
+    dni = weather_series("dni_w_per_m2", dni_w_per_m2, times, minimum=0.0)
+    dhi = weather_series("dhi_w_per_m2", dhi_w_per_m2, times, minimum=0.0)
+    temperature = weather_series("air_temperature_c", air_temperature_c, times, minimum=None)
+    wind = weather_series("wind_speed_m_per_s", wind_speed_m_per_s, times, minimum=0.0)
     system = _pv_system(kwp, tilt_deg, azimuth_deg, inverter_kw, system_losses, gamma_pdc_per_c)
     if not system.producing.size or len(times) == 0:
         return np.zeros((len(times), system.kwp.shape[0]))
@@ -294,19 +303,17 @@ def _pv_system(
     gamma_pdc_per_c: float,
 ) -> _PvSystem:
     """Check the household arrays and the model parameters, naming what is out of range."""
-    _require_scalar("system_losses", system_losses, 0.0 <= system_losses < 1.0, "in [0, 1)")
-    _require_scalar(
+    require_scalar("system_losses", system_losses, 0.0 <= system_losses < 1.0, "in [0, 1)")
+    require_scalar(
         "gamma_pdc_per_c", gamma_pdc_per_c, np.isfinite(gamma_pdc_per_c), "a finite number"
     )
-    kwp_arr, tilt, azimuth, inverter = _household_arrays(
+    kwp_arr, tilt, azimuth, inverter = household_arrays(
         kwp=kwp, tilt_deg=tilt_deg, azimuth_deg=azimuth_deg, inverter_kw=inverter_kw
     )
-    _require("kwp", kwp_arr, np.isfinite(kwp_arr) & (kwp_arr >= 0), "a finite value >= 0")
-    _require("tilt_deg", tilt, (tilt >= 0) & (tilt <= 90), "in [0, 90]")
-    _require("azimuth_deg", azimuth, (azimuth >= 0) & (azimuth < 360), "in [0, 360)")
-    _require(
-        "inverter_kw", inverter, np.isfinite(inverter) & (inverter >= 0), "a finite value >= 0"
-    )
+    require("kwp", kwp_arr, np.isfinite(kwp_arr) & (kwp_arr >= 0), "a finite value >= 0")
+    require("tilt_deg", tilt, (tilt >= 0) & (tilt <= 90), "in [0, 90]")
+    require("azimuth_deg", azimuth, (azimuth >= 0) & (azimuth < 360), "in [0, 360)")
+    require("inverter_kw", inverter, np.isfinite(inverter) & (inverter >= 0), "a finite value >= 0")
     producing = np.flatnonzero((kwp_arr > 0) & (inverter > 0))
     return _PvSystem(kwp_arr, tilt, azimuth, inverter, system_losses, gamma_pdc_per_c, producing)
 
@@ -381,73 +388,3 @@ def _ac_power_kw(
             eta_inv_nom=INVERTER_NOMINAL_EFFICIENCY,
         )
     return power_kw
-
-
-def _require_times(times: pd.DatetimeIndex) -> None:
-    """Raise unless ``times`` is a time-zone-aware DatetimeIndex."""
-    if not isinstance(times, pd.DatetimeIndex) or times.tz is None:
-        raise ValueError(
-            f"times is {type(times).__name__} without a time zone; expected a time-zone-aware "
-            "pandas.DatetimeIndex"
-        )
-
-
-def _require_site(latitude_deg: float, longitude_deg: float, altitude_m: float) -> None:
-    """Raise naming a site coordinate that is out of range."""
-    _require_scalar("latitude_deg", latitude_deg, -90.0 <= latitude_deg <= 90.0, "in [-90, 90]")
-    _require_scalar(
-        "longitude_deg", longitude_deg, -180.0 <= longitude_deg <= 180.0, "in [-180, 180]"
-    )
-    _require_scalar("altitude_m", altitude_m, np.isfinite(altitude_m), "a finite number")
-
-
-def _weather_series(
-    name: str, values: np.ndarray, times: pd.DatetimeIndex, minimum: float | None
-) -> np.ndarray:
-    """A weather array as floats, one per time, finite and ``>= minimum``, or ValueError."""
-    series = np.asarray(values, dtype=float)
-    if series.shape != (len(times),):
-        raise ValueError(
-            f"{name} has shape {series.shape}; expected ({len(times)},), one value per time"
-        )
-    ok = np.isfinite(series) if minimum is None else np.isfinite(series) & (series >= minimum)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        index = int(bad[0])
-        expected = "a finite value" + ("" if minimum is None else f" >= {minimum:g}")
-        raise ValueError(f"{name} at {times[index]} is {series[index]}; expected {expected}")
-    return series
-
-
-def _household_arrays(**arrays: np.ndarray) -> list[np.ndarray]:
-    """Convert to 1-D float arrays of one common length, or raise naming the odd one out."""
-    converted = [np.asarray(values, dtype=float) for values in arrays.values()]
-    names = list(arrays)
-    for name, values in zip(names, converted, strict=True):
-        if values.ndim != 1:
-            raise ValueError(
-                f"{name} has shape {values.shape}; expected a 1-D array over households"
-            )
-        if values.shape != converted[0].shape:
-            raise ValueError(
-                f"{name} has {values.shape[0]} entries; expected {converted[0].shape[0]}, one "
-                f"per household like {names[0]}"
-            )
-    return converted
-
-
-def _require(name: str, values: np.ndarray, ok: np.ndarray, expected: str) -> None:
-    """Raise ValueError naming the first household where ``ok`` is false."""
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        index = int(bad[0])
-        raise ValueError(
-            f"{name}[{index}] is {float(values[index])}; expected {expected} "
-            f"({bad.size} household(s) out of range)"
-        )
-
-
-def _require_scalar(name: str, value: float, ok: bool, expected: str) -> None:
-    """Raise ValueError naming a scalar parameter that is out of range."""
-    if not ok:
-        raise ValueError(f"{name} is {value}; expected {expected}")
