@@ -40,9 +40,11 @@ bench: install
 federation: install
 	$(BIN)/tefed build scenarios/default.yaml -o federation/default.json
 
-## docs: regenerate the message JSON Schemas in docs/
+## docs: regenerate the message JSON Schemas, the scenario reference and its JSON Schema in docs/
 docs: install
 	$(BIN)/python -c "from federates.messages import message_json_schemas_text as t; print(t(), end='')" > docs/message_schemas.json
+	$(BIN)/python -c "from federation.scenario_reference import scenario_reference_markdown as t; print(t(), end='')" > docs/scenario-reference.md
+	$(BIN)/python -c "from federation.scenario_reference import scenario_json_schema_text as t; print(t(), end='')" > docs/scenario.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

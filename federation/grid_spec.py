@@ -30,7 +30,9 @@ class _Section(BaseModel):
 class FeederSpec(_Section):
     """A generated European residential LV feeder, 3-phase 4-wire 400/230 V (``radial_lv``)."""
 
-    generator: Literal["radial_lv"] = "radial_lv"
+    generator: Literal["radial_lv"] = Field(
+        "radial_lv", description="feeder generator (the default kind of feeder)"
+    )
     households_per_transformer: int = Field(
         60, ge=1, description="households per transformer when transformers is not given"
     )
@@ -65,7 +67,7 @@ class FeederSpec(_Section):
 class SplitPhaseFeederSpec(_Section):
     """A generated North American split-phase 120/240 V feeder (``split_phase_lv``)."""
 
-    generator: Literal["split_phase_lv"]
+    generator: Literal["split_phase_lv"] = Field(description="feeder generator")
     households_per_transformer: int = Field(
         8, ge=1, description="households per transformer when transformers is not given"
     )
@@ -161,9 +163,13 @@ AnyFeederSpec = Annotated[
 class GridSpec(_Section):
     """The distribution grid."""
 
-    feeder: AnyFeederSpec = Field(default_factory=FeederSpec)
+    feeder: AnyFeederSpec = Field(
+        default_factory=FeederSpec,
+        description="a generated feeder (generator: radial_lv or split_phase_lv) or an OpenDSS "
+        "file (dss: PATH)",
+    )
     household_power_factor: float = Field(
-        1.0, gt=0, le=1, description="lagging power factor of households while they import"
+        1.0, gt=0, le=1, description="lagging power factor of households while they import [-]"
     )
     reactive_power: Literal["power_factor", "published"] = Field(
         "power_factor",
@@ -172,13 +178,13 @@ class GridSpec(_Section):
     )
     constant_power_voltage_range_pu: tuple[float, float] = Field(
         (0.7, 1.3),
-        description="voltage band in which OpenDSS keeps household loads at constant power",
+        description="voltage band in which OpenDSS keeps household loads at constant power [pu]",
     )
     voltage_range_pu: tuple[float, float] = Field(
-        (0.95, 1.05), description="allowed band for violation KPIs (ANSI C84.1 range A)"
+        (0.95, 1.05), description="allowed band for violation KPIs (ANSI C84.1 range A) [pu]"
     )
     upper_voltage_limit_pu: float = Field(
-        1.04, gt=0, description="a stricter upper limit counted separately (T-REX used 1.04)"
+        1.04, gt=0, description="a stricter upper limit counted separately (T-REX used 1.04) [pu]"
     )
     loading_limit_pct: float = Field(
         100.0, gt=0, description="line and transformer loading counted as overload above [%]"

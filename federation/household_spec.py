@@ -9,7 +9,9 @@ given as ``[low, high]`` is drawn uniformly per household from the scenario seed
 - ``battery``: a home battery, from a named preset or explicit ratings;
 - ``ev``: an electric vehicle with its plug-in window, energy need and charging mode.
 
-``strategy`` is a name, or a mapping with ``name`` and that strategy's options.
+``strategy`` is a name, or a mapping with ``name`` and that strategy's options (see
+`federation.strategy_spec`); ``strategy_mix`` instead gives shares of strategies within the group.
+A single household is a group with ``count: 1``; ``household_ids`` names a group's households.
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     field_validator,
     model_validator,
 )
 
 from federates.ems.devices.battery_presets import BATTERY_PRESETS
+from federation.strategy_spec import (
+    STRATEGY_NAMES,
+    NetBillingStrategy,
+    OptimizingStrategy,
+    StrategySpec,
+)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+#: Id of the community battery's agent in the household table (no household may take it).
+COMMUNITY_ID = "community_battery"
 
 
 class _Section(BaseModel):
@@ -56,90 +64,6 @@ def _fraction(value: float | list[float]) -> float | list[float]:
 
 
 NumberOrRange = float | list[float]
-
-
-# --- strategies -----------------------------------------------------------------------------------
-
-
-class NetBillingStrategy(_Section):
-    """No trading; a battery serves self-consumption; everything settles at net-billing prices."""
-
-    name: Literal["net_billing"] = "net_billing"
-
-
-class SelfConsumptionStrategy(_Section):
-    """Battery for self-consumption; bids the forecast deficit and asks the surplus at the
-    group's ``bid_price_fraction`` / ``ask_price_fraction`` between export and import price."""
-
-    name: Literal["self_consumption"] = "self_consumption"
-
-
-class MaCrossoverStrategy(_Section):
-    """T-REX TB-1 expert trader: learned time-of-day prices, moving-average crossover battery."""
-
-    name: Literal["ma_crossover"] = "ma_crossover"
-    stage: Literal["pv_only", "battery_buys", "battery_trades"] = Field(
-        "battery_trades",
-        description="pv_only: trade PV surplus/deficit only; battery_buys: the battery also buys "
-        "for self-consumption; battery_trades: the battery buys and sells",
-    )
-    fast_window_intervals: int = Field(23, ge=1, description="fast moving average [intervals]")
-    slow_window_intervals: int = Field(50, ge=2, description="slow moving average [intervals]")
-    learning_rate: float = Field(
-        0.3, gt=0, le=1, description="weight of a new settlement price in the learned table [-]"
-    )
-    margin_fraction: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="bids above / asks below the learned price by this fraction of the "
-        "import-export spread [-]",
-    )
-
-    @model_validator(mode="after")
-    def _windows(self) -> MaCrossoverStrategy:
-        if self.fast_window_intervals >= self.slow_window_intervals:
-            raise ValueError(
-                f"fast_window_intervals ({self.fast_window_intervals}) must be below "
-                f"slow_window_intervals ({self.slow_window_intervals})"
-            )
-        return self
-
-
-class OptimizingStrategy(_Section):
-    """Receding-horizon LP of the battery schedule (Rana et al.), re-solved every interval."""
-
-    name: Literal["optimizing"] = "optimizing"
-    objective: Literal["min_cost", "min_import"] = Field(
-        "min_cost", description="min_cost: arbitrage against prices; min_import: self-consumption"
-    )
-    horizon_intervals: int = Field(96, ge=2, le=672, description="look-ahead [intervals]")
-    price_forecast: Literal["price_feed", "market_history"] = Field(
-        "price_feed",
-        description="price_feed: net-billing import/export forecasts; market_history: the mean "
-        "clearing price seen per time of day, net-billing prices where none was seen",
-    )
-    flexibility_levels: int = Field(
-        4, ge=2, le=12, description="price levels probed for a curve or affine order [-]"
-    )
-
-
-def _strategy_name(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return str(value.get("name", ""))
-    return str(getattr(value, "name", ""))
-
-
-StrategySpec = Annotated[
-    Annotated[NetBillingStrategy, Tag("net_billing")]
-    | Annotated[SelfConsumptionStrategy, Tag("self_consumption")]
-    | Annotated[MaCrossoverStrategy, Tag("ma_crossover")]
-    | Annotated[OptimizingStrategy, Tag("optimizing")],
-    Discriminator(_strategy_name),
-]
-STRATEGY_NAMES = ("net_billing", "self_consumption", "ma_crossover", "optimizing")
 
 
 # --- devices --------------------------------------------------------------------------------------
@@ -176,8 +100,10 @@ class PvSpec(_Section):
     """Rooftop PV of a household group."""
 
     kwp: NumberOrRange = Field(description="peak DC power [kWp]")
-    tilt_deg: NumberOrRange = 30.0
-    azimuth_deg: NumberOrRange = Field(180.0, description="0 = north, 180 = south")
+    tilt_deg: NumberOrRange = Field(30.0, description="panel tilt from horizontal [°]")
+    azimuth_deg: NumberOrRange = Field(
+        180.0, description="direction the panels face, 0 = north, 180 = south [°]"
+    )
     inverter_ratio: float = Field(1.0, gt=0, description="inverter AC rating / kWp [-]")
 
     _kwp = field_validator("kwp")(_nonnegative)
@@ -197,11 +123,21 @@ class BatterySpec(_Section):
     """A battery: a named preset, explicit ratings, or a preset with some ratings overridden."""
 
     preset: str | None = Field(None, description=f"named ratings, one of {sorted(BATTERY_PRESETS)}")
-    capacity_kwh: NumberOrRange | None = Field(None, description="usable capacity [kWh]")
-    power_kw: NumberOrRange | None = Field(None, description="charge and discharge limit [kW]")
-    round_trip_efficiency: float | None = Field(None, gt=0, le=1, description="AC to AC [-]")
-    soc_min: float | None = Field(None, ge=0, le=1, description="lowest state of charge [-]")
-    soc_max: float | None = Field(None, ge=0, le=1, description="highest state of charge [-]")
+    capacity_kwh: NumberOrRange | None = Field(
+        None, description="usable capacity; none: the preset's [kWh]"
+    )
+    power_kw: NumberOrRange | None = Field(
+        None, description="charge and discharge limit; none: the preset's [kW]"
+    )
+    round_trip_efficiency: float | None = Field(
+        None, gt=0, le=1, description="AC to AC; none: the preset's, else 0.9 [-]"
+    )
+    soc_min: float | None = Field(
+        None, ge=0, le=1, description="lowest state of charge; none: the preset's, else 0.1 [-]"
+    )
+    soc_max: float | None = Field(
+        None, ge=0, le=1, description="highest state of charge; none: the preset's, else 0.95 [-]"
+    )
     soc_initial: float = Field(0.5, ge=0, le=1, description="state of charge at the start [-]")
     self_discharge_per_h: float = Field(
         0.0, ge=0, lt=1, description="fraction of the stored energy lost per hour [1/h]"
@@ -277,31 +213,51 @@ class EvSpec(_Section):
         return _range_ok(value, 0.0, 24.0)
 
 
-class HouseholdGroup(_Section):
-    """``count`` households sharing devices and a strategy."""
+def _strategy_names_as_keys(schema: dict[str, Any]) -> None:
+    """JSON Schema of ``strategy_mix``: its keys are strategy names (for editor completion)."""
+    schema["anyOf"][0]["propertyNames"] = {"enum": list(STRATEGY_NAMES)}
 
-    group: str = Field(description="name of the group")
-    count: int = Field(ge=1)
+
+class HouseholdGroup(_Section):
+    """``count`` households sharing devices and a strategy (a single household: ``count: 1``)."""
+
+    group: str = Field(description="name of the group (letters, digits, '_', '-')")
+    count: int = Field(ge=1, description="number of households in the group")
+    household_ids: list[str] | None = Field(
+        None,
+        description="ids of the group's households, one per household in order; none: h01, "
+        "h02, … by position among all households of the scenario",
+    )
     strategy: StrategySpec = Field(
         default_factory=NetBillingStrategy,
-        description=f"a name ({', '.join(STRATEGY_NAMES)}) or a mapping with name and options",
+        description=f"a name ({', '.join(STRATEGY_NAMES)}) or a mapping with name and options; "
+        "give this or strategy_mix",
+    )
+    strategy_mix: dict[str, Annotated[float, Field(gt=0, le=1)]] | None = Field(
+        None,
+        description="shares of strategies (by name, default options) summing to 1, e.g. "
+        "{self_consumption: 0.6, ma_crossover: 0.4}; counts by largest remainder, households "
+        "drawn from the seed; give this or strategy",
+        json_schema_extra=_strategy_names_as_keys,
     )
     load_daily_energy_kwh: NumberOrRange = Field(10.0, description="daily consumption [kWh]")
-    load: LoadSpec = Field(default_factory=LoadSpec)
-    pv: PvSpec | None = None
-    battery: BatterySpec | None = None
-    ev: EvSpec | None = None
+    load: LoadSpec = Field(
+        default_factory=LoadSpec, description="where the load profile comes from"
+    )
+    pv: PvSpec | None = Field(None, description="rooftop PV; none: no PV")
+    battery: BatterySpec | None = Field(None, description="home battery; none: no battery")
+    ev: EvSpec | None = Field(None, description="electric vehicles; none: no EV")
     bid_price_fraction: NumberOrRange = Field(
-        [0.4, 0.9], description="bid price position between export (0) and import (1) price"
+        [0.4, 0.9], description="bid price position between export (0) and import (1) price [-]"
     )
     ask_price_fraction: NumberOrRange = Field(
-        [0.1, 0.6], description="ask price position between export (0) and import (1) price"
+        [0.1, 0.6], description="ask price position between export (0) and import (1) price [-]"
     )
     power_factor: float | None = Field(
         None,
         gt=0,
         le=1,
-        description="lagging power factor while importing; default grid.household_power_factor",
+        description="lagging power factor while importing; none: grid.household_power_factor [-]",
     )
 
     _load = field_validator("load_daily_energy_kwh")(_nonnegative)
@@ -311,10 +267,24 @@ class HouseholdGroup(_Section):
     @field_validator("strategy", mode="before")
     @classmethod
     def _named(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value not in STRATEGY_NAMES:
-                raise ValueError(f"unknown strategy {value!r}; expected one of {STRATEGY_NAMES}")
-            return {"name": value}
+        name = value.get("name") if isinstance(value, dict) else value
+        if isinstance(name, str) and name not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGY_NAMES}")
+        if isinstance(value, dict) and "name" not in value:
+            raise ValueError(f"a strategy mapping needs a name, one of {STRATEGY_NAMES}")
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("strategy_mix")
+    @classmethod
+    def _shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        unknown = [name for name in value if name not in STRATEGY_NAMES]
+        if unknown:
+            raise ValueError(f"unknown strategy {unknown[0]!r}; expected one of {STRATEGY_NAMES}")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"shares sum to {total:g}; expected 1")
         return value
 
     @field_validator("group")
@@ -323,6 +293,58 @@ class HouseholdGroup(_Section):
         if not NAME_PATTERN.match(value):
             raise ValueError("expected letters, digits, '_' or '-'")
         return value
+
+    @field_validator("household_ids")
+    @classmethod
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        for position, household_id in enumerate(value or []):
+            if not NAME_PATTERN.match(household_id):
+                raise ValueError(
+                    f"household_ids[{position}] is {household_id!r}; expected letters, digits, "
+                    "'_' or '-'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_strategy_and_ids(self) -> HouseholdGroup:
+        if self.strategy_mix is not None and "strategy" in self.model_fields_set:
+            raise ValueError("strategy and strategy_mix are both given; expected one of them")
+        if self.household_ids is not None and len(self.household_ids) != self.count:
+            raise ValueError(
+                f"household_ids lists {len(self.household_ids)} ids; expected count ({self.count})"
+            )
+        return self
+
+
+def household_ids(groups: list[HouseholdGroup]) -> list[str]:
+    """Id of every household of ``groups``, in order.
+
+    Parameters
+    ----------
+    groups : list of HouseholdGroup
+        The scenario's household groups.
+
+    Returns
+    -------
+    list of str
+        A group's ``household_ids`` where it gives them; otherwise ``h`` and the household's
+        position among all households (from 1), zero-padded to at least two digits.
+
+    Examples
+    --------
+    >>> groups = [HouseholdGroup(group="a", count=2),
+    ...           HouseholdGroup(group="b", count=1, household_ids=["school"]),
+    ...           HouseholdGroup(group="c", count=1)]
+    >>> household_ids(groups)
+    ['h01', 'h02', 'school', 'h04']
+    """
+    total = sum(group.count for group in groups)
+    width = max(2, len(str(total)))
+    ids: list[str] = []
+    for group in groups:
+        first = len(ids)
+        ids += group.household_ids or [f"h{first + k + 1:0{width}d}" for k in range(group.count)]
+    return ids
 
 
 class CommunityBatterySpec(_Section):
@@ -335,7 +357,8 @@ class CommunityBatterySpec(_Section):
     """
 
     battery: BatterySpec = Field(
-        default_factory=lambda: BatterySpec(preset="community_rana", soc_initial=0.5)
+        default_factory=lambda: BatterySpec(preset="community_rana", soc_initial=0.5),
+        description="the shared battery",
     )
     bus: str | None = Field(
         None,
@@ -343,5 +366,6 @@ class CommunityBatterySpec(_Section):
         "busbar of a generated feeder (required with an OpenDSS feeder)",
     )
     strategy: OptimizingStrategy = Field(
-        default_factory=lambda: OptimizingStrategy(objective="min_import")
+        default_factory=lambda: OptimizingStrategy(objective="min_import"),
+        description="options of the optimizing LP that schedules it",
     )

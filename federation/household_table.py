@@ -3,7 +3,9 @@
 Values given as ``[low, high]`` in the scenario are drawn uniformly per household, group by
 group in scenario order and field by field in a fixed order, so adding a group never changes
 earlier households. Optional devices draw only when present, so adding an EV to one group leaves
-the other groups' draws alone.
+the other groups' draws alone. A group's ``strategy_mix`` gives counts by largest remainder, and
+which household takes which strategy is shuffled by a generator spawned for mixes alone, so a mix
+changes no other draw. Households are named as `household_ids` says.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from federation.household_spec import BatterySpec, HouseholdGroup
+from federation.household_spec import COMMUNITY_ID, BatterySpec, HouseholdGroup, household_ids
 from federation.scenario import Scenario
-
-#: Id of the community battery's agent in the household table.
-COMMUNITY_ID = "community_battery"
+from federation.strategy_spec import STRATEGY_TYPES
 
 
 def resolve_households(
@@ -32,16 +32,18 @@ def resolve_households(
     scenario : Scenario
         The validated scenario.
     rng : numpy.random.Generator
-        Draws of ranges, from the scenario seed.
+        Draws of ranges, from the scenario seed (strategy mixes draw from a generator spawned
+        from it).
     scenario_dir, base_dir : Path
         Folder of the scenario (CSV paths resolve against it) and working directory of the
         federates (paths in the table are relative to it).
     """
-    frames = [_group_table(group, rng, scenario_dir, base_dir) for group in scenario.households]
+    mixes = rng.spawn(1)[0]
+    frames = [
+        _group_table(group, rng, mixes, scenario_dir, base_dir) for group in scenario.households
+    ]
     table = pd.concat(frames, ignore_index=True)
-    width = max(2, len(str(len(table))))
-    ids = [f"h{i + 1:0{width}d}" for i in range(len(table))]
-    table.insert(0, "household_id", ids)
+    table.insert(0, "household_id", household_ids(scenario.households))
     table["profile_seed"] = rng.integers(0, 2**31 - 1, size=len(table))
     table["serves_community"] = False
     community = scenario.community_battery
@@ -54,7 +56,11 @@ def resolve_households(
 
 
 def _group_table(
-    group: HouseholdGroup, rng: np.random.Generator, scenario_dir: Path, base_dir: Path
+    group: HouseholdGroup,
+    rng: np.random.Generator,
+    mixes: np.random.Generator,
+    scenario_dir: Path,
+    base_dir: Path,
 ) -> pd.DataFrame:
     count = group.count
 
@@ -67,8 +73,7 @@ def _group_table(
     kwp = draw(pv.kwp) if pv else np.zeros(count)
     columns = {
         "group": group.group,
-        "strategy": group.strategy.name,
-        "strategy_options": json.dumps(group.strategy.model_dump(exclude={"name"}), sort_keys=True),
+        **_strategy_columns(group, mixes),
         "load_daily_energy_kwh": draw(group.load_daily_energy_kwh),
         "load_profile": group.load.profile,
         "load_csv": _load_csv(group, scenario_dir, base_dir),
@@ -83,6 +88,62 @@ def _group_table(
         **_ev_columns(group, rng, draw),
     }
     return pd.DataFrame(columns)
+
+
+def _strategy_columns(group: HouseholdGroup, rng: np.random.Generator) -> dict[str, object]:
+    """Each household's strategy and options: the group's, or drawn from its mix."""
+    if group.strategy_mix is None:
+        options = group.strategy.model_dump(exclude={"name"})
+        return {
+            "strategy": group.strategy.name,
+            "strategy_options": json.dumps(options, sort_keys=True),
+        }
+    counts = strategy_mix_counts(group.strategy_mix, group.count)
+    names = np.array(list(counts))
+    options = np.array(
+        [
+            json.dumps(STRATEGY_TYPES[name]().model_dump(exclude={"name"}), sort_keys=True)
+            for name in names
+        ]
+    )
+    which = rng.permutation(np.repeat(np.arange(names.size), list(counts.values())))
+    return {"strategy": names[which], "strategy_options": options[which]}
+
+
+def strategy_mix_counts(shares: dict[str, float], count: int) -> dict[str, int]:
+    """How many of ``count`` households take each strategy of a mix (largest remainder).
+
+    Parameters
+    ----------
+    shares : dict of str to float
+        Share of each strategy, summing to 1 [-].
+    count : int
+        Households in the group.
+
+    Returns
+    -------
+    dict of str to int
+        Households per strategy, in the order of ``shares``; they sum to ``count``.
+
+    Notes
+    -----
+    Each strategy first gets the whole part of its quota ``share · count``; the households
+    left over go one each to the largest fractional parts, earlier strategies first on a tie
+    (the largest remainder or Hamilton method).
+
+    Examples
+    --------
+    Four households at 60 / 40: quotas 2.4 and 1.6, whole parts 2 and 1, and the one left over
+    goes to the larger remainder (0.6):
+
+    >>> strategy_mix_counts({"self_consumption": 0.6, "ma_crossover": 0.4}, 4)
+    {'self_consumption': 2, 'ma_crossover': 2}
+    """
+    quotas = np.round(np.array(list(shares.values()), dtype=float) * count, 9)
+    counts = np.floor(quotas).astype(int)
+    left = count - int(counts.sum())
+    counts[np.argsort(-(quotas - counts), kind="stable")[:left]] += 1
+    return dict(zip(shares, counts.tolist(), strict=True))
 
 
 def _battery_columns(battery: BatterySpec | None, count: int, draw) -> dict[str, np.ndarray]:

@@ -3,43 +3,47 @@
 A scenario names the time grid, the site, the feeder, the market rules, the prices and the
 households (as groups with a count; a value given as ``[low, high]`` is drawn uniformly per
 household from the scenario seed). ``tefed build`` resolves it into a complete federation file.
-Every field is checked; every problem is reported at once, naming its path in the file, the
-value and what was expected.
+A file may extend another (``extends: base.yaml``, see `federation.scenario_files`). Every field
+is checked; every problem is reported at once, naming its path in the file, the value and what
+was expected. The sections' models live beside this module (``grid_spec``, ``market_spec``,
+``prices_spec``, ``household_spec``, ``strategy_spec``); `federation.scenario_reference` turns
+them into the reference documentation and the JSON Schema.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from federates.price_feed.price_files import read_price_csv
-from federates.price_feed.sources.tariffs import (
-    DEFAULT_EXPORT_PRICE_USD_PER_KWH,
-    DEFAULT_IMPORT_PRICE_USD_PER_KWH,
-    TimeOfUseWindow,
-)
 from federates.price_feed.sources.wholesale import hold_to_intervals
 from federates.runtime.errors import InputError, describe_validation_error
 from federates.runtime.time_grid import TimeGrid, parse_start
 from federation.grid_spec import FEEDER_KINDS, GridSpec, OpenDssFeederSpec
 from federation.household_spec import (
+    COMMUNITY_ID,
     NAME_PATTERN,
     CommunityBatterySpec,
     HouseholdGroup,
+    household_ids,
 )
+from federation.market_spec import MECHANISMS, DoubleAuctionSpec, MarketSpec
+from federation.prices_spec import PRICE_KINDS, CsvWholesale, PricesSpec
+from federation.scenario_files import OPENDSS_FEEDER, SECTION_KINDS, read_scenario_data
+from federation.strategy_spec import STRATEGY_NAMES
 
 
 class _Section(BaseModel):
@@ -49,7 +53,9 @@ class _Section(BaseModel):
 class TimeSpec(_Section):
     """When the scenario runs (see ``TimeGrid``)."""
 
-    start: str = Field(description="calendar start, ISO 8601, local to `timezone`")
+    start: str = Field(
+        description="calendar start (simulated time 0), ISO 8601 date-time, local to timezone"
+    )
     timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
     duration_s: int = Field(86400, gt=0, description="simulated duration [s]")
     grid_step_s: int = Field(60, gt=0, description="power-flow step [s]")
@@ -70,10 +76,12 @@ class TimeSpec(_Section):
 class SiteSpec(_Section):
     """Where the community is."""
 
-    latitude_deg: float = Field(ge=-90, le=90)
-    longitude_deg: float = Field(ge=-180, le=180)
-    altitude_m: float = 0.0
-    linke_turbidity: float = Field(3.0, gt=0, le=10, description="clear-sky turbidity [-]")
+    latitude_deg: float = Field(ge=-90, le=90, description="latitude, north positive [°]")
+    longitude_deg: float = Field(ge=-180, le=180, description="longitude, east positive [°]")
+    altitude_m: float = Field(0.0, description="height above sea level [m]")
+    linke_turbidity: float = Field(
+        3.0, gt=0, le=10, description="Linke turbidity of the clear sky [-]"
+    )
 
 
 class PvModelSpec(_Section):
@@ -88,143 +96,14 @@ class PvModelSpec(_Section):
         None, description="TMY3 CSV (irradiance: tmy); none: pvlib's 723170TYA.CSV"
     )
 
-    system_losses: float = Field(0.14, ge=0, lt=1, description="DC losses before the inverter")
-    temperature_coefficient_per_c: float = Field(-0.0037, description="of DC power [1/°C]")
+    system_losses: float = Field(
+        0.14, ge=0, lt=1, description="fraction of DC power lost before the inverter [-]"
+    )
+    temperature_coefficient_per_c: float = Field(
+        -0.0037, description="temperature coefficient of DC power [1/°C]"
+    )
     air_temperature_c: float = Field(20.0, description="ambient air temperature [°C]")
     wind_speed_m_per_s: float = Field(1.0, ge=0, description="wind speed [m/s]")
-
-
-class _MarketRules(_Section):
-    """Rules every mechanism shares."""
-
-    delivery_ahead_intervals: int = Field(
-        1, ge=1, le=96, description="orders are taken for up to this many intervals ahead"
-    )
-
-
-class DoubleAuctionSpec(_MarketRules):
-    """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
-
-    mechanism: Literal["double_auction"] = "double_auction"
-    settlement_rule: Literal["midpoint", "pay_as_bid", "pay_as_ask", "uniform"] = Field(
-        "midpoint", description="price of a matched pair"
-    )
-    tie_breaking: Literal["time", "pro_rata"] = Field(
-        "time", description="order of equal-price orders: submission time or pro rata"
-    )
-
-
-class CurveClearingSpec(_MarketRules):
-    """TENT uniform-price clearing of supply and demand curves, the grid as one more curve."""
-
-    mechanism: Literal["curve_clearing"]
-    feeder_capacity_kw: float | None = Field(
-        None, gt=0, description="grid import/export limit in the clearing [kW]; none: unlimited"
-    )
-
-
-class DlmpSpec(_MarketRules):
-    """Welfare-maximising clearing on the feeder's LinDistFlow model with DLMPs."""
-
-    mechanism: Literal["dlmp"]
-    voltage_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="lower voltage bound [pu]")
-    voltage_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="upper voltage bound [pu]")
-    substation_limit_kw: float | None = Field(
-        None, gt=0, description="substation import/export limit [kW]; none: unlimited"
-    )
-
-    @model_validator(mode="after")
-    def _band(self) -> DlmpSpec:
-        if self.voltage_min_pu >= self.voltage_max_pu:
-            raise ValueError(
-                f"voltage_min_pu ({self.voltage_min_pu}) must be below voltage_max_pu "
-                f"({self.voltage_max_pu})"
-            )
-        return self
-
-
-class ContinuousSpec(_MarketRules):
-    """TENT continuous double auction: a standing book matched as orders arrive."""
-
-    mechanism: Literal["continuous"]
-    priority: Literal["age", "volume"] = Field(
-        "age", description="order of equal-price standing orders"
-    )
-
-
-def _mechanism_of(value: object) -> str:
-    if isinstance(value, dict):
-        return value.get("mechanism", "double_auction")
-    return getattr(value, "mechanism", "double_auction")
-
-
-MarketSpec = Annotated[
-    Annotated[DoubleAuctionSpec, Tag("double_auction")]
-    | Annotated[CurveClearingSpec, Tag("curve_clearing")]
-    | Annotated[DlmpSpec, Tag("dlmp")]
-    | Annotated[ContinuousSpec, Tag("continuous")],
-    Discriminator(_mechanism_of),
-]
-
-
-class SyntheticWholesale(_Section):
-    """tefed's synthetic wholesale price series."""
-
-    source: Literal["synthetic"] = "synthetic"
-    mean_usd_per_mwh: float = 45.0
-    daily_amplitude_usd_per_mwh: float = Field(25.0, ge=0)
-    noise_usd_per_mwh: float = Field(4.0, ge=0)
-
-
-class CsvWholesale(_Section):
-    """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price)."""
-
-    source: Literal["csv"]
-    path: str
-    timezone: str
-    price_column: str | None = None
-
-
-class FlatTariff(_Section):
-    """One retail import price at all times."""
-
-    kind: Literal["flat"] = "flat"
-    price_usd_per_kwh: float = DEFAULT_IMPORT_PRICE_USD_PER_KWH
-
-
-class TouWindow(_Section):
-    """A time-of-use window [start_hour, end_hour) in local time."""
-
-    start_hour: float = Field(ge=0, le=24)
-    end_hour: float = Field(ge=0, le=24)
-    price_usd_per_kwh: float
-    days: Literal["all", "weekdays", "weekends"] = "all"
-
-    @model_validator(mode="after")
-    def _window(self) -> TouWindow:
-        TimeOfUseWindow(**self.model_dump())
-        return self
-
-
-class TouTariff(_Section):
-    """A base import price with time-of-use windows (later windows win where they overlap)."""
-
-    kind: Literal["time_of_use"]
-    base_price_usd_per_kwh: float
-    windows: list[TouWindow] = Field(min_length=1)
-
-
-class PricesSpec(_Section):
-    """Exogenous prices."""
-
-    wholesale: Annotated[SyntheticWholesale | CsvWholesale, Field(discriminator="source")] = Field(
-        default_factory=SyntheticWholesale
-    )
-    import_tariff: Annotated[FlatTariff | TouTariff, Field(discriminator="kind")] = Field(
-        default_factory=FlatTariff
-    )
-    export_price_usd_per_kwh: float = DEFAULT_EXPORT_PRICE_USD_PER_KWH
-    forecast_horizon_intervals: int = Field(96, ge=2)
 
 
 class ExternalHousehold(_Section):
@@ -249,7 +128,9 @@ class EmsSpec(_Section):
 class RunSpec(_Section):
     """Where results go and how long a run may take."""
 
-    results_root: str = "results"
+    results_root: str = Field(
+        "results", description="folder of the run folders (results_root/name/run-id)"
+    )
     stall_timeout_s: float = Field(
         60.0, gt=0, description="a federate waiting longer than this for a time grant [s]"
     )
@@ -258,27 +139,39 @@ class RunSpec(_Section):
         gt=0,
         description="a federate waiting longer than this for the others to finish starting [s]",
     )
-    wall_clock_limit_s: float = Field(900.0, gt=0)
-    progress_every_s: int = Field(3600, gt=0)
+    wall_clock_limit_s: float = Field(
+        900.0, gt=0, description="tefed run stops a run after this long [s]"
+    )
+    progress_every_s: int = Field(
+        3600, gt=0, description="federates report progress every this much simulated time [s]"
+    )
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
 
 
 class Scenario(_Section):
     """A whole scenario."""
 
-    name: str
-    description: str = ""
-    seed: int = Field(0, ge=0)
-    time: TimeSpec
-    site: SiteSpec
-    pv_model: PvModelSpec = Field(default_factory=PvModelSpec)
-    grid: GridSpec = Field(default_factory=GridSpec)
-    market: MarketSpec = Field(default_factory=DoubleAuctionSpec)
-    prices: PricesSpec = Field(default_factory=PricesSpec)
-    households: list[HouseholdGroup] = Field(min_length=1)
-    community_battery: CommunityBatterySpec | None = None
-    ems: EmsSpec = Field(default_factory=EmsSpec)
-    run: RunSpec = Field(default_factory=RunSpec)
+    name: str = Field(description="scenario name (letters, digits, '_', '-'); names the results")
+    description: str = Field("", description="free text")
+    seed: int = Field(0, ge=0, description="seed of every random draw (ranges, profiles, prices)")
+    time: TimeSpec = Field(description="the time grid")
+    site: SiteSpec = Field(description="where the community is (for the sun's position)")
+    pv_model: PvModelSpec = Field(
+        default_factory=PvModelSpec, description="PV model shared by every household"
+    )
+    grid: GridSpec = Field(default_factory=GridSpec, description="the distribution grid")
+    market: MarketSpec = Field(
+        default_factory=DoubleAuctionSpec, description="market rules, by mechanism"
+    )
+    prices: PricesSpec = Field(default_factory=PricesSpec, description="exogenous prices")
+    households: list[HouseholdGroup] = Field(
+        min_length=1, description="household groups (a single household: a group of count 1)"
+    )
+    community_battery: CommunityBatterySpec | None = Field(
+        None, description="a battery shared by the community; none: no community battery"
+    )
+    ems: EmsSpec = Field(default_factory=EmsSpec, description="how households map to federates")
+    run: RunSpec = Field(default_factory=RunSpec, description="results and time limits")
 
     @field_validator("name")
     @classmethod
@@ -306,7 +199,58 @@ class Scenario(_Section):
         names = [group.group for group in self.households]
         if len(set(names)) != len(names):
             raise ValueError(f"household group names repeat: {names}")
+        ids = Counter(household_ids(self.households))
+        repeated = sorted(h for h, times in ids.items() if times > 1 or h == COMMUNITY_ID)
+        if repeated:
+            raise ValueError(
+                f"households: ids {repeated} repeat or are reserved; expected unique ids other "
+                f"than {COMMUNITY_ID!r} (groups without household_ids take h01, h02, … by position)"
+            )
         return self
+
+
+@dataclass(frozen=True)
+class ScenarioReading:
+    """A scenario file as read and checked.
+
+    Attributes
+    ----------
+    scenario : Scenario or None
+        The validated scenario; None when the file has problems pydantic found.
+    folder : pathlib.Path
+        Folder of the file; relative paths in the scenario resolve against it.
+    source : str
+        How messages name the file (and the bases it extends).
+    problems : list of str
+        Every problem found: each names its path in the file, the value and what was expected.
+    """
+
+    scenario: Scenario | None
+    folder: Path
+    source: str
+    problems: list[str]
+
+
+def read_scenario(path: str | Path) -> ScenarioReading:
+    """Read a scenario file (with its bases), validate it and check the data files it names.
+
+    Problems with the fields and with the data files are collected together: when the scenario
+    does not validate, the data files of the sections that are valid on their own are still
+    checked.
+
+    Raises
+    ------
+    InputError
+        If the file (or a base it extends) cannot be read at all.
+    """
+    composed = read_scenario_data(path)
+    folder = Path(path).parent.resolve()
+    try:
+        scenario, problems = Scenario.model_validate(composed.data), []
+    except ValidationError as error:
+        scenario, problems = None, _describe(error)
+    problems += _data_problems(composed.data, scenario, folder)
+    return ScenarioReading(scenario, folder, composed.source, problems)
 
 
 def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
@@ -317,46 +261,93 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     InputError
         Listing every problem: path in the file, value, expectation.
     """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), ["file not found"]) from None
-    except yaml.YAMLError as error:
-        raise InputError(str(path), [f"not valid YAML: {error}"]) from None
-    if not isinstance(data, dict):
-        raise InputError(str(path), ["expected a mapping of sections at the top level"])
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        problems = describe_validation_error(error, union_tags=FEEDER_KINDS)
-        raise InputError(str(path), problems) from None
-    problems = _data_problems(scenario, path.parent.resolve())
-    if problems:
-        raise InputError(str(path), problems)
-    return scenario, path.parent.resolve()
+    reading = read_scenario(path)
+    if reading.problems or reading.scenario is None:
+        raise InputError(reading.source, reading.problems)
+    return reading.scenario, reading.folder
 
 
-def _data_problems(scenario: Scenario, scenario_dir: Path) -> list[str]:
-    """Problems with the data files a scenario names (readable, covering the whole run)."""
+_UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS
+# Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
+_STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
+_LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+_TAG_MISMATCH = re.compile(
+    r"Input tag '(?P<tag>.*)' found using .+? does not match any of the expected tags: "
+    r"(?P<tags>.*)"
+)
+
+
+def _describe(error: ValidationError) -> list[str]:
+    """Pydantic's errors worded for a scenario file: ``households[2].battery.capacity_kwh``."""
     problems = []
-    feeder = scenario.grid.feeder
-    if isinstance(feeder, OpenDssFeederSpec) and not (scenario_dir / feeder.dss).is_file():
-        problems.append(
-            f"grid.feeder.dss: got {feeder.dss!r}; no such file ({scenario_dir / feeder.dss})"
-        )
-    return problems + _price_file_problems(scenario, scenario_dir)
+    for problem in describe_validation_error(error, union_tags=_UNION_TAGS):
+        location, _, message = problem.partition(": ")
+        location = _LIST_INDEX.sub(r"[\1]", _STRATEGY_TAG.sub(".strategy", location))
+        mismatch = _TAG_MISMATCH.fullmatch(message)
+        if mismatch is not None:
+            location, message = _unknown_kind(location, mismatch["tag"], mismatch["tags"])
+        # A check across a section's fields names the field itself.
+        inner = message.startswith(f"{location}.") or not location
+        problems.append(message if inner else f"{location}: {message}")
+    return problems
 
 
-def _price_file_problems(scenario: Scenario, scenario_dir: Path) -> list[str]:
-    """Problems with the wholesale price file (readable, covering the whole run)."""
-    wholesale = scenario.prices.wholesale
-    if not isinstance(wholesale, CsvWholesale):
-        return []
-    csv_path = (scenario_dir / wholesale.path).resolve()
-    if not csv_path.is_file():
-        return [f"prices.wholesale.path: got {wholesale.path!r}; no such file ({csv_path})"]
-    time = scenario.time
+def _unknown_kind(location: str, tag: str, tags: str) -> tuple[str, str]:
+    """Where and how to say that a section names a kind that does not exist."""
+    key, _ = SECTION_KINDS.get(tuple(location.split(".")), ("", None))
+    if key == "generator":
+        tags = tags.replace(f", '{OPENDSS_FEEDER}'", "") + " (or dss: PATH, an OpenDSS feeder)"
+    return (f"{location}.{key}" if key else location), f"got {tag!r}; expected one of {tags}"
+
+
+def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[str]:
+    """Problems with the data files a scenario names (readable, covering the whole run)."""
+    if scenario is not None:
+        grid, time, prices = scenario.grid, scenario.time, scenario.prices
+        pv_model, groups = scenario.pv_model, dict(enumerate(scenario.households))
+    else:
+        grid = _valid(GridSpec, data.get("grid", {}))
+        time = _valid(TimeSpec, data.get("time"))
+        prices = _valid(PricesSpec, data.get("prices", {}))
+        pv_model = _valid(PvModelSpec, data.get("pv_model", {}))
+        listed = data.get("households")
+        groups = {
+            position: group
+            for position, raw in enumerate(listed if isinstance(listed, list) else [])
+            if (group := _valid(HouseholdGroup, raw)) is not None
+        }
+    problems = []
+    if grid is not None and isinstance(grid.feeder, OpenDssFeederSpec):
+        problems += _missing_file("grid.feeder.dss", grid.feeder.dss, folder)
+    if pv_model is not None and pv_model.weather_file is not None:
+        problems += _missing_file("pv_model.weather_file", pv_model.weather_file, folder)
+    for position, group in groups.items():
+        if group.load.path is not None:
+            problems += _missing_file(f"households[{position}].load.path", group.load.path, folder)
+    if prices is not None and isinstance(prices.wholesale, CsvWholesale):
+        problems += _price_file_problems(prices.wholesale, time, folder)
+    return problems
+
+
+def _missing_file(field: str, value: str, folder: Path) -> list[str]:
+    path = (folder / value).resolve()
+    return [] if path.is_file() else [f"{field}: got {value!r}; no such file ({path})"]
+
+
+def _price_file_problems(
+    wholesale: CsvWholesale, time: TimeSpec | None, scenario_dir: Path
+) -> list[str]:
+    """Problems with the wholesale price file: there, readable, covering the whole run."""
+    missing = _missing_file("prices.wholesale.path", wholesale.path, scenario_dir)
+    if missing or time is None:
+        return missing
     grid = TimeGrid(
         parse_start(time.start, time.timezone),
         time.duration_s,
@@ -366,8 +357,10 @@ def _price_file_problems(scenario: Scenario, scenario_dir: Path) -> list[str]:
     )
     starts = grid.calendar(grid.interval_start_s(np.arange(grid.n_intervals)))
     try:
-        prices = read_price_csv(csv_path, wholesale.timezone, wholesale.price_column)
-        hold_to_intervals(prices.index, prices.to_numpy(float), starts)
+        series = read_price_csv(
+            (scenario_dir / wholesale.path).resolve(), wholesale.timezone, wholesale.price_column
+        )
+        hold_to_intervals(series.index, series.to_numpy(float), starts)
     except ValueError as error:
         return [f"prices.wholesale ({wholesale.path}): {error}"]
     return []

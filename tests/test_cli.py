@@ -46,11 +46,11 @@ BAD_SCENARIOS = {
     ),
     "negative capacity": (
         with_battery(capacity_kwh=-10),
-        ["households.2.battery.capacity_kwh", "-10", "at least 0"],
+        ["households[2].battery.capacity_kwh", "-10", "at least 0"],
     ),
     "efficiency above one": (
         with_battery(round_trip_efficiency=1.5),
-        ["households.2.battery.round_trip_efficiency", "1.5", "less than or equal to 1"],
+        ["households[2].battery.round_trip_efficiency", "1.5", "less than or equal to 1"],
     ),
     "missing price file": (
         edited(prices__wholesale={"source": "csv", "path": "nowhere.csv", "timezone": "UTC"}),
@@ -62,7 +62,7 @@ BAD_SCENARIOS = {
     ),
     "unknown strategy": (
         edited(households=[{"group": "a", "count": 2, "strategy": "moon_trader"}]),
-        ["households.0.strategy", "moon_trader", "net_billing"],
+        ["households[0].strategy", "moon_trader", "net_billing"],
     ),
     "missing section": (without_key("site", "latitude_deg"), ["site.latitude_deg", "missing"]),
 }

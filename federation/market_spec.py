@@ -1,0 +1,94 @@
+"""The ``market`` section of a scenario: the clearing mechanism and its rules.
+
+``mechanism`` picks one of four (default ``double_auction``); each has options of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _MarketRules(_Section):
+    """Rules every mechanism shares."""
+
+    delivery_ahead_intervals: int = Field(
+        1,
+        ge=1,
+        le=96,
+        description="orders are taken for up to this many intervals ahead [intervals]",
+    )
+
+
+class DoubleAuctionSpec(_MarketRules):
+    """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
+
+    mechanism: Literal["double_auction"] = Field(
+        "double_auction", description="clearing mechanism (the default)"
+    )
+    settlement_rule: Literal["midpoint", "pay_as_bid", "pay_as_ask", "uniform"] = Field(
+        "midpoint", description="price of a matched pair"
+    )
+    tie_breaking: Literal["time", "pro_rata"] = Field(
+        "time", description="order of equal-price orders: submission time or pro rata"
+    )
+
+
+class CurveClearingSpec(_MarketRules):
+    """TENT uniform-price clearing of supply and demand curves, the grid as one more curve."""
+
+    mechanism: Literal["curve_clearing"] = Field(description="clearing mechanism")
+    feeder_capacity_kw: float | None = Field(
+        None, gt=0, description="grid import/export limit in the clearing; none: unlimited [kW]"
+    )
+
+
+class DlmpSpec(_MarketRules):
+    """Welfare-maximising clearing on the feeder's LinDistFlow model with DLMPs."""
+
+    mechanism: Literal["dlmp"] = Field(description="clearing mechanism")
+    voltage_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="lower voltage bound [pu]")
+    voltage_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="upper voltage bound [pu]")
+    substation_limit_kw: float | None = Field(
+        None, gt=0, description="substation import/export limit; none: unlimited [kW]"
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> DlmpSpec:
+        if self.voltage_min_pu >= self.voltage_max_pu:
+            raise ValueError(
+                f"voltage_min_pu ({self.voltage_min_pu}) must be below voltage_max_pu "
+                f"({self.voltage_max_pu})"
+            )
+        return self
+
+
+class ContinuousSpec(_MarketRules):
+    """TENT continuous double auction: a standing book matched as orders arrive."""
+
+    mechanism: Literal["continuous"] = Field(description="clearing mechanism")
+    priority: Literal["age", "volume"] = Field(
+        "age", description="order of equal-price standing orders"
+    )
+
+
+def _mechanism_of(value: object) -> str:
+    if isinstance(value, dict):
+        return value.get("mechanism", "double_auction")
+    return getattr(value, "mechanism", "double_auction")
+
+
+MarketSpec = Annotated[
+    Annotated[DoubleAuctionSpec, Tag("double_auction")]
+    | Annotated[CurveClearingSpec, Tag("curve_clearing")]
+    | Annotated[DlmpSpec, Tag("dlmp")]
+    | Annotated[ContinuousSpec, Tag("continuous")],
+    Discriminator(_mechanism_of),
+]
+#: Tags of the mechanisms (pydantic puts them in error paths; the scenario file has no such key).
+MECHANISMS = frozenset({"double_auction", "curve_clearing", "dlmp", "continuous"})
