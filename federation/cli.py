@@ -22,6 +22,8 @@ from federation.builder import build_federation
 from federation.powerflow import feeder_powerflow
 from federation.runner import new_run_folder, run_federation
 from federation.scenario import load_scenario
+from federation.scenario_check import check_scenario
+from federation.scenario_reference import scenario_json_schema_text
 
 EXIT_RUN_FAILED = 1
 
@@ -39,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
     validate = commands.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario", type=Path)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of a scenario file (for editor completion)"
+    )
+    schema.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     run = commands.add_parser("run", help="run a scenario or a federation file end to end")
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
@@ -69,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     powerflow.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
 
+    report = commands.add_parser(
+        "report", help="write report.html (plots, KPIs, metadata, warnings) into a run folder"
+    )
+    report.add_argument("run_folder", type=Path, help="results/<scenario>/<run-id>")
+
+    compare = commands.add_parser("compare", help="tabulate the main KPIs of runs side by side")
+    compare.add_argument("run_folders", type=Path, nargs="+", help="run folders to compare")
+    compare.add_argument("--csv", type=Path, help="also write the table as CSV")
+    compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
+
     arguments = parser.parse_args(argv)
     console = Console(stderr=True)
     try:
@@ -76,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             return _build(arguments.scenario, arguments.output)
         if arguments.command == "validate":
             return _validate(arguments.scenario)
+        if arguments.command == "schema":
+            return _schema(arguments.output)
         if arguments.command == "powerflow":
             return _powerflow(arguments, console)
+        if arguments.command == "report":
+            return _report(arguments.run_folder)
+        if arguments.command == "compare":
+            return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
         return _run(arguments.source, not arguments.no_progress, console)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -101,14 +124,27 @@ def _build(scenario_path: Path, output: Path) -> int:
 
 
 def _validate(scenario_path: Path) -> int:
-    scenario, scenario_dir = load_scenario(scenario_path)
-    # Building resolves what needs the feeder itself: households on buses and phases.
-    build_federation(scenario, scenario_dir, Path.cwd() / "federation.json", Path.cwd())
+    # Every stage (fields, data files, building on the feeder) reports its problems at once.
+    check = check_scenario(scenario_path, Path.cwd())
+    if check.problems or check.scenario is None:
+        raise InputError(check.source, check.problems)
+    scenario = check.scenario
     households = sum(group.count for group in scenario.households)
     print(
         f"{scenario_path}: valid ({households} households, "
         f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps)"
     )
+    return 0
+
+
+def _schema(output: Path | None) -> int:
+    text = scenario_json_schema_text()
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}")
     return 0
 
 
@@ -159,6 +195,35 @@ def _run(source: Path, show_progress: bool, console: Console) -> int:
     return 0
 
 
+def _report(run_folder: Path) -> int:
+    from federates.runtime.run_folder import RunFolder
+    from federation.html_report import write_html_report
+
+    if not (run_folder / "federation.json").is_file():
+        raise InputError(
+            str(run_folder), ["no federation.json here; expected a run folder of tefed run"]
+        )
+    # Resolved, so that results/<scenario>/latest is reported under its run id.
+    print(write_html_report(RunFolder(run_folder.resolve())))
+    return 0
+
+
+def _compare(run_folders: list[Path], csv: Path | None, markdown: Path | None) -> int:
+    from federation.compare_runs import comparison_table, markdown_text, rich_table
+
+    table = comparison_table(run_folders)
+    Console().print(rich_table(table))
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(csv)
+        print(f"wrote {csv}")
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(markdown_text(table))
+        print(f"wrote {markdown}")
+    return 0
+
+
 def kpi_table(summary: dict[str, Any]) -> Table:
     """Per-household bill and its difference from the net-billing baseline."""
     table = Table(title=f"{summary['scenario']}: household bills [USD]")
@@ -193,10 +258,17 @@ def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
     loading = grid.get("loading", {})
     outside_min = nodes.get("node_minutes_below", 0.0) + nodes.get("node_minutes_above", 0.0)
     rows = [
-        ("self-sufficiency", _percent(community.get("self_sufficiency"))),
-        ("self-consumption", _percent(community.get("self_consumption"))),
+        ("self-sufficiency", _number(community.get("self_sufficiency_pct"), ".1f", "%")),
+        ("self-consumption", _number(community.get("self_consumption_pct"), ".1f", "%")),
         ("traded energy", _number(market.get("traded_energy_kwh"), ".2f", "kWh")),
-        ("mean trade price", _number(market.get("mean_trade_price_usd_per_kwh"), ".4f", "USD/kWh")),
+        (
+            "volume-weighted trade price",
+            _number(market.get("volume_weighted_price_usd_per_kwh"), ".4f", "USD/kWh"),
+        ),
+        (
+            "market welfare",
+            _number(market.get("welfare", {}).get("welfare_usd"), ".3f", "USD"),
+        ),
         (
             "household voltage min / max",
             f"{_number(voltage.get('voltage_min_pu'), '.4f', '')}/ "
@@ -222,10 +294,6 @@ def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
 
 def _money(value: float | None) -> str:
     return "" if value is None else f"{round(value, 3) + 0.0:.3f}"
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
 
 
 def _number(value: float | None, spec: str, unit: str) -> str:

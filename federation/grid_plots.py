@@ -1,4 +1,4 @@
-"""Figures of the feeder: voltage profile at the worst instant and substation power over time."""
+"""Figures of the feeder: voltage profile at the worst instant, PCC power and voltages over time."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from federation.household_plots import Calendar
+
 #: Colours of phases A, B and C in every grid figure.
 PHASE_COLOURS = {1: "tab:orange", 2: "tab:green", 3: "tab:blue"}
 #: Nodes 1 and 2 are phases A and B, or the two legs of a split-phase secondary.
@@ -17,7 +19,7 @@ NODE_LABELS = {1: "node 1 (A or leg 1)", 2: "node 2 (B or leg 2)", 3: "node 3 (C
 
 
 def feeder_profile_figure(
-    nodes: pd.DataFrame, calendar, limits_pu: tuple[float, float, float]
+    nodes: pd.DataFrame, calendar: Calendar, limits_pu: tuple[float, float, float]
 ) -> plt.Figure:
     """Voltage of every node against its cable distance from the source, at the worst instant.
 
@@ -66,32 +68,86 @@ def feeder_profile_figure(
     return figure
 
 
-def substation_power_figure(grid: pd.DataFrame, calendar) -> plt.Figure:
-    """Active and reactive power at the substation and feeder losses over time.
+def pcc_figure(
+    grid: pd.DataFrame,
+    voltages: pd.DataFrame | None,
+    calendar: Calendar,
+    limits_pu: tuple[float, float, float],
+) -> plt.Figure:
+    """Power at the point of common coupling and the feeder's voltages over the day.
 
     Parameters
     ----------
     grid : pandas.DataFrame
-        Per step: ``time_s``, ``substation_power_kw``, ``substation_reactive_power_kvar``,
-        ``losses_kw`` and ``converged``.
+        Per step: ``time_s`` [s], ``substation_power_kw`` [kW],
+        ``substation_reactive_power_kvar`` [kvar], ``losses_kw`` [kW] and ``converged``.
+    voltages : pandas.DataFrame or None
+        Household service voltages: ``time_s`` [s], ``household_id``, ``voltage_pu`` [pu].
     calendar : callable
         Simulated seconds to local timestamps.
+    limits_pu : tuple of float
+        Allowed band and the stricter upper limit [pu], drawn as lines.
+
+    Notes
+    -----
+    Top (Rana et al. Fig. 11): active power into the feeder at the substation, import shaded
+    red and reverse flow green, with reactive power and losses. Bottom (as their Fig. 12): the
+    grid federate records no voltage of the substation bus itself, so the panel shows the
+    households' service voltages (minimum, median, maximum over households at each step), which
+    the PCC's power flow moves up and down. Steps whose power flow did not converge are marked.
+
+    References
+    ----------
+    .. [1] R. Rana, K. Berg, M. Z. Degefa and M. Löschenbrand, "Modelling and Simulation
+       Approaches for Local Energy Community Integrated Distribution Networks", IEEE Access 10,
+       3775-3789, 2022, Figs. 11–12. doi:10.1109/ACCESS.2022.3140237
     """
     times = calendar(grid["time_s"].to_numpy())
-    figure, axis = plt.subplots(figsize=(11, 4.5))
-    axis.plot(times, grid["substation_power_kw"], label="active power [kW]")
-    axis.plot(times, grid["substation_reactive_power_kvar"], label="reactive power [kvar]")
-    axis.plot(times, grid["losses_kw"], label="losses [kW]")
+    figure, (power_axis, voltage_axis) = plt.subplots(
+        2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [1.3, 1]}
+    )
+    power = grid["substation_power_kw"].to_numpy(float)
+    power_axis.plot(times, power, color="black", linewidth=1.0, label="active power [kW]")
+    power_axis.fill_between(
+        times, power, 0, where=power > 0, color="tab:red", alpha=0.25, label="import"
+    )
+    power_axis.fill_between(
+        times, power, 0, where=power < 0, color="tab:green", alpha=0.25, label="reverse flow"
+    )
+    power_axis.plot(
+        times, grid["substation_reactive_power_kvar"], linewidth=0.8, label="reactive [kvar]"
+    )
+    power_axis.plot(times, grid["losses_kw"], linewidth=0.8, label="losses [kW]")
     failed = ~grid["converged"].to_numpy(bool)
-    if failed.any():
+    for axis in (power_axis, voltage_axis):
         for when in times[failed]:
             axis.axvline(when, color="tab:red", alpha=0.3, linewidth=0.8)
-        axis.plot([], [], color="tab:red", alpha=0.3, label="power flow did not converge")
-    axis.axhline(0, color="black", linewidth=0.6)
-    axis.set_xlabel(f"local time ({times.tz})")
-    axis.set_ylabel("power into the feeder")
-    axis.set_title("Substation (PCC): import positive, reverse flow negative")
-    axis.legend(ncols=4, fontsize=8)
-    axis.grid(alpha=0.3)
+    if failed.any():
+        power_axis.plot([], [], color="tab:red", alpha=0.3, label="power flow did not converge")
+    power_axis.axhline(0, color="black", linewidth=0.6)
+    power_axis.set_ylabel("power into the feeder [kW, kvar]")
+    power_axis.set_title("Point of common coupling (substation): import positive, export negative")
+    power_axis.legend(ncols=3, fontsize=8, loc="upper left")
+    power_axis.grid(alpha=0.3)
+    low_pu, high_pu, upper_pu = limits_pu
+    if voltages is not None and len(voltages):
+        wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
+        at = calendar(wide.index.to_numpy())
+        values = wide.to_numpy(float)
+        voltage_axis.fill_between(
+            at, np.nanmin(values, 1), np.nanmax(values, 1), alpha=0.3, label="min–max"
+        )
+        voltage_axis.plot(at, np.nanmedian(values, 1), label="median household")
+        voltage_axis.legend(fontsize=8, loc="upper left")
+    for limit in (low_pu, high_pu):
+        voltage_axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
+    voltage_axis.axhline(upper_pu, color="tab:red", linestyle=":", linewidth=0.8)
+    voltage_axis.set_ylabel("service voltage [pu]")
+    voltage_axis.set_title(
+        f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)",
+        fontsize=10,
+    )
+    voltage_axis.set_xlabel(f"local time ({times.tz})")
+    voltage_axis.grid(alpha=0.3)
     figure.autofmt_xdate()
     return figure

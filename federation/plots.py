@@ -1,205 +1,166 @@
-"""Figures of a run, written as PNG into ``plots/`` of the run folder."""
+"""Figures of a run, written as PNG into ``plots/`` of the run folder.
+
+`write_plots` draws every figure the run's tables allow; the figures themselves live by concept
+in `federation.household_plots`, `federation.market_plots` and `federation.grid_plots`, and the
+community's power here.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from federates.runtime.federation_file import FederationFile
 from federates.runtime.run_folder import RunFolder
-from federation.grid_plots import feeder_profile_figure, substation_power_figure
+from federation.grid_plots import feeder_profile_figure, pcc_figure
+from federation.household_plots import (
+    Calendar,
+    household_voltages_figure,
+    income_advantage_figure,
+    voltage_by_hour_figure,
+)
+from federation.kpis import household_interval_bills
+from federation.market_plots import dlmp_figure, settlement_prices_figure
+
+#: What each figure shows, by file name, in the order a report lists them.
+PLOT_TITLES = {
+    "community_power.png": "Community load and generation (T-REX Fig. 6)",
+    "income_advantage.png": "Cumulative income advantage over net billing (T-REX Fig. 4)",
+    "market_prices.png": "Settlement prices by pool and the grid's prices (T-REX Fig. 5)",
+    "dlmp_by_bus.png": "DLMP by bus (OpenGridGym Fig. 10)",
+    "pcc.png": "Power at the point of common coupling and voltages (Rana et al. Figs. 11–12)",
+    "voltage_by_hour.png": "Household voltages by hour of the day (T-REX Fig. 7)",
+    "household_voltages.png": "Household voltages over time and per household",
+    "feeder_voltage_profile.png": "Feeder voltage profile at the worst instant",
+}
 
 
 def write_plots(
     folder: RunFolder, federation: FederationFile, tables: dict[str, pd.DataFrame]
 ) -> list[str]:
-    """Write every figure the run's tables allow; returns their file names."""
-    grid = federation.tefed.time.to_time_grid()
-    written = []
-    if "household_voltages" in tables:
-        from federation.report import voltage_limits
+    """Write every figure the run's tables allow into ``plots/``.
 
-        figure = household_voltages_figure(
-            tables["household_voltages"],
-            grid.calendar,
-            voltage_limits(federation),
-            tables.get("feeder_households"),
-        )
-        written.append(folder.write_figure("plots/household_voltages.png", figure).name)
-        plt.close(figure)
-    if {"prices", "market_intervals", "market_trades"} <= tables.keys():
-        figure = market_figure(
-            tables["prices"], tables["market_intervals"], tables["market_trades"]
-        )
-        written.append(folder.write_figure("plots/market_prices.png", figure).name)
-        plt.close(figure)
-    if "grid_nodes" in tables:
-        from federation.report import voltage_limits
+    Parameters
+    ----------
+    folder : RunFolder
+        The run's folder.
+    federation : FederationFile
+        The run's federation file (time grid, voltage limits).
+    tables : dict of str to pandas.DataFrame
+        The run's tables by name (`federation.report.read_run_tables`).
 
-        figure = feeder_profile_figure(
-            tables["grid_nodes"], grid.calendar, voltage_limits(federation)
-        )
-        written.append(folder.write_figure("plots/feeder_voltage_profile.png", figure).name)
-        plt.close(figure)
-    if "grid" in tables:
-        figure = substation_power_figure(tables["grid"], grid.calendar)
-        written.append(folder.write_figure("plots/substation_power.png", figure).name)
-        plt.close(figure)
+    Returns
+    -------
+    list of str
+        File names written, in the order of `PLOT_TITLES`.
+    """
+    from federation.report import voltage_limits
+
+    time = federation.tefed.time
+    calendar = time.to_time_grid().calendar
+    interval_s = int(time.market_interval_s)
+    limits_pu = voltage_limits(federation)
+    voltages = tables.get("household_voltages")
+    figures: dict[str, Callable[[], plt.Figure]] = {}
     if "households" in tables:
-        figure = community_power_figure(tables["households"], tables.get("grid"), grid.calendar)
-        written.append(folder.write_figure("plots/community_power.png", figure).name)
-        plt.close(figure)
+        figures["community_power.png"] = lambda: community_power_figure(
+            tables["households"], tables.get("grid"), calendar
+        )
+    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
+        figures["income_advantage.png"] = lambda: income_advantage_figure(
+            household_interval_bills(
+                tables["market_settlements"], tables["household_intervals"], tables["prices"]
+            ),
+            calendar,
+            interval_s,
+        )
+    if {"prices", "market_trades"} <= tables.keys():
+        figures["market_prices.png"] = lambda: settlement_prices_figure(
+            tables["prices"], tables["market_trades"], calendar, interval_s
+        )
+    if "market_dlmp" in tables and len(tables["market_dlmp"]):
+        nodes = tables.get("grid_nodes")
+        distance = None if nodes is None else nodes.groupby("bus")["distance_m"].first()
+        figures["dlmp_by_bus.png"] = lambda: dlmp_figure(
+            tables["market_dlmp"], calendar, interval_s, distance
+        )
+    if "grid" in tables:
+        figures["pcc.png"] = lambda: pcc_figure(tables["grid"], voltages, calendar, limits_pu)
+    if voltages is not None:
+        figures["voltage_by_hour.png"] = lambda: voltage_by_hour_figure(
+            voltages, calendar, limits_pu
+        )
+        figures["household_voltages.png"] = lambda: household_voltages_figure(
+            voltages, calendar, limits_pu, tables.get("feeder_households")
+        )
+    if "grid_nodes" in tables:
+        figures["feeder_voltage_profile.png"] = lambda: feeder_profile_figure(
+            tables["grid_nodes"], calendar, limits_pu
+        )
+    written = []
+    for name in PLOT_TITLES:
+        if name in figures:
+            figure = figures[name]()
+            written.append(folder.write_figure(f"plots/{name}", figure).name)
+            plt.close(figure)
     return written
 
 
-#: Up to this many households get a line and a box each; more are grouped by distance.
-MAX_HOUSEHOLDS_SHOWN = 40
-
-
-def household_voltages_figure(
-    voltages: pd.DataFrame,
-    calendar,
-    limits_pu: tuple[float, float, float],
-    attachment: pd.DataFrame | None = None,
-) -> plt.Figure:
-    """Household voltages over time, and their distributions as box plots (T-REX Fig. 7).
-
-    ``limits_pu`` is the allowed band and the stricter upper limit [pu], drawn as lines. Up to
-    `MAX_HOUSEHOLDS_SHOWN` households get a line and a box each; beyond that the left panel shows
-    the minimum, median and maximum over households, and the boxes group households into as
-    many bins by cable distance from the source (``attachment``: ``household_id``,
-    ``distance_m``), nearest first.
-    """
-    low_pu, high_pu, upper_pu = limits_pu
-    wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
-    times = calendar(wide.index.to_numpy())
-    figure, (over_time, boxes) = plt.subplots(
-        1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
-    )
-    if wide.shape[1] <= MAX_HOUSEHOLDS_SHOWN:
-        for household in wide.columns:
-            over_time.plot(times, wide[household], linewidth=0.8, label=household)
-        groups = {str(c): wide[c].to_numpy() for c in wide.columns}
-        boxes.set_title("Distribution per household (whiskers 1–99 %)")
-    else:
-        values = wide.to_numpy()
-        over_time.fill_between(
-            times, np.nanmin(values, 1), np.nanmax(values, 1), alpha=0.3, label="min–max"
-        )
-        over_time.plot(times, np.nanmedian(values, 1), label="median")
-        over_time.legend(fontsize=8)
-        groups = _distance_groups(wide, attachment)
-        boxes.set_title("By distance from the source (whiskers 1–99 %)")
-    for axis in (over_time, boxes):
-        for limit in (low_pu, high_pu):
-            axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
-        axis.axhline(upper_pu, color="tab:red", linestyle=":", linewidth=0.8)
-        axis.grid(alpha=0.3)
-    over_time.set_xlabel(f"local time ({times.tz})")
-    over_time.set_ylabel("service voltage [pu]")
-    over_time.set_title(
-        f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)"
-    )
-    figure.autofmt_xdate()
-    # Whiskers at the 1st and 99th percentiles; with a day of one-minute samples per box,
-    # single outliers would only hide the boxes.
-    boxes.boxplot(
-        [values[np.isfinite(values)] for values in groups.values()],
-        tick_labels=list(groups),
-        whis=(1, 99),
-        showfliers=False,
-    )
-    every = max(1, len(groups) // 10)
-    positions = np.arange(1, len(groups) + 1)
-    boxes.set_xticks(positions[::every], list(groups)[::every])
-    boxes.tick_params(axis="x", labelrotation=90, labelsize=8)
-    return figure
-
-
-def _distance_groups(wide: pd.DataFrame, attachment: pd.DataFrame | None) -> dict:
-    """Households' voltage samples pooled in `MAX_HOUSEHOLDS_SHOWN` bins by distance."""
-    if attachment is None or attachment["distance_m"].isna().all():
-        order = np.arange(wide.shape[1])
-        label = "households {}–{}"
-    else:
-        distance = attachment.set_index("household_id")["distance_m"].reindex(wide.columns)
-        order = np.argsort(distance.to_numpy(), kind="stable")
-        label = None
-    groups = {}
-    for number, chunk in enumerate(np.array_split(order, MAX_HOUSEHOLDS_SHOWN), start=1):
-        if not chunk.size:
-            continue
-        if label is None:
-            far = attachment.set_index("household_id")["distance_m"].reindex(wide.columns[chunk])
-            name = f"{number}: ≤{far.max():.0f} m"
-        else:
-            name = label.format(chunk[0] + 1, chunk[-1] + 1)
-        groups[name] = wide.iloc[:, chunk].to_numpy().ravel()
-    return groups
-
-
-def market_figure(
-    prices: pd.DataFrame, intervals: pd.DataFrame, trades: pd.DataFrame
-) -> plt.Figure:
-    """Net-billing and wholesale prices, trade prices, and traded energy per interval."""
-    figure, (price_axis, energy_axis) = plt.subplots(
-        2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
-    )
-    index = prices["interval_index"]
-    price_axis.step(
-        index, prices["import_price_usd_per_kwh"], where="post", label="import (retail)"
-    )
-    price_axis.step(index, prices["export_price_usd_per_kwh"], where="post", label="export")
-    price_axis.step(
-        index, prices["wholesale_price_usd_per_kwh"], where="post", label="wholesale", alpha=0.7
-    )
-    if len(trades):
-        price_axis.scatter(
-            trades["interval_index"] + 0.5,
-            trades["price_usd_per_kwh"],
-            s=12,
-            color="tab:purple",
-            label="trades",
-            zorder=3,
-        )
-    price_axis.set_ylabel("price [USD/kWh]")
-    price_axis.set_title("Prices and local trades")
-    price_axis.legend(loc="center right", ncols=2, fontsize=8)
-    price_axis.grid(alpha=0.3)
-    if len(intervals):
-        energy_axis.bar(
-            intervals["interval_index"] + 0.5, intervals["traded_energy_wh"] / 1000.0, width=0.8
-        )
-    energy_axis.set_ylabel("traded [kWh]")
-    energy_axis.set_xlabel("market interval")
-    energy_axis.grid(alpha=0.3)
-    return figure
-
-
 def community_power_figure(
-    households: pd.DataFrame, grid: pd.DataFrame | None, calendar
+    households: pd.DataFrame, grid: pd.DataFrame | None, calendar: Calendar
 ) -> plt.Figure:
-    """Community load, PV generation, households' net power and substation power over time."""
-    per_step = households.groupby("time_s")[["load_power_kw", "pv_power_kw", "power_kw"]].sum()
+    """Community consumption, PV generation, battery, net power and PCC power over the day.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame
+        Per step and household: ``time_s`` [s], ``load_power_kw``, ``pv_power_kw``,
+        ``battery_power_kw`` (positive = charging), ``power_kw`` [kW] and, when recorded,
+        ``ev_power_kw`` [kW].
+    grid : pandas.DataFrame or None
+        Per step: ``substation_power_kw`` [kW] (includes the feeder losses).
+    calendar : callable
+        Simulated seconds to local timestamps.
+
+    Notes
+    -----
+    Sums over the households tefed recorded; households run by an external program are not in
+    them, but their power is in the substation's.
+    """
+    columns = ["load_power_kw", "pv_power_kw", "battery_power_kw", "power_kw"]
+    if "ev_power_kw" in households:
+        columns.append("ev_power_kw")
+    per_step = households.groupby("time_s")[columns].sum()
     times = calendar(per_step.index.to_numpy())
     figure, axis = plt.subplots(figsize=(11, 4.5))
-    axis.plot(times, per_step["load_power_kw"], label="load")
-    axis.plot(times, per_step["pv_power_kw"], label="PV generation")
-    axis.plot(times, per_step["power_kw"], label="households' net power")
+    consumption = per_step["load_power_kw"] + per_step.get("ev_power_kw", 0.0)
+    axis.fill_between(times, consumption, color="tab:blue", alpha=0.25, label="load (incl. EV)")
+    axis.fill_between(
+        times, per_step["pv_power_kw"], color="gold", alpha=0.45, label="PV generation"
+    )
+    axis.plot(times, per_step["battery_power_kw"], color="tab:purple", label="batteries (+ charge)")
+    axis.plot(times, per_step["power_kw"], color="black", label="households' net power")
     if grid is not None:
         axis.plot(
-            times, grid["substation_power_kw"].to_numpy(), label="substation (PCC)", linestyle="--"
+            times,
+            grid["substation_power_kw"].to_numpy(),
+            color="tab:red",
+            linestyle="--",
+            label="PCC (substation, with losses)",
         )
     axis.axhline(0, color="black", linewidth=0.6)
     axis.set_xlabel(f"local time ({times.tz})")
     axis.set_ylabel("power [kW]")
-    axis.set_title("Community power")
-    axis.legend(ncols=4, fontsize=8)
+    axis.set_title(
+        f"Community load and generation ({households['household_id'].nunique()} households)"
+    )
+    axis.legend(ncols=3, fontsize=8, loc="upper left")
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
     return figure

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from federates.grid.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
 from federates.runtime.federation_file import FederationFile
 from federates.runtime.run_folder import RunFolder
-from federation import kpis
+from federation import balance_checks, grid_kpis, kpis, market_kpis
 
 #: Largest per-step energy mismatch accepted between substation and households + losses [Wh].
 ENERGY_BALANCE_TOLERANCE_WH = 0.05
@@ -71,16 +72,97 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
 
 
 def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict:
-    """KPIs and balance checks of a run (no metadata)."""
+    """KPIs and balance checks of a run (no metadata).
+
+    Parameters
+    ----------
+    federation : FederationFile
+        The run's federation file (households, time grid, federate configurations).
+    tables : dict of str to pandas.DataFrame
+        The run's tables by name, as `read_run_tables` returns them; any may be missing.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``seed``, ``time``; ``households`` (per household), ``community``,
+        ``pcc``, ``grid``, ``voltage``, ``market``, ``checks`` where their tables exist, and
+        ``households_not_recorded_by_tefed`` when some households ran in an external program.
+    """
     time = federation.tefed.time
     step_s = float(time.grid_step_s)
-    households = tables["households"]
+    households = tables.get("households", _NO_HOUSEHOLDS)
+    table = federation.households_frame()
+    unrecorded = kpis.unrecorded_households(table.index.tolist(), households)
     summary: dict[str, Any] = {
         "scenario": federation.tefed.scenario,
         "seed": federation.tefed.seed,
         "time": time.model_dump(exclude={"phase_offsets_s"}),
     }
-    table = federation.households_frame()
+    per_household = _per_household(table, tables, households, step_s)
+    summary["households"] = {
+        household: {key: _plain(value) for key, value in row.items() if not _missing(value)}
+        for household, row in per_household.to_dict("index").items()
+    }
+    if "bill_usd" in per_household:
+        recorded = per_household["baseline_bill_usd"].notna()
+        summary["community_bill_usd"] = float(per_household.loc[recorded, "bill_usd"].sum())
+        summary["community_baseline_bill_usd"] = float(
+            per_household.loc[recorded, "baseline_bill_usd"].sum()
+        )
+        summary["community_income_advantage_usd"] = (
+            summary["community_baseline_bill_usd"] - summary["community_bill_usd"]
+        )
+    if unrecorded:
+        summary["households_not_recorded_by_tefed"] = {
+            "count": len(unrecorded),
+            "household_ids": unrecorded,
+            "bill_usd": (
+                float(per_household.loc[unrecorded, "bill_usd"].sum())
+                if "bill_usd" in per_household
+                else None
+            ),
+            "reason": "run by an external program (ems.external): their load, PV and battery "
+            "are not in tefed's household records, so community energy, battery cycles and "
+            "baselines leave them out; their bills come from the market's ledger, their "
+            "voltages from the grid, and the energy balance is checked per market interval "
+            "against the energy the market metered for them",
+        }
+    summary["community"] = kpis.community_energy(households, step_s)
+    if "grid" in tables:
+        grid_tables = ("grid_nodes", "grid_elements", "grid_unbalance", "grid_taps")
+        if set(grid_tables) <= tables.keys():
+            summary["grid"] = grid_kpis.grid_summary(
+                tables["grid"], *(tables[name] for name in grid_tables), step_s
+            )
+            summary["pcc"] = summary["grid"].pop("pcc")
+    if "household_voltages" in tables:
+        low_pu, high_pu, upper_pu = voltage_limits(federation)
+        summary["voltage"] = grid_kpis.voltage_summary(
+            tables["household_voltages"], step_s, (low_pu, high_pu), upper_pu
+        )
+    if {"market_trades", "market_intervals"} <= tables.keys():
+        summary["market"] = _market(federation, tables)
+    summary["checks"] = _checks(federation, tables, households, unrecorded)
+    return summary
+
+
+_NO_HOUSEHOLDS = pd.DataFrame(
+    {
+        "time_s": pd.Series(dtype="int64"),
+        "household_id": pd.Series(dtype=object),
+        **{
+            column: pd.Series(dtype=float)
+            for column in ("load_power_kw", "pv_power_kw", "battery_power_kw", "power_kw")
+        },
+        "soc_kwh": pd.Series(dtype=float),
+    }
+)
+
+
+def _per_household(
+    table: pd.DataFrame, tables: dict[str, pd.DataFrame], households: pd.DataFrame, step_s: float
+) -> pd.DataFrame:
+    """Strategy, bills, battery cycles and voltage extremes of every household."""
     per_household = pd.DataFrame(index=table.index)
     per_household["strategy"] = table["strategy"]
     if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
@@ -90,38 +172,78 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
         per_household = per_household.join(bills)
     cycles = kpis.battery_cycles(households, table["battery_capacity_kwh"], step_s)
     per_household["battery_equivalent_full_cycles"] = cycles
-    summary["households"] = {
-        household: {key: _plain(value) for key, value in row.items() if not _missing(value)}
-        for household, row in per_household.to_dict("index").items()
-    }
-    if "bill_usd" in per_household:
-        summary["community_bill_usd"] = float(per_household["bill_usd"].sum())
-        summary["community_baseline_bill_usd"] = float(per_household["baseline_bill_usd"].sum())
-    summary["community"] = kpis.community_energy(households, step_s)
-    checks: dict[str, Any] = {}
-    if "grid" in tables:
-        grid_tables = ("grid_nodes", "grid_elements", "grid_unbalance", "grid_taps")
-        if set(grid_tables) <= tables.keys():
-            summary["grid"] = kpis.grid_summary(
-                tables["grid"], *(tables[name] for name in grid_tables), step_s
-            )
-            summary["pcc"] = summary["grid"].pop("pcc")
-        error_wh = kpis.energy_balance_error_wh(households, tables["grid"], step_s)
-        checks["energy_balance_max_abs_error_wh"] = float(np.abs(error_wh).max())
-        checks["energy_balance_ok"] = bool(np.abs(error_wh).max() <= ENERGY_BALANCE_TOLERANCE_WH)
     if "household_voltages" in tables:
-        low_pu, high_pu, upper_pu = voltage_limits(federation)
-        summary["voltage"] = kpis.voltage_summary(
-            tables["household_voltages"], step_s, (low_pu, high_pu), upper_pu
+        voltage = tables["household_voltages"].groupby("household_id")["voltage_pu"]
+        per_household["voltage_min_pu"] = voltage.min()
+        per_household["voltage_max_pu"] = voltage.max()
+    return per_household
+
+
+def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Market KPIs: trades and prices per pool, orders, and welfare."""
+    mechanism = market_config(federation).get("mechanism")
+    market: dict[str, Any] = {"mechanism": mechanism}
+    market.update(market_kpis.market_summary(tables["market_trades"], tables["market_intervals"]))
+    orders = tables.get("market_orders")
+    if orders is not None:
+        market["orders"] = len(orders)
+        market["rejected_orders"] = int((orders["status"] == "rejected").sum())
+    needed = ("market_orders", "market_awards", "prices")
+    if set(needed) <= tables.keys():
+        market["welfare"] = market_kpis.market_welfare_usd(
+            str(mechanism),
+            orders,
+            tables["market_awards"],
+            tables["prices"],
+            float(federation.tefed.time.market_interval_s),
         )
-    if {"market_trades", "market_intervals"} <= tables.keys():
-        summary["market"] = kpis.market_summary(tables["market_trades"], tables["market_intervals"])
-        orders = tables.get("market_orders")
-        if orders is not None:
-            summary["market"]["orders"] = len(orders)
-            summary["market"]["rejected_orders"] = int((orders["status"] == "rejected").sum())
+    else:
+        missing = ", ".join(name for name in needed if name not in tables)
+        market["welfare"] = {"welfare_usd": None, "reason": f"not recorded: {missing}"}
+    return market
+
+
+def _checks(
+    federation: FederationFile,
+    tables: dict[str, pd.DataFrame],
+    households: pd.DataFrame,
+    unrecorded: list[str],
+) -> dict[str, Any]:
+    """Energy balance, settlement and state-of-charge checks."""
+    time = federation.tefed.time
+    checks: dict[str, Any] = {}
+    if "grid" in tables and not unrecorded:
+        error_wh = balance_checks.energy_balance_error_wh(
+            households, tables["grid"], float(time.grid_step_s)
+        )
+        worst_wh = float(np.abs(error_wh).max()) if error_wh.size else 0.0
+        checks["energy_balance_max_abs_error_wh"] = worst_wh
+        checks["energy_balance_ok"] = bool(worst_wh <= ENERGY_BALANCE_TOLERANCE_WH)
+    elif "grid" in tables and "market_settlements" in tables:
+        ledger = tables["market_settlements"]
+        metered_wh = (
+            ledger[ledger["participant"].isin(unrecorded)]
+            .groupby("interval_index")["energy_wh"]
+            .sum()
+        )
+        error_wh = balance_checks.interval_energy_balance_error_wh(
+            households,
+            tables["grid"],
+            metered_wh,
+            float(time.grid_step_s),
+            float(time.market_interval_s),
+        )
+        worst_wh = float(np.abs(error_wh).max()) if error_wh.size else 0.0
+        steps = time.market_interval_s // time.grid_step_s
+        checks["energy_balance_max_abs_error_wh"] = worst_wh
+        checks["energy_balance_per"] = "market interval (external households metered by market)"
+        checks["energy_balance_ok"] = bool(worst_wh <= ENERGY_BALANCE_TOLERANCE_WH * steps)
+    elif "grid" in tables:
+        checks["energy_balance_not_checked"] = (
+            "households run by an external program and no market ledger to meter them"
+        )
     if {"market_settlements", "market_awards", "household_intervals", "prices"} <= tables.keys():
-        found = kpis.settlement_checks(
+        found = balance_checks.settlement_checks(
             tables["market_settlements"],
             tables["household_intervals"],
             tables["market_awards"],
@@ -135,18 +257,25 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
             and found["bills_not_received"] == 0
             and abs(found["trade_payments_sum_usd"]) <= MONEY_TOLERANCE_USD
         )
-    soc = households["soc_kwh"]
-    if soc.notna().any():
-        capacity = table["battery_capacity_kwh"].reindex(households["household_id"]).to_numpy()
-        low = table["battery_soc_min"].reindex(households["household_id"]).to_numpy() * capacity
-        high = table["battery_soc_max"].reindex(households["household_id"]).to_numpy() * capacity
-        has = np.isfinite(soc.to_numpy())
-        inside = (soc.to_numpy()[has] >= low[has] - 1e-9) & (
-            soc.to_numpy()[has] <= high[has] + 1e-9
-        )
+    soc = households["soc_kwh"].to_numpy(float)
+    if np.isfinite(soc).any():
+        table = federation.households_frame()
+        ids = households["household_id"]
+        capacity = table["battery_capacity_kwh"].reindex(ids).to_numpy(float)
+        low = table["battery_soc_min"].reindex(ids).to_numpy(float) * capacity
+        high = table["battery_soc_max"].reindex(ids).to_numpy(float) * capacity
+        has = np.isfinite(soc)
+        inside = (soc[has] >= low[has] - 1e-9) & (soc[has] <= high[has] + 1e-9)
         checks["state_of_charge_within_limits"] = bool(inside.all())
-    summary["checks"] = checks
-    return summary
+    return checks
+
+
+def market_config(federation: FederationFile) -> dict[str, Any]:
+    """The market federate's configuration from the federation file ({} without a market)."""
+    for entry in federation.federate_entries():
+        if entry.tefed is not None and entry.tefed.role == "market":
+            return dict(entry.tefed.config)
+    return {}
 
 
 def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
@@ -159,7 +288,7 @@ def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
                 float(high_pu),
                 float(entry.tefed.config["upper_voltage_limit_pu"]),
             )
-    return (*kpis.ANSI_RANGE_A_PU, kpis.TREX_UPPER_LIMIT_PU)
+    return (*ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU)
 
 
 def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any]:

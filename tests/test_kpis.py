@@ -9,16 +9,10 @@ import pandas as pd
 import pytest
 
 from federates.market.settlement import settle_interval
-from federation.kpis import (
-    battery_cycles,
-    community_energy,
-    energy_balance_error_wh,
-    grid_summary,
-    household_bills,
-    market_summary,
-    settlement_checks,
-    voltage_summary,
-)
+from federation.balance_checks import energy_balance_error_wh, settlement_checks
+from federation.grid_kpis import grid_summary, voltage_summary
+from federation.kpis import battery_cycles, community_energy, household_bills
+from federation.market_kpis import market_summary
 
 
 def test_household_bills() -> None:
@@ -80,15 +74,16 @@ def test_community_energy() -> None:
     # Netting inside the community: only the sum of the households crosses its boundary.
     assert kpis["community_import_kwh"] == pytest.approx(0.75, abs=1e-12)
     assert kpis["community_export_kwh"] == pytest.approx(0.25, abs=1e-12)
-    assert kpis["self_sufficiency"] == pytest.approx(1 - 0.75 / 2.0, abs=1e-12)
-    assert kpis["self_consumption"] == pytest.approx(1 - 0.25 / 1.5, abs=1e-12)
+    assert kpis["self_sufficiency_pct"] == pytest.approx(100 * (1 - 0.75 / 2.0), abs=1e-12)
+    assert kpis["self_consumption_pct"] == pytest.approx(100 * (1 - 0.25 / 1.5), abs=1e-12)
+    assert kpis["households_counted"] == 2
 
 
 def test_community_energy_without_pv_or_load_is_nan() -> None:
     households = _households().assign(load_power_kw=0.0, pv_power_kw=0.0)
     kpis = community_energy(households, 900.0)
-    assert math.isnan(kpis["self_sufficiency"])
-    assert math.isnan(kpis["self_consumption"])
+    assert math.isnan(kpis["self_sufficiency_pct"])
+    assert math.isnan(kpis["self_consumption_pct"])
 
 
 def _grid_tables() -> tuple[pd.DataFrame, ...]:
@@ -99,6 +94,7 @@ def _grid_tables() -> tuple[pd.DataFrame, ...]:
             "substation_power_kw": [6.0, -3.0, np.nan, 12.0],
             "losses_kw": [0.6, 0.3, np.nan, 1.2],
             "household_export_kw": [0.0, 4.0, np.nan, 0.0],
+            "max_unbalance_pct": [0.5, 2.5, np.nan, 1.5],
         }
     )
     nodes = pd.DataFrame(
@@ -151,7 +147,14 @@ def test_grid_summary_hand_computed() -> None:
     assert loading["max_transformer_loading_pct"] == 80.0
     assert loading["line_overload_minutes"] == 2.0 and loading["lines_overloaded"] == 1
     assert list(loading["most_loaded"]) == ["Line.l1", "Transformer.t1", "Line.l2"]
-    assert summary["unbalance"] == {"max_unbalance_pct": 1.5, "bus": "b", "three_phase_buses": 2}
+    # Above 2 % at one converged step of one minute.
+    assert summary["unbalance"] == {
+        "max_unbalance_pct": 1.5,
+        "bus": "b",
+        "three_phase_buses": 2,
+        "limit_pct": 2.0,
+        "minutes_above_limit": 1.0,
+    }
     assert summary["tap_changes"] == {"reg1": 3, "reg2": 0}
 
 
@@ -191,6 +194,7 @@ def test_market_summary_uses_the_volume_weighted_mean_price() -> None:
     trades = pd.DataFrame(
         {
             "buyer": ["h1", "h2"],
+            "seller": ["h3", "h3"],
             "quantity_wh": [100, 300],
             "price_usd_per_kwh": [0.10, 0.20],
             "pool": ["non_dispatchable", "dispatchable"],
@@ -206,7 +210,8 @@ def test_market_summary_uses_the_volume_weighted_mean_price() -> None:
     assert summary["traded_energy_kwh"] == pytest.approx(0.4, abs=1e-12)
     assert summary["trades"] == 2
     # (100 * 0.10 + 300 * 0.20) / 400 = 0.175, not the plain mean 0.15.
-    assert summary["mean_trade_price_usd_per_kwh"] == pytest.approx(0.175, abs=1e-12)
+    assert summary["volume_weighted_price_usd_per_kwh"] == pytest.approx(0.175, abs=1e-12)
+    assert summary["mean_trade_price_usd_per_kwh"] == pytest.approx(0.15, abs=1e-12)
     assert summary["min_trade_price_usd_per_kwh"] == 0.10
     assert summary["max_trade_price_usd_per_kwh"] == 0.20
     assert summary["intervals_cleared"] == 4
@@ -220,6 +225,7 @@ def test_market_summary_counts_central_trades_once() -> None:
     trades = pd.DataFrame(
         {
             "buyer": ["h1", "market", "market"],
+            "seller": ["market", "h2", "grid"],
             "quantity_wh": [1000, 400, 600],
             "price_usd_per_kwh": [0.14, 0.14, 0.14],
             "pool": "non_dispatchable",
@@ -229,12 +235,14 @@ def test_market_summary_counts_central_trades_once() -> None:
     summary = market_summary(trades, intervals)
     assert summary["traded_energy_kwh"] == pytest.approx(1.0)
     assert summary["trades"] == 1
+    assert summary["sold_to_counterparty_kwh"] == pytest.approx(0.4)
 
 
 def test_market_summary_without_trades() -> None:
     trades = pd.DataFrame(
         {
             "buyer": pd.Series([], dtype=object),
+            "seller": pd.Series([], dtype=object),
             "quantity_wh": pd.Series([], dtype="int64"),
             "price_usd_per_kwh": [],
         }
@@ -242,7 +250,7 @@ def test_market_summary_without_trades() -> None:
     summary = market_summary(trades, pd.DataFrame({"status": ["empty"], "traded_energy_wh": [0]}))
     assert summary["traded_energy_kwh"] == 0.0
     assert summary["trades"] == 0
-    assert math.isnan(summary["mean_trade_price_usd_per_kwh"])
+    assert math.isnan(summary["volume_weighted_price_usd_per_kwh"])
     assert summary["intervals_with_trades"] == 0
 
 
