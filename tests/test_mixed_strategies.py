@@ -73,3 +73,6 @@ def test_every_plan_of_the_optimizing_households_is_recorded(mixed_run) -> None:
     assert (
         plans.groupby(["group_index", "strategy_options"])["interval_index"].nunique().min() == 11
     )
+    checks = run.read_json("summary.json")["checks"]
+    assert checks["optimizing_plans"] == len(plans)
+    assert checks["optimizing_plans_not_optimal"] == 0
