@@ -19,6 +19,7 @@ from federates.runtime.federation_file import (
     load_federation_file,
 )
 from federation.builder import build_federation
+from federation.conformance_harness import add_check_federate_parser, run_check_federate
 from federation.powerflow import feeder_powerflow
 from federation.runner import new_run_folder, run_federation
 from federation.scenario import load_scenario
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--csv", type=Path, help="also write the table as CSV")
     compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
 
+    add_check_federate_parser(commands)
+
     arguments = parser.parse_args(argv)
     console = Console(stderr=True)
     try:
@@ -101,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(arguments.run_folder)
         if arguments.command == "compare":
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
+        if arguments.command == "check-federate":
+            return run_check_federate(arguments, console)
         return _run(arguments.source, not arguments.no_progress, console)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -171,15 +176,17 @@ def _run(source: Path, show_progress: bool, console: Console) -> int:
         scenario, scenario_dir = load_scenario(source)
         draft = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
         folder = new_run_folder(draft, base_dir)
-        federation = build_federation(
-            scenario, scenario_dir, folder.file("federation.json"), base_dir
-        )
+        built_path = folder.file("federation.json")
+        federation = build_federation(scenario, scenario_dir, built_path, base_dir)
     else:
         federation = load_federation_file(source)
         base_dir = federation_base_dir(source, federation.federate_entries()[0])
         folder = new_run_folder(federation, base_dir)
+        built_path = source
+    # Entry directories are relative to the federation file: the one built into the run folder
+    # for a scenario, else the file given.
     outcome = run_federation(
-        federation, base_dir, folder, show_progress=show_progress, source_path=source
+        federation, base_dir, folder, show_progress=show_progress, source_path=built_path
     )
     if not outcome.ok:
         code = EXIT_USER_ERROR if outcome.input_error else EXIT_RUN_FAILED
