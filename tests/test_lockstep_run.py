@@ -147,6 +147,8 @@ def test_trading_households_gain_as_a_community(short_lockstep_run):
     summary = short_lockstep_run.read_json("summary.json")
     assert summary["market"]["traded_energy_kwh"] > 0
     assert summary["community_bill_usd"] < summary["community_baseline_bill_usd"]
+    # The balance tolerance grows with the substation's largest step energy.
+    assert summary["checks"].pop("energy_balance_tolerance_wh") > 0.05
     assert summary["checks"] == {
         "energy_balance_max_abs_error_wh": pytest.approx(0, abs=ENERGY_TOLERANCE_WH),
         "energy_balance_ok": True,
