@@ -77,6 +77,8 @@ MAIN_KPIS = (
     Kpi("PCC export", "kWh", _at("pcc", "substation_export_kwh"), ".2f"),
     Kpi("PCC peak import", "kW", _at("pcc", "peak_import_kw"), ".2f"),
     Kpi("PCC peak export", "kW", _at("pcc", "peak_export_kw"), ".2f"),
+    Kpi("PCC voltage min", "pu", _at("pcc", "voltage_min_pu"), ".4f"),
+    Kpi("PCC voltage max", "pu", _at("pcc", "voltage_max_pu"), ".4f"),
     Kpi("feeder losses", "kWh", _at("pcc", "losses_kwh"), ".2f"),
     Kpi("feeder losses", "%", _at("pcc", "losses_pct"), ".2f"),
     Kpi("traded energy", "kWh", _at("market", "traded_energy_kwh"), ".2f"),

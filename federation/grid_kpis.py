@@ -67,7 +67,8 @@ def grid_summary(
     Returns
     -------
     dict
-        ``pcc`` (`energy_summary`), ``power_flow`` (non-converged steps and their times),
+        ``pcc`` (`energy_summary`, with the PCC busbar's voltage range where recorded),
+        ``power_flow`` (non-converged steps and their times),
         ``node_voltage`` (`node_voltage_summary`), ``loading`` (`loading_summary`),
         ``unbalance`` (`unbalance_summary`) and ``tap_changes`` per regulator.
 
@@ -79,13 +80,17 @@ def grid_summary(
     not_converged = grid.loc[~grid["converged"], "time_s"]
     regulators = [column for column in taps.columns if column != "time_s"]
     changes = count_tap_changes(taps[regulators].to_numpy()) if len(taps) else []
+    pcc = energy_summary(
+        converged["substation_power_kw"].to_numpy(float),
+        converged["losses_kw"].to_numpy(float),
+        converged["household_export_kw"].to_numpy(float),
+        step_s,
+    )
+    if "pcc_voltage_pu" in converged and len(converged):
+        pcc["voltage_min_pu"] = float(converged["pcc_voltage_pu"].min())
+        pcc["voltage_max_pu"] = float(converged["pcc_voltage_pu"].max())
     return {
-        "pcc": energy_summary(
-            converged["substation_power_kw"].to_numpy(float),
-            converged["losses_kw"].to_numpy(float),
-            converged["household_export_kw"].to_numpy(float),
-            step_s,
-        ),
+        "pcc": pcc,
         "power_flow": {
             "steps": len(grid),
             "not_converged_steps": len(not_converged),

@@ -80,7 +80,8 @@ def pcc_figure(
     ----------
     grid : pandas.DataFrame
         Per step: ``time_s`` [s], ``substation_power_kw`` [kW],
-        ``substation_reactive_power_kvar`` [kvar], ``losses_kw`` [kW] and ``converged``.
+        ``substation_reactive_power_kvar`` [kvar], ``losses_kw`` [kW], ``converged`` and
+        ``pcc_voltage_pu`` [pu] (absent in runs recorded before it existed).
     voltages : pandas.DataFrame or None
         Household service voltages: ``time_s`` [s], ``household_id``, ``voltage_pu`` [pu].
     calendar : callable
@@ -91,10 +92,10 @@ def pcc_figure(
     Notes
     -----
     Top (Rana et al. Fig. 11): active power into the feeder at the substation, import shaded
-    red and reverse flow green, with reactive power and losses. Bottom (as their Fig. 12): the
-    grid federate records no voltage of the substation bus itself, so the panel shows the
-    households' service voltages (minimum, median, maximum over households at each step), which
-    the PCC's power flow moves up and down. Steps whose power flow did not converge are marked.
+    red and reverse flow green, with reactive power and losses. Bottom (their Fig. 12): the
+    voltage at the PCC (the secondary of the feeder's first transformer; see the grid
+    federate), with the households' service voltages (minimum, median, maximum over households
+    at each step) around it. Steps whose power flow did not converge are marked.
 
     References
     ----------
@@ -138,13 +139,18 @@ def pcc_figure(
             at, np.nanmin(values, 1), np.nanmax(values, 1), alpha=0.3, label="min–max"
         )
         voltage_axis.plot(at, np.nanmedian(values, 1), label="median household")
+    if "pcc_voltage_pu" in grid:
+        voltage_axis.plot(
+            times, grid["pcc_voltage_pu"], color="black", linewidth=1.2, label="PCC busbar"
+        )
+    if voltage_axis.get_legend_handles_labels()[0]:
         voltage_axis.legend(fontsize=8, loc="upper left")
     for limit in (low_pu, high_pu):
         voltage_axis.axhline(limit, color="black", linestyle="--", linewidth=0.8)
     voltage_axis.axhline(upper_pu, color="tab:red", linestyle=":", linewidth=0.8)
-    voltage_axis.set_ylabel("service voltage [pu]")
+    voltage_axis.set_ylabel("voltage [pu]")
     voltage_axis.set_title(
-        f"Household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)",
+        f"PCC and household voltages (dashed: {low_pu:g}–{high_pu:g} pu, dotted: {upper_pu:g} pu)",
         fontsize=10,
     )
     voltage_axis.set_xlabel(f"local time ({times.tz})")

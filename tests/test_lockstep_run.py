@@ -53,6 +53,16 @@ def test_each_step_balances_energy_at_the_substation(tables):
     assert (grid["losses_kw"] > 0).all()
 
 
+def test_the_pcc_busbar_sits_between_the_source_and_the_households(tables):
+    # The generated feeder's LV busbar: below the 1.02 pu source while households import
+    # through the transformer, and the households' voltages spread around it.
+    grid = tables["grid"]
+    assert grid["pcc_voltage_pu"].between(0.95, 1.05).all()
+    importing = grid["substation_power_kw"] > 0
+    assert (grid.loc[importing, "pcc_voltage_pu"] < 1.02).all()
+    assert (grid["voltage_min_pu"] <= grid["pcc_voltage_pu"] + 1e-9).all()
+
+
 def test_each_interval_balances_money(tables):
     ledger = tables["market_settlements"]
     for interval, rows in ledger.groupby("interval_index"):

@@ -43,6 +43,7 @@ STATE_COLUMNS = (
     "max_line_loading_pct",
     "max_transformer_loading_pct",
     "max_unbalance_pct",
+    "pcc_voltage_pu",
 )
 
 
@@ -165,6 +166,7 @@ class GridFederate(FederateLogic):
             lines.max() if lines.size else np.nan,
             transformers.max() if transformers.size else np.nan,
             state.unbalance_pct.max() if state.unbalance_pct.size else np.nan,
+            state.pcc_voltage_pu,
         )
         self._taps[step] = state.tap_position
         self._node_stats.update(time_s, state.node_voltage_pu)

@@ -187,6 +187,8 @@ class FeederState:
         Reactive power flowing into the feeder at the source [kvar].
     losses_kw : float
         Total losses of lines and transformers [kW].
+    pcc_voltage_pu : float
+        Mean phase voltage at the point of common coupling (`_pcc_bus`) [pu].
     """
 
     converged: bool
@@ -198,6 +200,7 @@ class FeederState:
     substation_power_kw: float
     substation_reactive_power_kvar: float
     losses_kw: float
+    pcc_voltage_pu: float
 
 
 class OpenDssFeeder:
@@ -311,6 +314,10 @@ class OpenDssFeeder:
         self._abc = np.array(
             [[index[f"{bus}.{k}"] for k in (1, 2, 3)] for bus in three_phase], dtype=np.int64
         ).reshape(-1, 3)
+        self.pcc_bus = _pcc_bus()
+        self._pcc_nodes = np.array(
+            [i for i, bus in enumerate(bus_of_node) if bus == self.pcc_bus], dtype=np.int64
+        )
 
     def _index_elements(self) -> None:
         """Lines and transformers among the power-delivery elements, with their ratings."""
@@ -396,7 +403,23 @@ class OpenDssFeeder:
             substation_power_kw=-float(total_kw),
             substation_reactive_power_kvar=-float(total_kvar),
             losses_kw=float(losses_w) / 1000.0,
+            pcc_voltage_pu=float(
+                np.mean(np.abs(voltage[self._pcc_nodes]) / self._node_base_v[self._pcc_nodes])
+            ),
         )
+
+
+def _pcc_bus() -> str:
+    """The community's point of common coupling: the secondary bus of the feeder's first
+    transformer that is not a regulator (a generated feeder's first LV busbar, a test feeder's
+    substation secondary), or the source bus of a feeder without one."""
+    regulated = {name.lower() for name in dss.to_altdss().RegControl.Transformer_str}
+    for name in dss.Transformers.AllNames():
+        if name.lower() in regulated:
+            continue
+        dss.Circuit.SetActiveElement(f"Transformer.{name}")
+        return bus_name(dss.CktElement.BusNames()[1])
+    return bus_name(dss.to_altdss().Vsource.Bus1[0])
 
 
 def _check_household_nodes(households: pd.DataFrame) -> None:
