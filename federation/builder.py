@@ -25,7 +25,9 @@ from federation.grid_spec import OpenDssFeederSpec
 from federation.household_table import COMMUNITY_ID, resolve_households
 from federation.scenario import CsvWholesale, Scenario
 
-CORE_TYPE = "tcp_ss"
+#: ZeroMQ single-socket cores: one broker port per federation, and messages of any size (the
+#: tcp_ss cores dropped messages above about 4 kB, such as the awards of a community battery).
+CORE_TYPE = "zmq_ss"
 HELICS_LOG_LEVEL = "warning"
 
 

@@ -103,10 +103,13 @@ def check_time_grid(inputs: CheckInputs) -> list[Finding]:
         for time_s in times
     ]
     seen += [(item["time_s"], f"message to '{item['destination']}'") for item in observed.messages]
+    # A granted time is sampled by the probe (whether it sees one depends on timing); it adds
+    # a finding only where no value or message already shows the same off-grid time.
+    shown = {time_s for time_s, _ in seen}
     seen += [
         (time_s, "granted time")
         for time_s in observed.granted_times_s
-        if 0 < time_s < HELICS_MAX_TIME_S
+        if 0 < time_s < HELICS_MAX_TIME_S and time_s not in shown
     ]
     end_s = inputs.time_grid.duration_s
     off_grid = sorted(

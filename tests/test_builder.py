@@ -49,7 +49,7 @@ def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):
     for entry in committed["federates"][1:]:
         block, role = entry["helics"], entry["tefed"]["role"]
         assert block["name"] == entry["name"]
-        assert block["core_type"] == "tcp_ss"
+        assert block["core_type"] == "zmq_ss"
         assert block["uninterruptible"] is True
         assert block["terminate_on_error"] is True
         assert block["offset"] == time["phase_offsets_s"][role]
