@@ -180,6 +180,11 @@ def test_double_auction_through_the_interface():
     assert set(outcome.trades["pool"]) == {"non_dispatchable"}
     assert outcome.traded_energy_wh == 400
     assert outcome.mean_price_usd_per_kwh == pytest.approx((300 * 0.20 + 100 * 0.15) / 400)
+    # Midpoint pairs trade at two prices; the pool's price is their volume-weighted mean (what
+    # a learning trader observes), and the uniform rule's one price is the same mean.
+    assert outcome.prices_usd_per_kwh == {"pool:non_dispatchable": pytest.approx(0.1875)}
+    uniform = DoubleAuction(settlement_rule="uniform").clear(book, PRICES)
+    assert uniform.prices_usd_per_kwh == {"pool:non_dispatchable": pytest.approx(0.15)}
 
 
 def test_continuous_market_matches_on_arrival_and_closes_per_interval():

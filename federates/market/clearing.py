@@ -195,10 +195,15 @@ class DoubleAuction:
         result = clear_double_auction(
             orders, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
         )
+        # Each pool's volume-weighted trade price: its one price under the uniform rule, and
+        # under the pairwise rules the price a learning trader observes (T-REX's ma_crossover).
+        trades = result.trades
+        energy_wh = trades.groupby("pool")["quantity_wh"].sum()
+        value = (trades["quantity_wh"] * trades["price_usd_per_kwh"]).groupby(trades["pool"]).sum()
         named = {
-            f"pool:{pool}": price
-            for pool, price in result.clearing_price_usd_per_kwh.items()
-            if np.isfinite(price)
+            f"pool:{pool}": float(value[pool] / energy_wh[pool])
+            for pool in energy_wh.index
+            if energy_wh[pool] > 0
         }
         return ClearingOutcome(
             trades=result.trades[list(OUTCOME_TRADE_COLUMNS)],
