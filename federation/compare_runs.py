@@ -90,6 +90,10 @@ MAIN_KPIS = (
         ".4f",
     ),
     Kpi("market welfare", "USD", _at("market", "welfare", "welfare_usd")),
+    Kpi("consumer price", "USD/kWh", _at("market", "consumer_price_usd_per_kwh"), ".4f"),
+    Kpi("consumer price at bus DLMP", "USD/kWh", _at("market", "consumer_dlmp_usd_per_kwh"), ".4f"),
+    Kpi("max DLMP spread", "USD/kWh", _at("market", "max_dlmp_spread_usd_per_kwh"), ".4f"),
+    Kpi("binding intervals", "", _at("market", "intervals_with_binding_branch"), ".0f"),
     Kpi("household voltage min", "pu", _at("voltage", "voltage_min_pu"), ".4f"),
     Kpi("household voltage max", "pu", _at("voltage", "voltage_max_pu"), ".4f"),
     Kpi(

@@ -1,4 +1,4 @@
-"""Market KPIs of a run: traded energy and prices per pool, and welfare (pure: no I/O).
+"""Market KPIs of a run: trades and prices per pool, welfare, congestion, consumer prices (pure).
 
 Definitions:
 
@@ -12,6 +12,10 @@ Definitions:
   their energy at, minus what the sellers' energy costs them, minus what the grid's energy
   costs at its price (import/export price under curve clearing, the wholesale price under
   DLMP), all read from the recorded orders, awards and prices.
+- **congestion** (DLMP, see `dlmp_congestion`): the spread of the DLMPs across buses per
+  interval and the intervals in which a thermal limit binds.
+- **consumer prices** (see `consumer_prices`): what households paid per kWh they drew, as
+  settled, and (DLMP) that energy valued at its bus's DLMP.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from test_dlmp import BUYER, chain, orders
 
 from federates.market.mechanisms.affine_book import order_welfare, validated_orders
 from federates.market.mechanisms.dlmp import DlmpMarket
+from federation.congestion_kpis import consumer_prices, dlmp_congestion
 from federation.market_kpis import (
     curve_benefit_usd,
     market_summary,
@@ -284,3 +285,117 @@ def test_a_partly_filled_bid_is_worth_its_limit_times_the_fill(
     )
     benefit = curve_benefit_usd(curves, awards).iloc[0]
     assert benefit == pytest.approx(limit * filled_wh / 1000.0, abs=1e-9)
+
+
+def _dlmp_table(prices_by_interval: dict[int, dict[str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            (interval, bus, price)
+            for interval, prices in prices_by_interval.items()
+            for bus, price in prices.items()
+        ],
+        columns=["interval_index", "bus", "dlmp_usd_per_kwh"],
+    )
+
+
+def test_congestion_counts_spread_and_binding_intervals_and_skips_unsolved_ones() -> None:
+    dlmp = _dlmp_table(
+        {
+            1: {"s": 0.05, "a": 0.05, "b": 0.05},
+            2: {"s": 0.04, "a": 0.10, "b": 0.25},  # spread 0.21
+            3: {"s": np.nan, "a": np.nan, "b": np.nan},  # not solved: no prices
+            4: {"s": 0.06, "a": 0.06, "b": 0.09},  # spread 0.03
+        }
+    )
+    binding = pd.DataFrame(
+        {"interval_index": [2, 2, 4], "branch": ["Line.sa", "Line.ab", "Line.ab"]}
+    )
+    found = dlmp_congestion(dlmp, binding)
+    assert found["intervals_priced"] == 3
+    assert found["max_dlmp_spread_usd_per_kwh"] == pytest.approx(0.21, abs=1e-12)
+    assert found["mean_dlmp_spread_usd_per_kwh"] == pytest.approx((0 + 0.21 + 0.03) / 3, abs=1e-12)
+    assert found["intervals_with_dlmp_spread"] == 2
+    assert found["intervals_with_binding_branch"] == 2  # two branches in interval 2 count once
+    assert found["binding_branch_intervals"] == {"Line.ab": 2, "Line.sa": 1}
+
+
+def test_congestion_of_a_real_clearing_behind_a_binding_line() -> None:
+    # test_dlmp's case: the 5 kVA line a-b binds, b is priced at 0.24, s and a at 0.10.
+    market = DlmpMarket(chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}))
+    result = market.clear(orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", *BUYER)), 0.10)
+    dlmp = _dlmp_table({7: result.dlmp_usd_per_kwh.to_dict()})
+    binding = result.binding_branches.assign(interval_index=7)
+    found = dlmp_congestion(dlmp, binding)
+    assert found["max_dlmp_spread_usd_per_kwh"] == pytest.approx(0.14, abs=1e-9)
+    assert found["binding_branch_intervals"] == {"Line.ab": 1}
+    uniform = DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "b"})).clear(
+        orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", *BUYER)), 0.10
+    )
+    found = dlmp_congestion(_dlmp_table({7: uniform.dlmp_usd_per_kwh.to_dict()}), binding[:0])
+    assert found["max_dlmp_spread_usd_per_kwh"] < 1e-9
+    assert found["intervals_with_dlmp_spread"] == 0
+    assert found["intervals_with_binding_branch"] == 0
+
+
+HOUSEHOLD_INTERVALS = pd.DataFrame(
+    {
+        "interval_index": [1, 1, 1, 2, 2, 2, 3],
+        "household_id": ["h1", "h2", "battery", "h1", "h2", "battery", "h1"],
+        "energy_wh": [1000.0, 3000.0, 5000.0, 2000.0, -800.0, 5000.0, 1500.0],
+        "bill_usd": [0.10, 0.60, 0.20, 0.50, -0.05, 0.20, np.nan],
+    }
+)
+DLMP = _dlmp_table({1: {"a": 0.10, "b": 0.20}, 2: {"a": 0.25, "b": np.nan}, 3: {"a": 0.3}})
+
+
+def test_consumer_price_is_the_bills_of_buying_intervals_over_their_energy() -> None:
+    # Counted: h1 in 1 and 2 (3 kWh, 0.60 USD), h2 in 1 (3 kWh, 0.60 USD); h2 exports in 2,
+    # interval 3 is not settled, the battery's agent is not a household: 1.20 / 6 = 0.20.
+    found = consumer_prices(HOUSEHOLD_INTERVALS, pd.Series({"h1": "A", "h2": "B"}))
+    assert found == pytest.approx(
+        {"consumer_energy_kwh": 6.0, "consumer_price_usd_per_kwh": 0.20}, abs=1e-12
+    )
+
+
+def test_consumer_dlmp_values_the_drawn_energy_at_each_households_bus() -> None:
+    # h1: 1 kWh at 0.10 + 2 kWh at 0.25; h2: 3 kWh at 0.20 -> 1.2 / 6 = 0.20 USD/kWh.
+    found = consumer_prices(HOUSEHOLD_INTERVALS, pd.Series({"h1": "A", "h2": "B"}), DLMP)
+    assert found["consumer_dlmp_usd_per_kwh"] == pytest.approx(0.20, abs=1e-12)
+    assert found["consumer_energy_unpriced_kwh"] == 0.0
+    # h2 at bus a instead: interval 1 at 0.10 -> (0.1 + 0.5 + 0.3) / 6 = 0.15.
+    moved = consumer_prices(HOUSEHOLD_INTERVALS, pd.Series({"h1": "a", "h2": "a"}), DLMP)
+    assert moved["consumer_dlmp_usd_per_kwh"] == pytest.approx(0.15, abs=1e-12)
+
+
+def test_energy_drawn_where_the_bus_has_no_dlmp_is_counted_apart() -> None:
+    # h1 at b: interval 2 has no price there (an unsolved clearing), so 2 kWh go unpriced and
+    # the 1 kWh of interval 1 (at 0.20) and h2's 3 kWh at a (0.10) make 0.5 / 4 = 0.125.
+    found = consumer_prices(HOUSEHOLD_INTERVALS, pd.Series({"h1": "b", "h2": "a"}), DLMP)
+    assert found["consumer_energy_unpriced_kwh"] == pytest.approx(2.0, abs=1e-12)
+    assert found["consumer_dlmp_usd_per_kwh"] == pytest.approx(0.125, abs=1e-12)
+    assert found["consumer_energy_kwh"] == pytest.approx(6.0, abs=1e-12)
+
+
+@given(
+    st.lists(st.floats(-5000.0, 5000.0), min_size=1, max_size=12),
+    st.floats(-0.2, 0.5),
+)
+def test_one_price_everywhere_is_the_consumer_dlmp(energies_wh: list[float], price: float) -> None:
+    count = len(energies_wh)
+    intervals = pd.DataFrame(
+        {
+            "interval_index": np.arange(count) // 3,
+            "household_id": [f"h{k % 3}" for k in range(count)],
+            "energy_wh": energies_wh,
+            "bill_usd": np.zeros(count),
+        }
+    )
+    buses = pd.Series({f"h{k}": f"bus{k}" for k in range(3)})
+    dlmp = _dlmp_table({k: {f"bus{b}": price for b in range(3)} for k in range(count // 3 + 1)})
+    found = consumer_prices(intervals, buses, dlmp)
+    drawn = sum(e for e in energies_wh if e > 0)
+    if drawn > 0:
+        assert found["consumer_dlmp_usd_per_kwh"] == pytest.approx(price, abs=1e-12)
+        assert found["consumer_energy_kwh"] == pytest.approx(drawn / 1000.0, rel=1e-12)
+    else:
+        assert math.isnan(found["consumer_dlmp_usd_per_kwh"])
