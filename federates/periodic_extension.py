@@ -8,6 +8,8 @@ known value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -82,3 +84,51 @@ def extend_by_earlier_days(values: np.ndarray, total: int, slots_per_day: int) -
     if total < len(values):
         raise ValueError(f"total is {total}; expected at least the {len(values)} known rows")
     return values[earlier_day_positions(len(values), total, slots_per_day)]
+
+
+def covered_or_repeated(
+    compute: Callable[[int], np.ndarray], run_rows: int, total_rows: int, slots_per_day: int
+) -> np.ndarray:
+    """The first ``total_rows`` rows of a series, or its first ``run_rows`` repeated by days.
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(rows)`` returns the first ``rows`` rows of the series, or raises ValueError
+        when its data do not cover them (a file that ends with the run).
+    run_rows : int
+        Rows that must be covered: the run itself [-].
+    total_rows : int
+        Rows wanted: the run and the forecast past it [-].
+    slots_per_day : int
+        Rows per day [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(total_rows, ...)``; past ``run_rows`` taken from the data where they reach, else
+        from `extend_by_earlier_days`.
+
+    Raises
+    ------
+    ValueError
+        From ``compute`` when even the run is not covered.
+
+    Examples
+    --------
+    >>> data = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> def first(rows):
+    ...     if rows > data.size:
+    ...         raise ValueError("not covered")
+    ...     return data[:rows]
+    >>> covered_or_repeated(first, 4, 6, 2).tolist()
+    [1.0, 2.0, 3.0, 4.0, 3.0, 4.0]
+    >>> covered_or_repeated(first, 2, 3, 2).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    try:
+        return compute(total_rows)
+    except ValueError:
+        if total_rows == run_rows:
+            raise
+    return extend_by_earlier_days(compute(run_rows), total_rows, slots_per_day)

@@ -57,7 +57,9 @@ def build_federation(
         scenario, np.random.default_rng(seeds[0]), scenario_dir, base_dir
     )
     feeder_seed = int(seeds[1].generate_state(1)[0] % 2**31)
-    feeder = _feeder_section(scenario, scenario_dir, base_dir, feeder_seed, len(households))
+    # The community battery sits at a busbar, not in a house of its own.
+    houses = int((~households["serves_community"].astype(bool)).sum())
+    feeder = _feeder_section(scenario, scenario_dir, base_dir, feeder_seed, houses)
     _attach_to_feeder(households, scenario, feeder, base_dir)
 
     household_ids = households["household_id"].tolist()
@@ -254,10 +256,11 @@ def _attach_to_feeder(
     """Add each household's ``bus``, ``phase`` and ``connection`` to the table."""
     spec = scenario.grid.feeder
     explicit = isinstance(spec, OpenDssFeederSpec)
+    houses = ~households["serves_community"].astype(bool).to_numpy()
     try:
         placed = attach_households(
             feeder,
-            len(households),
+            int(houses.sum()),
             spec.placement if explicit else "generated",
             list(spec.household_nodes) if explicit else [],
             base_dir,
@@ -265,7 +268,8 @@ def _attach_to_feeder(
     except ValueError as error:
         raise InputError("grid.feeder", [str(error)]) from None
     for column in ("bus", "phase", "connection"):
-        households[column] = placed[column].to_numpy()
+        households[column] = None
+        households.loc[houses, column] = placed[column].to_numpy()
     community = scenario.community_battery
     if community is not None:
         # The community battery connects three-phase at a transformer's LV busbar.
@@ -279,6 +283,7 @@ def _attach_to_feeder(
             )
         row = households.index[households["household_id"] == COMMUNITY_ID]
         households.loc[row, ["bus", "phase", "connection"]] = [bus, 1, "three_phase"]
+    households["phase"] = households["phase"].astype(int)
 
 
 # --- federate configuration ---------------------------------------------------------------------

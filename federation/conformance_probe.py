@@ -36,7 +36,7 @@ from typing import Any
 import helics as h
 
 from federates.runtime.federation_file import FederateEntry
-from federates.runtime.stall_watchdog import READY, STARTUP_TAG
+from federates.runtime.stall_watchdog import READY, STARTUP_TAG, ask_federation
 from federation.conformance_observations import HELICS_MAX_TIME_S, ProbeObservations
 
 PROBE_NAME = "conformance_probe"
@@ -258,15 +258,7 @@ class Probe:
         complete(self._federate)
 
     def _query(self, target: str, text: str, deadline_s: float = QUERY_DEADLINE_S) -> Any:
-        query = h.helicsCreateQuery(target, text)
-        h.helicsQueryExecuteAsync(query, self._federate)
-        started = time.monotonic()
-        while not h.helicsQueryIsCompleted(query):
-            if time.monotonic() - started > deadline_s:
-                return None
-            time.sleep(POLL_S)
-        answer = h.helicsQueryExecuteComplete(query)
-        h.helicsQueryFree(query)
+        answer = ask_federation(self._federate, target, text, deadline_s, POLL_S)
         if isinstance(answer, str):
             answer = answer.strip().strip('"')
         if isinstance(answer, dict) and "error" in answer:

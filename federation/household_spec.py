@@ -4,7 +4,7 @@ Households come as groups: ``count`` households that share devices and a strateg
 given as ``[low, high]`` is drawn uniformly per household from the scenario seed. Devices:
 
 - ``load``: the daily energy and where the profile comes from (tefed's synthetic generator, the
-  BDEW H0 standard profile from demandlib, or a CSV of measured profiles);
+  BDEW H25 household profile from demandlib (option bdew_h0), or a CSV of measured profiles);
 - ``pv``: rooftop PV (clear sky or the TMY weather file pvlib ships, see ``pv_model``);
 - ``battery``: a home battery, from a named preset or explicit ratings;
 - ``ev``: an electric vehicle with its plug-in window, energy need and charging mode.
@@ -75,8 +75,8 @@ class LoadSpec(_Section):
 
     profile: Literal["synthetic", "bdew_h0", "csv"] = Field(
         "synthetic",
-        description="synthetic: tefed's appliance-level generator; bdew_h0: the BDEW H0 standard "
-        "profile (demandlib) with per-household shift and noise; csv: measured profiles",
+        description="synthetic: tefed's appliance-level generator; bdew_h0: the BDEW household "
+        "profile (H25, demandlib) with per-household shift and noise; csv: measured profiles",
     )
     path: str | None = Field(None, description="CSV of profiles (profile: csv), one column each")
     unit: Literal["kW", "W", "kWh", "Wh"] = Field(

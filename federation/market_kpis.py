@@ -25,6 +25,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from federates.market.settlement import net_billing_amount_usd
 from federates.messages import POOLS
 
 #: Counterparties that are not participants: their side of a trade is not a purchase or sale.
@@ -385,9 +386,10 @@ def market_welfare_usd(
         grid_cost = float((price["wholesale_price_usd_per_kwh"] * net_kwh).sum())
     else:
         grid_cost = float(
-            (
-                price["import_price_usd_per_kwh"] * net_kwh.clip(lower=0)
-                + price["export_price_usd_per_kwh"] * net_kwh.clip(upper=0)
+            net_billing_amount_usd(
+                net_kwh.to_numpy(float) * 1000.0,
+                price["import_price_usd_per_kwh"].to_numpy(float),
+                price["export_price_usd_per_kwh"].to_numpy(float),
             ).sum()
         )
     return {

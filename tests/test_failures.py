@@ -91,7 +91,7 @@ def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
 
 def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
     path = federation_with_faulty_market(
-        tmp_path, "hang_at_start", run__stall_timeout_s=1, run__startup_timeout_s=6
+        tmp_path, "hang_at_start", run__stall_timeout_s=1, run__startup_timeout_s=15
     )
     federation = FederationFile.model_validate_json(path.read_text())
     outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)

@@ -3,8 +3,8 @@
 Everything here is known before the run starts (the built-in households forecast their own load
 and PV perfectly), so it is computed once, as arrays (steps, households):
 
-- load: tefed's synthetic generator, the BDEW H0 standard profile, or measured CSV profiles
-  (each household takes one column, chosen by its profile seed);
+- load: tefed's synthetic generator, the BDEW H25 household profile (option ``bdew_h0``), or
+  measured CSV profiles (each household takes one column, chosen by its profile seed);
 - PV: clear sky, or the TMY weather file of ``pv_model``;
 - EV: each vehicle's charging power over the run, uncontrolled or smart (following the PV surplus,
   with the latest-start rule that meets the need by departure).
@@ -33,7 +33,7 @@ from federates.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
 from federates.ems.devices.resampling import resample_power_to_times
 from federates.ems.profile_files import bdew_household_shape, read_profile_csv
 from federates.ems.weather_files import read_tmy3_weather, weather_on_grid
-from federates.periodic_extension import extend_by_earlier_days
+from federates.periodic_extension import covered_or_repeated
 from federates.runtime.errors import InputError
 from federates.runtime.time_grid import TimeGrid
 
@@ -171,20 +171,17 @@ def _csv_load_kw(
         profiles = read_profile_csv(path, unit=spec["unit"], timezone=spec["timezone"])
         columns = rows["profile_seed"].to_numpy(np.int64) % profiles.power_kw.shape[1]
         chosen = profiles.power_kw.iloc[:, columns]
-        load_kw = resample_power_to_times(
-            chosen, step_times[:run_steps], grid.grid_step_s, profiles.step_s
-        ).to_numpy(float)
+        # A file that ends with the run: the forecast past it repeats the last day.
+        load_kw = covered_or_repeated(
+            lambda steps: resample_power_to_times(
+                chosen, step_times[:steps], grid.grid_step_s, profiles.step_s
+            ).to_numpy(float),
+            run_steps,
+            step_times.size,
+            grid.steps_per_day,
+        )
     except (OSError, ValueError) as error:
         raise InputError(f"households group {group!r}", [f"load.path ({path}): {error}"]) from None
-    if step_times.size > run_steps:
-        try:
-            load_kw = resample_power_to_times(
-                chosen, step_times, grid.grid_step_s, profiles.step_s
-            ).to_numpy(float)
-        except ValueError:
-            # The file ends with the run: the forecast past it repeats the last day.
-            slots = max(1, 86400 // grid.grid_step_s)
-            load_kw = extend_by_earlier_days(load_kw, step_times.size, slots)
     if spec.get("scale_to_daily_energy"):
         days = grid.duration_s / 86400.0
         energy_kwh = load_kw[:run_steps].sum(axis=0) * grid.grid_step_s / 3600.0

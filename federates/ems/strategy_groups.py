@@ -31,7 +31,6 @@ from federates.ems.devices.battery import BatteryParameters
 from federates.ems.strategies.ma_crossover import MaCrossoverParameters, MaCrossoverTrader
 from federates.ems.strategies.residual_flexibility import (
     flexibility_price_levels,
-    monotone_power_kw,
     residual_flexibility,
 )
 from federates.ems.strategies.schedule_lp import BatterySchedule
@@ -43,7 +42,6 @@ from federates.ems.strategies.simple_trader import (
     forecast_residual_energy_wh,
     quote_orders,
 )
-from federates.periodic_extension import earlier_day_positions
 from federates.runtime.time_grid import TimeGrid
 
 log = logging.getLogger("tefed.ems")
@@ -185,7 +183,7 @@ class MaCrossoverGroup(SelfConsumptionGroup):
     ):
         super().__init__(members, options, battery, bid_fraction, ask_fraction, step_s)
         self._grid = grid
-        self._slots = max(1, 86400 // grid.market_interval_s)
+        self._slots = grid.intervals_per_day
         self._trader = MaCrossoverTrader(
             MaCrossoverParameters(
                 stage=options["stage"],
@@ -252,7 +250,7 @@ class OptimizingGroup(StrategyGroup):
         self._community = community
         self._grid, self._prices, self._curves = grid, prices, curves
         self._horizon = int(options["horizon_intervals"])
-        self._slots = max(1, 86400 // grid.market_interval_s)
+        self._slots = grid.intervals_per_day
         self._natural_kw = natural_interval_kw
         self._battery = battery_subset(battery, members)
         self._schedule = BatterySchedule(
@@ -308,7 +306,9 @@ class OptimizingGroup(StrategyGroup):
             flexibility = residual_flexibility(
                 self._schedule, net_kw, import_price, export_price, soc, levels
             )
-            curve_power = monotone_power_kw(levels, flexibility.power_kw)
+            # The order forms make the curve monotone (curve_vertices, affine_curves); the
+            # community's constant offset per row keeps it so.
+            curve_power = flexibility.power_kw
             if self._community:
                 curve_power = curve_power - net_kw[:, :1]
         return GroupOrders(self.members, quotes, levels, curve_power, planned_wh)
@@ -324,12 +324,11 @@ class OptimizingGroup(StrategyGroup):
         Net load is known one horizon past the end of the run; prices as far as the price feed
         has published, then the last price published.
         """
+        # The shard computed its net load one longest horizon past the end of the run.
         wanted = interval + np.arange(self._horizon)
-        source = earlier_day_positions(len(self._natural_kw), int(wanted[-1]) + 1, self._slots)
-        source = source[wanted]
-        net_kw = self._natural_kw[source].T
-        import_price = self._prices.import_usd_per_kwh[source]
-        export_price = self._prices.export_usd_per_kwh[source]
+        net_kw = self._natural_kw[wanted].T
+        import_price = self._prices.import_usd_per_kwh[wanted]
+        export_price = self._prices.export_usd_per_kwh[wanted]
         import_price, export_price = _filled(import_price), _filled(export_price)
         if self.options["price_forecast"] == "market_history":
             seen = self._seen_price[wanted % self._slots]

@@ -6,10 +6,10 @@ At every grid instant (phase 4 of 4) the market
 2. takes in order messages (`OrderIntake`): each order is accepted or rejected with a reason;
    the continuous market matches accepted orders at once,
 3. at gate closure of interval ``k`` clears its book with the configured mechanism (one
-   interface, `federates.market.clearing`), checks the awards and sends every household that
-   ordered its awards,
+   interface, `federates.market.clearing`), checks the awards against their orders and sends
+   every household that ordered its awards,
 4. after the last step of interval ``k`` settles metered energy against awards (MicroTE
-   delivery rules, net-billing prices from the price feed), checks the ledger's invariants and
+   delivery rules, net-billing prices from the price feed), checks that payments balance and
    sends each household its settlement.
 
 A violated invariant (payments that do not balance, an award above its order, a trade outside
@@ -41,7 +41,12 @@ from federates.market.clearing import (
 )
 from federates.market.ledger import awards_by_participant, awards_table, combined_ledger
 from federates.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
-from federates.market.settlement import LEDGER_COLUMNS, check_ledger, settle_interval
+from federates.market.settlement import (
+    LEDGER_COLUMNS,
+    check_payments,
+    check_trades,
+    settle_interval,
+)
 from federates.messages import RejectedMessage
 from federates.runtime.errors import InputError
 from federates.runtime.logic import (
@@ -91,7 +96,6 @@ class MarketFederate(FederateLogic):
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, dict[str, list[dict]]] = {}
-        self._simple_orders: dict[int, pd.DataFrame] = {}
         self._trades: dict[int, pd.DataFrame] = {}
         self._settlement_frames: list[pd.DataFrame] = []
         self._interval_rows: dict[int, dict] = {}
@@ -178,8 +182,14 @@ class MarketFederate(FederateLogic):
                 outcome.status,
             )
         trades = outcome.trades.assign(interval_index=interval)
+        # Awards are checked before anyone acts on them; payments once delivery is metered.
+        violations = check_trades(trades, book.simple)
+        if violations:
+            raise RuntimeError(
+                f"market awards of interval {interval} violate their orders: "
+                + "; ".join(violations)
+            )
         self._trades[interval] = trades
-        self._simple_orders[interval] = book.simple
         for name, table in outcome.tables.items():
             self._tables.setdefault(name, []).append(table.assign(interval_index=interval))
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
@@ -219,10 +229,7 @@ class MarketFederate(FederateLogic):
         energy = pd.Series(self._energy_wh[interval], index=self._participants)
         trades = self._trades.get(interval, empty_trades())
         ledger = settle_interval(energy, trades, import_price, export_price)
-        orders = self._simple_orders.pop(interval, None)
-        if orders is None:  # an interval without a market (the first) has no orders
-            orders = self._book(interval, [], [], []).simple
-        violations = check_ledger(ledger, trades, orders)
+        violations = check_payments(ledger)
         if violations:
             raise RuntimeError(
                 f"market ledger of interval {interval} violates its invariants: "
@@ -250,12 +257,7 @@ class MarketFederate(FederateLogic):
         settlements = (
             pd.concat(self._settlement_frames, ignore_index=True)
             if self._settlement_frames
-            else pd.DataFrame(
-                {
-                    c: pd.Series(dtype=d)
-                    for c, d in {**LEDGER_COLUMNS, "interval_index": "int64"}.items()
-                }
-            )
+            else pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
         )
         # Stored order ids are the households' own; the book prefixes them with the participant.
         for column in ("buy_order_id", "sell_order_id"):

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from federates.market.mechanisms.order_book import DEFAULT_POOL, POOLS
+from federates.market.trade_tables import GRID
 
-GRID = "grid"
 #: Ledger row reasons, in the order a participant's delivery rows are listed.
 REASONS = ("trade", "shortfall", "unused", "grid_import", "grid_export")
 #: Payments between two participants must cancel within this [USD].
@@ -256,6 +256,21 @@ def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFram
     >>> check_ledger(ledger, trades, orders)
     ["trade 0 ('b1' from 's1'): price 0.25 USD/kWh above the bid's limit 0.2"]
     """
+    return check_payments(ledger) + check_trades(trades, orders)
+
+
+def check_payments(ledger: pd.DataFrame) -> list[str]:
+    """The payment part of `check_ledger`: trade payments of each pair of participants in a
+    pool cancel, and so does their total (within ``BALANCE_TOLERANCE_USD``)."""
+    return _unbalanced_payments(ledger)
+
+
+def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
+    """The trade part of `check_ledger`, which needs no delivery: awards within their orders'
+    quantities and limit prices, pools never mixed, no self-trades, sides as ordered.
+
+    Parameters and returned messages as for `check_ledger`.
+    """
     known = orders.assign(
         pool=orders["pool"] if "pool" in orders.columns else DEFAULT_POOL
     ).set_index(orders["order_id"].astype(str))
@@ -266,7 +281,7 @@ def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFram
         )
     ]
     trade_pool = _trade_pools(trades) if "pool" in trades.columns else None
-    violations = _unbalanced_payments(ledger)
+    violations: list[str] = []
     sides = {}
     for side in ("buy", "sell"):
         messages, sides[side] = _order_checks(trades, known, side, label, trade_pool)

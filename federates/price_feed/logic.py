@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from federates import keys
-from federates.periodic_extension import extend_by_earlier_days
+from federates.periodic_extension import covered_or_repeated
 from federates.price_feed.price_files import read_price_csv
 from federates.price_feed.sources.tariffs import (
     TimeOfUseWindow,
@@ -46,12 +46,11 @@ class PriceFeedFederate(FederateLogic):
         self._grid: TimeGrid = context.time_grid
         self._horizon = int(config["forecast_horizon_intervals"])
         n_intervals = self._grid.n_intervals
-        starts = self._grid.calendar(self._grid.interval_start_s(np.arange(n_intervals)))
-        self._interval_starts = starts
         # Forecasts run past the end of the run by one horizon.
         starts = self._grid.calendar(
             self._grid.interval_start_s(np.arange(n_intervals + self._horizon))
         )
+        self._interval_starts = starts[:n_intervals]
         wholesale_usd_per_mwh = self._wholesale_usd_per_mwh(config["wholesale"], starts, context)
         self._wholesale = usd_per_mwh_to_usd_per_kwh(wholesale_usd_per_mwh)
         self._import = _import_tariff(config["import_tariff"], starts)
@@ -72,18 +71,19 @@ class PriceFeedFederate(FederateLogic):
             )
         if source == "csv":
             path = context.resolve(spec["path"])
-            n_run = context.time_grid.n_intervals
+            grid = context.time_grid
             try:
                 series = read_price_csv(path, spec["timezone"], spec.get("price_column"))
-                run = hold_to_intervals(series.index, series.to_numpy(float), starts[:n_run])
+                values = series.to_numpy(float)
+                # A file that ends with the run: the forecast past it repeats the last day.
+                return covered_or_repeated(
+                    lambda rows: hold_to_intervals(series.index, values, starts[:rows]),
+                    grid.n_intervals,
+                    len(starts),
+                    grid.intervals_per_day,
+                )
             except ValueError as error:
                 raise InputError(f"price_feed.wholesale ({path})", [str(error)]) from None
-            try:
-                return hold_to_intervals(series.index, series.to_numpy(float), starts)
-            except ValueError:
-                # The file ends with the run: the forecast past it repeats the last day.
-                slots = max(1, 86400 // context.time_grid.market_interval_s)
-                return extend_by_earlier_days(run, len(starts), slots)
         raise InputError(
             "price_feed.wholesale.source", [f"got {source!r}; expected 'synthetic' or 'csv'"]
         )

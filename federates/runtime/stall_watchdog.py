@@ -31,6 +31,8 @@ QUERY_TIMEOUT_S = 3.0
 #: broker reports every waiting federate as "created" until all have asked.
 STARTUP_TAG = "tefed_startup"
 READY = "ready"
+#: How often a federate waiting to start looks which federates are ready [s].
+STARTUP_LOOK_EVERY_S = 2.0
 #: Pause between the two looks that confirm which federates are stuck [s].
 CONFIRM_DELAY_S = 1.0
 
@@ -47,6 +49,7 @@ class StallWatchdog(threading.Thread):
         self._waiting_since: float | None = None
         self._waiting_for: float = 0.0
         self._waiting_at_startup = False
+        self._seen_ready: set[str] = set()
         self._stop = threading.Event()
         self.fired_message: str | None = None
         self.culprits: list[str] = []
@@ -68,20 +71,23 @@ class StallWatchdog(threading.Thread):
     def run(self) -> None:
         progress_since = 0.0
         not_ready: list[str] | None = None
+        last_look = 0.0
         while not self._stop.wait(0.5):
             since = self._waiting_since
             startup = self._waiting_at_startup
-            limit_s = self._startup_timeout_s if startup else self._timeout_s
-            if since is None or time.monotonic() - max(since, progress_since) < limit_s:
-                continue
-            if startup:
+            now = time.monotonic()
+            if since is not None and startup and now - last_look >= STARTUP_LOOK_EVERY_S:
                 # Startup is stalled only when no federate got ready for a whole timeout: a
                 # slow machine starting several federates at once makes progress.
+                last_look = now
                 now_not_ready = self._not_ready()
                 if now_not_ready != not_ready:
-                    not_ready, progress_since = now_not_ready, time.monotonic()
-                    continue
-                self.culprits = now_not_ready
+                    not_ready, progress_since = now_not_ready, now
+            limit_s = self._startup_timeout_s if startup else self._timeout_s
+            if since is None or now - max(since, progress_since) < limit_s:
+                continue
+            if startup:
+                self.culprits = not_ready or []
             self.fired_message = self._startup_message() if startup else self._stall_message()
             log.error(self.fired_message)
             try:
@@ -105,12 +111,20 @@ class StallWatchdog(threading.Thread):
         )
 
     def _not_ready(self) -> list[str]:
-        """Federates that have not tagged themselves ready to enter executing mode."""
-        return [
-            name
-            for name, _ in self._federate_states()
-            if (self._query_text(name, f"tag/{STARTUP_TAG}") or "") != READY
-        ]
+        """Federates that have not tagged themselves ready to enter executing mode.
+
+        Readiness only grows: a federate seen ready once is not asked again (a query that goes
+        unanswered must not make it look unready).
+        """
+        waiting = []
+        for name, _ in self._federate_states():
+            if name in self._seen_ready:
+                continue
+            if (self._query_text(name, f"tag/{STARTUP_TAG}") or "") == READY:
+                self._seen_ready.add(name)
+            else:
+                waiting.append(name)
+        return waiting
 
     def _startup_message(self) -> str:
         who = ", ".join(f"'{name}'" for name in self.culprits)
@@ -165,21 +179,7 @@ class StallWatchdog(threading.Thread):
 
     def _query_text(self, target: str, question: str) -> Any:
         """Ask the federation something, giving up after a few seconds; None without answer."""
-        query = h.helicsCreateQuery(target, question)
-        try:
-            h.helicsQueryExecuteAsync(query, self._federate)
-            deadline = time.monotonic() + QUERY_TIMEOUT_S
-            while not h.helicsQueryIsCompleted(query):
-                if time.monotonic() > deadline:
-                    return None
-                time.sleep(0.005)
-            answer = h.helicsQueryExecuteComplete(query)
-        except h.HelicsException as error:
-            log.error("query %r to %r failed: %s", question, target, error)
-            return None
-        finally:
-            h.helicsQueryFree(query)
-        return answer
+        return ask_federation(self._federate, target, question, QUERY_TIMEOUT_S)
 
     def _query(self, target: str, question: str) -> dict | None:
         """Ask the federation something answered in JSON; None without an answer."""
@@ -189,3 +189,43 @@ class StallWatchdog(threading.Thread):
         except ValueError:
             return None
         return data if isinstance(data, dict) and "error" not in data else None
+
+
+def ask_federation(
+    federate: Any, target: str, question: str, timeout_s: float, poll_s: float = 0.005
+) -> Any:
+    """Ask ``target`` a HELICS query through ``federate``, without blocking past a deadline.
+
+    Parameters
+    ----------
+    federate : helics federate
+        The federate that asks.
+    target : str
+        ``root``, a broker, a core or a federate name.
+    question : str
+        The query, e.g. ``current_time`` or ``tag/<name>``.
+    timeout_s : float
+        How long to wait for the answer [s].
+    poll_s : float
+        Pause between checks for the answer [s].
+
+    Returns
+    -------
+    Any
+        The answer as pyhelics returns it, or None when none came in time or the query failed
+        (logged). The query is always freed.
+    """
+    query = h.helicsCreateQuery(target, question)
+    try:
+        h.helicsQueryExecuteAsync(query, federate)
+        deadline = time.monotonic() + timeout_s
+        while not h.helicsQueryIsCompleted(query):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(poll_s)
+        return h.helicsQueryExecuteComplete(query)
+    except h.HelicsException as error:
+        log.error("query %r to %r failed: %s", question, target, error)
+        return None
+    finally:
+        h.helicsQueryFree(query)

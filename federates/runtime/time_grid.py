@@ -33,6 +33,10 @@ DEFAULT_PHASE_OFFSETS_S: dict[str, float] = {
 }
 
 
+#: Seconds in a (calendar-free) day [s].
+SECONDS_PER_DAY = 86400
+
+
 @dataclass(frozen=True)
 class TimeGrid:
     """Calendar anchor and step sizes of one federation.
@@ -111,6 +115,16 @@ class TimeGrid:
     def steps_per_interval(self) -> int:
         """Number of grid steps in one market interval."""
         return self.market_interval_s // self.grid_step_s
+
+    @property
+    def intervals_per_day(self) -> int:
+        """Market intervals in one day (at least 1) [-]."""
+        return max(1, SECONDS_PER_DAY // self.market_interval_s)
+
+    @property
+    def steps_per_day(self) -> int:
+        """Grid steps in one day (at least 1) [-]."""
+        return max(1, SECONDS_PER_DAY // self.grid_step_s)
 
     @property
     def n_steps(self) -> int:

@@ -121,16 +121,12 @@ def battery_bounds(battery: BatteryParameters, period_s: float) -> BatteryBounds
     ([5.0, 0.0], [1.0, 0.0], [1.0, 1.0])
     """
     has_battery = battery.capacity_kwh > 0
-    charge = getattr(battery, "charge_power_kw", battery.power_kw)
-    discharge = getattr(battery, "discharge_power_kw", battery.power_kw)
-    loss_per_h = np.asarray(getattr(battery, "self_discharge_per_h", 0.0), dtype=float)
-    loss_per_h = np.broadcast_to(loss_per_h, battery.capacity_kwh.shape)
     return BatteryBounds(
-        charge_kw=np.where(has_battery, charge, 0.0),
-        discharge_kw=np.where(has_battery, discharge, 0.0),
+        charge_kw=np.where(has_battery, battery.charge_power_kw, 0.0),
+        discharge_kw=np.where(has_battery, battery.discharge_power_kw, 0.0),
         soc_low_kwh=battery.soc_min * battery.capacity_kwh,
         soc_high_kwh=battery.soc_max * battery.capacity_kwh,
-        retention=np.exp(period_s / SECONDS_PER_HOUR * np.log1p(-loss_per_h)),
+        retention=np.exp(period_s / SECONDS_PER_HOUR * np.log1p(-battery.self_discharge_per_h)),
     )
 
 

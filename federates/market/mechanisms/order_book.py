@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
-POOLS = ("non_dispatchable", "dispatchable")
+# Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
+from federates.messages import POOLS
+
 #: Pool of every order when ``orders`` has no ``pool`` column.
 DEFAULT_POOL = "non_dispatchable"
 SIDES = ("buy", "sell")
