@@ -40,6 +40,7 @@ def run_lockstep(
     base_dir: Path,
     run_folder: RunFolder,
     make_logic: Mapping[str, Callable[[], FederateLogic]],
+    on_step: Callable[[str, int, float], None] | None = None,
 ) -> dict[str, float]:
     """Run every tefed federate of ``federation`` in this process.
 
@@ -53,6 +54,10 @@ def run_lockstep(
         Where each federate's ``finalize`` writes its results.
     make_logic : mapping of str to callable
         Logic factory per role.
+    on_step : callable, optional
+        Called after every step with the federate's name, the simulated time of the step [s]
+        and the wall time the step took [s] (for progress bars and step statistics). It does not
+        change the stepping; an exception it raises ends the run.
 
     Returns
     -------
@@ -104,7 +109,8 @@ def run_lockstep(
         )
         started = time.perf_counter()
         outputs = member.logic.step(time_s, inputs)
-        member.busy_s += time.perf_counter() - started
+        step_busy_s = time.perf_counter() - started
+        member.busy_s += step_busy_s
         for key, value in outputs.values.items():
             if key not in member.publications:
                 raise KeyError(f"federate '{member.entry.name}' published undeclared key {key!r}")
@@ -120,6 +126,8 @@ def run_lockstep(
                 mailboxes[message.destination].append(delivered)
             else:
                 log.warning("message to unknown endpoint %r dropped", message.destination)
+        if on_step is not None:
+            on_step(member.entry.name, time_s, step_busy_s)
 
     for member in members:
         started = time.perf_counter()
