@@ -20,6 +20,7 @@ from federates.runtime.federation_file import (
 )
 from federation.builder import build_federation
 from federation.conformance_harness import add_check_federate_parser, run_check_federate
+from federation.lockstep_run import require_builtin_federates, run_lockstep_federation
 from federation.powerflow import feeder_powerflow
 from federation.runner import new_run_folder, run_federation
 from federation.scenario import load_scenario
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a scenario or a federation file end to end")
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
     run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    run.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="step every built-in federate in this process, without HELICS (same results folder)",
+    )
 
     powerflow = commands.add_parser(
         "powerflow",
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
         if arguments.command == "check-federate":
             return run_check_federate(arguments, console)
-        return _run(arguments.source, not arguments.no_progress, console)
+        return _run(arguments.source, not arguments.no_progress, console, arguments.lockstep)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
@@ -170,24 +176,27 @@ def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run(source: Path, show_progress: bool, console: Console) -> int:
+def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = False) -> int:
     base_dir = Path.cwd()
     if source.suffix.lower() in (".yaml", ".yml"):
         scenario, scenario_dir = load_scenario(source)
         draft = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
+        if lockstep:
+            require_builtin_federates(draft, str(source))
         folder = new_run_folder(draft, base_dir)
         built_path = folder.file("federation.json")
         federation = build_federation(scenario, scenario_dir, built_path, base_dir)
     else:
         federation = load_federation_file(source)
+        if lockstep:
+            require_builtin_federates(federation, str(source))
         base_dir = federation_base_dir(source, federation.federate_entries()[0])
         folder = new_run_folder(federation, base_dir)
         built_path = source
     # Entry directories are relative to the federation file: the one built into the run folder
     # for a scenario, else the file given.
-    outcome = run_federation(
-        federation, base_dir, folder, show_progress=show_progress, source_path=built_path
-    )
+    run = run_lockstep_federation if lockstep else run_federation
+    outcome = run(federation, base_dir, folder, show_progress=show_progress, source_path=built_path)
     if not outcome.ok:
         code = EXIT_USER_ERROR if outcome.input_error else EXIT_RUN_FAILED
         console.print(

@@ -75,10 +75,15 @@ def lockstep_run(federation_path: Path, run_dir: Path) -> RunFolder:
     return folder
 
 
-def tefed_run(federation_path: Path, timeout_s: float = 180) -> subprocess.CompletedProcess:
-    """``tefed run FILE --no-progress`` in the file's folder, as a user would run it."""
+def tefed_run(
+    federation_path: Path, timeout_s: float = 180, options: tuple[str, ...] = ("--no-progress",)
+) -> subprocess.CompletedProcess:
+    """``tefed run FILE --no-progress`` in the file's folder, as a user would run it.
+
+    ``options`` replace ``--no-progress`` (e.g. ``("--lockstep",)``); FILE may be a scenario.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "federation", "run", str(federation_path), "--no-progress"],
+        [sys.executable, "-m", "federation", "run", str(federation_path), *options],
         cwd=federation_path.parent,
         capture_output=True,
         text=True,
