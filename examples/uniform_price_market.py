@@ -5,12 +5,15 @@ Run it in place of tefed's market by editing the market's ``exec`` line in a fed
     "exec": "python examples/uniform_price_market.py federation/default.json --name market"
 
 It creates its federate from its own ``helics`` block, reads the time grid and the household
-table from the federation file's ``tefed`` section, and honours the contract of
-``docs/interfaces.md``: at every grid step (phase 4, the block's ``offset``) it meters each
-household's ``power_kw``, takes ``orders`` messages, clears interval ``k`` at its gate closure
-``k·Δm − G``, sends ``awards`` to every household that ordered, publishes
-``market/traded_energy_wh`` (and ``market/mean_trade_price_usd_per_kwh`` when energy traded),
-and after the last step of ``k`` sends every household its ``settlement``.
+table and which ems shard hosts which household from the federation file, and honours the
+contract of ``docs/interfaces.md``. It steps (phase 4, the block's ``offset``) at every gate
+closure ``k·Δm − G``, where it takes ``orders`` messages, clears interval ``k``, sends ``awards``
+to every household that ordered and publishes ``market/traded_energy_wh`` (and
+``market/mean_trade_price_usd_per_kwh`` when energy traded); and at the last step of every
+interval, where it reads every household's metered energy from ``grid/household_energy_wh``
+and sends every household its ``settlement``. Households of an ems shard send and receive their
+messages inside one ``batch`` per step through the shard's endpoint ``ems/<shard>``; a household
+program uses its own endpoint ``household/<id>``.
 
 Clearing rule (uniform price, per pool; pools never trade with each other)
 -------------------------------------------------------------------------
@@ -117,10 +120,17 @@ class UniformPriceMarket:
         self.n_intervals = self.duration_s // self.interval_s
         self.households = list(data["tefed"]["households"]["household_id"])
         self.federate = federate
-        self.power = [
-            h.helicsFederateGetInputByTarget(federate, f"household/{household}/power_kw")
-            for household in self.households
-        ]
+        # Shard endpoint -> the households it may speak for; household -> where its mail goes.
+        self.shard_households: dict[str, set[str]] = {}
+        self.mailbox_of = {household: f"household/{household}" for household in self.households}
+        for entry in data["federates"]:
+            config = entry.get("tefed", {}).get("config", {})
+            if entry.get("tefed", {}).get("role") == "ems" and config.get("interface") == "shard":
+                endpoint = f"ems/{entry['name']}"
+                self.shard_households[endpoint] = set(config["households"])
+                self.mailbox_of.update(dict.fromkeys(config["households"], endpoint))
+        self.outbox: dict[str, list[dict]] = {}
+        self.meters = h.helicsFederateGetInputByTarget(federate, "grid/household_energy_wh")
         self.forecasts = [
             h.helicsFederateGetInputByTarget(
                 federate, f"price_feed/{kind}_price_forecast_usd_per_kwh"
@@ -142,7 +152,11 @@ class UniformPriceMarket:
         # Tells tefed's startup watchdog that this federate has read its inputs.
         h.helicsFederateSetTag(self.federate, "tefed_startup", "ready")
         h.helicsFederateEnterExecutingMode(self.federate)
-        for time_s in range(0, self.duration_s, self.step_s):
+        gate_closures = range(
+            self.interval_s - self.gate_closure_s, self.duration_s, self.interval_s
+        )
+        last_steps = range(self.interval_s - self.step_s, self.duration_s, self.interval_s)
+        for time_s in sorted(set(gate_closures) | set(last_steps)):
             wanted = time_s + self.offset_s
             granted = h.helicsFederateRequestTime(self.federate, wanted)
             if abs(granted - wanted) > 1e-9:
@@ -150,21 +164,19 @@ class UniformPriceMarket:
             self.step(time_s)
 
     def step(self, time_s: int) -> None:
-        """Meter, read prices and orders, clear at gate closure, settle completed intervals."""
+        """Read prices and orders, clear at gate closure, settle completed intervals."""
         interval = time_s // self.interval_s
-        power_kw = np.array([h.helicsInputGetDouble(handle) for handle in self.power])
-        if not np.isfinite(power_kw).all():
-            missing = [self.households[i] for i in np.flatnonzero(~np.isfinite(power_kw))]
-            raise ValueError(f"power_kw of households {missing} is missing or not finite")
-        self.energy_wh[interval] += power_kw * self.step_s / 3.6
         if np.isnan(self.prices[interval]).any():
             vectors = [h.helicsInputGetVector(handle) for handle in self.forecasts]
             if all(len(vector) > 0 for vector in vectors):
                 self.prices[interval] = [vectors[0][0], vectors[1][0]]
         while h.helicsEndpointHasMessage(self.endpoint):
             message = h.helicsEndpointGetMessage(self.endpoint)
-            source = h.helicsMessageGetOriginalSource(message)
-            self.take_orders(time_s, source, h.helicsMessageGetString(message))
+            source = h.helicsMessageGetSource(message)
+            # An order counts as placed at the grid instant its message was sent.
+            sent_s = min(int(h.helicsMessageGetTime(message)), time_s)
+            for household, payload in self.unwrap(source, h.helicsMessageGetString(message)):
+                self.take_orders(sent_s, household, payload)
         following = time_s + self.gate_closure_s
         if (
             following % self.interval_s == 0
@@ -172,15 +184,49 @@ class UniformPriceMarket:
         ):
             self.clear(following // self.interval_s)
         if (time_s + self.step_s) % self.interval_s == 0:
+            energy_wh = np.asarray(h.helicsInputGetVector(self.meters), dtype=float)
+            if energy_wh.shape != (len(self.households),) or not np.isfinite(energy_wh).all():
+                raise ValueError(
+                    "grid/household_energy_wh: expected one finite value per household"
+                )
+            self.energy_wh[interval] = energy_wh
             self.settle((time_s + self.step_s) // self.interval_s - 1)
+        for mailbox, messages in self.outbox.items():
+            if mailbox.startswith("household/"):
+                for message in messages:
+                    h.helicsEndpointSendStringTo(self.endpoint, json.dumps(message), mailbox)
+            else:
+                payload = {"type": "batch", "messages": messages}
+                h.helicsEndpointSendStringTo(self.endpoint, json.dumps(payload), mailbox)
+        self.outbox = {}
 
-    def send(self, destination: str, message: dict) -> None:
-        """Send one JSON message from the market's endpoint."""
-        h.helicsEndpointSendStringTo(self.endpoint, json.dumps(message), destination)
+    def unwrap(self, source: str, payload: str) -> list[tuple[str, str]]:
+        """``(household, orders message)`` pairs of a received message: a shard's batch holds
+        several, each trusted only for a household that shard hosts."""
+        if source not in self.shard_households:
+            return [(source.removeprefix("household/"), payload)]
+        try:
+            items = json.loads(payload)["messages"]
+            return [
+                (item["household_id"], json.dumps(item["message"]))
+                for item in items
+                if item["household_id"] in self.shard_households[source]
+            ]
+        except (ValueError, KeyError, TypeError):
+            return []
 
-    def take_orders(self, time_s: int, source: str, payload: str) -> None:
+    def send(self, household: str, message: dict) -> None:
+        """Queue one JSON message to a household; ``step`` sends it (in its shard's batch)."""
+        mailbox = self.mailbox_of.get(household, f"household/{household}")
+        if mailbox.startswith("household/"):
+            self.outbox.setdefault(mailbox, []).append(message)
+        else:
+            self.outbox.setdefault(mailbox, []).append(
+                {"household_id": household, "message": message}
+            )
+
+    def take_orders(self, time_s: int, household: str, payload: str) -> None:
         """Book the valid simple orders of one message; refuse the rest with a reason."""
-        household = source.removeprefix("household/")
         interval, orders, reason = self.check_message(time_s, household, payload)
         refusals = [("*", reason)] if reason else []
         book = self.books.setdefault(interval, []) if not reason else []
@@ -193,7 +239,8 @@ class UniformPriceMarket:
         if refusals:
             rejections = [{"order_id": order_id, "reason": why} for order_id, why in refusals]
             self.send(
-                source, {"type": "rejected", "interval_index": interval, "rejections": rejections}
+                household,
+                {"type": "rejected", "interval_index": interval, "rejections": rejections},
             )
 
     def check_message(
@@ -268,7 +315,7 @@ class UniformPriceMarket:
                 if a["household"] == household
             ]
             self.send(
-                f"household/{household}",
+                household,
                 {
                     "type": "awards",
                     "interval_index": interval,
@@ -314,7 +361,7 @@ class UniformPriceMarket:
                 if wh != 0.0:
                     lines[i].append(_line("grid", float(wh), float(price), reason))
             self.send(
-                f"household/{household}",
+                household,
                 {
                     "type": "settlement",
                     "interval_index": interval,

@@ -24,6 +24,11 @@ SUBSTATION_REACTIVE_POWER = "grid/substation_reactive_power_kvar"
 LOSSES = "grid/losses_kw"
 VOLTAGE_MIN = "grid/voltage_min_pu"
 VOLTAGE_MAX = "grid/voltage_max_pu"
+#: Grid publication of every household's service voltage [pu], in household-table order.
+HOUSEHOLD_VOLTAGES = "grid/household_voltage_pu"
+#: Grid publication, at the last grid step of each market interval, of every household's metered
+#: net energy over that interval [Wh] (import positive), in household-table order.
+HOUSEHOLD_ENERGY = "grid/household_energy_wh"
 
 #: Market publications about the interval it cleared last.
 TRADED_ENERGY = "market/traded_energy_wh"
@@ -56,3 +61,20 @@ def household_of_endpoint(endpoint: str) -> str | None:
     if endpoint.startswith(prefix) and "/" not in endpoint[len(prefix) :]:
         return endpoint[len(prefix) :]
     return None
+
+
+def shard_power(shard: str) -> str:
+    """Vector publication of an ems shard: its households' net power [kW], in the order of the
+    shard's ``households`` list in the federation file."""
+    return f"ems/{shard}/power_kw"
+
+
+def shard_reactive_power(shard: str) -> str:
+    """Vector publication of an ems shard: its households' reactive power [kvar] (optional)."""
+    return f"ems/{shard}/reactive_power_kvar"
+
+
+def shard_endpoint(shard: str) -> str:
+    """Endpoint of an ems shard: sends its households' orders, receives their market messages,
+    each as one ``batch`` message."""
+    return f"ems/{shard}"

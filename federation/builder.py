@@ -21,13 +21,14 @@ from federates.grid.feeder_loader import attach_households, generate_feeder
 from federates.runtime.errors import InputError
 from federates.runtime.federation_file import FORMAT_VERSION, FederationFile
 from federates.runtime.time_grid import DEFAULT_PHASE_OFFSETS_S
+from federates.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE, Shard
 from federation.grid_spec import OpenDssFeederSpec
 from federation.household_table import COMMUNITY_ID, resolve_households
 from federation.scenario import CsvWholesale, Scenario
 
 #: ZeroMQ single-socket cores: one broker port per federation, and messages of any size (the
 #: tcp_ss cores dropped messages above about 4 kB, such as the awards of a community battery).
-CORE_TYPE = "zmq_ss"
+CORE_TYPE = "zmq"
 HELICS_LOG_LEVEL = "warning"
 
 
@@ -99,10 +100,23 @@ def build_federation(
     ]
     market_forecasts = [*forecasts, _sub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh")]
     published_kvar = scenario.grid.reactive_power == "published"
-    power_subscriptions = [_sub(keys.household_power(h), "double", "kW") for h in household_ids]
+    # A built-in shard exchanges one vector and one batch endpoint for all its households; a
+    # household program keeps the per-household keys (shard_layout).
+    row_of = {household: row for row, household in enumerate(household_ids)}
+    hosts = [
+        Shard(name, SHARD_INTERFACE, tuple(household_ids[i] for i in members), members)
+        for name, members in zip(ems_names, shards, strict=True)
+    ] + [
+        Shard(f"household_{h}", HOUSEHOLD_INTERFACE, (h,), np.array([row_of[h]])) for h in external
+    ]
+
+    def value_type(host: Shard) -> str:
+        return "vector" if host.is_batched else "double"
+
+    power_subscriptions = [_sub(host.power_key(), value_type(host), "kW") for host in hosts]
     reactive_subscriptions = [
-        _sub(keys.household_reactive_power(h), "double", "kvar")
-        for h in (household_ids if published_kvar else [])
+        _sub(host.reactive_power_key(), value_type(host), "kvar")
+        for host in (hosts if published_kvar else [])
     ]
     federates = [
         entry(
@@ -127,41 +141,29 @@ def build_federation(
         "publish_reactive_power": published_kvar,
     }
 
-    def household_interfaces(hosted: list[str]) -> dict[str, Any]:
+    def host_interfaces(host: Shard) -> dict[str, Any]:
+        publications = [_pub(host.power_key(), value_type(host), "kW")]
+        if published_kvar:
+            publications.append(_pub(host.reactive_power_key(), value_type(host), "kvar"))
         return {
-            "publications": [_pub(keys.household_power(h), "double", "kW") for h in hosted]
-            + [
-                _pub(keys.household_reactive_power(h), "double", "kvar")
-                for h in (hosted if published_kvar else [])
-            ],
+            "publications": publications,
             "subscriptions": forecasts,
-            "endpoints": [{"name": keys.household_endpoint(h), "global": True} for h in hosted],
+            "endpoints": [{"name": host.endpoint, "global": True}],
         }
 
-    for name, members in zip(ems_names, shards, strict=True):
-        hosted = [household_ids[i] for i in members]
-        federates.append(
-            entry(name, "ems", household_interfaces(hosted), {"households": hosted, **ems_config})
-        )
-    for household, program in external.items():
-        federates.append(
-            entry(
-                f"household_{household}",
-                "ems",
-                household_interfaces([household]),
-                {"households": [household], **ems_config},
-                program,
-            )
-        )
+    for host in hosts:
+        config = {"households": list(host.household_ids), "interface": host.interface, **ems_config}
+        program = "" if host.is_batched else external[host.household_ids[0]]
+        federates.append(entry(host.name, "ems", host_interfaces(host), config, program))
     federates.append(
         entry(
             "grid",
             "grid",
             {
                 "publications": [
-                    _pub(keys.household_voltage(h), "double", "pu") for h in household_ids
-                ]
-                + [
+                    _pub(keys.HOUSEHOLD_VOLTAGES, "vector", "pu"),
+                    _pub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
+                    *(_pub(keys.household_voltage(h), "double", "pu") for h in external),
                     _pub(keys.SUBSTATION_POWER, "double", "kW"),
                     _pub(keys.SUBSTATION_REACTIVE_POWER, "double", "kvar"),
                     _pub(keys.LOSSES, "double", "kW"),
@@ -192,7 +194,10 @@ def build_federation(
                     _pub(keys.TRADED_ENERGY, "double", "Wh"),
                     _pub(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
                 ],
-                "subscriptions": power_subscriptions + market_forecasts,
+                "subscriptions": [
+                    _sub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
+                    *market_forecasts,
+                ],
                 "endpoints": [{"name": keys.MARKET_ENDPOINT, "global": True}],
             },
             market_config,

@@ -32,6 +32,7 @@ from rich.table import Table
 from federates.runtime.errors import EXIT_USER_ERROR, InputError
 from federates.runtime.federation_file import FederationFile
 from federates.runtime.run_folder import RunFolder
+from federates.shard_layout import ShardLayout
 from federation.builder import CORE_TYPE, HELICS_LOG_LEVEL, build_federation
 from federation.conformance import CHECKS, run_checks
 from federation.conformance_observations import (
@@ -330,6 +331,7 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
         run=run,
         market_orders=pd.read_parquet(orders_path) if orders_path.exists() else None,
         unpublished_targets=_unpublished_targets(folder),
+        shard_layout=ShardLayout.from_federation(harness.federation),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from federates import keys
 from federates.messages import OrdersMessage, describe_validation_error, parse_market_message
+from federates.runtime.logic import Message
 from federation.conformance_observations import (
     ORDERING_ROLES,
     CheckInputs,
@@ -42,8 +43,8 @@ def check_message_schema(inputs: CheckInputs) -> list[Finding]:
     sends_orders = inputs.role in ORDERING_ROLES
     kinds = "orders" if sends_orders else "awards, rejected, settlement"
     schema_fix = f"send one JSON object per message as docs/message_schemas.json has it ({kinds})"
-    findings = []
-    for message in inputs.observations.messages:
+    messages, findings = household_messages(inputs)
+    for message in messages:
         where = f"message to '{message['destination']}' at {time_text(message['time_s'])}"
         problem = _schema_problem(message["payload"], sends_orders)
         if problem:
@@ -61,10 +62,47 @@ def check_message_schema(inputs: CheckInputs) -> list[Finding]:
                 Finding(
                     "message schema",
                     f"{where}: the market sends only to household endpoints",
-                    "answer each household at its endpoint 'household/<id>'",
+                    "answer each household at its endpoint 'household/<id>', or inside its "
+                    "shard's batch to 'ems/<shard>'",
                 )
             )
     return capped(findings)
+
+
+def household_messages(inputs: CheckInputs) -> tuple[list[dict], list[Finding]]:
+    """The candidate's messages as households send and receive them: each ``batch`` (between
+    a shard's endpoint ``ems/<shard>`` and the market) taken apart into its items, with a
+    finding for every batch that cannot be."""
+    layout = inputs.shard_layout
+    messages, findings = [], []
+    for message in inputs.observations.messages:
+        sent = Message(message["source"], message["destination"], message["payload"])
+        try:
+            unwrapped = (
+                [sent]
+                if layout is None
+                else layout.unwrap(sent, to_shard=inputs.role not in ORDERING_ROLES)
+            )
+        except ValueError as error:
+            findings.append(
+                Finding(
+                    "message schema",
+                    f"message to '{message['destination']}' at {time_text(message['time_s'])}: "
+                    f"{error}",
+                    "send a shard's households' messages as one 'batch' (docs/interfaces.md)",
+                )
+            )
+            continue
+        messages.extend(
+            {
+                **message,
+                "source": item.source,
+                "destination": item.destination,
+                "payload": item.payload,
+            }
+            for item in unwrapped
+        )
+    return messages, findings
 
 
 def _schema_problem(payload: str, orders: bool) -> str:
@@ -127,7 +165,7 @@ def check_gate_closure(inputs: CheckInputs) -> list[Finding]:
 def _late_orders_from_messages(inputs: CheckInputs) -> list[tuple[int, int]]:
     """(interval, send instant [s]) of orders messages sent after their gate closed."""
     grid, late = inputs.time_grid, []
-    for message in inputs.observations.messages:
+    for message in household_messages(inputs)[0]:
         try:
             interval = json.loads(message["payload"]).get("interval_index")
         except (json.JSONDecodeError, AttributeError):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from federates import keys
 from federates.runtime.time_grid import TimeGrid
+from federates.shard_layout import ShardLayout
 
 #: Roles a candidate can take; ``household`` is one household taken out of the built-in ems.
 ROLES = ("market", "ems", "household", "price_feed", "grid")
@@ -218,6 +219,8 @@ class CheckInputs:
         The built-in market's order table (``market_orders.parquet``), when it wrote one.
     unpublished_targets : tuple of str
         Subscription targets for which HELICS found no publisher (from the federates' logs).
+    shard_layout : ShardLayout or None
+        Which ems entry hosts each household (to take batches apart); None: no batches.
     """
 
     role: str
@@ -229,6 +232,7 @@ class CheckInputs:
     run: RunSummary
     market_orders: pd.DataFrame | None = None
     unpublished_targets: tuple[str, ...] = ()
+    shard_layout: ShardLayout | None = None
 
 
 def on_grid(time_s: float, period_s: float, offset_s: float, end_s: float) -> bool:
@@ -285,8 +289,9 @@ def due_times_s(role: str, key: str, grid: TimeGrid) -> np.ndarray | None:
     Notes
     -----
     From the column "when" of docs/interfaces.md: prices at the start of every market interval,
-    household power and grid state every grid step, the market's traded energy at every gate
-    closure (intervals 1 … K−1; interval 0 has no market).
+    household power and grid state every grid step, the households' metered energy at the last
+    step of every interval, the market's traded energy at every gate closure (intervals
+    1 … K−1; interval 0 has no market).
 
     Examples
     --------
@@ -298,10 +303,16 @@ def due_times_s(role: str, key: str, grid: TimeGrid) -> np.ndarray | None:
     [840, 1740, 2640]
     >>> due_times_s("price_feed", "price_feed/import_price_usd_per_kwh", grid).tolist()
     [0, 900, 1800, 2700]
+    >>> due_times_s("grid", "grid/household_energy_wh", grid).tolist()
+    [840, 1740, 2640, 3540]
     """
     if role == "price_feed":
         return np.asarray(grid.interval_start_s(np.arange(grid.n_intervals)))
-    if role == "grid" or (role in ("ems", "household") and key.startswith("household/")):
+    if role == "grid" and key == keys.HOUSEHOLD_ENERGY:
+        return np.array(
+            [grid.interval_start_s(k + 1) - grid.grid_step_s for k in range(grid.n_intervals)]
+        )
+    if role == "grid" or (role in ("ems", "household") and key.startswith(("household/", "ems/"))):
         return grid.step_times_s()
     if role == "market" and key == keys.TRADED_ENERGY:
         return np.array([grid.gate_closure_time_s(k) for k in range(1, grid.n_intervals)])

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from federations import DEFAULT_SCENARIO, REPO, short_scenario_data, write_federation
 
-from federation.builder import build_federation
+from federation.builder import CORE_TYPE, build_federation
 from federation.scenario import load_scenario
 
 COMMITTED = REPO / "federation" / "default.json"
@@ -49,7 +49,7 @@ def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):
     for entry in committed["federates"][1:]:
         block, role = entry["helics"], entry["tefed"]["role"]
         assert block["name"] == entry["name"]
-        assert block["core_type"] == "zmq_ss"
+        assert block["core_type"] == CORE_TYPE
         assert block["uninterruptible"] is True
         assert block["terminate_on_error"] is True
         assert block["offset"] == time["phase_offsets_s"][role]
@@ -98,10 +98,17 @@ def test_shards_split_households_into_separate_ems_federates(tmp_path):
     hosted = [household for shard in shards for household in shard]
     assert sorted(hosted) == sorted(data["tefed"]["households"]["household_id"])
     assert all(len(shard) == 4 for shard in shards)
-    endpoints = [
-        ep["name"] for entry in data["federates"][2:5] for ep in entry["helics"]["endpoints"]
-    ]
-    assert len(endpoints) == len(set(endpoints)) == 12
+    # Each shard exchanges its households' values and messages through one vector and one
+    # endpoint, whatever its size.
+    for entry in data["federates"][2:5]:
+        name = entry["name"]
+        assert entry["tefed"]["config"]["interface"] == "shard"
+        assert [ep["name"] for ep in entry["helics"]["endpoints"]] == [f"ems/{name}"]
+        assert entry["helics"]["publications"] == [
+            {"key": f"ems/{name}/power_kw", "type": "vector", "unit": "kW", "global": True}
+        ]
+    grid_inputs = [sub["key"] for sub in data["federates"][5]["helics"]["subscriptions"]]
+    assert grid_inputs == ["ems/ems_1/power_kw", "ems/ems_2/power_kw", "ems/ems_3/power_kw"]
 
 
 def test_household_draws_depend_on_the_seed_only(tmp_path):

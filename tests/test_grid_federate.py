@@ -27,7 +27,8 @@ needs_ieee13 = pytest.mark.skipif(not IEEE13.is_file(), reason=f"{IEEE13} not fo
 
 
 def grid_logic(folder: Path, data: dict) -> tuple[GridFederate, list[str]]:
-    """The grid federate of a scenario, initialized; returns it and its power input keys."""
+    """The grid federate of a scenario (one ems shard), initialized; returns it and the
+    household ids in the order of the shard's vectors."""
     path = write_federation(folder, data)
     federation = load_federation_file(path)
     logic = GridFederate()
@@ -36,13 +37,18 @@ def grid_logic(folder: Path, data: dict) -> tuple[GridFederate, list[str]]:
             name="grid", federation=federation, entry=federation.entry("grid"), base_dir=folder
         )
     )
-    ids = federation.households_frame()["household_id"].tolist()
-    return logic, [keys.household_power(h) for h in ids]
+    return logic, federation.entry("ems").tefed.config["households"]
 
 
-def inputs(power_keys: list[str], power_kw: np.ndarray | float) -> StepInputs:
-    values = np.broadcast_to(np.asarray(power_kw, dtype=float), (len(power_keys),))
-    return StepInputs(values=dict(zip(power_keys, values.tolist(), strict=True)))
+def inputs(
+    household_ids: list[str], power_kw: np.ndarray | float, reactive_kvar: float | None = None
+) -> StepInputs:
+    """The ems shard's vectors: every household's power [kW] (and reactive power [kvar])."""
+    count = len(household_ids)
+    values = {keys.shard_power("ems"): np.broadcast_to(np.asarray(power_kw, float), (count,))}
+    if reactive_kvar is not None:
+        values[keys.shard_reactive_power("ems")] = np.full(count, reactive_kvar)
+    return StepInputs(values=values)
 
 
 def test_split_phase_households_see_240_v_service_voltage(tmp_path: Path) -> None:
@@ -50,9 +56,8 @@ def test_split_phase_households_see_240_v_service_voltage(tmp_path: Path) -> Non
     logic, power_keys = grid_logic(tmp_path, data)
     idle = logic.step(0, inputs(power_keys, 0.0)).values
     loaded = logic.step(60, inputs(power_keys, 5.0)).values
-    voltage_keys = [key for key in idle if key.startswith("grid/household/")]
-    idle_pu = np.array([idle[key] for key in voltage_keys])
-    loaded_pu = np.array([loaded[key] for key in voltage_keys])
+    idle_pu = idle[keys.HOUSEHOLD_VOLTAGES]
+    loaded_pu = loaded[keys.HOUSEHOLD_VOLTAGES]
     # No load: every secondary sits at the source voltage (1.0 pu) to within the charging rise.
     np.testing.assert_allclose(idle_pu, 1.0, atol=2e-3)
     # 5 kW per house at 240 V is about 21 A per service: a drop of a percent or two.
@@ -67,7 +72,7 @@ def test_non_finite_power_is_an_error_naming_the_household(tmp_path: Path) -> No
     logic, power_keys = grid_logic(tmp_path, short_scenario_data())
     power_kw = np.zeros(len(power_keys))
     power_kw[3] = np.nan
-    with pytest.raises(ValueError, match=power_keys[3]):
+    with pytest.raises(ValueError, match=rf"ems/ems/power_kw.*\['{power_keys[3]}'\]"):
         logic.step(0, inputs(power_keys, power_kw))
 
 
@@ -96,8 +101,9 @@ def test_a_power_flow_that_does_not_converge_is_recorded(tmp_path: Path, policy:
             logic.step(60, inputs(power_keys, 8.0))
         return
     failed = logic.step(60, inputs(power_keys, 8.0)).values
-    key = keys.household_voltage(power_keys[0].split("/")[1])
-    assert failed[key] == first[key]  # the last converged voltages are published again
+    key = keys.HOUSEHOLD_VOLTAGES
+    # The last converged voltages are published again.
+    np.testing.assert_array_equal(failed[key], first[key])
     logic.finalize(RunFolder(tmp_path / "run"))
     grid = pd.read_parquet(tmp_path / "run" / "grid.parquet")
     assert grid["converged"].head(2).tolist() == [True, False]
@@ -204,18 +210,15 @@ def test_reactive_power_from_each_households_power_factor(tmp_path: Path) -> Non
 
 def test_published_reactive_power_is_applied_as_given(tmp_path: Path) -> None:
     logic, power_keys = grid_logic(tmp_path, short_scenario_data(grid__reactive_power="published"))
-    reactive_keys = [key.replace("power_kw", "reactive_power_kvar") for key in power_keys]
     reactive = keys.SUBSTATION_REACTIVE_POWER
-    values = {key: 1.0 for key in power_keys} | {key: 0.0 for key in reactive_keys}
-    without = logic.step(0, StepInputs(values=values)).values[reactive]
-    values |= {key: -0.5 for key in reactive_keys}
-    injecting = logic.step(60, StepInputs(values=values)).values[reactive]
+    without = logic.step(0, inputs(power_keys, 1.0, reactive_kvar=0.0)).values[reactive]
+    injecting = logic.step(60, inputs(power_keys, 1.0, reactive_kvar=-0.5)).values[reactive]
     # Twelve households injecting 0.5 kvar each (a volt-var inverter, say): 6 kvar less.
     assert injecting - without == pytest.approx(-6.0, abs=0.1)
-    missing = dict(values)
-    missing[reactive_keys[2]] = float("nan")
-    with pytest.raises(ValueError, match=reactive_keys[2]):
-        logic.step(120, StepInputs(values=missing))
+    missing = inputs(power_keys, 1.0, reactive_kvar=0.0)
+    missing.values[keys.shard_reactive_power("ems")][2] = float("nan")
+    with pytest.raises(ValueError, match=rf"reactive_power_kvar.*\['{power_keys[2]}'\]"):
+        logic.step(120, missing)
 
 
 def test_built_in_households_publish_reactive_power_when_asked(tmp_path: Path) -> None:

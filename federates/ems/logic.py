@@ -54,6 +54,7 @@ from federates.runtime.logic import (
 )
 from federates.runtime.run_folder import RunFolder
 from federates.runtime.time_grid import TimeGrid
+from federates.shard_layout import ShardLayout
 
 log = logging.getLogger("tefed.ems")
 
@@ -120,12 +121,17 @@ class EmsFederate(FederateLogic):
         self._baseline_soc_kwh = initial_soc.copy()
         self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)
         self._index_of = {household: i for i, household in enumerate(hosted)}
-        self._power_keys = [keys.household_power(h) for h in hosted]
-        self._reactive_keys = (
-            [keys.household_reactive_power(h) for h in hosted]
-            if context.config["publish_reactive_power"]
-            else []
-        )
+        try:
+            self._layout = ShardLayout.from_federation(context.federation)
+            self._shard = self._layout.shard(context.name)
+        except ValueError as error:
+            raise InputError(f"federate {context.name}", [str(error)]) from None
+        if list(self._shard.household_ids) != hosted:
+            raise InputError(
+                f"federate {context.name}",
+                ["ems.households: the shard layout disagrees with this entry's households"],
+            )
+        self._publish_reactive = bool(context.config["publish_reactive_power"])
         self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))
         self._endpoints = [keys.household_endpoint(h) for h in hosted]
         self._mechanism = context.config.get("market_mechanism", "double_auction")
@@ -207,18 +213,39 @@ class EmsFederate(FederateLogic):
             self._grid.interval_of(min(time_s, self._grid.duration_s - 1)), inputs.values
         )
         for message in inputs.messages:
-            self._receive(message)
+            for household_message in self._unwrap(message):
+                self._receive(household_message)
         if time_s >= self._grid.duration_s:
             return outputs
-        outputs.messages.extend(self._order_due(time_s))
+        outputs.messages.extend(self._layout.wrap_outgoing(self._shard, self._order_due(time_s)))
         power_kw = self._dispatch(time_s)
-        outputs.values.update(zip(self._power_keys, power_kw.tolist(), strict=True))
-        if self._reactive_keys:
+        outputs.values[self._shard.power_key()] = self._as_published(power_kw)
+        if self._publish_reactive:
             # The built-in households draw reactive power at their power factor while they
             # import; a replacement household program may publish any kvar (e.g. volt-var).
             reactive_kvar = np.maximum(power_kw, 0.0) * self._kvar_per_kw
-            outputs.values.update(zip(self._reactive_keys, reactive_kvar.tolist(), strict=True))
+            outputs.values[self._shard.reactive_power_key()] = self._as_published(reactive_kvar)
         return outputs
+
+    def _as_published(self, per_household: np.ndarray) -> np.ndarray | float:
+        """A shard publishes one vector; a single household program one double."""
+        return per_household if self._shard.is_batched else float(per_household[0])
+
+    def _unwrap(self, message: Message) -> list[Message]:
+        """The households' own messages in a received message; a batch is trusted only from
+        the market's endpoint."""
+        if self._shard.is_batched and message.source != keys.MARKET_ENDPOINT:
+            log.warning(
+                "message from %r to %r ignored: only the market sends batches",
+                message.source,
+                message.destination,
+            )
+            return []
+        try:
+            return self._layout.unwrap(message, to_shard=True)
+        except ValueError as error:
+            log.warning("message from %r ignored: %s", message.source, error)
+            return []
 
     def _receive(self, message: Message) -> None:
         household = keys.household_of_endpoint(message.destination)

@@ -29,6 +29,7 @@ from federates.runtime.errors import InputError
 from federates.runtime.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
 from federates.runtime.run_folder import RunFolder
 from federates.runtime.time_grid import TimeGrid
+from federates.shard_layout import ShardLayout
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,18 @@ class GridFederate(FederateLogic):
             )
         self._kvar_per_kw = np.tan(np.arccos(power_factor))
         self._published_kvar = config["reactive_power"] == "published"
-        self._reactive_keys = [keys.household_reactive_power(h) for h in self._ids]
-        self._power_keys = [keys.household_power(h) for h in self._ids]
-        self._voltage_keys = [keys.household_voltage(h) for h in self._ids]
+        try:
+            self._layout = ShardLayout.from_federation(context.federation)
+        except ValueError as error:
+            raise InputError("federation file: ems entries", [str(error)]) from None
+        self._power_keys = self._layout.power_keys()
+        self._reactive_keys = self._layout.reactive_power_keys()
+        # Households run by their own program read their voltage from a key of their own.
+        self._single_voltage_keys = [
+            (keys.household_voltage(shard.household_ids[0]), int(shard.table_index[0]))
+            for shard in self._layout.shards
+            if not shard.is_batched
+        ]
         self._bus_distance_m = self._feeder.bus_distance_m()
         self._allocate_records(config)
 
@@ -113,6 +123,7 @@ class GridFederate(FederateLogic):
         kind = self._feeder.elements["kind"].to_numpy()
         self._is_line, self._is_transformer = kind == "line", kind == "transformer"
         self._last_voltage = np.ones(count)
+        self._interval_energy_wh = np.zeros(count)
 
     def schedule_s(self) -> np.ndarray:
         """Every grid step."""
@@ -120,9 +131,9 @@ class GridFederate(FederateLogic):
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Apply household powers, solve, publish voltages and feeder state."""
-        power_kw = inputs.finite_array(self._power_keys)
+        power_kw = self._layout.gather(inputs.values, self._power_keys)
         if self._published_kvar:
-            reactive_kvar = inputs.finite_array(self._reactive_keys)
+            reactive_kvar = self._layout.gather(inputs.values, self._reactive_keys)
         else:
             # Households draw reactive power with their load; an exporting inverter runs at
             # unity power factor.
@@ -142,7 +153,15 @@ class GridFederate(FederateLogic):
             voltage = state.household_voltage_pu
             self._last_voltage = voltage
             self._record(step, time_s, state, power_kw)
-        values = dict(zip(self._voltage_keys, voltage.tolist(), strict=True))
+        values: dict[str, object] = {keys.HOUSEHOLD_VOLTAGES: voltage}
+        for key, row in self._single_voltage_keys:
+            values[key] = float(voltage[row])
+        # The grid is where households are metered: each interval's net energy goes to the
+        # market for settlement once the interval's last step is applied.
+        self._interval_energy_wh += power_kw * self._grid.grid_step_s / 3.6
+        if self._grid.interval_completed_at(time_s) is not None:
+            values[keys.HOUSEHOLD_ENERGY] = self._interval_energy_wh
+            self._interval_energy_wh = np.zeros_like(self._interval_energy_wh)
         values[keys.SUBSTATION_POWER] = state.substation_power_kw
         values[keys.SUBSTATION_REACTIVE_POWER] = state.substation_reactive_power_kvar
         values[keys.LOSSES] = state.losses_kw

@@ -58,6 +58,7 @@ from federates.runtime.logic import (
 )
 from federates.runtime.run_folder import RunFolder
 from federates.runtime.time_grid import TimeGrid
+from federates.shard_layout import ShardLayout
 
 log = logging.getLogger("tefed.market")
 
@@ -92,7 +93,11 @@ class MarketFederate(FederateLogic):
             delivery_ahead_intervals=int(config.get("delivery_ahead_intervals", 1)),
             one_order_per_side=name == "dlmp",
         )
-        self._meter_keys = [keys.household_power(h) for h in self._participants]
+        try:
+            self._layout = ShardLayout.from_federation(context.federation)
+        except ValueError as error:
+            raise InputError("federation file: ems entries", [str(error)]) from None
+        self._steps_every_grid_step = name == "continuous"
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, dict[str, list[dict]]] = {}
@@ -102,13 +107,19 @@ class MarketFederate(FederateLogic):
         self._tables: dict[str, list[pd.DataFrame]] = {}
 
     def schedule_s(self) -> np.ndarray:
-        """Every grid step (the market meters each step)."""
-        return self._grid.step_times_s()
+        """Gate closures and the last step of every interval (then the grid's meters are read);
+        the continuous market every grid step, as orders match when they arrive."""
+        grid = self._grid
+        if self._steps_every_grid_step:
+            return grid.step_times_s()
+        intervals = np.arange(grid.n_intervals)
+        gate_closures = intervals[1:] * grid.market_interval_s - grid.gate_closure_s
+        last_steps = (intervals + 1) * grid.market_interval_s - grid.grid_step_s
+        return np.union1d(gate_closures, last_steps)
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
-        """Meter, take orders, clear at gate closure, settle completed intervals."""
+        """Take orders, clear at gate closure, read the meters and settle completed intervals."""
         outputs = StepOutputs()
-        self._meter(time_s, inputs)
         self._prices.update(self._grid.interval_of(time_s), inputs.values)
         outputs.messages.extend(self._take_orders(time_s, inputs.messages))
         interval_to_clear = self._grid.interval_cleared_at(time_s)
@@ -116,22 +127,47 @@ class MarketFederate(FederateLogic):
             self._clear(interval_to_clear, outputs)
         interval_to_settle = self._grid.interval_completed_at(time_s)
         if interval_to_settle is not None:
+            self._read_meters(interval_to_settle, inputs)
             outputs.messages.extend(self._settle(interval_to_settle))
+        # Households of a shard get their messages in one batch per step.
+        outputs.messages = self._layout.route(outputs.messages, keys.MARKET_ENDPOINT)
         return outputs
 
-    def _meter(self, time_s: int, inputs: StepInputs) -> None:
-        power_kw = inputs.finite_array(self._meter_keys)
-        interval = self._grid.interval_of(time_s)
-        self._energy_wh[interval] += power_kw * self._grid.grid_step_s / 3.6
+    def _read_meters(self, interval: int, inputs: StepInputs) -> None:
+        """Take in every household's metered energy of ``interval`` from the grid [Wh]."""
+        energy_wh = np.atleast_1d(
+            np.asarray(inputs.values.get(keys.HOUSEHOLD_ENERGY, np.nan), dtype=float)
+        )
+        if energy_wh.shape != (len(self._participants),) or not np.isfinite(energy_wh).all():
+            raise ValueError(
+                f"{keys.HOUSEHOLD_ENERGY!r} at the end of interval {interval}: expected "
+                f"{len(self._participants)} finite values (one per household, in household-table "
+                f"order), got {energy_wh.size} values"
+                f"{'' if np.isfinite(energy_wh).all() else ' with missing or non-finite ones'}"
+            )
+        self._energy_wh[interval] = energy_wh
 
     # --- orders -------------------------------------------------------------------------------
 
+    def _unwrap(self, messages: list[Message]) -> list[Message]:
+        """Each household's own messages; a batch counts only for households its shard hosts."""
+        unwrapped = []
+        for message in messages:
+            try:
+                unwrapped.extend(self._layout.unwrap(message, to_shard=False))
+            except ValueError as error:
+                log.warning("message from %r refused: %s", message.source, error)
+        return unwrapped
+
     def _take_orders(self, time_s: int, messages: list[Message]) -> list[Message]:
         replies = []
+        messages = self._unwrap(messages)
         # Arrival order within one instant depends on the federates' scheduling; sorting by
         # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
         for message in sorted(messages, key=lambda message: message.source):
-            received = self._intake.receive(time_s, message)
+            # An order counts as placed at the grid instant it was sent (HELICS stamps a message
+            # with its sender's time, never earlier), however late the market steps.
+            received = self._intake.receive(_sent_at_s(message, time_s), message)
             if received.rejections:
                 replies.append(
                     Message(
@@ -275,6 +311,11 @@ class MarketFederate(FederateLogic):
         for name, frames in self._tables.items():
             table = pd.concat(frames, ignore_index=True)
             results.write_parquet(f"market_{name}.parquet", _interval_first(table))
+
+
+def _sent_at_s(message: Message, time_s: int) -> int:
+    """Grid instant a message was sent at [s] (its HELICS time without the phase offset)."""
+    return min(int(np.floor(message.time_s)), time_s)
 
 
 def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame) -> Mechanism:
