@@ -33,7 +33,6 @@ from federates.ems.strategies.residual_flexibility import (
     flexibility_price_levels,
     residual_flexibility,
 )
-from federates.ems.strategies.schedule_lp import BatterySchedule
 from federates.ems.strategies.simple_trader import (
     BUY,
     NO_ORDER,
@@ -253,6 +252,10 @@ class OptimizingGroup(StrategyGroup):
         self._slots = grid.intervals_per_day
         self._natural_kw = natural_interval_kw
         self._battery = battery_subset(battery, members)
+        # pyomo and HiGHS load only in a shard with planning households (about 1 s of start-up
+        # that every other ems process is spared).
+        from federates.ems.strategies.schedule_lp import BatterySchedule
+
         self._schedule = BatterySchedule(
             self._battery, self._horizon, grid.market_interval_s, options["objective"]
         )

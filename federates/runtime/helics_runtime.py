@@ -59,6 +59,8 @@ class TimingRecord:
     waiting_s: float = 0.0
     steps: int = 0
     step_busy_s: list[float] = field(default_factory=list)
+    #: Wall-clock time at which the federation granted executing mode [s since the epoch].
+    executing_since_unix_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Summary for ``timing/<federate>.json``."""
@@ -69,6 +71,7 @@ class TimingRecord:
             "steps": self.steps,
             "step_busy_median_s": float(np.median(step_times)),
             "step_busy_max_s": float(step_times.max()),
+            "executing_since_unix_s": self.executing_since_unix_s,
         }
 
 
@@ -180,6 +183,7 @@ class HelicsRuntime:
             self._wait(
                 lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
             )
+            self.timing.executing_since_unix_s = time.time()
             stage = "time loop"
             self._time_loop()
             # Leave the federation before writing results, so that no other federate waits

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from federates.ems.strategies.schedule_lp import BatterySchedule
+if TYPE_CHECKING:  # pyomo is imported only by households that plan (schedule_lp)
+    from federates.ems.strategies.schedule_lp import BatterySchedule
 
 VERTEX_COLUMNS = ("household", "price_usd_per_kwh", "power_kw")
 #: Powers closer than this are the same vertex height [kW].
@@ -163,6 +165,7 @@ def residual_flexibility(
     at 0.40 it sells 5 kW now and buys back later:
 
     >>> from federates.ems.devices.battery import BatteryParameters
+    >>> from federates.ems.strategies.schedule_lp import BatterySchedule
     >>> battery = BatteryParameters.from_round_trip([10.0], [5.0], 1.0, 0.0, 1.0)
     >>> schedule = BatterySchedule(battery, horizon=2, period_s=3600.0)
     >>> flexibility = residual_flexibility(
