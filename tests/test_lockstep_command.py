@@ -147,8 +147,9 @@ def test_a_bad_scenario_exits_2_naming_the_field(tmp_path: Path, monkeypatch, ca
     assert "Traceback" not in error
 
 
-def failing(role: str, stage: str, error: Exception):
-    """Built-in logic factories whose ``role`` raises ``error`` in ``stage``."""
+def failing(role: str, stage: str, error: Exception, failed_at: list[int] | None = None):
+    """Built-in logic factories whose ``role`` raises ``error`` in ``stage`` (a step: its first
+    step from t = 600 s on, whose time goes into ``failed_at``)."""
     factories = builtin_logic()
     base = factories[role]
 
@@ -160,6 +161,8 @@ def failing(role: str, stage: str, error: Exception):
 
         def step(self, time_s, inputs):
             if stage == "step" and time_s >= 600:
+                if failed_at is not None:
+                    failed_at.append(time_s)
                 raise error
             return super().step(time_s, inputs)
 
@@ -170,9 +173,9 @@ def failing(role: str, stage: str, error: Exception):
 def test_a_failing_federate_fails_the_run_and_names_it(tmp_path: Path, monkeypatch, capsys):
     scenario = write_short_scenario(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(
-        lockstep_run, "builtin_logic", failing("market", "step", RuntimeError("order book broke"))
-    )
+    failed_at: list[int] = []
+    factories = failing("market", "step", RuntimeError("order book broke"), failed_at)
+    monkeypatch.setattr(lockstep_run, "builtin_logic", factories)
     assert main(["run", "--lockstep", str(scenario), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "order book broke" in captured.err
@@ -181,7 +184,8 @@ def test_a_failing_federate_fails_the_run_and_names_it(tmp_path: Path, monkeypat
     status = folder.status()
     assert status["state"] == "failed"
     assert status["failed_federate"] == "market"
-    assert "t=600 s" in status["message"] and "RuntimeError: order book broke" in status["message"]
+    assert f"t={failed_at[0]} s" in status["message"]
+    assert "RuntimeError: order book broke" in status["message"]
     assert not folder.file("summary.json").exists()
     assert not (run_dir.parent / "latest").exists()
     assert "Traceback" in folder.file("logs/lockstep.log").read_text()
