@@ -5,10 +5,12 @@ file (any feeder a distribution engineer already has) or script text from the pr
 generators; both go through `compile_feeder`, followed by optional extra OpenDSS commands (for
 example locking regulator taps).
 
-Household powers are written with AltDSS's batch interface (one call for all loads), and every
-result of a step is read as one array for the whole circuit (node voltages, the loading of every
-power-delivery element, regulator taps), so a grid step costs a few library calls whatever the
-number of households.
+Household powers are written with AltDSS's batch interface (one edit of all loads), and every
+result of a step is read as one array for the whole circuit through AltDSS, which hands over numpy
+arrays (node voltages, regulator taps, the largest terminal-one current of every power-delivery
+element, from the terminal currents OpenDSS computed once for the circuit's losses), so a grid
+step costs a few library calls whatever the number of households. The power flow, its settings
+and every number it yields are plain OpenDSS's; only the reading is cheaper.
 """
 
 from __future__ import annotations
@@ -175,8 +177,8 @@ class FeederState:
     node_voltage_pu : numpy.ndarray
         Voltage magnitude of every node over its base, in `OpenDssFeeder.node_names` order [pu].
     loading_pct : numpy.ndarray
-        Current of each line and transformer over its normal rating, in
-        `OpenDssFeeder.elements` order [%].
+        Largest phase current at terminal one of each line and transformer over its normal
+        rating, in `OpenDssFeeder.elements` order [%].
     tap_position : numpy.ndarray
         Tap number of each regulator control, in `OpenDssFeeder.regulator_names` order.
     unbalance_pct : numpy.ndarray
@@ -276,9 +278,11 @@ class OpenDssFeeder:
         if n_existing and existing_loads == "scale":
             self._kw[:n_existing] *= existing_load_scale
             self._kvar[:n_existing] *= existing_load_scale
+        self._altdss = altdss
         self._index_nodes(households, split)
         self._index_elements()
         self._regulators = altdss.RegControl
+        self._has_regulators = len(self._regulators) > 0
 
     def _index_nodes(self, households: pd.DataFrame, split: np.ndarray) -> None:
         """Node order, bases, household and three-phase-bus node indices (once)."""
@@ -334,8 +338,12 @@ class OpenDssFeeder:
             picked.append(i)
             kinds.append(kind)
         self._pd_index = np.asarray(picked, dtype=np.int64)
+        self._pd_elements = self._altdss.PDElement
         self.elements = pd.DataFrame(
             {"element": [pd_names[i] for i in picked], "kind": kinds}, dtype=object
+        )
+        self._normal_rating_a = np.array(
+            [_normal_rating_a(pd_names[i]) for i in picked], dtype=float
         )
 
     @property
@@ -385,28 +393,52 @@ class OpenDssFeeder:
         """
         self._kw[self._first_household :] = power_kw
         self._kvar[self._first_household :] = reactive_power_kvar
-        self._loads.kW = self._kw
-        self._loads.kvar = self._kvar
+        # One edit of both properties: each load recomputes its model once instead of twice.
+        self._loads.begin_edit()
+        try:
+            self._loads.kW = self._kw
+            self._loads.kvar = self._kvar
+        finally:
+            self._loads.end_edit(2)
         converged = solve_snapshot()
-        voltage = np.append(_complex(dss.Circuit.AllBusVolts()), 0.0)
+        voltage = np.append(self._altdss.BusVolts(), 0.0)
         household_v = np.abs(voltage[self._household_first] - voltage[self._household_second])
-        total_kw, total_kvar = dss.Circuit.TotalPower()
-        losses_w, _ = dss.Circuit.Losses()
+        total_kva = self._altdss.TotalPower()
+        # The losses make OpenDSS compute every element's terminal currents and keep them for
+        # this solution; the maximum-current query after it reuses them instead of computing
+        # them again (as AllPctNorm would).
+        losses_va = self._altdss.Losses()
+        loading_pct = self._loading_pct(self._pd_elements.MaxCurrent(1)[self._pd_index])
         abc = voltage[self._abc]
         return FeederState(
             converged=converged,
             household_voltage_pu=household_v / self._household_base_v,
             node_voltage_pu=np.abs(voltage[:-1]) / self._node_base_v,
-            loading_pct=np.asarray(dss.PDElements.AllPctNorm(False))[self._pd_index],
-            tap_position=self._regulators.TapNum.to_array().astype(np.int64),
+            loading_pct=loading_pct,
+            tap_position=self._tap_position(),
             unbalance_pct=voltage_unbalance_factor_pct(abc[:, 0], abc[:, 1], abc[:, 2]),
-            substation_power_kw=-float(total_kw),
-            substation_reactive_power_kvar=-float(total_kvar),
-            losses_kw=float(losses_w) / 1000.0,
+            substation_power_kw=-float(total_kva.real),
+            substation_reactive_power_kvar=-float(total_kva.imag),
+            losses_kw=float(losses_va.real) / 1000.0,
             pcc_voltage_pu=float(
                 np.mean(np.abs(voltage[self._pcc_nodes]) / self._node_base_v[self._pcc_nodes])
             ),
         )
+
+    def _loading_pct(self, max_current_a: np.ndarray) -> np.ndarray:
+        """Loading of the lines and transformers from their largest phase current at terminal
+        one [A], as OpenDSS's ``AllPctNorm`` computes it: ``100 · I / I_normal`` [%], 0 for an
+        element without a normal rating."""
+        rating_a = self._normal_rating_a
+        loading = np.zeros_like(max_current_a)
+        np.divide(100.0 * max_current_a, rating_a, out=loading, where=rating_a != 0)
+        return loading
+
+    def _tap_position(self) -> np.ndarray:
+        """Tap number of each regulator control (an empty array without regulators)."""
+        if not self._has_regulators:
+            return np.zeros(0, dtype=np.int64)
+        return self._regulators.TapNum.to_array().astype(np.int64)
 
 
 def _pcc_bus() -> str:
@@ -420,6 +452,12 @@ def _pcc_bus() -> str:
         dss.Circuit.SetActiveElement(f"Transformer.{name}")
         return bus_name(dss.CktElement.BusNames()[1])
     return bus_name(dss.to_altdss().Vsource.Bus1[0])
+
+
+def _normal_rating_a(full_name: str) -> float:
+    """Normal current rating of a power-delivery element, ``Class.name`` [A]."""
+    dss.Circuit.SetActiveElement(full_name)
+    return float(dss.CktElement.NormalAmps())
 
 
 def _check_household_nodes(households: pd.DataFrame) -> None:
