@@ -33,7 +33,11 @@ from pathlib import Path
 
 from federates.runtime.errors import EXIT_USER_ERROR
 from federates.runtime.federation_file import FederateEntry, FederationFile
-from federates.runtime.helics_runtime import EXIT_STOPPED_BY_OTHER, PROGRESS_PREFIX
+from federates.runtime.helics_runtime import (
+    EXIT_FAILED,
+    EXIT_STOPPED_BY_OTHER,
+    PROGRESS_PREFIX,
+)
 from federates.runtime.program import SUPERVISED_ENV
 from federates.runtime.run_folder import STATUS_COMPLETE, RunFolder
 
@@ -335,11 +339,23 @@ def _failure(
 
 
 def _root_cause(candidates: list[_Process]) -> _Process | None:
-    """The process that failed on its own, not because another one stopped the federation."""
-    own = [
-        p for p in candidates if p.popen.returncode != EXIT_STOPPED_BY_OTHER and p.name != "broker"
-    ]
-    return own[0] if own else (candidates[0] if candidates else None)
+    """The process that failed on its own, not because another one stopped the federation.
+
+    A federate killed by a signal failed first (the others can only have noticed its loss),
+    then one that failed itself or on bad input; one that stopped a stalled federation or was
+    stopped by another comes last.
+    """
+    federates = [p for p in candidates if p.name != "broker"] or candidates
+
+    def rank(process: _Process) -> int:
+        code = process.popen.returncode
+        if code < 0:
+            return 0
+        if code in (EXIT_FAILED, EXIT_USER_ERROR):
+            return 1
+        return 3 if code == EXIT_STOPPED_BY_OTHER else 2
+
+    return min(federates, key=rank) if federates else None
 
 
 def _stop_all(processes: list[_Process]) -> None:
