@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from federates.market.frames import empty_frame, typed_frame
 from federates.market.mechanisms.curve_clearing import VERTEX_COLUMNS, clear_curves
 from federates.market.mechanisms.double_auction import ORDER_COLUMNS, clear_double_auction
 from federates.market.mechanisms.matching_engine import MatchingEngine
@@ -109,17 +110,55 @@ class IntervalBook:
         return cls(
             interval_index=interval_index,
             interval_s=interval_s,
-            simple=pd.DataFrame(simple, columns=list(SIMPLE_COLUMNS)).astype(SIMPLE_COLUMNS),
-            curves=pd.DataFrame(curves, columns=list(VERTEX_COLUMNS)).astype(
-                {"price_usd_per_kwh": "float64", "power_kw": "float64", "continuity": "bool"}
-            ),
-            affine=pd.DataFrame(affine, columns=list(AFFINE_COLUMNS)).astype(AFFINE_COLUMNS),
+            simple=_order_table(simple, SIMPLE_COLUMNS, _EMPTY_SIMPLE),
+            curves=_curve_table(curves),
+            affine=_order_table(affine, AFFINE_COLUMNS, _EMPTY_AFFINE),
         )
 
     @property
     def order_count(self) -> int:
         """Number of orders in the book (a curve counts once)."""
-        return len(self.simple) + self.curves["order_id"].nunique() + len(self.affine)
+        return len(self.simple) + self.curve_count + len(self.affine)
+
+    @property
+    def curve_count(self) -> int:
+        """Number of curve orders in the book (each has several vertex rows)."""
+        return len(set(self.curves["order_id"].tolist()))
+
+
+def _order_table(rows: list[dict], dtypes: dict[str, str], empty: pd.DataFrame) -> pd.DataFrame:
+    """One order kind's rows as a table with ``dtypes``; a copy of ``empty`` when there are none."""
+    if not rows:
+        # Shallow: a caller adding a column to its book leaves the shared template as it is.
+        return empty.copy(deep=False)
+    return typed_frame(_row_columns(rows, dtypes))
+
+
+def _curve_table(rows: list[dict]) -> pd.DataFrame:
+    """Curve vertex rows as a table with ``VERTEX_COLUMNS``.
+
+    Identifiers keep the dtype pandas infers (str), as vertex tables built from rows always had.
+    """
+    if not rows:
+        return _EMPTY_CURVES.copy(deep=False)
+    return pd.DataFrame(
+        _row_columns(rows, _VERTEX_DTYPES), index=pd.RangeIndex(len(rows)), copy=False
+    )
+
+
+def _row_columns(rows: list[dict], dtypes: dict[str, str]) -> dict[str, np.ndarray]:
+    """The rows' values of each column of ``dtypes`` as one array of its dtype."""
+    return {
+        name: np.array([row[name] for row in rows], dtype=dtype) for name, dtype in dtypes.items()
+    }
+
+
+_VERTEX_DTYPES = dict(
+    zip(VERTEX_COLUMNS, ("object", "object", "float64", "float64", "bool"), strict=True)
+)
+_EMPTY_SIMPLE = empty_frame(SIMPLE_COLUMNS)
+_EMPTY_AFFINE = empty_frame(AFFINE_COLUMNS)
+_EMPTY_CURVES = empty_frame(_VERTEX_DTYPES)
 
 
 @dataclass(frozen=True)
@@ -166,18 +205,23 @@ class ClearingOutcome:
     @property
     def traded_energy_wh(self) -> int:
         """Energy the participants bought in the clearing [Wh] (each trade counted once)."""
-        bought = ~self.trades["buyer"].isin([MARKET, GRID])
-        return int(self.trades.loc[bought, "quantity_wh"].sum())
+        return int(self.trades["quantity_wh"].to_numpy(dtype=np.int64)[self._bought].sum())
 
     @property
     def mean_price_usd_per_kwh(self) -> float:
         """Volume-weighted mean price of the participants' purchases [USD/kWh]; NaN if none."""
-        bought = ~self.trades["buyer"].isin([MARKET, GRID])
-        quantity_wh = self.trades.loc[bought, "quantity_wh"].to_numpy(dtype=float)
+        bought = self._bought
+        quantity_wh = self.trades["quantity_wh"].to_numpy(dtype=float)[bought]
         if quantity_wh.sum() == 0:
             return float("nan")
-        price = self.trades.loc[bought, "price_usd_per_kwh"].to_numpy(dtype=float)
+        price = self.trades["price_usd_per_kwh"].to_numpy(dtype=float)[bought]
         return float(np.dot(quantity_wh, price) / quantity_wh.sum())
+
+    @property
+    def _bought(self) -> np.ndarray:
+        """Which trades a participant (not a central counterparty) buys in."""
+        buyer = self.trades["buyer"].to_numpy(dtype=object)
+        return (buyer != MARKET) & (buyer != GRID)
 
 
 class DoubleAuction:
