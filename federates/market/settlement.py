@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from federates.market.frames import typed_frame
 from federates.market.mechanisms.order_book import DEFAULT_POOL, POOLS
 from federates.market.trade_tables import GRID
 
@@ -43,6 +44,16 @@ LEDGER_COLUMNS = {
 
 #: How many violations of one kind `check_ledger` lists before it summarises the rest.
 _SHOWN = 5
+
+_SIDES = np.array(["buy", "sell"], dtype=object)
+#: Pool, side and reason of each delivery row kind (the columns of ``energy`` in
+#: `settle_interval`): shortfall per pool, unused per pool, grid import, grid export.
+_KIND_POOL = np.array([*POOLS, *POOLS, "", ""], dtype=object)
+_KIND_SIDE = np.array(["buy"] * len(POOLS) + ["sell"] * len(POOLS) + ["buy", "sell"], dtype=object)
+_KIND_REASON = np.array(
+    ["shortfall"] * len(POOLS) + ["unused"] * len(POOLS) + ["grid_import", "grid_export"],
+    dtype=object,
+)
 
 
 def settle_interval(
@@ -141,25 +152,15 @@ def settle_interval(
             f"energy_wh: got {metered_wh[not_finite][:_SHOWN].tolist()} for participant(s) "
             f"{energy_wh.index[not_finite][:_SHOWN].tolist()}, expected finite numbers [Wh]"
         )
+    buyer = trades["buyer"].to_numpy(dtype=object)
+    seller = trades["seller"].to_numpy(dtype=object)
     quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
     price = trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
     amount_usd = quantity_wh / 1000.0 * price
-    count = len(trades)
-    trade_rows = pd.DataFrame(
-        {
-            "participant": np.concatenate([trades["buyer"], trades["seller"]]),
-            "counterparty": np.concatenate([trades["seller"], trades["buyer"]]),
-            "pool": np.concatenate([pool, pool]),
-            "side": np.repeat(["buy", "sell"], count),
-            "energy_wh": np.concatenate([quantity_wh, -quantity_wh]),
-            "price_usd_per_kwh": np.concatenate([price, price]),
-            "amount_usd": np.concatenate([amount_usd, -amount_usd]),
-            "reason": "trade",
-        }
-    )
 
-    bought_wh = _awards_by_pool(trades["buyer"], pool, quantity_wh, energy_wh.index)
-    sold_wh = _awards_by_pool(trades["seller"], pool, quantity_wh, energy_wh.index)
+    participants = energy_wh.index
+    bought_wh = _awards_by_pool(buyer, pool, quantity_wh, participants)
+    sold_wh = _awards_by_pool(seller, pool, quantity_wh, participants)
     deviation_wh = metered_wh - (bought_wh.sum(axis=1) - sold_wh.sum(axis=1))
     surplus_wh = np.maximum(deviation_wh, 0.0)
     deficit_wh = np.maximum(-deviation_wh, 0.0)
@@ -174,37 +175,37 @@ def settle_interval(
             -(deficit_wh - unused_wh),
         ]
     )
-    pools = len(POOLS)
-    kind_price = np.repeat(
+    kind_price = np.array(
         [
-            import_price_usd_per_kwh,
-            export_price_usd_per_kwh,
+            *[import_price_usd_per_kwh] * len(POOLS),
+            *[export_price_usd_per_kwh] * len(POOLS),
             import_price_usd_per_kwh,
             export_price_usd_per_kwh,
         ],
-        [pools, pools, 1, 1],
-    ).astype(np.float64)
-    kind_reason = np.repeat(
-        ["shortfall", "unused", "grid_import", "grid_export"], [pools, pools, 1, 1]
+        dtype=np.float64,
     )
-    kind_side = np.repeat(["buy", "sell", "buy", "sell"], [pools, pools, 1, 1])
-    kind_pool = np.array([*POOLS, *POOLS, "", ""], dtype=object)
     row, kind = np.nonzero(energy != 0.0)  # row-major: participant order, then kind order
     delivered_wh = energy[row, kind]
-    delivery_rows = pd.DataFrame(
+    delivery_price = kind_price[kind]
+    # Trade rows (buyers', then sellers'), then the delivery rows.
+    return typed_frame(
         {
-            "participant": energy_wh.index.to_numpy(dtype=object)[row],
-            "counterparty": GRID,
-            "pool": kind_pool[kind],
-            "side": kind_side[kind],
-            "energy_wh": delivered_wh,
-            "price_usd_per_kwh": kind_price[kind],
-            "amount_usd": delivered_wh / 1000.0 * kind_price[kind],
-            "reason": kind_reason[kind],
+            "participant": np.concatenate(
+                [buyer, seller, participants.to_numpy(dtype=object)[row]]
+            ),
+            "counterparty": np.concatenate([seller, buyer, np.full(row.size, GRID, dtype=object)]),
+            "pool": np.concatenate([pool, pool, _KIND_POOL[kind]]),
+            "side": np.concatenate([np.repeat(_SIDES, len(trades)), _KIND_SIDE[kind]]),
+            "energy_wh": np.concatenate([quantity_wh, -quantity_wh, delivered_wh]),
+            "price_usd_per_kwh": np.concatenate([price, price, delivery_price]),
+            "amount_usd": np.concatenate(
+                [amount_usd, -amount_usd, delivered_wh / 1000.0 * delivery_price]
+            ),
+            "reason": np.concatenate(
+                [np.full(2 * len(trades), "trade", dtype=object), _KIND_REASON[kind]]
+            ),
         }
     )
-    ledger = pd.concat([trade_rows, delivery_rows], ignore_index=True)
-    return ledger.astype(LEDGER_COLUMNS)
 
 
 def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
@@ -271,36 +272,51 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
     Parameters and returned messages as for `check_ledger`.
     """
-    known = orders.assign(
-        pool=orders["pool"] if "pool" in orders.columns else DEFAULT_POOL
-    ).set_index(orders["order_id"].astype(str))
-    label = [
-        f"trade {k} ({buy!r} from {sell!r})"
-        for k, (buy, sell) in enumerate(
-            zip(trades["buy_order_id"], trades["sell_order_id"], strict=True)
+    order_ids = pd.Index(orders["order_id"].astype(str).to_numpy(dtype=object))
+    # Each column of the orders with one missing value appended: position -1 (not an order of
+    # ``orders``) takes it.
+    known = {
+        column: np.append(orders[column].to_numpy(dtype=dtype), missing)
+        for column, dtype, missing in (
+            ("side", object, None),
+            ("participant", object, None),
+            ("quantity_wh", None, 0),
+            ("price_usd_per_kwh", np.float64, np.nan),
         )
-    ]
+    }
+    known["pool"] = np.append(
+        orders["pool"].to_numpy(dtype=object)
+        if "pool" in orders.columns
+        else np.full(len(orders), DEFAULT_POOL, dtype=object),
+        None,
+    )
+    buy_ids = trades["buy_order_id"].to_numpy(dtype=object)
+    sell_ids = trades["sell_order_id"].to_numpy(dtype=object)
+
+    def label(k: int) -> str:
+        return f"trade {k} ({buy_ids[k]!r} from {sell_ids[k]!r})"
+
     trade_pool = _trade_pools(trades) if "pool" in trades.columns else None
     violations: list[str] = []
     sides = {}
     for side in ("buy", "sell"):
-        messages, sides[side] = _order_checks(trades, known, side, label, trade_pool)
+        messages, sides[side] = _order_checks(trades, order_ids, known, side, label, trade_pool)
         violations += messages
     found = sides["buy"]["found"] & sides["sell"]["found"]
     buy_pool, sell_pool = sides["buy"]["pool"], sides["sell"]["pool"]
     violations += _each(
         found & (buy_pool != sell_pool),
         lambda k: (
-            f"{label[k]}: buy order in pool {buy_pool[k]!r}, sell order in pool {sell_pool[k]!r}"
+            f"{label(k)}: buy order in pool {buy_pool[k]!r}, sell order in pool {sell_pool[k]!r}"
         ),
     )
     buyer = trades["buyer"].to_numpy(dtype=object)
     seller = trades["seller"].to_numpy(dtype=object)
     buy_owner, sell_owner = sides["buy"]["participant"], sides["sell"]["participant"]
-    violations += _each(buyer == seller, lambda k: f"{label[k]}: self-trade of {buyer[k]!r}")
+    violations += _each(buyer == seller, lambda k: f"{label(k)}: self-trade of {buyer[k]!r}")
     violations += _each(
         found & (buyer != seller) & (buy_owner == sell_owner),
-        lambda k: f"{label[k]}: self-trade, both orders are {buy_owner[k]!r}'s",
+        lambda k: f"{label(k)}: self-trade, both orders are {buy_owner[k]!r}'s",
     )
     return violations
 
@@ -338,7 +354,7 @@ def _trade_pools(trades: pd.DataFrame) -> np.ndarray:
     if "pool" not in trades.columns:
         return np.full(len(trades), DEFAULT_POOL, dtype=object)
     pool = trades["pool"].to_numpy(dtype=object)
-    unknown = ~pd.Series(pool).isin(POOLS).to_numpy()
+    unknown = ~np.isin(pool, POOLS)
     if unknown.any():
         raise ValueError(
             f"trades.pool: got {list(dict.fromkeys(pool[unknown].tolist()))[:_SHOWN]}, "
@@ -348,14 +364,26 @@ def _trade_pools(trades: pd.DataFrame) -> np.ndarray:
 
 
 def _awards_by_pool(
-    participant: pd.Series, pool: np.ndarray, quantity_wh: np.ndarray, index: pd.Index
+    participant: np.ndarray, pool: np.ndarray, quantity_wh: np.ndarray, index: pd.Index
 ) -> np.ndarray:
-    """Awarded energy per participant of ``index`` (rows) and pool of ``POOLS`` (columns) [Wh]."""
-    awards = pd.Series(quantity_wh).groupby([participant.to_numpy(), pool]).sum()
-    table = awards.unstack().reindex(index=index, columns=list(POOLS)) if len(awards) else None
-    if table is None:
-        return np.zeros((len(index), len(POOLS)))
-    return table.fillna(0.0).to_numpy(dtype=np.float64)
+    """Awarded energy per participant of ``index`` (rows) and pool of ``POOLS`` (columns) [Wh].
+
+    Participants not in ``index`` (a central counterparty) are left out.
+    """
+    row = index.get_indexer(participant)
+    listed = row >= 0
+    table = np.zeros((len(index), len(POOLS)))
+    # Whole Wh in float64 add up exactly in any order.
+    np.add.at(table, (row[listed], _pool_codes(pool[listed])), quantity_wh[listed])
+    return table
+
+
+def _pool_codes(pool: np.ndarray) -> np.ndarray:
+    """Index into ``POOLS`` of each (valid) pool name."""
+    codes = np.zeros(len(pool), dtype=np.intp)
+    for k, name in enumerate(POOLS[1:], start=1):
+        codes[pool == name] = k
+    return codes
 
 
 def _in_pool_order(total_wh: np.ndarray, capacity_wh: np.ndarray) -> np.ndarray:
@@ -366,23 +394,38 @@ def _in_pool_order(total_wh: np.ndarray, capacity_wh: np.ndarray) -> np.ndarray:
 
 def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
     """Messages for trade payments that do not cancel, per participant pair and pool and total."""
-    rows = ledger[ledger["reason"] == "trade"]
-    participant = rows["participant"].astype(str).to_numpy()
-    counterparty = rows["counterparty"].astype(str).to_numpy()
-    first = np.minimum(participant, counterparty)
-    second = np.maximum(participant, counterparty)
-    net = rows["amount_usd"].groupby([first, second, rows["pool"].to_numpy()]).sum()
-    off = net[np.abs(net.to_numpy()) > BALANCE_TOLERANCE_USD]
+    is_trade = ledger["reason"].to_numpy(dtype=object) == "trade"
+    participant = ledger["participant"].to_numpy(dtype=object)[is_trade].astype(str).astype(object)
+    counterparty = (
+        ledger["counterparty"].to_numpy(dtype=object)[is_trade].astype(str).astype(object)
+    )
+    amount_usd = ledger["amount_usd"].to_numpy(dtype=np.float64)[is_trade]
+    # One group per pair of participants (the lesser name first) and pool, in that sort order.
+    keys = (
+        np.minimum(participant, counterparty),
+        np.maximum(participant, counterparty),
+        ledger["pool"].to_numpy(dtype=object)[is_trade],
+    )
+    code = np.zeros(amount_usd.size, dtype=np.int64)
+    for values in keys:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        code = code * len(distinct) + inverse
+    _, first_row, row_group = np.unique(code, return_index=True, return_inverse=True)
+    # Missing amounts count as nothing, as in a table's sum.
+    net_usd = np.bincount(
+        row_group, weights=np.where(np.isnan(amount_usd), 0.0, amount_usd), minlength=first_row.size
+    )
+    off = np.flatnonzero(np.abs(net_usd) > BALANCE_TOLERANCE_USD)
     messages = [
-        f"trade payments between {a!r} and {b!r} in pool {pool!r} do not cancel: they sum to "
-        f"{amount:.12g} USD"
-        for (a, b, pool), amount in off.iloc[:_SHOWN].items()
+        f"trade payments between {keys[0][row]!r} and {keys[1][row]!r} in pool {keys[2][row]!r} "
+        f"do not cancel: they sum to {net_usd[k]:.12g} USD"
+        for k, row in zip(off[:_SHOWN], first_row[off[:_SHOWN]], strict=True)
     ]
     if len(off) > _SHOWN:
         messages.append(
             f"... and {len(off) - _SHOWN} more pairs whose trade payments do not cancel"
         )
-    total = float(rows["amount_usd"].sum())
+    total = float(np.nansum(amount_usd))
     if abs(total) > BALANCE_TOLERANCE_USD:
         messages.append(f"trade payments do not cancel: they sum to {total:.12g} USD, expected 0")
     return messages
@@ -390,32 +433,43 @@ def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
 
 def _order_checks(
     trades: pd.DataFrame,
-    known: pd.DataFrame,
+    order_ids: pd.Index,
+    known: dict[str, np.ndarray],
     side: str,
-    label: list[str],
+    label: Callable[[int], str],
     trade_pool: np.ndarray | None,
 ) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Checks of one side of every trade against its order, and that order's facts."""
+    """Checks of one side of every trade against its order, and that order's facts.
+
+    ``known`` holds the orders' columns (in the order of ``order_ids``) with a missing value
+    appended, which the trades whose order is not in ``order_ids`` take.
+    """
     id_column, limit_column = (
         ("buy_order_id", "bid_price_usd_per_kwh")
         if side == "buy"
         else ("sell_order_id", "ask_price_usd_per_kwh")
     )
     order_id = trades[id_column].astype(str).to_numpy(dtype=object)
-    found = known.index.get_indexer(order_id) >= 0
-    order = known.reindex(order_id)
-    order_side = order["side"].to_numpy(dtype=object)
+    position = order_ids.get_indexer(order_id)
+    found = position >= 0
+    order_side = known["side"][position]
     messages = _each(
         found & (order_side != side),
-        lambda k: f"{label[k]}: its {side} order {order_id[k]!r} is a {order_side[k]} order",
+        lambda k: f"{label(k)}: its {side} order {order_id[k]!r} is a {order_side[k]} order",
     )
-    awarded_wh = trades["quantity_wh"][found].groupby(order_id[found]).sum()
-    allowed_wh = known["quantity_wh"].reindex(awarded_wh.index)
-    over = awarded_wh.index[awarded_wh.to_numpy() > allowed_wh.to_numpy()]
+    quantity_wh = trades["quantity_wh"].to_numpy()
+    awarded_wh = np.zeros(len(order_ids), dtype=quantity_wh.dtype)
+    np.add.at(awarded_wh, position[found], quantity_wh[found])
+    awarded = np.zeros(len(order_ids), dtype=bool)
+    awarded[position[found]] = True
+    allowed_wh = known["quantity_wh"][:-1]
+    over = np.flatnonzero(awarded & (awarded_wh > allowed_wh))
+    # Listed by order id, as a table grouped by order id lists them.
+    over = over[np.argsort(order_ids.to_numpy(dtype=object)[over], kind="stable")]
     messages += [
-        f"order {oid!r} is awarded {int(awarded_wh[oid])} Wh, more than its "
-        f"{int(allowed_wh[oid])} Wh"
-        for oid in over[:_SHOWN]
+        f"order {order_ids[k]!r} is awarded {int(awarded_wh[k])} Wh, more than its "
+        f"{int(allowed_wh[k])} Wh"
+        for k in over[:_SHOWN]
     ]
     if len(over) > _SHOWN:
         messages.append(f"... and {len(over) - _SHOWN} more orders awarded more than ordered")
@@ -424,7 +478,7 @@ def _order_checks(
         if limit_column in trades.columns
         else np.full(len(trades), np.nan)
     )
-    limit = np.where(found, order["price_usd_per_kwh"].to_numpy(dtype=np.float64), own_limit)
+    limit = np.where(found, known["price_usd_per_kwh"][position], own_limit)
     price = trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
     sign, word, whose = (1.0, "above", "bid") if side == "buy" else (-1.0, "below", "ask")
     with np.errstate(invalid="ignore"):
@@ -432,19 +486,18 @@ def _order_checks(
     messages += _each(
         outside,
         lambda k: (
-            f"{label[k]}: price {price[k]:.12g} USD/kWh {word} the {whose}'s limit {limit[k]:.12g}"
+            f"{label(k)}: price {price[k]:.12g} USD/kWh {word} the {whose}'s limit {limit[k]:.12g}"
         ),
     )
-    pool = np.where(found, order["pool"].to_numpy(dtype=object), None)
+    pool = known["pool"][position]
     if trade_pool is not None:
         messages += _each(
             found & (pool != trade_pool),
             lambda k: (
-                f"{label[k]}: pool {trade_pool[k]!r} but its {side} order is in pool {pool[k]!r}"
+                f"{label(k)}: pool {trade_pool[k]!r} but its {side} order is in pool {pool[k]!r}"
             ),
         )
-    participant = np.where(found, order["participant"].to_numpy(dtype=object), None)
-    return messages, {"found": found, "pool": pool, "participant": participant}
+    return messages, {"found": found, "pool": pool, "participant": known["participant"][position]}
 
 
 def _each(flagged: np.ndarray, describe: Callable[[int], str]) -> list[str]:
