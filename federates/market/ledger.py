@@ -59,47 +59,83 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
     0          h1   buy          250           h2
     1          h2  sell          250           h1
     """
-    sides = []
-    for side, own, order, other in (
-        ("buy", "buyer", "buy_order_id", "seller"),
-        ("sell", "seller", "sell_order_id", "buyer"),
-    ):
-        sides.append(
-            pd.DataFrame(
-                {
-                    "interval_index": trades["interval_index"].to_numpy(dtype=np.int64),
-                    "participant": trades[own].to_numpy(dtype=object),
-                    "order_id": trades[order].to_numpy(dtype=object),
-                    "side": side,
-                    "pool": trades["pool"].to_numpy(dtype=object),
-                    "quantity_wh": trades["quantity_wh"].to_numpy(dtype="int64"),
-                    "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=float),
-                    "counterparty": trades[other].to_numpy(dtype=object),
-                }
+    buyer = trades["buyer"].to_numpy(dtype=object)
+    seller = trades["seller"].to_numpy(dtype=object)
+    both = np.tile(np.arange(len(trades)), 2)
+    # Identifier columns get the dtype pandas infers (str), as award tables always had.
+    awards = pd.DataFrame(
+        {
+            "interval_index": trades["interval_index"].to_numpy(dtype=np.int64)[both],
+            "participant": np.concatenate([buyer, seller]),
+            "order_id": np.concatenate(
+                [
+                    trades["buy_order_id"].to_numpy(dtype=object),
+                    trades["sell_order_id"].to_numpy(dtype=object),
+                ]
+            ),
+            "side": np.repeat(_SIDES, len(trades)),
+            "pool": trades["pool"].to_numpy(dtype=object)[both],
+            "quantity_wh": trades["quantity_wh"].to_numpy(dtype=np.int64)[both],
+            "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)[both],
+            "counterparty": np.concatenate([seller, buyer]),
+        },
+        index=pd.RangeIndex(both.size),
+        copy=False,
+    )
+    order_id = awards["order_id"].to_numpy(dtype=object)
+    participant = awards["participant"].to_numpy(dtype=object)
+    # A central counterparty's side has no order (an empty id) and no award.
+    awarded = np.flatnonzero(order_id.astype(str) != "")
+    # Rows of equal interval, participant and order keep their order: buys first, by trade.
+    rank = awarded[
+        np.lexsort(
+            (
+                _sort_codes(order_id[awarded]),
+                _sort_codes(participant[awarded]),
+                awards["interval_index"].to_numpy()[awarded],
             )
         )
-    awards = pd.concat(sides, ignore_index=True)
-    awards = awards[awards["order_id"].astype(str) != ""]
-    return awards.sort_values(
-        ["interval_index", "participant", "order_id"], kind="stable"
-    ).reset_index(drop=True)
+    ]
+    return awards.take(rank).reset_index(drop=True)
 
 
 def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[dict]]:
-    """Each participant's awards of one interval, as records of the ``awards`` message."""
+    """Each participant's awards of one interval, as records of the ``awards`` message.
+
+    ``quantity_wh`` [Wh] and ``price_usd_per_kwh`` [USD/kWh] are Python numbers.
+    """
     records: dict[str, list[dict]] = {}
-    for award in awards.itertuples(index=False):
-        records.setdefault(award.participant, []).append(
+    for participant, order_id, side, pool, quantity_wh, price, counterparty in zip(
+        *(awards[column].tolist() for column in _AWARD_MESSAGE_COLUMNS), strict=True
+    ):
+        records.setdefault(participant, []).append(
             {
-                "order_id": award.order_id,
-                "side": award.side,
-                "pool": award.pool,
-                "quantity_wh": int(award.quantity_wh),
-                "price_usd_per_kwh": float(award.price_usd_per_kwh),
-                "counterparty": award.counterparty,
+                "order_id": order_id,
+                "side": side,
+                "pool": pool,
+                "quantity_wh": int(quantity_wh),
+                "price_usd_per_kwh": float(price),
+                "counterparty": counterparty,
             }
         )
     return records
+
+
+_SIDES = np.array(["buy", "sell"])
+_AWARD_MESSAGE_COLUMNS = (
+    "participant",
+    "order_id",
+    "side",
+    "pool",
+    "quantity_wh",
+    "price_usd_per_kwh",
+    "counterparty",
+)
+
+
+def _sort_codes(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among the distinct values, in sort order (ties share a code)."""
+    return np.unique(values, return_inverse=True)[1]
 
 
 def combined_ledger(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,9 @@ class MarketFederate(FederateLogic):
         self._grid: TimeGrid = context.time_grid
         table = context.federation.households_frame()
         self._participants: list[str] = table["household_id"].astype(str).tolist()
+        # Built once: every settlement looks participants up and addresses each of them.
+        self._participant_index = pd.Index(self._participants)
+        self._endpoints = [keys.household_endpoint(p) for p in self._participants]
         try:
             self._mechanism: Mechanism = _build_mechanism(config, context, table)
         except (KeyError, TypeError, ValueError) as error:
@@ -230,11 +234,11 @@ class MarketFederate(FederateLogic):
             self._tables.setdefault(name, []).append(table.assign(interval_index=interval))
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
         awards = awards_by_participant(awards_table(trades))
-        ordering = (
-            set(book.simple["participant"])
-            | set(book.curves["participant"])
-            | set(book.affine["participant"])
-        )
+        ordering = {
+            participant
+            for table in (book.simple, book.curves, book.affine)
+            for participant in table["participant"].tolist()
+        }
         for participant in sorted(ordering):
             outputs.messages.append(
                 Message(
@@ -254,15 +258,16 @@ class MarketFederate(FederateLogic):
                     ),
                 )
             )
-        outputs.values[keys.TRADED_ENERGY] = float(outcome.traded_energy_wh)
-        if outcome.traded_energy_wh > 0:
+        traded_energy_wh = outcome.traded_energy_wh
+        outputs.values[keys.TRADED_ENERGY] = float(traded_energy_wh)
+        if traded_energy_wh > 0:
             outputs.values[keys.MEAN_TRADE_PRICE] = outcome.mean_price_usd_per_kwh
 
     # --- settlement ---------------------------------------------------------------------------
 
     def _settle(self, interval: int) -> list[Message]:
         import_price, export_price = self._prices.of(interval)
-        energy = pd.Series(self._energy_wh[interval], index=self._participants)
+        energy = pd.Series(self._energy_wh[interval], index=self._participant_index)
         trades = self._trades.get(interval, empty_trades())
         ledger = settle_interval(energy, trades, import_price, export_price)
         violations = check_payments(ledger)
@@ -276,7 +281,9 @@ class MarketFederate(FederateLogic):
         if row is not None:
             row["import_price_usd_per_kwh"] = import_price
             row["export_price_usd_per_kwh"] = export_price
-        return _settlement_messages(interval, self._participants, self._energy_wh[interval], ledger)
+        return _settlement_messages(
+            interval, self._participant_index, self._endpoints, self._energy_wh[interval], ledger
+        )
 
     # --- results ------------------------------------------------------------------------------
 
@@ -315,7 +322,7 @@ class MarketFederate(FederateLogic):
 
 def _sent_at_s(message: Message, time_s: int) -> int:
     """Grid instant a message was sent at [s] (its HELICS time without the phase offset)."""
-    return min(int(np.floor(message.time_s)), time_s)
+    return min(math.floor(message.time_s), time_s)
 
 
 def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame) -> Mechanism:
@@ -336,15 +343,16 @@ _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
 
 
 def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
-    simple_sides = book.simple["side"]
-    affine_sides = book.affine["side"]
+    sides = np.concatenate(
+        [book.simple["side"].to_numpy(dtype=object), book.affine["side"].to_numpy(dtype=object)]
+    )
     return {
         "interval_index": interval,
         "status": outcome.status,
         "orders": book.order_count,
-        "bids": int((simple_sides == "buy").sum() + (affine_sides == "buy").sum()),
-        "asks": int((simple_sides == "sell").sum() + (affine_sides == "sell").sum()),
-        "curves": int(book.curves["order_id"].nunique()),
+        "bids": int((sides == "buy").sum()),
+        "asks": int((sides == "sell").sum()),
+        "curves": book.curve_count,
         "traded_energy_wh": outcome.traded_energy_wh,
         "mean_trade_price_usd_per_kwh": outcome.mean_price_usd_per_kwh,
         "prices_usd_per_kwh": json.dumps(outcome.prices_usd_per_kwh, sort_keys=True),
@@ -352,39 +360,64 @@ def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -
 
 
 def _settlement_messages(
-    interval: int, participants: list[str], energy_wh: np.ndarray, ledger: pd.DataFrame
+    interval: int,
+    participants: pd.Index,
+    endpoints: list[str],
+    energy_wh: np.ndarray,
+    ledger: pd.DataFrame,
 ) -> list[Message]:
-    """One ``settlement`` message per participant from the interval's ledger rows."""
-    lines_of: dict[str, list[dict]] = {participant: [] for participant in participants}
-    for row in ledger.itertuples(index=False):
-        if row.participant in lines_of:
-            lines_of[row.participant].append(
-                {
-                    "counterparty": row.counterparty,
-                    "energy_wh": float(row.energy_wh),
-                    "price_usd_per_kwh": float(row.price_usd_per_kwh),
-                    "amount_usd": float(row.amount_usd),
-                    "reason": row.reason,
-                }
-            )
+    """One ``settlement`` message per participant from the interval's ledger rows.
+
+    ``endpoints`` and ``energy_wh`` (metered energy [Wh]) are each participant's, in the order
+    of ``participants``; ledger rows of other parties (a central counterparty) are not sent.
+    """
+    owner = participants.get_indexer(ledger["participant"].to_numpy(dtype=object))
+    # Each participant's rows together, in participant order, each in ledger order.
+    rows = np.flatnonzero(owner >= 0)
+    rows = rows[np.argsort(owner[rows], kind="stable")]
+    bounds = np.searchsorted(owner[rows], np.arange(len(participants) + 1)).tolist()
+    columns = {
+        name: ledger[name].to_numpy(dtype=dtype)[rows].tolist()
+        for name, dtype in (
+            ("counterparty", object),
+            ("energy_wh", np.float64),
+            ("price_usd_per_kwh", np.float64),
+            ("amount_usd", np.float64),
+            ("reason", object),
+        )
+    }
+    lines = [
+        {
+            "counterparty": counterparty,
+            "energy_wh": line_energy_wh,
+            "price_usd_per_kwh": price,
+            "amount_usd": amount_usd,
+            "reason": reason,
+        }
+        for counterparty, line_energy_wh, price, amount_usd, reason in zip(
+            *columns.values(), strict=True
+        )
+    ]
     messages = []
-    for participant, metered_wh in zip(participants, energy_wh, strict=True):
-        lines = lines_of[participant]
-        awarded_wh = sum(line["energy_wh"] for line in lines if line["reason"] == "trade")
+    for k, (endpoint, metered_wh) in enumerate(zip(endpoints, energy_wh.tolist(), strict=True)):
+        own = slice(bounds[k], bounds[k + 1])
+        awarded_wh = sum(
+            line_energy_wh
+            for line_energy_wh, reason in zip(
+                columns["energy_wh"][own], columns["reason"][own], strict=True
+            )
+            if reason == "trade"
+        )
         payload = {
             "type": "settlement",
             "interval_index": interval,
-            "energy_wh": float(metered_wh),
+            "energy_wh": metered_wh,
             "awarded_net_energy_wh": round(awarded_wh),
-            "amount_usd": float(sum(line["amount_usd"] for line in lines)),
-            "lines": lines,
+            "amount_usd": float(sum(columns["amount_usd"][own])),
+            "lines": lines[own],
         }
         messages.append(
-            Message(
-                source=keys.MARKET_ENDPOINT,
-                destination=keys.household_endpoint(participant),
-                payload=json.dumps(payload),
-            )
+            Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=json.dumps(payload))
         )
     return messages
 

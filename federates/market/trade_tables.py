@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from federates.market.frames import empty_frame, typed_frame
 from federates.market.mechanisms.double_auction import TRADE_COLUMNS
 
 MARKET = "market"
@@ -39,36 +40,38 @@ def central_trades(
         price = price_usd_per_kwh.reindex(energy_wh.index).to_numpy(float)
     else:
         price = np.full(len(energy_wh), float(price_usd_per_kwh))
-    buys = energy_wh.to_numpy() > 0
+    quantity_wh = energy_wh.to_numpy()
+    buys = quantity_wh > 0
     order_ids = energy_wh.index.to_numpy(dtype=object)
     participants = participant_of.reindex(energy_wh.index).to_numpy(dtype=object)
-    trades = pd.DataFrame(
-        {
-            "buy_order_id": np.where(buys, order_ids, ""),
-            "sell_order_id": np.where(buys, "", order_ids),
-            "buyer": np.where(buys, participants, counterparty),
-            "seller": np.where(buys, counterparty, participants),
-            "quantity_wh": np.abs(energy_wh.to_numpy()),
-            "price_usd_per_kwh": price,
-            "bid_price_usd_per_kwh": np.nan,
-            "ask_price_usd_per_kwh": np.nan,
-            "pool": "non_dispatchable",
-        }
-    )
+    columns = {
+        "buy_order_id": np.where(buys, order_ids, ""),
+        "sell_order_id": np.where(buys, "", order_ids),
+        "buyer": np.where(buys, participants, counterparty),
+        "seller": np.where(buys, counterparty, participants),
+        "quantity_wh": np.abs(quantity_wh),
+        "price_usd_per_kwh": price,
+    }
     if grid_supply_wh and len(price):
         grid_buys = grid_supply_wh < 0  # the grid absorbs the participants' surplus
-        trades.loc[len(trades)] = {
+        grid_row = {
             "buy_order_id": "",
             "sell_order_id": "",
             "buyer": GRID if grid_buys else MARKET,
             "seller": MARKET if grid_buys else GRID,
             "quantity_wh": abs(grid_supply_wh),
             "price_usd_per_kwh": float(price[0]),
-            "bid_price_usd_per_kwh": np.nan,
-            "ask_price_usd_per_kwh": np.nan,
-            "pool": "non_dispatchable",
         }
-    return trades.astype(TRADE_DTYPES)
+        columns = {name: np.append(values, grid_row[name]) for name, values in columns.items()}
+    count = len(columns["price_usd_per_kwh"])
+    columns |= {
+        "bid_price_usd_per_kwh": np.full(count, np.nan),
+        "ask_price_usd_per_kwh": np.full(count, np.nan),
+        "pool": np.full(count, "non_dispatchable", dtype=object),
+    }
+    return typed_frame(
+        {name: np.asarray(columns[name], dtype=dtype) for name, dtype in TRADE_DTYPES.items()}
+    )
 
 
 TRADE_DTYPES = {
@@ -86,4 +89,8 @@ TRADE_DTYPES = {
 
 def empty_trades() -> pd.DataFrame:
     """A trades table with no rows and the outcome's columns and dtypes."""
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in TRADE_DTYPES.items()})
+    # Shallow: a caller adding a column leaves the shared template as it is.
+    return _EMPTY_TRADES.copy(deep=False)
+
+
+_EMPTY_TRADES = empty_frame(TRADE_DTYPES)
