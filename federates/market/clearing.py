@@ -23,13 +23,12 @@ import pandas as pd
 
 from federates.market.frames import empty_frame, typed_frame
 from federates.market.mechanisms.curve_clearing import VERTEX_COLUMNS, clear_curves
-from federates.market.mechanisms.double_auction import ORDER_COLUMNS, clear_double_auction
+from federates.market.mechanisms.double_auction import clear_double_auction
 from federates.market.mechanisms.matching_engine import MatchingEngine
 from federates.market.order_curves import affine_orders, order_vertices
 from federates.market.trade_tables import (
     GRID,
     MARKET,
-    OUTCOME_TRADE_COLUMNS,
     TRADE_DTYPES,
     central_trades,
     empty_trades,
@@ -235,25 +234,39 @@ class DoubleAuction:
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Clear the simple orders of ``book`` (see `clear_double_auction`)."""
-        orders = book.simple[[*ORDER_COLUMNS, "pool"]]
+        # The book's extra columns (divisible, expiry, ...) are not read.
         result = clear_double_auction(
-            orders, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
+            book.simple, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
         )
-        # Each pool's volume-weighted trade price: its one price under the uniform rule, and
-        # under the pairwise rules the price a learning trader observes (T-REX's ma_crossover).
-        trades = result.trades
-        energy_wh = trades.groupby("pool")["quantity_wh"].sum()
-        value = (trades["quantity_wh"] * trades["price_usd_per_kwh"]).groupby(trades["pool"]).sum()
-        named = {
-            f"pool:{pool}": float(value[pool] / energy_wh[pool])
-            for pool in energy_wh.index
-            if energy_wh[pool] > 0
-        }
         return ClearingOutcome(
-            trades=result.trades[list(OUTCOME_TRADE_COLUMNS)],
+            trades=result.trades,
             status=result.status,
-            prices_usd_per_kwh=named,
+            prices_usd_per_kwh=_pool_prices(result.trades),
         )
+
+
+def _pool_prices(trades: pd.DataFrame) -> dict[str, float]:
+    """Each pool's volume-weighted trade price, ``pool:<name>``, pools by name [USD/kWh].
+
+    Under the uniform rule it is the pool's one price; under the pairwise rules the price a
+    learning trader observes (T-REX's ma_crossover). Pools without trades have none.
+    """
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.int64)
+    names, pool = np.unique(trades["pool"].to_numpy(dtype=object), return_inverse=True)
+    energy_wh = np.zeros(names.size, dtype=np.int64)
+    np.add.at(energy_wh, pool, quantity_wh)
+    # pandas' grouped sum, whose rounding the prices households are told have always had.
+    value = (
+        pd.Series(quantity_wh * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64))
+        .groupby(pool)
+        .sum()
+        .to_numpy()
+    )
+    return {
+        f"pool:{name}": float(value[k] / energy_wh[k])
+        for k, name in enumerate(names.tolist())
+        if energy_wh[k] > 0
+    }
 
 
 class CurveClearing:

@@ -318,6 +318,9 @@ def _status(bid_count: int, ask_count: int, trade_count: int) -> str:
     return "cleared" if trade_count else "no_crossing"
 
 
+_POOL_NAMES = pd.array(np.array(POOLS, dtype=object), dtype=str)
+
+
 def _trades_table(
     book: RankedBook,
     pair_bid: np.ndarray,
@@ -346,18 +349,19 @@ def _trades_table(
                 )
                 price[in_pool] = clearing_price[name]
     ids, names = book.sorted_ids, book.participant_names
+    # String arrays and numpy arrays over one index: pandas neither converts nor aligns them.
     trades = pd.DataFrame(
         {
-            "buy_order_id": pd.Series(ids.take(book.id_rank[pair_bid])),
-            "sell_order_id": pd.Series(ids.take(book.id_rank[pair_ask])),
-            "buyer": pd.Series(names.take(book.participant_code[pair_bid])),
-            "seller": pd.Series(names.take(book.participant_code[pair_ask])),
-            "quantity_wh": pd.Series(pair_wh, dtype=np.int64),
-            "price_usd_per_kwh": pd.Series(price, dtype=np.float64),
-            "bid_price_usd_per_kwh": pd.Series(bid_price, dtype=np.float64),
-            "ask_price_usd_per_kwh": pd.Series(ask_price, dtype=np.float64),
-            "pool": pd.Series(pd.array(np.array(POOLS, dtype=object), dtype=str).take(pool)),
+            "buy_order_id": ids.take(book.id_rank[pair_bid]),
+            "sell_order_id": ids.take(book.id_rank[pair_ask]),
+            "buyer": names.take(book.participant_code[pair_bid]),
+            "seller": names.take(book.participant_code[pair_ask]),
+            "quantity_wh": pair_wh.astype(np.int64, copy=False),
+            "price_usd_per_kwh": price.astype(np.float64, copy=False),
+            "bid_price_usd_per_kwh": bid_price,
+            "ask_price_usd_per_kwh": ask_price,
+            "pool": _POOL_NAMES.take(pool),
         },
-        columns=[*TRADE_COLUMNS, "pool"],
+        index=pd.RangeIndex(pair_wh.size),
     )
     return trades, clearing_price
