@@ -272,7 +272,7 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
     Parameters and returned messages as for `check_ledger`.
     """
-    order_ids = pd.Index(orders["order_id"].astype(str).to_numpy(dtype=object))
+    order_ids = pd.Index(_as_str(orders["order_id"]))
     # Each column of the orders with one missing value appended: position -1 (not an order of
     # ``orders``) takes it.
     known = {
@@ -290,17 +290,33 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
         else np.full(len(orders), DEFAULT_POOL, dtype=object),
         None,
     )
-    buy_ids = trades["buy_order_id"].to_numpy(dtype=object)
-    sell_ids = trades["sell_order_id"].to_numpy(dtype=object)
+    # Each trade column is read once; the order ids as given only to label a violation.
+    traded = {
+        "quantity_wh": trades["quantity_wh"].to_numpy(),
+        "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=np.float64),
+        "pool": _trade_pools(trades) if "pool" in trades.columns else None,
+    }
 
     def label(k: int) -> str:
-        return f"trade {k} ({buy_ids[k]!r} from {sell_ids[k]!r})"
+        return (
+            f"trade {k} ({trades['buy_order_id'].iloc[k]!r} from "
+            f"{trades['sell_order_id'].iloc[k]!r})"
+        )
 
-    trade_pool = _trade_pools(trades) if "pool" in trades.columns else None
     violations: list[str] = []
     sides = {}
-    for side in ("buy", "sell"):
-        messages, sides[side] = _order_checks(trades, order_ids, known, side, label, trade_pool)
+    for side, id_column, limit_column in (
+        ("buy", "buy_order_id", "bid_price_usd_per_kwh"),
+        ("sell", "sell_order_id", "ask_price_usd_per_kwh"),
+    ):
+        own_limit = (
+            trades[limit_column].to_numpy(dtype=np.float64)
+            if limit_column in trades.columns
+            else np.full(len(trades), np.nan)
+        )
+        messages, sides[side] = _order_checks(
+            side, _as_str(trades[id_column]), own_limit, traded, order_ids, known, label
+        )
         violations += messages
     found = sides["buy"]["found"] & sides["sell"]["found"]
     buy_pool, sell_pool = sides["buy"]["pool"], sides["sell"]["pool"]
@@ -395,10 +411,8 @@ def _in_pool_order(total_wh: np.ndarray, capacity_wh: np.ndarray) -> np.ndarray:
 def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
     """Messages for trade payments that do not cancel, per participant pair and pool and total."""
     is_trade = ledger["reason"].to_numpy(dtype=object) == "trade"
-    participant = ledger["participant"].to_numpy(dtype=object)[is_trade].astype(str).astype(object)
-    counterparty = (
-        ledger["counterparty"].to_numpy(dtype=object)[is_trade].astype(str).astype(object)
-    )
+    participant = _as_str(ledger["participant"])[is_trade]
+    counterparty = _as_str(ledger["counterparty"])[is_trade]
     amount_usd = ledger["amount_usd"].to_numpy(dtype=np.float64)[is_trade]
     # One group per pair of participants (the lesser name first) and pool, in that sort order.
     keys = (
@@ -432,24 +446,21 @@ def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
 
 
 def _order_checks(
-    trades: pd.DataFrame,
+    side: str,
+    order_id: np.ndarray,
+    own_limit: np.ndarray,
+    traded: dict[str, np.ndarray | None],
     order_ids: pd.Index,
     known: dict[str, np.ndarray],
-    side: str,
     label: Callable[[int], str],
-    trade_pool: np.ndarray | None,
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Checks of one side of every trade against its order, and that order's facts.
 
+    ``order_id`` and ``own_limit`` [USD/kWh] are each trade's order and limit price of this
+    side, ``traded`` its ``quantity_wh`` [Wh], ``price_usd_per_kwh`` and ``pool`` (or None).
     ``known`` holds the orders' columns (in the order of ``order_ids``) with a missing value
     appended, which the trades whose order is not in ``order_ids`` take.
     """
-    id_column, limit_column = (
-        ("buy_order_id", "bid_price_usd_per_kwh")
-        if side == "buy"
-        else ("sell_order_id", "ask_price_usd_per_kwh")
-    )
-    order_id = trades[id_column].astype(str).to_numpy(dtype=object)
     position = order_ids.get_indexer(order_id)
     found = position >= 0
     order_side = known["side"][position]
@@ -457,7 +468,7 @@ def _order_checks(
         found & (order_side != side),
         lambda k: f"{label(k)}: its {side} order {order_id[k]!r} is a {order_side[k]} order",
     )
-    quantity_wh = trades["quantity_wh"].to_numpy()
+    quantity_wh = traded["quantity_wh"]
     awarded_wh = np.zeros(len(order_ids), dtype=quantity_wh.dtype)
     np.add.at(awarded_wh, position[found], quantity_wh[found])
     awarded = np.zeros(len(order_ids), dtype=bool)
@@ -473,13 +484,8 @@ def _order_checks(
     ]
     if len(over) > _SHOWN:
         messages.append(f"... and {len(over) - _SHOWN} more orders awarded more than ordered")
-    own_limit = (
-        trades[limit_column].to_numpy(dtype=np.float64)
-        if limit_column in trades.columns
-        else np.full(len(trades), np.nan)
-    )
     limit = np.where(found, known["price_usd_per_kwh"][position], own_limit)
-    price = trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
+    price = traded["price_usd_per_kwh"]
     sign, word, whose = (1.0, "above", "bid") if side == "buy" else (-1.0, "below", "ask")
     with np.errstate(invalid="ignore"):
         outside = sign * (price - limit) > PRICE_TOLERANCE_USD_PER_KWH
@@ -490,6 +496,7 @@ def _order_checks(
         ),
     )
     pool = known["pool"][position]
+    trade_pool = traded["pool"]
     if trade_pool is not None:
         messages += _each(
             found & (pool != trade_pool),
@@ -498,6 +505,14 @@ def _order_checks(
             ),
         )
     return messages, {"found": found, "pool": pool, "participant": known["participant"][position]}
+
+
+def _as_str(column: pd.Series) -> np.ndarray:
+    """``column.astype(str)`` as an object array; a column of str only is taken as it is."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
+        return values
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def _each(flagged: np.ndarray, describe: Callable[[int], str]) -> list[str]:

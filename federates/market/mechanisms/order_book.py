@@ -230,7 +230,7 @@ def ranked_sides(book: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     is_buy = book["side"].to_numpy(dtype=object) == "buy"
     rank = _priority(
         is_buy,
-        _pool_index(book["pool"]),
+        _pool_index(book["pool"].to_numpy(dtype=object)),
         book["price_usd_per_kwh"].to_numpy(dtype=np.float64),
         book["sequence"].to_numpy(dtype=np.int64),
         id_rank,
@@ -295,8 +295,11 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
             f"orders: missing column(s) {missing}, expected columns {list(ORDER_COLUMNS)}"
         )
     order_id = orders["order_id"]
+    # Each column is read into numpy once; the checks are array operations on it.
+    side = orders["side"].to_numpy(dtype=object)
+    pool = orders["pool"].to_numpy(dtype=object) if "pool" in orders.columns else None
     for column in ("order_id", "participant"):
-        absent = orders[column].isna().to_numpy()
+        absent = pd.isna(orders[column].to_numpy(dtype=object))
         if absent.any():
             raise ValueError(
                 f"orders.{column}: missing value in {int(absent.sum())} row(s) (row positions "
@@ -315,7 +318,7 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
     id_rank = np.empty(len(by_order_id), dtype=np.intp)
     id_rank[by_order_id] = np.arange(len(by_order_id))
 
-    unknown_side = ~orders["side"].isin(SIDES).to_numpy()
+    unknown_side = ~np.isin(side, SIDES)
     if unknown_side.any():
         raise ValueError(
             f"orders.side: got {_offending(order_id, orders['side'], unknown_side)}, "
@@ -343,21 +346,21 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
 
     sequence = _whole_numbers(orders, "sequence")
 
-    if "pool" in orders.columns:
-        unknown_pool = ~orders["pool"].isin(POOLS).to_numpy()
+    if pool is not None:
+        unknown_pool = ~np.isin(pool, POOLS)
         if unknown_pool.any():
             raise ValueError(
                 f"orders.pool: got {_offending(order_id, orders['pool'], unknown_pool)}, "
                 f"expected one of {POOLS}"
             )
-        pool_index = _pool_index(orders["pool"])
+        pool_index = _pool_index(pool)
     else:
         pool_index = np.full(len(id_rank), POOLS.index(DEFAULT_POOL), dtype=np.intp)
     return {
         "sorted_ids": sorted_ids,
         "id_rank": id_rank,
         # Every side is "buy" or "sell" now, so the comparison has no missing values.
-        "is_buy": np.asarray(orders["side"] == "buy", dtype=bool),
+        "is_buy": side == "buy",
         "quantity_wh": quantity_wh,
         "price_usd_per_kwh": price,
         "sequence": sequence,
@@ -365,11 +368,11 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _pool_index(pool: pd.Series) -> np.ndarray:
+def _pool_index(pool: np.ndarray) -> np.ndarray:
     """Index into ``POOLS`` of each valid pool name."""
     index = np.zeros(len(pool), dtype=np.intp)
     for k, name in enumerate(POOLS[1:], start=1):
-        index[np.asarray(pool == name, dtype=bool)] = k
+        index[pool == name] = k
     return index
 
 
