@@ -24,14 +24,12 @@ import pandas as pd
 from federates.market.frames import empty_frame, typed_frame
 from federates.market.mechanisms.curve_clearing import VERTEX_COLUMNS, clear_curves
 from federates.market.mechanisms.double_auction import clear_double_auction
-from federates.market.mechanisms.matching_engine import MatchingEngine
+from federates.market.mechanisms.matching_engine import Fill, MatchingEngine
 from federates.market.order_curves import affine_orders, order_vertices
 from federates.market.trade_tables import (
     GRID,
     MARKET,
-    TRADE_DTYPES,
     central_trades,
-    empty_trades,
     whole_wh,
 )
 
@@ -286,7 +284,11 @@ class CurveClearing:
             export_price_usd_per_kwh=prices.export_usd_per_kwh,
             feeder_capacity_kw=self.feeder_capacity_kw,
         )
-        participant_of = vertices.groupby("order_id")["participant"].first()
+        # Every vertex of an order names its one participant.
+        order_ids, first = np.unique(vertices["order_id"].to_numpy(dtype=object), return_index=True)
+        participant_of = pd.Series(
+            vertices["participant"].to_numpy(dtype=object)[first], index=order_ids
+        )
         energy_wh = whole_wh(result.power_kw, book.interval_s)
         trades = central_trades(
             energy_wh,
@@ -365,31 +367,32 @@ class ContinuousMarket:
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Close the interval's books: the fills made while the gate was open are its trades."""
-        frames = []
         interval = book.interval_index
+        fills: list[Fill] = []
+        pools: list[str] = []
         for (engine_interval, pool), engine in sorted(self._engines.items()):
-            if engine_interval != interval:
-                continue
-            fills = engine.fills
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "buy_order_id": fills["buy_parent_order_id"].astype(object),
-                        "sell_order_id": fills["sell_parent_order_id"].astype(object),
-                        "buyer": fills["buyer"].astype(object),
-                        "seller": fills["seller"].astype(object),
-                        "quantity_wh": fills["quantity_wh"].astype("int64"),
-                        "price_usd_per_kwh": fills["price_usd_per_kwh"].astype(float),
-                        "bid_price_usd_per_kwh": fills["bid_price_usd_per_kwh"].astype(float),
-                        "ask_price_usd_per_kwh": fills["ask_price_usd_per_kwh"].astype(float),
-                        "pool": pool,
-                    }
-                )
-            )
+            if engine_interval == interval:
+                fills.extend(engine.fill_records)
+                pools.extend([pool] * (len(fills) - len(pools)))
         for key in [key for key in self._engines if key[0] == interval]:
             del self._engines[key]
-        trades = (pd.concat(frames, ignore_index=True) if frames else empty_trades()).astype(
-            TRADE_DTYPES
+        # The submitted (parent) orders are the ones traded; children are the engine's own.
+        trades = typed_frame(
+            {
+                "buy_order_id": np.array([f.buy_parent_order_id for f in fills], dtype=object),
+                "sell_order_id": np.array([f.sell_parent_order_id for f in fills], dtype=object),
+                "buyer": np.array([f.buyer for f in fills], dtype=object),
+                "seller": np.array([f.seller for f in fills], dtype=object),
+                "quantity_wh": np.array([f.quantity_wh for f in fills], dtype=np.int64),
+                "price_usd_per_kwh": np.array([f.price_usd_per_kwh for f in fills], dtype=float),
+                "bid_price_usd_per_kwh": np.array(
+                    [f.bid_price_usd_per_kwh for f in fills], dtype=float
+                ),
+                "ask_price_usd_per_kwh": np.array(
+                    [f.ask_price_usd_per_kwh for f in fills], dtype=float
+                ),
+                "pool": np.array(pools, dtype=object),
+            }
         )
         sides = set(book.simple["side"])
         if book.simple.empty:

@@ -38,7 +38,6 @@ from federates.market.clearing import (
     IntervalBook,
     Mechanism,
     NetworkClearing,
-    empty_trades,
 )
 from federates.market.ledger import awards_by_participant, awards_table, combined_ledger
 from federates.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
@@ -48,6 +47,7 @@ from federates.market.settlement import (
     check_trades,
     settle_interval,
 )
+from federates.market.trade_tables import empty_trades
 from federates.messages import RejectedMessage
 from federates.runtime.errors import InputError
 from federates.runtime.logic import (

@@ -12,9 +12,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from federates.market.frames import typed_frame
+
 if TYPE_CHECKING:
     from federates.market.clearing import IntervalBook
 
+#: Vertex columns (``VERTEX_COLUMNS``) and their dtypes.
+_VERTEX_DTYPES = {
+    "order_id": object,
+    "participant": object,
+    "price_usd_per_kwh": np.float64,
+    "power_kw": np.float64,
+    "continuity": bool,
+}
 #: Price distance of the lower vertex that turns a step order into TENT vertices [USD/kWh].
 _STEP_WIDTH_USD_PER_KWH = 1.0
 
@@ -28,45 +38,38 @@ def order_vertices(book: IntervalBook) -> pd.DataFrame:
     :math:`(p_{min}, q_{max}), (p_{max}, q_{min})`, a seller
     :math:`(p_{min}, -q_{min}), (p_{max}, -q_{max})`.
     """
-    frames = [book.curves]
-    steps = affine_orders(book)
-    is_buy = (steps["side"] == "buy").to_numpy()
+    steps = _affine_columns(book)
+    is_buy = steps["side"] == "buy"
     sign = np.where(is_buy, 1.0, -1.0)
     low_price_kw = sign * np.where(is_buy, steps["power_max_kw"], steps["power_min_kw"])
     high_price_kw = sign * np.where(is_buy, steps["power_min_kw"], steps["power_max_kw"])
-    is_step = (steps["price_max_usd_per_kwh"] == steps["price_min_usd_per_kwh"]).to_numpy()
-    order_id = steps["order_id"].to_numpy(object)
-    participant = steps["participant"].to_numpy(object)
-    frames.append(
+    is_step = steps["price_max_usd_per_kwh"] == steps["price_min_usd_per_kwh"]
+    sloped = ~is_step
+    # Curves' own vertices, then two per step order, then two per sloped affine order.
+    parts = [
+        {name: book.curves[name].to_numpy(dtype=dtype) for name, dtype in _VERTEX_DTYPES.items()},
         _step_vertices(
-            order_id[is_step],
-            participant[is_step],
-            steps["price_max_usd_per_kwh"].to_numpy(float)[is_step],
+            steps["order_id"][is_step],
+            steps["participant"][is_step],
+            steps["price_max_usd_per_kwh"][is_step],
             low_price_kw[is_step],
             high_price_kw[is_step],
-        )
-    )
-    sloped = ~is_step
-    frames.append(
-        pd.DataFrame(
-            {
-                "order_id": np.repeat(order_id[sloped], 2),
-                "participant": np.repeat(participant[sloped], 2),
-                "price_usd_per_kwh": np.column_stack(
-                    [
-                        steps["price_min_usd_per_kwh"].to_numpy(float)[sloped],
-                        steps["price_max_usd_per_kwh"].to_numpy(float)[sloped],
-                    ]
-                ).ravel(),
-                "power_kw": np.column_stack([low_price_kw[sloped], high_price_kw[sloped]]).ravel(),
-                "continuity": True,
-            }
-        )
-    )
-    frames = [frame for frame in frames if not frame.empty]
-    if not frames:
+        ),
+        {
+            "order_id": np.repeat(steps["order_id"][sloped], 2),
+            "participant": np.repeat(steps["participant"][sloped], 2),
+            "price_usd_per_kwh": np.column_stack(
+                [steps["price_min_usd_per_kwh"][sloped], steps["price_max_usd_per_kwh"][sloped]]
+            ).ravel(),
+            "power_kw": np.column_stack([low_price_kw[sloped], high_price_kw[sloped]]).ravel(),
+            "continuity": np.ones(2 * int(sloped.sum()), dtype=bool),
+        },
+    ]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in _VERTEX_DTYPES}
+    if not columns["order_id"].size:
         return book.curves
-    return pd.concat(frames, ignore_index=True)
+    # Identifiers get the dtype pandas infers (str), as vertex tables always had.
+    return pd.DataFrame(columns, index=pd.RangeIndex(columns["order_id"].size), copy=False)
 
 
 def _step_vertices(
@@ -75,19 +78,17 @@ def _step_vertices(
     price_usd_per_kwh: np.ndarray,
     below_kw: np.ndarray,
     above_kw: np.ndarray,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Two vertices per order: ``below_kw`` up to the price, a vertical step to ``above_kw``."""
-    return pd.DataFrame(
-        {
-            "order_id": np.repeat(order_id, 2),
-            "participant": np.repeat(participant, 2),
-            "price_usd_per_kwh": np.column_stack(
-                [price_usd_per_kwh - _STEP_WIDTH_USD_PER_KWH, price_usd_per_kwh]
-            ).ravel(),
-            "power_kw": np.column_stack([below_kw, above_kw]).ravel(),
-            "continuity": np.tile([False, True], len(order_id)),
-        }
-    )
+    return {
+        "order_id": np.repeat(order_id, 2),
+        "participant": np.repeat(participant, 2),
+        "price_usd_per_kwh": np.column_stack(
+            [price_usd_per_kwh - _STEP_WIDTH_USD_PER_KWH, price_usd_per_kwh]
+        ).ravel(),
+        "power_kw": np.column_stack([below_kw, above_kw]).ravel(),
+        "continuity": np.tile([False, True], len(order_id)),
+    }
 
 
 def affine_orders(book: IntervalBook) -> pd.DataFrame:
@@ -96,20 +97,25 @@ def affine_orders(book: IntervalBook) -> pd.DataFrame:
     A simple order of ``quantity_wh`` becomes ``power_max_kw = quantity_wh · 3.6 / interval_s``,
     ``power_min_kw = 0`` and both prices at its limit [USD/kWh, kW].
     """
+    if book.simple.empty and book.affine.empty:
+        return book.affine
+    return typed_frame(_affine_columns(book))
+
+
+def _affine_columns(book: IntervalBook) -> dict[str, np.ndarray]:
+    """The columns of `affine_orders`: the affine orders, then the simple ones as steps."""
     simple = book.simple
     power_kw = simple["quantity_wh"].to_numpy(float) * 3.6 / book.interval_s
-    as_affine = pd.DataFrame(
-        {
-            "order_id": simple["order_id"].to_numpy(object),
-            "participant": simple["participant"].to_numpy(object),
-            "side": simple["side"].to_numpy(object),
-            "price_max_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
-            "price_min_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
-            "power_max_kw": power_kw,
-            "power_min_kw": np.zeros(len(simple)),
-        }
-    )
-    frames = [frame for frame in (book.affine, as_affine) if not frame.empty]
-    if not frames:
-        return book.affine
-    return pd.concat(frames, ignore_index=True).astype(book.affine.dtypes.to_dict())
+    as_affine = {
+        "order_id": simple["order_id"].to_numpy(object),
+        "participant": simple["participant"].to_numpy(object),
+        "side": simple["side"].to_numpy(object),
+        "price_max_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+        "price_min_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(float),
+        "power_max_kw": power_kw,
+        "power_min_kw": np.zeros(len(simple)),
+    }
+    return {
+        name: np.concatenate([book.affine[name].to_numpy(dtype=dtype), as_affine[name]])
+        for name, dtype in book.affine.dtypes.items()
+    }

@@ -311,6 +311,11 @@ class MatchingEngine:
         return _table(self._fills, Fill)
 
     @property
+    def fill_records(self) -> tuple[Fill, ...]:
+        """All fills so far, in order: the rows of `fills` as records."""
+        return tuple(self._fills)
+
+    @property
     def expired(self) -> pd.DataFrame:
         """All orders removed by expiry so far, in order of removal, columns ``BOOK_COLUMNS``."""
         return _table(self._expired, _Order)
