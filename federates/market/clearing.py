@@ -315,7 +315,10 @@ class NetworkClearing:
         """Clear affine and simple orders against the substation at the wholesale price."""
         orders = affine_orders(book)
         result = self.market.clear(orders, prices.wholesale_usd_per_kwh)
-        participant_of = orders.set_index("order_id")["participant"]
+        participant_of = pd.Series(
+            orders["participant"].to_numpy(dtype=object),
+            index=orders["order_id"].to_numpy(dtype=object),
+        )
         energy_wh = whole_wh(result.power_kw, book.interval_s)
         trades = central_trades(energy_wh, participant_of, result.price_usd_per_kwh, GRID)
         named = {f"bus:{bus}": float(p) for bus, p in result.dlmp_usd_per_kwh.items()}

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 
 
-def typed_frame(columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+def typed_frame(
+    columns: Mapping[str, np.ndarray | pd.api.extensions.ExtensionArray],
+) -> pd.DataFrame:
     """A table with the given columns, in order, keeping each array's dtype.
 
     Parameters
     ----------
-    columns : mapping of str to numpy.ndarray
+    columns : mapping of str to numpy.ndarray or pandas extension array
         One 1-D array per column, all of one length; object arrays stay ``object`` columns.
 
     Returns

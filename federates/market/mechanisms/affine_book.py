@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from federates.market.frames import typed_frame
 from federates.market.mechanisms.refusals import refuse_rows
 
 ORDER_COLUMNS = (
@@ -78,27 +79,46 @@ def validated_orders(orders: pd.DataFrame, participants: pd.Index) -> pd.DataFra
     missing = [column for column in ORDER_COLUMNS if column not in orders.columns]
     if missing:
         raise ValueError(f"orders: missing column(s) {missing}, expected {list(ORDER_COLUMNS)}")
-    book = orders[list(ORDER_COLUMNS)].reset_index(drop=True).copy()
-    ids = book["order_id"]
-    _refuse(book, ids, ids.isna() | ids.duplicated(keep=False), "order_id", "unique, not null")
-    _refuse(book, book["side"], ~book["side"].isin(SIDES), "side", SIDES)
-    who = participants.get_indexer(book["participant"])
-    _refuse(book, book["participant"], who < 0, "participant", "a participant of the market")
-    repeated = pd.Series(list(zip(who, book["side"], strict=True))).duplicated(keep="first")
-    _refuse(book, book["participant"], repeated, "participant", "one order per side")
+    # Each column is read once; checks and arithmetic run on numpy arrays. Refusals name rows
+    # by position, which ``orders`` and the book share.
+    ids = orders["order_id"]
+    bad_id = pd.isna(ids.to_numpy(dtype=object)) | ids.duplicated(keep=False).to_numpy()
+    _refuse(orders, ids, bad_id, "order_id", "unique, not null")
+    side = orders["side"].to_numpy(dtype=object)
+    _refuse(orders, side, ~np.isin(side, SIDES), "side", SIDES)
+    participant = orders["participant"]
+    who = participants.get_indexer(participant)
+    _refuse(orders, participant, who < 0, "participant", "a participant of the market")
+    # Every participant and side is known now: one code per (participant, side) pair.
+    pair = 2 * who + (side == "sell")
+    repeated = np.ones(len(pair), dtype=bool)
+    repeated[np.unique(pair, return_index=True)[1]] = False
+    _refuse(orders, participant, repeated, "participant", "one order per side")
+    number = {}
     for column in ORDER_COLUMNS[3:]:
-        raw = book[column]
-        book[column] = pd.to_numeric(raw, errors="coerce").astype(float)
-        _refuse(book, raw, ~np.isfinite(book[column]), column, "finite")
-    p_max, p_min = book["price_max_usd_per_kwh"], book["price_min_usd_per_kwh"]
-    q_max, q_min = book["power_max_kw"], book["power_min_kw"]
-    _refuse(book, p_max, p_max < p_min, "price_max_usd_per_kwh", ">= price_min_usd_per_kwh")
-    _refuse(book, q_min, q_min < 0, "power_min_kw", ">= 0 [kW]")
-    _refuse(book, q_max, q_max < q_min, "power_max_kw", ">= power_min_kw [kW]")
-    width = (q_max - q_min).to_numpy()
-    steep = width > 1e-9 * np.maximum(q_max.to_numpy(), 1.0)
-    book["slope"] = np.where(steep, (p_max - p_min).to_numpy() / np.where(steep, width, 1.0), 0.0)
-    book["who"] = who
+        raw = orders[column]
+        number[column] = (
+            raw.to_numpy(copy=True)
+            if raw.dtype == np.float64
+            else pd.to_numeric(raw, errors="coerce").astype(float).to_numpy()
+        )
+        _refuse(orders, raw, ~np.isfinite(number[column]), column, "finite")
+    p_max, p_min = number["price_max_usd_per_kwh"], number["price_min_usd_per_kwh"]
+    q_max, q_min = number["power_max_kw"], number["power_min_kw"]
+    _refuse(orders, p_max, p_max < p_min, "price_max_usd_per_kwh", ">= price_min_usd_per_kwh")
+    _refuse(orders, q_min, q_min < 0, "power_min_kw", ">= 0 [kW]")
+    _refuse(orders, q_max, q_max < q_min, "power_max_kw", ">= power_min_kw [kW]")
+    width = q_max - q_min
+    steep = width > 1e-9 * np.maximum(q_max, 1.0)
+    book = typed_frame(
+        {
+            # Identifier columns keep their dtype.
+            **{name: _as_given(orders[name]) for name in ORDER_COLUMNS[:3]},
+            **number,
+            "slope": np.where(steep, (p_max - p_min) / np.where(steep, width, 1.0), 0.0),
+            "who": who,
+        }
+    )
     book.attrs["n_participants"] = len(participants)
     return book
 
@@ -139,9 +159,9 @@ def awards_at_price(book: pd.DataFrame, price_usd_per_kwh: float) -> np.ndarray:
     q_max, q_min = book["power_max_kw"].to_numpy(), book["power_min_kw"].to_numpy()
     slope = book["slope"].to_numpy()
     room = np.where(
-        book["side"] == "buy",
-        book["price_max_usd_per_kwh"] - price_usd_per_kwh,
-        price_usd_per_kwh - book["price_min_usd_per_kwh"],
+        book["side"].to_numpy(dtype=object) == "buy",
+        book["price_max_usd_per_kwh"].to_numpy() - price_usd_per_kwh,
+        price_usd_per_kwh - book["price_min_usd_per_kwh"].to_numpy(),
     )
     on_curve = q_min + room / np.where(slope > 0, slope, 1.0)
     step = np.where(room >= 0, q_max, q_min)
@@ -176,9 +196,11 @@ def order_welfare(book: pd.DataFrame, power_kw: np.ndarray) -> float:
     >>> round(order_welfare(book, np.array([11.0])), 9)
     2.49
     """
-    buy = (book["side"] == "buy").to_numpy()
-    served, low, slope = np.abs(power_kw), book["power_min_kw"], book["slope"]
-    end_price = np.where(buy, book["price_max_usd_per_kwh"], book["price_min_usd_per_kwh"])
+    buy = book["side"].to_numpy(dtype=object) == "buy"
+    served, low, slope = np.abs(power_kw), book["power_min_kw"].to_numpy(), book["slope"].to_numpy()
+    end_price = np.where(
+        buy, book["price_max_usd_per_kwh"].to_numpy(), book["price_min_usd_per_kwh"].to_numpy()
+    )
     each = end_price * served + np.where(buy, -0.5, 0.5) * slope * (served - low) ** 2
     return float(np.where(buy, each, -each).sum())
 
@@ -215,16 +237,21 @@ def participant_coefficients(book: pd.DataFrame) -> dict[str, np.ndarray]:
     """
     n_part = book.attrs["n_participants"]
     values = {name: np.zeros(n_part) for name in COEFFICIENTS}
+    order_side = book["side"].to_numpy(dtype=object)
+    column = {
+        name: book[name].to_numpy()
+        for name in ("who", "slope", "power_min_kw", "power_max_kw", *ORDER_COLUMNS[3:5])
+    }
     for side, linear, price, sign in (
         ("buy", "buy_value", "price_max_usd_per_kwh", 1.0),
         ("sell", "sell_cost", "price_min_usd_per_kwh", -1.0),
     ):
-        rows = book[book["side"] == side]
-        who, slope, low = rows["who"].to_numpy(), rows["slope"].to_numpy(), rows["power_min_kw"]
-        values[f"{side}_min"][who] = low.to_numpy()
-        values[f"{side}_max"][who] = rows["power_max_kw"].to_numpy()
+        rows = order_side == side
+        who, slope, low = column["who"][rows], column["slope"][rows], column["power_min_kw"][rows]
+        values[f"{side}_min"][who] = low
+        values[f"{side}_max"][who] = column["power_max_kw"][rows]
         values[f"{side}_slope"][who] = slope
-        values[linear][who] = rows[price].to_numpy() + sign * slope * low.to_numpy()
+        values[linear][who] = column[price][rows] + sign * slope * low
     return values
 
 
@@ -259,6 +286,13 @@ def reactive_ratio(power_factor: float | pd.Series, participants: pd.Index) -> n
         shown = dict(zip(participants[bad][:5], pf[bad][:5].tolist(), strict=True))
         raise ValueError(f"power_factor: got {shown}, expected in (0, 1] for every participant")
     return np.tan(np.arccos(pf))
+
+
+def _as_given(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A copy of a column's values with its dtype: its extension array, or its numpy array."""
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.array.copy()
+    return column.to_numpy(copy=True)
 
 
 def _refuse(table: pd.DataFrame, values: pd.Series, bad, field: str, want) -> None:

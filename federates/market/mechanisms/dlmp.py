@@ -259,7 +259,7 @@ class DlmpMarket:
     def _state(self, book: pd.DataFrame, award_kw: np.ndarray) -> tuple[list, np.ndarray]:
         """Variable values (in `_VARIABLES` order) of per-order awards, and every limit's value."""
         buy, sell = np.zeros(len(self.participants)), np.zeros(len(self.participants))
-        is_buy, who = (book["side"] == "buy").to_numpy(), book["who"].to_numpy()
+        is_buy, who = book["side"].to_numpy(dtype=object) == "buy", book["who"].to_numpy()
         buy[who[is_buy]], sell[who[~is_buy]] = award_kw[is_buy], award_kw[~is_buy]
         kw, n_bus = buy - sell, self.network.n_buses
         p_all, q_all, v_pu2 = self.network.lindistflow(
@@ -329,7 +329,7 @@ class DlmpMarket:
         # HiGHS's row dual is the change of the minimum (of -W) per unit of the row's bound; a
         # fixed extra kW of load at a bus raises its balance row's bound by one: the DLMP.
         y = {name: np.array([duals[c] for c in self._rows[name]], float) for name in _ROWS}
-        sign = np.where(book["side"] == "buy", 1.0, -1.0)
+        sign = np.where(book["side"].to_numpy(dtype=object) == "buy", 1.0, -1.0)
         power = sign * np.r_[x["buy_kw"], x["sell_kw"]][_order_columns(book)]
         imported = float(power.sum())
         welfare = order_welfare(book, power) - wholesale * imported
@@ -444,4 +444,5 @@ def _highs_positions(solver: Highs, variables: dict, rows: dict):
 
 def _order_columns(book: pd.DataFrame) -> np.ndarray:
     """Position of each order's variable in the buy-then-sell participant vector."""
-    return book["who"].to_numpy() + np.where(book["side"] == "buy", 0, book.attrs["n_participants"])
+    is_buy = book["side"].to_numpy(dtype=object) == "buy"
+    return book["who"].to_numpy() + np.where(is_buy, 0, book.attrs["n_participants"])
