@@ -249,6 +249,8 @@ def _pool_prices(trades: pd.DataFrame) -> dict[str, float]:
     Under the uniform rule it is the pool's one price; under the pairwise rules the price a
     learning trader observes (T-REX's ma_crossover). Pools without trades have none.
     """
+    if trades.empty:
+        return {}
     quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.int64)
     names, pool = np.unique(trades["pool"].to_numpy(dtype=object), return_inverse=True)
     energy_wh = np.zeros(names.size, dtype=np.int64)

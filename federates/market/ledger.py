@@ -59,20 +59,31 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
     0          h1   buy          250           h2
     1          h2  sell          250           h1
     """
+    if trades.empty:
+        # Intervals without trades are common (a one-sided book at night).
+        return _NO_AWARDS.copy(deep=False)
+    return _awards(trades)
+
+
+def _awards(trades: pd.DataFrame) -> pd.DataFrame:
+    """`awards_table` of any trades table, empty or not."""
     buyer = trades["buyer"].to_numpy(dtype=object)
     seller = trades["seller"].to_numpy(dtype=object)
     both = np.tile(np.arange(len(trades)), 2)
+    interval = trades["interval_index"].to_numpy(dtype=np.int64)[both]
+    participant = np.concatenate([buyer, seller])
+    order_id = np.concatenate(
+        [
+            trades["buy_order_id"].to_numpy(dtype=object),
+            trades["sell_order_id"].to_numpy(dtype=object),
+        ]
+    )
     # Identifier columns get the dtype pandas infers (str), as award tables always had.
     awards = pd.DataFrame(
         {
-            "interval_index": trades["interval_index"].to_numpy(dtype=np.int64)[both],
-            "participant": np.concatenate([buyer, seller]),
-            "order_id": np.concatenate(
-                [
-                    trades["buy_order_id"].to_numpy(dtype=object),
-                    trades["sell_order_id"].to_numpy(dtype=object),
-                ]
-            ),
+            "interval_index": interval,
+            "participant": participant,
+            "order_id": order_id,
             "side": np.repeat(_SIDES, len(trades)),
             "pool": trades["pool"].to_numpy(dtype=object)[both],
             "quantity_wh": trades["quantity_wh"].to_numpy(dtype=np.int64)[both],
@@ -82,8 +93,6 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
         index=pd.RangeIndex(both.size),
         copy=False,
     )
-    order_id = awards["order_id"].to_numpy(dtype=object)
-    participant = awards["participant"].to_numpy(dtype=object)
     # A central counterparty's side has no order (an empty id) and no award.
     awarded = np.flatnonzero(order_id.astype(str) != "")
     # Rows of equal interval, participant and order keep their order: buys first, by trade.
@@ -92,7 +101,7 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
             (
                 _sort_codes(order_id[awarded]),
                 _sort_codes(participant[awarded]),
-                awards["interval_index"].to_numpy()[awarded],
+                interval[awarded],
             )
         )
     ]
@@ -195,3 +204,23 @@ def combined_ledger(
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in LEDGER_COLUMNS.items()})
     return pd.concat(frames, ignore_index=True)[list(LEDGER_COLUMNS)].astype(LEDGER_COLUMNS)
+
+
+#: The awards of no trades (the dtypes depend on no value).
+_NO_AWARDS = _awards(
+    pd.DataFrame(
+        {
+            name: np.empty(0, dtype=dtype)
+            for name, dtype in (
+                ("interval_index", np.int64),
+                ("buy_order_id", object),
+                ("sell_order_id", object),
+                ("buyer", object),
+                ("seller", object),
+                ("quantity_wh", np.int64),
+                ("price_usd_per_kwh", np.float64),
+                ("pool", object),
+            )
+        }
+    )
+)

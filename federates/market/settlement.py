@@ -272,6 +272,8 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
     Parameters and returned messages as for `check_ledger`.
     """
+    if trades.empty:
+        return []
     order_ids = pd.Index(_as_str(orders["order_id"]))
     # Each column of the orders with one missing value appended: position -1 (not an order of
     # ``orders``) takes it.
@@ -414,22 +416,28 @@ def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
     participant = _as_str(ledger["participant"])[is_trade]
     counterparty = _as_str(ledger["counterparty"])[is_trade]
     amount_usd = ledger["amount_usd"].to_numpy(dtype=np.float64)[is_trade]
-    # One group per pair of participants (the lesser name first) and pool, in that sort order.
+    # One group per pair of participants (the lesser name first) and pool; rows missing a key
+    # belong to none. Groups are found by hashing; only those reported are sorted, by key.
     keys = (
         np.minimum(participant, counterparty),
         np.maximum(participant, counterparty),
         ledger["pool"].to_numpy(dtype=object)[is_trade],
     )
     code = np.zeros(amount_usd.size, dtype=np.int64)
+    keyed = np.ones(amount_usd.size, dtype=bool)
     for values in keys:
-        distinct, inverse = np.unique(values, return_inverse=True)
+        inverse, distinct = pd.factorize(values)
         code = code * len(distinct) + inverse
-    _, first_row, row_group = np.unique(code, return_index=True, return_inverse=True)
+        keyed &= inverse >= 0
+    group, groups = pd.factorize(code[keyed])
     # Missing amounts count as nothing, as in a table's sum.
-    net_usd = np.bincount(
-        row_group, weights=np.where(np.isnan(amount_usd), 0.0, amount_usd), minlength=first_row.size
+    amount_usd = np.where(np.isnan(amount_usd), 0.0, amount_usd)
+    net_usd = np.bincount(group, weights=amount_usd[keyed], minlength=len(groups))
+    first_row = np.flatnonzero(keyed)[np.unique(group, return_index=True)[1]]
+    off = sorted(
+        np.flatnonzero(np.abs(net_usd) > BALANCE_TOLERANCE_USD).tolist(),
+        key=lambda g: tuple(values[first_row[g]] for values in keys),
     )
-    off = np.flatnonzero(np.abs(net_usd) > BALANCE_TOLERANCE_USD)
     messages = [
         f"trade payments between {keys[0][row]!r} and {keys[1][row]!r} in pool {keys[2][row]!r} "
         f"do not cancel: they sum to {net_usd[k]:.12g} USD"
@@ -439,7 +447,7 @@ def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
         messages.append(
             f"... and {len(off) - _SHOWN} more pairs whose trade payments do not cancel"
         )
-    total = float(np.nansum(amount_usd))
+    total = float(amount_usd.sum())
     if abs(total) > BALANCE_TOLERANCE_USD:
         messages.append(f"trade payments do not cancel: they sum to {total:.12g} USD, expected 0")
     return messages
