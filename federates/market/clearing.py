@@ -377,8 +377,9 @@ class ContinuousMarket:
         pools: list[str] = []
         for (engine_interval, pool), engine in sorted(self._engines.items()):
             if engine_interval == interval:
-                fills.extend(engine.fill_records)
-                pools.extend([pool] * (len(fills) - len(pools)))
+                records = engine.fill_records
+                fills.extend(records)
+                pools.extend([pool] * len(records))
         for key in [key for key in self._engines if key[0] == interval]:
             del self._engines[key]
         # The submitted (parent) orders are the ones traded; children are the engine's own.
