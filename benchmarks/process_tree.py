@@ -64,6 +64,19 @@ def rss_mb(pid: int) -> float:
     return resident_pages * PAGE_SIZE_BYTES / BYTES_PER_MB
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process [MB]: its private pages plus its share of pages it
+    shares with others (a library loaded by five processes counts a fifth in each); 0 when it
+    has ended."""
+    try:
+        for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024 / BYTES_PER_MB
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return 0.0
+
+
 class ProcessTreeSampler:
     """Samples the summed RSS of a process and its descendants in a background thread.
 
@@ -75,13 +88,17 @@ class ProcessTreeSampler:
         Time between samples [s].
 
     Use as a context manager around waiting for the process; afterwards ``peak_rss_mb`` holds
-    the largest sum seen [MB] and ``peak_processes`` the most processes holding memory at once.
+    the largest sum of RSS seen [MB] (pages shared by several processes, such as numpy's and
+    pandas's libraries, count once per process), ``peak_pss_mb`` the largest sum of PSS [MB]
+    (each shared page counted once over the tree: the memory the tree occupies), and
+    ``peak_processes`` the most processes holding memory at once.
     """
 
     def __init__(self, root_pid: int, interval_s: float = 0.2):
         self.root_pid = root_pid
         self.interval_s = interval_s
         self.peak_rss_mb = 0.0
+        self.peak_pss_mb = 0.0
         self.peak_processes = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -98,10 +115,12 @@ class ProcessTreeSampler:
 
     def sample(self) -> float:
         """Take one sample now; returns the tree's summed RSS [MB]."""
-        sizes_mb = [rss_mb(pid) for pid in process_tree(self.root_pid)]
+        pids = process_tree(self.root_pid)
+        sizes_mb = [rss_mb(pid) for pid in pids]
         total_mb = sum(sizes_mb)
         self.samples += 1
         self.peak_rss_mb = max(self.peak_rss_mb, total_mb)
+        self.peak_pss_mb = max(self.peak_pss_mb, sum(pss_mb(pid) for pid in pids))
         self.peak_processes = max(self.peak_processes, sum(size > 0 for size in sizes_mb))
         return total_mb
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from helics.bin import BIN_DIR as HELICS_PROGRAMS_DIR
+
 from federates.runtime.errors import EXIT_USER_ERROR
 from federates.runtime.federation_file import FederateEntry, FederationFile
 from federates.runtime.helics_runtime import (
@@ -133,8 +135,13 @@ def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path) -> 
     words = [
         word for word in shlex.split(command) if not word.startswith(("--port", "--brokerkey"))
     ]
+    # The broker program itself, not the Python launcher pip installs beside this interpreter:
+    # one process less (and 30 MB), and stopping it stops the broker.
+    native = Path(HELICS_PROGRAMS_DIR) / "helics_broker"
     local = bin_dir / "helics_broker"
-    if local.exists():
+    if native.exists():
+        words[0] = str(native)
+    elif local.exists():
         words[0] = str(local)
     return shlex.join([*words, f"--port={port}", f"--brokerkey={broker_key}"])
 
