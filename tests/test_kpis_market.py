@@ -377,7 +377,9 @@ def test_energy_drawn_where_the_bus_has_no_dlmp_is_counted_apart() -> None:
 
 
 @given(
-    st.lists(st.floats(-5000.0, 5000.0), min_size=1, max_size=12),
+    # Metered energies to the mWh: far below that (2e-313 Wh, say) a product with the price
+    # underflows to a subnormal number and the ratio loses digits, which no meter produces.
+    st.lists(st.floats(-5000.0, 5000.0).map(lambda e: round(e, 3)), min_size=1, max_size=12),
     st.floats(-0.2, 0.5),
 )
 def test_one_price_everywhere_is_the_consumer_dlmp(energies_wh: list[float], price: float) -> None:
