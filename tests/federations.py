@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from federates.runtime.federation_file import FederationFile
 from federates.runtime.lockstep import run_lockstep
 from federates.runtime.run_folder import RunFolder
 from federation.builder import build_federation
+from federation.runner import free_port
 from federation.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,13 +22,6 @@ DEFAULT_SCENARIO = REPO / "scenarios" / "default.yaml"
 SHARED = REPO.parent / "shared"
 #: The ``helics`` command line (``helics run``) installed with this interpreter.
 HELICS_CLI = Path(sys.executable).parent / "helics"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def short_scenario_data(**overrides: object) -> dict:
