@@ -58,6 +58,9 @@ from federates.shard_layout import ShardLayout
 
 log = logging.getLogger("tefed.ems")
 
+#: Grid steps per part of the per-step household table written at the end of a run.
+PARQUET_BLOCK_STEPS = 240
+
 
 class EmsFederate(FederateLogic):
     """A shard of households: devices, strategies, dispatch and records."""
@@ -422,20 +425,31 @@ class EmsFederate(FederateLogic):
             log.warning("%d order(s) of this shard were rejected by the market", self._rejections)
         n_steps, count = self._power_kw.shape
         has_battery = self._battery.capacity_kwh > 0
-        steps = pd.DataFrame(
-            {
-                "time_s": np.repeat(self._grid.step_times_s(), count),
-                "household_id": np.tile(np.asarray(self._ids, dtype=object), n_steps),
-                "load_power_kw": self._load_kw.ravel(),
-                "ev_power_kw": self._ev_kw.ravel(),
-                "pv_power_kw": self._pv_kw.ravel(),
-                "battery_power_kw": self._battery_kw.ravel(),
-                "power_kw": self._power_kw.ravel(),
-                "soc_kwh": np.where(has_battery, self._soc_record_kwh, np.nan).ravel(),
-                "baseline_power_kw": self._baseline_power_kw.ravel(),
-            }
-        )
-        results.write_parquet(f"households/{self._name}.parquet", steps)
+        ids = np.asarray(self._ids, dtype=object)
+        step_times_s = self._grid.step_times_s()
+
+        def step_blocks():
+            # A block of steps at a time: a long run's table is never whole in memory.
+            for first in range(0, n_steps, PARQUET_BLOCK_STEPS):
+                rows = slice(first, min(first + PARQUET_BLOCK_STEPS, n_steps))
+                block_steps = rows.stop - rows.start
+                yield pd.DataFrame(
+                    {
+                        "time_s": np.repeat(step_times_s[rows], count),
+                        "household_id": np.tile(ids, block_steps),
+                        "load_power_kw": self._load_kw[rows].ravel(),
+                        "ev_power_kw": self._ev_kw[rows].ravel(),
+                        "pv_power_kw": self._pv_kw[rows].ravel(),
+                        "battery_power_kw": self._battery_kw[rows].ravel(),
+                        "power_kw": self._power_kw[rows].ravel(),
+                        "soc_kwh": np.where(
+                            has_battery, self._soc_record_kwh[rows], np.nan
+                        ).ravel(),
+                        "baseline_power_kw": self._baseline_power_kw[rows].ravel(),
+                    }
+                )
+
+        results.write_parquet_parts(f"households/{self._name}.parquet", step_blocks())
 
         per_interval = self._grid.steps_per_interval
         to_wh = self._grid.grid_step_s / 3.6

@@ -33,6 +33,9 @@ from federates.shard_layout import ShardLayout
 
 logger = logging.getLogger(__name__)
 
+#: Grid steps per part of the per-step household voltage table written at the end of a run.
+PARQUET_BLOCK_STEPS = 240
+
 #: Columns of ``grid.parquet`` after ``time_s`` and ``timestamp``, one row per grid step.
 STATE_COLUMNS = (
     "substation_power_kw",
@@ -201,14 +204,21 @@ class GridFederate(FederateLogic):
         feeder_state.insert(0, "time_s", times)
         results.write_parquet("grid.parquet", feeder_state)
         count = len(self._ids)
-        results.write_parquet(
+        ids = np.asarray(self._ids, dtype=object)
+        # A block of steps at a time: a long run's table is never whole in memory.
+        results.write_parquet_parts(
             "household_voltages.parquet",
-            pd.DataFrame(
-                {
-                    "time_s": np.repeat(times, count),
-                    "household_id": np.tile(np.asarray(self._ids, dtype=object), len(times)),
-                    "voltage_pu": self._voltage_pu.ravel(),
-                }
+            (
+                pd.DataFrame(
+                    {
+                        "time_s": np.repeat(times[first : first + PARQUET_BLOCK_STEPS], count),
+                        "household_id": np.tile(
+                            ids, len(times[first : first + PARQUET_BLOCK_STEPS])
+                        ),
+                        "voltage_pu": self._voltage_pu[first : first + PARQUET_BLOCK_STEPS].ravel(),
+                    }
+                )
+                for first in range(0, len(times), PARQUET_BLOCK_STEPS)
             ),
         )
         attachment = self._attachment.drop(columns="name")

@@ -22,12 +22,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -72,6 +75,28 @@ class RunFolder:
         """Write a DataFrame as Parquet atomically (no index column unless it is named)."""
         target, temporary = self._atomic_target(name)
         frame.to_parquet(temporary, index=frame.index.name is not None)
+        os.replace(temporary, target)
+        return target
+
+    def write_parquet_parts(self, name: str, parts: Iterable[pd.DataFrame]) -> Path:
+        """Write DataFrames of the same columns as one Parquet table, part after part, atomically.
+
+        The file reads back as the parts concatenated (no index); only one part is in memory at
+        a time, so long per-step tables do not need a copy of the whole table.
+        """
+        target, temporary = self._atomic_target(name)
+        writer = None
+        try:
+            for part in parts:
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"{name}: no parts to write")
         os.replace(temporary, target)
         return target
 
