@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from federates.runtime.run_folder import (
     STATUS_COMPLETE,
@@ -172,3 +173,18 @@ def test_update_latest_link_points_to_the_newest_run(tmp_path: Path) -> None:
     # Relative, so the results folder can be moved as a whole.
     assert os.readlink(latest) == "run-2"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["latest", "run-1", "run-2"]
+
+
+def test_parquet_written_in_parts_reads_back_as_the_parts_concatenated(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    parts = [
+        pd.DataFrame({"time_s": [0, 0, 60], "household_id": ["h01", "h02", "h01"]}),
+        pd.DataFrame({"time_s": [60], "household_id": ["h02"]}),
+    ]
+    path = folder.write_parquet_parts("households/ems.parquet", iter(parts))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(path), pd.concat(parts, ignore_index=True), check_exact=True
+    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ems.parquet"]
+    with pytest.raises(ValueError, match="no parts"):
+        folder.write_parquet_parts("empty.parquet", iter([]))
