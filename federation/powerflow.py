@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from federates.grid.feeder_loader import household_attachment, load_feeder
-from federates.grid.opendss_engine import OpenDssFeeder, node_voltage_table, solve_snapshot
+from federates.grid.opendss_engine import OpenDssFeeder
+from federates.grid.opendss_model import node_voltage_table, solve_snapshot
 from federates.runtime.errors import InputError
 from federation.builder import build_federation
 from federation.scenario import load_scenario

@@ -14,7 +14,7 @@ import pytest
 
 from federates.grid.feeder_loader import load_feeder
 from federates.grid.network_extraction import BRANCH_COLUMNS, network_branches, network_source
-from federates.grid.opendss_engine import compile_feeder
+from federates.grid.opendss_model import compile_feeder
 from federates.market.mechanisms.network_model import RadialNetwork
 
 IEEE13 = Path(__file__).resolve().parent.parent.parent / "shared/feeders/13Bus/IEEE13Nodeckt.dss"

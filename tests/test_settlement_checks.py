@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from test_double_auction import book
 
+from federates.market.ledger_checks import check_ledger
 from federates.market.mechanisms.double_auction import clear_double_auction
-from federates.market.settlement import check_ledger, settle_interval
+from federates.market.settlement import settle_interval
 
 PV, BATTERY = "non_dispatchable", "dispatchable"
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_double_auction_properties import order_books
 
+from federates.market.ledger_checks import check_ledger
 from federates.market.mechanisms.double_auction import (
     POOLS,
     SETTLEMENT_RULES,
@@ -17,7 +18,6 @@ from federates.market.mechanisms.double_auction import (
 )
 from federates.market.settlement import (
     GRID,
-    check_ledger,
     net_billing_amount_usd,
     settle_interval,
 )

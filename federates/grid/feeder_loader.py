@@ -27,7 +27,7 @@ import pandas as pd
 from federates.grid.feeder_generator import LvFeederDesign, generate_lv_feeder
 from federates.grid.feeder_layout import GeneratedFeeder
 from federates.grid.household_placement import explicit_placement, place_households
-from federates.grid.opendss_engine import compile_feeder, feeder_load_points, feeder_nodes
+from federates.grid.opendss_model import compile_feeder, feeder_load_points, feeder_nodes
 from federates.grid.split_phase_feeder import (
     SplitPhaseFeederDesign,
     generate_split_phase_feeder,

@@ -1,6 +1,6 @@
 """The branches of the circuit compiled in OpenDSS, as the network-constrained market needs them.
 
-Read once at start-up, after `federates.grid.opendss_engine.compile_feeder`: every enabled line
+Read once at start-up, after `federates.grid.opendss_model.compile_feeder`: every enabled line
 and transformer becomes a row of per-phase series impedance, voltage base and rating, which
 `federates.market.mechanisms.network_model.RadialNetwork.from_branches` turns into a radial tree.
 Elements are visited with OpenDSS's own iterators (which skip disabled elements); other
@@ -82,7 +82,7 @@ def network_branches(engine: Any = dss) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from federates.grid.opendss_engine import compile_feeder
+    >>> from federates.grid.opendss_model import compile_feeder
     >>> compile_feeder(script_text="\\n".join([
     ...     "New Circuit.demo bus1=s basekv=0.4 pu=1.0",
     ...     "New Line.a bus1=s bus2=b phases=3 r1=0.1 x1=0.05 r0=0.4 x0=0.2 units=km "
@@ -119,7 +119,7 @@ def network_source(engine: Any = dss) -> tuple[str, float]:
 
     Examples
     --------
-    >>> from federates.grid.opendss_engine import compile_feeder
+    >>> from federates.grid.opendss_model import compile_feeder
     >>> compile_feeder(script_text="New Circuit.demo bus1=Sub.1.2.3 basekv=0.4 pu=1.02")
     >>> network_source()
     ('sub', 1.02)

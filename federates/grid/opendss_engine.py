@@ -1,9 +1,7 @@
-"""OpenDSS through opendssdirect.py: compile a feeder, attach households, solve, read results.
+"""The grid's power flow: households attached to a compiled OpenDSS feeder, solved step by step.
 
-The only module of the project that imports opendssdirect. A feeder is either an OpenDSS master
-file (any feeder a distribution engineer already has) or script text from the project's feeder
-generators; both go through `compile_feeder`, followed by optional extra OpenDSS commands (for
-example locking regulator taps).
+With `federates.grid.opendss_model` (compiling a feeder and reading what it holds), the only
+code of the project that imports opendssdirect.
 
 Household powers are written with AltDSS's batch interface (one edit of all loads), and every
 result of a step is read as one array for the whole circuit through AltDSS, which hands over numpy
@@ -15,9 +13,7 @@ and every number it yields are plain OpenDSS's; only the reading is cheaper.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import opendssdirect as dss
@@ -25,142 +21,16 @@ import pandas as pd
 
 from federates.grid.feeder_topology import bus_distances_m, bus_name, length_to_m
 from federates.grid.grid_metrics import voltage_unbalance_factor_pct
+from federates.grid.opendss_model import (
+    bus_base_kv,
+    feeder_nodes,
+    node_base_v,
+    run_command,
+    solve_snapshot,
+)
 
-#: How regulator controls behave during the run.
-REGULATOR_MODES = ("automatic", "locked")
 #: What happens to the loads the feeder itself defines when households are attached.
 EXISTING_LOAD_MODES = ("keep", "replace", "scale")
-#: Phase letters of OpenDSS nodes 1, 2 and 3, as the IEEE test-feeder reports name them.
-PHASE_LETTERS = {1: "A", 2: "B", 3: "C"}
-
-
-def compile_feeder(
-    *,
-    master_path: str | Path | None = None,
-    script_text: str | None = None,
-    commands: Sequence[str] = (),
-    regulators: str = "automatic",
-    engine=None,
-) -> None:
-    """Load a feeder into an OpenDSS engine, ready for snapshot power flows.
-
-    Parameters
-    ----------
-    master_path : str or pathlib.Path, optional
-        OpenDSS master file; its ``Redirect`` and ``BusCoords`` paths resolve against its folder.
-    script_text : str, optional
-        OpenDSS script text instead of a file (generated feeders).
-    commands : sequence of str
-        OpenDSS commands applied after compiling, in order (e.g. ``Transformer.Reg1.Taps=[1
-        1.0625]``).
-    regulators : {"automatic", "locked"}
-        ``automatic``: regulator controls move taps within every solve (``ControlMode=Static``);
-        ``locked``: every ``RegControl`` is disabled, so taps stay where the file and the commands
-        left them.
-    engine : optional
-        The engine to compile into (a ``NewContext`` of opendssdirect); default: this
-        process's own.
-
-    Raises
-    ------
-    ValueError
-        If the file is missing, OpenDSS rejects a line (its own message, with file and line), the
-        script defines no circuit, or a command fails.
-
-    Notes
-    -----
-    The engine is put in snapshot mode after compiling, whatever mode the file set: the grid
-    federate owns time and solves one snapshot per grid step.
-    """
-    if (master_path is None) == (script_text is None):
-        raise ValueError("compile_feeder needs exactly one of master_path and script_text")
-    if regulators not in REGULATOR_MODES:
-        raise ValueError(f"regulators is {regulators!r}; expected one of {REGULATOR_MODES}")
-    engine = dss if engine is None else engine
-    engine.Basic.ClearAll()
-    engine.Basic.AllowChangeDir(False)
-    engine.Basic.AllowForms(False)
-    if master_path is not None:
-        path = Path(master_path).resolve()
-        if not path.is_file():
-            raise ValueError(f"OpenDSS file {str(path)!r} does not exist or is not a file")
-        _run(f"Compile [{path}]", f"OpenDSS could not compile {path}", engine)
-    else:
-        for number, line in enumerate(script_text.splitlines(), start=1):
-            if line.strip():
-                _run(line, f"OpenDSS rejected line {number} of the generated feeder", engine)
-    if engine.Basic.NumCircuits() == 0:
-        raise ValueError(
-            "the feeder defines no circuit: an OpenDSS feeder starts with 'New Circuit.<name>' "
-            "(which also creates its source)"
-        )
-    _run("Set Mode=Snapshot", "OpenDSS refused snapshot mode", engine)
-    _run("Set ControlMode=Static", "OpenDSS refused static control mode", engine)
-    for command in commands:
-        _run(command, f"OpenDSS rejected the command {command!r}", engine)
-    if regulators == "locked" and engine.RegControls.Count():
-        # BatchEdit rather than AltDSS's Enabled array, whose setter crashes the engine.
-        _run("BatchEdit RegControl..* enabled=no", "OpenDSS could not lock the regulators", engine)
-
-
-def feeder_load_points() -> pd.DataFrame:
-    """The compiled feeder's own loads, one row per phase they draw from.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``load`` (name), ``bus``, ``phase`` (1, 2 or 3) and ``power_kw`` (the load's
-        kW shared equally over its phases) [kW], in the feeder's load order.
-    """
-    loads = dss.to_altdss().Load
-    if len(loads) == 0:
-        return pd.DataFrame({"load": [], "bus": [], "phase": [], "power_kw": []})
-    rows = []
-    for name, bus1, phases, power_kw in zip(
-        loads.Name, loads.Bus1, loads.Phases.to_array(), loads.kW.to_array(), strict=True
-    ):
-        bus, nodes = _split_bus(bus1, int(phases))
-        rows.extend((name, bus, node, power_kw / len(nodes)) for node in nodes)
-    return pd.DataFrame(rows, columns=["load", "bus", "phase", "power_kw"])
-
-
-def feeder_nodes() -> set[tuple[str, int]]:
-    """Every (bus, node) pair of the compiled feeder, bus names in lower case."""
-    pairs = set()
-    for name in dss.Circuit.AllNodeNames():
-        bus, node = name.rsplit(".", 1)
-        pairs.add((bus, int(node)))
-    return pairs
-
-
-def solve_snapshot() -> bool:
-    """Solve the compiled feeder once; returns whether OpenDSS converged."""
-    dss.Solution.Solve()
-    return bool(dss.Solution.Converged())
-
-
-def node_voltage_table() -> pd.DataFrame:
-    """Voltage of every node of the last solution.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``node`` (bus name), ``phase`` (``A``/``B``/``C`` for nodes 1–3, else the node
-        number), ``vmag_pu`` (magnitude over the bus's line-to-neutral base, NaN without a base)
-        [pu] and ``angle_deg`` [degrees].
-    """
-    names = dss.Circuit.AllNodeNames()
-    voltage = _complex(dss.Circuit.AllBusVolts())
-    base_v = _node_base_v(names)
-    buses, nodes = zip(*(name.rsplit(".", 1) for name in names), strict=True)
-    return pd.DataFrame(
-        {
-            "node": list(buses),
-            "phase": [PHASE_LETTERS.get(int(node), node) for node in nodes],
-            "vmag_pu": np.abs(voltage) / base_v,
-            "angle_deg": np.degrees(np.angle(voltage)),
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -244,10 +114,12 @@ class OpenDssFeeder:
         altdss = dss.to_altdss()
         n_existing = len(altdss.Load)
         if n_existing and existing_loads == "replace":
-            _run("BatchEdit Load..* enabled=no", "OpenDSS could not disable the feeder's loads")
+            run_command(
+                "BatchEdit Load..* enabled=no", "OpenDSS could not disable the feeder's loads"
+            )
         vmin_pu, vmax_pu = constant_power_voltage_range_pu
         split = households["connection"].to_numpy() == "split"
-        base_kv = _bus_base_kv(households["bus"].tolist())
+        base_kv = bus_base_kv(households["bus"].tolist())
         for name, bus, phase, is_split, connection, kv in zip(
             households["name"],
             households["bus"],
@@ -288,7 +160,7 @@ class OpenDssFeeder:
         """Node order, bases, household and three-phase-bus node indices (once)."""
         names = dss.Circuit.AllNodeNames()
         self.node_names: list[str] = list(names)
-        self._node_base_v = _node_base_v(names)
+        self._node_base_v = node_base_v(names)
         if not np.isfinite(self._node_base_v).any():
             raise ValueError(
                 "the feeder has no voltage bases: add 'Set VoltageBases=[...]' and "
@@ -485,40 +357,3 @@ def _check_household_nodes(households: pd.DataFrame) -> None:
     if problems:
         more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ValueError("; ".join(problems[:10]) + more)
-
-
-def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
-    """Bus name and the phase nodes (1–3) a load at ``bus1`` with ``phases`` draws from."""
-    bus, *nodes = bus1.lower().split(".")
-    phase_nodes = [int(node) for node in nodes if node.isdigit() and 1 <= int(node) <= 3]
-    if not phase_nodes:
-        phase_nodes = list(range(1, min(phases, 3) + 1))
-    return bus, phase_nodes
-
-
-def _bus_base_kv(buses: list[str]) -> np.ndarray:
-    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
-    base = {}
-    for bus in dict.fromkeys(bus.lower() for bus in buses):
-        dss.Circuit.SetActiveBus(bus)
-        base[bus] = dss.Bus.kVBase() or np.nan
-    return np.array([base[bus.lower()] for bus in buses], dtype=float)
-
-
-def _node_base_v(names: Sequence[str]) -> np.ndarray:
-    """Line-to-neutral base voltage of every node [V] (NaN where the bus has no base)."""
-    base_kv = _bus_base_kv([name.rsplit(".", 1)[0] for name in names])
-    return base_kv * 1000.0
-
-
-def _complex(interleaved: Sequence[float]) -> np.ndarray:
-    return np.asarray(interleaved, dtype=float).view(np.complex128)
-
-
-def _run(command: str, context: str, engine=dss) -> None:
-    try:
-        engine.Text.Command(command)
-    except Exception as error:  # OpenDSS raises its own DSSException type
-        raise ValueError(f"{context}: {error}") from None
-    if engine.Error.Number():
-        raise ValueError(f"{context}: {engine.Error.Description()}")

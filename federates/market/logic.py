@@ -40,13 +40,9 @@ from federates.market.clearing import (
     NetworkClearing,
 )
 from federates.market.ledger import awards_by_participant, awards_table, combined_ledger
+from federates.market.ledger_checks import check_payments, check_trades
 from federates.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
-from federates.market.settlement import (
-    LEDGER_COLUMNS,
-    check_payments,
-    check_trades,
-    settle_interval,
-)
+from federates.market.settlement import LEDGER_COLUMNS, settle_interval
 from federates.market.trade_tables import empty_trades
 from federates.messages import RejectedMessage
 from federates.runtime.errors import InputError

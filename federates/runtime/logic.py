@@ -62,28 +62,6 @@ class StepInputs:
     values: Mapping[str, Any] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
 
-    def array(self, keys: list[str]) -> np.ndarray:
-        """Values of several double inputs as one float array, in the order of ``keys``."""
-        return np.array([self.values[key] for key in keys], dtype=float)
-
-    def finite_array(self, keys: list[str]) -> np.ndarray:
-        """Like ``array``, for inputs that must have been published and be finite.
-
-        Raises
-        ------
-        ValueError
-            Naming the first inputs that are missing (never published) or not finite.
-        """
-        values = self.array(keys)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            names = [keys[i] for i in bad[:5]]
-            raise ValueError(
-                f"inputs {names}{' and more' if bad.size > 5 else ''} are missing or not finite; "
-                "their publishers must publish a finite value at every step"
-            )
-        return values
-
 
 @dataclass
 class StepOutputs:
