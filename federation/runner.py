@@ -6,7 +6,10 @@ For each run the runner
    there: a free broker port and a broker key unique to the run (so runs can share a machine),
    absolute paths, and ``results.run_dir`` set to this folder;
 2. starts the broker and the federates as child processes, each in its own process group, with
-   their output captured into ``logs/<name>.log``;
+   their output captured into ``logs/<name>.log``. A built-in federate is forked from this
+   process, which has imported tefed's federate code once, instead of starting a new interpreter
+   that imports it again (``TEFED_START=exec`` starts it from its ``exec`` line instead; both run
+   the same program on the same file);
 3. shows a progress bar of simulated time (federates print progress lines);
 4. when any process exits with an error, or the wall-clock limit passes, stops every process
    group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
@@ -16,6 +19,8 @@ For each run the runner
 from __future__ import annotations
 
 import contextlib
+import gc
+import multiprocessing
 import os
 import random
 import secrets
@@ -32,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import setproctitle
 from helics.bin import BIN_DIR as HELICS_PROGRAMS_DIR
 
 from federates.runtime.errors import EXIT_USER_ERROR
@@ -63,10 +69,15 @@ class RunOutcome:
     wall_time_s: float = 0.0
 
 
+#: Environment variable choosing how ``tefed run`` starts built-in federates: ``fork`` (default
+#: on POSIX) or ``exec`` (a new interpreter per federate, as ``helics run`` does).
+START_METHOD_ENV = "TEFED_START"
+
+
 @dataclass
 class _Process:
     name: str
-    popen: subprocess.Popen
+    popen: subprocess.Popen | _ForkedFederate
     log_path: Path
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     progress_s: float = 0.0
@@ -218,8 +229,13 @@ def run_federation(
     # only this process; both end in the same clean-up.
     previous_handler = _interrupt_on_sigterm()
     try:
+        fork = _fork_builtin_federates(resolved)
         for entry in resolved.federates:
-            processes.append(_start(entry, folder))
+            processes.append(_start(entry, folder, fork))
+        # Reader threads start only once every federate is forked: a fork copies no thread.
+        for process in processes:
+            process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
+            process.reader.start()
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
     except _StartError as error:
         outcome = RunOutcome(
@@ -261,15 +277,47 @@ class _StartError(Exception):
         self.name = name
 
 
-def _start(entry: FederateEntry, folder: RunFolder) -> _Process:
+def _fork_builtin_federates(federation: FederationFile) -> bool:
+    """Whether built-in federates are forked from this process (after importing their code)."""
+    method = os.environ.get(START_METHOD_ENV, "fork")
+    if method not in ("fork", "exec"):
+        raise _StartError(
+            "tefed run",
+            f"environment variable {START_METHOD_ENV}={method!r}: expected 'fork' or 'exec'",
+        )
+    if method == "exec" or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if not any(entry.runs_builtin for entry in federation.federate_entries()):
+        return False
+    from federates.builtin import builtin_logic
+
+    builtin_logic()  # imports every role's code here, once, for all forked federates
+    # What this process holds now is never garbage to a child: kept out of the children's
+    # collections, it is neither traversed (time) nor written to (copy-on-write memory).
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+def _start(entry: FederateEntry, folder: RunFolder, fork: bool) -> _Process:
     environment = dict(os.environ)
     environment.update(entry.env or {})
     environment[SUPERVISED_ENV] = "1"
     environment["PYTHONUNBUFFERED"] = "1"
-    arguments = shlex.split(entry.exec)
-    executable = shutil.which(arguments[0]) or arguments[0]
     log_path = folder.file(f"logs/{entry.name}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if fork and entry.runs_builtin and entry.tefed is not None:
+        child = _ForkedFederate(
+            entry.tefed.role,
+            entry.name,
+            str(folder.file("federation.json")),
+            entry.directory,
+            environment,
+            title=entry.exec,
+        )
+        return _Process(entry.name, child, log_path)
+    arguments = shlex.split(entry.exec)
+    executable = shutil.which(arguments[0]) or arguments[0]
     try:
         popen = subprocess.Popen(
             [executable, *arguments[1:]],
@@ -288,10 +336,87 @@ def _start(entry: FederateEntry, folder: RunFolder) -> _Process:
             f"federates[{entry.name}].exec: cannot start {entry.exec!r} in {entry.directory}: "
             f"{error.strerror or error}; expected a program on the PATH or a path to one",
         ) from None
-    process = _Process(entry.name, popen, log_path)
-    process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
-    process.reader.start()
-    return process
+    return _Process(entry.name, popen, log_path)
+
+
+class _ForkedFederate:
+    """A built-in federate forked from the runner, seen through the part of ``Popen`` it uses.
+
+    The child starts its own session (so a process-group signal reaches it and whatever it
+    starts), writes its output to a pipe read as ``stdout``, gets the entry's environment and
+    working directory, and runs ``python -m federates.<role> FILE --name NAME``'s program. Its
+    command line, as ``ps`` shows it, is that ``exec`` line (``title``).
+    """
+
+    def __init__(
+        self,
+        role: str,
+        name: str,
+        federation_path: str,
+        directory: str,
+        environment: dict,
+        title: str,
+    ):
+        read_fd, write_fd = os.pipe()
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(
+            target=_run_forked_federate,
+            args=(role, name, federation_path, directory, environment, title, write_fd),
+            name=f"tefed-{name}",
+        )
+        try:
+            self._process.start()
+        finally:
+            os.close(write_fd)
+        self.pid: int = self._process.pid
+        self.stdout = os.fdopen(read_fd, "r", buffering=1)
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the child ended (negative: the signal that killed it), else None."""
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        """The exit code if the child has ended, else None (never blocks)."""
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
+        return self._process.exitcode
+
+
+def _run_forked_federate(
+    role: str,
+    name: str,
+    federation_path: str,
+    directory: str,
+    environment: dict,
+    title: str,
+    output_fd: int,
+) -> None:
+    """Body of a forked federate: become a session leader, redirect, and run the program."""
+    os.setsid()
+    setproctitle.setproctitle(title)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (the process's own)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(directory)
+    from federates.builtin import builtin_logic
+    from federates.runtime.program import run_federate_program
+
+    code = run_federate_program(role, builtin_logic()[role], [federation_path, "--name", name])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(code)
 
 
 def _pump(process: _Process) -> None:

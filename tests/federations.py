@@ -69,15 +69,20 @@ def lockstep_run(federation_path: Path, run_dir: Path) -> RunFolder:
 
 
 def tefed_run(
-    federation_path: Path, timeout_s: float = 180, options: tuple[str, ...] = ("--no-progress",)
+    federation_path: Path,
+    timeout_s: float = 180,
+    options: tuple[str, ...] = ("--no-progress",),
+    environment: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """``tefed run FILE --no-progress`` in the file's folder, as a user would run it.
 
     ``options`` replace ``--no-progress`` (e.g. ``("--lockstep",)``); FILE may be a scenario.
+    ``environment`` adds variables to this process's environment.
     """
     return subprocess.run(
         [sys.executable, "-m", "federation", "run", str(federation_path), *options],
         cwd=federation_path.parent,
+        env={**os.environ, **(environment or {})},
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -43,6 +43,25 @@ def federation_with_faulty_market(folder: Path, fault: str, **overrides: object)
 
 def processes_mentioning(text: str) -> list[str]:
     """Command lines of live processes that mention ``text`` (this test excluded)."""
+    return [command for _, command in process_ids_mentioning(text)]
+
+
+def tefed_run_in_background(federation_path: Path) -> subprocess.Popen:
+    """``tefed run FILE --no-progress`` started in the file's folder, output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "federation", "run", str(federation_path), "--no-progress"],
+        cwd=federation_path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def process_ids_mentioning(text: str) -> list[tuple[int, str]]:
+    """Process id and command line of live processes that mention ``text`` (this test excluded).
+
+    A federate forked by ``tefed run`` shows its ``exec`` line as its command line.
+    """
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -53,7 +72,7 @@ def processes_mentioning(text: str) -> list[str]:
         except OSError:
             continue
         if text in command and state != "Z":
-            found.append(command)
+            found.append((int(entry.name), command))
     return found
 
 
@@ -74,6 +93,31 @@ def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path
     assert status["state"] == "failed" and status["failed_federate"] == "market"
     assert outcome.exit_codes["market"] != 0
     assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path):
+    """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    runner = tefed_run_in_background(path)
+    deadline = time.monotonic() + 30
+    grid = []
+    while not grid and time.monotonic() < deadline:
+        time.sleep(0.1)
+        grid = [
+            pid
+            for pid, command in process_ids_mentioning("--name grid")
+            if str(tmp_path) in command
+        ]
+    assert grid, "the grid federate never started"
+    time.sleep(1.0)
+    os.kill(grid[0], 9)
+    stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
+    assert runner.returncode == 1, stdout + stderr
+    assert "federate 'grid' exited with code -9 (killed by a signal)" in stderr
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == "grid"
+    assert processes_mentioning(str(run_dir)) == []
 
 
 def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
@@ -142,13 +186,7 @@ def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
 
 def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
     path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "federation", "run", str(path), "--no-progress"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = tefed_run_in_background(path)
     deadline = time.monotonic() + 30
     while not list((tmp_path / "results").rglob("logs/grid.log")) and time.monotonic() < deadline:
         time.sleep(0.1)

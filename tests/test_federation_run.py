@@ -16,6 +16,7 @@ from federations import (
 )
 
 from federates.runtime.run_folder import RunFolder
+from federation.runner import START_METHOD_ENV
 
 pytestmark = pytest.mark.federation
 
@@ -80,11 +81,15 @@ def test_helics_run_gives_the_same_numbers_as_the_lockstep_runner(
 
 
 def test_tefed_run_twice_gives_identical_results(tmp_path: Path):
+    """Once with the built-in federates forked from ``tefed run`` (the default), once started
+    from their ``exec`` lines: the same tables."""
     data = short_scenario_data(**{"time__duration_s": 3600, "ems__shards": 2})
     federation_path = write_federation(tmp_path, data)
     run_dirs = []
-    for _ in range(2):
-        completed = tefed_run(federation_path, timeout_s=RUN_TIMEOUT_S)
+    for start in ("fork", "exec"):
+        completed = tefed_run(
+            federation_path, timeout_s=RUN_TIMEOUT_S, environment={START_METHOD_ENV: start}
+        )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         last_line = completed.stdout.strip().splitlines()[-1]
         run_dirs.append(Path(last_line))
@@ -105,3 +110,12 @@ def test_tefed_run_twice_gives_identical_results(tmp_path: Path):
         "grid.log",
         "market.log",
     }
+
+
+def test_an_unknown_start_method_is_an_input_error(tmp_path: Path):
+    federation_path = write_federation(tmp_path, short_scenario_data())
+    completed = tefed_run(federation_path, environment={START_METHOD_ENV: "spawn"})
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"{START_METHOD_ENV}='spawn'" in completed.stderr
+    assert "expected 'fork' or 'exec'" in completed.stderr
+    assert "Traceback" not in completed.stderr
