@@ -19,14 +19,16 @@ install: $(STAMP)
 run: install
 	$(BIN)/tefed run scenarios/default.yaml
 
-## test: lint and run the whole test suite (real HELICS, real OpenDSS)
+## test: lint, check the layers and run the whole test suite (real HELICS, real OpenDSS)
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 ## lint / format
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 
 format: install
@@ -42,9 +44,9 @@ federation: install
 
 ## docs: regenerate the message JSON Schemas, the scenario reference and its JSON Schema in docs/
 docs: install
-	$(BIN)/python -c "from federates.messages import message_json_schemas_text as t; print(t(), end='')" > docs/message_schemas.json
-	$(BIN)/python -c "from federation.scenario_reference import scenario_reference_markdown as t; print(t(), end='')" > docs/scenario-reference.md
-	$(BIN)/python -c "from federation.scenario_reference import scenario_json_schema_text as t; print(t(), end='')" > docs/scenario.schema.json
+	$(BIN)/python -c "from tefed.contract.messages import message_json_schemas_text as t; print(t(), end='')" > docs/message_schemas.json
+	$(BIN)/python -c "from tefed.scenario.reference import scenario_reference_markdown as t; print(t(), end='')" > docs/scenario-reference.md
+	$(BIN)/python -c "from tefed.scenario.reference import scenario_json_schema_text as t; print(t(), end='')" > docs/scenario.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

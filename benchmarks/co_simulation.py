@@ -182,7 +182,7 @@ def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _case_row(case: Case) -> dict[str, Any]:
     """The case's size as its scenario says (the runs report a scenario that does not load)."""
-    from federation.scenario import load_scenario
+    from tefed.scenario.model import load_scenario
 
     row: dict[str, Any] = {
         "case": case.key,
@@ -206,9 +206,9 @@ def _case_row(case: Case) -> dict[str, Any]:
 
 
 def tefed_command() -> list[str]:
-    """``tefed`` as installed next to this interpreter (else ``python -m federation``)."""
+    """``tefed`` as installed next to this interpreter (else ``python -m tefed``)."""
     installed = Path(sys.executable).parent / "tefed"
-    return [str(installed)] if installed.exists() else [sys.executable, "-m", "federation"]
+    return [str(installed)] if installed.exists() else [sys.executable, "-m", "tefed"]
 
 
 def measure_run(scenario: Path, lockstep: bool, timeout_s: float, scratch: Path) -> dict[str, Any]:

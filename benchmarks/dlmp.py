@@ -1,7 +1,7 @@
 """Network-constrained DLMP clearing on a generated 1,000-household feeder.
 
 The feeder is generated and compiled exactly as the grid federate loads it
-(`federates.grid.feeder_loader`, European ``radial_lv`` generator with its default design:
+(`tefed.io.opendss.feeder_loader`, European ``radial_lv`` generator with its default design:
 250 kVA transformers of 60 households, three laterals each); its branches are read from OpenDSS
 into a `RadialNetwork`. Every household places one affine order per interval, with prices,
 powers and the wholesale price drawn afresh each interval (seeded). Two regimes: ``day`` (a fixed
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from federates.grid.feeder_loader import load_feeder
-from federates.grid.network_extraction import network_branches, network_source
-from federates.market.mechanisms.affine_book import ORDER_COLUMNS
-from federates.market.mechanisms.dlmp import DlmpMarket
-from federates.market.mechanisms.network_model import RadialNetwork
+from tefed.domain.market.mechanisms.affine_book import ORDER_COLUMNS
+from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+from tefed.domain.network.radial import RadialNetwork
+from tefed.io.opendss.feeder_loader import load_feeder
+from tefed.io.opendss.network_extraction import network_branches, network_source
 
 NAME = "dlmp"
 HOUSEHOLDS = 1000

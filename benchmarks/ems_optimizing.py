@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from federates.ems.devices.battery import BatteryParameters
-from federates.ems.strategies.residual_flexibility import (
+from tefed.domain.ems.devices.battery import BatteryParameters
+from tefed.domain.ems.strategies.residual_flexibility import (
     flexibility_price_levels,
     residual_flexibility,
 )
-from federates.ems.strategies.schedule_lp import BatterySchedule
+from tefed.domain.ems.strategies.schedule_lp import BatterySchedule
 
 NAME = "ems_optimizing"
 HOUSEHOLDS = 100

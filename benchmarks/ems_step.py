@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from federates import keys
-from federates.ems.logic import EmsFederate
-from federates.runtime.federation_file import FederationFile
-from federates.runtime.logic import FederateContext, StepInputs
-from federates.runtime.run_folder import RunFolder
-from federation.builder import build_federation
-from federation.scenario import Scenario
+from tefed.build.builder import build_federation
+from tefed.contract import keys
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.logic import FederateContext, StepInputs
+from tefed.contract.run_folder import RunFolder
+from tefed.federates.ems.logic import EmsFederate
+from tefed.scenario.model import Scenario
 
 NAME = "ems_step"
 HOUSEHOLDS = 1000

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from federates.market.mechanisms.curve_clearing import clear_curves
-from federates.market.mechanisms.double_auction import clear_double_auction
-from federates.market.mechanisms.matching_engine import MatchingEngine
+from tefed.domain.market.mechanisms.curve_clearing import clear_curves
+from tefed.domain.market.mechanisms.double_auction import clear_double_auction
+from tefed.domain.market.mechanisms.matching_engine import MatchingEngine
 
 NAME = "market_clearing"
 ORDERS = 10_000

@@ -7,10 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from federates.market.mechanisms.curve_clearing import (
-    VERTEX_COLUMNS,
-    CurveClearingResult,
-)
+from tefed.domain.market.mechanisms.curve_clearing import VERTEX_COLUMNS, CurveClearingResult
 
 CLEARED = ("exact", "marginal_buyer", "marginal_seller")
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from federates.builtin import builtin_logic
-from federates.runtime.federation_file import FederationFile
-from federates.runtime.lockstep import run_lockstep
-from federates.runtime.run_folder import RunFolder
-from federation.builder import build_federation
-from federation.runner import free_port
-from federation.scenario import load_scenario
+from tefed.build.builder import build_federation
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.run_folder import RunFolder
+from tefed.federates.builtin import builtin_logic
+from tefed.run.runner import free_port
+from tefed.runtime.lockstep import run_lockstep
+from tefed.scenario.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = REPO / "scenarios" / "default.yaml"
@@ -58,7 +58,7 @@ def write_federation(folder: Path, data: dict) -> Path:
 
 def lockstep_run(federation_path: Path, run_dir: Path) -> RunFolder:
     """Run a federation file in one process (no HELICS) and write its report."""
-    from federation.report import write_report
+    from tefed.reporting.report import write_report
 
     federation = FederationFile.model_validate_json(federation_path.read_text())
     folder = RunFolder(run_dir)
@@ -80,7 +80,7 @@ def tefed_run(
     ``environment`` adds variables to this process's environment.
     """
     return subprocess.run(
-        [sys.executable, "-m", "federation", "run", str(federation_path), *options],
+        [sys.executable, "-m", "tefed", "run", str(federation_path), *options],
         cwd=federation_path.parent,
         env={**os.environ, **(environment or {})},
         capture_output=True,

@@ -10,9 +10,9 @@ import os
 import signal
 import time
 
-from federates.market.logic import MarketFederate
-from federates.runtime.logic import FederateContext, StepInputs, StepOutputs
-from federates.runtime.program import run_federate_program
+from tefed.contract.logic import FederateContext, StepInputs, StepOutputs
+from tefed.federates.market.logic import MarketFederate
+from tefed.runtime.program import run_federate_program
 
 
 class FaultyMarket(MarketFederate):

@@ -1,0 +1,382 @@
+"""The run summary: ``summary.json`` (KPIs, checks, metadata), computed from a run's tables."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tefed.analysis import balance_checks, congestion_kpis, grid_kpis, kpis, market_kpis
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.run_folder import RunFolder
+from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
+
+#: Largest per-step energy mismatch accepted between substation and households + losses: this
+#: much [Wh], plus ``ENERGY_BALANCE_RELATIVE_TOLERANCE`` of the largest substation energy of a
+#: step (the power flow converges to a voltage tolerance of 1e-4 pu, and its power mismatch scales
+#: with the flow: a 250 kW step of a community battery missed by 1.3e-4 of its energy).
+ENERGY_BALANCE_TOLERANCE_WH = 0.05
+ENERGY_BALANCE_RELATIVE_TOLERANCE = 1e-3
+#: Largest mismatch accepted between the market's metering and the households' own [Wh].
+METERED_ENERGY_TOLERANCE_WH = 1e-6
+#: Largest mismatch accepted between the ledger and payments recomputed elsewhere [USD].
+MONEY_TOLERANCE_USD = 1e-9
+
+_PACKAGES = (
+    "tefed",
+    "helics",
+    "opendssdirect.py",
+    "dss-python",
+    "numpy",
+    "pandas",
+    "pvlib",
+    "pyarrow",
+)
+
+
+def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
+    """Every Parquet table of a run that exists, keyed by name (sharded tables concatenated)."""
+    tables = {}
+    for name, sort in (
+        ("households", ["time_s", "household_id"]),
+        ("household_intervals", ["interval_index", "household_id"]),
+        ("household_voltages", None),
+        ("grid", None),
+        ("prices", None),
+        ("market_orders", None),
+        ("market_trades", None),
+        ("market_awards", None),
+        ("market_settlements", None),
+        ("market_intervals", None),
+        ("market_ledger", None),
+        ("market_dlmp", None),
+        ("market_binding_branches", None),
+        ("feeder_households", None),
+        ("grid_nodes", None),
+        ("grid_elements", None),
+        ("grid_unbalance", None),
+        ("grid_taps", None),
+        ("optimizing_plans", ["interval_index", "group_index"]),
+    ):
+        path = folder.path / name
+        if not path.is_dir():
+            path = folder.path / f"{name}.parquet"
+        if not path.exists():
+            continue
+        frame = pd.read_parquet(path)
+        if sort:
+            frame = frame.sort_values(sort, kind="stable").reset_index(drop=True)
+        tables[name] = frame
+    return tables
+
+
+def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict:
+    """KPIs and balance checks of a run (no metadata).
+
+    Parameters
+    ----------
+    federation : FederationFile
+        The run's federation file (households, time grid, federate configurations).
+    tables : dict of str to pandas.DataFrame
+        The run's tables by name, as `read_run_tables` returns them; any may be missing.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``seed``, ``time``; ``households`` (per household), ``community``,
+        ``pcc``, ``grid``, ``voltage``, ``market``, ``checks`` where their tables exist, and
+        ``households_not_recorded_by_tefed`` when some households ran in an external program.
+    """
+    time = federation.tefed.time
+    step_s = float(time.grid_step_s)
+    households = tables.get("households", _NO_HOUSEHOLDS)
+    table = federation.households_frame()
+    unrecorded = kpis.unrecorded_households(table.index.tolist(), households)
+    summary: dict[str, Any] = {
+        "scenario": federation.tefed.scenario,
+        "seed": federation.tefed.seed,
+        "time": time.model_dump(exclude={"phase_offsets_s"}),
+    }
+    per_household = _per_household(table, tables, households, step_s)
+    summary["households"] = {
+        household: {key: _plain(value) for key, value in row.items() if not _missing(value)}
+        for household, row in per_household.to_dict("index").items()
+    }
+    if "bill_usd" in per_household:
+        recorded = per_household["baseline_bill_usd"].notna()
+        summary["community_bill_usd"] = float(per_household.loc[recorded, "bill_usd"].sum())
+        summary["community_baseline_bill_usd"] = float(
+            per_household.loc[recorded, "baseline_bill_usd"].sum()
+        )
+        summary["community_income_advantage_usd"] = (
+            summary["community_baseline_bill_usd"] - summary["community_bill_usd"]
+        )
+    if unrecorded:
+        summary["households_not_recorded_by_tefed"] = {
+            "count": len(unrecorded),
+            "household_ids": unrecorded,
+            "bill_usd": (
+                float(per_household.loc[unrecorded, "bill_usd"].sum())
+                if "bill_usd" in per_household
+                else None
+            ),
+            "reason": "run by an external program (ems.external): their load, PV and battery "
+            "are not in tefed's household records, so community energy, battery cycles and "
+            "baselines leave them out; their bills come from the market's ledger, their "
+            "voltages from the grid, and the energy balance is checked per market interval "
+            "against the energy the market metered for them",
+        }
+    summary["community"] = kpis.community_energy(households, step_s)
+    if "grid" in tables:
+        grid_tables = ("grid_nodes", "grid_elements", "grid_unbalance", "grid_taps")
+        if set(grid_tables) <= tables.keys():
+            summary["grid"] = grid_kpis.grid_summary(
+                tables["grid"], *(tables[name] for name in grid_tables), step_s
+            )
+            summary["pcc"] = summary["grid"].pop("pcc")
+    if "household_voltages" in tables:
+        low_pu, high_pu, upper_pu = voltage_limits(federation)
+        summary["voltage"] = grid_kpis.voltage_summary(
+            tables["household_voltages"], step_s, (low_pu, high_pu), upper_pu
+        )
+    if {"market_trades", "market_intervals"} <= tables.keys():
+        summary["market"] = _market(federation, tables)
+    summary["checks"] = _checks(federation, tables, households, unrecorded)
+    return summary
+
+
+_NO_HOUSEHOLDS = pd.DataFrame(
+    {
+        "time_s": pd.Series(dtype="int64"),
+        "household_id": pd.Series(dtype=object),
+        **{
+            column: pd.Series(dtype=float)
+            for column in ("load_power_kw", "pv_power_kw", "battery_power_kw", "power_kw")
+        },
+        "soc_kwh": pd.Series(dtype=float),
+    }
+)
+
+
+def _per_household(
+    table: pd.DataFrame, tables: dict[str, pd.DataFrame], households: pd.DataFrame, step_s: float
+) -> pd.DataFrame:
+    """Strategy, bills, battery cycles and voltage extremes of every household."""
+    per_household = pd.DataFrame(index=table.index)
+    per_household["strategy"] = table["strategy"]
+    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
+        bills = kpis.household_bills(
+            tables["market_settlements"], tables["household_intervals"], tables["prices"]
+        )
+        per_household = per_household.join(bills)
+    cycles = kpis.battery_cycles(households, table["battery_capacity_kwh"], step_s)
+    per_household["battery_equivalent_full_cycles"] = cycles
+    if "household_voltages" in tables:
+        voltage = tables["household_voltages"].groupby("household_id")["voltage_pu"]
+        per_household["voltage_min_pu"] = voltage.min()
+        per_household["voltage_max_pu"] = voltage.max()
+    return per_household
+
+
+def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Market KPIs: trades and prices per pool, orders, and welfare."""
+    mechanism = market_config(federation).get("mechanism")
+    market: dict[str, Any] = {"mechanism": mechanism}
+    market.update(market_kpis.market_summary(tables["market_trades"], tables["market_intervals"]))
+    orders = tables.get("market_orders")
+    if orders is not None:
+        market["orders"] = len(orders)
+        market["rejected_orders"] = int((orders["status"] == "rejected").sum())
+    needed = ("market_orders", "market_awards", "prices")
+    if set(needed) <= tables.keys():
+        market["welfare"] = market_kpis.market_welfare_usd(
+            str(mechanism),
+            orders,
+            tables["market_awards"],
+            tables["prices"],
+            float(federation.tefed.time.market_interval_s),
+        )
+    else:
+        missing = ", ".join(name for name in needed if name not in tables)
+        market["welfare"] = {"welfare_usd": None, "reason": f"not recorded: {missing}"}
+    dlmp = tables.get("market_dlmp") if mechanism == "dlmp" else None
+    if dlmp is not None:
+        binding = tables.get("market_binding_branches")
+        if binding is None:
+            binding = pd.DataFrame({"interval_index": [], "branch": []})
+        market.update(congestion_kpis.dlmp_congestion(dlmp, binding))
+    if "household_intervals" in tables:
+        table = federation.households_frame()
+        buses = table.loc[~table["serves_community"].astype(bool), "bus"]
+        market.update(congestion_kpis.consumer_prices(tables["household_intervals"], buses, dlmp))
+    return market
+
+
+def _checks(
+    federation: FederationFile,
+    tables: dict[str, pd.DataFrame],
+    households: pd.DataFrame,
+    unrecorded: list[str],
+) -> dict[str, Any]:
+    """Energy balance, settlement and state-of-charge checks."""
+    time = federation.tefed.time
+    checks: dict[str, Any] = {}
+    if "grid" in tables:
+        largest_step_wh = (
+            float(np.nanmax(np.abs(tables["grid"]["substation_power_kw"].to_numpy(float))))
+            * time.grid_step_s
+            / 3.6
+            if len(tables["grid"])
+            else 0.0
+        )
+        tolerance_wh = (
+            ENERGY_BALANCE_TOLERANCE_WH + ENERGY_BALANCE_RELATIVE_TOLERANCE * largest_step_wh
+        )
+    if "grid" in tables and not unrecorded:
+        error_wh = balance_checks.energy_balance_error_wh(
+            households, tables["grid"], float(time.grid_step_s)
+        )
+        worst_wh = float(np.abs(error_wh).max()) if error_wh.size else 0.0
+        checks["energy_balance_max_abs_error_wh"] = worst_wh
+        checks["energy_balance_tolerance_wh"] = tolerance_wh
+        checks["energy_balance_ok"] = bool(worst_wh <= tolerance_wh)
+    elif "grid" in tables and "market_settlements" in tables:
+        ledger = tables["market_settlements"]
+        metered_wh = (
+            ledger[ledger["participant"].isin(unrecorded)]
+            .groupby("interval_index")["energy_wh"]
+            .sum()
+        )
+        error_wh = balance_checks.interval_energy_balance_error_wh(
+            households,
+            tables["grid"],
+            metered_wh,
+            float(time.grid_step_s),
+            float(time.market_interval_s),
+        )
+        worst_wh = float(np.abs(error_wh).max()) if error_wh.size else 0.0
+        steps = time.market_interval_s // time.grid_step_s
+        checks["energy_balance_max_abs_error_wh"] = worst_wh
+        checks["energy_balance_per"] = "market interval (external households metered by market)"
+        checks["energy_balance_tolerance_wh"] = tolerance_wh * steps
+        checks["energy_balance_ok"] = bool(worst_wh <= tolerance_wh * steps)
+    elif "grid" in tables:
+        checks["energy_balance_not_checked"] = (
+            "households run by an external program and no market ledger to meter them"
+        )
+    if "optimizing_plans" in tables:
+        # A plan that was not optimal left its batteries idle: counted, never silent.
+        plans = tables["optimizing_plans"]
+        failed = plans[~plans["optimal"].astype(bool)]
+        checks["optimizing_plans"] = len(plans)
+        checks["optimizing_plans_not_optimal"] = len(failed)
+        checks["optimizing_plans_not_optimal_intervals"] = sorted(
+            int(i) for i in failed["interval_index"].unique()
+        )
+    if {"market_settlements", "market_awards", "household_intervals", "prices"} <= tables.keys():
+        found = balance_checks.settlement_checks(
+            tables["market_settlements"],
+            tables["household_intervals"],
+            tables["market_awards"],
+            tables["prices"],
+        )
+        checks.update(found)
+        checks["settlement_ok"] = bool(
+            found["metered_energy_max_abs_error_wh"] <= METERED_ENERGY_TOLERANCE_WH
+            and found["grid_payments_max_abs_error_usd"] <= MONEY_TOLERANCE_USD
+            and found["bills_max_abs_error_usd"] <= MONEY_TOLERANCE_USD
+            and found["bills_not_received"] == 0
+            and abs(found["trade_payments_sum_usd"]) <= MONEY_TOLERANCE_USD
+        )
+    soc = households["soc_kwh"].to_numpy(float)
+    if np.isfinite(soc).any():
+        table = federation.households_frame()
+        ids = households["household_id"]
+        capacity = table["battery_capacity_kwh"].reindex(ids).to_numpy(float)
+        low = table["battery_soc_min"].reindex(ids).to_numpy(float) * capacity
+        high = table["battery_soc_max"].reindex(ids).to_numpy(float) * capacity
+        has = np.isfinite(soc)
+        inside = (soc[has] >= low[has] - 1e-9) & (soc[has] <= high[has] + 1e-9)
+        checks["state_of_charge_within_limits"] = bool(inside.all())
+    return checks
+
+
+def market_config(federation: FederationFile) -> dict[str, Any]:
+    """The market federate's configuration from the federation file ({} without a market)."""
+    for entry in federation.federate_entries():
+        if entry.tefed is not None and entry.tefed.role == "market":
+            return dict(entry.tefed.config)
+    return {}
+
+
+def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
+    """The grid's allowed voltage band and stricter upper limit [pu] from the federation file."""
+    for entry in federation.federate_entries():
+        if entry.tefed is not None and entry.tefed.role == "grid":
+            low_pu, high_pu = entry.tefed.config["voltage_range_pu"]
+            return (
+                float(low_pu),
+                float(high_pu),
+                float(entry.tefed.config["upper_voltage_limit_pu"]),
+            )
+    return (*ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU)
+
+
+def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any]:
+    """Versions, source revision, and each federate's wall time computing and waiting."""
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    timing = {}
+    for path in sorted((folder.path / "timing").glob("*.json")):
+        timing[path.stem] = folder.read_json(f"timing/{path.name}")
+    started_at = folder.status().get("started_at")
+    wall_time_s = (
+        (datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds()
+        if started_at
+        else None
+    )
+    return {
+        "run_id": folder.path.name,
+        "started_at": started_at,
+        "wall_time_s": wall_time_s,
+        "federation": federation.name,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "git_sha": _git_sha(Path(__file__).resolve().parent),
+        "federates": timing,
+        "report_written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _git_sha(source_dir: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=source_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)

@@ -1,0 +1,343 @@
+"""Scenario → federation file.
+
+The builder resolves everything a run needs into one explicit JSON file: the broker and every
+federate entry with its ``exec`` line and HELICS block, the time grid, the household table (each
+household's devices, strategy, bus and phase, with ranges drawn from the seed), each federate's
+configuration, and where results go. Building is deterministic: the same scenario, output path
+and working directory give the same text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tefed.build.household_table import COMMUNITY_ID, resolve_households
+from tefed.contract import keys
+from tefed.contract.errors import InputError
+from tefed.contract.federation_file import FORMAT_VERSION, FederationFile
+from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE, Shard
+from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S
+from tefed.io.opendss.feeder_loader import attach_households, generate_feeder
+from tefed.scenario.grid_spec import OpenDssFeederSpec
+from tefed.scenario.model import CsvWholesale, Scenario
+
+#: ZeroMQ single-socket cores: one broker port per federation, and messages of any size (the
+#: tcp_ss cores dropped messages above about 4 kB, such as the awards of a community battery).
+CORE_TYPE = "zmq"
+HELICS_LOG_LEVEL = "warning"
+
+
+def build_federation(
+    scenario: Scenario, scenario_dir: Path, out_path: Path, base_dir: Path
+) -> FederationFile:
+    """Resolve a scenario into a federation file.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    scenario_dir : Path
+        Folder of the scenario file; relative paths in the scenario resolve against it.
+    out_path : Path
+        Where the federation file will be written (its ``exec`` lines name it).
+    base_dir : Path
+        Working directory of the federates (normally the project root); paths inside the
+        federation file are relative to it.
+    """
+    out_path = Path(os.path.abspath(out_path))
+    base_dir = Path(os.path.abspath(base_dir))
+    directory = os.path.relpath(base_dir, out_path.parent)
+    federation_arg = os.path.relpath(out_path, base_dir)
+    seeds = np.random.SeedSequence(scenario.seed).spawn(2)
+    households = resolve_households(
+        scenario, np.random.default_rng(seeds[0]), scenario_dir, base_dir
+    )
+    feeder_seed = int(seeds[1].generate_state(1)[0] % 2**31)
+    # The community battery sits at a busbar, not in a house of its own.
+    houses = int((~households["serves_community"].astype(bool)).sum())
+    feeder = _feeder_section(scenario, scenario_dir, base_dir, feeder_seed, houses)
+    _attach_to_feeder(households, scenario, feeder, base_dir)
+
+    household_ids = households["household_id"].tolist()
+    market_config = scenario.market.model_dump()
+    if scenario.market.mechanism == "dlmp":
+        market_config["feeder"] = feeder  # the market builds its network model from it
+    external = {entry.household_id: entry.exec for entry in scenario.ems.external}
+    unknown = [
+        f"ems.external[{k}].household_id: got {h!r}; expected an id of the household table "
+        f"({household_ids[0]} … {household_ids[-1]})"
+        for k, h in enumerate(external)
+        if h not in household_ids
+    ]
+    if unknown:
+        raise InputError("ems.external", unknown)
+    built_in = [i for i, h in enumerate(household_ids) if h not in external]
+    shards = np.array_split(np.array(built_in, dtype=int), scenario.ems.shards)
+    ems_names = ["ems"] if len(shards) == 1 else [f"ems_{i + 1}" for i in range(len(shards))]
+    port = scenario.run.broker_port
+    time = scenario.time
+
+    def entry(
+        name: str, role: str, helics: dict[str, Any], config: dict[str, Any], program: str = ""
+    ) -> dict:
+        command = program or f"python -m tefed.federates.{role}"
+        return {
+            "name": name,
+            "directory": directory,
+            "exec": f"{command} {federation_arg} --name {name}",
+            "helics": _helics_block(name, role, helics, scenario, port),
+            "tefed": {"role": role, "config": config},
+        }
+
+    forecasts = [
+        _sub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+        _sub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+    ]
+    market_forecasts = [*forecasts, _sub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh")]
+    published_kvar = scenario.grid.reactive_power == "published"
+    # A built-in shard exchanges one vector and one batch endpoint for all its households; a
+    # household program keeps the per-household keys (shard_layout).
+    row_of = {household: row for row, household in enumerate(household_ids)}
+    hosts = [
+        Shard(name, SHARD_INTERFACE, tuple(household_ids[i] for i in members), members)
+        for name, members in zip(ems_names, shards, strict=True)
+    ] + [
+        Shard(f"household_{h}", HOUSEHOLD_INTERFACE, (h,), np.array([row_of[h]])) for h in external
+    ]
+
+    def value_type(host: Shard) -> str:
+        return "vector" if host.is_batched else "double"
+
+    power_subscriptions = [_sub(host.power_key(), value_type(host), "kW") for host in hosts]
+    reactive_subscriptions = [
+        _sub(host.reactive_power_key(), value_type(host), "kvar")
+        for host in (hosts if published_kvar else [])
+    ]
+    federates = [
+        entry(
+            "price_feed",
+            "price_feed",
+            {
+                "publications": [
+                    _pub(keys.IMPORT_PRICE, "double", "USD/kWh"),
+                    _pub(keys.EXPORT_PRICE, "double", "USD/kWh"),
+                    _pub(keys.WHOLESALE_PRICE, "double", "USD/kWh"),
+                    _pub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+                    _pub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
+                    _pub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh"),
+                ]
+            },
+            _price_config(scenario, scenario_dir, base_dir),
+        )
+    ]
+    ems_config = {
+        "market_mechanism": scenario.market.mechanism,
+        "pv_model": _pv_model_config(scenario, scenario_dir, base_dir),
+        "publish_reactive_power": published_kvar,
+    }
+
+    def host_interfaces(host: Shard) -> dict[str, Any]:
+        publications = [_pub(host.power_key(), value_type(host), "kW")]
+        if published_kvar:
+            publications.append(_pub(host.reactive_power_key(), value_type(host), "kvar"))
+        return {
+            "publications": publications,
+            "subscriptions": forecasts,
+            "endpoints": [{"name": host.endpoint, "global": True}],
+        }
+
+    for host in hosts:
+        config = {"households": list(host.household_ids), "interface": host.interface, **ems_config}
+        program = "" if host.is_batched else external[host.household_ids[0]]
+        federates.append(entry(host.name, "ems", host_interfaces(host), config, program))
+    federates.append(
+        entry(
+            "grid",
+            "grid",
+            {
+                "publications": [
+                    _pub(keys.HOUSEHOLD_VOLTAGES, "vector", "pu"),
+                    _pub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
+                    *(_pub(keys.household_voltage(h), "double", "pu") for h in external),
+                    _pub(keys.SUBSTATION_POWER, "double", "kW"),
+                    _pub(keys.SUBSTATION_REACTIVE_POWER, "double", "kvar"),
+                    _pub(keys.LOSSES, "double", "kW"),
+                    _pub(keys.VOLTAGE_MIN, "double", "pu"),
+                    _pub(keys.VOLTAGE_MAX, "double", "pu"),
+                ],
+                "subscriptions": power_subscriptions + reactive_subscriptions,
+            },
+            {
+                "feeder": feeder,
+                "reactive_power": scenario.grid.reactive_power,
+                "constant_power_voltage_range_pu": list(
+                    scenario.grid.constant_power_voltage_range_pu
+                ),
+                "voltage_range_pu": list(scenario.grid.voltage_range_pu),
+                "upper_voltage_limit_pu": scenario.grid.upper_voltage_limit_pu,
+                "loading_limit_pct": scenario.grid.loading_limit_pct,
+                "on_nonconvergence": scenario.grid.on_nonconvergence,
+            },
+        )
+    )
+    federates.append(
+        entry(
+            "market",
+            "market",
+            {
+                "publications": [
+                    _pub(keys.TRADED_ENERGY, "double", "Wh"),
+                    _pub(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
+                ],
+                "subscriptions": [
+                    _sub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
+                    *market_forecasts,
+                ],
+                "endpoints": [{"name": keys.MARKET_ENDPOINT, "global": True}],
+            },
+            market_config,
+        )
+    )
+    broker = {
+        "name": "broker",
+        "directory": directory,
+        "exec": (
+            f"helics_broker --federates={len(federates)} --coretype={CORE_TYPE} --port={port} "
+            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error"
+        ),
+    }
+    data = {
+        "name": scenario.name,
+        "broker": False,
+        "federates": [broker, *federates],
+        "tefed": {
+            "format_version": FORMAT_VERSION,
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "time": {**time.model_dump(), "phase_offsets_s": dict(DEFAULT_PHASE_OFFSETS_S)},
+            "site": scenario.site.model_dump(),
+            "households": {column: households[column].tolist() for column in households.columns},
+            "results": {"root": f"{scenario.run.results_root}/{scenario.name}"},
+            "runtime": {
+                "stall_timeout_s": scenario.run.stall_timeout_s,
+                "startup_timeout_s": scenario.run.startup_timeout_s,
+                "wall_clock_limit_s": scenario.run.wall_clock_limit_s,
+                "progress_every_s": scenario.run.progress_every_s,
+            },
+        },
+    }
+    return FederationFile.model_validate(data)
+
+
+def _feeder_section(
+    scenario: Scenario, scenario_dir: Path, base_dir: Path, seed: int, n_households: int
+) -> dict[str, Any]:
+    """The grid configuration's ``feeder`` section (see `tefed.io.opendss.feeder_loader`)."""
+    spec = scenario.grid.feeder
+    if isinstance(spec, OpenDssFeederSpec):
+        master = (scenario_dir / spec.dss).resolve()
+        return {
+            "source": "opendss",
+            "master": os.path.relpath(master, base_dir),
+            "commands": list(spec.commands),
+            "regulators": spec.regulators,
+            "existing_loads": spec.existing_loads,
+            "existing_load_scale": spec.existing_load_scale,
+        }
+    design = spec.model_dump(exclude={"generator"})
+    design["service_length_m"] = list(design["service_length_m"])
+    design["n_households"] = n_households
+    return {"source": "generated", "generator": spec.generator, "seed": seed, "design": design}
+
+
+def _attach_to_feeder(
+    households: pd.DataFrame, scenario: Scenario, feeder: dict[str, Any], base_dir: Path
+) -> None:
+    """Add each household's ``bus``, ``phase`` and ``connection`` to the table."""
+    spec = scenario.grid.feeder
+    explicit = isinstance(spec, OpenDssFeederSpec)
+    houses = ~households["serves_community"].astype(bool).to_numpy()
+    try:
+        placed = attach_households(
+            feeder,
+            int(houses.sum()),
+            spec.placement if explicit else "generated",
+            list(spec.household_nodes) if explicit else [],
+            base_dir,
+        )
+    except ValueError as error:
+        raise InputError("grid.feeder", [str(error)]) from None
+    for column in ("bus", "phase", "connection"):
+        households[column] = None
+        households.loc[houses, column] = placed[column].to_numpy()
+    community = scenario.community_battery
+    if community is not None:
+        # The community battery connects three-phase at a transformer's LV busbar.
+        bus = community.bus
+        if bus is None and not explicit:
+            bus = str(generate_feeder(feeder).transformers["lv_bus"].iloc[0])
+        if bus is None:
+            raise InputError(
+                "community_battery.bus",
+                ["missing; with an OpenDSS feeder name the three-phase bus it connects to"],
+            )
+        row = households.index[households["household_id"] == COMMUNITY_ID]
+        households.loc[row, ["bus", "phase", "connection"]] = [bus, 1, "three_phase"]
+    households["phase"] = households["phase"].astype(int)
+
+
+# --- federate configuration ---------------------------------------------------------------------
+
+
+def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dict[str, Any]:
+    prices = scenario.prices
+    wholesale = prices.wholesale.model_dump()
+    if isinstance(prices.wholesale, CsvWholesale):
+        absolute = (scenario_dir / prices.wholesale.path).resolve()
+        wholesale["path"] = os.path.relpath(absolute, base_dir)
+    return {
+        "wholesale": wholesale,
+        "import_tariff": prices.import_tariff.model_dump(),
+        "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
+        "forecast_horizon_intervals": prices.forecast_horizon_intervals,
+    }
+
+
+def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dict[str, Any]:
+    model = scenario.pv_model.model_dump()
+    if model["weather_file"] is not None:
+        absolute = (scenario_dir / model["weather_file"]).resolve()
+        model["weather_file"] = os.path.relpath(absolute, base_dir)
+    return model
+
+
+def _helics_block(
+    name: str, role: str, interfaces: dict[str, Any], scenario: Scenario, port: int
+) -> dict[str, Any]:
+    period = scenario.time.market_interval_s if role == "price_feed" else scenario.time.grid_step_s
+    return {
+        "name": name,
+        "core_type": CORE_TYPE,
+        # A string, not a JSON number: with pandas (pyarrow) loaded before HELICS in the same
+        # process, HELICS 3.6 reads an integer brokerport as empty and refuses it.
+        "brokerport": str(port),
+        "period": period,
+        "offset": DEFAULT_PHASE_OFFSETS_S[role],
+        "uninterruptible": True,
+        "terminate_on_error": True,
+        "log_level": HELICS_LOG_LEVEL,
+        **interfaces,
+    }
+
+
+def _pub(key: str, value_type: str, unit: str) -> dict[str, Any]:
+    return {"key": key, "type": value_type, "unit": unit, "global": True}
+
+
+def _sub(key: str, value_type: str, unit: str) -> dict[str, Any]:
+    return {"key": key, "type": value_type, "unit": unit, "required": True}

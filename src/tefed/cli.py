@@ -1,0 +1,318 @@
+"""The ``tefed`` command line: build, validate and run federations."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tefed.build.builder import build_federation
+from tefed.build.validate import check_scenario
+from tefed.conformance.harness import add_check_federate_parser, run_check_federate
+from tefed.contract.errors import EXIT_USER_ERROR, InputError
+from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
+from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
+from tefed.run.powerflow import feeder_powerflow
+from tefed.run.runner import new_run_folder, run_federation
+from tefed.scenario.model import load_scenario
+from tefed.scenario.reference import scenario_json_schema_text
+
+EXIT_RUN_FAILED = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``tefed``; returns the exit code (2 for input errors)."""
+    parser = argparse.ArgumentParser(
+        prog="tefed", description="Transactive Energy FEDeration: co-simulate local energy markets."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="resolve a scenario into a federation file")
+    build.add_argument("scenario", type=Path)
+    build.add_argument("-o", "--output", type=Path, required=True, help="federation file to write")
+
+    validate = commands.add_parser("validate", help="check a scenario and report every problem")
+    validate.add_argument("scenario", type=Path)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of a scenario file (for editor completion)"
+    )
+    schema.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    run = commands.add_parser("run", help="run a scenario or a federation file end to end")
+    run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    run.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="step every built-in federate in this process, without HELICS (same results folder)",
+    )
+
+    powerflow = commands.add_parser(
+        "powerflow",
+        help="solve one snapshot of a feeder as the grid federate loads it; write bus voltages",
+    )
+    feeder = powerflow.add_mutually_exclusive_group(required=True)
+    feeder.add_argument("--dss", type=Path, help="OpenDSS master file")
+    feeder.add_argument(
+        "--scenario", type=Path, help="scenario whose feeder and households to load"
+    )
+    powerflow.add_argument(
+        "--command",
+        dest="opendss_commands",
+        action="append",
+        default=[],
+        metavar="OPENDSS_COMMAND",
+        help="OpenDSS command applied after compiling (repeatable), e.g. to lock a tap",
+    )
+    powerflow.add_argument(
+        "--regulators",
+        choices=("automatic", "locked"),
+        default="automatic",
+        help="regulator controls move taps, or taps stay as compiled and commanded",
+    )
+    powerflow.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
+
+    report = commands.add_parser(
+        "report", help="write report.html (plots, KPIs, metadata, warnings) into a run folder"
+    )
+    report.add_argument("run_folder", type=Path, help="results/<scenario>/<run-id>")
+
+    compare = commands.add_parser("compare", help="tabulate the main KPIs of runs side by side")
+    compare.add_argument("run_folders", type=Path, nargs="+", help="run folders to compare")
+    compare.add_argument("--csv", type=Path, help="also write the table as CSV")
+    compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
+
+    add_check_federate_parser(commands)
+
+    arguments = parser.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        if arguments.command == "build":
+            return _build(arguments.scenario, arguments.output)
+        if arguments.command == "validate":
+            return _validate(arguments.scenario)
+        if arguments.command == "schema":
+            return _schema(arguments.output)
+        if arguments.command == "powerflow":
+            return _powerflow(arguments, console)
+        if arguments.command == "report":
+            return _report(arguments.run_folder)
+        if arguments.command == "compare":
+            return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
+        if arguments.command == "check-federate":
+            return run_check_federate(arguments, console)
+        return _run(arguments.source, not arguments.no_progress, console, arguments.lockstep)
+    except InputError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        return EXIT_USER_ERROR
+
+
+def _load_and_build(scenario_path: Path, output: Path) -> FederationFile:
+    scenario, scenario_dir = load_scenario(scenario_path)
+    return build_federation(scenario, scenario_dir, output, Path.cwd())
+
+
+def _build(scenario_path: Path, output: Path) -> int:
+    federation = _load_and_build(scenario_path, output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(federation.to_json_text())
+    print(
+        f"wrote {output} ({len(federation.federates)} processes, "
+        f"{len(federation.tefed.households['household_id'])} households)"
+    )
+    return 0
+
+
+def _validate(scenario_path: Path) -> int:
+    # Every stage (fields, data files, building on the feeder) reports its problems at once.
+    check = check_scenario(scenario_path, Path.cwd())
+    if check.problems or check.scenario is None:
+        raise InputError(check.source, check.problems)
+    scenario = check.scenario
+    households = sum(group.count for group in scenario.households)
+    print(
+        f"{scenario_path}: valid ({households} households, "
+        f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps)"
+    )
+    return 0
+
+
+def _schema(output: Path | None) -> int:
+    text = scenario_json_schema_text()
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}")
+    return 0
+
+
+def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
+    table, converged = feeder_powerflow(
+        arguments.dss, arguments.opendss_commands, arguments.regulators, arguments.scenario
+    )
+    text = table.to_csv(index=False, float_format="%.6f")
+    if arguments.out is None:
+        sys.stdout.write(text)
+    else:
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments.out.write_text(text)
+        print(f"wrote {arguments.out} ({len(table)} nodes)")
+    if not converged:
+        console.print("[bold red]error:[/] the power flow did not converge", highlight=False)
+        return EXIT_RUN_FAILED
+    return 0
+
+
+def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = False) -> int:
+    base_dir = Path.cwd()
+    if source.suffix.lower() in (".yaml", ".yml"):
+        scenario, scenario_dir = load_scenario(source)
+        draft = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
+        if lockstep:
+            require_builtin_federates(draft, str(source))
+        folder = new_run_folder(draft, base_dir)
+        built_path = folder.file("federation.json")
+        federation = build_federation(scenario, scenario_dir, built_path, base_dir)
+    else:
+        federation = load_federation_file(source)
+        if lockstep:
+            require_builtin_federates(federation, str(source))
+        base_dir = federation_base_dir(source, federation.federate_entries()[0])
+        folder = new_run_folder(federation, base_dir)
+        built_path = source
+    # Entry directories are relative to the federation file: the one built into the run folder
+    # for a scenario, else the file given.
+    run = run_lockstep_federation if lockstep else run_federation
+    outcome = run(federation, base_dir, folder, show_progress=show_progress, source_path=built_path)
+    if not outcome.ok:
+        code = EXIT_USER_ERROR if outcome.input_error else EXIT_RUN_FAILED
+        console.print(
+            f"[bold red]run failed:[/] {escape(outcome.message)}", highlight=False, soft_wrap=True
+        )
+        print(outcome.run_folder.path)
+        return code
+    summary = outcome.run_folder.read_json("summary.json")
+    Console().print(kpi_table(summary))
+    Console().print(community_table(summary, outcome.wall_time_s))
+    print(outcome.run_folder.path)
+    return 0
+
+
+def _report(run_folder: Path) -> int:
+    from tefed.contract.run_folder import RunFolder
+    from tefed.reporting.html_report import write_html_report
+
+    if not (run_folder / "federation.json").is_file():
+        raise InputError(
+            str(run_folder), ["no federation.json here; expected a run folder of tefed run"]
+        )
+    # Resolved, so that results/<scenario>/latest is reported under its run id.
+    print(write_html_report(RunFolder(run_folder.resolve())))
+    return 0
+
+
+def _compare(run_folders: list[Path], csv: Path | None, markdown: Path | None) -> int:
+    from tefed.analysis.compare_runs import comparison_table, markdown_text, rich_table
+
+    table = comparison_table(run_folders)
+    Console().print(rich_table(table))
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(csv)
+        print(f"wrote {csv}")
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(markdown_text(table))
+        print(f"wrote {markdown}")
+    return 0
+
+
+def kpi_table(summary: dict[str, Any]) -> Table:
+    """Per-household bill and its difference from the net-billing baseline."""
+    table = Table(title=f"{summary['scenario']}: household bills [USD]")
+    for column in ("household", "strategy", "bill", "baseline", "advantage"):
+        table.add_column(column, justify="left" if column in ("household", "strategy") else "right")
+    for household, row in summary["households"].items():
+        table.add_row(
+            household,
+            row.get("strategy", ""),
+            _money(row.get("bill_usd")),
+            _money(row.get("baseline_bill_usd")),
+            _money(row.get("income_advantage_usd")),
+        )
+    if "community_bill_usd" in summary:
+        bill, baseline = summary["community_bill_usd"], summary["community_baseline_bill_usd"]
+        table.add_row(
+            "all", "", _money(bill), _money(baseline), _money(baseline - bill), style="bold"
+        )
+    return table
+
+
+def community_table(summary: dict[str, Any], wall_time_s: float) -> Table:
+    """Community self-sufficiency, market volume and price, voltage range."""
+    table = Table(title="community", show_header=False)
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    community = summary.get("community", {})
+    market = summary.get("market", {})
+    voltage = summary.get("voltage", {})
+    grid = summary.get("grid", {})
+    nodes = grid.get("node_voltage", {})
+    loading = grid.get("loading", {})
+    outside_min = nodes.get("node_minutes_below", 0.0) + nodes.get("node_minutes_above", 0.0)
+    rows = [
+        ("self-sufficiency", _number(community.get("self_sufficiency_pct"), ".1f", "%")),
+        ("self-consumption", _number(community.get("self_consumption_pct"), ".1f", "%")),
+        ("traded energy", _number(market.get("traded_energy_kwh"), ".2f", "kWh")),
+        (
+            "volume-weighted trade price",
+            _number(market.get("volume_weighted_price_usd_per_kwh"), ".4f", "USD/kWh"),
+        ),
+        (
+            "market welfare",
+            _number(market.get("welfare", {}).get("welfare_usd"), ".3f", "USD"),
+        ),
+        (
+            "household voltage min / max",
+            f"{_number(voltage.get('voltage_min_pu'), '.4f', '')}/ "
+            f"{_number(voltage.get('voltage_max_pu'), '.4f', 'pu')}",
+        ),
+        (
+            "node-minutes outside range / above limit",
+            f"{_number(outside_min, '.0f', '')}/ "
+            f"{_number(nodes.get('node_minutes_above_upper_limit'), '.0f', 'min')}",
+        ),
+        (
+            "max line / transformer loading",
+            f"{_number(loading.get('max_line_loading_pct'), '.0f', '')}/ "
+            f"{_number(loading.get('max_transformer_loading_pct'), '.0f', '%')}",
+        ),
+        ("feeder losses", _number(summary.get("pcc", {}).get("losses_pct"), ".1f", "%")),
+        ("wall time", f"{wall_time_s:.1f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{round(value, 3) + 0.0:.3f}"
+
+
+def _number(value: float | None, spec: str, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:{spec}} {unit}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Conformance checks of a replacement federate against the contract in ``docs/interfaces.md``.
+
+A harness run (`tefed.conformance.harness`) puts the candidate program in place of one
+built-in federate, watches it with a probe federate (`tefed.runtime.probe`) and
+collects what happened into `CheckInputs`. Each check is a small pure function of those inputs
+returning `Finding` objects that say what is wrong and how to fix it; no finding means the check
+passed. Nothing here talks to HELICS or reads files.
+
+Checks (``CHECKS``, in report order):
+
+- ``interfaces``: publications, subscriptions and endpoints registered against the ``helics``
+  block; the type and unit of every publication;
+- ``finite values``: every published number is finite;
+- ``time grid``: every value update, message and granted time lies on the federate's grid,
+  ``n·period + offset``, inside the run;
+- ``every step``: values due at fixed instants (household power, grid state, prices, the
+  market's traded energy at each gate closure) are published at each of them;
+- ``message schema``: every message the candidate sends parses against its schema
+  (``docs/message_schemas.json``) and goes to an endpoint of the right kind;
+- ``gate closure``: no orders arrive after the gate of their interval closed;
+- ``market refusals``: no other orders are refused by the market;
+- ``finishing``: the run completes and the candidate exits with 0;
+- ``disconnecting``: the candidate disconnects when the run is over, and its process exits.
+
+Every check takes one `CheckInputs` and returns a list of `Finding` (empty: passed); the
+interface check lives in `tefed.conformance.interfaces`, the message checks in
+`tefed.conformance.messages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tefed.conformance.interfaces import check_interfaces
+from tefed.conformance.messages import (
+    check_gate_closure,
+    check_market_refusals,
+    check_message_schema,
+)
+from tefed.conformance.observations import (
+    ROLES,
+    TIME_TOLERANCE_S,
+    CheckInputs,
+    Finding,
+    capped,
+    due_times_s,
+    on_grid,
+    time_text,
+)
+from tefed.runtime.probe import HELICS_MAX_TIME_S
+
+_EXIT_CODES = "1: it failed, 2: input error, 3: stopped because another federate failed"
+
+
+# --- values and timing --------------------------------------------------------------------------
+
+
+def check_finite_values(inputs: CheckInputs) -> list[Finding]:
+    """Every published number is finite (no NaN, no infinity).
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What the harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        One per violation; empty when the check passes.
+    """
+    return capped(
+        [
+            Finding(
+                "finite values",
+                f"'{item['key']}' published {item['value']} at {time_text(item['time_s'])}",
+                "publish finite numbers only; the grid and the market stop the run on a "
+                "missing or non-finite household power",
+            )
+            for item in inputs.observations.non_finite_values
+        ]
+    )
+
+
+def check_time_grid(inputs: CheckInputs) -> list[Finding]:
+    """Value updates, messages and granted times lie on ``n·period + offset`` within the run.
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What the harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        One per violation; empty when the check passes.
+    """
+    expected, observed = inputs.expected, inputs.observations
+    seen = [
+        (time_s, f"value of '{key}'")
+        for key, times in observed.update_times_s.items()
+        for time_s in times
+    ]
+    seen += [(item["time_s"], f"message to '{item['destination']}'") for item in observed.messages]
+    # A granted time is sampled by the probe (whether it sees one depends on timing); it adds
+    # a finding only where no value or message already shows the same off-grid time.
+    shown = {time_s for time_s, _ in seen}
+    seen += [
+        (time_s, "granted time")
+        for time_s in observed.granted_times_s
+        if 0 < time_s < HELICS_MAX_TIME_S and time_s not in shown
+    ]
+    end_s = inputs.time_grid.duration_s
+    off_grid = sorted(
+        (time_s, what)
+        for time_s, what in seen
+        if not on_grid(time_s, expected.period_s, expected.offset_s, end_s)
+    )
+    fix = (
+        f"request only times n·{expected.period_s:g} + {expected.offset_s:g} s up to the end of "
+        "the run: create the federate from its helics block (period, offset, uninterruptible) "
+        "and request the time of its next step"
+    )
+    return capped(
+        [
+            Finding("time grid", f"{what} at {time_text(t)} is off the grid", fix)
+            for t, what in off_grid
+        ]
+    )
+
+
+def check_every_step(inputs: CheckInputs) -> list[Finding]:
+    """Values with a fixed cadence are published at every instant they are due.
+
+    Judged only for a run that completed, and for publications the candidate registered (the
+    ``interfaces`` check reports the others).
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What the harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        One per violation; empty when the check passes.
+    """
+    if inputs.run.message:
+        return []
+    observed = inputs.observations
+    registered = {item["name"] for item in (observed.interfaces or {}).get("publications", [])}
+    findings = []
+    for spec in inputs.expected.publications:
+        due = due_times_s(inputs.role, spec.key, inputs.time_grid)
+        if spec.key not in registered or due is None or not due.size:
+            continue
+        times = np.asarray(observed.update_times_s.get(spec.key, []), dtype=float)
+        published = np.isclose(
+            (due + inputs.expected.offset_s)[:, None], times[None, :], atol=TIME_TOLERANCE_S
+        ).any(axis=1)
+        if not published.all():
+            findings.append(
+                Finding(
+                    "every step",
+                    f"'{spec.key}' was not published at {int((~published).sum())} of the "
+                    f"{due.size} instants it is due (first {time_text(due[~published][0])})",
+                    "publish it at every instant the column 'when' of docs/interfaces.md names",
+                )
+            )
+    return capped(findings)
+
+
+# --- end of the run -----------------------------------------------------------------------------
+
+
+def check_finishing(inputs: CheckInputs) -> list[Finding]:
+    """The run completes (no failure, no stall, within the wall-clock limit) and the candidate
+    exits with 0.
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What the harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        One per violation; empty when the check passes.
+    """
+    run, name, final = inputs.run, inputs.federate, inputs.observations.final
+    first_line = run.message.splitlines()[0] if run.message else ""
+    read_log = f"read logs/{run.failed_federate}.log in the run folder"
+    findings = []
+    if run.time_limit_reached:
+        if final is None:
+            findings.append(
+                Finding(
+                    "finishing",
+                    f"the run did not reach its end within the wall-clock limit: {first_line}",
+                    "step through the whole time grid without waiting outside HELICS calls",
+                )
+            )
+    elif run.message and run.stalled and run.failed_federate == name:
+        findings.append(
+            Finding(
+                "finishing",
+                f"the run stalled waiting for '{name}': {first_line}",
+                "request the next time as soon as a step is computed; never block outside "
+                "HELICS calls for longer than the stall timeout",
+            )
+        )
+    elif run.message and run.failed_federate == name:
+        findings.append(
+            Finding(
+                "finishing",
+                f"'{name}' failed and ended the run: {first_line}",
+                f"{read_log}; exit with 0 after a complete run ({_EXIT_CODES})",
+            )
+        )
+    elif run.message:
+        findings.append(
+            Finding(
+                "finishing",
+                f"the run did not complete, '{run.failed_federate}' ended it: {first_line}",
+                f"{read_log}; a built-in federate usually stops the run because of a value or "
+                "message of the candidate",
+            )
+        )
+    code = run.exit_codes.get(name)
+    if code is not None and code > 0 and run.failed_federate != name:
+        findings.append(
+            Finding(
+                "finishing",
+                f"'{name}' exited with code {code}",
+                f"exit with 0 after a complete run ({_EXIT_CODES})",
+            )
+        )
+    return findings
+
+
+def check_disconnecting(inputs: CheckInputs) -> list[Finding]:
+    """The candidate disconnects when the run is over, and its process then exits.
+
+    The probe gives it a grace period after every other federate finished; a process that
+    exits without disconnecting leaves its federate connected too.
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What the harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        One per violation; empty when the check passes.
+    """
+    run, name, final = inputs.run, inputs.federate, inputs.observations.final
+    code = run.exit_codes.get(name)
+    fix = (
+        "after the last step call helicsFederateDisconnect, helicsFederateFree and "
+        "helicsCloseLibrary (in a finally block), then exit"
+    )
+    if final is not None and final.get("candidate_connected"):
+        if code == 0:
+            message = f"'{name}' exited without disconnecting its federate"
+        else:
+            message = (
+                f"'{name}' was still connected {final.get('waited_s', 0):g} s after every other "
+                "federate had finished"
+            )
+        return [Finding("disconnecting", message, fix)]
+    if run.time_limit_reached and final is not None and code is not None and code < 0:
+        return [
+            Finding(
+                "disconnecting",
+                f"'{name}' disconnected but its process kept running until the wall-clock "
+                "limit stopped it",
+                fix,
+            )
+        ]
+    return []
+
+
+#: Every check, in report order.
+CHECKS: tuple[Callable[[CheckInputs], list[Finding]], ...] = (
+    check_interfaces,
+    check_finite_values,
+    check_time_grid,
+    check_every_step,
+    check_message_schema,
+    check_gate_closure,
+    check_market_refusals,
+    check_finishing,
+    check_disconnecting,
+)
+
+
+def run_checks(inputs: CheckInputs) -> list[Finding]:
+    """Findings of every check, in report order.
+
+    Parameters
+    ----------
+    inputs : CheckInputs
+        What one harness run observed of the candidate.
+
+    Returns
+    -------
+    list of Finding
+        Every violation found; empty when the candidate conforms.
+
+    Raises
+    ------
+    ValueError
+        When ``inputs.role`` is not one of ``ROLES``.
+    """
+    if inputs.role not in ROLES:
+        raise ValueError(f"role: got {inputs.role!r}; expected one of {list(ROLES)}")
+    return [finding for check in CHECKS for finding in check(inputs)]

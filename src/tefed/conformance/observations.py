@@ -1,0 +1,297 @@
+"""What a conformance harness run observed of a candidate federate, as plain data.
+
+`tefed.conformance.harness` fills a `CheckInputs` from one run: the candidate's ``helics``
+block (`ExpectedInterfaces`), what the probe federate saw (`ProbeObservations`, written by
+`tefed.runtime.probe`), how the run ended (`RunSummary`) and the market's order table.
+The checks of `tefed.conformance.checks` judge it and return `Finding` objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tefed.contract import keys
+from tefed.contract.shard_layout import ShardLayout
+from tefed.contract.time_grid import TimeGrid
+from tefed.runtime.probe import ProbeObservations
+
+#: Roles a candidate can take; ``household`` is one household taken out of the built-in ems.
+ROLES = ("market", "ems", "household", "price_feed", "grid")
+#: Two HELICS times closer than this are the same instant [s].
+TIME_TOLERANCE_S = 1e-6
+#: Findings listed per check before the rest are counted in one line.
+FINDINGS_SHOWN_PER_CHECK = 6
+#: Roles whose households send orders.
+ORDERING_ROLES = ("ems", "household")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation of the contract.
+
+    Parameters
+    ----------
+    check : str
+        Name of the check that found it (``interfaces``, ``time grid``, ...).
+    message : str
+        What is wrong, with the key, time [s] or value concerned.
+    fix : str
+        How to fix it.
+    """
+
+    check: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class InterfaceSpec:
+    """A publication or subscription as a ``helics`` block declares it.
+
+    Parameters
+    ----------
+    key : str
+        Global key, e.g. ``household/h01/power_kw``.
+    type : str
+        HELICS type name (``double``, ``vector``).
+    unit : str
+        Unit string, e.g. ``kW``.
+    """
+
+    key: str
+    type: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class ExpectedInterfaces:
+    """What the candidate's ``helics`` block says it registers, and its time grid.
+
+    Parameters
+    ----------
+    publications, subscriptions : tuple of InterfaceSpec
+        Declared publications and subscriptions.
+    endpoints : tuple of str
+        Declared (global) endpoint names.
+    period_s : float
+        The block's ``period``: the federate's grid step [s].
+    offset_s : float
+        The block's ``offset``: its phase within a grid instant [s].
+    """
+
+    publications: tuple[InterfaceSpec, ...]
+    subscriptions: tuple[InterfaceSpec, ...]
+    endpoints: tuple[str, ...]
+    period_s: float
+    offset_s: float
+
+    @classmethod
+    def from_helics_block(cls, block: dict[str, Any]) -> ExpectedInterfaces:
+        """Read a standard HELICS federate configuration.
+
+        Examples
+        --------
+        >>> block = {"period": 60, "offset": 0.001, "endpoints": [{"name": "household/h01"}],
+        ...          "publications": [{"key": "household/h01/power_kw", "type": "double",
+        ...                            "unit": "kW"}]}
+        >>> expected = ExpectedInterfaces.from_helics_block(block)
+        >>> expected.publications[0].unit, expected.endpoints, expected.offset_s
+        ('kW', ('household/h01',), 0.001)
+        """
+
+        def specs(section: str) -> tuple[InterfaceSpec, ...]:
+            return tuple(
+                InterfaceSpec(item["key"], item.get("type", ""), item.get("unit", ""))
+                for item in block.get(section, [])
+            )
+
+        return cls(
+            publications=specs("publications"),
+            subscriptions=specs("subscriptions"),
+            endpoints=tuple(item["name"] for item in block.get("endpoints", [])),
+            period_s=float(block.get("period", 0.0)),
+            offset_s=float(block.get("offset", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How the harness run ended.
+
+    Parameters
+    ----------
+    exit_codes : dict of str to int or None
+        Exit code of each federate process (negative: killed by that signal).
+    message : str
+        The runner's message when the run failed ('' when it completed).
+    failed_federate : str or None
+        The federate the runner blames for the failure.
+    time_limit_reached : bool
+        The run was stopped at the wall-clock limit.
+    stalled : bool
+        A stall watchdog ended the run.
+    """
+
+    exit_codes: dict[str, int | None]
+    message: str = ""
+    failed_federate: str | None = None
+    time_limit_reached: bool = False
+    stalled: bool = False
+
+
+@dataclass
+class CheckInputs:
+    """Everything the checks look at for one candidate federate.
+
+    Parameters
+    ----------
+    role : str
+        One of ``ROLES``.
+    federate : str
+        The candidate's federate name.
+    households : tuple of str
+        Households the candidate hosts (roles ``ems`` and ``household``).
+    expected : ExpectedInterfaces
+        The candidate's ``helics`` block.
+    time_grid : TimeGrid
+        The run's time grid.
+    observations : ProbeObservations
+        What the probe saw.
+    run : RunSummary
+        How the run ended.
+    market_orders : pandas.DataFrame or None
+        The built-in market's order table (``market_orders.parquet``), when it wrote one.
+    unpublished_targets : tuple of str
+        Subscription targets for which HELICS found no publisher (from the federates' logs).
+    shard_layout : ShardLayout or None
+        Which ems entry hosts each household (to take batches apart); None: no batches.
+    """
+
+    role: str
+    federate: str
+    households: tuple[str, ...]
+    expected: ExpectedInterfaces
+    time_grid: TimeGrid
+    observations: ProbeObservations
+    run: RunSummary
+    market_orders: pd.DataFrame | None = None
+    unpublished_targets: tuple[str, ...] = ()
+    shard_layout: ShardLayout | None = None
+
+
+def on_grid(time_s: float, period_s: float, offset_s: float, end_s: float) -> bool:
+    """Whether a HELICS time lies on a federate's grid.
+
+    Parameters
+    ----------
+    time_s : float
+        HELICS time [s].
+    period_s, offset_s : float
+        The federate's period and offset [s].
+    end_s : float
+        Duration of the run [s]; the last grid time is ``end_s + offset_s``.
+
+    Returns
+    -------
+    bool
+        True when ``time_s = n·period + offset`` for an integer ``0 ≤ n`` and
+        ``time_s ≤ end + offset`` (within ``TIME_TOLERANCE_S``).
+
+    Examples
+    --------
+    >>> on_grid(120.001, 60.0, 0.001, 3600.0), on_grid(90.001, 60.0, 0.001, 3600.0)
+    (True, False)
+    >>> on_grid(3660.001, 60.0, 0.001, 3600.0)
+    False
+    """
+    steps = (time_s - offset_s) / period_s
+    return bool(
+        abs(steps - round(steps)) * period_s <= TIME_TOLERANCE_S
+        and round(steps) >= 0
+        and time_s <= end_s + offset_s + TIME_TOLERANCE_S
+    )
+
+
+def due_times_s(role: str, key: str, grid: TimeGrid) -> np.ndarray | None:
+    """Grid instants at which a federate of ``role`` must publish ``key``.
+
+    Parameters
+    ----------
+    role : str
+        One of ``ROLES``.
+    key : str
+        A publication key of that role.
+    grid : TimeGrid
+        The run's time grid.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Instants [s] (HELICS time minus the offset), or None when the key has no fixed cadence
+        (the market's mean trade price, published at gate closures with trades only).
+
+    Notes
+    -----
+    From the column "when" of docs/interfaces.md: prices at the start of every market interval,
+    household power and grid state every grid step, the households' metered energy at the last
+    step of every interval, the market's traded energy at every gate closure (intervals
+    1 … K−1; interval 0 has no market).
+
+    Examples
+    --------
+    One hour, 15-minute intervals, gate closure one minute ahead:
+
+    >>> from datetime import datetime, timezone
+    >>> grid = TimeGrid(datetime(2022, 6, 21, tzinfo=timezone.utc), 3600, 60, 900, 60)
+    >>> due_times_s("market", "market/traded_energy_wh", grid).tolist()
+    [840, 1740, 2640]
+    >>> due_times_s("price_feed", "price_feed/import_price_usd_per_kwh", grid).tolist()
+    [0, 900, 1800, 2700]
+    >>> due_times_s("grid", "grid/household_energy_wh", grid).tolist()
+    [840, 1740, 2640, 3540]
+    """
+    if role == "price_feed":
+        return np.asarray(grid.interval_start_s(np.arange(grid.n_intervals)))
+    if role == "grid" and key == keys.HOUSEHOLD_ENERGY:
+        return np.array(
+            [grid.interval_start_s(k + 1) - grid.grid_step_s for k in range(grid.n_intervals)]
+        )
+    if role == "grid" or (role in ("ems", "household") and key.startswith(("household/", "ems/"))):
+        return grid.step_times_s()
+    if role == "market" and key == keys.TRADED_ENERGY:
+        return np.array([grid.gate_closure_time_s(k) for k in range(1, grid.n_intervals)])
+    return None
+
+
+def time_text(time_s: float) -> str:
+    """A HELICS time as people read it.
+
+    Examples
+    --------
+    >>> time_text(840.001), time_text(900.0)
+    ('t=840.001 s', 't=900 s')
+    """
+    return "t=" + f"{time_s:.3f}".rstrip("0").rstrip(".") + " s"
+
+
+def capped(findings: list[Finding]) -> list[Finding]:
+    """The first ``FINDINGS_SHOWN_PER_CHECK`` findings of a check, and one counting the rest.
+
+    Examples
+    --------
+    >>> found = [Finding("time grid", f"value at t={t} s is off the grid", "fix") for t in range(8)]
+    >>> [finding.message for finding in capped(found)][-1]
+    '... and 2 more like these'
+    """
+    if len(findings) <= FINDINGS_SHOWN_PER_CHECK:
+        return findings
+    last = findings[FINDINGS_SHOWN_PER_CHECK - 1]
+    rest = len(findings) - FINDINGS_SHOWN_PER_CHECK
+    return [
+        *findings[:FINDINGS_SHOWN_PER_CHECK],
+        Finding(last.check, f"... and {rest} more like these", last.fix),
+    ]

@@ -1,0 +1,222 @@
+"""The federation file: one JSON file that describes and runs a whole federation.
+
+It is a valid ``helics run --path`` runner file (``name``, ``broker``, ``federates[]`` with
+``name``, ``directory``, ``exec``, optional ``env``). Each tefed federate entry also carries
+
+- ``helics``: its HELICS federate configuration in the standard format, so a program in any
+  HELICS language can create its federate from it;
+- ``tefed``: its role and role-specific configuration;
+
+and the top-level ``tefed`` section carries what all federates share: the time grid, the seed,
+the site, the household table, results and runtime settings. Nothing a federate does depends on a
+default that this file does not show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tefed.contract.errors import InputError, describe_validation_error
+from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S, TimeGrid, parse_start
+
+FORMAT_VERSION = 1
+ROLES = ("price_feed", "ems", "grid", "market")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeSection(_Strict):
+    """Time grid as written in the file (see ``TimeGrid`` for the meaning of each field)."""
+
+    start: str
+    timezone: str
+    duration_s: int = Field(gt=0)
+    grid_step_s: int = Field(gt=0)
+    market_interval_s: int = Field(gt=0)
+    gate_closure_s: int = Field(gt=0)
+    phase_offsets_s: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PHASE_OFFSETS_S))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TimeSection:
+        self.to_time_grid()
+        return self
+
+    def to_time_grid(self) -> TimeGrid:
+        """The validated ``TimeGrid``."""
+        return TimeGrid(
+            start=parse_start(self.start, self.timezone),
+            duration_s=self.duration_s,
+            grid_step_s=self.grid_step_s,
+            market_interval_s=self.market_interval_s,
+            gate_closure_s=self.gate_closure_s,
+            phase_offsets_s=dict(self.phase_offsets_s),
+        )
+
+
+class ResultsSection(_Strict):
+    """Where results go.
+
+    ``root`` holds one folder per run; ``run_dir``, when set (``tefed run`` sets it), is the exact
+    folder of this run. Without it, federates started by ``helics run`` agree on
+    ``<root>/helics-<broker name>``.
+    """
+
+    root: str
+    run_dir: str | None = None
+
+
+class RuntimeSection(_Strict):
+    """How federates guard against failures of others."""
+
+    stall_timeout_s: float = Field(gt=0)
+    startup_timeout_s: float = Field(gt=0)
+    wall_clock_limit_s: float = Field(gt=0)
+    progress_every_s: int = Field(gt=0)
+
+
+class SiteSection(_Strict):
+    """Where the community is (for solar position and calendar data)."""
+
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float
+    linke_turbidity: float = Field(gt=0, le=10)
+
+
+class TefedSection(_Strict):
+    """Federation-wide tefed settings."""
+
+    format_version: Literal[1]
+    scenario: str
+    seed: int = Field(ge=0)
+    time: TimeSection
+    site: SiteSection
+    households: dict[str, list[Any]]
+    results: ResultsSection
+    runtime: RuntimeSection
+
+    @field_validator("households")
+    @classmethod
+    def _household_table(cls, households: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        lengths = {column: len(values) for column, values in households.items()}
+        if "household_id" not in lengths:
+            raise ValueError("households table needs a household_id column")
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"households columns differ in length: {lengths}")
+        ids = households["household_id"]
+        if len(set(ids)) != len(ids):
+            raise ValueError("households.household_id has duplicates")
+        return households
+
+
+class FederateSection(_Strict):
+    """A tefed federate's role and role-specific configuration."""
+
+    role: Literal["price_feed", "ems", "grid", "market"]
+    config: dict[str, Any]
+
+
+class FederateEntry(BaseModel):
+    """One process of the federation (a federate, or the broker)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    directory: str
+    exec: str
+    env: dict[str, str] | None = None
+    helics: dict[str, Any] | None = None
+    tefed: FederateSection | None = None
+
+    @property
+    def is_broker(self) -> bool:
+        """True for the entry that starts the HELICS broker."""
+        return self.exec.split()[0].endswith("helics_broker")
+
+    @property
+    def runs_builtin(self) -> bool:
+        """True when the entry runs one of tefed's own federate programs."""
+        return " -m tefed.federates." in f" {self.exec}"
+
+
+class FederationFile(BaseModel):
+    """A whole federation file."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    broker: bool | dict[str, Any]
+    federates: list[FederateEntry]
+    tefed: TefedSection
+
+    @field_validator("federates")
+    @classmethod
+    def _unique_names(cls, federates: list[FederateEntry]) -> list[FederateEntry]:
+        names = [entry.name for entry in federates]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"federate names must be unique; repeated: {duplicates}")
+        return federates
+
+    def entry(self, name: str) -> FederateEntry:
+        """The entry of federate ``name``."""
+        for entry in self.federates:
+            if entry.name == name:
+                return entry
+        known = [entry.name for entry in self.federates]
+        raise InputError("federation file", [f"no federate named {name!r}; federates: {known}"])
+
+    def federate_entries(self) -> list[FederateEntry]:
+        """Entries that are HELICS federates (everything but the broker)."""
+        return [entry for entry in self.federates if not entry.is_broker]
+
+    def households_frame(self) -> pd.DataFrame:
+        """The household table, indexed by ``household_id``."""
+        return pd.DataFrame(self.tefed.households).set_index("household_id", drop=False)
+
+    def to_json_text(self) -> str:
+        """The file's canonical text (2-space indent, trailing newline)."""
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+
+
+def load_federation_file(path: str | Path) -> FederationFile:
+    """Read and validate a federation file.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not JSON, or does not match the format; every problem is
+        named with its field path.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), ["file not found"]) from None
+    except json.JSONDecodeError as error:
+        raise InputError(
+            str(path), [f"not valid JSON at line {error.lineno}: {error.msg}"]
+        ) from None
+    try:
+        return FederationFile.model_validate(data)
+    except ValidationError as error:
+        raise InputError(str(path), describe_validation_error(error)) from None
+
+
+def federation_base_dir(federation_path: Path, entry: FederateEntry) -> Path:
+    """Working directory of a federate as ``helics run`` starts it."""
+    return (federation_path.resolve().parent / entry.directory).resolve()

@@ -1,0 +1,300 @@
+"""One interface over every clearing mechanism: an interval's book in, trades and prices out.
+
+A mechanism object is built once per run from the scenario's market section and cleared once
+per delivery interval with that interval's :class:`IntervalBook` and net-billing prices. It
+returns a :class:`ClearingOutcome`: trades in one table shape for every mechanism, named
+prices and an explicit status. Pairwise mechanisms (double auction, continuous market) trade
+participant with participant; central ones (curve clearing, DLMP) trade each participant with
+the ``market`` (uniform price, the grid's share included) or with the ``grid`` (DLMP, the
+distribution operator collects the congestion rent).
+
+Energy is awarded in whole Wh: a central mechanism's power [kW] over the interval becomes
+``round(power_kw · interval_s / 3.6)`` Wh per order, and the grid's share in a curve clearing is
+whatever balances the participants' rounded awards, so the market's own payments cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from tefed.domain.market.frames import typed_frame
+from tefed.domain.market.interval_book import IntervalBook
+from tefed.domain.market.mechanisms.curve_clearing import clear_curves
+from tefed.domain.market.mechanisms.double_auction import clear_double_auction
+from tefed.domain.market.mechanisms.matching_engine import Fill, MatchingEngine
+from tefed.domain.market.order_curves import affine_orders, order_vertices
+from tefed.domain.market.trade_tables import GRID, MARKET, central_trades, whole_wh
+
+if TYPE_CHECKING:  # pyomo is imported only by runs that clear with DLMP
+    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+
+
+#: Order kinds each mechanism accepts.
+ACCEPTED_KINDS = {
+    "double_auction": ("simple",),
+    "continuous": ("simple",),
+    "curve_clearing": ("simple", "curve", "affine"),
+    "dlmp": ("simple", "affine"),
+}
+
+#: Expiry of an order that has none [s]: it stands until its interval's book closes.
+_NEVER_S = float(np.finfo(np.float64).max)
+
+
+@dataclass(frozen=True)
+class ClearingPrices:
+    """Prices a mechanism may clear against [USD/kWh].
+
+    Attributes
+    ----------
+    import_usd_per_kwh, export_usd_per_kwh : float
+        Net-billing prices of the grid connection for the interval.
+    wholesale_usd_per_kwh : float
+        Wholesale price at the substation (NaN when the price feed has none).
+    """
+
+    import_usd_per_kwh: float
+    export_usd_per_kwh: float
+    wholesale_usd_per_kwh: float = float("nan")
+
+
+@dataclass(frozen=True)
+class ClearingOutcome:
+    """What one interval's clearing decided.
+
+    Attributes
+    ----------
+    trades : pandas.DataFrame
+        Columns ``OUTCOME_TRADE_COLUMNS``: ``quantity_wh`` (int64) [Wh] from ``seller`` to
+        ``buyer`` at ``price_usd_per_kwh`` [USD/kWh]; limit prices are NaN where an order has
+        no single limit (curves, affine orders); a central counterparty has an empty order id.
+    status : str
+        The mechanism's status of the clearing (see each mechanism).
+    prices_usd_per_kwh : dict of str to float
+        Named prices of the clearing: per pool for a double auction, ``uniform`` for curve
+        clearing, ``bus:<name>`` per bus for DLMP [USD/kWh].
+    tables : dict of str to pandas.DataFrame
+        Further results a mechanism reports (DLMP per bus, binding branches).
+    """
+
+    trades: pd.DataFrame
+    status: str
+    prices_usd_per_kwh: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def traded_energy_wh(self) -> int:
+        """Energy the participants bought in the clearing [Wh] (each trade counted once)."""
+        return int(self.trades["quantity_wh"].to_numpy(dtype=np.int64)[self._bought].sum())
+
+    @property
+    def mean_price_usd_per_kwh(self) -> float:
+        """Volume-weighted mean price of the participants' purchases [USD/kWh]; NaN if none."""
+        bought = self._bought
+        quantity_wh = self.trades["quantity_wh"].to_numpy(dtype=float)[bought]
+        if quantity_wh.sum() == 0:
+            return float("nan")
+        price = self.trades["price_usd_per_kwh"].to_numpy(dtype=float)[bought]
+        return float(np.dot(quantity_wh, price) / quantity_wh.sum())
+
+    @property
+    def _bought(self) -> np.ndarray:
+        """Which trades a participant (not a central counterparty) buys in."""
+        buyer = self.trades["buyer"].to_numpy(dtype=object)
+        return (buyer != MARKET) & (buyer != GRID)
+
+
+class DoubleAuction:
+    """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
+
+    name = "double_auction"
+
+    def __init__(self, settlement_rule: str = "midpoint", tie_breaking: str = "time") -> None:
+        self.settlement_rule = settlement_rule
+        self.tie_breaking = tie_breaking
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Clear the simple orders of ``book`` (see `clear_double_auction`)."""
+        # The book's extra columns (divisible, expiry, ...) are not read.
+        result = clear_double_auction(
+            book.simple, settlement_rule=self.settlement_rule, tie_breaking=self.tie_breaking
+        )
+        return ClearingOutcome(
+            trades=result.trades,
+            status=result.status,
+            prices_usd_per_kwh=_pool_prices(result.trades),
+        )
+
+
+def _pool_prices(trades: pd.DataFrame) -> dict[str, float]:
+    """Each pool's volume-weighted trade price, ``pool:<name>``, pools by name [USD/kWh].
+
+    Under the uniform rule it is the pool's one price; under the pairwise rules the price a
+    learning trader observes (T-REX's ma_crossover). Pools without trades have none.
+    """
+    if trades.empty:
+        return {}
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.int64)
+    names, pool = np.unique(trades["pool"].to_numpy(dtype=object), return_inverse=True)
+    energy_wh = np.zeros(names.size, dtype=np.int64)
+    np.add.at(energy_wh, pool, quantity_wh)
+    # pandas' grouped sum, whose rounding the prices households are told have always had.
+    value = (
+        pd.Series(quantity_wh * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64))
+        .groupby(pool)
+        .sum()
+        .to_numpy()
+    )
+    return {
+        f"pool:{name}": float(value[k] / energy_wh[k])
+        for k, name in enumerate(names.tolist())
+        if energy_wh[k] > 0
+    }
+
+
+class CurveClearing:
+    """TENT uniform-price clearing of curves, with the grid as supply and demand."""
+
+    name = "curve_clearing"
+
+    def __init__(self, feeder_capacity_kw: float | None = None) -> None:
+        self.feeder_capacity_kw = feeder_capacity_kw
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Aggregate every order as vertices and clear at one price with `clear_curves`."""
+        vertices = order_vertices(book)
+        result = clear_curves(
+            vertices,
+            import_price_usd_per_kwh=prices.import_usd_per_kwh,
+            export_price_usd_per_kwh=prices.export_usd_per_kwh,
+            feeder_capacity_kw=self.feeder_capacity_kw,
+        )
+        # Every vertex of an order names its one participant.
+        order_ids, first = np.unique(vertices["order_id"].to_numpy(dtype=object), return_index=True)
+        participant_of = pd.Series(
+            vertices["participant"].to_numpy(dtype=object)[first], index=order_ids
+        )
+        energy_wh = whole_wh(result.power_kw, book.interval_s)
+        trades = central_trades(
+            energy_wh,
+            participant_of,
+            result.price_usd_per_kwh,
+            MARKET,
+            grid_supply_wh=int(energy_wh.sum()),
+        )
+        named = (
+            {"uniform": result.price_usd_per_kwh} if np.isfinite(result.price_usd_per_kwh) else {}
+        )
+        return ClearingOutcome(trades=trades, status=result.status, prices_usd_per_kwh=named)
+
+
+class NetworkClearing:
+    """Welfare-maximising clearing on the feeder's LinDistFlow model; DLMP per bus."""
+
+    name = "dlmp"
+
+    def __init__(self, market: DlmpMarket) -> None:
+        self.market = market
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Clear affine and simple orders against the substation at the wholesale price."""
+        orders = affine_orders(book)
+        result = self.market.clear(orders, prices.wholesale_usd_per_kwh)
+        participant_of = pd.Series(
+            orders["participant"].to_numpy(dtype=object),
+            index=orders["order_id"].to_numpy(dtype=object),
+        )
+        energy_wh = whole_wh(result.power_kw, book.interval_s)
+        trades = central_trades(energy_wh, participant_of, result.price_usd_per_kwh, GRID)
+        named = {f"bus:{bus}": float(p) for bus, p in result.dlmp_usd_per_kwh.items()}
+        return ClearingOutcome(
+            trades=trades,
+            status=result.status,
+            prices_usd_per_kwh=named,
+            tables={
+                "dlmp": pd.DataFrame(
+                    {
+                        "bus": result.dlmp_usd_per_kwh.index.astype(str),
+                        "dlmp_usd_per_kwh": result.dlmp_usd_per_kwh.to_numpy(float),
+                        "voltage_pu": result.voltage_pu.reindex(
+                            result.dlmp_usd_per_kwh.index
+                        ).to_numpy(float),
+                    }
+                ),
+                "binding_branches": result.binding_branches,
+            },
+        )
+
+
+class ContinuousMarket:
+    """TENT continuous double auction: orders match on arrival, one book per interval and pool."""
+
+    name = "continuous"
+
+    def __init__(self, priority: str = "age") -> None:
+        self.priority = priority
+        self._engines: dict[tuple[int, str], MatchingEngine] = {}
+
+    def submit(self, interval: int, orders: pd.DataFrame) -> None:
+        """Match arriving simple orders of ``interval`` (rows in arrival order)."""
+        for row in orders.itertuples(index=False):
+            engine = self._engines.setdefault((interval, row.pool), MatchingEngine(self.priority))
+            # Without an expiry an order stands until the interval's book closes.
+            expires_s = _NEVER_S if np.isnan(row.expires_time_s) else row.expires_time_s
+            engine.submit(
+                row.order_id,
+                row.participant,
+                row.side,
+                int(row.quantity_wh),
+                float(row.price_usd_per_kwh),
+                float(row.received_time_s),
+                # An order arriving at its own expiry (at gate closure) still matches at once.
+                expires_s=max(float(expires_s), np.nextafter(float(row.received_time_s), np.inf)),
+                divisible=bool(row.divisible),
+            )
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Close the interval's books: the fills made while the gate was open are its trades."""
+        interval = book.interval_index
+        fills: list[Fill] = []
+        pools: list[str] = []
+        for (engine_interval, pool), engine in sorted(self._engines.items()):
+            if engine_interval == interval:
+                records = engine.fill_records
+                fills.extend(records)
+                pools.extend([pool] * len(records))
+        for key in [key for key in self._engines if key[0] == interval]:
+            del self._engines[key]
+        # The submitted (parent) orders are the ones traded; children are the engine's own.
+        trades = typed_frame(
+            {
+                "buy_order_id": np.array([f.buy_parent_order_id for f in fills], dtype=object),
+                "sell_order_id": np.array([f.sell_parent_order_id for f in fills], dtype=object),
+                "buyer": np.array([f.buyer for f in fills], dtype=object),
+                "seller": np.array([f.seller for f in fills], dtype=object),
+                "quantity_wh": np.array([f.quantity_wh for f in fills], dtype=np.int64),
+                "price_usd_per_kwh": np.array([f.price_usd_per_kwh for f in fills], dtype=float),
+                "bid_price_usd_per_kwh": np.array(
+                    [f.bid_price_usd_per_kwh for f in fills], dtype=float
+                ),
+                "ask_price_usd_per_kwh": np.array(
+                    [f.ask_price_usd_per_kwh for f in fills], dtype=float
+                ),
+                "pool": np.array(pools, dtype=object),
+            }
+        )
+        sides = set(book.simple["side"])
+        if book.simple.empty:
+            status = "empty"
+        elif len(sides) < 2:
+            status = "one_sided"
+        else:
+            status = "cleared" if len(trades) else "no_crossing"
+        return ClearingOutcome(trades=trades, status=status)
+
+
+Mechanism = DoubleAuction | CurveClearing | NetworkClearing | ContinuousMarket

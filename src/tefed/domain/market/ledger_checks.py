@@ -1,0 +1,279 @@
+"""Checks of an interval's trades and ledger against the settlement rules and the orders.
+
+The market calls `check_trades` at gate closure, before any award goes out (no award above its
+order, no trade outside its two limit prices, no trade mixing pools, no self-trade), and
+`check_payments` after settlement (trade payments cancel per pair of participants and in
+total). `check_ledger` runs both. Each returns one message per violation, empty when the
+interval is sound; the rules themselves are in `tefed.domain.market.settlement`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
+from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
+
+#: Payments between two participants must cancel within this [USD].
+BALANCE_TOLERANCE_USD = 1e-9
+#: Slack allowed when comparing a trade price with a limit price [USD/kWh].
+PRICE_TOLERANCE_USD_PER_KWH = 1e-12
+
+
+def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
+    """Check one interval's ledger and trades against the market's invariants.
+
+    Parameters
+    ----------
+    ledger : pandas.DataFrame
+        The interval's ledger as from `settle_interval` (``participant``, ``counterparty``,
+        ``pool``, ``amount_usd`` [USD], ``reason``).
+    trades : pandas.DataFrame
+        The interval's trades: ``buy_order_id``, ``sell_order_id``, ``buyer``, ``seller``,
+        ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh], optionally ``pool`` and the
+        limit prices ``bid_price_usd_per_kwh``, ``ask_price_usd_per_kwh`` [USD/kWh].
+    orders : pandas.DataFrame
+        The interval's orders: ``order_id``, ``participant``, ``side``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh], optionally ``pool`` (default
+        ``"non_dispatchable"``).
+
+    Returns
+    -------
+    list of str
+        One message per violation (at most five per kind, then a count); empty if none:
+
+        - trade payments between two participants in a pool that do not cancel within
+          ``BALANCE_TOLERANCE_USD`` (and the total, if it does not cancel either),
+        - an order awarded more than its quantity,
+        - a trade priced above its bid's or below its ask's limit price (beyond
+          ``PRICE_TOLERANCE_USD_PER_KWH``),
+        - a trade between orders of different pools, or whose ``pool`` is not its orders',
+        - a self-trade (same buyer and seller, or both orders of one participant),
+        - a trade whose order id names an order of the wrong side.
+
+    Notes
+    -----
+    Order checks apply to the trade sides whose order id is in ``orders``. A side without an
+    order there (a central counterparty with an empty id, or an order kind not passed in, such
+    as a curve) is checked against the limit price the trade itself records, when finite.
+
+    Examples
+    --------
+    >>> from tefed.domain.market.settlement import settle_interval
+    >>> orders = pd.DataFrame({"order_id": ["b1", "s1"], "participant": ["a", "b"],
+    ...                        "side": ["buy", "sell"], "quantity_wh": [100, 100],
+    ...                        "price_usd_per_kwh": [0.20, 0.10]})
+    >>> trades = pd.DataFrame({"buy_order_id": ["b1"], "sell_order_id": ["s1"],
+    ...                        "buyer": ["a"], "seller": ["b"], "quantity_wh": [100],
+    ...                        "price_usd_per_kwh": [0.25]})
+    >>> ledger = settle_interval(pd.Series({"a": 100.0, "b": -100.0}), trades, 0.3, 0.05)
+    >>> check_ledger(ledger, trades, orders)
+    ["trade 0 ('b1' from 's1'): price 0.25 USD/kWh above the bid's limit 0.2"]
+    """
+    return check_payments(ledger) + check_trades(trades, orders)
+
+
+def check_payments(ledger: pd.DataFrame) -> list[str]:
+    """The payment part of `check_ledger`: trade payments of each pair of participants in a
+    pool cancel, and so does their total (within ``BALANCE_TOLERANCE_USD``)."""
+    return _unbalanced_payments(ledger)
+
+
+def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
+    """The trade part of `check_ledger`, which needs no delivery: awards within their orders'
+    quantities and limit prices, pools never mixed, no self-trades, sides as ordered.
+
+    Parameters and returned messages as for `check_ledger`.
+    """
+    if trades.empty:
+        return []
+    order_ids = pd.Index(_as_str(orders["order_id"]))
+    # Each column of the orders with one missing value appended: position -1 (not an order of
+    # ``orders``) takes it.
+    known = {
+        column: np.append(orders[column].to_numpy(dtype=dtype), missing)
+        for column, dtype, missing in (
+            ("side", object, None),
+            ("participant", object, None),
+            ("quantity_wh", None, 0),
+            ("price_usd_per_kwh", np.float64, np.nan),
+        )
+    }
+    known["pool"] = np.append(
+        orders["pool"].to_numpy(dtype=object)
+        if "pool" in orders.columns
+        else np.full(len(orders), DEFAULT_POOL, dtype=object),
+        None,
+    )
+    # Each trade column is read once; the order ids as given only to label a violation.
+    traded = {
+        "quantity_wh": trades["quantity_wh"].to_numpy(),
+        "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=np.float64),
+        "pool": trade_pools(trades) if "pool" in trades.columns else None,
+    }
+
+    def label(k: int) -> str:
+        return (
+            f"trade {k} ({trades['buy_order_id'].iloc[k]!r} from "
+            f"{trades['sell_order_id'].iloc[k]!r})"
+        )
+
+    violations: list[str] = []
+    sides = {}
+    for side, id_column, limit_column in (
+        ("buy", "buy_order_id", "bid_price_usd_per_kwh"),
+        ("sell", "sell_order_id", "ask_price_usd_per_kwh"),
+    ):
+        own_limit = (
+            trades[limit_column].to_numpy(dtype=np.float64)
+            if limit_column in trades.columns
+            else np.full(len(trades), np.nan)
+        )
+        messages, sides[side] = _order_checks(
+            side, _as_str(trades[id_column]), own_limit, traded, order_ids, known, label
+        )
+        violations += messages
+    found = sides["buy"]["found"] & sides["sell"]["found"]
+    buy_pool, sell_pool = sides["buy"]["pool"], sides["sell"]["pool"]
+    violations += _each(
+        found & (buy_pool != sell_pool),
+        lambda k: (
+            f"{label(k)}: buy order in pool {buy_pool[k]!r}, sell order in pool {sell_pool[k]!r}"
+        ),
+    )
+    buyer = trades["buyer"].to_numpy(dtype=object)
+    seller = trades["seller"].to_numpy(dtype=object)
+    buy_owner, sell_owner = sides["buy"]["participant"], sides["sell"]["participant"]
+    violations += _each(buyer == seller, lambda k: f"{label(k)}: self-trade of {buyer[k]!r}")
+    violations += _each(
+        found & (buyer != seller) & (buy_owner == sell_owner),
+        lambda k: f"{label(k)}: self-trade, both orders are {buy_owner[k]!r}'s",
+    )
+    return violations
+
+
+def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
+    """Messages for trade payments that do not cancel, per participant pair and pool and total."""
+    is_trade = ledger["reason"].to_numpy(dtype=object) == "trade"
+    participant = _as_str(ledger["participant"])[is_trade]
+    counterparty = _as_str(ledger["counterparty"])[is_trade]
+    amount_usd = ledger["amount_usd"].to_numpy(dtype=np.float64)[is_trade]
+    # One group per pair of participants (the lesser name first) and pool; rows missing a key
+    # belong to none. Groups are found by hashing; only those reported are sorted, by key.
+    keys = (
+        np.minimum(participant, counterparty),
+        np.maximum(participant, counterparty),
+        ledger["pool"].to_numpy(dtype=object)[is_trade],
+    )
+    code = np.zeros(amount_usd.size, dtype=np.int64)
+    keyed = np.ones(amount_usd.size, dtype=bool)
+    for values in keys:
+        inverse, distinct = pd.factorize(values)
+        code = code * len(distinct) + inverse
+        keyed &= inverse >= 0
+    group, groups = pd.factorize(code[keyed])
+    # Missing amounts count as nothing, as in a table's sum.
+    amount_usd = np.where(np.isnan(amount_usd), 0.0, amount_usd)
+    net_usd = np.bincount(group, weights=amount_usd[keyed], minlength=len(groups))
+    first_row = np.flatnonzero(keyed)[np.unique(group, return_index=True)[1]]
+    off = sorted(
+        np.flatnonzero(np.abs(net_usd) > BALANCE_TOLERANCE_USD).tolist(),
+        key=lambda g: tuple(values[first_row[g]] for values in keys),
+    )
+    messages = [
+        f"trade payments between {keys[0][row]!r} and {keys[1][row]!r} in pool {keys[2][row]!r} "
+        f"do not cancel: they sum to {net_usd[k]:.12g} USD"
+        for k, row in zip(off[:VIOLATIONS_SHOWN], first_row[off[:VIOLATIONS_SHOWN]], strict=True)
+    ]
+    if len(off) > VIOLATIONS_SHOWN:
+        messages.append(
+            f"... and {len(off) - VIOLATIONS_SHOWN} more pairs whose trade payments do not cancel"
+        )
+    total = float(amount_usd.sum())
+    if abs(total) > BALANCE_TOLERANCE_USD:
+        messages.append(f"trade payments do not cancel: they sum to {total:.12g} USD, expected 0")
+    return messages
+
+
+def _order_checks(
+    side: str,
+    order_id: np.ndarray,
+    own_limit: np.ndarray,
+    traded: dict[str, np.ndarray | None],
+    order_ids: pd.Index,
+    known: dict[str, np.ndarray],
+    label: Callable[[int], str],
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Checks of one side of every trade against its order, and that order's facts.
+
+    ``order_id`` and ``own_limit`` [USD/kWh] are each trade's order and limit price of this
+    side, ``traded`` its ``quantity_wh`` [Wh], ``price_usd_per_kwh`` and ``pool`` (or None).
+    ``known`` holds the orders' columns (in the order of ``order_ids``) with a missing value
+    appended, which the trades whose order is not in ``order_ids`` take.
+    """
+    position = order_ids.get_indexer(order_id)
+    found = position >= 0
+    order_side = known["side"][position]
+    messages = _each(
+        found & (order_side != side),
+        lambda k: f"{label(k)}: its {side} order {order_id[k]!r} is a {order_side[k]} order",
+    )
+    quantity_wh = traded["quantity_wh"]
+    awarded_wh = np.zeros(len(order_ids), dtype=quantity_wh.dtype)
+    np.add.at(awarded_wh, position[found], quantity_wh[found])
+    awarded = np.zeros(len(order_ids), dtype=bool)
+    awarded[position[found]] = True
+    allowed_wh = known["quantity_wh"][:-1]
+    over = np.flatnonzero(awarded & (awarded_wh > allowed_wh))
+    # Listed by order id, as a table grouped by order id lists them.
+    over = over[np.argsort(order_ids.to_numpy(dtype=object)[over], kind="stable")]
+    messages += [
+        f"order {order_ids[k]!r} is awarded {int(awarded_wh[k])} Wh, more than its "
+        f"{int(allowed_wh[k])} Wh"
+        for k in over[:VIOLATIONS_SHOWN]
+    ]
+    if len(over) > VIOLATIONS_SHOWN:
+        messages.append(
+            f"... and {len(over) - VIOLATIONS_SHOWN} more orders awarded more than ordered"
+        )
+    limit = np.where(found, known["price_usd_per_kwh"][position], own_limit)
+    price = traded["price_usd_per_kwh"]
+    sign, word, whose = (1.0, "above", "bid") if side == "buy" else (-1.0, "below", "ask")
+    with np.errstate(invalid="ignore"):
+        outside = sign * (price - limit) > PRICE_TOLERANCE_USD_PER_KWH
+    messages += _each(
+        outside,
+        lambda k: (
+            f"{label(k)}: price {price[k]:.12g} USD/kWh {word} the {whose}'s limit {limit[k]:.12g}"
+        ),
+    )
+    pool = known["pool"][position]
+    trade_pool = traded["pool"]
+    if trade_pool is not None:
+        messages += _each(
+            found & (pool != trade_pool),
+            lambda k: (
+                f"{label(k)}: pool {trade_pool[k]!r} but its {side} order is in pool {pool[k]!r}"
+            ),
+        )
+    return messages, {"found": found, "pool": pool, "participant": known["participant"][position]}
+
+
+def _as_str(column: pd.Series) -> np.ndarray:
+    """``column.astype(str)`` as an object array; a column of str only is taken as it is."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
+        return values
+    return column.astype(str).to_numpy(dtype=object)
+
+
+def _each(flagged: np.ndarray, describe: Callable[[int], str]) -> list[str]:
+    """``describe(k)`` for the first few flagged trades ``k``, then a count of the rest."""
+    positions = np.flatnonzero(flagged)
+    messages = [describe(int(k)) for k in positions[:VIOLATIONS_SHOWN]]
+    if positions.size > VIOLATIONS_SHOWN:
+        messages.append(f"... and {positions.size - VIOLATIONS_SHOWN} more such trades")
+    return messages

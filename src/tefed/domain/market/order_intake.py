@@ -1,0 +1,301 @@
+"""Order intake: every order message checked, each order accepted or rejected with its reason.
+
+A message is refused as a whole when its sender is not a participant, it is not JSON, it is not
+an ``orders`` message, its interval has no market, lies further ahead than the market takes
+orders, or its gate has closed. Otherwise each order is checked on its own (schema, numbers,
+kind accepted by the mechanism, duplicate id, one order per side for DLMP), so one bad order
+never costs a household its other orders. Every order, accepted or not, becomes a record of the
+market's order table with the reason it was refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tefed.contract import keys
+from tefed.contract.messages import (
+    AffineOrder,
+    AnyOrder,
+    CurveOrder,
+    Message,
+    Rejection,
+    describe_validation_error,
+)
+from tefed.contract.time_grid import TimeGrid
+
+log = logging.getLogger("tefed.market")
+
+ORDER_RECORD_COLUMNS = {
+    "interval_index": "Int64",
+    "participant": "object",
+    "order_id": "object",
+    "kind": "object",
+    "side": "object",
+    "pool": "object",
+    "quantity_wh": "Int64",
+    "price_usd_per_kwh": "float64",
+    "received_time_s": "int64",
+    "status": "object",
+    "reason": "object",
+    "order_json": "object",
+}
+
+_ORDER = TypeAdapter(AnyOrder)
+
+
+class _Envelope(BaseModel):
+    """An orders message before its orders are checked one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    interval_index: int = Field(strict=True)
+    orders: list[object] = Field(min_length=1)
+
+
+@dataclass
+class ReceivedOrders:
+    """What one message brought: accepted orders and the replies owed to the sender."""
+
+    interval_index: int | None
+    simple: list[dict] = field(default_factory=list)
+    curves: list[dict] = field(default_factory=list)
+    affine: list[dict] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class OrderIntake:
+    """Checks order messages against the market's participants, time grid and mechanism.
+
+    Parameters
+    ----------
+    participants : list of str
+        Household ids allowed to trade.
+    time_grid : TimeGrid
+        The run's time grid (intervals, gate closures).
+    accepted_kinds : tuple of str
+        Order kinds the mechanism takes (``simple``, ``curve``, ``affine``).
+    delivery_ahead_intervals : int
+        How many intervals ahead of the current one orders are taken (1: the next only).
+    one_order_per_side : bool
+        Refuse a participant's second order of a side for one interval (DLMP).
+    """
+
+    def __init__(
+        self,
+        participants: list[str],
+        time_grid: TimeGrid,
+        accepted_kinds: tuple[str, ...],
+        delivery_ahead_intervals: int = 1,
+        one_order_per_side: bool = False,
+    ) -> None:
+        self._participants = set(participants)
+        self._grid = time_grid
+        self._accepted_kinds = accepted_kinds
+        self._ahead = delivery_ahead_intervals
+        self._one_per_side = one_order_per_side
+        self._known: dict[int, set[str]] = {}
+        self._sides: dict[int, set[tuple[str, str]]] = {}
+        self._sequence = 0
+        self.records: list[dict] = []
+
+    def forget(self, interval: int) -> None:
+        """Drop the duplicate-id memory of an interval that has been cleared."""
+        self._known.pop(interval, None)
+        self._sides.pop(interval, None)
+
+    def receive(self, time_s: int, message: Message) -> ReceivedOrders:
+        """Check one message received at ``time_s`` [s]; record and return its orders."""
+        participant = keys.household_of_endpoint(message.source)
+        if participant not in self._participants:
+            return self._refuse(
+                time_s, message, None, f"unknown participant endpoint {message.source!r}"
+            )
+        try:
+            envelope = _Envelope.model_validate(json.loads(message.payload))
+        except (json.JSONDecodeError, ValidationError) as error:
+            return self._refuse(time_s, message, None, f"malformed orders message: {_brief(error)}")
+        interval = envelope.interval_index
+        if envelope.type != "orders":
+            return self._refuse(
+                time_s, message, interval, f"message type {envelope.type!r}, expected 'orders'"
+            )
+        current = self._grid.interval_of(time_s)
+        last = min(self._grid.n_intervals - 1, current + self._ahead)
+        if not 1 <= interval < self._grid.n_intervals:
+            reason = (
+                f"interval {interval} has no market (expected 1 to {self._grid.n_intervals - 1})"
+            )
+            return self._refuse(time_s, message, interval, reason)
+        if interval > last:
+            reason = (
+                f"interval {interval} is more than {self._ahead} interval(s) ahead of the current "
+                f"interval {current} (expected at most {last})"
+            )
+            return self._refuse(time_s, message, interval, reason)
+        if time_s > self._grid.gate_closure_time_s(interval):
+            reason = (
+                f"after gate closure of interval {interval} "
+                f"(t={self._grid.gate_closure_time_s(interval)} s)"
+            )
+            return self._refuse(time_s, message, interval, reason)
+        received = ReceivedOrders(interval_index=interval)
+        for position, raw in enumerate(envelope.orders):
+            self._take(time_s, participant, interval, position, raw, received)
+        return received
+
+    def _take(
+        self,
+        time_s: int,
+        participant: str,
+        interval: int,
+        position: int,
+        raw: object,
+        received: ReceivedOrders,
+    ) -> None:
+        raw_id = raw.get("order_id") if isinstance(raw, dict) else None
+        label = raw_id if isinstance(raw_id, str) and raw_id else f"#{position}"
+        try:
+            order = _ORDER.validate_python(raw)
+        except ValidationError as error:
+            self._reject(
+                time_s,
+                participant,
+                interval,
+                label,
+                raw,
+                f"invalid order: {_brief(error)}",
+                received,
+            )
+            return
+        reason = self._refusal(participant, interval, order)
+        if reason:
+            self._reject(time_s, participant, interval, label, raw, reason, received)
+            return
+        book_id = f"{participant}:{order.order_id}"
+        self._known.setdefault(interval, set()).add(book_id)
+        side = getattr(order, "side", "")
+        self._sides.setdefault(interval, set()).add((participant, side))
+        if isinstance(order, CurveOrder):
+            received.curves.extend(
+                {
+                    "order_id": book_id,
+                    "participant": participant,
+                    "price_usd_per_kwh": vertex.price_usd_per_kwh,
+                    "power_kw": vertex.power_kw,
+                    "continuity": vertex.continuity,
+                }
+                for vertex in order.vertices
+            )
+        elif isinstance(order, AffineOrder):
+            received.affine.append(
+                {
+                    "participant": participant,
+                    **order.model_dump(exclude={"kind"}),
+                    "order_id": book_id,
+                }
+            )
+        else:
+            received.simple.append(
+                {
+                    "order_id": book_id,
+                    "participant": participant,
+                    "side": order.side,
+                    "quantity_wh": order.quantity_wh,
+                    "price_usd_per_kwh": order.price_usd_per_kwh,
+                    "pool": order.pool,
+                    "divisible": order.divisible,
+                    "expires_time_s": (
+                        float("nan") if order.expires_time_s is None else order.expires_time_s
+                    ),
+                    "received_time_s": time_s,
+                    "sequence": self._sequence,
+                }
+            )
+        self._sequence += 1
+        self.records.append(_record(interval, participant, order.order_id, order, time_s, ""))
+
+    def _refusal(self, participant: str, interval: int, order) -> str:
+        if order.kind not in self._accepted_kinds:
+            return (
+                f"order kind {order.kind!r} is not taken by this market (it takes "
+                f"{', '.join(self._accepted_kinds)})"
+            )
+        if f"{participant}:{order.order_id}" in self._known.get(interval, ()):
+            return f"duplicate order_id {order.order_id!r} for interval {interval}"
+        if isinstance(order, CurveOrder):
+            prices = [vertex.price_usd_per_kwh for vertex in order.vertices]
+            if len(set(prices)) != len(prices):
+                return "curve vertices must have distinct prices"
+            by_price = sorted(order.vertices, key=lambda vertex: vertex.price_usd_per_kwh)
+            if any(b.power_kw > a.power_kw for a, b in itertools.pairwise(by_price)):
+                return "curve power must not rise with price (demand falls, generation grows)"
+        side = getattr(order, "side", "")
+        if self._one_per_side and (participant, side) in self._sides.get(interval, ()):
+            return f"a second {side} order for interval {interval} (this market takes one per side)"
+        return ""
+
+    def _reject(
+        self,
+        time_s: int,
+        participant: str,
+        interval: int,
+        label: str,
+        raw: object,
+        reason: str,
+        received: ReceivedOrders,
+    ) -> None:
+        log.warning("rejected order %s of %s at t=%s s: %s", label, participant, time_s, reason)
+        received.rejections.append(Rejection(order_id=label, reason=reason))
+        record = _record(interval, participant, label, None, time_s, reason)
+        record["order_json"] = _as_json(raw)
+        self.records.append(record)
+
+    def _refuse(
+        self, time_s: int, message: Message, interval: int | None, reason: str
+    ) -> ReceivedOrders:
+        log.warning("rejected message from %s at t=%s s: %s", message.source, time_s, reason)
+        participant = keys.household_of_endpoint(message.source) or message.source
+        record = _record(interval, participant, "*", None, time_s, reason)
+        record["order_json"] = message.payload[:2000]
+        self.records.append(record)
+        return ReceivedOrders(
+            interval_index=interval, rejections=[Rejection(order_id="*", reason=reason)]
+        )
+
+
+def _record(
+    interval: int | None, participant: str, order_id: str, order, time_s: int, reason: str
+) -> dict:
+    simple = order is not None and order.kind == "simple"
+    return {
+        "interval_index": interval,
+        "participant": participant,
+        "order_id": order_id,
+        "kind": None if order is None else order.kind,
+        "side": getattr(order, "side", None),
+        "pool": order.pool if simple else None,
+        "quantity_wh": order.quantity_wh if simple else None,
+        "price_usd_per_kwh": order.price_usd_per_kwh if simple else float("nan"),
+        "received_time_s": time_s,
+        "status": "rejected" if reason else "accepted",
+        "reason": reason,
+        "order_json": None if order is None else order.model_dump_json(),
+    }
+
+
+def _as_json(raw: object) -> str:
+    try:
+        return json.dumps(raw)[:2000]
+    except (TypeError, ValueError):
+        return repr(raw)[:2000]
+
+
+def _brief(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return describe_validation_error(error)[:400]
+    return str(error).replace("\n", " ")[:300]

@@ -1,0 +1,275 @@
+"""Settlement of delivered energy against market awards under MicroTE's delivery rules.
+
+After delivery interval ``k``, each participant's metered net energy ``E`` (import positive) is
+compared with its awarded net energy ``A = Σ bought − Σ sold``. Awards are paid at their trade
+prices between the two participants; the deviation ``D = E − A`` is settled with the grid at
+the net-billing prices, labelled by T-REX's delivery rules (MicroTE): a seller that delivered
+less than it sold buys the shortfall from the grid at the import price (its buyers still get
+their energy), a buyer that used less than it bought still pays its trades and the unused
+energy is credited at the export price, and what remains is plain grid import or export.
+
+Every payment is one ledger row; ``amount_usd`` is positive when the participant pays. Trade rows
+come in pairs that cancel, so the participants' payments sum to the grid's net revenue.
+`tefed.domain.market.ledger_checks` checks an interval's ledger and trades against these rules
+and the orders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tefed.domain.market.frames import typed_frame
+from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
+from tefed.domain.market.trade_tables import GRID
+
+#: Ledger row reasons, in the order a participant's delivery rows are listed.
+REASONS = ("trade", "shortfall", "unused", "grid_import", "grid_export")
+
+LEDGER_COLUMNS = {
+    "participant": "object",
+    "counterparty": "object",
+    "pool": "object",
+    "side": "object",
+    "energy_wh": "float64",
+    "price_usd_per_kwh": "float64",
+    "amount_usd": "float64",
+    "reason": "object",
+}
+
+#: How many offending values one message lists before it summarises the rest.
+VIOLATIONS_SHOWN = 5
+
+_SIDES = np.array(["buy", "sell"], dtype=object)
+#: Pool, side and reason of each delivery row kind (the columns of ``energy`` in
+#: `settle_interval`): shortfall per pool, unused per pool, grid import, grid export.
+_KIND_POOL = np.array([*POOLS, *POOLS, "", ""], dtype=object)
+_KIND_SIDE = np.array(["buy"] * len(POOLS) + ["sell"] * len(POOLS) + ["buy", "sell"], dtype=object)
+_KIND_REASON = np.array(
+    ["shortfall"] * len(POOLS) + ["unused"] * len(POOLS) + ["grid_import", "grid_export"],
+    dtype=object,
+)
+
+
+def settle_interval(
+    energy_wh: pd.Series,
+    trades: pd.DataFrame,
+    import_price_usd_per_kwh: float,
+    export_price_usd_per_kwh: float,
+) -> pd.DataFrame:
+    """Ledger rows that pay for one interval's metered energy.
+
+    Parameters
+    ----------
+    energy_wh : pandas.Series
+        Metered net energy of each participant in the interval [Wh], import positive, indexed by
+        participant. Every participant appears, also those without awards.
+    trades : pandas.DataFrame
+        The interval's trades: ``buyer``, ``seller``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh] and optionally ``pool`` (one of ``POOLS``, default
+        ``"non_dispatchable"``), as from ``clear_double_auction``.
+    import_price_usd_per_kwh : float
+        Net-billing price of energy drawn from the grid [USD/kWh].
+    export_price_usd_per_kwh : float
+        Net-billing price of energy fed into the grid [USD/kWh].
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``LEDGER_COLUMNS``: ``participant``, ``counterparty`` (another participant or
+        ``"grid"``), ``pool`` (the trade's pool; ``""`` for grid rows not tied to a trade),
+        ``side`` (``"buy"``/``"sell"``: the participant's side of the row; a grid row is
+        ``"buy"`` when the participant takes energy from the grid), ``energy_wh`` (energy the
+        participant receives, negative when it delivers) [Wh], ``price_usd_per_kwh``,
+        ``amount_usd`` (positive: the participant pays) [USD] and ``reason`` (``REASONS``).
+        Trade rows come first (buyers', then sellers'), then each participant's delivery rows
+        in the order of ``energy_wh`` and of ``REASONS``.
+
+    Raises
+    ------
+    ValueError
+        If a trade's pool is not one of ``POOLS`` or a metered energy is not finite.
+
+    Notes
+    -----
+    Per participant, with :math:`S_k` its sold and :math:`B_k` its bought awards in pool
+    :math:`k`, :math:`S = \\sum_k S_k`, :math:`B = \\sum_k B_k` and :math:`D = E - (B - S)`:
+
+    - ``trade``: one row per trade and side, :math:`\\pm q` at the trade price.
+    - ``shortfall`` (:math:`D > 0`): :math:`\\min(D, S)` Wh the participant sold but did not
+      deliver; it buys them from the grid at the import price, so it compensates its buyers at
+      net-metering prices while they keep their traded energy.
+    - ``grid_import``: the rest of a positive deviation, :math:`D - \\min(D, S)`, at the
+      import price.
+    - ``unused`` (:math:`D < 0`): :math:`\\min(-D, B)` Wh the participant bought but did not
+      use; it paid the trade, the energy flows to the grid and is credited at the export price.
+    - ``grid_export``: the rest of a negative deviation at the export price.
+
+    A participant with both sold and bought awards is read the same way: only its net energy
+    is metered, so a positive deviation is first its own sales falling short (up to :math:`S`)
+    and a negative one first its own purchases left unused (up to :math:`B`). Shortfall and
+    unused energy are split over pools in ``POOLS`` order (non-dispatchable first, up to
+    :math:`S_k` or :math:`B_k`): T-REX settles dispatchable (battery) deliveries before
+    non-dispatchable (PV) ones, so delivered energy counts against battery awards first.
+    Shortfall and grid import share the import price, unused and grid export the export price,
+    so each participant's grid payments are the net billing of :math:`D`; the rules only
+    label them. A trade counterparty missing from ``energy_wh`` (a central counterparty) has
+    trade rows only.
+
+    References
+    ----------
+    .. [1] D. Zhang, H. Gül, P. Musilek, "T-REX: a transactive energy market simulator",
+       https://github.com/trex-ai/TREX-Core (MicroTE ``__process_energy_exchange``).
+
+    Examples
+    --------
+    Household a bought 1000 Wh from b at 0.10 USD/kWh and used 800 Wh; b delivered 900 Wh:
+
+    >>> energy = pd.Series({"a": 800.0, "b": -900.0})
+    >>> trades = pd.DataFrame({"buyer": ["a"], "seller": ["b"], "quantity_wh": [1000],
+    ...                        "price_usd_per_kwh": [0.10]})
+    >>> ledger = settle_interval(energy, trades, 0.15, 0.05)
+    >>> ledger[["participant", "side", "energy_wh", "amount_usd", "reason"]].round(4)
+      participant  side  energy_wh  amount_usd     reason
+    0           a   buy     1000.0       0.100      trade
+    1           b  sell    -1000.0      -0.100      trade
+    2           a  sell     -200.0      -0.010     unused
+    3           b   buy      100.0       0.015  shortfall
+
+    a pays 0.10 for the trade and gets 200 Wh × 0.05 = 0.01 back; b receives 0.10 and pays
+    100 Wh × 0.15 = 0.015 for the shortfall.
+    """
+    pool = trade_pools(trades)
+    metered_wh = energy_wh.to_numpy(dtype=np.float64)
+    not_finite = ~np.isfinite(metered_wh)
+    if not_finite.any():
+        raise ValueError(
+            f"energy_wh: got {metered_wh[not_finite][:VIOLATIONS_SHOWN].tolist()} for "
+            f"participant(s) {energy_wh.index[not_finite][:VIOLATIONS_SHOWN].tolist()}, expected "
+            "finite numbers [Wh]"
+        )
+    buyer = trades["buyer"].to_numpy(dtype=object)
+    seller = trades["seller"].to_numpy(dtype=object)
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
+    price = trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
+    amount_usd = quantity_wh / 1000.0 * price
+
+    participants = energy_wh.index
+    bought_wh = _awards_by_pool(buyer, pool, quantity_wh, participants)
+    sold_wh = _awards_by_pool(seller, pool, quantity_wh, participants)
+    deviation_wh = metered_wh - (bought_wh.sum(axis=1) - sold_wh.sum(axis=1))
+    surplus_wh = np.maximum(deviation_wh, 0.0)
+    deficit_wh = np.maximum(-deviation_wh, 0.0)
+    shortfall_wh = np.minimum(surplus_wh, sold_wh.sum(axis=1))
+    unused_wh = np.minimum(deficit_wh, bought_wh.sum(axis=1))
+    # One column per delivery row kind: shortfall per pool, unused per pool, import, export.
+    energy = np.column_stack(
+        [
+            _in_pool_order(shortfall_wh, sold_wh),
+            -_in_pool_order(unused_wh, bought_wh),
+            surplus_wh - shortfall_wh,
+            -(deficit_wh - unused_wh),
+        ]
+    )
+    kind_price = np.array(
+        [
+            *[import_price_usd_per_kwh] * len(POOLS),
+            *[export_price_usd_per_kwh] * len(POOLS),
+            import_price_usd_per_kwh,
+            export_price_usd_per_kwh,
+        ],
+        dtype=np.float64,
+    )
+    row, kind = np.nonzero(energy != 0.0)  # row-major: participant order, then kind order
+    delivered_wh = energy[row, kind]
+    delivery_price = kind_price[kind]
+    # Trade rows (buyers', then sellers'), then the delivery rows.
+    return typed_frame(
+        {
+            "participant": np.concatenate(
+                [buyer, seller, participants.to_numpy(dtype=object)[row]]
+            ),
+            "counterparty": np.concatenate([seller, buyer, np.full(row.size, GRID, dtype=object)]),
+            "pool": np.concatenate([pool, pool, _KIND_POOL[kind]]),
+            "side": np.concatenate([np.repeat(_SIDES, len(trades)), _KIND_SIDE[kind]]),
+            "energy_wh": np.concatenate([quantity_wh, -quantity_wh, delivered_wh]),
+            "price_usd_per_kwh": np.concatenate([price, price, delivery_price]),
+            "amount_usd": np.concatenate(
+                [amount_usd, -amount_usd, delivered_wh / 1000.0 * delivery_price]
+            ),
+            "reason": np.concatenate(
+                [np.full(2 * len(trades), "trade", dtype=object), _KIND_REASON[kind]]
+            ),
+        }
+    )
+
+
+def net_billing_amount_usd(
+    energy_wh: np.ndarray,
+    import_price_usd_per_kwh: float | np.ndarray,
+    export_price_usd_per_kwh: float | np.ndarray,
+) -> np.ndarray:
+    """What each participant pays for one interval under net billing without trading [USD].
+
+    Parameters
+    ----------
+    energy_wh : numpy.ndarray
+        Net energy drawn from the grid in the interval [Wh], import positive.
+    import_price_usd_per_kwh, export_price_usd_per_kwh : float or numpy.ndarray
+        Net-billing prices [USD/kWh], scalars or one per entry of ``energy_wh``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Payment per participant [USD], negative when it is paid.
+
+    Examples
+    --------
+    >>> net_billing_amount_usd(np.array([500.0, -400.0]), 0.1449, 0.069).round(4)
+    array([ 0.0724, -0.0276])
+    """
+    price = np.where(energy_wh > 0, import_price_usd_per_kwh, export_price_usd_per_kwh)
+    return energy_wh / 1000.0 * price
+
+
+def trade_pools(trades: pd.DataFrame) -> np.ndarray:
+    """The pool of each trade (default ``DEFAULT_POOL``), checked against ``POOLS``."""
+    if "pool" not in trades.columns:
+        return np.full(len(trades), DEFAULT_POOL, dtype=object)
+    pool = trades["pool"].to_numpy(dtype=object)
+    unknown = ~np.isin(pool, POOLS)
+    if unknown.any():
+        raise ValueError(
+            f"trades.pool: got {list(dict.fromkeys(pool[unknown].tolist()))[:VIOLATIONS_SHOWN]}, "
+            f"expected one of {POOLS}"
+        )
+    return pool
+
+
+def _awards_by_pool(
+    participant: np.ndarray, pool: np.ndarray, quantity_wh: np.ndarray, index: pd.Index
+) -> np.ndarray:
+    """Awarded energy per participant of ``index`` (rows) and pool of ``POOLS`` (columns) [Wh].
+
+    Participants not in ``index`` (a central counterparty) are left out.
+    """
+    row = index.get_indexer(participant)
+    listed = row >= 0
+    table = np.zeros((len(index), len(POOLS)))
+    # Whole Wh in float64 add up exactly in any order.
+    np.add.at(table, (row[listed], _pool_codes(pool[listed])), quantity_wh[listed])
+    return table
+
+
+def _pool_codes(pool: np.ndarray) -> np.ndarray:
+    """Index into ``POOLS`` of each (valid) pool name."""
+    codes = np.zeros(len(pool), dtype=np.intp)
+    for k, name in enumerate(POOLS[1:], start=1):
+        codes[pool == name] = k
+    return codes
+
+
+def _in_pool_order(total_wh: np.ndarray, capacity_wh: np.ndarray) -> np.ndarray:
+    """Split each total over the pools in ``POOLS`` order, each pool up to its capacity [Wh]."""
+    filled = np.minimum(total_wh[:, None], np.cumsum(capacity_wh, axis=1))
+    return np.diff(filled, axis=1, prepend=0.0)

@@ -1,0 +1,280 @@
+"""Profiles of a shard's households on the run's grid steps: load, PV and EV charging.
+
+Everything here is known before the run starts (the built-in households forecast their own load
+and PV perfectly), so it is computed once, as arrays (steps, households):
+
+- load: tefed's synthetic generator, the BDEW H25 household profile (option ``bdew_h0``), or
+  measured CSV profiles (each household takes one column, chosen by its profile seed);
+- PV: clear sky, or the TMY weather file of ``pv_model``;
+- EV: each vehicle's charging power over the run, uncontrolled or smart (following the PV surplus,
+  with the latest-start rule that meets the need by departure).
+
+An optimizing household plans over a horizon that may reach past the end of the run, so the
+profiles can be asked for ``forecast_steps`` further steps; the run's own steps come first.
+
+A community battery's agent also needs the community's natural net power (load + EV − PV of
+every household of the federation), which it forecasts from the same table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tefed.contract.errors import InputError
+from tefed.contract.time_grid import TimeGrid
+from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_state
+from tefed.domain.ems.devices.library_profiles import library_household_profiles
+from tefed.domain.ems.devices.load import synthetic_load_profiles
+from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
+from tefed.domain.ems.devices.resampling import resample_power_to_times
+from tefed.domain.periodic_extension import covered_or_repeated
+from tefed.io.profile_files import bdew_household_shape, read_profile_csv
+from tefed.io.weather_files import read_tmy3_weather, weather_on_grid
+
+
+@dataclass(frozen=True)
+class HouseholdProfiles:
+    """Profiles of the hosted households, (steps, households) [kW].
+
+    Attributes
+    ----------
+    load_kw, pv_kw, ev_kw : numpy.ndarray
+        Mean load, PV (AC) and EV charging power per grid step [kW].
+    ev_shortfall_kwh : numpy.ndarray
+        Energy each EV lacked at its departures over the run, summed [kWh].
+    community_kw : numpy.ndarray or None
+        The community's natural net power per step (all households but the community
+        battery), when asked for [kW].
+    """
+
+    load_kw: np.ndarray
+    pv_kw: np.ndarray
+    ev_kw: np.ndarray
+    ev_shortfall_kwh: np.ndarray
+    community_kw: np.ndarray | None
+
+
+def household_profiles(
+    table: pd.DataFrame,
+    grid: TimeGrid,
+    site: Any,
+    pv_model: dict[str, Any],
+    seed: int,
+    hosted: list[str],
+    community: bool,
+    base_dir: Path,
+    forecast_steps: int = 0,
+) -> HouseholdProfiles:
+    """Load, PV and EV profiles of ``hosted`` (and the community's net power if ``community``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The federation's household table, indexed by household id.
+    grid : TimeGrid
+        The run's time grid.
+    site : SiteSection
+        Latitude, longitude, altitude and Linke turbidity of the community.
+    pv_model : dict
+        The ems configuration's ``pv_model`` section.
+    seed : int
+        The scenario seed.
+    hosted : list of str
+        Ids of the households of this shard, in shard order.
+    community : bool
+        Whether to compute the whole community's natural net power too.
+    base_dir : Path
+        Folder that data paths of the table resolve against.
+    forecast_steps : int
+        Grid steps computed past the end of the run, for forecasts [-]. A measured profile that
+        ends with the run repeats its last day there. EV shortfalls count the run only.
+
+    Returns
+    -------
+    HouseholdProfiles
+        Arrays of ``grid.n_steps + forecast_steps`` rows.
+
+    Raises
+    ------
+    InputError
+        If a data file cannot be read or does not cover the run, naming the household group
+        and the file.
+    """
+    ids = [h for h in table.index if not table.at[h, "serves_community"]] if community else []
+    wanted = list(dict.fromkeys([*hosted, *ids]))
+    rows = table.loc[wanted]
+    if forecast_steps < 0:
+        raise ValueError(f"forecast_steps is {forecast_steps}; expected a non-negative integer")
+    step_times = grid.calendar(
+        np.arange(grid.n_steps + forecast_steps, dtype=np.int64) * grid.grid_step_s
+    )
+    load_kw = _load_kw(rows, step_times, grid, seed, base_dir)
+    pv_kw = _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
+    ev_kw, shortfall = _ev_kw(rows, load_kw - pv_kw, step_times, grid)
+    position = {h: k for k, h in enumerate(wanted)}
+    mine = [position[h] for h in hosted]
+    community_kw = None
+    if community:
+        others = [position[h] for h in ids]
+        community_kw = (load_kw[:, others] + ev_kw[:, others] - pv_kw[:, others]).sum(axis=1)
+    return HouseholdProfiles(
+        load_kw[:, mine], pv_kw[:, mine], ev_kw[:, mine], shortfall[mine], community_kw
+    )
+
+
+def _load_kw(
+    rows: pd.DataFrame, step_times: pd.DatetimeIndex, grid: TimeGrid, seed: int, base_dir: Path
+) -> np.ndarray:
+    load_kw = np.zeros((step_times.size, len(rows)))
+    daily_kwh = rows["load_daily_energy_kwh"].to_numpy(float)
+    keys = rows["profile_seed"].to_numpy(np.int64)
+    source = rows["load_profile"].to_numpy()
+    csv_spec = rows["load_csv"].to_numpy()
+    synthetic = np.flatnonzero(source == "synthetic")
+    if synthetic.size:
+        load_kw[:, synthetic] = synthetic_load_profiles(
+            step_times, daily_kwh[synthetic], seed=seed, household_keys=keys[synthetic]
+        )
+    standard = np.flatnonzero(source == "bdew_h0")
+    if standard.size:
+        shape = bdew_household_shape(step_times)
+        load_kw[:, standard] = library_household_profiles(
+            step_times, shape, keys[standard], seed, daily_energy_kwh=daily_kwh[standard]
+        )
+    for spec_text in sorted({text for text in csv_spec[source == "csv"]}):
+        members = np.flatnonzero((source == "csv") & (csv_spec == spec_text))
+        load_kw[:, members] = _csv_load_kw(
+            json.loads(spec_text), rows.iloc[members], step_times, grid, base_dir
+        )
+    return load_kw
+
+
+def _csv_load_kw(
+    spec: dict[str, Any],
+    rows: pd.DataFrame,
+    step_times: pd.DatetimeIndex,
+    grid: TimeGrid,
+    base_dir: Path,
+) -> np.ndarray:
+    """Measured profiles covering the run: household ``k`` takes column ``profile_seed mod
+    columns``, resampled to the grid step keeping energy."""
+    path = base_dir / spec["path"]
+    group = rows["group"].iloc[0]
+    run_steps = grid.n_steps
+    try:
+        profiles = read_profile_csv(path, unit=spec["unit"], timezone=spec["timezone"])
+        columns = rows["profile_seed"].to_numpy(np.int64) % profiles.power_kw.shape[1]
+        chosen = profiles.power_kw.iloc[:, columns]
+        # A file that ends with the run: the forecast past it repeats the last day.
+        load_kw = covered_or_repeated(
+            lambda steps: resample_power_to_times(
+                chosen, step_times[:steps], grid.grid_step_s, profiles.step_s
+            ).to_numpy(float),
+            run_steps,
+            step_times.size,
+            grid.steps_per_day,
+        )
+    except (OSError, ValueError) as error:
+        raise InputError(f"households group {group!r}", [f"load.path ({path}): {error}"]) from None
+    if spec.get("scale_to_daily_energy"):
+        days = grid.duration_s / 86400.0
+        energy_kwh = load_kw[:run_steps].sum(axis=0) * grid.grid_step_s / 3600.0
+        wanted_kwh = rows["load_daily_energy_kwh"].to_numpy(float) * days
+        load_kw = load_kw * np.divide(
+            wanted_kwh, energy_kwh, out=np.zeros_like(energy_kwh), where=energy_kwh > 0
+        )
+    return load_kw
+
+
+def _pv_kw(
+    rows: pd.DataFrame,
+    step_times: pd.DatetimeIndex,
+    grid_step_s: int,
+    site: Any,
+    pv_model: dict[str, Any],
+    base_dir: Path,
+) -> np.ndarray:
+    arrays = {
+        "kwp": rows["pv_kwp"].to_numpy(float),
+        "tilt_deg": rows["pv_tilt_deg"].to_numpy(float),
+        "azimuth_deg": rows["pv_azimuth_deg"].to_numpy(float),
+        "inverter_kw": rows["pv_inverter_kw"].to_numpy(float),
+        "system_losses": float(pv_model["system_losses"]),
+        "gamma_pdc_per_c": float(pv_model["temperature_coefficient_per_c"]),
+    }
+    if pv_model.get("irradiance", "clear_sky") == "tmy":
+        # The TMY sky is moved to the site: the sun is the site's, the weather the file's.
+        path = pv_model.get("weather_file")
+        step_s = grid_step_s
+        try:
+            weather = read_tmy3_weather(None if path is None else base_dir / path)
+            on_grid = weather_on_grid(
+                weather, step_times, step_s, site.latitude_deg, site.longitude_deg
+            )
+        except (OSError, ValueError) as error:
+            raise InputError("pv_model.weather_file", [str(error)]) from None
+        return weather_pv_power_kw(
+            step_times + pd.Timedelta(seconds=step_s / 2),
+            *(on_grid[column].to_numpy(float) for column in on_grid.columns),
+            site.latitude_deg,
+            site.longitude_deg,
+            site.altitude_m,
+            **arrays,
+        )
+    return clear_sky_pv_power_kw(
+        step_times,
+        site.latitude_deg,
+        site.longitude_deg,
+        site.altitude_m,
+        site.linke_turbidity,
+        air_temperature_c=float(pv_model["air_temperature_c"]),
+        wind_speed_m_per_s=float(pv_model["wind_speed_m_per_s"]),
+        **arrays,
+    )
+
+
+def _ev_kw(
+    rows: pd.DataFrame, natural_kw: np.ndarray, step_times: pd.DatetimeIndex, grid: TimeGrid
+) -> tuple[np.ndarray, np.ndarray]:
+    """EV charging power per step, (steps, households) [kW], and the summed shortfall [kWh]."""
+    count = len(rows)
+    ev_kw = np.zeros((step_times.size, count))
+    shortfall_kwh = np.zeros(count)
+    mode = rows["ev_charging"].to_numpy()
+    if not np.any(mode != "none"):
+        return ev_kw, shortfall_kwh
+    try:
+        ev = EvParameters(
+            rows["ev_capacity_kwh"].to_numpy(float),
+            rows["ev_charger_kw"].to_numpy(float),
+            rows["ev_efficiency"].to_numpy(float),
+            rows["ev_arrival_hour"].to_numpy(float),
+            rows["ev_departure_hour"].to_numpy(float),
+            rows["ev_energy_needed_kwh"].to_numpy(float),
+            household_ids=list(rows.index),
+        )
+    except ValueError as error:
+        raise InputError("household table", [str(error)]) from None
+    # Local wall-clock time of day: the calendar is in the scenario's time zone.
+    time_of_day_s = (
+        step_times.hour.to_numpy() * 3600
+        + step_times.minute.to_numpy() * 60
+        + step_times.second.to_numpy()
+    ).astype(float)
+    smart = mode == "smart"
+    state = initial_ev_state(time_of_day_s[0], ev)
+    for step in range(step_times.size):
+        # Smart charging follows the PV surplus; uncontrolled charges as fast as it can.
+        request_kw = np.where(smart, np.maximum(-natural_kw[step], 0.0), np.inf)
+        outcome = charge_ev(state, request_kw, time_of_day_s[step], grid.grid_step_s, ev)
+        ev_kw[step] = outcome.charging_power_kw
+        if step < grid.n_steps:
+            shortfall_kwh += outcome.shortfall_kwh
+        state = outcome.state
+    return ev_kw, shortfall_kwh

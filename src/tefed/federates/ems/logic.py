@@ -1,0 +1,466 @@
+"""Ems federate logic: many households per process, held as arrays.
+
+At every grid instant (phase 2 of 4) the ems
+
+1. takes in price forecasts and the market's messages (awards, settlements, rejections), and
+   shows each strategy the market's clearing price once per interval;
+2. lets every trading household order for interval ``k`` in the form the market's mechanism
+   takes (`tefed.domain.ems.order_forms`): at gate closure of ``k``, or, in the continuous market,
+   at a time of its own while the gate is open (fixed per household by its profile seed). Each
+   strategy group (`tefed.domain.ems.strategy_groups`) quotes once per interval, over arrays;
+3. dispatches each battery: toward the planned net power of an ``optimizing`` household, toward
+   the awarded net power of a household whose battery covers shortfalls, or for
+   self-consumption otherwise; and publishes every household's net power;
+4. runs the same households under net billing in parallel (a shadow fleet with its own battery
+   states) so each household's baseline bill is known from the same run.
+
+One last step at the end of the run receives the final settlements.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from tefed.contract import keys
+from tefed.contract.errors import InputError
+from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
+from tefed.contract.messages import (
+    AwardsMessage,
+    RejectedMessage,
+    SettlementMessage,
+    parse_market_message,
+)
+from tefed.contract.run_folder import RunFolder
+from tefed.contract.shard_layout import ShardLayout
+from tefed.contract.time_grid import TimeGrid
+from tefed.domain.ems.devices.battery import BatteryParameters, initial_soc_kwh
+from tefed.domain.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
+from tefed.domain.ems.order_forms import ORDER_KIND, curve_messages, order_messages
+from tefed.domain.ems.strategies.simple_trader import NO_ORDER
+from tefed.domain.ems.strategy_groups import (
+    STRATEGIES,
+    ShardState,
+    forecast_intervals_needed,
+    strategy_groups,
+)
+from tefed.domain.prices.interval_prices import IntervalPrices
+from tefed.federates.ems.household_profiles import household_profiles
+
+log = logging.getLogger("tefed.ems")
+
+#: Grid steps per part of the per-step household table written at the end of a run.
+PARQUET_BLOCK_STEPS = 240
+
+
+class EmsFederate(FederateLogic):
+    """A shard of households: devices, strategies, dispatch and records."""
+
+    role = "ems"
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def initialize(self, context: FederateContext) -> None:
+        """Build device arrays and profiles of this shard's households."""
+        self._name = context.name
+        self._grid: TimeGrid = context.time_grid
+        table = context.federation.households_frame()
+        hosted = list(context.config.get("households", []))
+        unknown = sorted(set(hosted) - set(table.index))
+        if unknown or not hosted:
+            raise InputError(
+                f"federate {context.name}",
+                [f"ems.households: {unknown or 'empty'}; expected ids from the household table"],
+            )
+        rows = table.loc[hosted]
+        self._ids = hosted
+        self._check_strategies(rows)
+        count = len(hosted)
+
+        # Optimizing households plan one horizon ahead, past the end of the run too.
+        forecast_intervals = forecast_intervals_needed(rows)
+        profiles = household_profiles(
+            table,
+            self._grid,
+            context.federation.tefed.site,
+            context.config["pv_model"],
+            context.seed,
+            hosted,
+            community=bool(rows["serves_community"].any()),
+            base_dir=context.base_dir,
+            forecast_steps=forecast_intervals * self._grid.steps_per_interval,
+        )
+        n_steps, n_intervals = self._grid.n_steps, self._grid.n_intervals
+        self._load_kw, self._pv_kw, self._ev_kw = (
+            profiles.load_kw[:n_steps],
+            profiles.pv_kw[:n_steps],
+            profiles.ev_kw[:n_steps],
+        )
+        try:
+            self._battery = BatteryParameters.from_round_trip(
+                capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
+                power_kw=rows["battery_power_kw"].to_numpy(float),
+                round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
+                soc_min=rows["battery_soc_min"].to_numpy(float),
+                soc_max=rows["battery_soc_max"].to_numpy(float),
+                self_discharge_per_h=rows["battery_self_discharge_per_h"].to_numpy(float),
+                household_ids=hosted,
+            )
+            initial_soc = initial_soc_kwh(
+                rows["battery_soc_initial"].to_numpy(float), self._battery
+            )
+        except ValueError as error:
+            raise InputError("household table", [str(error)]) from None
+        self._soc_kwh = initial_soc.copy()
+        self._baseline_soc_kwh = initial_soc.copy()
+        self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)
+        self._index_of = {household: i for i, household in enumerate(hosted)}
+        try:
+            self._layout = ShardLayout.from_federation(context.federation)
+            self._shard = self._layout.shard(context.name)
+        except ValueError as error:
+            raise InputError(f"federate {context.name}", [str(error)]) from None
+        if list(self._shard.household_ids) != hosted:
+            raise InputError(
+                f"federate {context.name}",
+                ["ems.households: the shard layout disagrees with this entry's households"],
+            )
+        self._publish_reactive = bool(context.config["publish_reactive_power"])
+        self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))
+        self._endpoints = [keys.household_endpoint(h) for h in hosted]
+        self._mechanism = context.config.get("market_mechanism", "double_auction")
+        if self._mechanism not in ORDER_KIND:
+            raise InputError(
+                f"federate {context.name}",
+                [
+                    f"ems.market_mechanism: got {self._mechanism!r}; expected one of "
+                    f"{sorted(ORDER_KIND)}"
+                ],
+            )
+        # Continuous market: each household orders this many grid steps before gate closure,
+        # never before the start of the interval preceding the one it orders for.
+        lead_choices = (
+            self._grid.market_interval_s - self._grid.gate_closure_s
+        ) // self._grid.grid_step_s + 1
+        self._order_lead_steps = (
+            rows["profile_seed"].to_numpy(np.int64) % lead_choices
+            if self._mechanism == "continuous"
+            else np.zeros(count, dtype=np.int64)
+        )
+        self._order_leads = np.unique(self._order_lead_steps).tolist()
+
+        self._prices = IntervalPrices(n_intervals + forecast_intervals)
+        forecast_kw = profiles.load_kw + profiles.ev_kw - profiles.pv_kw
+        natural_kw = forecast_kw[:n_steps]
+        per_interval = self._grid.steps_per_interval
+        known = n_intervals + forecast_intervals
+        self._groups = strategy_groups(
+            rows,
+            self._battery,
+            forecast_kw.reshape(known, per_interval, count).mean(axis=1),
+            None
+            if profiles.community_kw is None
+            else profiles.community_kw.reshape(known, per_interval).mean(axis=1),
+            self._prices,
+            self._grid,
+            curves=ORDER_KIND[self._mechanism] != "simple",
+        )
+        self._is_trader = np.zeros(count, dtype=bool)
+        for group in self._groups:
+            self._is_trader[group.members] = group.name != "net_billing"
+        self._planned_net_wh = np.full((n_intervals, count), np.nan)
+        self._quoted: dict[int, list] = {}
+        self._observed = np.zeros(n_intervals, dtype=bool)
+        self._clearing_price = np.full(n_intervals, np.nan)
+        self._awarded_net_wh = np.zeros((n_intervals, count))
+        self._bill_usd = np.full((n_intervals, count), np.nan)
+        self._rejections = 0
+        self._battery_kw = np.zeros((n_steps, count))
+        self._natural_kw = natural_kw
+        self._power_kw = np.zeros((n_steps, count))
+        self._soc_record_kwh = np.zeros((n_steps, count))
+        self._baseline_power_kw = np.zeros((n_steps, count))
+
+    @staticmethod
+    def _check_strategies(rows: pd.DataFrame) -> None:
+        unknown = rows.loc[~rows["strategy"].isin(STRATEGIES), "strategy"]
+        if not unknown.empty:
+            raise InputError(
+                "household table",
+                [
+                    f"households[{household}].strategy: got {strategy!r}; expected one of "
+                    f"{STRATEGIES}"
+                    for household, strategy in unknown.items()
+                ],
+            )
+
+    def schedule_s(self) -> np.ndarray:
+        """Every grid step, plus the end of the run to receive the last settlements."""
+        return np.append(self._grid.step_times_s(), self._grid.duration_s)
+
+    # --- stepping -----------------------------------------------------------------------------
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        """Take in prices and market messages, order at gate closure, dispatch and publish."""
+        outputs = StepOutputs()
+        self._prices.update(
+            self._grid.interval_of(min(time_s, self._grid.duration_s - 1)), inputs.values
+        )
+        for message in inputs.messages:
+            for household_message in self._unwrap(message):
+                self._receive(household_message)
+        if time_s >= self._grid.duration_s:
+            return outputs
+        outputs.messages.extend(self._layout.wrap_outgoing(self._shard, self._order_due(time_s)))
+        power_kw = self._dispatch(time_s)
+        outputs.values[self._shard.power_key()] = self._as_published(power_kw)
+        if self._publish_reactive:
+            # The built-in households draw reactive power at their power factor while they
+            # import; a replacement household program may publish any kvar (e.g. volt-var).
+            reactive_kvar = np.maximum(power_kw, 0.0) * self._kvar_per_kw
+            outputs.values[self._shard.reactive_power_key()] = self._as_published(reactive_kvar)
+        return outputs
+
+    def _as_published(self, per_household: np.ndarray) -> np.ndarray | float:
+        """A shard publishes one vector; a single household program one double."""
+        return per_household if self._shard.is_batched else float(per_household[0])
+
+    def _unwrap(self, message: Message) -> list[Message]:
+        """The households' own messages in a received message; a batch is trusted only from
+        the market's endpoint."""
+        if self._shard.is_batched and message.source != keys.MARKET_ENDPOINT:
+            log.warning(
+                "message from %r to %r ignored: only the market sends batches",
+                message.source,
+                message.destination,
+            )
+            return []
+        try:
+            return self._layout.unwrap(message, to_shard=True)
+        except ValueError as error:
+            log.warning("message from %r ignored: %s", message.source, error)
+            return []
+
+    def _receive(self, message: Message) -> None:
+        household = keys.household_of_endpoint(message.destination)
+        index = self._index_of.get(household) if household else None
+        if index is None:
+            log.warning("message for %r is not for this shard; ignored", message.destination)
+            return
+        parsed = parse_market_message(message.payload)
+        if isinstance(parsed, AwardsMessage):
+            signed = sum(
+                award.quantity_wh if award.side == "buy" else -award.quantity_wh
+                for award in parsed.awards
+            )
+            self._awarded_net_wh[parsed.interval_index, index] = signed
+            self._observe(parsed)
+        elif isinstance(parsed, SettlementMessage):
+            self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
+        elif isinstance(parsed, RejectedMessage):
+            self._rejections += len(parsed.rejections)
+            log.warning(
+                "market rejected orders of %s: %s",
+                household,
+                "; ".join(f"{r.order_id}: {r.reason}" for r in parsed.rejections),
+            )
+
+    def _observe(self, awards: AwardsMessage) -> None:
+        """Show every strategy the clearing price of an interval, once (the mean of the
+        market's named prices: per pool, uniform, or per bus)."""
+        interval = awards.interval_index
+        if self._observed[interval]:
+            return
+        self._observed[interval] = True
+        prices = np.array(list(awards.prices_usd_per_kwh.values()), dtype=float)
+        prices = prices[np.isfinite(prices)]
+        price = float(prices.mean()) if prices.size else float("nan")
+        self._clearing_price[interval] = price
+        for group in self._groups:
+            group.observe(interval, price)
+
+    def _order_due(self, time_s: int) -> list[Message]:
+        """Orders of the households whose ordering time for some interval is ``time_s``."""
+        messages = []
+        for lead in self._order_leads:
+            interval = self._grid.interval_cleared_at(time_s + lead * self._grid.grid_step_s)
+            if interval is not None:
+                due = self._is_trader & (self._order_lead_steps == lead)
+                if due.any():
+                    messages.extend(self._order(interval, due))
+        return messages
+
+    def _order(self, interval: int, due: np.ndarray) -> list[Message]:
+        """Messages of the ``due`` households for ``interval``; every group quotes once per
+        interval (at its first ordering time), so a plan is never solved twice."""
+        import_price, export_price = self._prices.of(interval)
+        if interval not in self._quoted:
+            first_step = interval * self._grid.steps_per_interval
+            state = ShardState(
+                interval=interval,
+                natural_kw=self._natural_kw[
+                    first_step : first_step + self._grid.steps_per_interval
+                ],
+                soc_kwh=self._soc_kwh,
+                import_price_usd_per_kwh=import_price,
+                export_price_usd_per_kwh=export_price,
+            )
+            self._quoted = {interval: [group.quote(state) for group in self._groups]}
+            for orders in self._quoted[interval]:
+                if orders.planned_net_wh is not None:
+                    self._planned_net_wh[interval, orders.members] = orders.planned_net_wh
+        gate_closure_s = self._grid.gate_closure_time_s(interval)
+        expires = gate_closure_s if self._mechanism == "continuous" else None
+        messages = []
+        for orders in self._quoted[interval]:
+            ordering = np.flatnonzero(due[orders.members] & (orders.quotes.side != NO_ORDER))
+            if orders.curve_power_kw is not None:
+                pairs = curve_messages(
+                    self._mechanism,
+                    interval,
+                    orders.curve_price_levels_usd_per_kwh,
+                    orders.curve_power_kw,
+                    np.flatnonzero(due[orders.members]),
+                )
+            else:
+                pairs = order_messages(
+                    self._mechanism,
+                    orders.quotes,
+                    interval,
+                    self._grid.market_interval_s,
+                    export_price,
+                    ordering,
+                    expires_time_s=expires,
+                )
+            messages.extend(
+                Message(
+                    self._endpoints[orders.members[k]],
+                    keys.MARKET_ENDPOINT,
+                    message.model_dump_json(),
+                )
+                for k, message in pairs
+            )
+        return messages
+
+    def _dispatch(self, time_s: int) -> np.ndarray:
+        step = time_s // self._grid.grid_step_s
+        interval = self._grid.interval_of(time_s)
+        duration_s = self._grid.grid_step_s
+        natural_kw = self._natural_kw[step]
+        to_kw = 3.6 / self._grid.market_interval_s
+
+        # A planned household (optimizing) follows its plan; a battery that covers shortfalls
+        # steers toward the awards; otherwise it only serves self-consumption and deviations
+        # settle with the grid.
+        planned_wh = self._planned_net_wh[interval]
+        target_kw = np.where(
+            np.isfinite(planned_wh),
+            np.nan_to_num(planned_wh) * to_kw,
+            np.where(self._follows_awards, self._awarded_net_wh[interval] * to_kw, 0.0),
+        )
+        battery_kw, self._soc_kwh = dispatch_battery(
+            self._soc_kwh,
+            self_consumption_request_kw(natural_kw, target_kw),
+            duration_s,
+            self._battery,
+        )
+        baseline_battery_kw, self._baseline_soc_kwh = dispatch_battery(
+            self._baseline_soc_kwh,
+            self_consumption_request_kw(natural_kw, 0.0),
+            duration_s,
+            self._battery,
+        )
+        power_kw = natural_kw + battery_kw
+        self._battery_kw[step] = battery_kw
+        self._power_kw[step] = power_kw
+        self._soc_record_kwh[step] = self._soc_kwh
+        self._baseline_power_kw[step] = natural_kw + baseline_battery_kw
+        return power_kw
+
+    # --- results ------------------------------------------------------------------------------
+
+    def _plan_records(self) -> pd.DataFrame | None:
+        """Every plan of the shard's optimizing groups: its solver status, never silent."""
+        rows = []
+        for number, group in enumerate(self._groups):
+            for interval, status, message, objective in getattr(group, "solves", ()):
+                rows.append(
+                    (
+                        interval,
+                        number,
+                        json.dumps(group.options, sort_keys=True),
+                        group.members.size,
+                        status,
+                        status == "optimal",
+                        message,
+                        objective,
+                    )
+                )
+        if not any(hasattr(group, "solves") for group in self._groups):
+            return None
+        columns = [
+            "interval_index",
+            "group_index",
+            "strategy_options",
+            "households",
+            "status",
+            "optimal",
+            "message",
+            "objective_value",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def finalize(self, results: RunFolder) -> None:
+        """Write per-step household records and per-interval energies and bills."""
+        if self._rejections:
+            log.warning("%d order(s) of this shard were rejected by the market", self._rejections)
+        n_steps, count = self._power_kw.shape
+        has_battery = self._battery.capacity_kwh > 0
+        ids = np.asarray(self._ids, dtype=object)
+        step_times_s = self._grid.step_times_s()
+
+        def step_blocks():
+            # A block of steps at a time: a long run's table is never whole in memory.
+            for first in range(0, n_steps, PARQUET_BLOCK_STEPS):
+                rows = slice(first, min(first + PARQUET_BLOCK_STEPS, n_steps))
+                block_steps = rows.stop - rows.start
+                yield pd.DataFrame(
+                    {
+                        "time_s": np.repeat(step_times_s[rows], count),
+                        "household_id": np.tile(ids, block_steps),
+                        "load_power_kw": self._load_kw[rows].ravel(),
+                        "ev_power_kw": self._ev_kw[rows].ravel(),
+                        "pv_power_kw": self._pv_kw[rows].ravel(),
+                        "battery_power_kw": self._battery_kw[rows].ravel(),
+                        "power_kw": self._power_kw[rows].ravel(),
+                        "soc_kwh": np.where(
+                            has_battery, self._soc_record_kwh[rows], np.nan
+                        ).ravel(),
+                        "baseline_power_kw": self._baseline_power_kw[rows].ravel(),
+                    }
+                )
+
+        results.write_parquet_parts(f"households/{self._name}.parquet", step_blocks())
+
+        per_interval = self._grid.steps_per_interval
+        to_wh = self._grid.grid_step_s / 3.6
+        energy_wh = self._power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        baseline_wh = self._baseline_power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        n_intervals = energy_wh.shape[0]
+        intervals = pd.DataFrame(
+            {
+                "interval_index": np.repeat(np.arange(n_intervals), count),
+                "household_id": np.tile(np.asarray(self._ids, dtype=object), n_intervals),
+                "energy_wh": energy_wh.ravel(),
+                "baseline_energy_wh": baseline_wh.ravel(),
+                "awarded_net_energy_wh": self._awarded_net_wh.ravel(),
+                "bill_usd": self._bill_usd.ravel(),
+            }
+        )
+        results.write_parquet(f"household_intervals/{self._name}.parquet", intervals)
+        plans = self._plan_records()
+        if plans is not None:
+            results.write_parquet(f"optimizing_plans/{self._name}.parquet", plans)

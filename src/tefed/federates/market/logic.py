@@ -1,0 +1,417 @@
+"""Market federate logic: order intake, clearing at gate closure, settlement, the ledger.
+
+At every grid instant (phase 4 of 4) the market
+
+1. meters each household's net power for the step just published (``household/<id>/power_kw``),
+2. takes in order messages (`OrderIntake`): each order is accepted or rejected with a reason;
+   the continuous market matches accepted orders at once,
+3. at gate closure of interval ``k`` clears its book with the configured mechanism (one
+   interface, `tefed.domain.market.clearing`), checks the awards against their orders and sends
+   every household that ordered its awards,
+4. after the last step of interval ``k`` settles metered energy against awards (MicroTE
+   delivery rules, net-billing prices from the price feed), checks that payments balance and
+   sends each household its settlement.
+
+A violated invariant (payments that do not balance, an award above its order, a trade outside
+its limit prices, mixed pools, a self-trade) stops the run with the interval and the violation.
+Every order, award and settlement is kept and written to Parquet at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+
+from tefed.contract import keys
+from tefed.contract.errors import InputError
+from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
+from tefed.contract.messages import RejectedMessage
+from tefed.contract.run_folder import RunFolder
+from tefed.contract.shard_layout import ShardLayout
+from tefed.contract.time_grid import TimeGrid
+from tefed.domain.market.clearing import (
+    ACCEPTED_KINDS,
+    ClearingOutcome,
+    ClearingPrices,
+    ContinuousMarket,
+    CurveClearing,
+    DoubleAuction,
+    IntervalBook,
+    Mechanism,
+    NetworkClearing,
+)
+from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
+from tefed.domain.market.ledger_checks import check_payments, check_trades
+from tefed.domain.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
+from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
+from tefed.domain.market.trade_tables import empty_trades
+from tefed.domain.prices.interval_prices import IntervalPrices
+
+log = logging.getLogger("tefed.market")
+
+MECHANISM_NAMES = tuple(ACCEPTED_KINDS)
+
+
+class MarketFederate(FederateLogic):
+    """The market: one of tefed's clearing mechanisms with MicroTE settlement of deliveries."""
+
+    role = "market"
+
+    def initialize(self, context: FederateContext) -> None:
+        """Read the market rules, build the mechanism once, and list the participants."""
+        config = context.config
+        name = config.get("mechanism")
+        if name not in MECHANISM_NAMES:
+            raise InputError(
+                f"federate {context.name}",
+                [f"market.mechanism: got {name!r}; expected one of {list(MECHANISM_NAMES)}"],
+            )
+        self._grid: TimeGrid = context.time_grid
+        table = context.federation.households_frame()
+        self._participants: list[str] = table["household_id"].astype(str).tolist()
+        # Built once: every settlement looks participants up and addresses each of them.
+        self._participant_index = pd.Index(self._participants)
+        self._endpoints = [keys.household_endpoint(p) for p in self._participants]
+        try:
+            self._mechanism: Mechanism = _build_mechanism(config, context, table)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(f"federate {context.name}: market", [str(error)]) from None
+        self._intake = OrderIntake(
+            self._participants,
+            self._grid,
+            ACCEPTED_KINDS[name],
+            delivery_ahead_intervals=int(config.get("delivery_ahead_intervals", 1)),
+            one_order_per_side=name == "dlmp",
+        )
+        try:
+            self._layout = ShardLayout.from_federation(context.federation)
+        except ValueError as error:
+            raise InputError("federation file: ems entries", [str(error)]) from None
+        self._steps_every_grid_step = name == "continuous"
+        self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
+        self._prices = IntervalPrices(self._grid.n_intervals)
+        self._books: dict[int, dict[str, list[dict]]] = {}
+        self._trades: dict[int, pd.DataFrame] = {}
+        self._settlement_frames: list[pd.DataFrame] = []
+        self._interval_rows: dict[int, dict] = {}
+        self._tables: dict[str, list[pd.DataFrame]] = {}
+
+    def schedule_s(self) -> np.ndarray:
+        """Gate closures and the last step of every interval (then the grid's meters are read);
+        the continuous market every grid step, as orders match when they arrive."""
+        grid = self._grid
+        if self._steps_every_grid_step:
+            return grid.step_times_s()
+        intervals = np.arange(grid.n_intervals)
+        gate_closures = intervals[1:] * grid.market_interval_s - grid.gate_closure_s
+        last_steps = (intervals + 1) * grid.market_interval_s - grid.grid_step_s
+        return np.union1d(gate_closures, last_steps)
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        """Take orders, clear at gate closure, read the meters and settle completed intervals."""
+        outputs = StepOutputs()
+        self._prices.update(self._grid.interval_of(time_s), inputs.values)
+        outputs.messages.extend(self._take_orders(time_s, inputs.messages))
+        interval_to_clear = self._grid.interval_cleared_at(time_s)
+        if interval_to_clear is not None:
+            self._clear(interval_to_clear, outputs)
+        interval_to_settle = self._grid.interval_completed_at(time_s)
+        if interval_to_settle is not None:
+            self._read_meters(interval_to_settle, inputs)
+            outputs.messages.extend(self._settle(interval_to_settle))
+        # Households of a shard get their messages in one batch per step.
+        outputs.messages = self._layout.route(outputs.messages, keys.MARKET_ENDPOINT)
+        return outputs
+
+    def _read_meters(self, interval: int, inputs: StepInputs) -> None:
+        """Take in every household's metered energy of ``interval`` from the grid [Wh]."""
+        energy_wh = np.atleast_1d(
+            np.asarray(inputs.values.get(keys.HOUSEHOLD_ENERGY, np.nan), dtype=float)
+        )
+        if energy_wh.shape != (len(self._participants),) or not np.isfinite(energy_wh).all():
+            raise ValueError(
+                f"{keys.HOUSEHOLD_ENERGY!r} at the end of interval {interval}: expected "
+                f"{len(self._participants)} finite values (one per household, in household-table "
+                f"order), got {energy_wh.size} values"
+                f"{'' if np.isfinite(energy_wh).all() else ' with missing or non-finite ones'}"
+            )
+        self._energy_wh[interval] = energy_wh
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def _unwrap(self, messages: list[Message]) -> list[Message]:
+        """Each household's own messages; a batch counts only for households its shard hosts."""
+        unwrapped = []
+        for message in messages:
+            try:
+                unwrapped.extend(self._layout.unwrap(message, to_shard=False))
+            except ValueError as error:
+                log.warning("message from %r refused: %s", message.source, error)
+        return unwrapped
+
+    def _take_orders(self, time_s: int, messages: list[Message]) -> list[Message]:
+        replies = []
+        messages = self._unwrap(messages)
+        # Arrival order within one instant depends on the federates' scheduling; sorting by
+        # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
+        for message in sorted(messages, key=lambda message: message.source):
+            # An order counts as placed at the grid instant it was sent (HELICS stamps a message
+            # with its sender's time, never earlier), however late the market steps.
+            received = self._intake.receive(_sent_at_s(message, time_s), message)
+            if received.rejections:
+                replies.append(
+                    Message(
+                        source=keys.MARKET_ENDPOINT,
+                        destination=message.source,
+                        payload=RejectedMessage(
+                            interval_index=received.interval_index,
+                            rejections=received.rejections,
+                        ).model_dump_json(),
+                    )
+                )
+            if received.interval_index is None:
+                continue
+            book = self._books.setdefault(
+                received.interval_index, {"simple": [], "curves": [], "affine": []}
+            )
+            book["simple"].extend(received.simple)
+            book["curves"].extend(received.curves)
+            book["affine"].extend(received.affine)
+            if isinstance(self._mechanism, ContinuousMarket) and received.simple:
+                arrived = self._book(received.interval_index, received.simple, [], []).simple
+                self._mechanism.submit(received.interval_index, arrived)
+        return replies
+
+    def _book(self, interval: int, simple: list, curves: list, affine: list) -> IntervalBook:
+        return IntervalBook.from_rows(
+            interval, self._grid.market_interval_s, simple, curves, affine
+        )
+
+    # --- clearing -----------------------------------------------------------------------------
+
+    def _clear(self, interval: int, outputs: StepOutputs) -> None:
+        rows = self._books.pop(interval, {"simple": [], "curves": [], "affine": []})
+        book = self._book(interval, rows["simple"], rows["curves"], rows["affine"])
+        self._intake.forget(interval)
+        import_price, export_price = self._prices.of(interval)
+        wholesale = (
+            self._prices.wholesale_of(interval)
+            if isinstance(self._mechanism, NetworkClearing)
+            else float("nan")
+        )
+        outcome = self._mechanism.clear(book, ClearingPrices(import_price, export_price, wholesale))
+        if outcome.status in ("failure", "infeasible"):
+            log.warning(
+                "interval %d: %s clearing %s; nothing awarded, deliveries settle with the grid",
+                interval,
+                self._mechanism.name,
+                outcome.status,
+            )
+        trades = outcome.trades.assign(interval_index=interval)
+        # Awards are checked before anyone acts on them; payments once delivery is metered.
+        violations = check_trades(trades, book.simple)
+        if violations:
+            raise RuntimeError(
+                f"market awards of interval {interval} violate their orders: "
+                + "; ".join(violations)
+            )
+        self._trades[interval] = trades
+        for name, table in outcome.tables.items():
+            self._tables.setdefault(name, []).append(table.assign(interval_index=interval))
+        self._interval_rows[interval] = _interval_row(interval, book, outcome)
+        awards = awards_by_participant(awards_table(trades))
+        ordering = {
+            participant
+            for table in (book.simple, book.curves, book.affine)
+            for participant in table["participant"].tolist()
+        }
+        for participant in sorted(ordering):
+            outputs.messages.append(
+                Message(
+                    source=keys.MARKET_ENDPOINT,
+                    destination=keys.household_endpoint(participant),
+                    payload=json.dumps(
+                        {
+                            "type": "awards",
+                            "interval_index": interval,
+                            "status": outcome.status,
+                            "awards": [
+                                {**award, "order_id": award["order_id"].split(":", 1)[1]}
+                                for award in awards.get(participant, [])
+                            ],
+                            "prices_usd_per_kwh": outcome.prices_usd_per_kwh,
+                        }
+                    ),
+                )
+            )
+        traded_energy_wh = outcome.traded_energy_wh
+        outputs.values[keys.TRADED_ENERGY] = float(traded_energy_wh)
+        if traded_energy_wh > 0:
+            outputs.values[keys.MEAN_TRADE_PRICE] = outcome.mean_price_usd_per_kwh
+
+    # --- settlement ---------------------------------------------------------------------------
+
+    def _settle(self, interval: int) -> list[Message]:
+        import_price, export_price = self._prices.of(interval)
+        energy = pd.Series(self._energy_wh[interval], index=self._participant_index)
+        trades = self._trades.get(interval, empty_trades())
+        ledger = settle_interval(energy, trades, import_price, export_price)
+        violations = check_payments(ledger)
+        if violations:
+            raise RuntimeError(
+                f"market ledger of interval {interval} violates its invariants: "
+                + "; ".join(violations)
+            )
+        self._settlement_frames.append(ledger.assign(interval_index=interval))
+        row = self._interval_rows.get(interval)
+        if row is not None:
+            row["import_price_usd_per_kwh"] = import_price
+            row["export_price_usd_per_kwh"] = export_price
+        return _settlement_messages(
+            interval, self._participant_index, self._endpoints, self._energy_wh[interval], ledger
+        )
+
+    # --- results ------------------------------------------------------------------------------
+
+    def finalize(self, results: RunFolder) -> None:
+        """Write orders, trades, awards, settlements, the ledger and per-interval results."""
+        orders = pd.DataFrame(self._intake.records, columns=list(ORDER_RECORD_COLUMNS)).astype(
+            ORDER_RECORD_COLUMNS
+        )
+        trades = (
+            pd.concat(self._trades.values(), ignore_index=True)
+            if self._trades
+            else empty_trades().assign(interval_index=pd.Series(dtype="int64"))
+        )
+        settlements = (
+            pd.concat(self._settlement_frames, ignore_index=True)
+            if self._settlement_frames
+            else pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
+        )
+        # Stored order ids are the households' own; the book prefixes them with the participant.
+        for column in ("buy_order_id", "sell_order_id"):
+            trades[column] = trades[column].astype(str).str.split(":", n=1).str[-1]
+        awards = awards_table(trades)
+        results.write_parquet("market_orders.parquet", orders)
+        results.write_parquet("market_trades.parquet", _interval_first(trades))
+        results.write_parquet("market_awards.parquet", awards)
+        results.write_parquet("market_settlements.parquet", _interval_first(settlements))
+        results.write_parquet("market_ledger.parquet", combined_ledger(orders, awards, settlements))
+        results.write_parquet(
+            "market_intervals.parquet",
+            pd.DataFrame([self._interval_rows[k] for k in sorted(self._interval_rows)]),
+        )
+        for name, frames in self._tables.items():
+            table = pd.concat(frames, ignore_index=True)
+            results.write_parquet(f"market_{name}.parquet", _interval_first(table))
+
+
+def _sent_at_s(message: Message, time_s: int) -> int:
+    """Grid instant a message was sent at [s] (its HELICS time without the phase offset)."""
+    return min(math.floor(message.time_s), time_s)
+
+
+def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame) -> Mechanism:
+    """The scenario's mechanism with its parameters (DLMP: its network model, built once)."""
+    name = config["mechanism"]
+    if name == "double_auction":
+        return DoubleAuction(config["settlement_rule"], config["tie_breaking"])
+    if name == "curve_clearing":
+        return CurveClearing(config.get("feeder_capacity_kw"))
+    if name == "continuous":
+        return ContinuousMarket(config["priority"])
+    from tefed.io.opendss.market_network import dlmp_market  # OpenDSS only where DLMP needs it
+
+    return NetworkClearing(dlmp_market(config, context.base_dir, table))
+
+
+_SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
+
+
+def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
+    sides = np.concatenate(
+        [book.simple["side"].to_numpy(dtype=object), book.affine["side"].to_numpy(dtype=object)]
+    )
+    return {
+        "interval_index": interval,
+        "status": outcome.status,
+        "orders": book.order_count,
+        "bids": int((sides == "buy").sum()),
+        "asks": int((sides == "sell").sum()),
+        "curves": book.curve_count,
+        "traded_energy_wh": outcome.traded_energy_wh,
+        "mean_trade_price_usd_per_kwh": outcome.mean_price_usd_per_kwh,
+        "prices_usd_per_kwh": json.dumps(outcome.prices_usd_per_kwh, sort_keys=True),
+    }
+
+
+def _settlement_messages(
+    interval: int,
+    participants: pd.Index,
+    endpoints: list[str],
+    energy_wh: np.ndarray,
+    ledger: pd.DataFrame,
+) -> list[Message]:
+    """One ``settlement`` message per participant from the interval's ledger rows.
+
+    ``endpoints`` and ``energy_wh`` (metered energy [Wh]) are each participant's, in the order
+    of ``participants``; ledger rows of other parties (a central counterparty) are not sent.
+    """
+    owner = participants.get_indexer(ledger["participant"].to_numpy(dtype=object))
+    # Each participant's rows together, in participant order, each in ledger order.
+    rows = np.flatnonzero(owner >= 0)
+    rows = rows[np.argsort(owner[rows], kind="stable")]
+    bounds = np.searchsorted(owner[rows], np.arange(len(participants) + 1)).tolist()
+    columns = {
+        name: ledger[name].to_numpy(dtype=dtype)[rows].tolist()
+        for name, dtype in (
+            ("counterparty", object),
+            ("energy_wh", np.float64),
+            ("price_usd_per_kwh", np.float64),
+            ("amount_usd", np.float64),
+            ("reason", object),
+        )
+    }
+    lines = [
+        {
+            "counterparty": counterparty,
+            "energy_wh": line_energy_wh,
+            "price_usd_per_kwh": price,
+            "amount_usd": amount_usd,
+            "reason": reason,
+        }
+        for counterparty, line_energy_wh, price, amount_usd, reason in zip(
+            *columns.values(), strict=True
+        )
+    ]
+    messages = []
+    for k, (endpoint, metered_wh) in enumerate(zip(endpoints, energy_wh.tolist(), strict=True)):
+        own = slice(bounds[k], bounds[k + 1])
+        awarded_wh = sum(
+            line_energy_wh
+            for line_energy_wh, reason in zip(
+                columns["energy_wh"][own], columns["reason"][own], strict=True
+            )
+            if reason == "trade"
+        )
+        payload = {
+            "type": "settlement",
+            "interval_index": interval,
+            "energy_wh": metered_wh,
+            "awarded_net_energy_wh": round(awarded_wh),
+            "amount_usd": float(sum(columns["amount_usd"][own])),
+            "lines": lines[own],
+        }
+        messages.append(
+            Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=json.dumps(payload))
+        )
+    return messages
+
+
+def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["interval_index", *[c for c in frame.columns if c != "interval_index"]]
+    return frame[columns].reset_index(drop=True)

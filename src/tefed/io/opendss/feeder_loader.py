@@ -1,0 +1,202 @@
+"""Load the feeder a federation file describes, exactly as the grid federate runs it.
+
+Shared by the grid federate, the builder (which attaches households to an existing feeder's load
+buses) and ``tefed powerflow`` (which solves one snapshot for validation), so the three always
+see the same circuit.
+
+A feeder section of the grid configuration is one of
+
+- ``{"source": "generated", "generator": "radial_lv" | "split_phase_lv", "seed": S, "design":
+  {...}}`` — a project-generated residential LV feeder, European 400/230 V
+  (`tefed.io.feeders.generator`) or North American split-phase 120/240 V
+  (`tefed.io.feeders.split_phase`);
+- ``{"source": "opendss", "master": PATH, "commands": [...], "regulators": "automatic" |
+  "locked", "existing_loads": "keep" | "replace" | "scale", "existing_load_scale": F}`` — any
+  OpenDSS master file; ``PATH`` is relative to the federates' working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tefed.io.feeders.generator import LvFeederDesign, generate_lv_feeder
+from tefed.io.feeders.household_placement import explicit_placement, place_households
+from tefed.io.feeders.layout import GeneratedFeeder
+from tefed.io.feeders.split_phase import SplitPhaseFeederDesign, generate_split_phase_feeder
+from tefed.io.opendss.model import compile_feeder, feeder_load_points, feeder_nodes
+
+#: Generators of residential LV feeders by the name a scenario uses: design type and function.
+GENERATORS = {
+    "radial_lv": (LvFeederDesign, generate_lv_feeder),
+    "split_phase_lv": (SplitPhaseFeederDesign, generate_split_phase_feeder),
+}
+
+
+@dataclass(frozen=True)
+class LoadedFeeder:
+    """A feeder compiled in this process's OpenDSS engine.
+
+    Attributes
+    ----------
+    dss_text : str
+        For the run's record: the OpenDSS script of a generated feeder, or, for an OpenDSS
+        file, a comment naming the master file followed by the extra commands.
+    generated_households : pandas.DataFrame or None
+        For a generated feeder, its household table (``bus``, ``phase``, ``connection``,
+        ``distance_m`` …); None for an OpenDSS file.
+    existing_loads : str
+        ``keep``, ``replace`` or ``scale`` (generated feeders have no loads of their own).
+    existing_load_scale : float
+        Factor on kept loads when ``existing_loads`` is ``scale`` [-].
+    """
+
+    dss_text: str
+    generated_households: pd.DataFrame | None
+    existing_loads: str
+    existing_load_scale: float
+
+
+def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".", engine=None) -> LoadedFeeder:
+    """Compile the feeder described by a grid configuration's ``feeder`` section.
+
+    Parameters
+    ----------
+    feeder : dict
+        The ``feeder`` section (see the module docstring).
+    base_dir : str or pathlib.Path
+        Folder a relative ``master`` path resolves against.
+    engine : optional
+        OpenDSS engine to compile into (`separate_engine`); default: the process's own.
+
+    Raises
+    ------
+    ValueError
+        If the section is malformed, the file is missing, or OpenDSS rejects the feeder (with
+        OpenDSS's own message, file and line).
+    """
+    source = feeder.get("source")
+    if source == "generated":
+        generated = generate_feeder(feeder)
+        compile_feeder(script_text=generated.dss_text, engine=engine)
+        return LoadedFeeder(generated.dss_text, generated.households, "keep", 1.0)
+    if source == "opendss":
+        master = Path(base_dir) / feeder["master"]
+        commands = list(feeder.get("commands", []))
+        compile_feeder(
+            master_path=master,
+            commands=commands,
+            regulators=feeder.get("regulators", "automatic"),
+            engine=engine,
+        )
+        record = "\n".join([f"! compiled from {master.resolve()}", *commands]) + "\n"
+        return LoadedFeeder(
+            record,
+            None,
+            feeder.get("existing_loads", "replace"),
+            float(feeder.get("existing_load_scale", 1.0)),
+        )
+    raise ValueError(f"feeder.source is {source!r}; expected 'generated' or 'opendss'")
+
+
+def generate_feeder(feeder: dict[str, Any]) -> GeneratedFeeder:
+    """Build (without compiling) the generated feeder a ``source: generated`` section names."""
+    generator = feeder.get("generator")
+    if generator not in GENERATORS:
+        raise ValueError(f"feeder.generator is {generator!r}; expected one of {list(GENERATORS)}")
+    design_type, generate = GENERATORS[generator]
+    design = dict(feeder["design"])
+    design["service_length_m"] = tuple(design["service_length_m"])
+    return generate(design_type(**design), seed=int(feeder["seed"]))
+
+
+def attach_households(
+    feeder: dict[str, Any],
+    n_households: int,
+    placement: str,
+    household_nodes: list[str],
+    base_dir: str | Path = ".",
+) -> pd.DataFrame:
+    """Where each household connects: bus, phase and connection, one row per household.
+
+    Parameters
+    ----------
+    feeder : dict
+        The ``feeder`` section (see the module docstring).
+    n_households : int
+        Number of households.
+    placement : {"balanced", "proportional", "one_per_load", "explicit"}
+        How households attach to an OpenDSS feeder's load buses (ignored for generated feeders,
+        which place their own households).
+    household_nodes : list of str
+        ``bus.phase`` of each household for the ``explicit`` placement.
+    base_dir : str or pathlib.Path
+        Folder a relative ``master`` path resolves against.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``bus``, ``phase`` (1–3) and ``connection`` (``ln`` or ``split``).
+
+    Raises
+    ------
+    ValueError
+        If the feeder cannot be loaded, or a household names a bus or phase the feeder does not
+        have (naming both).
+    """
+    if feeder.get("source") == "generated":
+        table = generate_feeder(feeder).households
+        if len(table) != n_households:
+            raise ValueError(
+                f"the generated feeder has {len(table)} households; expected {n_households}"
+            )
+        return table[["bus", "phase", "connection"]].reset_index(drop=True)
+    load_feeder(feeder, base_dir)
+    if placement == "explicit":
+        if len(household_nodes) != n_households:
+            raise ValueError(
+                f"household_nodes lists {len(household_nodes)} nodes; expected one per "
+                f"household ({n_households})"
+            )
+        placed = explicit_placement(household_nodes, feeder_nodes())
+    else:
+        points = feeder_load_points()
+        if points.empty:
+            raise ValueError(
+                "the feeder has no loads to attach households to; use placement 'explicit' "
+                "with household_nodes"
+            )
+        placed = place_households(points, n_households, placement)
+    placed = placed.reset_index(drop=True)
+    placed["phase"] = placed["phase"].astype(np.int64)
+    placed["connection"] = "ln"
+    return placed[["bus", "phase", "connection"]]
+
+
+def household_attachment(table: pd.DataFrame) -> pd.DataFrame:
+    """The loads to create for a federation's household table, as `OpenDssFeeder` takes them.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The federation file's household table (``household_id``, ``bus``, ``phase``,
+        ``connection``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name`` (``hh_<household_id>``), ``bus`` (lower case), ``phase`` and
+        ``connection``, one row per household in table order.
+    """
+    return pd.DataFrame(
+        {
+            "name": ["hh_" + str(household) for household in table["household_id"]],
+            "bus": table["bus"].astype(str).str.lower().to_numpy(),
+            "phase": table["phase"].astype(np.int64).to_numpy(),
+            "connection": table["connection"].astype(str).to_numpy(),
+        }
+    )

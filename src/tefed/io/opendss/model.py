@@ -1,0 +1,190 @@
+"""Compiling an OpenDSS feeder and reading what it holds (nodes, load points, voltages).
+
+With `tefed.io.opendss.engine` (the step-by-step power flow), the only code of the project
+that imports opendssdirect. A feeder is either an OpenDSS master file (any feeder a distribution
+engineer already has) or script text from the project's feeder generators; both go through
+`compile_feeder`, followed by optional extra OpenDSS commands (for example locking regulator
+taps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import opendssdirect as dss
+import pandas as pd
+
+#: How regulator controls behave during the run.
+REGULATOR_MODES = ("automatic", "locked")
+#: Phase letters of OpenDSS nodes 1, 2 and 3, as the IEEE test-feeder reports name them.
+PHASE_LETTERS = {1: "A", 2: "B", 3: "C"}
+
+
+def compile_feeder(
+    *,
+    master_path: str | Path | None = None,
+    script_text: str | None = None,
+    commands: Sequence[str] = (),
+    regulators: str = "automatic",
+    engine=None,
+) -> None:
+    """Load a feeder into an OpenDSS engine, ready for snapshot power flows.
+
+    Parameters
+    ----------
+    master_path : str or pathlib.Path, optional
+        OpenDSS master file; its ``Redirect`` and ``BusCoords`` paths resolve against its folder.
+    script_text : str, optional
+        OpenDSS script text instead of a file (generated feeders).
+    commands : sequence of str
+        OpenDSS commands applied after compiling, in order (e.g. ``Transformer.Reg1.Taps=[1
+        1.0625]``).
+    regulators : {"automatic", "locked"}
+        ``automatic``: regulator controls move taps within every solve (``ControlMode=Static``);
+        ``locked``: every ``RegControl`` is disabled, so taps stay where the file and the commands
+        left them.
+    engine : optional
+        The engine to compile into (a ``NewContext`` of opendssdirect); default: this
+        process's own.
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, OpenDSS rejects a line (its own message, with file and line), the
+        script defines no circuit, or a command fails.
+
+    Notes
+    -----
+    The engine is put in snapshot mode after compiling, whatever mode the file set: the grid
+    federate owns time and solves one snapshot per grid step.
+    """
+    if (master_path is None) == (script_text is None):
+        raise ValueError("compile_feeder needs exactly one of master_path and script_text")
+    if regulators not in REGULATOR_MODES:
+        raise ValueError(f"regulators is {regulators!r}; expected one of {REGULATOR_MODES}")
+    engine = dss if engine is None else engine
+    engine.Basic.ClearAll()
+    engine.Basic.AllowChangeDir(False)
+    engine.Basic.AllowForms(False)
+    if master_path is not None:
+        path = Path(master_path).resolve()
+        if not path.is_file():
+            raise ValueError(f"OpenDSS file {str(path)!r} does not exist or is not a file")
+        run_command(f"Compile [{path}]", f"OpenDSS could not compile {path}", engine)
+    else:
+        for number, line in enumerate(script_text.splitlines(), start=1):
+            if line.strip():
+                run_command(line, f"OpenDSS rejected line {number} of the generated feeder", engine)
+    if engine.Basic.NumCircuits() == 0:
+        raise ValueError(
+            "the feeder defines no circuit: an OpenDSS feeder starts with 'New Circuit.<name>' "
+            "(which also creates its source)"
+        )
+    run_command("Set Mode=Snapshot", "OpenDSS refused snapshot mode", engine)
+    run_command("Set ControlMode=Static", "OpenDSS refused static control mode", engine)
+    for command in commands:
+        run_command(command, f"OpenDSS rejected the command {command!r}", engine)
+    if regulators == "locked" and engine.RegControls.Count():
+        # BatchEdit rather than AltDSS's Enabled array, whose setter crashes the engine.
+        run_command(
+            "BatchEdit RegControl..* enabled=no", "OpenDSS could not lock the regulators", engine
+        )
+
+
+def feeder_load_points() -> pd.DataFrame:
+    """The compiled feeder's own loads, one row per phase they draw from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``load`` (name), ``bus``, ``phase`` (1, 2 or 3) and ``power_kw`` (the load's
+        kW shared equally over its phases) [kW], in the feeder's load order.
+    """
+    loads = dss.to_altdss().Load
+    if len(loads) == 0:
+        return pd.DataFrame({"load": [], "bus": [], "phase": [], "power_kw": []})
+    rows = []
+    for name, bus1, phases, power_kw in zip(
+        loads.Name, loads.Bus1, loads.Phases.to_array(), loads.kW.to_array(), strict=True
+    ):
+        bus, nodes = _split_bus(bus1, int(phases))
+        rows.extend((name, bus, node, power_kw / len(nodes)) for node in nodes)
+    return pd.DataFrame(rows, columns=["load", "bus", "phase", "power_kw"])
+
+
+def feeder_nodes() -> set[tuple[str, int]]:
+    """Every (bus, node) pair of the compiled feeder, bus names in lower case."""
+    pairs = set()
+    for name in dss.Circuit.AllNodeNames():
+        bus, node = name.rsplit(".", 1)
+        pairs.add((bus, int(node)))
+    return pairs
+
+
+def solve_snapshot() -> bool:
+    """Solve the compiled feeder once; returns whether OpenDSS converged."""
+    dss.Solution.Solve()
+    return bool(dss.Solution.Converged())
+
+
+def node_voltage_table() -> pd.DataFrame:
+    """Voltage of every node of the last solution.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``node`` (bus name), ``phase`` (``A``/``B``/``C`` for nodes 1–3, else the node
+        number), ``vmag_pu`` (magnitude over the bus's line-to-neutral base, NaN without a base)
+        [pu] and ``angle_deg`` [degrees].
+    """
+    names = dss.Circuit.AllNodeNames()
+    voltage = _complex(dss.Circuit.AllBusVolts())
+    base_v = node_base_v(names)
+    buses, nodes = zip(*(name.rsplit(".", 1) for name in names), strict=True)
+    return pd.DataFrame(
+        {
+            "node": list(buses),
+            "phase": [PHASE_LETTERS.get(int(node), node) for node in nodes],
+            "vmag_pu": np.abs(voltage) / base_v,
+            "angle_deg": np.degrees(np.angle(voltage)),
+        }
+    )
+
+
+def run_command(command: str, context: str, engine=dss) -> None:
+    try:
+        engine.Text.Command(command)
+    except Exception as error:  # OpenDSS raises its own DSSException type
+        raise ValueError(f"{context}: {error}") from None
+    if engine.Error.Number():
+        raise ValueError(f"{context}: {engine.Error.Description()}")
+
+
+def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
+    """Bus name and the phase nodes (1–3) a load at ``bus1`` with ``phases`` draws from."""
+    bus, *nodes = bus1.lower().split(".")
+    phase_nodes = [int(node) for node in nodes if node.isdigit() and 1 <= int(node) <= 3]
+    if not phase_nodes:
+        phase_nodes = list(range(1, min(phases, 3) + 1))
+    return bus, phase_nodes
+
+
+def bus_base_kv(buses: list[str]) -> np.ndarray:
+    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
+    base = {}
+    for bus in dict.fromkeys(bus.lower() for bus in buses):
+        dss.Circuit.SetActiveBus(bus)
+        base[bus] = dss.Bus.kVBase() or np.nan
+    return np.array([base[bus.lower()] for bus in buses], dtype=float)
+
+
+def node_base_v(names: Sequence[str]) -> np.ndarray:
+    """Line-to-neutral base voltage of every node [V] (NaN where the bus has no base)."""
+    base_kv = bus_base_kv([name.rsplit(".", 1)[0] for name in names])
+    return base_kv * 1000.0
+
+
+def _complex(interleaved: Sequence[float]) -> np.ndarray:
+    return np.asarray(interleaved, dtype=float).view(np.complex128)

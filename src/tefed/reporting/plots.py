@@ -1,0 +1,165 @@
+"""Figures of a run, written as PNG into ``plots/`` of the run folder.
+
+`write_plots` draws every figure the run's tables allow; the figures themselves live by concept
+in `household_plots`, `market_plots` and `grid_plots` of this package, and the community's
+power here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from tefed.analysis.kpis import household_interval_bills
+from tefed.analysis.summary import voltage_limits
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.run_folder import RunFolder
+from tefed.reporting.grid_plots import feeder_profile_figure, pcc_figure
+from tefed.reporting.household_plots import (
+    Calendar,
+    household_voltages_figure,
+    income_advantage_figure,
+    voltage_by_hour_figure,
+)
+from tefed.reporting.market_plots import dlmp_figure, settlement_prices_figure
+
+#: What each figure shows, by file name, in the order a report lists them.
+PLOT_TITLES = {
+    "community_power.png": "Community load and generation (T-REX Fig. 6)",
+    "income_advantage.png": "Cumulative income advantage over net billing (T-REX Fig. 4)",
+    "market_prices.png": "Settlement prices by pool and the grid's prices (T-REX Fig. 5)",
+    "dlmp_by_bus.png": "DLMP by bus (OpenGridGym Fig. 10)",
+    "pcc.png": "Power at the point of common coupling and voltages (Rana et al. Figs. 11–12)",
+    "voltage_by_hour.png": "Household voltages by hour of the day (T-REX Fig. 7)",
+    "household_voltages.png": "Household voltages over time and per household",
+    "feeder_voltage_profile.png": "Feeder voltage profile at the worst instant",
+}
+
+
+def write_plots(
+    folder: RunFolder, federation: FederationFile, tables: dict[str, pd.DataFrame]
+) -> list[str]:
+    """Write every figure the run's tables allow into ``plots/``.
+
+    Parameters
+    ----------
+    folder : RunFolder
+        The run's folder.
+    federation : FederationFile
+        The run's federation file (time grid, voltage limits).
+    tables : dict of str to pandas.DataFrame
+        The run's tables by name (`tefed.analysis.summary.read_run_tables`).
+
+    Returns
+    -------
+    list of str
+        File names written, in the order of `PLOT_TITLES`.
+    """
+    time = federation.tefed.time
+    calendar = time.to_time_grid().calendar
+    interval_s = int(time.market_interval_s)
+    limits_pu = voltage_limits(federation)
+    voltages = tables.get("household_voltages")
+    figures: dict[str, Callable[[], plt.Figure]] = {}
+    if "households" in tables:
+        figures["community_power.png"] = lambda: community_power_figure(
+            tables["households"], tables.get("grid"), calendar
+        )
+    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
+        figures["income_advantage.png"] = lambda: income_advantage_figure(
+            household_interval_bills(
+                tables["market_settlements"], tables["household_intervals"], tables["prices"]
+            ),
+            calendar,
+            interval_s,
+        )
+    if {"prices", "market_trades"} <= tables.keys():
+        figures["market_prices.png"] = lambda: settlement_prices_figure(
+            tables["prices"], tables["market_trades"], calendar, interval_s
+        )
+    if "market_dlmp" in tables and len(tables["market_dlmp"]):
+        nodes = tables.get("grid_nodes")
+        distance = None if nodes is None else nodes.groupby("bus")["distance_m"].first()
+        figures["dlmp_by_bus.png"] = lambda: dlmp_figure(
+            tables["market_dlmp"], calendar, interval_s, distance
+        )
+    if "grid" in tables:
+        figures["pcc.png"] = lambda: pcc_figure(tables["grid"], voltages, calendar, limits_pu)
+    if voltages is not None:
+        figures["voltage_by_hour.png"] = lambda: voltage_by_hour_figure(
+            voltages, calendar, limits_pu
+        )
+        figures["household_voltages.png"] = lambda: household_voltages_figure(
+            voltages, calendar, limits_pu, tables.get("feeder_households")
+        )
+    if "grid_nodes" in tables:
+        figures["feeder_voltage_profile.png"] = lambda: feeder_profile_figure(
+            tables["grid_nodes"], calendar, limits_pu
+        )
+    written = []
+    for name in PLOT_TITLES:
+        if name in figures:
+            figure = figures[name]()
+            written.append(folder.write_figure(f"plots/{name}", figure).name)
+            plt.close(figure)
+    return written
+
+
+def community_power_figure(
+    households: pd.DataFrame, grid: pd.DataFrame | None, calendar: Calendar
+) -> plt.Figure:
+    """Community consumption, PV generation, battery, net power and PCC power over the day.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame
+        Per step and household: ``time_s`` [s], ``load_power_kw``, ``pv_power_kw``,
+        ``battery_power_kw`` (positive = charging), ``power_kw`` [kW] and, when recorded,
+        ``ev_power_kw`` [kW].
+    grid : pandas.DataFrame or None
+        Per step: ``substation_power_kw`` [kW] (includes the feeder losses).
+    calendar : callable
+        Simulated seconds to local timestamps.
+
+    Notes
+    -----
+    Sums over the households tefed recorded; households run by an external program are not in
+    them, but their power is in the substation's.
+    """
+    columns = ["load_power_kw", "pv_power_kw", "battery_power_kw", "power_kw"]
+    if "ev_power_kw" in households:
+        columns.append("ev_power_kw")
+    per_step = households.groupby("time_s")[columns].sum()
+    times = calendar(per_step.index.to_numpy())
+    figure, axis = plt.subplots(figsize=(11, 4.5))
+    consumption = per_step["load_power_kw"] + per_step.get("ev_power_kw", 0.0)
+    axis.fill_between(times, consumption, color="tab:blue", alpha=0.25, label="load (incl. EV)")
+    axis.fill_between(
+        times, per_step["pv_power_kw"], color="gold", alpha=0.45, label="PV generation"
+    )
+    axis.plot(times, per_step["battery_power_kw"], color="tab:purple", label="batteries (+ charge)")
+    axis.plot(times, per_step["power_kw"], color="black", label="households' net power")
+    if grid is not None:
+        axis.plot(
+            times,
+            grid["substation_power_kw"].to_numpy(),
+            color="tab:red",
+            linestyle="--",
+            label="PCC (substation, with losses)",
+        )
+    axis.axhline(0, color="black", linewidth=0.6)
+    axis.set_xlabel(f"local time ({times.tz})")
+    axis.set_ylabel("power [kW]")
+    axis.set_title(
+        f"Community load and generation ({households['household_id'].nunique()} households)"
+    )
+    axis.legend(ncols=3, fontsize=8, loc="upper left")
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return figure

@@ -1,0 +1,413 @@
+"""The HELICS runtime: with ``stall_watchdog``, the only code of tefed that imports HELICS.
+
+``HelicsRuntime`` creates a federate from its ``helics`` block, enters executing mode, advances on
+the time grid with finite time requests, reads inputs and messages, calls the federate's logic,
+publishes and sends what it returns, and always disconnects and frees the federate.
+
+Failure handling, so that a federation never hangs:
+
+- the logic raises: the runtime logs the traceback and raises a HELICS *global* error naming the
+  federate; the broker ends the federation and every other federate's time request fails with
+  that message (exit code 1 here, 3 in the others);
+- another federate stops responding (stuck in a computation, or killed): the stall watchdog
+  (``stall_watchdog``) notices this federate waiting longer than ``runtime.stall_timeout_s`` for
+  a time grant and raises a global error naming the federate that has not come back (exit code
+  4). A killed federate is also caught by the broker's own connection timeout.
+
+The runtime measures wall time spent computing (initialize, steps, finalize) and waiting for
+HELICS (entering executing mode, time requests) and writes both into the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import helics as h
+import helics.bin as helics_programs
+import numpy as np
+
+from tefed.contract.errors import EXIT_USER_ERROR, InputError
+from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs
+from tefed.contract.run_folder import RunFolder
+from tefed.runtime.stall_watchdog import EXIT_STALL, READY, STARTUP_TAG, StallWatchdog
+
+log = logging.getLogger("tefed.runtime")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_STOPPED_BY_OTHER = 3
+
+#: Prefix of the progress lines a supervisor reads from a federate's standard output.
+#: Folder of HELICS's own programs installed with pyhelics (``helics_broker``).
+HELICS_PROGRAMS_DIR = Path(helics_programs.BIN_DIR)
+PROGRESS_PREFIX = "TEFED-PROGRESS"
+
+_MISSING_DOUBLE = math.nan
+
+
+@dataclass
+class TimingRecord:
+    """Wall-clock accounting of one federate [s]."""
+
+    busy_s: float = 0.0
+    waiting_s: float = 0.0
+    steps: int = 0
+    step_busy_s: list[float] = field(default_factory=list)
+    #: Wall-clock time at which the federation granted executing mode [s since the epoch].
+    executing_since_unix_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Summary for ``timing/<federate>.json``."""
+        step_times = np.asarray(self.step_busy_s) if self.step_busy_s else np.zeros(1)
+        return {
+            "busy_s": round(self.busy_s, 6),
+            "waiting_s": round(self.waiting_s, 6),
+            "steps": self.steps,
+            "step_busy_median_s": float(np.median(step_times)),
+            "step_busy_max_s": float(step_times.max()),
+            "executing_since_unix_s": self.executing_since_unix_s,
+        }
+
+
+class _Input:
+    __slots__ = ("handle", "key", "kind")
+
+    def __init__(self, key: str, kind: str, handle: Any):
+        self.key, self.kind, self.handle = key, kind, handle
+
+    def read(self) -> Any:
+        if self.kind == "double":
+            return h.helicsInputGetDouble(self.handle)
+        if self.kind == "vector":
+            return np.asarray(h.helicsInputGetVector(self.handle), dtype=float)
+        return h.helicsInputGetString(self.handle)
+
+
+class _Publication:
+    __slots__ = ("handle", "key", "kind")
+
+    def __init__(self, key: str, kind: str, handle: Any):
+        self.key, self.kind, self.handle = key, kind, handle
+
+    def publish(self, value: Any) -> None:
+        if self.kind == "double":
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(f"publication {self.key!r}: value {number} is not finite")
+            h.helicsPublicationPublishDouble(self.handle, number)
+        elif self.kind == "vector":
+            array = np.asarray(value, dtype=float)
+            if not np.isfinite(array).all():
+                raise ValueError(f"publication {self.key!r}: vector has non-finite entries")
+            h.helicsPublicationPublishVector(self.handle, array.tolist())
+        else:
+            h.helicsPublicationPublishString(self.handle, str(value))
+
+
+class HelicsRuntime:
+    """Runs one federate's logic as a HELICS federate.
+
+    Parameters
+    ----------
+    context : FederateContext
+        The federate's name, federation file and entry.
+    logic : FederateLogic
+        The federate's logic object (not yet initialized).
+    on_run_folder : callable, optional
+        Called with the run folder as soon as it is known (after entering executing mode).
+    """
+
+    def __init__(
+        self,
+        context: FederateContext,
+        logic: FederateLogic,
+        on_run_folder: Callable[[RunFolder], None] | None = None,
+    ):
+        self.context = context
+        self.logic = logic
+        self._on_run_folder = on_run_folder
+        self.timing = TimingRecord()
+        self._federate: Any = None
+        self._watchdog: StallWatchdog
+        self._inputs: list[_Input] = []
+        self._publications: dict[str, _Publication] = {}
+        self._endpoints: dict[str, Any] = {}
+        self._current_time_s: float = 0.0
+        self._run_folder: RunFolder | None = None
+
+    # --- public -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the federate to the end of the time grid; returns the process exit code."""
+        name = self.context.name
+        block = self.context.entry.helics
+        if block is None:
+            log.error("federate %r has no 'helics' block in the federation file", name)
+            return EXIT_USER_ERROR
+        try:
+            self._federate = h.helicsCreateCombinationFederateFromConfig(json.dumps(block))
+        except h.HelicsException as error:
+            log.error("federate %r could not join the federation: %s", name, error)
+            return EXIT_FAILED
+        runtime = self.context.federation.tefed.runtime
+        self._watchdog = StallWatchdog(
+            self._federate, name, runtime.stall_timeout_s, runtime.startup_timeout_s
+        )
+        self._watchdog.start()
+        try:
+            return self._run_created()
+        finally:
+            self._release()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def _run_created(self) -> int:
+        name = self.context.name
+        stage = "initialize"
+        try:
+            self._run_folder = self._resolve_run_folder()
+            if self._on_run_folder is not None:
+                self._on_run_folder(self._run_folder)
+            self._map_interfaces()
+            started = time.perf_counter()
+            self.logic.initialize(self.context)
+            self.timing.busy_s += time.perf_counter() - started
+            stage = "enter executing mode"
+            h.helicsFederateSetTag(self._federate, STARTUP_TAG, READY)
+            self._wait(
+                lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
+            )
+            self.timing.executing_since_unix_s = time.time()
+            stage = "time loop"
+            self._time_loop()
+            # Leave the federation before writing results, so that no other federate waits
+            # (and no stall watchdog fires) while this one writes.
+            stage = "disconnect"
+            self._wait(lambda: h.helicsFederateDisconnect(self._federate), self._current_time_s)
+            self._watchdog.stop()
+            stage = "finalize"
+            started = time.perf_counter()
+            self.logic.finalize(self._run_folder)
+            self.timing.busy_s += time.perf_counter() - started
+            self._run_folder.write_json(f"timing/{name}.json", self.timing.as_dict())
+            self._run_folder.mark_done(name)
+            return EXIT_OK
+        except h.HelicsException as error:
+            return self._on_helics_error(error, stage)
+        except InputError as error:
+            self._on_logic_error(error, stage, traceback_text=None)
+            return EXIT_USER_ERROR
+        except Exception as error:
+            self._on_logic_error(error, stage, traceback_text=traceback.format_exc())
+            return EXIT_FAILED
+
+    def _time_loop(self) -> None:
+        grid = self.context.time_grid
+        role = self.logic.role
+        progress_every_s = self.context.federation.tefed.runtime.progress_every_s
+        granted = 0.0
+        for time_s in self.logic.schedule_s():
+            time_s = int(time_s)
+            target = grid.helics_time(time_s, role)
+            if target > granted:
+                granted = self._wait(
+                    lambda target=target: h.helicsFederateRequestTime(self._federate, target),
+                    target,
+                )
+            if abs(granted - target) > 1e-9:
+                raise RuntimeError(
+                    f"HELICS granted t={granted!r} s but t={target!r} s was requested; "
+                    "check 'period', 'offset' and 'uninterruptible' in the helics block"
+                )
+            self._current_time_s = time_s
+            inputs = StepInputs(values=self._read_inputs(), messages=self._read_messages())
+            started = time.perf_counter()
+            outputs = self.logic.step(time_s, inputs)
+            elapsed = time.perf_counter() - started
+            self.timing.busy_s += elapsed
+            self.timing.step_busy_s.append(elapsed)
+            self.timing.steps += 1
+            for key, value in outputs.values.items():
+                self._publication(key).publish(value)
+            for message in outputs.messages:
+                self._send(message)
+            if time_s % progress_every_s == 0:
+                print(
+                    f"{PROGRESS_PREFIX} {self.context.name} {time_s} {grid.duration_s}",
+                    flush=True,
+                )
+
+    def _wait(self, call: Any, helics_time_s: float, *, startup: bool = False) -> Any:
+        self._watchdog.begin_wait(helics_time_s, startup=startup)
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.timing.waiting_s += time.perf_counter() - started
+            self._watchdog.end_wait()
+
+    def _release(self) -> None:
+        self._watchdog.stop()
+        if self._federate is not None:
+            try:
+                h.helicsFederateDisconnect(self._federate)
+            except h.HelicsException as error:
+                log.debug("disconnect: %s", error)
+            h.helicsFederateFree(self._federate)
+            self._federate = None
+        h.helicsCloseLibrary()
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _on_logic_error(self, error: Exception, stage: str, traceback_text: str | None) -> None:
+        name = self.context.name
+        message = (
+            f"federate '{name}' failed during {stage} at t={self._current_time_s:g} s: "
+            f"{type(error).__name__}: {error}"
+        )
+        if traceback_text:
+            log.error("%s\n%s", message, traceback_text.rstrip())
+        else:
+            log.error("%s", message)
+        if self._run_folder is not None:
+            self._run_folder.mark_failed(name, message)
+        try:
+            h.helicsFederateGlobalError(self._federate, EXIT_FAILED, message)
+        except h.HelicsException as helics_error:
+            log.error("could not signal the failure to the broker: %s", helics_error)
+
+    def _on_helics_error(self, error: h.HelicsException, stage: str) -> int:
+        watchdog_message = self._watchdog.fired_message
+        if watchdog_message:
+            culprits = self._watchdog.culprits
+            if self._run_folder is not None:
+                # Culprits come earliest granted time first: that one holds the others back.
+                blamed = culprits[0] if culprits else self.context.name
+                self._run_folder.mark_failed(blamed, watchdog_message)
+            return EXIT_STALL
+        message = (
+            f"federate '{self.context.name}' stopped during {stage} at "
+            f"t={self._current_time_s:g} s because the federation ended: {error}"
+        )
+        log.error("%s", message)
+        if self._run_folder is not None:
+            # Who ended it is unknown here; the federate that failed records itself first.
+            self._run_folder.mark_failed(None, message)
+        return EXIT_STOPPED_BY_OTHER
+
+    # --- interfaces ---------------------------------------------------------------------------
+
+    def _map_interfaces(self) -> None:
+        block = self.context.entry.helics or {}
+        for spec in block.get("publications", []):
+            handle = h.helicsFederateGetPublication(self._federate, spec["key"])
+            self._publications[spec["key"]] = _Publication(
+                spec["key"], _kind(spec.get("type")), handle
+            )
+        for spec in block.get("subscriptions", []):
+            handle = h.helicsFederateGetInputByTarget(self._federate, spec["key"])
+            kind = _kind(spec.get("type"))
+            if kind == "double":
+                h.helicsInputSetDefaultDouble(handle, _MISSING_DOUBLE)
+            self._inputs.append(_Input(spec["key"], kind, handle))
+        for spec in block.get("endpoints", []):
+            self._endpoints[spec["name"]] = h.helicsFederateGetEndpoint(
+                self._federate, spec["name"]
+            )
+
+    def _publication(self, key: str) -> _Publication:
+        try:
+            return self._publications[key]
+        except KeyError:
+            raise KeyError(
+                f"logic published {key!r}, which is not among the helics block's publications"
+            ) from None
+
+    def _read_inputs(self) -> dict[str, Any]:
+        return {item.key: item.read() for item in self._inputs}
+
+    def _read_messages(self) -> list[Message]:
+        received = []
+        for name, endpoint in self._endpoints.items():
+            while h.helicsEndpointHasMessage(endpoint):
+                raw = h.helicsEndpointGetMessage(endpoint)
+                source = h.helicsMessageGetOriginalSource(raw) or h.helicsMessageGetSource(raw)
+                sent_s = h.helicsMessageGetTime(raw)
+                message = Message(source, name, h.helicsMessageGetString(raw), sent_s)
+                received.append((sent_s, source, len(received), message))
+        received.sort(key=lambda item: item[:3])
+        return [item[3] for item in received]
+
+    def _send(self, message: Message) -> None:
+        try:
+            endpoint = self._endpoints[message.source]
+        except KeyError:
+            raise KeyError(
+                f"logic sent from endpoint {message.source!r}, which is not among the helics "
+                "block's endpoints"
+            ) from None
+        h.helicsEndpointSendStringTo(endpoint, message.payload, message.destination)
+
+    # --- run folder ---------------------------------------------------------------------------
+
+    def _resolve_run_folder(self) -> RunFolder:
+        results = self.context.federation.tefed.results
+        if results.run_dir:
+            return RunFolder(self.context.resolve(results.run_dir))
+        # Federates started by `helics run` agree on the folder through the broker's unique name.
+        query = h.helicsCreateQuery("root", "name")
+        broker_name = str(h.helicsQueryExecute(query, self._federate)).strip().strip('"')
+        h.helicsQueryFree(query)
+        folder = RunFolder(self.context.resolve(results.root) / f"helics-{broker_name}")
+        folder.mark_running()
+        copy = folder.file("federation.json")
+        if not copy.exists():
+            folder.write_text("federation.json", self.context.federation.to_json_text())
+        return folder
+
+    @property
+    def run_folder(self) -> RunFolder | None:
+        """The run folder, once the federation has entered executing mode."""
+        return self._run_folder
+
+
+def _kind(helics_type: str | None) -> str:
+    kind = (helics_type or "double").lower()
+    if kind in ("double", "float"):
+        return "double"
+    if kind in ("vector", "double_vector"):
+        return "vector"
+    if kind == "string":
+        return "string"
+    raise ValueError(f"interface type {helics_type!r} is not supported; use double, vector, string")
+
+
+def attach_log_file(path: Path) -> logging.Handler:
+    """Also write this process's tefed log to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="a")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger("tefed").addHandler(handler)
+    return handler
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_console_logging(level: int = logging.INFO) -> None:
+    """Send tefed's log to standard error in one format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger("tefed")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

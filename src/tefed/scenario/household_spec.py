@@ -1,0 +1,372 @@
+"""The ``households`` and ``community_battery`` sections of a scenario.
+
+Households come as groups: ``count`` households that share devices and a strategy. A number
+given as ``[low, high]`` is drawn uniformly per household from the scenario seed. Devices:
+
+- ``load``: the daily energy and where the profile comes from (tefed's synthetic generator, the
+  BDEW H25 household profile from demandlib (option bdew_h0), or a CSV of measured profiles);
+- ``pv``: rooftop PV (clear sky or the TMY weather file pvlib ships, see ``pv_model``);
+- ``battery``: a home battery, from a named preset or explicit ratings;
+- ``ev``: an electric vehicle with its plug-in window, energy need and charging mode.
+
+``strategy`` is a name, or a mapping with ``name`` and that strategy's options (see
+`tefed.scenario.strategy_spec`); ``strategy_mix`` instead gives shares of strategies within the
+group. A single household is a group with ``count: 1``; ``household_ids`` names a group's
+households.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from tefed.domain.ems.devices.battery_presets import BATTERY_PRESETS
+from tefed.scenario.strategy_spec import (
+    STRATEGY_NAMES,
+    NetBillingStrategy,
+    OptimizingStrategy,
+    StrategySpec,
+)
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+#: Id of the community battery's agent in the household table (no household may take it).
+COMMUNITY_ID = "community_battery"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _range_ok(value: float | list[float], low: float, high: float | None) -> float | list[float]:
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
+        raise ValueError("expected a number or a range [low, high] with low <= high")
+    for item in values:
+        if item < low or (high is not None and item > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"expected values {bound}")
+    return value
+
+
+def _nonnegative(value: float | list[float]) -> float | list[float]:
+    return _range_ok(value, 0.0, None)
+
+
+def _fraction(value: float | list[float]) -> float | list[float]:
+    return _range_ok(value, 0.0, 1.0)
+
+
+NumberOrRange = float | list[float]
+
+
+# --- devices --------------------------------------------------------------------------------------
+
+
+class LoadSpec(_Section):
+    """Where a household group's consumption profile comes from (its daily energy is the
+    group's ``load_daily_energy_kwh``)."""
+
+    profile: Literal["synthetic", "bdew_h0", "csv"] = Field(
+        "synthetic",
+        description="synthetic: tefed's appliance-level generator; bdew_h0: the BDEW household "
+        "profile (H25, demandlib) with per-household shift and noise; csv: measured profiles",
+    )
+    path: str | None = Field(None, description="CSV of profiles (profile: csv), one column each")
+    unit: Literal["kW", "W", "kWh", "Wh"] = Field(
+        "kW", description="unit of the CSV values (kWh, Wh: energy per row)"
+    )
+    timezone: str | None = Field(
+        None, description="IANA time zone of naive CSV timestamps; none: they must carry one"
+    )
+    scale_to_daily_energy: bool = Field(
+        False, description="csv: scale each profile so its mean day uses load_daily_energy_kwh"
+    )
+
+    @model_validator(mode="after")
+    def _csv(self) -> LoadSpec:
+        if (self.profile == "csv") != (self.path is not None):
+            raise ValueError("path is required with profile: csv, and only then")
+        return self
+
+
+class PvSpec(_Section):
+    """Rooftop PV of a household group."""
+
+    kwp: NumberOrRange = Field(description="peak DC power [kWp]")
+    tilt_deg: NumberOrRange = Field(30.0, description="panel tilt from horizontal [°]")
+    azimuth_deg: NumberOrRange = Field(
+        180.0, description="direction the panels face, 0 = north, 180 = south [°]"
+    )
+    inverter_ratio: float = Field(1.0, gt=0, description="inverter AC rating / kWp [-]")
+
+    _kwp = field_validator("kwp")(_nonnegative)
+
+    @field_validator("tilt_deg")
+    @classmethod
+    def _tilt(cls, value: NumberOrRange) -> NumberOrRange:
+        return _range_ok(value, 0.0, 90.0)
+
+    @field_validator("azimuth_deg")
+    @classmethod
+    def _azimuth(cls, value: NumberOrRange) -> NumberOrRange:
+        return _range_ok(value, 0.0, 359.999)
+
+
+class BatterySpec(_Section):
+    """A battery: a named preset, explicit ratings, or a preset with some ratings overridden."""
+
+    preset: str | None = Field(None, description=f"named ratings, one of {sorted(BATTERY_PRESETS)}")
+    capacity_kwh: NumberOrRange | None = Field(
+        None, description="usable capacity; none: the preset's [kWh]"
+    )
+    power_kw: NumberOrRange | None = Field(
+        None, description="charge and discharge limit; none: the preset's [kW]"
+    )
+    round_trip_efficiency: float | None = Field(
+        None, gt=0, le=1, description="AC to AC; none: the preset's, else 0.9 [-]"
+    )
+    soc_min: float | None = Field(
+        None, ge=0, le=1, description="lowest state of charge; none: the preset's, else 0.1 [-]"
+    )
+    soc_max: float | None = Field(
+        None, ge=0, le=1, description="highest state of charge; none: the preset's, else 0.95 [-]"
+    )
+    soc_initial: float = Field(0.5, ge=0, le=1, description="state of charge at the start [-]")
+    self_discharge_per_h: float = Field(
+        0.0, ge=0, lt=1, description="fraction of the stored energy lost per hour [1/h]"
+    )
+    covers_shortfall: bool = Field(
+        True,
+        description="during delivery the battery steers toward the household's awards, so it "
+        "covers a shortfall of sold energy first (T-REX); false: it only serves self-consumption",
+    )
+
+    _capacity = field_validator("capacity_kwh")(
+        lambda value: value if value is None else _nonnegative(value)
+    )
+    _power = field_validator("power_kw")(
+        lambda value: value if value is None else _nonnegative(value)
+    )
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None and value not in BATTERY_PRESETS:
+            raise ValueError(f"unknown preset {value!r}; expected one of {sorted(BATTERY_PRESETS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> BatterySpec:
+        if self.preset is not None:
+            preset = BATTERY_PRESETS[self.preset]
+            rated = ("capacity_kwh", "power_kw", "round_trip_efficiency", "soc_min", "soc_max")
+            for field in rated:
+                if getattr(self, field) is None:
+                    setattr(self, field, getattr(preset, field))
+        missing = [field for field in ("capacity_kwh", "power_kw") if getattr(self, field) is None]
+        if missing:
+            raise ValueError(f"give a preset or {' and '.join(missing)}")
+        defaults = {"round_trip_efficiency": 0.9, "soc_min": 0.1, "soc_max": 0.95}
+        for field, default in defaults.items():
+            if getattr(self, field) is None:
+                setattr(self, field, default)
+        if not self.soc_min <= self.soc_initial <= self.soc_max:
+            raise ValueError(
+                f"expected soc_min <= soc_initial <= soc_max, got {self.soc_min}, "
+                f"{self.soc_initial}, {self.soc_max}"
+            )
+        return self
+
+
+class EvSpec(_Section):
+    """Electric vehicles of a household group, plugged in at home once a day."""
+
+    share: float = Field(1.0, gt=0, le=1, description="fraction of the group with an EV [-]")
+    capacity_kwh: NumberOrRange = Field(60.0, description="vehicle battery capacity [kWh]")
+    charger_kw: NumberOrRange = Field(7.4, description="home charger rating [kW]")
+    efficiency: float = Field(0.9, gt=0, le=1, description="grid to battery [-]")
+    arrival_hour: NumberOrRange = Field([17.0, 19.5], description="local plug-in time [h]")
+    departure_hour: NumberOrRange = Field([6.5, 8.0], description="local unplug time [h]")
+    energy_needed_kwh: NumberOrRange = Field(
+        [6.0, 14.0], description="energy to add before departure each day [kWh]"
+    )
+    charging: Literal["uncontrolled", "smart"] = Field(
+        "uncontrolled",
+        description="uncontrolled: full power from plug-in; smart: follows the PV surplus and "
+        "starts at full power when that is the last chance to meet the need",
+    )
+
+    _nonnegative_fields = field_validator("capacity_kwh", "charger_kw", "energy_needed_kwh")(
+        lambda value: _nonnegative(value)
+    )
+
+    @field_validator("arrival_hour", "departure_hour")
+    @classmethod
+    def _hour(cls, value: NumberOrRange) -> NumberOrRange:
+        return _range_ok(value, 0.0, 24.0)
+
+
+def _strategy_names_as_keys(schema: dict[str, Any]) -> None:
+    """JSON Schema of ``strategy_mix``: its keys are strategy names (for editor completion)."""
+    schema["anyOf"][0]["propertyNames"] = {"enum": list(STRATEGY_NAMES)}
+
+
+class HouseholdGroup(_Section):
+    """``count`` households sharing devices and a strategy (a single household: ``count: 1``)."""
+
+    group: str = Field(description="name of the group (letters, digits, '_', '-')")
+    count: int = Field(ge=1, description="number of households in the group")
+    household_ids: list[str] | None = Field(
+        None,
+        description="ids of the group's households, one per household in order; none: h01, "
+        "h02, … by position among all households of the scenario",
+    )
+    strategy: StrategySpec = Field(
+        default_factory=NetBillingStrategy,
+        description=f"a name ({', '.join(STRATEGY_NAMES)}) or a mapping with name and options; "
+        "give this or strategy_mix",
+    )
+    strategy_mix: dict[str, Annotated[float, Field(gt=0, le=1)]] | None = Field(
+        None,
+        description="shares of strategies (by name, default options) summing to 1, e.g. "
+        "{self_consumption: 0.6, ma_crossover: 0.4}; counts by largest remainder, households "
+        "drawn from the seed; give this or strategy",
+        json_schema_extra=_strategy_names_as_keys,
+    )
+    load_daily_energy_kwh: NumberOrRange = Field(10.0, description="daily consumption [kWh]")
+    load: LoadSpec = Field(
+        default_factory=LoadSpec, description="where the load profile comes from"
+    )
+    pv: PvSpec | None = Field(None, description="rooftop PV; none: no PV")
+    battery: BatterySpec | None = Field(None, description="home battery; none: no battery")
+    ev: EvSpec | None = Field(None, description="electric vehicles; none: no EV")
+    bid_price_fraction: NumberOrRange = Field(
+        [0.4, 0.9], description="bid price position between export (0) and import (1) price [-]"
+    )
+    ask_price_fraction: NumberOrRange = Field(
+        [0.1, 0.6], description="ask price position between export (0) and import (1) price [-]"
+    )
+    power_factor: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="lagging power factor while importing; none: grid.household_power_factor [-]",
+    )
+
+    _load = field_validator("load_daily_energy_kwh")(_nonnegative)
+    _bid = field_validator("bid_price_fraction")(_fraction)
+    _ask = field_validator("ask_price_fraction")(_fraction)
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        name = value.get("name") if isinstance(value, dict) else value
+        if isinstance(name, str) and name not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGY_NAMES}")
+        if isinstance(value, dict) and "name" not in value:
+            raise ValueError(f"a strategy mapping needs a name, one of {STRATEGY_NAMES}")
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("strategy_mix")
+    @classmethod
+    def _shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        unknown = [name for name in value if name not in STRATEGY_NAMES]
+        if unknown:
+            raise ValueError(f"unknown strategy {unknown[0]!r}; expected one of {STRATEGY_NAMES}")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"shares sum to {total:g}; expected 1")
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("expected letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("household_ids")
+    @classmethod
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        for position, household_id in enumerate(value or []):
+            if not NAME_PATTERN.match(household_id):
+                raise ValueError(
+                    f"household_ids[{position}] is {household_id!r}; expected letters, digits, "
+                    "'_' or '-'"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_strategy_and_ids(self) -> HouseholdGroup:
+        if self.strategy_mix is not None and "strategy" in self.model_fields_set:
+            raise ValueError("strategy and strategy_mix are both given; expected one of them")
+        if self.household_ids is not None and len(self.household_ids) != self.count:
+            raise ValueError(
+                f"household_ids lists {len(self.household_ids)} ids; expected count ({self.count})"
+            )
+        return self
+
+
+def household_ids(groups: list[HouseholdGroup]) -> list[str]:
+    """Id of every household of ``groups``, in order.
+
+    Parameters
+    ----------
+    groups : list of HouseholdGroup
+        The scenario's household groups.
+
+    Returns
+    -------
+    list of str
+        A group's ``household_ids`` where it gives them; otherwise ``h`` and the household's
+        position among all households (from 1), zero-padded to at least two digits.
+
+    Examples
+    --------
+    >>> groups = [HouseholdGroup(group="a", count=2),
+    ...           HouseholdGroup(group="b", count=1, household_ids=["school"]),
+    ...           HouseholdGroup(group="c", count=1)]
+    >>> household_ids(groups)
+    ['h01', 'h02', 'school', 'h04']
+    """
+    total = sum(group.count for group in groups)
+    width = max(2, len(str(total)))
+    ids: list[str] = []
+    for group in groups:
+        first = len(ids)
+        ids += group.household_ids or [f"h{first + k + 1:0{width}d}" for k in range(group.count)]
+    return ids
+
+
+class CommunityBatterySpec(_Section):
+    """One battery shared by the community (Rana et al.), run by a community EMS agent.
+
+    The agent is one more market participant at a feeder bus, with no load or PV of its own. It
+    schedules the battery with the ``optimizing`` LP against the whole community's forecast net
+    load: ``min_import`` flattens the community's import at the PCC, ``min_cost`` does
+    arbitrage against the price forecast.
+    """
+
+    battery: BatterySpec = Field(
+        default_factory=lambda: BatterySpec(preset="community_rana", soc_initial=0.5),
+        description="the shared battery",
+    )
+    bus: str | None = Field(
+        None,
+        description="three-phase bus it connects to; default: the first transformer's LV "
+        "busbar of a generated feeder (required with an OpenDSS feeder)",
+    )
+    strategy: OptimizingStrategy = Field(
+        default_factory=lambda: OptimizingStrategy(objective="min_import"),
+        description="options of the optimizing LP that schedules it",
+    )

@@ -1,0 +1,106 @@
+"""The ``prices`` section of a scenario: wholesale series, retail import tariff, export price.
+
+``wholesale`` is one of two sources (``synthetic``, the default, or ``csv``), ``import_tariff``
+one of two kinds (``flat``, the default, or ``time_of_use``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tefed.domain.prices.tariffs import (
+    DEFAULT_EXPORT_PRICE_USD_PER_KWH,
+    DEFAULT_IMPORT_PRICE_USD_PER_KWH,
+    TimeOfUseWindow,
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SyntheticWholesale(_Section):
+    """tefed's synthetic wholesale price series."""
+
+    source: Literal["synthetic"] = Field(
+        "synthetic", description="where wholesale prices come from (the default)"
+    )
+    mean_usd_per_mwh: float = Field(45.0, description="mean price over a week [USD/MWh]")
+    daily_amplitude_usd_per_mwh: float = Field(
+        25.0, ge=0, description="amplitude of the daily price shape [USD/MWh]"
+    )
+    noise_usd_per_mwh: float = Field(
+        4.0, ge=0, description="standard deviation of the correlated noise [USD/MWh]"
+    )
+
+
+class CsvWholesale(_Section):
+    """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price)."""
+
+    source: Literal["csv"] = Field(description="where wholesale prices come from")
+    path: str = Field(description="CSV file, relative to the scenario file")
+    timezone: str = Field(
+        description="IANA time zone of the market: ERCOT dates and hours and naive timestamps "
+        "are local to it"
+    )
+    price_column: str | None = Field(
+        None,
+        description="column with the price in USD/MWh; none: price_usd_per_mwh (ERCOT layout) "
+        "or the one column ending in _usd_per_mwh",
+    )
+
+
+class FlatTariff(_Section):
+    """One retail import price at all times."""
+
+    kind: Literal["flat"] = Field("flat", description="kind of tariff (the default)")
+    price_usd_per_kwh: float = Field(
+        DEFAULT_IMPORT_PRICE_USD_PER_KWH, description="retail import price [USD/kWh]"
+    )
+
+
+class TouWindow(_Section):
+    """A time-of-use window [start_hour, end_hour) in local time."""
+
+    start_hour: float = Field(ge=0, le=24, description="local time the window starts [h]")
+    end_hour: float = Field(ge=0, le=24, description="local time the window ends [h]")
+    price_usd_per_kwh: float = Field(description="import price in the window [USD/kWh]")
+    days: Literal["all", "weekdays", "weekends"] = Field(
+        "all", description="days the window applies to"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> TouWindow:
+        TimeOfUseWindow(**self.model_dump())
+        return self
+
+
+class TouTariff(_Section):
+    """A base import price with time-of-use windows (later windows win where they overlap)."""
+
+    kind: Literal["time_of_use"] = Field(description="kind of tariff")
+    base_price_usd_per_kwh: float = Field(description="import price outside the windows [USD/kWh]")
+    windows: list[TouWindow] = Field(min_length=1, description="time-of-use windows")
+
+
+class PricesSpec(_Section):
+    """Exogenous prices."""
+
+    wholesale: Annotated[SyntheticWholesale | CsvWholesale, Field(discriminator="source")] = Field(
+        default_factory=SyntheticWholesale, description="wholesale price series, by source"
+    )
+    import_tariff: Annotated[FlatTariff | TouTariff, Field(discriminator="kind")] = Field(
+        default_factory=FlatTariff, description="retail price of energy drawn from the grid"
+    )
+    export_price_usd_per_kwh: float = Field(
+        DEFAULT_EXPORT_PRICE_USD_PER_KWH, description="net-billing feed-in price [USD/kWh]"
+    )
+    forecast_horizon_intervals: int = Field(
+        96, ge=2, description="length of the published price forecasts [intervals]"
+    )
+
+
+#: Tags of the wholesale sources and tariff kinds (pydantic puts them in error paths).
+PRICE_KINDS = frozenset({"synthetic", "csv", "flat", "time_of_use"})

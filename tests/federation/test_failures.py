@@ -1,0 +1,228 @@
+"""A federation never hangs: a failing, stuck or killed federate ends the whole run, named."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from federations import (
+    HELICS_CLI,
+    REPO,
+    helics_environment,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
+
+from tefed.contract.federation_file import FederationFile
+from tefed.run.runner import run_federation
+
+pytestmark = pytest.mark.federation
+
+FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_market.py"
+#: The issue's promise: a crash ends the federation within a minute.
+CRASH_DEADLINE_S = 60
+
+
+def federation_with_faulty_market(folder: Path, fault: str, **overrides: object) -> Path:
+    """A short federation whose market is the fault-injecting program."""
+    path = write_federation(folder, short_scenario_data(**overrides))
+    data = json.loads(path.read_text())
+    for entry in data["federates"]:
+        if entry["name"] == "market":
+            entry["exec"] = f"{sys.executable} {FAULTY_MARKET} {path.name} --name market"
+            entry["env"] = {"TEFED_TEST_FAULT": fault, "TEFED_TEST_FAULT_AT_S": "1800"}
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention ``text`` (this test excluded)."""
+    return [command for _, command in process_ids_mentioning(text)]
+
+
+def tefed_run_in_background(federation_path: Path) -> subprocess.Popen:
+    """``tefed run FILE --no-progress`` started in the file's folder, output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tefed", "run", str(federation_path), "--no-progress"],
+        cwd=federation_path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def process_ids_mentioning(text: str) -> list[tuple[int, str]]:
+    """Process id and command line of live processes that mention ``text`` (this test excluded).
+
+    A federate forked by ``tefed run`` shows its ``exec`` line as its command line.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if text in command and state != "Z":
+            found.append((int(entry.name), command))
+    return found
+
+
+@pytest.mark.parametrize("fault", ["raise", "kill"])
+def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path, fault: str):
+    path = federation_with_faulty_market(tmp_path, fault)
+    federation = FederationFile.model_validate_json(path.read_text())
+    started = time.monotonic()
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    elapsed = time.monotonic() - started
+    assert not outcome.ok
+    assert elapsed < CRASH_DEADLINE_S
+    assert outcome.failed_federate == "market"
+    assert "market" in outcome.message
+    if fault == "raise":
+        assert "injected market failure" in outcome.message
+    status = outcome.run_folder.status()
+    assert status["state"] == "failed" and status["failed_federate"] == "market"
+    assert outcome.exit_codes["market"] != 0
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path):
+    """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    runner = tefed_run_in_background(path)
+    deadline = time.monotonic() + 30
+    grid = []
+    while not grid and time.monotonic() < deadline:
+        time.sleep(0.1)
+        grid = [
+            pid
+            for pid, command in process_ids_mentioning("--name grid")
+            if str(tmp_path) in command
+        ]
+    assert grid, "the grid federate never started"
+    time.sleep(1.0)
+    os.kill(grid[0], 9)
+    stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
+    assert runner.returncode == 1, stdout + stderr
+    assert "federate 'grid' exited with code -9 (killed by a signal)" in stderr
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == "grid"
+    assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "hang", run__stall_timeout_s=3)
+    federation = FederationFile.model_validate_json(path.read_text())
+    started = time.monotonic()
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert not outcome.ok
+    assert "stalled" in outcome.message
+    assert "'market'" in outcome.message
+    assert outcome.failed_federate == "market"
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
+    path = federation_with_faulty_market(
+        tmp_path, "hang_at_start", run__stall_timeout_s=1, run__startup_timeout_s=15
+    )
+    federation = FederationFile.model_validate_json(path.read_text())
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert not outcome.ok
+    assert "stalled at startup" in outcome.message
+    assert "not yet ready: 'market'" in outcome.message
+    assert outcome.failed_federate == "market"
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
+def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "raise")
+    started = time.monotonic()
+    completed = subprocess.run(
+        [str(HELICS_CLI), "run", "--path", str(path)],
+        cwd=tmp_path,
+        env=helics_environment(),
+        capture_output=True,
+        text=True,
+        timeout=CRASH_DEADLINE_S + 30,
+        check=False,
+    )
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    # helics run reports each failed process with the end of its log; the market may be killed
+    # by it before exiting, but every other federate's log names the market's failure.
+    assert "federate 'market' failed" in output
+    assert processes_mentioning(str(path)) == []
+    run_dir = next((tmp_path / "results" / "default").glob("helics-*"))
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert status["failed_federate"] == "market"
+    assert "injected market failure" in status["message"]
+
+
+def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "raise")
+    data = json.loads(path.read_text())
+    market = next(entry for entry in data["federates"] if entry["name"] == "market")
+    market["env"]["TEFED_TEST_FAULT_AT_S"] = "999999"
+    path.write_text(json.dumps(data))
+    federation = FederationFile.model_validate(data)
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert outcome.ok, outcome.message
+    assert sys.executable in outcome.run_folder.read_json("federation.json")["federates"][4]["exec"]
+
+
+def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    runner = tefed_run_in_background(path)
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "results").rglob("logs/grid.log")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    runner.terminate()
+    stdout, stderr = runner.communicate(timeout=30)
+    assert runner.returncode == 1, stdout + stderr
+    assert "interrupted" in stderr
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+    assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data())
+    data = json.loads(path.read_text())
+    data["federates"][4]["exec"] = "no_such_market_program federation.json --name market"
+    path.write_text(json.dumps(data))
+    completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
+    assert completed.returncode == 2
+    assert "federates[market].exec" in completed.stderr
+    assert "no_such_market_program" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == "market"
+    assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_federate_rejecting_its_configuration_makes_tefed_run_exit_2(tmp_path: Path):
+    path = write_federation(tmp_path, short_scenario_data())
+    data = json.loads(path.read_text())
+    data["federates"][4]["tefed"]["config"]["mechanism"] = "sealed_bid"
+    path.write_text(json.dumps(data))
+    completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
+    assert completed.returncode == 2, completed.stderr
+    assert "market.mechanism" in completed.stderr and "sealed_bid" in completed.stderr
+    run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "status.json").read_text())["failed_federate"] == "market"

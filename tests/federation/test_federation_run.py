@@ -1,0 +1,121 @@
+"""Real federations: ``helics run`` and ``tefed run`` on a short default scenario."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from federations import (
+    HELICS_CLI,
+    helics_environment,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
+
+from tefed.contract.run_folder import RunFolder
+from tefed.run.runner import START_METHOD_ENV
+
+pytestmark = pytest.mark.federation
+
+RUN_TIMEOUT_S = 180
+
+
+def parquet_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every Parquet file of a run, by its path relative to the run folder."""
+    return {
+        str(path.relative_to(run_dir)): pd.read_parquet(path)
+        for path in sorted(run_dir.rglob("*.parquet"))
+    }
+
+
+def assert_same_tables(first: Path, second: Path) -> None:
+    left, right = parquet_tables(first), parquet_tables(second)
+    assert left.keys() == right.keys()
+    assert len(left) >= 10
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], check_exact=True, obj=name)
+
+
+@pytest.fixture(scope="module")
+def helics_run_dir(short_federation: Path) -> Path:
+    """Run the short federation file with ``helics run --path`` from its folder."""
+    completed = subprocess.run(
+        [str(HELICS_CLI), "run", "--path", str(short_federation)],
+        cwd=short_federation.parent,
+        env=helics_environment(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    runs = sorted((short_federation.parent / "results" / "default").glob("helics-*"))
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_helics_run_writes_a_complete_run_folder(helics_run_dir: Path):
+    folder = RunFolder(helics_run_dir)
+    assert folder.status()["state"] == "complete"
+    assert (helics_run_dir.parent / "latest").resolve() == helics_run_dir.resolve()
+    assert folder.file("federation.json").exists()
+    for name in ("price_feed", "ems", "grid", "market"):
+        assert folder.file(f"logs/{name}.log").exists()
+        timing = folder.read_json(f"timing/{name}.json")
+        assert timing["busy_s"] > 0 and timing["waiting_s"] >= 0
+    summary = folder.read_json("summary.json")
+    assert summary["checks"]["energy_balance_ok"] and summary["checks"]["settlement_ok"]
+    assert summary["checks"]["state_of_charge_within_limits"]
+    assert set(summary["metadata"]["federates"]) == {"price_feed", "ems", "grid", "market"}
+    assert summary["metadata"]["versions"]["helics"]
+    assert len(list(helics_run_dir.glob("plots/*.png"))) >= 2
+
+
+def test_helics_run_gives_the_same_numbers_as_the_lockstep_runner(
+    helics_run_dir: Path, short_lockstep_run
+):
+    assert_same_tables(helics_run_dir, short_lockstep_run.path)
+
+
+def test_tefed_run_twice_gives_identical_results(tmp_path: Path):
+    """Once with the built-in federates forked from ``tefed run`` (the default), once started
+    from their ``exec`` lines: the same tables."""
+    data = short_scenario_data(**{"time__duration_s": 3600, "ems__shards": 2})
+    federation_path = write_federation(tmp_path, data)
+    run_dirs = []
+    for start in ("fork", "exec"):
+        completed = tefed_run(
+            federation_path, timeout_s=RUN_TIMEOUT_S, environment={START_METHOD_ENV: start}
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        last_line = completed.stdout.strip().splitlines()[-1]
+        run_dirs.append(Path(last_line))
+        assert "household bills" in completed.stdout
+        assert "self-sufficiency" in completed.stdout
+    assert run_dirs[0] != run_dirs[1]
+    assert_same_tables(run_dirs[0], run_dirs[1])
+    assert sorted(p.name for p in (run_dirs[0] / "households").iterdir()) == [
+        "ems_1.parquet",
+        "ems_2.parquet",
+    ]
+    logs = {p.name for p in (run_dirs[0] / "logs").iterdir()}
+    assert logs == {
+        "broker.log",
+        "price_feed.log",
+        "ems_1.log",
+        "ems_2.log",
+        "grid.log",
+        "market.log",
+    }
+
+
+def test_an_unknown_start_method_is_an_input_error(tmp_path: Path):
+    federation_path = write_federation(tmp_path, short_scenario_data())
+    completed = tefed_run(federation_path, environment={START_METHOD_ENV: "spawn"})
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"{START_METHOD_ENV}='spawn'" in completed.stderr
+    assert "expected 'fork' or 'exec'" in completed.stderr
+    assert "Traceback" not in completed.stderr

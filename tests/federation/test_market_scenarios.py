@@ -1,0 +1,170 @@
+"""Each mechanism's scenario runs end to end, and its ledger holds on every interval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from federations import REPO, free_port, lockstep_run, tefed_run, write_federation
+
+from tefed.analysis.summary import read_run_tables
+
+MECHANISMS = {
+    "market_double_auction": {"cleared", "no_crossing", "one_sided", "empty"},
+    "market_curve_clearing": {
+        "exact",
+        "marginal_buyer",
+        "marginal_seller",
+        "no_crossing",
+        "one_sided",
+        "empty",
+    },
+    "market_continuous": {"cleared", "no_crossing", "one_sided", "empty"},
+    "market_dlmp": {"optimal", "empty"},
+}
+MONEY_TOLERANCE_USD = 1e-9
+
+
+def scenario_data(name: str, duration_s: int = 7200, **changes: object) -> dict:
+    """The named scenario around midday (when PV trades), shortened."""
+    data = yaml.safe_load((REPO / "scenarios" / f"{name}.yaml").read_text())
+    data["time"]["start"] = "2022-06-21T11:00:00"
+    data["time"]["duration_s"] = duration_s
+    data["run"]["broker_port"] = free_port()
+    for section, values in changes.items():
+        data.setdefault(section, {}).update(values)
+    return data
+
+
+@pytest.fixture(scope="module", params=sorted(MECHANISMS))
+def mechanism_run(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param)
+    path = write_federation(folder, scenario_data(request.param))
+    run = lockstep_run(path, folder / "run")
+    return request.param, read_run_tables(run), run
+
+
+def test_the_scenario_selects_its_mechanism_and_clears_every_interval(mechanism_run):
+    name, tables, run = mechanism_run
+    federation = json.loads(run.file("federation.json").read_text())
+    market = next(entry for entry in federation["federates"] if entry["name"] == "market")
+    assert market["tefed"]["config"]["mechanism"] == name.removeprefix("market_")
+    intervals = tables["market_intervals"]
+    assert intervals["interval_index"].tolist() == list(range(1, 8))
+    assert set(intervals["status"]) <= MECHANISMS[name]
+    assert (tables["market_orders"]["status"] == "accepted").all()
+    assert intervals["traded_energy_wh"].sum() > 0
+    checks = json.loads(run.file("summary.json").read_text())["checks"]
+    assert checks["settlement_ok"] and checks["energy_balance_ok"]
+
+
+def test_every_interval_balances_its_payments(mechanism_run):
+    _, tables, _ = mechanism_run
+    ledger = tables["market_settlements"]
+    trades = ledger[ledger["reason"] == "trade"]
+    per_interval = trades.groupby("interval_index")["amount_usd"].sum()
+    assert np.abs(per_interval.to_numpy()).max() < MONEY_TOLERANCE_USD
+    # A central counterparty (curve clearing's market) pays out exactly what it takes in.
+    market_rows = trades[trades["participant"] == "market"]
+    if not market_rows.empty:
+        by_interval = market_rows.groupby("interval_index")["amount_usd"].sum()
+        assert np.abs(by_interval.to_numpy()).max() < 1e-6
+
+
+def test_each_household_is_billed_what_its_ledger_rows_say(mechanism_run):
+    _, tables, _ = mechanism_run
+    ledger = tables["market_settlements"]
+    rows = ledger[~ledger["participant"].isin(["market", "grid"])]
+    from_ledger = rows.groupby(["interval_index", "participant"])["amount_usd"].sum()
+    bills = tables["household_intervals"].dropna(subset=["bill_usd"])
+    billed = bills.set_index(["interval_index", "household_id"])["bill_usd"]
+    billed.index.names = from_ledger.index.names
+    pd.testing.assert_series_equal(
+        from_ledger.sort_index(), billed.reindex(from_ledger.index), check_names=False
+    )
+
+
+def test_awards_never_exceed_orders_and_trades_respect_limits(mechanism_run):
+    _, tables, _ = mechanism_run
+    awards = tables["market_awards"]
+    orders = tables["market_orders"]
+    simple = orders[orders["kind"] == "simple"].set_index(
+        ["interval_index", "participant", "order_id"]
+    )["quantity_wh"]
+    awarded = awards.groupby(["interval_index", "participant", "order_id"])["quantity_wh"].sum()
+    on_simple = awarded[awarded.index.isin(simple.index)]
+    assert (on_simple <= simple.reindex(on_simple.index)).all()
+    trades = tables["market_trades"]
+    limited = trades.dropna(subset=["bid_price_usd_per_kwh", "ask_price_usd_per_kwh"])
+    assert (limited["price_usd_per_kwh"] <= limited["bid_price_usd_per_kwh"] + 1e-12).all()
+    assert (limited["price_usd_per_kwh"] >= limited["ask_price_usd_per_kwh"] - 1e-12).all()
+    assert (trades["buyer"] != trades["seller"]).all()
+
+
+def test_the_ledger_table_holds_orders_awards_and_settlements(mechanism_run):
+    _, tables, _ = mechanism_run
+    ledger = tables["market_ledger"]
+    counts = ledger["record"].value_counts()
+    assert counts["order"] == len(tables["market_orders"])
+    assert counts["award"] == len(tables["market_awards"])
+    assert counts["settlement"] == len(tables["market_settlements"])
+    assert {
+        "interval_index",
+        "participant",
+        "pool",
+        "side",
+        "quantity_wh",
+        "price_usd_per_kwh",
+        "counterparty",
+        "reason",
+    } <= set(ledger.columns)
+
+
+@pytest.mark.federation
+def test_the_continuous_market_under_helics_matches_the_lockstep_run(tmp_path: Path):
+    """Orders arrive over the interval from two shards; HELICS and lockstep agree exactly."""
+    data = scenario_data("market_continuous", duration_s=3600, ems={"shards": 2})
+    path = write_federation(tmp_path, data)
+    completed = tefed_run(path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    helics_dir = Path(completed.stdout.strip().splitlines()[-1])
+    lockstep = lockstep_run(path, tmp_path / "lockstep")
+    for name in ("market_trades", "market_settlements", "market_orders"):
+        left = pd.read_parquet(helics_dir / f"{name}.parquet")
+        right = pd.read_parquet(lockstep.path / f"{name}.parquet")
+        pd.testing.assert_frame_equal(left, right, check_exact=True, obj=name)
+    orders = pd.read_parquet(helics_dir / "market_orders.parquet")
+    # Households order at times of their own, not all at gate closure.
+    assert orders["received_time_s"].nunique() > 2
+
+
+def _battery_households(tables: dict) -> pd.DataFrame:
+    steps = tables["households"]
+    return steps[steps["soc_kwh"].notna()]
+
+
+def test_a_battery_covers_shortfalls_only_when_it_is_allowed_to(tmp_path: Path):
+    # Late afternoon: battery households sell part of their surplus, buyers take less than
+    # that, and a battery steering toward its award behaves differently from self-consumption.
+    data = scenario_data("market_double_auction", duration_s=4 * 3600)
+    data["time"]["start"] = "2022-06-21T16:00:00"
+    runs = {}
+    for covers in (True, False):
+        for group in data["households"]:
+            if "battery" in group:
+                group["battery"]["covers_shortfall"] = covers
+        folder = tmp_path / str(covers)
+        runs[covers] = read_run_tables(lockstep_run(write_federation(folder, data), folder / "run"))
+    following = _battery_households(runs[True])
+    self_consuming = _battery_households(runs[False])
+    assert len(following) and len(self_consuming)
+    # Without permission the battery does what it would under net billing (self-consumption)...
+    np.testing.assert_allclose(
+        self_consuming["power_kw"], self_consuming["baseline_power_kw"], atol=1e-12
+    )
+    # ...with it, it steers toward the awards, which differs from self-consumption.
+    assert np.abs(following["power_kw"] - following["baseline_power_kw"]).max() > 0.01

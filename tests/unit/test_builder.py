@@ -1,0 +1,124 @@
+"""Scenario → federation file: the committed file is current, complete and consistently wired."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from federations import DEFAULT_SCENARIO, REPO, short_scenario_data, write_federation
+
+from tefed.build.builder import CORE_TYPE, build_federation
+from tefed.scenario.model import load_scenario
+
+COMMITTED = REPO / "federation" / "default.json"
+
+
+def test_committed_default_federation_is_what_the_builder_writes():
+    scenario, scenario_dir = load_scenario(DEFAULT_SCENARIO)
+    built = build_federation(scenario, scenario_dir, COMMITTED, REPO).to_json_text()
+    assert built == COMMITTED.read_text(), (
+        "federation/default.json is stale: run `make federation` and commit it"
+    )
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict:
+    return json.loads(COMMITTED.read_text())
+
+
+def test_it_is_a_helics_runner_file(committed):
+    assert committed["name"] == "default"
+    assert committed["broker"] is False
+    names = [entry["name"] for entry in committed["federates"]]
+    assert names == ["broker", "price_feed", "ems", "grid", "market"]
+    for entry in committed["federates"]:
+        assert set(entry) >= {"name", "directory", "exec"}
+        assert entry["directory"] == ".."
+    broker = committed["federates"][0]["exec"]
+    assert broker.startswith("helics_broker ") and "--federates=4" in broker
+    for entry in committed["federates"][1:]:
+        assert entry["exec"] == (
+            f"python -m tefed.federates.{entry['tefed']['role']} federation/default.json "
+            f"--name {entry['name']}"
+        )
+
+
+def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):
+    time = committed["tefed"]["time"]
+    for entry in committed["federates"][1:]:
+        block, role = entry["helics"], entry["tefed"]["role"]
+        assert block["name"] == entry["name"]
+        assert block["core_type"] == CORE_TYPE
+        assert block["uninterruptible"] is True
+        assert block["terminate_on_error"] is True
+        assert block["offset"] == time["phase_offsets_s"][role]
+        period = time["market_interval_s"] if role == "price_feed" else time["grid_step_s"]
+        assert block["period"] == period
+        for interface in block.get("publications", []) + block.get("subscriptions", []):
+            assert interface["type"] in {"double", "vector"}
+            assert interface["unit"]
+
+
+def test_every_subscription_has_exactly_one_publisher_of_the_same_type_and_unit(committed):
+    published = {}
+    for entry in committed["federates"][1:]:
+        for pub in entry["helics"].get("publications", []):
+            assert pub["key"] not in published, f"{pub['key']} published twice"
+            published[pub["key"]] = (pub["type"], pub["unit"])
+    for entry in committed["federates"][1:]:
+        for sub in entry["helics"].get("subscriptions", []):
+            assert sub["required"] is True
+            assert published[sub["key"]] == (sub["type"], sub["unit"]), sub["key"]
+
+
+def test_every_household_is_hosted_once_and_attached_to_the_feeder(committed):
+    households = committed["tefed"]["households"]
+    ids = households["household_id"]
+    assert len(ids) == 12
+    hosted = [
+        household
+        for entry in committed["federates"][1:]
+        if entry["tefed"]["role"] == "ems"
+        for household in entry["tefed"]["config"]["households"]
+    ]
+    assert Counter(hosted) == Counter(ids)
+    assert all(bus.startswith("house_") for bus in households["bus"])
+    phases = Counter(households["phase"])
+    assert max(phases.values()) - min(phases.values()) <= 1
+
+
+def test_shards_split_households_into_separate_ems_federates(tmp_path):
+    path = write_federation(tmp_path, short_scenario_data(ems__shards=3))
+    data = json.loads(path.read_text())
+    names = [entry["name"] for entry in data["federates"]]
+    assert names == ["broker", "price_feed", "ems_1", "ems_2", "ems_3", "grid", "market"]
+    assert "--federates=6" in data["federates"][0]["exec"]
+    shards = [entry["tefed"]["config"]["households"] for entry in data["federates"][2:5]]
+    hosted = [household for shard in shards for household in shard]
+    assert sorted(hosted) == sorted(data["tefed"]["households"]["household_id"])
+    assert all(len(shard) == 4 for shard in shards)
+    # Each shard exchanges its households' values and messages through one vector and one
+    # endpoint, whatever its size.
+    for entry in data["federates"][2:5]:
+        name = entry["name"]
+        assert entry["tefed"]["config"]["interface"] == "shard"
+        assert [ep["name"] for ep in entry["helics"]["endpoints"]] == [f"ems/{name}"]
+        assert entry["helics"]["publications"] == [
+            {"key": f"ems/{name}/power_kw", "type": "vector", "unit": "kW", "global": True}
+        ]
+    grid_inputs = [sub["key"] for sub in data["federates"][5]["helics"]["subscriptions"]]
+    assert grid_inputs == ["ems/ems_1/power_kw", "ems/ems_2/power_kw", "ems/ems_3/power_kw"]
+
+
+def test_household_draws_depend_on_the_seed_only(tmp_path):
+    first = json.loads(write_federation(tmp_path / "a", short_scenario_data()).read_text())
+    again = json.loads(write_federation(tmp_path / "b", short_scenario_data()).read_text())
+    other = json.loads(write_federation(tmp_path / "c", short_scenario_data(seed=8)).read_text())
+    table = first["tefed"]["households"]
+    assert table == again["tefed"]["households"]
+    assert table["load_daily_energy_kwh"] != other["tefed"]["households"]["load_daily_energy_kwh"]
+    low, high = 7, 14
+    consumers = table["load_daily_energy_kwh"][:4]
+    assert all(low <= value <= high for value in consumers)
+    assert len(set(consumers)) == 4

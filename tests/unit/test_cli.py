@@ -1,0 +1,120 @@
+"""The ``tefed`` command line: bad scenarios are refused with a clear message and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from federations import DEFAULT_SCENARIO, short_scenario_data
+
+from tefed.cli import main
+
+
+def write_scenario(folder: Path, data: dict) -> Path:
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def edited(**changes: object) -> dict:
+    return short_scenario_data(**changes)
+
+
+def without_key(section: str, key: str) -> dict:
+    data = short_scenario_data()
+    del data[section][key]
+    return data
+
+
+def with_battery(**battery: object) -> dict:
+    data = short_scenario_data()
+    data["households"][2]["battery"].update(battery)
+    return data
+
+
+BAD_SCENARIOS = {
+    "unknown key": (
+        edited(grid__feeder__transfomer_kva=100),
+        ["grid.feeder.transfomer_kva", "unknown key", "100"],
+    ),
+    "wrong type": (
+        edited(time__duration_s="one day"),
+        ["time.duration_s", "'one day'", "integer"],
+    ),
+    "negative capacity": (
+        with_battery(capacity_kwh=-10),
+        ["households[2].battery.capacity_kwh", "-10", "at least 0"],
+    ),
+    "efficiency above one": (
+        with_battery(round_trip_efficiency=1.5),
+        ["households[2].battery.round_trip_efficiency", "1.5", "less than or equal to 1"],
+    ),
+    "missing price file": (
+        edited(prices__wholesale={"source": "csv", "path": "nowhere.csv", "timezone": "UTC"}),
+        ["prices.wholesale.path", "nowhere.csv", "no such file"],
+    ),
+    "market interval not a multiple of the step": (
+        edited(time__market_interval_s=1000),
+        ["time.market_interval_s", "1000", "multiple of time.grid_step_s"],
+    ),
+    "unknown strategy": (
+        edited(households=[{"group": "a", "count": 2, "strategy": "moon_trader"}]),
+        ["households[0].strategy", "moon_trader", "net_billing"],
+    ),
+    "missing section": (without_key("site", "latitude_deg"), ["site.latitude_deg", "missing"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+@pytest.mark.parametrize("command", ["validate", "build", "run"])
+def test_bad_scenarios_exit_2_naming_field_value_and_expectation(
+    tmp_path, capsys, monkeypatch, case, command
+):
+    data, fragments = BAD_SCENARIOS[case]
+    path = write_scenario(tmp_path, data)
+    monkeypatch.chdir(tmp_path)
+    arguments = [command, str(path)] + (["-o", "out.json"] if command == "build" else [])
+    assert main(arguments) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert not (tmp_path / "out.json").exists()
+    assert not (tmp_path / "results").exists()
+
+
+def test_every_problem_is_reported_at_once(tmp_path, capsys):
+    data = short_scenario_data(time__grid_step_s=-1, seed=-3, grid__feeder__laterals=0)
+    assert main(["validate", str(write_scenario(tmp_path, data))]) == 2
+    message = capsys.readouterr().err
+    assert "3 problem(s)" in message
+    for field in ("time.grid_step_s", "seed", "grid.feeder.laterals"):
+        assert field in message
+
+
+def test_a_missing_scenario_file_is_an_input_error(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "absent.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_no_traceback_reaches_the_user(tmp_path):
+    path = write_scenario(tmp_path, edited(time__duration_s="one day"))
+    completed = subprocess.run(
+        [sys.executable, "-m", "tefed", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert "time.duration_s" in completed.stderr
+
+
+def test_validate_and_build_accept_the_default_scenario(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(DEFAULT_SCENARIO)]) == 0
+    assert "12 households" in capsys.readouterr().out
+    assert main(["build", str(DEFAULT_SCENARIO), "-o", "fed/default.json"]) == 0
+    assert (tmp_path / "fed" / "default.json").exists()

@@ -1,0 +1,351 @@
+"""The conformance checks as pure functions: each one passes a conforming household and names
+what a broken one does wrong (hand-built observations, no HELICS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tefed.conformance.checks import run_checks
+from tefed.conformance.observations import (
+    CheckInputs,
+    ExpectedInterfaces,
+    RunSummary,
+    on_grid,
+)
+from tefed.contract import keys
+from tefed.contract.time_grid import TimeGrid
+from tefed.runtime.probe import ProbeObservations
+
+GRID = TimeGrid(datetime(2022, 6, 21, 11, tzinfo=ZoneInfo("Europe/Berlin")), 3600, 60, 900, 60)
+POWER = "household/h01/power_kw"
+FORECASTS = [keys.IMPORT_PRICE_FORECAST, keys.EXPORT_PRICE_FORECAST]
+BLOCK = {
+    "period": 60,
+    "offset": 0.001,
+    "publications": [{"key": POWER, "type": "double", "unit": "kW"}],
+    "subscriptions": [{"key": key, "type": "vector", "unit": "USD/kWh"} for key in FORECASTS],
+    "endpoints": [{"name": "household/h01"}],
+}
+ORDERS = {
+    "type": "orders",
+    "interval_index": 1,
+    "orders": [
+        {"order_id": "1-sell", "side": "sell", "quantity_wh": 700, "price_usd_per_kwh": 0.1}
+    ],
+}
+
+
+def message(time_s: float, payload: dict | str, destination: str = "market") -> dict:
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return {
+        "time_s": time_s,
+        "source": "household/h01",
+        "destination": destination,
+        "payload": text,
+    }
+
+
+def conforming() -> CheckInputs:
+    """What the probe sees of a household that honours the contract."""
+    interfaces = {
+        "publications": [{"name": POWER, "type": "double", "units": "kW"}],
+        "inputs": [{"name": f"_input_{i}", "type": "vector", "units": "USD/kWh"} for i in (1, 2)],
+        "endpoints": [{"name": "household/h01", "type": ""}],
+    }
+    observations = ProbeObservations(
+        interfaces=interfaces,
+        subscription_targets=list(FORECASTS),
+        update_times_s={POWER: [n * 60 + 0.001 for n in range(60)]},
+        messages=[message(840.001, ORDERS)],
+        granted_times_s=[60.001, 840.001, 3600.001],
+        final={"time_s": 3601.0, "candidate_connected": False, "waited_s": 0.0},
+    )
+    return CheckInputs(
+        role="household",
+        federate="household_h01",
+        households=("h01",),
+        expected=ExpectedInterfaces.from_helics_block(BLOCK),
+        time_grid=GRID,
+        observations=observations,
+        run=RunSummary(exit_codes={"household_h01": 0, "grid": 0}),
+    )
+
+
+def with_observations(**changes: object) -> CheckInputs:
+    inputs = conforming()
+    inputs.observations = dataclasses.replace(inputs.observations, **changes)
+    return inputs
+
+
+def messages_of(inputs: CheckInputs) -> list[tuple[str, str]]:
+    return [(finding.check, finding.message) for finding in run_checks(inputs)]
+
+
+def test_a_conforming_household_has_no_findings():
+    assert run_checks(conforming()) == []
+
+
+def test_publications_are_checked_by_key_type_and_unit():
+    interfaces = conforming().observations.interfaces | {
+        "publications": [
+            {"name": POWER, "type": "string", "units": "W"},
+            {"name": "household/h01/temperature_c", "type": "double", "units": "degC"},
+        ]
+    }
+    assert messages_of(with_observations(interfaces=interfaces)) == [
+        (
+            "interfaces",
+            "publication 'household/h01/temperature_c' is registered but not in the helics block",
+        ),
+        ("interfaces", f"publication '{POWER}' has type 'string', expected 'double'"),
+        ("interfaces", f"publication '{POWER}' has unit 'W', expected 'kW'"),
+    ]
+
+
+def test_subscriptions_are_named_by_their_targets():
+    inputs = with_observations(subscription_targets=[FORECASTS[0], keys.LOSSES])
+    assert messages_of(inputs) == [
+        ("interfaces", f"no subscription to '{FORECASTS[1]}'"),
+        ("interfaces", f"subscribes to '{keys.LOSSES}', which the helics block does not"),
+    ]
+
+
+def test_without_targets_subscriptions_are_counted_by_type_and_unit():
+    interfaces = conforming().observations.interfaces | {
+        "inputs": [{"name": "_input_1", "type": "vector", "units": "USD/kWh"}]
+    }
+    inputs = with_observations(interfaces=interfaces, subscription_targets=None)
+    assert messages_of(inputs) == [
+        (
+            "interfaces",
+            "1 subscription(s) of type vector [USD/kWh] missing; the helics block subscribes to "
+            f"{FORECASTS[0]}, {FORECASTS[1]}",
+        )
+    ]
+
+
+def test_a_missing_endpoint_and_an_unregistered_federate():
+    interfaces = conforming().observations.interfaces | {"endpoints": []}
+    assert messages_of(with_observations(interfaces=interfaces)) == [
+        ("interfaces", "endpoint 'household/h01' is not registered")
+    ]
+    inputs = with_observations(interfaces=None)
+    inputs.unpublished_targets = (POWER, "household/h02/power_kw")
+    assert messages_of(inputs) == [
+        (
+            "interfaces",
+            f"publication '{POWER}' is not registered (its subscribers found no publisher)",
+        )
+    ]
+
+
+def test_values_that_are_not_finite_are_named_with_their_time():
+    inputs = with_observations(
+        non_finite_values=[{"key": POWER, "time_s": 3600.001, "value": "nan"}]
+    )
+    assert messages_of(inputs) == [("finite values", f"'{POWER}' published nan at t=3600.001 s")]
+
+
+def test_updates_messages_and_grants_off_the_grid_are_named():
+    inputs = conforming()
+    inputs.observations.update_times_s[POWER].append(90.001)
+    inputs.observations.messages.append(message(845.0, ORDERS))
+    inputs.observations.granted_times_s.append(30.001)
+    assert messages_of(inputs) == [
+        ("time grid", "granted time at t=30.001 s is off the grid"),
+        ("time grid", f"value of '{POWER}' at t=90.001 s is off the grid"),
+        ("time grid", "message to 'market' at t=845 s is off the grid"),
+    ]
+
+
+def test_more_findings_than_shown_are_counted():
+    inputs = conforming()
+    inputs.observations.update_times_s[POWER] += [90.001 + 60 * n for n in range(8)]
+    found = messages_of(inputs)
+    assert len(found) == 7
+    assert found[-1] == ("time grid", "... and 2 more like these")
+
+
+@given(
+    steps=st.integers(min_value=0, max_value=60),
+    offset_s=st.sampled_from([0.0, 0.001, 0.002, 0.003]),
+    shift_s=st.floats(min_value=1e-4, max_value=60 - 1e-4),
+)
+def test_only_whole_steps_past_the_offset_are_on_the_grid(steps, offset_s, shift_s):
+    assert on_grid(steps * 60 + offset_s, 60.0, offset_s, 3600.0)
+    assert not on_grid(steps * 60 + offset_s + shift_s, 60.0, offset_s, 3600.0)
+
+
+def test_missed_steps_are_counted_only_for_a_completed_run():
+    inputs = conforming()
+    inputs.observations.update_times_s[POWER] = [
+        time_s
+        for time_s in inputs.observations.update_times_s[POWER]
+        if time_s not in (600.001, 660.001)
+    ]
+    assert messages_of(inputs) == [
+        (
+            "every step",
+            f"'{POWER}' was not published at 2 of the 60 instants it is due (first t=600 s)",
+        )
+    ]
+    inputs.run = RunSummary({"household_h01": 3}, "federate 'grid' failed", "grid")
+    assert "every step" not in {check for check, _ in messages_of(inputs)}
+
+
+def test_messages_must_parse_and_go_to_the_market():
+    broken = {"type": "orders", "interval_index": 1, "orders": [{"order_id": "a"}]}
+    inputs = with_observations(messages=[message(840.001, broken), message(840.001, ORDERS, "h02")])
+    assert messages_of(inputs) == [
+        (
+            "message schema",
+            "message to 'market' at t=840.001 s: orders.0.side: Field required; "
+            "orders.0.quantity_wh: Field required; orders.0.price_usd_per_kwh: Field required",
+        ),
+        ("message schema", "message to 'h02' at t=840.001 s: a household sends only to 'market'"),
+    ]
+
+
+def test_a_market_candidate_must_send_market_messages_to_households():
+    inputs = conforming()
+    inputs.role = "market"
+    inputs.observations.messages = [message(840.001, ORDERS, "household/h01")]
+    assert messages_of(inputs) == [
+        (
+            "message schema",
+            "message to 'household/h01' at t=840.001 s: not a market message: expected a JSON "
+            "object with type one of ['awards', 'rejected', 'settlement'], got type 'orders'",
+        )
+    ]
+
+
+def test_late_orders_are_found_from_send_times_without_a_market_table():
+    late = dict(ORDERS, interval_index=2)
+    inputs = with_observations(messages=[message(1800.001, late)])
+    assert messages_of(inputs) == [
+        (
+            "gate closure",
+            "orders for interval 2 arrived at t=1800 s, after its gate closed at t=1740 s",
+        )
+    ]
+
+
+def test_the_market_table_gives_late_and_other_refused_orders():
+    inputs = conforming()
+    inputs.market_orders = pd.DataFrame(
+        {
+            "interval_index": [2, 2, 3, 3],
+            "participant": ["h01", "h02", "h01", "h01"],
+            "order_id": ["*", "*", "3-buy", "3-x"],
+            "received_time_s": [1800, 1800, 2640, 2640],
+            "status": ["rejected", "rejected", "rejected", "accepted"],
+            "reason": [
+                "after gate closure of interval 2 (t=1740 s)",
+                "after gate closure of interval 2 (t=1740 s)",
+                "duplicate order_id '3-buy' for interval 3",
+                "",
+            ],
+        }
+    )
+    assert messages_of(inputs) == [
+        (
+            "gate closure",
+            "orders for interval 2 arrived at t=1800 s, after its gate closed at t=1740 s",
+        ),
+        (
+            "market refusals",
+            "order '3-buy' of h01 at t=2640 s refused: duplicate order_id '3-buy' for interval 3",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        (
+            RunSummary(
+                {"household_h01": 1},
+                "federate 'household_h01' exited with code 1\n  log",
+                "household_h01",
+            ),
+            [
+                "'household_h01' failed and ended the run: federate 'household_h01' exited with "
+                "code 1"
+            ],
+        ),
+        (
+            RunSummary(
+                {"household_h01": 3},
+                "federation stalled: 'household_h01' computing",
+                "household_h01",
+                stalled=True,
+            ),
+            [
+                "the run stalled waiting for 'household_h01': federation stalled: 'household_h01' "
+                "computing"
+            ],
+        ),
+        (
+            RunSummary(
+                {"household_h01": 3}, "inputs ['household/h01/power_kw'] not finite", "grid"
+            ),
+            [
+                "the run did not complete, 'grid' ended it: inputs ['household/h01/power_kw'] not "
+                "finite",
+                "'household_h01' exited with code 3",
+            ],
+        ),
+    ],
+)
+def test_a_run_that_does_not_finish_names_who_ended_it(run: RunSummary, expected: list[str]):
+    inputs = conforming()
+    inputs.run = run
+    assert [message for check, message in messages_of(inputs) if check == "finishing"] == expected
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "time_limit_reached", "connected", "expected"),
+    [
+        (
+            -15,
+            False,
+            True,
+            "'household_h01' was still connected 10 s after every other federate had finished",
+        ),
+        (0, False, True, "'household_h01' exited without disconnecting its federate"),
+        (
+            -15,
+            True,
+            False,
+            "'household_h01' disconnected but its process kept running until the "
+            "wall-clock limit stopped it",
+        ),
+    ],
+)
+def test_a_candidate_that_does_not_disconnect_or_exit(
+    exit_code: int, time_limit_reached: bool, connected: bool, expected: str
+):
+    inputs = with_observations(
+        final={"time_s": 3601.0, "candidate_connected": connected, "waited_s": 10.0}
+    )
+    message = "wall-clock limit of 60 s reached" if time_limit_reached else ""
+    inputs.run = RunSummary({"household_h01": exit_code}, message, None, time_limit_reached)
+    assert messages_of(inputs) == [("disconnecting", expected)]
+
+
+def test_observations_survive_their_json_file_and_roles_are_checked():
+    observations = conforming().observations
+    observations.non_finite_values.append({"key": POWER, "time_s": 60.001, "value": "nan"})
+    assert ProbeObservations.from_json_text(observations.to_json_text()) == observations
+    inputs = conforming()
+    inputs.role = "broker"
+    with pytest.raises(ValueError, match="role: got 'broker'"):
+        run_checks(inputs)

@@ -1,0 +1,264 @@
+"""Order intake: each bad order is refused with its reason and a log warning; good ones pass."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tefed.contract.messages import Message
+from tefed.contract.time_grid import TimeGrid
+from tefed.domain.market.order_intake import OrderIntake
+
+GRID = TimeGrid(
+    start=datetime(2022, 6, 21, tzinfo=UTC),
+    duration_s=4 * 3600,
+    grid_step_s=60,
+    market_interval_s=900,
+    gate_closure_s=60,
+)
+GOOD = {"order_id": "o1", "side": "buy", "quantity_wh": 300, "price_usd_per_kwh": 0.12}
+CURVE = {
+    "kind": "curve",
+    "order_id": "c1",
+    "vertices": [
+        {"price_usd_per_kwh": 0.05, "power_kw": 0.0},
+        {"price_usd_per_kwh": 0.10, "power_kw": -2.0},
+    ],
+}
+AFFINE = {
+    "kind": "affine",
+    "order_id": "a1",
+    "side": "sell",
+    "price_max_usd_per_kwh": 0.12,
+    "price_min_usd_per_kwh": 0.07,
+    "power_max_kw": 3.0,
+    "power_min_kw": 0.0,
+}
+
+
+def _intake(kinds=("simple",), **options) -> OrderIntake:
+    return OrderIntake(["h1", "h2"], GRID, kinds, **options)
+
+
+def _message(orders, interval=2, source="household/h1", **extra) -> Message:
+    payload = json.dumps({"type": "orders", "interval_index": interval, "orders": orders, **extra})
+    return Message(source=source, destination="market", payload=payload)
+
+
+def test_a_good_order_is_accepted_and_recorded():
+    intake = _intake()
+    received = intake.receive(900, _message([GOOD]))
+    assert received.rejections == []
+    assert received.interval_index == 2
+    [row] = received.simple
+    assert row["order_id"] == "h1:o1"
+    assert (row["quantity_wh"], row["pool"], row["received_time_s"]) == (
+        300,
+        "non_dispatchable",
+        900,
+    )
+    [record] = intake.records
+    assert (record["status"], record["kind"], record["reason"]) == ("accepted", "simple", "")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"price_usd_per_kwh": float("nan")}, "finite"),
+        ({"price_usd_per_kwh": float("inf")}, "finite"),
+        ({"quantity_wh": 0}, "greater than 0"),
+        ({"quantity_wh": -5}, "greater than 0"),
+        ({"quantity_wh": 10**9}, "less than or equal to 1000000"),
+        ({"quantity_wh": 12.5}, "quantity_wh"),
+        ({"side": "hold"}, "side"),
+        ({"colour": "red"}, "colour"),
+        ({"pool": "nuclear"}, "pool"),
+    ],
+)
+def test_a_bad_order_is_refused_alone_and_the_rest_accepted(change, words, caplog):
+    intake = _intake()
+    bad = {**GOOD, "order_id": "bad", **change}
+    with caplog.at_level(logging.WARNING, logger="tefed.market"):
+        received = intake.receive(900, _message([bad, GOOD]))
+    assert [r.order_id for r in received.rejections] == ["bad"]
+    assert words in received.rejections[0].reason
+    assert [row["order_id"] for row in received.simple] == ["h1:o1"]
+    assert "rejected order bad of h1" in caplog.text
+    statuses = [(r["order_id"], r["status"]) for r in intake.records]
+    assert statuses == [("bad", "rejected"), ("o1", "accepted")]
+
+
+@pytest.mark.parametrize(
+    ("message", "time_s", "words"),
+    [
+        (Message("household/h9", "market", json.dumps({})), 900, "unknown participant"),
+        (Message("grid", "market", "{}"), 900, "unknown participant"),
+        (Message("household/h1", "market", "{not json"), 900, "malformed orders message"),
+        (Message("household/h1", "market", '{"type": "orders"}'), 900, "malformed"),
+        (_message([GOOD], extra_field=1), 900, "malformed"),
+        (_message([GOOD], interval=0), 0, "has no market"),
+        (_message([GOOD], interval=16), 900, "has no market"),
+        (_message([GOOD], interval=2), 1741, "after gate closure of interval 2"),
+        (_message([GOOD], interval=3), 100, "more than 1 interval(s) ahead"),
+        (_message([]), 900, "malformed"),
+    ],
+)
+def test_a_bad_message_is_refused_whole(message, time_s, words, caplog):
+    intake = _intake()
+    with caplog.at_level(logging.WARNING, logger="tefed.market"):
+        received = intake.receive(time_s, message)
+    assert received.simple == []
+    [rejection] = received.rejections
+    assert rejection.order_id == "*"
+    assert words in rejection.reason
+    assert "rejected message" in caplog.text
+    assert intake.records[-1]["status"] == "rejected"
+
+
+def test_the_gate_closes_one_minute_before_delivery():
+    intake = _intake()
+    assert intake.receive(1740, _message([GOOD])).rejections == []
+    late = intake.receive(1741, _message([GOOD], source="household/h2"))
+    assert "after gate closure" in late.rejections[0].reason
+
+
+def test_orders_several_intervals_ahead_when_the_market_allows():
+    intake = _intake(delivery_ahead_intervals=4)
+    assert intake.receive(100, _message([GOOD], interval=4)).rejections == []
+    assert "ahead" in intake.receive(100, _message([GOOD], interval=5)).rejections[0].reason
+
+
+def test_duplicate_ids_are_refused_per_participant_and_interval():
+    intake = _intake()
+    intake.receive(900, _message([GOOD]))
+    again = intake.receive(900, _message([GOOD]))
+    assert "duplicate order_id 'o1'" in again.rejections[0].reason
+    other = intake.receive(900, _message([GOOD], source="household/h2"))
+    assert other.rejections == []
+    intake.forget(2)
+    assert intake.receive(900, _message([GOOD], interval=2)).rejections == []
+
+
+def test_kinds_the_mechanism_does_not_take_are_refused():
+    intake = _intake(kinds=("simple",))
+    received = intake.receive(900, _message([CURVE, AFFINE, GOOD]))
+    assert [r.order_id for r in received.rejections] == ["c1", "a1"]
+    assert "order kind 'curve' is not taken" in received.rejections[0].reason
+    assert len(received.simple) == 1
+
+
+def test_curve_and_affine_orders_are_taken_where_accepted():
+    intake = _intake(kinds=("simple", "curve", "affine"))
+    received = intake.receive(900, _message([CURVE, AFFINE]))
+    assert received.rejections == []
+    assert [v["power_kw"] for v in received.curves] == [0.0, -2.0]
+    assert {v["order_id"] for v in received.curves} == {"h1:c1"}
+    [affine] = received.affine
+    assert (affine["order_id"], affine["side"], affine["power_max_kw"]) == ("h1:a1", "sell", 3.0)
+
+
+@pytest.mark.parametrize(
+    ("vertices", "words"),
+    [
+        ([{"price_usd_per_kwh": 0.1, "power_kw": 1.0}] * 2, "distinct prices"),
+        (
+            [
+                {"price_usd_per_kwh": 0.1, "power_kw": 1.0},
+                {"price_usd_per_kwh": 0.2, "power_kw": 2.0},
+            ],
+            "must not rise with price",
+        ),
+        ([{"price_usd_per_kwh": 0.1, "power_kw": float("nan")}], "finite"),
+        ([], "at least 1"),
+    ],
+)
+def test_bad_curves_are_refused(vertices, words):
+    intake = _intake(kinds=("curve",))
+    received = intake.receive(900, _message([{**CURVE, "vertices": vertices}]))
+    assert words in received.rejections[0].reason
+    assert received.curves == []
+
+
+def test_affine_orders_with_crossed_bounds_are_refused():
+    intake = _intake(kinds=("affine",))
+    crossed = {**AFFINE, "price_max_usd_per_kwh": 0.01}
+    received = intake.receive(900, _message([crossed]))
+    assert "must be at least price_min_usd_per_kwh" in received.rejections[0].reason
+
+
+def test_one_order_per_side_when_the_mechanism_asks_for_it():
+    intake = _intake(kinds=("simple", "affine"), one_order_per_side=True)
+    second = {**AFFINE, "order_id": "a2"}
+    buy = {**GOOD, "order_id": "b1"}
+    received = intake.receive(900, _message([AFFINE, second, buy]))
+    assert [r.order_id for r in received.rejections] == ["a2"]
+    assert "second sell order" in received.rejections[0].reason
+    assert len(received.affine) == 1 and len(received.simple) == 1
+
+
+def test_submission_sequence_follows_arrival():
+    intake = _intake()
+    first = intake.receive(900, _message([GOOD]))
+    second = intake.receive(900, _message([GOOD], source="household/h2"))
+    assert first.simple[0]["sequence"] < second.simple[0]["sequence"]
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_order_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "kind": st.sampled_from(["simple", "curve", "affine", "other"]),
+        "order_id": st.text(max_size=5) | st.integers(),
+        "side": st.sampled_from(["buy", "sell", "hold"]),
+        "quantity_wh": st.integers(-5, 2_000_000) | st.floats(allow_nan=True),
+        "price_usd_per_kwh": st.floats(allow_nan=True, allow_infinity=True),
+        "pool": st.sampled_from(["non_dispatchable", "dispatchable", "x"]),
+        "vertices": st.lists(
+            st.fixed_dictionaries(
+                {"price_usd_per_kwh": st.floats(-1, 1), "power_kw": st.floats(-2000, 2000)}
+            ),
+            max_size=3,
+        ),
+        "extra": _json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    orders=st.lists(_order_like | _json_values, max_size=5),
+    interval=st.integers(-2, 20) | st.text(max_size=3),
+    time_s=st.integers(0, 4 * 3600 - 60),
+    kinds=st.sampled_from([("simple",), ("simple", "curve", "affine"), ("simple", "affine")]),
+)
+def test_no_message_makes_the_intake_raise(orders, interval, time_s, kinds):
+    intake = _intake(kinds=kinds, one_order_per_side="affine" in kinds and len(kinds) == 2)
+    payload = json.dumps({"type": "orders", "interval_index": interval, "orders": orders})
+    received = intake.receive(time_s, Message("household/h1", "market", payload))
+    accepted = (
+        len(received.simple)
+        + len(received.affine)
+        + len({row["order_id"] for row in received.curves})
+    )
+    # Every order is either accepted or refused with a reason, never lost.
+    if [r.order_id for r in received.rejections] == ["*"]:
+        assert accepted == 0
+    else:
+        assert accepted + len(received.rejections) == len(orders)
+    assert all(rejection.reason for rejection in received.rejections)
+    assert all(row["quantity_wh"] > 0 for row in received.simple)

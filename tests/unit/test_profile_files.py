@@ -1,0 +1,202 @@
+"""Reading load profiles from CSV files and folders of daily profiles, with named errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tefed.domain.ems.devices.resampling import repeat_daily_profile
+from tefed.io.profile_files import read_daily_profile_folder, read_profile_csv
+
+LV_PROFILES = (
+    Path(__file__).resolve().parents[3] / "shared/feeders/LVTestCase/Daily_1min_100profiles"
+)
+TZ = "Europe/Berlin"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "load.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+QUARTER = "time,house_a,house_b\n2024-06-01 00:00,1000,0\n2024-06-01 00:15,500,250\n"
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected_a", "expected_b"),
+    [
+        ("kW", [1000.0, 500.0], [0.0, 250.0]),
+        ("W", [1.0, 0.5], [0.0, 0.25]),
+        ("kWh", [4000.0, 2000.0], [0.0, 1000.0]),  # kWh per 15 min is 4 kW per kWh
+        ("Wh", [4.0, 2.0], [0.0, 1.0]),
+    ],
+)
+def test_units_become_mean_kw(
+    tmp_path: Path, unit: str, expected_a: list[float], expected_b: list[float]
+) -> None:
+    table = read_profile_csv(_csv(tmp_path, QUARTER), unit=unit, timezone=TZ)
+    assert table.step_s == 900
+    assert list(table.power_kw.columns) == ["house_a", "house_b"]
+    assert str(table.power_kw.index.tz) == TZ
+    assert table.power_kw.index[0] == pd.Timestamp("2024-06-01 00:00", tz=TZ)
+    np.testing.assert_allclose(table.power_kw["house_a"], expected_a)
+    np.testing.assert_allclose(table.power_kw["house_b"], expected_b)
+
+
+def test_unknown_unit_lists_the_accepted_ones(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"unit is 'kw'; expected one of \['kW', 'W', 'kWh', 'Wh'\]"
+    ):
+        read_profile_csv(_csv(tmp_path, QUARTER), unit="kw", timezone=TZ)
+
+
+def test_naive_timestamps_need_a_time_zone(tmp_path: Path) -> None:
+    path = _csv(tmp_path, QUARTER)
+    with pytest.raises(
+        ValueError, match=r"load\.csv: timestamps have no time zone .*give timezone="
+    ):
+        read_profile_csv(path, unit="kW")
+    with pytest.raises(ValueError, match="timezone is 'Mars/Olympus'"):
+        read_profile_csv(path, unit="kW", timezone="Mars/Olympus")
+
+
+def test_offsets_in_the_file_are_kept_or_converted(tmp_path: Path) -> None:
+    # Hourly rows across the spring clock change, written with their offsets.
+    text = "time,h\n2024-03-31 01:00+01:00,1\n2024-03-31 03:00+02:00,2\n2024-03-31 04:00+02:00,3\n"
+    path = _csv(tmp_path, text)
+    table = read_profile_csv(path, unit="kW")
+    assert table.step_s == 3600
+    assert table.power_kw.index[1] == pd.Timestamp("2024-03-31 01:00", tz="UTC")
+    converted = read_profile_csv(path, unit="kW", timezone=TZ)
+    assert str(converted.power_kw.index.tz) == TZ
+
+
+def test_local_time_across_the_spring_clock_change_skips_the_missing_hour(tmp_path: Path) -> None:
+    text = (
+        "time,h\n2024-03-31 01:30,1\n2024-03-31 01:45,1\n2024-03-31 03:00,1\n2024-03-31 03:15,1\n"
+    )
+    table = read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+    assert table.step_s == 900
+    assert table.power_kw.index[2] - table.power_kw.index[1] == pd.Timedelta(minutes=15)
+
+
+def test_a_time_the_clock_skips_is_named(tmp_path: Path) -> None:
+    text = "time,h\n2024-03-31 01:45,1\n2024-03-31 02:00,1\n2024-03-31 03:00,1\n"
+    with pytest.raises(ValueError, match=r"line 3: '2024-03-31 02:00' does not exist in Europe/"):
+        read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+
+
+def test_the_repeated_autumn_hour_listed_twice_is_read_in_order(tmp_path: Path) -> None:
+    wall = ["01:30", "02:00", "02:30", "02:00", "02:30", "03:00"]
+    text = "time,h\n" + "".join(f"2024-10-27 {clock},{i}\n" for i, clock in enumerate(wall))
+    table = read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+    assert table.step_s == 1800
+    assert len(table.power_kw) == 6
+    # 01:30 CEST (23:30 UTC) to 03:00 CET (02:00 UTC): five steps of 30 minutes.
+    assert table.power_kw.index[-1] - table.power_kw.index[0] == pd.Timedelta(hours=2.5)
+
+
+def test_the_repeated_autumn_hour_listed_once_is_ambiguous(tmp_path: Path) -> None:
+    text = "time,h\n2024-10-27 01:30,1\n2024-10-27 02:00,1\n2024-10-27 02:30,1\n"
+    with pytest.raises(ValueError, match=r"line 3: '2024-10-27 02:00' is ambiguous in Europe/"):
+        read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+
+
+@pytest.mark.parametrize(
+    ("rows", "pattern"),
+    [
+        (
+            ["00:00,1", "00:15,1", "00:15,1", "00:30,1"],
+            r"lines 3 and 4: duplicate timestamp 2024-06-01 00:15:00\+02:00",
+        ),
+        (
+            ["00:00,1", "00:15,1", "00:30,1", "01:00,1"],
+            r"line 5: gap of 1 missing row\(s\): .* is 1800\.0 s after .* on line 4; "
+            r"expected the file's step of 900 s",
+        ),
+        (
+            ["00:00,1", "00:15,1", "00:30,1", "00:40,1"],
+            r"line 5: irregular step: .* is 600\.0 s after",
+        ),
+        (
+            ["00:00,1", "00:15,1", "00:30,1", "00:20,1"],
+            r"line 5: timestamp 2024-06-01 00:20:00\+02:00 is before",
+        ),
+        (["00:00,1", "00:15,1", "xx,1"], r"line 4: timestamp '2024-06-01 xx' is not a date"),
+    ],
+)
+def test_bad_timestamps_are_named(tmp_path: Path, rows: list[str], pattern: str) -> None:
+    text = "time,h\n" + "".join(f"2024-06-01 {row}\n" for row in rows)
+    with pytest.raises(ValueError, match=pattern):
+        read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+
+
+@pytest.mark.parametrize(
+    ("cell", "pattern"),
+    [
+        ("abc", r"column 'b', line 3: value 'abc' is missing, not a number"),
+        ("", r"column 'b', line 3: value '' is missing"),
+        ("nan", r"column 'b', line 3: value 'nan' is missing"),
+        ("inf", r"column 'b', line 3: value 'inf' is missing, not a number or not finite"),
+        ("-0.2", r"column 'b', line 3: value '-0.2' is a negative load; expected a value >= 0 kW"),
+    ],
+)
+def test_bad_values_are_named(tmp_path: Path, cell: str, pattern: str) -> None:
+    text = f"time,a,b\n2024-06-01 00:00,1,2\n2024-06-01 00:15,1,{cell}\n2024-06-01 00:30,1,2\n"
+    with pytest.raises(ValueError, match=r"load\.csv, " + pattern):
+        read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+
+
+def test_time_column_and_header_checks(tmp_path: Path) -> None:
+    text = "house,when\n1.5,2024-06-01 00:00\n2.5,2024-06-01 01:00\n"
+    table = read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ, time_column="when")
+    assert table.step_s == 3600
+    np.testing.assert_allclose(table.power_kw["house"], [1.5, 2.5])
+    with pytest.raises(ValueError, match=r"no column 'time'; the columns are \['house', 'when'\]"):
+        read_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ, time_column="time")
+    duplicate = "time,a,a\n2024-06-01 00:00,1,1\n2024-06-01 00:15,1,1\n"
+    with pytest.raises(ValueError, match="column 'a' appears twice"):
+        read_profile_csv(_csv(tmp_path, duplicate), unit="kW", timezone=TZ)
+    with pytest.raises(ValueError, match="1 data row"):
+        read_profile_csv(_csv(tmp_path, "time,a\n2024-06-01 00:00,1\n\n"), unit="kW", timezone=TZ)
+
+
+def test_daily_folder_in_natural_order_with_named_errors(tmp_path: Path) -> None:
+    for number, value in ((10, "2"), (2, " 0.5 "), (1, "1")):
+        (tmp_path / f"load_profile_{number}.txt").write_text(f"{value}\r\n" * 24)
+    table = read_daily_profile_folder(tmp_path, unit="kW", step_s=3600)
+    assert list(table.power_kw.columns) == ["load_profile_1", "load_profile_2", "load_profile_10"]
+    assert table.power_kw.index[1] == pd.Timedelta(hours=1)
+    np.testing.assert_allclose(table.power_kw.iloc[0], [1.0, 0.5, 2.0])
+    (tmp_path / "load_profile_3.txt").write_text("1\n" * 23)
+    with pytest.raises(ValueError, match=r"load_profile_3\.txt: 23 lines; expected 24"):
+        read_daily_profile_folder(tmp_path, step_s=3600)
+    (tmp_path / "load_profile_3.txt").write_text("1\n" * 5 + "-1\n" + "1\n" * 18)
+    with pytest.raises(ValueError, match=r"load_profile_3\.txt, column .*line 6: value '-1'"):
+        read_daily_profile_folder(tmp_path, step_s=3600)
+    with pytest.raises(ValueError, match="no file matches"):
+        read_daily_profile_folder(tmp_path / "none")
+
+
+@pytest.mark.skipif(not LV_PROFILES.is_dir(), reason=f"{LV_PROFILES} is not on this machine")
+def test_ieee_lv_test_feeder_profiles() -> None:
+    table = read_daily_profile_folder(LV_PROFILES, unit="kW", step_s=60)
+    power = table.power_kw
+    assert power.shape == (1440, 100)
+    assert power.columns[:3].tolist() == ["load_profile_1", "load_profile_2", "load_profile_3"]
+    assert power.columns[-1] == "load_profile_100"
+    # The first profile's first line is 0.036 kW and its day holds 10.2235 kWh (sum / 60).
+    assert power.iloc[0, 0] == pytest.approx(0.036)
+    assert power["load_profile_1"].sum() / 60.0 == pytest.approx(10.2234833, rel=1e-6)
+    assert (power.to_numpy() >= 0).all()
+    # Laid onto the calendar, every day (also the 25-hour one) keeps each profile's energy.
+    times = pd.date_range("2024-10-26", periods=3 * 96 + 4, freq="15min", tz="Europe/London")
+    on_grid = repeat_daily_profile(times, power.to_numpy(), 900)
+    per_day = pd.DataFrame(on_grid * 0.25).groupby(times.tz_localize(None).date).sum()
+    np.testing.assert_allclose(
+        per_day.to_numpy(), np.tile(power.sum().to_numpy() / 60.0, (3, 1)), rtol=1e-9
+    )

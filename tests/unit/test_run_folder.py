@@ -1,0 +1,185 @@
+"""Run folder: atomic writes, first-failure-wins status, report claim, latest link."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, RunFolder
+
+
+def _all_files(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def test_atomic_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    run.write_text("logs/grid.log", "hello\n")
+    run.write_json("summary.json", {"a": 1})
+    run.write_parquet("grid.parquet", pd.DataFrame({"x": [1, 2]}))
+    run.write_text("logs/grid.log", "again\n")
+    assert _all_files(run.path) == ["grid.parquet", "logs/grid.log", "summary.json"]
+    assert run.file("logs/grid.log").read_text() == "again\n"
+
+
+def test_write_json_converts_numpy_scalars_and_paths(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    data = {"energy_wh": np.float64(1.5), "steps": np.int64(3), "where": Path("a/b")}
+    text = run.write_json("summary.json", data).read_text()
+    assert text.endswith("\n")
+    assert run.read_json("summary.json") == {"energy_wh": 1.5, "steps": 3, "where": "a/b"}
+
+
+def test_write_parquet_round_trip(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    frame = pd.DataFrame(
+        {"time_s": np.array([0, 60], dtype=np.int64), "power_kw": [1.5, -2.25], "id": ["a", "b"]}
+    )
+    path = run.write_parquet("households.parquet", frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+
+
+def test_write_parquet_keeps_a_named_index_only(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    named = pd.DataFrame(
+        {"bill_usd": [0.1, 0.2]}, index=pd.Index(["h1", "h2"], name="household_id")
+    )
+    back = pd.read_parquet(run.write_parquet("bills.parquet", named))
+    pd.testing.assert_frame_equal(back, named)
+    unnamed = pd.DataFrame({"x": [3, 4]}, index=[10, 11])
+    back = pd.read_parquet(run.write_parquet("x.parquet", unnamed))
+    assert back.index.tolist() == [0, 1]
+    assert list(back.columns) == ["x"]
+
+
+def test_status_before_and_after_running(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    assert run.status() == {}
+    run.mark_running()
+    status = run.status()
+    assert status["state"] == STATUS_RUNNING
+    assert datetime.fromisoformat(status["started_at"]).tzinfo is not None
+
+
+def test_mark_failed_records_only_the_first_failure(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    run.mark_running()
+    assert run.mark_failed("grid", "power flow did not converge") is True
+    first = run.status()
+    started = first.pop("started_at")
+    ended = first.pop("ended_at")
+    assert datetime.fromisoformat(started) <= datetime.fromisoformat(ended)
+    assert first == {
+        "state": STATUS_FAILED,
+        "failed_federate": "grid",
+        "message": "power flow did not converge",
+    }
+    first.update(started_at=started, ended_at=ended)
+    assert run.mark_failed("market", "peer disconnected") is False
+    assert RunFolder(tmp_path).mark_failed("ems", "also") is False
+    assert run.status() == first
+    run.mark_running()
+    assert run.status() == first
+
+
+def test_mark_complete_never_overwrites_a_failure(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    run.mark_failed("ems", "bad input")
+    run.mark_complete()
+    assert run.status()["state"] == STATUS_FAILED
+    assert run.status()["failed_federate"] == "ems"
+
+
+def test_mark_complete_after_running(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    run.mark_running()
+    started = run.status()["started_at"]
+    run.mark_complete()
+    status = run.status()
+    assert status["state"] == STATUS_COMPLETE
+    assert status["started_at"] == started
+    assert status["ended_at"] >= started
+
+
+def test_claim_report_is_true_exactly_once(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    assert run.claim_report() is True
+    assert run.claim_report() is False
+    assert RunFolder(tmp_path).claim_report() is False
+
+
+def _race(count: int, action: Callable[[int], bool]) -> list[bool | None]:
+    """Run ``action(index)`` in ``count`` threads released together; None where one raised."""
+    barrier = threading.Barrier(count)
+    results: list[bool | None] = [None] * count
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        results[index] = action(index)
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_claim_report_across_threads_has_one_winner(tmp_path: Path) -> None:
+    results = _race(8, lambda _: RunFolder(tmp_path).claim_report())
+    assert results.count(True) == 1
+    assert results.count(False) == 7
+
+
+def test_first_failure_across_threads_is_the_recorded_one(tmp_path: Path) -> None:
+    results = _race(8, lambda index: RunFolder(tmp_path).mark_failed(f"f{index}", "boom"))
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert RunFolder(tmp_path).status()["failed_federate"] == f"f{winner}"
+
+
+def test_done_federates(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path)
+    assert run.done_federates() == set()
+    run.mark_done("grid")
+    run.mark_done("market")
+    run.mark_done("grid")
+    assert run.done_federates() == {"grid", "market"}
+    assert RunFolder(tmp_path).done_federates() == {"grid", "market"}
+
+
+def test_update_latest_link_points_to_the_newest_run(tmp_path: Path) -> None:
+    first = RunFolder(tmp_path / "run-1")
+    second = RunFolder(tmp_path / "run-2")
+    first.write_text("marker.txt", "1")
+    second.write_text("marker.txt", "2")
+    latest = tmp_path / "latest"
+    first.update_latest_link()
+    assert (latest / "marker.txt").read_text() == "1"
+    second.update_latest_link()
+    assert (latest / "marker.txt").read_text() == "2"
+    # Relative, so the results folder can be moved as a whole.
+    assert os.readlink(latest) == "run-2"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["latest", "run-1", "run-2"]
+
+
+def test_parquet_written_in_parts_reads_back_as_the_parts_concatenated(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    parts = [
+        pd.DataFrame({"time_s": [0, 0, 60], "household_id": ["h01", "h02", "h01"]}),
+        pd.DataFrame({"time_s": [60], "household_id": ["h02"]}),
+    ]
+    path = folder.write_parquet_parts("households/ems.parquet", iter(parts))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(path), pd.concat(parts, ignore_index=True), check_exact=True
+    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ems.parquet"]
+    with pytest.raises(ValueError, match="no parts"):
+        folder.write_parquet_parts("empty.parquet", iter([]))
