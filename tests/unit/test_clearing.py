@@ -191,10 +191,10 @@ def test_continuous_market_matches_on_arrival_and_closes_per_interval():
     market = ContinuousMarket(priority="age")
     first = _book([_simple("s1", "h1", "sell", 300, 0.10, time_s=60)])
     second = _book([_simple("b1", "h2", "buy", 500, 0.12, time_s=120, sequence=1)])
-    market.submit(4, first.simple)
-    market.submit(4, second.simple)
+    market.receive(4, first.simple)
+    market.receive(4, second.simple)
     other = _book([_simple("s9", "h3", "sell", 100, 0.05, time_s=60)], interval=5)
-    market.submit(5, other.simple)
+    market.receive(5, other.simple)
     book = _book(
         [
             _simple("s1", "h1", "sell", 300, 0.10, time_s=60),
@@ -220,7 +220,7 @@ def test_continuous_market_keeps_pools_apart():
             _simple("b1", "h2", "buy", 300, 0.12, sequence=1),
         ]
     )
-    market.submit(4, orders.simple)
+    market.receive(4, orders.simple)
     outcome = market.clear(orders, PRICES)
     assert outcome.trades.empty
     assert outcome.status == "no_crossing"

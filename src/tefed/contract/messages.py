@@ -53,7 +53,8 @@ MAX_ORDER_QUANTITY_WH = 1_000_000
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN prices (an interval without trades) travel as JSON's NaN, as json.dumps writes them.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
 
 #: Largest power one curve or affine order may carry [kW] (a household above 1 MW is a bug).

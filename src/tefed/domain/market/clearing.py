@@ -16,7 +16,7 @@ whatever balances the participants' rounded awards, so the market's own payments
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -112,10 +112,15 @@ class DoubleAuction:
     """MicroTE double auction (T-REX): pairwise matching per pool at gate closure."""
 
     name = "double_auction"
+    uses_wholesale_price = False
+    matches_on_arrival = False
 
     def __init__(self, settlement_rule: str = "midpoint", tie_breaking: str = "time") -> None:
         self.settlement_rule = settlement_rule
         self.tie_breaking = tie_breaking
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Nothing: this mechanism clears the whole book at gate closure."""
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Clear the simple orders of ``book`` (see `clear_double_auction`)."""
@@ -160,9 +165,14 @@ class CurveClearing:
     """TENT uniform-price clearing of curves, with the grid as supply and demand."""
 
     name = "curve_clearing"
+    uses_wholesale_price = False
+    matches_on_arrival = False
 
     def __init__(self, feeder_capacity_kw: float | None = None) -> None:
         self.feeder_capacity_kw = feeder_capacity_kw
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Nothing: this mechanism clears the whole book at gate closure."""
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Aggregate every order as vertices and clear at one price with `clear_curves`."""
@@ -196,9 +206,14 @@ class NetworkClearing:
     """Welfare-maximising clearing on the feeder's LinDistFlow model; DLMP per bus."""
 
     name = "dlmp"
+    uses_wholesale_price = True
+    matches_on_arrival = False
 
     def __init__(self, market: DlmpMarket) -> None:
         self.market = market
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Nothing: this mechanism clears the whole book at gate closure."""
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Clear affine and simple orders against the substation at the wholesale price."""
@@ -234,12 +249,14 @@ class ContinuousMarket:
     """TENT continuous double auction: orders match on arrival, one book per interval and pool."""
 
     name = "continuous"
+    uses_wholesale_price = False
+    matches_on_arrival = True
 
     def __init__(self, priority: str = "age") -> None:
         self.priority = priority
         self._engines: dict[tuple[int, str], MatchingEngine] = {}
 
-    def submit(self, interval: int, orders: pd.DataFrame) -> None:
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
         """Match arriving simple orders of ``interval`` (rows in arrival order)."""
         for row in orders.itertuples(index=False):
             engine = self._engines.setdefault((interval, row.pool), MatchingEngine(self.priority))
@@ -297,4 +314,23 @@ class ContinuousMarket:
         return ClearingOutcome(trades=trades, status=status)
 
 
-Mechanism = DoubleAuction | CurveClearing | NetworkClearing | ContinuousMarket
+class Mechanism(Protocol):
+    """What the market federate needs of a clearing mechanism.
+
+    A mechanism says what it uses and when it matches through attributes, so the market never
+    has to ask which mechanism it holds.
+    """
+
+    #: The scenario's name of the mechanism (``market.mechanism``).
+    name: str
+    #: True when clearing uses the wholesale price (``ClearingPrices.wholesale_usd_per_kwh``);
+    #: the market passes NaN otherwise.
+    uses_wholesale_price: bool
+    #: True when orders match as they arrive (``receive``), not only at gate closure.
+    matches_on_arrival: bool
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Take simple orders of ``interval`` as they arrive (rows in arrival order)."""
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """The outcome of the interval whose gate has closed, from its whole book."""

@@ -17,6 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tefed.contract.messages import Award
+from tefed.domain.market.order_intake import household_order_id
+
 LEDGER_COLUMNS = {
     "record": "object",
     "interval_index": "Int64",
@@ -108,24 +111,26 @@ def _awards(trades: pd.DataFrame) -> pd.DataFrame:
     return awards.take(rank).reset_index(drop=True)
 
 
-def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[dict]]:
-    """Each participant's awards of one interval, as records of the ``awards`` message.
+def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
+    """Each participant's awards of one interval, as the ``awards`` message carries them.
 
-    ``quantity_wh`` [Wh] and ``price_usd_per_kwh`` [USD/kWh] are Python numbers.
+    ``awards`` is `awards_table` of the interval's trades (book order identifiers); each
+    `Award` carries the household's own ``order_id``, ``quantity_wh`` [Wh] and
+    ``price_usd_per_kwh`` [USD/kWh].
     """
-    records: dict[str, list[dict]] = {}
+    records: dict[str, list[Award]] = {}
     for participant, order_id, side, pool, quantity_wh, price, counterparty in zip(
         *(awards[column].tolist() for column in _AWARD_MESSAGE_COLUMNS), strict=True
     ):
         records.setdefault(participant, []).append(
-            {
-                "order_id": order_id,
-                "side": side,
-                "pool": pool,
-                "quantity_wh": int(quantity_wh),
-                "price_usd_per_kwh": float(price),
-                "counterparty": counterparty,
-            }
+            Award(
+                order_id=household_order_id(order_id),
+                side=side,
+                pool=pool,
+                quantity_wh=int(quantity_wh),
+                price_usd_per_kwh=float(price),
+                counterparty=counterparty,
+            )
         )
     return records
 

@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tefed.contract import keys
@@ -46,6 +47,29 @@ ORDER_RECORD_COLUMNS = {
 }
 
 _ORDER = TypeAdapter(AnyOrder)
+
+
+def book_order_id(participant: str, order_id: str) -> str:
+    """An order's identifier in the market's book: unique across participants.
+
+    Households choose their own ``order_id`` (unique per household and interval); the book
+    prefixes it with the participant, ``"<participant>:<order_id>"``, which
+    `household_order_id` undoes.
+
+    >>> book_order_id("h01", "b1"), household_order_id("h01:b1")
+    ('h01:b1', 'b1')
+    """
+    return f"{participant}:{order_id}"
+
+
+def household_order_id(book_id: str) -> str:
+    """The household's own ``order_id`` of a book identifier (see `book_order_id`)."""
+    return book_id.split(":", 1)[1]
+
+
+def household_order_ids(book_ids: pd.Series) -> pd.Series:
+    """`household_order_id` of every book identifier of a column."""
+    return book_ids.astype(str).str.split(":", n=1).str[-1]
 
 
 class _Envelope(BaseModel):
@@ -176,7 +200,7 @@ class OrderIntake:
         if reason:
             self._reject(time_s, participant, interval, label, raw, reason, received)
             return
-        book_id = f"{participant}:{order.order_id}"
+        book_id = book_order_id(participant, order.order_id)
         self._known.setdefault(interval, set()).add(book_id)
         side = getattr(order, "side", "")
         self._sides.setdefault(interval, set()).add((participant, side))
@@ -225,7 +249,7 @@ class OrderIntake:
                 f"order kind {order.kind!r} is not taken by this market (it takes "
                 f"{', '.join(self._accepted_kinds)})"
             )
-        if f"{participant}:{order.order_id}" in self._known.get(interval, ()):
+        if book_order_id(participant, order.order_id) in self._known.get(interval, ()):
             return f"duplicate order_id {order.order_id!r} for interval {interval}"
         if isinstance(order, CurveOrder):
             prices = [vertex.price_usd_per_kwh for vertex in order.vertices]

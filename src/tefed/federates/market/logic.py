@@ -29,7 +29,7 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
-from tefed.contract.messages import RejectedMessage
+from tefed.contract.messages import AwardsMessage, RejectedMessage, SettlementMessage
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
@@ -46,7 +46,11 @@ from tefed.domain.market.clearing import (
 )
 from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
 from tefed.domain.market.ledger_checks import check_payments, check_trades
-from tefed.domain.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
+from tefed.domain.market.order_intake import (
+    ORDER_RECORD_COLUMNS,
+    OrderIntake,
+    household_order_ids,
+)
 from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
 from tefed.domain.prices.interval_prices import IntervalPrices
@@ -181,9 +185,9 @@ class MarketFederate(FederateLogic):
             book["simple"].extend(received.simple)
             book["curves"].extend(received.curves)
             book["affine"].extend(received.affine)
-            if isinstance(self._mechanism, ContinuousMarket) and received.simple:
+            if self._mechanism.matches_on_arrival and received.simple:
                 arrived = self._book(received.interval_index, received.simple, [], []).simple
-                self._mechanism.submit(received.interval_index, arrived)
+                self._mechanism.receive(received.interval_index, arrived)
         return replies
 
     def _book(self, interval: int, simple: list, curves: list, affine: list) -> IntervalBook:
@@ -200,7 +204,7 @@ class MarketFederate(FederateLogic):
         import_price, export_price = self._prices.of(interval)
         wholesale = (
             self._prices.wholesale_of(interval)
-            if isinstance(self._mechanism, NetworkClearing)
+            if self._mechanism.uses_wholesale_price
             else float("nan")
         )
         outcome = self._mechanism.clear(book, ClearingPrices(import_price, export_price, wholesale))
@@ -234,18 +238,12 @@ class MarketFederate(FederateLogic):
                 Message(
                     source=keys.MARKET_ENDPOINT,
                     destination=keys.household_endpoint(participant),
-                    payload=json.dumps(
-                        {
-                            "type": "awards",
-                            "interval_index": interval,
-                            "status": outcome.status,
-                            "awards": [
-                                {**award, "order_id": award["order_id"].split(":", 1)[1]}
-                                for award in awards.get(participant, [])
-                            ],
-                            "prices_usd_per_kwh": outcome.prices_usd_per_kwh,
-                        }
-                    ),
+                    payload=AwardsMessage(
+                        interval_index=interval,
+                        status=outcome.status,
+                        awards=awards.get(participant, []),
+                        prices_usd_per_kwh=outcome.prices_usd_per_kwh,
+                    ).model_dump_json(),
                 )
             )
         traded_energy_wh = outcome.traded_energy_wh
@@ -292,9 +290,9 @@ class MarketFederate(FederateLogic):
             if self._settlement_frames
             else pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
         )
-        # Stored order ids are the households' own; the book prefixes them with the participant.
+        # Stored order ids are the households' own, not the book's.
         for column in ("buy_order_id", "sell_order_id"):
-            trades[column] = trades[column].astype(str).str.split(":", n=1).str[-1]
+            trades[column] = household_order_ids(trades[column])
         awards = awards_table(trades)
         results.write_parquet("market_orders.parquet", orders)
         results.write_parquet("market_trades.parquet", _interval_first(trades))
@@ -398,17 +396,14 @@ def _settlement_messages(
             )
             if reason == "trade"
         )
-        payload = {
-            "type": "settlement",
-            "interval_index": interval,
-            "energy_wh": metered_wh,
-            "awarded_net_energy_wh": round(awarded_wh),
-            "amount_usd": float(sum(columns["amount_usd"][own])),
-            "lines": lines[own],
-        }
-        messages.append(
-            Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=json.dumps(payload))
-        )
+        payload = SettlementMessage(
+            interval_index=interval,
+            energy_wh=metered_wh,
+            awarded_net_energy_wh=round(awarded_wh),
+            amount_usd=float(sum(columns["amount_usd"][own])),
+            lines=lines[own],
+        ).model_dump_json()
+        messages.append(Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=payload))
     return messages
 
 
