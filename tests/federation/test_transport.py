@@ -26,6 +26,7 @@ from tefed.build.builder import CORE_TYPE
 pytestmark = pytest.mark.federation
 
 ECHO = REPO / "tests" / "programs" / "message_echo.py"
+SPOOFER = REPO / "tests" / "programs" / "spoofing_sender.py"
 BROKER = Path(sys.executable).parent / "helics_broker"
 #: Longest a federation of this test may take; a stalled one is killed then [s].
 TIMEOUT_S = 45
@@ -38,6 +39,17 @@ BUSY_S = 1.0
 def exchange(tmp_path: Path, count: int, size_bytes: int, busy_s: float = 0.0) -> dict:
     """Send ``count`` messages of ``size_bytes`` in one time step through a broker; the
     receiver's report (received, whole, distinct)."""
+    common = [CORE_TYPE, str(count), str(size_bytes)]
+    report, context = run_pair(tmp_path, ECHO, common, [*common, str(busy_s)])
+    report["context"] = context
+    return report
+
+
+def run_pair(
+    tmp_path: Path, program: Path, sender_args: list[str], receiver_args: list[str]
+) -> tuple[object, str]:
+    """Run ``program sender PORT *sender_args`` and ``program receiver PORT *receiver_args``
+    through a broker of ``CORE_TYPE``; the receiver's ``REPORT`` (JSON) and everyone's output."""
     port = str(free_port())
     logs = {name: (tmp_path / f"{name}.log").open("w+") for name in ("broker", "sender")}
     processes: list[subprocess.Popen] = []
@@ -53,16 +65,15 @@ def exchange(tmp_path: Path, count: int, size_bytes: int, busy_s: float = 0.0) -
                 start_new_session=True,
             )
         )
-        common = [port, CORE_TYPE, str(count), str(size_bytes)]
         processes.append(
             subprocess.Popen(
-                [sys.executable, str(ECHO), "sender", *common],
+                [sys.executable, str(program), "sender", port, *sender_args],
                 stdout=logs["sender"],
                 stderr=subprocess.STDOUT,
             )
         )
         receiver = subprocess.Popen(
-            [sys.executable, str(ECHO), "receiver", *common, str(busy_s)],
+            [sys.executable, str(program), "receiver", port, *receiver_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -82,8 +93,7 @@ def exchange(tmp_path: Path, count: int, size_bytes: int, busy_s: float = 0.0) -
         )
         assert reports, f"the receiver reported nothing ({CORE_TYPE}):\n{context}"
         report, _ = json.JSONDecoder().raw_decode(reports[-1])
-        report["context"] = context
-        return report
+        return report, context
     finally:
         for process in processes[1:]:
             if process.poll() is None:
@@ -116,3 +126,11 @@ def test_a_message_of_any_size_arrives_whole(tmp_path: Path, size_bytes: int):
 def test_a_burst_sent_while_the_receiver_is_busy_arrives_complete(tmp_path: Path):
     report = exchange(tmp_path, BURST_COUNT, BURST_SIZE_BYTES, BUSY_S)
     assert _counts(report) == (BURST_COUNT, BURST_COUNT, BURST_COUNT), report["context"]
+
+
+def test_a_sender_cannot_choose_the_source_tefed_sees(tmp_path: Path):
+    """HELICS sets a message's source to the sending endpoint; the original source a sender
+    may write is not what tefed reads. Bytes that are not UTF-8 arrive as replaced text."""
+    seen, context = run_pair(tmp_path, SPOOFER, [], [])
+    assert [source for source, _ in seen] == ["household/h01"] * 3, context
+    assert sorted(text for _, text in seen) == sorted(["as h02", "as market", "\ufffd\ufffdorders"])

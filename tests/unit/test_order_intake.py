@@ -6,13 +6,20 @@ import json
 import logging
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tefed.contract.messages import Message
 from tefed.contract.time_grid import TimeGrid
-from tefed.domain.market.order_intake import OrderIntake
+from tefed.domain.market.order_intake import (
+    MAX_ABS_PRICE_USD_PER_KWH,
+    MAX_ORDERS_MESSAGE_BYTES,
+    MAX_ORDERS_PER_INTERVAL,
+    ORDER_RECORD_COLUMNS,
+    OrderIntake,
+)
 
 GRID = TimeGrid(
     start=datetime(2022, 6, 21, tzinfo=UTC),
@@ -262,3 +269,129 @@ def test_no_message_makes_the_intake_raise(orders, interval, time_s, kinds):
         assert accepted + len(received.rejections) == len(orders)
     assert all(rejection.reason for rejection in received.rejections)
     assert all(row["quantity_wh"] > 0 for row in received.simple)
+
+
+# --- hostile messages: refused with a recorded reason, never an exception -----------------
+
+#: An instant at which interval 2 takes orders (its gate closes at 1,740 s) [s].
+T2_S = 1700
+
+
+def _hostile_intake() -> OrderIntake:
+    return OrderIntake(["h1", "h2"], GRID, ("simple", "curve", "affine"))
+
+
+def _orders_text(orders: list[dict], interval: int | str = 2) -> str:
+    return f'{{"type": "orders", "interval_index": {interval}, "orders": {json.dumps(orders)}}}'
+
+
+def _order(order_id: str, price: float, side: str = "buy") -> dict:
+    return {"order_id": order_id, "side": side, "quantity_wh": 100, "price_usd_per_kwh": price}
+
+
+def _table(intake: OrderIntake) -> pd.DataFrame:
+    """The order table as the market writes it (fails if a record does not fit its dtype)."""
+    return pd.DataFrame(intake.records, columns=list(ORDER_RECORD_COLUMNS)).astype(
+        ORDER_RECORD_COLUMNS
+    )
+
+
+HOSTILE_PAYLOADS = {
+    "not UTF-8 (as the runtime decodes it)": b"\xff\xfe\x00orders".decode("utf-8", "replace"),
+    "JSON nested 100,000 deep": "[" * 100_000 + "]" * 100_000,
+    "a 5,000-digit integer": _orders_text([_order("o1", 0.1)], interval="9" * 5000),
+    "interval 10**30": _orders_text([_order("o1", 0.1)], interval=str(10**30)),
+    "a negative interval": _orders_text([_order("o1", 0.1)], interval=-3),
+    "more than the size limit": _orders_text(
+        [_order(f"o{k}", 0.1) for k in range(MAX_ORDERS_MESSAGE_BYTES // 50)]
+    ),
+    "a list, not an object": "[1, 2, 3]",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_PAYLOADS)
+def test_a_hostile_message_is_refused_whole_and_recorded(name: str):
+    intake = _hostile_intake()
+    message = Message("household/h1", "market", HOSTILE_PAYLOADS[name], 840.0)
+    received = intake.receive(840, message)
+    assert received.simple == [] and received.curves == [] and received.affine == []
+    [rejection] = received.rejections
+    assert rejection.order_id == "*" and rejection.reason
+    table = _table(intake)
+    assert table["status"].tolist() == ["rejected"]
+    assert table["participant"].tolist() == ["h1"]
+    assert table["interval_index"].isna().all() or table["interval_index"].between(0, 15).all()
+
+
+def test_prices_beyond_the_bound_are_refused_so_no_mean_price_overflows():
+    intake = _hostile_intake()
+    orders = [_order("bid", 1e308), _order("ask", -1e308, "sell"), _order("fair", 0.12)]
+    received = intake.receive(T2_S, Message("household/h1", "market", _orders_text(orders), T2_S))
+    assert [row["order_id"] for row in received.simple] == ["h1:fair"]
+    reasons = {r.order_id: r.reason for r in received.rejections}
+    assert set(reasons) == {"bid", "ask"}
+    assert f"±{MAX_ABS_PRICE_USD_PER_KWH:g} USD/kWh" in reasons["bid"]
+    assert "got 1e+308" in reasons["bid"] and "got -1e+308" in reasons["ask"]
+
+
+def test_a_curve_vertex_price_beyond_the_bound_is_refused():
+    intake = _hostile_intake()
+    curve = {
+        "kind": "curve",
+        "order_id": "c1",
+        "vertices": [
+            {"price_usd_per_kwh": 0.05, "power_kw": 1.0},
+            {"price_usd_per_kwh": 5e3, "power_kw": 0.0},
+        ],
+    }
+    received = intake.receive(T2_S, Message("household/h1", "market", _orders_text([curve]), T2_S))
+    assert received.curves == []
+    [rejection] = received.rejections
+    assert rejection.order_id == "c1" and "got 5000" in rejection.reason
+
+
+def test_a_flood_is_refused_beyond_the_per_household_limit_and_every_order_is_recorded():
+    intake = _hostile_intake()
+    total = 3 * MAX_ORDERS_PER_INTERVAL
+    accepted = refused = 0
+    # A flood in many small messages for one interval, as a hostile household sends it.
+    for start in range(0, total, 10):
+        orders = [_order(f"o{k}", 0.1) for k in range(start, start + 10)]
+        received = intake.receive(
+            T2_S, Message("household/h1", "market", _orders_text(orders), T2_S)
+        )
+        accepted += len(received.simple)
+        refused += len(received.rejections)
+    assert (accepted, refused) == (MAX_ORDERS_PER_INTERVAL, total - MAX_ORDERS_PER_INTERVAL)
+    table = _table(intake)
+    assert len(table) == total
+    assert (table["status"] == "accepted").sum() == MAX_ORDERS_PER_INTERVAL
+    flood = table.loc[table["status"] == "rejected", "reason"]
+    assert flood.str.contains(f"more than {MAX_ORDERS_PER_INTERVAL} orders").all()
+    # Another household's orders for that interval are not affected.
+    other = intake.receive(
+        T2_S, Message("household/h2", "market", _orders_text([_order("x", 0.1)]), T2_S)
+    )
+    assert other.rejections == [] and len(other.simple) == 1
+
+
+def test_the_limit_is_per_interval():
+    intake = _hostile_intake()
+    orders = [_order(f"o{k}", 0.1) for k in range(MAX_ORDERS_PER_INTERVAL)]
+    for interval in (2, 3):
+        time_s = T2_S if interval == 2 else T2_S + 900
+        received = intake.receive(
+            time_s, Message("household/h1", "market", _orders_text(orders, interval), time_s)
+        )
+        assert received.rejections == []
+
+
+def test_an_unreadable_batch_is_recorded_through_refuse_message():
+    intake = _hostile_intake()
+    message = Message("ems/ems", "market", '{"type": "batch", "messages": 7}', 840.0)
+    received = intake.refuse_message(840, message, "batch: expected a list")
+    assert [r.reason for r in received.rejections] == ["batch: expected a list"]
+    table = _table(intake)
+    assert table["participant"].tolist() == ["ems/ems"]
+    assert table["reason"].tolist() == ["batch: expected a list"]

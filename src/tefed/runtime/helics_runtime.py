@@ -340,9 +340,9 @@ class HelicsRuntime:
         for name, endpoint in self._endpoints.items():
             while h.helicsEndpointHasMessage(endpoint):
                 raw = h.helicsEndpointGetMessage(endpoint)
-                source = h.helicsMessageGetOriginalSource(raw) or h.helicsMessageGetSource(raw)
+                source = message_source(raw)
                 sent_s = h.helicsMessageGetTime(raw)
-                message = Message(source, name, h.helicsMessageGetString(raw), sent_s)
+                message = Message(source, name, message_text(raw), sent_s)
                 received.append((sent_s, source, len(received), message))
         received.sort(key=lambda item: item[:3])
         return [item[3] for item in received]
@@ -389,6 +389,22 @@ def _kind(helics_type: str | None) -> str:
     if kind == "string":
         return "string"
     raise ValueError(f"interface type {helics_type!r} is not supported; use double, vector, string")
+
+
+def message_source(raw: h.HelicsMessage) -> str:
+    """The endpoint that sent a received message, as HELICS guarantees it.
+
+    HELICS sets a message's ``source`` to the sending endpoint's name whatever the sender wrote
+    there; its ``original_source`` is the sender's to set (for filters and forwarding), so it is
+    never trusted: a household writing ``household/h02`` there is still ``household/h01``.
+    """
+    return h.helicsMessageGetSource(raw)
+
+
+def message_text(raw: h.HelicsMessage) -> str:
+    """A received message's payload as text; bytes that are not UTF-8 become U+FFFD, so a
+    garbled message reaches the logic, which refuses it, instead of stopping the federate."""
+    return h.helicsMessageGetBytes(raw).decode("utf-8", errors="replace")
 
 
 def attach_log_file(path: Path) -> logging.Handler:

@@ -48,6 +48,16 @@ ORDER_RECORD_COLUMNS = {
 
 _ORDER = TypeAdapter(AnyOrder)
 
+#: Largest orders message one household may send [bytes of JSON text]; longer ones are refused
+#: whole, before they are parsed.
+MAX_ORDERS_MESSAGE_BYTES = 64_000
+#: Orders one household may place for one delivery interval, accepted and refused together;
+#: the rest of a flood is refused with this reason, never dropped.
+MAX_ORDERS_PER_INTERVAL = 50
+#: Largest limit price an order may name, either sign [USD/kWh]: far above any retail or
+#: scarcity price, small enough that sums and means of prices stay finite.
+MAX_ABS_PRICE_USD_PER_KWH = 1_000.0
+
 
 def book_order_id(participant: str, order_id: str) -> str:
     """An order's identifier in the market's book: unique across participants.
@@ -124,6 +134,7 @@ class OrderIntake:
         self._one_per_side = one_order_per_side
         self._known: dict[int, set[str]] = {}
         self._sides: dict[int, set[tuple[str, str]]] = {}
+        self._placed: dict[int, dict[str, int]] = {}
         self._sequence = 0
         self.records: list[dict] = []
 
@@ -131,6 +142,7 @@ class OrderIntake:
         """Drop the duplicate-id memory of an interval that has been cleared."""
         self._known.pop(interval, None)
         self._sides.pop(interval, None)
+        self._placed.pop(interval, None)
 
     def receive(self, time_s: int, message: Message) -> ReceivedOrders:
         """Check one message received at ``time_s`` [s]; record and return its orders."""
@@ -139,9 +151,18 @@ class OrderIntake:
             return self._refuse(
                 time_s, message, None, f"unknown participant endpoint {message.source!r}"
             )
+        size_bytes = len(message.payload.encode("utf-8", errors="replace"))
+        if size_bytes > MAX_ORDERS_MESSAGE_BYTES:
+            reason = (
+                f"orders message of {size_bytes} bytes (expected at most "
+                f"{MAX_ORDERS_MESSAGE_BYTES})"
+            )
+            return self._refuse(time_s, message, None, reason)
         try:
             envelope = _Envelope.model_validate(json.loads(message.payload))
-        except (json.JSONDecodeError, ValidationError) as error:
+        except (ValueError, RecursionError) as error:
+            # ValueError covers bad JSON, over-long integers and failed validation alike;
+            # RecursionError, JSON nested too deep to parse.
             return self._refuse(time_s, message, None, f"malformed orders message: {_brief(error)}")
         interval = envelope.interval_index
         if envelope.type != "orders":
@@ -168,9 +189,25 @@ class OrderIntake:
             )
             return self._refuse(time_s, message, interval, reason)
         received = ReceivedOrders(interval_index=interval)
+        placed = self._placed.setdefault(interval, {})
         for position, raw in enumerate(envelope.orders):
+            placed[participant] = placed.get(participant, 0) + 1
+            if placed[participant] > MAX_ORDERS_PER_INTERVAL:
+                reason = (
+                    f"more than {MAX_ORDERS_PER_INTERVAL} orders from one household for "
+                    f"interval {interval}"
+                )
+                self._reject(
+                    time_s, participant, interval, _label(raw, position), raw, reason, received
+                )
+                continue
             self._take(time_s, participant, interval, position, raw, received)
         return received
+
+    def refuse_message(self, time_s: int, message: Message, reason: str) -> ReceivedOrders:
+        """Record a message refused before any order in it could be read (e.g. a batch that
+        cannot be taken apart) with ``reason``; the reply owed to its sender."""
+        return self._refuse(time_s, message, None, reason)
 
     def _take(
         self,
@@ -181,8 +218,7 @@ class OrderIntake:
         raw: object,
         received: ReceivedOrders,
     ) -> None:
-        raw_id = raw.get("order_id") if isinstance(raw, dict) else None
-        label = raw_id if isinstance(raw_id, str) and raw_id else f"#{position}"
+        label = _label(raw, position)
         try:
             order = _ORDER.validate_python(raw)
         except ValidationError as error:
@@ -251,6 +287,12 @@ class OrderIntake:
             )
         if book_order_id(participant, order.order_id) in self._known.get(interval, ()):
             return f"duplicate order_id {order.order_id!r} for interval {interval}"
+        prices = _limit_prices_usd_per_kwh(order)
+        if any(abs(price) > MAX_ABS_PRICE_USD_PER_KWH for price in prices):
+            return (
+                f"a limit price beyond ±{MAX_ABS_PRICE_USD_PER_KWH:g} USD/kWh "
+                f"(got {max(prices, key=abs):g})"
+            )
         if isinstance(order, CurveOrder):
             prices = [vertex.price_usd_per_kwh for vertex in order.vertices]
             if len(set(prices)) != len(prices):
@@ -284,7 +326,9 @@ class OrderIntake:
     ) -> ReceivedOrders:
         log.warning("rejected message from %s at t=%s s: %s", message.source, time_s, reason)
         participant = keys.household_of_endpoint(message.source) or message.source
-        record = _record(interval, participant, "*", None, time_s, reason)
+        # An interval the run does not have is named in the reason, not stored as a number.
+        known = interval is not None and 0 <= interval < self._grid.n_intervals
+        record = _record(interval if known else None, participant, "*", None, time_s, reason)
         record["order_json"] = message.payload[:2000]
         self.records.append(record)
         return ReceivedOrders(
@@ -312,10 +356,27 @@ def _record(
     }
 
 
+def _label(raw: object, position: int) -> str:
+    """How a refusal names an order: its ``order_id`` if it has a usable one, else its place."""
+    raw_id = raw.get("order_id") if isinstance(raw, dict) else None
+    if isinstance(raw_id, str) and 0 < len(raw_id) <= 200:
+        return raw_id
+    return f"#{position}"
+
+
+def _limit_prices_usd_per_kwh(order: object) -> list[float]:
+    """Every price an order names [USD/kWh]."""
+    if isinstance(order, CurveOrder):
+        return [vertex.price_usd_per_kwh for vertex in order.vertices]
+    if isinstance(order, AffineOrder):
+        return [order.price_min_usd_per_kwh, order.price_max_usd_per_kwh]
+    return [order.price_usd_per_kwh]
+
+
 def _as_json(raw: object) -> str:
     try:
         return json.dumps(raw)[:2000]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return repr(raw)[:2000]
 
 

@@ -229,11 +229,12 @@ class EmsFederate(FederateLogic):
         return per_household if self._shard.is_batched else float(per_household[0])
 
     def _unwrap(self, message: Message) -> list[Message]:
-        """The households' own messages in a received message; a batch is trusted only from
-        the market's endpoint."""
-        if self._shard.is_batched and message.source != keys.MARKET_ENDPOINT:
+        """The households' own messages in a received message. Only the market's endpoint may
+        write to a household (HELICS vouches for a message's source): a message from anyone
+        else, another household included, is ignored."""
+        if message.source != keys.MARKET_ENDPOINT:
             log.warning(
-                "message from %r to %r ignored: only the market sends batches",
+                "message from %r to %r ignored: only the market writes to households",
                 message.source,
                 message.destination,
             )
@@ -250,7 +251,20 @@ class EmsFederate(FederateLogic):
         if index is None:
             log.warning("message for %r is not for this shard; ignored", message.destination)
             return
-        parsed = parse_market_message(message.payload)
+        try:
+            parsed = parse_market_message(message.payload)
+        except (ValueError, RecursionError) as error:
+            log.warning("message from the market to %r ignored: %s", household, error)
+            return
+        interval = getattr(parsed, "interval_index", None)
+        if interval is not None and not 0 <= interval < self._grid.n_intervals:
+            log.warning(
+                "message from the market to %r ignored: interval_index %r outside 0 to %d",
+                household,
+                interval,
+                self._grid.n_intervals - 1,
+            )
+            return
         if isinstance(parsed, AwardsMessage):
             signed = sum(
                 award.quantity_wh if award.side == "buy" else -award.quantity_wh

@@ -147,19 +147,20 @@ class MarketFederate(FederateLogic):
 
     # --- orders -------------------------------------------------------------------------------
 
-    def _unwrap(self, messages: list[Message]) -> list[Message]:
-        """Each household's own messages; a batch counts only for households its shard hosts."""
+    def _unwrap(self, time_s: int, messages: list[Message]) -> list[Message]:
+        """Each household's own messages; a batch counts only for households its shard hosts.
+        A message that cannot be taken apart is refused and recorded."""
         unwrapped = []
         for message in messages:
             try:
                 unwrapped.extend(self._layout.unwrap(message, to_shard=False))
-            except ValueError as error:
-                log.warning("message from %r refused: %s", message.source, error)
+            except (ValueError, RecursionError) as error:
+                self._intake.refuse_message(_sent_at_s(message, time_s), message, str(error))
         return unwrapped
 
     def _take_orders(self, time_s: int, messages: list[Message]) -> list[Message]:
         replies = []
-        messages = self._unwrap(messages)
+        messages = self._unwrap(time_s, messages)
         # Arrival order within one instant depends on the federates' scheduling; sorting by
         # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
         for message in sorted(messages, key=lambda message: message.source):
