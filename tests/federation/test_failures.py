@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -117,6 +119,40 @@ def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path):
     run_dir = Path(stdout.strip().splitlines()[-1])
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and status["failed_federate"] == "grid"
+    assert processes_mentioning(str(run_dir)) == []
+
+
+@pytest.mark.parametrize("name", ["grid", "ems"])
+def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, name: str):
+    """A built-in federate frozen by SIGSTOP answers nothing, not even through its core; the
+    federates waiting for it name it."""
+    data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
+    path = write_federation(tmp_path, data)
+    runner = tefed_run_in_background(path)
+    deadline = time.monotonic() + 30
+    found = []
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = [
+            pid
+            for pid, command in process_ids_mentioning(f"--name {name}")
+            if str(tmp_path) in command
+        ]
+    assert found, f"the {name} federate never started"
+    time.sleep(2.0)
+    stopped_at = time.monotonic()
+    os.kill(found[0], signal.SIGSTOP)
+    try:
+        stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(found[0], signal.SIGCONT)
+    assert time.monotonic() - stopped_at < CRASH_DEADLINE_S
+    assert runner.returncode == 1, stdout + stderr
+    assert f"not answering: '{name}'" in stderr
+    run_dir = Path(stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == name
     assert processes_mentioning(str(run_dir)) == []
 
 

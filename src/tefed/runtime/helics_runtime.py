@@ -160,7 +160,12 @@ class HelicsRuntime:
             return EXIT_FAILED
         runtime = self.context.federation.tefed.runtime
         self._watchdog = StallWatchdog(
-            self._federate, name, runtime.stall_timeout_s, runtime.startup_timeout_s
+            self._federate,
+            name,
+            runtime.stall_timeout_s,
+            runtime.startup_timeout_s,
+            peers=[entry.name for entry in self.context.federation.federate_entries()],
+            finished=self._finished_peers,
         )
         self._watchdog.start()
         try:
@@ -331,6 +336,10 @@ class HelicsRuntime:
             raise KeyError(
                 f"logic published {key!r}, which is not among the helics block's publications"
             ) from None
+
+    def _finished_peers(self) -> set[str]:
+        """Federates that have written their results (they left the federation on purpose)."""
+        return set() if self._run_folder is None else self._run_folder.done_federates()
 
     def _read_inputs(self) -> dict[str, Any]:
         return {item.key: item.read() for item in self._inputs}

@@ -4,6 +4,8 @@ Each federate's runtime starts one. While the federate waits in a blocking HELIC
 watchdog counts; once the wait exceeds ``runtime.stall_timeout_s`` it asks the broker which
 federates are executing, asks each of them for its granted and requested time, and names those
 that were granted a time and have not requested the next one (they are computing, or stuck).
+A federate whose core does not answer at all, twice, is named as not answering: its process is
+stopped or gone (a stalled federate that still runs answers through its core's own thread).
 Then it raises a HELICS global error with that message, which ends every federate's wait.
 
 Entering executing mode is different: the others may still be reading feeders and profiles, so
@@ -17,6 +19,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import helics as h
@@ -40,10 +43,23 @@ CONFIRM_DELAY_S = 1.0
 class StallWatchdog(threading.Thread):
     """Ends the federation when this federate has waited too long for a time grant."""
 
-    def __init__(self, federate: Any, name: str, timeout_s: float, startup_timeout_s: float):
+    def __init__(
+        self,
+        federate: Any,
+        name: str,
+        timeout_s: float,
+        startup_timeout_s: float,
+        peers: Sequence[str] = (),
+        finished: Callable[[], set[str]] = set,
+    ):
+        """``peers``: the other federates of the federation by name; ``finished``: those that
+        have ended on their own (a peer neither finished nor seen by the broker does not
+        answer)."""
         super().__init__(name=f"stall-watchdog-{name}", daemon=True)
         self._federate = federate
         self._name = name
+        self._peers = [peer for peer in peers if peer != name]
+        self._finished = finished
         self._timeout_s = timeout_s
         self._startup_timeout_s = startup_timeout_s
         self._waiting_since: float | None = None
@@ -97,17 +113,22 @@ class StallWatchdog(threading.Thread):
             return
 
     def _stall_message(self) -> str:
-        culprits = self._confirmed_culprits()
-        self.culprits = [name for name, _ in culprits]
+        culprits, silent = self._confirmed_culprits()
+        self.culprits = [*silent, *(name for name, _ in culprits)]
         who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
+        mute = ", ".join(f"'{name}'" for name in silent)
+        if silent:
+            finding = (
+                f"not answering: {mute} (its process is stopped or gone)"
+                + (f"; still computing without requesting time: {who}" if culprits else "")
+            )
+        elif culprits:
+            finding = f"still computing without requesting time: {who}"
+        else:
+            finding = "no federate reports being busy (a process may have died)"
         return (
             f"federation stalled: federate '{self._name}' waited more than "
-            f"{self._timeout_s:g} s for time {self._waiting_for:g} s; "
-            + (
-                f"still computing without requesting time: {who}"
-                if culprits
-                else "no federate reports being busy (a process may have died)"
-            )
+            f"{self._timeout_s:g} s for time {self._waiting_for:g} s; {finding}"
         )
 
     def _not_ready(self) -> list[str]:
@@ -150,32 +171,49 @@ class StallWatchdog(threading.Thread):
                     found.append((name, str(federate.get("state", ""))))
         return found
 
-    def _confirmed_culprits(self) -> list[tuple[str, float]]:
-        """Federates still computing at the same granted time on a second look, earliest first.
+    def _confirmed_culprits(self) -> tuple[list[tuple[str, float]], list[str]]:
+        """Federates still computing at the same granted time on a second look, earliest
+        first, and federates that answered neither look.
 
         A federate caught between a grant and its next request by the first look moves on
-        before the second; a stuck one does not.
+        before the second; a stuck one does not. A core busy with other traffic may miss one
+        question, not two seconds apart.
         """
-        first = dict(self._find_computing_federates())
-        if not first:
-            return []
+        first, first_silent = self._find_computing_federates()
+        if not first and not first_silent:
+            return [], []
         self._stop.wait(CONFIRM_DELAY_S)
-        second = self._find_computing_federates()
-        stuck = [(name, granted) for name, granted in second if first.get(name) == granted]
-        return sorted(stuck or second, key=lambda item: item[1])
+        second, second_silent = self._find_computing_federates()
+        first_times = dict(first)
+        stuck = [(name, granted) for name, granted in second if first_times.get(name) == granted]
+        silent = [name for name in second_silent if name in first_silent]
+        return sorted(stuck or second, key=lambda item: item[1]), silent
 
-    def _find_computing_federates(self) -> list[tuple[str, float]]:
-        """Federates that were granted a time and have not requested the next one."""
+    def _find_computing_federates(self) -> tuple[list[tuple[str, float]], list[str]]:
+        """Federates that were granted a time and have not requested the next one, and
+        federates that did not answer.
+
+        Each peer is asked directly (``current_time``, answered by its core's own thread): a
+        stopped or dead process cannot answer, while the broker's ``global_state`` then
+        fails for everyone. Without the list of peers, the broker's list is used.
+        """
+        finished = self._finished()
+        if self._peers:
+            names = [name for name in self._peers if name not in finished]
+        else:
+            names = [name for name, state in self._federate_states() if state == "executing"]
         culprits = []
-        for name, state in self._federate_states():
-            if state != "executing":
+        silent = []
+        for name in names:
+            times = self._query(name, "current_time")
+            if times is None:
+                silent.append(name)
                 continue
-            times = self._query(name, "current_time") or {}
             granted = times.get("granted_time")
             requested = times.get("requested_time")
             if granted is not None and requested is not None and requested <= granted:
                 culprits.append((name, float(granted)))
-        return culprits
+        return culprits, silent
 
     def _query_text(self, target: str, question: str) -> Any:
         """Ask the federation something, giving up after a few seconds; None without answer."""
