@@ -59,6 +59,21 @@ def tefed_run_in_background(federation_path: Path) -> subprocess.Popen:
     )
 
 
+def federate_pid(folder: Path, name: str, timeout_s: float = 30.0) -> int:
+    """Process id of federate ``name`` of the run under ``folder``, once it has started."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [
+            pid
+            for pid, command in process_ids_mentioning(f"--name {name}")
+            if str(folder) in command
+        ]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"the {name} federate never started")
+
+
 def process_ids_mentioning(text: str) -> list[tuple[int, str]]:
     """Process id and command line of live processes that mention ``text`` (this test excluded).
 
@@ -101,18 +116,9 @@ def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path):
     """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
     path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
     runner = tefed_run_in_background(path)
-    deadline = time.monotonic() + 30
-    grid = []
-    while not grid and time.monotonic() < deadline:
-        time.sleep(0.1)
-        grid = [
-            pid
-            for pid, command in process_ids_mentioning("--name grid")
-            if str(tmp_path) in command
-        ]
-    assert grid, "the grid federate never started"
+    grid = federate_pid(tmp_path, "grid")
     time.sleep(1.0)
-    os.kill(grid[0], 9)
+    os.kill(grid, 9)
     stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
     assert runner.returncode == 1, stdout + stderr
     assert "federate 'grid' exited with code -9 (killed by a signal)" in stderr
@@ -129,24 +135,15 @@ def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, 
     data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
     path = write_federation(tmp_path, data)
     runner = tefed_run_in_background(path)
-    deadline = time.monotonic() + 30
-    found = []
-    while not found and time.monotonic() < deadline:
-        time.sleep(0.1)
-        found = [
-            pid
-            for pid, command in process_ids_mentioning(f"--name {name}")
-            if str(tmp_path) in command
-        ]
-    assert found, f"the {name} federate never started"
+    pid = federate_pid(tmp_path, name)
     time.sleep(2.0)
     stopped_at = time.monotonic()
-    os.kill(found[0], signal.SIGSTOP)
+    os.kill(pid, signal.SIGSTOP)
     try:
         stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(found[0], signal.SIGCONT)
+            os.kill(pid, signal.SIGCONT)
     assert time.monotonic() - stopped_at < CRASH_DEADLINE_S
     assert runner.returncode == 1, stdout + stderr
     assert f"not answering: '{name}'" in stderr
