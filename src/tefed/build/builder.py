@@ -233,17 +233,15 @@ def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> 
 def _helics_block(
     name: str, role: str, interfaces: dict[str, Any], scenario: Scenario, port: int
 ) -> dict[str, Any]:
-    periods_s = {
-        "grid_step": scenario.time.grid_step_s,
-        "market_interval": scenario.time.market_interval_s,
-    }
     return {
         "name": name,
         "core_type": CORE_TYPE,
         # A string, not a JSON number: with pandas (pyarrow) loaded before HELICS in the same
         # process, HELICS 3.6 reads an integer brokerport as empty and refuses it.
         "brokerport": str(port),
-        "period": periods_s[ROLE_INTERFACES[role].period],
+        "period": ROLE_INTERFACES[role].period_s(
+            scenario.time.grid_step_s, scenario.time.market_interval_s
+        ),
         "offset": DEFAULT_PHASE_OFFSETS_S[role],
         "uninterruptible": True,
         "terminate_on_error": True,

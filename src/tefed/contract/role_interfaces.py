@@ -117,6 +117,10 @@ class RoleInterfaces:
     endpoints: tuple[InterfaceDeclaration, ...] = ()
     period: Literal["grid_step", "market_interval"] = "grid_step"
 
+    def period_s(self, grid_step_s: int, market_interval_s: int) -> int:
+        """The role's HELICS ``period`` [s] on a time grid of these steps [s]."""
+        return market_interval_s if self.period == "market_interval" else grid_step_s
+
     def resolve(
         self,
         shards: Sequence[str],
