@@ -1,9 +1,10 @@
 """The ``interfaces`` check: what a candidate registered against what its role declares.
 
 The declarations (`tefed.contract.role_interfaces`) are those the builder writes the candidate's
-``helics`` block from, so the block and the expectations agree. Publications are compared by key, type and unit, subscriptions by the keys the candidate's
-inputs connect to, endpoints by name (``docs/interfaces.md``, "Publications and subscriptions"
-and "Endpoints and messages"). Pure: it judges a `CheckInputs`.
+``helics`` block from, so the block and the expectations agree. Publications are compared by
+key, type and unit, subscriptions by the keys the candidate's inputs connect to, endpoints by
+name (``docs/interfaces.md``, "Publications and subscriptions" and "Endpoints and messages").
+Pure: it judges a `CheckInputs`.
 """
 
 from __future__ import annotations
