@@ -21,19 +21,14 @@ from tefed.conformance.observations import (
     on_grid,
 )
 from tefed.contract import keys
+from tefed.contract.role_interfaces import ROLE_INTERFACES
 from tefed.contract.time_grid import TimeGrid
 from tefed.runtime.probe import ProbeObservations
 
 GRID = TimeGrid(datetime(2022, 6, 21, 11, tzinfo=ZoneInfo("Europe/Berlin")), 3600, 60, 900, 60)
 POWER = "household/h01/power_kw"
 FORECASTS = [keys.IMPORT_PRICE_FORECAST, keys.EXPORT_PRICE_FORECAST]
-BLOCK = {
-    "period": 60,
-    "offset": 0.001,
-    "publications": [{"key": POWER, "type": "double", "unit": "kW"}],
-    "subscriptions": [{"key": key, "type": "vector", "unit": "USD/kWh"} for key in FORECASTS],
-    "endpoints": [{"name": "household/h01"}],
-}
+HOUSEHOLD_PROGRAM = ROLE_INTERFACES["household"].resolve([], ["h01"], False)
 ORDERS = {
     "type": "orders",
     "interval_index": 1,
@@ -72,7 +67,13 @@ def conforming() -> CheckInputs:
         role="household",
         federate="household_h01",
         households=("h01",),
-        expected=ExpectedInterfaces.from_helics_block(BLOCK),
+        expected=ExpectedInterfaces(
+            HOUSEHOLD_PROGRAM.publications,
+            HOUSEHOLD_PROGRAM.subscriptions,
+            HOUSEHOLD_PROGRAM.endpoints,
+            period_s=60.0,
+            offset_s=0.001,
+        ),
         time_grid=GRID,
         observations=observations,
         run=RunSummary(exit_codes={"household_h01": 0, "grid": 0}),

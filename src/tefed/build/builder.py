@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from tefed.build.household_table import COMMUNITY_ID, resolve_households
-from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import FORMAT_VERSION, FederationFile
-from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE, Shard
+from tefed.contract.role_configs import GridConfig, read_role_config
+from tefed.contract.role_interfaces import ROLE_INTERFACES, resolve_interfaces
+from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S
 from tefed.io.opendss.feeder_loader import attach_households, generate_feeder
 from tefed.scenario.grid_spec import OpenDssFeederSpec
@@ -64,9 +65,6 @@ def build_federation(
     _attach_to_feeder(households, scenario, feeder, base_dir)
 
     household_ids = households["household_id"].tolist()
-    market_config = scenario.market.model_dump()
-    if scenario.market.mechanism == "dlmp":
-        market_config["feeder"] = feeder  # the market builds its network model from it
     external = {entry.household_id: entry.exec for entry in scenario.ems.external}
     unknown = [
         f"ems.external[{k}].household_id: got {h!r}; expected an id of the household table "
@@ -82,127 +80,43 @@ def build_federation(
     port = scenario.run.broker_port
     time = scenario.time
 
-    def entry(
-        name: str, role: str, helics: dict[str, Any], config: dict[str, Any], program: str = ""
-    ) -> dict:
+    def entry(name: str, role: str, config: dict[str, Any], program: str = "") -> dict:
+        """A federate entry whose HELICS interfaces follow from its role and configuration."""
+        typed = read_role_config(role, config, name)
+        interfaces = resolve_interfaces(role, name, typed, ems_names, list(external))
         command = program or f"python -m tefed.federates.{role}"
         return {
             "name": name,
             "directory": directory,
             "exec": f"{command} {federation_arg} --name {name}",
-            "helics": _helics_block(name, role, helics, scenario, port),
-            "tefed": {"role": role, "config": config},
+            "helics": _helics_block(name, role, interfaces.helics_sections(), scenario, port),
+            "tefed": {"role": role, "config": typed.model_dump(mode="json")},
         }
 
-    forecasts = [
-        _sub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
-        _sub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
-    ]
-    market_forecasts = [*forecasts, _sub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh")]
     published_kvar = scenario.grid.reactive_power == "published"
-    # A built-in shard exchanges one vector and one batch endpoint for all its households; a
-    # household program keeps the per-household keys (shard_layout).
-    row_of = {household: row for row, household in enumerate(household_ids)}
-    hosts = [
-        Shard(name, SHARD_INTERFACE, tuple(household_ids[i] for i in members), members)
-        for name, members in zip(ems_names, shards, strict=True)
-    ] + [
-        Shard(f"household_{h}", HOUSEHOLD_INTERFACE, (h,), np.array([row_of[h]])) for h in external
-    ]
-
-    def value_type(host: Shard) -> str:
-        return "vector" if host.is_batched else "double"
-
-    power_subscriptions = [_sub(host.power_key(), value_type(host), "kW") for host in hosts]
-    reactive_subscriptions = [
-        _sub(host.reactive_power_key(), value_type(host), "kvar")
-        for host in (hosts if published_kvar else [])
-    ]
-    federates = [
-        entry(
-            "price_feed",
-            "price_feed",
-            {
-                "publications": [
-                    _pub(keys.IMPORT_PRICE, "double", "USD/kWh"),
-                    _pub(keys.EXPORT_PRICE, "double", "USD/kWh"),
-                    _pub(keys.WHOLESALE_PRICE, "double", "USD/kWh"),
-                    _pub(keys.IMPORT_PRICE_FORECAST, "vector", "USD/kWh"),
-                    _pub(keys.EXPORT_PRICE_FORECAST, "vector", "USD/kWh"),
-                    _pub(keys.WHOLESALE_PRICE_FORECAST, "vector", "USD/kWh"),
-                ]
-            },
-            _price_config(scenario, scenario_dir, base_dir),
-        )
-    ]
+    federates = [entry("price_feed", "price_feed", _price_config(scenario, scenario_dir, base_dir))]
     ems_config = {
         "market_mechanism": scenario.market.mechanism,
         "pv_model": _pv_model_config(scenario, scenario_dir, base_dir),
         "publish_reactive_power": published_kvar,
     }
-
-    def host_interfaces(host: Shard) -> dict[str, Any]:
-        publications = [_pub(host.power_key(), value_type(host), "kW")]
-        if published_kvar:
-            publications.append(_pub(host.reactive_power_key(), value_type(host), "kvar"))
-        return {
-            "publications": publications,
-            "subscriptions": forecasts,
-            "endpoints": [{"name": host.endpoint, "global": True}],
-        }
-
-    for host in hosts:
-        config = {"households": list(host.household_ids), "interface": host.interface, **ems_config}
-        program = "" if host.is_batched else external[host.household_ids[0]]
-        federates.append(entry(host.name, "ems", host_interfaces(host), config, program))
-    federates.append(
-        entry(
-            "grid",
-            "grid",
-            {
-                "publications": [
-                    _pub(keys.HOUSEHOLD_VOLTAGES, "vector", "pu"),
-                    _pub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
-                    *(_pub(keys.household_voltage(h), "double", "pu") for h in external),
-                    _pub(keys.SUBSTATION_POWER, "double", "kW"),
-                    _pub(keys.SUBSTATION_REACTIVE_POWER, "double", "kvar"),
-                    _pub(keys.LOSSES, "double", "kW"),
-                    _pub(keys.VOLTAGE_MIN, "double", "pu"),
-                    _pub(keys.VOLTAGE_MAX, "double", "pu"),
-                ],
-                "subscriptions": power_subscriptions + reactive_subscriptions,
-            },
-            {
-                "feeder": feeder,
-                "reactive_power": scenario.grid.reactive_power,
-                "constant_power_voltage_range_pu": list(
-                    scenario.grid.constant_power_voltage_range_pu
-                ),
-                "voltage_range_pu": list(scenario.grid.voltage_range_pu),
-                "upper_voltage_limit_pu": scenario.grid.upper_voltage_limit_pu,
-                "loading_limit_pct": scenario.grid.loading_limit_pct,
-                "on_nonconvergence": scenario.grid.on_nonconvergence,
-            },
-        )
-    )
-    federates.append(
-        entry(
-            "market",
-            "market",
-            {
-                "publications": [
-                    _pub(keys.TRADED_ENERGY, "double", "Wh"),
-                    _pub(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
-                ],
-                "subscriptions": [
-                    _sub(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
-                    *market_forecasts,
-                ],
-                "endpoints": [{"name": keys.MARKET_ENDPOINT, "global": True}],
-            },
-            market_config,
-        )
-    )
+    hosts = [
+        (name, SHARD_INTERFACE, [household_ids[i] for i in members])
+        for name, members in zip(ems_names, shards, strict=True)
+    ] + [(f"household_{h}", HOUSEHOLD_INTERFACE, [h]) for h in external]
+    for name, interface, hosted in hosts:
+        config = {"households": hosted, "interface": interface, **ems_config}
+        program = external[hosted[0]] if interface == HOUSEHOLD_INTERFACE else ""
+        federates.append(entry(name, "ems", config, program))
+    grid_config = {
+        "feeder": feeder,
+        **scenario.grid.model_dump(include=set(GridConfig.model_fields) - {"feeder"}),
+    }
+    federates.append(entry("grid", "grid", grid_config))
+    market_config = scenario.market.model_dump()
+    if scenario.market.mechanism == "dlmp":
+        market_config["feeder"] = feeder  # the market builds its network model from it
+    federates.append(entry("market", "market", market_config))
     broker = {
         "name": "broker",
         "directory": directory,
@@ -319,25 +233,18 @@ def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> 
 def _helics_block(
     name: str, role: str, interfaces: dict[str, Any], scenario: Scenario, port: int
 ) -> dict[str, Any]:
-    period = scenario.time.market_interval_s if role == "price_feed" else scenario.time.grid_step_s
     return {
         "name": name,
         "core_type": CORE_TYPE,
         # A string, not a JSON number: with pandas (pyarrow) loaded before HELICS in the same
         # process, HELICS 3.6 reads an integer brokerport as empty and refuses it.
         "brokerport": str(port),
-        "period": period,
+        "period": ROLE_INTERFACES[role].period_s(
+            scenario.time.grid_step_s, scenario.time.market_interval_s
+        ),
         "offset": DEFAULT_PHASE_OFFSETS_S[role],
         "uninterruptible": True,
         "terminate_on_error": True,
         "log_level": HELICS_LOG_LEVEL,
         **interfaces,
     }
-
-
-def _pub(key: str, value_type: str, unit: str) -> dict[str, Any]:
-    return {"key": key, "type": value_type, "unit": unit, "global": True}
-
-
-def _sub(key: str, value_type: str, unit: str) -> dict[str, Any]:
-    return {"key": key, "type": value_type, "unit": unit, "required": True}

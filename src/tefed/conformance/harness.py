@@ -218,7 +218,7 @@ def build_harness(
     data["tefed"]["results"]["root"] = str(root)
     if time_limit_s is not None:
         data["tefed"]["runtime"]["wall_clock_limit_s"] = float(time_limit_s)
-    hosted = entry["tefed"]["config"].get("households", []) if role in ORDERING_ROLES else []
+    hosted = entry["tefed"]["config"]["households"] if role in ORDERING_ROLES else []
     return Harness(
         FederationFile.model_validate(data),
         path,
@@ -282,7 +282,7 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
     Returns
     -------
     CheckInputs
-        The candidate's ``helics`` block, the probe's observations, how the run ended and the
+        What the candidate's role declares, the probe's observations, how the run ended and the
         built-in market's order table.
 
     Raises
@@ -319,12 +319,11 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
         stalled="stalled" in message,
     )
     orders_path = folder.file("market_orders.parquet")
-    entry = harness.federation.entry(harness.federate)
     return CheckInputs(
         role=harness.role,
         federate=harness.federate,
         households=harness.households,
-        expected=ExpectedInterfaces.from_helics_block(entry.helics or {}),
+        expected=ExpectedInterfaces.of_federate(harness.federation, harness.federate),
         time_grid=harness.federation.tefed.time.to_time_grid(),
         observations=observations,
         run=run,

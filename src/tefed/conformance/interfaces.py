@@ -1,8 +1,10 @@
-"""The ``interfaces`` check: what a candidate registered against its ``helics`` block.
+"""The ``interfaces`` check: what a candidate registered against what its role declares.
 
-Publications are compared by key, type and unit, subscriptions by the keys the candidate's
-inputs connect to, endpoints by name (``docs/interfaces.md``, "Publications and subscriptions"
-and "Endpoints and messages"). Pure: it judges a `CheckInputs`.
+The declarations (`tefed.contract.role_interfaces`) are those the builder writes the candidate's
+``helics`` block from, so the block and the expectations agree. Publications are compared by
+key, type and unit, subscriptions by the keys the candidate's inputs connect to, endpoints by
+name (``docs/interfaces.md``, "Publications and subscriptions" and "Endpoints and messages").
+Pure: it judges a `CheckInputs`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tefed.conformance.observations import CheckInputs, Finding, InterfaceSpec
+from tefed.conformance.observations import CheckInputs, Finding
+from tefed.contract.role_interfaces import Interface
 
 _TYPE_NAMES = {"double": "double", "float": "double", "vector": "vector"}
 _TYPE_NAMES |= {"double_vector": "vector", "string": "string", "": "any", "any": "any"}
@@ -22,7 +25,7 @@ def _type_name(helics_type: str) -> str:
 
 
 def check_interfaces(inputs: CheckInputs) -> list[Finding]:
-    """Publications, subscriptions and endpoints against the ``helics`` block.
+    """Publications, subscriptions and endpoints against the role's declarations.
 
     Publications are compared by key, type and unit; subscriptions by the keys the candidate's
     inputs connect to (by type and unit when those keys are unknown); endpoints by name. When
@@ -83,15 +86,15 @@ def check_interfaces(inputs: CheckInputs) -> list[Finding]:
 
 
 def _publication_findings(
-    declared: dict[str, InterfaceSpec], registered: list[dict[str, Any]]
+    declared: dict[str, Interface], registered: list[dict[str, Any]]
 ) -> list[Finding]:
     by_key = {item["name"]: item for item in registered}
     findings = [
         Finding(
             "interfaces",
             f"publication '{key}' is not registered",
-            f"register '{key}' (global, type {declared[key].type}, unit {declared[key].unit}) "
-            "as the helics block lists it",
+            f"register '{key}' (global, type {declared[key].helics_type}, unit "
+            f"{declared[key].unit}) as the helics block lists it",
         )
         for key in sorted(declared.keys() - by_key.keys())
     ]
@@ -106,12 +109,12 @@ def _publication_findings(
     for key in sorted(declared.keys() & by_key.keys()):
         spec, item = declared[key], by_key[key]
         got_type, got_unit = item.get("type", ""), item.get("units", "")
-        if _type_name(got_type) != _type_name(spec.type):
+        if _type_name(got_type) != _type_name(spec.helics_type):
             findings.append(
                 Finding(
                     "interfaces",
-                    f"publication '{key}' has type '{got_type}', expected '{spec.type}'",
-                    f"register '{key}' with type '{spec.type}'",
+                    f"publication '{key}' has type '{got_type}', expected '{spec.helics_type}'",
+                    f"register '{key}' with type '{spec.helics_type}'",
                 )
             )
         if got_unit.strip() != spec.unit:
@@ -137,7 +140,7 @@ def _subscription_findings(inputs: CheckInputs) -> list[Finding]:
             for key in sorted((targets - wanted).keys())
         ]
     else:
-        wanted = Counter((_type_name(spec.type), spec.unit) for spec in declared)
+        wanted = Counter((_type_name(spec.helics_type), spec.unit) for spec in declared)
         registered = Counter(
             (_type_name(item.get("type", "")), item.get("units", ""))
             for item in (observed.interfaces or {}).get("inputs", [])
@@ -145,7 +148,9 @@ def _subscription_findings(inputs: CheckInputs) -> list[Finding]:
         missing = [
             f"{count} subscription(s) of type {kind} [{unit}] missing; the helics block "
             "subscribes to "
-            + ", ".join(s.key for s in declared if (_type_name(s.type), s.unit) == (kind, unit))
+            + ", ".join(
+                s.key for s in declared if (_type_name(s.helics_type), s.unit) == (kind, unit)
+            )
             for (kind, unit), count in sorted((wanted - registered).items())
         ]
         extra = [

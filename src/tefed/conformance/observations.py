@@ -1,7 +1,7 @@
 """What a conformance harness run observed of a candidate federate, as plain data.
 
-`tefed.conformance.harness` fills a `CheckInputs` from one run: the candidate's ``helics``
-block (`ExpectedInterfaces`), what the probe federate saw (`ProbeObservations`, written by
+`tefed.conformance.harness` fills a `CheckInputs` from one run: what the candidate's role
+declares (`ExpectedInterfaces`), what the probe federate saw (`ProbeObservations`, written by
 `tefed.runtime.probe`), how the run ended (`RunSummary`) and the market's order table.
 The checks of `tefed.conformance.checks` judge it and return `Finding` objects.
 """
@@ -9,12 +9,13 @@ The checks of `tefed.conformance.checks` judge it and return `Finding` objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tefed.contract import keys
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.role_interfaces import ROLE_INTERFACES, Interface, federate_interfaces
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.runtime.probe import ProbeObservations
@@ -49,72 +50,50 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class InterfaceSpec:
-    """A publication or subscription as a ``helics`` block declares it.
-
-    Parameters
-    ----------
-    key : str
-        Global key, e.g. ``household/h01/power_kw``.
-    type : str
-        HELICS type name (``double``, ``vector``).
-    unit : str
-        Unit string, e.g. ``kW``.
-    """
-
-    key: str
-    type: str
-    unit: str
-
-
-@dataclass(frozen=True)
 class ExpectedInterfaces:
-    """What the candidate's ``helics`` block says it registers, and its time grid.
+    """What the candidate's role declares it registers, and its time grid.
 
     Parameters
     ----------
-    publications, subscriptions : tuple of InterfaceSpec
-        Declared publications and subscriptions.
+    publications, subscriptions : tuple of Interface
+        Declared publications and subscriptions (key, HELICS type, unit).
     endpoints : tuple of str
         Declared (global) endpoint names.
     period_s : float
-        The block's ``period``: the federate's grid step [s].
+        The federate's HELICS ``period``: its grid step [s].
     offset_s : float
-        The block's ``offset``: its phase within a grid instant [s].
+        The federate's HELICS ``offset``: its phase within a grid instant [s].
     """
 
-    publications: tuple[InterfaceSpec, ...]
-    subscriptions: tuple[InterfaceSpec, ...]
+    publications: tuple[Interface, ...]
+    subscriptions: tuple[Interface, ...]
     endpoints: tuple[str, ...]
     period_s: float
     offset_s: float
 
     @classmethod
-    def from_helics_block(cls, block: dict[str, Any]) -> ExpectedInterfaces:
-        """Read a standard HELICS federate configuration.
+    def of_federate(cls, federation: FederationFile, name: str) -> ExpectedInterfaces:
+        """The interfaces and time grid federate ``name`` must have, from its role's
+        declarations (`tefed.contract.role_interfaces`) and the federation's time grid.
 
-        Examples
-        --------
-        >>> block = {"period": 60, "offset": 0.001, "endpoints": [{"name": "household/h01"}],
-        ...          "publications": [{"key": "household/h01/power_kw", "type": "double",
-        ...                            "unit": "kW"}]}
-        >>> expected = ExpectedInterfaces.from_helics_block(block)
-        >>> expected.publications[0].unit, expected.endpoints, expected.offset_s
-        ('kW', ('household/h01',), 0.001)
+        Raises
+        ------
+        InputError
+            When the federate's configuration is invalid.
+        ValueError
+            When the federate has no role or the ems entries do not host every household once.
         """
-
-        def specs(section: str) -> tuple[InterfaceSpec, ...]:
-            return tuple(
-                InterfaceSpec(item["key"], item.get("type", ""), item.get("unit", ""))
-                for item in block.get(section, [])
-            )
-
+        interfaces = federate_interfaces(federation, name)
+        role = federation.entry(name).tefed.role
+        grid = federation.tefed.time.to_time_grid()
         return cls(
-            publications=specs("publications"),
-            subscriptions=specs("subscriptions"),
-            endpoints=tuple(item["name"] for item in block.get("endpoints", [])),
-            period_s=float(block.get("period", 0.0)),
-            offset_s=float(block.get("offset", 0.0)),
+            publications=interfaces.publications,
+            subscriptions=interfaces.subscriptions,
+            endpoints=interfaces.endpoints,
+            period_s=float(
+                ROLE_INTERFACES[role].period_s(grid.grid_step_s, grid.market_interval_s)
+            ),
+            offset_s=grid.phase_offsets_s[role],
         )
 
 
@@ -156,7 +135,7 @@ class CheckInputs:
     households : tuple of str
         Households the candidate hosts (roles ``ems`` and ``household``).
     expected : ExpectedInterfaces
-        The candidate's ``helics`` block.
+        What the candidate's role declares.
     time_grid : TimeGrid
         The run's time grid.
     observations : ProbeObservations

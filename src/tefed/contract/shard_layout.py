@@ -127,8 +127,14 @@ class ShardLayout:
         for entry in federation.federate_entries():
             if entry.tefed is None or entry.tefed.role != "ems":
                 continue
-            hosted = tuple(str(h) for h in entry.tefed.config.get("households", []))
-            interface = entry.tefed.config.get("interface", SHARD_INTERFACE)
+            config = entry.tefed.config
+            missing = [field for field in ("households", "interface") if field not in config]
+            if missing:
+                raise ValueError(
+                    f"federates[{entry.name}].tefed.config: {missing} required but missing"
+                )
+            hosted = tuple(str(h) for h in config["households"])
+            interface = config["interface"]
             if interface not in (SHARD_INTERFACE, HOUSEHOLD_INTERFACE):
                 raise ValueError(
                     f"federates[{entry.name}].tefed.config.interface: got {interface!r}; "

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tefed.contract.errors import InputError
+from tefed.contract.role_configs import PvModelConfig
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_state
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
@@ -64,7 +65,7 @@ def household_profiles(
     table: pd.DataFrame,
     grid: TimeGrid,
     site: Any,
-    pv_model: dict[str, Any],
+    pv_model: PvModelConfig,
     seed: int,
     hosted: list[str],
     community: bool,
@@ -81,7 +82,7 @@ def household_profiles(
         The run's time grid.
     site : SiteSection
         Latitude, longitude, altitude and Linke turbidity of the community.
-    pv_model : dict
+    pv_model : PvModelConfig
         The ems configuration's ``pv_model`` section.
     seed : int
         The scenario seed.
@@ -197,7 +198,7 @@ def _pv_kw(
     step_times: pd.DatetimeIndex,
     grid_step_s: int,
     site: Any,
-    pv_model: dict[str, Any],
+    pv_model: PvModelConfig,
     base_dir: Path,
 ) -> np.ndarray:
     arrays = {
@@ -205,12 +206,12 @@ def _pv_kw(
         "tilt_deg": rows["pv_tilt_deg"].to_numpy(float),
         "azimuth_deg": rows["pv_azimuth_deg"].to_numpy(float),
         "inverter_kw": rows["pv_inverter_kw"].to_numpy(float),
-        "system_losses": float(pv_model["system_losses"]),
-        "gamma_pdc_per_c": float(pv_model["temperature_coefficient_per_c"]),
+        "system_losses": pv_model.system_losses,
+        "gamma_pdc_per_c": pv_model.temperature_coefficient_per_c,
     }
-    if pv_model.get("irradiance", "clear_sky") == "tmy":
+    if pv_model.irradiance == "tmy":
         # The TMY sky is moved to the site: the sun is the site's, the weather the file's.
-        path = pv_model.get("weather_file")
+        path = pv_model.weather_file
         step_s = grid_step_s
         try:
             weather = read_tmy3_weather(None if path is None else base_dir / path)
@@ -233,8 +234,8 @@ def _pv_kw(
         site.longitude_deg,
         site.altitude_m,
         site.linke_turbidity,
-        air_temperature_c=float(pv_model["air_temperature_c"]),
-        wind_speed_m_per_s=float(pv_model["wind_speed_m_per_s"]),
+        air_temperature_c=pv_model.air_temperature_c,
+        wind_speed_m_per_s=pv_model.wind_speed_m_per_s,
         **arrays,
     )
 

@@ -34,6 +34,7 @@ from tefed.contract.messages import (
     SettlementMessage,
     parse_market_message,
 )
+from tefed.contract.role_configs import EmsConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
@@ -67,13 +68,14 @@ class EmsFederate(FederateLogic):
         """Build device arrays and profiles of this shard's households."""
         self._name = context.name
         self._grid: TimeGrid = context.time_grid
+        config: EmsConfig = read_role_config(self.role, context.config, context.name)
         table = context.federation.households_frame()
-        hosted = list(context.config.get("households", []))
+        hosted = list(config.households)
         unknown = sorted(set(hosted) - set(table.index))
-        if unknown or not hosted:
+        if unknown:
             raise InputError(
                 f"federate {context.name}",
-                [f"ems.households: {unknown or 'empty'}; expected ids from the household table"],
+                [f"ems.households: {unknown}; expected ids from the household table"],
             )
         rows = table.loc[hosted]
         self._ids = hosted
@@ -86,7 +88,7 @@ class EmsFederate(FederateLogic):
             table,
             self._grid,
             context.federation.tefed.site,
-            context.config["pv_model"],
+            config.pv_model,
             context.seed,
             hosted,
             community=bool(rows["serves_community"].any()),
@@ -128,18 +130,10 @@ class EmsFederate(FederateLogic):
                 f"federate {context.name}",
                 ["ems.households: the shard layout disagrees with this entry's households"],
             )
-        self._publish_reactive = bool(context.config["publish_reactive_power"])
+        self._publish_reactive = config.publish_reactive_power
         self._kvar_per_kw = np.tan(np.arccos(rows["power_factor"].to_numpy(float)))
         self._endpoints = [keys.household_endpoint(h) for h in hosted]
-        self._mechanism = context.config.get("market_mechanism", "double_auction")
-        if self._mechanism not in ORDER_KIND:
-            raise InputError(
-                f"federate {context.name}",
-                [
-                    f"ems.market_mechanism: got {self._mechanism!r}; expected one of "
-                    f"{sorted(ORDER_KIND)}"
-                ],
-            )
+        self._mechanism = config.market_mechanism
         # Continuous market: each household orders this many grid steps before gate closure,
         # never before the start of the interval preceding the one it orders for.
         lead_choices = (

@@ -24,6 +24,7 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
+from tefed.contract.role_configs import GridConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
@@ -58,11 +59,11 @@ class GridFederate(FederateLogic):
 
     def initialize(self, context: FederateContext) -> None:
         """Compile the feeder and attach every household at its bus and phase."""
-        config = context.config
+        config: GridConfig = read_role_config(self.role, context.config, context.name)
         self._grid: TimeGrid = context.time_grid
-        self._stop_on_nonconvergence = config["on_nonconvergence"] == "stop"
+        self._stop_on_nonconvergence = config.on_nonconvergence == "stop"
         try:
-            loaded = load_feeder(config["feeder"], context.base_dir)
+            loaded = load_feeder(config.feeder.model_dump(), context.base_dir)
         except (KeyError, TypeError, ValueError) as error:
             raise InputError("grid.feeder", [str(error)]) from None
         self._dss_text = loaded.dss_text
@@ -74,7 +75,7 @@ class GridFederate(FederateLogic):
                 self._attachment,
                 existing_loads=loaded.existing_loads,
                 existing_load_scale=loaded.existing_load_scale,
-                constant_power_voltage_range_pu=tuple(config["constant_power_voltage_range_pu"]),
+                constant_power_voltage_range_pu=config.constant_power_voltage_range_pu,
             )
         except ValueError as error:
             raise InputError("households (bus, phase)", [str(error)]) from None
@@ -89,7 +90,7 @@ class GridFederate(FederateLogic):
                 ],
             )
         self._kvar_per_kw = np.tan(np.arccos(power_factor))
-        self._published_kvar = config["reactive_power"] == "published"
+        self._published_kvar = config.reactive_power_published
         try:
             self._layout = ShardLayout.from_federation(context.federation)
         except ValueError as error:
@@ -105,22 +106,21 @@ class GridFederate(FederateLogic):
         self._bus_distance_m = self._feeder.bus_distance_m()
         self._allocate_records(config)
 
-    def _allocate_records(self, config: dict) -> None:
+    def _allocate_records(self, config: GridConfig) -> None:
         n_steps, count = self._grid.n_steps, len(self._ids)
         step_s = self._grid.grid_step_s
         self._voltage_pu = np.full((n_steps, count), np.nan, dtype=np.float32)
         self._state = np.full((n_steps, len(STATE_COLUMNS)), np.nan)
         self._converged = np.zeros(n_steps, dtype=bool)
         self._taps = np.zeros((n_steps, len(self._feeder.regulator_names)), dtype=np.int64)
-        low, high = config["voltage_range_pu"]
         self._node_stats = VoltageStatistics(
             len(self._feeder.node_names),
             step_s,
-            range_pu=(low, high),
-            upper_limit_pu=float(config["upper_voltage_limit_pu"]),
+            range_pu=config.voltage_range_pu,
+            upper_limit_pu=config.upper_voltage_limit_pu,
         )
         self._element_stats = LoadingStatistics(
-            len(self._feeder.elements), step_s, limit_pct=float(config["loading_limit_pct"])
+            len(self._feeder.elements), step_s, limit_pct=config.loading_limit_pct
         )
         self._max_unbalance_pct = np.zeros(len(self._feeder.three_phase_buses))
         kind = self._feeder.elements["kind"].to_numpy()

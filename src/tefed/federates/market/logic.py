@@ -30,6 +30,13 @@ from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
 from tefed.contract.messages import AwardsMessage, RejectedMessage, SettlementMessage
+from tefed.contract.role_configs import (
+    ContinuousConfig,
+    CurveClearingConfig,
+    DlmpConfig,
+    DoubleAuctionConfig,
+    read_role_config,
+)
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
@@ -57,7 +64,8 @@ from tefed.domain.prices.interval_prices import IntervalPrices
 
 log = logging.getLogger("tefed.market")
 
-MECHANISM_NAMES = tuple(ACCEPTED_KINDS)
+#: The market's configuration: one of the mechanisms' models.
+MarketRules = DoubleAuctionConfig | CurveClearingConfig | DlmpConfig | ContinuousConfig
 
 
 class MarketFederate(FederateLogic):
@@ -67,13 +75,8 @@ class MarketFederate(FederateLogic):
 
     def initialize(self, context: FederateContext) -> None:
         """Read the market rules, build the mechanism once, and list the participants."""
-        config = context.config
-        name = config.get("mechanism")
-        if name not in MECHANISM_NAMES:
-            raise InputError(
-                f"federate {context.name}",
-                [f"market.mechanism: got {name!r}; expected one of {list(MECHANISM_NAMES)}"],
-            )
+        config: MarketRules = read_role_config(self.role, context.config, context.name)
+        name = config.mechanism
         self._grid: TimeGrid = context.time_grid
         table = context.federation.households_frame()
         self._participants: list[str] = table["household_id"].astype(str).tolist()
@@ -88,7 +91,7 @@ class MarketFederate(FederateLogic):
             self._participants,
             self._grid,
             ACCEPTED_KINDS[name],
-            delivery_ahead_intervals=int(config.get("delivery_ahead_intervals", 1)),
+            delivery_ahead_intervals=config.delivery_ahead_intervals,
             one_order_per_side=name == "dlmp",
         )
         try:
@@ -314,15 +317,16 @@ def _sent_at_s(message: Message, time_s: int) -> int:
     return min(math.floor(message.time_s), time_s)
 
 
-def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame) -> Mechanism:
+def _build_mechanism(
+    config: MarketRules, context: FederateContext, table: pd.DataFrame
+) -> Mechanism:
     """The scenario's mechanism with its parameters (DLMP: its network model, built once)."""
-    name = config["mechanism"]
-    if name == "double_auction":
-        return DoubleAuction(config["settlement_rule"], config["tie_breaking"])
-    if name == "curve_clearing":
-        return CurveClearing(config.get("feeder_capacity_kw"))
-    if name == "continuous":
-        return ContinuousMarket(config["priority"])
+    if isinstance(config, DoubleAuctionConfig):
+        return DoubleAuction(config.settlement_rule, config.tie_breaking)
+    if isinstance(config, CurveClearingConfig):
+        return CurveClearing(config.feeder_capacity_kw)
+    if isinstance(config, ContinuousConfig):
+        return ContinuousMarket(config.priority)
     from tefed.io.opendss.market_network import dlmp_market  # OpenDSS only where DLMP needs it
 
     return NetworkClearing(dlmp_market(config, context.base_dir, table))

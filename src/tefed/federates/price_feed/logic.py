@@ -19,6 +19,14 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
+from tefed.contract.role_configs import (
+    CsvWholesaleConfig,
+    FlatTariffConfig,
+    PriceFeedConfig,
+    SyntheticWholesaleConfig,
+    TimeOfUseTariffConfig,
+    read_role_config,
+)
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.periodic_extension import covered_or_repeated
@@ -42,51 +50,48 @@ class PriceFeedFederate(FederateLogic):
 
     def initialize(self, context: FederateContext) -> None:
         """Compute every interval's prices from the configured sources."""
-        config = context.config
+        config: PriceFeedConfig = read_role_config(self.role, context.config, context.name)
         self._grid: TimeGrid = context.time_grid
-        self._horizon = int(config["forecast_horizon_intervals"])
+        self._horizon = config.forecast_horizon_intervals
         n_intervals = self._grid.n_intervals
         # Forecasts run past the end of the run by one horizon.
         starts = self._grid.calendar(
             self._grid.interval_start_s(np.arange(n_intervals + self._horizon))
         )
         self._interval_starts = starts[:n_intervals]
-        wholesale_usd_per_mwh = self._wholesale_usd_per_mwh(config["wholesale"], starts, context)
+        wholesale_usd_per_mwh = self._wholesale_usd_per_mwh(config.wholesale, starts, context)
         self._wholesale = usd_per_mwh_to_usd_per_kwh(wholesale_usd_per_mwh)
-        self._import = _import_tariff(config["import_tariff"], starts)
-        self._export = flat_price_usd_per_kwh(starts, float(config["export_price_usd_per_kwh"]))
+        self._import = _import_tariff(config.import_tariff, starts)
+        self._export = flat_price_usd_per_kwh(starts, config.export_price_usd_per_kwh)
 
     @staticmethod
     def _wholesale_usd_per_mwh(
-        spec: dict, starts: pd.DatetimeIndex, context: FederateContext
+        spec: SyntheticWholesaleConfig | CsvWholesaleConfig,
+        starts: pd.DatetimeIndex,
+        context: FederateContext,
     ) -> np.ndarray:
-        source = spec.get("source")
-        if source == "synthetic":
+        if isinstance(spec, SyntheticWholesaleConfig):
             return synthetic_wholesale_usd_per_mwh(
                 starts,
                 seed=context.seed,
-                mean_usd_per_mwh=float(spec["mean_usd_per_mwh"]),
-                daily_amplitude_usd_per_mwh=float(spec["daily_amplitude_usd_per_mwh"]),
-                noise_usd_per_mwh=float(spec["noise_usd_per_mwh"]),
+                mean_usd_per_mwh=spec.mean_usd_per_mwh,
+                daily_amplitude_usd_per_mwh=spec.daily_amplitude_usd_per_mwh,
+                noise_usd_per_mwh=spec.noise_usd_per_mwh,
             )
-        if source == "csv":
-            path = context.resolve(spec["path"])
-            grid = context.time_grid
-            try:
-                series = read_price_csv(path, spec["timezone"], spec.get("price_column"))
-                values = series.to_numpy(float)
-                # A file that ends with the run: the forecast past it repeats the last day.
-                return covered_or_repeated(
-                    lambda rows: hold_to_intervals(series.index, values, starts[:rows]),
-                    grid.n_intervals,
-                    len(starts),
-                    grid.intervals_per_day,
-                )
-            except ValueError as error:
-                raise InputError(f"price_feed.wholesale ({path})", [str(error)]) from None
-        raise InputError(
-            "price_feed.wholesale.source", [f"got {source!r}; expected 'synthetic' or 'csv'"]
-        )
+        path = context.resolve(spec.path)
+        grid = context.time_grid
+        try:
+            series = read_price_csv(path, spec.timezone, spec.price_column)
+            values = series.to_numpy(float)
+            # A file that ends with the run: the forecast past it repeats the last day.
+            return covered_or_repeated(
+                lambda rows: hold_to_intervals(series.index, values, starts[:rows]),
+                grid.n_intervals,
+                len(starts),
+                grid.intervals_per_day,
+            )
+        except ValueError as error:
+            raise InputError(f"price_feed.wholesale ({path})", [str(error)]) from None
 
     def schedule_s(self) -> np.ndarray:
         """The start of every market interval."""
@@ -124,13 +129,13 @@ class PriceFeedFederate(FederateLogic):
         )
 
 
-def _import_tariff(spec: dict, starts: pd.DatetimeIndex) -> np.ndarray:
-    kind = spec.get("kind")
-    if kind == "flat":
-        return flat_price_usd_per_kwh(starts, float(spec["price_usd_per_kwh"]))
-    if kind == "time_of_use":
-        windows = [TimeOfUseWindow(**window) for window in spec["windows"]]
-        return time_of_use_price_usd_per_kwh(starts, float(spec["base_price_usd_per_kwh"]), windows)
-    raise InputError(
-        "price_feed.import_tariff.kind", [f"got {kind!r}; expected 'flat' or 'time_of_use'"]
-    )
+def _import_tariff(
+    spec: FlatTariffConfig | TimeOfUseTariffConfig, starts: pd.DatetimeIndex
+) -> np.ndarray:
+    if isinstance(spec, FlatTariffConfig):
+        return flat_price_usd_per_kwh(starts, spec.price_usd_per_kwh)
+    try:
+        windows = [TimeOfUseWindow(**window.model_dump()) for window in spec.windows]
+    except ValueError as error:
+        raise InputError("price_feed.import_tariff.windows", [str(error)]) from None
+    return time_of_use_price_usd_per_kwh(starts, spec.base_price_usd_per_kwh, windows)
