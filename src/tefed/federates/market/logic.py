@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,12 @@ from tefed.domain.market.ledger_checks import check_payments, check_trades
 from tefed.domain.market.order_intake import ORDER_RECORD_COLUMNS, OrderIntake
 from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
+from tefed.domain.network.radial import RadialNetwork
 from tefed.domain.prices.interval_prices import IntervalPrices
+from tefed.io.market_network import read_market_network
+
+if TYPE_CHECKING:
+    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
 
 log = logging.getLogger("tefed.market")
 
@@ -324,9 +330,37 @@ def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame
         return CurveClearing(config.get("feeder_capacity_kw"))
     if name == "continuous":
         return ContinuousMarket(config["priority"])
-    from tefed.io.opendss.market_network import dlmp_market  # OpenDSS only where DLMP needs it
+    return NetworkClearing(_dlmp_market(config, context, table))
 
-    return NetworkClearing(dlmp_market(config, context.base_dir, table))
+
+def _dlmp_market(config: dict, context: FederateContext, table: pd.DataFrame) -> DlmpMarket:
+    """The DLMP market on the network file the builder extracted (``network_file``)."""
+    # pyomo loads only in a market that clears with DLMP (about 1 s of start-up spared).
+    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+
+    if "network_file" not in config:
+        raise ValueError(
+            "market.network_file: missing; expected the network file the builder writes beside "
+            "the federation file for a DLMP market (rebuild the federation file)"
+        )
+    path = context.resolve(config["network_file"])
+    try:
+        network = read_market_network(path)
+    except FileNotFoundError:
+        raise ValueError(
+            f"market.network_file: {str(path)!r} does not exist; expected the network file the "
+            "builder writes beside the federation file"
+        ) from None
+    ids = table["household_id"].astype(str).to_numpy()
+    return DlmpMarket(
+        RadialNetwork.from_branches(network.branches, network.source_bus),
+        participant_bus=pd.Series(table["bus"].astype(str).str.lower().to_numpy(), index=ids),
+        voltage_min_pu=float(config["voltage_min_pu"]),
+        voltage_max_pu=float(config["voltage_max_pu"]),
+        source_voltage_pu=network.source_voltage_pu,
+        power_factor=pd.Series(table["power_factor"].to_numpy(float), index=ids),
+        substation_limit_kw=config.get("substation_limit_kw"),
+    )
 
 
 _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
