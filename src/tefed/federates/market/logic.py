@@ -335,8 +335,9 @@ def _build_mechanism(config: dict, context: FederateContext, table: pd.DataFrame
 
 def _dlmp_market(config: dict, context: FederateContext, table: pd.DataFrame) -> DlmpMarket:
     """The DLMP market on the network file the builder extracted (``network_file``)."""
-    # pyomo loads only in a market that clears with DLMP (about 1 s of start-up spared).
+    # pyomo and HiGHS load only in a market that clears with DLMP (about 1 s of start-up spared).
     from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+    from tefed.io.highs_solver import HighsSolver
 
     if "network_file" not in config:
         raise ValueError(
@@ -360,6 +361,7 @@ def _dlmp_market(config: dict, context: FederateContext, table: pd.DataFrame) ->
         source_voltage_pu=network.source_voltage_pu,
         power_factor=pd.Series(table["power_factor"].to_numpy(float), index=ids),
         substation_limit_kw=config.get("substation_limit_kw"),
+        solver=HighsSolver(),
     )
 
 
