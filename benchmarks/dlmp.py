@@ -23,6 +23,7 @@ import pandas as pd
 from tefed.domain.market.mechanisms.affine_book import ORDER_COLUMNS
 from tefed.domain.market.mechanisms.dlmp import DlmpMarket
 from tefed.domain.network.radial import RadialNetwork
+from tefed.io.highs_solver import HighsSolver
 from tefed.io.opendss.feeder_loader import load_feeder
 from tefed.io.opendss.network_extraction import network_branches, network_source
 
@@ -87,7 +88,7 @@ def _measure(network, participant_bus: pd.Series, regime: str, power_factor: flo
     rng = np.random.default_rng(0)
     sells = (rng.random(len(participant_bus)) < SELLER_SHARE) & (regime == "day")
     started = time.perf_counter()
-    market = DlmpMarket(network, participant_bus, power_factor=power_factor)
+    market = DlmpMarket(network, participant_bus, power_factor=power_factor, solver=HighsSolver())
     build_s = time.perf_counter() - started
     seconds, results, started_hot = [], [], []
     for _ in range(CLEARS + 1):

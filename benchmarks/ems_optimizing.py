@@ -38,6 +38,7 @@ from tefed.domain.ems.strategies.residual_flexibility import (
     residual_flexibility,
 )
 from tefed.domain.ems.strategies.schedule_lp import BatterySchedule
+from tefed.io.highs_solver import HighsSolver
 
 NAME = "ems_optimizing"
 HOUSEHOLDS = 100
@@ -85,7 +86,9 @@ def run(output: Path) -> dict:
 
 def _measure(battery, net_load, import_price, export_price, objective, updates) -> dict:
     started = time.perf_counter()
-    schedule = BatterySchedule(battery, HORIZON, PERIOD_S, objective, parameter_updates=updates)
+    schedule = BatterySchedule(
+        battery, HORIZON, PERIOD_S, objective, parameter_updates=updates, solver=HighsSolver()
+    )
     build_s = time.perf_counter() - started
     soc = 0.5 * (battery.soc_min + battery.soc_max) * battery.capacity_kwh
     schedule_s, flexibility_s, statuses = [], [], []

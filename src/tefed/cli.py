@@ -176,7 +176,9 @@ def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = F
     base_dir = Path.cwd()
     if source.suffix.lower() in (".yaml", ".yml"):
         scenario, scenario_dir = load_scenario(source)
-        draft = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
+        draft = build_federation(
+            scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
+        )
         if lockstep:
             require_builtin_federates(draft, str(source))
         folder = new_run_folder(draft, base_dir)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from federations import REPO, free_port, lockstep_run, tefed_run, write_federation
+from federations import (
+    HELICS_CLI,
+    REPO,
+    free_port,
+    helics_environment,
+    lockstep_run,
+    tefed_run,
+    write_federation,
+)
 
 from tefed.analysis.summary import read_run_tables
 
@@ -140,6 +149,40 @@ def test_the_continuous_market_under_helics_matches_the_lockstep_run(tmp_path: P
     orders = pd.read_parquet(helics_dir / "market_orders.parquet")
     # Households order at times of their own, not all at gate closure.
     assert orders["received_time_s"].nunique() > 2
+
+
+@pytest.mark.federation
+def test_dlmp_reads_its_network_file_under_tefed_run_and_helics_run(tmp_path: Path):
+    """The market clears on the network file beside the federation file, not on OpenDSS: in
+    the run folder's copy under ``tefed run``, in place under ``helics run`` from the file's
+    folder; both give the lockstep run's prices exactly."""
+    path = write_federation(tmp_path, scenario_data("market_dlmp", duration_s=3600))
+    completed = tefed_run(path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    tefed_dir = Path(completed.stdout.strip().splitlines()[-1])
+    resolved = json.loads((tefed_dir / "federation.json").read_text())
+    market = next(entry for entry in resolved["federates"] if entry["name"] == "market")
+    assert market["tefed"]["config"]["network_file"] == str(tefed_dir / "federation.network.json")
+    helics = subprocess.run(
+        [str(HELICS_CLI), "run", "--path", path.name],
+        cwd=path.parent,
+        env=helics_environment(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert helics.returncode == 0, helics.stdout + helics.stderr
+    (helics_dir,) = (tmp_path / "results").glob("*/helics-*")
+    lockstep = lockstep_run(path, tmp_path / "lockstep")
+    for run_dir in (tefed_dir, helics_dir):
+        for name in ("market_dlmp", "market_trades", "market_settlements"):
+            left = pd.read_parquet(run_dir / f"{name}.parquet")
+            right = pd.read_parquet(lockstep.path / f"{name}.parquet")
+            pd.testing.assert_frame_equal(left, right, check_exact=True, obj=name)
+    dlmp = pd.read_parquet(lockstep.path / "market_dlmp.parquet")
+    network = json.loads((tmp_path / "federation.network.json").read_text())
+    assert set(dlmp["bus"]) == {network["source_bus"], *network["branches"]["to_bus"]}
 
 
 def _battery_households(tables: dict) -> pd.DataFrame:

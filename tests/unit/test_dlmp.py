@@ -13,6 +13,7 @@ from scipy import sparse
 from tefed.domain.market.mechanisms.affine_book import ORDER_COLUMNS
 from tefed.domain.market.mechanisms.dlmp import DlmpMarket
 from tefed.domain.network.radial import BRANCH_COLUMNS, RadialNetwork
+from tefed.io.highs_solver import HighsSolver
 
 #: 400 V line-to-neutral base [kV]: a 3-phase branch of R ohm has r = R / 160 pu² per kW.
 LV_KV_LN = 0.4 / math.sqrt(3.0)
@@ -44,7 +45,7 @@ BUYER = (0.30, 0.10, 12.0, 2.0)
 
 
 def test_without_congestion_every_dlmp_is_the_wholesale_price() -> None:
-    market = DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "b"}))
+    market = DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver())
     book = orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "sell", 0.25, 0.05, 9.0, 1.0))
     result = market.clear(book, 0.12)
     assert result.status == "optimal"
@@ -63,7 +64,9 @@ def test_without_congestion_every_dlmp_is_the_wholesale_price() -> None:
 
 
 def test_binding_line_separates_prices_and_is_reported() -> None:
-    market = DlmpMarket(chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}))
+    market = DlmpMarket(
+        chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver()
+    )
     result = market.clear(orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", *BUYER)), 0.10)
     assert result.status == "optimal"
     # Upstream of the 5 kVA line the buyer takes all 12 kW at 0.10; downstream only 5 kW fit,
@@ -84,7 +87,9 @@ def test_binding_voltage_limit_raises_the_downstream_price() -> None:
     # One line, r = 0.16 / 160 = 1e-3 pu²/kW, no rating: v_b = 1 - 2e-3 P >= 0.95² caps P at
     # (1 - 0.9025) / 2e-3 = 48.75 kW, where the bid (0.5 -> 0.1 over 10 -> 100 kW) is worth
     # 0.5 - 0.4 / 90 * 38.75 = 0.327778 USD/kWh.
-    market = DlmpMarket(network(("sb", "s", "b", 0.16, 0.0, math.inf)), pd.Series({"h": "b"}))
+    market = DlmpMarket(
+        network(("sb", "s", "b", 0.16, 0.0, math.inf)), pd.Series({"h": "b"}), solver=HighsSolver()
+    )
     result = market.clear(orders(("o", "h", "buy", 0.5, 0.1, 100.0, 10.0)), 0.10)
     assert result.status == "optimal"
     assert result.power_kw["o"] == pytest.approx(48.75, abs=1e-8)
@@ -95,7 +100,9 @@ def test_binding_voltage_limit_raises_the_downstream_price() -> None:
 
 
 def test_inelastic_demand_beyond_a_rating_is_infeasible_with_zero_awards() -> None:
-    market = DlmpMarket(chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}))
+    market = DlmpMarket(
+        chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver()
+    )
     book = orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", 0.3, 0.1, 12.0, 10.0))
     result = market.clear(book, 0.10)
     assert result.status == "infeasible"
@@ -109,7 +116,9 @@ def test_inelastic_demand_beyond_a_rating_is_infeasible_with_zero_awards() -> No
 def test_step_seller_against_a_substation_export_limit() -> None:
     # 4 kW inelastic load, a 0..10 kW seller at 0.05, grid at 0.10 but at most 3 kW export:
     # the seller runs 7 kW and sets the price at its own 0.05.
-    market = DlmpMarket(chain(), pd.Series({"load": "a", "pv": "b"}), substation_limit_kw=3.0)
+    market = DlmpMarket(
+        chain(), pd.Series({"load": "a", "pv": "b"}), substation_limit_kw=3.0, solver=HighsSolver()
+    )
     book = orders(
         ("l", "load", "buy", 0.3, 0.3, 4.0, 4.0), ("p", "pv", "sell", 0.05, 0.05, 10.0, 0)
     )
@@ -122,7 +131,10 @@ def test_step_seller_against_a_substation_export_limit() -> None:
 def test_reactive_power_tightens_the_thermal_octagon() -> None:
     # pf 0.8: Q = 0.75 P. |P| + |Q| <= sqrt(2) * 10 binds first: P = 14.1421 / 1.75 = 8.0812 kW.
     market = DlmpMarket(
-        network(("sb", "s", "b", 0.016, 0.008, 10.0)), pd.Series({"h": "b"}), power_factor=0.8
+        network(("sb", "s", "b", 0.016, 0.008, 10.0)),
+        pd.Series({"h": "b"}),
+        power_factor=0.8,
+        solver=HighsSolver(),
     )
     result = market.clear(orders(("o", "h", "buy", 0.5, 0.1, 30.0, 0.0)), 0.10)
     power = math.sqrt(2.0) * 10.0 / 1.75
@@ -219,7 +231,7 @@ def congested_case():
 
 def test_pyomo_model_matches_an_independent_highspy_formulation() -> None:
     net, participant_bus, power_factor, book = congested_case()
-    market = DlmpMarket(net, participant_bus, power_factor=power_factor)
+    market = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
     result = market.clear(book, 0.09)
     assert result.status == "optimal"
     assert not result.binding_branches.empty, "the case must bind a thermal limit"
@@ -240,14 +252,16 @@ def test_updating_one_market_equals_building_a_fresh_one_each_interval() -> None
         (book.assign(side=["sell", "buy", "sell", "buy", "buy", "sell"]), 0.11),
         (book, 0.09),
     ]
-    market = DlmpMarket(net, participant_bus, power_factor=power_factor)
+    market = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
     model = market.model
     first = market.clear(*intervals[0])
     instances = []
-    market._solver.set_instance = instances.append  # a rebuild of the solver model would show
+    market._solver._pyomo.set_instance = instances.append  # a rebuild of the model would show
     for interval in intervals:
         updated = market.clear(*interval)
-        fresh = DlmpMarket(net, participant_bus, power_factor=power_factor).clear(*interval)
+        fresh = DlmpMarket(
+            net, participant_bus, power_factor=power_factor, solver=HighsSolver()
+        ).clear(*interval)
         assert updated.status == fresh.status == "optimal"
         pd.testing.assert_series_equal(updated.power_kw, fresh.power_kw, rtol=0, atol=1e-8)
         pd.testing.assert_series_equal(
@@ -260,8 +274,8 @@ def test_updating_one_market_equals_building_a_fresh_one_each_interval() -> None
 @pytest.mark.parametrize("wholesale", [0.02, 0.09, 0.30])
 def test_starting_point_changes_nothing_but_the_work(wholesale: float) -> None:
     net, participant_bus, power_factor, book = congested_case()
-    started = DlmpMarket(net, participant_bus, power_factor=power_factor)
-    cold = DlmpMarket(net, participant_bus, power_factor=power_factor)
+    started = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
+    cold = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
     cold._positions = None  # no starting point: HiGHS from scratch
     with_start, without = started.clear(book, wholesale), cold.clear(book, wholesale)
     assert started.hot_started and not cold.hot_started
@@ -273,23 +287,23 @@ def test_starting_point_changes_nothing_but_the_work(wholesale: float) -> None:
 
 def test_a_solver_that_stops_early_clears_nothing() -> None:
     net, participant_bus, power_factor, book = congested_case()
-    market = DlmpMarket(net, participant_bus, power_factor=power_factor)
-    market._solver.config.solver_options["qp_iteration_limit"] = 0  # every attempt stops
+    market = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
+    market._solver.options["qp_iteration_limit"] = 0  # every attempt stops
     result = market.clear(book, 0.09)
     assert result.status == "failure" and not market.hot_started  # the last try: from scratch
     assert (result.power_kw == 0).all() and result.dlmp_usd_per_kwh.isna().all()
-    market._solver.config.solver_options["qp_iteration_limit"] = 2**31 - 1  # HiGHS default
+    market._solver.options["qp_iteration_limit"] = 2**31 - 1  # HiGHS default
     assert market.clear(book, 0.09).status == "optimal"
 
 
 def test_no_orders_is_empty() -> None:
-    market = DlmpMarket(chain(), pd.Series({"h1": "a"}))
+    market = DlmpMarket(chain(), pd.Series({"h1": "a"}), solver=HighsSolver())
     result = market.clear(orders(), 0.1)
     assert result.status == "empty" and result.power_kw.empty
 
 
 def test_second_order_on_a_side_and_bad_market_inputs_are_refused() -> None:
-    market = DlmpMarket(chain(), pd.Series({"h1": "a"}))
+    market = DlmpMarket(chain(), pd.Series({"h1": "a"}), solver=HighsSolver())
     book = orders(("o1", "h1", "buy", *BUYER), ("o2", "h1", "buy", *BUYER))
     with pytest.raises(ValueError, match=r"participant: got 'h1' for order_id 'o2'.* one order"):
         market.clear(book, 0.1)
@@ -298,10 +312,16 @@ def test_second_order_on_a_side_and_bad_market_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="wholesale_price_usd_per_kwh: got nan"):
         market.clear(book.iloc[:1], math.nan)
     with pytest.raises(ValueError, match=r"participant_bus: got bus\(es\) \{'h2': 'z'\}"):
-        DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "z"}))
+        DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "z"}), solver=HighsSolver())
     with pytest.raises(ValueError, match=r"power_factor: got \{'h1': 0\.0\}"):
-        DlmpMarket(chain(), pd.Series({"h1": "a"}), power_factor=0.0)
+        DlmpMarket(chain(), pd.Series({"h1": "a"}), power_factor=0.0, solver=HighsSolver())
     with pytest.raises(ValueError, match=r"voltage_min_pu, voltage_max_pu: got 1\.1, 0\.9"):
-        DlmpMarket(chain(), pd.Series({"h1": "a"}), voltage_min_pu=1.1, voltage_max_pu=0.9)
+        DlmpMarket(
+            chain(),
+            pd.Series({"h1": "a"}),
+            voltage_min_pu=1.1,
+            voltage_max_pu=0.9,
+            solver=HighsSolver(),
+        )
     with pytest.raises(ValueError, match="substation_limit_kw: got -1"):
-        DlmpMarket(chain(), pd.Series({"h1": "a"}), substation_limit_kw=-1)
+        DlmpMarket(chain(), pd.Series({"h1": "a"}), substation_limit_kw=-1, solver=HighsSolver())

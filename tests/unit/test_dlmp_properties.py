@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tefed.domain.market.mechanisms.affine_book import ORDER_COLUMNS
 from tefed.domain.market.mechanisms.dlmp import STATUSES, DlmpMarket
 from tefed.domain.network.radial import BRANCH_COLUMNS, RadialNetwork
+from tefed.io.highs_solver import HighsSolver
 
 #: Power [kW] and price [USD/kWh] tolerances of the checks (HiGHS works to 1e-7).
 POWER_TOL, PRICE_TOL = 1e-5, 1e-6
@@ -103,7 +104,12 @@ def welfare(orders, power_kw, wholesale) -> float:
 def test_random_clearings_satisfy_balance_limits_and_optimality(case) -> None:
     network, participant_bus, power_factor, orders, wholesale, limit = case
     market = DlmpMarket(
-        network, participant_bus, *BAND_PU, power_factor=power_factor, substation_limit_kw=limit
+        network,
+        participant_bus,
+        *BAND_PU,
+        power_factor=power_factor,
+        substation_limit_kw=limit,
+        solver=HighsSolver(),
     )
     result = market.clear(orders, wholesale)
     assert result.status in STATUSES
@@ -174,7 +180,9 @@ def test_uncongested_prices_equal_the_wholesale_price(case) -> None:
     loose = RadialNetwork(
         **{**network.__dict__, "rating_kw": np.full(network.n_buses - 1, math.inf)}
     )
-    market = DlmpMarket(loose, participant_bus, 0.01, 10.0, power_factor=power_factor)
+    market = DlmpMarket(
+        loose, participant_bus, 0.01, 10.0, power_factor=power_factor, solver=HighsSolver()
+    )
     result = market.clear(orders, wholesale)
     if len(orders):
         assert result.status == "optimal"

@@ -21,6 +21,7 @@ from tefed.analysis.market_kpis import (
 )
 from tefed.domain.market.mechanisms.affine_book import order_welfare, validated_orders
 from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+from tefed.io.highs_solver import HighsSolver
 
 PRICES = pd.DataFrame(
     {
@@ -217,7 +218,9 @@ def _affine_orders_table(book: pd.DataFrame, interval: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("rating_kw", [math.inf, 5.0])
 def test_dlmp_welfare_from_records_equals_the_clearings_objective(rating_kw: float) -> None:
-    market = DlmpMarket(chain(rating_ab_kw=rating_kw), pd.Series({"h1": "a", "h2": "b"}))
+    market = DlmpMarket(
+        chain(rating_ab_kw=rating_kw), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver()
+    )
     book = orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "sell", 0.25, 0.05, 9.0, 1.0))
     result = market.clear(book, 0.12)
     assert result.status == "optimal"
@@ -321,14 +324,16 @@ def test_congestion_counts_spread_and_binding_intervals_and_skips_unsolved_ones(
 
 def test_congestion_of_a_real_clearing_behind_a_binding_line() -> None:
     # test_dlmp's case: the 5 kVA line a-b binds, b is priced at 0.24, s and a at 0.10.
-    market = DlmpMarket(chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}))
+    market = DlmpMarket(
+        chain(rating_ab_kw=5.0), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver()
+    )
     result = market.clear(orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", *BUYER)), 0.10)
     dlmp = _dlmp_table({7: result.dlmp_usd_per_kwh.to_dict()})
     binding = result.binding_branches.assign(interval_index=7)
     found = dlmp_congestion(dlmp, binding)
     assert found["max_dlmp_spread_usd_per_kwh"] == pytest.approx(0.14, abs=1e-9)
     assert found["binding_branch_intervals"] == {"Line.ab": 1}
-    uniform = DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "b"})).clear(
+    uniform = DlmpMarket(chain(), pd.Series({"h1": "a", "h2": "b"}), solver=HighsSolver()).clear(
         orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", *BUYER)), 0.10
     )
     found = dlmp_congestion(_dlmp_table({7: uniform.dlmp_usd_per_kwh.to_dict()}), binding[:0])

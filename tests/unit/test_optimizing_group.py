@@ -12,6 +12,7 @@ from tefed.contract.time_grid import TimeGrid
 from tefed.domain.ems.devices.battery import BatteryParameters
 from tefed.domain.ems.strategy_groups import OptimizingGroup, ShardState
 from tefed.domain.prices.interval_prices import IntervalPrices
+from tefed.io.highs_solver import HighsSolver
 
 #: One hour of 15-minute intervals; the plan looks eight intervals ahead.
 RUN_INTERVALS, HORIZON = 4, 8
@@ -48,7 +49,15 @@ def evening_after_the_run(natural_kw: np.ndarray) -> OptimizingGroup:
         "flexibility_levels": 4,
     }
     return OptimizingGroup(
-        np.array([0]), options, battery, natural_kw, prices, grid, curves=False, community=False
+        np.array([0]),
+        options,
+        battery,
+        natural_kw,
+        prices,
+        grid,
+        curves=False,
+        community=False,
+        solver=HighsSolver(),
     )
 
 

@@ -19,6 +19,7 @@ from tefed.domain.ems.strategies.residual_flexibility import (
     residual_flexibility,
 )
 from tefed.domain.ems.strategies.schedule_lp import BatterySchedule
+from tefed.io.highs_solver import HighsSolver
 
 LEVELS = np.array([0.1, 0.2, 0.3, 0.4])
 #: Flat then falling; non-monotone; inelastic; a seller selling more as the price rises [kW].
@@ -138,7 +139,9 @@ def households():
 @pytest.mark.parametrize("path", ["highspy", "pyomo"])
 def test_arbitrage_households_demand_more_at_a_low_interval_price(path):
     battery, net_load, soc = households()
-    schedule = BatterySchedule(battery, 24, 3600.0, "min_cost", parameter_updates=path)
+    schedule = BatterySchedule(
+        battery, 24, 3600.0, "min_cost", parameter_updates=path, solver=HighsSolver()
+    )
     levels = flexibility_price_levels(0.0, 0.40, 5)
     found = residual_flexibility(schedule, net_load, IMPORT_PRICE, EXPORT_PRICE, soc, levels)
     assert found.optimal and found.status == ("optimal",) * 5 and found.message == ""
@@ -155,7 +158,7 @@ def test_the_level_replaces_both_first_period_prices_only():
     # At the forecast prices the first-period power of the plan is one point of the curve when
     # import and export price of that period are equal.
     battery, net_load, soc = households()
-    schedule = BatterySchedule(battery, 24, 3600.0, "min_cost")
+    schedule = BatterySchedule(battery, 24, 3600.0, "min_cost", solver=HighsSolver())
     prices = IMPORT_PRICE.astype(float).copy()
     export = EXPORT_PRICE.copy()
     export[0] = prices[0]
@@ -168,7 +171,7 @@ def test_the_level_replaces_both_first_period_prices_only():
 
 def test_levels_that_are_not_optimal_are_flagged_and_fall_back_to_the_forecast():
     battery = BatteryParameters.from_round_trip([10.0], [0.5], 0.9025, 0.1, 0.95)
-    schedule = BatterySchedule(battery, 24, 3600.0)
+    schedule = BatterySchedule(battery, 24, 3600.0, solver=HighsSolver())
     found = residual_flexibility(
         schedule, np.ones((1, 24)), IMPORT_PRICE, EXPORT_PRICE, [0.2], np.array([0.1, 0.3])
     )
@@ -179,7 +182,7 @@ def test_levels_that_are_not_optimal_are_flagged_and_fall_back_to_the_forecast()
 
 def test_levels_must_increase():
     battery, net_load, soc = households()
-    schedule = BatterySchedule(battery, 24, 3600.0)
+    schedule = BatterySchedule(battery, 24, 3600.0, solver=HighsSolver())
     with pytest.raises(
         ValueError, match=r"price_levels_usd_per_kwh\[1\] is 0.1; expected strictly"
     ):

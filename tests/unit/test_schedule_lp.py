@@ -18,6 +18,7 @@ from tefed.domain.ems.strategies.schedule_model import (
     COST_TIE_BREAK_KWH_PER_USD,
     THROUGHPUT_PENALTY,
 )
+from tefed.io.highs_solver import HighsSolver
 
 HOURS = np.arange(24)
 #: Time-of-use import price: night, day, evening peak, late [USD/kWh].
@@ -86,7 +87,9 @@ def community_battery() -> BatteryParameters:
 @pytest.mark.parametrize("objective", ["min_cost", "min_import"])
 def test_household_objective_equals_an_independent_matrix_lp(objective):
     battery = household_battery()
-    schedule = BatterySchedule(battery, horizon=24, period_s=3600.0, objective=objective)
+    schedule = BatterySchedule(
+        battery, horizon=24, period_s=3600.0, objective=objective, solver=HighsSolver()
+    )
     result = schedule.solve(HOUSEHOLD_NET_KW[None, :], IMPORT_PRICE, EXPORT_PRICE, [4.0])
     expected = reference_objective(
         battery, HOUSEHOLD_NET_KW, IMPORT_PRICE, EXPORT_PRICE, 4.0, objective
@@ -98,7 +101,9 @@ def test_household_objective_equals_an_independent_matrix_lp(objective):
 @pytest.mark.parametrize("objective", ["min_cost", "min_import"])
 def test_community_battery_objective_equals_an_independent_matrix_lp(objective):
     battery, net_load = community_battery(), community_net_load_kw()
-    schedule = BatterySchedule(battery, horizon=24, period_s=3600.0, objective=objective)
+    schedule = BatterySchedule(
+        battery, horizon=24, period_s=3600.0, objective=objective, solver=HighsSolver()
+    )
     result = schedule.solve(net_load, IMPORT_PRICE, EXPORT_PRICE, [600.0])
     expected = reference_objective(
         battery, net_load[0], IMPORT_PRICE, EXPORT_PRICE, 600.0, objective
@@ -113,7 +118,9 @@ def test_arbitrage_raises_the_peak_import_at_the_pcc_above_self_consumption():
     battery, net_load = community_battery(), community_net_load_kw()
     peak_kw = {}
     for objective in ("min_cost", "min_import"):
-        schedule = BatterySchedule(battery, horizon=24, period_s=3600.0, objective=objective)
+        schedule = BatterySchedule(
+            battery, horizon=24, period_s=3600.0, objective=objective, solver=HighsSolver()
+        )
         result = schedule.solve(net_load, IMPORT_PRICE, EXPORT_PRICE, [600.0])
         assert result.status == "optimal"
         peak_kw[objective] = result.grid_power_kw.max()
@@ -164,7 +171,9 @@ def check_physics(battery, result, net_load_kw, soc_initial_kwh, period_h):
 def test_group_schedule_respects_terminal_state_limits_and_energy_balance(objective, path):
     battery, net_load = group_battery(), group_net_load_kw()
     soc = np.array([5.0, 2.0, 0.0])
-    schedule = BatterySchedule(battery, 24, 3600.0, objective, parameter_updates=path)
+    schedule = BatterySchedule(
+        battery, 24, 3600.0, objective, parameter_updates=path, solver=HighsSolver()
+    )
     result = schedule.solve(net_load, IMPORT_PRICE, EXPORT_PRICE, soc)
     assert result.status == "optimal", result.message
     assert result.battery_power_kw.shape == (3, 24) and result.soc_kwh.shape == (3, 25)
@@ -179,12 +188,14 @@ def test_resolving_after_an_update_equals_a_freshly_built_model(objective):
     first = (group_net_load_kw(), IMPORT_PRICE, EXPORT_PRICE, np.array([5.0, 2.0, 0.0]))
     second = (group_net_load_kw(5), np.roll(IMPORT_PRICE, 5), np.roll(EXPORT_PRICE, 5) * 0.5,
               np.array([8.0, 4.5, 0.0]))  # fmt: skip
-    reused = BatterySchedule(battery, 24, 3600.0, objective)
+    reused = BatterySchedule(battery, 24, 3600.0, objective, solver=HighsSolver())
     model = reused.model
     reused.solve(*first)
     updated = reused.solve(*second)
-    fresh = BatterySchedule(battery, 24, 3600.0, objective).solve(*second)
-    pyomo = BatterySchedule(battery, 24, 3600.0, objective, parameter_updates="pyomo")
+    fresh = BatterySchedule(battery, 24, 3600.0, objective, solver=HighsSolver()).solve(*second)
+    pyomo = BatterySchedule(
+        battery, 24, 3600.0, objective, parameter_updates="pyomo", solver=HighsSolver()
+    )
     pyomo.solve(*first)
     assert reused.model is model and reused.parameter_updates == "highspy"
     assert updated.status == fresh.status == "optimal"
@@ -196,12 +207,12 @@ def test_resolving_after_an_update_equals_a_freshly_built_model(objective):
 @pytest.mark.parametrize("objective", ["min_cost", "min_import"])
 def test_receding_windows_started_from_the_moved_basis_reach_the_fresh_optimum(objective):
     battery, soc = group_battery(), np.array([5.0, 2.0, 0.0])
-    receding = BatterySchedule(battery, 24, 3600.0, objective)
+    receding = BatterySchedule(battery, 24, 3600.0, objective, solver=HighsSolver())
     for start in range(4):
         window = (group_net_load_kw(-start), np.roll(IMPORT_PRICE, -start),
                   np.roll(EXPORT_PRICE, -start), soc)  # fmt: skip
         moved = receding.solve(*window, periods_advanced=1 if start else 0)
-        fresh = BatterySchedule(battery, 24, 3600.0, objective).solve(*window)
+        fresh = BatterySchedule(battery, 24, 3600.0, objective, solver=HighsSolver()).solve(*window)
         assert moved.status == fresh.status == "optimal"
         assert moved.objective_value == pytest.approx(fresh.objective_value, rel=1e-9, abs=1e-9)
         check_physics(battery, moved, window[0], soc, 1.0)
@@ -258,7 +269,7 @@ def test_quarter_hour_periods_scale_energy_by_the_period_length():
     # 4 kW of load for one 15-minute period at 0.30, the battery charged at 0.10 before:
     # 1 kWh bought for 0.10 USD, plus 2 kWh of throughput at the penalty.
     battery = BatteryParameters.from_round_trip([10.0], [5.0], 1.0, 0.0, 1.0)
-    schedule = BatterySchedule(battery, horizon=2, period_s=900.0)
+    schedule = BatterySchedule(battery, horizon=2, period_s=900.0, solver=HighsSolver())
     result = schedule.solve([[0.0, 4.0]], [0.10, 0.30], [0.0, 0.0], [5.0])
     np.testing.assert_allclose(result.battery_power_kw, [[4.0, -4.0]], atol=1e-9)
     np.testing.assert_allclose(result.soc_kwh, [[5.0, 6.0, 5.0]], atol=1e-9)
@@ -270,7 +281,7 @@ def test_state_below_the_band_out_of_reach_is_infeasible_and_falls_back_to_idle(
     # soc_min is 1 kWh; from 0.2 kWh a 0.5 kW charger stores at most 0.2 + 0.5 · 0.95 < 1 kWh
     # by the end of the first hour, so no schedule keeps the band.
     battery = BatteryParameters.from_round_trip([10.0], [0.5], 0.9025, 0.1, 0.95)
-    schedule = BatterySchedule(battery, 24, 3600.0, parameter_updates=path)
+    schedule = BatterySchedule(battery, 24, 3600.0, parameter_updates=path, solver=HighsSolver())
     result = schedule.solve(HOUSEHOLD_NET_KW[None, :], IMPORT_PRICE, EXPORT_PRICE, [0.2])
     assert result.status == "infeasible" and not result.optimal
     assert "for household 0 " in result.message and "fallback" in result.message
@@ -286,7 +297,7 @@ def test_state_below_the_band_within_reach_is_brought_back_and_held_at_the_bound
     # 0.9 kWh, just under soc_min = 1 kWh (self-discharge of an idle battery): the first
     # period charges back into the band and the horizon ends on the bound.
     battery = household_battery()
-    schedule = BatterySchedule(battery, 24, 3600.0)
+    schedule = BatterySchedule(battery, 24, 3600.0, solver=HighsSolver())
     result = schedule.solve(HOUSEHOLD_NET_KW[None, :], IMPORT_PRICE, EXPORT_PRICE, [0.9])
     assert result.status == "optimal"
     assert result.soc_kwh[0, 1] >= 1.0 - 1e-9
@@ -298,7 +309,7 @@ def test_self_discharge_and_separate_power_limits_enter_the_schedule():
     battery = BatteryParameters.from_round_trip(
         [10.0], [5.0], 0.9, 0.1, 0.95, charge_power_kw=2.0, self_discharge_per_h=0.01
     )
-    schedule = BatterySchedule(battery, 24, 3600.0)
+    schedule = BatterySchedule(battery, 24, 3600.0, solver=HighsSolver())
     result = schedule.solve(HOUSEHOLD_NET_KW[None, :], IMPORT_PRICE, EXPORT_PRICE, [4.0])
     assert result.status == "optimal"
     assert result.battery_power_kw.max() == pytest.approx(2.0, abs=1e-9)  # the limit binds
@@ -314,7 +325,7 @@ def test_self_discharge_and_separate_power_limits_enter_the_schedule():
 @pytest.mark.parametrize("limit", [{"time_limit": 0.0}, {"simplex_iteration_limit": 0}])
 def test_a_solver_limit_gives_failed_and_the_fallback(path, limit):
     schedule = BatterySchedule(household_battery(), 24, 3600.0, solver_options=limit,
-                               parameter_updates=path)  # fmt: skip
+                               parameter_updates=path, solver=HighsSolver())  # fmt: skip
     result = schedule.solve(HOUSEHOLD_NET_KW[None, :], IMPORT_PRICE, EXPORT_PRICE, [4.0])
     assert result.status == "failed" and "limit" in result.message.lower()
     assert (result.battery_power_kw == 0).all() and np.isnan(result.objective_value)
@@ -323,7 +334,13 @@ def test_a_solver_limit_gives_failed_and_the_fallback(path, limit):
 
 def test_unknown_solver_option_is_refused():
     with pytest.raises(ValueError, match=r"solver_options\['no_such_option'\]"):
-        BatterySchedule(household_battery(), 2, 3600.0, solver_options={"no_such_option": 1})
+        BatterySchedule(
+            household_battery(),
+            2,
+            3600.0,
+            solver_options={"no_such_option": 1},
+            solver=HighsSolver(),
+        )
 
 
 @pytest.mark.parametrize(
@@ -343,7 +360,7 @@ def test_unknown_solver_option_is_refused():
 def test_invalid_inputs_name_field_position_and_expectation(change, match):
     data = {"net_load": HOUSEHOLD_NET_KW[None, :], "import_price": IMPORT_PRICE,
             "export_price": EXPORT_PRICE, "soc": [4.0]} | change  # fmt: skip
-    schedule = BatterySchedule(household_battery(), 24, 3600.0)
+    schedule = BatterySchedule(household_battery(), 24, 3600.0, solver=HighsSolver())
     with pytest.raises(ValueError, match=match):
         schedule.solve(data["net_load"], data["import_price"], data["export_price"], data["soc"])
 
@@ -352,7 +369,7 @@ def test_errors_name_the_household_where_the_battery_names_it():
     battery = BatteryParameters.from_round_trip(
         [10.0, 5.0], [5.0, 2.5], 0.9, 0.1, 0.95, household_ids=["h01", "h02"]
     )
-    schedule = BatterySchedule(battery, 2, 3600.0)
+    schedule = BatterySchedule(battery, 2, 3600.0, solver=HighsSolver())
     with pytest.raises(ValueError, match=r"soc_initial_kwh\[1\] is 6.0; .* household 1 \(h02\)"):
         schedule.solve(np.zeros((2, 2)), [0.2, 0.2], [0.1, 0.1], [5.0, 6.0])
 
@@ -369,12 +386,12 @@ def test_errors_name_the_household_where_the_battery_names_it():
 def test_invalid_construction_is_refused(arguments, match):
     settings_ = {"horizon": 24, "period_s": 3600.0} | arguments
     with pytest.raises(ValueError, match=match):
-        BatterySchedule(household_battery(), **settings_)
+        BatterySchedule(household_battery(), **settings_, solver=HighsSolver())
 
 
 @functools.cache
 def small_schedule(objective: str) -> BatterySchedule:
-    return BatterySchedule(group_battery(), 6, 1800.0, objective)
+    return BatterySchedule(group_battery(), 6, 1800.0, objective, solver=HighsSolver())
 
 
 @settings(max_examples=40, deadline=None)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tefed.build.household_table import COMMUNITY_ID, resolve_households
+from tefed.build.market_network import NETWORK_FILE_KEY, prepare_market_network
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import FORMAT_VERSION, FederationFile
 from tefed.contract.role_configs import GridConfig, read_role_config
@@ -34,9 +35,17 @@ HELICS_LOG_LEVEL = "warning"
 
 
 def build_federation(
-    scenario: Scenario, scenario_dir: Path, out_path: Path, base_dir: Path
+    scenario: Scenario,
+    scenario_dir: Path,
+    out_path: Path,
+    base_dir: Path,
+    *,
+    write_network: bool = True,
 ) -> FederationFile:
     """Resolve a scenario into a federation file.
+
+    With a DLMP market the feeder's network is extracted here, once, and written beside the
+    federation file (`tefed.build.market_network`); the market entry names it.
 
     Parameters
     ----------
@@ -49,6 +58,9 @@ def build_federation(
     base_dir : Path
         Working directory of the federates (normally the project root); paths inside the
         federation file are relative to it.
+    write_network : bool
+        Whether to write the DLMP market's network file; a draft that is never written
+        extracts the network (to report a feeder the market cannot use) but writes nothing.
     """
     out_path = Path(os.path.abspath(out_path))
     base_dir = Path(os.path.abspath(base_dir))
@@ -65,6 +77,11 @@ def build_federation(
     _attach_to_feeder(households, scenario, feeder, base_dir)
 
     household_ids = households["household_id"].tolist()
+    market_config = scenario.market.model_dump()
+    if scenario.market.mechanism == "dlmp":
+        market_config[NETWORK_FILE_KEY] = prepare_market_network(
+            feeder, out_path, base_dir, write=write_network
+        )
     external = {entry.household_id: entry.exec for entry in scenario.ems.external}
     unknown = [
         f"ems.external[{k}].household_id: got {h!r}; expected an id of the household table "
@@ -113,9 +130,6 @@ def build_federation(
         **scenario.grid.model_dump(include=set(GridConfig.model_fields) - {"feeder"}),
     }
     federates.append(entry("grid", "grid", grid_config))
-    market_config = scenario.market.model_dump()
-    if scenario.market.mechanism == "dlmp":
-        market_config["feeder"] = feeder  # the market builds its network model from it
     federates.append(entry("market", "market", market_config))
     broker = {
         "name": "broker",

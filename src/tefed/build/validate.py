@@ -60,7 +60,13 @@ def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
     scenario = reading.scenario
     if scenario is not None and _feeder_file_exists(scenario, reading.folder):
         try:
-            build_federation(scenario, reading.folder, base_dir / "federation.json", base_dir)
+            build_federation(
+                scenario,
+                reading.folder,
+                base_dir / "federation.json",
+                base_dir,
+                write_network=False,
+            )
         except InputError as error:
             problems += [
                 problem if problem.startswith(error.source) else f"{error.source}: {problem}"

@@ -194,7 +194,7 @@ def build_harness(
     path = folder_path / "federation.json"
     household = None
     if role == "household":
-        draft = build_federation(scenario, scenario_dir, path, base_dir)
+        draft = build_federation(scenario, scenario_dir, path, base_dir, write_network=False)
         household = _household_to_replace(draft, scenario)
         scenario = scenario.model_copy(deep=True)
         external = ExternalHousehold(household_id=household, exec=shlex.join(command))

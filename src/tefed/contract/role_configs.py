@@ -249,7 +249,13 @@ class DlmpConfig(_MarketRulesConfig):
     substation_limit_kw: float | None = Field(
         gt=0, description="substation import/export limit; null: unlimited [kW]"
     )
-    feeder: FeederConfig = Field(description="the grid's feeder, the network model's source")
+    network_file: str = Field(
+        min_length=1,
+        description=(
+            "the feeder's network as the builder extracted it (tefed.build.market_network), "
+            "relative to the federates' working directory"
+        ),
+    )
 
 
 class ContinuousConfig(_MarketRulesConfig):

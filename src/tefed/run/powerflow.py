@@ -73,7 +73,9 @@ def feeder_powerflow(
 def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.DataFrame, bool]:
     scenario, scenario_dir = load_scenario(scenario_path)
     base_dir = Path.cwd()
-    federation = build_federation(scenario, scenario_dir, base_dir / "federation.json", base_dir)
+    federation = build_federation(
+        scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
+    )
     config = federation.entry("grid").tefed.config
     feeder = dict(config["feeder"])
     feeder["commands"] = [*feeder.get("commands", []), *commands]

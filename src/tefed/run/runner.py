@@ -39,7 +39,8 @@ from pathlib import Path
 
 import setproctitle
 
-from tefed.contract.errors import EXIT_USER_ERROR
+from tefed.build.market_network import NETWORK_FILE_KEY, network_file_path
+from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederateEntry, FederationFile
 from tefed.contract.run_folder import STATUS_COMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic
@@ -108,7 +109,8 @@ def resolve_for_run(
     folder of the original file (``source_path``), or against the run folder for a federation
     just built there. Built-in federates are started with this interpreter on the copy. Any
     other program keeps its ``exec`` line, except that an argument naming the original
-    federation file is replaced by the copy, so that it joins this run's broker.
+    federation file is replaced by the copy, so that it joins this run's broker. The DLMP
+    market's network file is copied beside the copy and named by its absolute path.
     """
     copy_path = run_folder.file("federation.json")
     source = source_path.resolve() if source_path is not None else None
@@ -120,6 +122,10 @@ def resolve_for_run(
         entry = FederateEntry.model_validate(entry_data)
         directory = (origin / entry.directory).resolve()
         entry_data["directory"] = str(directory)
+        if entry.tefed is not None and NETWORK_FILE_KEY in entry.tefed.config:
+            entry_data["tefed"]["config"][NETWORK_FILE_KEY] = str(
+                _network_file_in_run(directory / entry.tefed.config[NETWORK_FILE_KEY], run_folder)
+            )
         if entry.is_broker:
             entry_data["exec"] = _broker_command(entry.exec, port, broker_key, bin_dir)
             continue
@@ -143,6 +149,20 @@ def resolve_for_run(
                 str(copy_path) if (directory / word).resolve() == source else word for word in words
             )
     return FederationFile.model_validate(data)
+
+
+def _network_file_in_run(source: Path, run_folder: RunFolder) -> Path:
+    """Copy a market network file into the run folder (unless built there); its path there."""
+    copy = run_folder.file(network_file_path(Path("federation.json")).name)
+    source = source.resolve()
+    if not source.is_file():
+        raise InputError(
+            "federation file: market network_file",
+            [f"{str(source)!r} does not exist; rebuild the federation file (tefed build)"],
+        )
+    if source != copy.resolve():
+        shutil.copyfile(source, copy)
+    return copy
 
 
 def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path) -> str:

@@ -118,9 +118,8 @@ class StallWatchdog(threading.Thread):
         who = ", ".join(f"'{name}' (at t={granted:g} s)" for name, granted in culprits)
         mute = ", ".join(f"'{name}'" for name in silent)
         if silent:
-            finding = (
-                f"not answering: {mute} (its process is stopped or gone)"
-                + (f"; still computing without requesting time: {who}" if culprits else "")
+            finding = f"not answering: {mute} (its process is stopped or gone)" + (
+                f"; still computing without requesting time: {who}" if culprits else ""
             )
         elif culprits:
             finding = f"still computing without requesting time: {who}"

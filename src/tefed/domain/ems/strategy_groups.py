@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -42,6 +43,7 @@ from tefed.domain.ems.strategies.simple_trader import (
     forecast_residual_energy_wh,
     quote_orders,
 )
+from tefed.domain.persistent_solver import PersistentSolver
 
 log = logging.getLogger("tefed.ems")
 
@@ -238,12 +240,24 @@ class OptimizingGroup(StrategyGroup):
     community : bool
         Whether the group is the community battery's agent, which orders its battery's power
         against the whole community's forecast.
+    solver : PersistentSolver
+        A fresh LP solver for the group's schedule.
     """
 
     name = "optimizing"
 
     def __init__(
-        self, members, options, battery, natural_interval_kw, prices, grid, curves, community
+        self,
+        members,
+        options,
+        battery,
+        natural_interval_kw,
+        prices,
+        grid,
+        curves,
+        community,
+        *,
+        solver: PersistentSolver,
     ):
         super().__init__(members, options)
         self._community = community
@@ -257,7 +271,11 @@ class OptimizingGroup(StrategyGroup):
         from tefed.domain.ems.strategies.schedule_lp import BatterySchedule
 
         self._schedule = BatterySchedule(
-            self._battery, self._horizon, grid.market_interval_s, options["objective"]
+            self._battery,
+            self._horizon,
+            grid.market_interval_s,
+            options["objective"],
+            solver=solver,
         )
         self._seen_price = np.full(self._slots, np.nan)
         self._last_interval: int | None = None
@@ -367,7 +385,14 @@ def forecast_intervals_needed(rows) -> int:
 
 
 def strategy_groups(
-    rows, battery: BatteryParameters, natural_interval_kw, community_kw, prices, grid, curves
+    rows,
+    battery: BatteryParameters,
+    natural_interval_kw,
+    community_kw,
+    prices,
+    grid,
+    curves,
+    solver_factory: Callable[[], PersistentSolver],
 ) -> list[StrategyGroup]:
     """One group per (strategy, options) among the shard's households, in a fixed order.
 
@@ -388,6 +413,8 @@ def strategy_groups(
         The time grid.
     curves : bool
         Whether the market takes curves or affine curves.
+    solver_factory : callable
+        Makes a fresh LP solver, one per optimizing group (called only for those).
     """
     groups: list[StrategyGroup] = []
     strategy = rows["strategy"].to_numpy()
@@ -422,6 +449,16 @@ def strategy_groups(
                 else natural_interval_kw[:, members]
             )
             groups.append(
-                OptimizingGroup(members, options, battery, natural, prices, grid, curves, community)
+                OptimizingGroup(
+                    members,
+                    options,
+                    battery,
+                    natural,
+                    prices,
+                    grid,
+                    curves,
+                    community,
+                    solver=solver_factory(),
+                )
             )
     return groups

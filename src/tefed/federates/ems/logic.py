@@ -48,6 +48,7 @@ from tefed.domain.ems.strategy_groups import (
     forecast_intervals_needed,
     strategy_groups,
 )
+from tefed.domain.persistent_solver import PersistentSolver
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.federates.ems.household_profiles import household_profiles
 
@@ -161,6 +162,7 @@ class EmsFederate(FederateLogic):
             self._prices,
             self._grid,
             curves=ORDER_KIND[self._mechanism] != "simple",
+            solver_factory=_lp_solver,
         )
         self._is_trader = np.zeros(count, dtype=bool)
         for group in self._groups:
@@ -472,3 +474,12 @@ class EmsFederate(FederateLogic):
         plans = self._plan_records()
         if plans is not None:
             results.write_parquet(f"optimizing_plans/{self._name}.parquet", plans)
+
+
+def _lp_solver() -> PersistentSolver:
+    """A fresh HiGHS solver for an optimizing group's schedule."""
+    # pyomo and HiGHS load only in a shard with planning households (about 1 s of start-up
+    # that every other ems process is spared).
+    from tefed.io.highs_solver import HighsSolver
+
+    return HighsSolver()

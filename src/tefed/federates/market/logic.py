@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,12 @@ from tefed.domain.market.order_intake import (
 )
 from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
+from tefed.domain.network.radial import RadialNetwork
 from tefed.domain.prices.interval_prices import IntervalPrices
+from tefed.io.market_network import read_market_network
+
+if TYPE_CHECKING:
+    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
 
 log = logging.getLogger("tefed.market")
 
@@ -327,9 +333,34 @@ def _build_mechanism(
         return CurveClearing(config.feeder_capacity_kw)
     if isinstance(config, ContinuousConfig):
         return ContinuousMarket(config.priority)
-    from tefed.io.opendss.market_network import dlmp_market  # OpenDSS only where DLMP needs it
+    return NetworkClearing(_dlmp_market(config, context, table))
 
-    return NetworkClearing(dlmp_market(config, context.base_dir, table))
+
+def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFrame) -> DlmpMarket:
+    """The DLMP market on the network file the builder extracted (``network_file``)."""
+    # pyomo and HiGHS load only in a market that clears with DLMP (about 1 s of start-up spared).
+    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+    from tefed.io.highs_solver import HighsSolver
+
+    path = context.resolve(config.network_file)
+    try:
+        network = read_market_network(path)
+    except FileNotFoundError:
+        raise ValueError(
+            f"market.network_file: {str(path)!r} does not exist; expected the network file the "
+            "builder writes beside the federation file"
+        ) from None
+    ids = table["household_id"].astype(str).to_numpy()
+    return DlmpMarket(
+        RadialNetwork.from_branches(network.branches, network.source_bus),
+        participant_bus=pd.Series(table["bus"].astype(str).str.lower().to_numpy(), index=ids),
+        voltage_min_pu=config.voltage_min_pu,
+        voltage_max_pu=config.voltage_max_pu,
+        source_voltage_pu=network.source_voltage_pu,
+        power_factor=pd.Series(table["power_factor"].to_numpy(float), index=ids),
+        substation_limit_kw=config.substation_limit_kw,
+        solver=HighsSolver(),
+    )
 
 
 _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}

@@ -1,7 +1,8 @@
 """The branches of the circuit compiled in OpenDSS, as the network-constrained market needs them.
 
-Read once at start-up, after `tefed.io.opendss.model.compile_feeder`: every enabled line
-and transformer becomes a row of per-phase series impedance, voltage base and rating, which
+Read once when the federation is built (`extract_market_network`; the builder writes the result
+to the market's network file, `tefed.io.market_network`): every enabled line and transformer
+becomes a row of per-phase series impedance, voltage base and rating, which
 `tefed.domain.network.radial.RadialNetwork.from_branches` turns into a radial tree.
 Elements are visited with OpenDSS's own iterators (which skip disabled elements); other
 power-delivery elements (series reactors, capacitors) are not branches here.
@@ -9,6 +10,7 @@ power-delivery elements (series reactors, capacitors) are not branches here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,15 +18,43 @@ import opendssdirect as dss
 import pandas as pd
 
 from tefed.domain.network.radial import BRANCH_COLUMNS
+from tefed.io.market_network import MarketNetwork
+from tefed.io.opendss.feeder_loader import load_feeder
 
 
 def separate_engine() -> Any:
     """A new OpenDSS engine of its own, beside the process's default one.
 
-    The market compiles the feeder for its DLMP model here, so it never disturbs the grid
-    federate's circuit when both run in one process (the lockstep runner).
+    The market's network is extracted here, so that extracting never disturbs a circuit the
+    grid federate compiled in the same process (the lockstep runner builds and runs in one).
     """
     return dss.NewContext()
+
+
+def extract_market_network(feeder: dict[str, Any], base_dir: str | Path) -> MarketNetwork:
+    """Compile a grid configuration's feeder in an engine of its own and read its network.
+
+    Parameters
+    ----------
+    feeder : dict
+        The grid configuration's ``feeder`` section (`tefed.io.opendss.feeder_loader`).
+    base_dir : str or pathlib.Path
+        Folder a relative OpenDSS master path resolves against.
+
+    Returns
+    -------
+    MarketNetwork
+        `network_branches` and `network_source` of the compiled feeder.
+
+    Raises
+    ------
+    ValueError
+        If the feeder does not compile or has a branch `network_branches` cannot read.
+    """
+    engine = separate_engine()
+    load_feeder(feeder, base_dir, engine=engine)
+    source_bus, source_voltage_pu = network_source(engine)
+    return MarketNetwork(network_branches(engine), source_bus, source_voltage_pu)
 
 
 def network_branches(engine: Any = dss) -> pd.DataFrame:

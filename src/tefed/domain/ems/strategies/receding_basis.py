@@ -5,16 +5,15 @@ period that was second becomes first. The simplex basis of the previous optimum,
 period, is then one period off; moved back by the periods the window advanced (the last period
 repeated to fill the end), it is usually a few pivots from the new optimum instead of thousands.
 
-Statuses are HiGHS's basis statuses as integers (``HighsBasisStatus``: 0 lower, 1 basic,
-2 upper, 3 zero, 4 non-basic).
+Statuses are the integers of `tefed.domain.persistent_solver` (HiGHS's ``HighsBasisStatus``:
+0 lower, 1 basic, 2 upper, 3 zero, 4 non-basic).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: ``HighsBasisStatus.kBasic`` as an integer.
-BASIC = 1
+from tefed.domain.persistent_solver import BASIC
 
 
 def advanced_basis(

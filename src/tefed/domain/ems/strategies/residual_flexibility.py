@@ -167,7 +167,8 @@ def residual_flexibility(
     >>> from tefed.domain.ems.devices.battery import BatteryParameters
     >>> from tefed.domain.ems.strategies.schedule_lp import BatterySchedule
     >>> battery = BatteryParameters.from_round_trip([10.0], [5.0], 1.0, 0.0, 1.0)
-    >>> schedule = BatterySchedule(battery, horizon=2, period_s=3600.0)
+    >>> from tefed.io.highs_solver import HighsSolver
+    >>> schedule = BatterySchedule(battery, horizon=2, period_s=3600.0, solver=HighsSolver())
     >>> flexibility = residual_flexibility(
     ...     schedule, np.zeros((1, 2)), np.array([0.25, 0.30]), np.array([0.25, 0.20]),
     ...     np.array([5.0]), np.array([0.10, 0.25, 0.40]))

@@ -5,26 +5,27 @@ household energy-management LP of Rana et al.: minimum cost (arbitrage against t
 export prices) or minimum import (self-consumption). The households are independent blocks of
 one LP, solved together; the first period of the plan is the next delivery interval.
 
-The model (`schedule_model`) is declared once in Pyomo and loaded into HiGHS through Pyomo's
-persistent interface (``pyomo.contrib.solver``); every call changes only numbers: the net-load
+The model (`schedule_model`) is declared once in Pyomo and loaded into the solver the schedule
+is given (a `tefed.domain.persistent_solver.PersistentSolver`; in tefed HiGHS through Pyomo's
+persistent interface, `tefed.io.highs_solver`); every call changes only numbers: the net-load
 forecast (right-hand sides of the power balances), the initial state of charge (right-hand
 sides of the first dynamics row and of the terminal row) and the prices (costs of the import
-and export columns). HiGHS keeps its basis between calls, so each solve starts from the
+and export columns). The solver keeps its basis between calls, so each solve starts from the
 previous optimum, moved on by a period when the window did (``periods_advanced``,
 `receding_basis`).
 
 Two ways to push those numbers (``parameter_updates``):
 
-- ``"highspy"`` (default): two array calls into HiGHS (``changeColsCost``,
-  ``changeRowsBounds``) at the positions Pyomo gave the columns and rows (found once and
-  checked against the loaded model), then HiGHS's ``run``. For 100 households × 96 periods
-  the updates take about 2 ms and the warm-started simplex about 30-80 ms.
+- ``"highspy"`` (default): two array calls into the solver (with HiGHS: ``changeColsCost``,
+  ``changeRowsBounds``) at the positions it gave the columns and rows (found once and
+  checked against the loaded model), then its ``run``. For 100 households × 96 periods the
+  updates take about 2 ms and the warm-started simplex about 30-80 ms.
 - ``"pyomo"``: store the mutable parameters, ``update_parameters()`` and Pyomo's ``solve``.
   The update evaluates one expression and makes one HiGHS call per row bound and cost
   coefficient; the solve checks the model for changes, captures the output and polls for
   interrupts in a Python callback every iteration: about 0.2 s more per interval for the same
-  group (see ``benchmarks/ems_optimizing``). Used when asked for, or when a Pyomo release no
-  longer exposes the positions.
+  group (see ``benchmarks/ems_optimizing``). Used when asked for, or when the solver cannot
+  tell its positions.
 """
 
 from __future__ import annotations
@@ -33,10 +34,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
-from pyomo.contrib.solver.common.results import TerminationCondition
-from pyomo.contrib.solver.solvers.highs import Highs
 
 from tefed.domain.ems.devices.battery import BatteryParameters
 from tefed.domain.ems.strategies.receding_basis import advanced_basis
@@ -47,22 +45,14 @@ from tefed.domain.ems.strategies.schedule_model import (
     battery_bounds,
     build_model,
     column_costs,
-    highs_positions,
-    load_into_highs,
+    data_positions,
+    model_columns,
     row_bounds,
 )
+from tefed.domain.persistent_solver import PersistentSolver
 
 STATUSES = ("optimal", "infeasible", "failed")
 UPDATE_PATHS = ("highspy", "pyomo")
-_OPTIMAL = TerminationCondition.convergenceCriteriaSatisfied
-_INFEASIBLE = (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded)
-#: HiGHS basis statuses by their integer value.
-_BASIS = np.array([highspy.HighsBasisStatus(value) for value in range(5)], dtype=object)
-_STATUS = {
-    highspy.HighsModelStatus.kOptimal: "optimal",
-    highspy.HighsModelStatus.kInfeasible: "infeasible",
-    highspy.HighsModelStatus.kUnboundedOrInfeasible: "infeasible",
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +68,7 @@ class ScheduleResult:
         ``optimal`` the arrays are the fallback: batteries idle, grid power equal to the
         net-load forecast, the state of charge only self-discharging.
     message : str
-        HiGHS's model status and, unless optimal, what the fallback is and why.
+        The solver's words for its outcome and, unless optimal, what the fallback is and why.
     battery_power_kw : numpy.ndarray
         Charge − discharge per household and period, shape (N, H), AC side, + charging [kW].
     grid_power_kw : numpy.ndarray
@@ -118,17 +108,20 @@ class BatterySchedule:
     objective : str
         ``"min_cost"`` (arbitrage) or ``"min_import"`` (self-consumption), see `solve`.
     solver_options : mapping, optional
-        HiGHS options (e.g. ``{"time_limit": 10.0}``); on the ``highspy`` path they are set
-        once here, and one HiGHS refuses raises ValueError.
+        Solver options (with HiGHS e.g. ``{"time_limit": 10.0}``); on the ``highspy`` path
+        they are set once here, and one the solver refuses raises ValueError.
     parameter_updates : str
-        ``"highspy"`` (array updates into HiGHS) or ``"pyomo"`` (mutable parameters); see the
-        module notes. The path in use is the attribute of the same name.
+        ``"highspy"`` (array updates into the solver) or ``"pyomo"`` (mutable parameters); see
+        the module notes. The path in use is the attribute of the same name.
+    solver : PersistentSolver
+        A fresh LP solver (e.g. `tefed.io.highs_solver.HighsSolver()`); the schedule loads its
+        model into it once.
 
     Attributes
     ----------
     model : pyomo.environ.ConcreteModel
         The LP, built once. Its mutable parameters hold the last data only on the ``pyomo``
-        path; on the ``highspy`` path the data go straight into HiGHS.
+        path; on the ``highspy`` path the data go straight into the solver.
     parameter_updates : str
         The update path in use.
 
@@ -147,6 +140,8 @@ class BatterySchedule:
         objective: str = "min_cost",
         solver_options: Mapping[str, object] | None = None,
         parameter_updates: str = "highspy",
+        *,
+        solver: PersistentSolver,
     ):
         if int(horizon) != horizon or horizon < 1:
             raise ValueError(f"horizon is {horizon!r}; expected a whole number of periods >= 1")
@@ -163,7 +158,7 @@ class BatterySchedule:
         self.battery, self.horizon, self.period_s = battery, int(horizon), float(period_s)
         self.objective, self.household_count = objective, battery.household_count
         self._bounds = battery_bounds(battery, self.period_s)
-        # Placeholder data until the first solve, all non-zero so that the check of the HiGHS
+        # Placeholder data until the first solve, all non-zero so that the check of the solver's
         # positions would notice a row or cost that Pyomo loaded with the other sign.
         middle_kwh = 0.5 * (self._bounds.soc_low_kwh + self._bounds.soc_high_kwh)
         placeholder = ScheduleData(
@@ -171,23 +166,17 @@ class BatterySchedule:
             np.full(self.horizon, 0.1), middle_kwh,
         )  # fmt: skip
         self.model = build_model(battery, self.period_s, objective, placeholder)
-        self._solver = Highs()
-        config = self._solver.config
-        config.load_solutions, config.raise_exception_on_nonoptimal_result = False, False
-        config.solver_options = {"output_flag": False, **dict(solver_options or {})}
-        for name in list(config.auto_updates):  # the structure never changes; `solve` pushes
-            setattr(config.auto_updates, name, False)  # the data itself
-        self._variables = load_into_highs(self._solver, self.model)
+        self._solver = solver
+        self._variables = model_columns(self.model)
+        options = {"output_flag": False, **dict(solver_options or {})}
+        solver.load(self.model, options, columns_first=self._variables)
         self._positions = None
         if parameter_updates == "highspy":
             expected = (self._costs(placeholder), row_bounds(placeholder, self._bounds))
-            self._positions = highs_positions(self._solver, self.model, placeholder, expected)
+            self._positions = data_positions(solver, self.model, placeholder, expected)
         self.parameter_updates = "highspy" if self._positions is not None else "pyomo"
-        if self._positions is not None:  # HiGHS is run directly: give it the options now
-            highs = self._solver._solver_model
-            for key, value in config.solver_options.items():
-                if highs.setOptionValue(key, value) != highspy.HighsStatus.kOk:
-                    raise ValueError(f"solver_options[{key!r}] is {value!r}; HiGHS refused it")
+        if self._positions is not None:  # the solver is run directly: give it the options now
+            solver.apply_options()
 
     def solve(
         self,
@@ -213,7 +202,7 @@ class BatterySchedule:
         periods_advanced : int
             Periods this window starts after the previous call's, >= 0: 1 when the receding
             horizon moved on by one interval, 0 for the same window (e.g. re-solved at other
-            prices). On the ``highspy`` path HiGHS then starts from the previous optimal basis
+            prices). On the ``highspy`` path the solver then starts from the previous optimal basis
             moved on by as many periods (`receding_basis.advanced_basis`), else from the
             previous basis as it is; the result is the same optimum either way.
 
@@ -276,7 +265,9 @@ class BatterySchedule:
         the load, ``4 · 0.10 = 0.40`` USD plus 8 kWh of throughput at 1e-5 USD/kWh.
 
         >>> battery = BatteryParameters.from_round_trip([10.0], [5.0], 1.0, 0.0, 1.0)
-        >>> plan = BatterySchedule(battery, horizon=2, period_s=3600.0).solve(
+        >>> from tefed.io.highs_solver import HighsSolver
+        >>> schedule = BatterySchedule(battery, horizon=2, period_s=3600.0, solver=HighsSolver())
+        >>> plan = schedule.solve(
         ...     np.array([[0.0, 4.0]]), np.array([0.10, 0.30]), np.zeros(2), np.array([5.0]))
         >>> plan.status, plan.battery_power_kw.round(6).tolist(), round(plan.objective_value, 6)
         ('optimal', [[4.0, -4.0]], 0.40008)
@@ -292,7 +283,7 @@ class BatterySchedule:
         if self._positions is not None:
             if periods_advanced:
                 self._advance_basis(int(periods_advanced))
-            status, words, objective_value, x = self._solve_in_highs(data)
+            status, words, objective_value, x = self._solve_with_arrays(data)
         else:
             status, words, objective_value, x = self._solve_in_pyomo(data)
         if status != "optimal":
@@ -314,43 +305,30 @@ class BatterySchedule:
         return column_costs(data, self.period_s, self.objective)
 
     def _advance_basis(self, periods: int) -> None:
-        """Move HiGHS's basis on by ``periods``; HiGHS keeps its own if it refuses the move."""
-        highs, positions = self._solver._solver_model, self._positions
-        basis = highs.getBasis()
-        if not basis.valid:
+        """Move the solver's basis on by ``periods``; it keeps its own if it refuses the move."""
+        positions, basis = self._positions, self._solver.basis()
+        if basis is None:
             return
-        columns, rows = (
-            np.fromiter((status.value for status in statuses), np.int8, len(statuses))
-            for statuses in (basis.col_status, basis.row_status)
-        )
         period_columns = positions.columns.reshape(len(COLUMNS), *positions.period_rows.shape[1:])
-        columns, rows = advanced_basis(
-            columns, rows, period_columns, positions.period_rows, periods
-        )
-        moved = highspy.HighsBasis()
-        moved.col_status, moved.row_status = list(_BASIS[columns]), list(_BASIS[rows])
-        moved.valid = True
-        highs.setBasis(moved)
+        columns, rows = advanced_basis(*basis, period_columns, positions.period_rows, periods)
+        self._solver.set_basis(columns, rows)
 
-    def _solve_in_highs(self, data: ScheduleData) -> tuple[str, str, float, np.ndarray | None]:
-        """Push the data as arrays and run HiGHS from its last basis; status, HiGHS's words,
-        objective and every column (`COLUMNS` order) when optimal."""
-        highs, positions = self._solver._solver_model, self._positions
-        columns, rows = positions.priced_columns, positions.data_rows
-        highs.changeColsCost(columns.size, columns, self._costs(data))
+    def _solve_with_arrays(self, data: ScheduleData) -> tuple[str, str, float, np.ndarray | None]:
+        """Push the data as arrays and run the solver from its last basis; status, the
+        solver's words, objective and every column (`COLUMNS` order) when optimal."""
+        solver, positions = self._solver, self._positions
+        solver.set_costs(positions.priced_columns, self._costs(data))
         rhs = row_bounds(data, self._bounds)
-        highs.changeRowsBounds(rows.size, rows, rhs, rhs)
-        highs.run()
-        status = _STATUS.get(highs.getModelStatus(), "failed")
-        if status == "failed":  # a warm start gone wrong numerically: once more from scratch
-            highs.clearSolver()
-            highs.run()
-            status = _STATUS.get(highs.getModelStatus(), "failed")
-        words = f"HiGHS: {highs.modelStatusToString(highs.getModelStatus())}"
+        solver.set_row_bounds(positions.data_rows, rhs, rhs)
+        outcome = solver.run()
+        if outcome.status == "other":  # a warm start gone wrong numerically: again from scratch
+            solver.forget_start()
+            outcome = solver.run()
+        status = "failed" if outcome.status == "other" else outcome.status
         if status != "optimal":
-            return status, words, math.nan, None
-        x = np.asarray(highs.getSolution().col_value)[positions.columns]
-        return status, words, float(highs.getInfo().objective_function_value), x
+            return status, outcome.words, math.nan, None
+        x = solver.primal_values()[positions.columns]
+        return status, outcome.words, float(outcome.objective_value), x
 
     def _solve_in_pyomo(self, data: ScheduleData) -> tuple[str, str, float, np.ndarray | None]:
         """Store the data in the mutable parameters and solve through Pyomo; as above."""
@@ -366,14 +344,12 @@ class BatterySchedule:
         for parameter, array in values.items():  # index order: household-major, as ravel
             parameter.store_values(dict(zip(parameter.keys(), array.tolist(), strict=True)))
         self._solver.update_parameters()
-        results = self._solver.solve(model)
-        condition = results.termination_condition
-        words = f"Pyomo: {condition.name}"
-        if condition != _OPTIMAL:
-            return ("infeasible" if condition in _INFEASIBLE else "failed"), words, math.nan, None
-        found = results.solution_loader.get_vars(self._variables)
-        x = np.fromiter((found[v] for v in self._variables), float, len(self._variables))
-        return "optimal", words, float(results.incumbent_objective), x
+        outcome = self._solver.solve()
+        if outcome.status != "optimal":
+            status = "failed" if outcome.status == "other" else outcome.status
+            return status, outcome.words, math.nan, None
+        x = self._solver.values(self._variables)
+        return "optimal", outcome.words, float(outcome.objective_value), x
 
     def _validated(self, net_load, import_price, export_price, soc_initial) -> ScheduleData:
         """Inputs as float arrays, checked; ValueError on the first problem."""

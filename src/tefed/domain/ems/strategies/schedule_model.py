@@ -1,9 +1,10 @@
-"""The battery-schedule LP of `schedule_lp`: its Pyomo declaration and where HiGHS holds it.
+"""The battery-schedule LP of `schedule_lp`: its Pyomo declaration and where the solver holds it.
 
 `build_model` declares the LP once for N households and H periods (equations in
-`schedule_lp.BatterySchedule.solve`). `load_into_highs` hands it to Pyomo's persistent HiGHS
-interface; `highs_positions` finds the HiGHS columns and rows that carry the per-interval data,
-so that `column_costs` and `row_bounds` can be written into HiGHS as whole arrays.
+`schedule_lp.BatterySchedule.solve`); `model_columns` lists its variables in the order they are
+loaded into the solver. `data_positions` finds the solver's columns and rows that carry the
+per-interval data, so that `column_costs` and `row_bounds` can be written into the solver as
+whole arrays.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.solvers.highs import Highs
 
 from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from tefed.domain.persistent_solver import PersistentSolver
 
 OBJECTIVES = ("min_cost", "min_import")
 #: Cost of every kWh charged and every kWh discharged, in objective units (USD for min_cost,
@@ -25,7 +26,7 @@ THROUGHPUT_PENALTY = 1e-5
 #: least import, the cheapest. It never buys more import while every price is below about
 #: ``round_trip_efficiency / COST_TIE_BREAK_KWH_PER_USD`` (90 USD/kWh at 90 %).
 COST_TIE_BREAK_KWH_PER_USD = 1e-2
-#: Variables per household and period, in the order `load_into_highs` adds them.
+#: Variables per household and period, in the order `model_columns` lists them.
 COLUMNS = ("import_kw", "export_kw", "charge_kw", "discharge_kw", "soc_kwh")
 _PERIOD_ROWS = ("power_balance", "soc_dynamics")
 
@@ -70,8 +71,8 @@ class BatteryBounds:
     retention: np.ndarray
 
 
-class HighsPositions(NamedTuple):
-    """Where HiGHS holds the LP's data.
+class DataPositions(NamedTuple):
+    """Where the solver holds the LP's data (its column and row indices).
 
     Attributes
     ----------
@@ -153,7 +154,7 @@ def objective_weights(objective: str) -> tuple[float, float]:
 
 
 def column_costs(data: ScheduleData, period_s: float, objective: str) -> np.ndarray:
-    """Objective coefficients of the import then the export columns (`HighsPositions` order).
+    """Objective coefficients of the import then the export columns (`DataPositions` order).
 
     Parameters
     ----------
@@ -184,7 +185,7 @@ def column_costs(data: ScheduleData, period_s: float, objective: str) -> np.ndar
 
 
 def row_bounds(data: ScheduleData, bounds: BatteryBounds) -> np.ndarray:
-    """Right-hand sides of the data rows (`HighsPositions` order).
+    """Right-hand sides of the data rows (`DataPositions` order).
 
     Parameters
     ----------
@@ -324,57 +325,15 @@ def build_model(
     return m
 
 
-def load_into_highs(solver: Highs, model: pyo.ConcreteModel) -> list:
-    """Load a `build_model` model into Pyomo's persistent HiGHS interface.
+def data_positions(
+    solver: PersistentSolver, model: pyo.ConcreteModel, data: ScheduleData, expected: tuple
+) -> DataPositions | None:
+    """The solver's positions of the data-carrying columns and rows, checked against the data.
 
     Parameters
     ----------
-    solver : pyomo.contrib.solver.solvers.highs.Highs
-        A fresh persistent solver.
-    model : pyomo.environ.ConcreteModel
-        The model.
-
-    Returns
-    -------
-    list of pyomo VarData
-        Every variable, in `COLUMNS` order, household-major.
-
-    Notes
-    -----
-    Every column is added in one call before the rows: ``set_instance`` alone adds columns
-    constraint by constraint as it meets them, one HiGHS call each (a quarter of the build
-    time for 100 households × 96 periods).
-
-    Examples
-    --------
-    >>> battery = BatteryParameters.from_round_trip([10.0], [5.0], 0.9, 0.1, 0.9)
-    >>> model = build_model(battery, 3600.0, "min_cost", ScheduleData(
-    ...     np.zeros((1, 3)), np.full(3, 0.2), np.full(3, 0.1), np.array([5.0])))
-    >>> len(load_into_highs(Highs(), model))
-    15
-    """
-    variables = [var for name in COLUMNS for var in getattr(model, name).values()]
-    parts = (model.objective, model.power_balance, model.soc_dynamics, model.terminal_soc)
-    for part in parts:
-        part.deactivate()
-    solver.set_instance(model)
-    solver.add_variables(variables)
-    for part in parts:
-        part.activate()
-    solver.add_constraints(list(model.component_data_objects(pyo.Constraint, active=True)))
-    solver.set_objective(model.objective)
-    return variables
-
-
-def highs_positions(
-    solver: Highs, model: pyo.ConcreteModel, data: ScheduleData, expected: tuple
-) -> HighsPositions | None:
-    """HiGHS positions of the data-carrying columns and rows, checked against the loaded data.
-
-    Parameters
-    ----------
-    solver : pyomo.contrib.solver.solvers.highs.Highs
-        The solver `load_into_highs` loaded ``model`` into.
+    solver : PersistentSolver
+        The solver ``model`` is loaded into.
     model : pyomo.environ.ConcreteModel
         The model, loaded with ``data``.
     data : ScheduleData
@@ -384,42 +343,54 @@ def highs_positions(
 
     Returns
     -------
-    HighsPositions or None
-        None when Pyomo's internals (pyomo 6.10: the persistent interface's variable and
-        constraint maps, ``_solver_model``) are not there, or HiGHS does not hold ``expected``
-        at the positions found; the caller then updates through Pyomo's parameters.
+    DataPositions or None
+        None when the solver cannot tell its positions or its data, or does not hold
+        ``expected`` at the positions found; the caller then updates through the model's
+        parameters.
 
     Examples
     --------
+    >>> from tefed.io.highs_solver import HighsSolver
     >>> battery = BatteryParameters.from_round_trip([10.0], [5.0], 0.9, 0.1, 0.9)
     >>> data = ScheduleData(np.ones((1, 3)), np.full(3, 0.2), np.full(3, 0.1), np.array([5.0]))
-    >>> model, solver = build_model(battery, 3600.0, "min_cost", data), Highs()
-    >>> _ = load_into_highs(solver, model)
+    >>> model, solver = build_model(battery, 3600.0, "min_cost", data), HighsSolver()
+    >>> solver.load(model, {"output_flag": False}, columns_first=model_columns(model))
     >>> bounds = battery_bounds(battery, 3600.0)
     >>> expected = (column_costs(data, 3600.0, "min_cost"), row_bounds(data, bounds))
-    >>> highs_positions(solver, model, data, expected).data_rows.size  # 3 + 1 + 1
+    >>> data_positions(solver, model, data, expected).data_rows.size  # 3 + 1 + 1
     5
     """
     households, periods = data.net_load_kw.shape
     pairs = [(i, t) for i in range(households) for t in range(periods)]
-    try:
-        column, row = solver._pyomo_var_to_solver_var_map, solver._pyomo_con_to_solver_con_map
-        columns = [column[id(getattr(model, name)[pair])] for name in COLUMNS for pair in pairs]
-        period_rows = [row[getattr(model, name)[pair]] for name in _PERIOD_ROWS for pair in pairs]
-        terminal_rows = [row[model.terminal_soc[i]] for i in range(households)]
-        lp = solver._solver_model.getLp()
-    except (AttributeError, KeyError, TypeError):
+    columns = solver.column_positions(
+        [getattr(model, name)[pair] for name in COLUMNS for pair in pairs]
+    )
+    period_rows = solver.row_positions(
+        [getattr(model, name)[pair] for name in _PERIOD_ROWS for pair in pairs]
+    )
+    terminal_rows = solver.row_positions([model.terminal_soc[i] for i in range(households)])
+    if columns is None or period_rows is None or terminal_rows is None:
         return None
-    columns = np.array(columns, dtype=np.int32)
-    period_rows = np.array(period_rows, dtype=np.int32).reshape(2, households, periods)
+    columns = columns.astype(np.int32)
+    period_rows = period_rows.astype(np.int32).reshape(2, households, periods)
     data_rows = np.concatenate([period_rows[0].ravel(), period_rows[1, :, 0], terminal_rows])
-    positions = HighsPositions(
+    positions = DataPositions(
         columns[: 2 * len(pairs)], data_rows.astype(np.int32), columns, period_rows
     )
+    stored = solver.stored_data(positions.priced_columns, positions.data_rows)
+    if stored is None:
+        return None
+    held, lower, upper = stored
     costs, rhs = expected
-    lower = np.asarray(lp.row_lower_)[positions.data_rows]
-    upper = np.asarray(lp.row_upper_)[positions.data_rows]
-    held = np.asarray(lp.col_cost_)[positions.priced_columns]
     tight = {"rtol": 1e-12, "atol": 1e-12}
     same = np.allclose(lower, rhs, **tight) and np.allclose(upper, rhs, **tight)
     return positions if same and np.allclose(held, costs, **tight) else None
+
+
+def model_columns(model: pyo.ConcreteModel) -> list:
+    """Every variable of a `build_model` model, in `COLUMNS` order, household-major.
+
+    Loaded first and in this order (`PersistentSolver.load`'s ``columns_first``), they are the
+    solver's columns in this order.
+    """
+    return [var for name in COLUMNS for var in getattr(model, name).values()]

@@ -2,8 +2,9 @@
 
 `DlmpMarket` maximizes welfare over the LinDistFlow model of a `RadialNetwork`. The Pyomo model is
 built once for a fixed set of participants; every interval changes only its mutable parameters
-(award bounds, objective coefficients, wholesale price), which are pushed to HiGHS through Pyomo's
-persistent interface (``pyomo.contrib.solver``). The DLMP of a bus is the dual of its balance.
+(award bounds, objective coefficients, wholesale price), which are pushed to the solver the market
+is given (a `tefed.domain.persistent_solver.PersistentSolver`; HiGHS in tefed). The DLMP of a bus
+is the dual of its balance.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import TerminationCondition
-from pyomo.contrib.solver.solvers.highs import Highs
 
 from tefed.domain.market.mechanisms.affine_book import (
     COEFFICIENTS,
@@ -28,13 +26,11 @@ from tefed.domain.market.mechanisms.affine_book import (
     validated_orders,
 )
 from tefed.domain.network.radial import RadialNetwork
+from tefed.domain.persistent_solver import BASIC, LOWER, NONBASIC, UPPER, PersistentSolver
 
 STATUSES = ("optimal", "infeasible", "empty", "failure")
 BINDING_COLUMNS = ("branch", "flow_kw", "flow_kvar", "rating_kw", "shadow_price_usd_per_kwh")
 _BINDING_TOLERANCE = 1e-6  # relative slack under which a thermal limit binds [-]
-_OPTIMAL = TerminationCondition.convergenceCriteriaSatisfied
-_INFEASIBLE = (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded)
-_BASIS = highspy.HighsBasisStatus
 _VARIABLES = ("buy_kw", "sell_kw", "import_kw", "import_kvar", "flow_kw", "flow_kvar", "v_mpu2")
 _ROWS = ("balance_kw", "balance_kvar", "voltage", "limit")
 #: Thermal rows of a rated branch: coefficients of P and Q, factor on the rating.
@@ -102,13 +98,17 @@ class DlmpMarket:
         generation too (a generator injects reactive power).
     substation_limit_kw : float, optional
         Largest import and export at the source [kW], >= 0; None means unlimited.
+    solver : PersistentSolver
+        A fresh solver (e.g. `tefed.io.highs_solver.HighsSolver()`); the market loads its model
+        into it once. It must solve convex QPs, give row duals, and (for the hot start) take a
+        primal point and a basis.
 
     Attributes
     ----------
     model : pyomo.environ.ConcreteModel
         The optimization model, built once; `clear` changes only its mutable parameters.
     hot_started : bool
-        Whether the last `clear` handed HiGHS a feasible starting point (see `clear`).
+        Whether the last `clear` handed the solver a feasible starting point (see `clear`).
     """
 
     def __init__(
@@ -120,6 +120,8 @@ class DlmpMarket:
         source_voltage_pu: float = 1.0,
         power_factor: float | pd.Series = 1.0,
         substation_limit_kw: float | None = None,
+        *,
+        solver: PersistentSolver,
     ):
         self.network = network
         self._bus_of = network.bus_positions(participant_bus)
@@ -148,15 +150,11 @@ class DlmpMarket:
         band_rows = [np.full(n_branch, band[1]), np.full(n_branch, -band[0])]
         limits = [limit, limit] if self._limited else []
         self._bounds = np.concatenate([thermal, thermal, *band_rows, limits])
-        self._solver = Highs()
-        config = self._solver.config
-        config.load_solutions, config.raise_exception_on_nonoptimal_result = False, False
+        self._solver = solver
+        # HiGHS's default 1e-7 regularization moves results by about 1e-6.
         options = {"output_flag": False, "qp_regularization_value": 0.0, "qp_allow_hot_start": True}
-        config.solver_options = options  # HiGHS's default 1e-7 regularization moves results ~1e-6
-        for name in list(config.auto_updates):  # the structure never changes: `clear` pushes
-            setattr(config.auto_updates, name, False)  # the parameters itself
-        self._solver.set_instance(self.model)
-        self._positions = _highs_positions(self._solver, self._vars, self._rows)
+        solver.load(self.model, options)
+        self._positions = _positions(solver, self._vars, self._rows)
         self.hot_started = False
 
     def clear(self, orders: pd.DataFrame, wholesale_price_usd_per_kwh: float) -> DlmpResult:
@@ -223,7 +221,9 @@ class DlmpMarket:
         ...     "branch": ["Line.a"], "from_bus": ["s"], "to_bus": ["b"], "kind": ["line"],
         ...     "phases": [3], "resistance_ohm": [0.01], "reactance_ohm": [0.0],
         ...     "base_kv_ln": [0.23], "rating_kva": [5.0]}), "s")
-        >>> result = DlmpMarket(network, pd.Series({"home": "b"})).clear(pd.DataFrame({
+        >>> from tefed.io.highs_solver import HighsSolver
+        >>> market = DlmpMarket(network, pd.Series({"home": "b"}), solver=HighsSolver())
+        >>> result = market.clear(pd.DataFrame({
         ...     "order_id": ["o1"], "participant": ["home"], "side": ["buy"],
         ...     "price_max_usd_per_kwh": [0.30], "price_min_usd_per_kwh": [0.10],
         ...     "power_max_kw": [12.0], "power_min_kw": [2.0]}), 0.10)
@@ -248,13 +248,12 @@ class DlmpMarket:
                 target = self._last_awards(book) if attempt == 1 else None
                 self._solver.update_parameters()  # drops the previous start point
             self.hot_started = target is not None and self._hot_start(book, target, values)
-            results = self._solver.solve(self.model)
-            if results.termination_condition in (_OPTIMAL, *_INFEASIBLE) or not self.hot_started:
+            outcome = self._solver.solve()
+            if outcome.status in ("optimal", "infeasible") or not self.hot_started:
                 break
-        condition = results.termination_condition
-        if condition != _OPTIMAL:
-            return self._result("infeasible" if condition in _INFEASIBLE else "failure", book)
-        return self._report(results.solution_loader, book, wholesale)
+        if outcome.status != "optimal":
+            return self._result("failure" if outcome.status == "other" else outcome.status, book)
+        return self._report(book, wholesale)
 
     def _state(self, book: pd.DataFrame, award_kw: np.ndarray) -> tuple[list, np.ndarray]:
         """Variable values (in `_VARIABLES` order) of per-order awards, and every limit's value."""
@@ -293,42 +292,37 @@ class DlmpMarket:
         rising = end > self._bounds
         share = np.min((self._bounds - start)[rising] / (end - start)[rising], initial=1.0)
         state, _ = self._state(book, start_kw + max(share, 0.0) * (end_kw - start_kw))
-        (columns, equality_rows), highs = self._positions, self._solver._solver_model
-        value = np.zeros(highs.getNumCol())
-        status = np.full(value.size, _BASIS.kBasic, dtype=object)
+        (columns, equality_rows), solver = self._positions, self._solver
+        n_columns, n_rows = solver.size()
+        value = np.zeros(n_columns)
+        status = np.full(value.size, BASIC, dtype=np.int8)
         for index, part in zip(columns, state, strict=True):
             value[index] = part
         for side, index, kw in zip(SIDES, columns, state, strict=False):
             lower, upper = values[f"{side}_min"], values[f"{side}_max"]
             status[index] = np.where(
-                (kw <= lower) | (lower == upper),
-                _BASIS.kLower,
-                np.where(kw >= upper, _BASIS.kUpper, _BASIS.kNonbasic),
+                (kw <= lower) | (lower == upper), LOWER, np.where(kw >= upper, UPPER, NONBASIC)
             )
-        rows = np.full(highs.getNumRow(), _BASIS.kBasic, dtype=object)
-        rows[equality_rows] = _BASIS.kLower
-        solution, basis = highspy.HighsSolution(), highspy.HighsBasis()
-        solution.col_value, solution.value_valid = value.tolist(), True
-        basis.col_status, basis.row_status, basis.valid = status.tolist(), rows.tolist(), True
-        ok = highspy.HighsStatus.kOk
-        return highs.setSolution(solution) == ok and highs.setBasis(basis) == ok
+        rows = np.full(n_rows, BASIC, dtype=np.int8)
+        rows[equality_rows] = LOWER
+        return solver.set_primal(value) and solver.set_basis(status, rows)
 
     def _last_awards(self, book: pd.DataFrame) -> np.ndarray | None:
-        """Award per order [kW] in HiGHS's last primal point, if it has one."""
-        last = self._solver._solver_model.getSolution()
-        if self._positions is None or not last.value_valid:
+        """Award per order [kW] in the solver's last primal point, if it has one."""
+        last = None if self._positions is None else self._solver.primal_values()
+        if last is None:
             return None
         columns = np.concatenate(self._positions[0][:2])  # buy, then sell variables
-        return np.asarray(last.col_value)[columns][_order_columns(book)]
+        return last[columns][_order_columns(book)]
 
-    def _report(self, loader, book: pd.DataFrame, wholesale: float) -> DlmpResult:
+    def _report(self, book: pd.DataFrame, wholesale: float) -> DlmpResult:
         """Read the optimal solution into a result."""
-        found = loader.get_vars([v for name in _VARIABLES for v in self._vars[name]])
-        x = {name: np.array([found[v] for v in self._vars[name]], float) for name in _VARIABLES}
-        duals = loader.get_duals([c for name in _ROWS for c in self._rows[name]])
-        # HiGHS's row dual is the change of the minimum (of -W) per unit of the row's bound; a
-        # fixed extra kW of load at a bus raises its balance row's bound by one: the DLMP.
-        y = {name: np.array([duals[c] for c in self._rows[name]], float) for name in _ROWS}
+        found = self._solver.values([v for name in _VARIABLES for v in self._vars[name]])
+        x = dict(zip(_VARIABLES, _split(found, self._vars, _VARIABLES), strict=True))
+        duals = self._solver.duals([c for name in _ROWS for c in self._rows[name]])
+        # A row dual is the change of the minimum (of -W) per unit of the row's bound; a fixed
+        # extra kW of load at a bus raises its balance row's bound by one: the DLMP.
+        y = dict(zip(_ROWS, _split(duals, self._rows, _ROWS), strict=True))
         sign = np.where(book["side"].to_numpy(dtype=object) == "buy", 1.0, -1.0)
         power = sign * np.r_[x["buy_kw"], x["sell_kw"]][_order_columns(book)]
         imported = float(power.sum())
@@ -431,15 +425,21 @@ def _build_model(net: RadialNetwork, bus_of, tan, band_pu2, source_pu, limit_kw)
     return m
 
 
-def _highs_positions(solver: Highs, variables: dict, rows: dict):
-    """HiGHS columns per variable group and equality rows (pyomo 6.10 internals), or None."""
-    try:
-        column, row = solver._pyomo_var_to_solver_var_map, solver._pyomo_con_to_solver_con_map
-        columns = [np.array([column[id(v)] for v in variables[n]], np.int64) for n in _VARIABLES]
-        equality = [row[c] for n in ("balance_kw", "balance_kvar", "voltage") for c in rows[n]]
-    except (AttributeError, KeyError, TypeError):
+def _positions(solver: PersistentSolver, variables: dict, rows: dict):
+    """The solver's columns per variable group and its equality rows, or None."""
+    columns = [solver.column_positions(variables[name]) for name in _VARIABLES]
+    equality = solver.row_positions(
+        [c for name in ("balance_kw", "balance_kvar", "voltage") for c in rows[name]]
+    )
+    if equality is None or any(part is None for part in columns):
         return None
-    return columns, np.array(equality, dtype=np.int64)
+    return columns, equality
+
+
+def _split(values: np.ndarray, groups: dict, names: tuple) -> list[np.ndarray]:
+    """``values`` of the groups' elements laid end to end, split back into one array each."""
+    ends = np.cumsum([len(groups[name]) for name in names])[:-1]
+    return np.split(values, ends)
 
 
 def _order_columns(book: pd.DataFrame) -> np.ndarray:
