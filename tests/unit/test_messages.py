@@ -17,6 +17,7 @@ from tefed.contract.messages import (
     OrdersMessage,
     RejectedMessage,
     SettlementMessage,
+    message_problems,
     parse_market_message,
 )
 
@@ -87,6 +88,27 @@ def test_nan_price_from_json_text_is_rejected() -> None:
     payload = json.dumps(VALID_ORDERS).replace("0.12", "NaN")
     with pytest.raises(ValidationError, match="price_usd_per_kwh must be a finite number"):
         OrdersMessage.model_validate(json.loads(payload))
+
+
+@pytest.mark.parametrize(
+    ("data", "problems"),
+    [
+        (
+            {**VALID_ORDERS, "orders": [{"kind": "spot"}]},
+            "orders.0: got 'spot'; expected one of 'simple', 'curve', 'affine'",
+        ),
+        (
+            _orders(quantity_wh=0, colour="red"),
+            "orders.0.quantity_wh: got 0; Input should be greater than 0; "
+            "orders.0.colour: unknown key (value 'red'); remove or rename it",
+        ),
+        ([], "message: Input should be a valid dictionary or instance of OrdersMessage"),
+    ],
+)
+def test_message_problems_name_each_field_its_value_and_what_was_expected(data, problems) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        OrdersMessage.model_validate(data)
+    assert message_problems(excinfo.value) == problems
 
 
 def test_messages_are_frozen() -> None:

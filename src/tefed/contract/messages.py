@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from tefed.contract.errors import describe_validation_error
+
 
 #: Largest quantity one order may carry [Wh] (1 MWh; a household order above it is a bug).
 @dataclass(frozen=True)
@@ -258,20 +260,10 @@ _MARKET_MESSAGE_TYPES: dict[str, type[_Message]] = {
 }
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: the field's path, what is wrong and the value given."""
-    problems = []
-    for item in error.errors():
-        # The order kind a tagged union picked is part of the path; it does not name a field.
-        path = ".".join(str(part) for part in item["loc"] if part not in ORDER_KINDS)
-        message = item["msg"].removeprefix("Value error, ")
-        got = item.get("input")
-        if item["type"] == "union_tag_invalid":
-            path, message = "kind", f"expected one of {', '.join(ORDER_KINDS)}"
-            got = item.get("ctx", {}).get("tag")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        problems.append(f"{path or 'order'}: {message}{shown}")
-    return "; ".join(problems)
+def message_problems(error: ValidationError) -> str:
+    """What is wrong with a message, on one line: each field's path, the value, what was
+    expected (`tefed.contract.errors.describe_validation_error`, problems joined by ``; ``)."""
+    return "; ".join(describe_validation_error(error, union_tags=ORDER_KINDS, top_level="message"))
 
 
 def parse_market_message(payload: str) -> MarketMessage:

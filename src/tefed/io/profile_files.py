@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from tefed.domain.ems.devices.resampling import NS_PER_S, SECONDS_PER_DAY
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
 
 #: Units a profile file may be in, and the factor to kW for power units [kW per unit].
 POWER_UNITS = {"kW": 1.0, "W": 1e-3}

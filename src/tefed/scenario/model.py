@@ -271,10 +271,7 @@ _UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS
 # Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
 _STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
-_TAG_MISMATCH = re.compile(
-    r"Input tag '(?P<tag>.*)' found using .+? does not match any of the expected tags: "
-    r"(?P<tags>.*)"
-)
+_TAG_MISMATCH = re.compile(r"got '(?P<tag>.*)'; expected one of (?P<tags>'.*')")
 
 
 def _describe(error: ValidationError) -> list[str]:

@@ -18,8 +18,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-NS_PER_S = 1_000_000_000
-SECONDS_PER_DAY = 86_400
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
 
 
 def regular_step_s(times: pd.DatetimeIndex) -> int:

@@ -15,7 +15,8 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from tefed.contract.time_grid import SECONDS_PER_HOUR
+from tefed.domain.ems.devices.battery import BatteryParameters
 
 OBJECTIVES = ("min_cost", "min_import")
 #: Cost of every kWh charged and every kWh discharged, in objective units (USD for min_cost,
