@@ -36,7 +36,7 @@ ROLES = ("price_feed", "ems", "grid", "market")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeSection(_Strict):

@@ -37,6 +37,7 @@ from tefed.scenario.grid_spec import FEEDER_KINDS, GridSpec, OpenDssFeederSpec
 from tefed.scenario.household_spec import (
     COMMUNITY_ID,
     NAME_PATTERN,
+    NUMBER_OR_RANGE_MEMBERS,
     CommunityBatterySpec,
     HouseholdGroup,
     household_ids,
@@ -47,7 +48,7 @@ from tefed.scenario.strategy_spec import STRATEGY_NAMES
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeSpec(_Section):
@@ -267,7 +268,7 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     return reading.scenario, reading.folder
 
 
-_UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS
+_UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS | NUMBER_OR_RANGE_MEMBERS
 # Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
 _STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
