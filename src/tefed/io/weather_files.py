@@ -19,6 +19,7 @@ import pandas as pd
 import pvlib
 
 from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_HOUR
+from tefed.domain.time_index import regular_step_ns
 
 #: TMY3 columns (as pvlib names them) and their house names.
 TMY3_COLUMNS = {
@@ -293,14 +294,7 @@ def _grid_start_s(times: pd.DatetimeIndex, step_s: int) -> tuple[int, int]:
     instants = times.as_unit("ns").asi8
     if instants[0] % NS_PER_S:
         raise ValueError(f"times starts at {times[0]}; expected a whole second")
-    differences = np.diff(instants)
-    odd = np.flatnonzero(differences != int(step_s) * NS_PER_S)
-    if odd.size:
-        k = int(odd[0]) + 1
-        raise ValueError(
-            f"times: entry {k} ({times[k]}) is {differences[k - 1] / NS_PER_S} s after the "
-            f"previous one; expected step_s = {step_s} s"
-        )
+    regular_step_ns(times, int(step_s) * NS_PER_S)
     return int(instants[0] // NS_PER_S), len(times)
 
 
