@@ -19,7 +19,11 @@ import pandas as pd
 from tefed.build.household_table import COMMUNITY_ID, resolve_households
 from tefed.contract import keys
 from tefed.contract.errors import InputError
-from tefed.contract.federation_file import FORMAT_VERSION, FederationFile
+from tefed.contract.federation_file import (
+    FORMAT_VERSION,
+    FederationFile,
+    broker_time_limit_flag,
+)
 from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE, Shard
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S
 from tefed.io.opendss.feeder_loader import attach_households, generate_feeder
@@ -208,7 +212,8 @@ def build_federation(
         "directory": directory,
         "exec": (
             f"helics_broker --federates={len(federates)} --coretype={CORE_TYPE} --port={port} "
-            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error"
+            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error "
+            + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
         ),
     }
     data = {

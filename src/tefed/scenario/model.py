@@ -141,7 +141,10 @@ class RunSpec(_Section):
         description="a federate waiting longer than this for the others to finish starting [s]",
     )
     wall_clock_limit_s: float = Field(
-        900.0, gt=0, description="tefed run stops a run after this long [s]"
+        900.0,
+        gt=0,
+        description="tefed run stops a run after this long, and the broker ends a `helics run` "
+        "(--maxcosimduration) [s]",
     )
     progress_every_s: int = Field(
         3600, gt=0, description="federates report progress every this much simulated time [s]"
