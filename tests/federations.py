@@ -90,6 +90,19 @@ def tefed_run(
     )
 
 
+def helics_run(federation_path: Path, timeout_s: float) -> subprocess.CompletedProcess:
+    """``helics run --path FILE`` in the file's folder, output captured."""
+    return subprocess.run(
+        [str(HELICS_CLI), "run", "--path", str(federation_path)],
+        cwd=federation_path.parent,
+        env=helics_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 def helics_environment() -> dict[str, str]:
     """Environment in which ``helics run`` finds this interpreter's python and helics_broker."""
     environment = dict(os.environ)

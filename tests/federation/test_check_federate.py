@@ -84,8 +84,9 @@ def test_a_broken_household_is_reported_with_every_violation(tmp_path: Path):
         ("time grid", "value of 'household/h01/power_kw' at t=90.001 s is off the grid"),
         (
             "message schema",
-            "message to 'market' at t=840.001 s: orders.0.side: Field required; "
-            "orders.0.quantity_wh: Field required; orders.0.price_usd_per_kwh: Field required",
+            "message to 'market' at t=840.001 s: orders.0.side: required but missing; "
+            "orders.0.quantity_wh: required but missing; "
+            "orders.0.price_usd_per_kwh: required but missing",
         ),
         (
             "gate closure",

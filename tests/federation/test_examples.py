@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from federations import HELICS_CLI, REPO, free_port, helics_environment, write_federation
+from federations import REPO, free_port, helics_run, write_federation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,17 +52,9 @@ def federation_with(folder: Path, name: str, external_household: bool) -> Path:
     return write_federation(folder, data)
 
 
-def helics_run(path: Path) -> Path:
+def run_with_helics(path: Path) -> Path:
     """``helics run --path FILE`` in the file's folder; returns the run folder."""
-    completed = subprocess.run(
-        [str(HELICS_CLI), "run", "--path", str(path)],
-        cwd=path.parent,
-        env=helics_environment(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    completed = helics_run(path, timeout_s=RUN_TIMEOUT_S)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     (run_dir,) = (path.parent / "results").glob("*/helics-*")
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
@@ -77,7 +69,7 @@ def test_the_uniform_price_market_runs_under_helics_run(tmp_path: Path):
     market = next(entry for entry in data["federates"] if entry["name"] == "market")
     market["exec"] = f"{sys.executable} {MARKET} {path.name} --name market"
     path.write_text(json.dumps(data, indent=2))
-    run_dir = helics_run(path)
+    run_dir = run_with_helics(path)
     assert not list(run_dir.glob("market_*.parquet"))  # the example keeps no ledger
     intervals = pd.read_parquet(run_dir / "household_intervals")
     # Every household received a settlement for every interval, and awards that balance.
@@ -88,7 +80,9 @@ def test_the_uniform_price_market_runs_under_helics_run(tmp_path: Path):
 
 
 def test_the_household_agent_runs_under_helics_run(tmp_path: Path):
-    run_dir = helics_run(federation_with(tmp_path, "example-household", external_household=True))
+    run_dir = run_with_helics(
+        federation_with(tmp_path, "example-household", external_household=True)
+    )
     orders = pd.read_parquet(run_dir / "market_orders.parquet")
     mine = orders[orders["participant"] == "h01"]
     assert set(mine["interval_index"]) == {1, 2, 3}

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from federations import (
-    HELICS_CLI,
     REPO,
-    helics_environment,
+    helics_run,
     short_scenario_data,
     tefed_run,
     write_federation,
@@ -182,15 +181,7 @@ def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
 def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     path = federation_with_faulty_market(tmp_path, "raise")
     started = time.monotonic()
-    completed = subprocess.run(
-        [str(HELICS_CLI), "run", "--path", str(path)],
-        cwd=tmp_path,
-        env=helics_environment(),
-        capture_output=True,
-        text=True,
-        timeout=CRASH_DEADLINE_S + 30,
-        check=False,
-    )
+    completed = helics_run(path, timeout_s=CRASH_DEADLINE_S + 30)
     assert time.monotonic() - started < CRASH_DEADLINE_S
     assert completed.returncode != 0
     output = completed.stdout + completed.stderr
@@ -203,6 +194,23 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     assert status["state"] == "failed"
     assert status["failed_federate"] == "market"
     assert "injected market failure" in status["message"]
+
+
+def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
+    # The market hangs and the others' stall watchdog waits longer than this test: only the
+    # broker's own limit (--maxcosimduration, from run.wall_clock_limit_s) can end the run.
+    path = federation_with_faulty_market(
+        tmp_path, "hang", run__wall_clock_limit_s=5, run__stall_timeout_s=600
+    )
+    assert (
+        "--maxcosimduration=5s"
+        in FederationFile.model_validate_json(path.read_text()).entry("broker").exec
+    )
+    started = time.monotonic()
+    completed = helics_run(path, timeout_s=CRASH_DEADLINE_S + 30)
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert completed.returncode != 0
+    assert processes_mentioning(str(path)) == []
 
 
 def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):

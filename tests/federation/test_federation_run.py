@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from federations import (
-    HELICS_CLI,
-    helics_environment,
+    helics_run,
     short_scenario_data,
     tefed_run,
     write_federation,
@@ -42,15 +40,7 @@ def assert_same_tables(first: Path, second: Path) -> None:
 @pytest.fixture(scope="module")
 def helics_run_dir(short_federation: Path) -> Path:
     """Run the short federation file with ``helics run --path`` from its folder."""
-    completed = subprocess.run(
-        [str(HELICS_CLI), "run", "--path", str(short_federation)],
-        cwd=short_federation.parent,
-        env=helics_environment(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
+    completed = helics_run(short_federation, timeout_s=RUN_TIMEOUT_S)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     runs = sorted((short_federation.parent / "results" / "default").glob("helics-*"))
     assert len(runs) == 1

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 
 import pytest
 from federations import DEFAULT_SCENARIO, REPO, short_scenario_data, write_federation
 
 from tefed.build.builder import CORE_TYPE, build_federation
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.run_folder import RunFolder
+from tefed.run.runner import BROKER_LIMIT_GRACE_S, resolve_for_run
 from tefed.scenario.model import load_scenario
 
 COMMITTED = REPO / "federation" / "default.json"
@@ -42,6 +46,19 @@ def test_it_is_a_helics_runner_file(committed):
             f"python -m tefed.federates.{entry['tefed']['role']} federation/default.json "
             f"--name {entry['name']}"
         )
+
+
+def test_the_broker_ends_a_run_at_the_wall_clock_limit(committed, tmp_path):
+    limit_s = committed["tefed"]["runtime"]["wall_clock_limit_s"]
+    assert committed["federates"][0]["exec"].split()[-1] == f"--maxcosimduration={limit_s:g}s"
+    # tefed run stops the run itself at the limit; its broker's limit is a later backstop.
+    federation = FederationFile.model_validate(committed)
+    resolved = resolve_for_run(federation, RunFolder(tmp_path / "run"), 23999, "key", COMMITTED)
+    words = shlex.split(resolved.entry("broker").exec)
+    assert [word for word in words if word.startswith("--maxcosimduration")] == [
+        f"--maxcosimduration={limit_s + BROKER_LIMIT_GRACE_S:g}s"
+    ]
+    assert {"--port=23999", "--brokerkey=key", "--terminate_on_error"} <= set(words)
 
 
 def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):

@@ -208,8 +208,9 @@ def test_messages_must_parse_and_go_to_the_market():
     assert messages_of(inputs) == [
         (
             "message schema",
-            "message to 'market' at t=840.001 s: orders.0.side: Field required; "
-            "orders.0.quantity_wh: Field required; orders.0.price_usd_per_kwh: Field required",
+            "message to 'market' at t=840.001 s: orders.0.side: required but missing; "
+            "orders.0.quantity_wh: required but missing; "
+            "orders.0.price_usd_per_kwh: required but missing",
         ),
         ("message schema", "message to 'h02' at t=840.001 s: a household sends only to 'market'"),
     ]

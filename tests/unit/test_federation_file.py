@@ -92,6 +92,16 @@ def test_unknown_tefed_key(tmp_path: Path) -> None:
     assert problems[0].startswith("tefed.colour: unknown key")
 
 
+def test_numbers_that_are_not_finite_are_refused(tmp_path: Path) -> None:
+    data = _default_data()
+    data["tefed"]["site"]["altitude_m"] = float("nan")
+    data["tefed"]["runtime"]["wall_clock_limit_s"] = float("inf")
+    assert _problems(tmp_path, data) == [
+        "tefed.site.altitude_m: got nan; Input should be a finite number",
+        "tefed.runtime.wall_clock_limit_s: got inf; Input should be a finite number",
+    ]
+
+
 def test_duplicate_federate_names(tmp_path: Path) -> None:
     data = _default_data()
     data["federates"].append(dict(data["federates"][3]))

@@ -88,6 +88,18 @@ def test_parallel_edges_and_edges_listed_backwards() -> None:
     assert distances.to_dict() == {"b": 10.0, "src": 0.0, "c": 15.0}
 
 
+def test_zero_length_edges_connect_their_buses() -> None:
+    # A transformer (0 m) at the source, a switch (0 m) behind it, a 0 m edge listed twice, and
+    # an edge from a bus to itself: the distances do not depend on any of them.
+    distances = bus_distances_m(
+        ["src", "lv", "sw", "sw", "x", "x"],
+        ["lv", "sw", "x", "x", "y", "x"],
+        [0.0, 0.0, 0.0, 0.0, 25.0, 3.0],
+        "src",
+    )
+    assert distances.to_dict() == {"src": 0.0, "lv": 0.0, "sw": 0.0, "x": 0.0, "y": 25.0}
+
+
 @pytest.mark.parametrize(
     ("edges", "source", "message"),
     [

@@ -158,7 +158,8 @@ def test_zero_daily_energy_gives_zero_load() -> None:
         (pd.date_range("2024-06-03", periods=4, freq="500ms", tz=TZ), r"0\.5 s; expected a whole"),
         (
             pd.DatetimeIndex(["2024-06-03 00:00", "2024-06-03 00:15", "2024-06-03 01:00"], tz=TZ),
-            r"irregular: step 2 is 2700\.0 s",
+            r"times is not regular: entry 2 \(2024-06-03 01:00:00\+02:00\) is 2700\.0 s after "
+            r"the previous one; expected a constant step of 900\.0 s",
         ),
     ],
 )

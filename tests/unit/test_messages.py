@@ -17,6 +17,7 @@ from tefed.contract.messages import (
     OrdersMessage,
     RejectedMessage,
     SettlementMessage,
+    message_problems,
     parse_market_message,
 )
 
@@ -85,8 +86,72 @@ def test_invalid_orders_are_rejected_naming_the_field(data: dict[str, Any], fiel
 
 def test_nan_price_from_json_text_is_rejected() -> None:
     payload = json.dumps(VALID_ORDERS).replace("0.12", "NaN")
-    with pytest.raises(ValidationError, match="price_usd_per_kwh must be a finite number"):
+    with pytest.raises(ValidationError) as excinfo:
         OrdersMessage.model_validate(json.loads(payload))
+    assert message_problems(excinfo.value) == (
+        "orders.0.price_usd_per_kwh: got nan; Input should be a finite number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "problems"),
+    [
+        (
+            {**VALID_ORDERS, "orders": [{"kind": "spot"}]},
+            "orders.0: got 'spot'; expected one of 'simple', 'curve', 'affine'",
+        ),
+        (
+            _orders(quantity_wh=0, colour="red"),
+            "orders.0.quantity_wh: got 0; Input should be greater than 0; "
+            "orders.0.colour: unknown key (value 'red'); remove or rename it",
+        ),
+        ([], "message: Input should be a valid dictionary or instance of OrdersMessage"),
+    ],
+)
+def test_message_problems_name_each_field_its_value_and_what_was_expected(data, problems) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        OrdersMessage.model_validate(data)
+    assert message_problems(excinfo.value) == problems
+
+
+@pytest.mark.parametrize(
+    ("order", "problem"),
+    [
+        (
+            {
+                "kind": "curve",
+                "order_id": "c",
+                "vertices": [{"price_usd_per_kwh": 0.1, "power_kw": -1001.0}],
+            },
+            "orders.0.vertices.0.power_kw: got -1001.0; "
+            "Input should be greater than or equal to -1000",
+        ),
+        (
+            {
+                "kind": "curve",
+                "order_id": "c",
+                "vertices": [{"price_usd_per_kwh": float("inf"), "power_kw": 1.0}],
+            },
+            "orders.0.vertices.0.price_usd_per_kwh: got inf; Input should be a finite number",
+        ),
+        (
+            {
+                "kind": "affine",
+                "order_id": "a",
+                "side": "sell",
+                "price_max_usd_per_kwh": 0.2,
+                "price_min_usd_per_kwh": 0.1,
+                "power_max_kw": 2.0,
+                "power_min_kw": -0.5,
+            },
+            "orders.0.power_min_kw: got -0.5; Input should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_curve_and_affine_powers_are_finite_and_bounded(order, problem) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        OrdersMessage.model_validate({**VALID_ORDERS, "orders": [order]})
+    assert message_problems(excinfo.value) == problem
 
 
 def test_messages_are_frozen() -> None:

@@ -95,6 +95,18 @@ BAD_SCENARIOS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         edited(battery(capacity_kwh=-10)),
         ["households[2].battery.capacity_kwh: got -10", "at least 0"],
     ),
+    "capacity not a number": (
+        edited(battery(capacity_kwh=float("nan"))),
+        ["households[2].battery.capacity_kwh: got nan; Input should be a finite number"],
+    ),
+    "infinite bound of a range": (
+        edited(group(1, load_daily_energy_kwh=[5.0, float("inf")])),
+        ["households[1].load_daily_energy_kwh[1]: got inf; Input should be a finite number"],
+    ),
+    "site altitude not a number": (
+        edited(section("site", altitude_m=float("nan"))),
+        ["site.altitude_m: got nan; Input should be a finite number"],
+    ),
     "efficiency out of range": (
         edited(battery(round_trip_efficiency=1.5)),
         ["households[2].battery.round_trip_efficiency: got 1.5", "less than or equal to 1"],

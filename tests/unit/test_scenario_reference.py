@@ -105,6 +105,9 @@ def test_the_reference_has_a_row_for_every_field_and_one_table_per_kind():
     assert rows["households[].battery.soc_initial"].type == "number in [0, 1]"
     assert rows["households[].strategy"].type.startswith("name, or section")
     assert rows["extends"].type == "string"
+    assert rows["households[].strategy_mix"].type.startswith("mapping of `net_billing` | ")
+    assert rows["market"].default == "`{mechanism: double_auction}`"
+    assert rows["households[].load"].default == "defaults"
     kinds = {(table.path, table.variant, table.default_kind) for table in tables if table.variant}
     assert ("market", "mechanism: double_auction", True) in kinds
     assert ("market", "mechanism: dlmp", False) in kinds
@@ -165,6 +168,13 @@ def test_a_file_that_extends_another_may_give_only_what_it_changes(validator):
     assert validator.is_valid(partial)
     assert not validator.is_valid({**partial, "time": {"duration_s": "long"}})
     assert not validator.is_valid({**partial, "grid": {"feedr": {}}})
+
+
+def test_the_schema_shows_the_defaults_of_whole_sections():
+    properties = scenario_json_schema()["$defs"]["Scenario"]["properties"]
+    assert properties["market"]["default"]["mechanism"] == "double_auction"
+    assert properties["run"]["default"]["wall_clock_limit_s"] == 900.0
+    assert "default" not in properties["time"]  # required
 
 
 def test_tefed_schema_prints_the_schema(capsys):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tefed.domain.network.feeder_topology import bus_name
+
 #: DLMP spread across buses above which an interval counts as congested [USD/kWh].
 DLMP_SPREAD_TOLERANCE_USD_PER_KWH = 1e-6
 
@@ -142,7 +144,7 @@ def consumer_prices(
     }
     if dlmp is not None:
         price = dlmp.set_index(["interval_index", "bus"])["dlmp_usd_per_kwh"]
-        bus = buying["household_id"].map(household_bus.astype(str).str.lower())
+        bus = buying["household_id"].map(household_bus.map(bus_name))
         at_bus = price.reindex(pd.MultiIndex.from_arrays([buying["interval_index"], bus]))
         known = np.isfinite(at_bus.to_numpy(float))
         priced_wh = float(energy_wh[known].sum())

@@ -19,7 +19,11 @@ import pandas as pd
 from tefed.build.household_table import COMMUNITY_ID, resolve_households
 from tefed.build.market_network import NETWORK_FILE_KEY, prepare_market_network
 from tefed.contract.errors import InputError
-from tefed.contract.federation_file import FORMAT_VERSION, FederationFile
+from tefed.contract.federation_file import (
+    FORMAT_VERSION,
+    FederationFile,
+    broker_time_limit_flag,
+)
 from tefed.contract.role_configs import GridConfig, read_role_config
 from tefed.contract.role_interfaces import ROLE_INTERFACES, resolve_interfaces
 from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE
@@ -136,7 +140,8 @@ def build_federation(
         "directory": directory,
         "exec": (
             f"helics_broker --federates={len(federates)} --coretype={CORE_TYPE} --port={port} "
-            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error"
+            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error "
+            + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
         ),
     }
     data = {

@@ -18,7 +18,7 @@ from tefed.contract import keys
 from tefed.contract.messages import (
     Message,
     OrdersMessage,
-    describe_validation_error,
+    message_problems,
     parse_market_message,
 )
 
@@ -111,7 +111,7 @@ def _schema_problem(payload: str, orders: bool) -> str:
         else:
             parse_market_message(payload)
     except ValidationError as error:
-        return describe_validation_error(error)
+        return message_problems(error)
     except ValueError as error:
         return str(error)
     return ""

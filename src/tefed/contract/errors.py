@@ -23,20 +23,46 @@ class InputError(Exception):
 
 
 def describe_validation_error(
-    error: ValidationError, prefix: str = "", union_tags: frozenset[str] = frozenset()
+    error: ValidationError,
+    prefix: str = "",
+    union_tags: frozenset[str] | tuple[str, ...] = frozenset(),
+    top_level: str = "",
 ) -> list[str]:
     """One sentence per pydantic error: the dotted field path, the value, what was expected.
 
-    ``union_tags`` are the tags of tagged unions, which pydantic puts in the path but the file
-    does not have; they are left out.
+    Parameters
+    ----------
+    error : pydantic.ValidationError
+        The errors of one validation.
+    prefix : str
+        Path of the validated object inside a larger one, put before every field path.
+    union_tags : collection of str
+        Tags of tagged unions, which pydantic puts in the path but the input does not have; they
+        are left out.
+    top_level : str
+        What to call the validated object itself in a problem with no field path.
+
+    Returns
+    -------
+    list of str
+        One problem each, e.g. ``time.duration_s: got 'one day'; Input should be a valid
+        integer``; a tag no kind of a tagged union has reads ``market: got 'lottery'; expected
+        one of 'double_auction', …``.
     """
     problems = []
     for item in error.errors(include_url=False):
         location = ".".join(str(part) for part in item["loc"] if part not in union_tags)
         if prefix:
             location = f"{prefix}.{location}" if location else prefix
+        location = location or top_level
         kind = item["type"]
-        if kind == "extra_forbidden":
+        if kind == "union_tag_invalid":
+            context = item.get("ctx", {})
+            problems.append(
+                f"{location}: got {context.get('tag')!r}; expected one of "
+                f"{context.get('expected_tags')}"
+            )
+        elif kind == "extra_forbidden":
             problems.append(
                 f"{location}: unknown key (value {item['input']!r}); remove or rename it"
             )

@@ -33,10 +33,34 @@ from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S, TimeGrid, parse_st
 
 FORMAT_VERSION = 1
 ROLES = ("price_feed", "ems", "grid", "market")
+#: Option of ``helics_broker`` that ends the co-simulation after a wall-clock time (HELICS ≥ 3.1).
+BROKER_TIME_LIMIT_OPTION = "--maxcosimduration"
+
+
+def broker_time_limit_flag(limit_s: float) -> str:
+    """The broker's command-line flag that ends the co-simulation after ``limit_s``.
+
+    Parameters
+    ----------
+    limit_s : float
+        Wall-clock time after which the broker terminates the co-simulation, so that every
+        federate fails and ``helics run`` ends non-zero [s].
+
+    Returns
+    -------
+    str
+        The flag, with the time in seconds as HELICS reads it.
+
+    Examples
+    --------
+    >>> broker_time_limit_flag(600.0), broker_time_limit_flag(0.5)
+    ('--maxcosimduration=600s', '--maxcosimduration=0.5s')
+    """
+    return f"{BROKER_TIME_LIMIT_OPTION}={limit_s:g}s"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeSection(_Strict):

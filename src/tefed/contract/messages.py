@@ -10,7 +10,6 @@ Quantities are whole Wh, prices USD/kWh, money USD with positive = the household
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -19,11 +18,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    FiniteFloat,
     Tag,
     ValidationError,
-    field_validator,
     model_validator,
 )
+
+from tefed.contract.errors import describe_validation_error
 
 
 #: Largest quantity one order may carry [Wh] (1 MWh; a household order above it is a bug).
@@ -66,12 +67,6 @@ POOLS = ("non_dispatchable", "dispatchable")
 Pool = Literal["non_dispatchable", "dispatchable"]
 
 
-def _finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number")
-    return value
-
-
 class Order(_Message):
     """One simple order: a side, a whole-Wh quantity and a limit price.
 
@@ -85,15 +80,10 @@ class Order(_Message):
     order_id: str = Field(min_length=1, max_length=200)
     side: Literal["buy", "sell"]
     quantity_wh: int = Field(gt=0, le=MAX_ORDER_QUANTITY_WH, strict=True)
-    price_usd_per_kwh: float
+    price_usd_per_kwh: FiniteFloat
     pool: Pool = "non_dispatchable"
     divisible: bool = True
     expires_time_s: int | None = Field(None, strict=True)
-
-    @field_validator("price_usd_per_kwh")
-    @classmethod
-    def _finite_price(cls, value: float) -> float:
-        return _finite("price_usd_per_kwh", value)
 
 
 class CurveVertex(_Message):
@@ -103,17 +93,9 @@ class CurveVertex(_Message):
     negative for generation (TENT's sign convention). A discontinuous vertex starts a step.
     """
 
-    price_usd_per_kwh: float
-    power_kw: float
+    price_usd_per_kwh: FiniteFloat
+    power_kw: FiniteFloat = Field(ge=-MAX_ORDER_POWER_KW, le=MAX_ORDER_POWER_KW)
     continuity: bool = True
-
-    @field_validator("price_usd_per_kwh", "power_kw")
-    @classmethod
-    def _finite_number(cls, value: float, info) -> float:
-        _finite(info.field_name, value)
-        if info.field_name == "power_kw" and abs(value) > MAX_ORDER_POWER_KW:
-            raise ValueError(f"power_kw must be within ±{MAX_ORDER_POWER_KW:g} kW")
-        return value
 
 
 class CurveOrder(_Message):
@@ -139,20 +121,10 @@ class AffineOrder(_Message):
     kind: Literal["affine"]
     order_id: str = Field(min_length=1, max_length=200)
     side: Literal["buy", "sell"]
-    price_max_usd_per_kwh: float
-    price_min_usd_per_kwh: float
-    power_max_kw: float
-    power_min_kw: float
-
-    @field_validator(
-        "price_max_usd_per_kwh", "price_min_usd_per_kwh", "power_max_kw", "power_min_kw"
-    )
-    @classmethod
-    def _finite_number(cls, value: float, info) -> float:
-        _finite(info.field_name, value)
-        if info.field_name.startswith("power") and not 0 <= value <= MAX_ORDER_POWER_KW:
-            raise ValueError(f"{info.field_name} must be within 0 to {MAX_ORDER_POWER_KW:g} kW")
-        return value
+    price_max_usd_per_kwh: FiniteFloat
+    price_min_usd_per_kwh: FiniteFloat
+    power_max_kw: FiniteFloat = Field(ge=0, le=MAX_ORDER_POWER_KW)
+    power_min_kw: FiniteFloat = Field(ge=0, le=MAX_ORDER_POWER_KW)
 
     @model_validator(mode="after")
     def _ordered(self) -> AffineOrder:
@@ -258,20 +230,10 @@ _MARKET_MESSAGE_TYPES: dict[str, type[_Message]] = {
 }
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: the field's path, what is wrong and the value given."""
-    problems = []
-    for item in error.errors():
-        # The order kind a tagged union picked is part of the path; it does not name a field.
-        path = ".".join(str(part) for part in item["loc"] if part not in ORDER_KINDS)
-        message = item["msg"].removeprefix("Value error, ")
-        got = item.get("input")
-        if item["type"] == "union_tag_invalid":
-            path, message = "kind", f"expected one of {', '.join(ORDER_KINDS)}"
-            got = item.get("ctx", {}).get("tag")
-        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        problems.append(f"{path or 'order'}: {message}{shown}")
-    return "; ".join(problems)
+def message_problems(error: ValidationError) -> str:
+    """What is wrong with a message, on one line: each field's path, the value, what was
+    expected (`tefed.contract.errors.describe_validation_error`, problems joined by ``; ``)."""
+    return "; ".join(describe_validation_error(error, union_tags=ORDER_KINDS, top_level="message"))
 
 
 def parse_market_message(payload: str) -> MarketMessage:

@@ -35,6 +35,10 @@ DEFAULT_PHASE_OFFSETS_S: dict[str, float] = {
 
 #: Seconds in a (calendar-free) day [s].
 SECONDS_PER_DAY = 86400
+#: Seconds in an hour [s].
+SECONDS_PER_HOUR = 3600
+#: Nanoseconds in a second, the unit of pandas' integer instants [ns/s].
+NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)

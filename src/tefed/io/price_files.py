@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from tefed.domain.time_index import IrregularTimesError, regular_step_ns
+
 #: Name of the series returned by :func:`read_price_csv`.
 PRICE_SERIES_NAME = "wholesale_price_usd_per_mwh"
 
@@ -132,7 +134,7 @@ def read_price_csv(path: Path, timezone: str, price_column: str | None = None) -
     instants_ns, prices, lines = instants_ns[order], prices[order], lines[order]
     index = pd.DatetimeIndex(pd.to_datetime(instants_ns, unit="ns", utc=True), name=INDEX_NAME)
     index = index.tz_convert(timezone)
-    _check_regular(index, instants_ns, lines, path, duplicate_hint)
+    _check_regular(index, lines, path, duplicate_hint)
     return pd.Series(prices, index=index, name=PRICE_SERIES_NAME)
 
 
@@ -307,29 +309,21 @@ def _raise_nonexistent(
         )
 
 
-def _check_regular(
-    index: pd.DatetimeIndex, instants_ns: np.ndarray, lines: np.ndarray, path: Path, hint: str
-) -> None:
-    spacings_ns = np.diff(instants_ns)
-    duplicate = np.flatnonzero(spacings_ns == 0)
-    if duplicate.size:
-        row = int(duplicate[0])
-        raise ValueError(
-            f"{path}: duplicate timestamp {index[row].isoformat()} at lines {lines[row]} and "
-            f"{lines[row + 1]}; expected each interval once{hint}"
-        )
-    if spacings_ns.size == 0:
-        return
-    values, counts = np.unique(spacings_ns, return_counts=True)
-    step_ns = int(values[np.argmax(counts)])
-    irregular = np.flatnonzero(spacings_ns != step_ns)
-    if irregular.size:
-        row = int(irregular[0])
-        spacing = pd.Timedelta(int(spacings_ns[row]), unit="ns")
-        step = pd.Timedelta(step_ns, unit="ns")
+def _check_regular(index: pd.DatetimeIndex, lines: np.ndarray, path: Path, hint: str) -> None:
+    try:
+        regular_step_ns(index)
+    except IrregularTimesError as error:
+        row = error.position - 1
+        if error.kind == "duplicate":
+            raise ValueError(
+                f"{path}: duplicate timestamp {index[row].isoformat()} at lines {lines[row]} and "
+                f"{lines[row + 1]}; expected each interval once{hint}"
+            ) from None
+        spacing = pd.Timedelta(error.spacing_ns, unit="ns")
+        step = pd.Timedelta(error.step_ns, unit="ns")
         kind = "gap" if spacing > step else "irregular spacing"
         raise ValueError(
             f"{path}: {kind} between {index[row].isoformat()} (line {lines[row]}) and "
             f"{index[row + 1].isoformat()} (line {lines[row + 1]}): {spacing} apart; expected a "
             f"regular series every {step}"
-        )
+        ) from None

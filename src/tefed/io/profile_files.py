@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from tefed.domain.ems.devices.resampling import NS_PER_S, SECONDS_PER_DAY
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
+from tefed.domain.time_index import IrregularTimesError, regular_step_ns
 
 #: Units a profile file may be in, and the factor to kW for power units [kW per unit].
 POWER_UNITS = {"kW": 1.0, "W": 1e-3}
@@ -347,39 +348,32 @@ def _parsed_times(path: Path, text: pd.Series, timezone: str | None) -> pd.Datet
 
 def _checked_step_s(path: Path, times: pd.DatetimeIndex) -> int:
     """The step of strictly increasing, gap-free timestamps [s], or ValueError."""
-    instants = times.as_unit("ns").asi8
-    differences = np.diff(instants)
-    line = np.arange(len(instants)) + 1 + _HEADER_LINES
-    same = np.flatnonzero(differences == 0)
-    if same.size:
-        k = int(same[0])
-        raise ValueError(
-            f"{path}, lines {line[k]} and {line[k + 1]}: duplicate timestamp {times[k]}"
-        )
-    backwards = np.flatnonzero(differences < 0)
-    if backwards.size:
-        k = int(backwards[0])
-        raise ValueError(
-            f"{path}, line {line[k + 1]}: timestamp {times[k + 1]} is before {times[k]} on line "
-            f"{line[k]}; expected increasing timestamps"
-        )
-    steps, counts = np.unique(differences, return_counts=True)
-    step_ns = int(steps[np.argmax(counts)])
+    line = np.arange(len(times)) + 1 + _HEADER_LINES
+    try:
+        step_ns = regular_step_ns(times)
+    except IrregularTimesError as error:
+        k = error.position - 1
+        if error.kind == "duplicate":
+            problem = f"lines {line[k]} and {line[k + 1]}: duplicate timestamp {times[k]}"
+        elif error.kind == "backwards":
+            problem = (
+                f"line {line[k + 1]}: timestamp {times[k + 1]} is before {times[k]} on line "
+                f"{line[k]}; expected increasing timestamps"
+            )
+        else:
+            kind = (
+                f"gap of {error.spacing_ns // error.step_ns - 1} missing row(s)"
+                if error.kind == "gap"
+                else "irregular step"
+            )
+            problem = (
+                f"line {line[k + 1]}: {kind}: {times[k + 1]} is {error.spacing_ns / NS_PER_S} s "
+                f"after {times[k]} on line {line[k]}; expected the file's step of "
+                f"{error.step_ns / NS_PER_S:g} s"
+            )
+        raise ValueError(f"{path}, {problem}") from None
     if step_ns % NS_PER_S:
         raise ValueError(f"{path}: step of {step_ns / NS_PER_S} s; expected whole seconds")
-    odd = np.flatnonzero(differences != step_ns)
-    if odd.size:
-        k = int(odd[0])
-        gap_ns = int(differences[k])
-        kind = (
-            f"gap of {gap_ns // step_ns - 1} missing row(s)"
-            if gap_ns % step_ns == 0
-            else "irregular step"
-        )
-        raise ValueError(
-            f"{path}, line {line[k + 1]}: {kind}: {times[k + 1]} is {gap_ns / NS_PER_S} s after "
-            f"{times[k]} on line {line[k]}; expected the file's step of {step_ns // NS_PER_S} s"
-        )
     return step_ns // NS_PER_S
 
 

@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_HOUR
+from tefed.domain.time_index import regular_step_ns
+
 #: TMY3 columns (as pvlib names them) and their house names.
 TMY3_COLUMNS = {
     "ghi": "ghi_w_per_m2",
@@ -26,8 +29,6 @@ TMY3_COLUMNS = {
     "temp_air": "air_temperature_c",
     "wind_speed": "wind_speed_m_per_s",
 }
-SECONDS_PER_HOUR = 3600
-_NS_PER_S = 1_000_000_000
 #: Day of a non-leap year on which each month starts, counted from 0 [d].
 _MONTH_START_DAY = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 _HOURS_PER_YEAR = 8760
@@ -234,12 +235,12 @@ def weather_on_grid(
     sub_s = math.gcd(step_s, SECONDS_PER_HOUR, clock_start_s % SECONDS_PER_HOUR)
     per_hour = SECONDS_PER_HOUR // sub_s
     middle_ns = (
-        first_hour * SECONDS_PER_HOUR * _NS_PER_S
-        + (np.arange(hours * per_hour, dtype=np.int64) * sub_s * _NS_PER_S)
-        + sub_s * _NS_PER_S // 2
+        first_hour * SECONDS_PER_HOUR * NS_PER_S
+        + (np.arange(hours * per_hour, dtype=np.int64) * sub_s * NS_PER_S)
+        + sub_s * NS_PER_S // 2
     )
     instants = pd.DatetimeIndex(
-        (middle_ns - (shift_s + offset_s) * _NS_PER_S).astype("datetime64[ns]"), tz="UTC"
+        (middle_ns - (shift_s + offset_s) * NS_PER_S).astype("datetime64[ns]"), tz="UTC"
     )
     sun = pvlib.solarposition.get_solarposition(instants, latitude_deg, longitude_deg)
     cos_zenith = np.cos(np.radians(sun["apparent_zenith"].to_numpy()))
@@ -264,7 +265,7 @@ def weather_on_grid(
     # Instantaneous values at the labels: label L ends the hour that starts at L - 1 h.
     label_hours = first_hour + np.arange(hours + 1)
     label_rows = rows[_year_hour(label_hours - 1)]
-    position_h = middle_ns / (SECONDS_PER_HOUR * _NS_PER_S) - first_hour
+    position_h = middle_ns / (SECONDS_PER_HOUR * NS_PER_S) - first_hour
     columns = {"ghi_w_per_m2": ghi, "dni_w_per_m2": dni, "dhi_w_per_m2": dhi}
     for name in ("air_temperature_c", "wind_speed_m_per_s"):
         at_labels = weather.hourly[name].to_numpy()[label_rows]
@@ -291,17 +292,10 @@ def _grid_start_s(times: pd.DatetimeIndex, step_s: int) -> tuple[int, int]:
             "times must be a non-empty time-zone-aware pandas.DatetimeIndex of step starts"
         )
     instants = times.as_unit("ns").asi8
-    if instants[0] % _NS_PER_S:
+    if instants[0] % NS_PER_S:
         raise ValueError(f"times starts at {times[0]}; expected a whole second")
-    differences = np.diff(instants)
-    odd = np.flatnonzero(differences != int(step_s) * _NS_PER_S)
-    if odd.size:
-        k = int(odd[0]) + 1
-        raise ValueError(
-            f"times: entry {k} ({times[k]}) is {differences[k - 1] / _NS_PER_S} s after the "
-            f"previous one; expected step_s = {step_s} s"
-        )
-    return int(instants[0] // _NS_PER_S), len(times)
+    regular_step_ns(times, int(step_s) * NS_PER_S)
+    return int(instants[0] // NS_PER_S), len(times)
 
 
 def _year_hour(clock_hours: np.ndarray) -> np.ndarray:
@@ -321,7 +315,7 @@ def _hour_rows(hourly: pd.DataFrame, source: str) -> np.ndarray:
     if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
         raise ValueError(f"{source}: expected hour-end labels as a time-zone-aware index")
     local_ns = index.tz_localize(None).as_unit("ns").asi8
-    start_hours = local_ns // (SECONDS_PER_HOUR * _NS_PER_S) - 1
+    start_hours = local_ns // (SECONDS_PER_HOUR * NS_PER_S) - 1
     year_hours = _year_hour(start_hours)
     rows = np.full(_HOURS_PER_YEAR, -1, dtype=np.int64)
     counts = np.bincount(year_hours, minlength=_HOURS_PER_YEAR)

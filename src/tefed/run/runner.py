@@ -41,7 +41,12 @@ import setproctitle
 
 from tefed.build.market_network import NETWORK_FILE_KEY, network_file_path
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
-from tefed.contract.federation_file import FederateEntry, FederationFile
+from tefed.contract.federation_file import (
+    BROKER_TIME_LIMIT_OPTION,
+    FederateEntry,
+    FederationFile,
+    broker_time_limit_flag,
+)
 from tefed.contract.run_folder import STATUS_COMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
@@ -55,6 +60,8 @@ from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
+#: How long after the run's wall-clock limit the broker of a ``tefed run`` ends the run itself [s].
+BROKER_LIMIT_GRACE_S = 30.0
 #: Log lines kept per process for the failure report.
 TAIL_LINES = 15
 
@@ -127,7 +134,9 @@ def resolve_for_run(
                 _network_file_in_run(directory / entry.tefed.config[NETWORK_FILE_KEY], run_folder)
             )
         if entry.is_broker:
-            entry_data["exec"] = _broker_command(entry.exec, port, broker_key, bin_dir)
+            entry_data["exec"] = _broker_command(
+                entry.exec, port, broker_key, bin_dir, federation.tefed.runtime.wall_clock_limit_s
+            )
             continue
         if entry.helics is not None:
             entry_data["helics"]["brokerport"] = str(port)
@@ -165,9 +174,11 @@ def _network_file_in_run(source: Path, run_folder: RunFolder) -> Path:
     return copy
 
 
-def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path) -> str:
+def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path, limit_s: float) -> str:
     words = [
-        word for word in shlex.split(command) if not word.startswith(("--port", "--brokerkey"))
+        word
+        for word in shlex.split(command)
+        if not word.startswith(("--port", "--brokerkey", BROKER_TIME_LIMIT_OPTION))
     ]
     # The broker program itself, not the Python launcher pip installs beside this interpreter:
     # one process less (and 30 MB), and stopping it stops the broker.
@@ -177,7 +188,16 @@ def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path) -> 
         words[0] = str(native)
     elif local.exists():
         words[0] = str(local)
-    return shlex.join([*words, f"--port={port}", f"--brokerkey={broker_key}"])
+    # tefed run stops the run itself at the limit and names it; the broker's own limit comes
+    # BROKER_LIMIT_GRACE_S later, a backstop should tefed run die without stopping its children.
+    return shlex.join(
+        [
+            *words,
+            f"--port={port}",
+            f"--brokerkey={broker_key}",
+            broker_time_limit_flag(limit_s + BROKER_LIMIT_GRACE_S),
+        ]
+    )
 
 
 #: Ports a run's HELICS processes may use: below Linux's ephemeral range (32768–60999), from

@@ -24,7 +24,7 @@ from tefed.io.feeders.split_phase import SplitPhaseFeederDesign
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FeederSpec(_Section):

@@ -42,7 +42,7 @@ COMMUNITY_ID = "community_battery"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _range_ok(value: float | list[float], low: float, high: float | None) -> float | list[float]:
@@ -65,6 +65,8 @@ def _fraction(value: float | list[float]) -> float | list[float]:
 
 
 NumberOrRange = float | list[float]
+#: How pydantic names the members of ``NumberOrRange`` in an error's path (not keys of the file).
+NUMBER_OR_RANGE_MEMBERS = frozenset({"float", "list[float]"})
 
 
 # --- devices --------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from tefed.scenario.grid_spec import FEEDER_KINDS, GridSpec, OpenDssFeederSpec
 from tefed.scenario.household_spec import (
     COMMUNITY_ID,
     NAME_PATTERN,
+    NUMBER_OR_RANGE_MEMBERS,
     CommunityBatterySpec,
     HouseholdGroup,
     household_ids,
@@ -47,7 +48,7 @@ from tefed.scenario.strategy_spec import STRATEGY_NAMES
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeSpec(_Section):
@@ -140,7 +141,10 @@ class RunSpec(_Section):
         description="a federate waiting longer than this for the others to finish starting [s]",
     )
     wall_clock_limit_s: float = Field(
-        900.0, gt=0, description="tefed run stops a run after this long [s]"
+        900.0,
+        gt=0,
+        description="tefed run stops a run after this long, and the broker ends a `helics run` "
+        "(--maxcosimduration) [s]",
     )
     progress_every_s: int = Field(
         3600, gt=0, description="federates report progress every this much simulated time [s]"
@@ -267,14 +271,11 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     return reading.scenario, reading.folder
 
 
-_UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS
+_UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS | NUMBER_OR_RANGE_MEMBERS
 # Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
 _STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
-_TAG_MISMATCH = re.compile(
-    r"Input tag '(?P<tag>.*)' found using .+? does not match any of the expected tags: "
-    r"(?P<tags>.*)"
-)
+_TAG_MISMATCH = re.compile(r"got '(?P<tag>.*)'; expected one of (?P<tags>'.*')")
 
 
 def _describe(error: ValidationError) -> list[str]:

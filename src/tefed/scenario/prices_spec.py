@@ -18,7 +18,7 @@ from tefed.domain.prices.tariffs import (
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SyntheticWholesale(_Section):

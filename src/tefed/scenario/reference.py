@@ -1,9 +1,11 @@
 """The scenario file's documentation, generated from its models: a JSON Schema and a reference.
 
-Both are built from the pydantic models of `tefed.scenario.model` (and the section modules beside
-it), so they list exactly the keys a scenario file may have, with the types, bounds, defaults and
-descriptions the validator uses. ``make docs`` writes them to ``docs/scenario.schema.json`` and
-``docs/scenario-reference.md``; a test fails when the committed files differ from these.
+Both are rendered from one JSON Schema, pydantic's ``model_json_schema()`` of
+`tefed.scenario.model.Scenario` (defaults of default factories included), so they list exactly
+the keys a scenario file may have, with the types, bounds, defaults and descriptions the validator
+uses: the reference is one table per ``$defs`` section, one per kind of a ``oneOf`` field.
+``make docs`` writes them to ``docs/scenario.schema.json`` and ``docs/scenario-reference.md``; a
+test fails when the committed files differ from these.
 
 The JSON Schema (draft 2020-12) serves editors: with ``# yaml-language-server: $schema=PATH`` at
 the top of a scenario file, VS Code's YAML extension completes keys and checks values. A file with
@@ -18,13 +20,11 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import types
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-import annotated_types
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import core_schema
 
 import tefed.scenario.files as scenario_files
 from tefed.scenario.files import EXTENDS_KEY
@@ -149,7 +149,7 @@ def scenario_json_schema() -> dict[str, Any]:
         (``PartialScenario``, …, for a file with ``extends``); the top level picks one by whether
         the file has ``extends``.
     """
-    strict = Scenario.model_json_schema()
+    strict = scenario_model_schema()
     definitions = strict.pop("$defs")
     definitions["Scenario"] = strict
     extends = {"type": "string", "description": EXTENDS_DESCRIPTION}
@@ -265,112 +265,136 @@ def _composition_text() -> str:
 
 
 def reference_tables() -> list[ReferenceTable]:
-    """Every section of a scenario file as a table, in file order, kinds one table each."""
+    """Every section of a scenario file as a table, in file order, kinds one table each.
+
+    The tables are read from the scenario's JSON Schema (`scenario_model_schema`): a section is a
+    ``$defs`` entry, a kind one of the ``oneOf`` members of a field.
+    """
+    schema = scenario_model_schema()
+    definitions = {**schema.pop("$defs"), _TOP: schema}
     tables: list[ReferenceTable] = []
-    _collect(_Place("", Scenario), tables)
+    _collect(_Place("", _TOP), definitions, tables)
     top = tables[0]
     extends = ReferenceRow(EXTENDS_KEY, "string", NO_UNIT, "none", EXTENDS_DESCRIPTION)
     tables[0] = ReferenceTable(top.path, top.variant, top.text, (extends, *top.rows))
     return tables
 
 
+class _FactoryDefaults(GenerateJsonSchema):
+    """JSON Schema generation that also shows the defaults made by a ``default_factory``."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()
+        return super().get_default_value(schema)
+
+
+def scenario_model_schema() -> dict[str, Any]:
+    """The JSON Schema of `Scenario`, every default shown (also those of default factories)."""
+    return Scenario.model_json_schema(schema_generator=_FactoryDefaults)
+
+
+#: Name of the top level among the sections.
+_TOP = "Scenario"
+
+
 @dataclass(frozen=True)
 class _Place:
-    """Where a section's model sits in the file, and which kind of the section it is."""
+    """Where a section sits in the file (its ``$defs`` name), and which kind of it it is."""
 
     path: str
-    model: type[BaseModel]
+    definition: str
     variant: str = ""
     default_kind: bool = False
 
 
-def _collect(place: _Place, tables: list[ReferenceTable]) -> None:
+def _collect(place: _Place, definitions: dict[str, Any], tables: list[ReferenceTable]) -> None:
+    section = definitions[place.definition]
+    required = set(section.get("required", ()))
     rows, nested = [], []
-    properties = place.model.model_json_schema()["properties"]
-    for name, field in place.model.model_fields.items():
+    for name, prop in section["properties"].items():
         key = f"{place.path}.{name}" if place.path else name
-        rows.append(_row(key, name, field, properties[name]))
-        nested += _sections(key, field)
-    text = _docstring_text(place.model)
+        rows.append(_row(key, name, prop, name in required, definitions))
+        nested += _sections(key, prop, definitions)
+    text = _first_paragraph(section.get("description", ""))
     tables.append(ReferenceTable(place.path, place.variant, text, tuple(rows), place.default_kind))
-    for section in nested:
-        _collect(section, tables)
+    for inner in nested:
+        _collect(inner, definitions, tables)
 
 
-def _sections(key: str, field: FieldInfo) -> list[_Place]:
+def _definition(schema: dict[str, Any]) -> str:
+    return schema["$ref"].removeprefix("#/$defs/")
+
+
+def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a field's schema, ``null`` left out."""
+    options = prop.get("oneOf") or prop.get("anyOf") or [prop]
+    return [option for option in options if option.get("type") != "null"]
+
+
+def _is_nullable(prop: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in prop.get("anyOf", ()))
+
+
+def _sections(key: str, prop: dict[str, Any], definitions: dict[str, Any]) -> list[_Place]:
     """The sections a field holds: one, or one per kind."""
-    annotation, suffix = _without_none(field.annotation), ""
-    if get_origin(annotation) is list:
-        annotation, suffix = get_args(annotation)[0], "[]"
-    models = [_strip_annotated(member) for member in _members(annotation)]
-    if not all(_is_model(member) for member in models):
+    options, suffix = _options(prop), ""
+    if len(options) == 1 and options[0].get("type") == "array" and "items" in options[0]:
+        options, suffix = _options(options[0]["items"]), "[]"
+    kinds = [option for option in options if "$ref" in option]
+    if not kinds:
         return []
-    if len(models) == 1:
-        return [_Place(key + suffix, models[0])]
-    default = field.get_default(call_default_factory=True)
-    return [
-        _Place(key + suffix, model, _kind_label(model), type(default) is model) for model in models
-    ]
+    if len(kinds) == 1:
+        return [_Place(key + suffix, _definition(kinds[0]))]
+    default = prop.get("default")
+    places = []
+    for kind in kinds:
+        name = _definition(kind)
+        tag, value = _kind_tag(definitions[name])
+        is_default = isinstance(default, dict) and value is not None and default.get(tag) == value
+        label = f"{tag}: {value}" if value is not None else f"{tag}: …"
+        places.append(_Place(key + suffix, name, label, is_default))
+    return places
 
 
-def _kind_label(model: type[BaseModel]) -> str:
-    """How a file names one kind of a section: its one-valued Literal key, or its first key."""
-    for name, field in model.model_fields.items():
-        values = get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
-        if len(values) == 1:
-            return f"{name}: {values[0]}"
-    required = [name for name, field in model.model_fields.items() if field.is_required()]
-    return f"{required[0]}: …"
+def _kind_tag(section: dict[str, Any]) -> tuple[str, Any]:
+    """How a file names one kind of a section: its constant key and value, else its first
+    required key (and no value)."""
+    for name, prop in section["properties"].items():
+        if "const" in prop:
+            return name, prop["const"]
+    return section["required"][0], None
 
 
-def _row(key: str, name: str, field: FieldInfo, schema: dict[str, Any]) -> ReferenceRow:
-    """A field's row; ``schema`` is its JSON Schema (which says whether a bare name will do)."""
-    by_name = any(option.get("type") == "string" for option in schema.get("oneOf", []))
+def _row(
+    key: str, name: str, prop: dict[str, Any], required: bool, definitions: dict[str, Any]
+) -> ReferenceRow:
+    """A field's row, from its JSON Schema."""
+    options = _options(prop)
+    by_name = any(option.get("type") == "string" for option in options) and any(
+        "$ref" in option for option in options
+    )
     return ReferenceRow(
         key=key,
-        type=("name, or " if by_name else "")
-        + _type_text(field.annotation, _bounds(field.metadata)),
+        type=("name, or " if by_name else "") + _type_text(prop),
         unit=unit_of(name),
-        default=_default_text(field),
-        description=" ".join((field.description or "").split()),
+        default=_default_text(prop, required, definitions),
+        description=" ".join(prop.get("description", "").split()),
     )
 
 
-def _members(annotation: Any) -> tuple:
-    if get_origin(annotation) in (Union, types.UnionType):
-        return get_args(annotation)
-    return (annotation,)
-
-
-def _without_none(annotation: Any) -> Any:
-    members = [member for member in _members(annotation) if member is not type(None)]
-    if len(members) == len(_members(annotation)):
-        return annotation
-    return members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
-
-
-def _strip_annotated(annotation: Any) -> Any:
-    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
-
-
-def _is_model(annotation: Any) -> bool:
-    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
-
-
-def _bounds(metadata: list) -> str:
+def _bounds(schema: dict[str, Any]) -> str:
     """Bounds of a number as an interval, e.g. ``in (0, 1]`` or ``≥ 1``."""
     low = high = ""
-    for item in metadata:
-        if isinstance(item, FieldInfo):
-            return _bounds(item.metadata)
-        if isinstance(item, annotated_types.Gt):
-            low = f"({item.gt:g}"
-        elif isinstance(item, annotated_types.Ge):
-            low = f"[{item.ge:g}"
-        elif isinstance(item, annotated_types.Lt):
-            high = f"{item.lt:g})"
-        elif isinstance(item, annotated_types.Le):
-            high = f"{item.le:g}]"
+    if "exclusiveMinimum" in schema:
+        low = f"({schema['exclusiveMinimum']:g}"
+    elif "minimum" in schema:
+        low = f"[{schema['minimum']:g}"
+    if "exclusiveMaximum" in schema:
+        high = f"{schema['exclusiveMaximum']:g})"
+    elif "maximum" in schema:
+        high = f"{schema['maximum']:g}]"
     if low and high:
         return f" in {low}, {high}"
     if low:
@@ -380,50 +404,89 @@ def _bounds(metadata: list) -> str:
     return ""
 
 
-def _type_text(annotation: Any, bounds: str = "") -> str:
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        extra = [item for item in args[1:] if isinstance(item, FieldInfo)]
-        return _type_text(args[0], bounds or (_bounds(extra) if extra else ""))
-    if origin in (Union, types.UnionType):
-        members = [member for member in args if member is not type(None)]
-        optional = " or null" if len(members) < len(args) else ""
-        if set(members) == {float, list[float]}:
-            return "number or range [low, high]" + optional
-        if len(members) > 1 and all(_is_model(_strip_annotated(m)) for m in members):
+_TYPE_NAMES = {"boolean": "boolean", "integer": "integer", "number": "number", "string": "string"}
+
+
+def _type_text(schema: dict[str, Any]) -> str:
+    options = _options(schema)
+    optional = " or null" if _is_nullable(schema) else ""
+    if len(options) > 1:
+        kinds = [option for option in options if "$ref" in option]
+        if len(kinds) > 1:
             return "section, one of the kinds below" + optional
-        return " or ".join(_type_text(member, bounds) for member in members) + optional
-    if origin is Literal:
-        return " | ".join(f"`{value}`" for value in args)
-    if origin is list:
-        return f"list of {_plural(_type_text(args[0]))}"
-    if origin is dict:
-        return f"mapping of {_type_text(args[0])} to {_type_text(args[1])}"
-    if origin is tuple:
-        return "[" + ", ".join(_type_text(arg) for arg in args) + "]"
-    if _is_model(annotation):
-        return "section"
-    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    text = names.get(annotation, getattr(annotation, "__name__", str(annotation)))
-    return text + bounds if annotation in (int, float) else text
+        number = {"type": "number"}
+        if {json.dumps(option, sort_keys=True) for option in options} == {
+            json.dumps(number),
+            json.dumps({"items": number, "type": "array"}, sort_keys=True),
+        }:
+            return "number or range [low, high]" + optional
+        return " or ".join(_type_text(option) for option in options) + optional
+    (schema,) = options
+    if "$ref" in schema:
+        return "section" + optional
+    if "const" in schema:
+        return f"`{schema['const']}`" + optional
+    if "enum" in schema:
+        return " | ".join(f"`{value}`" for value in schema["enum"]) + optional
+    kind = schema.get("type")
+    if kind == "array" and "prefixItems" in schema:
+        return "[" + ", ".join(_type_text(item) for item in schema["prefixItems"]) + "]" + optional
+    if kind == "array":
+        return f"list of {_plural(_type_text(schema.get('items', {})))}" + optional
+    if kind == "object":
+        keys = _type_text({"type": "string", **schema.get("propertyNames", {})})
+        values = _type_text(schema.get("additionalProperties", {}))
+        return f"mapping of {keys} to {values}" + optional
+    text = _TYPE_NAMES.get(kind, "any value")
+    return text + (_bounds(schema) if kind in ("integer", "number") else "") + optional
 
 
 def _plural(text: str) -> str:
     return {"section": "sections", "string": "strings", "number": "numbers"}.get(text, text)
 
 
-def _default_text(field: FieldInfo) -> str:
-    if field.is_required():
+def _default_text(prop: dict[str, Any], required: bool, definitions: dict[str, Any]) -> str:
+    if required or "default" not in prop:
         return "required"
-    value = field.get_default(call_default_factory=True)
-    if isinstance(value, BaseModel):
-        shown = value.model_dump(mode="json", exclude_defaults=True)
-        label = _kind_label(type(value)) if len(_members(field.annotation)) > 1 else ""
-        if ": " in label and not label.endswith("…"):
-            tag, kind = label.split(": ")
-            shown = {tag: kind, **shown}
+    value = prop["default"]
+    kinds = [_definition(option) for option in _options(prop) if "$ref" in option]
+    if isinstance(value, dict) and kinds:
+        name = _kind_of(value, kinds, definitions)
+        shown = _without_defaults(value, definitions[name], definitions)
+        if len(kinds) > 1:
+            tag, kind = _kind_tag(definitions[name])
+            shown = shown if kind is None else {tag: kind, **shown}
         return f"`{_value_text(shown)}`" if shown else "defaults"
     return "none" if value is None else f"`{_value_text(value)}`"
+
+
+def _kind_of(value: dict[str, Any], kinds: list[str], definitions: dict[str, Any]) -> str:
+    """The kind (``$defs`` name) a default section value is of."""
+    if len(kinds) == 1:
+        return kinds[0]
+    for name in kinds:
+        tag, kind = _kind_tag(definitions[name])
+        if kind is not None and value.get(tag) == kind:
+            return name
+    return kinds[0]
+
+
+def _without_defaults(
+    value: dict[str, Any], section: dict[str, Any], definitions: dict[str, Any]
+) -> dict[str, Any]:
+    """A section's value without the keys that hold their own default, nested sections alike."""
+    shown = {}
+    for name, item in value.items():
+        prop = section["properties"][name]
+        if "default" in prop and prop["default"] == item:
+            continue
+        kinds = [_definition(option) for option in _options(prop) if "$ref" in option]
+        if isinstance(item, dict) and kinds:
+            item = _without_defaults(
+                item, definitions[_kind_of(item, kinds, definitions)], definitions
+            )
+        shown[name] = item
+    return shown
 
 
 def _value_text(value: Any) -> str:
@@ -441,7 +504,6 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _docstring_text(model: type[BaseModel]) -> str:
-    """The first paragraph of a model's docstring, in Markdown."""
-    paragraph = (inspect.getdoc(model) or "").split("\n\n")[0]
-    return " ".join(paragraph.split()).replace("``", "`")
+def _first_paragraph(text: str) -> str:
+    """The first paragraph of a section's description (its model's docstring), in Markdown."""
+    return " ".join(text.split("\n\n")[0].split()).replace("``", "`")

@@ -25,7 +25,7 @@ from tefed.contract.messages import (
     CurveOrder,
     Message,
     Rejection,
-    describe_validation_error,
+    message_problems,
 )
 from tefed.contract.time_grid import TimeGrid
 
@@ -382,5 +382,5 @@ def _as_json(raw: object) -> str:
 
 def _brief(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return describe_validation_error(error)[:400]
+        return message_problems(error)[:400]
     return str(error).replace("\n", " ")[:300]

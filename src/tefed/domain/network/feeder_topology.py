@@ -7,11 +7,10 @@ source for voltage-profile plots (voltage against distance).
 
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
-
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
 
 #: Metres per unit of each OpenDSS length-unit code (``LineUnits``); code 0, "none", has no
 #: physical unit and is absent on purpose (see `length_to_m`).
@@ -158,9 +157,9 @@ def bus_distances_m(
 
     Notes
     -----
-    Edges are undirected. Dijkstra's algorithm gives the shortest distance, which on a radial
-    feeder is the unique path's length and on a weakly meshed one the shorter way round. It runs
-    once at initialization: ``O(E log V)`` with a Python loop over edges.
+    Edges are undirected. Dijkstra's algorithm (``scipy.sparse.csgraph.dijkstra``) gives the
+    shortest distance, which on a radial feeder is the unique path's length and on a weakly
+    meshed one the shorter way round. It runs once at initialization, ``O(E log V)``.
 
     References
     ----------
@@ -200,22 +199,26 @@ def bus_distances_m(
     buses = list(dict.fromkeys(bus for pair in zip(start, end, strict=True) for bus in pair))
     if source not in buses:
         raise ValueError(f"source_bus: got {source_bus!r}; it is not a terminal of any edge")
-    neighbours: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for a, b, length in zip(start, end, lengths.tolist(), strict=True):
-        neighbours[a].append((b, length))
-        neighbours[b].append((a, length))
-    distance: dict[str, float] = {}
-    frontier = [(0.0, source)]
-    while frontier:
-        reached_m, bus = heapq.heappop(frontier)
-        if bus in distance:
-            continue
-        distance[bus] = reached_m
-        for neighbour, length in neighbours[bus]:
-            if neighbour not in distance:
-                heapq.heappush(frontier, (reached_m + length, neighbour))
+    position = {bus: k for k, bus in enumerate(buses)}
+    ends = np.array([[position[a], position[b]] for a, b in zip(start, end, strict=True)])
+    # Edges are undirected: one entry per bus pair, the shortest of parallel edges (a sparse
+    # matrix would add them up). Explicit zeros stay edges in csgraph's sparse input, so a 0 m
+    # switch connects its buses.
+    pairs = pd.DataFrame({"low": ends.min(axis=1), "high": ends.max(axis=1), "length_m": lengths})
+    shortest = pairs.groupby(["low", "high"], sort=False)["length_m"].min()
+    graph = sparse.csr_array(
+        (
+            shortest.to_numpy(),
+            (
+                shortest.index.get_level_values("low").to_numpy(),
+                shortest.index.get_level_values("high").to_numpy(),
+            ),
+        ),
+        shape=(len(buses), len(buses)),
+    )
+    distance_m = csgraph.dijkstra(graph, directed=False, indices=position[source])
     return pd.Series(
-        [distance.get(bus, np.nan) for bus in buses],
+        np.where(np.isinf(distance_m), np.nan, distance_m),
         index=pd.Index(buses, name="bus"),
         name="distance_m",
         dtype=float,

@@ -17,6 +17,8 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from tefed.domain.network.feeder_topology import bus_name
+
 #: Placement rules understood by `place_households`.
 METHODS = ("balanced", "proportional", "one_per_load")
 
@@ -51,7 +53,7 @@ def _load_points(load_points: pd.DataFrame) -> pd.DataFrame:
         row = int(np.flatnonzero(bad)[0])
         value = load_points["power_kw"].tolist()[row]
         raise ValueError(f"load_points.power_kw: got {value!r} in row {row}; expected >= 0 [kW]")
-    bus = load_points["bus"].astype(str).str.strip().str.lower().to_numpy(object)
+    bus = np.array([bus_name(name) for name in load_points["bus"]], dtype=object)
     if (bus == "").any():
         row = int(np.flatnonzero(bus == "")[0])
         raise ValueError(f"load_points.bus: got an empty name in row {row}; expected a bus")
@@ -246,7 +248,7 @@ def explicit_placement(references: list[str], known_nodes: set[tuple[str, int]])
         raise ValueError("references: got none; expected one 'bus.phase' per household (>= 1)")
     phases_at: dict[str, set[int]] = defaultdict(set)
     for bus, phase in known_nodes:
-        phases_at[str(bus).strip().lower()].add(int(phase))
+        phases_at[bus_name(bus)].add(int(phase))
     placed: list[tuple[str, int]] = []
     problems: list[str] = []
     for household, text in enumerate(references):

@@ -167,7 +167,7 @@ class OpenDssFeeder:
                 "'CalcVoltageBases' to the feeder or as commands"
             )
         index = {name: i for i, name in enumerate(names)}
-        buses = households["bus"].str.lower().tolist()
+        buses = [bus_name(name) for name in households["bus"]]
         phases = households["phase"].astype(int).tolist()
         first = [
             index[f"{bus}.1"] if is_split else index[f"{bus}.{phase}"]
@@ -344,7 +344,7 @@ def _check_household_nodes(households: pd.DataFrame) -> None:
         households["connection"],
         strict=True,
     ):
-        bus = str(bus).lower()
+        bus = bus_name(bus)
         needed = {"split": (1, 2), "three_phase": (1, 2, 3)}.get(connection, (int(phase),))
         if bus not in buses:
             problems.append(f"household {name}: bus {bus!r} is not in the feeder")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tefed.domain.network.feeder_topology import bus_name
 from tefed.io.feeders.generator import LvFeederDesign, generate_lv_feeder
 from tefed.io.feeders.household_placement import explicit_placement, place_households
 from tefed.io.feeders.layout import GeneratedFeeder
@@ -195,7 +196,7 @@ def household_attachment(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "name": ["hh_" + str(household) for household in table["household_id"]],
-            "bus": table["bus"].astype(str).str.lower().to_numpy(),
+            "bus": np.array([bus_name(name) for name in table["bus"]], dtype=object),
             "phase": table["phase"].astype(np.int64).to_numpy(),
             "connection": table["connection"].astype(str).to_numpy(),
         }

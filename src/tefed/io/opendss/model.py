@@ -16,6 +16,8 @@ import numpy as np
 import opendssdirect as dss
 import pandas as pd
 
+from tefed.domain.network.feeder_topology import bus_name
+
 #: How regulator controls behave during the run.
 REGULATOR_MODES = ("automatic", "locked")
 #: Phase letters of OpenDSS nodes 1, 2 and 3, as the IEEE test-feeder reports name them.
@@ -164,7 +166,7 @@ def run_command(command: str, context: str, engine=dss) -> None:
 
 def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
     """Bus name and the phase nodes (1–3) a load at ``bus1`` with ``phases`` draws from."""
-    bus, *nodes = bus1.lower().split(".")
+    bus, nodes = bus_name(bus1), bus1.split(".")[1:]
     phase_nodes = [int(node) for node in nodes if node.isdigit() and 1 <= int(node) <= 3]
     if not phase_nodes:
         phase_nodes = list(range(1, min(phases, 3) + 1))
@@ -174,10 +176,10 @@ def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
 def bus_base_kv(buses: list[str]) -> np.ndarray:
     """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
     base = {}
-    for bus in dict.fromkeys(bus.lower() for bus in buses):
+    for bus in dict.fromkeys(bus_name(bus) for bus in buses):
         dss.Circuit.SetActiveBus(bus)
         base[bus] = dss.Bus.kVBase() or np.nan
-    return np.array([base[bus.lower()] for bus in buses], dtype=float)
+    return np.array([base[bus_name(bus)] for bus in buses], dtype=float)
 
 
 def node_base_v(names: Sequence[str]) -> np.ndarray:

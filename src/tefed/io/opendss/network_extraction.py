@@ -17,6 +17,7 @@ import numpy as np
 import opendssdirect as dss
 import pandas as pd
 
+from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import BRANCH_COLUMNS
 from tefed.io.market_network import MarketNetwork
 from tefed.io.opendss.feeder_loader import load_feeder
@@ -156,7 +157,7 @@ def network_source(engine: Any = dss) -> tuple[str, float]:
     """
     if engine.Basic.NumCircuits() == 0 or not engine.Vsources.First():
         raise ValueError("no circuit with a voltage source is compiled: call compile_feeder")
-    return _bus(engine.CktElement.BusNames()[0]), float(engine.Vsources.PU())
+    return bus_name(engine.CktElement.BusNames()[0]), float(engine.Vsources.PU())
 
 
 def _line_rows(engine: Any) -> list[tuple]:
@@ -164,7 +165,7 @@ def _line_rows(engine: Any) -> list[tuple]:
     rows = []
     found = engine.Lines.First()
     while found:
-        from_bus, to_bus = _bus(engine.Lines.Bus1()), _bus(engine.Lines.Bus2())
+        from_bus, to_bus = bus_name(engine.Lines.Bus1()), bus_name(engine.Lines.Bus2())
         phases = int(engine.Lines.Phases())
         closed = sum(
             not (engine.CktElement.IsOpen(1, k) or engine.CktElement.IsOpen(2, k))
@@ -217,7 +218,7 @@ def _transformer_rows(engine: Any) -> list[tuple]:
                 f"Transformer.{name}: got {windings} windings, expected 2 or 3 (no data for the "
                 "reactances between windings beyond the third)"
             )
-        buses = [_bus(bus) for bus in engine.CktElement.BusNames()]
+        buses = [bus_name(bus) for bus in engine.CktElement.BusNames()]
         percent_r, kv, kva = [], [], []
         for winding in range(1, windings + 1):
             engine.Transformers.Wdg(winding)
@@ -261,8 +262,3 @@ def _bus_base_kv(engine: Any, buses: pd.Series) -> np.ndarray:
         engine.Circuit.SetActiveBus(bus)
         base[bus] = engine.Bus.kVBase() or np.nan
     return np.array([base[bus] for bus in buses], dtype=float)
-
-
-def _bus(terminal: str) -> str:
-    """Bus name of a terminal such as ``RG60.1.2.3``: ``rg60``."""
-    return terminal.split(".", 1)[0].lower()

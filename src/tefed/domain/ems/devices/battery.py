@@ -14,8 +14,6 @@ import numpy.typing as npt
 
 from tefed.domain.ems.devices.household_checks import require_per_household
 
-SECONDS_PER_HOUR = 3600.0
-
 _RATING_FIELDS = (
     "capacity_kwh",
     "power_kw",

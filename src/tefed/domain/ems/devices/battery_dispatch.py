@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from tefed.contract.time_grid import SECONDS_PER_HOUR
+from tefed.domain.ems.devices.battery import BatteryParameters
 from tefed.domain.ems.devices.household_checks import require_per_household
 
 

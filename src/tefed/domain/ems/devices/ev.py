@@ -30,10 +30,9 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR
+from tefed.contract.time_grid import SECONDS_PER_DAY, SECONDS_PER_HOUR
 from tefed.domain.ems.devices.household_checks import require_per_household
 
-SECONDS_PER_DAY = 86400.0
 HOURS_PER_DAY = 24.0
 
 _FIELDS = (

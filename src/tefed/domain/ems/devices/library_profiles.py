@@ -20,10 +20,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
 from tefed.domain.ems.devices.hashed_random import combine, normal, uniform
 from tefed.domain.ems.devices.resampling import (
-    NS_PER_S,
-    SECONDS_PER_DAY,
     local_day_position,
     regular_step_s,
 )

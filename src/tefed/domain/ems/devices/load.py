@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tefed.contract.time_grid import SECONDS_PER_HOUR
 from tefed.domain.ems.devices.appliance_events import appliance_energy_kws
 from tefed.domain.ems.devices.daily_activity import (
     HOURS_PER_DAY,
@@ -34,8 +35,6 @@ from tefed.domain.ems.devices.hashed_random import Draw, between, combine, norma
 from tefed.domain.ems.devices.resampling import regular_step_s, resample_energy_preserving
 
 __all__ = ["resample_energy_preserving", "synthetic_load_profiles"]
-
-SECONDS_PER_HOUR = 3600.0
 
 #: Largest shift of a household's daily routine against the population, either way [h].
 MAX_ROUTINE_SHIFT_H = 0.75

@@ -18,8 +18,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
-NS_PER_S = 1_000_000_000
-SECONDS_PER_DAY = 86_400
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
+from tefed.domain.time_index import regular_step_ns
 
 
 def regular_step_s(times: pd.DatetimeIndex) -> int:
@@ -53,20 +53,12 @@ def regular_step_s(times: pd.DatetimeIndex) -> int:
         )
     if len(times) < 2:
         raise ValueError(f"times has {len(times)} entries; expected at least 2 to fix the step")
-    differences_ns = np.diff(times.as_unit("ns").asi8)
-    irregular = np.flatnonzero(differences_ns != differences_ns[0])
-    if irregular.size:
-        k = int(irregular[0]) + 1
+    step_ns = regular_step_ns(times)
+    if step_ns % NS_PER_S:
         raise ValueError(
-            f"times is irregular: step {k} is {differences_ns[k - 1] / NS_PER_S} s after "
-            f"{differences_ns[0] / NS_PER_S} s at the start; expected a constant step"
+            f"times has a step of {step_ns / NS_PER_S} s; expected a whole number of seconds"
         )
-    if differences_ns[0] <= 0 or differences_ns[0] % NS_PER_S:
-        raise ValueError(
-            f"times has a step of {differences_ns[0] / NS_PER_S} s; expected a whole number of "
-            "seconds above 0"
-        )
-    return int(differences_ns[0] // NS_PER_S)
+    return step_ns // NS_PER_S
 
 
 def resample_energy_preserving(
@@ -410,17 +402,5 @@ def _regular_instants_ns(name: str, index: pd.Index, step_s: int | None) -> np.n
         if step_s is None:
             raise ValueError(f"{name} has one entry; give its step in seconds to fix its span")
         return instants
-    differences = np.diff(instants)
-    irregular = np.flatnonzero(differences != differences[0])
-    if differences[0] <= 0 or irregular.size:
-        k = int(irregular[0]) + 1 if irregular.size else 1
-        raise ValueError(
-            f"{name} is not regular: entry {k} ({index[k]}) is "
-            f"{differences[k - 1] / NS_PER_S} s after the previous one, the first step is "
-            f"{differences[0] / NS_PER_S} s; expected a constant positive step"
-        )
-    if step_s is not None and int(step_s) * NS_PER_S != differences[0]:
-        raise ValueError(
-            f"{name} has a step of {differences[0] / NS_PER_S} s; expected {step_s} s as given"
-        )
+    regular_step_ns(index, None if step_s is None else int(step_s) * NS_PER_S, name)
     return instants

@@ -35,7 +35,8 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from tefed.contract.time_grid import SECONDS_PER_HOUR
+from tefed.domain.ems.devices.battery import BatteryParameters
 from tefed.domain.ems.devices.battery_dispatch import dispatch_battery
 from tefed.domain.ems.strategies.settlement_price_learning import (
     MovingAverageSignal,

@@ -15,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import pyomo.environ as pyo
 
-from tefed.domain.ems.devices.battery import SECONDS_PER_HOUR, BatteryParameters
+from tefed.contract.time_grid import SECONDS_PER_HOUR
+from tefed.domain.ems.devices.battery import BatteryParameters
 from tefed.domain.persistent_solver import PersistentSolver
 
 OBJECTIVES = ("min_cost", "min_import")
