@@ -14,6 +14,7 @@ import pandas as pd
 
 from tefed.analysis import balance_checks, congestion_kpis, grid_kpis, kpis, market_kpis
 from tefed.contract.federation_file import FederationFile
+from tefed.contract.role_configs import read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
 
@@ -319,12 +320,9 @@ def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
     """The grid's allowed voltage band and stricter upper limit [pu] from the federation file."""
     for entry in federation.federate_entries():
         if entry.tefed is not None and entry.tefed.role == "grid":
-            low_pu, high_pu = entry.tefed.config["voltage_range_pu"]
-            return (
-                float(low_pu),
-                float(high_pu),
-                float(entry.tefed.config["upper_voltage_limit_pu"]),
-            )
+            grid = read_role_config("grid", entry.tefed.config, entry.name)
+            low_pu, high_pu = grid.voltage_range_pu
+            return low_pu, high_pu, grid.upper_voltage_limit_pu
     return (*ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU)
 
 

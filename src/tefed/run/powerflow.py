@@ -16,6 +16,7 @@ import pandas as pd
 
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
+from tefed.contract.role_configs import read_role_config
 from tefed.io.opendss.engine import OpenDssFeeder
 from tefed.io.opendss.feeder_loader import household_attachment, load_feeder
 from tefed.io.opendss.model import node_voltage_table, solve_snapshot
@@ -76,8 +77,8 @@ def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.Da
     federation = build_federation(
         scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
     )
-    config = federation.entry("grid").tefed.config
-    feeder = dict(config["feeder"])
+    config = read_role_config("grid", federation.entry("grid").tefed.config, "grid")
+    feeder = config.feeder.model_dump(mode="json")
     feeder["commands"] = [*feeder.get("commands", []), *commands]
     try:
         loaded = load_feeder(feeder, base_dir)
@@ -88,7 +89,7 @@ def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.Da
         households,
         loaded.existing_loads,
         loaded.existing_load_scale,
-        tuple(config["constant_power_voltage_range_pu"]),
+        config.constant_power_voltage_range_pu,
     )
     zero_kw = np.zeros(len(households))
     state = attached.solve(zero_kw, zero_kw)

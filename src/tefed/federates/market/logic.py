@@ -61,6 +61,7 @@ from tefed.domain.market.order_intake import (
 )
 from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
+from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import RadialNetwork
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.io.market_network import read_market_network
@@ -353,7 +354,7 @@ def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFra
     ids = table["household_id"].astype(str).to_numpy()
     return DlmpMarket(
         RadialNetwork.from_branches(network.branches, network.source_bus),
-        participant_bus=pd.Series(table["bus"].astype(str).str.lower().to_numpy(), index=ids),
+        participant_bus=pd.Series([bus_name(bus) for bus in table["bus"]], index=ids),
         voltage_min_pu=config.voltage_min_pu,
         voltage_max_pu=config.voltage_max_pu,
         source_voltage_pu=network.source_voltage_pu,
