@@ -111,23 +111,32 @@ def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
-def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path):
+#: The built-in federates of the fault matrix. The price feed is not among them: it receives
+#: from nobody, so HELICS grants it its whole schedule at once and it has finished within a
+#: second of starting, before anything can be done to it mid-run.
+BUILT_IN = ["ems", "grid", "market"]
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path, name: str):
     """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
-    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=7 * 86400))
     runner = tefed_run_in_background(path)
-    grid = federate_pid(tmp_path, "grid")
+    pid = federate_pid(tmp_path, name)
     time.sleep(1.0)
-    os.kill(grid, 9)
+    killed_at = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
     stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
+    assert time.monotonic() - killed_at < CRASH_DEADLINE_S
     assert runner.returncode == 1, stdout + stderr
-    assert "federate 'grid' exited with code -9 (killed by a signal)" in stderr
+    assert f"federate '{name}' exited with code -9 (killed by a signal)" in stderr
     run_dir = Path(stdout.strip().splitlines()[-1])
     status = json.loads((run_dir / "status.json").read_text())
-    assert status["state"] == "failed" and status["failed_federate"] == "grid"
+    assert status["state"] == "failed" and status["failed_federate"] == name
     assert processes_mentioning(str(run_dir)) == []
 
 
-@pytest.mark.parametrize("name", ["grid", "ems"])
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, name: str):
     """A built-in federate frozen by SIGSTOP answers nothing, not even through its core; the
     federates waiting for it name it."""
