@@ -234,3 +234,47 @@ def test_built_in_households_publish_reactive_power_when_asked(tmp_path: Path) -
     offset = drawn_kvar - expected_kvar
     assert np.ptp(offset) < 0.3
     assert np.ptp(expected_kvar) > 1.0  # the households' kvar does vary over the run
+
+
+@needs_ieee13
+def test_ieee13_unbalance_matches_a_hand_calculation_from_the_published_phasors() -> None:
+    """The grid's unbalance factor at the published operating point (published regulator taps,
+    the feeder's own loads, one idle household) against symmetrical components computed by hand from
+    the IEEE 13-node report's voltages, at every three-phase bus it lists."""
+    published = pd.read_csv(IEEE13.parent / "published-voltages.csv", dtype={"node": str})
+    loaded = load_feeder(
+        {
+            "source": "opendss",
+            "master": str(IEEE13),
+            "commands": [
+                "Transformer.Reg1.Taps=[1.0 1.0625]",
+                "Transformer.Reg2.Taps=[1.0 1.0500]",
+                "Transformer.Reg3.Taps=[1.0 1.0687]",
+            ],
+            "regulators": "locked",
+            "existing_loads": "keep",
+            "existing_load_scale": 1.0,
+        }
+    )
+    # One household drawing nothing: the feeder's own loads make the published case.
+    idle = pd.DataFrame({"name": ["hh"], "bus": ["634"], "phase": [1], "connection": "ln"})
+    feeder = OpenDssFeeder(idle, loaded.existing_loads, loaded.existing_load_scale, (0.7, 1.3))
+    state = feeder.solve(np.zeros(1), np.zeros(1))
+    computed = dict(zip(feeder.three_phase_buses, state.unbalance_pct, strict=True))
+    a = np.exp(2j * np.pi / 3)
+    checked = []
+    for node, rows in published.groupby("node"):
+        if set(rows["phase"]) != {"A", "B", "C"} or node.lower() not in computed:
+            continue
+        phasor = {
+            row.phase: row.vmag_pu * np.exp(1j * np.deg2rad(row.angle_deg))
+            for row in rows.itertuples()
+        }
+        positive = (phasor["A"] + a * phasor["B"] + a**2 * phasor["C"]) / 3
+        negative = (phasor["A"] + a**2 * phasor["B"] + a * phasor["C"]) / 3
+        by_hand_pct = abs(negative) / abs(positive) * 100
+        # The report gives magnitudes to 0.001 pu and angles to 0.01°: about 0.05 % of unbalance.
+        assert computed[node.lower()] == pytest.approx(by_hand_pct, abs=0.06), node
+        assert by_hand_pct < 5.0, node  # a few percent on this feeder, never thousands
+        checked.append(node)
+    assert {"632", "671", "675", "633"} <= set(checked)
