@@ -241,20 +241,33 @@ def _compare(run_folders: list[Path], csv: Path | None, markdown: Path | None) -
 def kpi_table(summary: dict[str, Any]) -> Table:
     """Per-household bill and its difference from the net-billing baseline."""
     table = Table(title=f"{summary['scenario']}: household bills [USD]")
-    for column in ("household", "strategy", "bill", "baseline", "advantage"):
+    stored = summary.get("stored_energy")
+    columns = ["household", "strategy", "bill", "baseline", "advantage"]
+    if stored is not None:
+        columns.append("stored Δ value")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("household", "strategy") else "right")
     for household, row in summary["households"].items():
-        table.add_row(
+        cells = [
             household,
             row.get("strategy", ""),
             _money(row.get("bill_usd")),
             _money(row.get("baseline_bill_usd")),
             _money(row.get("income_advantage_usd")),
-        )
+        ]
+        if stored is not None:
+            cells.append(_money(row.get("battery_stored_energy_value_usd")))
+        table.add_row(*cells)
     if "community_bill_usd" in summary:
         bill, baseline = summary["community_bill_usd"], summary["community_baseline_bill_usd"]
-        table.add_row(
-            "all", "", _money(bill), _money(baseline), _money(baseline - bill), style="bold"
+        cells = ["all", "", _money(bill), _money(baseline), _money(baseline - bill)]
+        if stored is not None:
+            cells.append(_money(stored["value_usd"]))
+        table.add_row(*cells, style="bold")
+    if stored is not None:
+        table.caption = (
+            f"stored Δ value: change of the energy in each battery over the run, valued at "
+            f"{stored['price_usd_per_kwh']:.4f} USD/kWh ({stored['price_basis']})"
         )
     return table
 

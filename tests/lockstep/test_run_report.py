@@ -130,3 +130,32 @@ def test_compare_names_a_run_without_summary(short_lockstep_run, tmp_path, capsy
     assert main(["compare", str(short_lockstep_run.path), str(failed)]) == 2
     error = capsys.readouterr().err
     assert str(failed) in error and "ledger broke" in error
+
+
+def test_the_change_of_stored_energy_is_valued_beside_the_bills(short_lockstep_run):
+    """Each battery's energy at the end minus at the start, at the run's mean export price;
+    the community bill less that value makes runs with different storage comparable."""
+    summary = short_lockstep_run.read_json("summary.json")
+    federation = json.loads(short_lockstep_run.file("federation.json").read_text())
+    homes = pd.DataFrame(federation["tefed"]["households"]).set_index("household_id")
+    steps = pd.read_parquet(short_lockstep_run.file("households"))
+    prices = pd.read_parquet(short_lockstep_run.file("prices.parquet"))
+    price = prices["export_price_usd_per_kwh"].mean()
+    final_kwh = steps.sort_values("time_s").groupby("household_id")["soc_kwh"].last()
+    with_battery = homes.index[homes["battery_capacity_kwh"] > 0]
+    assert len(with_battery) > 0
+    for household in with_battery:
+        row = summary["households"][household]
+        start_kwh = (
+            homes.at[household, "battery_soc_initial"] * homes.at[household, "battery_capacity_kwh"]
+        )
+        change_kwh = final_kwh[household] - start_kwh
+        assert row["battery_stored_energy_change_kwh"] == pytest.approx(change_kwh, abs=1e-9)
+        assert row["battery_stored_energy_value_usd"] == pytest.approx(change_kwh * price)
+    for household in homes.index.difference(with_battery):
+        assert "battery_stored_energy_value_usd" not in summary["households"][household]
+    stored = summary["stored_energy"]
+    assert stored["price_usd_per_kwh"] == pytest.approx(price)
+    assert summary["community_bill_less_stored_energy_usd"] == pytest.approx(
+        summary["community_bill_usd"] - stored["value_usd"]
+    )

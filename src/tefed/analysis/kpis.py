@@ -156,6 +156,62 @@ def household_bills(
     return table
 
 
+def stored_energy_change(
+    households: pd.DataFrame, table: pd.DataFrame, price_usd_per_kwh: float
+) -> pd.DataFrame:
+    """Change of the energy in each recorded household's battery over the run, and its value.
+
+    A bill ends the day with whatever the battery still holds: a fuller battery was paid for
+    but not yet used. Set beside the bill, the change makes runs with different storage
+    comparable.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame
+        Per step: ``time_s`` [s], ``household_id`` and ``soc_kwh``, the stored energy after the
+        step [kWh].
+    table : pandas.DataFrame
+        The household table indexed by ``household_id``: ``battery_capacity_kwh`` [kWh] and
+        ``battery_soc_initial`` (fraction of capacity at the start) [-].
+    price_usd_per_kwh : float
+        What one kWh left in storage is worth [USD/kWh] (the summary uses the run's mean export
+        price: what the energy would earn fed back under net billing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``household_id``, households with a battery that tefed recorded:
+        ``stored_energy_change_kwh`` (end minus start) [kWh] and ``stored_energy_value_usd``
+        (that change times the price) [USD].
+
+    Examples
+    --------
+    A 10 kWh battery starting half full and ending at 8 kWh holds 3 kWh more, worth 0.15 USD
+    at 0.05 USD/kWh:
+
+    >>> steps = pd.DataFrame({"time_s": [0, 60], "household_id": ["a", "a"],
+    ...                       "soc_kwh": [6.0, 8.0]})
+    >>> homes = pd.DataFrame({"battery_capacity_kwh": [10.0], "battery_soc_initial": [0.5]},
+    ...                      index=pd.Index(["a"], name="household_id"))
+    >>> stored_energy_change(steps, homes, 0.05).round(6).to_dict("records")
+    [{'stored_energy_change_kwh': 3.0, 'stored_energy_value_usd': 0.15}]
+    """
+    final_kwh = (
+        households.sort_values("time_s", kind="stable").groupby("household_id")["soc_kwh"].last()
+    )
+    capacity_kwh = table["battery_capacity_kwh"].reindex(final_kwh.index).astype(float)
+    initial_kwh = table["battery_soc_initial"].reindex(final_kwh.index).astype(float) * capacity_kwh
+    change_kwh = (final_kwh - initial_kwh)[capacity_kwh > 0]
+    result = pd.DataFrame(
+        {
+            "stored_energy_change_kwh": change_kwh,
+            "stored_energy_value_usd": change_kwh * price_usd_per_kwh,
+        }
+    )
+    result.index.name = "household_id"
+    return result
+
+
 def community_energy(households: pd.DataFrame, step_s: float) -> dict[str, float | int]:
     """Energy totals and sharing KPIs of the community of recorded households.
 

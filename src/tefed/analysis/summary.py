@@ -118,6 +118,18 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
         summary["community_income_advantage_usd"] = (
             summary["community_baseline_bill_usd"] - summary["community_bill_usd"]
         )
+    if "battery_stored_energy_value_usd" in per_household:
+        stored = per_household["battery_stored_energy_value_usd"].dropna()
+        summary["stored_energy"] = {
+            "price_usd_per_kwh": float(_stored_energy_price(tables)),
+            "price_basis": "mean export price of the run's intervals",
+            "change_kwh": float(per_household["battery_stored_energy_change_kwh"].sum()),
+            "value_usd": float(stored.sum()),
+        }
+        if "community_bill_usd" in summary:
+            summary["community_bill_less_stored_energy_usd"] = (
+                summary["community_bill_usd"] - summary["stored_energy"]["value_usd"]
+            )
     if unrecorded:
         summary["households_not_recorded_by_tefed"] = {
             "count": len(unrecorded),
@@ -178,11 +190,21 @@ def _per_household(
         per_household = per_household.join(bills)
     cycles = kpis.battery_cycles(households, table["battery_capacity_kwh"], step_s)
     per_household["battery_equivalent_full_cycles"] = cycles
+    if "prices" in tables and not households.empty:
+        stored = kpis.stored_energy_change(households, table, _stored_energy_price(tables))
+        if not stored.empty:
+            per_household["battery_stored_energy_change_kwh"] = stored["stored_energy_change_kwh"]
+            per_household["battery_stored_energy_value_usd"] = stored["stored_energy_value_usd"]
     if "household_voltages" in tables:
         voltage = tables["household_voltages"].groupby("household_id")["voltage_pu"]
         per_household["voltage_min_pu"] = voltage.min()
         per_household["voltage_max_pu"] = voltage.max()
     return per_household
+
+
+def _stored_energy_price(tables: dict[str, pd.DataFrame]) -> float:
+    """What a kWh left in a battery at the end is worth: the run's mean export price [USD/kWh]."""
+    return float(tables["prices"]["export_price_usd_per_kwh"].mean())
 
 
 def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
