@@ -118,8 +118,9 @@ class MarketFederate(FederateLogic):
         )
         #: Results since the last flush, per table: (frame, section) in the order they came.
         self._pending: dict[str, list[tuple[pd.DataFrame, int]]] = {}
-        #: Each table's empty frame (its columns and dtypes), written when it never got a row.
-        self._empty: dict[str, pd.DataFrame] = dict(_EMPTY_TABLES)
+        #: Each table's empty frame (its columns and dtypes, as its first frame had them),
+        #: written when it never got a row.
+        self._empty: dict[str, pd.DataFrame] = {}
         self._tables: dict[str, PartedTable] = {}
 
     def schedule_s(self) -> np.ndarray:
@@ -332,7 +333,7 @@ class MarketFederate(FederateLogic):
             self._keep("market_intervals.parquet", pd.DataFrame([self._interval_rows[interval]]))
         self._interval_rows.clear()
         self._flush(results)
-        for name, empty in self._empty.items():
+        for name, empty in {**_EMPTY_TABLES, **self._empty}.items():
             if name not in self._tables:
                 self._tables[name] = PartedTable(results.path, name)
             self._tables[name].finish(empty=empty)
@@ -508,7 +509,7 @@ def _ledger_rows(
     return combined_ledger(orders, awards, settlements)
 
 
-#: Every table the market always writes, empty.
+#: Every table the market always writes, empty (when no frame of it was ever kept).
 _EMPTY_TABLES = {
     "market_orders.parquet": _NO_ORDERS,
     "market_trades.parquet": _NO_TRADES,
