@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 from federations import lockstep_run, short_scenario_data, write_federation
+from partial_results import TABLES, read_table
 
 from tefed.cli import main
 from tefed.contract.federation_file import FederationFile
@@ -20,22 +21,6 @@ from tefed.runtime.lockstep import run_lockstep
 #: The market fails in the second hour of the two-hour run: the first hour was flushed.
 FAILURE_AT_S = 5400
 FIRST_HOUR_STEPS_END_S = 3600
-
-#: Tables every run writes, and whether they are per step (by ``time_s``).
-TABLES = {
-    "prices": False,
-    "grid": True,
-    "household_voltages": True,
-    "grid_taps": True,
-    "households": True,
-    "household_intervals": False,
-    "market_orders": False,
-    "market_trades": False,
-    "market_awards": False,
-    "market_settlements": False,
-    "market_ledger": False,
-    "market_intervals": False,
-}
 
 
 class MarketFailingMidRun(MarketFederate):
@@ -62,11 +47,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunFolder, RunFolder
         run_lockstep(federation, path.parent, failed, factories)
     failed.mark_failed("market", "injected market failure")
     return complete, failed
-
-
-def read_table(folder: RunFolder, name: str) -> pd.DataFrame:
-    path = folder.path / name
-    return pd.read_parquet(path if path.is_dir() else folder.path / f"{name}.parquet")
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
