@@ -14,7 +14,9 @@ At every grid instant (phase 4 of 4) the market
 
 A violated invariant (payments that do not balance, an award above its order, a trade outside
 its limit prices, mixed pools, a self-trade) stops the run with the interval and the violation.
-Every order, award and settlement is kept and written to Parquet at the end.
+Every order, award and settlement is written to Parquet once per simulated hour (the intervals
+cleared and settled since; `tefed.contract.parted_table`), so a run that fails keeps them; each
+table is made one file at the end.
 """
 
 from __future__ import annotations
