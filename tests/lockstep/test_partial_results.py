@@ -9,6 +9,7 @@ import pytest
 from federations import lockstep_run, short_scenario_data, write_federation
 from partial_results import TABLES, read_table
 
+from tefed.analysis.summary import read_run_tables
 from tefed.cli import main
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.logic import StepInputs, StepOutputs
@@ -97,3 +98,18 @@ def test_tefed_report_on_a_failed_run_labels_it_incomplete(runs, capsys):
     page = (failed.path / "report.html").read_text()
     assert "Incomplete results" in page
     assert "first 3 of 8 market intervals" in page
+
+
+def test_a_run_killed_while_writing_its_first_part_reports_no_intervals(runs, tmp_path):
+    complete, _ = runs
+    folder = RunFolder(tmp_path / "killed")
+    folder.write_text("federation.json", complete.file("federation.json").read_text())
+    folder.mark_failed("grid", "killed")
+    # What a grid killed while writing its first part leaves: a hidden temporary file.
+    (folder.path / "grid.parquet").mkdir()
+    (folder.path / "grid.parquet" / ".p000000-000000000.parquet.tmp-99").write_bytes(b"PAR1")
+    assert read_run_tables(folder) == {}
+    summary = write_report(folder)
+    assert summary["incomplete"]["completed_intervals"] == 0
+    assert not folder.file("summary.json").exists()
+    assert main(["report", str(folder.path)]) == 0

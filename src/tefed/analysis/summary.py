@@ -67,7 +67,7 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         path = folder.path / name
         if not path.is_dir():
             path = folder.path / f"{name}.parquet"
-        if not path.exists():
+        if not path.exists() or (path.is_dir() and not _has_parts(path)):
             continue
         frame = pd.read_parquet(path)
         if sort:
@@ -96,6 +96,16 @@ _INTERVAL_TABLES = (
 _PROGRESS_TABLES = ("households", "household_voltages", "grid", "household_intervals")
 
 
+def _has_parts(folder: Path) -> bool:
+    """Whether a folder of a table (parts, or shards' tables) holds a Parquet file to read; a
+    federate killed while starting its first part leaves only a hidden temporary file."""
+    return any(
+        not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+        for path in folder.rglob("*.parquet")
+        if path.is_file()
+    )
+
+
 def completed_intervals(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> int:
     """Market intervals that every federate's tables hold completely.
 
@@ -114,7 +124,8 @@ def completed_intervals(federation: FederationFile, tables: dict[str, pd.DataFra
     Returns
     -------
     int
-        Number of market intervals, from interval 0, that every table covers.
+        Number of market intervals, from interval 0, that every table covers (0 when the run
+        has none of the tables that say how far it got).
     """
     grid = federation.tefed.time.to_time_grid()
     covered = [grid.n_intervals]
@@ -135,7 +146,8 @@ def completed_intervals(federation: FederationFile, tables: dict[str, pd.DataFra
         # The market writes every interval's settlement, whether or not it traded.
         settled = tables["market_settlements"]["interval_index"]
         covered.append(int(settled.max()) + 1 if len(settled) else 0)
-    return max(0, min(covered))
+    # A run without any of these tables has completed nothing that can be counted.
+    return max(0, min(covered)) if len(covered) > 1 else 0
 
 
 def tables_until(

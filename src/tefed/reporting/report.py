@@ -29,42 +29,47 @@ def write_report(folder: RunFolder) -> dict[str, Any]:
     """Compute and write ``summary.json`` and the plots of a run; returns the summary.
 
     A finished run's report covers the whole run (and an error in it is raised); a failed run's
-    covers the intervals its tables hold and is marked ``incomplete``.
+    covers the intervals its tables hold and is marked ``incomplete`` (with none, no summary
+    is written and only ``{"incomplete": ...}`` is returned).
     """
     federation = FederationFile.model_validate(folder.read_json("federation.json"))
     tables = read_run_tables(folder)
-    n_intervals = federation.tefed.time.to_time_grid().n_intervals
-    intervals = completed_intervals(federation, tables)
     status = folder.status()
-    if intervals >= n_intervals and status.get("state") != STATUS_FAILED:
-        summary = compute_summary(federation, tables)
-        summary["metadata"] = {**run_metadata(folder, federation), "results": RESULTS_COMPLETE}
-        folder.write_json("summary.json", summary)
-        write_plots(folder, federation, tables)
-        return summary
-    return _write_incomplete_report(folder, federation, tables, intervals, status)
+    if status.get("state") != STATUS_FAILED:
+        n_intervals = federation.tefed.time.to_time_grid().n_intervals
+        if completed_intervals(federation, tables) >= n_intervals:
+            summary = compute_summary(federation, tables)
+            summary["metadata"] = {**run_metadata(folder, federation), "results": RESULTS_COMPLETE}
+            folder.write_json("summary.json", summary)
+            write_plots(folder, federation, tables)
+            return summary
+    return _write_incomplete_report(folder, federation, tables, status)
 
 
 def _write_incomplete_report(
-    folder: RunFolder,
-    federation: FederationFile,
-    tables: dict,
-    intervals: int,
-    status: dict[str, Any],
+    folder: RunFolder, federation: FederationFile, tables: dict, status: dict[str, Any]
 ) -> dict[str, Any]:
-    """Summary and plots of the first ``intervals`` market intervals, marked incomplete."""
+    """Summary and plots of the market intervals every table completed, marked incomplete."""
     time = federation.tefed.time
     incomplete: dict[str, Any] = {
-        "completed_intervals": intervals,
+        "completed_intervals": 0,
         "run_intervals": time.to_time_grid().n_intervals,
-        "completed_until_s": intervals * int(time.market_interval_s),
+        "completed_until_s": 0,
         "state": status.get("state"),
         "failed_federate": status.get("failed_federate"),
         "message": status.get("message"),
         "note": "KPIs and checks cover only the completed intervals: the run stopped early",
     }
-    cut = tables_until(federation, tables, intervals)
+    cut: dict = {}
     try:
+        intervals = completed_intervals(federation, tables)
+        incomplete["completed_intervals"] = intervals
+        incomplete["completed_until_s"] = intervals * int(time.market_interval_s)
+        if intervals == 0:
+            # Nothing to summarise: the page shows the failure and the logs.
+            log.warning("the run completed no market interval: no summary")
+            return {"incomplete": incomplete}
+        cut = tables_until(federation, tables, intervals)
         summary = compute_summary(federation, cut)
     except Exception as error:  # partial tables: record what failed, never a traceback
         log.warning("summary of the incomplete run failed: %s", error)
