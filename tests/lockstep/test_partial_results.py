@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from tefed.contract.run_folder import RESULTS_INCOMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.market.logic import MarketFederate
 from tefed.reporting.report import write_report
+from tefed.run import lockstep_run as lockstep_command
 from tefed.runtime.lockstep import run_lockstep
 
 #: The market fails in the second hour of the two-hour run: the first hour was flushed.
@@ -113,3 +115,18 @@ def test_a_run_killed_while_writing_its_first_part_reports_no_intervals(runs, tm
     assert summary["incomplete"]["completed_intervals"] == 0
     assert not folder.file("summary.json").exists()
     assert main(["report", str(folder.path)]) == 0
+
+
+def test_tefed_run_lockstep_keeps_every_table_of_a_failed_run(tmp_path, monkeypatch, capsys):
+    path = write_federation(tmp_path, short_scenario_data())
+    monkeypatch.chdir(tmp_path)
+    factories = {**builtin_logic(), "market": MarketFailingMidRun}
+    monkeypatch.setattr(lockstep_command, "builtin_logic", lambda: factories)
+    assert main(["run", "--lockstep", str(path.parent / "scenario.yaml"), "--no-progress"]) == 1
+    folder = RunFolder(Path(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert folder.status()["results"] == RESULTS_INCOMPLETE
+    for name, per_step in TABLES.items():
+        table = read_table(folder, name)
+        assert len(table) > 0, f"{name} kept nothing"
+        if per_step:
+            assert table["time_s"].max() == FIRST_HOUR_STEPS_END_S - 60
