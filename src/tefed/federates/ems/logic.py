@@ -441,8 +441,11 @@ class EmsFederate(FederateLogic):
         return self._tables[name]
 
     def _write_records(self, results: RunFolder, end_step: int, end_interval: int) -> None:
-        """Append steps and intervals written before up to ``end_step`` and ``end_interval``
-        (excluded), and every plan solved since the last write."""
+        """Append the steps and intervals not yet written, up to ``end_step`` and
+        ``end_interval`` (excluded), and every plan solved since the last write."""
+        # The step after the run (final settlements) records nothing of its own.
+        end_step = min(end_step, self._grid.n_steps)
+        end_interval = min(end_interval, self._grid.n_intervals)
         if end_step > self._written_steps:
             self._table(results, "households").append(
                 self._step_records(slice(self._written_steps, end_step))
