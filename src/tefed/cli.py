@@ -210,15 +210,21 @@ def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = F
 
 
 def _report(run_folder: Path) -> int:
-    from tefed.contract.run_folder import RunFolder
+    from tefed.contract.run_folder import STATUS_FAILED, STATUS_RUNNING, RunFolder
     from tefed.reporting.html_report import write_html_report
+    from tefed.reporting.report import write_report
 
     if not (run_folder / "federation.json").is_file():
         raise InputError(
             str(run_folder), ["no federation.json here; expected a run folder of tefed run"]
         )
     # Resolved, so that results/<scenario>/latest is reported under its run id.
-    print(write_html_report(RunFolder(run_folder.resolve())))
+    folder = RunFolder(run_folder.resolve())
+    state = folder.status().get("state")
+    if state in (STATUS_FAILED, STATUS_RUNNING) or not folder.file("summary.json").exists():
+        # A run that failed or stopped gets the summary of the intervals it completed.
+        write_report(folder)
+    print(write_html_report(folder))
     return 0
 
 

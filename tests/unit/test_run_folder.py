@@ -10,9 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_RUNNING, RunFolder
+from tefed.contract.run_folder import (
+    RESULTS_COMPLETE,
+    RESULTS_INCOMPLETE,
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    RunFolder,
+)
 
 
 def _all_files(root: Path) -> list[str]:
@@ -80,6 +86,7 @@ def test_mark_failed_records_only_the_first_failure(tmp_path: Path) -> None:
         "state": STATUS_FAILED,
         "failed_federate": "grid",
         "message": "power flow did not converge",
+        "results": RESULTS_INCOMPLETE,
     }
     first.update(started_at=started, ended_at=ended)
     assert run.mark_failed("market", "peer disconnected") is False
@@ -104,6 +111,7 @@ def test_mark_complete_after_running(tmp_path: Path) -> None:
     run.mark_complete()
     status = run.status()
     assert status["state"] == STATUS_COMPLETE
+    assert status["results"] == RESULTS_COMPLETE
     assert status["started_at"] == started
     assert status["ended_at"] >= started
 
@@ -168,18 +176,3 @@ def test_update_latest_link_points_to_the_newest_run(tmp_path: Path) -> None:
     # Relative, so the results folder can be moved as a whole.
     assert os.readlink(latest) == "run-2"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["latest", "run-1", "run-2"]
-
-
-def test_parquet_written_in_parts_reads_back_as_the_parts_concatenated(tmp_path):
-    folder = RunFolder(tmp_path / "run")
-    parts = [
-        pd.DataFrame({"time_s": [0, 0, 60], "household_id": ["h01", "h02", "h01"]}),
-        pd.DataFrame({"time_s": [60], "household_id": ["h02"]}),
-    ]
-    path = folder.write_parquet_parts("households/ems.parquet", iter(parts))
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(path), pd.concat(parts, ignore_index=True), check_exact=True
-    )
-    assert sorted(p.name for p in path.parent.iterdir()) == ["ems.parquet"]
-    with pytest.raises(ValueError, match="no parts"):
-        folder.write_parquet_parts("empty.parquet", iter([]))

@@ -4,11 +4,16 @@ A federate's logic is a plain object with three calls, in this order::
 
     initialize(context)                     once, before time 0
     step(time_s, inputs) -> outputs         at every grid instant of ``schedule_s()``, in order
+    write_progress(results, time_s)         after every step; writes the results that are due
     finalize(results)                       once, after the last step; writes its results
 
 It never sees HELICS. The HELICS runtime (``helics_runtime``) and the in-process lockstep runner
 (``lockstep``) drive the same objects with the same inputs, so logic can be tested without
 processes and co-simulation overhead can be measured.
+
+``write_progress`` lets a logic write its tables while the run goes on (`tefed.contract.
+parted_table`: a part per simulated hour), so that a run that fails keeps what was computed;
+``finalize`` then writes the rest and makes each table one file.
 
 ``inputs.values`` maps each subscribed key to its latest value: ``float`` for doubles (NaN before
 the first publication), ``numpy.ndarray`` for vectors, ``str`` for strings. ``inputs.messages``
@@ -111,6 +116,11 @@ class FederateLogic(ABC):
     @abstractmethod
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Advance to grid instant ``time_s`` [s]: read inputs, compute, return outputs."""
+
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        """Write the results that are due after the step at ``time_s`` [s]; called after every
+        step. The default writes nothing (every table at ``finalize``)."""
+        return None
 
     @abstractmethod
     def finalize(self, results: RunFolder) -> None:

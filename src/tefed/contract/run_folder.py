@@ -3,15 +3,20 @@
 Layout of ``results/<scenario>/<run-id>/``::
 
     federation.json        the federation file used
-    status.json            running | complete | failed (with the federate and message)
+    status.json            running | complete | failed (with the federate and message), and
+                           ``results``: complete | incomplete (a failed run's tables stop early)
     logs/<federate>.log    one log per federate (and the broker's, under ``tefed run``)
     timing/<federate>.json wall time computing vs waiting for HELICS
     *.parquet              time series per domain (grid, households, market, prices)
-    summary.json           KPIs and run metadata
+    summary.json           KPIs and run metadata (``incomplete`` when made of a failed run)
     plots/*.png            figures
 
 Every file is written to a temporary name and renamed into place, so a reader never sees half a
-file. Each tefed federate marks itself done after writing its results; the federate that finds
+file. Federates write their tables while the run goes on (`tefed.contract.parted_table`): until
+a federate finishes, each of its tables is a folder of Parquet parts of the same name, which
+``pandas.read_parquet`` reads as one table; a failed run keeps those folders.
+
+Each tefed federate marks itself done after writing its results; the federate that finds
 every built-in federate done claims the report (an exclusive file create, so exactly one does)
 and writes ``summary.json`` and the plots. That works the same under ``helics run`` (no
 supervisor) and ``tefed run``.
@@ -22,19 +27,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
+
+#: ``results`` of ``status.json``: every table holds the whole run, or stops where the run did.
+RESULTS_COMPLETE = "complete"
+RESULTS_INCOMPLETE = "incomplete"
 
 
 class RunFolder:
@@ -75,28 +81,6 @@ class RunFolder:
         """Write a DataFrame as Parquet atomically (no index column unless it is named)."""
         target, temporary = self._atomic_target(name)
         frame.to_parquet(temporary, index=frame.index.name is not None)
-        os.replace(temporary, target)
-        return target
-
-    def write_parquet_parts(self, name: str, parts: Iterable[pd.DataFrame]) -> Path:
-        """Write DataFrames of the same columns as one Parquet table, part after part, atomically.
-
-        The file reads back as the parts concatenated (no index); only one part is in memory at
-        a time, so long per-step tables do not need a copy of the whole table.
-        """
-        target, temporary = self._atomic_target(name)
-        writer = None
-        try:
-            for part in parts:
-                table = pa.Table.from_pandas(part, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            raise ValueError(f"{name}: no parts to write")
         os.replace(temporary, target)
         return target
 
@@ -156,6 +140,7 @@ class RunFolder:
                 "state": STATUS_FAILED,
                 "failed_federate": federate,
                 "message": message,
+                "results": RESULTS_INCOMPLETE,
                 "ended_at": _now(),
             },
         )
@@ -165,7 +150,13 @@ class RunFolder:
         """Record that the run finished and its report is written (never over a failure)."""
         if self.status().get("state") != STATUS_FAILED:
             self.write_json(
-                "status.json", {**self._started(), "state": STATUS_COMPLETE, "ended_at": _now()}
+                "status.json",
+                {
+                    **self._started(),
+                    "state": STATUS_COMPLETE,
+                    "results": RESULTS_COMPLETE,
+                    "ended_at": _now(),
+                },
             )
 
     def _started(self) -> dict[str, str]:

@@ -4,7 +4,8 @@ The page holds the run's metadata, the scenario as the federation file resolved 
 KPIs and the per-household, market, grid and check tables of ``summary.json``, the failures and
 warnings the run recorded (``status.json``, warnings and errors in ``logs/``), every plot of
 ``plots/`` embedded as a base64 PNG, and the whole ``summary.json`` at the end. A run that failed
-before its summary was written still gets a page with what it has.
+before its summary was written still gets a page with what it has; a summary of a failed run
+(``incomplete``) is labelled as covering only the intervals the run completed.
 """
 
 from __future__ import annotations
@@ -162,6 +163,18 @@ def _problems_section(folder: RunFolder, status: dict[str, Any], summary: dict |
             f"{_text(status.get('failed_federate') or 'an unknown federate')}: "
             f"{_text(status.get('message', ''))}</p>"
         )
+    incomplete = (summary or {}).get("incomplete")
+    if incomplete:
+        items.append(
+            "<p class='note'><b>Incomplete results</b>: the KPIs and checks below cover the "
+            f"first {incomplete.get('completed_intervals')} of "
+            f"{incomplete.get('run_intervals')} market intervals (until t="
+            f"{incomplete.get('completed_until_s')} s), the part of the run every federate "
+            "completed and wrote.</p>"
+        )
+        for key in ("summary_error", "plots_error"):
+            if incomplete.get(key):
+                items.append(f"<p class='note'>{_text(key)}: {_text(incomplete[key])}</p>")
     unrecorded = (summary or {}).get("households_not_recorded_by_tefed")
     if unrecorded:
         items.append(

@@ -5,7 +5,7 @@ reproduces the federation's data flow step for step, and the run leaves the same
 ``tefed run``:
 
 - ``federation.json``, resolved for the run exactly as ``tefed run`` writes it;
-- the tables each federate's ``finalize`` writes;
+- the tables each federate writes (a part per simulated hour, so a failed run keeps them);
 - ``timing/<federate>.json`` with the federate's computing time (``waiting_s`` is 0: nobody
   waits for HELICS);
 - ``summary.json`` and the plots, ``status.json`` complete and the ``latest`` link, written the
@@ -280,6 +280,12 @@ class _AttributedLogic(FederateLogic):
             return self._logic.step(time_s, inputs)
         except Exception as error:
             raise _FederateError(self._name, f"the step at t={time_s:g} s", error) from error
+
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        try:
+            self._logic.write_progress(results, time_s)
+        except Exception as error:
+            raise _FederateError(self._name, f"writing results at t={time_s:g} s", error) from error
 
     def finalize(self, results: RunFolder) -> None:
         try:

@@ -245,6 +245,9 @@ class HelicsRuntime:
                 self._publication(key).publish(value)
             for message in outputs.messages:
                 self._send(message)
+            started = time.perf_counter()
+            self.logic.write_progress(self._run_folder, time_s)
+            self.timing.busy_s += time.perf_counter() - started
             if time_s % progress_every_s == 0:
                 print(
                     f"{PROGRESS_PREFIX} {self.context.name} {time_s} {grid.duration_s}",

@@ -51,7 +51,8 @@ def run_lockstep(
     base_dir : Path
         Folder that relative paths in the federation file resolve against.
     run_folder : RunFolder
-        Where each federate's ``finalize`` writes its results.
+        Where each federate writes its results (``write_progress`` after every step, so that a
+        run that fails keeps them, and ``finalize``).
     make_logic : mapping of str to callable
         Logic factory per role.
     on_step : callable, optional
@@ -111,6 +112,9 @@ def run_lockstep(
         outputs = member.logic.step(time_s, inputs)
         step_busy_s = time.perf_counter() - started
         member.busy_s += step_busy_s
+        started = time.perf_counter()
+        member.logic.write_progress(run_folder, time_s)
+        member.busy_s += time.perf_counter() - started
         for key, value in outputs.values.items():
             if key not in member.publications:
                 raise KeyError(f"federate '{member.entry.name}' published undeclared key {key!r}")

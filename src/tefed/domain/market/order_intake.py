@@ -138,6 +138,12 @@ class OrderIntake:
         self._sequence = 0
         self.records: list[dict] = []
 
+    def take_records(self) -> list[dict]:
+        """The records of orders and refusals since the last call, which the intake then
+        forgets (the caller writes them), in the order they were made."""
+        records, self.records = self.records, []
+        return records
+
     def forget(self, interval: int) -> None:
         """Drop the duplicate-id memory of an interval that has been cleared."""
         self._known.pop(interval, None)

@@ -34,6 +34,7 @@ from tefed.contract.messages import (
     SettlementMessage,
     parse_market_message,
 )
+from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
 from tefed.contract.role_configs import EmsConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
@@ -45,6 +46,7 @@ from tefed.domain.ems.strategies.simple_trader import NO_ORDER
 from tefed.domain.ems.strategy_groups import (
     STRATEGIES,
     ShardState,
+    StrategyGroup,
     forecast_intervals_needed,
     strategy_groups,
 )
@@ -54,8 +56,17 @@ from tefed.federates.ems.household_profiles import household_profiles
 
 log = logging.getLogger("tefed.ems")
 
-#: Grid steps per part of the per-step household table written at the end of a run.
-PARQUET_BLOCK_STEPS = 240
+#: Columns of ``optimizing_plans/<shard>.parquet``: one row per plan of an optimizing group.
+PLAN_COLUMNS = (
+    "interval_index",
+    "group_index",
+    "strategy_options",
+    "households",
+    "status",
+    "optimal",
+    "message",
+    "objective_value",
+)
 
 
 class EmsFederate(FederateLogic):
@@ -173,6 +184,14 @@ class EmsFederate(FederateLogic):
         self._clearing_price = np.full(n_intervals, np.nan)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
+        self._flush_clock = FlushClock(
+            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
+        )
+        self._tables: dict[str, PartedTable] = {}
+        self._written_steps = 0
+        self._written_intervals = 0
+        #: Plans written so far, per optimizing group number.
+        self._written_solves: dict[int, int] = {}
         self._rejections = 0
         self._battery_kw = np.zeros((n_steps, count))
         self._natural_kw = natural_kw
@@ -392,88 +411,101 @@ class EmsFederate(FederateLogic):
 
     # --- results ------------------------------------------------------------------------------
 
-    def _plan_records(self) -> pd.DataFrame | None:
-        """Every plan of the shard's optimizing groups: its solver status, never silent."""
-        rows = []
-        for number, group in enumerate(self._groups):
-            for interval, status, message, objective in getattr(group, "solves", ()):
-                rows.append(
-                    (
-                        interval,
-                        number,
-                        json.dumps(group.options, sort_keys=True),
-                        group.members.size,
-                        status,
-                        status == "optimal",
-                        message,
-                        objective,
-                    )
-                )
-        if not any(hasattr(group, "solves") for group in self._groups):
-            return None
-        columns = [
-            "interval_index",
-            "group_index",
-            "strategy_options",
-            "households",
-            "status",
-            "optimal",
-            "message",
-            "objective_value",
-        ]
-        return pd.DataFrame(rows, columns=columns)
+    # --- results ------------------------------------------------------------------------------
+
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        """Once per flush period: append the steps so far, the intervals already settled and the
+        new plans to this shard's tables."""
+        if self._flush_clock.due(time_s):
+            # A settlement of interval k arrives at the first step of interval k + 1.
+            self._write_records(
+                results,
+                end_step=time_s // self._grid.grid_step_s + 1,
+                end_interval=time_s // self._grid.market_interval_s,
+            )
 
     def finalize(self, results: RunFolder) -> None:
-        """Write per-step household records and per-interval energies and bills."""
+        """Write the remaining per-step records, per-interval energies and bills, and plans."""
         if self._rejections:
             log.warning("%d order(s) of this shard were rejected by the market", self._rejections)
-        n_steps, count = self._power_kw.shape
+        self._write_records(
+            results, end_step=self._grid.n_steps, end_interval=self._grid.n_intervals
+        )
+        for table in self._tables.values():
+            table.finish(empty=_NO_PLANS if table.name.startswith("optimizing_plans/") else None)
+
+    def _table(self, results: RunFolder, folder: str) -> PartedTable:
+        name = f"{folder}/{self._name}.parquet"
+        if name not in self._tables:
+            self._tables[name] = PartedTable(results.path, name)
+        return self._tables[name]
+
+    def _write_records(self, results: RunFolder, end_step: int, end_interval: int) -> None:
+        """Append the steps and intervals not yet written, up to ``end_step`` and
+        ``end_interval`` (excluded), and every plan solved since the last write."""
+        # The step after the run (final settlements) records nothing of its own.
+        end_step = min(end_step, self._grid.n_steps)
+        end_interval = min(end_interval, self._grid.n_intervals)
+        if end_step > self._written_steps:
+            self._table(results, "households").append(
+                self._step_records(slice(self._written_steps, end_step))
+            )
+            self._written_steps = end_step
+        if end_interval > self._written_intervals:
+            self._table(results, "household_intervals").append(
+                self._interval_records(slice(self._written_intervals, end_interval))
+            )
+            self._written_intervals = end_interval
+        if any(hasattr(group, "solves") for group in self._groups):
+            plans = self._table(results, "optimizing_plans")
+            # Plans are stored group by group: a section per group.
+            for number, group in enumerate(self._groups):
+                solves = getattr(group, "solves", [])
+                new = solves[self._written_solves.get(number, 0) :]
+                if new:
+                    plans.append(_plan_records(number, group, new), section=number)
+                self._written_solves[number] = len(solves)
+
+    def _step_records(self, rows: slice) -> pd.DataFrame:
+        """Per-step records of the steps ``rows``: one row per step and household."""
+        count = self._power_kw.shape[1]
         has_battery = self._battery.capacity_kwh > 0
-        ids = np.asarray(self._ids, dtype=object)
-        step_times_s = self._grid.step_times_s()
-
-        def step_blocks():
-            # A block of steps at a time: a long run's table is never whole in memory.
-            for first in range(0, n_steps, PARQUET_BLOCK_STEPS):
-                rows = slice(first, min(first + PARQUET_BLOCK_STEPS, n_steps))
-                block_steps = rows.stop - rows.start
-                yield pd.DataFrame(
-                    {
-                        "time_s": np.repeat(step_times_s[rows], count),
-                        "household_id": np.tile(ids, block_steps),
-                        "load_power_kw": self._load_kw[rows].ravel(),
-                        "ev_power_kw": self._ev_kw[rows].ravel(),
-                        "pv_power_kw": self._pv_kw[rows].ravel(),
-                        "battery_power_kw": self._battery_kw[rows].ravel(),
-                        "power_kw": self._power_kw[rows].ravel(),
-                        "soc_kwh": np.where(
-                            has_battery, self._soc_record_kwh[rows], np.nan
-                        ).ravel(),
-                        "baseline_power_kw": self._baseline_power_kw[rows].ravel(),
-                    }
-                )
-
-        results.write_parquet_parts(f"households/{self._name}.parquet", step_blocks())
-
-        per_interval = self._grid.steps_per_interval
-        to_wh = self._grid.grid_step_s / 3.6
-        energy_wh = self._power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
-        baseline_wh = self._baseline_power_kw.reshape(-1, per_interval, count).sum(axis=1) * to_wh
-        n_intervals = energy_wh.shape[0]
-        intervals = pd.DataFrame(
+        block_steps = rows.stop - rows.start
+        return pd.DataFrame(
             {
-                "interval_index": np.repeat(np.arange(n_intervals), count),
+                "time_s": np.repeat(self._grid.step_times_s()[rows], count),
+                "household_id": np.tile(np.asarray(self._ids, dtype=object), block_steps),
+                "load_power_kw": self._load_kw[rows].ravel(),
+                "ev_power_kw": self._ev_kw[rows].ravel(),
+                "pv_power_kw": self._pv_kw[rows].ravel(),
+                "battery_power_kw": self._battery_kw[rows].ravel(),
+                "power_kw": self._power_kw[rows].ravel(),
+                "soc_kwh": np.where(has_battery, self._soc_record_kwh[rows], np.nan).ravel(),
+                "baseline_power_kw": self._baseline_power_kw[rows].ravel(),
+            }
+        )
+
+    def _interval_records(self, intervals: slice) -> pd.DataFrame:
+        """Energies [Wh] and bills [USD] of the market intervals ``intervals``, per household."""
+        count = self._power_kw.shape[1]
+        per_interval = self._grid.steps_per_interval
+        steps = slice(intervals.start * per_interval, intervals.stop * per_interval)
+        to_wh = self._grid.grid_step_s / 3.6
+        energy_wh = self._power_kw[steps].reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        baseline_wh = (
+            self._baseline_power_kw[steps].reshape(-1, per_interval, count).sum(axis=1) * to_wh
+        )
+        n_intervals = intervals.stop - intervals.start
+        return pd.DataFrame(
+            {
+                "interval_index": np.repeat(np.arange(intervals.start, intervals.stop), count),
                 "household_id": np.tile(np.asarray(self._ids, dtype=object), n_intervals),
                 "energy_wh": energy_wh.ravel(),
                 "baseline_energy_wh": baseline_wh.ravel(),
-                "awarded_net_energy_wh": self._awarded_net_wh.ravel(),
-                "bill_usd": self._bill_usd.ravel(),
+                "awarded_net_energy_wh": self._awarded_net_wh[intervals].ravel(),
+                "bill_usd": self._bill_usd[intervals].ravel(),
             }
         )
-        results.write_parquet(f"household_intervals/{self._name}.parquet", intervals)
-        plans = self._plan_records()
-        if plans is not None:
-            results.write_parquet(f"optimizing_plans/{self._name}.parquet", plans)
 
 
 def _lp_solver() -> PersistentSolver:
@@ -483,3 +515,19 @@ def _lp_solver() -> PersistentSolver:
     from tefed.io.highs_solver import HighsSolver
 
     return HighsSolver()
+
+
+def _plan_records(
+    number: int, group: StrategyGroup, solves: list[tuple[int, str, str, float]]
+) -> pd.DataFrame:
+    """Plans of optimizing group ``number``: its solver status per plan, never silent."""
+    options = json.dumps(group.options, sort_keys=True)
+    rows = [
+        (interval, number, options, group.members.size, status, status == "optimal", message, value)
+        for interval, status, message, value in solves
+    ]
+    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+#: The plans table of optimizing groups that never planned.
+_NO_PLANS = pd.DataFrame([], columns=list(PLAN_COLUMNS))

@@ -7,7 +7,8 @@ household's service voltage and the feeder state (substation power, losses, volt
 
 It keeps, per step, the feeder state and every household's voltage, and per node, line and
 transformer running statistics (extremes, violation and overload steps) whose memory does not
-grow with the run, and writes them to the run's results.
+grow with the run, and writes them to the run's results once per simulated hour (the per-step
+tables a part at a time, the statistics so far replaced), so that a failed run keeps them.
 
 A power flow that does not converge is recorded with its time (``converged`` is false in
 ``grid.parquet``, and the log names the time); the voltages published for that step are those of
@@ -24,6 +25,7 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
+from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
 from tefed.contract.role_configs import GridConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
@@ -34,8 +36,6 @@ from tefed.io.opendss.feeder_loader import household_attachment, load_feeder
 
 logger = logging.getLogger(__name__)
 
-#: Grid steps per part of the per-step household voltage table written at the end of a run.
-PARQUET_BLOCK_STEPS = 240
 
 #: Columns of ``grid.parquet`` after ``time_s`` and ``timestamp``, one row per grid step.
 STATE_COLUMNS = (
@@ -127,6 +127,12 @@ class GridFederate(FederateLogic):
         self._is_line, self._is_transformer = kind == "line", kind == "transformer"
         self._last_voltage = np.ones(count)
         self._interval_energy_wh = np.zeros(count)
+        self._flush_clock = FlushClock(
+            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
+        )
+        self._tables: dict[str, PartedTable] = {}
+        self._written_steps = 0
+        self._feeder_written = False
 
     def schedule_s(self) -> np.ndarray:
         """Every grid step."""
@@ -195,36 +201,60 @@ class GridFederate(FederateLogic):
         self._element_stats.update(loading)
         np.fmax(self._max_unbalance_pct, state.unbalance_pct, out=self._max_unbalance_pct)
 
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        """Once per flush period: append the steps solved since the last flush and rewrite the
+        node, element and unbalance statistics so far (and, the first time, the feeder)."""
+        if self._flush_clock.due(time_s):
+            self._write_steps(results, time_s // self._grid.grid_step_s + 1)
+            self._write_snapshots(results)
+
     def finalize(self, results: RunFolder) -> None:
-        """Write feeder state, household voltages, node and element statistics, the feeder."""
-        times = self._grid.step_times_s()
-        feeder_state = pd.DataFrame(self._state, columns=list(STATE_COLUMNS))
-        feeder_state.insert(0, "converged", self._converged)
+        """Write the remaining steps, the final statistics, and make each table one file."""
+        self._write_steps(results, self._grid.n_steps)
+        self._write_snapshots(results)
+        for table in self._tables.values():
+            table.finish()
+
+    def _write_steps(self, results: RunFolder, end_step: int) -> None:
+        """Append the steps from the last flush up to ``end_step`` (excluded) to the feeder
+        state, household voltage and tap tables."""
+        rows = slice(self._written_steps, end_step)
+        if rows.start >= rows.stop:
+            return
+        times = self._grid.step_times_s()[rows]
+        feeder_state = pd.DataFrame(self._state[rows], columns=list(STATE_COLUMNS))
+        feeder_state.insert(0, "converged", self._converged[rows])
         feeder_state.insert(0, "timestamp", self._grid.calendar(times))
         feeder_state.insert(0, "time_s", times)
-        results.write_parquet("grid.parquet", feeder_state)
         count = len(self._ids)
-        ids = np.asarray(self._ids, dtype=object)
-        # A block of steps at a time: a long run's table is never whole in memory.
-        results.write_parquet_parts(
-            "household_voltages.parquet",
-            (
-                pd.DataFrame(
-                    {
-                        "time_s": np.repeat(times[first : first + PARQUET_BLOCK_STEPS], count),
-                        "household_id": np.tile(
-                            ids, len(times[first : first + PARQUET_BLOCK_STEPS])
-                        ),
-                        "voltage_pu": self._voltage_pu[first : first + PARQUET_BLOCK_STEPS].ravel(),
-                    }
-                )
-                for first in range(0, len(times), PARQUET_BLOCK_STEPS)
-            ),
+        voltages = pd.DataFrame(
+            {
+                "time_s": np.repeat(times, count),
+                "household_id": np.tile(np.asarray(self._ids, dtype=object), len(times)),
+                "voltage_pu": self._voltage_pu[rows].ravel(),
+            }
         )
-        attachment = self._attachment.drop(columns="name")
-        attachment.insert(0, "household_id", self._ids)
-        attachment["distance_m"] = self._bus_distance_m.reindex(attachment["bus"]).to_numpy()
-        results.write_parquet("feeder_households.parquet", attachment)
+        taps = pd.DataFrame(self._taps[rows], columns=self._feeder.regulator_names)
+        taps.insert(0, "time_s", times)
+        for name, frame in (
+            ("grid.parquet", feeder_state),
+            ("household_voltages.parquet", voltages),
+            ("grid_taps.parquet", taps),
+        ):
+            if name not in self._tables:
+                self._tables[name] = PartedTable(results.path, name)
+            self._tables[name].append(frame)
+        self._written_steps = rows.stop
+
+    def _write_snapshots(self, results: RunFolder) -> None:
+        """Write the feeder (once) and the running statistics so far (each time, replaced)."""
+        if not self._feeder_written:
+            attachment = self._attachment.drop(columns="name")
+            attachment.insert(0, "household_id", self._ids)
+            attachment["distance_m"] = self._bus_distance_m.reindex(attachment["bus"]).to_numpy()
+            results.write_parquet("feeder_households.parquet", attachment)
+            results.write_text("feeder.dss", self._dss_text)
+            self._feeder_written = True
         results.write_parquet("grid_nodes.parquet", self._node_table())
         elements = self._element_stats.element_table(
             self._feeder.elements["element"].tolist(), self._feeder.elements["kind"].tolist()
@@ -234,10 +264,6 @@ class GridFederate(FederateLogic):
             {"bus": self._feeder.three_phase_buses, "max_unbalance_pct": self._max_unbalance_pct}
         )
         results.write_parquet("grid_unbalance.parquet", unbalance)
-        taps = pd.DataFrame(self._taps, columns=self._feeder.regulator_names)
-        taps.insert(0, "time_s", times)
-        results.write_parquet("grid_taps.parquet", taps)
-        results.write_text("feeder.dss", self._dss_text)
 
     def _node_table(self) -> pd.DataFrame:
         """Per node: bus, phase, distance from the source, statistics, worst-instant voltage."""

@@ -14,7 +14,9 @@ At every grid instant (phase 4 of 4) the market
 
 A violated invariant (payments that do not balance, an award above its order, a trade outside
 its limit prices, mixed pools, a self-trade) stops the run with the interval and the violation.
-Every order, award and settlement is kept and written to Parquet at the end.
+Every order, award and settlement is written to Parquet once per simulated hour (the intervals
+cleared and settled since; `tefed.contract.parted_table`), so a run that fails keeps them; each
+table is made one file at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
 from tefed.contract.messages import AwardsMessage, RejectedMessage, SettlementMessage
+from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
 from tefed.contract.role_configs import (
     ContinuousConfig,
     CurveClearingConfig,
@@ -109,10 +112,19 @@ class MarketFederate(FederateLogic):
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, dict[str, list[dict]]] = {}
+        #: Trades of intervals cleared and not yet settled (book order ids).
         self._trades: dict[int, pd.DataFrame] = {}
-        self._settlement_frames: list[pd.DataFrame] = []
+        #: Rows of ``market_intervals`` of intervals cleared and not yet written.
         self._interval_rows: dict[int, dict] = {}
-        self._tables: dict[str, list[pd.DataFrame]] = {}
+        self._flush_clock = FlushClock(
+            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
+        )
+        #: Results since the last flush, per table: (frame, section) in the order they came.
+        self._pending: dict[str, list[tuple[pd.DataFrame, int]]] = {}
+        #: Each table's empty frame (its columns and dtypes, as its first frame had them),
+        #: written when it never got a row.
+        self._empty: dict[str, pd.DataFrame] = {}
+        self._tables: dict[str, PartedTable] = {}
 
     def schedule_s(self) -> np.ndarray:
         """Gate closures and the last step of every interval (then the grid's meters are read);
@@ -235,8 +247,7 @@ class MarketFederate(FederateLogic):
                 + "; ".join(violations)
             )
         self._trades[interval] = trades
-        for name, table in outcome.tables.items():
-            self._tables.setdefault(name, []).append(table.assign(interval_index=interval))
+        self._keep_cleared(interval, trades, outcome)
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
         awards = awards_by_participant(awards_table(trades))
         ordering = {
@@ -275,48 +286,74 @@ class MarketFederate(FederateLogic):
                 f"market ledger of interval {interval} violates its invariants: "
                 + "; ".join(violations)
             )
-        self._settlement_frames.append(ledger.assign(interval_index=interval))
-        row = self._interval_rows.get(interval)
+        self._trades.pop(interval, None)
+        settlements = _interval_first(ledger.assign(interval_index=interval))
+        self._keep("market_settlements.parquet", settlements)
+        self._keep("market_ledger.parquet", _ledger_rows(settlements=settlements), _SETTLED)
+        row = self._interval_rows.pop(interval, None)
         if row is not None:
             row["import_price_usd_per_kwh"] = import_price
             row["export_price_usd_per_kwh"] = export_price
+            self._keep("market_intervals.parquet", pd.DataFrame([row]))
         return _settlement_messages(
             interval, self._participant_index, self._endpoints, self._energy_wh[interval], ledger
         )
 
     # --- results ------------------------------------------------------------------------------
 
+    def _keep_cleared(self, interval: int, trades: pd.DataFrame, outcome: ClearingOutcome) -> None:
+        """Keep an interval's trades, awards and the mechanism's own tables for the next flush."""
+        # Stored order ids are the households' own, not the book's.
+        stored = trades.copy()
+        for column in ("buy_order_id", "sell_order_id"):
+            stored[column] = household_order_ids(stored[column])
+        awards = awards_table(stored)
+        self._keep("market_trades.parquet", _interval_first(stored))
+        self._keep("market_awards.parquet", awards)
+        self._keep("market_ledger.parquet", _ledger_rows(awards=awards), _AWARDED)
+        for name, table in outcome.tables.items():
+            self._keep(
+                f"market_{name}.parquet", _interval_first(table.assign(interval_index=interval))
+            )
+
+    def _keep(self, name: str, frame: pd.DataFrame, section: int = 0) -> None:
+        """Keep ``frame`` for table ``name`` until the next flush (its empty form, if first)."""
+        self._empty.setdefault(name, frame.iloc[:0])
+        self._pending.setdefault(name, []).append((frame, section))
+
+    # --- results ------------------------------------------------------------------------------
+
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        """Once per flush period: append the orders, trades, awards, settlements, ledger rows
+        and interval rows kept since the last flush to their tables."""
+        if self._flush_clock.due(time_s):
+            self._flush(results)
+
     def finalize(self, results: RunFolder) -> None:
         """Write orders, trades, awards, settlements, the ledger and per-interval results."""
-        orders = pd.DataFrame(self._intake.records, columns=list(ORDER_RECORD_COLUMNS)).astype(
-            ORDER_RECORD_COLUMNS
-        )
-        trades = (
-            pd.concat(self._trades.values(), ignore_index=True)
-            if self._trades
-            else empty_trades().assign(interval_index=pd.Series(dtype="int64"))
-        )
-        settlements = (
-            pd.concat(self._settlement_frames, ignore_index=True)
-            if self._settlement_frames
-            else pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
-        )
-        # Stored order ids are the households' own, not the book's.
-        for column in ("buy_order_id", "sell_order_id"):
-            trades[column] = household_order_ids(trades[column])
-        awards = awards_table(trades)
-        results.write_parquet("market_orders.parquet", orders)
-        results.write_parquet("market_trades.parquet", _interval_first(trades))
-        results.write_parquet("market_awards.parquet", awards)
-        results.write_parquet("market_settlements.parquet", _interval_first(settlements))
-        results.write_parquet("market_ledger.parquet", combined_ledger(orders, awards, settlements))
-        results.write_parquet(
-            "market_intervals.parquet",
-            pd.DataFrame([self._interval_rows[k] for k in sorted(self._interval_rows)]),
-        )
-        for name, frames in self._tables.items():
-            table = pd.concat(frames, ignore_index=True)
-            results.write_parquet(f"market_{name}.parquet", _interval_first(table))
+        # Intervals cleared but never settled keep their row (without settlement prices).
+        for interval in sorted(self._interval_rows):
+            self._keep("market_intervals.parquet", pd.DataFrame([self._interval_rows[interval]]))
+        self._interval_rows.clear()
+        self._flush(results)
+        for name, empty in {**_EMPTY_TABLES, **self._empty}.items():
+            if name not in self._tables:
+                self._tables[name] = PartedTable(results.path, name)
+            self._tables[name].finish(empty=empty)
+
+    def _flush(self, results: RunFolder) -> None:
+        orders = _orders_frame(self._intake.take_records())
+        self._keep("market_orders.parquet", orders)
+        self._keep("market_ledger.parquet", _ledger_rows(orders=orders), _ORDERED)
+        for name, kept in self._pending.items():
+            if name not in self._tables:
+                self._tables[name] = PartedTable(results.path, name)
+            for section in sorted({section for _, section in kept}):
+                frames = [frame for frame, part in kept if part == section and not frame.empty]
+                if frames:
+                    part = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                    self._tables[name].append(part, section=section)
+        self._pending.clear()
 
 
 def _sent_at_s(message: Message, time_s: int) -> int:
@@ -447,3 +484,40 @@ def _settlement_messages(
 def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["interval_index", *[c for c in frame.columns if c != "interval_index"]]
     return frame[columns].reset_index(drop=True)
+
+
+#: Sections of ``market_ledger.parquet``: every order, then every award, then every settlement.
+_ORDERED, _AWARDED, _SETTLED = 0, 1, 2
+
+
+def _orders_frame(records: list[dict]) -> pd.DataFrame:
+    """``market_orders.parquet`` rows of the intake's records."""
+    return pd.DataFrame(records, columns=list(ORDER_RECORD_COLUMNS)).astype(ORDER_RECORD_COLUMNS)
+
+
+_NO_ORDERS = _orders_frame([])
+_NO_SETTLEMENTS = _interval_first(
+    pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
+)
+_NO_TRADES = _interval_first(empty_trades().assign(interval_index=pd.Series(dtype="int64")))
+_NO_AWARDS = awards_table(_NO_TRADES)
+
+
+def _ledger_rows(
+    orders: pd.DataFrame = _NO_ORDERS,
+    awards: pd.DataFrame = _NO_AWARDS,
+    settlements: pd.DataFrame = _NO_SETTLEMENTS,
+) -> pd.DataFrame:
+    """Rows of ``market_ledger.parquet`` of some orders, awards or settlements."""
+    return combined_ledger(orders, awards, settlements)
+
+
+#: Every table the market always writes, empty (when no frame of it was ever kept).
+_EMPTY_TABLES = {
+    "market_orders.parquet": _NO_ORDERS,
+    "market_trades.parquet": _NO_TRADES,
+    "market_awards.parquet": _NO_AWARDS,
+    "market_settlements.parquet": _NO_SETTLEMENTS,
+    "market_ledger.parquet": _ledger_rows(),
+    "market_intervals.parquet": pd.DataFrame(),
+}

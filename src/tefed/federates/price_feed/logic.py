@@ -63,6 +63,7 @@ class PriceFeedFederate(FederateLogic):
         self._wholesale = usd_per_mwh_to_usd_per_kwh(wholesale_usd_per_mwh)
         self._import = _import_tariff(config.import_tariff, starts)
         self._export = flat_price_usd_per_kwh(starts, config.export_price_usd_per_kwh)
+        self._prices_written = False
 
     @staticmethod
     def _wholesale_usd_per_mwh(
@@ -112,9 +113,20 @@ class PriceFeedFederate(FederateLogic):
             }
         )
 
+    def write_progress(self, results: RunFolder, time_s: int) -> None:
+        """Write every interval's prices once, after the first step: they are all known then,
+        so a run that fails keeps them."""
+        if not self._prices_written:
+            self._write_prices(results)
+
     def finalize(self, results: RunFolder) -> None:
-        """Write the price of every interval."""
+        """Write the price of every interval (unless already written)."""
+        if not self._prices_written:
+            self._write_prices(results)
+
+    def _write_prices(self, results: RunFolder) -> None:
         n_intervals = self._grid.n_intervals
+        self._prices_written = True
         results.write_parquet(
             "prices.parquet",
             pd.DataFrame(

@@ -1,0 +1,132 @@
+"""A run that fails keeps every table up to its last flush, readable and marked incomplete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from federations import lockstep_run, short_scenario_data, write_federation
+from partial_results import TABLES, read_table
+
+from tefed.analysis.summary import read_run_tables
+from tefed.cli import main
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.logic import StepInputs, StepOutputs
+from tefed.contract.run_folder import RESULTS_INCOMPLETE, RunFolder
+from tefed.federates.builtin import builtin_logic
+from tefed.federates.market.logic import MarketFederate
+from tefed.reporting.report import write_report
+from tefed.run import lockstep_run as lockstep_command
+from tefed.runtime.lockstep import run_lockstep
+
+#: The market fails in the second hour of the two-hour run: the first hour was flushed.
+FAILURE_AT_S = 5400
+FIRST_HOUR_STEPS_END_S = 3600
+
+
+class MarketFailingMidRun(MarketFederate):
+    """The built-in market, raising at `FAILURE_AT_S`."""
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        if time_s >= FAILURE_AT_S:
+            raise RuntimeError("injected market failure")
+        return super().step(time_s, inputs)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunFolder, RunFolder]:
+    """The same federation run to the end, and run until its market fails."""
+    folder = tmp_path_factory.mktemp("partial")
+    path = write_federation(folder, short_scenario_data())
+    complete = lockstep_run(path, folder / "complete")
+    federation = FederationFile.model_validate_json(path.read_text())
+    failed = RunFolder(folder / "failed")
+    failed.write_text("federation.json", federation.to_json_text())
+    failed.mark_running()
+    factories = {**builtin_logic(), "market": MarketFailingMidRun}
+    with pytest.raises(RuntimeError, match="injected market failure"):
+        run_lockstep(federation, path.parent, failed, factories)
+    failed.mark_failed("market", "injected market failure")
+    return complete, failed
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_table_of_a_failed_run_is_the_complete_runs_up_to_the_failure(runs, name: str):
+    complete, failed = runs
+    whole, partial = read_table(complete, name), read_table(failed, name)
+    assert len(partial) > 0, f"{name} kept nothing"
+    assert len(partial) <= len(whole)
+    if TABLES[name]:
+        # Per-step tables hold exactly the first hour (the last flush before the failure).
+        assert partial["time_s"].max() < FIRST_HOUR_STEPS_END_S <= whole["time_s"].max()
+    if name != "prices":
+        assert len(partial) < len(whole), f"{name} holds rows the failed run never made"
+    # The rows kept are the complete run's first rows, with the same dtypes (the ledger's
+    # first orders, first awards and first settlements: it lists each kind in turn).
+    sections = ["order", "award", "settlement"] if name == "market_ledger" else [None]
+    for record in sections:
+        kept = partial if record is None else first_rows_of(partial, record)
+        made = whole if record is None else first_rows_of(whole, record)
+        pd.testing.assert_frame_equal(kept, made.head(len(kept)), check_exact=True)
+
+
+def first_rows_of(ledger: pd.DataFrame, record: str) -> pd.DataFrame:
+    """The ledger's rows of one kind of record, in order."""
+    return ledger[ledger["record"] == record].reset_index(drop=True)
+
+
+def test_a_failed_run_is_marked_incomplete_and_its_report_covers_the_completed_hour(runs):
+    _, failed = runs
+    assert failed.status()["results"] == RESULTS_INCOMPLETE
+    summary = write_report(failed)
+    incomplete = summary["incomplete"]
+    # Intervals 0–2 are settled and recorded by every federate when the first hour is flushed.
+    assert incomplete["completed_intervals"] == 3
+    assert incomplete["run_intervals"] == 8
+    assert incomplete["failed_federate"] == "market"
+    assert "summary_error" not in incomplete
+    assert summary["metadata"]["results"] == RESULTS_INCOMPLETE
+    assert summary["checks"]
+    assert summary["market"]["trades"] >= 0
+    written = json.loads(failed.file("summary.json").read_text())
+    assert written["incomplete"]["completed_intervals"] == 3
+
+
+def test_tefed_report_on_a_failed_run_labels_it_incomplete(runs, capsys):
+    _, failed = runs
+    assert main(["report", str(failed.path)]) == 0
+    page = (failed.path / "report.html").read_text()
+    assert "Incomplete results" in page
+    assert "first 3 of 8 market intervals" in page
+
+
+def test_a_run_killed_while_writing_its_first_part_reports_no_intervals(runs, tmp_path):
+    complete, _ = runs
+    folder = RunFolder(tmp_path / "killed")
+    folder.write_text("federation.json", complete.file("federation.json").read_text())
+    folder.mark_failed("grid", "killed")
+    # What a grid killed while writing its first part leaves: a hidden temporary file.
+    (folder.path / "grid.parquet").mkdir()
+    (folder.path / "grid.parquet" / ".p000000-000000000.parquet.tmp-99").write_bytes(b"PAR1")
+    assert read_run_tables(folder) == {}
+    summary = write_report(folder)
+    assert summary["incomplete"]["completed_intervals"] == 0
+    assert not folder.file("summary.json").exists()
+    assert main(["report", str(folder.path)]) == 0
+
+
+def test_tefed_run_lockstep_keeps_every_table_of_a_failed_run(tmp_path, monkeypatch, capsys):
+    path = write_federation(tmp_path, short_scenario_data())
+    monkeypatch.chdir(tmp_path)
+    factories = {**builtin_logic(), "market": MarketFailingMidRun}
+    monkeypatch.setattr(lockstep_command, "builtin_logic", lambda: factories)
+    assert main(["run", "--lockstep", str(path.parent / "scenario.yaml"), "--no-progress"]) == 1
+    folder = RunFolder(Path(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert folder.status()["results"] == RESULTS_INCOMPLETE
+    for name, per_step in TABLES.items():
+        table = read_table(folder, name)
+        assert len(table) > 0, f"{name} kept nothing"
+        if per_step:
+            assert table["time_s"].max() == FIRST_HOUR_STEPS_END_S - 60
