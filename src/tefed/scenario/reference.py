@@ -409,6 +409,7 @@ _TYPE_NAMES = {"boolean": "boolean", "integer": "integer", "number": "number", "
 
 def _type_text(schema: dict[str, Any]) -> str:
     options = _options(schema)
+    bounds = _bounds(schema)
     optional = " or null" if _is_nullable(schema) else ""
     if len(options) > 1:
         kinds = [option for option in options if "$ref" in option]
@@ -419,7 +420,7 @@ def _type_text(schema: dict[str, Any]) -> str:
             json.dumps(number),
             json.dumps({"items": number, "type": "array"}, sort_keys=True),
         }:
-            return "number or range [low, high]" + optional
+            return "number or range [low, high]" + bounds + optional
         return " or ".join(_type_text(option) for option in options) + optional
     (schema,) = options
     if "$ref" in schema:
