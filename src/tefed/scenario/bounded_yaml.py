@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tefed.contract.errors import InputError
+from tefed.contract.errors import InputError, shown
 
 #: Largest scenario file read [bytes] (the shipped ones are under 10 kB).
-MAX_FILE_BYTES = 256 * 1024
+MAX_FILE_BYTES = 128 * 1024
 #: Deepest nesting of mappings and lists, aliases expanded [levels].
 MAX_DEPTH = 32
 #: Most values in one file, aliases expanded: keys, scalars, mappings and lists [-].
@@ -72,6 +73,18 @@ class _BoundedLoader(yaml.SafeLoader):
                 self._depth -= 1
         return super().compose_node(parent, index)
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        # PyYAML's constructors let Python's own errors out: a timestamp with month 13, an
+        # integer of more digits than Python converts.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as error:
+            kind = node.tag.rpartition(":")[2]
+            reason = str(error).partition(";")[0]  # not Python's advice on raising its limits
+            raise ConstructorError(
+                None, None, f"cannot read {shown(node.value)} as {kind} ({reason})", node.start_mark
+            ) from None
+
 
 def read_yaml(path: Path) -> Any:
     """The document of one YAML file, within the bounds of this module.
@@ -95,19 +108,30 @@ def read_yaml(path: Path) -> Any:
         valid YAML or exceeds a bound; the problem names the line, or the key path, of the fault.
     """
     text = _read_text(path)
-    loader = _BoundedLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return None
-        _check_graph(root)
-        return loader.construct_document(root)
+        loader = _BoundedLoader(text)
+        loader.name = path.name  # how PyYAML's messages name the file
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return None
+            _check_graph(root)
+            return loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise InputError(
+            str(path),
+            [
+                f"line {line}: character {shown(chr(error.character))} is not allowed in YAML; "
+                "expected printable text"
+            ],
+        ) from None
     except _BoundExceededError as refused:
         raise InputError(str(path), [refused.problem]) from None
     except yaml.YAMLError as error:
         raise InputError(str(path), [f"not valid YAML: {error}"]) from None
-    finally:
-        loader.dispose()
 
 
 def _read_text(path: Path) -> str:
@@ -142,7 +166,7 @@ def _read_text(path: Path) -> str:
 
 
 def _too_large(size: int) -> str:
-    return f"{size} bytes or more; expected a scenario file of at most {MAX_FILE_BYTES} bytes"
+    return f"too large ({size} bytes or more); expected a file of at most {MAX_FILE_BYTES} bytes"
 
 
 def _check_graph(root: Node) -> None:

@@ -375,7 +375,7 @@ _UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS | NUMBER_OR_RANGE_MEMBERS
 # Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
 _STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
-_TAG_MISMATCH = re.compile(r"got '(?P<tag>.*)'; expected one of (?P<tags>'.*')")
+_TAG_MISMATCH = re.compile(r"got (?P<tag>'.*'|\".*\"); expected one of (?P<tags>'.*')")
 
 
 def _describe(error: ValidationError) -> list[str]:
@@ -398,7 +398,7 @@ def _unknown_kind(location: str, tag: str, tags: str) -> tuple[str, str]:
     key, _ = SECTION_KINDS.get(tuple(location.split(".")), ("", None))
     if key == "generator":
         tags = tags.replace(f", '{OPENDSS_FEEDER}'", "") + " (or dss: PATH, an OpenDSS feeder)"
-    return (f"{location}.{key}" if key else location), f"got {tag!r}; expected one of {tags}"
+    return (f"{location}.{key}" if key else location), f"got {tag}; expected one of {tags}"
 
 
 def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
