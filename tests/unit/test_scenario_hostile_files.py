@@ -269,6 +269,10 @@ HOSTILE_FILES: dict[str, tuple[bytes, list[str]]] = {
         setting("time.timezone", "Europe/" + "x" * 5000),
         ["time.timezone: got 'Europe/xxx", "at most 64 characters"],
     ),
+    "a year at one-second steps": (
+        changed(lambda data: data["time"].update(duration_s=366 * 86400, grid_step_s=1)),
+        ["time.grid_step_s: got 1", "31622400 power-flow steps; expected at most 600000"],
+    ),
     "seed 2^64": (
         setting("seed", 2**64),
         ["seed: got 18446744073709551616", "less than or equal to 4294967295"],

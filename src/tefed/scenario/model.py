@@ -55,6 +55,8 @@ from tefed.scenario.strategy_spec import STRATEGY_NAMES
 
 #: Longest simulated duration: a leap year [s].
 MAX_DURATION_S = 366 * SECONDS_PER_DAY
+#: Most power-flow steps of a run (a leap year at one-minute steps is 527,040) [-].
+MAX_GRID_STEPS = 600_000
 #: Years a scenario may start in (the calendar of profiles, tariffs and the sun).
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 #: Longest wall-clock limit of a run: 30 days [s].
@@ -99,6 +101,13 @@ class TimeSpec(ScenarioSection):
             raise ValueError(
                 f"time.start: got {self.start!r}; expected a date-time in the years {FIRST_YEAR} "
                 f"to {LAST_YEAR}"
+            )
+        steps = self.duration_s // self.grid_step_s
+        if steps > MAX_GRID_STEPS:
+            raise ValueError(
+                f"time.grid_step_s: got {self.grid_step_s}; over time.duration_s "
+                f"{self.duration_s} that makes {steps} power-flow steps; expected at most "
+                f"{MAX_GRID_STEPS}"
             )
         TimeGrid(
             start, self.duration_s, self.grid_step_s, self.market_interval_s, self.gate_closure_s
