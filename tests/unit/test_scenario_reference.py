@@ -96,12 +96,12 @@ def test_the_reference_has_a_row_for_every_field_and_one_table_per_kind():
     rows = {row.key: row for table in tables for row in table.rows}
     capacity = rows["households[].battery.capacity_kwh"]
     assert (capacity.type, capacity.unit, capacity.default) == (
-        "number or range [low, high] or null",
+        "number or range [low, high] in [0, 100000] or null",
         "kWh",
         "none",
     )
     assert rows["time.start"].default == "required"
-    assert rows["time.grid_step_s"].type == "integer > 0"
+    assert rows["time.grid_step_s"].type == "integer in (0, 86400]"
     assert rows["households[].battery.soc_initial"].type == "number in [0, 1]"
     assert rows["households[].strategy"].type.startswith("name, or section")
     assert rows["extends"].type == "string"

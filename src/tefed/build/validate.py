@@ -14,7 +14,7 @@ from pathlib import Path
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
 from tefed.scenario.grid_spec import OpenDssFeederSpec
-from tefed.scenario.model import Scenario, read_scenario
+from tefed.scenario.model import Scenario, bounded_problems, read_scenario
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
     try:
         reading = read_scenario(path)
     except InputError as error:
-        return ScenarioCheck(error.source, None, error.problems)
+        return ScenarioCheck(error.source, None, bounded_problems(error.problems))
     problems = list(reading.problems)
     scenario = reading.scenario
     if scenario is not None and _feeder_file_exists(scenario, reading.folder):
@@ -72,7 +72,7 @@ def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
                 problem if problem.startswith(error.source) else f"{error.source}: {problem}"
                 for problem in error.problems
             ]
-    return ScenarioCheck(reading.source, scenario, problems)
+    return ScenarioCheck(reading.source, scenario, bounded_problems(problems))
 
 
 def _feeder_file_exists(scenario: Scenario, folder: Path) -> bool:

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import reprlib
+
 from pydantic import ValidationError
 
 #: Exit code of every tefed program when the input is at fault.
 EXIT_USER_ERROR = 2
+
+#: How a problem shows the value it got: long texts and big collections abbreviated with "...",
+#: so that a problem stays a line, whatever the input.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 2, 80, 80, 40
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, abbreviated to at most a few hundred characters.
+
+    Examples
+    --------
+    >>> shown("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+    >>> shown(list(range(100)))
+    '[0, 1, 2, 3, ...]'
+    """
+    if isinstance(value, int) and value.bit_length() > 128:
+        # repr of an integer of more than 4300 digits raises; none needs showing in full.
+        return f"an integer of {value.bit_length()} bits"
+    return _SHOWN.repr(value)
 
 
 class InputError(Exception):
@@ -59,12 +83,12 @@ def describe_validation_error(
         if kind == "union_tag_invalid":
             context = item.get("ctx", {})
             problems.append(
-                f"{location}: got {context.get('tag')!r}; expected one of "
+                f"{location}: got {shown(context.get('tag'))}; expected one of "
                 f"{context.get('expected_tags')}"
             )
         elif kind == "extra_forbidden":
             problems.append(
-                f"{location}: unknown key (value {item['input']!r}); remove or rename it"
+                f"{location}: unknown key (value {shown(item['input'])}); remove or rename it"
             )
         elif kind == "missing":
             problems.append(f"{location}: required but missing")
@@ -77,5 +101,5 @@ def describe_validation_error(
                 # file. The location and the message name what is wrong.
                 problems.append(f"{location}: {message}")
             else:
-                problems.append(f"{location}: got {item['input']!r}; {message}")
+                problems.append(f"{location}: got {shown(item['input'])}; {message}")
     return problems

@@ -19,6 +19,9 @@ file is merged over it:
   has no group for is an error; to add groups, give the whole list.
 - ``name`` is never inherited: an extending file must set its own.
 
+Each file is read within the bounds of `tefed.scenario.bounded_yaml` (size, encoding, nesting,
+aliases, duplicate keys), and a chain holds at most ``MAX_CHAIN`` files.
+
 Relative paths (a feeder, a price or load CSV, a weather file) resolve against the folder of the
 file that is loaded (the last in the chain), whichever file of the chain names them.
 """
@@ -30,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tefed.contract.errors import InputError
+from tefed.scenario.bounded_yaml import read_yaml
 
 #: The key naming a scenario's base file.
 EXTENDS_KEY = "extends"
+
+#: Most files in a chain of ``extends``: the file that is read and its bases [-].
+MAX_CHAIN = 16
 
 #: Sections that come in kinds: the path (``*``: any household group), the key naming the kind
 #: and the kind of a mapping that does not name one (the model's default).
@@ -149,14 +154,22 @@ def _read(path: Path, chain: tuple[Path, ...]) -> ScenarioData:
             str(path),
             [f"{EXTENDS_KEY}: got {base_reference!r}; expected the path of a base scenario file"],
         )
-    base_path = path.parent / base_reference
-    if not base_path.is_file():
+    if len(chain) + 2 > MAX_CHAIN:
         raise InputError(
             str(path),
-            [f"{EXTENDS_KEY}: got {base_reference!r}; no such file ({base_path.resolve()})"],
+            [
+                f"{EXTENDS_KEY}: got {base_reference!r}; expected a chain of at most {MAX_CHAIN} "
+                "files"
+            ],
+        )
+    base_path = path.parent / base_reference
+    if not base_path.exists() and not base_path.is_symlink():
+        raise InputError(
+            str(path),
+            [f"{EXTENDS_KEY}: got {base_reference!r}; no such file ({base_path.absolute()})"],
         )
     visited = [*chain, path]
-    if base_path.resolve() in {file.resolve() for file in visited}:
+    if _resolved(base_path) in {_resolved(file) for file in visited}:
         loop = " → ".join(str(file) for file in [*visited, base_path])
         raise InputError(
             str(path), [f"{EXTENDS_KEY}: got {base_reference!r}, which closes a cycle: {loop}"]
@@ -179,14 +192,20 @@ def _read_mapping(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     """The top-level mapping of one YAML file."""
     named = f" (extended by {chain[-1]})" if chain else ""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = read_yaml(path)
     except FileNotFoundError:
         raise InputError(str(path), [f"file not found{named}"]) from None
-    except yaml.YAMLError as error:
-        raise InputError(str(path), [f"not valid YAML: {error}"]) from None
     if not isinstance(data, dict):
         raise InputError(str(path), ["expected a mapping of sections at the top level"])
     return data
+
+
+def _resolved(path: Path) -> Path:
+    """The file ``path`` names, through symlinks; ``path`` itself where they loop."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _section_kind(path: tuple) -> tuple[str, str | None] | None:

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -21,42 +20,61 @@ from pydantic import (
 
 from tefed.io.feeders.generator import LvFeederDesign
 from tefed.io.feeders.split_phase import SplitPhaseFeederDesign
+from tefed.scenario.section import MAX_HOUSEHOLDS, ScenarioSection
+
+#: Highest voltage of a band or limit [pu].
+MAX_VOLTAGE_PU = 2.0
+#: Most OpenDSS commands applied after compiling a feeder [-].
+MAX_OPENDSS_COMMANDS = 1_000
+#: A service-drop length [m].
+ServiceLength = Annotated[float, Field(ge=0, le=10_000)]
+ServiceLengths = tuple[ServiceLength, ServiceLength]
+#: A count of households or transformers [-].
+Count = Annotated[int, Field(ge=1, le=MAX_HOUSEHOLDS)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class FeederSpec(_Section):
+class FeederSpec(ScenarioSection):
     """A generated European residential LV feeder, 3-phase 4-wire 400/230 V (``radial_lv``)."""
 
     generator: Literal["radial_lv"] = Field(
         "radial_lv", description="feeder generator (the default kind of feeder)"
     )
-    households_per_transformer: int = Field(
-        60, ge=1, description="households per transformer when transformers is not given"
+    households_per_transformer: Count = Field(
+        60, description="households per transformer when transformers is not given"
     )
-    transformers: int | None = Field(None, ge=1, description="number of transformers")
-    laterals: int = Field(3, ge=1, description="cables leaving each transformer's LV busbar")
-    transformer_kva: float = Field(250.0, gt=0, description="rating of each transformer [kVA]")
-    mv_kv: float = Field(20.0, gt=0, description="medium voltage, line to line [kV]")
-    lv_kv: float = Field(0.4, gt=0, description="low voltage, line to line [kV]")
-    mv_short_circuit_mva: float = Field(100.0, gt=0, description="MV short-circuit power [MVA]")
+    transformers: Count | None = Field(None, description="number of transformers")
+    laterals: int = Field(
+        3, ge=1, le=100, description="cables leaving each transformer's LV busbar"
+    )
+    transformer_kva: float = Field(
+        250.0, gt=0, le=100_000, description="rating of each transformer [kVA]"
+    )
+    mv_kv: float = Field(20.0, gt=0, le=200, description="medium voltage, line to line [kV]")
+    lv_kv: float = Field(0.4, gt=0, le=10, description="low voltage, line to line [kV]")
+    mv_short_circuit_mva: float = Field(
+        100.0, gt=0, le=100_000, description="MV short-circuit power [MVA]"
+    )
     source_voltage_pu: float = Field(1.0, gt=0.8, lt=1.2, description="MV source voltage [pu]")
     main_cable: str = Field("NAYY 4x150 SE", description="cable type of the laterals")
     service_cable: str = Field("NAYY 4x50 SE", description="cable type of the service drops")
     mv_cable: str = Field(
         "NA2XS2Y 1x185 RM/25 12/20 kV", description="cable type between transformers"
     )
-    node_spacing_m: float = Field(35.0, gt=0, description="cabinet spacing on a lateral [m]")
-    service_length_m: tuple[float, float] = Field(
+    node_spacing_m: float = Field(
+        35.0, gt=0, le=10_000, description="cabinet spacing on a lateral [m]"
+    )
+    service_length_m: ServiceLengths = Field(
         (10.0, 30.0), description="range of service-drop lengths, drawn per house [m]"
     )
-    transformers_per_mv_branch: int = Field(
-        20, ge=1, description="transformers chained on one MV cable branch"
+    transformers_per_mv_branch: Count = Field(
+        20, description="transformers chained on one MV cable branch"
     )
-    mv_spacing_m: float = Field(250.0, gt=0, description="MV cable between transformers [m]")
-    households_per_node: int = Field(2, ge=1, description="service drops per street cabinet")
+    mv_spacing_m: float = Field(
+        250.0, gt=0, le=100_000, description="MV cable between transformers [m]"
+    )
+    households_per_node: int = Field(
+        2, ge=1, le=100, description="service drops per street cabinet"
+    )
 
     @model_validator(mode="after")
     def _buildable(self) -> FeederSpec:
@@ -64,32 +82,42 @@ class FeederSpec(_Section):
         return self
 
 
-class SplitPhaseFeederSpec(_Section):
+class SplitPhaseFeederSpec(ScenarioSection):
     """A generated North American split-phase 120/240 V feeder (``split_phase_lv``)."""
 
     generator: Literal["split_phase_lv"] = Field(description="feeder generator")
-    households_per_transformer: int = Field(
-        8, ge=1, description="households per transformer when transformers is not given"
+    households_per_transformer: Count = Field(
+        8, description="households per transformer when transformers is not given"
     )
-    transformers: int | None = Field(None, ge=1, description="number of transformers")
-    transformer_kva: float = Field(50.0, gt=0, description="rating of each transformer [kVA]")
-    laterals: int = Field(2, ge=1, description="secondary runs per transformer")
-    households_per_node: int = Field(2, ge=1, description="service drops per pole or pedestal")
-    mv_kv: float = Field(12.47, gt=0, description="primary voltage, line to line [kV]")
-    primary_kv: float = Field(7.2, gt=0, description="transformer primary, line to neutral [kV]")
-    mv_short_circuit_mva: float = Field(200.0, gt=0, description="short-circuit power [MVA]")
+    transformers: Count | None = Field(None, description="number of transformers")
+    transformer_kva: float = Field(
+        50.0, gt=0, le=100_000, description="rating of each transformer [kVA]"
+    )
+    laterals: int = Field(2, ge=1, le=100, description="secondary runs per transformer")
+    households_per_node: int = Field(
+        2, ge=1, le=100, description="service drops per pole or pedestal"
+    )
+    mv_kv: float = Field(12.47, gt=0, le=200, description="primary voltage, line to line [kV]")
+    primary_kv: float = Field(
+        7.2, gt=0, le=200, description="transformer primary, line to neutral [kV]"
+    )
+    mv_short_circuit_mva: float = Field(
+        200.0, gt=0, le=100_000, description="short-circuit power [MVA]"
+    )
     source_voltage_pu: float = Field(1.0, gt=0.8, lt=1.2, description="substation voltage [pu]")
     primary_line: str = Field("556.5 ACSR", description="line type of the primary")
     secondary_cable: str = Field("4/0 triplex", description="triplex of the secondary runs")
     service_cable: str = Field("4/0 triplex", description="triplex of the service drops")
-    node_spacing_m: float = Field(35.0, gt=0, description="pole or pedestal spacing [m]")
-    service_length_m: tuple[float, float] = Field(
+    node_spacing_m: float = Field(35.0, gt=0, le=10_000, description="pole or pedestal spacing [m]")
+    service_length_m: ServiceLengths = Field(
         (10.0, 30.0), description="range of service-drop lengths, drawn per house [m]"
     )
-    transformers_per_mv_branch: int = Field(
-        30, ge=1, description="transformers chained on one primary branch"
+    transformers_per_mv_branch: Count = Field(
+        30, description="transformers chained on one primary branch"
     )
-    mv_spacing_m: float = Field(150.0, gt=0, description="primary line between transformers [m]")
+    mv_spacing_m: float = Field(
+        150.0, gt=0, le=100_000, description="primary line between transformers [m]"
+    )
 
     @model_validator(mode="after")
     def _buildable(self) -> SplitPhaseFeederSpec:
@@ -106,11 +134,12 @@ def _check_design(design_type: type, spec: BaseModel) -> None:
         raise ValueError(str(error).replace(f"{design_type.__name__}.", "")) from None
 
 
-class OpenDssFeederSpec(_Section):
+class OpenDssFeederSpec(ScenarioSection):
     """An existing OpenDSS feeder, with households attached to its load buses."""
 
     dss: str = Field(description="OpenDSS master file, relative to the scenario file")
     commands: list[str] = Field(
+        max_length=MAX_OPENDSS_COMMANDS,
         default_factory=list,
         description="OpenDSS commands applied after compiling, e.g. to lock regulator taps",
     )
@@ -121,13 +150,17 @@ class OpenDssFeederSpec(_Section):
         "replace", description="what happens to the feeder's own loads"
     )
     existing_load_scale: float = Field(
-        1.0, ge=0, description="factor on the feeder's own loads when existing_loads is scale"
+        1.0,
+        ge=0,
+        le=1000,
+        description="factor on the feeder's own loads when existing_loads is scale",
     )
     placement: Literal["balanced", "proportional", "one_per_load", "explicit"] = Field(
         "balanced",
         description="how households attach to the feeder's load buses and phases",
     )
     household_nodes: list[str] = Field(
+        max_length=MAX_HOUSEHOLDS,
         default_factory=list,
         description="explicit placement: 'bus.phase' of each household in order, e.g. '634.A'",
     )
@@ -160,7 +193,7 @@ AnyFeederSpec = Annotated[
 ]
 
 
-class GridSpec(_Section):
+class GridSpec(ScenarioSection):
     """The distribution grid."""
 
     feeder: AnyFeederSpec = Field(
@@ -184,19 +217,35 @@ class GridSpec(_Section):
         (0.95, 1.05), description="allowed band for violation KPIs (ANSI C84.1 range A) [pu]"
     )
     upper_voltage_limit_pu: float = Field(
-        1.04, gt=0, description="a stricter upper limit counted separately (T-REX used 1.04) [pu]"
+        1.04,
+        gt=0,
+        le=MAX_VOLTAGE_PU,
+        description="a stricter upper limit counted separately (T-REX used 1.04) [pu]",
     )
     loading_limit_pct: float = Field(
-        100.0, gt=0, description="line and transformer loading counted as overload above [%]"
+        100.0,
+        gt=0,
+        le=10_000,
+        description="line and transformer loading counted as overload above [%]",
     )
     on_nonconvergence: Literal["continue", "stop"] = Field(
         "continue",
         description="after recording a power flow that did not converge: go on, or stop the run",
     )
 
+    @field_validator("feeder", mode="before")
+    @classmethod
+    def _mapping(cls, value: object) -> object:
+        if not isinstance(value, dict | BaseModel):
+            raise ValueError(
+                "expected a mapping: generator: radial_lv or split_phase_lv with its options, "
+                "or dss: PATH of an OpenDSS feeder"
+            )
+        return value
+
     @field_validator("constant_power_voltage_range_pu", "voltage_range_pu")
     @classmethod
     def _band(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not 0 < value[0] < value[1]:
-            raise ValueError("expected a band [low, high] with 0 < low < high")
+        if not 0 < value[0] < value[1] <= MAX_VOLTAGE_PU:
+            raise ValueError(f"expected a band [low, high] with 0 < low < high <= {MAX_VOLTAGE_PU}")
         return value

@@ -22,13 +22,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from tefed.domain.ems.devices.battery_presets import BATTERY_PRESETS
+from tefed.scenario.section import MAX_HOUSEHOLDS, MAX_TIMEZONE_CHARS, ScenarioSection
 from tefed.scenario.strategy_spec import (
     STRATEGY_NAMES,
     NetBillingStrategy,
@@ -36,32 +37,52 @@ from tefed.scenario.strategy_spec import (
     StrategySpec,
 )
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+#: A name (scenario, group, household id): it becomes a folder, file or federate name.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: What a name must be, as problems say it.
+NAME_RULE = "expected 1 to 64 letters, digits, '_' or '-'"
+#: Largest peak PV power of a household [kWp].
+MAX_KWP = 1_000.0
+#: Largest battery capacity, household or community [kWh].
+MAX_BATTERY_KWH = 100_000.0
+#: Largest battery, charger or EV power [kW].
+MAX_POWER_KW = 100_000.0
+#: Largest EV battery capacity and daily charging need [kWh].
+MAX_EV_KWH = 1_000.0
+#: Largest EV charger [kW].
+MAX_EV_KW = 1_000.0
+#: Largest daily energy of a household [kWh].
+MAX_DAILY_KWH = 10_000.0
 #: Id of the community battery's agent in the household table (no household may take it).
 COMMUNITY_ID = "community_battery"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def _range_ok(value: float | list[float], low: float, high: float | None) -> float | list[float]:
+def _range_ok(value: float | list[float], low: float, high: float) -> float | list[float]:
     values = value if isinstance(value, list) else [value]
     if isinstance(value, list) and (len(value) != 2 or value[0] > value[1]):
         raise ValueError("expected a number or a range [low, high] with low <= high")
     for item in values:
-        if item < low or (high is not None and item > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"expected values {bound}")
+        if not low <= item <= high:
+            raise ValueError(f"expected values at least {low:g} and at most {high:g}")
     return value
 
 
-def _nonnegative(value: float | list[float]) -> float | list[float]:
-    return _range_ok(value, 0.0, None)
+def range_field(default: Any, low: float, high: float, description: str) -> Any:
+    """A field holding a number or a range ``[low, high]``, each value within ``[low, high]``.
+
+    The bounds go into the JSON Schema (and so the reference); `_within_bounds` checks them.
+    """
+    return Field(
+        default, description=description, json_schema_extra={"minimum": low, "maximum": high}
+    )
 
 
-def _fraction(value: float | list[float]) -> float | list[float]:
-    return _range_ok(value, 0.0, 1.0)
+def _within_bounds(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """Validator of the ``range_field`` fields of a model: values within the field's bounds."""
+    if value is None:
+        return None
+    bounds = cls.model_fields[info.field_name].json_schema_extra
+    return _range_ok(value, bounds["minimum"], bounds["maximum"])
 
 
 NumberOrRange = float | list[float]
@@ -72,7 +93,7 @@ NUMBER_OR_RANGE_MEMBERS = frozenset({"float", "list[float]"})
 # --- devices --------------------------------------------------------------------------------------
 
 
-class LoadSpec(_Section):
+class LoadSpec(ScenarioSection):
     """Where a household group's consumption profile comes from (its daily energy is the
     group's ``load_daily_energy_kwh``)."""
 
@@ -86,7 +107,9 @@ class LoadSpec(_Section):
         "kW", description="unit of the CSV values (kWh, Wh: energy per row)"
     )
     timezone: str | None = Field(
-        None, description="IANA time zone of naive CSV timestamps; none: they must carry one"
+        None,
+        max_length=MAX_TIMEZONE_CHARS,
+        description="IANA time zone of naive CSV timestamps; none: they must carry one",
     )
     scale_to_daily_energy: bool = Field(
         False, description="csv: scale each profile so its mean day uses load_daily_energy_kwh"
@@ -99,38 +122,28 @@ class LoadSpec(_Section):
         return self
 
 
-class PvSpec(_Section):
+class PvSpec(ScenarioSection):
     """Rooftop PV of a household group."""
 
-    kwp: NumberOrRange = Field(description="peak DC power [kWp]")
-    tilt_deg: NumberOrRange = Field(30.0, description="panel tilt from horizontal [°]")
-    azimuth_deg: NumberOrRange = Field(
-        180.0, description="direction the panels face, 0 = north, 180 = south [°]"
+    kwp: NumberOrRange = range_field(..., 0.0, MAX_KWP, "peak DC power [kWp]")
+    tilt_deg: NumberOrRange = range_field(30.0, 0.0, 90.0, "panel tilt from horizontal [°]")
+    azimuth_deg: NumberOrRange = range_field(
+        180.0, 0.0, 359.999, "direction the panels face, 0 = north, 180 = south [°]"
     )
-    inverter_ratio: float = Field(1.0, gt=0, description="inverter AC rating / kWp [-]")
+    inverter_ratio: float = Field(1.0, gt=0, le=10, description="inverter AC rating / kWp [-]")
 
-    _kwp = field_validator("kwp")(_nonnegative)
-
-    @field_validator("tilt_deg")
-    @classmethod
-    def _tilt(cls, value: NumberOrRange) -> NumberOrRange:
-        return _range_ok(value, 0.0, 90.0)
-
-    @field_validator("azimuth_deg")
-    @classmethod
-    def _azimuth(cls, value: NumberOrRange) -> NumberOrRange:
-        return _range_ok(value, 0.0, 359.999)
+    _bounds = field_validator("kwp", "tilt_deg", "azimuth_deg")(classmethod(_within_bounds))
 
 
-class BatterySpec(_Section):
+class BatterySpec(ScenarioSection):
     """A battery: a named preset, explicit ratings, or a preset with some ratings overridden."""
 
     preset: str | None = Field(None, description=f"named ratings, one of {sorted(BATTERY_PRESETS)}")
-    capacity_kwh: NumberOrRange | None = Field(
-        None, description="usable capacity; none: the preset's [kWh]"
+    capacity_kwh: NumberOrRange | None = range_field(
+        None, 0.0, MAX_BATTERY_KWH, "usable capacity; none: the preset's [kWh]"
     )
-    power_kw: NumberOrRange | None = Field(
-        None, description="charge and discharge limit; none: the preset's [kW]"
+    power_kw: NumberOrRange | None = range_field(
+        None, 0.0, MAX_POWER_KW, "charge and discharge limit; none: the preset's [kW]"
     )
     round_trip_efficiency: float | None = Field(
         None, gt=0, le=1, description="AC to AC; none: the preset's, else 0.9 [-]"
@@ -151,12 +164,7 @@ class BatterySpec(_Section):
         "covers a shortfall of sold energy first (T-REX); false: it only serves self-consumption",
     )
 
-    _capacity = field_validator("capacity_kwh")(
-        lambda value: value if value is None else _nonnegative(value)
-    )
-    _power = field_validator("power_kw")(
-        lambda value: value if value is None else _nonnegative(value)
-    )
+    _bounds = field_validator("capacity_kwh", "power_kw")(classmethod(_within_bounds))
 
     @field_validator("preset")
     @classmethod
@@ -188,17 +196,19 @@ class BatterySpec(_Section):
         return self
 
 
-class EvSpec(_Section):
+class EvSpec(ScenarioSection):
     """Electric vehicles of a household group, plugged in at home once a day."""
 
     share: float = Field(1.0, gt=0, le=1, description="fraction of the group with an EV [-]")
-    capacity_kwh: NumberOrRange = Field(60.0, description="vehicle battery capacity [kWh]")
-    charger_kw: NumberOrRange = Field(7.4, description="home charger rating [kW]")
+    capacity_kwh: NumberOrRange = range_field(
+        60.0, 0.0, MAX_EV_KWH, "vehicle battery capacity [kWh]"
+    )
+    charger_kw: NumberOrRange = range_field(7.4, 0.0, MAX_EV_KW, "home charger rating [kW]")
     efficiency: float = Field(0.9, gt=0, le=1, description="grid to battery [-]")
-    arrival_hour: NumberOrRange = Field([17.0, 19.5], description="local plug-in time [h]")
-    departure_hour: NumberOrRange = Field([6.5, 8.0], description="local unplug time [h]")
-    energy_needed_kwh: NumberOrRange = Field(
-        [6.0, 14.0], description="energy to add before departure each day [kWh]"
+    arrival_hour: NumberOrRange = range_field([17.0, 19.5], 0.0, 24.0, "local plug-in time [h]")
+    departure_hour: NumberOrRange = range_field([6.5, 8.0], 0.0, 24.0, "local unplug time [h]")
+    energy_needed_kwh: NumberOrRange = range_field(
+        [6.0, 14.0], 0.0, MAX_EV_KWH, "energy to add before departure each day [kWh]"
     )
     charging: Literal["uncontrolled", "smart"] = Field(
         "uncontrolled",
@@ -206,14 +216,9 @@ class EvSpec(_Section):
         "starts at full power when that is the last chance to meet the need",
     )
 
-    _nonnegative_fields = field_validator("capacity_kwh", "charger_kw", "energy_needed_kwh")(
-        lambda value: _nonnegative(value)
-    )
-
-    @field_validator("arrival_hour", "departure_hour")
-    @classmethod
-    def _hour(cls, value: NumberOrRange) -> NumberOrRange:
-        return _range_ok(value, 0.0, 24.0)
+    _bounds = field_validator(
+        "capacity_kwh", "charger_kw", "arrival_hour", "departure_hour", "energy_needed_kwh"
+    )(classmethod(_within_bounds))
 
 
 def _strategy_names_as_keys(schema: dict[str, Any]) -> None:
@@ -221,13 +226,14 @@ def _strategy_names_as_keys(schema: dict[str, Any]) -> None:
     schema["anyOf"][0]["propertyNames"] = {"enum": list(STRATEGY_NAMES)}
 
 
-class HouseholdGroup(_Section):
+class HouseholdGroup(ScenarioSection):
     """``count`` households sharing devices and a strategy (a single household: ``count: 1``)."""
 
     group: str = Field(description="name of the group (letters, digits, '_', '-')")
-    count: int = Field(ge=1, description="number of households in the group")
+    count: int = Field(ge=1, le=MAX_HOUSEHOLDS, description="number of households in the group")
     household_ids: list[str] | None = Field(
         None,
+        max_length=MAX_HOUSEHOLDS,
         description="ids of the group's households, one per household in order; none: h01, "
         "h02, … by position among all households of the scenario",
     )
@@ -243,18 +249,20 @@ class HouseholdGroup(_Section):
         "drawn from the seed; give this or strategy",
         json_schema_extra=_strategy_names_as_keys,
     )
-    load_daily_energy_kwh: NumberOrRange = Field(10.0, description="daily consumption [kWh]")
+    load_daily_energy_kwh: NumberOrRange = range_field(
+        10.0, 0.0, MAX_DAILY_KWH, "daily consumption [kWh]"
+    )
     load: LoadSpec = Field(
         default_factory=LoadSpec, description="where the load profile comes from"
     )
     pv: PvSpec | None = Field(None, description="rooftop PV; none: no PV")
     battery: BatterySpec | None = Field(None, description="home battery; none: no battery")
     ev: EvSpec | None = Field(None, description="electric vehicles; none: no EV")
-    bid_price_fraction: NumberOrRange = Field(
-        [0.4, 0.9], description="bid price position between export (0) and import (1) price [-]"
+    bid_price_fraction: NumberOrRange = range_field(
+        [0.4, 0.9], 0.0, 1.0, "bid price position between export (0) and import (1) price [-]"
     )
-    ask_price_fraction: NumberOrRange = Field(
-        [0.1, 0.6], description="ask price position between export (0) and import (1) price [-]"
+    ask_price_fraction: NumberOrRange = range_field(
+        [0.1, 0.6], 0.0, 1.0, "ask price position between export (0) and import (1) price [-]"
     )
     power_factor: float | None = Field(
         None,
@@ -263,9 +271,9 @@ class HouseholdGroup(_Section):
         description="lagging power factor while importing; none: grid.household_power_factor [-]",
     )
 
-    _load = field_validator("load_daily_energy_kwh")(_nonnegative)
-    _bid = field_validator("bid_price_fraction")(_fraction)
-    _ask = field_validator("ask_price_fraction")(_fraction)
+    _bounds = field_validator("load_daily_energy_kwh", "bid_price_fraction", "ask_price_fraction")(
+        classmethod(_within_bounds)
+    )
 
     @field_validator("strategy", mode="before")
     @classmethod
@@ -293,19 +301,16 @@ class HouseholdGroup(_Section):
     @field_validator("group")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
-            raise ValueError("expected letters, digits, '_' or '-'")
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
         return value
 
     @field_validator("household_ids")
     @classmethod
     def _ids(cls, value: list[str] | None) -> list[str] | None:
         for position, household_id in enumerate(value or []):
-            if not NAME_PATTERN.match(household_id):
-                raise ValueError(
-                    f"household_ids[{position}] is {household_id!r}; expected letters, digits, "
-                    "'_' or '-'"
-                )
+            if not NAME_PATTERN.fullmatch(household_id):
+                raise ValueError(f"household_ids[{position}] is {household_id!r}; {NAME_RULE}")
         return value
 
     @model_validator(mode="after")
@@ -350,7 +355,7 @@ def household_ids(groups: list[HouseholdGroup]) -> list[str]:
     return ids
 
 
-class CommunityBatterySpec(_Section):
+class CommunityBatterySpec(ScenarioSection):
     """One battery shared by the community (Rana et al.), run by a community EMS agent.
 
     The agent is one more market participant at a feeder bus, with no load or PV of its own. It

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from tefed.scenario.section import ScenarioSection
+
+#: Largest import/export limit of a feeder or substation [kW].
+MAX_LIMIT_KW = 1_000_000.0
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class _MarketRules(_Section):
+class _MarketRules(ScenarioSection):
     """Rules every mechanism shares."""
 
     delivery_ahead_intervals: int = Field(
@@ -44,7 +45,10 @@ class CurveClearingSpec(_MarketRules):
 
     mechanism: Literal["curve_clearing"] = Field(description="clearing mechanism")
     feeder_capacity_kw: float | None = Field(
-        None, gt=0, description="grid import/export limit in the clearing; none: unlimited [kW]"
+        None,
+        gt=0,
+        le=MAX_LIMIT_KW,
+        description="grid import/export limit in the clearing; none: unlimited [kW]",
     )
 
 
@@ -55,7 +59,10 @@ class DlmpSpec(_MarketRules):
     voltage_min_pu: float = Field(0.95, gt=0.5, lt=1.5, description="lower voltage bound [pu]")
     voltage_max_pu: float = Field(1.05, gt=0.5, lt=1.5, description="upper voltage bound [pu]")
     substation_limit_kw: float | None = Field(
-        None, gt=0, description="substation import/export limit; none: unlimited [kW]"
+        None,
+        gt=0,
+        le=MAX_LIMIT_KW,
+        description="substation import/export limit; none: unlimited [kW]",
     )
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ them into the reference documentation and the JSON Schema.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -21,15 +22,14 @@ from typing import Literal
 import numpy as np
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from tefed.contract.errors import InputError, describe_validation_error
-from tefed.contract.time_grid import TimeGrid, parse_start
+from tefed.contract.errors import InputError, describe_validation_error, shown
+from tefed.contract.time_grid import SECONDS_PER_DAY, TimeGrid, parse_start
 from tefed.domain.prices.wholesale import hold_to_intervals
 from tefed.io.price_files import read_price_csv
 from tefed.scenario.files import OPENDSS_FEEDER, SECTION_KINDS, read_scenario_data
@@ -37,6 +37,7 @@ from tefed.scenario.grid_spec import FEEDER_KINDS, GridSpec, OpenDssFeederSpec
 from tefed.scenario.household_spec import (
     COMMUNITY_ID,
     NAME_PATTERN,
+    NAME_RULE,
     NUMBER_OR_RANGE_MEMBERS,
     CommunityBatterySpec,
     HouseholdGroup,
@@ -44,48 +45,88 @@ from tefed.scenario.household_spec import (
 )
 from tefed.scenario.market_spec import MECHANISMS, DoubleAuctionSpec, MarketSpec
 from tefed.scenario.prices_spec import PRICE_KINDS, CsvWholesale, PricesSpec
+from tefed.scenario.section import (
+    MAX_GROUPS,
+    MAX_HOUSEHOLDS,
+    MAX_TIMEZONE_CHARS,
+    ScenarioSection,
+)
 from tefed.scenario.strategy_spec import STRATEGY_NAMES
 
+#: Longest simulated duration: a leap year [s].
+MAX_DURATION_S = 366 * SECONDS_PER_DAY
+#: Most power-flow steps of a run (a leap year at one-minute steps is 527,040) [-].
+MAX_GRID_STEPS = 600_000
+#: Years a scenario may start in (the calendar of profiles, tariffs and the sun).
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+#: Longest wall-clock limit of a run: 30 days [s].
+MAX_WALL_CLOCK_S = 30 * SECONDS_PER_DAY
+#: Largest seed (NumPy's 32-bit seed range) [-].
+MAX_SEED = 2**32 - 1
+#: Longest description [characters].
+MAX_DESCRIPTION_CHARS = 20_000
+#: Most problems reported at once; the rest are counted [-].
+MAX_PROBLEMS = 20
+#: Longest problem reported [characters].
+MAX_PROBLEM_CHARS = 300
+#: Folders of the operating system's pseudo file systems, where results may not go.
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-
-class TimeSpec(_Section):
+class TimeSpec(ScenarioSection):
     """When the scenario runs (see ``TimeGrid``)."""
 
     start: str = Field(
         description="calendar start (simulated time 0), ISO 8601 date-time, local to timezone"
     )
-    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
-    duration_s: int = Field(86400, gt=0, description="simulated duration [s]")
-    grid_step_s: int = Field(60, gt=0, description="power-flow step [s]")
-    market_interval_s: int = Field(900, gt=0, description="market (delivery) interval [s]")
+    timezone: str = Field(
+        max_length=MAX_TIMEZONE_CHARS, description="IANA time zone, e.g. Europe/Berlin"
+    )
+    duration_s: int = Field(86400, gt=0, le=MAX_DURATION_S, description="simulated duration [s]")
+    grid_step_s: int = Field(60, gt=0, le=SECONDS_PER_DAY, description="power-flow step [s]")
+    market_interval_s: int = Field(
+        900, gt=0, le=SECONDS_PER_DAY, description="market (delivery) interval [s]"
+    )
     gate_closure_s: int = Field(
-        60, gt=0, description="order book closes this long before delivery starts [s]"
+        60,
+        gt=0,
+        le=SECONDS_PER_DAY,
+        description="order book closes this long before delivery starts [s]",
     )
 
     @model_validator(mode="after")
     def _grid(self) -> TimeSpec:
         start = parse_start(self.start, self.timezone)
+        if not FIRST_YEAR <= start.year <= LAST_YEAR:
+            raise ValueError(
+                f"time.start: got {self.start!r}; expected a date-time in the years {FIRST_YEAR} "
+                f"to {LAST_YEAR}"
+            )
+        steps = self.duration_s // self.grid_step_s
+        if steps > MAX_GRID_STEPS:
+            raise ValueError(
+                f"time.grid_step_s: got {self.grid_step_s}; over time.duration_s "
+                f"{self.duration_s} that makes {steps} power-flow steps; expected at most "
+                f"{MAX_GRID_STEPS}"
+            )
         TimeGrid(
             start, self.duration_s, self.grid_step_s, self.market_interval_s, self.gate_closure_s
         )
         return self
 
 
-class SiteSpec(_Section):
+class SiteSpec(ScenarioSection):
     """Where the community is."""
 
     latitude_deg: float = Field(ge=-90, le=90, description="latitude, north positive [°]")
     longitude_deg: float = Field(ge=-180, le=180, description="longitude, east positive [°]")
-    altitude_m: float = Field(0.0, description="height above sea level [m]")
+    altitude_m: float = Field(0.0, ge=-500, le=9000, description="height above sea level [m]")
     linke_turbidity: float = Field(
         3.0, gt=0, le=10, description="Linke turbidity of the clear sky [-]"
     )
 
 
-class PvModelSpec(_Section):
+class PvModelSpec(ScenarioSection):
     """Parameters of the PV model shared by every household (PVWatts with Faiman temperature)."""
 
     irradiance: Literal["clear_sky", "tmy"] = Field(
@@ -101,13 +142,15 @@ class PvModelSpec(_Section):
         0.14, ge=0, lt=1, description="fraction of DC power lost before the inverter [-]"
     )
     temperature_coefficient_per_c: float = Field(
-        -0.0037, description="temperature coefficient of DC power [1/°C]"
+        -0.0037, ge=-0.1, le=0.1, description="temperature coefficient of DC power [1/°C]"
     )
-    air_temperature_c: float = Field(20.0, description="ambient air temperature [°C]")
-    wind_speed_m_per_s: float = Field(1.0, ge=0, description="wind speed [m/s]")
+    air_temperature_c: float = Field(
+        20.0, ge=-90, le=60, description="ambient air temperature [°C]"
+    )
+    wind_speed_m_per_s: float = Field(1.0, ge=0, le=100, description="wind speed [m/s]")
 
 
-class ExternalHousehold(_Section):
+class ExternalHousehold(ScenarioSection):
     """A household run by a program of its own instead of the built-in ems."""
 
     household_id: str = Field(description="id from the household table, e.g. h03")
@@ -117,47 +160,79 @@ class ExternalHousehold(_Section):
     )
 
 
-class EmsSpec(_Section):
+class EmsSpec(ScenarioSection):
     """How households are spread over ems federates, and which run on their own."""
 
-    shards: int = Field(1, ge=1, description="number of ems federates")
+    shards: int = Field(1, ge=1, le=MAX_HOUSEHOLDS, description="number of ems federates")
     external: list[ExternalHousehold] = Field(
-        default_factory=list, description="households taken out of the built-in ems"
+        default_factory=list,
+        max_length=MAX_HOUSEHOLDS,
+        description="households taken out of the built-in ems",
     )
 
 
-class RunSpec(_Section):
+class RunSpec(ScenarioSection):
     """Where results go and how long a run may take."""
 
     results_root: str = Field(
         "results", description="folder of the run folders (results_root/name/run-id)"
     )
     stall_timeout_s: float = Field(
-        60.0, gt=0, description="a federate waiting longer than this for a time grant [s]"
+        60.0,
+        gt=0,
+        le=SECONDS_PER_DAY,
+        description="a federate waiting longer than this for a time grant [s]",
     )
     startup_timeout_s: float = Field(
         300.0,
         gt=0,
+        le=SECONDS_PER_DAY,
         description="a federate waiting longer than this for the others to finish starting [s]",
     )
     wall_clock_limit_s: float = Field(
         900.0,
         gt=0,
+        le=MAX_WALL_CLOCK_S,
         description="tefed run stops a run after this long, and the broker ends a `helics run` "
         "(--maxcosimduration) [s]",
     )
     progress_every_s: int = Field(
-        3600, gt=0, description="federates report progress every this much simulated time [s]"
+        3600,
+        gt=0,
+        le=MAX_DURATION_S,
+        description="federates report progress every this much simulated time [s]",
     )
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
 
+    @field_validator("results_root")
+    @classmethod
+    def _results_root(cls, value: str) -> str:
+        if not value.strip() or any(ord(character) < 32 for character in value):
+            raise ValueError("expected a folder path without NUL, newline or control characters")
+        if _is_system_folder(Path(os.path.normpath(value))):
+            raise ValueError(_SYSTEM_FOLDER_RULE)
+        return value
 
-class Scenario(_Section):
+
+_SYSTEM_FOLDER_RULE = (
+    f"expected a folder outside {', '.join(str(folder) for folder in SYSTEM_FOLDERS)}"
+)
+
+
+def _is_system_folder(path: Path) -> bool:
+    return path.is_absolute() and any(path.is_relative_to(folder) for folder in SYSTEM_FOLDERS)
+
+
+class Scenario(ScenarioSection):
     """A whole scenario."""
 
-    name: str = Field(description="scenario name (letters, digits, '_', '-'); names the results")
-    description: str = Field("", description="free text")
-    seed: int = Field(0, ge=0, description="seed of every random draw (ranges, profiles, prices)")
+    name: str = Field(
+        description="scenario name (1 to 64 letters, digits, '_', '-'); names the results folder"
+    )
+    description: str = Field("", max_length=MAX_DESCRIPTION_CHARS, description="free text")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seed of every random draw (ranges, profiles, prices)"
+    )
     time: TimeSpec = Field(description="the time grid")
     site: SiteSpec = Field(description="where the community is (for the sun's position)")
     pv_model: PvModelSpec = Field(
@@ -169,7 +244,9 @@ class Scenario(_Section):
     )
     prices: PricesSpec = Field(default_factory=PricesSpec, description="exogenous prices")
     households: list[HouseholdGroup] = Field(
-        min_length=1, description="household groups (a single household: a group of count 1)"
+        min_length=1,
+        max_length=MAX_GROUPS,
+        description="household groups (a single household: a group of count 1)",
     )
     community_battery: CommunityBatterySpec | None = Field(
         None, description="a battery shared by the community; none: no community battery"
@@ -180,13 +257,18 @@ class Scenario(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
-            raise ValueError("expected letters, digits, '_' or '-'")
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
         return value
 
     @model_validator(mode="after")
     def _shards(self) -> Scenario:
         total = sum(group.count for group in self.households)
+        if total > MAX_HOUSEHOLDS:
+            raise ValueError(
+                f"households: the groups' counts sum to {total}; expected at most "
+                f"{MAX_HOUSEHOLDS} households"
+            )
         built_in = total + (self.community_battery is not None) - len(self.ems.external)
         if self.ems.shards > built_in:
             raise ValueError(
@@ -194,7 +276,8 @@ class Scenario(_Section):
             )
         external = [entry.household_id for entry in self.ems.external]
         if len(set(external)) != len(external):
-            raise ValueError(f"ems.external names a household twice: {external}")
+            twice = sorted(h for h, times in Counter(external).items() if times > 1)
+            raise ValueError(f"ems.external names households twice: {shown(twice)}")
         transformers = getattr(self.grid.feeder, "transformers", None)
         if transformers is not None and transformers > total:
             raise ValueError(
@@ -202,13 +285,15 @@ class Scenario(_Section):
             )
         names = [group.group for group in self.households]
         if len(set(names)) != len(names):
-            raise ValueError(f"household group names repeat: {names}")
+            twice = sorted(name for name, times in Counter(names).items() if times > 1)
+            raise ValueError(f"household group names repeat: {shown(twice)}")
         ids = Counter(household_ids(self.households))
         repeated = sorted(h for h, times in ids.items() if times > 1 or h == COMMUNITY_ID)
         if repeated:
             raise ValueError(
-                f"households: ids {repeated} repeat or are reserved; expected unique ids other "
-                f"than {COMMUNITY_ID!r} (groups without household_ids take h01, h02, … by position)"
+                f"households: ids {shown(repeated)} repeat or are reserved; expected unique ids "
+                f"other than {COMMUNITY_ID!r} (groups without household_ids take h01, h02, … "
+                "by position)"
             )
         return self
 
@@ -265,17 +350,41 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
     InputError
         Listing every problem: path in the file, value, expectation.
     """
-    reading = read_scenario(path)
+    try:
+        reading = read_scenario(path)
+    except InputError as error:
+        raise InputError(error.source, bounded_problems(error.problems)) from None
     if reading.problems or reading.scenario is None:
-        raise InputError(reading.source, reading.problems)
+        raise InputError(reading.source, bounded_problems(reading.problems))
     return reading.scenario, reading.folder
+
+
+def bounded_problems(problems: list[str]) -> list[str]:
+    """At most ``MAX_PROBLEMS`` problems of at most ``MAX_PROBLEM_CHARS`` characters each.
+
+    A message about a file stays a few kB however broken the file: the first problems are
+    shown, and the rest counted.
+
+    Examples
+    --------
+    >>> bounded_problems(["a: " + "x" * 400])[0][-12:]
+    'xxxxxxxxxxx…'
+    >>> bounded_problems([f"p{k}" for k in range(25)])[-1]
+    '… and 5 more problems'
+    """
+    shortened = [
+        problem if len(problem) <= MAX_PROBLEM_CHARS else problem[: MAX_PROBLEM_CHARS - 1] + "…"
+        for problem in problems[:MAX_PROBLEMS]
+    ]
+    hidden = len(problems) - len(shortened)
+    return shortened + ([f"… and {hidden} more problems"] if hidden else [])
 
 
 _UNION_TAGS = FEEDER_KINDS | MECHANISMS | PRICE_KINDS | NUMBER_OR_RANGE_MEMBERS
 # Strategy names are also the keys of strategy_mix, so their tags go only after "strategy".
 _STRATEGY_TAG = re.compile(r"\.strategy\.(?:" + "|".join(STRATEGY_NAMES) + r")(?=\.|$)")
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
-_TAG_MISMATCH = re.compile(r"got '(?P<tag>.*)'; expected one of (?P<tags>'.*')")
+_TAG_MISMATCH = re.compile(r"got (?P<tag>'.*'|\".*\"); expected one of (?P<tags>'.*')")
 
 
 def _describe(error: ValidationError) -> list[str]:
@@ -298,7 +407,7 @@ def _unknown_kind(location: str, tag: str, tags: str) -> tuple[str, str]:
     key, _ = SECTION_KINDS.get(tuple(location.split(".")), ("", None))
     if key == "generator":
         tags = tags.replace(f", '{OPENDSS_FEEDER}'", "") + " (or dss: PATH, an OpenDSS feeder)"
-    return (f"{location}.{key}" if key else location), f"got {tag!r}; expected one of {tags}"
+    return (f"{location}.{key}" if key else location), f"got {tag}; expected one of {tags}"
 
 
 def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
@@ -313,11 +422,13 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
     if scenario is not None:
         grid, time, prices = scenario.grid, scenario.time, scenario.prices
         pv_model, groups = scenario.pv_model, dict(enumerate(scenario.households))
+        run = scenario.run
     else:
         grid = _valid(GridSpec, data.get("grid", {}))
         time = _valid(TimeSpec, data.get("time"))
         prices = _valid(PricesSpec, data.get("prices", {}))
         pv_model = _valid(PvModelSpec, data.get("pv_model", {}))
+        run = _valid(RunSpec, data.get("run", {}))
         listed = data.get("households")
         groups = {
             position: group
@@ -325,6 +436,8 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
             if (group := _valid(HouseholdGroup, raw)) is not None
         }
     problems = []
+    if run is not None:
+        problems += _results_root_problems(run.results_root)
     if grid is not None and isinstance(grid.feeder, OpenDssFeederSpec):
         problems += _missing_file("grid.feeder.dss", grid.feeder.dss, folder)
     if pv_model is not None and pv_model.weather_file is not None:
@@ -335,6 +448,26 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
     if prices is not None and isinstance(prices.wholesale, CsvWholesale):
         problems += _price_file_problems(prices.wholesale, time, folder)
     return problems
+
+
+def _results_root_problems(results_root: str) -> list[str]:
+    """Problems with where results would go, as the file system stands: the folder resolved
+    against the working directory (through symlinks) must be outside the system folders, and
+    the part of it that exists must be a folder."""
+    path = Path.cwd() / results_root
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as error:
+        return [f"run.results_root: got {results_root!r}; cannot be resolved ({error})"]
+    if _is_system_folder(resolved):
+        return [f"run.results_root: got {results_root!r} ({resolved}); {_SYSTEM_FOLDER_RULE}"]
+    existing = next(folder for folder in (resolved, *resolved.parents) if folder.exists())
+    if not existing.is_dir():
+        return [
+            f"run.results_root: got {results_root!r}; {existing} is not a folder; expected a "
+            "folder, or a path where one can be made"
+        ]
+    return []
 
 
 def _missing_file(field: str, value: str, folder: Path) -> list[str]:

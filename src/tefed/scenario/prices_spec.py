@@ -8,42 +8,61 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from tefed.domain.prices.tariffs import (
     DEFAULT_EXPORT_PRICE_USD_PER_KWH,
     DEFAULT_IMPORT_PRICE_USD_PER_KWH,
     TimeOfUseWindow,
 )
+from tefed.scenario.section import MAX_TIMEZONE_CHARS, ScenarioSection
+
+#: Largest magnitude of a wholesale price (market caps are a few thousand) [USD/MWh].
+MAX_WHOLESALE_USD_PER_MWH = 100_000.0
+#: Largest magnitude of a retail or feed-in price [USD/kWh].
+MAX_RETAIL_USD_PER_KWH = 100.0
+#: Longest price forecast: four weeks of 15-minute intervals [intervals].
+MAX_FORECAST_INTERVALS = 2688
+#: Most time-of-use windows in a tariff [-].
+MAX_TOU_WINDOWS = 1_000
+#: A wholesale price [USD/MWh].
+WholesalePrice = Annotated[
+    float, Field(ge=-MAX_WHOLESALE_USD_PER_MWH, le=MAX_WHOLESALE_USD_PER_MWH)
+]
+#: A retail import or feed-in price [USD/kWh].
+RetailPrice = Annotated[float, Field(ge=-MAX_RETAIL_USD_PER_KWH, le=MAX_RETAIL_USD_PER_KWH)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class SyntheticWholesale(_Section):
+class SyntheticWholesale(ScenarioSection):
     """tefed's synthetic wholesale price series."""
 
     source: Literal["synthetic"] = Field(
         "synthetic", description="where wholesale prices come from (the default)"
     )
-    mean_usd_per_mwh: float = Field(45.0, description="mean price over a week [USD/MWh]")
+    mean_usd_per_mwh: WholesalePrice = Field(45.0, description="mean price over a week [USD/MWh]")
     daily_amplitude_usd_per_mwh: float = Field(
-        25.0, ge=0, description="amplitude of the daily price shape [USD/MWh]"
+        25.0,
+        ge=0,
+        le=MAX_WHOLESALE_USD_PER_MWH,
+        description="amplitude of the daily price shape [USD/MWh]",
     )
     noise_usd_per_mwh: float = Field(
-        4.0, ge=0, description="standard deviation of the correlated noise [USD/MWh]"
+        4.0,
+        ge=0,
+        le=MAX_WHOLESALE_USD_PER_MWH,
+        description="standard deviation of the correlated noise [USD/MWh]",
     )
 
 
-class CsvWholesale(_Section):
+class CsvWholesale(ScenarioSection):
     """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price)."""
 
     source: Literal["csv"] = Field(description="where wholesale prices come from")
     path: str = Field(description="CSV file, relative to the scenario file")
     timezone: str = Field(
+        max_length=MAX_TIMEZONE_CHARS,
         description="IANA time zone of the market: ERCOT dates and hours and naive timestamps "
-        "are local to it"
+        "are local to it",
     )
     price_column: str | None = Field(
         None,
@@ -52,21 +71,21 @@ class CsvWholesale(_Section):
     )
 
 
-class FlatTariff(_Section):
+class FlatTariff(ScenarioSection):
     """One retail import price at all times."""
 
     kind: Literal["flat"] = Field("flat", description="kind of tariff (the default)")
-    price_usd_per_kwh: float = Field(
+    price_usd_per_kwh: RetailPrice = Field(
         DEFAULT_IMPORT_PRICE_USD_PER_KWH, description="retail import price [USD/kWh]"
     )
 
 
-class TouWindow(_Section):
+class TouWindow(ScenarioSection):
     """A time-of-use window [start_hour, end_hour) in local time."""
 
     start_hour: float = Field(ge=0, le=24, description="local time the window starts [h]")
     end_hour: float = Field(ge=0, le=24, description="local time the window ends [h]")
-    price_usd_per_kwh: float = Field(description="import price in the window [USD/kWh]")
+    price_usd_per_kwh: RetailPrice = Field(description="import price in the window [USD/kWh]")
     days: Literal["all", "weekdays", "weekends"] = Field(
         "all", description="days the window applies to"
     )
@@ -77,15 +96,19 @@ class TouWindow(_Section):
         return self
 
 
-class TouTariff(_Section):
+class TouTariff(ScenarioSection):
     """A base import price with time-of-use windows (later windows win where they overlap)."""
 
     kind: Literal["time_of_use"] = Field(description="kind of tariff")
-    base_price_usd_per_kwh: float = Field(description="import price outside the windows [USD/kWh]")
-    windows: list[TouWindow] = Field(min_length=1, description="time-of-use windows")
+    base_price_usd_per_kwh: RetailPrice = Field(
+        description="import price outside the windows [USD/kWh]"
+    )
+    windows: list[TouWindow] = Field(
+        min_length=1, max_length=MAX_TOU_WINDOWS, description="time-of-use windows"
+    )
 
 
-class PricesSpec(_Section):
+class PricesSpec(ScenarioSection):
     """Exogenous prices."""
 
     wholesale: Annotated[SyntheticWholesale | CsvWholesale, Field(discriminator="source")] = Field(
@@ -94,11 +117,14 @@ class PricesSpec(_Section):
     import_tariff: Annotated[FlatTariff | TouTariff, Field(discriminator="kind")] = Field(
         default_factory=FlatTariff, description="retail price of energy drawn from the grid"
     )
-    export_price_usd_per_kwh: float = Field(
+    export_price_usd_per_kwh: RetailPrice = Field(
         DEFAULT_EXPORT_PRICE_USD_PER_KWH, description="net-billing feed-in price [USD/kWh]"
     )
     forecast_horizon_intervals: int = Field(
-        96, ge=2, description="length of the published price forecasts [intervals]"
+        96,
+        ge=2,
+        le=MAX_FORECAST_INTERVALS,
+        description="length of the published price forecasts [intervals]",
     )
 
 

@@ -27,8 +27,10 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
 import tefed.scenario.files as scenario_files
+from tefed.scenario.bounded_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from tefed.scenario.files import EXTENDS_KEY
-from tefed.scenario.model import Scenario
+from tefed.scenario.model import MAX_GRID_STEPS, MAX_PROBLEMS, Scenario
+from tefed.scenario.section import MAX_GROUPS, MAX_HOUSEHOLDS, MAX_TEXT_CHARS
 
 #: Unit of a key by the suffix of its name (docs/nomenclature.md), longest suffix first.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = tuple(
@@ -88,6 +90,14 @@ INTRODUCTION = (
     "default options: `{self_consumption: 0.6, ma_crossover: 0.4}` gives 6 and 4 of 10 "
     "households. Counts follow the largest remainder of share × count; which household gets "
     "which strategy is shuffled with the scenario seed.",
+    "- Limits, so that no file can hang tefed or exhaust its memory: a file of at most "
+    f"{MAX_FILE_BYTES} bytes, in UTF-8; at most {MAX_DEPTH} levels of nesting and {MAX_NODES} "
+    "keys and values once YAML aliases (`*name`) are expanded; each key once in a mapping; at "
+    f"most {scenario_files.MAX_CHAIN} files in a chain of `extends`; at most {MAX_GROUPS} "
+    f"household groups and {MAX_HOUSEHOLDS} households; at most {MAX_GRID_STEPS:,} power-flow "
+    f"steps; text of at most {MAX_TEXT_CHARS} characters; every number finite and within the "
+    "bounds its row gives; `run.results_root` outside /proc, /sys and /dev. A check lists at "
+    f"most {MAX_PROBLEMS} problems at once.",
     "- Editor completion: `tefed schema -o FILE` writes the JSON Schema of a scenario file (the "
     "same as [scenario.schema.json](scenario.schema.json)); a first line "
     "`# yaml-language-server: $schema=PATH/TO/scenario.schema.json` lets VS Code's YAML "
@@ -409,6 +419,7 @@ _TYPE_NAMES = {"boolean": "boolean", "integer": "integer", "number": "number", "
 
 def _type_text(schema: dict[str, Any]) -> str:
     options = _options(schema)
+    bounds = _bounds(schema)
     optional = " or null" if _is_nullable(schema) else ""
     if len(options) > 1:
         kinds = [option for option in options if "$ref" in option]
@@ -419,7 +430,7 @@ def _type_text(schema: dict[str, Any]) -> str:
             json.dumps(number),
             json.dumps({"items": number, "type": "array"}, sort_keys=True),
         }:
-            return "number or range [low, high]" + optional
+            return "number or range [low, high]" + bounds + optional
         return " or ".join(_type_text(option) for option in options) + optional
     (schema,) = options
     if "$ref" in schema:

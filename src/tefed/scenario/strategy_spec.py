@@ -8,27 +8,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from tefed.scenario.section import ScenarioSection
+
+#: Longest moving-average window: four weeks of 15-minute intervals [intervals].
+MAX_WINDOW_INTERVALS = 2688
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class NetBillingStrategy(_Section):
+class NetBillingStrategy(ScenarioSection):
     """No trading; a battery serves self-consumption; everything settles at net-billing prices."""
 
     name: Literal["net_billing"] = Field("net_billing", description="strategy name")
 
 
-class SelfConsumptionStrategy(_Section):
+class SelfConsumptionStrategy(ScenarioSection):
     """Battery for self-consumption; bids the forecast deficit and asks the surplus at the
     group's ``bid_price_fraction`` / ``ask_price_fraction`` between export and import price."""
 
     name: Literal["self_consumption"] = Field("self_consumption", description="strategy name")
 
 
-class MaCrossoverStrategy(_Section):
+class MaCrossoverStrategy(ScenarioSection):
     """T-REX TB-1 expert trader: learned time-of-day prices, moving-average crossover battery."""
 
     name: Literal["ma_crossover"] = Field("ma_crossover", description="strategy name")
@@ -37,8 +38,12 @@ class MaCrossoverStrategy(_Section):
         description="pv_only: trade PV surplus/deficit only; battery_buys: the battery also buys "
         "for self-consumption; battery_trades: the battery buys and sells",
     )
-    fast_window_intervals: int = Field(23, ge=1, description="fast moving average [intervals]")
-    slow_window_intervals: int = Field(50, ge=2, description="slow moving average [intervals]")
+    fast_window_intervals: int = Field(
+        23, ge=1, le=MAX_WINDOW_INTERVALS, description="fast moving average [intervals]"
+    )
+    slow_window_intervals: int = Field(
+        50, ge=2, le=MAX_WINDOW_INTERVALS, description="slow moving average [intervals]"
+    )
     learning_rate: float = Field(
         0.3, gt=0, le=1, description="weight of a new settlement price in the learned table [-]"
     )
@@ -60,7 +65,7 @@ class MaCrossoverStrategy(_Section):
         return self
 
 
-class OptimizingStrategy(_Section):
+class OptimizingStrategy(ScenarioSection):
     """Receding-horizon LP of the battery schedule (Rana et al.), re-solved every interval."""
 
     name: Literal["optimizing"] = Field("optimizing", description="strategy name")
@@ -87,7 +92,7 @@ def _strategy_name(value: Any) -> str:
 
 
 #: Each strategy's options, by name (a strategy named without options takes these defaults).
-STRATEGY_TYPES: dict[str, type[_Section]] = {
+STRATEGY_TYPES: dict[str, type[ScenarioSection]] = {
     "net_billing": NetBillingStrategy,
     "self_consumption": SelfConsumptionStrategy,
     "ma_crossover": MaCrossoverStrategy,
