@@ -38,6 +38,9 @@ READY = "ready"
 STARTUP_LOOK_EVERY_S = 2.0
 #: Pause between the two looks that confirm which federates are stuck [s].
 CONFIRM_DELAY_S = 1.0
+#: How long a federate that did not answer the first look gets to answer the second [s]: a
+#: stopped process never answers, a live one on a loaded machine does within this.
+SILENCE_TIMEOUT_S = 10.0
 
 
 class StallWatchdog(threading.Thread):
@@ -175,22 +178,25 @@ class StallWatchdog(threading.Thread):
         first, and federates that answered neither look.
 
         A federate caught between a grant and its next request by the first look moves on
-        before the second; a stuck one does not. A core busy with other traffic may miss one
-        question, not two seconds apart.
+        before the second; a stuck one does not. A federate that did not answer the first look
+        gets `SILENCE_TIMEOUT_S` for the second: a loaded machine may delay an answer, a
+        stopped process never gives one.
         """
         first, first_silent = self._find_computing_federates()
         if not first and not first_silent:
             return [], []
         self._stop.wait(CONFIRM_DELAY_S)
-        second, second_silent = self._find_computing_federates()
+        second, second_silent = self._find_computing_federates(patient_with=set(first_silent))
         first_times = dict(first)
         stuck = [(name, granted) for name, granted in second if first_times.get(name) == granted]
         silent = [name for name in second_silent if name in first_silent]
         return sorted(stuck or second, key=lambda item: item[1]), silent
 
-    def _find_computing_federates(self) -> tuple[list[tuple[str, float]], list[str]]:
+    def _find_computing_federates(
+        self, patient_with: set[str] = frozenset()
+    ) -> tuple[list[tuple[str, float]], list[str]]:
         """Federates that were granted a time and have not requested the next one, and
-        federates that did not answer.
+        federates that did not answer (those in ``patient_with`` get ``SILENCE_TIMEOUT_S``).
 
         Each peer is asked directly (``current_time``, answered by its core's own thread): a
         stopped or dead process cannot answer, while the broker's ``global_state`` then
@@ -204,7 +210,8 @@ class StallWatchdog(threading.Thread):
         culprits = []
         silent = []
         for name in names:
-            times = self._query(name, "current_time")
+            timeout_s = SILENCE_TIMEOUT_S if name in patient_with else QUERY_TIMEOUT_S
+            times = self._query(name, "current_time", timeout_s)
             if times is None:
                 silent.append(name)
                 continue
@@ -218,9 +225,9 @@ class StallWatchdog(threading.Thread):
         """Ask the federation something, giving up after a few seconds; None without answer."""
         return ask_federation(self._federate, target, question, QUERY_TIMEOUT_S)
 
-    def _query(self, target: str, question: str) -> dict | None:
+    def _query(self, target: str, question: str, timeout_s: float = QUERY_TIMEOUT_S) -> dict | None:
         """Ask the federation something answered in JSON; None without an answer."""
-        answer = self._query_text(target, question)
+        answer = ask_federation(self._federate, target, question, timeout_s)
         try:
             data = json.loads(answer) if isinstance(answer, str) else answer
         except ValueError:
