@@ -21,6 +21,7 @@ from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_feder
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario
+from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
 
 EXIT_RUN_FAILED = 1
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     validate = commands.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario", type=Path)
+    _add_set_option(validate)
 
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of a scenario file (for editor completion)"
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a scenario or a federation file end to end")
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
     run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    _add_set_option(run)
     run.add_argument(
         "--lockstep",
         action="store_true",
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "build":
             return _build(arguments.scenario, arguments.output)
         if arguments.command == "validate":
-            return _validate(arguments.scenario)
+            return _validate(arguments.scenario, _overrides(arguments.assignments))
         if arguments.command == "schema":
             return _schema(arguments.output)
         if arguments.command == "powerflow":
@@ -108,10 +111,44 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
         if arguments.command == "check-federate":
             return run_check_federate(arguments, console)
-        return _run(arguments.source, not arguments.no_progress, console, arguments.lockstep)
+        return _run(
+            arguments.source,
+            not arguments.no_progress,
+            console,
+            arguments.lockstep,
+            _overrides(arguments.assignments),
+        )
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
+
+
+def _add_set_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value by dotted path, households by group name, value as YAML "
+        "(repeatable), e.g. --set households.pv_battery.battery.capacity_kwh=15",
+    )
+
+
+def _overrides(assignments: list[str]) -> dict[str, Any]:
+    """The ``--set`` assignments as dotted path → value; every malformed one is named."""
+    overrides: dict[str, Any] = {}
+    problems = []
+    for text in assignments:
+        try:
+            path, value = parse_assignment(text)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        overrides[path] = value
+    if problems:
+        raise InputError("--set", problems)
+    return overrides
 
 
 def _load_and_build(scenario_path: Path, output: Path) -> FederationFile:
@@ -130,9 +167,9 @@ def _build(scenario_path: Path, output: Path) -> int:
     return 0
 
 
-def _validate(scenario_path: Path) -> int:
+def _validate(scenario_path: Path, overrides: dict[str, Any]) -> int:
     # Every stage (fields, data files, building on the feeder) reports its problems at once.
-    check = check_scenario(scenario_path, Path.cwd())
+    check = check_scenario(scenario_path, Path.cwd(), overrides)
     if check.problems or check.scenario is None:
         raise InputError(check.source, check.problems)
     scenario = check.scenario
@@ -172,10 +209,16 @@ def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = False) -> int:
+def _run(
+    source: Path,
+    show_progress: bool,
+    console: Console,
+    lockstep: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> int:
     base_dir = Path.cwd()
     if source.suffix.lower() in (".yaml", ".yml"):
-        scenario, scenario_dir = load_scenario(source)
+        scenario, scenario_dir = load_scenario(source, overrides)
         draft = build_federation(
             scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
         )
@@ -185,6 +228,10 @@ def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = F
         built_path = folder.file("federation.json")
         federation = build_federation(scenario, scenario_dir, built_path, base_dir)
     else:
+        if overrides:
+            raise InputError(
+                str(source), ["--set changes a scenario (.yaml), not a federation file"]
+            )
         federation = load_federation_file(source)
         if lockstep:
             require_builtin_federates(federation, str(source))
