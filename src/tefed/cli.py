@@ -23,6 +23,9 @@ from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario
 from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
+from tefed.sweep.execution import STATUS_COMPLETE, RunRecord, default_worker_count
+from tefed.sweep.points import SweepPoint
+from tefed.sweep.sweep_run import plan_sweep, run_sweep
 
 EXIT_RUN_FAILED = 1
 
@@ -92,6 +95,26 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--csv", type=Path, help="also write the table as CSV")
     compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
 
+    sweep = commands.add_parser(
+        "sweep", help="run a base scenario over a grid, zipped lists or samples of values, on Dask"
+    )
+    sweep.add_argument("sweep_file", type=Path, help="sweep file (.yaml), see README 'Sweeps'")
+    sweep.add_argument(
+        "-o", "--output", type=Path, help="output folder (default: results/sweeps/<name>)"
+    )
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler, e.g. tcp://host:8786"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        help=f"workers of the local Dask cluster (default: {default_worker_count()}, "
+        "one per two cores)",
+    )
+    sweep.add_argument(
+        "--check", action="store_true", help="check every run and list them; run nothing"
+    )
+
     add_check_federate_parser(commands)
 
     arguments = parser.parse_args(argv)
@@ -109,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(arguments.run_folder)
         if arguments.command == "compare":
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
+        if arguments.command == "sweep":
+            return _sweep(arguments)
         if arguments.command == "check-federate":
             return run_check_federate(arguments, console)
         return _run(
@@ -254,6 +279,40 @@ def _run(
     Console().print(community_table(summary, outcome.wall_time_s))
     print(outcome.run_folder.path)
     return 0
+
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    planned = plan_sweep(arguments.sweep_file, arguments.output)
+    print(f"{arguments.sweep_file}: {len(planned.points)} runs into {planned.output_dir}")
+    if arguments.check:
+        for point in planned.points:
+            print(f"  {point.run_id}  {_parameters_text(point.parameters)}")
+        return 0
+    finished = 0
+
+    def report(point: SweepPoint, record: RunRecord, skipped: bool) -> None:
+        nonlocal finished
+        finished += 1
+        state = "complete before" if skipped else f"{record.status} in {record.wall_time_s:.1f} s"
+        print(
+            f"[{finished}/{len(planned.points)}] {point.run_id} {state}  "
+            f"{_parameters_text(point.parameters)}",
+            flush=True,
+        )
+        if record.message and not skipped:
+            print("    " + record.message.replace("\n", "\n    "), flush=True)
+
+    outcome = run_sweep(planned, arguments.scheduler, arguments.workers, report)
+    failed = int((outcome.table["status"] != STATUS_COMPLETE).sum())
+    print(
+        f"{len(outcome.table) - failed} complete, {failed} failed in "
+        f"{outcome.wall_time_s:.1f} s; wrote {outcome.parquet} and {outcome.csv}"
+    )
+    return EXIT_RUN_FAILED if failed else 0
+
+
+def _parameters_text(parameters: dict[str, Any]) -> str:
+    return ", ".join(f"{path}={value!r}" for path, value in parameters.items())
 
 
 def _report(run_folder: Path) -> int:
