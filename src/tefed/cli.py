@@ -23,9 +23,6 @@ from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario
 from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
-from tefed.sweep.execution import STATUS_COMPLETE, RunRecord, default_worker_count
-from tefed.sweep.points import SweepPoint
-from tefed.sweep.sweep_run import plan_sweep, run_sweep
 
 EXIT_RUN_FAILED = 1
 
@@ -108,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument(
         "--workers",
         type=int,
-        help=f"workers of the local Dask cluster (default: {default_worker_count()}, "
-        "one per two cores)",
+        help="workers of the local Dask cluster (default: one per two cores, at least one)",
     )
     sweep.add_argument(
         "--check", action="store_true", help="check every run and list them; run nothing"
@@ -282,6 +278,12 @@ def _run(
 
 
 def _sweep(arguments: argparse.Namespace) -> int:
+    # Imported here: Dask takes 1.5 s to import, which every other command (and every run's
+    # start) would otherwise pay.
+    from tefed.sweep.execution import STATUS_COMPLETE, RunRecord
+    from tefed.sweep.points import SweepPoint
+    from tefed.sweep.sweep_run import plan_sweep, run_sweep
+
     planned = plan_sweep(arguments.sweep_file, arguments.output)
     print(f"{arguments.sweep_file}: {len(planned.points)} runs into {planned.output_dir}")
     if arguments.check:
