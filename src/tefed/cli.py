@@ -21,6 +21,7 @@ from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_feder
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario
+from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
 
 EXIT_RUN_FAILED = 1
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     validate = commands.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario", type=Path)
+    _add_set_option(validate)
 
     schema = commands.add_parser(
         "schema", help="print the JSON Schema of a scenario file (for editor completion)"
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a scenario or a federation file end to end")
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
     run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    _add_set_option(run)
     run.add_argument(
         "--lockstep",
         action="store_true",
@@ -89,6 +92,25 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--csv", type=Path, help="also write the table as CSV")
     compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
 
+    sweep = commands.add_parser(
+        "sweep", help="run a base scenario over a grid, zipped lists or samples of values, on Dask"
+    )
+    sweep.add_argument("sweep_file", type=Path, help="sweep file (.yaml), see README 'Sweeps'")
+    sweep.add_argument(
+        "-o", "--output", type=Path, help="output folder (default: results/sweeps/<name>)"
+    )
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler, e.g. tcp://host:8786"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        help="workers of the local Dask cluster (default: one per two cores, at least one)",
+    )
+    sweep.add_argument(
+        "--check", action="store_true", help="check every run and list them; run nothing"
+    )
+
     add_check_federate_parser(commands)
 
     arguments = parser.parse_args(argv)
@@ -97,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "build":
             return _build(arguments.scenario, arguments.output)
         if arguments.command == "validate":
-            return _validate(arguments.scenario)
+            return _validate(arguments.scenario, _overrides(arguments.assignments))
         if arguments.command == "schema":
             return _schema(arguments.output)
         if arguments.command == "powerflow":
@@ -106,12 +128,48 @@ def main(argv: list[str] | None = None) -> int:
             return _report(arguments.run_folder)
         if arguments.command == "compare":
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
+        if arguments.command == "sweep":
+            return _sweep(arguments)
         if arguments.command == "check-federate":
             return run_check_federate(arguments, console)
-        return _run(arguments.source, not arguments.no_progress, console, arguments.lockstep)
+        return _run(
+            arguments.source,
+            not arguments.no_progress,
+            console,
+            arguments.lockstep,
+            _overrides(arguments.assignments),
+        )
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
+
+
+def _add_set_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value by dotted path, households by group name, value as YAML "
+        "(repeatable), e.g. --set households.pv_battery.battery.capacity_kwh=15",
+    )
+
+
+def _overrides(assignments: list[str]) -> dict[str, Any]:
+    """The ``--set`` assignments as dotted path → value; every malformed one is named."""
+    overrides: dict[str, Any] = {}
+    problems = []
+    for text in assignments:
+        try:
+            path, value = parse_assignment(text)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        overrides[path] = value
+    if problems:
+        raise InputError("--set", problems)
+    return overrides
 
 
 def _load_and_build(scenario_path: Path, output: Path) -> FederationFile:
@@ -130,9 +188,9 @@ def _build(scenario_path: Path, output: Path) -> int:
     return 0
 
 
-def _validate(scenario_path: Path) -> int:
+def _validate(scenario_path: Path, overrides: dict[str, Any]) -> int:
     # Every stage (fields, data files, building on the feeder) reports its problems at once.
-    check = check_scenario(scenario_path, Path.cwd())
+    check = check_scenario(scenario_path, Path.cwd(), overrides)
     if check.problems or check.scenario is None:
         raise InputError(check.source, check.problems)
     scenario = check.scenario
@@ -172,10 +230,16 @@ def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = False) -> int:
+def _run(
+    source: Path,
+    show_progress: bool,
+    console: Console,
+    lockstep: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> int:
     base_dir = Path.cwd()
     if source.suffix.lower() in (".yaml", ".yml"):
-        scenario, scenario_dir = load_scenario(source)
+        scenario, scenario_dir = load_scenario(source, overrides)
         draft = build_federation(
             scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
         )
@@ -185,6 +249,10 @@ def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = F
         built_path = folder.file("federation.json")
         federation = build_federation(scenario, scenario_dir, built_path, base_dir)
     else:
+        if overrides:
+            raise InputError(
+                str(source), ["--set changes a scenario (.yaml), not a federation file"]
+            )
         federation = load_federation_file(source)
         if lockstep:
             require_builtin_federates(federation, str(source))
@@ -207,6 +275,46 @@ def _run(source: Path, show_progress: bool, console: Console, lockstep: bool = F
     Console().print(community_table(summary, outcome.wall_time_s))
     print(outcome.run_folder.path)
     return 0
+
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    # Imported here: Dask takes 1.5 s to import, which every other command (and every run's
+    # start) would otherwise pay.
+    from tefed.sweep.execution import STATUS_COMPLETE, RunRecord
+    from tefed.sweep.points import SweepPoint
+    from tefed.sweep.sweep_run import plan_sweep, run_sweep
+
+    planned = plan_sweep(arguments.sweep_file, arguments.output)
+    print(f"{arguments.sweep_file}: {len(planned.points)} runs into {planned.output_dir}")
+    if arguments.check:
+        for point in planned.points:
+            print(f"  {point.run_id}  {_parameters_text(point.parameters)}")
+        return 0
+    finished = 0
+
+    def report(point: SweepPoint, record: RunRecord, skipped: bool) -> None:
+        nonlocal finished
+        finished += 1
+        state = "complete before" if skipped else f"{record.status} in {record.wall_time_s:.1f} s"
+        print(
+            f"[{finished}/{len(planned.points)}] {point.run_id} {state}  "
+            f"{_parameters_text(point.parameters)}",
+            flush=True,
+        )
+        if record.message and not skipped:
+            print("    " + record.message.replace("\n", "\n    "), flush=True)
+
+    outcome = run_sweep(planned, arguments.scheduler, arguments.workers, report)
+    failed = int((outcome.table["status"] != STATUS_COMPLETE).sum())
+    print(
+        f"{len(outcome.table) - failed} complete, {failed} failed in "
+        f"{outcome.wall_time_s:.1f} s; wrote {outcome.parquet} and {outcome.csv}"
+    )
+    return EXIT_RUN_FAILED if failed else 0
+
+
+def _parameters_text(parameters: dict[str, Any]) -> str:
+    return ", ".join(f"{path}={value!r}" for path, value in parameters.items())
 
 
 def _report(run_folder: Path) -> int:

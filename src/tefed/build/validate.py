@@ -8,8 +8,10 @@ building needs a valid scenario and a feeder file, and runs whenever it has them
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
@@ -37,7 +39,9 @@ class ScenarioCheck:
     problems: list[str]
 
 
-def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
+def check_scenario(
+    path: str | Path, base_dir: Path, overrides: Mapping[str, Any] | None = None
+) -> ScenarioCheck:
     """Check a scenario file through every stage, collecting the problems of each.
 
     Parameters
@@ -46,6 +50,8 @@ def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
         The scenario file.
     base_dir : pathlib.Path
         Working directory the federation would run in (paths resolve against it when building).
+    overrides : mapping of str to object, optional
+        Dotted scenario paths and values applied to the file first (`tefed.scenario.overrides`).
 
     Returns
     -------
@@ -53,7 +59,7 @@ def check_scenario(path: str | Path, base_dir: Path) -> ScenarioCheck:
         The scenario (if its fields are valid) and every problem found.
     """
     try:
-        reading = read_scenario(path)
+        reading = read_scenario(path, overrides)
     except InputError as error:
         return ScenarioCheck(error.source, None, bounded_problems(error.problems))
     problems = list(reading.problems)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -44,6 +45,7 @@ from tefed.scenario.household_spec import (
     household_ids,
 )
 from tefed.scenario.market_spec import MECHANISMS, DoubleAuctionSpec, MarketSpec
+from tefed.scenario.overrides import apply_overrides
 from tefed.scenario.prices_spec import PRICE_KINDS, CsvWholesale, PricesSpec
 from tefed.scenario.section import (
     MAX_GROUPS,
@@ -320,12 +322,13 @@ class ScenarioReading:
     problems: list[str]
 
 
-def read_scenario(path: str | Path) -> ScenarioReading:
+def read_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ScenarioReading:
     """Read a scenario file (with its bases), validate it and check the data files it names.
 
     Problems with the fields and with the data files are collected together: when the scenario
     does not validate, the data files of the sections that are valid on their own are still
-    checked.
+    checked. ``overrides`` (dotted path → value, see `tefed.scenario.overrides`) are applied to
+    the composed file before it is validated; the source then names them.
 
     Raises
     ------
@@ -334,16 +337,26 @@ def read_scenario(path: str | Path) -> ScenarioReading:
     """
     composed = read_scenario_data(path)
     folder = Path(path).parent.resolve()
+    data, source, problems = composed.data, composed.source, []
+    if overrides:
+        source += " with " + ", ".join(f"{key}={value!r}" for key, value in overrides.items())
+        data, problems = apply_overrides(data, overrides)
     try:
-        scenario, problems = Scenario.model_validate(composed.data), []
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        scenario, problems = None, _describe(error)
-    problems += _data_problems(composed.data, scenario, folder)
-    return ScenarioReading(scenario, folder, composed.source, problems)
+        scenario, problems = None, [*problems, *_describe(error)]
+    if problems:  # an override that could not be applied leaves no scenario to run
+        scenario = None
+    problems += _data_problems(data, scenario, folder)
+    return ScenarioReading(scenario, folder, source, problems)
 
 
-def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
+def load_scenario(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> tuple[Scenario, Path]:
     """Read and validate a scenario file; returns it with its folder (for relative paths).
+
+    ``overrides`` (dotted path → value) change the file's values first, as in `read_scenario`.
 
     Raises
     ------
@@ -351,7 +364,7 @@ def load_scenario(path: str | Path) -> tuple[Scenario, Path]:
         Listing every problem: path in the file, value, expectation.
     """
     try:
-        reading = read_scenario(path)
+        reading = read_scenario(path, overrides)
     except InputError as error:
         raise InputError(error.source, bounded_problems(error.problems)) from None
     if reading.problems or reading.scenario is None:

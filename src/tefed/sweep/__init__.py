@@ -1,0 +1,10 @@
+"""``tefed sweep``: many runs of one base scenario, each with its own overrides, on Dask.
+
+A sweep file (`tefed.sweep.sweep_file`) names a base scenario and the dotted scenario paths to
+vary; `tefed.sweep.points` expands it into points (grid × zipped lists × samples × replicate
+seeds) and gives each its stable run id; `tefed.sweep.execution` runs every point as its own
+``tefed run`` process on a Dask cluster and records it; `tefed.sweep.results_table` gathers the
+records and summaries into ``sweep.parquet``. This layer sits above `tefed.run` (it starts
+``tefed run`` processes) and below `tefed.cli`; it imports the scenario and build layers to
+validate every point before anything runs.
+"""

@@ -1,0 +1,159 @@
+"""The sweep file: a base scenario and the dotted scenario paths to vary.
+
+.. code-block:: yaml
+
+    name: battery_market            # names the output folder (default: the file's stem)
+    base: ../default.yaml           # the base scenario, relative to this file
+    set:                            # the same overrides for every run
+      time.duration_s: 3600
+    grid:                           # every combination of these values
+      households.pv_battery.battery.capacity_kwh: [5, 10, 20]
+      market.mechanism: [double_auction, curve_clearing]
+    zip:                            # these lists side by side (equal lengths)
+      households.pv.count: [2, 4]
+      households.consumers.count: [6, 4]
+    samples:                        # N draws from ranges
+      count: 8
+      method: lhs                   # lhs (Latin hypercube, scipy.stats.qmc) or random
+      seed: 1
+      ranges:
+        prices.export_price_usd_per_kwh: [0.03, 0.09]
+        households.pv.count: [1, 6]     # two integers: integers, both bounds included
+    seeds: [1, 2, 3]                # replicates: the scenario's seed, per point
+
+Paths address the scenario as ``tefed run --set`` does (`tefed.scenario.overrides`). The runs
+are the product grid × zip × samples × seeds (an absent part contributes one empty point).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tefed.contract.errors import InputError, describe_validation_error
+from tefed.scenario.household_spec import NAME_PATTERN
+from tefed.scenario.overrides import check_path
+
+#: The scenario path the replicate seeds set.
+SEED_PATH = "seed"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+
+def _check_paths(values: dict[str, Any]) -> dict[str, Any]:
+    for path in values:
+        check_path(path)
+    return values
+
+
+class SampleSpec(_Section):
+    """Random or Latin-hypercube draws of the paths in ``ranges``."""
+
+    count: int = Field(ge=1, description="number of draws [-]")
+    method: str = Field("lhs", pattern="^(lhs|random)$", description="lhs or random")
+    seed: int = Field(0, ge=0, description="seed of the draws")
+    ranges: dict[str, tuple[int, int] | tuple[float, float]] = Field(
+        min_length=1,
+        description="dotted path → [low, high]; two integers draw integers (bounds included)",
+    )
+
+    _paths = field_validator("ranges")(_check_paths)
+
+    @field_validator("ranges")
+    @classmethod
+    def _ordered(cls, ranges: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        reversed_paths = [path for path, (low, high) in ranges.items() if low > high]
+        if reversed_paths:
+            raise ValueError(f"expected [low, high] with low <= high for {reversed_paths}")
+        return ranges
+
+
+class SweepFile(_Section):
+    """A whole sweep file (see the module docstring)."""
+
+    name: str | None = Field(None, description="names the output folder; none: the file's stem")
+    base: str = Field(description="base scenario file, relative to the sweep file")
+    fixed: dict[str, Any] = Field(
+        default_factory=dict, alias="set", description="overrides of every run"
+    )
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="dotted path → values; every combination"
+    )
+    zipped: dict[str, list[Any]] = Field(
+        default_factory=dict, alias="zip", description="dotted path → values, side by side"
+    )
+    samples: SampleSpec | None = Field(None, description="random or Latin-hypercube draws")
+    seeds: list[int] = Field(
+        default_factory=list, description="replicate seeds (the scenario's seed); none: the base's"
+    )
+
+    _paths = field_validator("fixed", "grid", "zipped")(_check_paths)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError("expected letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("grid", "zipped")
+    @classmethod
+    def _nonempty(cls, values: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [path for path, listed in values.items() if not listed]
+        if empty:
+            raise ValueError(f"expected at least one value for {empty}")
+        return values
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepFile:
+        lengths = {path: len(values) for path, values in self.zipped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"zip: expected lists of one length, got {lengths}")
+        varied = [*self.grid, *self.zipped, *(self.samples.ranges if self.samples else {})]
+        if self.seeds:
+            varied.append(SEED_PATH)
+        repeated = sorted({path for path in varied if varied.count(path) > 1})
+        fixed_and_varied = sorted(set(self.fixed) & set(varied))
+        if repeated or fixed_and_varied:
+            raise ValueError(
+                f"each path is varied in one place only (grid, zip, samples or seeds) and is "
+                f"not also under set; repeated: {repeated + fixed_and_varied}"
+            )
+        return self
+
+    def varied_paths(self) -> list[str]:
+        """The dotted paths that differ between runs, in file order (``seed`` last)."""
+        paths = [*self.grid, *self.zipped, *(self.samples.ranges if self.samples else {})]
+        return [*paths, SEED_PATH] if self.seeds else paths
+
+
+def read_sweep_file(path: str | Path) -> SweepFile:
+    """Read and validate a sweep file (not yet its runs: see `tefed.sweep.points`).
+
+    Raises
+    ------
+    InputError
+        Naming every problem (path in the file, value, expectation), or a missing base file.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), ["file not found"]) from None
+    except yaml.YAMLError as error:
+        raise InputError(str(path), [f"not valid YAML: {error}"]) from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), ["expected a mapping (base, grid, zip, samples, seeds)"])
+    try:
+        sweep = SweepFile.model_validate(data)
+    except ValidationError as error:
+        raise InputError(str(path), describe_validation_error(error)) from None
+    base = path.parent / sweep.base
+    if not base.is_file():
+        raise InputError(str(path), [f"base: got {sweep.base!r}; no such file ({base.resolve()})"])
+    return sweep

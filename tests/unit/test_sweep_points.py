@@ -1,0 +1,133 @@
+"""Sweep files: expansion into points (grid, zip, samples, seeds), stable run ids, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from federations import DEFAULT_SCENARIO
+
+from tefed.cli import main
+from tefed.contract.errors import InputError
+from tefed.sweep.points import parameter_rows, resolve_points, sample_rows, scenario_run_id
+from tefed.sweep.sweep_file import SampleSpec, SweepFile, read_sweep_file
+from tefed.sweep.sweep_run import plan_sweep
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "scenarios" / "sweeps" / "battery_market.yaml"
+
+
+def sweep_of(**sections: object) -> SweepFile:
+    return SweepFile.model_validate({"base": "base.yaml", **sections})
+
+
+def write_sweep(folder: Path, **sections: object) -> Path:
+    path = folder / "sweep.yaml"
+    data = {"base": str(DEFAULT_SCENARIO), **sections}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_grid_gives_every_combination():
+    rows = parameter_rows(sweep_of(grid={"a": [1, 2, 3], "b": ["x", "y"]}))
+    assert len(rows) == 6
+    assert {(row["a"], row["b"]) for row in rows} == {(a, b) for a in (1, 2, 3) for b in "xy"}
+
+
+def test_zipped_lists_go_side_by_side_and_multiply_the_grid_and_seeds():
+    sweep = sweep_of(grid={"a": [1, 2]}, zip={"c": [1, 2, 3], "d": [4, 5, 6]}, seeds=[0, 1])
+    rows = parameter_rows(sweep)
+    assert len(rows) == 2 * 3 * 2
+    assert all(row["d"] == row["c"] + 3 for row in rows)
+    assert sweep.varied_paths() == ["a", "c", "d", "seed"]
+
+
+def test_a_latin_hypercube_puts_one_draw_in_each_slice_of_every_range():
+    spec = SampleSpec(count=10, method="lhs", seed=5, ranges={"x": (2.0, 4.0), "n": (1, 10)})
+    rows = sample_rows(spec)
+    slices = sorted(int((row["x"] - 2.0) / 0.2) for row in rows)
+    assert slices == list(range(10))
+    assert sorted(row["n"] for row in rows) == list(range(1, 11))
+    assert all(isinstance(row["n"], int) and isinstance(row["x"], float) for row in rows)
+    assert sample_rows(spec) == rows  # the seed fixes the draws
+
+
+def test_random_samples_stay_in_their_ranges_and_follow_the_seed():
+    spec = SampleSpec(count=50, method="random", seed=2, ranges={"p": (0.03, 0.09), "k": (1, 3)})
+    rows = sample_rows(spec)
+    prices = np.array([row["p"] for row in rows])
+    assert len(rows) == 50
+    assert prices.min() >= 0.03 and prices.max() < 0.09
+    assert {row["k"] for row in rows} == {1, 2, 3}
+    other = sample_rows(SampleSpec(count=50, method="random", seed=3, ranges=spec.ranges))
+    assert other != rows
+
+
+def test_run_ids_are_stable_and_differ_between_scenarios(tmp_path):
+    sweep = sweep_of(grid={"households.pv.count": [2, 3]}, set={"time.duration_s": 3600})
+    first = resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
+    again = resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
+    assert [point.run_id for point in first] == [point.run_id for point in again]
+    assert len({point.run_id for point in first}) == 2
+    assert all(len(point.run_id) == 12 for point in first)
+    assert first[0].overrides == {"time.duration_s": 3600, "households.pv.count": 2}
+    assert scenario_run_id(first[0].scenario) == first[0].run_id
+
+
+def test_the_example_sweep_has_four_runs():
+    planned = plan_sweep(EXAMPLE)
+    assert len(planned.points) == 4
+    assert {point.scenario.market.mechanism for point in planned.points} == {
+        "double_auction",
+        "curve_clearing",
+    }
+    assert {point.scenario.time.duration_s for point in planned.points} == {3600}
+
+
+@pytest.mark.parametrize(
+    ("sections", "fragments"),
+    [
+        ({"grid": {"a": []}}, ["grid: expected at least one value for ['a']"]),
+        ({"zip": {"a": [1, 2], "b": [1]}}, ["expected lists of one length"]),
+        ({"grid": {"seed": [1]}, "seeds": [1, 2]}, ["repeated: ['seed']"]),
+        ({"samples": {"count": 0, "ranges": {"x": [2, 1]}}}, ["samples.count", "low <= high"]),
+        ({"grid": {"market..x": [1]}}, ["'market..x': expected a dotted path"]),
+        ({"gird": {"a": [1]}}, ["gird: unknown key"]),
+    ],
+)
+def test_a_bad_sweep_file_names_every_problem(tmp_path, sections, fragments):
+    with pytest.raises(InputError) as error:
+        read_sweep_file(write_sweep(tmp_path, **sections))
+    text = " ".join(str(error.value).split())
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+
+
+def test_a_missing_base_is_named(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("base: absent.yaml\ngrid: {seed: [1, 2]}\n")
+    with pytest.raises(InputError, match=r"base: got 'absent\.yaml'; no such file"):
+        read_sweep_file(path)
+
+
+def test_bad_paths_and_values_of_the_points_are_named_once_with_exit_2(tmp_path, capsys):
+    sweep = write_sweep(
+        tmp_path,
+        grid={"households.pv.count": [2, -1], "households.wind.count": [1]},
+        zip={"market.settlement_rule": ["midpoint", "cheap"]},
+    )
+    assert main(["sweep", str(sweep), "-o", str(tmp_path / "out")]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert "households.wind: the base has no group 'wind'" in message
+    assert "; in 4 runs)" in message  # the unknown group is in every run, named once
+    assert "households[1].count: got -1" in message
+    assert "market.settlement_rule: got 'cheap'" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_points_resolving_to_one_scenario_are_refused(tmp_path):
+    sweep = sweep_of(grid={"households.pv.count": [4, 4]})
+    with pytest.raises(InputError, match="resolve to the same scenario"):
+        resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
