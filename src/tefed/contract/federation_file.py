@@ -100,7 +100,8 @@ class ResultsSection(_Strict):
 
     ``root`` holds one folder per run; ``run_dir``, when set (``tefed run`` sets it), is the exact
     folder of this run. Without it, federates started by ``helics run`` agree on
-    ``<root>/helics-<broker name>``.
+    ``<root>/helics-<run id>``, the id tefed's broker program claimed the port with (with
+    HELICS's own broker program, ``<root>/helics-<broker name>``).
     """
 
     root: str
