@@ -103,6 +103,18 @@ def helics_run(federation_path: Path, timeout_s: float) -> subprocess.CompletedP
     )
 
 
+def helics_run_in_background(federation_path: Path) -> subprocess.Popen:
+    """``helics run --path FILE`` started in the file's folder, output captured."""
+    return subprocess.Popen(
+        [str(HELICS_CLI), "run", "--path", str(federation_path)],
+        cwd=federation_path.parent,
+        env=helics_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def helics_environment() -> dict[str, str]:
     """Environment in which ``helics run`` finds this interpreter's python and helics_broker."""
     environment = dict(os.environ)

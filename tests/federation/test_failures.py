@@ -15,6 +15,7 @@ import pytest
 from federations import (
     REPO,
     helics_run,
+    helics_run_in_background,
     short_scenario_data,
     tefed_run,
     write_federation,
@@ -71,6 +72,21 @@ def federate_pid(folder: Path, name: str, timeout_s: float = 30.0) -> int:
             return found[0]
         time.sleep(0.1)
     raise AssertionError(f"the {name} federate never started")
+
+
+def signal_and_wait(
+    runner: subprocess.Popen, pid: int, fault: signal.Signals
+) -> tuple[str, str, float]:
+    """Send ``fault`` to federate ``pid`` and wait for its runner to end: the runner's output
+    and the seconds it took (a stopped federate is continued afterwards, if still there)."""
+    faulted_at = time.monotonic()
+    os.kill(pid, fault)
+    try:
+        stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    return stdout, stderr, time.monotonic() - faulted_at
 
 
 def process_ids_mentioning(text: str) -> list[tuple[int, str]]:
@@ -145,14 +161,8 @@ def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, 
     runner = tefed_run_in_background(path)
     pid = federate_pid(tmp_path, name)
     time.sleep(2.0)
-    stopped_at = time.monotonic()
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)
-    assert time.monotonic() - stopped_at < CRASH_DEADLINE_S
+    stdout, stderr, elapsed = signal_and_wait(runner, pid, signal.SIGSTOP)
+    assert elapsed < CRASH_DEADLINE_S
     assert runner.returncode == 1, stdout + stderr
     assert f"not answering: '{name}'" in stderr
     run_dir = Path(stdout.strip().splitlines()[-1])
@@ -187,6 +197,91 @@ def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
+def processes_started_in(folder: Path) -> list[str]:
+    """Command lines of live processes working in ``folder`` (``helics run`` starts every entry
+    of a federation file in the file's folder, with the file named relative to it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            working = (entry / "cwd").resolve()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if working == folder.resolve() and state != "Z":
+            found.append(command)
+    return found
+
+
+def helics_run_folder_when_executing(folder: Path, name: str, timeout_s: float = 60.0) -> Path:
+    """The run folder of a ``helics run`` of the federation in ``folder``, once federate
+    ``name`` has reported simulated progress into its log there (the grid does every
+    ``run.progress_every_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for log in (folder / "results").glob(f"*/helics-*/logs/{name}.log"):
+            if "TEFED-PROGRESS" in log.read_text(errors="replace"):
+                return log.parent.parent
+        time.sleep(0.1)
+    raise AssertionError(f"the {name} federate never made progress")
+
+
+def helics_federate_pid(folder: Path, name: str) -> int:
+    """Process id of federate ``name`` started by ``helics run`` in ``folder``."""
+    for pid, _ in process_ids_mentioning(f"--name {name}"):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cwd").resolve() == folder.resolve():
+                return pid
+    raise AssertionError(f"no {name} federate runs in {folder}")
+
+
+@pytest.mark.parametrize("name", ["grid", "market"])
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+def test_helics_run_ends_non_zero_naming_a_killed_or_hung_federate(
+    tmp_path: Path, name: str, fault: signal.Signals
+):
+    """Under ``helics run``, a federate killed by SIGKILL (which helics run itself ignores) or
+    frozen by SIGSTOP ends the run: non-zero exit, the federate named, nothing left."""
+    data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
+    path = write_federation(tmp_path, data)
+    runner = helics_run_in_background(path)
+    run_dir = helics_run_folder_when_executing(tmp_path, "grid")
+    pid = helics_federate_pid(tmp_path, name)
+    stdout, stderr, elapsed = signal_and_wait(runner, pid, fault)
+    assert elapsed < CRASH_DEADLINE_S
+    assert runner.returncode != 0, stdout + stderr
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == name, status
+    if fault == signal.SIGKILL:
+        assert f"federate '{name}' was killed by signal 9 (SIGKILL)" in stdout + stderr
+    else:
+        assert f"not answering: '{name}'" in status["message"]
+    assert processes_started_in(tmp_path) == []
+
+
+def test_a_second_helics_run_of_a_file_fails_fast_and_leaves_the_first_alone(tmp_path: Path):
+    data = short_scenario_data(time__duration_s=86400)
+    path = write_federation(tmp_path, data)
+    first = helics_run_in_background(path)
+    first_dir = helics_run_folder_when_executing(tmp_path, "grid")
+    second = helics_run(path, timeout_s=CRASH_DEADLINE_S)
+    assert first.poll() is None, "the second run stopped the first"
+    assert second.returncode != 0
+    output = second.stdout + second.stderr
+    assert f"port {data['run']['broker_port']} in use" in output
+    assert "owns this broker" in output
+    assert "duplicate federate" not in output
+    stdout, stderr = first.communicate(timeout=CRASH_DEADLINE_S)
+    assert first.returncode == 0, stdout + stderr
+    assert json.loads((first_dir / "status.json").read_text())["state"] == "complete"
+    # The second run wrote no run folder of its own, nor into the first one's logs.
+    assert list((tmp_path / "results" / "default").glob("helics-*")) == [first_dir]
+    assert "owns this broker" not in (first_dir / "logs" / "grid.log").read_text()
+    assert processes_started_in(tmp_path) == []
+
+
 def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     path = federation_with_faulty_market(tmp_path, "raise")
     started = time.monotonic()
@@ -197,7 +292,7 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     # helics run reports each failed process with the end of its log; the market may be killed
     # by it before exiting, but every other federate's log names the market's failure.
     assert "federate 'market' failed" in output
-    assert processes_mentioning(str(path)) == []
+    assert processes_started_in(tmp_path) == []
     run_dir = next((tmp_path / "results" / "default").glob("helics-*"))
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed"
@@ -219,7 +314,7 @@ def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
     completed = helics_run(path, timeout_s=CRASH_DEADLINE_S + 30)
     assert time.monotonic() - started < CRASH_DEADLINE_S
     assert completed.returncode != 0
-    assert processes_mentioning(str(path)) == []
+    assert processes_started_in(tmp_path) == []
 
 
 def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
@@ -253,7 +348,7 @@ def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
 def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path):
     path = write_federation(tmp_path, short_scenario_data())
     data = json.loads(path.read_text())
-    data["federates"][4]["exec"] = "no_such_market_program federation.json --name market"
+    data["federates"][5]["exec"] = "no_such_market_program federation.json --name market"
     path.write_text(json.dumps(data))
     completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
     assert completed.returncode == 2
@@ -269,7 +364,7 @@ def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path
 def test_a_federate_rejecting_its_configuration_makes_tefed_run_exit_2(tmp_path: Path):
     path = write_federation(tmp_path, short_scenario_data())
     data = json.loads(path.read_text())
-    data["federates"][4]["tefed"]["config"]["mechanism"] = "sealed_bid"
+    data["federates"][5]["tefed"]["config"]["mechanism"] = "sealed_bid"
     path.write_text(json.dumps(data))
     completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
     assert completed.returncode == 2, completed.stderr

@@ -35,13 +35,16 @@ def test_it_is_a_helics_runner_file(committed):
     assert committed["name"] == "default"
     assert committed["broker"] is False
     names = [entry["name"] for entry in committed["federates"]]
-    assert names == ["broker", "price_feed", "ems", "grid", "market"]
+    assert names == ["watchdog", "broker", "price_feed", "ems", "grid", "market"]
     for entry in committed["federates"]:
         assert set(entry) >= {"name", "directory", "exec"}
         assert entry["directory"] == ".."
-    broker = committed["federates"][0]["exec"]
-    assert broker.startswith("helics_broker ") and "--federates=4" in broker
-    for entry in committed["federates"][1:]:
+    watchdog = committed["federates"][0]["exec"]
+    assert watchdog == "python -m tefed.run.helics_watchdog federation/default.json"
+    broker = committed["federates"][1]["exec"]
+    assert broker.startswith("python -m tefed.runtime.broker federation/default.json ")
+    assert "--federates=4" in broker
+    for entry in committed["federates"][2:]:
         assert entry["exec"] == (
             f"python -m tefed.federates.{entry['tefed']['role']} federation/default.json "
             f"--name {entry['name']}"
@@ -50,7 +53,7 @@ def test_it_is_a_helics_runner_file(committed):
 
 def test_the_broker_ends_a_run_at_the_wall_clock_limit(committed, tmp_path):
     limit_s = committed["tefed"]["runtime"]["wall_clock_limit_s"]
-    assert committed["federates"][0]["exec"].split()[-1] == f"--maxcosimduration={limit_s:g}s"
+    assert committed["federates"][1]["exec"].split()[-1] == f"--maxcosimduration={limit_s:g}s"
     # tefed run stops the run itself at the limit; its broker's limit is a later backstop.
     federation = FederationFile.model_validate(committed)
     resolved = resolve_for_run(federation, RunFolder(tmp_path / "run"), 23999, "key", COMMITTED)
@@ -63,7 +66,7 @@ def test_the_broker_ends_a_run_at_the_wall_clock_limit(committed, tmp_path):
 
 def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):
     time = committed["tefed"]["time"]
-    for entry in committed["federates"][1:]:
+    for entry in committed["federates"][2:]:
         block, role = entry["helics"], entry["tefed"]["role"]
         assert block["name"] == entry["name"]
         assert block["core_type"] == CORE_TYPE
@@ -79,11 +82,11 @@ def test_every_block_is_a_standard_helics_config_on_the_time_grid(committed):
 
 def test_every_subscription_has_exactly_one_publisher_of_the_same_type_and_unit(committed):
     published = {}
-    for entry in committed["federates"][1:]:
+    for entry in committed["federates"][2:]:
         for pub in entry["helics"].get("publications", []):
             assert pub["key"] not in published, f"{pub['key']} published twice"
             published[pub["key"]] = (pub["type"], pub["unit"])
-    for entry in committed["federates"][1:]:
+    for entry in committed["federates"][2:]:
         for sub in entry["helics"].get("subscriptions", []):
             assert sub["required"] is True
             assert published[sub["key"]] == (sub["type"], sub["unit"]), sub["key"]
@@ -95,7 +98,7 @@ def test_every_household_is_hosted_once_and_attached_to_the_feeder(committed):
     assert len(ids) == 12
     hosted = [
         household
-        for entry in committed["federates"][1:]
+        for entry in committed["federates"][2:]
         if entry["tefed"]["role"] == "ems"
         for household in entry["tefed"]["config"]["households"]
     ]
@@ -109,22 +112,31 @@ def test_shards_split_households_into_separate_ems_federates(tmp_path):
     path = write_federation(tmp_path, short_scenario_data(ems__shards=3))
     data = json.loads(path.read_text())
     names = [entry["name"] for entry in data["federates"]]
-    assert names == ["broker", "price_feed", "ems_1", "ems_2", "ems_3", "grid", "market"]
-    assert "--federates=6" in data["federates"][0]["exec"]
-    shards = [entry["tefed"]["config"]["households"] for entry in data["federates"][2:5]]
+    assert names == [
+        "watchdog",
+        "broker",
+        "price_feed",
+        "ems_1",
+        "ems_2",
+        "ems_3",
+        "grid",
+        "market",
+    ]
+    assert "--federates=6" in data["federates"][1]["exec"]
+    shards = [entry["tefed"]["config"]["households"] for entry in data["federates"][3:6]]
     hosted = [household for shard in shards for household in shard]
     assert sorted(hosted) == sorted(data["tefed"]["households"]["household_id"])
     assert all(len(shard) == 4 for shard in shards)
     # Each shard exchanges its households' values and messages through one vector and one
     # endpoint, whatever its size.
-    for entry in data["federates"][2:5]:
+    for entry in data["federates"][3:6]:
         name = entry["name"]
         assert entry["tefed"]["config"]["interface"] == "shard"
         assert [ep["name"] for ep in entry["helics"]["endpoints"]] == [f"ems/{name}"]
         assert entry["helics"]["publications"] == [
             {"key": f"ems/{name}/power_kw", "type": "vector", "unit": "kW", "global": True}
         ]
-    grid_inputs = [sub["key"] for sub in data["federates"][5]["helics"]["subscriptions"]]
+    grid_inputs = [sub["key"] for sub in data["federates"][6]["helics"]["subscriptions"]]
     assert grid_inputs == ["ems/ems_1/power_kw", "ems/ems_2/power_kw", "ems/ems_3/power_kw"]
 
 

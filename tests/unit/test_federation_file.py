@@ -31,7 +31,8 @@ def _problems(tmp_path: Path, data: dict[str, Any]) -> list[str]:
 def test_default_file_loads() -> None:
     federation = load_federation_file(DEFAULT)
     assert federation.name == "default"
-    assert [entry.name for entry in federation.federates] == ["broker", *ROLES]
+    assert [entry.name for entry in federation.federates] == ["watchdog", "broker", *ROLES]
+    assert [entry.name for entry in federation.federates if entry.is_watchdog] == ["watchdog"]
     assert [entry.name for entry in federation.federates if entry.is_broker] == ["broker"]
     assert [entry.name for entry in federation.federate_entries()] == ROLES
     assert [entry.name for entry in federation.federates if entry.runs_builtin] == ROLES
@@ -104,7 +105,7 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path: Path) -> None:
 
 def test_duplicate_federate_names(tmp_path: Path) -> None:
     data = _default_data()
-    data["federates"].append(dict(data["federates"][3]))
+    data["federates"].append(dict(data["federates"][4]))
     problems = _problems(tmp_path, data)
     assert len(problems) == 1
     assert problems[0].startswith("federates: ")

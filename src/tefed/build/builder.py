@@ -20,7 +20,9 @@ from tefed.build.household_table import COMMUNITY_ID, resolve_households
 from tefed.build.market_network import NETWORK_FILE_KEY, prepare_market_network
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import (
+    BROKER_MODULE,
     FORMAT_VERSION,
+    WATCHDOG_MODULE,
     FederationFile,
     broker_time_limit_flag,
 )
@@ -135,19 +137,26 @@ def build_federation(
     }
     federates.append(entry("grid", "grid", grid_config))
     federates.append(entry("market", "market", market_config))
+    # helics run starts the entries in this order; the watchdog must come first (see
+    # tefed.run.helics_watchdog), and the broker claims the port before any federate joins.
+    watchdog = {
+        "name": "watchdog",
+        "directory": directory,
+        "exec": f"python -m {WATCHDOG_MODULE} {federation_arg}",
+    }
     broker = {
         "name": "broker",
         "directory": directory,
         "exec": (
-            f"helics_broker --federates={len(federates)} --coretype={CORE_TYPE} --port={port} "
-            f"--loglevel={HELICS_LOG_LEVEL} --terminate_on_error "
-            + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
+            f"python -m {BROKER_MODULE} {federation_arg} --federates={len(federates)} "
+            f"--coretype={CORE_TYPE} --port={port} --loglevel={HELICS_LOG_LEVEL} "
+            "--terminate_on_error " + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
         ),
     }
     data = {
         "name": scenario.name,
         "broker": False,
-        "federates": [broker, *federates],
+        "federates": [watchdog, broker, *federates],
         "tefed": {
             "format_version": FORMAT_VERSION,
             "scenario": scenario.name,

@@ -211,7 +211,7 @@ def build_harness(
     )
     for broker in data["federates"]:
         broker["exec"] = re.sub(
-            r"^(\S*helics_broker .*--federates=)(\d+)",
+            r"^(.*--federates=)(\d+)",
             lambda match: f"{match.group(1)}{int(match.group(2)) + 1}",
             broker["exec"],
         )

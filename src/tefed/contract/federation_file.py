@@ -32,6 +32,10 @@ from tefed.contract.errors import InputError, describe_validation_error
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S, TimeGrid, parse_start
 
 FORMAT_VERSION = 1
+#: Module of tefed's broker program, the broker entry's ``python -m`` (claims the port first).
+BROKER_MODULE = "tefed.runtime.broker"
+#: Module of the watchdog entry that makes ``helics run`` end a failed run non-zero.
+WATCHDOG_MODULE = "tefed.run.helics_watchdog"
 ROLES = ("price_feed", "ems", "grid", "market")
 #: Option of ``helics_broker`` that ends the co-simulation after a wall-clock time (HELICS ≥ 3.1).
 BROKER_TIME_LIMIT_OPTION = "--maxcosimduration"
@@ -96,7 +100,8 @@ class ResultsSection(_Strict):
 
     ``root`` holds one folder per run; ``run_dir``, when set (``tefed run`` sets it), is the exact
     folder of this run. Without it, federates started by ``helics run`` agree on
-    ``<root>/helics-<broker name>``.
+    ``<root>/helics-<run id>``, the id tefed's broker program claimed the port with (with
+    HELICS's own broker program, ``<root>/helics-<broker name>``).
     """
 
     root: str
@@ -168,8 +173,17 @@ class FederateEntry(BaseModel):
 
     @property
     def is_broker(self) -> bool:
-        """True for the entry that starts the HELICS broker."""
-        return self.exec.split()[0].endswith("helics_broker")
+        """True for the entry that starts the HELICS broker (HELICS's program or tefed's)."""
+        return self.exec.split()[0].endswith("helics_broker") or self.runs_module(BROKER_MODULE)
+
+    @property
+    def is_watchdog(self) -> bool:
+        """True for the ``helics run`` watchdog entry (not a HELICS federate)."""
+        return self.runs_module(WATCHDOG_MODULE)
+
+    def runs_module(self, module: str) -> bool:
+        """True when the entry's ``exec`` is ``python -m <module> …``."""
+        return f" -m {module} " in f" {self.exec} "
 
     @property
     def runs_builtin(self) -> bool:
@@ -205,8 +219,12 @@ class FederationFile(BaseModel):
         raise InputError("federation file", [f"no federate named {name!r}; federates: {known}"])
 
     def federate_entries(self) -> list[FederateEntry]:
-        """Entries that are HELICS federates (everything but the broker)."""
-        return [entry for entry in self.federates if not entry.is_broker]
+        """Entries that are HELICS federates (everything but the broker and the watchdog)."""
+        return [entry for entry in self.federates if not (entry.is_broker or entry.is_watchdog)]
+
+    def broker_entry(self) -> FederateEntry | None:
+        """The entry that starts the broker (None when ``helics run`` adds its own)."""
+        return next((entry for entry in self.federates if entry.is_broker), None)
 
     def households_frame(self) -> pd.DataFrame:
         """The household table, indexed by ``household_id``."""

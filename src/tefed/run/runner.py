@@ -42,6 +42,7 @@ import setproctitle
 from tefed.build.market_network import NETWORK_FILE_KEY, network_file_path
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import (
+    BROKER_MODULE,
     BROKER_TIME_LIMIT_OPTION,
     FederateEntry,
     FederationFile,
@@ -125,6 +126,12 @@ def resolve_for_run(
     data = federation.model_dump(mode="json", exclude_none=True)
     data["tefed"]["results"]["run_dir"] = str(run_folder.path)
     bin_dir = Path(sys.executable).parent
+    # tefed run supervises its processes itself: helics run's watchdog has nothing to do here.
+    data["federates"] = [
+        entry_data
+        for entry_data in data["federates"]
+        if not FederateEntry.model_validate(entry_data).is_watchdog
+    ]
     for entry_data in data["federates"]:
         entry = FederateEntry.model_validate(entry_data)
         directory = (origin / entry.directory).resolve()
@@ -175,9 +182,14 @@ def _network_file_in_run(source: Path, run_folder: RunFolder) -> Path:
 
 
 def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path, limit_s: float) -> str:
+    words = shlex.split(command)
+    if f" -m {BROKER_MODULE} " in f" {command} ":
+        # tefed's broker program claims the file's port for helics run; tefed run picked a free
+        # port itself, and starts HELICS's broker with the same options.
+        words = ["helics_broker", *words[words.index(BROKER_MODULE) + 2 :]]
     words = [
         word
-        for word in shlex.split(command)
+        for word in words
         if not word.startswith(("--port", "--brokerkey", BROKER_TIME_LIMIT_OPTION))
     ]
     # The broker program itself, not the Python launcher pip installs beside this interpreter:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import time
 import traceback
@@ -36,8 +37,15 @@ import helics.bin as helics_programs
 import numpy as np
 
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
+from tefed.contract.federation_file import BROKER_MODULE
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs
 from tefed.contract.run_folder import RunFolder
+from tefed.runtime.broker_claim import (
+    CLAIM_TIMEOUT_S,
+    BrokerClaim,
+    PortTakenError,
+    wait_for_sibling_claim,
+)
 from tefed.runtime.stall_watchdog import EXIT_STALL, READY, STARTUP_TAG, StallWatchdog
 
 log = logging.getLogger("tefed.runtime")
@@ -143,6 +151,7 @@ class HelicsRuntime:
         self._endpoints: dict[str, Any] = {}
         self._current_time_s: float = 0.0
         self._run_folder: RunFolder | None = None
+        self._claim: BrokerClaim | None = None
 
     # --- public -------------------------------------------------------------------------------
 
@@ -152,6 +161,11 @@ class HelicsRuntime:
         block = self.context.entry.helics
         if block is None:
             log.error("federate %r has no 'helics' block in the federation file", name)
+            return EXIT_USER_ERROR
+        try:
+            self._claim = self._own_broker_claim(block)
+        except PortTakenError as error:
+            log.error("federate %r does not join: %s", name, error)
             return EXIT_USER_ERROR
         try:
             self._federate = h.helicsCreateCombinationFederateFromConfig(json.dumps(block))
@@ -172,6 +186,22 @@ class HelicsRuntime:
             return self._run_created()
         finally:
             self._release()
+
+    def _own_broker_claim(self, block: dict[str, Any]) -> BrokerClaim | None:
+        """The claim of this run's broker when it is tefed's broker program (``helics run``, or
+        the file's entries started by hand from one shell); None under ``tefed run``, which
+        gives each run a port of its own, or with HELICS's own broker program.
+
+        Raises ``PortTakenError`` when another run's broker owns the port: joining it would end
+        that run ("duplicate federate name").
+        """
+        federation = self.context.federation
+        broker = federation.broker_entry()
+        if federation.tefed.results.run_dir or broker is None:
+            return None
+        if not broker.runs_module(BROKER_MODULE):
+            return None
+        return wait_for_sibling_claim(int(block["brokerport"]), CLAIM_TIMEOUT_S)
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -375,16 +405,25 @@ class HelicsRuntime:
         results = self.context.federation.tefed.results
         if results.run_dir:
             return RunFolder(self.context.resolve(results.run_dir))
-        # Federates started by `helics run` agree on the folder through the broker's unique name.
-        query = h.helicsCreateQuery("root", "name")
-        broker_name = str(h.helicsQueryExecute(query, self._federate)).strip().strip('"')
-        h.helicsQueryFree(query)
-        folder = RunFolder(self.context.resolve(results.root) / f"helics-{broker_name}")
+        if self._claim is not None:
+            run_name = f"helics-{self._claim.run_id}"
+        else:
+            # A broker of HELICS's own: the federates agree on its unique name.
+            query = h.helicsCreateQuery("root", "name")
+            broker_name = str(h.helicsQueryExecute(query, self._federate)).strip().strip('"')
+            h.helicsQueryFree(query)
+            run_name = f"helics-{broker_name}"
+        folder = RunFolder(self.context.resolve(results.root) / run_name)
         folder.mark_running()
         copy = folder.file("federation.json")
         if not copy.exists():
             folder.write_text("federation.json", self.context.federation.to_json_text())
         return folder
+
+    @property
+    def broker_claim(self) -> BrokerClaim | None:
+        """The claim of this run's broker (``helics run`` with tefed's broker program)."""
+        return self._claim
 
     @property
     def run_folder(self) -> RunFolder | None:
@@ -429,6 +468,23 @@ def attach_log_file(path: Path) -> logging.Handler:
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def move_console_output(path: Path) -> None:
+    """Send this process's standard output and error (HELICS's own messages among them) to
+    the end of ``path`` instead, leaving tefed's log to the file handler already there."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    root = logging.getLogger("tefed")
+    root.handlers[:] = [
+        handler
+        for handler in root.handlers
+        if not (isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr)
+    ]
 
 
 def configure_console_logging(level: int = logging.INFO) -> None:

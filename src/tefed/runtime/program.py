@@ -18,6 +18,7 @@ from tefed.runtime.helics_runtime import (
     HelicsRuntime,
     attach_log_file,
     configure_console_logging,
+    move_console_output,
 )
 
 log = logging.getLogger("tefed.program")
@@ -69,10 +70,16 @@ def run_federate_program(
         if os.environ.get(SUPERVISED_ENV):
             early_records.close()
             return
-        file_handler = attach_log_file(folder.file(f"logs/{arguments.name}.log"))
+        path = folder.file(f"logs/{arguments.name}.log")
+        file_handler = attach_log_file(path)
         early_records.setTarget(file_handler)
         early_records.flush()
         logging.getLogger("tefed").removeHandler(early_records)
+        if runtime.broker_claim is not None:
+            # helics run writes every run's output to the same files beside the federation
+            # file (a second run of the file empties them): this run's goes to its own folder.
+            log.info("log continues in %s", path)
+            move_console_output(path)
 
     context = FederateContext(
         name=arguments.name, federation=federation, entry=entry, base_dir=Path.cwd()
