@@ -109,20 +109,17 @@ class RunFolder:
         if not self.status() and not self.file(".failure-claim").exists():
             self.write_json("status.json", {"state": STATUS_RUNNING, "started_at": _now()})
 
-    def mark_failed(
-        self, federate: str | None, message: str, *, authoritative: bool = False
-    ) -> bool:
+    def mark_failed(self, federate: str | None, message: str) -> bool:
         """Record the first failure of the run; later failures (its consequences) are ignored.
 
         Parameters
         ----------
         federate : str or None
-            The federate that failed, None when the caller only knows that the run ended.
+            The federate that failed, None when the caller only knows that the run ended. A
+            call that names the federate replaces a record that names none (a federate stopped
+            by the failure may record first, before the one that saw the cause).
         message : str
             What happened.
-        authoritative : bool
-            The caller (the supervising ``tefed run``) knows which federate failed: it replaces
-            a record whose federate is unknown.
 
         Returns True when this call recorded the failure.
         """
@@ -131,7 +128,7 @@ class RunFolder:
             replaceable = recorded.get("state") == STATUS_FAILED and not recorded.get(
                 "failed_federate"
             )
-            if not (authoritative and federate and replaceable):
+            if not (federate and replaceable):
                 return False
         self.write_json(
             "status.json",

@@ -133,7 +133,7 @@ def _stop_run(siblings: list[Sibling], folder: RunFolder, ended: Sibling | None)
         # A federate that stopped because another failed or stalled is not the cause.
         blamed = ended is not None and not _stopped_by_others(ended.status)
         culprit = ended.name if blamed and ended is not None else None
-        folder.mark_failed(culprit, message, authoritative=culprit is not None)
+        folder.mark_failed(culprit, message)
         recorded = folder.status()
     return _say(
         EXIT_FAILED,

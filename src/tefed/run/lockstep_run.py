@@ -173,7 +173,7 @@ def _run(
             progress.update(duration_s)
     except _FederateError as failure:
         log.error("%s\n%s", failure.message, failure.traceback_text.rstrip())
-        folder.mark_failed(failure.federate, failure.message, authoritative=True)
+        folder.mark_failed(failure.federate, failure.message)
         return RunOutcome(
             folder,
             ok=False,
@@ -183,11 +183,11 @@ def _run(
         )
     except _WallClockLimitError as error:
         log.error("%s", error)
-        folder.mark_failed(RUNNER_NAME, str(error), authoritative=True)
+        folder.mark_failed(RUNNER_NAME, str(error))
         return RunOutcome(folder, ok=False, message=str(error), failed_federate=RUNNER_NAME)
     except KeyboardInterrupt:
         log.error("interrupted")
-        folder.mark_failed(RUNNER_NAME, "interrupted", authoritative=True)
+        folder.mark_failed(RUNNER_NAME, "interrupted")
         return RunOutcome(folder, ok=False, message="interrupted", failed_federate=RUNNER_NAME)
     except Exception as error:
         # The runner's own checks (an undeclared publication or endpoint) name the federate in
@@ -213,7 +213,7 @@ def _write_report(folder: RunFolder) -> RunOutcome:
     except Exception as error:
         message = f"report failed: {type(error).__name__}: {error}"
         log.error("%s\n%s", message, traceback.format_exc().rstrip())
-        folder.mark_failed(RUNNER_NAME, message, authoritative=True)
+        folder.mark_failed(RUNNER_NAME, message)
         return RunOutcome(folder, ok=False, message=_with_log_hint(message, False))
     folder.mark_complete()
     folder.update_latest_link()

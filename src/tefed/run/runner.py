@@ -295,7 +295,7 @@ def run_federation(
         outcome = RunOutcome(
             folder, ok=False, message=str(error), failed_federate=error.name, input_error=True
         )
-        folder.mark_failed(error.name, outcome.message, authoritative=True)
+        folder.mark_failed(error.name, outcome.message)
     except KeyboardInterrupt:
         outcome = RunOutcome(folder, ok=False, message="interrupted")
         folder.mark_failed("tefed run", outcome.message)
@@ -543,7 +543,7 @@ def _failure(
         message = f"federate '{first.name}' exited with code {first.popen.returncode}" + (
             " (killed by a signal)" if first.popen.returncode < 0 else ""
         )
-        folder.mark_failed(culprit, message, authoritative=True)
+        folder.mark_failed(culprit, message)
     tail = "\n".join(f"    {line}" for line in first.tail)
     return RunOutcome(
         folder,
