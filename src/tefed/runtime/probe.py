@@ -37,6 +37,7 @@ from typing import Any
 import helics as h
 
 from tefed.contract.federation_file import FederateEntry
+from tefed.runtime.helics_runtime import message_text
 from tefed.runtime.stall_watchdog import READY, STARTUP_TAG, ask_federation
 
 #: Times at or beyond this are HELICS's "maximum time", not a step [s].
@@ -261,7 +262,7 @@ class Probe:
                     "time_s": h.helicsMessageGetTime(message),
                     "source": h.helicsMessageGetOriginalSource(message),
                     "destination": h.helicsMessageGetOriginalDestination(message),
-                    "payload": bytes(h.helicsMessageGetBytes(message)).decode("utf-8", "replace"),
+                    "payload": message_text(message),
                 }
             )
         answer = self._query(self._candidate_name, "current_time", deadline_s=1.0)
