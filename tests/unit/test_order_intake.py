@@ -19,6 +19,7 @@ from tefed.domain.market.order_intake import (
     MAX_ORDERS_PER_INTERVAL,
     ORDER_RECORD_COLUMNS,
     OrderIntake,
+    with_household_order_ids,
 )
 
 GRID = TimeGrid(
@@ -395,3 +396,23 @@ def test_an_unreadable_batch_is_recorded_through_refuse_message():
     table = _table(intake)
     assert table["participant"].tolist() == ["ems/ems"]
     assert table["reason"].tolist() == ["batch: expected a list"]
+
+
+def test_forget_returns_the_households_own_ids_of_the_book_keys():
+    intake = _intake()
+    first = intake.receive(900, _message([GOOD]))
+    intake.receive(900, _message([GOOD], source="household/h2"))
+    book_keys = [row["order_id"] for row in first.simple]
+    order_ids = intake.forget(2)
+    assert order_ids[book_keys[0]] == "o1"
+    assert sorted(order_ids.values()) == ["o1", "o1"]
+    assert len(set(order_ids)) == 2
+    assert intake.forget(2) == {}
+
+
+def test_trades_are_renamed_by_lookup_not_by_splitting_the_key():
+    trades = pd.DataFrame({"buy_order_id": ["h1:o:1", "zz"], "sell_order_id": ["h2:s", "h2:s"]})
+    named = with_household_order_ids(trades, {"h1:o:1": "o:1", "h2:s": "s"})
+    assert named["buy_order_id"].tolist() == ["o:1", "zz"]
+    assert named["sell_order_id"].tolist() == ["s", "s"]
+    assert trades["buy_order_id"].tolist() == ["h1:o:1", "zz"]

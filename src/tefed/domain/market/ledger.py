@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from tefed.contract.messages import Award
-from tefed.domain.market.order_intake import household_order_id
 
 LEDGER_COLUMNS = {
     "record": "object",
@@ -114,9 +113,9 @@ def _awards(trades: pd.DataFrame) -> pd.DataFrame:
 def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
     """Each participant's awards of one interval, as the ``awards`` message carries them.
 
-    ``awards`` is `awards_table` of the interval's trades (book order identifiers); each
-    `Award` carries the household's own ``order_id``, ``quantity_wh`` [Wh] and
-    ``price_usd_per_kwh`` [USD/kWh].
+    ``awards`` is `awards_table` of the interval's trades named by the households' own order
+    ids (`with_household_order_ids`); each `Award` carries that ``order_id``,
+    ``quantity_wh`` [Wh] and ``price_usd_per_kwh`` [USD/kWh].
     """
     records: dict[str, list[Award]] = {}
     for participant, order_id, side, pool, quantity_wh, price, counterparty in zip(
@@ -124,7 +123,7 @@ def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
     ):
         records.setdefault(participant, []).append(
             Award(
-                order_id=household_order_id(order_id),
+                order_id=order_id,
                 side=side,
                 pool=pool,
                 quantity_wh=int(quantity_wh),

@@ -60,26 +60,33 @@ MAX_ABS_PRICE_USD_PER_KWH = 1_000.0
 
 
 def book_order_id(participant: str, order_id: str) -> str:
-    """An order's identifier in the market's book: unique across participants.
+    """An order's key in the market's book: unique across participants.
 
-    Households choose their own ``order_id`` (unique per household and interval); the book
-    prefixes it with the participant, ``"<participant>:<order_id>"``, which
-    `household_order_id` undoes.
+    Households choose their own ``order_id`` (unique per household and interval); mechanisms
+    need one key per order of the whole book, ``"<participant>:<order_id>"`` (household ids
+    hold no colon). The key is opaque: the household's own id comes back through the mapping
+    that `OrderIntake.forget` returns, never by splitting the key.
 
-    >>> book_order_id("h01", "b1"), household_order_id("h01:b1")
-    ('h01:b1', 'b1')
+    >>> book_order_id("h01", "b1")
+    'h01:b1'
     """
     return f"{participant}:{order_id}"
 
 
-def household_order_id(book_id: str) -> str:
-    """The household's own ``order_id`` of a book identifier (see `book_order_id`)."""
-    return book_id.split(":", 1)[1]
+def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) -> pd.DataFrame:
+    """``trades`` with each book key in ``buy_order_id``/``sell_order_id`` replaced by the
+    household's own ``order_id``, looked up in ``order_ids`` (book key -> household id, as
+    `OrderIntake.forget` returns it). A key the intake never issued is left as it is.
 
-
-def household_order_ids(book_ids: pd.Series) -> pd.Series:
-    """`household_order_id` of every book identifier of a column."""
-    return book_ids.astype(str).str.split(":", n=1).str[-1]
+    >>> trades = pd.DataFrame({"buy_order_id": ["h01:b1"], "sell_order_id": ["h02:s"]})
+    >>> with_household_order_ids(trades, {"h01:b1": "b1", "h02:s": "s"}).iloc[0].tolist()
+    ['b1', 's']
+    """
+    named = trades.copy()
+    for column in ("buy_order_id", "sell_order_id"):
+        keys_ = named[column].astype(str)
+        named[column] = keys_.map(order_ids).fillna(keys_)
+    return named
 
 
 class _Envelope(BaseModel):
@@ -132,7 +139,7 @@ class OrderIntake:
         self._accepted_kinds = accepted_kinds
         self._ahead = delivery_ahead_intervals
         self._one_per_side = one_order_per_side
-        self._known: dict[int, set[str]] = {}
+        self._known: dict[int, dict[str, str]] = {}
         self._sides: dict[int, set[tuple[str, str]]] = {}
         self._placed: dict[int, dict[str, int]] = {}
         self._sequence = 0
@@ -144,11 +151,19 @@ class OrderIntake:
         records, self.records = self.records, []
         return records
 
-    def forget(self, interval: int) -> None:
-        """Drop the duplicate-id memory of an interval that has been cleared."""
-        self._known.pop(interval, None)
+    def forget(self, interval: int) -> dict[str, str]:
+        """Drop the memory of an interval that is being cleared.
+
+        Returns
+        -------
+        dict of str to str
+            Every accepted order of the interval: its book key (`book_order_id`) to the
+            household's own ``order_id``.
+        """
+        order_ids = self._known.pop(interval, {})
         self._sides.pop(interval, None)
         self._placed.pop(interval, None)
+        return order_ids
 
     def receive(self, time_s: int, message: Message) -> ReceivedOrders:
         """Check one message received at ``time_s`` [s]; record and return its orders."""
@@ -243,7 +258,7 @@ class OrderIntake:
             self._reject(time_s, participant, interval, label, raw, reason, received)
             return
         book_id = book_order_id(participant, order.order_id)
-        self._known.setdefault(interval, set()).add(book_id)
+        self._known.setdefault(interval, {})[book_id] = order.order_id
         side = getattr(order, "side", "")
         self._sides.setdefault(interval, set()).add((participant, side))
         if isinstance(order, CurveOrder):

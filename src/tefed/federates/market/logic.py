@@ -60,7 +60,7 @@ from tefed.domain.market.ledger_checks import check_payments, check_trades
 from tefed.domain.market.order_intake import (
     ORDER_RECORD_COLUMNS,
     OrderIntake,
-    household_order_ids,
+    with_household_order_ids,
 )
 from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
@@ -223,7 +223,7 @@ class MarketFederate(FederateLogic):
     def _clear(self, interval: int, outputs: StepOutputs) -> None:
         rows = self._books.pop(interval, {"simple": [], "curves": [], "affine": []})
         book = self._book(interval, rows["simple"], rows["curves"], rows["affine"])
-        self._intake.forget(interval)
+        order_ids = self._intake.forget(interval)
         import_price, export_price = self._prices.of(interval)
         wholesale = (
             self._prices.wholesale_of(interval)
@@ -246,6 +246,8 @@ class MarketFederate(FederateLogic):
                 f"market awards of interval {interval} violate their orders: "
                 + "; ".join(violations)
             )
+        # From here on, orders are named as their households named them.
+        trades = with_household_order_ids(trades, order_ids)
         self._trades[interval] = trades
         self._keep_cleared(interval, trades, outcome)
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
@@ -303,12 +305,8 @@ class MarketFederate(FederateLogic):
 
     def _keep_cleared(self, interval: int, trades: pd.DataFrame, outcome: ClearingOutcome) -> None:
         """Keep an interval's trades, awards and the mechanism's own tables for the next flush."""
-        # Stored order ids are the households' own, not the book's.
-        stored = trades.copy()
-        for column in ("buy_order_id", "sell_order_id"):
-            stored[column] = household_order_ids(stored[column])
-        awards = awards_table(stored)
-        self._keep("market_trades.parquet", _interval_first(stored))
+        awards = awards_table(trades)
+        self._keep("market_trades.parquet", _interval_first(trades))
         self._keep("market_awards.parquet", awards)
         self._keep("market_ledger.parquet", _ledger_rows(awards=awards), _AWARDED)
         for name, table in outcome.tables.items():
