@@ -17,6 +17,7 @@ from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import load_federation_file
 from tefed.contract.logic import FederateContext, StepInputs
+from tefed.contract.role_configs import OpenDssFeederConfig
 from tefed.contract.run_folder import RunFolder
 from tefed.federates.grid.logic import GridFederate
 from tefed.io.opendss.engine import OpenDssFeeder
@@ -135,12 +136,14 @@ def test_existing_loads_kept_scaled_or_replaced(
     existing_loads: str, scale: float, expected_kw: float
 ) -> None:
     loaded = load_feeder(
-        {
-            "source": "opendss",
-            "master": str(IEEE13),
-            "existing_loads": existing_loads,
-            "existing_load_scale": scale,
-        }
+        OpenDssFeederConfig(
+            source="opendss",
+            master=str(IEEE13),
+            commands=[],
+            regulators="automatic",
+            existing_loads=existing_loads,
+            existing_load_scale=scale,
+        )
     )
     households = pd.DataFrame(
         {"name": ["hh_a", "hh_b"], "bus": ["634", "675"], "phase": [1, 3], "connection": "ln"}
@@ -243,18 +246,18 @@ def test_ieee13_unbalance_matches_a_hand_calculation_from_the_published_phasors(
     the IEEE 13-node report's voltages, at every three-phase bus it lists."""
     published = pd.read_csv(IEEE13.parent / "published-voltages.csv", dtype={"node": str})
     loaded = load_feeder(
-        {
-            "source": "opendss",
-            "master": str(IEEE13),
-            "commands": [
+        OpenDssFeederConfig(
+            source="opendss",
+            master=str(IEEE13),
+            commands=[
                 "Transformer.Reg1.Taps=[1.0 1.0625]",
                 "Transformer.Reg2.Taps=[1.0 1.0500]",
                 "Transformer.Reg3.Taps=[1.0 1.0687]",
             ],
-            "regulators": "locked",
-            "existing_loads": "keep",
-            "existing_load_scale": 1.0,
-        }
+            regulators="locked",
+            existing_loads="keep",
+            existing_load_scale=1.0,
+        )
     )
     # One household drawing nothing: the feeder's own loads make the published case.
     idle = pd.DataFrame({"name": ["hh"], "bus": ["634"], "phase": [1], "connection": "ln"})

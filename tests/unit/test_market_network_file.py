@@ -14,6 +14,7 @@ from federations import REPO, free_port, write_federation
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import FederationFile
+from tefed.contract.role_configs import OpenDssFeederConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.io.market_network import MarketNetwork, read_market_network, write_market_network
 from tefed.io.opendss.network_extraction import extract_market_network
@@ -45,7 +46,19 @@ def two_line_feeder(folder: Path) -> dict:
             ]
         )
     )
-    return {"source": "opendss", "master": "master.dss", "commands": [], "regulators": "locked"}
+    return locked_feeder("master.dss")
+
+
+def locked_feeder(master: str) -> OpenDssFeederConfig:
+    """An OpenDSS feeder section with locked regulators and the feeder's own loads kept."""
+    return OpenDssFeederConfig(
+        source="opendss",
+        master=master,
+        commands=[],
+        regulators="locked",
+        existing_loads="keep",
+        existing_load_scale=1.0,
+    )
 
 
 def test_a_small_feeder_is_written_with_hand_computed_values(tmp_path):
@@ -70,8 +83,7 @@ def test_a_small_feeder_is_written_with_hand_computed_values(tmp_path):
 
 @pytest.mark.skipif(not IEEE13.is_file(), reason=f"IEEE 13-node feeder not found at {IEEE13}")
 def test_the_ieee13_network_reads_back_equal_to_the_extracted_one(tmp_path):
-    feeder = {"source": "opendss", "master": str(IEEE13), "commands": [], "regulators": "locked"}
-    network = extract_market_network(feeder, tmp_path)
+    network = extract_market_network(locked_feeder(str(IEEE13)), tmp_path)
     path = tmp_path / "ieee13.network.json"
     write_market_network(path, network)
     back = read_market_network(path)
@@ -95,7 +107,7 @@ def test_the_builder_writes_the_network_beside_the_federation_file(tmp_path):
     assert market["network_file"] == "federation.network.json"
     assert "feeder" not in market  # the market no longer compiles the feeder
     written = read_market_network(tmp_path / "federation.network.json")
-    extracted = extract_market_network(grid["feeder"], tmp_path)
+    extracted = extract_market_network(read_role_config("grid", grid, "grid").feeder, tmp_path)
     pd.testing.assert_frame_equal(written.branches, extracted.branches, check_exact=True)
     assert written.source_bus == extracted.source_bus
     # The generated feeder: one branch per bus but the source, 24 households on it.

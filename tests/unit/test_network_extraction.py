@@ -12,6 +12,7 @@ from pathlib import Path
 import opendssdirect as dss
 import pytest
 
+from tefed.contract.role_configs import GeneratedFeederConfig
 from tefed.domain.network.radial import RadialNetwork
 from tefed.io.opendss.feeder_loader import load_feeder
 from tefed.io.opendss.model import compile_feeder
@@ -100,17 +101,17 @@ def test_ieee13_open_switch_and_disabled_line_leave_the_table() -> None:
 
 def generated(households: int) -> None:
     load_feeder(
-        {
-            "source": "generated",
-            "generator": "radial_lv",
-            "seed": 0,
-            "design": {
+        GeneratedFeederConfig(
+            source="generated",
+            generator="radial_lv",
+            seed=0,
+            design={
                 "n_households": households,
                 "laterals": 3,
                 "transformer_kva": 100.0,
                 "service_length_m": [10.0, 30.0],
             },
-        }
+        )
     )
 
 

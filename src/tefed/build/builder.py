@@ -26,7 +26,13 @@ from tefed.contract.federation_file import (
     FederationFile,
     broker_time_limit_flag,
 )
-from tefed.contract.role_configs import GridConfig, read_role_config
+from tefed.contract.role_configs import (
+    FeederConfig,
+    GeneratedFeederConfig,
+    GridConfig,
+    OpenDssFeederConfig,
+    read_role_config,
+)
 from tefed.contract.role_interfaces import ROLE_INTERFACES, resolve_interfaces
 from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S
@@ -132,7 +138,7 @@ def build_federation(
         program = external[hosted[0]] if interface == HOUSEHOLD_INTERFACE else ""
         federates.append(entry(name, "ems", config, program))
     grid_config = {
-        "feeder": feeder,
+        "feeder": feeder.model_dump(mode="json"),
         **scenario.grid.model_dump(include=set(GridConfig.model_fields) - {"feeder"}),
     }
     federates.append(entry("grid", "grid", grid_config))
@@ -178,27 +184,29 @@ def build_federation(
 
 def _feeder_section(
     scenario: Scenario, scenario_dir: Path, base_dir: Path, seed: int, n_households: int
-) -> dict[str, Any]:
+) -> FeederConfig:
     """The grid configuration's ``feeder`` section (see `tefed.io.opendss.feeder_loader`)."""
     spec = scenario.grid.feeder
     if isinstance(spec, OpenDssFeederSpec):
         master = (scenario_dir / spec.dss).resolve()
-        return {
-            "source": "opendss",
-            "master": os.path.relpath(master, base_dir),
-            "commands": list(spec.commands),
-            "regulators": spec.regulators,
-            "existing_loads": spec.existing_loads,
-            "existing_load_scale": spec.existing_load_scale,
-        }
+        return OpenDssFeederConfig(
+            source="opendss",
+            master=os.path.relpath(master, base_dir),
+            commands=list(spec.commands),
+            regulators=spec.regulators,
+            existing_loads=spec.existing_loads,
+            existing_load_scale=spec.existing_load_scale,
+        )
     design = spec.model_dump(exclude={"generator"})
     design["service_length_m"] = list(design["service_length_m"])
     design["n_households"] = n_households
-    return {"source": "generated", "generator": spec.generator, "seed": seed, "design": design}
+    return GeneratedFeederConfig(
+        source="generated", generator=spec.generator, seed=seed, design=design
+    )
 
 
 def _attach_to_feeder(
-    households: pd.DataFrame, scenario: Scenario, feeder: dict[str, Any], base_dir: Path
+    households: pd.DataFrame, scenario: Scenario, feeder: FeederConfig, base_dir: Path
 ) -> None:
     """Add each household's ``bus``, ``phase`` and ``connection`` to the table."""
     spec = scenario.grid.feeder
@@ -221,7 +229,7 @@ def _attach_to_feeder(
     if community is not None:
         # The community battery connects three-phase at a transformer's LV busbar.
         bus = community.bus
-        if bus is None and not explicit:
+        if bus is None and isinstance(feeder, GeneratedFeederConfig):
             bus = str(generate_feeder(feeder).transformers["lv_bus"].iloc[0])
         if bus is None:
             raise InputError(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from tefed.contract.errors import InputError
+from tefed.contract.role_configs import FeederConfig
 from tefed.io.market_network import write_market_network
 from tefed.io.opendss.network_extraction import extract_market_network
 
@@ -35,13 +35,13 @@ def network_file_path(federation_path: Path) -> Path:
 
 
 def prepare_market_network(
-    feeder: dict[str, Any], federation_path: Path, base_dir: Path, write: bool = True
+    feeder: FeederConfig, federation_path: Path, base_dir: Path, write: bool = True
 ) -> str:
     """Extract the feeder's network, write it beside the federation file, and name it.
 
     Parameters
     ----------
-    feeder : dict
+    feeder : GeneratedFeederConfig or OpenDssFeederConfig
         The grid configuration's ``feeder`` section.
     federation_path : pathlib.Path
         Absolute path the federation file will be written to.

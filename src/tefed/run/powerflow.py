@@ -16,7 +16,7 @@ import pandas as pd
 
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
-from tefed.contract.role_configs import read_role_config
+from tefed.contract.role_configs import OpenDssFeederConfig, read_role_config
 from tefed.io.opendss.engine import OpenDssFeeder
 from tefed.io.opendss.feeder_loader import household_attachment, load_feeder
 from tefed.io.opendss.model import node_voltage_table, solve_snapshot
@@ -56,13 +56,14 @@ def feeder_powerflow(
         return _scenario_powerflow(scenario_path, commands)
     if dss_path is None:
         raise InputError("tefed powerflow", ["give --dss PATH or --scenario PATH"])
-    feeder = {
-        "source": "opendss",
-        "master": str(dss_path),
-        "commands": commands,
-        "regulators": regulators,
-        "existing_loads": "keep",
-    }
+    feeder = OpenDssFeederConfig(
+        source="opendss",
+        master=str(dss_path),
+        commands=commands,
+        regulators=regulators,
+        existing_loads="keep",
+        existing_load_scale=1.0,
+    )
     try:
         load_feeder(feeder)
     except ValueError as error:
@@ -78,8 +79,14 @@ def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.Da
         scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
     )
     config = read_role_config("grid", federation.entry("grid").tefed.config, "grid")
-    feeder = config.feeder.model_dump(mode="json")
-    feeder["commands"] = [*feeder.get("commands", []), *commands]
+    feeder = config.feeder
+    if isinstance(feeder, OpenDssFeederConfig):
+        feeder = feeder.model_copy(update={"commands": [*feeder.commands, *commands]})
+    elif commands:
+        raise InputError(
+            "--command",
+            ["OpenDSS commands apply to an OpenDSS feeder; this scenario's feeder is generated"],
+        )
     try:
         loaded = load_feeder(feeder, base_dir)
     except ValueError as error:

@@ -63,7 +63,7 @@ class GridFederate(FederateLogic):
         self._grid: TimeGrid = context.time_grid
         self._stop_on_nonconvergence = config.on_nonconvergence == "stop"
         try:
-            loaded = load_feeder(config.feeder.model_dump(), context.base_dir)
+            loaded = load_feeder(config.feeder, context.base_dir)
         except (KeyError, TypeError, ValueError) as error:
             raise InputError("grid.feeder", [str(error)]) from None
         self._dss_text = loaded.dss_text

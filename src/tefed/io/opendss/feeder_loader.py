@@ -4,26 +4,29 @@ Shared by the grid federate, the builder (which attaches households to an existi
 buses) and ``tefed powerflow`` (which solves one snapshot for validation), so the three always
 see the same circuit.
 
-A feeder section of the grid configuration is one of
+A feeder section of the grid configuration (`tefed.contract.role_configs.FeederConfig`) is
+one of
 
-- ``{"source": "generated", "generator": "radial_lv" | "split_phase_lv", "seed": S, "design":
-  {...}}`` — a project-generated residential LV feeder, European 400/230 V
-  (`tefed.io.feeders.generator`) or North American split-phase 120/240 V
-  (`tefed.io.feeders.split_phase`);
-- ``{"source": "opendss", "master": PATH, "commands": [...], "regulators": "automatic" |
-  "locked", "existing_loads": "keep" | "replace" | "scale", "existing_load_scale": F}`` — any
-  OpenDSS master file; ``PATH`` is relative to the federates' working directory.
+- `GeneratedFeederConfig` (``source: generated``) — a project-generated residential LV feeder,
+  European 400/230 V (`tefed.io.feeders.generator`, ``radial_lv``) or North American
+  split-phase 120/240 V (`tefed.io.feeders.split_phase`, ``split_phase_lv``), from a design and
+  a seed;
+- `OpenDssFeederConfig` (``source: opendss``) — any OpenDSS master file, its ``master`` path
+  relative to the federates' working directory.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tefed.contract.role_configs import (
+    FeederConfig,
+    GeneratedFeederConfig,
+)
 from tefed.domain.network.feeder_topology import bus_name
 from tefed.io.feeders.generator import LvFeederDesign, generate_lv_feeder
 from tefed.io.feeders.household_placement import explicit_placement, place_households
@@ -62,13 +65,13 @@ class LoadedFeeder:
     existing_load_scale: float
 
 
-def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".", engine=None) -> LoadedFeeder:
+def load_feeder(feeder: FeederConfig, base_dir: str | Path = ".", engine=None) -> LoadedFeeder:
     """Compile the feeder described by a grid configuration's ``feeder`` section.
 
     Parameters
     ----------
-    feeder : dict
-        The ``feeder`` section (see the module docstring).
+    feeder : GeneratedFeederConfig or OpenDssFeederConfig
+        The grid configuration's ``feeder`` section.
     base_dir : str or pathlib.Path
         Folder a relative ``master`` path resolves against.
     engine : optional
@@ -77,46 +80,34 @@ def load_feeder(feeder: dict[str, Any], base_dir: str | Path = ".", engine=None)
     Raises
     ------
     ValueError
-        If the section is malformed, the file is missing, or OpenDSS rejects the feeder (with
-        OpenDSS's own message, file and line).
+        If the file is missing, or OpenDSS rejects the feeder (with OpenDSS's own message,
+        file and line), or a generated feeder's design is invalid.
     """
-    source = feeder.get("source")
-    if source == "generated":
+    if isinstance(feeder, GeneratedFeederConfig):
         generated = generate_feeder(feeder)
         compile_feeder(script_text=generated.dss_text, engine=engine)
         return LoadedFeeder(generated.dss_text, generated.households, "keep", 1.0)
-    if source == "opendss":
-        master = Path(base_dir) / feeder["master"]
-        commands = list(feeder.get("commands", []))
-        compile_feeder(
-            master_path=master,
-            commands=commands,
-            regulators=feeder.get("regulators", "automatic"),
-            engine=engine,
-        )
-        record = "\n".join([f"! compiled from {master.resolve()}", *commands]) + "\n"
-        return LoadedFeeder(
-            record,
-            None,
-            feeder.get("existing_loads", "replace"),
-            float(feeder.get("existing_load_scale", 1.0)),
-        )
-    raise ValueError(f"feeder.source is {source!r}; expected 'generated' or 'opendss'")
+    master = Path(base_dir) / feeder.master
+    compile_feeder(
+        master_path=master,
+        commands=list(feeder.commands),
+        regulators=feeder.regulators,
+        engine=engine,
+    )
+    record = "\n".join([f"! compiled from {master.resolve()}", *feeder.commands]) + "\n"
+    return LoadedFeeder(record, None, feeder.existing_loads, feeder.existing_load_scale)
 
 
-def generate_feeder(feeder: dict[str, Any]) -> GeneratedFeeder:
+def generate_feeder(feeder: GeneratedFeederConfig) -> GeneratedFeeder:
     """Build (without compiling) the generated feeder a ``source: generated`` section names."""
-    generator = feeder.get("generator")
-    if generator not in GENERATORS:
-        raise ValueError(f"feeder.generator is {generator!r}; expected one of {list(GENERATORS)}")
-    design_type, generate = GENERATORS[generator]
-    design = dict(feeder["design"])
+    design_type, generate = GENERATORS[feeder.generator]
+    design = dict(feeder.design)
     design["service_length_m"] = tuple(design["service_length_m"])
-    return generate(design_type(**design), seed=int(feeder["seed"]))
+    return generate(design_type(**design), seed=feeder.seed)
 
 
 def attach_households(
-    feeder: dict[str, Any],
+    feeder: FeederConfig,
     n_households: int,
     placement: str,
     household_nodes: list[str],
@@ -126,8 +117,8 @@ def attach_households(
 
     Parameters
     ----------
-    feeder : dict
-        The ``feeder`` section (see the module docstring).
+    feeder : GeneratedFeederConfig or OpenDssFeederConfig
+        The grid configuration's ``feeder`` section.
     n_households : int
         Number of households.
     placement : {"balanced", "proportional", "one_per_load", "explicit"}
@@ -149,7 +140,7 @@ def attach_households(
         If the feeder cannot be loaded, or a household names a bus or phase the feeder does not
         have (naming both).
     """
-    if feeder.get("source") == "generated":
+    if isinstance(feeder, GeneratedFeederConfig):
         table = generate_feeder(feeder).households
         if len(table) != n_households:
             raise ValueError(

@@ -17,6 +17,7 @@ import numpy as np
 import opendssdirect as dss
 import pandas as pd
 
+from tefed.contract.role_configs import FeederConfig
 from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import BRANCH_COLUMNS
 from tefed.io.market_network import MarketNetwork
@@ -32,12 +33,12 @@ def separate_engine() -> Any:
     return dss.NewContext()
 
 
-def extract_market_network(feeder: dict[str, Any], base_dir: str | Path) -> MarketNetwork:
+def extract_market_network(feeder: FeederConfig, base_dir: str | Path) -> MarketNetwork:
     """Compile a grid configuration's feeder in an engine of its own and read its network.
 
     Parameters
     ----------
-    feeder : dict
+    feeder : GeneratedFeederConfig or OpenDssFeederConfig
         The grid configuration's ``feeder`` section (`tefed.io.opendss.feeder_loader`).
     base_dir : str or pathlib.Path
         Folder a relative OpenDSS master path resolves against.
