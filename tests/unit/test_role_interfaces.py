@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from federations import short_scenario_data, write_federation
@@ -103,3 +104,34 @@ def test_every_built_block_is_what_the_federate_s_role_declares(tmp_path: Path):
         "household/h03/power_kw",
         "household/h03/reactive_power_kvar",
     ]
+
+
+_DOC_WHEN = {
+    "every Δm": "interval_start",
+    "every Δg": "grid_step",
+    "at the last step of every interval": "interval_end",
+    "at each gate closure": "gate_closure",
+    "at gate closures with trades": "with_trades",
+}
+
+
+def test_each_publication_is_due_when_docs_interfaces_says():
+    """The column "when" of the value table in docs/interfaces.md and the cadences the roles
+    declare (which the conformance checker enforces) say the same, key by key."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "interfaces.md").read_text()
+    header = "| key | type | unit | published by | subscribed by | when |"
+    table = text.split(header, 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+    checked = 0
+    for cells in rows:
+        when = _DOC_WHEN[cells[5].strip()]
+        for key in re.findall(r"`([^`]+)`", cells[0]):
+            key = key.replace("<shard>", "ems_1").replace("<id>", "h01")
+            declared = [
+                role.publication_due(key)
+                for role in ROLE_INTERFACES.values()
+                if role.publication_due(key) is not None
+            ]
+            assert declared and set(declared) == {when}, (key, declared, when)
+            checked += 1
+    assert checked == sum(len(role.publications) for role in ROLE_INTERFACES.values())

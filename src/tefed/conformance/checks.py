@@ -45,8 +45,8 @@ from tefed.conformance.observations import (
     CheckInputs,
     Finding,
     capped,
-    due_times_s,
     on_grid,
+    publication_due_times_s,
     time_text,
 )
 from tefed.runtime.probe import HELICS_MAX_TIME_S
@@ -152,7 +152,7 @@ def check_every_step(inputs: CheckInputs) -> list[Finding]:
     registered = {item["name"] for item in (observed.interfaces or {}).get("publications", [])}
     findings = []
     for spec in inputs.expected.publications:
-        due = due_times_s(inputs.role, spec.key, inputs.time_grid)
+        due = publication_due_times_s(inputs.role, spec.key, inputs.time_grid)
         if spec.key not in registered or due is None or not due.size:
             continue
         times = np.asarray(observed.update_times_s.get(spec.key, []), dtype=float)

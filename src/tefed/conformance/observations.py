@@ -13,9 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tefed.contract import keys
 from tefed.contract.federation_file import FederationFile
-from tefed.contract.role_interfaces import ROLE_INTERFACES, Interface, federate_interfaces
+from tefed.contract.role_interfaces import (
+    ROLE_INTERFACES,
+    Interface,
+    due_times_s,
+    federate_interfaces,
+)
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.runtime.probe import ProbeObservations
@@ -195,55 +199,20 @@ def on_grid(time_s: float, period_s: float, offset_s: float, end_s: float) -> bo
     )
 
 
-def due_times_s(role: str, key: str, grid: TimeGrid) -> np.ndarray | None:
-    """Grid instants at which a federate of ``role`` must publish ``key``.
-
-    Parameters
-    ----------
-    role : str
-        One of ``ROLES``.
-    key : str
-        A publication key of that role.
-    grid : TimeGrid
-        The run's time grid.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        Instants [s] (HELICS time minus the offset), or None when the key has no fixed cadence
-        (the market's mean trade price, published at gate closures with trades only).
-
-    Notes
-    -----
-    From the column "when" of docs/interfaces.md: prices at the start of every market interval,
-    household power and grid state every grid step, the households' metered energy at the last
-    step of every interval, the market's traded energy at every gate closure (intervals
-    1 … K−1; interval 0 has no market).
-
-    Examples
-    --------
-    One hour, 15-minute intervals, gate closure one minute ahead:
+def publication_due_times_s(role: str, key: str, grid: TimeGrid) -> np.ndarray | None:
+    """Grid instants [s] (HELICS time minus the offset) at which a federate of ``role`` must
+    publish ``key``, as its role declares (`tefed.contract.role_interfaces.Cadence`); None when
+    the key has no fixed cadence (the market's mean trade price) or the role does not publish it.
 
     >>> from datetime import datetime, timezone
     >>> grid = TimeGrid(datetime(2022, 6, 21, tzinfo=timezone.utc), 3600, 60, 900, 60)
-    >>> due_times_s("market", "market/traded_energy_wh", grid).tolist()
+    >>> publication_due_times_s("market", "market/traded_energy_wh", grid).tolist()
     [840, 1740, 2640]
-    >>> due_times_s("price_feed", "price_feed/import_price_usd_per_kwh", grid).tolist()
-    [0, 900, 1800, 2700]
-    >>> due_times_s("grid", "grid/household_energy_wh", grid).tolist()
-    [840, 1740, 2640, 3540]
+    >>> publication_due_times_s("ems", "ems/ems_1/power_kw", grid).size
+    60
     """
-    if role == "price_feed":
-        return np.asarray(grid.interval_start_s(np.arange(grid.n_intervals)))
-    if role == "grid" and key == keys.HOUSEHOLD_ENERGY:
-        return np.array(
-            [grid.interval_start_s(k + 1) - grid.grid_step_s for k in range(grid.n_intervals)]
-        )
-    if role == "grid" or (role in ("ems", "household") and key.startswith(("household/", "ems/"))):
-        return grid.step_times_s()
-    if role == "market" and key == keys.TRADED_ENERGY:
-        return np.array([grid.gate_closure_time_s(k) for k in range(1, grid.n_intervals)])
-    return None
+    cadence = ROLE_INTERFACES[role].publication_due(key)
+    return None if cadence is None else due_times_s(cadence, grid)
 
 
 def time_text(time_s: float) -> str:

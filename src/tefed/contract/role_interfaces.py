@@ -1,7 +1,8 @@
 """What each federate role publishes, subscribes to and exchanges messages on, declared once.
 
 A `RoleInterfaces` lists a role's publications, subscriptions and endpoints, each with its key
-(or key pattern), HELICS type and unit, and the period the role steps at. The builder writes
+(or key pattern), HELICS type and unit, and the period the role steps at; each publication also
+says when it is due (its `Cadence`). The builder writes
 each entry's ``helics`` block from these declarations (`helics_sections`), and
 ``tefed check-federate`` expects of a candidate exactly what they say (`federate_interfaces`).
 
@@ -14,18 +15,58 @@ their reactive power (the role's configuration says so).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
 
 from tefed.contract import keys
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import EmsConfig, GridConfig, RoleConfig, read_role_config
 from tefed.contract.shard_layout import ShardLayout
+from tefed.contract.time_grid import TimeGrid
 
 #: Placeholders of key patterns.
 SHARD = "{shard}"
 HOUSEHOLD = "{household_id}"
+
+#: When a publication is due (docs/interfaces.md, column "when"): ``grid_step`` at every grid
+#: step; ``interval_start`` at the start of every market interval; ``interval_end`` at the last
+#: grid step of every interval; ``gate_closure`` at the gate closure of every interval the market
+#: clears (1 … K−1; interval 0 has no market); ``with_trades`` at gate closures with trades only,
+#: which is no fixed cadence.
+Cadence = Literal["grid_step", "interval_start", "interval_end", "gate_closure", "with_trades"]
+
+
+def due_times_s(cadence: Cadence, grid: TimeGrid) -> np.ndarray | None:
+    """Grid instants [s] at which a publication of ``cadence`` is due on ``grid``; None for
+    ``with_trades``, which has no fixed instants.
+
+    Examples
+    --------
+    One hour, 15-minute intervals, gate closure one minute ahead:
+
+    >>> from datetime import datetime, timezone
+    >>> grid = TimeGrid(datetime(2022, 6, 21, tzinfo=timezone.utc), 3600, 60, 900, 60)
+    >>> due_times_s("gate_closure", grid).tolist()
+    [840, 1740, 2640]
+    >>> due_times_s("interval_start", grid).tolist()
+    [0, 900, 1800, 2700]
+    >>> due_times_s("interval_end", grid).tolist()
+    [840, 1740, 2640, 3540]
+    """
+    intervals = np.arange(grid.n_intervals, dtype=np.int64)
+    if cadence == "grid_step":
+        return grid.step_times_s()
+    if cadence == "interval_start":
+        return np.asarray(grid.interval_start_s(intervals))
+    if cadence == "interval_end":
+        return np.asarray(grid.interval_start_s(intervals + 1)) - grid.grid_step_s
+    if cadence == "gate_closure":
+        return np.array([grid.gate_closure_time_s(k) for k in intervals[1:]], dtype=np.int64)
+    return None
 
 
 @dataclass(frozen=True)
@@ -42,12 +83,26 @@ class InterfaceDeclaration:
         Unit of the value (``kW``, ``USD/kWh``); empty for an endpoint.
     only_with_reactive_power : bool
         The interface exists only when households publish their reactive power.
+    due : Cadence
+        When a publication is due (subscriptions and endpoints: unused).
     """
 
     key: str
     helics_type: str = ""
     unit: str = ""
     only_with_reactive_power: bool = False
+    due: Cadence = "grid_step"
+
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` is this declaration's key or an instance of its pattern.
+
+        >>> InterfaceDeclaration("ems/{shard}/power_kw").matches("ems/ems_2/power_kw")
+        True
+        """
+        pattern = re.escape(self.key)
+        for placeholder in (SHARD, HOUSEHOLD):
+            pattern = pattern.replace(re.escape(placeholder), "[^/]+")
+        return re.fullmatch(pattern, key) is not None
 
     def keys_for(self, shards: Sequence[str], household_programs: Sequence[str]) -> list[str]:
         """The keys of this declaration among the given shards and household programs.
@@ -117,6 +172,13 @@ class RoleInterfaces:
     endpoints: tuple[InterfaceDeclaration, ...] = ()
     period: Literal["grid_step", "market_interval"] = "grid_step"
 
+    def publication_due(self, key: str) -> Cadence | None:
+        """When the role's publication ``key`` is due; None if the role does not publish it."""
+        for declaration in self.publications:
+            if declaration.matches(key):
+                return declaration.due
+        return None
+
     def period_s(self, grid_step_s: int, market_interval_s: int) -> int:
         """The role's HELICS ``period`` [s] on a time grid of these steps [s]."""
         return market_interval_s if self.period == "market_interval" else grid_step_s
@@ -162,19 +224,29 @@ class RoleInterfaces:
         )
 
 
-def _prices(helics_type: str, *price_keys: str) -> tuple[InterfaceDeclaration, ...]:
-    return tuple(InterfaceDeclaration(key, helics_type, "USD/kWh") for key in price_keys)
+def _prices(
+    helics_type: str, *price_keys: str, due: Cadence = "grid_step"
+) -> tuple[InterfaceDeclaration, ...]:
+    return tuple(InterfaceDeclaration(key, helics_type, "USD/kWh", due=due) for key in price_keys)
 
 
-_FORECASTS = _prices("vector", keys.IMPORT_PRICE_FORECAST, keys.EXPORT_PRICE_FORECAST)
+_FORECAST_KEYS = (keys.IMPORT_PRICE_FORECAST, keys.EXPORT_PRICE_FORECAST)
+_FORECASTS = _prices("vector", *_FORECAST_KEYS)
 
 #: Every role's interfaces: ``ems`` is a built-in shard, ``household`` a household's own program.
 ROLE_INTERFACES: dict[str, RoleInterfaces] = {
     "price_feed": RoleInterfaces(
         publications=(
-            *_prices("double", keys.IMPORT_PRICE, keys.EXPORT_PRICE, keys.WHOLESALE_PRICE),
-            *_FORECASTS,
-            *_prices("vector", keys.WHOLESALE_PRICE_FORECAST),
+            *_prices(
+                "double",
+                keys.IMPORT_PRICE,
+                keys.EXPORT_PRICE,
+                keys.WHOLESALE_PRICE,
+                due="interval_start",
+            ),
+            *_prices(
+                "vector", *_FORECAST_KEYS, keys.WHOLESALE_PRICE_FORECAST, due="interval_start"
+            ),
         ),
         period="market_interval",
     ),
@@ -197,7 +269,7 @@ ROLE_INTERFACES: dict[str, RoleInterfaces] = {
     "grid": RoleInterfaces(
         publications=(
             InterfaceDeclaration(keys.HOUSEHOLD_VOLTAGES, "vector", "pu"),
-            InterfaceDeclaration(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
+            InterfaceDeclaration(keys.HOUSEHOLD_ENERGY, "vector", "Wh", due="interval_end"),
             InterfaceDeclaration(keys.household_voltage(HOUSEHOLD), "double", "pu"),
             InterfaceDeclaration(keys.SUBSTATION_POWER, "double", "kW"),
             InterfaceDeclaration(keys.SUBSTATION_REACTIVE_POWER, "double", "kvar"),
@@ -214,8 +286,8 @@ ROLE_INTERFACES: dict[str, RoleInterfaces] = {
     ),
     "market": RoleInterfaces(
         publications=(
-            InterfaceDeclaration(keys.TRADED_ENERGY, "double", "Wh"),
-            InterfaceDeclaration(keys.MEAN_TRADE_PRICE, "double", "USD/kWh"),
+            InterfaceDeclaration(keys.TRADED_ENERGY, "double", "Wh", due="gate_closure"),
+            InterfaceDeclaration(keys.MEAN_TRADE_PRICE, "double", "USD/kWh", due="with_trades"),
         ),
         subscriptions=(
             InterfaceDeclaration(keys.HOUSEHOLD_ENERGY, "vector", "Wh"),
