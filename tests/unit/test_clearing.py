@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from tefed.contract.role_configs import MarketConfig
 from tefed.domain.market.clearing import (
     ClearingPrices,
     ContinuousMarket,
@@ -16,6 +19,7 @@ from tefed.domain.market.clearing import (
 from tefed.domain.market.mechanisms.curve_clearing import clear_curves
 from tefed.domain.market.order_curves import affine_orders, order_vertices
 from tefed.domain.market.trade_tables import GRID, MARKET
+from tefed.federates.market.logic import _MECHANISMS
 
 PRICES = ClearingPrices(import_usd_per_kwh=0.1449, export_usd_per_kwh=0.069)
 
@@ -244,3 +248,12 @@ def test_book_counts_orders_of_every_kind():
         }
     ).to_dict("records")
     assert _book([_simple("b", "h2", "buy", 5, 0.1)], curves).order_count == 2
+
+
+def test_every_configurable_mechanism_has_one_builder():
+    """The market's registry names every mechanism its configuration can select, and no more."""
+    configurable = {
+        get_args(rules.model_fields["mechanism"].annotation)[0]
+        for rules in get_args(get_args(MarketConfig)[0])
+    }
+    assert configurable == set(_MECHANISMS)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -363,13 +364,7 @@ def _build_mechanism(
     config: MarketRules, context: FederateContext, table: pd.DataFrame
 ) -> Mechanism:
     """The scenario's mechanism with its parameters (DLMP: its network model, built once)."""
-    if isinstance(config, DoubleAuctionConfig):
-        return DoubleAuction(config.settlement_rule, config.tie_breaking)
-    if isinstance(config, CurveClearingConfig):
-        return CurveClearing(config.feeder_capacity_kw)
-    if isinstance(config, ContinuousConfig):
-        return ContinuousMarket(config.priority)
-    return NetworkClearing(_dlmp_market(config, context, table))
+    return _MECHANISMS[config.mechanism](config, context, table)
 
 
 def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFrame) -> DlmpMarket:
@@ -398,6 +393,17 @@ def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFra
         solver=HighsSolver(),
     )
 
+
+#: The one place that names each mechanism: ``mechanism`` of the market's configuration to
+#: the function that builds it from that configuration, the context and the household table.
+_MECHANISMS: dict[str, Callable[..., Mechanism]] = {
+    "double_auction": lambda config, context, table: DoubleAuction(
+        config.settlement_rule, config.tie_breaking
+    ),
+    "curve_clearing": lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
+    "continuous": lambda config, context, table: ContinuousMarket(config.priority),
+    "dlmp": lambda config, context, table: NetworkClearing(_dlmp_market(config, context, table)),
+}
 
 _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
 
