@@ -197,6 +197,25 @@ def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
+def test_a_federate_stopped_while_starting_is_named_well_before_the_startup_timeout(
+    tmp_path: Path,
+):
+    """A federate frozen (SIGSTOP) after joining and before it is ready answers nothing; the
+    others name it as not answering, long before the startup timeout would."""
+    path = federation_with_faulty_market(
+        tmp_path, "stop_at_start", run__stall_timeout_s=1, run__startup_timeout_s=600
+    )
+    federation = FederationFile.model_validate_json(path.read_text())
+    started = time.monotonic()
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert time.monotonic() - started < CRASH_DEADLINE_S
+    assert not outcome.ok
+    assert "stalled at startup" in outcome.message
+    assert "not answering: 'market'" in outcome.message
+    assert outcome.failed_federate == "market"
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
 def processes_started_in(folder: Path) -> list[str]:
     """Command lines of live processes working in ``folder`` (``helics run`` starts every entry
     of a federation file in the file's folder, with the file named relative to it)."""

@@ -2,7 +2,8 @@
 
 ``TEFED_TEST_FAULT`` chooses how: ``raise`` (an exception in its step), ``hang`` (it stops
 responding while computing) or ``kill`` (the process dies at once, as if killed), at simulated
-time ``TEFED_TEST_FAULT_AT_S``; or ``hang_at_start`` (it never finishes initializing).
+time ``TEFED_TEST_FAULT_AT_S``; or ``hang_at_start`` (it never finishes initializing) or
+``stop_at_start`` (its process stops itself, SIGSTOP, after joining and before it is ready).
 Run as ``python faulty_market.py FEDERATION_FILE --name market``.
 """
 
@@ -19,8 +20,11 @@ class FaultyMarket(MarketFederate):
     """The built-in market, until the fault time."""
 
     def initialize(self, context: FederateContext) -> None:
-        if os.environ.get("TEFED_TEST_FAULT") == "hang_at_start":
+        fault = os.environ.get("TEFED_TEST_FAULT")
+        if fault == "hang_at_start":
             time.sleep(3600)
+        if fault == "stop_at_start":
+            os.kill(os.getpid(), signal.SIGSTOP)
         super().initialize(context)
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:

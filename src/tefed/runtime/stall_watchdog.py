@@ -10,7 +10,9 @@ Then it raises a HELICS global error with that message, which ends every federat
 
 Entering executing mode is different: the others may still be reading feeders and profiles, so
 that wait gets ``runtime.startup_timeout_s``, counted from the last time another federate got
-ready, and the message names the federates that have not yet asked to start.
+ready, and the message names the federates that have not yet asked to start. A peer that does
+not answer at all while it is not ready, twice, is named at once as not answering: however long
+a live federate takes to start, its core answers.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class StallWatchdog(threading.Thread):
     def run(self) -> None:
         progress_since = 0.0
         not_ready: list[str] | None = None
+        silent: list[str] = []
         last_look = 0.0
         while not self._stop.wait(0.5):
             since = self._waiting_since
@@ -98,8 +101,14 @@ class StallWatchdog(threading.Thread):
             if since is not None and startup and now - last_look >= STARTUP_LOOK_EVERY_S:
                 # Startup is stalled only when no federate got ready for a whole timeout: a
                 # slow machine starting several federates at once makes progress.
-                last_look = now
-                now_not_ready = self._not_ready()
+                now_not_ready, now_silent = self._not_ready(patient_with=set(silent))
+                last_look = time.monotonic()
+                confirmed_silent = [name for name in now_silent if name in silent]
+                silent = now_silent
+                if confirmed_silent:
+                    self.culprits = confirmed_silent
+                    self._fire(self._silent_at_startup_message())
+                    return
                 if now_not_ready != not_ready:
                     not_ready, progress_since = now_not_ready, now
             limit_s = self._startup_timeout_s if startup else self._timeout_s
@@ -107,13 +116,17 @@ class StallWatchdog(threading.Thread):
                 continue
             if startup:
                 self.culprits = not_ready or []
-            self.fired_message = self._startup_message() if startup else self._stall_message()
-            log.error(self.fired_message)
-            try:
-                h.helicsFederateGlobalError(self._federate, EXIT_STALL, self.fired_message)
-            except h.HelicsException as error:
-                log.error("could not signal the stall to the broker: %s", error)
+            self._fire(self._startup_message() if startup else self._stall_message())
             return
+
+    def _fire(self, message: str) -> None:
+        """Log ``message`` and end the federation with it (a HELICS global error)."""
+        self.fired_message = message
+        log.error(self.fired_message)
+        try:
+            h.helicsFederateGlobalError(self._federate, EXIT_STALL, self.fired_message)
+        except h.HelicsException as error:
+            log.error("could not signal the stall to the broker: %s", error)
 
     def _stall_message(self) -> str:
         culprits, silent = self._confirmed_culprits()
@@ -133,21 +146,38 @@ class StallWatchdog(threading.Thread):
             f"{self._timeout_s:g} s for time {self._waiting_for:g} s; {finding}"
         )
 
-    def _not_ready(self) -> list[str]:
-        """Federates that have not tagged themselves ready to enter executing mode.
+    def _not_ready(self, patient_with: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+        """Federates that have not tagged themselves ready to enter executing mode, and
+        those of them that did not answer (those in ``patient_with`` get `SILENCE_TIMEOUT_S`).
 
-        Readiness only grows: a federate seen ready once is not asked again (a query that goes
-        unanswered must not make it look unready).
+        Each peer is asked directly: a federate that has not joined yet is answered for by
+        the broker (not ready), one that has joined by its own core. Without the list of peers,
+        the broker's list is used. Readiness only grows: a federate seen ready once is not
+        asked again (a query that goes unanswered must not make it look unready).
         """
-        waiting = []
-        for name, _ in self._federate_states():
-            if name in self._seen_ready:
+        finished = self._finished()
+        names = self._peers or [name for name, _ in self._federate_states()]
+        waiting, silent = [], []
+        for name in names:
+            if name in self._seen_ready or name in finished:
                 continue
-            if (self._query_text(name, f"tag/{STARTUP_TAG}") or "") == READY:
+            timeout_s = SILENCE_TIMEOUT_S if name in patient_with else QUERY_TIMEOUT_S
+            answer = ask_federation(self._federate, name, f"tag/{STARTUP_TAG}", timeout_s)
+            if answer is None:
+                silent.append(name)
+                waiting.append(name)
+            elif answer == READY:
                 self._seen_ready.add(name)
             else:
                 waiting.append(name)
-        return waiting
+        return waiting, silent
+
+    def _silent_at_startup_message(self) -> str:
+        who = ", ".join(f"'{name}'" for name in self.culprits)
+        return (
+            f"federation stalled at startup: federate '{self._name}' is waiting to start; "
+            f"not answering: {who} (its process is stopped or gone)"
+        )
 
     def _startup_message(self) -> str:
         who = ", ".join(f"'{name}'" for name in self.culprits)
@@ -220,10 +250,6 @@ class StallWatchdog(threading.Thread):
             if granted is not None and requested is not None and requested <= granted:
                 culprits.append((name, float(granted)))
         return culprits, silent
-
-    def _query_text(self, target: str, question: str) -> Any:
-        """Ask the federation something, giving up after a few seconds; None without answer."""
-        return ask_federation(self._federate, target, question, QUERY_TIMEOUT_S)
 
     def _query(self, target: str, question: str, timeout_s: float = QUERY_TIMEOUT_S) -> dict | None:
         """Ask the federation something answered in JSON; None without an answer."""

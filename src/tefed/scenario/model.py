@@ -180,13 +180,13 @@ class RunSpec(ScenarioSection):
         "results", description="folder of the run folders (results_root/name/run-id)"
     )
     stall_timeout_s: float = Field(
-        60.0,
+        30.0,
         gt=0,
         le=SECONDS_PER_DAY,
         description="a federate waiting longer than this for a time grant [s]",
     )
     startup_timeout_s: float = Field(
-        300.0,
+        45.0,
         gt=0,
         le=SECONDS_PER_DAY,
         description="a federate waiting longer than this for the others to finish starting [s]",
