@@ -184,26 +184,21 @@ def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
-def test_a_federate_that_never_finishes_starting_is_named(tmp_path: Path):
-    path = federation_with_faulty_market(
-        tmp_path, "hang_at_start", run__stall_timeout_s=1, run__startup_timeout_s=15
-    )
-    federation = FederationFile.model_validate_json(path.read_text())
-    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
-    assert not outcome.ok
-    assert "stalled at startup" in outcome.message
-    assert "not yet ready: 'market'" in outcome.message
-    assert outcome.failed_federate == "market"
-    assert processes_mentioning(str(outcome.run_folder.path)) == []
-
-
-def test_a_federate_stopped_while_starting_is_named_well_before_the_startup_timeout(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("fault", "startup_timeout_s", "finding"),
+    [
+        # Alive but never ready: named once no federate got ready for the startup timeout.
+        ("hang_at_start", 15, "not yet ready: 'market'"),
+        # Frozen (SIGSTOP) after joining: it answers nothing and is named long before the
+        # startup timeout would name it.
+        ("stop_at_start", 600, "not answering: 'market'"),
+    ],
+)
+def test_a_federate_that_never_finishes_starting_is_named(
+    tmp_path: Path, fault: str, startup_timeout_s: int, finding: str
 ):
-    """A federate frozen (SIGSTOP) after joining and before it is ready answers nothing; the
-    others name it as not answering, long before the startup timeout would."""
     path = federation_with_faulty_market(
-        tmp_path, "stop_at_start", run__stall_timeout_s=1, run__startup_timeout_s=600
+        tmp_path, fault, run__stall_timeout_s=1, run__startup_timeout_s=startup_timeout_s
     )
     federation = FederationFile.model_validate_json(path.read_text())
     started = time.monotonic()
@@ -211,7 +206,7 @@ def test_a_federate_stopped_while_starting_is_named_well_before_the_startup_time
     assert time.monotonic() - started < CRASH_DEADLINE_S
     assert not outcome.ok
     assert "stalled at startup" in outcome.message
-    assert "not answering: 'market'" in outcome.message
+    assert finding in outcome.message
     assert outcome.failed_federate == "market"
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
