@@ -293,6 +293,10 @@ class HelicsRuntime:
             self.timing.waiting_s += time.perf_counter() - started
             self._watchdog.end_wait()
 
+    def release_logic(self) -> None:
+        """Drop the federate's logic and with it its state, once `run` has returned."""
+        self.logic = None
+
     def _release(self) -> None:
         self._watchdog.stop()
         if self._federate is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 from collections.abc import Callable
@@ -86,6 +87,10 @@ def run_federate_program(
     )
     runtime = HelicsRuntime(context, make_logic(), on_run_folder=on_run_folder)
     code = runtime.run()
+    # The federate's state (an ems shard's per-step arrays: hundreds of MB at scale) goes
+    # before on_success, which may write the whole run's report in this process.
+    runtime.release_logic()
+    gc.collect()
     if code == EXIT_OK and runtime.run_folder is not None and on_success is not None:
         code = on_success(federation, runtime.run_folder, arguments.name)
     return code
