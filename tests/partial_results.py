@@ -14,6 +14,8 @@ TABLES = {
     "grid_taps": True,
     "households": True,
     "household_intervals": False,
+    "household_awards": False,
+    "household_settlements": False,
     "market_orders": False,
     "market_trades": False,
     "market_awards": False,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from federations import REPO
 
@@ -17,6 +19,7 @@ from tefed.runtime.probe import OBSERVATIONS_FILE, ProbeObservations
 pytestmark = pytest.mark.federation
 
 BROKEN_HOUSEHOLD = REPO / "tests" / "programs" / "broken_household.py"
+FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_market.py"
 RUN_TIMEOUT_S = 120
 
 
@@ -109,6 +112,46 @@ def test_a_household_that_stays_connected_is_named(tmp_path: Path, monkeypatch: 
     assert len(disconnecting) == 1
     assert disconnecting[0].startswith("'household_h01' was still connected")
     assert "finishing" not in {f.check for f in report.findings}
+
+
+@pytest.mark.parametrize(
+    ("fault", "wrong_item", "items"),
+    [
+        ("overcharge_buyers", "trade payment", {"trade payment", "total"}),
+        (
+            "import_at_export_price",
+            "grid_import payment",
+            {"grid_import payment", "shortfall payment", "total"},
+        ),
+    ],
+)
+def test_a_market_that_charges_wrongly_fails_the_settlement_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str, wrong_item: str, items: set[str]
+):
+    monkeypatch.setenv("TEFED_TEST_FAULT", fault)
+    report = check_federate("market", [sys.executable, str(FAULTY_MARKET)], tmp_path)
+    assert report.findings and {f.check for f in report.findings} == {"settlement"}
+    # "settlement of h03 for interval 2: trade payment 0.0107 USD, expected 0.00718 USD"
+    shown = [f.message for f in report.findings if not f.message.startswith("...")]
+    pattern = re.compile(
+        r"settlement of (h\d+) for interval (\d+): (.+) (\S+) USD, expected (\S+) USD"
+    )
+    matches = [pattern.fullmatch(message) for message in shown]
+    assert all(matches), shown
+    found_items = {match[3] for match in matches}
+    assert wrong_item in found_items and found_items <= items
+    prices = pd.read_parquet(report.folder / "prices.parquet").set_index("interval_index")
+    for match in matches:
+        if match[3] == "total":
+            continue
+        observed, expected = float(match[4]), float(match[5])
+        if fault == "overcharge_buyers":
+            assert observed == pytest.approx(1.5 * expected, rel=1e-6)
+        else:
+            export, import_ = prices.loc[
+                int(match[2]), ["export_price_usd_per_kwh", "import_price_usd_per_kwh"]
+            ]
+            assert observed == pytest.approx(expected * export / import_, rel=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tefed.conformance.harness import HARNESS_SCENARIO, check_federate
+from tefed.contract.run_folder import RunFolder
+from tefed.reporting.html_report import render_report
 
 pytestmark = pytest.mark.federation
 
@@ -77,6 +79,27 @@ def test_the_uniform_price_market_runs_under_helics_run(tmp_path: Path):
     awarded = intervals.groupby("interval_index")["awarded_net_energy_wh"].sum()
     assert (awarded == 0).all()
     assert (intervals["awarded_net_energy_wh"] != 0).any()
+    # The summary and plots come from what the households received.
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for household, row in summary["households"].items():
+        bill = intervals.loc[intervals["household_id"] == household, "bill_usd"].sum()
+        assert row["bill_usd"] == pytest.approx(bill, abs=1e-12)
+        assert row["income_advantage_usd"] == pytest.approx(
+            row["baseline_bill_usd"] - row["bill_usd"]
+        )
+    assert summary["community_income_advantage_usd"] != 0
+    market = summary["market"]
+    assert market["source"].startswith("the awards and settlements every household received")
+    bought = pd.read_parquet(run_dir / "household_awards").query("side == 'buy'")
+    assert market["traded_energy_kwh"] == bought["quantity_wh"].sum() / 1000 > 0
+    assert market["pools"]["non_dispatchable"]["trades"] == len(bought)
+    assert market["welfare"]["welfare_usd"] is None and market["welfare"]["reason"]
+    assert summary["checks"]["settlement_ok"]
+    assert {"income_advantage.png", "market_prices.png"} <= {
+        path.name for path in run_dir.glob("plots/*.png")
+    }
+    page = render_report(RunFolder(run_dir))
+    assert "<h3>Not available</h3>" in page and "intervals_cleared" in page
 
 
 def test_the_household_agent_runs_under_helics_run(tmp_path: Path):

@@ -20,6 +20,7 @@ from tefed.conformance.observations import (
     RunSummary,
     on_grid,
 )
+from tefed.conformance.settlement import check_settlement
 from tefed.contract import keys
 from tefed.contract.role_interfaces import ROLE_INTERFACES
 from tefed.contract.time_grid import TimeGrid
@@ -351,3 +352,123 @@ def test_observations_survive_their_json_file_and_roles_are_checked():
     inputs.role = "broker"
     with pytest.raises(ValueError, match="role: got 'broker'"):
         run_checks(inputs)
+
+
+def market_candidate(settlement_lines: list[dict], amount_usd: float) -> CheckInputs:
+    """A market candidate that awarded h01 a 1000 Wh purchase at 0.10 USD/kWh in interval 1
+    and settled its 1200 Wh with ``settlement_lines``; interval 0 settled by net billing."""
+    awards = {
+        "type": "awards",
+        "interval_index": 1,
+        "status": "cleared",
+        "awards": [
+            {
+                "order_id": "1-buy",
+                "side": "buy",
+                "quantity_wh": 1000,
+                "price_usd_per_kwh": 0.10,
+                "counterparty": "market",
+            }
+        ],
+    }
+    settlements = [
+        {
+            "type": "settlement",
+            "interval_index": 0,
+            "energy_wh": 500.0,
+            "awarded_net_energy_wh": 0,
+            "amount_usd": 0.15,
+            "lines": [line("grid", 500.0, 0.30, "grid_import")],
+        },
+        {
+            "type": "settlement",
+            "interval_index": 1,
+            "energy_wh": 1200.0,
+            "awarded_net_energy_wh": 1000,
+            "amount_usd": amount_usd,
+            "lines": settlement_lines,
+        },
+    ]
+    sent = [
+        {**message(840.003, awards, "household/h01"), "source": "market"},
+        *(
+            {**message(t, s, "household/h01"), "source": "market"}
+            for t, s in ((840.003, settlements[0]), (1740.003, settlements[1]))
+        ),
+    ]
+    return dataclasses.replace(
+        with_observations(messages=sent),
+        role="market",
+        federate="market",
+        households=(),
+        household_intervals=pd.DataFrame(
+            {"interval_index": [0, 1], "household_id": "h01", "energy_wh": [500.0, 1200.0]}
+        ),
+        prices=pd.DataFrame(
+            {
+                "interval_index": [0, 1],
+                "import_price_usd_per_kwh": [0.30, 0.30],
+                "export_price_usd_per_kwh": [0.05, 0.05],
+            }
+        ),
+    )
+
+
+def line(counterparty: str, energy_wh: float, price: float, reason: str) -> dict:
+    return {
+        "counterparty": counterparty,
+        "energy_wh": energy_wh,
+        "price_usd_per_kwh": price,
+        "amount_usd": energy_wh / 1000 * price,
+        "reason": reason,
+    }
+
+
+def test_a_market_that_settles_by_the_rules_passes_the_settlement_check():
+    lines = [line("market", 1000.0, 0.10, "trade"), line("grid", 200.0, 0.30, "grid_import")]
+    assert check_settlement(market_candidate(lines, 0.16)) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "amount_usd", "expected"),
+    [
+        (
+            [line("market", 1000.0, 0.15, "trade"), line("grid", 200.0, 0.30, "grid_import")],
+            0.21,
+            [
+                "settlement of h01 for interval 1: trade payment 0.15 USD, expected 0.1 USD",
+                "settlement of h01 for interval 1: total 0.21 USD, expected 0.16 USD",
+            ],
+        ),
+        (
+            [line("market", 1000.0, 0.10, "trade"), line("grid", 200.0, 0.05, "grid_import")],
+            0.11,
+            [
+                "settlement of h01 for interval 1: grid_import payment 0.01 USD, expected 0.06 USD",
+                "settlement of h01 for interval 1: total 0.11 USD, expected 0.16 USD",
+            ],
+        ),
+    ],
+)
+def test_a_market_that_charges_wrongly_is_named_with_expected_and_observed(
+    lines: list[dict], amount_usd: float, expected: list[str]
+):
+    findings = check_settlement(market_candidate(lines, amount_usd))
+    assert [(f.check, f.message) for f in findings] == [("settlement", m) for m in expected]
+    assert all("import price" in f.fix for f in findings)
+
+
+def test_missing_settlements_and_wrong_stated_energies_are_named():
+    inputs = market_candidate([], 0.0)
+    inputs.observations.messages[2]["payload"] = json.dumps(
+        json.loads(inputs.observations.messages[2]["payload"])
+        | {"energy_wh": 1100.0, "awarded_net_energy_wh": 900}
+    )
+    messages = [f.message for f in check_settlement(inputs)][:2]
+    assert messages == [
+        "settlement of h01 for interval 1: energy_wh 1100 Wh, expected the metered 1200 Wh",
+        "settlement of h01 for interval 1: awarded_net_energy_wh 900 Wh, expected 1000 Wh "
+        "(bought − sold in its awards)",
+    ]
+    inputs.observations.messages.pop()
+    assert [f.message for f in check_settlement(inputs)] == ["h01 got no settlement for interval 1"]

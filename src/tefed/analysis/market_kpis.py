@@ -46,24 +46,56 @@ def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, o
     Parameters
     ----------
     trades : pandas.DataFrame
-        ``buyer``, ``seller``, ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh] and
-        ``pool`` per trade. Rows whose buyer is the ``market`` or the ``grid`` are sales to a
-        central counterparty, not purchases.
+        As for `trade_summary`.
     intervals : pandas.DataFrame
         Per cleared interval: ``status`` and ``traded_energy_wh`` [Wh].
 
     Returns
     -------
     dict
-        `trade_statistics` of the purchases, ``sold_to_counterparty_kwh`` [kWh],
-        ``intervals_cleared``, ``intervals_with_trades`` and ``pools``: `trade_statistics` per
-        pool, every pool of `tefed.contract.messages.POOLS` listed (zero trades where none).
+        `trade_summary` of the trades with ``intervals_cleared`` and ``intervals_with_trades``
+        before its ``pools``.
 
     Examples
     --------
     >>> trades = pd.DataFrame({"buyer": ["h1"], "seller": ["h2"], "quantity_wh": [500],
     ...     "price_usd_per_kwh": [0.1], "pool": ["dispatchable"]})
     >>> found = market_summary(trades, pd.DataFrame({"status": ["ok"], "traded_energy_wh": [500]}))
+    >>> found["intervals_cleared"], found["pools"]["dispatchable"]["traded_energy_kwh"]
+    (1, 0.5)
+    """
+    summary = trade_summary(trades)
+    pools = summary.pop("pools")
+    summary["intervals_cleared"] = len(intervals)
+    summary["intervals_with_trades"] = (
+        int((intervals["traded_energy_wh"] > 0).sum()) if len(intervals) else 0
+    )
+    summary["pools"] = pools
+    return summary
+
+
+def trade_summary(trades: pd.DataFrame) -> dict[str, object]:
+    """Traded energy and price statistics of trades, overall and per pool.
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        ``buyer``, ``seller``, ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh] and
+        ``pool`` per trade. Rows whose buyer is the ``market`` or the ``grid`` are sales to a
+        central counterparty, not purchases.
+
+    Returns
+    -------
+    dict
+        `trade_statistics` of the purchases, ``sold_to_counterparty_kwh`` [kWh] and ``pools``:
+        `trade_statistics` per pool, every pool of `tefed.contract.messages.POOLS` listed (zero
+        trades where none).
+
+    Examples
+    --------
+    >>> trades = pd.DataFrame({"buyer": ["h1"], "seller": ["h2"], "quantity_wh": [500],
+    ...     "price_usd_per_kwh": [0.1], "pool": ["dispatchable"]})
+    >>> found = trade_summary(trades)
     >>> found["pools"]["dispatchable"]["traded_energy_kwh"], found["pools"]["non_dispatchable"][
     ...     "trades"]
     (0.5, 0)
@@ -73,10 +105,6 @@ def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, o
     summary: dict[str, object] = trade_statistics(purchases)
     sold = ~bought & ~trades["seller"].isin(CENTRAL_COUNTERPARTIES)
     summary["sold_to_counterparty_kwh"] = float(trades.loc[sold, "quantity_wh"].sum()) / 1000.0
-    summary["intervals_cleared"] = len(intervals)
-    summary["intervals_with_trades"] = (
-        int((intervals["traded_energy_wh"] > 0).sum()) if len(intervals) else 0
-    )
     pool = purchases["pool"] if "pool" in purchases else pd.Series("", index=purchases.index)
     names = list(POOLS) + sorted(set(pool.dropna()) - set(POOLS))
     summary["pools"] = {name: trade_statistics(purchases[pool == name]) for name in names}

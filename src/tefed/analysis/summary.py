@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tefed.analysis import balance_checks, congestion_kpis, grid_kpis, kpis, market_kpis
+from tefed.analysis import (
+    balance_checks,
+    congestion_kpis,
+    grid_kpis,
+    kpis,
+    market_kpis,
+    received_messages,
+)
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
 from tefed.contract.run_folder import RunFolder
@@ -47,6 +54,8 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
     for name, sort in (
         ("households", ["time_s", "household_id"]),
         ("household_intervals", ["interval_index", "household_id"]),
+        ("household_awards", ["interval_index", "household_id"]),
+        ("household_settlements", ["interval_index", "household_id"]),
         ("household_voltages", None),
         ("grid", None),
         ("prices", None),
@@ -82,6 +91,8 @@ _STEP_TABLES = ("households", "household_voltages", "grid", "grid_taps")
 #: Tables whose rows belong to a market interval, by ``interval_index``.
 _INTERVAL_TABLES = (
     "household_intervals",
+    "household_awards",
+    "household_settlements",
     "prices",
     "market_trades",
     "market_awards",
@@ -234,19 +245,26 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
                 summary["community_bill_usd"] - summary["stored_energy"]["value_usd"]
             )
     if unrecorded:
+        ledger = "market_settlements" in tables
         summary["households_not_recorded_by_tefed"] = {
             "count": len(unrecorded),
             "household_ids": unrecorded,
             "bill_usd": (
                 float(per_household.loc[unrecorded, "bill_usd"].sum())
-                if "bill_usd" in per_household
+                if "bill_usd" in per_household and ledger
                 else None
             ),
             "reason": "run by an external program (ems.external): their load, PV and battery "
             "are not in tefed's household records, so community energy, battery cycles and "
-            "baselines leave them out; their bills come from the market's ledger, their "
-            "voltages from the grid, and the energy balance is checked per market interval "
-            "against the energy the market metered for them",
+            "baselines leave them out; "
+            + (
+                "their bills come from the market's ledger"
+                if ledger
+                else "their bills are unknown: the market wrote no ledger and only the "
+                "settlements tefed's households received are recorded"
+            )
+            + ", their voltages from the grid, and the energy balance is checked per market "
+            "interval against the energy the market metered for them",
         }
     summary["community"] = kpis.community_energy(households, step_s)
     if "grid" in tables:
@@ -263,6 +281,8 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
         )
     if {"market_trades", "market_intervals"} <= tables.keys():
         summary["market"] = _market(federation, tables)
+    elif {"household_awards", "household_intervals"} <= tables.keys():
+        summary["market"] = _received_market(federation, tables)
     summary["checks"] = _checks(federation, tables, households, unrecorded)
     return summary
 
@@ -286,10 +306,9 @@ def _per_household(
     """Strategy, bills, battery cycles and voltage extremes of every household."""
     per_household = pd.DataFrame(index=table.index)
     per_household["strategy"] = table["strategy"]
-    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
-        bills = kpis.household_bills(
-            tables["market_settlements"], tables["household_intervals"], tables["prices"]
-        )
+    settlements = received_messages.run_settlements(tables)
+    if settlements is not None and {"household_intervals", "prices"} <= tables.keys():
+        bills = kpis.household_bills(settlements, tables["household_intervals"], tables["prices"])
         per_household = per_household.join(bills)
     cycles = kpis.battery_cycles(households, table["battery_capacity_kwh"], step_s)
     per_household["battery_equivalent_full_cycles"] = cycles
@@ -341,6 +360,44 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
         table = federation.households_frame()
         buses = table.loc[~table["serves_community"].astype(bool), "bus"]
         market.update(congestion_kpis.consumer_prices(tables["household_intervals"], buses, dlmp))
+    return market
+
+
+#: Why a KPI that needs the market's own books is missing when the market wrote none.
+_NEEDS_BOOKS = (
+    "not available: it needs the market's own {books}, which the program that ran the market "
+    "did not write; the households' messages do not carry it"
+)
+
+
+def _received_market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Market KPIs from what the households received, for a market that wrote no tables: trades
+    and prices per pool and consumer prices; what needs the market's books is named as not
+    available, with the reason."""
+    mechanism = market_config(federation).get("mechanism")
+    trades = received_messages.received_trades(tables["household_awards"])
+    market: dict[str, Any] = {"mechanism": mechanism, "source": received_messages.RECEIVED_SOURCE}
+    market.update(market_kpis.trade_summary(trades))
+    market["intervals_with_trades"] = int(trades["interval_index"].nunique())
+    market["welfare"] = {
+        "welfare_usd": None,
+        "reason": _NEEDS_BOOKS.format(books="orders (market_orders: the bids and asks)"),
+    }
+    table = federation.households_frame()
+    buses = table.loc[~table["serves_community"].astype(bool), "bus"]
+    market.update(congestion_kpis.consumer_prices(tables["household_intervals"], buses, None))
+    market["not_available"] = {
+        "orders": _NEEDS_BOOKS.format(books="orders (market_orders)"),
+        "rejected_orders": _NEEDS_BOOKS.format(books="orders (market_orders)"),
+        "intervals_cleared": _NEEDS_BOOKS.format(
+            books="clearing records (market_intervals); an interval nobody ordered for sends "
+            "no message"
+        ),
+    }
+    if mechanism == "dlmp":
+        market["not_available"]["dlmp_congestion"] = _NEEDS_BOOKS.format(
+            books="prices per bus (market_dlmp, market_binding_branches)"
+        )
     return market
 
 
@@ -420,6 +477,8 @@ def _checks(
             and found["bills_not_received"] == 0
             and abs(found["trade_payments_sum_usd"]) <= MONEY_TOLERANCE_USD
         )
+    elif "market_settlements" not in tables and tables.keys() >= _RECEIVED_RECORDS:
+        checks.update(_received_settlement_checks(tables))
     soc = households["soc_kwh"].to_numpy(float)
     if np.isfinite(soc).any():
         table = federation.households_frame()
@@ -431,6 +490,39 @@ def _checks(
         inside = (soc[has] >= low[has] - 1e-9) & (soc[has] <= high[has] + 1e-9)
         checks["state_of_charge_within_limits"] = bool(inside.all())
     return checks
+
+
+#: The records a market's settlements are recomputed from when it wrote no ledger.
+_RECEIVED_RECORDS = {"household_awards", "household_settlements", "household_intervals", "prices"}
+#: Settlement discrepancies listed in ``summary.json`` before the rest are counted.
+DISCREPANCIES_LISTED = 10
+
+
+def _received_settlement_checks(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The settlements households received, recomputed from their awards, metering and prices
+    (`tefed.analysis.received_messages.settlement_discrepancies`): the check of a market that
+    wrote no ledger."""
+    intervals = tables["household_intervals"]
+    received = intervals["bill_usd"].notna()
+    found = received_messages.settlement_discrepancies(
+        tables["household_awards"],
+        tables["household_settlements"],
+        intervals.loc[received, ["interval_index", "household_id", "energy_wh", "bill_usd"]]
+        .rename(columns={"energy_wh": "metered_energy_wh", "bill_usd": "amount_usd"})
+        .reset_index(drop=True),
+        tables["prices"],
+        METERED_ENERGY_TOLERANCE_WH,
+        MONEY_TOLERANCE_USD,
+    )
+    return {
+        "settlement_checked_from": received_messages.RECEIVED_SOURCE
+        + ", recomputed from each household's awards, its metered energy and the interval's "
+        "net-billing prices",
+        "bills_not_received": int((~received).sum()),
+        "settlement_discrepancies": len(found),
+        "settlement_discrepancies_listed": found.head(DISCREPANCIES_LISTED).to_dict("records"),
+        "settlement_ok": bool(found.empty and received.all()),
+    }
 
 
 def market_config(federation: FederationFile) -> dict[str, Any]:

@@ -19,12 +19,14 @@ Checks (``CHECKS``, in report order):
   (``docs/message_schemas.json``) and goes to an endpoint of the right kind;
 - ``gate closure``: no orders arrive after the gate of their interval closed;
 - ``market refusals``: no other orders are refused by the market;
+- ``settlement``: a market's settlements are what the delivery rules give from its awards, the
+  households' metering and the interval's prices;
 - ``finishing``: the run completes and the candidate exits with 0;
 - ``disconnecting``: the candidate disconnects when the run is over, and its process exits.
 
 Every check takes one `CheckInputs` and returns a list of `Finding` (empty: passed); the
 interface check lives in `tefed.conformance.interfaces`, the message checks in
-`tefed.conformance.messages`.
+`tefed.conformance.messages`, the settlement check in `tefed.conformance.settlement`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tefed.conformance.observations import (
     publication_due_times_s,
     time_text,
 )
+from tefed.conformance.settlement import check_settlement
 from tefed.runtime.probe import HELICS_MAX_TIME_S
 
 _EXIT_CODES = "1: it failed, 2: input error, 3: stopped because another federate failed"
@@ -291,6 +294,7 @@ CHECKS: tuple[Callable[[CheckInputs], list[Finding]], ...] = (
     check_message_schema,
     check_gate_closure,
     check_market_refusals,
+    check_settlement,
     check_finishing,
     check_disconnecting,
 )

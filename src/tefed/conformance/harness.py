@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tefed.analysis.summary import read_run_tables
 from tefed.build.builder import CORE_TYPE, HELICS_LOG_LEVEL, build_federation
 from tefed.conformance.checks import CHECKS, run_checks
 from tefed.conformance.observations import (
@@ -282,8 +282,8 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
     Returns
     -------
     CheckInputs
-        What the candidate's role declares, the probe's observations, how the run ended and the
-        built-in market's order table.
+        What the candidate's role declares, the probe's observations, how the run ended, the
+        built-in market's order table and the built-in ems's and price feed's records.
 
     Raises
     ------
@@ -318,7 +318,7 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
         time_limit_reached="wall-clock limit" in message,
         stalled="stalled" in message,
     )
-    orders_path = folder.file("market_orders.parquet")
+    tables = read_run_tables(folder)
     return CheckInputs(
         role=harness.role,
         federate=harness.federate,
@@ -327,9 +327,11 @@ def run_harness(harness: Harness, base_dir: Path) -> CheckInputs:
         time_grid=harness.federation.tefed.time.to_time_grid(),
         observations=observations,
         run=run,
-        market_orders=pd.read_parquet(orders_path) if orders_path.exists() else None,
+        market_orders=tables.get("market_orders"),
         unpublished_targets=_unpublished_targets(folder),
         shard_layout=ShardLayout.from_federation(harness.federation),
+        household_intervals=tables.get("household_intervals"),
+        prices=tables.get("prices"),
     )
 
 

@@ -2,7 +2,8 @@
 
 `tefed.conformance.harness` fills a `CheckInputs` from one run: what the candidate's role
 declares (`ExpectedInterfaces`), what the probe federate saw (`ProbeObservations`, written by
-`tefed.runtime.probe`), how the run ended (`RunSummary`) and the market's order table.
+`tefed.runtime.probe`), how the run ended (`RunSummary`), the market's order table, and the
+households' records and prices the built-in ems and price feed wrote.
 The checks of `tefed.conformance.checks` judge it and return `Finding` objects.
 """
 
@@ -152,6 +153,11 @@ class CheckInputs:
         Subscription targets for which HELICS found no publisher (from the federates' logs).
     shard_layout : ShardLayout or None
         Which ems entry hosts each household (to take batches apart); None: no batches.
+    household_intervals : pandas.DataFrame or None
+        The built-in ems's records per interval and household (``household_intervals``):
+        ``interval_index``, ``household_id`` and ``energy_wh``, the net energy it drew [Wh].
+    prices : pandas.DataFrame or None
+        The built-in price feed's net-billing prices per interval (``prices.parquet``).
     """
 
     role: str
@@ -164,6 +170,8 @@ class CheckInputs:
     market_orders: pd.DataFrame | None = None
     unpublished_targets: tuple[str, ...] = ()
     shard_layout: ShardLayout | None = None
+    household_intervals: pd.DataFrame | None = None
+    prices: pd.DataFrame | None = None
 
 
 def on_grid(time_s: float, period_s: float, offset_s: float, end_s: float) -> bool:

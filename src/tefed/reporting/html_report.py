@@ -270,7 +270,11 @@ def _market_section(summary: dict[str, Any]) -> str:
         [[pool, *(stats.get(k) for k in statistics)] for pool, stats in pools.items()],
     )
     welfare = market.get("welfare", {})
-    return text + "<h3>Welfare</h3>" + _pairs(welfare)
+    text += "<h3>Welfare</h3>" + _pairs(welfare)
+    if market.get("not_available"):
+        # A market that wrote no tables: what only its own books could tell.
+        text += "<h3>Not available</h3>" + _pairs(market["not_available"])
+    return text
 
 
 def _grid_section(summary: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from tefed.analysis.kpis import household_interval_bills
+from tefed.analysis.received_messages import run_settlements, run_trades
 from tefed.analysis.summary import voltage_limits
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
@@ -66,22 +67,22 @@ def write_plots(
     interval_s = int(time.market_interval_s)
     limits_pu = voltage_limits(federation)
     voltages = tables.get("household_voltages")
+    # The market's own tables, or what the households received from a market that wrote none.
+    settlements, trades = run_settlements(tables), run_trades(tables)
     figures: dict[str, Callable[[], plt.Figure]] = {}
     if "households" in tables:
         figures["community_power.png"] = lambda: community_power_figure(
             tables["households"], tables.get("grid"), calendar
         )
-    if {"market_settlements", "household_intervals", "prices"} <= tables.keys():
+    if settlements is not None and {"household_intervals", "prices"} <= tables.keys():
         figures["income_advantage.png"] = lambda: income_advantage_figure(
-            household_interval_bills(
-                tables["market_settlements"], tables["household_intervals"], tables["prices"]
-            ),
+            household_interval_bills(settlements, tables["household_intervals"], tables["prices"]),
             calendar,
             interval_s,
         )
-    if {"prices", "market_trades"} <= tables.keys():
+    if trades is not None and "prices" in tables:
         figures["market_prices.png"] = lambda: settlement_prices_figure(
-            tables["prices"], tables["market_trades"], calendar, interval_s
+            tables["prices"], trades, calendar, interval_s
         )
     if "market_dlmp" in tables and len(tables["market_dlmp"]):
         nodes = tables.get("grid_nodes")

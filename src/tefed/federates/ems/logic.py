@@ -14,7 +14,9 @@ At every grid instant (phase 2 of 4) the ems
 4. runs the same households under net billing in parallel (a shadow fleet with its own battery
    states) so each household's baseline bill is known from the same run.
 
-One last step at the end of the run receives the final settlements.
+One last step at the end of the run receives the final settlements. Every award and settlement
+line a household receives is recorded (``household_awards``, ``household_settlements``): the
+market's results as they reached the households, whatever program runs the market.
 """
 
 from __future__ import annotations
@@ -67,6 +69,29 @@ PLAN_COLUMNS = (
     "message",
     "objective_value",
 )
+
+#: Columns of ``household_awards/<shard>.parquet``: one row per award a household received.
+AWARD_COLUMNS = {
+    "interval_index": "int64",
+    "household_id": "object",
+    "order_id": "object",
+    "side": "object",
+    "pool": "object",
+    "quantity_wh": "int64",
+    "price_usd_per_kwh": "float64",
+    "counterparty": "object",
+}
+#: Columns of ``household_settlements/<shard>.parquet``: one row per settlement line a
+#: household received (``amount_usd`` positive: the household pays).
+SETTLEMENT_LINE_COLUMNS = {
+    "interval_index": "int64",
+    "household_id": "object",
+    "counterparty": "object",
+    "energy_wh": "float64",
+    "price_usd_per_kwh": "float64",
+    "amount_usd": "float64",
+    "reason": "object",
+}
 
 
 class EmsFederate(FederateLogic):
@@ -184,6 +209,8 @@ class EmsFederate(FederateLogic):
         self._clearing_price = np.full(n_intervals, np.nan)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
+        #: Awards and settlement lines received since the last write, as table rows.
+        self._received: dict[str, list[tuple]] = {folder: [] for folder in _RECEIVED_COLUMNS}
         self._flush_clock = FlushClock(
             flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
         )
@@ -286,9 +313,34 @@ class EmsFederate(FederateLogic):
                 for award in parsed.awards
             )
             self._awarded_net_wh[parsed.interval_index, index] = signed
+            self._received["household_awards"].extend(
+                (
+                    parsed.interval_index,
+                    household,
+                    award.order_id,
+                    award.side,
+                    award.pool,
+                    award.quantity_wh,
+                    award.price_usd_per_kwh,
+                    award.counterparty,
+                )
+                for award in parsed.awards
+            )
             self._observe(parsed)
         elif isinstance(parsed, SettlementMessage):
             self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
+            self._received["household_settlements"].extend(
+                (
+                    parsed.interval_index,
+                    household,
+                    line.counterparty,
+                    line.energy_wh,
+                    line.price_usd_per_kwh,
+                    line.amount_usd,
+                    line.reason,
+                )
+                for line in parsed.lines
+            )
         elif isinstance(parsed, RejectedMessage):
             self._rejections += len(parsed.rejections)
             log.warning(
@@ -431,8 +483,11 @@ class EmsFederate(FederateLogic):
         self._write_records(
             results, end_step=self._grid.n_steps, end_interval=self._grid.n_intervals
         )
+        for folder in _RECEIVED_COLUMNS:
+            # Written also when nothing was received (a market that never traded or settled).
+            self._table(results, folder)
         for table in self._tables.values():
-            table.finish(empty=_NO_PLANS if table.name.startswith("optimizing_plans/") else None)
+            table.finish(empty=_EMPTY_TABLES.get(table.name.split("/")[0]))
 
     def _table(self, results: RunFolder, folder: str) -> PartedTable:
         name = f"{folder}/{self._name}.parquet"
@@ -456,6 +511,10 @@ class EmsFederate(FederateLogic):
                 self._interval_records(slice(self._written_intervals, end_interval))
             )
             self._written_intervals = end_interval
+        for folder, rows in self._received.items():
+            if rows:
+                self._table(results, folder).append(_received_records(folder, rows))
+                rows.clear()
         if any(hasattr(group, "solves") for group in self._groups):
             plans = self._table(results, "optimizing_plans")
             # Plans are stored group by group: a section per group.
@@ -529,5 +588,19 @@ def _plan_records(
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
 
-#: The plans table of optimizing groups that never planned.
-_NO_PLANS = pd.DataFrame([], columns=list(PLAN_COLUMNS))
+def _received_records(folder: str, rows: list[tuple]) -> pd.DataFrame:
+    """Rows of the table ``folder`` (``household_awards`` or ``household_settlements``)."""
+    columns = _RECEIVED_COLUMNS[folder]
+    return pd.DataFrame(rows, columns=list(columns)).astype(columns)
+
+
+_RECEIVED_COLUMNS = {
+    "household_awards": AWARD_COLUMNS,
+    "household_settlements": SETTLEMENT_LINE_COLUMNS,
+}
+#: What a table that never got a row is written as, by folder: the plans of optimizing groups
+#: that never planned; no awards or settlement lines received.
+_EMPTY_TABLES = {
+    "optimizing_plans": pd.DataFrame([], columns=list(PLAN_COLUMNS)),
+    **{folder: _received_records(folder, []) for folder in _RECEIVED_COLUMNS},
+}
