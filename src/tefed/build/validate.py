@@ -139,7 +139,7 @@ def compiled_feeder_warnings(
     if not isinstance(grid, GridConfig):
         return []
     engine = separate_engine()
-    load_feeder(grid.feeder.model_dump(), base_dir, engine=engine)
+    load_feeder(grid.feeder, base_dir, engine=engine)
     table = federation.households_frame()
     supply = supply_points(table["bus"].tolist(), engine)
     supply.insert(0, "bus", table["bus"].astype(str).str.lower().to_numpy())

@@ -178,12 +178,16 @@ def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
 def bus_base_kv(buses: Sequence[str], engine=dss) -> np.ndarray:
     """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none).
 
-    ``engine``: the process's OpenDSS engine, or a context of its own (`compile_feeder`).
+    ``engine``: the process's OpenDSS engine, or a context of its own (`compile_feeder`). A bus
+    OpenDSS does not know, or any bus before a solve or ``CalcVoltageBases`` has built the
+    circuit's bus list, has no base.
     """
+    if engine.Circuit.NumBuses() == 0:
+        return np.full(len(buses), np.nan)
     base = {}
     for bus in dict.fromkeys(bus_name(bus) for bus in buses):
-        engine.Circuit.SetActiveBus(bus)
-        base[bus] = engine.Bus.kVBase() or np.nan
+        found = engine.Circuit.SetActiveBus(bus) >= 0
+        base[bus] = (engine.Bus.kVBase() or np.nan) if found else np.nan
     return np.array([base[bus_name(bus)] for bus in buses], dtype=float)
 
 
