@@ -104,11 +104,9 @@ def price_warnings(federation: FederationFile) -> list[PlausibilityWarning]:
     """
     prices = role_config(federation, "price_feed")
     market = role_config(federation, "market")
-    if not (
-        isinstance(prices, PriceFeedConfig) and isinstance(prices.wholesale, CsvWholesaleConfig)
-    ):
+    if market is None or not isinstance(prices, PriceFeedConfig):
         return []
-    if market is None:
+    if not isinstance(prices.wholesale, CsvWholesaleConfig):
         return []
     mechanism_type = MECHANISM_TYPES[market.mechanism]
     households_read = any(

@@ -13,6 +13,7 @@ scenario runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,7 @@ def compiled_feeder_warnings(
     grid = role_config(federation, "grid")
     if not isinstance(grid, GridConfig):
         return []
-    engine = separate_engine()
+    engine = _checking_engine()
     load_feeder(grid.feeder, base_dir, engine=engine)
     table = federation.households_frame()
     supply = supply_points(table["bus"].tolist(), engine)
@@ -146,3 +147,13 @@ def compiled_feeder_warnings(
     supply.insert(0, "household_id", table["household_id"].to_numpy())
     source_bus, source_voltage_pu = network_source(engine)
     return feeder_warnings(federation, supply, source_bus, source_voltage_pu)
+
+
+@functools.cache
+def _checking_engine() -> Any:
+    """The one OpenDSS engine of its own that every check of this process compiles into.
+
+    An engine is never freed (each new one keeps about 10 MB with the IEEE European LV feeder),
+    so a sweep checking hundreds of points reuses one; compiling clears it first.
+    """
+    return separate_engine()
