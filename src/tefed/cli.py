@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "build":
             return _build(arguments.scenario, arguments.output)
         if arguments.command == "validate":
-            return _validate(arguments.scenario, _overrides(arguments.assignments))
+            return _validate(arguments.scenario, _overrides(arguments.assignments), console)
         if arguments.command == "schema":
             return _schema(arguments.output)
         if arguments.command == "powerflow":
@@ -188,18 +188,28 @@ def _build(scenario_path: Path, output: Path) -> int:
     return 0
 
 
-def _validate(scenario_path: Path, overrides: dict[str, Any]) -> int:
-    # Every stage (fields, data files, building on the feeder) reports its problems at once.
+def _validate(scenario_path: Path, overrides: dict[str, Any], console: Console) -> int:
+    # Every stage (fields, data files, building on the feeder) reports its problems at once;
+    # plausibility warnings are printed and leave the exit code 0.
     check = check_scenario(scenario_path, Path.cwd(), overrides)
+    print_warnings(console, [warning.as_dict() for warning in check.warnings])
     if check.problems or check.scenario is None:
         raise InputError(check.source, check.problems)
     scenario = check.scenario
     households = sum(group.count for group in scenario.households)
+    warned = f"; {len(check.warnings)} warning(s)" if check.warnings else ""
     print(
         f"{scenario_path}: valid ({households} households, "
-        f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps)"
+        f"{scenario.time.duration_s} s at {scenario.time.grid_step_s} s steps){warned}"
     )
     return 0
+
+
+def print_warnings(console: Console, warnings: list[dict[str, Any]]) -> None:
+    """Print each plausibility warning (a dict as ``summary.json`` lists them), labelled."""
+    for warning in warnings:
+        text = f"{warning['check']}: {warning['message']}"
+        console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _schema(output: Path | None) -> int:
@@ -273,6 +283,7 @@ def _run(
     summary = outcome.run_folder.read_json("summary.json")
     Console().print(kpi_table(summary))
     Console().print(community_table(summary, outcome.wall_time_s))
+    print_warnings(console, summary["warnings"])
     print(outcome.run_folder.path)
     return 0
 

@@ -20,10 +20,12 @@ from tefed.analysis import (
     market_kpis,
     received_messages,
 )
+from tefed.build.plausibility import price_warnings, recorded_feeder_warnings
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
+from tefed.domain.plausibility import PlausibilityWarning, feeder_losses_warning
 
 #: Largest per-step energy mismatch accepted between substation and households + losses: this
 #: much [Wh], plus ``ENERGY_BALANCE_RELATIVE_TOLERANCE`` of the largest substation energy of a
@@ -68,6 +70,7 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_dlmp", None),
         ("market_binding_branches", None),
         ("feeder_households", None),
+        ("feeder_source", None),
         ("grid_nodes", None),
         ("grid_elements", None),
         ("grid_unbalance", None),
@@ -205,8 +208,10 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
     -------
     dict
         ``scenario``, ``seed``, ``time``; ``households`` (per household), ``community``,
-        ``pcc``, ``grid``, ``voltage``, ``market``, ``checks`` where their tables exist, and
-        ``households_not_recorded_by_tefed`` when some households ran in an external program.
+        ``pcc``, ``grid``, ``voltage``, ``market``, ``checks`` where their tables exist,
+        ``households_not_recorded_by_tefed`` when some households ran in an external program,
+        and ``warnings``: the plausibility warnings of the set-up and of the feeder's losses
+        (`tefed.domain.plausibility`), each as a dict, empty when there are none.
     """
     time = federation.tefed.time
     step_s = float(time.grid_step_s)
@@ -284,7 +289,26 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
     elif {"household_awards", "household_intervals"} <= tables.keys():
         summary["market"] = _received_market(federation, tables)
     summary["checks"] = _checks(federation, tables, households, unrecorded)
+    summary["warnings"] = [warning.as_dict() for warning in _warnings(federation, tables, summary)]
     return summary
+
+
+def _warnings(
+    federation: FederationFile, tables: dict[str, pd.DataFrame], summary: dict[str, Any]
+) -> list[PlausibilityWarning]:
+    """The run's plausibility warnings: the feeder as the grid recorded it, its losses, prices.
+
+    Runs recorded before the grid wrote ``feeder_source`` (and the supply columns of
+    ``feeder_households``) get no feeder warnings.
+    """
+    warnings = []
+    attached, source = tables.get("feeder_households"), tables.get("feeder_source")
+    if attached is not None and source is not None and "base_kv_ll" in attached:
+        warnings += recorded_feeder_warnings(federation, attached, source)
+    losses = feeder_losses_warning(summary.get("pcc", {}).get("losses_pct"))
+    if losses is not None:
+        warnings.append(losses)
+    return warnings + price_warnings(federation)
 
 
 _NO_HOUSEHOLDS = pd.DataFrame(

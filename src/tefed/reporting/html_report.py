@@ -1,9 +1,11 @@
 """One self-contained HTML page of a run (``tefed report RUN``): readable offline, shareable.
 
-The page holds the run's metadata, the scenario as the federation file resolved it, the main
-KPIs and the per-household, market, grid and check tables of ``summary.json``, the failures and
-warnings the run recorded (``status.json``, warnings and errors in ``logs/``), every plot of
-``plots/`` embedded as a base64 PNG, and the whole ``summary.json`` at the end. A run that failed
+The page opens with the summary's plausibility warnings (``warnings``: a set-up that runs but is
+unlikely to be what was meant), then holds the run's metadata, the scenario as the federation
+file resolved it, the main KPIs and the per-household, market, grid and check tables of
+``summary.json``, the failures and warnings the run recorded (``status.json``, warnings and
+errors in ``logs/``), every plot of ``plots/`` embedded as a base64 PNG, and the whole
+``summary.json`` at the end. A run that failed
 before its summary was written still gets a page with what it has; a summary of a failed run
 (``incomplete``) is labelled as covering only the intervals the run completed.
 """
@@ -66,6 +68,7 @@ def render_report(folder: RunFolder) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_text(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{_text(title)}</h1>",
+        _plausibility_section(summary),
         _run_section(folder, federation, status, summary),
         _problems_section(folder, status, summary),
         _scenario_section(federation),
@@ -119,6 +122,30 @@ def _pairs(mapping: dict[str, Any]) -> str:
         if not isinstance(value, dict) and not (isinstance(value, list) and len(value) > 12)
     ]
     return _table(["name", "value"], rows) if rows else ""
+
+
+def _plausibility_section(summary: dict[str, Any] | None) -> str:
+    """The summary's plausibility warnings, first on the page (nothing when there are none)."""
+    warnings = (summary or {}).get("warnings") or []
+    if not warnings:
+        return ""
+    items = []
+    for warning in warnings:
+        unit = f" {warning['unit']}" if warning["unit"] else ""
+        measured = (
+            f" ({_text(format_value(warning['value'], '.4g'))}{_text(unit)}; threshold "
+            f"{_text(format_value(warning['threshold'], '.4g'))}{_text(unit)})"
+            if warning["value"] is not None
+            else ""
+        )
+        items.append(
+            f"<li><b>{_text(warning['check'])}</b>{measured}: {_text(warning['message'])}</li>"
+        )
+    return (
+        f"<div class='note'><h2>Warnings: {len(warnings)} about this set-up</h2>"
+        "<p>The run worked, but its set-up is unlikely to be what was meant; read these "
+        f"before the results.</p><ul>{''.join(items)}</ul></div>"
+    )
 
 
 def _run_section(

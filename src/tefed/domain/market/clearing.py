@@ -334,3 +334,11 @@ class Mechanism(Protocol):
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """The outcome of the interval whose gate has closed, from its whole book."""
+
+
+#: Every mechanism's type by its scenario name (``market.mechanism``), for what a mechanism
+#: declares about itself before one is built (e.g. ``uses_wholesale_price``).
+MECHANISM_TYPES: dict[str, type[Mechanism]] = {
+    mechanism.name: mechanism
+    for mechanism in (DoubleAuction, CurveClearing, NetworkClearing, ContinuousMarket)
+}

@@ -2,7 +2,9 @@
 
 The grid federate reads the feeder's lines, transformers and switches once at initialization and
 passes them here as edge arrays; `bus_distances_m` gives every bus its cable distance from the
-source for voltage-profile plots (voltage against distance).
+source for voltage-profile plots (voltage against distance), and `buses_behind` tells which
+buses the source reaches only through a distribution transformer (the plausibility checks of
+`tefed.domain.plausibility`).
 """
 
 from __future__ import annotations
@@ -222,4 +224,76 @@ def bus_distances_m(
         index=pd.Index(buses, name="bus"),
         name="distance_m",
         dtype=float,
+    )
+
+
+def buses_behind(
+    from_bus: np.ndarray | list[str],
+    to_bus: np.ndarray | list[str],
+    crossing: np.ndarray | list[bool],
+    source_bus: str,
+    buses: np.ndarray | list[str],
+) -> np.ndarray:
+    """Which buses the source reaches only across a marked edge (e.g. a transformer).
+
+    Parameters
+    ----------
+    from_bus, to_bus : sequence of str
+        Terminal buses of each edge (line, transformer winding, switch); node suffixes are
+        dropped and names compared case-insensitively.
+    crossing : sequence of bool
+        Per edge, whether it is one of the marked edges.
+    source_bus : str
+        Bus of the source.
+    buses : sequence of str
+        The buses to answer for.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per bus of ``buses``: True where the source reaches it, but not without a marked edge;
+        False for the source itself, for buses it reaches over unmarked edges alone, and for
+        buses it does not reach at all.
+
+    Notes
+    -----
+    Edges are undirected. A bus is behind a marked edge when it is connected to the source in
+    the whole graph but not in the graph without the marked edges (connected components,
+    ``scipy.sparse.csgraph.connected_components``); on a radial feeder that is when the one path
+    from the source crosses a marked edge.
+
+    Examples
+    --------
+    A line to ``a``, a transformer (marked) to ``b``, a line on to ``c``; ``x`` is isolated:
+
+    >>> buses_behind(["s", "a", "b", "x"], ["a", "b", "c", "y"], [False, True, False, False],
+    ...     "S", ["s", "a", "b", "c.1", "x", "z"]).tolist()
+    [False, False, True, True, False, False]
+    """
+    start = [bus_name(bus) for bus in from_bus]
+    end = [bus_name(bus) for bus in to_bus]
+    marked = np.asarray(crossing, dtype=bool)
+    if not len(start) == len(end) == marked.size or marked.ndim != 1:
+        raise ValueError(
+            f"from_bus, to_bus, crossing: got {len(start)}, {len(end)} and shape {marked.shape}; "
+            "expected one bus pair and one flag per edge"
+        )
+    source = bus_name(source_bus)
+    names = list(dict.fromkeys([source, *start, *end]))
+    position = {bus: k for k, bus in enumerate(names)}
+    ends = np.array([[position[a], position[b]] for a, b in zip(start, end, strict=True)])
+    ends = ends.reshape(-1, 2)
+
+    def reached(keep: np.ndarray) -> np.ndarray:
+        """Which of ``names`` are connected to the source over the kept edges."""
+        graph = sparse.csr_array(
+            (np.ones(int(keep.sum())), (ends[keep, 0], ends[keep, 1])),
+            shape=(len(names), len(names)),
+        )
+        _, label = csgraph.connected_components(graph, directed=False)
+        return label == label[position[source]]
+
+    behind = reached(np.ones(marked.size, dtype=bool)) & ~reached(~marked)
+    return np.array(
+        [bool(behind[position[bus]]) if bus in position else False for bus in map(bus_name, buses)]
     )

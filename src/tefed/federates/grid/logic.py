@@ -33,6 +33,7 @@ from tefed.contract.time_grid import TimeGrid
 from tefed.domain.grid_metrics import LoadingStatistics, VoltageStatistics
 from tefed.io.opendss.engine import OpenDssFeeder
 from tefed.io.opendss.feeder_loader import household_attachment, load_feeder
+from tefed.io.opendss.model import network_source, supply_points
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class GridFederate(FederateLogic):
             if not shard.is_batched
         ]
         self._bus_distance_m = self._feeder.bus_distance_m()
+        # For the summary's plausibility warnings (tefed.domain.plausibility).
+        self._supply = supply_points(self._attachment["bus"].tolist())
+        self._source = network_source()
         self._allocate_records(config)
 
     def _allocate_records(self, config: GridConfig) -> None:
@@ -252,7 +256,12 @@ class GridFederate(FederateLogic):
             attachment = self._attachment.drop(columns="name")
             attachment.insert(0, "household_id", self._ids)
             attachment["distance_m"] = self._bus_distance_m.reindex(attachment["bus"]).to_numpy()
+            for column in self._supply.columns:
+                attachment[column] = self._supply[column].to_numpy()
             results.write_parquet("feeder_households.parquet", attachment)
+            source_bus, source_voltage_pu = self._source
+            source = pd.DataFrame({"bus": [source_bus], "voltage_setpoint_pu": [source_voltage_pu]})
+            results.write_parquet("feeder_source.parquet", source)
             results.write_text("feeder.dss", self._dss_text)
             self._feeder_written = True
         results.write_parquet("grid_nodes.parquet", self._node_table())

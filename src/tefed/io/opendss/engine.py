@@ -20,10 +20,12 @@ import opendssdirect as dss
 import pandas as pd
 
 from tefed.domain.grid_metrics import voltage_unbalance_factor_pct
-from tefed.domain.network.feeder_topology import bus_distances_m, bus_name, length_to_m
+from tefed.domain.network.feeder_topology import bus_distances_m, bus_name
 from tefed.io.opendss.model import (
     bus_base_kv,
+    feeder_edges,
     feeder_nodes,
+    network_source,
     node_base_v,
     run_command,
     solve_snapshot,
@@ -225,32 +227,9 @@ class OpenDssFeeder:
 
     def bus_distance_m(self) -> pd.Series:
         """Cable distance of every bus from the source [m] (NaN where not reachable)."""
-        altdss = dss.to_altdss()
-        lines = altdss.Line
-        from_bus = list(lines.Bus1)
-        to_bus = list(lines.Bus2)
-        # A line without units of its own is in its line code's units; without either, the
-        # length is taken as metres (it only places nodes on the profile plot).
-        code_units = dict(
-            zip(
-                (name.lower() for name in altdss.LineCode.Name),
-                altdss.LineCode.Units.to_array().tolist(),
-                strict=True,
-            )
-        )
-        none_units = np.array(
-            [code_units.get(code.lower(), 0) or 4 for code in lines.LineCode_str], dtype=np.int64
-        )
-        length_m = list(
-            length_to_m(lines.Length.to_array(), lines.Units.to_array(), none_units=none_units)
-        )
-        for buses in altdss.Transformer.Buses:
-            for other in buses[1:]:
-                from_bus.append(buses[0])
-                to_bus.append(other)
-                length_m.append(0.0)
-        source = bus_name(altdss.Vsource.Bus1[0])
-        distances = bus_distances_m(from_bus, to_bus, np.asarray(length_m), source)
+        edges = feeder_edges()
+        source, _ = network_source()
+        distances = bus_distances_m(edges["from_bus"], edges["to_bus"], edges["length_m"], source)
         return pd.Series(distances).reindex(sorted(set(self.node_buses)))
 
     def solve(self, power_kw: np.ndarray, reactive_power_kvar: np.ndarray) -> FeederState:

@@ -1,4 +1,5 @@
-"""Compiling an OpenDSS feeder and reading what it holds (nodes, load points, voltages).
+"""Compiling an OpenDSS feeder and reading what it holds (nodes, load points, voltages, edges,
+the source and how it supplies each bus).
 
 With `tefed.io.opendss.engine` (the step-by-step power flow), the only code of the project
 that imports opendssdirect. A feeder is either an OpenDSS master file (any feeder a distribution
@@ -16,7 +17,8 @@ import numpy as np
 import opendssdirect as dss
 import pandas as pd
 
-from tefed.domain.network.feeder_topology import bus_name
+from tefed.domain.network.feeder_topology import bus_name, buses_behind, length_to_m
+from tefed.domain.plausibility import LOW_VOLTAGE_MAX_KV_LL
 
 #: How regulator controls behave during the run.
 REGULATOR_MODES = ("automatic", "locked")
@@ -173,13 +175,140 @@ def _split_bus(bus1: str, phases: int) -> tuple[str, list[int]]:
     return bus, phase_nodes
 
 
-def bus_base_kv(buses: list[str]) -> np.ndarray:
-    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
+def bus_base_kv(buses: Sequence[str], engine=dss) -> np.ndarray:
+    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none).
+
+    ``engine``: the process's OpenDSS engine, or a context of its own (`compile_feeder`). A bus
+    OpenDSS does not know, or any bus before a solve or ``CalcVoltageBases`` has built the
+    circuit's bus list, has no base.
+    """
+    if engine.Circuit.NumBuses() == 0:
+        return np.full(len(buses), np.nan)
     base = {}
     for bus in dict.fromkeys(bus_name(bus) for bus in buses):
-        dss.Circuit.SetActiveBus(bus)
-        base[bus] = dss.Bus.kVBase() or np.nan
+        found = engine.Circuit.SetActiveBus(bus) >= 0
+        base[bus] = (engine.Bus.kVBase() or np.nan) if found else np.nan
     return np.array([base[bus_name(bus)] for bus in buses], dtype=float)
+
+
+def network_source(engine=dss) -> tuple[str, float]:
+    """The circuit's source bus (lower case, no node suffix) and its voltage setpoint [pu].
+
+    The first voltage source is the circuit's own (``New Circuit`` creates ``Vsource.source``);
+    ``engine`` as in `bus_base_kv`.
+
+    Examples
+    --------
+    >>> compile_feeder(script_text="New Circuit.demo bus1=Sub.1.2.3 basekv=0.4 pu=1.02")
+    >>> network_source()
+    ('sub', 1.02)
+    """
+    if engine.Basic.NumCircuits() == 0 or not engine.Vsources.First():
+        raise ValueError("no circuit with a voltage source is compiled: call compile_feeder")
+    return bus_name(engine.CktElement.BusNames()[0]), float(engine.Vsources.PU())
+
+
+def feeder_edges(engine=dss) -> pd.DataFrame:
+    """The compiled feeder's lines and transformer windings as edges between its buses.
+
+    Parameters
+    ----------
+    engine : optional
+        As in `bus_base_kv`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line (``kind`` ``line``, ``from_bus`` its bus 1, ``to_bus`` its bus 2,
+        ``length_m`` [m]) and per further winding of a transformer (``kind`` ``transformer``,
+        from its first winding's bus to that winding's, ``length_m`` 0); buses as OpenDSS
+        names them, with node suffixes.
+
+    Notes
+    -----
+    A line without units of its own is in its line code's units; without either, its length is
+    taken as metres (lengths only place nodes on the voltage-profile plot).
+    """
+    altdss = engine.to_altdss()
+    lines = altdss.Line
+    code_units = dict(
+        zip(
+            (name.lower() for name in altdss.LineCode.Name),
+            altdss.LineCode.Units.to_array().tolist(),
+            strict=True,
+        )
+    )
+    none_units = np.array(
+        [code_units.get(code.lower(), 0) or 4 for code in lines.LineCode_str], dtype=np.int64
+    )
+    line_edges = pd.DataFrame(
+        {
+            "kind": "line",
+            "from_bus": pd.Series(list(lines.Bus1), dtype=object),
+            "to_bus": pd.Series(list(lines.Bus2), dtype=object),
+            "length_m": length_to_m(
+                lines.Length.to_array(), lines.Units.to_array(), none_units=none_units
+            ),
+        }
+    )
+    windings = [(buses[0], other) for buses in altdss.Transformer.Buses for other in buses[1:]]
+    transformer_edges = pd.DataFrame(
+        {
+            "kind": "transformer",
+            "from_bus": pd.Series([pair[0] for pair in windings], dtype=object),
+            "to_bus": pd.Series([pair[1] for pair in windings], dtype=object),
+            "length_m": np.zeros(len(windings)),
+        }
+    )
+    return pd.concat([line_edges, transformer_edges], ignore_index=True)
+
+
+def supply_points(buses: Sequence[str], engine=dss) -> pd.DataFrame:
+    """How the source supplies each bus: its voltage level and the transformers on the way.
+
+    Parameters
+    ----------
+    buses : sequence of str
+        Buses to describe (node suffixes are dropped).
+    engine : optional
+        As in `bus_base_kv`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bus of ``buses``, in order: ``base_kv_ll`` (√3 times OpenDSS's
+        line-to-neutral base [kV], NaN without a base) and ``behind_lv_transformer`` (the source
+        reaches the bus only through a transformer whose secondary base is at most
+        `tefed.domain.plausibility.LOW_VOLTAGE_MAX_KV_LL`, see
+        `tefed.domain.network.feeder_topology.buses_behind`).
+
+    Examples
+    --------
+    An 11 kV source, a transformer to a 0.4 kV busbar, a line on to a street:
+
+    >>> compile_feeder(script_text="\\n".join([
+    ...     "New Circuit.demo bus1=mv basekv=11 pu=1.0",
+    ...     "New Transformer.t phases=3 windings=2 buses=[mv lv] conns=[delta wye] "
+    ...     "kvs=[11 0.4] kvas=[250 250]",
+    ...     "New Line.l bus1=lv bus2=street phases=3 length=0.1 units=km",
+    ...     "Set VoltageBases=[11 0.4]", "CalcVoltageBases"]))
+    >>> supply_points(["mv", "street.1"]).round(3).to_dict("list")
+    {'base_kv_ll': [11.0, 0.4], 'behind_lv_transformer': [False, True]}
+    """
+    edges = feeder_edges(engine)
+    transformers = edges[edges["kind"] == "transformer"]
+    secondary_kv_ll = np.sqrt(3.0) * bus_base_kv(transformers["to_bus"].tolist(), engine)
+    lv_transformer = np.zeros(len(edges), dtype=bool)
+    lv_transformer[transformers.index.to_numpy()] = secondary_kv_ll <= LOW_VOLTAGE_MAX_KV_LL
+    source, _ = network_source(engine)
+    return pd.DataFrame(
+        {
+            "base_kv_ll": np.sqrt(3.0) * bus_base_kv(list(buses), engine),
+            "behind_lv_transformer": buses_behind(
+                edges["from_bus"], edges["to_bus"], lv_transformer, source, list(buses)
+            ),
+        }
+    )
 
 
 def node_base_v(names: Sequence[str]) -> np.ndarray:

@@ -22,6 +22,7 @@ from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import BRANCH_COLUMNS
 from tefed.io.market_network import MarketNetwork
 from tefed.io.opendss.feeder_loader import load_feeder
+from tefed.io.opendss.model import bus_base_kv, network_source
 
 
 def separate_engine() -> Any:
@@ -131,7 +132,7 @@ def network_branches(engine: Any = dss) -> pd.DataFrame:
     rows = _line_rows(engine) + _transformer_rows(engine)
     table = pd.DataFrame(rows, columns=list(BRANCH_COLUMNS))
     table["phases"] = table["phases"].astype(np.int64)
-    base = _bus_base_kv(engine, table["to_bus"])
+    base = bus_base_kv(table["to_bus"].tolist(), engine)
     table["base_kv_ln"] = base
     lines = (table["kind"] == "line").to_numpy()
     # Lines carry NormAmps in the rating column until the bus base is known.
@@ -141,24 +142,6 @@ def network_branches(engine: Any = dss) -> pd.DataFrame:
         np.inf,
     )
     return table
-
-
-def network_source(engine: Any = dss) -> tuple[str, float]:
-    """The circuit's source bus (lower case, no node suffix) and its voltage setpoint [pu].
-
-    The first voltage source is the circuit's own (``New Circuit`` creates ``Vsource.source``);
-    ``engine`` as in `network_branches`.
-
-    Examples
-    --------
-    >>> from tefed.io.opendss.model import compile_feeder
-    >>> compile_feeder(script_text="New Circuit.demo bus1=Sub.1.2.3 basekv=0.4 pu=1.02")
-    >>> network_source()
-    ('sub', 1.02)
-    """
-    if engine.Basic.NumCircuits() == 0 or not engine.Vsources.First():
-        raise ValueError("no circuit with a voltage source is compiled: call compile_feeder")
-    return bus_name(engine.CktElement.BusNames()[0]), float(engine.Vsources.PU())
 
 
 def _line_rows(engine: Any) -> list[tuple]:
@@ -254,12 +237,3 @@ def _transformer_rows(engine: Any) -> list[tuple]:
                 )
         found = engine.Transformers.Next()
     return rows
-
-
-def _bus_base_kv(engine: Any, buses: pd.Series) -> np.ndarray:
-    """Line-to-neutral base voltage of each bus [kV] (NaN where OpenDSS has none)."""
-    base = {}
-    for bus in dict.fromkeys(buses):
-        engine.Circuit.SetActiveBus(bus)
-        base[bus] = engine.Bus.kVBase() or np.nan
-    return np.array([base[bus] for bus in buses], dtype=float)
