@@ -76,6 +76,8 @@ KPI_LABELS: dict[str, str] = {
     "range_low_pu": "lower end of the voltage range",
     "range_high_pu": "upper end of the voltage range",
     "upper_limit_pu": "upper voltage limit",
+    "outside_ansi_range_a_household_steps": "outside ANSI C84.1 range A",
+    "outside_ansi_range_a_household_minutes": "outside ANSI C84.1 range A",
     # market
     "mechanism": "mechanism",
     "trades": "trades",
