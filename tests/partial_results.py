@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
 
+import pandas as pd
+import pytest
+from federations import lockstep_run, short_scenario_data, write_federation
+
+from tefed.contract.federation_file import FederationFile
+from tefed.contract.logic import StepInputs, StepOutputs
 from tefed.contract.run_folder import RunFolder
+from tefed.federates.builtin import builtin_logic
+from tefed.federates.market.logic import MarketFederate
+from tefed.runtime.lockstep import run_lockstep
+
+#: The market fails in the second hour of the two-hour run: the first hour was flushed.
+FAILURE_AT_S = 5400
+FIRST_HOUR_STEPS_END_S = 3600
+
+
+class MarketFailingMidRun(MarketFederate):
+    """The built-in market, raising at `FAILURE_AT_S`."""
+
+    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
+        if time_s >= FAILURE_AT_S:
+            raise RuntimeError("injected market failure")
+        return super().step(time_s, inputs)
+
+
+def complete_and_failed_runs(folder: Path) -> tuple[RunFolder, RunFolder]:
+    """The short federation run to the end, and run until its market fails (no report)."""
+    path = write_federation(folder, short_scenario_data())
+    complete = lockstep_run(path, folder / "complete")
+    federation = FederationFile.model_validate_json(path.read_text())
+    failed = RunFolder(folder / "failed")
+    failed.write_text("federation.json", federation.to_json_text())
+    failed.mark_running()
+    factories = {**builtin_logic(), "market": MarketFailingMidRun}
+    with pytest.raises(RuntimeError, match="injected market failure"):
+        run_lockstep(federation, path.parent, failed, factories)
+    failed.mark_failed("market", "injected market failure")
+    return complete, failed
+
 
 #: Tables every run of the default scenario writes, and whether they are per step (``time_s``).
 TABLES = {

@@ -14,7 +14,9 @@ The sub-packages are the layers, from the bottom up; a layer imports only layers
   the conformance probe;
 - ``scenario``: the scenario file, its models and reference;
 - ``build``: scenario to federation file, validation;
-- ``analysis``: KPIs, balance checks, the run summary and run comparison;
+- ``analysis``: KPIs, balance checks, the run summary, run comparison and KPI labels;
+- ``results``: ``tefed.results.load(run_folder)``, a run's tables, summary, status and
+  federation file for analysis in Python;
 - ``reporting``: plots and the HTML report;
 - ``federates``: one logic class and ``python -m`` program per role;
 - ``run``: the runner (``tefed run``), the lockstep command and the power flow command;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from tefed.contract.federation_file import FederationFile, federation_base_dir, 
 from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation
-from tefed.scenario.model import load_scenario
+from tefed.scenario.model import load_scenario, results_root_problems
 from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tefed", description="Transactive Energy FEDeration: co-simulate local energy markets."
     )
+    parser.add_argument("--version", action="version", version=f"tefed {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="resolve a scenario into a federation file")
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a scenario or a federation file end to end")
     run.add_argument("source", type=Path, help="scenario (.yaml) or federation file (.json)")
     run.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    run.add_argument(
+        "--results",
+        type=Path,
+        metavar="DIR",
+        help="write the run folder under DIR/<scenario>/ instead of the scenario's "
+        "run.results_root (relative to the working directory)",
+    )
     _add_set_option(run)
     run.add_argument(
         "--lockstep",
@@ -138,10 +147,19 @@ def main(argv: list[str] | None = None) -> int:
             console,
             arguments.lockstep,
             _overrides(arguments.assignments),
+            arguments.results,
         )
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
+
+
+def package_version() -> str:
+    """The installed version of tefed (``unknown`` when run from a source tree not installed)."""
+    try:
+        return importlib.metadata.version("tefed")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _add_set_option(command: argparse.ArgumentParser) -> None:
@@ -246,9 +264,17 @@ def _run(
     console: Console,
     lockstep: bool = False,
     overrides: dict[str, Any] | None = None,
+    results_root: Path | None = None,
 ) -> int:
     base_dir = Path.cwd()
+    if results_root is not None:
+        problems = results_root_problems(str(results_root))
+        if problems:
+            raise InputError("--results", problems)
+        results_root = base_dir / results_root
     if source.suffix.lower() in (".yaml", ".yml"):
+        if results_root is not None:
+            overrides = {**(overrides or {}), "run.results_root": str(results_root)}
         scenario, scenario_dir = load_scenario(source, overrides)
         draft = build_federation(
             scenario, scenario_dir, base_dir / "federation.json", base_dir, write_network=False
@@ -264,6 +290,8 @@ def _run(
                 str(source), ["--set changes a scenario (.yaml), not a federation file"]
             )
         federation = load_federation_file(source)
+        if results_root is not None:
+            federation = _with_results_root(federation, results_root)
         if lockstep:
             require_builtin_federates(federation, str(source))
         base_dir = federation_base_dir(source, federation.federate_entries()[0])
@@ -286,6 +314,14 @@ def _run(
     print_warnings(console, summary["warnings"])
     print(outcome.run_folder.path)
     return 0
+
+
+def _with_results_root(federation: FederationFile, results_root: Path) -> FederationFile:
+    """The federation with its run folders under ``results_root/<scenario>``, as a scenario
+    run with ``run.results_root`` set to ``results_root`` would have them."""
+    tefed = federation.tefed
+    results = tefed.results.model_copy(update={"root": str(results_root / tefed.scenario)})
+    return federation.model_copy(update={"tefed": tefed.model_copy(update={"results": results})})
 
 
 def _sweep(arguments: argparse.Namespace) -> int:

@@ -7,49 +7,27 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from federations import lockstep_run, short_scenario_data, write_federation
-from partial_results import TABLES, read_table
+from federations import short_scenario_data, write_federation
+from partial_results import (
+    FIRST_HOUR_STEPS_END_S,
+    TABLES,
+    MarketFailingMidRun,
+    complete_and_failed_runs,
+    read_table,
+)
 
 from tefed.analysis.summary import read_run_tables
 from tefed.cli import main
-from tefed.contract.federation_file import FederationFile
-from tefed.contract.logic import StepInputs, StepOutputs
 from tefed.contract.run_folder import RESULTS_INCOMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic
-from tefed.federates.market.logic import MarketFederate
 from tefed.reporting.report import write_report
 from tefed.run import lockstep_run as lockstep_command
-from tefed.runtime.lockstep import run_lockstep
-
-#: The market fails in the second hour of the two-hour run: the first hour was flushed.
-FAILURE_AT_S = 5400
-FIRST_HOUR_STEPS_END_S = 3600
-
-
-class MarketFailingMidRun(MarketFederate):
-    """The built-in market, raising at `FAILURE_AT_S`."""
-
-    def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
-        if time_s >= FAILURE_AT_S:
-            raise RuntimeError("injected market failure")
-        return super().step(time_s, inputs)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunFolder, RunFolder]:
     """The same federation run to the end, and run until its market fails."""
-    folder = tmp_path_factory.mktemp("partial")
-    path = write_federation(folder, short_scenario_data())
-    complete = lockstep_run(path, folder / "complete")
-    federation = FederationFile.model_validate_json(path.read_text())
-    failed = RunFolder(folder / "failed")
-    failed.write_text("federation.json", federation.to_json_text())
-    failed.mark_running()
-    factories = {**builtin_logic(), "market": MarketFailingMidRun}
-    with pytest.raises(RuntimeError, match="injected market failure"):
-        run_lockstep(federation, path.parent, failed, factories)
-    failed.mark_failed("market", "injected market failure")
-    return complete, failed
+    return complete_and_failed_runs(tmp_path_factory.mktemp("partial"))
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))

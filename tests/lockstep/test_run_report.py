@@ -74,7 +74,7 @@ def test_report_embeds_every_plot_and_the_kpis(dlmp_run, capsys):
         assert f"data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()}" in page
     assert 'src="plots/' not in page  # nothing points outside the page
     summary = dlmp_run.read_json("summary.json")
-    assert "market welfare [USD]" in page and summary["scenario"] in page
+    assert "Market welfare [USD]" in page and summary["scenario"] in page
     assert json.dumps(summary["market"]["welfare"]["welfare_usd"]) in page
 
 
@@ -159,3 +159,38 @@ def test_the_change_of_stored_energy_is_valued_beside_the_bills(short_lockstep_r
     assert summary["community_bill_less_stored_energy_usd"] == pytest.approx(
         summary["community_bill_usd"] - stored["value_usd"]
     )
+
+
+def test_report_opens_with_contents_and_plots_and_labels_every_kpi(short_lockstep_run, capsys):
+    assert main(["report", str(short_lockstep_run.path)]) == 0
+    page = short_lockstep_run.file("report.html").read_text()
+    body = page[: page.index('<h2 id="summary">')]  # the raw summary.json comes last
+    # A table of contents links every section; the plots come first, right after it.
+    contents = body[body.index("<nav>") : body.index("</nav>")]
+    for anchor in ("plots", "kpis", "households", "market", "grid", "checks", "inputs", "run"):
+        assert f'href="#{anchor}"' in contents and f'<h2 id="{anchor}">' in body
+    assert body.index("<h2", body.index("</nav>")) == body.index('<h2 id="plots">')
+    assert body.index('<h2 id="plots">') < body.index('<h2 id="kpis">') < body.index("<table")
+    # KPIs by label and unit, never by their keys.
+    for label in (
+        "Community bill [USD]",
+        "Self-sufficiency [%]",
+        "PCC import [kWh]",
+        "Volume-weighted trade price [USD/kWh]",
+        "Energy balance holds",
+    ):
+        assert f"<td>{label}</td>" in body or f"<th>{label}</th>" in body, label
+    summary = short_lockstep_run.read_json("summary.json")
+    keys = {
+        key
+        for section in ("community", "pcc", "market", "voltage", "checks")
+        for key in summary[section]
+    }
+    keys |= {key for row in summary["households"].values() for key in row}
+    assert not [key for key in keys if f"<td>{key}</td>" in body or f"<th>{key}</th>" in body]
+    # Inputs: the feeder, where data come from, the versions.
+    assert "<td>feeder</td><td>generated radial_lv" in body
+    assert "<td>household load profiles</td>" in body and "<td>helics</td>" in body
+    # Every table scrolls in its own box instead of widening the page.
+    assert body.count("<table>") == body.count('<div class="scroll"><table>')
+    assert ".scroll { overflow-x: auto" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,10 @@ def test_validate_and_build_accept_the_default_scenario(tmp_path, capsys, monkey
     assert "12 households" in capsys.readouterr().out
     assert main(["build", str(DEFAULT_SCENARIO), "-o", "fed/default.json"]) == 0
     assert (tmp_path / "fed" / "default.json").exists()
+
+
+def test_version_prints_the_installed_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tefed {importlib.metadata.version('tefed')}"

@@ -11,6 +11,13 @@ per household run by its own program). For an ems shard or a household program t
 names the federate itself; for the grid, it stands for every shard or household program of the
 federation. An interface ``only_with_reactive_power`` exists only when the households publish
 their reactive power (the role's configuration says so).
+
+Endpoints are *targeted* (HELICS's term): each names the endpoints it sends to, its role's
+``message_peers`` (the market every shard and household program, each of these the market).
+HELICS then coordinates the time of messages between exactly those federates. An endpoint that
+names none makes the broker a party to the time coordination of its federate, and at the end of
+a run the broker answered a federate that had just left, logging "unknown route and no broker,
+dropping message time_grant" in about every other run.
 """
 
 from __future__ import annotations
@@ -136,11 +143,18 @@ class FederateInterfaces:
     publications: tuple[Interface, ...]
     subscriptions: tuple[Interface, ...]
     endpoints: tuple[str, ...]
+    #: Endpoints this federate's endpoints send messages to.
+    message_peers: tuple[str, ...] = ()
 
     def helics_sections(self) -> dict[str, list[dict[str, Any]]]:
         """The ``publications``, ``subscriptions`` and ``endpoints`` of a HELICS configuration
-        (every publication and endpoint global, every subscription required; empty sections
-        left out)."""
+        (every publication and endpoint global, every subscription required, endpoints targeted
+        at their message peers; empty sections left out)."""
+        targets = (
+            {"targeted": True, "destination_targets": list(self.message_peers)}
+            if self.message_peers
+            else {}
+        )
         sections = {
             "publications": [
                 {"key": item.key, "type": item.helics_type, "unit": item.unit, "global": True}
@@ -150,7 +164,7 @@ class FederateInterfaces:
                 {"key": item.key, "type": item.helics_type, "unit": item.unit, "required": True}
                 for item in self.subscriptions
             ],
-            "endpoints": [{"name": name, "global": True} for name in self.endpoints],
+            "endpoints": [{"name": name, "global": True, **targets} for name in self.endpoints],
         }
         return {section: items for section, items in sections.items() if items}
 
@@ -165,12 +179,15 @@ class RoleInterfaces:
         The role's interfaces, in the order of its ``helics`` block.
     period : {"grid_step", "market_interval"}
         The time grid step the role's HELICS ``period`` is.
+    message_peers : tuple of InterfaceDeclaration
+        The endpoints the role's endpoints send messages to.
     """
 
     publications: tuple[InterfaceDeclaration, ...]
     subscriptions: tuple[InterfaceDeclaration, ...] = ()
     endpoints: tuple[InterfaceDeclaration, ...] = ()
     period: Literal["grid_step", "market_interval"] = "grid_step"
+    message_peers: tuple[InterfaceDeclaration, ...] = ()
 
     def publication_due(self, key: str) -> Cadence | None:
         """When the role's publication ``key`` is due; None if the role does not publish it."""
@@ -221,6 +238,7 @@ class RoleInterfaces:
             publications=values(self.publications),
             subscriptions=values(self.subscriptions),
             endpoints=tuple(key for key, _ in expand(self.endpoints)),
+            message_peers=tuple(key for key, _ in expand(self.message_peers)),
         )
 
 
@@ -257,6 +275,7 @@ ROLE_INTERFACES: dict[str, RoleInterfaces] = {
         ),
         subscriptions=_FORECASTS,
         endpoints=(InterfaceDeclaration(keys.shard_endpoint(SHARD)),),
+        message_peers=(InterfaceDeclaration(keys.MARKET_ENDPOINT),),
     ),
     "household": RoleInterfaces(
         publications=(
@@ -265,6 +284,7 @@ ROLE_INTERFACES: dict[str, RoleInterfaces] = {
         ),
         subscriptions=_FORECASTS,
         endpoints=(InterfaceDeclaration(keys.household_endpoint(HOUSEHOLD)),),
+        message_peers=(InterfaceDeclaration(keys.MARKET_ENDPOINT),),
     ),
     "grid": RoleInterfaces(
         publications=(
@@ -295,6 +315,10 @@ ROLE_INTERFACES: dict[str, RoleInterfaces] = {
             *_prices("vector", keys.WHOLESALE_PRICE_FORECAST),
         ),
         endpoints=(InterfaceDeclaration(keys.MARKET_ENDPOINT),),
+        message_peers=(
+            InterfaceDeclaration(keys.shard_endpoint(SHARD)),
+            InterfaceDeclaration(keys.household_endpoint(HOUSEHOLD)),
+        ),
     ),
 }
 

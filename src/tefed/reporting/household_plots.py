@@ -23,8 +23,12 @@ import pandas as pd
 #: Calendar of a run: simulated seconds to local timestamps.
 Calendar = Callable[[np.ndarray], pd.DatetimeIndex]
 
-#: Up to this many households get a line and a box each; more are grouped.
+#: Up to this many households get a box each; more are grouped.
 MAX_HOUSEHOLDS_SHOWN = 40
+#: Colours of household lines, all distinct (matplotlib's "tab10"); a figure draws at most this
+#: many households as lines of their own and shows the others together.
+HOUSEHOLD_COLOURS = tuple(plt.get_cmap("tab10").colors)
+MAX_HOUSEHOLD_LINES = len(HOUSEHOLD_COLOURS)
 
 
 def household_voltages_figure(
@@ -48,9 +52,10 @@ def household_voltages_figure(
 
     Notes
     -----
-    Up to `MAX_HOUSEHOLDS_SHOWN` households get a line and a box each; beyond that the left
-    panel shows the minimum, median and maximum over households, and the boxes group households
-    into as many bins by cable distance from the source, nearest first.
+    Up to `MAX_HOUSEHOLD_LINES` households get a line each, in distinct colours; beyond that the
+    left panel shows the minimum, median and maximum over households. Up to
+    `MAX_HOUSEHOLDS_SHOWN` households get a box each; beyond that the boxes group households into
+    as many bins by cable distance from the source, nearest first.
     """
     low_pu, high_pu, upper_pu = limits_pu
     wide = voltages.pivot(index="time_s", columns="household_id", values="voltage_pu")
@@ -58,11 +63,10 @@ def household_voltages_figure(
     figure, (over_time, boxes) = plt.subplots(
         1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [2.2, 1]}, sharey=True
     )
-    if wide.shape[1] <= MAX_HOUSEHOLDS_SHOWN:
-        for household in wide.columns:
-            over_time.plot(times, wide[household], linewidth=0.8, label=household)
-        groups = {str(c): wide[c].to_numpy() for c in wide.columns}
-        boxes.set_title("Distribution per household (whiskers 1–99 %)")
+    if wide.shape[1] <= MAX_HOUSEHOLD_LINES:
+        for household, colour in zip(wide.columns, HOUSEHOLD_COLOURS, strict=False):
+            over_time.plot(times, wide[household], linewidth=0.8, color=colour, label=household)
+        over_time.legend(fontsize=7, ncols=2)
     else:
         values = wide.to_numpy()
         over_time.fill_between(
@@ -70,6 +74,10 @@ def household_voltages_figure(
         )
         over_time.plot(times, np.nanmedian(values, 1), label="median")
         over_time.legend(fontsize=8)
+    if wide.shape[1] <= MAX_HOUSEHOLDS_SHOWN:
+        groups = {str(c): wide[c].to_numpy() for c in wide.columns}
+        boxes.set_title("Distribution per household (whiskers 1–99 %)")
+    else:
         groups = _distance_groups(wide, attachment)
         boxes.set_title("By distance from the source (whiskers 1–99 %)")
     for axis in (over_time, boxes):
@@ -188,28 +196,28 @@ def income_advantage_figure(bills: pd.DataFrame, calendar: Calendar, interval_s:
     -----
     The advantage of household :math:`h` up to interval :math:`k` is
     :math:`\\sum_{j \\le k} (B^{nb}_{h,j} - B_{h,j})`. Households without a baseline (run by an
-    external program) are left out. Beyond `MAX_HOUSEHOLDS_SHOWN` households the figure shows
-    the community's mean and the 10–90 % range over households instead of one line each.
+    external program) are left out. Up to `MAX_HOUSEHOLD_LINES` households get a line each, in
+    distinct colours; beyond that, the `MAX_HOUSEHOLD_LINES` households with the largest final
+    advantage (in magnitude) do, and the others are drawn together: their mean and their range.
     """
     advantage = (bills["baseline_bill_usd"] - bills["bill_usd"]).dropna()
     wide = advantage.unstack("household_id").sort_index().fillna(0.0).cumsum()
     times = calendar((wide.index.to_numpy() + 1) * interval_s)
     figure, axis = plt.subplots(figsize=(11, 4.5))
-    if wide.shape[1] <= MAX_HOUSEHOLDS_SHOWN:
-        for household in wide.columns:
-            axis.plot(times, wide[household], linewidth=1.0, label=str(household))
-        axis.legend(ncols=max(1, wide.shape[1] // 10), fontsize=7, loc="upper left")
-    else:
-        values = wide.to_numpy()
+    largest = wide.iloc[-1].abs().sort_values(ascending=False, kind="stable").index
+    shown = [household for household in wide.columns if household in largest[:MAX_HOUSEHOLD_LINES]]
+    for household, colour in zip(shown, HOUSEHOLD_COLOURS, strict=False):
+        axis.plot(times, wide[household], linewidth=1.0, color=colour, label=str(household))
+    others = wide.drop(columns=shown)
+    if not others.empty:
+        values = others.to_numpy()
+        label = f"other {others.shape[1]} households"
         axis.fill_between(
-            times,
-            np.percentile(values, 10, axis=1),
-            np.percentile(values, 90, axis=1),
-            alpha=0.3,
-            label="10–90 % of households",
-        )
-        axis.plot(times, values.mean(axis=1), label="mean household")
-        axis.legend(fontsize=8, loc="upper left")
+            times, values.min(axis=1), values.max(axis=1), color="0.6", alpha=0.3,
+            label=f"{label}: range",
+        )  # fmt: skip
+        axis.plot(times, values.mean(axis=1), color="0.3", linestyle="--", label=f"{label}: mean")
+    axis.legend(ncols=2, fontsize=7, loc="upper left")
     axis.axhline(0, color="black", linewidth=0.6)
     axis.set_xlabel(f"local time ({times.tz})")
     axis.set_ylabel("cumulative advantage [USD]")

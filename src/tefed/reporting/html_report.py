@@ -1,13 +1,14 @@
 """One self-contained HTML page of a run (``tefed report RUN``): readable offline, shareable.
 
 The page opens with the summary's plausibility warnings (``warnings``: a set-up that runs but is
-unlikely to be what was meant), then holds the run's metadata, the scenario as the federation
-file resolved it, the main KPIs and the per-household, market, grid and check tables of
-``summary.json``, the failures and warnings the run recorded (``status.json``, warnings and
-errors in ``logs/``), every plot of ``plots/`` embedded as a base64 PNG, and the whole
-``summary.json`` at the end. A run that failed
-before its summary was written still gets a page with what it has; a summary of a failed run
-(``incomplete``) is labelled as covering only the intervals the run completed.
+unlikely to be what was meant), a table of contents and any failure of the run, then shows every
+plot of ``plots/`` (embedded as base64 PNG), the main KPIs, the per-household, market, grid and
+check tables of ``summary.json`` (each key by its human label and unit,
+`tefed.analysis.kpi_labels`), the inputs (scenario, feeder, data files, versions), the run's
+metadata, the warnings its logs recorded, and the whole ``summary.json`` at the end. Wide tables
+scroll sideways in their own box. A run that failed before its summary was written still gets a
+page with what it has; a summary of a failed run (``incomplete``) is labelled as covering only
+the intervals the run completed.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 import pandas as pd
 
 from tefed.analysis.compare_runs import MAIN_KPIS, format_value
+from tefed.analysis.kpi_labels import kpi_label
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
 from tefed.reporting.plots import PLOT_TITLES
+from tefed.results.summary_model import HouseholdKpis
 
 #: Log lines at these levels are listed as the run's warnings.
 LOGGED_LEVELS = (" WARNING ", " ERROR ", " CRITICAL ")
@@ -42,7 +45,23 @@ th { background: #f3f3f3; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-weight: bold; margin-bottom: 0.3em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+nav ol { columns: 2; margin: 0.5em 0 1.5em; }
 """
+
+#: The page's sections in order: anchor and heading.
+SECTIONS = (
+    ("plots", "Plots"),
+    ("kpis", "Main KPIs"),
+    ("households", "Households"),
+    ("market", "Market"),
+    ("grid", "Grid"),
+    ("checks", "Checks"),
+    ("inputs", "Inputs"),
+    ("run", "Run"),
+    ("warnings", "Failures and warnings"),
+    ("summary", "summary.json"),
+)
 
 
 def write_html_report(folder: RunFolder) -> Path:
@@ -63,30 +82,33 @@ def render_report(folder: RunFolder) -> str:
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     status = folder.status()
     title = f"tefed run {federation.tefed.scenario} — {folder.path.name}"
+    bodies = {
+        "plots": _plots_section(folder),
+        "inputs": _inputs_section(federation, summary),
+        "run": _run_section(folder, federation, status, summary),
+        "warnings": _log_warnings(folder),
+    }
+    if summary is not None:
+        bodies |= {
+            "kpis": _main_kpis_section(summary),
+            "households": _households_section(summary),
+            "market": _market_section(summary),
+            "grid": _grid_section(summary),
+            "checks": _checks_section(summary),
+            "summary": f"<details><pre>{_text(json.dumps(summary, indent=2))}</pre></details>",
+        }
+    shown = [(anchor, heading) for anchor, heading in SECTIONS if bodies.get(anchor)]
+    contents = "".join(f'<li><a href="#{anchor}">{heading}</a></li>' for anchor, heading in shown)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_text(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{_text(title)}</h1>",
         _plausibility_section(summary),
-        _run_section(folder, federation, status, summary),
-        _problems_section(folder, status, summary),
-        _scenario_section(federation),
+        f"<nav><ol>{contents}</ol></nav>",
+        _status_notes(status, summary),
     ]
-    if summary is None:
-        parts.append('<p class="note">No summary.json: the run did not finish its report.</p>')
-    else:
-        parts += [
-            _main_kpis_section(summary),
-            _households_section(summary),
-            _market_section(summary),
-            _grid_section(summary),
-            _checks_section(summary),
-        ]
-    parts.append(_plots_section(folder))
-    if summary is not None:
-        text = json.dumps(summary, indent=2)
-        parts.append(f"<h2>summary.json</h2><details><pre>{_text(text)}</pre></details>")
+    parts += [f'<h2 id="{anchor}">{heading}</h2>{bodies[anchor]}' for anchor, heading in shown]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -100,7 +122,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{_cell(value)}</td>" for value in row) + "</tr>" for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def _cell(value: Any) -> str:
@@ -114,10 +136,10 @@ def _cell(value: Any) -> str:
     return _text(value)
 
 
-def _pairs(mapping: dict[str, Any]) -> str:
-    """A two-column table of the scalar entries of a mapping."""
+def _pairs(mapping: dict[str, Any], section: str | None = None) -> str:
+    """A two-column table of the scalar entries of a mapping, each by its label and unit."""
     rows = [
-        [key, json.dumps(value) if isinstance(value, list) else value]
+        [kpi_label(key, section), json.dumps(value) if isinstance(value, list) else value]
         for key, value in mapping.items()
         if not isinstance(value, dict) and not (isinstance(value, list) and len(value) > 12)
     ]
@@ -163,18 +185,12 @@ def _run_section(
         ["ended at", status.get("ended_at")],
         ["wall time [s]", metadata.get("wall_time_s")],
         ["seed", federation.tefed.seed],
-        ["git SHA", metadata.get("git_sha")],
-        ["python", metadata.get("python")],
-        ["platform", metadata.get("platform")],
-    ]
-    rows += [
-        [f"version of {name}", version] for name, version in metadata.get("versions", {}).items()
     ]
     timing = [
         [name, record.get("busy_s"), record.get("waiting_s"), record.get("steps")]
         for name, record in metadata.get("federates", {}).items()
     ]
-    text = "<h2>Run</h2>" + _table(["", "value"], rows)
+    text = _table(["", "value"], rows)
     if timing:
         text += "<h3>Federates: wall time computing and waiting</h3>" + _table(
             ["federate", "busy [s]", "waiting [s]", "steps"], timing
@@ -182,14 +198,17 @@ def _run_section(
     return text
 
 
-def _problems_section(folder: RunFolder, status: dict[str, Any], summary: dict | None) -> str:
+def _status_notes(status: dict[str, Any], summary: dict | None) -> str:
+    """What a reader must know before any figure: the run failed, or covers part of the run."""
     items = []
     if status.get("state") == "failed":
         items.append(
             f"<p class='note'><b>The run failed</b> in "
             f"{_text(status.get('failed_federate') or 'an unknown federate')}: "
-            f"{_text(status.get('message', ''))}</p>"
+            f"{_text(status.get('message', ''))} (<a href='#warnings'>logs</a>)</p>"
         )
+    if summary is None:
+        items.append('<p class="note">No summary.json: the run did not finish its report.</p>')
     incomplete = (summary or {}).get("incomplete")
     if incomplete:
         items.append(
@@ -209,6 +228,12 @@ def _problems_section(folder: RunFolder, status: dict[str, Any], summary: dict |
             f"({_text(', '.join(unrecorded['household_ids']))}): {_text(unrecorded['reason'])}"
             "</p>"
         )
+    return "".join(items)
+
+
+def _log_warnings(folder: RunFolder) -> str:
+    """The warning and error lines of every log of the run."""
+    items = []
     for log in sorted((folder.path / "logs").glob("*.log")):
         lines = [
             line
@@ -222,11 +247,11 @@ def _problems_section(folder: RunFolder, status: dict[str, Any], summary: dict |
                 f"<h3>{_text(log.name)}: {len(lines)} warning(s) or error(s)</h3>"
                 f"<pre>{_text(shown)}</pre>" + (f"<p>… and {more} more</p>" if more > 0 else "")
             )
-    body = "".join(items) if items else "<p>No failure and no warning was recorded.</p>"
-    return "<h2>Failures and warnings</h2>" + body
+    return "".join(items) if items else "<p>No warning and no error was logged.</p>"
 
 
-def _scenario_section(federation: FederationFile) -> str:
+def _inputs_section(federation: FederationFile, summary: dict[str, Any] | None) -> str:
+    """The scenario as resolved, its feeder and data files, and the software that ran it."""
     tefed = federation.tefed
     households = federation.households_frame()
     # Older federation files lack some device columns; a missing one counts as none.
@@ -249,13 +274,22 @@ def _scenario_section(federation: FederationFile) -> str:
     )
     rows = [list(row) for row in groups.itertuples()]
     text = (
-        f"<h2>Scenario</h2><p>Scenario <b>{_text(tefed.scenario)}</b> as resolved in "
+        f"<p>Scenario <b>{_text(tefed.scenario)}</b> as resolved in "
         f"federation.json: {len(households)} households in {len(groups)} group(s), "
         f"{tefed.time.duration_s} s from {_text(tefed.time.start)} ({_text(tefed.time.timezone)})"
         f" at {tefed.time.grid_step_s} s grid steps and {tefed.time.market_interval_s} s market "
         "intervals.</p>"
     )
-    text += _table(["group", "households", "strategy", "PV [kWp]", "batteries [kWh]", "EVs"], rows)
+    text += _table(["Group", "Households", "Strategy", "PV [kWp]", "Batteries [kWh]", "EVs"], rows)
+    text += "<h3>Feeder and data files</h3>" + _table(["input", "value"], _input_files(federation))
+    metadata = (summary or {}).get("metadata", {})
+    versions = [
+        ["tefed git SHA", metadata.get("git_sha")],
+        ["python", metadata.get("python")],
+        ["platform", metadata.get("platform")],
+        *([name, version] for name, version in metadata.get("versions", {}).items()),
+    ]
+    text += "<h3>Versions</h3>" + _table(["software", "version"], versions)
     for entry in federation.federate_entries():
         if entry.tefed is None or entry.tefed.role == "ems":
             continue
@@ -265,24 +299,60 @@ def _scenario_section(federation: FederationFile) -> str:
     return text
 
 
+def _input_files(federation: FederationFile) -> list[list[Any]]:
+    """The feeder and where loads, PV weather and prices come from, as (input, value) rows."""
+    rows: list[list[Any]] = []
+    for entry in federation.federate_entries():
+        if entry.tefed is None:
+            continue
+        config = entry.tefed.config
+        feeder = config.get("feeder") if entry.tefed.role == "grid" else None
+        if feeder and feeder["source"] == "opendss":
+            rows.append(["feeder: OpenDSS master file", feeder["master"]])
+            rows += [["feeder: command after compiling", command] for command in feeder["commands"]]
+        elif feeder:
+            households = feeder["design"].get("n_households")
+            rows.append(
+                ["feeder", f"generated {feeder['generator']} (seed {feeder['seed']}, "
+                 f"{households} households)"]
+            )  # fmt: skip
+        wholesale = config.get("wholesale")
+        if entry.tefed.role == "price_feed" and wholesale:
+            rows.append(["wholesale prices", wholesale.get("path") or wholesale["source"]])
+        pv_model = config.get("pv_model")
+        if entry.tefed.role == "ems" and pv_model:
+            rows.append(["PV irradiance", pv_model.get("weather_file") or pv_model["irradiance"]])
+    households = federation.households_frame()
+    profiles = households["load_profile"].astype(str).unique()
+    rows.append(["household load profiles", ", ".join(sorted(profiles))])
+    if "load_csv" in households:
+        files = households["load_csv"].replace("", None).dropna().unique()
+        rows += [["household load (CSV)", path] for path in sorted(files)]
+    # The feeder first, whichever entry came first in the file.
+    return sorted(rows, key=lambda row: not row[0].startswith("feeder"))
+
+
 def _main_kpis_section(summary: dict[str, Any]) -> str:
     rows = [
         [
-            f"{kpi.label} [{kpi.unit}]" if kpi.unit else kpi.label,
+            _capitalized(f"{kpi.label} [{kpi.unit}]" if kpi.unit else kpi.label),
             format_value(kpi.read(summary), kpi.spec),
         ]
         for kpi in MAIN_KPIS
     ]
-    return "<h2>Main KPIs</h2>" + _table(["KPI", "value"], rows)
+    return _table(["KPI", "value"], rows)
 
 
 def _households_section(summary: dict[str, Any]) -> str:
     rows = summary.get("households", {})
-    columns = sorted({key for row in rows.values() for key in row} - {"strategy"})
+    present = {key for row in rows.values() for key in row} - {"strategy"}
+    # The typed summary's order (bills first), then keys it does not name.
+    named = [field for field in HouseholdKpis.model_fields if field in present]
+    columns = named + sorted(present - set(named))
     table = [
         [name, row.get("strategy"), *(row.get(c) for c in columns)] for name, row in rows.items()
     ]
-    return "<h2>Households</h2>" + _table(["household", "strategy", *columns], table)
+    return _table(["Household", "Strategy", *(kpi_label(column) for column in columns)], table)
 
 
 def _market_section(summary: dict[str, Any]) -> str:
@@ -291,13 +361,13 @@ def _market_section(summary: dict[str, Any]) -> str:
         return ""
     pools = market.get("pools", {})
     statistics = sorted({key for stats in pools.values() for key in stats})
-    text = "<h2>Market</h2>" + _pairs(market)
+    text = _pairs(market, "market")
     text += "<h3>Per pool</h3>" + _table(
-        ["pool", *statistics],
+        ["Pool", *(kpi_label(key) for key in statistics)],
         [[pool, *(stats.get(k) for k in statistics)] for pool, stats in pools.items()],
     )
     welfare = market.get("welfare", {})
-    text += "<h3>Welfare</h3>" + _pairs(welfare)
+    text += "<h3>Welfare</h3>" + _pairs(welfare or {}, "market.welfare")
     if market.get("not_available"):
         # A market that wrote no tables: what only its own books could tell.
         text += "<h3>Not available</h3>" + _pairs(market["not_available"])
@@ -305,12 +375,12 @@ def _market_section(summary: dict[str, Any]) -> str:
 
 
 def _grid_section(summary: dict[str, Any]) -> str:
-    text = "<h2>Grid</h2>"
+    text = ""
     if "pcc" in summary:
-        text += "<h3>Point of common coupling</h3>" + _pairs(summary["pcc"])
+        text += "<h3>Point of common coupling</h3>" + _pairs(summary["pcc"], "pcc")
     if "voltage" in summary:
         voltage = summary["voltage"]
-        text += "<h3>Household voltages</h3>" + _pairs(voltage)
+        text += "<h3>Household voltages</h3>" + _pairs(voltage, "voltage")
         if voltage.get("household_minutes_outside_range"):
             text += _table(
                 ["household", "minutes outside the range"],
@@ -324,7 +394,7 @@ def _grid_section(summary: dict[str, Any]) -> str:
         ("power_flow", "Power flow"),
     ):
         if name in grid:
-            text += f"<h3>{heading}</h3>" + _pairs(grid[name])
+            text += f"<h3>{heading}</h3>" + _pairs(grid[name], f"grid.{name}")
     for name, heading in (
         ("buses_outside_range", "Buses with the most minutes outside the range [min]"),
         ("buses_above_upper_limit", "Buses with the most minutes above the upper limit [min]"),
@@ -342,7 +412,7 @@ def _grid_section(summary: dict[str, Any]) -> str:
 
 def _checks_section(summary: dict[str, Any]) -> str:
     checks = summary.get("checks", {})
-    return "<h2>Checks</h2>" + _table(["check", "value"], [[k, v] for k, v in checks.items()])
+    return _table(["Check", "value"], [[kpi_label(key, "checks"), v] for key, v in checks.items()])
 
 
 def _plots_section(folder: RunFolder) -> str:
@@ -351,7 +421,7 @@ def _plots_section(folder: RunFolder) -> str:
         name for name in found if name not in PLOT_TITLES
     ]
     if not names:
-        return "<h2>Plots</h2><p>No plots were written.</p>"
+        return "<p>No plots were written.</p>"
     figures = []
     for name in names:
         encoded = base64.b64encode(found[name].read_bytes()).decode("ascii")
@@ -360,4 +430,8 @@ def _plots_section(folder: RunFolder) -> str:
             f"<figure><figcaption>{_text(caption)}</figcaption>"
             f'<img alt="{_text(name)}" src="data:image/png;base64,{encoded}"></figure>'
         )
-    return "<h2>Plots</h2>" + "".join(figures)
+    return "".join(figures)
+
+
+def _capitalized(label: str) -> str:
+    return label[:1].upper() + label[1:]

@@ -170,7 +170,7 @@ def _run(
     try:
         with progress:
             busy_s = run_lockstep(federation, working_dir, folder, factories, on_step=on_step)
-            progress.update(duration_s)
+            progress.finish()
     except _FederateError as failure:
         log.error("%s\n%s", failure.message, failure.traceback_text.rstrip())
         folder.mark_failed(failure.federate, failure.message)

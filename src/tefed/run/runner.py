@@ -10,7 +10,8 @@ For each run the runner
    process, which has imported tefed's federate code once, instead of starting a new interpreter
    that imports it again (``TEFED_START=exec`` starts it from its ``exec`` line instead; both run
    the same program on the same file);
-3. shows a progress bar of simulated time (federates print progress lines);
+3. shows "starting federates" until every built-in federate has made its first step, then a
+   progress bar of the simulated time all of them have covered (they print progress lines);
 4. when any process exits with an error, or the wall-clock limit passes, stops every process
    group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
    log. No process is left behind.
@@ -38,6 +39,14 @@ from datetime import datetime
 from pathlib import Path
 
 import setproctitle
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from tefed.build.market_network import NETWORK_FILE_KEY, network_file_path
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
@@ -90,8 +99,11 @@ class _Process:
     name: str
     popen: subprocess.Popen | _ForkedFederate
     log_path: Path
+    #: Whether it is tefed's own program, which reports its progress.
+    builtin: bool = False
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    progress_s: float = 0.0
+    #: Simulated time it has covered [s]; None before its first step.
+    progress_s: float | None = None
     reader: threading.Thread | None = None
 
 
@@ -367,7 +379,7 @@ def _start(entry: FederateEntry, folder: RunFolder, fork: bool) -> _Process:
             environment,
             title=entry.exec,
         )
-        return _Process(entry.name, child, log_path)
+        return _Process(entry.name, child, log_path, builtin=True)
     arguments = shlex.split(entry.exec)
     executable = shutil.which(arguments[0]) or arguments[0]
     try:
@@ -388,7 +400,7 @@ def _start(entry: FederateEntry, folder: RunFolder, fork: bool) -> _Process:
             f"federates[{entry.name}].exec: cannot start {entry.exec!r} in {entry.directory}: "
             f"{error.strerror or error}; expected a program on the PATH or a path to one",
         ) from None
-    return _Process(entry.name, popen, log_path)
+    return _Process(entry.name, popen, log_path, builtin=entry.runs_builtin)
 
 
 class _ForkedFederate:
@@ -503,15 +515,15 @@ def _supervise(
                 if code not in (None, 0):
                     return _failure(process, processes, folder, code)
             if all(process.popen.poll() == 0 for process in processes):
-                progress.update(duration_s)
+                progress.finish()
                 return RunOutcome(folder, ok=True, message="run complete")
             elapsed = time.monotonic() - started
             if elapsed > limit_s:
-                slowest = min(federates, key=lambda p: p.progress_s) if federates else None
+                slowest = min(federates, key=lambda p: p.progress_s or 0.0) if federates else None
                 message = (
                     f"wall-clock limit of {limit_s:g} s reached; slowest federate "
                     f"'{slowest.name if slowest else '?'}' at simulated t="
-                    f"{slowest.progress_s if slowest else 0:g} s"
+                    f"{(slowest.progress_s or 0.0) if slowest else 0:g} s"
                 )
                 folder.mark_failed("tefed run", message)
                 return RunOutcome(
@@ -520,9 +532,19 @@ def _supervise(
                     message=message,
                     failed_federate=slowest.name if slowest else None,
                 )
-            if federates:
-                progress.update(min(p.progress_s for p in federates))
+            covered_s = simulated_progress_s(processes)
+            if covered_s is not None:
+                progress.update(covered_s)
             time.sleep(0.1)
+
+
+def simulated_progress_s(processes: list[_Process]) -> float | None:
+    """Simulated time every built-in federate has covered [s]; None while one of them has not
+    made its first step (the federation is starting), or when none reports its progress."""
+    reached = [process.progress_s for process in processes if process.builtin]
+    if not reached or None in reached:
+        return None
+    return min(reached)
 
 
 def _failure(
@@ -594,30 +616,35 @@ def _signal_group(process: _Process, signal_number: int) -> None:
 
 
 class _Progress:
-    """A rich progress bar of simulated time, or nothing when disabled."""
+    """A rich progress display: "starting federates" until the first `update`, then a bar of
+    simulated time; nothing when disabled.
 
-    def __init__(self, duration_s: float, enabled: bool):
+    Parameters
+    ----------
+    duration_s : float
+        The run's simulated duration [s].
+    enabled : bool
+        Whether to draw anything.
+    console : rich.console.Console, optional
+        Where to draw (default: the terminal).
+    """
+
+    def __init__(self, duration_s: float, enabled: bool, console: Console | None = None):
         self._duration_s = duration_s
         self._bar = None
         if enabled:
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
             self._bar = Progress(
-                TextColumn("simulated time"),
+                TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed:,.0f} / {task.total:,.0f} s"),
+                TextColumn("{task.fields[simulated]}"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
+                console=console,
                 transient=False,
             )
-            self._task = self._bar.add_task("run", total=duration_s)
+            # No total yet: the bar pulses while the federates start.
+            self._task = self._bar.add_task(STARTING, total=None, simulated="")
 
     def __enter__(self) -> _Progress:
         if self._bar is not None:
@@ -629,5 +656,26 @@ class _Progress:
             self._bar.__exit__(*exc)
 
     def update(self, simulated_s: float) -> None:
+        """Show the simulated time reached [s]; the first call ends the starting stage, the
+        end of the simulated time starts the writing of results."""
         if self._bar is not None:
-            self._bar.update(self._task, completed=simulated_s)
+            self._bar.update(
+                self._task,
+                description=SIMULATING if simulated_s < self._duration_s else WRITING,
+                total=self._duration_s,
+                completed=simulated_s,
+                simulated=f"{simulated_s:,.0f} / {self._duration_s:,.0f} s",
+            )
+
+    def finish(self) -> None:
+        """Show the whole run simulated and its results written."""
+        self.update(self._duration_s)
+        if self._bar is not None:
+            self._bar.update(self._task, description=SIMULATING)
+
+
+#: What the progress display says while the federates start, once they step, and once every
+#: step is done (the federates write their tables, the last one the summary and plots).
+STARTING = "starting federates"
+SIMULATING = "simulated time"
+WRITING = "writing results"

@@ -39,6 +39,7 @@ import numpy as np
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import BROKER_MODULE
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs
+from tefed.contract.parted_table import FlushClock
 from tefed.contract.run_folder import RunFolder
 from tefed.runtime.broker_claim import (
     CLAIM_TIMEOUT_S,
@@ -54,9 +55,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_STOPPED_BY_OTHER = 3
 
-#: Prefix of the progress lines a supervisor reads from a federate's standard output.
 #: Folder of HELICS's own programs installed with pyhelics (``helics_broker``).
 HELICS_PROGRAMS_DIR = Path(helics_programs.BIN_DIR)
+#: Prefix of the progress lines a supervisor reads from a federate's standard output:
+#: ``TEFED-PROGRESS <federate> <simulated time covered [s]> <duration [s]>``.
 PROGRESS_PREFIX = "TEFED-PROGRESS"
 
 _MISSING_DOUBLE = math.nan
@@ -84,6 +86,47 @@ class TimingRecord:
             "step_busy_max_s": float(step_times.max()),
             "executing_since_unix_s": self.executing_since_unix_s,
         }
+
+
+class ProgressReport:
+    """When a federate reports its progress, and how far it has simulated.
+
+    It reports after its first step (so a supervisor knows that it has started stepping) and
+    then after its first step at or after each multiple of ``every_s`` of simulated time
+    covered, whatever instants it steps at (the market steps only at gate closures and at the
+    last step of each interval, never at a whole hour). After its last step the runtime reports
+    the whole duration.
+
+    Parameters
+    ----------
+    every_s : int
+        Simulated time between reports [s] (``runtime.progress_every_s``).
+    grid_step_s : int
+        The grid step [s]: the step at ``t`` covers ``[t, t + grid_step_s)``.
+    duration_s : int
+        The run's duration [s].
+
+    Examples
+    --------
+    >>> report = ProgressReport(3600, 60, 7200)
+    >>> [report.covered_s(t) for t in (840, 1740, 3540, 4440, 7140)]
+    [900, None, 3600, None, 7200]
+    """
+
+    def __init__(self, every_s: int, grid_step_s: int, duration_s: int):
+        self._clock = FlushClock(every_s, grid_step_s)
+        self._grid_step_s = int(grid_step_s)
+        self._duration_s = int(duration_s)
+        self._started = False
+
+    def covered_s(self, time_s: int) -> int | None:
+        """Simulated time covered after the step at ``time_s`` [s] when a report is due, else
+        None."""
+        due = self._clock.due(time_s)
+        if self._started and not due:
+            return None
+        self._started = True
+        return min(int(time_s) + self._grid_step_s, self._duration_s)
 
 
 class _Input:
@@ -248,7 +291,11 @@ class HelicsRuntime:
     def _time_loop(self) -> None:
         grid = self.context.time_grid
         role = self.logic.role
-        progress_every_s = self.context.federation.tefed.runtime.progress_every_s
+        progress = ProgressReport(
+            self.context.federation.tefed.runtime.progress_every_s,
+            grid.grid_step_s,
+            grid.duration_s,
+        )
         granted = 0.0
         for time_s in self.logic.schedule_s():
             time_s = int(time_s)
@@ -278,11 +325,15 @@ class HelicsRuntime:
             started = time.perf_counter()
             self.logic.write_progress(self._run_folder, time_s)
             self.timing.busy_s += time.perf_counter() - started
-            if time_s % progress_every_s == 0:
-                print(
-                    f"{PROGRESS_PREFIX} {self.context.name} {time_s} {grid.duration_s}",
-                    flush=True,
-                )
+            covered_s = progress.covered_s(time_s)
+            if covered_s is not None:
+                self._report_progress(covered_s)
+        # Every step done: the federate has covered the whole run, whatever its last instant.
+        self._report_progress(grid.duration_s)
+
+    def _report_progress(self, covered_s: int) -> None:
+        duration_s = self.context.time_grid.duration_s
+        print(f"{PROGRESS_PREFIX} {self.context.name} {covered_s} {duration_s}", flush=True)
 
     def _wait(self, call: Any, helics_time_s: float, *, startup: bool = False) -> Any:
         self._watchdog.begin_wait(helics_time_s, startup=startup)

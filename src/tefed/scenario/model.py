@@ -463,6 +463,19 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
     return problems
 
 
+def results_root_problems(results_root: str) -> list[str]:
+    """Every problem with ``results_root`` as the folder of the run folders (``run.results_root``
+    or ``tefed run --results``): its text, then where it resolves on the file system."""
+    try:
+        RunSpec(results_root=results_root)
+    except ValidationError as error:
+        return [
+            f"run.results_root: got {results_root!r}; {item['msg'].removeprefix('Value error, ')}"
+            for item in error.errors()
+        ]
+    return _results_root_problems(results_root)
+
+
 def _results_root_problems(results_root: str) -> list[str]:
     """Problems with where results would go, as the file system stands: the folder resolved
     against the working directory (through symlinks) must be outside the system folders, and
