@@ -177,7 +177,9 @@ class RunSpec(ScenarioSection):
     """Where results go and how long a run may take."""
 
     results_root: str = Field(
-        "results", description="folder of the run folders (results_root/name/run-id)"
+        "results",
+        description="folder of the run folders (results_root/name/run-id), relative to the "
+        "scenario file that names it",
     )
     stall_timeout_s: float = Field(
         60.0,
@@ -450,7 +452,7 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
         }
     problems = []
     if run is not None:
-        problems += _results_root_problems(run.results_root)
+        problems += _results_root_problems(run.results_root, folder)
     if grid is not None and isinstance(grid.feeder, OpenDssFeederSpec):
         problems += _missing_file("grid.feeder.dss", grid.feeder.dss, folder)
     if pv_model is not None and pv_model.weather_file is not None:
@@ -463,11 +465,11 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
     return problems
 
 
-def _results_root_problems(results_root: str) -> list[str]:
+def _results_root_problems(results_root: str, folder: Path) -> list[str]:
     """Problems with where results would go, as the file system stands: the folder resolved
-    against the working directory (through symlinks) must be outside the system folders, and
+    against the scenario's ``folder`` (through symlinks) must be outside the system folders, and
     the part of it that exists must be a folder."""
-    path = Path.cwd() / results_root
+    path = folder / results_root
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as error:
