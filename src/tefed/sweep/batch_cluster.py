@@ -8,26 +8,32 @@ federation at a time. The cores and memory of a job are requested for all its ru
 ``-l select=1:ncpus=…:mem=…``, SGE through a parallel environment (``-pe smp N``) and
 ``h_vmem`` per slot. Workers must see the base scenario and the sweep's output folder at the
 same paths as the submitting host (a shared file system), like the workers of ``--scheduler``.
+
+dask-jobqueue is imported only when a batch cluster is made: importing it replaces the process's
+SIGINT handler with ``sys.exit`` (``dask_jobqueue.runner``), which would turn every sweep's
+Ctrl-C into a silent exit; the handler is put back after the import.
 """
 
 from __future__ import annotations
 
+import importlib
+import signal
 import sys
 from typing import Any
 
-from dask_jobqueue import JobQueueCluster, PBSCluster, SGECluster, SLURMCluster
+from distributed import SpecCluster
 
 from tefed.sweep.sweep_file import ClusterSpec
 
-#: The batch systems of ``--cluster`` and their dask-jobqueue clusters.
-CLUSTER_KINDS: dict[str, type[JobQueueCluster]] = {
-    "slurm": SLURMCluster,
-    "pbs": PBSCluster,
-    "sge": SGECluster,
+#: The batch systems of ``--cluster`` and the names of their dask-jobqueue clusters.
+CLUSTER_KINDS: dict[str, str] = {
+    "slurm": "SLURMCluster",
+    "pbs": "PBSCluster",
+    "sge": "SGECluster",
 }
 
 
-def job_queue_cluster(kind: str, spec: ClusterSpec) -> JobQueueCluster:
+def job_queue_cluster(kind: str, spec: ClusterSpec) -> SpecCluster:
     """A dask-jobqueue cluster of ``kind`` (no job submitted yet: ``scale`` submits them).
 
     Parameters
@@ -37,7 +43,10 @@ def job_queue_cluster(kind: str, spec: ClusterSpec) -> JobQueueCluster:
     spec : ClusterSpec
         The sweep file's ``cluster`` section.
     """
-    return CLUSTER_KINDS[kind](**_cluster_options(kind, spec))
+    handler = signal.getsignal(signal.SIGINT)
+    jobqueue = importlib.import_module("dask_jobqueue")
+    signal.signal(signal.SIGINT, handler)
+    return getattr(jobqueue, CLUSTER_KINDS[kind])(**_cluster_options(kind, spec))
 
 
 def _cluster_options(kind: str, spec: ClusterSpec) -> dict[str, Any]:

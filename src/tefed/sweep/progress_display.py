@@ -125,4 +125,5 @@ class SweepProgress:
             completed=self._done,
             state=f"{self._running} running, {self._failed} failed",
             eta="-" if left is None else str(timedelta(seconds=round(left))),
+            refresh=True,
         )

@@ -138,7 +138,7 @@ def _kpi_figure(complete: pd.DataFrame, kpi: str, parameter: str, path: Path) ->
         axes.set_xticks(range(len(order)), order)
     axes.set_xlabel(parameter)
     axes.set_ylabel(kpi)
-    axes.set_title(f"{kpi} against {parameter} ({len(complete)} runs)")
+    axes.set_title(f"{kpi}\nagainst {parameter} ({len(complete)} runs)", fontsize="medium")
     axes.legend()
     axes.grid(alpha=0.3)
     figure.savefig(path, dpi=100)
