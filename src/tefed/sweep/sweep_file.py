@@ -44,7 +44,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tefed.contract.errors import InputError, describe_validation_error
-from tefed.scenario.household_spec import NAME_PATTERN
+from tefed.scenario.household_spec import NAME_PATTERN, NAME_RULE
 from tefed.scenario.overrides import check_path
 
 #: The scenario path the replicate seeds set.
@@ -158,8 +158,8 @@ class SweepFile(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not NAME_PATTERN.match(value):
-            raise ValueError("expected letters, digits, '_' or '-'")
+        if value is not None and not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
         return value
 
     @field_validator("grid", "zipped")
