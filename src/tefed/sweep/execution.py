@@ -10,7 +10,8 @@ its error output and the sweep goes on; a point whose record says ``complete`` i
 
 A worker that dies (killed, out of memory, its node lost) takes its ``tefed run`` with it
 (`tefed.sweep.bound_to_parent`), and the Dask scheduler gives the point to another worker; a
-point that loses ``ALLOWED_WORKER_DEATHS`` workers is recorded as failed with that reason.
+point that loses ``ALLOWED_WORKER_DEATHS`` workers is recorded as failed with that reason (a
+running scheduler of ``--scheduler`` counts by its own ``allowed-failures`` setting).
 
 Clusters: a federation is about five processes (``tefed run``, the HELICS broker, the grid, the
 market and one ems per shard), but they step in turn, each waiting for the others' time grants,
