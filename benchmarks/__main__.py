@@ -21,10 +21,19 @@ from benchmarks import (
     ems_step,
     grid_step,
     market_clearing,
+    sweep_overhead,
 )
 
 OUTPUT = Path("results") / "bench"
-BENCHMARKS = (co_simulation, grid_step, market_clearing, dlmp, ems_step, ems_optimizing)
+BENCHMARKS = (
+    co_simulation,
+    grid_step,
+    market_clearing,
+    dlmp,
+    ems_step,
+    ems_optimizing,
+    sweep_overhead,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

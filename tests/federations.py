@@ -31,6 +31,8 @@ def short_scenario_data(**overrides: object) -> dict:
     data["time"]["duration_s"] = 7200
     data["run"]["broker_port"] = free_port()
     data["run"]["progress_every_s"] = 900
+    # Relative to the copy's folder (the committed file names the project's results/).
+    data["run"]["results_root"] = "results"
     for dotted, value in overrides.items():
         section = data
         *parents, leaf = dotted.split("__")
@@ -48,6 +50,8 @@ def write_federation(folder: Path, data: dict) -> Path:
     """
     folder.mkdir(parents=True, exist_ok=True)
     scenario_path = folder / "scenario.yaml"
+    # The results root is relative to the scenario file: the copy's, not the project's.
+    data = {**data, "run": {**data.get("run", {}), "results_root": "results"}}
     scenario_path.write_text(yaml.safe_dump(data, sort_keys=False))
     scenario, scenario_dir = load_scenario(scenario_path)
     out = folder / "federation.json"

@@ -26,6 +26,13 @@ from tefed.scenario.overrides import parse_assignment
 from tefed.scenario.reference import scenario_json_schema_text
 
 EXIT_RUN_FAILED = 1
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+#: ``tefed sweep report FOLDER`` is parsed as this command.
+SWEEP_REPORT_COMMAND = "sweep-report"
+#: The batch systems of ``tefed sweep --cluster`` (`tefed.sweep.batch_cluster.CLUSTER_KINDS`,
+#: named here so that other commands do not import Dask).
+CLUSTER_KINDS = ("slurm", "pbs", "sge")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("run_folder", type=Path, help="results/<scenario>/<run-id>")
 
     compare = commands.add_parser("compare", help="tabulate the main KPIs of runs side by side")
-    compare.add_argument("run_folders", type=Path, nargs="+", help="run folders to compare")
+    compare.add_argument(
+        "run_folders",
+        type=Path,
+        nargs="+",
+        help="run folders to compare, or a sweep's output folder (its complete runs)",
+    )
     compare.add_argument("--csv", type=Path, help="also write the table as CSV")
     compare.add_argument("--markdown", type=Path, help="also write the table as Markdown")
 
@@ -108,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument(
         "-o", "--output", type=Path, help="output folder (default: results/sweeps/<name>)"
     )
-    sweep.add_argument(
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--cluster",
+        choices=CLUSTER_KINDS,
+        help="submit batch jobs of Dask workers (dask-jobqueue) described by the sweep file's "
+        "cluster section",
     )
     sweep.add_argument(
         "--workers",
@@ -119,9 +138,35 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument(
         "--check", action="store_true", help="check every run and list them; run nothing"
     )
+    sweep.add_argument(
+        "--print-job-script",
+        action="store_true",
+        help="print the batch script of --cluster's jobs; submit nothing",
+    )
+    sweep.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (a line per run only)"
+    )
+
+    sweep_report = commands.add_parser(
+        SWEEP_REPORT_COMMAND,
+        help="(also `tefed sweep report`) plot chosen KPIs of a sweep against each parameter",
+    )
+    sweep_report.add_argument("sweep_folder", type=Path, help="output folder of tefed sweep")
+    sweep_report.add_argument(
+        "--kpi",
+        dest="kpis",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a KPI column of sweep.parquet (repeatable), e.g. community.self_sufficiency_pct "
+        "(default: community bill, self-sufficiency, traded energy, maximum voltage)",
+    )
 
     add_check_federate_parser(commands)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["sweep", "report"]:
+        argv = [SWEEP_REPORT_COMMAND, *argv[2:]]
     arguments = parser.parse_args(argv)
     console = Console(stderr=True)
     try:
@@ -139,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
         if arguments.command == "sweep":
             return _sweep(arguments)
+        if arguments.command == SWEEP_REPORT_COMMAND:
+            return _sweep_report(arguments.sweep_folder, arguments.kpis)
         if arguments.command == "check-federate":
             return run_check_federate(arguments, console)
         return _run(
@@ -268,7 +315,7 @@ def _run(
 ) -> int:
     base_dir = Path.cwd()
     if results_root is not None:
-        problems = results_root_problems(str(results_root))
+        problems = results_root_problems(str(results_root), Path.cwd())
         if problems:
             raise InputError("--results", problems)
         results_root = base_dir / results_root
@@ -327,31 +374,46 @@ def _with_results_root(federation: FederationFile, results_root: Path) -> Federa
 def _sweep(arguments: argparse.Namespace) -> int:
     # Imported here: Dask takes 1.5 s to import, which every other command (and every run's
     # start) would otherwise pay.
-    from tefed.sweep.execution import STATUS_COMPLETE, RunRecord
-    from tefed.sweep.points import SweepPoint
+    from tefed.sweep.batch_cluster import job_script
+    from tefed.sweep.progress_display import SweepProgress, parameters_text
+    from tefed.sweep.run_record import STATUS_COMPLETE
+    from tefed.sweep.sweep_file import read_sweep_file
     from tefed.sweep.sweep_run import plan_sweep, run_sweep
 
+    if arguments.print_job_script:
+        if arguments.cluster is None:
+            raise InputError("--print-job-script", ["needs --cluster slurm|pbs|sge"])
+        sys.stdout.write(
+            job_script(arguments.cluster, read_sweep_file(arguments.sweep_file).cluster)
+        )
+        return 0
+    if arguments.workers is not None and (arguments.cluster or arguments.scheduler):
+        raise InputError(
+            "--workers",
+            [
+                "sizes the local cluster only; --scheduler brings its own workers, --cluster "
+                "starts cluster.jobs × cluster.runs_per_job of the sweep file"
+            ],
+        )
     planned = plan_sweep(arguments.sweep_file, arguments.output)
     print(f"{arguments.sweep_file}: {len(planned.points)} runs into {planned.output_dir}")
     if arguments.check:
         for point in planned.points:
-            print(f"  {point.run_id}  {_parameters_text(point.parameters)}")
+            print(f"  {point.run_id}  {parameters_text(point.parameters)}")
         return 0
-    finished = 0
-
-    def report(point: SweepPoint, record: RunRecord, skipped: bool) -> None:
-        nonlocal finished
-        finished += 1
-        state = "complete before" if skipped else f"{record.status} in {record.wall_time_s:.1f} s"
+    try:
+        with SweepProgress(len(planned.points), not arguments.no_progress) as progress:
+            outcome = run_sweep(
+                planned, progress, arguments.scheduler, arguments.workers, arguments.cluster
+            )
+    except KeyboardInterrupt:
+        # The cluster is closed on the way out; its workers take their runs with them.
         print(
-            f"[{finished}/{len(planned.points)}] {point.run_id} {state}  "
-            f"{_parameters_text(point.parameters)}",
-            flush=True,
+            f"interrupted; run the same command again to resume (runs complete so far are "
+            f"kept in {planned.output_dir})",
+            file=sys.stderr,
         )
-        if record.message and not skipped:
-            print("    " + record.message.replace("\n", "\n    "), flush=True)
-
-    outcome = run_sweep(planned, arguments.scheduler, arguments.workers, report)
+        return EXIT_INTERRUPTED
     failed = int((outcome.table["status"] != STATUS_COMPLETE).sum())
     print(
         f"{len(outcome.table) - failed} complete, {failed} failed in "
@@ -360,8 +422,12 @@ def _sweep(arguments: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if failed else 0
 
 
-def _parameters_text(parameters: dict[str, Any]) -> str:
-    return ", ".join(f"{path}={value!r}" for path, value in parameters.items())
+def _sweep_report(sweep_folder: Path, kpis: list[str]) -> int:
+    from tefed.sweep.sweep_report import write_sweep_report
+
+    report = write_sweep_report(sweep_folder, kpis)
+    print(f"wrote {len(report.figures)} figures and {report.page}")
+    return 0
 
 
 def _report(run_folder: Path) -> int:
@@ -385,8 +451,19 @@ def _report(run_folder: Path) -> int:
 
 def _compare(run_folders: list[Path], csv: Path | None, markdown: Path | None) -> int:
     from tefed.analysis.compare_runs import comparison_table, markdown_text, rich_table
+    from tefed.sweep.results_table import is_sweep_folder, sweep_runs
 
-    table = comparison_table(run_folders)
+    folders: list[Path] = []
+    labels: list[str | None] = []
+    for folder in run_folders:
+        if is_sweep_folder(folder):
+            runs = sweep_runs(folder)
+            folders += list(runs)
+            labels += list(runs.values())
+        else:
+            folders.append(folder)
+            labels.append(None)
+    table = comparison_table(folders, labels)
     Console().print(rich_table(table))
     if csv is not None:
         csv.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ def write_short_scenario(folder: Path, **sections: object) -> Path:
         "extends": str(DEFAULT_SCENARIO),
         "name": SCENARIO_NAME,
         "time": {"start": "2022-06-21T11:00:00", "duration_s": 7200},
-        "run": {"progress_every_s": 900},
+        "run": {"progress_every_s": 900, "results_root": "results"},
         **sections,
     }
     path = folder / "scenario.yaml"

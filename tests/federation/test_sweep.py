@@ -1,6 +1,7 @@
 """``tefed sweep`` on a real Dask LocalCluster of two workers, every point a real ``tefed run``:
-a failing point is recorded while the others complete, the table holds every run's KPIs, and a
-rerun skips the complete runs and reruns the failed one."""
+a failing point is recorded while the others complete, the table holds every run's KPIs, the
+report plots them and ``tefed compare`` reads the sweep folder, and a rerun skips the complete
+runs and reruns the failed one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 from federations import DEFAULT_SCENARIO
+
+from tefed.cli import main
 
 pytestmark = pytest.mark.federation
 
@@ -35,7 +38,35 @@ def tefed_sweep(sweep_path: Path, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path):
+def check_report_and_compare(output: Path, capsys) -> None:
+    """``tefed sweep report`` and ``tefed compare`` of the sweep folder."""
+    capacity, limit = "households.pv_battery.battery.capacity_kwh", "run.wall_clock_limit_s"
+    assert json.loads((output / "sweep.json").read_text())["parameters"] == [capacity, limit]
+    kpis = ["community_bill_usd", "community.self_sufficiency_pct"]
+    arguments = ["sweep", "report", str(output), "--kpi", kpis[0], "--kpi", kpis[1]]
+    assert main(arguments) == 0
+    figures = sorted(path.name for path in (output / "report").glob("*.png"))
+    assert figures == sorted(f"{kpi}__vs__{parameter}.png" for kpi in kpis
+                             for parameter in (capacity, limit))  # fmt: skip
+    page = (output / "report" / "index.html").read_text()
+    assert page.count("<img ") == 4
+    assert "3 runs, 2 complete, 1 failed" in page
+    assert "Failed runs" in page and "exit code 1" in page
+    capsys.readouterr()
+    assert main(["sweep", "report", str(output), "--kpi", "community_bill"]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert "--kpi 'community_bill': not a numeric column of sweep.parquet; close:" in error
+    assert "'community_bill_usd'" in error
+
+    comparison = output / "compare.csv"
+    assert main(["compare", str(output), "--csv", str(comparison)]) == 0
+    columns = pd.read_csv(comparison, index_col=0).columns
+    assert len(columns) == 2  # the complete runs, labelled by their parameters
+    assert all(f"{capacity}=" in column for column in columns)
+    assert {column.split(f"{capacity}=")[1].split(",")[0] for column in columns} == {"5", "20"}
+
+
+def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path, capsys):
     sweep_path = tmp_path / "sweep.yaml"
     sweep = {
         "name": "tiny",
@@ -77,6 +108,8 @@ def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path):
         record = json.loads((output / "runs" / row.run_id / "record.json").read_text())
         assert record["status"] == row.status
     assert all(Path(folder).is_relative_to(output / "runs") for folder in complete["run_folder"])
+
+    check_report_and_compare(output, capsys)
 
     records = {run_id: output / "runs" / run_id / "record.json" for run_id in table["run_id"]}
     written = {run_id: path.stat().st_mtime_ns for run_id, path in records.items()}

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from federations import short_scenario_data
 
+from tefed.build.builder import build_federation
 from tefed.scenario.files import SECTION_KINDS, merge_scenario_data, read_scenario_data
 from tefed.scenario.market_spec import DlmpSpec, DoubleAuctionSpec
 from tefed.scenario.model import Scenario, load_scenario
@@ -112,6 +113,46 @@ def test_chains_resolve_each_extends_against_its_own_file(tmp_path):
     scenario = Scenario.model_validate(composed.data)
     assert (scenario.name, scenario.seed, scenario.time.duration_s) == ("leaf", 2, 1800)
     assert scenario.time.grid_step_s == 60
+
+
+def test_a_variant_in_a_subfolder_reads_the_files_its_base_names(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    hours = [f"2022-06-21T{hour:02d}:00:00" for hour in range(24)]
+    (tmp_path / "data" / "prices.csv").write_text(
+        "timestamp,price_usd_per_mwh\n"
+        + "".join(f"{hour},{30 + k}\n" for k, hour in enumerate(hours))
+    )
+    data = short_scenario_data()
+    data["prices"]["wholesale"] = {"source": "csv", "path": "data/prices.csv", "timezone": "UTC"}
+    data["run"]["results_root"] = "out"
+    write_yaml(tmp_path / "base.yaml", data)
+    variant = write_yaml(
+        tmp_path / "variants" / "more_pv.yaml",
+        {"extends": "../base.yaml", "name": "more_pv", "households": {"pv": {"count": 5}}},
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # neither the variant's folder nor the base's
+    scenario, scenario_dir = load_scenario(variant)
+    assert scenario.prices.wholesale.path == "../data/prices.csv"
+    assert scenario.run.results_root == "../out"
+    federation = build_federation(scenario, scenario_dir, elsewhere / "f.json", elsewhere)
+    price_file = federation.entry("price_feed").tefed.config["wholesale"]["path"]
+    assert (elsewhere / price_file).resolve() == (tmp_path / "data" / "prices.csv").resolve()
+    # Results go to the results root the base names, relative to the base, whoever runs it.
+    results = (elsewhere / federation.tefed.results.root).resolve()
+    assert results == (tmp_path / "out" / "more_pv").resolve()
+
+
+def test_a_results_root_named_by_the_variant_is_relative_to_the_variant(tmp_path):
+    write_yaml(tmp_path / "base.yaml", short_scenario_data())
+    variant = write_yaml(
+        tmp_path / "variants" / "own.yaml",
+        {"extends": "../base.yaml", "name": "own", "run": {"results_root": "results"}},
+    )
+    scenario, scenario_dir = load_scenario(variant)
+    federation = build_federation(scenario, scenario_dir, tmp_path / "f.json", tmp_path)
+    assert federation.tefed.results.root == "variants/results/own"
 
 
 def test_merging_leaves_its_inputs_alone():

@@ -95,6 +95,10 @@ def test_the_example_sweep_has_four_runs():
         ({"samples": {"count": 0, "ranges": {"x": [2, 1]}}}, ["samples.count", "low <= high"]),
         ({"grid": {"market..x": [1]}}, ["'market..x': expected a dotted path"]),
         ({"gird": {"a": [1]}}, ["gird: unknown key"]),
+        ({"samples": {"count": 2, "method": "sobol", "ranges": {"x": [0, 1]}}}, ["method"]),
+        ({"seeds": [1, "two"]}, ["seeds.1: got 'two'"]),
+        ({"grid": {"a": 5}}, ["grid.a", "list"]),
+        ({"name": "a/../../x"}, ["name: got 'a/../../x'", "letters, digits"]),
     ],
 )
 def test_a_bad_sweep_file_names_every_problem(tmp_path, sections, fragments):
@@ -103,6 +107,24 @@ def test_a_bad_sweep_file_names_every_problem(tmp_path, sections, fragments):
     text = " ".join(str(error.value).split())
     for fragment in fragments:
         assert fragment in text, (fragment, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("base: [unclosed\n", "not valid YAML"),
+        ("- base.yaml\n", "expected a mapping (base, grid, zip, samples, seeds)"),
+        (None, "file not found"),
+    ],
+)
+def test_an_unreadable_sweep_file_is_named_with_exit_2(tmp_path, capsys, text, fragment):
+    path = tmp_path / "sweep.yaml"
+    if text is not None:
+        path.write_text(text)
+    assert main(["sweep", str(path)]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert str(path) in error and fragment in error, error
+    assert "Traceback" not in error
 
 
 def test_a_missing_base_is_named(tmp_path):

@@ -165,13 +165,15 @@ def run_label(folder: Path, summary: dict[str, Any]) -> str:
     return f"{summary.get('scenario', '?')} {run_id}"
 
 
-def comparison_table(folders: list[Path]) -> pd.DataFrame:
+def comparison_table(folders: list[Path], labels: list[str | None] | None = None) -> pd.DataFrame:
     """The main KPIs of every run, one column per run.
 
     Parameters
     ----------
     folders : list of Path
         Run folders, each with a ``summary.json``.
+    labels : list of (str or None), optional
+        A column label per folder (a sweep's run: its parameters); None: `run_label`.
 
     Returns
     -------
@@ -186,13 +188,13 @@ def comparison_table(folders: list[Path]) -> pd.DataFrame:
         Listing every folder without a readable ``summary.json``.
     """
     problems, columns = [], {}
-    for folder in folders:
+    for folder, given in zip(folders, labels or [None] * len(folders), strict=True):
         try:
             summary = read_summary(folder)
         except InputError as error:
             problems.extend(error.problems)
             continue
-        label = run_label(folder, summary)
+        label = given or run_label(folder, summary)
         if label in columns:
             label = f"{label} #{sum(name.startswith(label) for name in columns) + 1}"
         columns[label] = [kpi.read(summary) for kpi in MAIN_KPIS]

@@ -170,7 +170,7 @@ def build_federation(
             "time": {**time.model_dump(), "phase_offsets_s": dict(DEFAULT_PHASE_OFFSETS_S)},
             "site": scenario.site.model_dump(),
             "households": {column: households[column].tolist() for column in households.columns},
-            "results": {"root": f"{scenario.run.results_root}/{scenario.name}"},
+            "results": {"root": _results_root(scenario, scenario_dir, base_dir)},
             "runtime": {
                 "stall_timeout_s": scenario.run.stall_timeout_s,
                 "startup_timeout_s": scenario.run.startup_timeout_s,
@@ -256,6 +256,13 @@ def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dic
         "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
         "forecast_horizon_intervals": prices.forecast_horizon_intervals,
     }
+
+
+def _results_root(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> str:
+    """``results_root/name``: the scenario's results root resolves against its folder, and the
+    federation file names it relative to the federates' working directory."""
+    absolute = Path(os.path.abspath(scenario_dir / scenario.run.results_root / scenario.name))
+    return os.path.relpath(absolute, base_dir)
 
 
 def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dict[str, Any]:

@@ -167,7 +167,8 @@ def build_harness(
         The candidate program and its arguments; the federation file and ``--name FEDERATE``
         are appended.
     base_dir : Path
-        Working directory of every federate; the scenario's results root is relative to it.
+        Working directory of every federate (and the folder of the results of the built-in
+        harness scenario; a scenario file's results root is relative to the file).
     scenario_path : Path, optional
         Scenario to build the harness from (default: ``HARNESS_SCENARIO``).
     time_limit_s : float, optional
@@ -188,9 +189,9 @@ def build_harness(
         scenario, scenario_dir = Scenario.model_validate(HARNESS_SCENARIO), base_dir
     else:
         scenario, scenario_dir = load_scenario(scenario_path)
-    root = Path(scenario.run.results_root) / "check-federate"
+    root = scenario_dir / scenario.run.results_root / "check-federate"
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    folder_path = base_dir / root / f"{role}-{stamp}-{secrets.token_hex(3)}"
+    folder_path = root / f"{role}-{stamp}-{secrets.token_hex(3)}"
     path = folder_path / "federation.json"
     household = None
     if role == "household":

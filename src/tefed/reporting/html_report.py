@@ -33,7 +33,7 @@ LOGGED_LEVELS = (" WARNING ", " ERROR ", " CRITICAL ")
 #: Up to this many warning lines are shown per log.
 MAX_LOG_LINES = 20
 
-_STYLE = """
+PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -102,7 +102,7 @@ def render_report(folder: RunFolder) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_text(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{_text(title)}</title><style>{PAGE_STYLE}</style></head><body>",
         f"<h1>{_text(title)}</h1>",
         _plausibility_section(summary),
         f"<nav><ol>{contents}</ol></nav>",
@@ -117,7 +117,8 @@ def _text(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def html_table(header: list[str], rows: list[list[Any]]) -> str:
+    """An HTML table: a header row, then one row per list (values escaped and formatted)."""
     head = "".join(f"<th>{_text(name)}</th>" for name in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{_cell(value)}</td>" for value in row) + "</tr>" for row in rows
@@ -143,7 +144,7 @@ def _pairs(mapping: dict[str, Any], section: str | None = None) -> str:
         for key, value in mapping.items()
         if not isinstance(value, dict) and not (isinstance(value, list) and len(value) > 12)
     ]
-    return _table(["name", "value"], rows) if rows else ""
+    return html_table(["name", "value"], rows) if rows else ""
 
 
 def _plausibility_section(summary: dict[str, Any] | None) -> str:
@@ -190,9 +191,9 @@ def _run_section(
         [name, record.get("busy_s"), record.get("waiting_s"), record.get("steps")]
         for name, record in metadata.get("federates", {}).items()
     ]
-    text = _table(["", "value"], rows)
+    text = html_table(["", "value"], rows)
     if timing:
-        text += "<h3>Federates: wall time computing and waiting</h3>" + _table(
+        text += "<h3>Federates: wall time computing and waiting</h3>" + html_table(
             ["federate", "busy [s]", "waiting [s]", "steps"], timing
         )
     return text
@@ -280,8 +281,12 @@ def _inputs_section(federation: FederationFile, summary: dict[str, Any] | None) 
         f" at {tefed.time.grid_step_s} s grid steps and {tefed.time.market_interval_s} s market "
         "intervals.</p>"
     )
-    text += _table(["Group", "Households", "Strategy", "PV [kWp]", "Batteries [kWh]", "EVs"], rows)
-    text += "<h3>Feeder and data files</h3>" + _table(["input", "value"], _input_files(federation))
+    text += html_table(
+        ["Group", "Households", "Strategy", "PV [kWp]", "Batteries [kWh]", "EVs"], rows
+    )
+    text += "<h3>Feeder and data files</h3>" + html_table(
+        ["input", "value"], _input_files(federation)
+    )
     metadata = (summary or {}).get("metadata", {})
     versions = [
         ["tefed git SHA", metadata.get("git_sha")],
@@ -289,7 +294,7 @@ def _inputs_section(federation: FederationFile, summary: dict[str, Any] | None) 
         ["platform", metadata.get("platform")],
         *([name, version] for name, version in metadata.get("versions", {}).items()),
     ]
-    text += "<h3>Versions</h3>" + _table(["software", "version"], versions)
+    text += "<h3>Versions</h3>" + html_table(["software", "version"], versions)
     for entry in federation.federate_entries():
         if entry.tefed is None or entry.tefed.role == "ems":
             continue
@@ -340,7 +345,7 @@ def _main_kpis_section(summary: dict[str, Any]) -> str:
         ]
         for kpi in MAIN_KPIS
     ]
-    return _table(["KPI", "value"], rows)
+    return html_table(["KPI", "value"], rows)
 
 
 def _households_section(summary: dict[str, Any]) -> str:
@@ -352,7 +357,7 @@ def _households_section(summary: dict[str, Any]) -> str:
     table = [
         [name, row.get("strategy"), *(row.get(c) for c in columns)] for name, row in rows.items()
     ]
-    return _table(["Household", "Strategy", *(kpi_label(column) for column in columns)], table)
+    return html_table(["Household", "Strategy", *(kpi_label(column) for column in columns)], table)
 
 
 def _market_section(summary: dict[str, Any]) -> str:
@@ -362,7 +367,7 @@ def _market_section(summary: dict[str, Any]) -> str:
     pools = market.get("pools", {})
     statistics = sorted({key for stats in pools.values() for key in stats})
     text = _pairs(market, "market")
-    text += "<h3>Per pool</h3>" + _table(
+    text += "<h3>Per pool</h3>" + html_table(
         ["Pool", *(kpi_label(key) for key in statistics)],
         [[pool, *(stats.get(k) for k in statistics)] for pool, stats in pools.items()],
     )
@@ -382,7 +387,7 @@ def _grid_section(summary: dict[str, Any]) -> str:
         voltage = summary["voltage"]
         text += "<h3>Household voltages</h3>" + _pairs(voltage, "voltage")
         if voltage.get("household_minutes_outside_range"):
-            text += _table(
+            text += html_table(
                 ["household", "minutes outside the range"],
                 list(voltage["household_minutes_outside_range"].items()),
             )
@@ -401,10 +406,10 @@ def _grid_section(summary: dict[str, Any]) -> str:
     ):
         found = grid.get("node_voltage", {}).get(name)
         if found:
-            text += f"<h4>{heading}</h4>" + _table(["bus", "minutes"], list(found.items()))
+            text += f"<h4>{heading}</h4>" + html_table(["bus", "minutes"], list(found.items()))
     most = grid.get("loading", {}).get("most_loaded")
     if most:
-        text += "<h4>Most loaded elements [%]</h4>" + _table(
+        text += "<h4>Most loaded elements [%]</h4>" + html_table(
             ["element", "max loading"], list(most.items())
         )
     return text
@@ -412,7 +417,9 @@ def _grid_section(summary: dict[str, Any]) -> str:
 
 def _checks_section(summary: dict[str, Any]) -> str:
     checks = summary.get("checks", {})
-    return _table(["Check", "value"], [[kpi_label(key, "checks"), v] for key, v in checks.items()])
+    return html_table(
+        ["Check", "value"], [[kpi_label(key, "checks"), v] for key, v in checks.items()]
+    )
 
 
 def _plots_section(folder: RunFolder) -> str:
@@ -422,15 +429,16 @@ def _plots_section(folder: RunFolder) -> str:
     ]
     if not names:
         return "<p>No plots were written.</p>"
-    figures = []
-    for name in names:
-        encoded = base64.b64encode(found[name].read_bytes()).decode("ascii")
-        caption = PLOT_TITLES.get(name, name)
-        figures.append(
-            f"<figure><figcaption>{_text(caption)}</figcaption>"
-            f'<img alt="{_text(name)}" src="data:image/png;base64,{encoded}"></figure>'
-        )
-    return "".join(figures)
+    return "".join(embedded_figure(found[name], PLOT_TITLES.get(name, name)) for name in names)
+
+
+def embedded_figure(path: Path, caption: str) -> str:
+    """An HTML figure of the PNG at ``path``, embedded (the page stands alone), with a caption."""
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f"<figure><figcaption>{_text(caption)}</figcaption>"
+        f'<img alt="{_text(path.name)}" src="data:image/png;base64,{encoded}"></figure>'
+    )
 
 
 def _capitalized(label: str) -> str:

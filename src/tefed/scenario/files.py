@@ -22,13 +22,16 @@ file is merged over it:
 Each file is read within the bounds of `tefed.scenario.bounded_yaml` (size, encoding, nesting,
 aliases, duplicate keys), and a chain holds at most ``MAX_CHAIN`` files.
 
-Relative paths (a feeder, a price or load CSV, a weather file) resolve against the folder of the
-file that is loaded (the last in the chain), whichever file of the chain names them.
+Relative paths (`PATH_FIELDS`: a feeder, a price or load CSV, a weather file, the results root)
+resolve against the folder of the file that names them: a base's paths are rewritten relative to
+the extending file's folder before the merge (``extends: ../base.yaml`` turns the base's
+``prices.csv`` into ``../prices.csv``), so a variant in a subfolder reads the base's files.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,16 @@ SECTION_KINDS: dict[tuple[str, ...], tuple[str, str | None]] = {
 }
 #: A feeder naming an OpenDSS file (``dss``) is of this kind, whatever else it says.
 OPENDSS_FEEDER = "opendss"
+
+#: The scenario's file and folder paths (``*``: any household group); a relative one resolves
+#: against the folder of the file that names it.
+PATH_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("grid", "feeder", "dss"),
+    ("prices", "wholesale", "path"),
+    ("pv_model", "weather_file"),
+    ("households", "*", "load", "path"),
+    ("run", "results_root"),
+)
 
 #: Keys of a household group that exclude each other: giving one drops the base's other.
 EXCLUSIVE_GROUP_KEYS = (("strategy", "strategy_mix"),)
@@ -175,6 +188,7 @@ def _read(path: Path, chain: tuple[Path, ...]) -> ScenarioData:
             str(path), [f"{EXTENDS_KEY}: got {base_reference!r}, which closes a cycle: {loop}"]
         )
     base = _read(base_path, tuple(visited))
+    base_data = rebase_paths(base.data, os.path.dirname(base_reference))
     problems = []
     if "name" not in data:
         inherited = base.data.get("name")
@@ -182,10 +196,51 @@ def _read(path: Path, chain: tuple[Path, ...]) -> ScenarioData:
             f"name: required but missing; a scenario that extends {base_reference} must set "
             f"its own name" + (f" (the base's is {inherited!r})" if inherited else "")
         )
-    merged = _merge_mapping(base.data, data, (), problems)
+    merged = _merge_mapping(base_data, data, (), problems)
     if problems:
         raise InputError(str(path), problems)
     return ScenarioData(merged, (path, *base.files))
+
+
+def rebase_paths(data: dict[str, Any], base_folder: str) -> dict[str, Any]:
+    """Scenario mapping ``data`` with its relative `PATH_FIELDS` prefixed by ``base_folder``.
+
+    ``base_folder`` is the folder of the file ``data`` came from, relative to the file that
+    extends it (the folder part of its ``extends``); paths that are absolute, or not strings
+    (a malformed file, reported when validated), are kept as they are. ``data`` is not changed.
+
+    Examples
+    --------
+    >>> data = {"prices": {"wholesale": {"source": "csv", "path": "data/prices.csv"}},
+    ...         "households": [{"group": "a", "load": {"profile": "csv", "path": "loads.csv"}},
+    ...                        {"group": "b", "load": {"profile": "synthetic"}}],
+    ...         "run": {"results_root": "/srv/results"}}
+    >>> rebased = rebase_paths(data, "..")
+    >>> rebased["prices"]["wholesale"]["path"], rebased["households"][0]["load"]["path"]
+    ('../data/prices.csv', '../loads.csv')
+    >>> rebased["run"]["results_root"]
+    '/srv/results'
+    """
+    if base_folder in ("", "."):
+        return data
+    rebased = copy.deepcopy(data)
+    for field in PATH_FIELDS:
+        for parent in _parents(rebased, field[:-1]):
+            value = parent.get(field[-1])
+            if isinstance(value, str) and value and not os.path.isabs(value):
+                parent[field[-1]] = os.path.join(base_folder, value)
+    return rebased
+
+
+def _parents(data: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The mappings found at ``keys`` under ``data`` (``*``: every item of a list)."""
+    if not keys:
+        return [data] if isinstance(data, dict) else []
+    head, rest = keys[0], keys[1:]
+    if head == "*":
+        items = data if isinstance(data, list) else []
+        return [found for item in items for found in _parents(item, rest)]
+    return _parents(data.get(head), rest) if isinstance(data, dict) else []
 
 
 def _read_mapping(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:

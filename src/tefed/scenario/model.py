@@ -177,7 +177,9 @@ class RunSpec(ScenarioSection):
     """Where results go and how long a run may take."""
 
     results_root: str = Field(
-        "results", description="folder of the run folders (results_root/name/run-id)"
+        "results",
+        description="folder of the run folders (results_root/name/run-id), relative to the "
+        "scenario file that names it",
     )
     stall_timeout_s: float = Field(
         30.0,
@@ -450,7 +452,7 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
         }
     problems = []
     if run is not None:
-        problems += _results_root_problems(run.results_root)
+        problems += _results_root_problems(run.results_root, folder)
     if grid is not None and isinstance(grid.feeder, OpenDssFeederSpec):
         problems += _missing_file("grid.feeder.dss", grid.feeder.dss, folder)
     if pv_model is not None and pv_model.weather_file is not None:
@@ -463,9 +465,10 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
     return problems
 
 
-def results_root_problems(results_root: str) -> list[str]:
+def results_root_problems(results_root: str, folder: Path) -> list[str]:
     """Every problem with ``results_root`` as the folder of the run folders (``run.results_root``
-    or ``tefed run --results``): its text, then where it resolves on the file system."""
+    or ``tefed run --results``), relative to ``folder``: its text, then where it resolves on the
+    file system."""
     try:
         RunSpec(results_root=results_root)
     except ValidationError as error:
@@ -473,14 +476,14 @@ def results_root_problems(results_root: str) -> list[str]:
             f"run.results_root: got {results_root!r}; {item['msg'].removeprefix('Value error, ')}"
             for item in error.errors()
         ]
-    return _results_root_problems(results_root)
+    return _results_root_problems(results_root, folder)
 
 
-def _results_root_problems(results_root: str) -> list[str]:
+def _results_root_problems(results_root: str, folder: Path) -> list[str]:
     """Problems with where results would go, as the file system stands: the folder resolved
-    against the working directory (through symlinks) must be outside the system folders, and
+    against the scenario's ``folder`` (through symlinks) must be outside the system folders, and
     the part of it that exists must be a folder."""
-    path = Path.cwd() / results_root
+    path = folder / results_root
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as error:

@@ -4,15 +4,21 @@ Every point runs as ``python -m tefed run BASE --set PATH=VALUE …`` (the inter
 worker) in its own folder, ``OUTPUT/runs/<run-id>/``: ``tefed run`` gives each run a free broker
 port and a broker key of its own, so runs share a machine without meeting, and the point's
 ``run.results_root`` is set to ``runs/<run-id>/results``. When the run ends its record
-(``record.json``: status, message, wall time, run folder) is written beside it. A run that
-fails is recorded with the end of its error output and the sweep goes on; a point whose record
-says ``complete`` is not run again (a rerun of the sweep resumes it).
+(`tefed.sweep.run_record`) is written beside it. A run that fails is recorded with the end of
+its error output and the sweep goes on; a point whose record says ``complete`` is not run again
+(a rerun of the sweep resumes it).
 
-Cluster sizing: a federation is about five processes (``tefed run``, the HELICS broker, the
-grid, the market and one ems per shard), but they step in turn, each waiting for the others'
-time grants, so one run keeps one to two cores busy. The default ``LocalCluster`` therefore has
-one single-threaded worker per two cores (at least one); a worker runs one federation at a time.
-With ``scheduler`` the sweep joins an existing Dask scheduler instead; its workers must see the
+A worker that dies (killed, out of memory, its node lost) takes its ``tefed run`` with it
+(`tefed.sweep.bound_to_parent`), and the Dask scheduler gives the point to another worker; a
+point that loses ``ALLOWED_WORKER_DEATHS`` workers is recorded as failed with that reason (a
+running scheduler of ``--scheduler`` counts by its own ``allowed-failures`` setting).
+
+Clusters: a federation is about five processes (``tefed run``, the HELICS broker, the grid, the
+market and one ems per shard), but they step in turn, each waiting for the others' time grants,
+so one run keeps one to two cores busy. The default ``LocalCluster`` therefore has one
+single-threaded worker per two cores (at least one); a worker runs one federation at a time.
+With ``scheduler`` the sweep joins an existing Dask scheduler instead; with ``cluster_kind``
+it submits batch jobs of workers (`tefed.sweep.batch_cluster`). Workers of either must see the
 base scenario and the output folder at the same paths (a shared file system).
 """
 
@@ -25,51 +31,47 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
-from distributed import Client, LocalCluster, as_completed
+import dask
+from distributed import Client, Future, LocalCluster, wait
 
+from tefed.sweep.batch_cluster import job_queue_cluster
 from tefed.sweep.points import SweepPoint
+from tefed.sweep.run_record import (
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    RunRecord,
+    completed_record,
+    point_folder,
+    write_record,
+)
+from tefed.sweep.sweep_file import ClusterSpec
 
-#: Status of a run that finished with its summary.
-STATUS_COMPLETE = "complete"
-#: Status of a run that failed, timed out or left no summary.
-STATUS_FAILED = "failed"
-#: File of a run's record in its sweep folder.
-RECORD_FILE = "record.json"
 #: Lines of a failed run's error output kept in its record.
 MESSAGE_LINES = 12
 #: Cores one federation keeps busy, for sizing the default cluster [-].
 CORES_PER_RUN = 2
-#: How long past the scenario's own wall-clock limit the sweep waits before killing a run [s].
+#: How long past the scenario's own wall-clock limit the sweep waits before stopping a run [s].
 TIMEOUT_MARGIN_S = 120.0
+#: Time a timed-out run gets to stop its federates after SIGTERM, before SIGKILL [s].
+STOP_GRACE_S = 20.0
+#: Workers a point may lose (each rescheduling it) before it is recorded as failed [-].
+ALLOWED_WORKER_DEATHS = 3
+#: How often the observer hears how many runs are running [s].
+OBSERVE_EVERY_S = 1.0
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """What became of one point of a sweep.
+class SweepObserver(Protocol):
+    """What a sweep tells whoever shows its progress."""
 
-    Attributes
-    ----------
-    run_id : str
-        The point's stable id.
-    status : str
-        ``complete`` or ``failed``.
-    message : str
-        Why it failed (the end of ``tefed run``'s error output); empty when complete.
-    wall_time_s : float
-        Wall time of the ``tefed run`` process [s].
-    run_folder : str
-        The run folder ``tefed run`` wrote (its summary.json holds the KPIs); empty if none.
-    """
+    def recorded(self, point: SweepPoint, record: RunRecord, skipped: bool) -> None:
+        """A point finished (``skipped``: it was complete before this sweep started)."""
 
-    run_id: str
-    status: str
-    message: str
-    wall_time_s: float
-    run_folder: str
+    def running(self, count: int) -> None:
+        """``count`` runs are executing on workers now (called every ``OBSERVE_EVERY_S``)."""
 
 
 def default_worker_count() -> int:
@@ -93,7 +95,7 @@ def run_point(
     run_id : str
         The point's stable id (recorded).
     timeout_s : float
-        Wall time after which the run's process group is killed [s].
+        Wall time after which the run is stopped (SIGTERM, then SIGKILL) [s].
 
     Returns
     -------
@@ -106,9 +108,10 @@ def run_point(
     command = [sys.executable, "-m", "tefed", "run", base_path, "--no-progress"]
     for path, value in settings.items():
         command += ["--set", f"{path}={json.dumps(value)}"]
+    bound = [sys.executable, "-m", "tefed.sweep.bound_to_parent", str(os.getpid()), *command]
     started = time.monotonic()
     process = subprocess.Popen(
-        command,
+        bound,
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -119,8 +122,7 @@ def run_point(
         stdout, stderr = process.communicate(timeout=timeout_s)
         timed_out = False
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        stdout, stderr = _stop(process)
         timed_out = True
     wall_time_s = time.monotonic() - started
     (folder / "tefed_run.log").write_text(f"$ {' '.join(command)}\n{stdout}\n{stderr}")
@@ -135,47 +137,34 @@ def run_point(
     if complete:
         message = ""
     elif timed_out:
-        message = f"killed after {timeout_s:.0f} s (timeout)"
+        message = f"stopped after {timeout_s:.0f} s (timeout)"
     else:
         tail = [line for line in stderr.splitlines() if line.strip()][-MESSAGE_LINES:]
         message = f"exit code {process.returncode}: " + "\n".join(tail)
-    record = RunRecord(
-        run_id,
-        STATUS_COMPLETE if complete else STATUS_FAILED,
-        message,
-        wall_time_s,
-        run_folder,
-    )
-    record_path = folder / RECORD_FILE
-    partial = record_path.with_suffix(".json.part")
-    partial.write_text(json.dumps(asdict(record), indent=2))
-    partial.replace(record_path)
+    status = STATUS_COMPLETE if complete else STATUS_FAILED
+    record = RunRecord(run_id, status, message, wall_time_s, run_folder)
+    write_record(folder, record)
     return record
 
 
-def read_record(run_dir: Path) -> RunRecord | None:
-    """The record of a point's earlier run, or None if it has none (or an unreadable one)."""
+def _stop(process: subprocess.Popen) -> tuple[str, str]:
+    """Stop a ``tefed run`` (SIGTERM: it stops its federates; SIGKILL after the grace)."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        return RunRecord(**json.loads((run_dir / RECORD_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def completed_record(run_dir: Path) -> RunRecord | None:
-    """The point's record if its run is complete and its summary is still there, else None."""
-    record = read_record(run_dir)
-    if record is None or record.status != STATUS_COMPLETE:
-        return None
-    return record if (Path(record.run_folder) / "summary.json").is_file() else None
+        return process.communicate(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.communicate()
 
 
 def run_points(
     points: list[SweepPoint],
     base_path: Path,
     output_dir: Path,
+    observer: SweepObserver,
     scheduler: str | None = None,
     workers: int | None = None,
-    on_record: Callable[[SweepPoint, RunRecord, bool], None] | None = None,
+    cluster: tuple[str, ClusterSpec] | None = None,
 ) -> dict[str, RunRecord]:
     """Run every point not already complete on Dask; return every point's record by run id.
 
@@ -187,53 +176,88 @@ def run_points(
         The base scenario file.
     output_dir : pathlib.Path
         The sweep's output folder; point folders go to ``output_dir/runs/<run-id>``.
+    observer : SweepObserver
+        Told of every point's record (complete ones first, as skipped) and of the running count.
     scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``); none: a LocalCluster.
+        Address of a running Dask scheduler (``tcp://host:8786``).
     workers : int, optional
         Workers of the LocalCluster; none: `default_worker_count`.
-    on_record : callable, optional
-        Called with each point, its record and whether it was skipped (complete before).
+    cluster : (str, ClusterSpec), optional
+        A batch system (``slurm``, ``pbs``, ``sge``) and its jobs, instead of a LocalCluster.
     """
     records: dict[str, RunRecord] = {}
     pending: list[SweepPoint] = []
     for point in points:
-        earlier = completed_record(output_dir / "runs" / point.run_id)
+        earlier = completed_record(point_folder(output_dir, point.run_id))
         if earlier is None:
             pending.append(point)
             continue
         records[point.run_id] = earlier
-        if on_record is not None:
-            on_record(point, earlier, True)
+        observer.recorded(point, earlier, True)
     if not pending:
         return records
-    by_id = {point.run_id: point for point in pending}
-    with _client(scheduler, workers) as client:
-        futures = [
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS - 1}),
+        _client(scheduler, workers, cluster) as client,
+    ):
+        futures = {
             client.submit(
                 run_point,
                 str(base_path.resolve()),
                 point.overrides,
-                str((output_dir / "runs" / point.run_id).resolve()),
+                str(point_folder(output_dir, point.run_id).resolve()),
                 point.run_id,
                 point.scenario.run.wall_clock_limit_s + TIMEOUT_MARGIN_S,
                 key=f"tefed-run-{point.run_id}",
                 pure=False,
-            )
+            ): point
             for point in pending
-        ]
-        for future in as_completed(futures):
-            record = future.result()
-            records[record.run_id] = record
-            if on_record is not None:
-                on_record(by_id[record.run_id], record, False)
+        }
+        waiting = set(futures)
+        while waiting:
+            for future in _finished_within(waiting, OBSERVE_EVERY_S):
+                waiting.discard(future)
+                point = futures[future]
+                records[point.run_id] = _record_of(future, point)
+                observer.recorded(point, records[point.run_id], False)
+            observer.running(_running(client, {future.key for future in waiting}))
     return records
 
 
+def _finished_within(futures: set[Future], timeout_s: float) -> set[Future]:
+    """The futures that are finished, waiting up to ``timeout_s`` for one to finish [s]."""
+    with contextlib.suppress(TimeoutError):
+        wait(futures, timeout_s, return_when="FIRST_COMPLETED")
+    return {future for future in futures if future.done()}
+
+
+def _record_of(future: Future, point: SweepPoint) -> RunRecord:
+    """The record a finished future returned, or a failed one naming why it has none."""
+    try:
+        return future.result()
+    except Exception as error:  # a task that lost its workers, or could not run at all
+        return RunRecord(point.run_id, STATUS_FAILED, f"{type(error).__name__}: {error}", 0.0, "")
+
+
+def _running(client: Client, keys: set[str]) -> int:
+    """How many of ``keys`` are executing on a worker now."""
+    processing = client.processing()
+    return sum(1 for tasks in processing.values() for key in tasks if key in keys)
+
+
 @contextlib.contextmanager
-def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
-    """A client of the scheduler at ``scheduler``, or of a LocalCluster closed with it."""
+def _client(
+    scheduler: str | None, workers: int | None, cluster: tuple[str, ClusterSpec] | None
+) -> Iterator[Client]:
+    """A client of the scheduler at ``scheduler``, of batch jobs, or of a LocalCluster."""
     if scheduler is not None:
         with Client(scheduler) as client:
+            yield client
+        return
+    if cluster is not None:
+        kind, spec = cluster
+        with job_queue_cluster(kind, spec) as batch, Client(batch) as client:
+            batch.scale(jobs=spec.jobs)
             yield client
         return
     with (
@@ -242,7 +266,7 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
+        ) as local,
+        Client(local) as client,
     ):
         yield client

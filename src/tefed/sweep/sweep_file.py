@@ -20,6 +20,16 @@
         prices.export_price_usd_per_kwh: [0.03, 0.09]
         households.pv.count: [1, 6]     # two integers: integers, both bounds included
     seeds: [1, 2, 3]                # replicates: the scenario's seed, per point
+    cluster:                        # batch jobs of tefed sweep --cluster slurm|pbs|sge
+      jobs: 4                       # batch jobs to submit
+      runs_per_job: 2               # Dask workers per job, one run at a time each
+      cores_per_run: 2
+      memory_per_run_gb: 4
+      walltime: "02:00:00"
+      queue: normal
+      account: my_project
+      job_directives: ["--constraint=intel"]
+      prologue: ["module load python/3.11", "source ~/venvs/tefed/bin/activate"]
 
 Paths address the scenario as ``tefed run --set`` does (`tefed.scenario.overrides`). The runs
 are the product grid × zip × samples × seeds (an absent part contributes one empty point).
@@ -34,7 +44,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tefed.contract.errors import InputError, describe_validation_error
-from tefed.scenario.household_spec import NAME_PATTERN
+from tefed.scenario.household_spec import NAME_PATTERN, NAME_RULE
 from tefed.scenario.overrides import check_path
 
 #: The scenario path the replicate seeds set.
@@ -73,6 +83,53 @@ class SampleSpec(_Section):
         return ranges
 
 
+class ClusterSpec(_Section):
+    """The batch jobs of ``tefed sweep --cluster slurm|pbs|sge`` (dask-jobqueue).
+
+    Each job starts ``runs_per_job`` single-threaded Dask workers, each running one federation
+    at a time, and asks the batch system for ``runs_per_job · cores_per_run`` cores and
+    ``runs_per_job · memory_per_run_gb`` of memory for ``walltime``.
+    """
+
+    jobs: int = Field(1, ge=1, le=10_000, description="batch jobs to submit [-]")
+    runs_per_job: int = Field(
+        1, ge=1, le=256, description="Dask workers per job, each running one federation [-]"
+    )
+    cores_per_run: int = Field(
+        2, ge=1, le=256, description="cores requested per run (a federation keeps 1-2 busy) [-]"
+    )
+    memory_per_run_gb: float = Field(4.0, gt=0, le=4096, description="memory per run [GB]")
+    walltime: str = Field(
+        "01:00:00",
+        pattern=r"^\d{1,4}:[0-5]\d:[0-5]\d$",
+        description="wall-time limit of each job, HH:MM:SS",
+    )
+    queue: str | None = Field(None, min_length=1, description="queue (partition) of the jobs")
+    account: str | None = Field(
+        None, min_length=1, description="account (project) the jobs are charged to"
+    )
+    job_directives: list[str] = Field(
+        default_factory=list,
+        description="extra scheduler directives, e.g. --constraint=intel (Slurm), without the "
+        "#SBATCH / #PBS / #$ prefix",
+    )
+    prologue: list[str] = Field(
+        default_factory=list,
+        description="shell lines run before the worker starts (module load, venv activation)",
+    )
+    sge_parallel_environment: str = Field(
+        "smp", min_length=1, description="SGE parallel environment of the cores (-pe NAME N)"
+    )
+
+    @field_validator("job_directives", "prologue")
+    @classmethod
+    def _single_lines(cls, lines: list[str]) -> list[str]:
+        broken = [line for line in lines if any(ord(character) < 32 for character in line)]
+        if broken:
+            raise ValueError(f"expected one line each, without control characters; got {broken}")
+        return lines
+
+
 class SweepFile(_Section):
     """A whole sweep file (see the module docstring)."""
 
@@ -92,13 +149,17 @@ class SweepFile(_Section):
         default_factory=list, description="replicate seeds (the scenario's seed); none: the base's"
     )
 
+    cluster: ClusterSpec = Field(
+        default_factory=ClusterSpec, description="batch jobs of tefed sweep --cluster"
+    )
+
     _paths = field_validator("fixed", "grid", "zipped")(_check_paths)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not NAME_PATTERN.match(value):
-            raise ValueError("expected letters, digits, '_' or '-'")
+        if value is not None and not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
         return value
 
     @field_validator("grid", "zipped")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from tefed.sweep.execution import RunRecord, run_points
+from tefed.sweep.execution import SweepObserver, run_points
 from tefed.sweep.points import SweepPoint, resolve_points
 from tefed.sweep.results_table import sweep_table, write_sweep_table
-from tefed.sweep.sweep_file import read_sweep_file
+from tefed.sweep.sweep_file import SweepFile, read_sweep_file
 
 #: Where a sweep's output goes by default, relative to the working directory.
 DEFAULT_SWEEPS_ROOT = Path("results") / "sweeps"
@@ -24,6 +23,10 @@ class PlannedSweep:
 
     Attributes
     ----------
+    sweep : SweepFile
+        The validated sweep file.
+    name : str
+        The sweep's name (its ``name``, or the file's stem).
     base_path : pathlib.Path
         The base scenario file.
     points : list of SweepPoint
@@ -32,6 +35,8 @@ class PlannedSweep:
         The sweep's output folder.
     """
 
+    sweep: SweepFile
+    name: str
     base_path: Path
     points: list[SweepPoint]
     output_dir: Path
@@ -67,20 +72,34 @@ def plan_sweep(sweep_path: Path, output_dir: Path | None = None) -> PlannedSweep
     base_path = sweep_path.parent / sweep.base
     points = resolve_points(sweep, base_path, Path.cwd())
     name = sweep.name or sweep_path.stem
-    return PlannedSweep(base_path, points, output_dir or DEFAULT_SWEEPS_ROOT / name)
+    return PlannedSweep(sweep, name, base_path, points, output_dir or DEFAULT_SWEEPS_ROOT / name)
 
 
 def run_sweep(
     planned: PlannedSweep,
+    observer: SweepObserver,
     scheduler: str | None = None,
     workers: int | None = None,
-    on_record: Callable[[SweepPoint, RunRecord, bool], None] | None = None,
+    cluster_kind: str | None = None,
 ) -> SweepOutcome:
-    """Run the points not yet complete (see `tefed.sweep.execution`) and write the table."""
+    """Run the points not yet complete (see `tefed.sweep.execution`) and write the table.
+
+    ``cluster_kind`` (``slurm``, ``pbs``, ``sge``) runs them in batch jobs described by the
+    sweep file's ``cluster`` section instead of on a LocalCluster.
+    """
     started = time.monotonic()
+    cluster = None if cluster_kind is None else (cluster_kind, planned.sweep.cluster)
     records = run_points(
-        planned.points, planned.base_path, planned.output_dir, scheduler, workers, on_record
+        planned.points,
+        planned.base_path,
+        planned.output_dir,
+        observer,
+        scheduler,
+        workers,
+        cluster,
     )
     table = sweep_table(planned.points, records)
-    parquet, csv = write_sweep_table(table, planned.output_dir)
+    parquet, csv = write_sweep_table(
+        table, planned.output_dir, planned.name, planned.sweep.varied_paths()
+    )
     return SweepOutcome(table, parquet, csv, time.monotonic() - started)

@@ -1,0 +1,91 @@
+"""What running runs through ``tefed sweep`` costs beyond the runs themselves.
+
+A sweep of ``RUNS`` short runs (the default scenario's noon hour, one run per replicate seed) on
+a LocalCluster of ``WORKERS`` workers, run as a user runs it: ``tefed sweep SWEEP.yaml --workers
+2 --no-progress`` as a subprocess, timed from start to exit. The overhead is that wall time over
+the ideal of perfectly packed workers, the sum of the runs' own wall times (each ``tefed run``
+process, from ``sweep.parquet``) divided by the workers: it includes reading and checking every
+point, starting and closing the cluster, scheduling, and workers idle at the end when the runs do
+not divide evenly. ``TEFED_BENCH_SWEEP_RUNS`` sets another number of runs (e.g. 2, to check that
+the benchmark works).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+NAME = "sweep_overhead"
+#: Runs of the sweep and workers of its LocalCluster [-].
+RUNS = 8
+WORKERS = 2
+#: Environment variable with another number of runs [-].
+RUNS_ENV = "TEFED_BENCH_SWEEP_RUNS"
+#: Target of issue 16: sweep wall / (sum of run walls / workers) [-].
+OVERHEAD_LIMIT = 1.1
+#: Simulated time of each run [s]: the noon hour, when PV trades.
+DURATION_S = 3600
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+#: Longest the sweep may take before the benchmark gives up [s].
+TIMEOUT_S = 3600
+
+
+def run(output: Path) -> dict:
+    """The sweep's wall time, the runs' wall times and the overhead ratio against its target."""
+    runs = int(os.environ.get(RUNS_ENV) or RUNS)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        sweep_path = folder / "sweep.yaml"
+        sweep = {
+            "name": NAME,
+            "base": str(SCENARIO),
+            "set": {
+                "time.start": "2022-06-21T11:00:00",
+                "time.duration_s": DURATION_S,
+                "run.progress_every_s": 900,
+            },
+            "seeds": list(range(1, runs + 1)),
+        }
+        sweep_path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+        command = [
+            sys.executable, "-m", "tefed", "sweep", str(sweep_path), "-o", str(folder / "out"),
+            "--workers", str(WORKERS), "--no-progress",
+        ]  # fmt: skip
+        started = time.monotonic()
+        completed = subprocess.run(
+            command, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
+        sweep_wall_s = time.monotonic() - started
+        if completed.returncode != 0:
+            raise RuntimeError(f"tefed sweep failed: {completed.stdout}\n{completed.stderr}")
+        table = pd.read_parquet(folder / "out" / "sweep.parquet")
+    run_walls_s = table["wall_time_s"].astype(float).tolist()
+    packed_s = sum(run_walls_s) / WORKERS
+    overhead = sweep_wall_s / packed_s
+    return {
+        "runs": runs,
+        "workers": WORKERS,
+        "simulated_s_per_run": DURATION_S,
+        "sweep_wall_s": sweep_wall_s,
+        "run_wall_s": run_walls_s,
+        "sum_run_wall_s": sum(run_walls_s),
+        "overhead_ratio": overhead,
+        "targets": [
+            {
+                "name": f"sweep overhead, {runs} short runs on {WORKERS} workers "
+                "(sweep wall / (sum of run walls / workers))",
+                "measured": overhead,
+                "unit": "",
+                "comparison": "<=",
+                "limit": OVERHEAD_LIMIT,
+                "met": overhead <= OVERHEAD_LIMIT,
+            }
+        ],
+    }

@@ -1,0 +1,74 @@
+"""What became of one point of a sweep: its record, ``OUTPUT/runs/<run-id>/record.json``.
+
+A record is written (atomically) when the point's ``tefed run`` ends, whatever the outcome; a
+point whose record says ``complete`` and whose summary is still there is not run again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: Status of a run that finished with its summary.
+STATUS_COMPLETE = "complete"
+#: Status of a run that failed, timed out, lost its worker or left no summary.
+STATUS_FAILED = "failed"
+#: File of a run's record in its sweep folder.
+RECORD_FILE = "record.json"
+#: Folder of the points' folders in a sweep's output folder.
+RUNS_FOLDER = "runs"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What became of one point of a sweep.
+
+    Attributes
+    ----------
+    run_id : str
+        The point's stable id.
+    status : str
+        ``complete`` or ``failed``.
+    message : str
+        Why it failed (the end of ``tefed run``'s error output); empty when complete.
+    wall_time_s : float
+        Wall time of the ``tefed run`` process [s].
+    run_folder : str
+        The run folder ``tefed run`` wrote (its summary.json holds the KPIs); empty if none.
+    """
+
+    run_id: str
+    status: str
+    message: str
+    wall_time_s: float
+    run_folder: str
+
+
+def point_folder(output_dir: Path, run_id: str) -> Path:
+    """The folder of the point ``run_id`` in the sweep's ``output_dir``."""
+    return output_dir / RUNS_FOLDER / run_id
+
+
+def write_record(run_dir: Path, record: RunRecord) -> None:
+    """Write ``record`` to ``run_dir/record.json`` (temp file, then rename)."""
+    record_path = run_dir / RECORD_FILE
+    partial = record_path.with_suffix(".json.part")
+    partial.write_text(json.dumps(asdict(record), indent=2))
+    partial.replace(record_path)
+
+
+def read_record(run_dir: Path) -> RunRecord | None:
+    """The record of a point's earlier run, or None if it has none (or an unreadable one)."""
+    try:
+        return RunRecord(**json.loads((run_dir / RECORD_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def completed_record(run_dir: Path) -> RunRecord | None:
+    """The point's record if its run is complete and its summary is still there, else None."""
+    record = read_record(run_dir)
+    if record is None or record.status != STATUS_COMPLETE:
+        return None
+    return record if (Path(record.run_folder) / "summary.json").is_file() else None

@@ -1,0 +1,208 @@
+"""``tefed sweep`` under faults, with real Dask processes and real ``tefed run`` federations:
+a Dask worker killed mid-run (its run stops and is rescheduled on another worker), and a sweep
+interrupted by SIGINT and resumed without rerunning its complete runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from distributed import Client
+from federations import DEFAULT_SCENARIO
+
+from tefed.run.runner import free_port
+
+pytestmark = pytest.mark.federation
+
+SWEEP_TIMEOUT_S = 300
+#: How long a test waits for a sweep to reach the state it acts on [s].
+WAIT_S = 120
+DASK_CLI = Path(sys.executable).parent / "dask"
+
+
+def write_sweep(folder: Path, capacities: list[float]) -> Path:
+    """Half an hour around noon of the default scenario, one run per battery capacity."""
+    path = folder / "sweep.yaml"
+    sweep = {
+        "name": "faults",
+        "base": str(DEFAULT_SCENARIO),
+        "set": {
+            "time.start": "2022-06-21T11:00:00",
+            "time.duration_s": 1800,
+            "run.progress_every_s": 900,
+        },
+        "grid": {"households.pv_battery.battery.capacity_kwh": capacities},
+    }
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+def start_sweep(sweep_path: Path, output: Path, *options: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tefed", "sweep", str(sweep_path), "-o", str(output), *options],
+        cwd=sweep_path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def tefed_runs_under(folder: Path) -> dict[int, int]:
+    """Live ``tefed run`` processes working under ``folder``: pid → parent pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            working = (entry / "cwd").resolve()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        tefed_run = command[1:4] == [b"-m", b"tefed", b"run"]
+        if tefed_run and working.is_relative_to(folder) and stat[0] != "Z":
+            found[int(entry.name)] = int(stat[1])
+    return found
+
+
+def processes_working_under(folder: Path) -> list[str]:
+    """Command lines of live processes whose working directory is under ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            working = (entry / "cwd").resolve()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if working.is_relative_to(folder) and state != "Z":
+            found.append(command)
+    return found
+
+
+def wait_for(condition, what: str, timeout_s: float = WAIT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[str]:
+    """A ``dask scheduler`` and two ``dask worker`` processes on loopback; yields the address."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask_logs"
+    logs.mkdir()
+    commands = [
+        [str(DASK_CLI), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--no-dashboard"],
+        *(
+            [str(DASK_CLI), "worker", address, "--nthreads", "1", "--name", f"w{k}",
+             "--host", "127.0.0.1", "--no-dashboard"]
+            for k in (1, 2)
+        ),
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=logs,
+            stdout=(logs / f"{k}.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for k, command in enumerate(commands)
+    ]
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_a_killed_worker_stops_its_run_which_is_rescheduled(tmp_path: Path, dask_cluster: str):
+    sweep_path = write_sweep(tmp_path, [5, 10, 20])
+    output = tmp_path / "out"
+    sweep = start_sweep(sweep_path, output, "--scheduler", dask_cluster, "--no-progress")
+    try:
+        # A run under way: tefed run has made its run folder and started the federation.
+        started = wait_for(
+            lambda: list(output.glob("runs/*/results/default/2*/federation.json")),
+            "a run to start",
+        )
+        point = started[0].parents[3]
+        runs = wait_for(lambda: tefed_runs_under(point), "its tefed run process")
+        victim_run, worker = next(iter(runs.items()))
+        os.kill(worker, signal.SIGKILL)  # the Dask worker process running that point
+        # The run goes down with its worker (SIGTERM from the kernel on the worker's death).
+        wait_for(lambda: not is_alive(victim_run), "the killed worker's tefed run to stop", 60)
+        stdout, stderr = sweep.communicate(timeout=SWEEP_TIMEOUT_S)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 0, stdout + stderr
+    assert "3 complete, 0 failed" in stdout, stdout
+    table = pd.read_parquet(output / "sweep.parquet")
+    assert (table["status"] == "complete").all()
+    # One point was started twice: the stopped run's folder and the complete rerun's.
+    run_folders = {
+        row.run_id: len(list((output / "runs" / row.run_id / "results" / "default").glob("2*")))
+        for row in table.itertuples()
+    }
+    assert run_folders[point.name] == 2, run_folders
+    assert sorted(run_folders.values()) == [1, 1, 2], run_folders
+    assert processes_working_under(output) == []
+
+
+def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: Path):
+    sweep_path = write_sweep(tmp_path, [5, 20])
+    output = tmp_path / "out"
+    sweep = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
+    try:
+        records = wait_for(
+            lambda: list((output / "runs").glob("*/record.json")), "the first run's record"
+        )
+        wait_for(lambda: len(tefed_runs_under(output)) == 1, "the second run to start")
+        sweep.send_signal(signal.SIGINT)
+        stdout, stderr = sweep.communicate(timeout=WAIT_S)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 130, stdout + stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    wait_for(lambda: not processes_working_under(output), "every process of the sweep to end", 60)
+    (first_record,) = records
+    assert json.loads(first_record.read_text())["status"] == "complete"
+    first_written = first_record.stat().st_mtime_ns
+
+    resumed = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
+    stdout, stderr = resumed.communicate(timeout=SWEEP_TIMEOUT_S)
+    assert resumed.returncode == 0, stdout + stderr
+    assert stdout.count("complete before") == 1, stdout
+    assert "2 complete, 0 failed" in stdout, stdout
+    assert first_record.stat().st_mtime_ns == first_written
+    assert len(list((output / "runs").glob("*/record.json"))) == 2
