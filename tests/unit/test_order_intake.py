@@ -416,3 +416,8 @@ def test_trades_are_renamed_by_lookup_not_by_splitting_the_key():
     assert named["buy_order_id"].tolist() == ["o:1", "zz"]
     assert named["sell_order_id"].tolist() == ["s", "s"]
     assert trades["buy_order_id"].tolist() == ["h1:o:1", "zz"]
+
+
+def test_order_ids_are_plain_strings_also_in_an_interval_without_trades():
+    empty = pd.DataFrame({"buy_order_id": [], "sell_order_id": []}, dtype="string")
+    assert with_household_order_ids(empty, {}).dtypes.tolist() == [object, object]

@@ -84,8 +84,9 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
     """
     named = trades.copy()
     for column in ("buy_order_id", "sell_order_id"):
-        keys_ = named[column].astype(str)
-        named[column] = keys_.map(order_ids).fillna(keys_)
+        book_keys = named[column].astype(object)
+        # Plain Python strings (object dtype), also when empty (an interval without trades).
+        named[column] = book_keys.map(order_ids).fillna(book_keys).astype(object)
     return named
 
 
