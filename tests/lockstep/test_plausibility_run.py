@@ -41,8 +41,9 @@ def test_a_flawed_feeder_run_lists_its_warnings_in_the_summary_and_report(tmp_pa
     assert losses["value"] == summary["pcc"]["losses_pct"] > 10.0 == losses["threshold"]
     page = render_report(run)
     top = page.index("Warnings: 3 about this set-up")
-    assert top < page.index("<h2>Run</h2>")
-    assert page.index("feeder_losses_above_limit") < page.index("<h2>Run</h2>")
+    # First on the page: before the table of contents and every section.
+    assert top < page.index("<nav>") < page.index('<h2 id="plots">')
+    assert page.index("feeder_losses_above_limit") < page.index("<nav>")
 
 
 def test_the_default_scenario_run_has_no_warnings(short_lockstep_run) -> None:
