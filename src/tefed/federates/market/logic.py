@@ -292,7 +292,6 @@ class MarketFederate(FederateLogic):
         self._trades.pop(interval, None)
         settlements = _interval_first(ledger.assign(interval_index=interval))
         self._keep("market_settlements.parquet", settlements)
-        self._keep("market_ledger.parquet", _ledger_rows(settlements=settlements), _SETTLED)
         row = self._interval_rows.pop(interval, None)
         if row is not None:
             row["import_price_usd_per_kwh"] = import_price
@@ -309,7 +308,6 @@ class MarketFederate(FederateLogic):
         awards = awards_table(trades)
         self._keep("market_trades.parquet", _interval_first(trades))
         self._keep("market_awards.parquet", awards)
-        self._keep("market_ledger.parquet", _ledger_rows(awards=awards), _AWARDED)
         for name, table in outcome.tables.items():
             self._keep(
                 f"market_{name}.parquet", _interval_first(table.assign(interval_index=interval))
@@ -340,10 +338,23 @@ class MarketFederate(FederateLogic):
                 self._tables[name] = PartedTable(results.path, name)
             self._tables[name].finish(empty=empty)
 
+    def _kept(self, name: str) -> pd.DataFrame | None:
+        """The rows of table ``name`` kept since the last flush, as one frame; None if none."""
+        frames = [frame for frame, _ in self._pending.get(name, []) if not frame.empty]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
     def _flush(self, results: RunFolder) -> None:
         orders = _orders_frame(self._intake.take_records())
         self._keep("market_orders.parquet", orders)
+        # The ledger's rows of everything kept since the last flush, built once per flush (per
+        # interval, building them cost more than clearing the default scenario's market).
+        awards = self._kept("market_awards.parquet")
+        settlements = self._kept("market_settlements.parquet")
         self._keep("market_ledger.parquet", _ledger_rows(orders=orders), _ORDERED)
+        if awards is not None:
+            self._keep("market_ledger.parquet", _ledger_rows(awards=awards), _AWARDED)
+        if settlements is not None:
+            self._keep("market_ledger.parquet", _ledger_rows(settlements=settlements), _SETTLED)
         for name, kept in self._pending.items():
             if name not in self._tables:
                 self._tables[name] = PartedTable(results.path, name)
