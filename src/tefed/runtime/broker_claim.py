@@ -130,6 +130,18 @@ def current_claim(port: int) -> BrokerClaim | None:
         os.close(descriptor)
 
 
+def _recorded_claim(port: int) -> BrokerClaim | None:
+    """The last claim written into the port's file, live or not; None if there is none."""
+    try:
+        text = claim_file(port).read_bytes()
+    except OSError:
+        return None
+    try:
+        return BrokerClaim(**json.loads(text))
+    except (ValueError, TypeError):
+        return None
+
+
 def _read_claim(descriptor: int) -> BrokerClaim | None:
     """The claim in the locked file; None while its new owner has not yet written it (the text
     left by a previous owner names a broker that is gone)."""
@@ -175,7 +187,8 @@ def another_run_message(port: int, owner: BrokerClaim | None) -> str:
 
 
 def wait_for_sibling_claim(port: int, timeout_s: float) -> BrokerClaim:
-    """The claim on ``port`` made by this process's own launcher (its parent), once made.
+    """The claim on ``port`` made by this process's own launcher (its parent), once made (also
+    when that broker has ended since).
 
     Raises
     ------
@@ -191,6 +204,11 @@ def wait_for_sibling_claim(port: int, timeout_s: float) -> BrokerClaim:
             if claim.launcher_pid != launcher:
                 raise PortTakenError(another_run_message(port, claim))
             return claim
+        past = _recorded_claim(port)
+        if past is not None and past.launcher_pid == launcher:
+            # This run's broker claimed the port and has already ended (a short wall-clock
+            # limit on a loaded machine): waiting for a claim would only delay the end.
+            return past
         if time.monotonic() > deadline:
             raise PortTakenError(
                 f"no broker of this run claimed port {port} within {timeout_s:g} s; start the "
