@@ -104,7 +104,9 @@ def check_scenario(
                 )
             except ValueError as error:
                 problems.append(f"grid.feeder: {error}")
-    return ScenarioCheck(reading.source, scenario, bounded_problems(problems), warnings)
+    # Building repeats some checks of the data files (the assignment of measured profiles).
+    unique = list(dict.fromkeys(problems))
+    return ScenarioCheck(reading.source, scenario, bounded_problems(unique), warnings)
 
 
 def _feeder_file_exists(scenario: Scenario, folder: Path) -> bool:
