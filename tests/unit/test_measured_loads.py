@@ -21,6 +21,7 @@ from tefed.cli import main
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
 from tefed.federates.ems.household_profiles import household_profiles
+from tefed.io.profile_files import read_long_profile_csv, read_profile_csv
 from tefed.scenario.measured_loads import assign_profiles
 
 LV_PROFILES = SHARED / "feeders/LVTestCase/Daily_1min_100profiles"
@@ -348,3 +349,28 @@ def test_the_lv_test_case_daily_profiles_serve_twenty_households(tmp_path):
         float((LV_PROFILES / f"load_profile_{k}.txt").read_text().split()[660]) for k in (1, 20)
     ]
     np.testing.assert_allclose(load_kw.iloc[0].to_numpy()[[0, 19]], first)
+
+
+# --- documentation ----------------------------------------------------------------------------
+
+
+def test_the_documented_layouts_read_as_documented(tmp_path):
+    # Reported: the format was not documented. The examples of docs/load-profiles.md are read.
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "load-profiles.md").read_text()
+    examples = [block.split("\n", 1)[1] for block in text.split("```text")[1:]]
+    wide, _, long = (example.split("```")[0] for example in examples)
+    wide_table = read_profile_csv(profile_file(tmp_path, "wide.csv", wide), "kW", TZ)
+    assert wide_table.step_s == 900
+    assert list(wide_table.power_kw.columns) == ["house_a", "house_b", "house_c"]
+    long_table = read_long_profile_csv(profile_file(tmp_path, "long.csv", long), "kW", TZ)
+    assert long_table.power_kw.to_dict("list") == {"house_a": [0.31, 0.28], "house_b": [0.12, 0.12]}
+    reference = (docs / "scenario-reference.md").read_text()
+    assert "[load-profiles.md](load-profiles.md)" in reference
+    assert "`csv` \\| `daily_files` \\| `long_csv`" in reference
+
+
+def profile_file(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
