@@ -18,7 +18,7 @@ from tefed.build.validate import check_scenario
 from tefed.conformance.harness import add_check_federate_parser, run_check_federate
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
-from tefed.federates.ems.household_profiles import check_measured_loads
+from tefed.federates.ems.measured_loads import check_measured_loads
 from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation

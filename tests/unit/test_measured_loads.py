@@ -266,19 +266,42 @@ def test_bad_data_files_exit_2_before_anything_starts(tmp_path, capsys, monkeypa
     assert not (tmp_path / "results").exists()
 
 
-def test_a_federation_file_whose_data_no_longer_cover_the_run_stops_before_starting(
-    tmp_path, capsys, monkeypatch
+def test_a_bad_data_file_and_a_building_problem_are_reported_together(tmp_path):
+    _wrong_dates(tmp_path)
+    data = short_scenario_data()
+    data["households"] = [csv_group(2)]
+    data["ems"] = {"external": [{"household_id": "h09", "exec": "python agent.py"}]}
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    problems = problems_of(path)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("households[0].load.path (loads.csv): the profiles cover")
+    assert problems[1].startswith("ems.external[0].household_id: got 'h09'")
+
+
+@pytest.mark.parametrize("options", [[], ["--lockstep"]])
+@pytest.mark.parametrize(
+    ("rewrite", "fragment"),
+    [
+        (_wrong_dates, "load_source (loads.csv): the profiles cover 2022-05-21"),
+        (
+            lambda folder: profile_csv(folder, {"a": 1.0, "c": 2.0}),
+            "load_source (loads.csv): no profile named ['b']; expected names among ['a', 'c']",
+        ),
+    ],
+)
+def test_a_federation_file_whose_data_changed_stops_before_starting(
+    tmp_path, capsys, monkeypatch, options, rewrite, fragment
 ):
     profile_csv(tmp_path, {"a": 1.0, "b": 2.0})
     data = short_scenario_data()
     data["households"] = [csv_group(2)]
     federation = write_federation(tmp_path, data)
-    _wrong_dates(tmp_path)
+    rewrite(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--lockstep", str(federation)]) == 2
+    assert main(["run", *options, str(federation)]) == 2
     message = " ".join(capsys.readouterr().err.split())
-    assert "households ['h01', 'h02']" in message
-    assert "load_source (loads.csv): the profiles cover 2022-05-21" in message
+    assert f"households ['h01', 'h02']: 1 problem(s) - {fragment}" in message, message
     assert not (tmp_path / "results").exists()
 
 

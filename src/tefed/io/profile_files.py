@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from tefed.contract.errors import shown
 from tefed.contract.role_configs import LoadSourceConfig
-from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
+from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY, TimeGrid
+from tefed.domain.ems.devices.resampling import measured_profiles_on_steps
 from tefed.domain.time_index import IrregularTimesError, regular_step_ns
 
 #: Units a profile file may be in, and the factor to kW for power units [kW per unit].
@@ -596,6 +598,56 @@ def _last_nonblank(text: pd.Series) -> int:
     """Position of the last entry that is not blank (-1 if all are)."""
     filled = np.flatnonzero(text.str.strip().to_numpy() != "")
     return int(filled[-1]) if filled.size else -1
+
+
+def read_profiles_on_steps(
+    source: LoadSourceConfig,
+    names: list[str],
+    base_dir: Path,
+    step_times: pd.DatetimeIndex,
+    grid: TimeGrid,
+) -> np.ndarray:
+    """Profiles ``names`` of a measured load source, on the run's steps.
+
+    Parameters
+    ----------
+    source : LoadSourceConfig
+        The source; its ``path`` is relative to ``base_dir``.
+    names : list of str
+        Profiles wanted, in the order of the result's columns (a name may repeat).
+    base_dir : pathlib.Path
+        Folder the path resolves against [-].
+    step_times : pandas.DatetimeIndex
+        Start of each step: the run's, then any forecast steps past its end [-].
+    grid : TimeGrid
+        The run's time grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Mean power over each step, ``(len(step_times), len(names))`` [kW], as
+        `tefed.domain.ems.devices.resampling.measured_profiles_on_steps` lays them.
+
+    Raises
+    ------
+    ValueError
+        If the source cannot be read, holds no profile of a name, or does not cover the run.
+    """
+    profiles = read_load_source(source, base_dir)
+    available = list(profiles.power_kw.columns)
+    absent = sorted(set(names) - set(available))
+    if absent:
+        raise ValueError(
+            f"no profile named {shown(absent)}; expected names among {shown(available)}"
+        )
+    return measured_profiles_on_steps(
+        profiles.power_kw[names],
+        profiles.step_s,
+        step_times,
+        grid.grid_step_s,
+        grid.n_steps,
+        grid.steps_per_day,
+    )
 
 
 def _daily_files(folder: Path, pattern: str) -> list[Path]:

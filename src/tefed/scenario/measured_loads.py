@@ -31,8 +31,7 @@ import numpy as np
 from tefed.contract.errors import InputError, shown
 from tefed.contract.role_configs import LoadSourceConfig
 from tefed.contract.time_grid import SECONDS_PER_DAY, TimeGrid
-from tefed.domain.ems.devices.resampling import measured_profiles_on_steps
-from tefed.io.profile_files import profile_names, read_load_source
+from tefed.io.profile_files import profile_names, read_profiles_on_steps
 from tefed.scenario.household_spec import (
     MAX_DAILY_KWH,
     MEASURED_PROFILES,
@@ -245,8 +244,7 @@ def measured_load_problems(groups: list[HouseholdGroup], grid: TimeGrid, folder:
     """Problems with the measured load profiles of ``groups`` for a run on ``grid``.
 
     Every source is read in full and the profiles the households take are laid on the run's
-    steps exactly as the ems does (`tefed.domain.ems.devices.resampling.
-    measured_profiles_on_steps`).
+    steps exactly as the ems does (`tefed.io.profile_files.read_profiles_on_steps`).
 
     Parameters
     ----------
@@ -283,15 +281,7 @@ def measured_load_problems(groups: list[HouseholdGroup], grid: TimeGrid, folder:
         field = f"households[{position}].load"
         names = list(dict.fromkeys(assignment.profile_names[h] for h in households))
         try:
-            profiles = read_load_source(source, folder)
-            power_kw = measured_profiles_on_steps(
-                profiles.power_kw[names],
-                profiles.step_s,
-                step_times,
-                grid.grid_step_s,
-                grid.n_steps,
-                grid.steps_per_day,
-            )
+            power_kw = read_profiles_on_steps(source, names, folder, step_times, grid)
         except (OSError, ValueError) as error:
             problems.append(f"{field}.path ({load.path}): {error}")
             continue

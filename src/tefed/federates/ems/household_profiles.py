@@ -19,7 +19,6 @@ every household of the federation), which it forecasts from the same table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tefed.contract.errors import InputError, shown
-from tefed.contract.role_configs import LoadSourceConfig, PvModelConfig
+from tefed.contract.errors import InputError
+from tefed.contract.role_configs import PvModelConfig
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_state
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
 from tefed.domain.ems.devices.load import synthetic_load_profiles
 from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
-from tefed.domain.ems.devices.resampling import measured_profiles_on_steps
-from tefed.io.profile_files import bdew_household_shape, read_load_source
+from tefed.federates.ems.measured_loads import measured_loads_kw
+from tefed.io.profile_files import bdew_household_shape
 from tefed.io.weather_files import read_tmy3_weather, weather_on_grid
 
 
@@ -147,78 +146,9 @@ def _load_kw(
         load_kw[:, standard] = library_household_profiles(
             step_times, shape, keys[standard], seed, daily_energy_kwh=daily_kwh[standard]
         )
-    for members, measured_kw in _measured_loads(rows, step_times, grid, base_dir):
+    for members, measured_kw in measured_loads_kw(rows, step_times, grid, base_dir):
         load_kw[:, members] = measured_kw
     return load_kw
-
-
-def check_measured_loads(table: pd.DataFrame, grid: TimeGrid, base_dir: Path) -> None:
-    """Read every measured load profile of a household table and lay it on the run's steps.
-
-    What the ems does at ``initialize``, done before a run starts, so that a bad data file
-    stops the run before any federate does.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The federation's household table, indexed by household id.
-    grid : TimeGrid
-        The run's time grid.
-    base_dir : Path
-        Folder that data paths of the table resolve against.
-
-    Raises
-    ------
-    InputError
-        For the first source that cannot be read or does not cover the run, naming the
-        households, the file and the problem.
-    """
-    step_times = grid.calendar(np.arange(grid.n_steps, dtype=np.int64) * grid.grid_step_s)
-    for _ in _measured_loads(table, step_times, grid, base_dir):
-        pass  # computing each source's load is the check
-
-
-def _measured_loads(
-    rows: pd.DataFrame, step_times: pd.DatetimeIndex, grid: TimeGrid, base_dir: Path
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Positions of the households of each measured source and their load, (steps,
-    households) [kW]: the profile each takes (``load_profile_name``), resampled to the grid
-    step keeping energy, and scaled to its daily energy where asked."""
-    sources = rows["load_source"].to_numpy()
-    for source_text in sorted({text for text in sources if text}):
-        members = np.flatnonzero(sources == source_text)
-        chosen = rows.iloc[members]
-        try:
-            source = LoadSourceConfig.model_validate_json(source_text)
-        except ValueError as error:
-            raise InputError("household table", [f"load_source: {error}"]) from None
-        names = chosen["load_profile_name"].tolist()
-        try:
-            profiles = read_load_source(source, base_dir)
-            absent = sorted(set(names) - set(profiles.power_kw.columns))
-            if absent:
-                raise ValueError(f"no profile named {shown(absent)}")
-            load_kw = measured_profiles_on_steps(
-                profiles.power_kw[names],
-                profiles.step_s,
-                step_times,
-                grid.grid_step_s,
-                grid.n_steps,
-                grid.steps_per_day,
-            )
-        except (OSError, ValueError) as error:
-            raise InputError(
-                f"households {shown(chosen.index.tolist())}",
-                [f"load_source ({source.path}): {error}"],
-            ) from None
-        scaled = chosen["load_scale_to_daily_energy"].to_numpy(bool)
-        days = grid.duration_s / 86400.0
-        energy_kwh = load_kw[: grid.n_steps].sum(axis=0) * grid.grid_step_s / 3600.0
-        wanted_kwh = chosen["load_daily_energy_kwh"].to_numpy(float) * days
-        factor = np.divide(
-            wanted_kwh, energy_kwh, out=np.zeros_like(energy_kwh), where=energy_kwh > 0
-        )
-        yield members, load_kw * np.where(scaled, factor, 1.0)
 
 
 def _pv_kw(
