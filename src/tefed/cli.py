@@ -18,6 +18,7 @@ from tefed.build.validate import check_scenario
 from tefed.conformance.harness import add_check_federate_parser, run_check_federate
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
+from tefed.federates.ems.measured_loads import check_measured_loads
 from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation
@@ -342,6 +343,10 @@ def _run(
         if lockstep:
             require_builtin_federates(federation, str(source))
         base_dir = federation_base_dir(source, federation.federate_entries()[0])
+        # A scenario's data files were checked as it was read; a federation file's are here.
+        check_measured_loads(
+            federation.households_frame(), federation.tefed.time.to_time_grid(), base_dir
+        )
         folder = new_run_folder(federation, base_dir)
         built_path = source
     # Entry directories are relative to the federation file: the one built into the run folder

@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tefed.contract.role_configs import LoadSourceConfig
 from tefed.domain.ems.devices.resampling import repeat_daily_profile
-from tefed.io.profile_files import read_daily_profile_folder, read_profile_csv
+from tefed.io.profile_files import (
+    profile_names,
+    read_daily_profile_folder,
+    read_long_profile_csv,
+    read_profile_csv,
+)
 
 LV_PROFILES = (
     Path(__file__).resolve().parents[3] / "shared/feeders/LVTestCase/Daily_1min_100profiles"
@@ -126,7 +132,10 @@ def test_the_repeated_autumn_hour_listed_once_is_ambiguous(tmp_path: Path) -> No
             ["00:00,1", "00:15,1", "00:30,1", "00:20,1"],
             r"line 5: timestamp 2024-06-01 00:20:00\+02:00 is before",
         ),
-        (["00:00,1", "00:15,1", "xx,1"], r"line 4: timestamp '2024-06-01 xx' is not a date"),
+        (
+            ["00:00,1", "00:15,1", "xx,1"],
+            r"line 4: timestamp '2024-06-01 xx' in column 'time' is not a date",
+        ),
     ],
 )
 def test_bad_timestamps_are_named(tmp_path: Path, rows: list[str], pattern: str) -> None:
@@ -178,8 +187,10 @@ def test_daily_folder_in_natural_order_with_named_errors(tmp_path: Path) -> None
     (tmp_path / "load_profile_3.txt").write_text("1\n" * 5 + "-1\n" + "1\n" * 18)
     with pytest.raises(ValueError, match=r"load_profile_3\.txt, column .*line 6: value '-1'"):
         read_daily_profile_folder(tmp_path, step_s=3600)
-    with pytest.raises(ValueError, match="no file matches"):
+    with pytest.raises(ValueError, match="none: no such folder"):
         read_daily_profile_folder(tmp_path / "none")
+    with pytest.raises(ValueError, match=r"no file matches '\*\.csv'"):
+        read_daily_profile_folder(tmp_path, pattern="*.csv")
 
 
 @pytest.mark.skipif(not LV_PROFILES.is_dir(), reason=f"{LV_PROFILES} is not on this machine")
@@ -200,3 +211,58 @@ def test_ieee_lv_test_feeder_profiles() -> None:
     np.testing.assert_allclose(
         per_day.to_numpy(), np.tile(power.sum().to_numpy() / 60.0, (3, 1)), rtol=1e-9
     )
+
+
+def test_daily_folder_step_from_its_line_count(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text("2\n" * 96)
+    table = read_daily_profile_folder(tmp_path, unit="kWh")
+    assert table.step_s == 900
+    np.testing.assert_allclose(table.power_kw.iloc[0], [8.0, 8.0])  # 2 kWh a quarter hour
+    (tmp_path / "b.txt").write_text("2\n" * 97)
+    with pytest.raises(ValueError, match=r"b\.txt: 97 lines; expected 96, one per 900 s step"):
+        read_daily_profile_folder(tmp_path)
+    (tmp_path / "a.txt").write_text("2\n" * 7)
+    with pytest.raises(ValueError, match=r"a\.txt: 7 lines; expected one line per step of a day"):
+        read_daily_profile_folder(tmp_path)
+
+
+LONG = "household,time,value\n" + "".join(
+    f"{name},2024-06-01 {hour:02d}:00,{value}\n" for hour in (0, 1) for name, value in ("a1", "b2")
+)
+
+
+def test_long_table_rows_of_households_may_interleave(tmp_path: Path) -> None:
+    table = read_long_profile_csv(_csv(tmp_path, LONG), unit="W", timezone=TZ)
+    assert table.step_s == 3600
+    assert table.power_kw.to_dict("list") == {"a": [0.001, 0.001], "b": [0.002, 0.002]}
+    assert str(table.power_kw.index[0]) == "2024-06-01 00:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("house,time,value\na,2024-06-01 00:00,1\n", r"no column 'household'; expected"),
+        (LONG.replace("b,2024-06-01 01:00", "b,2024-06-01 02:00"), r"household 'b' has 2 rows"),
+        (LONG + "c,2024-06-01 00:00,1\n", r"household 'c' has 1 row\(s\); expected at least 2"),
+        (LONG.replace("a,2024-06-01 01:00", " ,2024-06-01 01:00"), r"line 4: household is blank"),
+        (LONG.replace("b,2024-06-01 01:00,2", "b,2024-06-01 01:00,x"), r"column 'value', line 5"),
+    ],
+)
+def test_long_table_problems_are_named(tmp_path: Path, text: str, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        read_long_profile_csv(_csv(tmp_path, text), unit="kW", timezone=TZ)
+
+
+def test_profile_names_of_each_layout(tmp_path: Path) -> None:
+    source = {"unit": "kW", "timezone": TZ, "time_column": None, "files": None, "step_s": None}
+    _csv(tmp_path, QUARTER)
+    wide = LoadSourceConfig(profile="csv", path="load.csv", **source)
+    assert profile_names(wide, tmp_path) == ["house_a", "house_b"]
+    _csv(tmp_path, LONG, name="long.csv")
+    long = LoadSourceConfig(profile="long_csv", path="long.csv", **source)
+    assert profile_names(long, tmp_path) == ["a", "b"]
+    _csv(tmp_path, "house_a,house_b\n1,2\n1,2\n", name="untimed.csv")
+    untimed = LoadSourceConfig(profile="csv", path="untimed.csv", **source)
+    with pytest.raises(ValueError, match="line 2: timestamp '1' in column 'house_a' is not a"):
+        profile_names(untimed, tmp_path)

@@ -5,19 +5,21 @@ group in scenario order and field by field in a fixed order, so adding a group n
 earlier households. Optional devices draw only when present, so adding an EV to one group leaves
 the other groups' draws alone. A group's ``strategy_mix`` gives counts by largest remainder, and
 which household takes which strategy is shuffled by a generator spawned for mixes alone, so a mix
-changes no other draw. Households are named as `household_ids` says.
+changes no other draw. Households are named as `household_ids` says. A household with a
+measured load profile records its source (``load_source``, the file and how to read it) and
+the profile it takes (``load_profile_name``), as `assign_measured_loads` decides them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tefed.scenario.household_spec import COMMUNITY_ID, BatterySpec, HouseholdGroup, household_ids
+from tefed.scenario.measured_loads import assign_measured_loads
 from tefed.scenario.model import Scenario
 from tefed.scenario.strategy_spec import STRATEGY_TYPES
 
@@ -35,15 +37,24 @@ def resolve_households(
         Draws of ranges, from the scenario seed (strategy mixes draw from a generator spawned
         from it).
     scenario_dir, base_dir : Path
-        Folder of the scenario (CSV paths resolve against it) and working directory of the
+        Folder of the scenario (data paths resolve against it) and working directory of the
         federates (paths in the table are relative to it).
+
+    Raises
+    ------
+    InputError
+        If the measured load profiles cannot be assigned (`assign_measured_loads`).
     """
+    loads = assign_measured_loads(scenario.households, scenario_dir, base_dir)
     mixes = rng.spawn(1)[0]
-    frames = [
-        _group_table(group, rng, mixes, scenario_dir, base_dir) for group in scenario.households
-    ]
+    frames = [_group_table(group, rng, mixes) for group in scenario.households]
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "household_id", household_ids(scenario.households))
+    # Where each measured profile comes from, recorded beside the household's other devices.
+    position = table.columns.get_loc("load_profile") + 1
+    sources = ["" if source is None else source.model_dump_json() for source in loads.sources]
+    table.insert(position, "load_source", sources)
+    table.insert(position + 1, "load_profile_name", loads.profile_names)
     table["profile_seed"] = rng.integers(0, 2**31 - 1, size=len(table))
     table["serves_community"] = False
     community = scenario.community_battery
@@ -56,11 +67,7 @@ def resolve_households(
 
 
 def _group_table(
-    group: HouseholdGroup,
-    rng: np.random.Generator,
-    mixes: np.random.Generator,
-    scenario_dir: Path,
-    base_dir: Path,
+    group: HouseholdGroup, rng: np.random.Generator, mixes: np.random.Generator
 ) -> pd.DataFrame:
     count = group.count
 
@@ -76,7 +83,7 @@ def _group_table(
         **_strategy_columns(group, mixes),
         "load_daily_energy_kwh": draw(group.load_daily_energy_kwh),
         "load_profile": group.load.profile,
-        "load_csv": _load_csv(group, scenario_dir, base_dir),
+        "load_scale_to_daily_energy": group.load.scale_to_daily_energy,
         "pv_kwp": kwp,
         "pv_tilt_deg": draw(pv.tilt_deg, 1) if pv else np.zeros(count),
         "pv_azimuth_deg": draw(pv.azimuth_deg, 1) if pv else np.full(count, 180.0),
@@ -190,20 +197,6 @@ def _ev_columns(group: HouseholdGroup, rng: np.random.Generator, draw) -> dict[s
     return columns
 
 
-def _load_csv(group: HouseholdGroup, scenario_dir: Path, base_dir: Path) -> str:
-    load = group.load
-    if load.profile != "csv":
-        return ""
-    path = os.path.relpath((scenario_dir / load.path).resolve(), base_dir)
-    spec = {
-        "path": path,
-        "unit": load.unit,
-        "timezone": load.timezone,
-        "scale_to_daily_energy": load.scale_to_daily_energy,
-    }
-    return json.dumps(spec, sort_keys=True)
-
-
 def _community_row(battery: BatterySpec, strategy_options: dict) -> dict:
     """The community battery's agent: no load or PV, the shared battery, the optimizing LP."""
     return {
@@ -213,7 +206,9 @@ def _community_row(battery: BatterySpec, strategy_options: dict) -> dict:
         "strategy_options": json.dumps(strategy_options, sort_keys=True),
         "load_daily_energy_kwh": 0.0,
         "load_profile": "synthetic",
-        "load_csv": "",
+        "load_source": "",
+        "load_profile_name": "",
+        "load_scale_to_daily_energy": False,
         "pv_kwp": 0.0,
         "pv_tilt_deg": 0.0,
         "pv_azimuth_deg": 180.0,

@@ -29,6 +29,7 @@ from tefed.io.opendss.feeder_loader import load_feeder
 from tefed.io.opendss.model import network_source, supply_points
 from tefed.io.opendss.network_extraction import separate_engine
 from tefed.scenario.grid_spec import OpenDssFeederSpec
+from tefed.scenario.household_spec import MEASURED_PROFILES, LoadSpec
 from tefed.scenario.model import Scenario, bounded_problems, read_scenario
 
 
@@ -86,7 +87,7 @@ def check_scenario(
     if scenario is not None and _feeder_file_exists(scenario, reading.folder):
         try:
             federation = build_federation(
-                scenario,
+                _generated_loads(scenario),
                 reading.folder,
                 base_dir / "federation.json",
                 base_dir,
@@ -105,6 +106,23 @@ def check_scenario(
             except ValueError as error:
                 problems.append(f"grid.feeder: {error}")
     return ScenarioCheck(reading.source, scenario, bounded_problems(problems), warnings)
+
+
+def _generated_loads(scenario: Scenario) -> Scenario:
+    """``scenario`` with generated load profiles in place of measured ones.
+
+    Reading the scenario has read the measured profiles and assigned them to households (and
+    named every problem); building needs only the households (and the plausibility warnings
+    only their buses and the prices), so it checks the rest even when a data file is bad,
+    without reading the files again.
+    """
+    groups = [
+        group.model_copy(update={"load": LoadSpec()})
+        if group.load.profile in MEASURED_PROFILES
+        else group
+        for group in scenario.households
+    ]
+    return scenario.model_copy(update={"households": groups})
 
 
 def _feeder_file_exists(scenario: Scenario, folder: Path) -> bool:

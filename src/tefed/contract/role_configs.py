@@ -115,6 +115,39 @@ class PvModelConfig(_Config):
     wind_speed_m_per_s: float = Field(ge=0, description="wind speed [m/s]")
 
 
+#: Layouts of measured load profile files (`tefed.io.profile_files.read_load_source`).
+MeasuredLoadLayout = Literal["csv", "daily_files", "long_csv"]
+#: Units of measured load values: mean power over a row's step, or energy over it.
+LoadUnit = Literal["kW", "W", "kWh", "Wh"]
+
+
+class LoadSourceConfig(_Config):
+    """Measured household load profiles: where they are and how to read them.
+
+    The household table holds one as JSON text (column ``load_source``) for each household
+    with a measured profile, beside the name of the profile it takes (``load_profile_name``).
+    Frozen, so that households reading the same source can be grouped by it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: MeasuredLoadLayout = Field(
+        description="csv: a timestamp column and one column per profile; daily_files: a folder "
+        "of one-day files, one per profile; long_csv: columns household, time, value"
+    )
+    path: str = Field(description="file or folder, relative to the federates' working directory")
+    unit: LoadUnit = Field(description="unit of the values (kWh, Wh: energy per row)")
+    timezone: str | None = Field(
+        description="csv, long_csv: IANA time zone of naive timestamps; null: they carry UTC "
+        "offsets"
+    )
+    time_column: str | None = Field(description="csv: the timestamp column; null: the first")
+    files: str | None = Field(description="daily_files: glob pattern of the profile files")
+    step_s: int | None = Field(
+        gt=0, description="daily_files: step of each line [s]; null: a day over the lines"
+    )
+
+
 class EmsConfig(_Config):
     """Configuration of an ``ems`` entry: a built-in shard or a household's own program."""
 

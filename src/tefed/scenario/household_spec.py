@@ -4,7 +4,8 @@ Households come as groups: ``count`` households that share devices and a strateg
 given as ``[low, high]`` is drawn uniformly per household from the scenario seed. Devices:
 
 - ``load``: the daily energy and where the profile comes from (tefed's synthetic generator, the
-  BDEW H25 household profile from demandlib (option bdew_h0), or a CSV of measured profiles);
+  BDEW H25 household profile from demandlib (option bdew_h0), or measured profiles from a
+  file or folder, each household taking one, as ``load.assign`` says);
 - ``pv``: rooftop PV (clear sky or the TMY weather file pvlib ships, see ``pv_model``);
 - ``battery``: a home battery, from a named preset or explicit ratings;
 - ``ev``: an electric vehicle with its plug-in window, energy need and charging mode.
@@ -93,32 +94,116 @@ NUMBER_OR_RANGE_MEMBERS = frozenset({"float", "list[float]"})
 # --- devices --------------------------------------------------------------------------------------
 
 
+#: Load profiles read from data files, by layout (the other profiles are generated).
+MEASURED_PROFILES = ("csv", "daily_files", "long_csv")
+#: Keys of ``load`` that apply only to some profiles (besides ``path``), and those profiles.
+_LOAD_KEYS_FOR = {
+    "unit": MEASURED_PROFILES,
+    "assign": MEASURED_PROFILES,
+    "repeat": MEASURED_PROFILES,
+    "scale_to_daily_energy": MEASURED_PROFILES,
+    "timezone": ("csv", "long_csv"),
+    "time_column": ("csv",),
+    "files": ("daily_files",),
+    "step_s": ("daily_files",),
+}
+
+
 class LoadSpec(ScenarioSection):
     """Where a household group's consumption profile comes from (its daily energy is the
-    group's ``load_daily_energy_kwh``)."""
+    group's ``load_daily_energy_kwh``).
 
-    profile: Literal["synthetic", "bdew_h0", "csv"] = Field(
+    Measured profiles come from a file or folder (``path``, relative to the scenario file) in
+    one of three layouts; values are in ``unit``, one value per step (any step; power units
+    give the mean power over the step, energy units the energy in it):
+
+    - ``csv``: a header line, then one row per step; the first column (or ``time_column``)
+      holds the start of the row's step as a date and time, each other column one profile,
+      named by its header. Timestamps are regular, increasing, and must cover the whole run
+      (``time.start`` to ``time.start + time.duration_s``, in ``time.timezone``); naive ones
+      are local to ``timezone``, others carry a UTC offset such as ``+02:00``.
+    - ``daily_files``: a folder of one-day profiles, one file per profile (named by the file
+      name without extension, e.g. the IEEE European LV test feeder's
+      ``Daily_1min_100profiles``): one value per line from local midnight, the same day
+      repeated on every day of the run in ``time.timezone``.
+    - ``long_csv``: a table with the columns ``household`` (the profile's name), ``time`` and
+      ``value``, one row per profile and step; every profile has the same timestamps, which
+      follow the rules of ``csv``.
+
+    ``assign`` chooses each household's profile: ``in_order`` deals the source's profiles
+    out in its order (columns left to right, files in natural order, households of a long
+    table by first row) to the households that take it in order, group after group in
+    scenario order; ``household_id`` takes the profile named as the household; a list names
+    the profile of each of the group's households in order; a mapping gives household id →
+    profile name. A profile serves one household unless ``repeat`` is true. The household
+    table records each household's file and profile (``load_source``,
+    ``load_profile_name``).
+    """
+
+    profile: Literal["synthetic", "bdew_h0", "csv", "daily_files", "long_csv"] = Field(
         "synthetic",
         description="synthetic: tefed's appliance-level generator; bdew_h0: the BDEW household "
-        "profile (H25, demandlib) with per-household shift and noise; csv: measured profiles",
+        "profile (H25, demandlib) with per-household shift and noise; csv: measured profiles "
+        "as timestamped columns; daily_files: a folder of one-day profiles, one file each; "
+        "long_csv: measured profiles as rows of household, time, value",
     )
-    path: str | None = Field(None, description="CSV of profiles (profile: csv), one column each")
+    path: str | None = Field(
+        None, description="measured profiles: the CSV file, or the folder of daily_files"
+    )
     unit: Literal["kW", "W", "kWh", "Wh"] = Field(
-        "kW", description="unit of the CSV values (kWh, Wh: energy per row)"
+        "kW",
+        description="unit of the measured values (kW, W: mean power; kWh, Wh: energy per step)",
     )
     timezone: str | None = Field(
         None,
         max_length=MAX_TIMEZONE_CHARS,
-        description="IANA time zone of naive CSV timestamps; none: they must carry one",
+        description="csv, long_csv: IANA time zone of naive timestamps; none: they must carry a "
+        "UTC offset",
+    )
+    time_column: str | None = Field(
+        None, description="csv: name of the timestamp column; none: the first column"
+    )
+    files: str = Field(
+        "*.txt", description="daily_files: glob pattern of the profile files in the folder"
+    )
+    step_s: int | None = Field(
+        None,
+        gt=0,
+        le=86400,
+        description="daily_files: step of each line from local midnight; none: a day divided "
+        "by the number of lines (1440 lines: 60 s) [s]",
+    )
+    assign: Literal["in_order", "household_id"] | list[str] | dict[str, str] = Field(
+        "in_order",
+        description="which profile each household takes: in_order (the source's order, across "
+        "the groups reading it), household_id (the profile named as the household), a list "
+        "of profile names (one per household of the group, in order) or a mapping household "
+        "id: profile name",
+    )
+    repeat: bool = Field(
+        False,
+        description="let a profile serve more than one household (in_order: start again from "
+        "the first profile when the households outnumber the profiles); false: households "
+        "that would share a profile are an error",
     )
     scale_to_daily_energy: bool = Field(
-        False, description="csv: scale each profile so its mean day uses load_daily_energy_kwh"
+        False,
+        description="measured profiles: scale each so its mean day uses load_daily_energy_kwh",
     )
 
     @model_validator(mode="after")
-    def _csv(self) -> LoadSpec:
-        if (self.profile == "csv") != (self.path is not None):
-            raise ValueError("path is required with profile: csv, and only then")
+    def _measured(self) -> LoadSpec:
+        if (self.profile in MEASURED_PROFILES) != (self.path is not None):
+            raise ValueError(
+                f"path is required with profile: {' | '.join(MEASURED_PROFILES)}, and only then"
+            )
+        for key in sorted(self.model_fields_set):
+            allowed = _LOAD_KEYS_FOR.get(key)
+            if allowed is not None and self.profile not in allowed:
+                raise ValueError(
+                    f"{key} is given with profile: {self.profile}; expected it only with "
+                    f"profile: {' | '.join(allowed)}"
+                )
         return self
 
 
@@ -320,6 +405,12 @@ class HouseholdGroup(ScenarioSection):
         if self.household_ids is not None and len(self.household_ids) != self.count:
             raise ValueError(
                 f"household_ids lists {len(self.household_ids)} ids; expected count ({self.count})"
+            )
+        names = self.load.assign
+        if isinstance(names, list) and len(names) != self.count:
+            raise ValueError(
+                f"load.assign lists {len(names)} profiles; expected one per household, count "
+                f"({self.count})"
             )
         return self
 

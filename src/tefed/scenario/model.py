@@ -45,6 +45,7 @@ from tefed.scenario.household_spec import (
     household_ids,
 )
 from tefed.scenario.market_spec import MECHANISMS, DoubleAuctionSpec, MarketSpec
+from tefed.scenario.measured_loads import measured_load_problems
 from tefed.scenario.overrides import apply_overrides
 from tefed.scenario.prices_spec import PRICE_KINDS, CsvWholesale, PricesSpec
 from tefed.scenario.section import (
@@ -433,11 +434,15 @@ def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
 
 
 def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[str]:
-    """Problems with the data files a scenario names (readable, covering the whole run)."""
+    """Problems with the data files a scenario names (readable, covering the whole run).
+
+    Measured load profiles are read and checked in full when the scenario is valid (their
+    assignment needs its households); otherwise only their presence is checked.
+    """
     if scenario is not None:
         grid, time, prices = scenario.grid, scenario.time, scenario.prices
-        pv_model, groups = scenario.pv_model, dict(enumerate(scenario.households))
-        run = scenario.run
+        pv_model, run = scenario.pv_model, scenario.run
+        load_problems = measured_load_problems(scenario.households, _time_grid(time), folder)
     else:
         grid = _valid(GridSpec, data.get("grid", {}))
         time = _valid(TimeSpec, data.get("time"))
@@ -445,11 +450,17 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
         pv_model = _valid(PvModelSpec, data.get("pv_model", {}))
         run = _valid(RunSpec, data.get("run", {}))
         listed = data.get("households")
-        groups = {
-            position: group
+        load_problems = [
+            problem
             for position, raw in enumerate(listed if isinstance(listed, list) else [])
-            if (group := _valid(HouseholdGroup, raw)) is not None
-        }
+            if (group := _valid(HouseholdGroup, raw)) is not None and group.load.path is not None
+            for problem in _missing_file(
+                f"households[{position}].load.path",
+                group.load.path,
+                folder,
+                folder=group.load.profile == "daily_files",
+            )
+        ]
     problems = []
     if run is not None:
         problems += _results_root_problems(run.results_root, folder)
@@ -457,9 +468,7 @@ def _data_problems(data: dict, scenario: Scenario | None, folder: Path) -> list[
         problems += _missing_file("grid.feeder.dss", grid.feeder.dss, folder)
     if pv_model is not None and pv_model.weather_file is not None:
         problems += _missing_file("pv_model.weather_file", pv_model.weather_file, folder)
-    for position, group in groups.items():
-        if group.load.path is not None:
-            problems += _missing_file(f"households[{position}].load.path", group.load.path, folder)
+    problems += load_problems
     if prices is not None and isinstance(prices.wholesale, CsvWholesale):
         problems += _price_file_problems(prices.wholesale, time, folder)
     return problems
@@ -499,9 +508,22 @@ def _results_root_problems(results_root: str, folder: Path) -> list[str]:
     return []
 
 
-def _missing_file(field: str, value: str, folder: Path) -> list[str]:
-    path = (folder / value).resolve()
+def _missing_file(field: str, value: str, scenario_dir: Path, folder: bool = False) -> list[str]:
+    path = (scenario_dir / value).resolve()
+    if folder:
+        return [] if path.is_dir() else [f"{field}: got {value!r}; no such folder ({path})"]
     return [] if path.is_file() else [f"{field}: got {value!r}; no such file ({path})"]
+
+
+def _time_grid(time: TimeSpec) -> TimeGrid:
+    """The time grid of a valid ``time`` section."""
+    return TimeGrid(
+        parse_start(time.start, time.timezone),
+        time.duration_s,
+        time.grid_step_s,
+        time.market_interval_s,
+        time.gate_closure_s,
+    )
 
 
 def _price_file_problems(
@@ -511,13 +533,7 @@ def _price_file_problems(
     missing = _missing_file("prices.wholesale.path", wholesale.path, scenario_dir)
     if missing or time is None:
         return missing
-    grid = TimeGrid(
-        parse_start(time.start, time.timezone),
-        time.duration_s,
-        time.grid_step_s,
-        time.market_interval_s,
-        time.gate_closure_s,
-    )
+    grid = _time_grid(time)
     starts = grid.calendar(grid.interval_start_s(np.arange(grid.n_intervals)))
     try:
         series = read_price_csv(

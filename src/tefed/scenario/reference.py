@@ -90,6 +90,10 @@ INTRODUCTION = (
     "default options: `{self_consumption: 0.6, ma_crossover: 0.4}` gives 6 and 4 of 10 "
     "households. Counts follow the largest remainder of share × count; which household gets "
     "which strategy is shuffled with the scenario seed.",
+    "- Measured load profiles (`households[].load.profile` csv, daily_files or long_csv): the "
+    "file layouts, units and steps, how `load.assign` gives each household its own profile "
+    "(shared only with `load.repeat: true`), what the household table records and what "
+    "`tefed validate` checks are in [load-profiles.md](load-profiles.md).",
     "- Limits, so that no file can hang tefed or exhaust its memory: a file of at most "
     f"{MAX_FILE_BYTES} bytes, in UTF-8; at most {MAX_DEPTH} levels of nesting and {MAX_NODES} "
     "keys and values once YAML aliases (`*name`) are expanded; each key once in a mapping; at "

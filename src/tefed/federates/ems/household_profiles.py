@@ -4,7 +4,8 @@ Everything here is known before the run starts (the built-in households forecast
 and PV perfectly), so it is computed once, as arrays (steps, households):
 
 - load: tefed's synthetic generator, the BDEW H25 household profile (option ``bdew_h0``), or
-  measured CSV profiles (each household takes one column, chosen by its profile seed);
+  measured profiles (each household takes the one its row of the table names:
+  ``load_source`` and ``load_profile_name``, decided by the builder);
 - PV: clear sky, or the TMY weather file of ``pv_model``;
 - EV: each vehicle's charging power over the run, uncontrolled or smart (following the PV surplus,
   with the latest-start rule that meets the need by departure).
@@ -18,7 +19,6 @@ every household of the federation), which it forecasts from the same table.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,8 @@ from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_stat
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
 from tefed.domain.ems.devices.load import synthetic_load_profiles
 from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
-from tefed.domain.ems.devices.resampling import resample_power_to_times
-from tefed.domain.periodic_extension import covered_or_repeated
-from tefed.io.profile_files import bdew_household_shape, read_profile_csv
+from tefed.federates.ems.measured_loads import measured_loads_kw
+from tefed.io.profile_files import bdew_household_shape
 from tefed.io.weather_files import read_tmy3_weather, weather_on_grid
 
 
@@ -104,8 +103,8 @@ def household_profiles(
     Raises
     ------
     InputError
-        If a data file cannot be read or does not cover the run, naming the household group
-        and the file.
+        If a data file cannot be read or does not cover the run, naming the households and
+        the file.
     """
     ids = [h for h in table.index if not table.at[h, "serves_community"]] if community else []
     wanted = list(dict.fromkeys([*hosted, *ids]))
@@ -136,7 +135,6 @@ def _load_kw(
     daily_kwh = rows["load_daily_energy_kwh"].to_numpy(float)
     keys = rows["profile_seed"].to_numpy(np.int64)
     source = rows["load_profile"].to_numpy()
-    csv_spec = rows["load_csv"].to_numpy()
     synthetic = np.flatnonzero(source == "synthetic")
     if synthetic.size:
         load_kw[:, synthetic] = synthetic_load_profiles(
@@ -148,48 +146,8 @@ def _load_kw(
         load_kw[:, standard] = library_household_profiles(
             step_times, shape, keys[standard], seed, daily_energy_kwh=daily_kwh[standard]
         )
-    for spec_text in sorted({text for text in csv_spec[source == "csv"]}):
-        members = np.flatnonzero((source == "csv") & (csv_spec == spec_text))
-        load_kw[:, members] = _csv_load_kw(
-            json.loads(spec_text), rows.iloc[members], step_times, grid, base_dir
-        )
-    return load_kw
-
-
-def _csv_load_kw(
-    spec: dict[str, Any],
-    rows: pd.DataFrame,
-    step_times: pd.DatetimeIndex,
-    grid: TimeGrid,
-    base_dir: Path,
-) -> np.ndarray:
-    """Measured profiles covering the run: household ``k`` takes column ``profile_seed mod
-    columns``, resampled to the grid step keeping energy."""
-    path = base_dir / spec["path"]
-    group = rows["group"].iloc[0]
-    run_steps = grid.n_steps
-    try:
-        profiles = read_profile_csv(path, unit=spec["unit"], timezone=spec["timezone"])
-        columns = rows["profile_seed"].to_numpy(np.int64) % profiles.power_kw.shape[1]
-        chosen = profiles.power_kw.iloc[:, columns]
-        # A file that ends with the run: the forecast past it repeats the last day.
-        load_kw = covered_or_repeated(
-            lambda steps: resample_power_to_times(
-                chosen, step_times[:steps], grid.grid_step_s, profiles.step_s
-            ).to_numpy(float),
-            run_steps,
-            step_times.size,
-            grid.steps_per_day,
-        )
-    except (OSError, ValueError) as error:
-        raise InputError(f"households group {group!r}", [f"load.path ({path}): {error}"]) from None
-    if spec.get("scale_to_daily_energy"):
-        days = grid.duration_s / 86400.0
-        energy_kwh = load_kw[:run_steps].sum(axis=0) * grid.grid_step_s / 3600.0
-        wanted_kwh = rows["load_daily_energy_kwh"].to_numpy(float) * days
-        load_kw = load_kw * np.divide(
-            wanted_kwh, energy_kwh, out=np.zeros_like(energy_kwh), where=energy_kwh > 0
-        )
+    for members, measured_kw in measured_loads_kw(rows, step_times, grid, base_dir):
+        load_kw[:, members] = measured_kw
     return load_kw
 
 

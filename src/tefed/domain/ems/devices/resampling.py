@@ -4,7 +4,8 @@ A power series here is piecewise constant: each value is the mean power over its
 its step means integrating that staircase over the new steps, so the energy over any span both
 series cover is unchanged. :func:`resample_energy_preserving` does this for bare arrays with
 steps in seconds, :func:`resample_power_to_times` for calendar series with a time-zone-aware
-index, and :func:`repeat_daily_profile` lays a one-day profile onto every local day of a run.
+index, and :func:`repeat_daily_profile` lays a one-day profile onto every local day of a run;
+:func:`measured_profiles_on_steps` does either for measured household profiles.
 
 :func:`local_day_position` places instants on the local calendar (the day and the share of it
 that has passed); clock-change days of 23 or 25 hours count as one whole day, so a daily profile
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY
+from tefed.domain.periodic_extension import covered_or_repeated
 from tefed.domain.time_index import regular_step_ns
 
 
@@ -360,6 +362,79 @@ def repeat_daily_profile(
         + within * profile[slot] * slot_h
     )
     return np.diff(energy_kwh, axis=0) * 3600.0 / target_step_s
+
+
+def measured_profiles_on_steps(
+    power_kw: pd.DataFrame,
+    source_step_s: int,
+    step_times: pd.DatetimeIndex,
+    target_step_s: int,
+    run_steps: int,
+    steps_per_day: int,
+) -> np.ndarray:
+    """Measured load profiles on a run's steps: calendar series resampled, daily ones repeated.
+
+    Parameters
+    ----------
+    power_kw : pandas.DataFrame
+        Mean power over each source step, one column per profile [kW]: indexed by the
+        time-zone-aware step starts (a calendar series), or by the time of day from local
+        midnight (a TimedeltaIndex: one day, laid on every local day of the run).
+    source_step_s : int
+        Length of every source step [s].
+    step_times : pandas.DatetimeIndex
+        Start of each target step, time-zone aware: the run's steps, then any forecast steps
+        past its end [-].
+    target_step_s : int
+        Length of every target step [s].
+    run_steps : int
+        Target steps of the run itself, which a calendar series must cover [-].
+    steps_per_day : int
+        Target steps in a day [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        Mean power over each target step, ``(len(step_times), profiles)`` [kW]. Forecast steps
+        past the end of a calendar series repeat the same time of an earlier day of it.
+
+    Raises
+    ------
+    ValueError
+        If a calendar series does not cover the run's steps, giving both spans in the run's
+        time zone.
+
+    Examples
+    --------
+    Hourly values brought to half hours, with a "day" of two steps; the fifth step, past the
+    data, repeats the one a day (two steps) earlier:
+
+    >>> hourly = pd.DataFrame(
+    ...     {"a": [1.0, 3.0]}, index=pd.date_range("2024-06-01", periods=2, freq="h", tz="UTC")
+    ... )
+    >>> times = pd.date_range("2024-06-01", periods=5, freq="30min", tz="UTC")
+    >>> measured_profiles_on_steps(hourly, 3600, times, 1800, 4, 2)[:, 0].tolist()
+    [1.0, 1.0, 3.0, 3.0, 3.0]
+    """
+    if isinstance(power_kw.index, pd.TimedeltaIndex):
+        return repeat_daily_profile(step_times, power_kw.to_numpy(dtype=float), target_step_s)
+    zone = step_times.tz
+    first = power_kw.index[0].tz_convert(zone)
+    end = power_kw.index[-1].tz_convert(zone) + pd.Timedelta(seconds=int(source_step_s))
+    run_end = step_times[run_steps - 1] + pd.Timedelta(seconds=int(target_step_s))
+    if step_times[0] < first or run_end > end:
+        raise ValueError(
+            f"the profiles cover {first} to {end}; expected them to cover the run, "
+            f"{step_times[0]} to {run_end} ({zone})"
+        )
+    return covered_or_repeated(
+        lambda steps: resample_power_to_times(
+            power_kw, step_times[:steps], target_step_s, source_step_s
+        ).to_numpy(dtype=float),
+        run_steps,
+        step_times.size,
+        steps_per_day,
+    )
 
 
 def _local_midnights_ns(dates_ns: np.ndarray, tz: object) -> np.ndarray:
