@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import math
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,16 @@ from tefed.build.validate import check_scenario
 from tefed.conformance.harness import add_check_federate_parser, run_check_federate
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
+from tefed.contract.run_folder import STATUS_PARTIAL
 from tefed.federates.ems.measured_loads import check_measured_loads
 from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
+from tefed.run.multi_host import (
+    HostOptions,
+    HostPart,
+    federates_elsewhere,
+    merge_host_folder,
+    plan_host_part,
+)
 from tefed.run.powerflow import feeder_powerflow
 from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario, results_root_problems
@@ -73,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="step every built-in federate in this process, without HELICS (same results folder)",
     )
+    _add_host_part_options(run)
 
     powerflow = commands.add_parser(
         "powerflow",
@@ -103,6 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         "report", help="write report.html (plots, KPIs, metadata, warnings) into a run folder"
     )
     report.add_argument("run_folder", type=Path, help="results/<scenario>/<run-id>")
+    report.add_argument(
+        "--merge",
+        dest="merges",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="OTHER_RUN_FOLDER",
+        help="first copy in the tables of another host's part of the same run (tefed run "
+        "--only; repeatable), then write the report",
+    )
 
     compare = commands.add_parser("compare", help="tabulate the main KPIs of runs side by side")
     compare.add_argument(
@@ -180,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "powerflow":
             return _powerflow(arguments, console)
         if arguments.command == "report":
-            return _report(arguments.run_folder)
+            return _report(arguments.run_folder, arguments.merges)
         if arguments.command == "compare":
             return _compare(arguments.run_folders, arguments.csv, arguments.markdown)
         if arguments.command == "sweep":
@@ -196,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
             arguments.lockstep,
             _overrides(arguments.assignments),
             arguments.results,
+            HostOptions(
+                only=arguments.only,
+                broker_address=arguments.broker_address,
+                broker_port=arguments.broker_port,
+                local_port=arguments.local_port,
+            ),
         )
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -219,6 +245,35 @@ def _add_set_option(command: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="override a scenario value by dotted path, households by group name, value as YAML "
         "(repeatable), e.g. --set households.pv_battery.battery.capacity_kwh=15",
+    )
+
+
+def _add_host_part_options(run: argparse.ArgumentParser) -> None:
+    hosts = run.add_argument_group(
+        "a federation over several hosts (docs/multi_host.md)",
+        "the main host starts the broker and its --only federates; each other host starts "
+        "its --only federates with --broker-address",
+    )
+    hosts.add_argument(
+        "--only", metavar="NAMES", help="start only these federates, e.g. ems_2,ems_3"
+    )
+    hosts.add_argument(
+        "--broker-address",
+        metavar="HOST[:PORT]",
+        help="join the broker of the main host instead of starting one",
+    )
+    hosts.add_argument(
+        "--broker-port",
+        type=int,
+        metavar="PORT",
+        help="the broker's port (it also binds PORT+1); default: the federation file's",
+    )
+    hosts.add_argument(
+        "--local-port",
+        type=int,
+        metavar="FIRST",
+        help="on a joining host, the port of its first --only federate (the next ones follow); "
+        "default: ports the broker assigns",
     )
 
 
@@ -313,7 +368,17 @@ def _run(
     lockstep: bool = False,
     overrides: dict[str, Any] | None = None,
     results_root: Path | None = None,
+    hosts: HostOptions | None = None,
 ) -> int:
+    hosts = hosts or HostOptions()
+    if lockstep and hosts != HostOptions():
+        raise InputError(
+            "--lockstep",
+            [
+                "steps every federate in this process; --only, --broker-address, --broker-port "
+                "and --local-port are for a federation over several hosts"
+            ],
+        )
     base_dir = Path.cwd()
     if results_root is not None:
         problems = results_root_problems(str(results_root), Path.cwd())
@@ -329,6 +394,7 @@ def _run(
         )
         if lockstep:
             require_builtin_federates(draft, str(source))
+        part = plan_host_part(draft, str(source), hosts)
         folder = new_run_folder(draft, base_dir)
         built_path = folder.file("federation.json")
         federation = build_federation(scenario, scenario_dir, built_path, base_dir)
@@ -342,6 +408,7 @@ def _run(
             federation = _with_results_root(federation, results_root)
         if lockstep:
             require_builtin_federates(federation, str(source))
+        part = plan_host_part(federation, str(source), hosts)
         base_dir = federation_base_dir(source, federation.federate_entries()[0])
         # A scenario's data files were checked as it was read; a federation file's are here.
         check_measured_loads(
@@ -351,8 +418,21 @@ def _run(
         built_path = source
     # Entry directories are relative to the federation file: the one built into the run folder
     # for a scenario, else the file given.
-    run = run_lockstep_federation if lockstep else run_federation
-    outcome = run(federation, base_dir, folder, show_progress=show_progress, source_path=built_path)
+    if lockstep:
+        outcome = run_lockstep_federation(
+            federation, base_dir, folder, show_progress=show_progress, source_path=built_path
+        )
+    else:
+        if part is not None:
+            _announce_host_part(console, federation, part, source)
+        outcome = run_federation(
+            federation,
+            base_dir,
+            folder,
+            show_progress=show_progress,
+            source_path=built_path,
+            part=part,
+        )
     if not outcome.ok:
         code = EXIT_USER_ERROR if outcome.input_error else EXIT_RUN_FAILED
         console.print(
@@ -360,12 +440,36 @@ def _run(
         )
         print(outcome.run_folder.path)
         return code
+    if outcome.run_folder.status().get("state") == STATUS_PARTIAL:
+        console.print(escape(outcome.message), highlight=False, soft_wrap=True)
+        print(outcome.run_folder.path)
+        return 0
     summary = outcome.run_folder.read_json("summary.json")
     Console().print(kpi_table(summary))
     Console().print(community_table(summary, outcome.wall_time_s))
     print_warnings(console, summary["warnings"])
     print(outcome.run_folder.path)
     return 0
+
+
+def _announce_host_part(
+    console: Console, federation: FederationFile, part: HostPart, source: Path
+) -> None:
+    """Tell the user what this host does of a federation over several hosts."""
+    others = [e.name for e in federation.federate_entries() if e.name not in part.federates]
+    here = ", ".join(part.federates)
+    if not part.starts_broker:
+        text = f"this host runs {here}, joining the broker at {part.broker_host}:{part.broker_port}"
+    elif others:
+        text = (
+            f"this host runs the broker (ports {part.broker_port} and {part.broker_port + 1}, "
+            f"every interface) and {here}; start the others on their hosts with: tefed run "
+            f"{source} --only {','.join(others)} --broker-address "
+            f"{socket.gethostname()}:{part.broker_port}"
+        )
+    else:
+        text = f"this host runs the broker (port {part.broker_port}) and every federate"
+    console.print(escape(text), highlight=False, soft_wrap=True)
 
 
 def _with_results_root(federation: FederationFile, results_root: Path) -> FederationFile:
@@ -435,7 +539,7 @@ def _sweep_report(sweep_folder: Path, kpis: list[str]) -> int:
     return 0
 
 
-def _report(run_folder: Path) -> int:
+def _report(run_folder: Path, merges: list[Path]) -> int:
     from tefed.contract.run_folder import STATUS_FAILED, STATUS_RUNNING, RunFolder
     from tefed.reporting.html_report import write_html_report
     from tefed.reporting.report import write_report
@@ -446,8 +550,28 @@ def _report(run_folder: Path) -> int:
         )
     # Resolved, so that results/<scenario>/latest is reported under its run id.
     folder = RunFolder(run_folder.resolve())
+    for other in merges:
+        merged = merge_host_folder(folder, other)
+        print(f"merged the results of {', '.join(merged) or 'no federate'} from {other}")
     state = folder.status().get("state")
-    if state in (STATUS_FAILED, STATUS_RUNNING) or not folder.file("summary.json").exists():
+    if state == STATUS_PARTIAL:
+        missing = federates_elsewhere(load_federation_file(folder.file("federation.json")), folder)
+        if missing:
+            raise InputError(
+                str(run_folder),
+                [
+                    f"one host's part of a run: the results of {', '.join(missing)} are on "
+                    "other hosts; copy their run folders here and add --merge FOLDER for each"
+                ],
+            )
+        write_report(folder)
+        folder.mark_complete()
+        folder.update_latest_link()
+    elif (
+        merges
+        or state in (STATUS_FAILED, STATUS_RUNNING)
+        or not folder.file("summary.json").exists()
+    ):
         # A run that failed or stopped gets the summary of the intervals it completed.
         write_report(folder)
     print(write_html_report(folder))

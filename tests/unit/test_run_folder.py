@@ -104,6 +104,22 @@ def test_mark_complete_never_overwrites_a_failure(tmp_path: Path) -> None:
     assert run.status()["failed_federate"] == "ems"
 
 
+def test_mark_partial_lists_the_federates_elsewhere_and_never_overwrites_a_failure(
+    tmp_path: Path,
+) -> None:
+    run = RunFolder(tmp_path)
+    run.mark_running()
+    run.mark_partial(["ems_3", "ems_2"])
+    assert run.status()["state"] == "partial"
+    assert run.status()["elsewhere"] == ["ems_2", "ems_3"]
+    run.mark_complete()
+    assert run.status()["state"] == STATUS_COMPLETE and "elsewhere" not in run.status()
+    failed = RunFolder(tmp_path / "failed")
+    failed.mark_failed("ems_2", "killed")
+    failed.mark_partial(["ems_2"])
+    assert failed.status()["state"] == STATUS_FAILED
+
+
 def test_mark_complete_after_running(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     run.mark_running()

@@ -3,8 +3,10 @@
 Layout of ``results/<scenario>/<run-id>/``::
 
     federation.json        the federation file used
-    status.json            running | complete | failed (with the federate and message), and
-                           ``results``: complete | incomplete (a failed run's tables stop early)
+    status.json            running | complete | failed (with the federate and message) |
+                           partial (this host's federates are done, ``elsewhere`` ran on other
+                           hosts), and ``results``: complete | incomplete (a failed run's
+                           tables stop early)
     logs/<federate>.log    one log per federate (and the broker's, under ``tefed run``)
     timing/<federate>.json wall time computing vs waiting for HELICS
     *.parquet              time series per domain (grid, households, market, prices)
@@ -20,6 +22,11 @@ Each tefed federate marks itself done after writing its results; the federate th
 every built-in federate done claims the report (an exclusive file create, so exactly one does)
 and writes ``summary.json`` and the plots. That works the same under ``helics run`` (no
 supervisor) and ``tefed run``.
+
+A federation spread over several hosts (``tefed run --only``) writes one folder per host, each
+with the tables of the federates that ran there; none of them has every built-in federate
+done, so none writes the report, and each ends ``partial``. ``tefed report MAIN --merge OTHER``
+brings the other hosts' folders into the main host's and writes the report there.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ import pandas as pd
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
+#: This host's federates finished; the others ran on other hosts (``tefed run --only``).
+STATUS_PARTIAL = "partial"
 
 #: ``results`` of ``status.json``: every table holds the whole run, or stops where the run did.
 RESULTS_COMPLETE = "complete"
@@ -151,6 +160,21 @@ class RunFolder:
                 {
                     **self._started(),
                     "state": STATUS_COMPLETE,
+                    "results": RESULTS_COMPLETE,
+                    "ended_at": _now(),
+                },
+            )
+
+    def mark_partial(self, elsewhere: list[str]) -> None:
+        """Record that this host's federates finished and wrote their tables, while the
+        federates ``elsewhere`` ran on other hosts (never over a failure)."""
+        if self.status().get("state") != STATUS_FAILED:
+            self.write_json(
+                "status.json",
+                {
+                    **self._started(),
+                    "state": STATUS_PARTIAL,
+                    "elsewhere": sorted(elsewhere),
                     "results": RESULTS_COMPLETE,
                     "ended_at": _now(),
                 },

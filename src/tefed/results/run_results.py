@@ -43,7 +43,8 @@ class RunStatus(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    #: ``running``, ``complete``, ``failed``, or ``unknown`` before the run recorded a state.
+    #: ``running``, ``complete``, ``failed``, ``partial`` (one host's part of a run over several
+    #: hosts), or ``unknown`` before the run recorded a state.
     state: str = "unknown"
     #: ``complete``: every table holds the whole run; ``incomplete``: they stop early.
     results: str = RESULTS_INCOMPLETE

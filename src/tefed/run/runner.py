@@ -15,6 +15,9 @@ For each run the runner
 4. when any process exits with an error, or the wall-clock limit passes, stops every process
    group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
    log. No process is left behind.
+
+With a ``HostPart`` (``tefed run --only``, `tefed.run.multi_host`) it starts only this host's
+share of a federation over several hosts, and a failure here ends the federation on the others.
 """
 
 from __future__ import annotations
@@ -57,9 +60,12 @@ from tefed.contract.federation_file import (
     FederationFile,
     broker_time_limit_flag,
 )
-from tefed.contract.run_folder import STATUS_COMPLETE, RunFolder
+from tefed.contract.host_failure import HostFailure
+from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_PARTIAL, RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
+from tefed.run.multi_host import HostPart, entries_to_start, finish_host_part, for_host
+from tefed.runtime.federation_stop import STOP_TIMEOUT_S, stop_federation
 from tefed.runtime.helics_runtime import (
     EXIT_FAILED,
     EXIT_STOPPED_BY_OTHER,
@@ -67,6 +73,7 @@ from tefed.runtime.helics_runtime import (
     PROGRESS_PREFIX,
 )
 from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
+from tefed.runtime.stall_watchdog import EXIT_STALL
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
@@ -120,7 +127,7 @@ def resolve_for_run(
     federation: FederationFile,
     run_folder: RunFolder,
     port: int,
-    broker_key: str,
+    broker_key: str | None,
     source_path: Path | None = None,
 ) -> FederationFile:
     """The federation file as this run executes it (written into the run folder).
@@ -130,7 +137,8 @@ def resolve_for_run(
     just built there. Built-in federates are started with this interpreter on the copy. Any
     other program keeps its ``exec`` line, except that an argument naming the original
     federation file is replaced by the copy, so that it joins this run's broker. The DLMP
-    market's network file is copied beside the copy and named by its absolute path.
+    market's network file is copied beside the copy and named by its absolute path. A run
+    over several hosts has no broker key (``broker_key`` None): the hosts share only the file.
     """
     copy_path = run_folder.file("federation.json")
     source = source_path.resolve() if source_path is not None else None
@@ -159,7 +167,8 @@ def resolve_for_run(
             continue
         if entry.helics is not None:
             entry_data["helics"]["brokerport"] = str(port)
-            entry_data["helics"]["broker_key"] = broker_key
+            if broker_key is not None:
+                entry_data["helics"]["broker_key"] = broker_key
         if entry.runs_builtin and entry.tefed is not None:
             entry_data["exec"] = shlex.join(
                 [
@@ -193,7 +202,9 @@ def _network_file_in_run(source: Path, run_folder: RunFolder) -> Path:
     return copy
 
 
-def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path, limit_s: float) -> str:
+def _broker_command(
+    command: str, port: int, broker_key: str | None, bin_dir: Path, limit_s: float
+) -> str:
     words = shlex.split(command)
     if f" -m {BROKER_MODULE} " in f" {command} ":
         # tefed's broker program claims the file's port for helics run; tefed run picked a free
@@ -218,7 +229,7 @@ def _broker_command(command: str, port: int, broker_key: str, bin_dir: Path, lim
         [
             *words,
             f"--port={port}",
-            f"--brokerkey={broker_key}",
+            *([f"--brokerkey={broker_key}"] if broker_key is not None else []),
             broker_time_limit_flag(limit_s + BROKER_LIMIT_GRACE_S),
         ]
     )
@@ -251,8 +262,13 @@ def free_port() -> int:
     )
 
 
-def _port_is_free(port: int) -> bool:
+def _port_is_free(port: int, reuse_address: bool = False) -> bool:
+    """Whether a listening socket can bind ``port`` on localhost; with ``reuse_address`` as
+    ZeroMQ binds (``SO_REUSEADDR``), which connections of an ended run in TIME_WAIT do not
+    stop."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if reuse_address:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -266,8 +282,9 @@ def run_federation(
     run_folder: RunFolder | None = None,
     show_progress: bool = True,
     source_path: Path | None = None,
+    part: HostPart | None = None,
 ) -> RunOutcome:
-    """Run a whole federation as processes and wait for it to end.
+    """Run a whole federation (or this host's part of it) as processes and wait for it to end.
 
     Parameters
     ----------
@@ -281,10 +298,20 @@ def run_federation(
         Show a progress bar of simulated time on the terminal.
     source_path : Path, optional
         The federation file the run was started from (see ``resolve_for_run``).
+    part : HostPart, optional
+        The federates this host runs of a federation spread over several hosts
+        (`tefed.run.multi_host`); default: all of them, with a broker of the run's own.
     """
     base_dir = base_dir.resolve()
     folder = run_folder or new_run_folder(federation, base_dir)
-    resolved = resolve_for_run(federation, folder, free_port(), secrets.token_hex(8), source_path)
+    if part is None:
+        resolved = resolve_for_run(
+            federation, folder, free_port(), secrets.token_hex(8), source_path
+        )
+    else:
+        resolved = for_host(
+            resolve_for_run(federation, folder, part.broker_port, None, source_path), part
+        )
     folder.write_text("federation.json", resolved.to_json_text())
     folder.mark_running()
     limit_s = federation.tefed.runtime.wall_clock_limit_s
@@ -295,8 +322,10 @@ def run_federation(
     # only this process; both end in the same clean-up.
     previous_handler = _interrupt_on_sigterm()
     try:
+        if part is not None:
+            _require_free_ports(part)
         fork = _fork_builtin_federates(resolved)
-        for entry in resolved.federates:
+        for entry in entries_to_start(resolved, part):
             processes.append(_start(entry, folder, fork))
         # Reader threads start only once every federate is forked: a fork copies no thread.
         for process in processes:
@@ -314,16 +343,48 @@ def run_federation(
     finally:
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
+        if part is not None:
+            _end_federation_elsewhere(part, folder, processes)
         _stop_all(processes)
         for process in processes:
             if process.reader is not None:
                 process.reader.join(timeout=2.0)
     outcome.exit_codes = {p.name: p.popen.returncode for p in processes}
     outcome.wall_time_s = time.monotonic() - started
-    if outcome.ok and folder.status().get("state") != STATUS_COMPLETE:
+    if outcome.ok and part is not None:
+        outcome.message = finish_host_part(folder, resolved)
+    if outcome.ok and folder.status().get("state") not in (STATUS_COMPLETE, STATUS_PARTIAL):
         outcome.ok = False
         outcome.message = "all processes exited cleanly but the run report was not written"
     return outcome
+
+
+def _end_federation_elsewhere(part: HostPart, folder: RunFolder, processes: list[_Process]) -> None:
+    """When this host's part of a federation failed, end the federation on the other hosts too
+    (`tefed.runtime.federation_stop`), naming the federate that failed, unless the failure has
+    already gone through HELICS (a federate here was stopped by it, or stopped a stall)."""
+    status = folder.status()
+    if status.get("state") != STATUS_FAILED or not processes:
+        return
+    if {process.popen.poll() for process in processes} & {EXIT_STOPPED_BY_OTHER, EXIT_STALL}:
+        return
+    failure = HostFailure(
+        federate=status.get("failed_federate"),
+        host=socket.gethostname(),
+        message=status.get("message", ""),
+    )
+    reached = stop_federation(
+        part.broker_host or "127.0.0.1",
+        part.broker_port,
+        f"tefed-run-{secrets.token_hex(4)}",
+        failure.to_error_text(),
+    )
+    broker = next((process for process in processes if process.name == "broker"), None)
+    if reached and broker is not None:
+        # The broker passes the error on to the other hosts' federates and then ends by
+        # itself; stopping it sooner would cut them off.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            broker.popen.wait(timeout=STOP_TIMEOUT_S)
 
 
 def _interrupt_on_sigterm() -> object | None:
@@ -335,6 +396,16 @@ def _interrupt_on_sigterm() -> object | None:
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _require_free_ports(part: HostPart) -> None:
+    """Stop before starting anything when a port this host's part binds is taken."""
+    for port, option in part.bound_ports():
+        if not _port_is_free(port, reuse_address=True):
+            raise _StartError(
+                "tefed run",
+                f"{option}: port {port} is in use on this host; choose another {option}",
+            )
 
 
 class _StartError(Exception):

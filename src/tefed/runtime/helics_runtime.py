@@ -38,6 +38,7 @@ import numpy as np
 
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import BROKER_MODULE
+from tefed.contract.host_failure import HostFailure
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs
 from tefed.contract.parted_table import FlushClock
 from tefed.contract.run_folder import RunFolder
@@ -392,7 +393,13 @@ class HelicsRuntime:
             f"t={self._current_time_s:g} s because the federation ended: {error}"
         )
         log.error("%s", message)
-        if self._run_folder is not None:
+        if self._run_folder is None:
+            return EXIT_STOPPED_BY_OTHER
+        remote = HostFailure.from_error_text(str(error))
+        if remote is not None:
+            # The tefed run of another host ended the federation and says which federate failed.
+            self._run_folder.mark_failed(remote.federate, remote.described())
+        else:
             # Who ended it is unknown here; the federate that failed records itself first.
             self._run_folder.mark_failed(None, message)
         return EXIT_STOPPED_BY_OTHER
