@@ -212,7 +212,7 @@ def test_communities_follow_the_feeders_transformers(tmp_path: Path):
     data = scenario_data("market_communities")
     run = lockstep_run(write_federation(tmp_path, data), tmp_path / "run")
     tables = read_run_tables(run)
-    network = json.loads(run.file("federation.network.json").read_text())
+    network = json.loads((tmp_path / "federation.network.json").read_text())
     transformers = {
         name
         for name, kind in zip(
