@@ -11,12 +11,17 @@ from hypothesis import strategies as st
 from tefed.domain.market.clearing import ClearingPrices, CommunityMarkets
 from tefed.domain.market.interval_book import IntervalBook
 from tefed.domain.market.ledger_checks import check_payments, check_trades
-from tefed.domain.market.mechanisms.community_markets import clear_communities
+from tefed.domain.market.mechanisms.community_markets import clear_communities, clear_upper_market
+from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.settlement import settle_interval
 from tefed.domain.network.radial import RadialNetwork
 from tefed.domain.network.trade_paths import feeding_transformers
 
 COMMUNITY = pd.Series({"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B"})
+#: Households that each order on one side only, as the built-in households do in an interval.
+ONE_SIDED = pd.Series(
+    {f"{who}-{side}": community for who, community in COMMUNITY.items() for side in ("b", "s")}
+)
 
 
 def orders(rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
@@ -122,30 +127,54 @@ def test_each_household_belongs_to_the_transformer_that_feeds_it():
     ]
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.sampled_from(sorted(COMMUNITY.index)),
-            st.sampled_from(["buy", "sell"]),
-            st.integers(1, 1000),
-            st.floats(0.0, 0.2),
-        ),
-        max_size=16,
+one_sided_rows = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(COMMUNITY.index)),
+        st.sampled_from(["buy", "sell"]),
+        st.integers(1, 1000),
+        st.floats(0.0, 0.2),
     ),
-    ties=st.sampled_from(["time", "pro_rata"]),
-)
+    max_size=16,
+).map(lambda rows: [(f"{who}-{side[0]}", side, q, p) for who, side, q, p in rows])
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=one_sided_rows, pooled=st.booleans())
+def test_the_upper_market_is_the_double_auctions_uniform_rule_with_time_priority(rows, pooled):
+    book = orders(rows)
+    if pooled:
+        book["pool"] = np.where(np.arange(len(book)) % 3 == 0, "dispatchable", "non_dispatchable")
+    ours = clear_upper_market(book)
+    oracle = clear_double_auction(book, "uniform", "time")
+    pd.testing.assert_frame_equal(
+        ours.trades.reset_index(drop=True),
+        oracle.trades[list(ours.trades.columns)].reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert ours.status == oracle.status
+    finite = {k: v for k, v in oracle.clearing_price_usd_per_kwh.items() if np.isfinite(v)}
+    assert ours.price_usd_per_kwh == finite
+
+
+def test_with_a_participant_on_both_sides_the_upper_market_skips_its_self_trade():
+    book = orders([("a1", "buy", 100, 0.12), ("a1", "sell", 100, 0.08), ("b1", "sell", 100, 0.1)])
+    result = clear_upper_market(book)
+    assert result.trades[["buyer", "seller"]].to_numpy().tolist() == [["a1", "b1"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=one_sided_rows, ties=st.sampled_from(["time", "pro_rata"]))
 def test_awards_stay_within_orders_trades_cross_only_between_communities_and_money_balances(
     rows, ties
 ):
     book = orders(rows)
-    result = clear_communities(book, COMMUNITY, ties)
+    result = clear_communities(book, ONE_SIDED, ties)
     trades = result.trades
     assert check_trades(trades, book) == []
     upper = trades[trades["level"] == "upper"]
-    assert (COMMUNITY[upper["buyer"]].to_numpy() != COMMUNITY[upper["seller"]].to_numpy()).all()
+    assert (ONE_SIDED[upper["buyer"]].to_numpy() != ONE_SIDED[upper["seller"]].to_numpy()).all()
     local = trades[trades["level"] == "community"]
-    assert (COMMUNITY[local["buyer"]].to_numpy() == COMMUNITY[local["seller"]].to_numpy()).all()
+    assert (ONE_SIDED[local["buyer"]].to_numpy() == ONE_SIDED[local["seller"]].to_numpy()).all()
     filled = pd.concat(
         [
             trades.groupby("buy_order_id")["quantity_wh"].sum(),
@@ -154,9 +183,8 @@ def test_awards_stay_within_orders_trades_cross_only_between_communities_and_mon
     )
     quantity = book.set_index("order_id")["quantity_wh"]
     assert (filled <= quantity.reindex(filled.index)).all()
-    energy_wh = pd.Series(0.0, index=COMMUNITY.index)
+    energy_wh = pd.Series(0.0, index=ONE_SIDED.index)
     assert check_payments(settle_interval(energy_wh, trades, 0.15, 0.05)) == []
     table = result.communities
-    assert (
-        table["upper_bought_wh"].sum() == table["upper_sold_wh"].sum() == upper["quantity_wh"].sum()
-    )
+    bought, sold = table["upper_bought_wh"].sum(), table["upper_sold_wh"].sum()
+    assert bought == sold == upper["quantity_wh"].sum()

@@ -306,7 +306,8 @@ class CommunitiesConfig(_MarketRulesConfig):
 
     mechanism: Literal["communities"] = Field(description="clearing mechanism")
     tie_breaking: Literal["time", "pro_rata"] = Field(
-        description="order of equal-price orders in every market"
+        description="order of equal-price orders in the communities' markets (the upper "
+        "market: submission time)"
     )
     network_file: str = Field(
         min_length=1,

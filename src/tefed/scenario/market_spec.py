@@ -146,7 +146,9 @@ class CommunitiesSpec(_MarketRules):
 
     mechanism: Literal["communities"] = Field(description="clearing mechanism")
     tie_breaking: Literal["time", "pro_rata"] = Field(
-        "time", description="order of equal-price orders: submission time or pro rata"
+        "time",
+        description="order of equal-price orders in the communities' markets: submission time "
+        "or pro rata (the upper market: submission time)",
     )
 
     @property

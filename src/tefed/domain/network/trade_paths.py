@@ -32,18 +32,19 @@ def overloading_pairs(
     network : RadialNetwork
         The feeder.
     seller_bus, buyer_bus : numpy.ndarray of int
-        Position in ``network.buses`` of each seller (S,) and each buyer (B,).
+        Position in ``network.buses`` of each seller (S,) and each buyer (B,), every seller
+        with every buyer; or of the two parties of each of P pairs, (P,) each.
     power_kw : numpy.ndarray
-        Average power of each pair's trade over the interval, (S, B) [kW].
+        Average power of each pair's trade over the interval [kW]: (S, B), or (P,) for pairs.
     rating_share : float
         Share of a branch's rating one trade may take [-] (1.0: the whole rating).
 
     Returns
     -------
     numpy.ndarray of bool
-        (S, B): True where a branch on the path has ``rating_share · rating_kw`` below the
-        trade's power. Unrated branches (inf) never bind; two participants at one bus share
-        no branch.
+        Shaped as ``power_kw``: True where a branch on the path has ``rating_share ·
+        rating_kw`` below the trade's power. Unrated branches (inf) never bind; two
+        participants at one bus share no branch.
 
     Notes
     -----
@@ -66,6 +67,8 @@ def overloading_pairs(
     >>> overloading_pairs(network, np.array([1, 0]), np.array([2]), np.array([[4.0], [1.0]]))
     array([[ True],
            [False]])
+    >>> overloading_pairs(network, np.array([1, 1]), np.array([2, 1]), np.array([4.0, 4.0]))
+    array([ True, False])
     """
     power_kw = np.asarray(power_kw, dtype=float)
     capacity_kw = rating_share * network.rating_kw
@@ -76,8 +79,12 @@ def overloading_pairs(
     below = network.downstream[tight]
     seller_below = below[:, np.asarray(seller_bus, dtype=np.int64)].toarray().astype(bool)
     buyer_below = below[:, np.asarray(buyer_bus, dtype=np.int64)].toarray().astype(bool)
+    pairwise = power_kw.ndim == 1
     for k in range(tight.size):
-        on_path = seller_below[k][:, None] != buyer_below[k][None, :]
+        if pairwise:
+            on_path = seller_below[k] != buyer_below[k]
+        else:
+            on_path = seller_below[k][:, None] != buyer_below[k][None, :]
         overloads |= on_path & (power_kw > capacity_kw[tight[k]])
     return overloads
 

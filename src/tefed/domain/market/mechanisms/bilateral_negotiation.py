@@ -120,19 +120,19 @@ class ArmStatistics:
         self.price_arms = price_arms
         self.plays = np.zeros((0, 2, price_arms), dtype=np.int64)
         self.reward_sum = np.zeros((0, 2, price_arms))
-        self._row: dict[str, int] = {}
+        self._known = pd.Index([], dtype=object)
 
     def rows(self, participants: np.ndarray) -> np.ndarray:
         """Row of each participant, adding rows for participants not seen before."""
-        for participant in participants.tolist():
-            self._row.setdefault(participant, len(self._row))
-        grow = len(self._row) - self.plays.shape[0]
-        if grow > 0:
-            self.plays = np.concatenate([self.plays, np.zeros((grow, 2, self.price_arms), int)])
-            self.reward_sum = np.concatenate(
-                [self.reward_sum, np.zeros((grow, 2, self.price_arms))]
-            )
-        return np.array([self._row[p] for p in participants.tolist()], dtype=np.int64)
+        row = self._known.get_indexer(participants)
+        if (row < 0).any():
+            new = pd.unique(participants[row < 0])
+            self._known = self._known.append(pd.Index(new, dtype=object))
+            grow = np.zeros((len(new), 2, self.price_arms))
+            self.plays = np.concatenate([self.plays, grow.astype(np.int64)])
+            self.reward_sum = np.concatenate([self.reward_sum, grow])
+            row = self._known.get_indexer(participants)
+        return row.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -370,9 +370,10 @@ def clear_bilateral(
     rng : numpy.random.Generator
         Draws of the random pairing.
     overloads : callable, optional
-        ``overloads(sellers, buyers, quantity_wh)`` → (S, B) bool: pairs whose trade of
-        ``min`` quantity the grid cannot carry (see
-        `tefed.domain.network.trade_paths.overloading_pairs`); None: no grid check.
+        ``overloads(sellers, buyers, quantity_wh)``: which pairs' trades the grid cannot carry
+        (see `tefed.domain.network.trade_paths.overloading_pairs`), for (S,) sellers and (B,)
+        buyers with (S, B) quantities [Wh], or for P pairs with (P,) quantities; None: no grid
+        check.
     market_maker : str
         The counterparty of fees and penalties.
 
@@ -381,52 +382,72 @@ def clear_bilateral(
     BilateralResult
         Deals, every pair's negotiation and the charges.
     """
-    ordered = simple.sort_values(["sequence", "order_id"], kind="stable")
+    # Orders in submission order: a random pairing draws over them in that order.
+    order = np.argsort(simple["sequence"].to_numpy(np.int64), kind="stable")
+    book = {
+        "order_id": simple["order_id"].to_numpy(dtype=object)[order],
+        "participant": simple["participant"].to_numpy(dtype=object)[order],
+        "side": simple["side"].to_numpy(dtype=object)[order],
+        "quantity_wh": simple["quantity_wh"].to_numpy(np.int64)[order],
+        "price_usd_per_kwh": simple["price_usd_per_kwh"].to_numpy(np.float64)[order],
+        "pool": simple["pool"].to_numpy(dtype=object)[order],
+    }
+    market = (statistics, import_price_usd_per_kwh, export_price_usd_per_kwh)
     parts = [
-        _clear_pool(
-            ordered[ordered["pool"].to_numpy(dtype=object) == pool],
-            pool,
-            rules,
-            statistics,
-            import_price_usd_per_kwh,
-            export_price_usd_per_kwh,
-            pairing,
-            rng,
-            overloads,
-        )
+        _clear_pool(book, pool, rules, market, pairing, rng, overloads)
         for pool in POOLS
+        if (book["pool"] == pool).any()
     ]
-    negotiations = pd.concat(parts, ignore_index=True)
-    return _result(negotiations, rules, market_maker)
+    columns = {
+        name: np.concatenate([part[name] for part in parts]) if parts else np.empty(0, dtype=dtype)
+        for name, dtype in _PAIR_DTYPES.items()
+    }
+    return _result(columns, rules, market_maker)
+
+
+#: Columns of each pair while the interval clears (``NEGOTIATION_DTYPES`` and the limits).
+_PAIR_DTYPES = {
+    **NEGOTIATION_DTYPES,
+    "ask_limit_usd_per_kwh": "float64",
+    "bid_limit_usd_per_kwh": "float64",
+}
 
 
 def _clear_pool(
-    orders: pd.DataFrame,
+    book: dict[str, np.ndarray],
     pool: str,
     rules: NegotiationRules,
-    statistics: ArmStatistics,
-    import_price: float,
-    export_price: float,
+    market: tuple[ArmStatistics, float, float],
     pairing: str,
     rng: np.random.Generator,
     overloads: Overloads | None,
-) -> pd.DataFrame:
-    """Every pair's negotiation in one pool (columns ``NEGOTIATION_DTYPES``)."""
-    side = orders["side"].to_numpy(dtype=object)
-    asks, bids = orders[side == "sell"], orders[side == "buy"]
-    sell_wh = asks["quantity_wh"].to_numpy(np.int64)
-    buy_wh = bids["quantity_wh"].to_numpy(np.int64)
-    sellers = asks["participant"].to_numpy(dtype=object)
-    buyers = bids["participant"].to_numpy(dtype=object)
-    quantity_wh = np.minimum(sell_wh[:, None], buy_wh[None, :])
-    refused = sellers[:, None] == buyers[None, :]
-    if overloads is not None and refused.size:
-        refused |= overloads(sellers, buyers, quantity_wh)
-    sell_index, buy_index = pair_orders(sell_wh, buy_wh, pairing, rng, refused)
-    pair_wh = quantity_wh[sell_index, buy_index]
-    blocked = refused[sell_index, buy_index]
+) -> dict[str, np.ndarray]:
+    """Every pair's negotiation in one pool (columns ``_PAIR_DTYPES``)."""
+    statistics, import_price, export_price = market
+    in_pool = book["pool"] == pool
+    asks = {name: values[in_pool & (book["side"] == "sell")] for name, values in book.items()}
+    bids = {name: values[in_pool & (book["side"] == "buy")] for name, values in book.items()}
+    sellers, buyers = asks["participant"], bids["participant"]
+    if pairing == "random":
+        sell_index, buy_index = pair_orders(asks["quantity_wh"], bids["quantity_wh"], pairing, rng)
+        pair_wh = np.minimum(asks["quantity_wh"][sell_index], bids["quantity_wh"][buy_index])
+        same = sellers[sell_index] == buyers[buy_index]
+        blocked = same.copy()
+        if overloads is not None and pair_wh.size:
+            blocked |= overloads(sellers[sell_index], buyers[buy_index], pair_wh)
+    else:
+        quantity_wh = np.minimum(asks["quantity_wh"][:, None], bids["quantity_wh"][None, :])
+        refused = sellers[:, None] == buyers[None, :]
+        if overloads is not None and refused.size:
+            refused |= overloads(sellers, buyers, quantity_wh)
+        sell_index, buy_index = pair_orders(
+            asks["quantity_wh"], bids["quantity_wh"], pairing, rng, refused
+        )
+        pair_wh = quantity_wh[sell_index, buy_index]
+        same = sellers[sell_index] == buyers[buy_index]
+        blocked = refused[sell_index, buy_index]
     # A self-pair is no pair at all; a pair the grid cannot carry is refused.
-    kept = sellers[sell_index] != buyers[buy_index]
+    kept = ~same
     sell_index, buy_index, pair_wh, blocked = (
         sell_index[kept],
         buy_index[kept],
@@ -434,8 +455,8 @@ def _clear_pool(
         blocked[kept],
     )
     talks = np.flatnonzero(~blocked)
-    ask_limit = asks["price_usd_per_kwh"].to_numpy(float)[sell_index]
-    bid_limit = bids["price_usd_per_kwh"].to_numpy(float)[buy_index]
+    ask_limit = asks["price_usd_per_kwh"][sell_index]
+    bid_limit = bids["price_usd_per_kwh"][buy_index]
     outcome = negotiate(
         ask_limit[talks],
         bid_limit[talks],
@@ -454,55 +475,51 @@ def _clear_pool(
     offer, bid, price = np.full(count, np.nan), np.full(count, np.nan), np.full(count, np.nan)
     offer[talks], bid[talks] = outcome.offer_usd_per_kwh, outcome.bid_usd_per_kwh
     price[talks] = np.where(outcome.traded, outcome.offer_usd_per_kwh, np.nan)
-    return typed_frame(
-        {
-            "pool": np.full(count, pool, dtype=object),
-            "sell_order_id": asks["order_id"].to_numpy(dtype=object)[sell_index],
-            "buy_order_id": bids["order_id"].to_numpy(dtype=object)[buy_index],
-            "seller": sellers[sell_index],
-            "buyer": buyers[buy_index],
-            "quantity_wh": pair_wh.astype(np.int64),
-            "outcome": result,
-            "rounds": rounds,
-            "price_usd_per_kwh": price,
-            "offer_usd_per_kwh": offer,
-            "bid_usd_per_kwh": bid,
-            "ask_limit_usd_per_kwh": ask_limit,
-            "bid_limit_usd_per_kwh": bid_limit,
-        }
-    )
+    return {
+        "pool": np.full(count, pool, dtype=object),
+        "sell_order_id": asks["order_id"][sell_index],
+        "buy_order_id": bids["order_id"][buy_index],
+        "seller": sellers[sell_index],
+        "buyer": buyers[buy_index],
+        "quantity_wh": pair_wh.astype(np.int64),
+        "outcome": result,
+        "rounds": rounds,
+        "price_usd_per_kwh": price,
+        "offer_usd_per_kwh": offer,
+        "bid_usd_per_kwh": bid,
+        "ask_limit_usd_per_kwh": ask_limit,
+        "bid_limit_usd_per_kwh": bid_limit,
+    }
 
 
 def _result(
-    negotiations: pd.DataFrame, rules: NegotiationRules, market_maker: str
+    pairs: dict[str, np.ndarray], rules: NegotiationRules, market_maker: str
 ) -> BilateralResult:
     """Deals and charges of the pairs' negotiations."""
-    outcome = negotiations["outcome"].to_numpy(dtype=object)
-    deal = negotiations[outcome == "traded"]
+    deal = pairs["outcome"] == "traded"
+    failed = pairs["outcome"] == "failed"
     trades = typed_frame(
         {
-            "buy_order_id": deal["buy_order_id"].to_numpy(dtype=object),
-            "sell_order_id": deal["sell_order_id"].to_numpy(dtype=object),
-            "buyer": deal["buyer"].to_numpy(dtype=object),
-            "seller": deal["seller"].to_numpy(dtype=object),
-            "quantity_wh": deal["quantity_wh"].to_numpy(np.int64),
-            "price_usd_per_kwh": deal["price_usd_per_kwh"].to_numpy(float),
-            "bid_price_usd_per_kwh": deal["bid_limit_usd_per_kwh"].to_numpy(float),
-            "ask_price_usd_per_kwh": deal["ask_limit_usd_per_kwh"].to_numpy(float),
-            "pool": deal["pool"].to_numpy(dtype=object),
+            "buy_order_id": pairs["buy_order_id"][deal],
+            "sell_order_id": pairs["sell_order_id"][deal],
+            "buyer": pairs["buyer"][deal],
+            "seller": pairs["seller"][deal],
+            "quantity_wh": pairs["quantity_wh"][deal],
+            "price_usd_per_kwh": pairs["price_usd_per_kwh"][deal],
+            "bid_price_usd_per_kwh": pairs["bid_limit_usd_per_kwh"][deal],
+            "ask_price_usd_per_kwh": pairs["ask_limit_usd_per_kwh"][deal],
+            "pool": pairs["pool"][deal],
         }
     )
-    failed = negotiations[outcome == "failed"]
-    fee_usd = deal["quantity_wh"].to_numpy(float) / 1000.0 * rules.service_fee_usd_per_kwh
-    penalty_usd = failed["quantity_wh"].to_numpy(float) / 1000.0 * rules.failure_penalty_usd_per_kwh
+    kwh = pairs["quantity_wh"] / 1000.0
     fee, penalty = rules.service_fee_usd_per_kwh, rules.failure_penalty_usd_per_kwh
     payers = [
-        (deal["buyer"], fee_usd, fee, "service_fee"),
-        (deal["seller"], fee_usd, fee, "service_fee"),
-        (failed["buyer"], penalty_usd, penalty, "penalty"),
-        (failed["seller"], penalty_usd, penalty, "penalty"),
+        (pairs["buyer"][deal], kwh[deal] * fee, fee, "service_fee"),
+        (pairs["seller"][deal], kwh[deal] * fee, fee, "service_fee"),
+        (pairs["buyer"][failed], kwh[failed] * penalty, penalty, "penalty"),
+        (pairs["seller"][failed], kwh[failed] * penalty, penalty, "penalty"),
     ]
-    participant = np.concatenate([who.to_numpy(dtype=object) for who, _, _, _ in payers])
+    participant = np.concatenate([who for who, _, _, _ in payers])
     amount_usd = np.concatenate([amount for _, amount, _, _ in payers])
     rate = np.concatenate([np.full(len(amount), r) for _, amount, r, _ in payers])
     reason = np.concatenate(
@@ -518,8 +535,7 @@ def _result(
             "reason": reason[charged],
         }
     )
-    return BilateralResult(
-        trades=trades,
-        negotiations=negotiations[list(NEGOTIATION_DTYPES)].reset_index(drop=True),
-        charges=charges,
+    negotiations = typed_frame(
+        {name: np.asarray(pairs[name], dtype=dtype) for name, dtype in NEGOTIATION_DTYPES.items()}
     )
+    return BilateralResult(trades=trades, negotiations=negotiations, charges=charges)

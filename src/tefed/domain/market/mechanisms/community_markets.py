@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tefed.domain.market.frames import typed_frame
-from tefed.domain.market.mechanisms.double_auction import clear_double_auction
+from tefed.domain.market.mechanisms.double_auction import book_status, clear_double_auction
 from tefed.domain.market.mechanisms.order_book import POOLS
 
 #: Market level of a trade: inside a community, or across communities.
@@ -91,28 +91,157 @@ def residual_orders(orders: pd.DataFrame, filled_wh: pd.Series) -> pd.DataFrame:
     return orders.assign(quantity_wh=left_wh)[left_wh > 0].reset_index(drop=True)
 
 
-def clear_upper_market(residual: pd.DataFrame, tie_breaking: str = "time"):
+@dataclass(frozen=True, eq=False)
+class UpperMarketResult:
+    """The upper market's clearing.
+
+    Attributes
+    ----------
+    trades : pandas.DataFrame
+        Cross-community trades, double-auction columns and ``pool``.
+    price_usd_per_kwh : dict of str to float
+        The uniform price of each pool with trades [USD/kWh].
+    status : str
+        ``cleared``, ``no_crossing``, ``one_sided`` or ``empty`` (as a double auction's).
+    """
+
+    trades: pd.DataFrame
+    price_usd_per_kwh: dict[str, float]
+    status: str
+
+
+def clear_upper_market(residual: pd.DataFrame) -> UpperMarketResult:
     """Clear the communities' net residual curves together, one uniform price per pool.
 
     Parameters
     ----------
     residual : pandas.DataFrame
         The residual simple orders of every community (as `residual_orders` returns them).
-    tie_breaking : str
-        ``time`` or ``pro_rata`` among equal prices.
 
     Returns
     -------
-    tefed.domain.market.mechanisms.double_auction.AuctionResult
-        The cross-community trades, the fills and the uniform price per pool.
+    UpperMarketResult
+        The cross-community trades and the uniform price per pool.
 
     Notes
     -----
-    The sum of the communities' residual curves is the curve of all residual orders, so the
-    upper market ranks them together; after each local clearing a community's residual bids
-    lie below its residual asks, so no trade of the upper market stays inside one community.
+    The sum of the communities' residual curves is the curve of all residual orders: bids
+    ranked from high to low price, asks from low to high (equal prices by ``sequence``). The
+    two cumulative quantities cut the volume axis into segments, each between one bid and one
+    ask; the segments where the bid's price reaches the ask's are traded, each one trade, all
+    at the midpoint of the last matched pair. This is the MicroTE double auction's uniform rule
+    with time priority (`clear_double_auction`), which the market uses as it is when a
+    participant is on both sides (it then skips self-trades). After each local clearing a
+    community's residual bids lie below its residual asks, so no trade of the upper market
+    stays inside one community.
+
+    Examples
+    --------
+    >>> residual = pd.DataFrame({"order_id": ["s", "b"], "participant": ["a1", "b1"],
+    ...     "side": ["sell", "buy"], "quantity_wh": [200, 300],
+    ...     "price_usd_per_kwh": [0.07, 0.12], "pool": "non_dispatchable", "sequence": [0, 1]})
+    >>> result = clear_upper_market(residual)
+    >>> result.trades[["seller", "buyer", "quantity_wh"]].to_numpy().tolist()
+    [['a1', 'b1', 200]]
+    >>> round(result.price_usd_per_kwh["non_dispatchable"], 3)
+    0.095
     """
-    return clear_double_auction(residual, settlement_rule="uniform", tie_breaking=tie_breaking)
+    side = residual["side"].to_numpy(dtype=object)
+    participant = residual["participant"].to_numpy(dtype=object)
+    if set(participant[side == "buy"].tolist()) & set(participant[side == "sell"].tolist()):
+        auction = clear_double_auction(residual, settlement_rule="uniform", tie_breaking="time")
+        return UpperMarketResult(
+            trades=auction.trades,
+            price_usd_per_kwh={
+                pool: price
+                for pool, price in auction.clearing_price_usd_per_kwh.items()
+                if np.isfinite(price)
+            },
+            status=auction.status,
+        )
+    # Submission order first, then (stably) price: equal prices keep submission order.
+    by_time = np.argsort(residual["sequence"].to_numpy(np.int64), kind="stable")
+    columns = {
+        name: residual[name].to_numpy()[by_time]
+        for name in ("order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh")
+    }
+    pool = (
+        residual["pool"].to_numpy(dtype=object)[by_time]
+        if "pool" in residual.columns
+        else np.full(len(residual), POOLS[0], dtype=object)
+    )
+    parts, prices, statuses = [], {}, []
+    for name in POOLS:
+        bids = np.flatnonzero((pool == name) & (columns["side"] == "buy"))
+        asks = np.flatnonzero((pool == name) & (columns["side"] == "sell"))
+        price = columns["price_usd_per_kwh"].astype(np.float64)
+        bids = bids[np.argsort(-price[bids], kind="stable")]
+        asks = asks[np.argsort(price[asks], kind="stable")]
+        bid, ask, quantity_wh = _segments(
+            price[bids], columns["quantity_wh"][bids], price[asks], columns["quantity_wh"][asks]
+        )
+        statuses.append(book_status(bids.size, asks.size, quantity_wh.size))
+        if quantity_wh.size == 0:
+            continue
+        bid, ask = bids[bid], asks[ask]
+        prices[name] = float((price[bid[-1]] + price[ask[-1]]) / 2.0)
+        parts.append(
+            {
+                "buy_order_id": columns["order_id"][bid],
+                "sell_order_id": columns["order_id"][ask],
+                "buyer": columns["participant"][bid],
+                "seller": columns["participant"][ask],
+                "quantity_wh": quantity_wh,
+                "price_usd_per_kwh": np.full(quantity_wh.size, prices[name]),
+                "bid_price_usd_per_kwh": price[bid],
+                "ask_price_usd_per_kwh": price[ask],
+                "pool": np.full(quantity_wh.size, name, dtype=object),
+            }
+        )
+    trades = typed_frame(
+        {
+            column: np.concatenate([part[column] for part in parts]).astype(dtype)
+            if parts
+            else np.empty(0, dtype=dtype)
+            for column, dtype in _TRADE_DTYPES.items()
+        }
+    )
+    status = next(
+        (kind for kind in ("cleared", "no_crossing", "one_sided") if kind in statuses), "empty"
+    )
+    return UpperMarketResult(trades=trades, price_usd_per_kwh=prices, status=status)
+
+
+_TRADE_DTYPES = {
+    "buy_order_id": object,
+    "sell_order_id": object,
+    "buyer": object,
+    "seller": object,
+    "quantity_wh": np.int64,
+    "price_usd_per_kwh": np.float64,
+    "bid_price_usd_per_kwh": np.float64,
+    "ask_price_usd_per_kwh": np.float64,
+    "pool": object,
+}
+
+
+def _segments(
+    bid_price: np.ndarray, bid_wh: np.ndarray, ask_price: np.ndarray, ask_wh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The traded segments of ranked bids and asks: bid index, ask index, quantity [Wh]."""
+    if bid_price.size == 0 or ask_price.size == 0:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty, np.empty(0, dtype=np.int64)
+    bid_end = np.cumsum(bid_wh)
+    ask_end = np.cumsum(ask_wh)
+    ends = np.union1d(bid_end, ask_end)
+    ends = ends[ends <= min(bid_end[-1], ask_end[-1])]
+    bid = np.searchsorted(bid_end, ends, side="left")
+    ask = np.searchsorted(ask_end, ends, side="left")
+    # Bid prices fall and ask prices rise along the segments: the crossing ones are a prefix.
+    crossing = np.logical_and.accumulate(bid_price[bid] >= ask_price[ask])
+    ends = ends[crossing]
+    return bid[crossing], ask[crossing], np.diff(ends, prepend=0).astype(np.int64)
 
 
 def clear_communities(
@@ -127,7 +256,8 @@ def clear_communities(
     community_of : pandas.Series
         Community of each participant, indexed by participant.
     tie_breaking : str
-        ``time`` or ``pro_rata`` (both levels).
+        ``time`` or ``pro_rata`` among equal prices in the communities' markets (the upper
+        market ranks equal prices by submission time).
 
     Returns
     -------
@@ -167,7 +297,7 @@ def clear_communities(
         clear_double_auction(orders[community == name], "uniform", tie_breaking) for name in names
     ]
     filled_wh = pd.concat([result.filled_wh for result in local]) if local else pd.Series()
-    upper = clear_upper_market(residual_orders(orders, filled_wh), tie_breaking)
+    upper = clear_upper_market(residual_orders(orders, filled_wh))
     trades = pd.concat(
         [result.trades.assign(level="community") for result in local]
         + [upper.trades.assign(level="upper")],
@@ -177,11 +307,7 @@ def clear_communities(
     return CommunitiesResult(
         trades=trades,
         communities=_community_table(names, local, upper.trades, community_of),
-        upper_price_usd_per_kwh={
-            pool: price
-            for pool, price in upper.clearing_price_usd_per_kwh.items()
-            if np.isfinite(price)
-        },
+        upper_price_usd_per_kwh=upper.price_usd_per_kwh,
         status="cleared" if "cleared" in statuses else upper.status,
     )
 
