@@ -21,6 +21,7 @@ from benchmarks import (
     ems_step,
     grid_step,
     market_clearing,
+    market_topologies,
     sweep_overhead,
 )
 
@@ -29,6 +30,7 @@ BENCHMARKS = (
     co_simulation,
     grid_step,
     market_clearing,
+    market_topologies,
     dlmp,
     ems_step,
     ems_optimizing,

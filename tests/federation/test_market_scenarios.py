@@ -34,7 +34,11 @@ MECHANISMS = {
     },
     "market_continuous": {"cleared", "no_crossing", "one_sided", "empty"},
     "market_dlmp": {"optimal", "empty"},
+    "market_p2p": {"cleared", "no_deal", "unpaired"},
+    "market_communities": {"cleared", "no_crossing", "one_sided", "empty"},
 }
+#: The mechanism of each scenario whose name is not ``market_<mechanism>``.
+MECHANISM_OF = {"market_p2p": "p2p_negotiation", "market_communities": "communities"}
 MONEY_TOLERANCE_USD = 1e-9
 
 
@@ -61,7 +65,8 @@ def test_the_scenario_selects_its_mechanism_and_clears_every_interval(mechanism_
     name, tables, run = mechanism_run
     federation = json.loads(run.file("federation.json").read_text())
     market = next(entry for entry in federation["federates"] if entry["name"] == "market")
-    assert market["tefed"]["config"]["mechanism"] == name.removeprefix("market_")
+    expected = MECHANISM_OF.get(name, name.removeprefix("market_"))
+    assert market["tefed"]["config"]["mechanism"] == expected
     intervals = tables["market_intervals"]
     assert intervals["interval_index"].tolist() == list(range(1, 8))
     assert set(intervals["status"]) <= MECHANISMS[name]
@@ -183,6 +188,60 @@ def test_dlmp_reads_its_network_file_under_tefed_run_and_helics_run(tmp_path: Pa
     dlmp = pd.read_parquet(lockstep.path / "market_dlmp.parquet")
     network = json.loads((tmp_path / "federation.network.json").read_text())
     assert set(dlmp["bus"]) == {network["source_bus"], *network["branches"]["to_bus"]}
+
+
+def test_p2p_pairs_negotiate_and_pay_their_fees_and_penalties(tmp_path: Path):
+    data = scenario_data("market_p2p")
+    tables = read_run_tables(lockstep_run(write_federation(tmp_path, data), tmp_path / "run"))
+    negotiations = tables["market_negotiations"]
+    assert set(negotiations["outcome"]) <= {"traded", "failed", "refused"}
+    traded = negotiations[negotiations["outcome"] == "traded"]
+    assert len(traded) and (traded["rounds"].between(1, data["market"]["rounds"])).all()
+    ledger = tables["market_settlements"]
+    fees = ledger[(ledger["reason"] == "service_fee") & (ledger["participant"] != "market")]
+    expected_usd = (
+        traded["quantity_wh"].sum() / 1000 * data["market"]["service_fee_usd_per_kwh"] * 2
+    )
+    assert fees["amount_usd"].sum() == pytest.approx(expected_usd)
+    # The market maker's rows mirror what the households pay it.
+    charges = ledger[ledger["reason"].isin(["service_fee", "penalty"])]
+    assert abs(charges["amount_usd"].sum()) < MONEY_TOLERANCE_USD
+
+
+def test_communities_follow_the_feeders_transformers(tmp_path: Path):
+    data = scenario_data("market_communities")
+    run = lockstep_run(write_federation(tmp_path, data), tmp_path / "run")
+    tables = read_run_tables(run)
+    network = json.loads((tmp_path / "federation.network.json").read_text())
+    transformers = {
+        name
+        for name, kind in zip(
+            network["branches"]["branch"], network["branches"]["kind"], strict=True
+        )
+        if kind == "transformer"
+    }
+    communities = tables["market_communities"]
+    assert set(communities["community"]) == transformers and len(transformers) == 2
+    # What one community buys across, another sells.
+    per_interval = communities.groupby("interval_index")[["upper_bought_wh", "upper_sold_wh"]]
+    totals = per_interval.sum()
+    assert (totals["upper_bought_wh"] == totals["upper_sold_wh"]).all()
+
+
+@pytest.mark.federation
+@pytest.mark.parametrize("name", ["market_p2p", "market_communities"])
+def test_the_new_mechanisms_under_tefed_run_match_the_lockstep_run(tmp_path: Path, name: str):
+    data = scenario_data(name, duration_s=3600, ems={"shards": 2})
+    path = write_federation(tmp_path, data)
+    completed = tefed_run(path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    helics_dir = Path(completed.stdout.strip().splitlines()[-1])
+    lockstep = lockstep_run(path, tmp_path / "lockstep")
+    table = "market_negotiations" if name == "market_p2p" else "market_communities"
+    for part in ("market_trades", "market_settlements", table):
+        left = pd.read_parquet(helics_dir / f"{part}.parquet")
+        right = pd.read_parquet(lockstep.path / f"{part}.parquet")
+        pd.testing.assert_frame_equal(left, right, check_exact=True, obj=part)
 
 
 def _battery_households(tables: dict) -> pd.DataFrame:

@@ -37,7 +37,118 @@ GRID_PRICE_OF_MECHANISM = {
     "continuous": None,
     "curve_clearing": "net_billing",
     "dlmp": "wholesale",
+    "p2p_negotiation": None,
+    "communities": None,
 }
+
+
+def negotiation_summary(
+    negotiations: pd.DataFrame, settlements: pd.DataFrame
+) -> dict[str, float | int | None]:
+    """How the P2P pairs' negotiations went, and what the market maker charged.
+
+    Parameters
+    ----------
+    negotiations : pandas.DataFrame
+        ``market_negotiations``: ``outcome`` (``traded``, ``failed``, ``refused``),
+        ``rounds`` and ``quantity_wh`` [Wh] per pair.
+    settlements : pandas.DataFrame
+        ``market_settlements``: ``participant``, ``counterparty``, ``amount_usd`` [USD],
+        ``reason``.
+
+    Returns
+    -------
+    dict
+        ``pairs``, ``traded_pairs``, ``failed_pairs``, ``refused_pairs``,
+        ``negotiation_success_pct`` (traded of negotiated pairs; None without any) [%],
+        ``mean_deal_rounds`` (None without a deal), ``service_fees_usd`` and ``penalties_usd``
+        (what the households paid the market maker) [USD].
+
+    Examples
+    --------
+    >>> negotiations = pd.DataFrame({"outcome": ["traded", "failed", "refused", "traded"],
+    ...     "rounds": [3, 10, 0, 1], "quantity_wh": [100, 50, 80, 200]})
+    >>> settlements = pd.DataFrame({"participant": ["h1", "market"],
+    ...     "counterparty": ["market", "h1"], "amount_usd": [0.001, -0.001],
+    ...     "reason": ["service_fee", "service_fee"]})
+    >>> found = negotiation_summary(negotiations, settlements)
+    >>> found["negotiation_success_pct"], found["mean_deal_rounds"], found["service_fees_usd"]
+    (66.66666666666667, 2.0, 0.001)
+    """
+    outcome = negotiations["outcome"].to_numpy(dtype=object)
+    traded, failed = int((outcome == "traded").sum()), int((outcome == "failed").sum())
+    paid = settlements[settlements["counterparty"] == "market"]
+    reason = paid["reason"].to_numpy(dtype=object)
+    return {
+        "pairs": len(negotiations),
+        "traded_pairs": traded,
+        "failed_pairs": failed,
+        "refused_pairs": int((outcome == "refused").sum()),
+        "negotiation_success_pct": 100.0 * traded / (traded + failed) if traded + failed else None,
+        "mean_deal_rounds": (
+            float(negotiations["rounds"].to_numpy()[outcome == "traded"].mean()) if traded else None
+        ),
+        "service_fees_usd": float(
+            paid["amount_usd"].to_numpy(float)[reason == "service_fee"].sum()
+        ),
+        "penalties_usd": float(paid["amount_usd"].to_numpy(float)[reason == "penalty"].sum()),
+    }
+
+
+def community_summary(communities: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """Energy and prices per community, and across, over the run.
+
+    Parameters
+    ----------
+    communities : pandas.DataFrame
+        ``market_communities``: per interval, community and pool ``local_price_usd_per_kwh``,
+        ``local_energy_wh``, ``upper_bought_wh``, ``upper_sold_wh`` [Wh] and
+        ``upper_price_usd_per_kwh`` [USD/kWh].
+
+    Returns
+    -------
+    dict
+        Per community: ``local_energy_kwh``, ``local_price_mean_usd_per_kwh`` (weighted by the
+        energy traded inside it; None without), ``bought_across_kwh``, ``sold_across_kwh``;
+        and under ``upper``: ``energy_kwh`` and ``price_mean_usd_per_kwh`` (weighted by the
+        energy traded across; None without).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"interval_index": [1, 1], "community": ["A", "B"],
+    ...     "pool": "non_dispatchable", "local_price_usd_per_kwh": [0.08, np.nan],
+    ...     "local_energy_wh": [300, 0], "upper_bought_wh": [0, 200],
+    ...     "upper_sold_wh": [200, 0], "upper_price_usd_per_kwh": [0.095, 0.095]})
+    >>> found = community_summary(table)
+    >>> found["A"]["local_price_mean_usd_per_kwh"], found["upper"]["energy_kwh"]
+    (0.08, 0.2)
+    """
+
+    def weighted(price: pd.Series, energy_wh: pd.Series) -> float | None:
+        used = (energy_wh > 0) & price.notna()
+        if not used.any():
+            return None
+        return float(np.average(price[used], weights=energy_wh[used]))
+
+    found: dict[str, dict[str, float | None]] = {}
+    for name, rows in communities.groupby("community", sort=True):
+        found[str(name)] = {
+            "local_energy_kwh": float(rows["local_energy_wh"].sum()) / 1000.0,
+            "local_price_mean_usd_per_kwh": weighted(
+                rows["local_price_usd_per_kwh"], rows["local_energy_wh"]
+            ),
+            "bought_across_kwh": float(rows["upper_bought_wh"].sum()) / 1000.0,
+            "sold_across_kwh": float(rows["upper_sold_wh"].sum()) / 1000.0,
+        }
+    across_wh = communities.groupby(["interval_index", "pool"])["upper_sold_wh"].sum()
+    across_price = communities.groupby(["interval_index", "pool"])[
+        "upper_price_usd_per_kwh"
+    ].first()
+    found["upper"] = {
+        "energy_kwh": float(across_wh.sum()) / 1000.0,
+        "price_mean_usd_per_kwh": weighted(across_price, across_wh),
+    }
+    return found
 
 
 def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, object]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
 from tefed.domain.market.settlement import REASONS
 
 #: Where a KPI computed from these records says it came from.
@@ -280,7 +281,17 @@ def settlement_discrepancies(
             )
             name = f"{reason} {'energy' if unit == 'Wh' else 'payment'}"
             items.append((name, expected, seen, unit, tolerance))
-    total_usd = np.sum([expected_usd[reason] for reason in REASONS], axis=0)
+    # A market's fees and penalties follow from no award; the total takes them as received.
+    charged_usd = np.sum(
+        [
+            observed[("amount_usd", reason)].to_numpy(float)
+            for reason in CHARGE_REASONS
+            if ("amount_usd", reason) in observed.columns
+        ]
+        or [np.zeros(len(index))],
+        axis=0,
+    )
+    total_usd = np.sum([expected_usd[reason] for reason in REASONS], axis=0) + charged_usd
     items.append(
         ("total", total_usd, settlements["amount_usd"].to_numpy(float), "USD", money_tolerance_usd)
     )

@@ -69,6 +69,8 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_ledger", None),
         ("market_dlmp", None),
         ("market_binding_branches", None),
+        ("market_negotiations", None),
+        ("market_communities", None),
         ("feeder_households", None),
         ("feeder_source", None),
         ("grid_nodes", None),
@@ -104,6 +106,8 @@ _INTERVAL_TABLES = (
     "market_ledger",
     "market_dlmp",
     "market_binding_branches",
+    "market_negotiations",
+    "market_communities",
     "optimizing_plans",
 )
 #: Tables whose last row says how far their federate got (the others are written ahead:
@@ -374,6 +378,12 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
     else:
         missing = ", ".join(name for name in needed if name not in tables)
         market["welfare"] = {"welfare_usd": None, "reason": f"not recorded: {missing}"}
+    if "market_negotiations" in tables and "market_settlements" in tables:
+        market["negotiation"] = market_kpis.negotiation_summary(
+            tables["market_negotiations"], tables["market_settlements"]
+        )
+    if "market_communities" in tables:
+        market["communities"] = market_kpis.community_summary(tables["market_communities"])
     dlmp = tables.get("market_dlmp") if mechanism == "dlmp" else None
     if dlmp is not None:
         binding = tables.get("market_binding_branches")

@@ -71,7 +71,8 @@ def build_federation(
         Working directory of the federates (normally the project root); paths inside the
         federation file are relative to it.
     write_network : bool
-        Whether to write the DLMP market's network file; a draft that is never written
+        Whether to write the market's network file (DLMP, communities, P2P with grid
+        feasibility); a draft that is never written
         extracts the network (to report a feeder the market cannot use) but writes nothing.
     """
     out_path = Path(os.path.abspath(out_path))
@@ -90,10 +91,12 @@ def build_federation(
 
     household_ids = households["household_id"].tolist()
     market_config = scenario.market.model_dump()
-    if scenario.market.mechanism == "dlmp":
+    if scenario.market.needs_network_file:
         market_config[NETWORK_FILE_KEY] = prepare_market_network(
             feeder, out_path, base_dir, write=write_network
         )
+    elif scenario.market.mechanism == "p2p_negotiation":
+        market_config[NETWORK_FILE_KEY] = None
     external = {entry.household_id: entry.exec for entry in scenario.ems.external}
     unknown = [
         f"ems.external[{k}].household_id: got {h!r}; expected an id of the household table "

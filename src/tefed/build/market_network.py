@@ -1,6 +1,8 @@
-"""The DLMP market's network, extracted once from the feeder when the federation is built.
+"""The market's network, extracted once from the feeder when the federation is built.
 
-A DLMP market clears on the network of the feeder the grid federate loads. Rather than have
+A DLMP market clears on the network of the feeder the grid federate loads; the communities
+market finds the transformer feeding each household on it, and P2P negotiation with grid
+feasibility the branches a pair's trade flows through. Rather than have
 the market compile that feeder in OpenDSS itself, the builder compiles it once, reads its
 branches (`tefed.io.opendss.network_extraction`) and writes them beside the federation file
 as the market's network file (`tefed.io.market_network`), which the market entry's
@@ -63,7 +65,7 @@ def prepare_market_network(
     try:
         network = extract_market_network(feeder, base_dir)
     except ValueError as error:
-        raise InputError("grid.feeder", [f"the DLMP market's network: {error}"]) from None
+        raise InputError("grid.feeder", [f"the market's network: {error}"]) from None
     path = network_file_path(federation_path)
     if write:
         write_market_network(path, network)

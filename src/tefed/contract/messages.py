@@ -207,7 +207,9 @@ class SettlementLine(_Message):
     energy_wh: float
     price_usd_per_kwh: float
     amount_usd: float
-    reason: Literal["trade", "shortfall", "unused", "grid_import", "grid_export"]
+    reason: Literal[
+        "trade", "shortfall", "unused", "grid_import", "grid_export", "service_fee", "penalty"
+    ]
 
 
 class SettlementMessage(_Message):

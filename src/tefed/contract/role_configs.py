@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tefed.contract.errors import InputError, describe_validation_error
 
 #: Market mechanisms by name, as ``market.mechanism`` and the ems's ``market_mechanism`` name them.
-MarketMechanismName = Literal["double_auction", "curve_clearing", "dlmp", "continuous"]
+MarketMechanismName = Literal[
+    "double_auction", "curve_clearing", "dlmp", "continuous", "p2p_negotiation", "communities"
+]
 #: How an ems entry hosts households: a built-in shard, or one household's own program.
 HostInterface = Literal["shard", "household"]
 
@@ -298,9 +300,63 @@ class ContinuousConfig(_MarketRulesConfig):
     priority: Literal["age", "volume"] = Field(description="order of equal-price standing orders")
 
 
+class P2pNegotiationConfig(_MarketRulesConfig):
+    """OpenGridGym's P2P bilateral negotiation: paired producers and consumers negotiate."""
+
+    mechanism: Literal["p2p_negotiation"] = Field(description="clearing mechanism")
+    pairing: Literal["random", "max_weight"] = Field(
+        description="how the market maker pairs sell and buy orders"
+    )
+    pairing_seed: int = Field(ge=0, description="seed of the random pairing")
+    rounds: int = Field(ge=1, description="most negotiation rounds of a pair [rounds]")
+    strategy: Literal["ucb1", "truthful"] = Field(
+        description="the households' negotiation strategy, run by the market maker"
+    )
+    price_arms: int = Field(ge=2, description="price arms of the UCB1 bandit [-]")
+    error_probability: float = Field(gt=0, lt=1, description="the bandit's error probability delta")
+    service_fee_usd_per_kwh: float = Field(
+        ge=0, description="fee each party of a deal pays per kWh traded [USD/kWh]"
+    )
+    failure_penalty_usd_per_kwh: float = Field(
+        ge=0,
+        description="penalty each party of a failed negotiation pays per kWh it would have "
+        "traded [USD/kWh]",
+    )
+    grid_feasibility: bool = Field(
+        description="refuse a pair whose trade would overload a branch on its path"
+    )
+    branch_rating_share: float = Field(
+        gt=0, le=1, description="share of a branch's rating one pair's trade may take [-]"
+    )
+    network_file: str | None = Field(
+        description="the feeder's network as the builder extracted it (with grid_feasibility; "
+        "null without), relative to the federates' working directory"
+    )
+
+
+class CommunitiesConfig(_MarketRulesConfig):
+    """A local market per LV transformer's community and an upper market across them."""
+
+    mechanism: Literal["communities"] = Field(description="clearing mechanism")
+    tie_breaking: Literal["time", "pro_rata"] = Field(
+        description="order of equal-price orders in the communities' markets (the upper "
+        "market: submission time)"
+    )
+    network_file: str = Field(
+        min_length=1,
+        description="the feeder's network as the builder extracted it (which transformer "
+        "feeds each household), relative to the federates' working directory",
+    )
+
+
 #: Configuration of the ``market`` federate, by ``mechanism``.
 MarketConfig = Annotated[
-    DoubleAuctionConfig | CurveClearingConfig | DlmpConfig | ContinuousConfig,
+    DoubleAuctionConfig
+    | CurveClearingConfig
+    | DlmpConfig
+    | ContinuousConfig
+    | P2pNegotiationConfig
+    | CommunitiesConfig,
     Field(discriminator="mechanism"),
 ]
 
@@ -328,6 +384,8 @@ RoleConfig = (
     | CurveClearingConfig
     | DlmpConfig
     | ContinuousConfig
+    | P2pNegotiationConfig
+    | CommunitiesConfig
 )
 
 

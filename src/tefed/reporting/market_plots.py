@@ -1,4 +1,5 @@
-"""Figures of the market: settlement prices over the day (T-REX Fig. 5) and DLMP by bus.
+"""Figures of the market: settlement prices over the day (T-REX Fig. 5), DLMP by bus, P2P
+negotiation outcomes, and prices per community and across.
 
 Every function takes tables and returns a matplotlib figure; the caller saves and closes it.
 
@@ -185,4 +186,106 @@ def dlmp_figure(
     at_worst.set_xlabel("bus (by distance from the source)" if distance_m is not None else "bus")
     at_worst.grid(alpha=0.3)
     over_time.tick_params(axis="x", labelrotation=30)
+    return figure
+
+
+#: Colour of each negotiation outcome.
+OUTCOME_COLOURS = {"traded": "tab:green", "failed": "tab:red", "refused": "tab:gray"}
+
+
+def negotiation_figure(
+    negotiations: pd.DataFrame, calendar: Calendar, interval_s: int
+) -> plt.Figure:
+    """P2P negotiation outcomes per interval, and the rounds deals took.
+
+    Parameters
+    ----------
+    negotiations : pandas.DataFrame
+        ``market_negotiations``: ``interval_index``, ``outcome`` and ``rounds`` per pair.
+    calendar : callable
+        Simulated seconds to local timestamps.
+    interval_s : int
+        Market interval [s].
+
+    Notes
+    -----
+    Left: pairs per interval stacked by outcome (traded, failed, refused by the grid check),
+    with the run's success rate (traded of negotiated pairs) in the title. Right: how many deals
+    closed in each round.
+    """
+    counts = (
+        negotiations.groupby(["interval_index", "outcome"]).size().unstack(fill_value=0)
+        .reindex(columns=list(OUTCOME_COLOURS), fill_value=0)
+    )  # fmt: skip
+    times = calendar(counts.index.to_numpy() * interval_s)
+    figure, (per_interval, by_round) = plt.subplots(
+        1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1.6, 1]}
+    )
+    bottom = np.zeros(len(counts))
+    width = pd.Timedelta(seconds=interval_s * 0.8)
+    for outcome, colour in OUTCOME_COLOURS.items():
+        per_interval.bar(
+            times, counts[outcome], width=width, bottom=bottom, color=colour, label=outcome,
+            align="edge",
+        )  # fmt: skip
+        bottom += counts[outcome].to_numpy()
+    negotiated = counts["traded"].sum() + counts["failed"].sum()
+    rate = f"{100.0 * counts['traded'].sum() / negotiated:.0f} %" if negotiated else "n/a"
+    per_interval.set_title(f"Pairs per interval by outcome (success rate {rate})")
+    per_interval.set_xlabel(f"local time ({times.tz})")
+    per_interval.set_ylabel("pairs")
+    per_interval.legend(fontsize=8)
+    per_interval.grid(alpha=0.3)
+    per_interval.tick_params(axis="x", labelrotation=30)
+    deals = negotiations.loc[negotiations["outcome"] == "traded", "rounds"]
+    rounds = deals.value_counts().sort_index()
+    by_round.bar(rounds.index.to_numpy(), rounds.to_numpy(), color=OUTCOME_COLOURS["traded"])
+    by_round.set_xlabel("round of the deal")
+    by_round.set_ylabel("deals")
+    by_round.set_title("Rounds to agreement")
+    by_round.grid(alpha=0.3)
+    return figure
+
+
+def community_prices_figure(
+    communities: pd.DataFrame, calendar: Calendar, interval_s: int
+) -> plt.Figure:
+    """Each community's local price and the upper market's price across, over the day.
+
+    Parameters
+    ----------
+    communities : pandas.DataFrame
+        ``market_communities``: ``interval_index``, ``community``, ``pool``,
+        ``local_price_usd_per_kwh``, ``upper_price_usd_per_kwh`` [USD/kWh],
+        ``upper_bought_wh`` and ``upper_sold_wh`` [Wh].
+    calendar : callable
+        Simulated seconds to local timestamps.
+    interval_s : int
+        Market interval [s].
+
+    Notes
+    -----
+    Top: one marker per community and interval at its local price, and the upper price as a
+    black line. Bottom: each community's net purchase across [kWh] (negative: it sells).
+    """
+    figure, (prices, across) = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    for name, rows in communities.groupby("community", sort=True):
+        times = calendar(rows["interval_index"].to_numpy() * interval_s)
+        prices.plot(times, rows["local_price_usd_per_kwh"], marker="o", markersize=3,
+                    linestyle="none", label=str(name))  # fmt: skip
+        net_kwh = (rows["upper_bought_wh"] - rows["upper_sold_wh"]).to_numpy() / 1000.0
+        across.step(times, net_kwh, where="post", label=str(name))
+    upper = communities.groupby("interval_index")["upper_price_usd_per_kwh"].first().dropna()
+    upper_times = calendar(upper.index.to_numpy() * interval_s)
+    prices.plot(upper_times, upper.to_numpy(), color="black", marker="x", linestyle="none",
+                label="upper market")  # fmt: skip
+    prices.set_ylabel("price [USD/kWh]")
+    prices.set_title("Price in each community and across communities")
+    prices.legend(fontsize=8)
+    prices.grid(alpha=0.3)
+    across.set_ylabel("bought across [kWh]")
+    across.set_xlabel(f"local time ({upper_times.tz if len(upper) else 'local'})")
+    across.legend(fontsize=8)
+    across.grid(alpha=0.3)
+    across.tick_params(axis="x", labelrotation=30)
     return figure

@@ -28,7 +28,12 @@ from tefed.reporting.household_plots import (
     income_advantage_figure,
     voltage_by_hour_figure,
 )
-from tefed.reporting.market_plots import dlmp_figure, settlement_prices_figure
+from tefed.reporting.market_plots import (
+    community_prices_figure,
+    dlmp_figure,
+    negotiation_figure,
+    settlement_prices_figure,
+)
 
 #: What each figure shows, by file name, in the order a report lists them.
 PLOT_TITLES = {
@@ -36,6 +41,8 @@ PLOT_TITLES = {
     "income_advantage.png": "Cumulative income advantage over net billing (T-REX Fig. 4)",
     "market_prices.png": "Settlement prices by pool and the grid's prices (T-REX Fig. 5)",
     "dlmp_by_bus.png": "DLMP by bus (OpenGridGym Fig. 10)",
+    "negotiations.png": "P2P negotiation outcomes and rounds to agreement",
+    "community_prices.png": "Prices per community and across communities",
     "pcc.png": "Power at the point of common coupling and voltages (Rana et al. Figs. 11–12)",
     "voltage_by_hour.png": "Household voltages by hour of the day (T-REX Fig. 7)",
     "household_voltages.png": "Household voltages over time and per household",
@@ -89,6 +96,14 @@ def write_plots(
         distance = None if nodes is None else nodes.groupby("bus")["distance_m"].first()
         figures["dlmp_by_bus.png"] = lambda: dlmp_figure(
             tables["market_dlmp"], calendar, interval_s, distance
+        )
+    if "market_negotiations" in tables and len(tables["market_negotiations"]):
+        figures["negotiations.png"] = lambda: negotiation_figure(
+            tables["market_negotiations"], calendar, interval_s
+        )
+    if "market_communities" in tables and len(tables["market_communities"]):
+        figures["community_prices.png"] = lambda: community_prices_figure(
+            tables["market_communities"], calendar, interval_s
         )
     if "grid" in tables:
         figures["pcc.png"] = lambda: pcc_figure(tables["grid"], voltages, calendar, limits_pu)

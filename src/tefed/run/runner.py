@@ -156,7 +156,8 @@ def resolve_for_run(
         entry = FederateEntry.model_validate(entry_data)
         directory = (origin / entry.directory).resolve()
         entry_data["directory"] = str(directory)
-        if entry.tefed is not None and NETWORK_FILE_KEY in entry.tefed.config:
+        # A P2P market without grid feasibility names no network file (null).
+        if entry.tefed is not None and entry.tefed.config.get(NETWORK_FILE_KEY) is not None:
             entry_data["tefed"]["config"][NETWORK_FILE_KEY] = str(
                 _network_file_in_run(directory / entry.tefed.config[NETWORK_FILE_KEY], run_folder)
             )

@@ -1,6 +1,6 @@
 """The ``market`` section of a scenario: the clearing mechanism and its rules.
 
-``mechanism`` picks one of four (default ``double_auction``); each has options of its own.
+``mechanism`` picks one of six (default ``double_auction``); each has options of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ class _MarketRules(ScenarioSection):
         le=96,
         description="orders are taken for up to this many intervals ahead [intervals]",
     )
+
+    @property
+    def needs_network_file(self) -> bool:
+        """Whether the market clears on the feeder's network (the builder extracts it)."""
+        return False
 
 
 class DoubleAuctionSpec(_MarketRules):
@@ -65,6 +70,11 @@ class DlmpSpec(_MarketRules):
         description="substation import/export limit; none: unlimited [kW]",
     )
 
+    @property
+    def needs_network_file(self) -> bool:
+        """DLMP clears on the network."""
+        return True
+
     @model_validator(mode="after")
     def _band(self) -> DlmpSpec:
         if self.voltage_min_pu >= self.voltage_max_pu:
@@ -84,6 +94,69 @@ class ContinuousSpec(_MarketRules):
     )
 
 
+class P2pNegotiationSpec(_MarketRules):
+    """OpenGridGym's P2P bilateral negotiation: a market maker pairs producers and consumers,
+    each pair negotiates for up to ``rounds`` rounds."""
+
+    mechanism: Literal["p2p_negotiation"] = Field(description="clearing mechanism")
+    pairing: Literal["random", "max_weight"] = Field(
+        "random",
+        description="random pairs (as in the paper), or the pairs that could trade the most energy",
+    )
+    pairing_seed: int = Field(0, ge=0, description="seed of the random pairing")
+    rounds: int = Field(10, ge=1, le=100, description="most negotiation rounds of a pair")
+    strategy: Literal["ucb1", "truthful"] = Field(
+        "ucb1",
+        description="the households' negotiation strategy: a UCB1 bandit over price arms, or "
+        "their limit prices",
+    )
+    price_arms: int = Field(
+        5, ge=2, le=100, description="price arms, evenly from the export to the import price"
+    )
+    error_probability: float = Field(
+        0.05, gt=0, lt=1, description="the bandit's error probability delta"
+    )
+    service_fee_usd_per_kwh: float = Field(
+        0.002, ge=0, le=1, description="fee each party of a deal pays per kWh traded [USD/kWh]"
+    )
+    failure_penalty_usd_per_kwh: float = Field(
+        0.001,
+        ge=0,
+        le=1,
+        description="penalty each party of a failed negotiation pays per kWh it would have "
+        "traded [USD/kWh]",
+    )
+    grid_feasibility: bool = Field(
+        False,
+        description="refuse a pair whose trade would overload a line or transformer on its path",
+    )
+    branch_rating_share: float = Field(
+        1.0, gt=0, le=1, description="share of a branch's rating one pair's trade may take [-]"
+    )
+
+    @property
+    def needs_network_file(self) -> bool:
+        """The grid-feasibility check reads the network."""
+        return self.grid_feasibility
+
+
+class CommunitiesSpec(_MarketRules):
+    """Communities of communities: a market per LV transformer's households, and an upper
+    market clearing the communities' residuals."""
+
+    mechanism: Literal["communities"] = Field(description="clearing mechanism")
+    tie_breaking: Literal["time", "pro_rata"] = Field(
+        "time",
+        description="order of equal-price orders in the communities' markets: submission time "
+        "or pro rata (the upper market: submission time)",
+    )
+
+    @property
+    def needs_network_file(self) -> bool:
+        """Communities are found on the network (the transformer feeding each household)."""
+        return True
+
+
 def _mechanism_of(value: object) -> str:
     if isinstance(value, dict):
         return value.get("mechanism", "double_auction")
@@ -94,8 +167,12 @@ MarketSpec = Annotated[
     Annotated[DoubleAuctionSpec, Tag("double_auction")]
     | Annotated[CurveClearingSpec, Tag("curve_clearing")]
     | Annotated[DlmpSpec, Tag("dlmp")]
-    | Annotated[ContinuousSpec, Tag("continuous")],
+    | Annotated[ContinuousSpec, Tag("continuous")]
+    | Annotated[P2pNegotiationSpec, Tag("p2p_negotiation")]
+    | Annotated[CommunitiesSpec, Tag("communities")],
     Discriminator(_mechanism_of),
 ]
 #: Tags of the mechanisms (pydantic puts them in error paths; the scenario file has no such key).
-MECHANISMS = frozenset({"double_auction", "curve_clearing", "dlmp", "continuous"})
+MECHANISMS = frozenset(
+    {"double_auction", "curve_clearing", "dlmp", "continuous", "p2p_negotiation", "communities"}
+)

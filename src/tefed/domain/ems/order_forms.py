@@ -3,8 +3,8 @@
 A quote is one side, a whole-Wh quantity and a limit price per household (see
 `tefed.domain.ems.strategies.simple_trader.quote_orders`). Each mechanism takes it as
 
-- ``double_auction`` and ``continuous``: a simple order (in the continuous market it stands
-  until the interval's gate closes);
+- ``double_auction``, ``continuous``, ``p2p_negotiation`` and ``communities``: a simple
+  order (in the continuous market it stands until the interval's gate closes);
 - ``curve_clearing``: a TENT curve. A bid is inelastic, one vertex at its limit price (the
   grid supplies at the import price, so the household is served whatever the price); an ask
   offers its surplus elastically, from 0 kW at the export price to all of it at its ask price
@@ -30,6 +30,8 @@ ORDER_KIND = {
     "continuous": "simple",
     "curve_clearing": "curve",
     "dlmp": "affine",
+    "p2p_negotiation": "simple",
+    "communities": "simple",
 }
 
 

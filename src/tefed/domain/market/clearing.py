@@ -21,13 +21,27 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import typed_frame
+from tefed.domain.market.frames import empty_frame, typed_frame
 from tefed.domain.market.interval_book import IntervalBook
+from tefed.domain.market.mechanisms.bilateral_negotiation import (
+    CHARGE_DTYPES,
+    ArmStatistics,
+    NegotiationRules,
+    Overloads,
+    clear_bilateral,
+)
+from tefed.domain.market.mechanisms.community_markets import clear_communities
 from tefed.domain.market.mechanisms.curve_clearing import clear_curves
 from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.mechanisms.matching_engine import Fill, MatchingEngine
 from tefed.domain.market.order_curves import affine_orders, order_vertices
-from tefed.domain.market.trade_tables import GRID, MARKET, central_trades, whole_wh
+from tefed.domain.market.trade_tables import (
+    GRID,
+    MARKET,
+    OUTCOME_TRADE_COLUMNS,
+    central_trades,
+    whole_wh,
+)
 
 if TYPE_CHECKING:  # pyomo is imported only by runs that clear with DLMP
     from tefed.domain.market.mechanisms.dlmp import DlmpMarket
@@ -39,6 +53,8 @@ ACCEPTED_KINDS = {
     "continuous": ("simple",),
     "curve_clearing": ("simple", "curve", "affine"),
     "dlmp": ("simple", "affine"),
+    "p2p_negotiation": ("simple",),
+    "communities": ("simple",),
 }
 
 #: Expiry of an order that has none [s]: it stands until its interval's book closes.
@@ -78,13 +94,19 @@ class ClearingOutcome:
         Named prices of the clearing: per pool for a double auction, ``uniform`` for curve
         clearing, ``bus:<name>`` per bus for DLMP [USD/kWh].
     tables : dict of str to pandas.DataFrame
-        Further results a mechanism reports (DLMP per bus, binding branches).
+        Further results a mechanism reports (DLMP per bus, binding branches, negotiations,
+        communities).
+    charges : pandas.DataFrame
+        Money participants pay the market besides their trades, columns ``CHARGE_DTYPES``
+        (``participant``, ``counterparty``, ``amount_usd`` [USD], ``reason``): the service
+        fees and penalties of bilateral negotiation; settled with the interval.
     """
 
     trades: pd.DataFrame
     status: str
     prices_usd_per_kwh: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    charges: pd.DataFrame = field(default_factory=lambda: empty_frame(CHARGE_DTYPES))
 
     @property
     def traded_energy_wh(self) -> int:
@@ -314,6 +336,99 @@ class ContinuousMarket:
         return ClearingOutcome(trades=trades, status=status)
 
 
+class BilateralNegotiation:
+    """OpenGridGym's P2P bilateral negotiation: pairs of producers and consumers haggle in
+    rounds (see `tefed.domain.market.mechanisms.bilateral_negotiation`)."""
+
+    name = "p2p_negotiation"
+    uses_wholesale_price = False
+    matches_on_arrival = False
+
+    def __init__(
+        self,
+        rules: NegotiationRules,
+        pairing: str = "random",
+        seed: int = 0,
+        overloads: Overloads | None = None,
+    ) -> None:
+        self.rules = rules
+        self.pairing = pairing
+        self.seed = seed
+        self.overloads = overloads
+        #: The households' bandit statistics, kept across intervals.
+        self.statistics = ArmStatistics(rules.price_arms)
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Nothing: pairs are formed and negotiate at gate closure."""
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Pair the simple orders and negotiate every pair (``negotiations`` table)."""
+        # One stream of draws per interval: a run's pairs do not depend on the intervals before.
+        rng = np.random.default_rng([self.seed, book.interval_index])
+        result = clear_bilateral(
+            book.simple,
+            self.rules,
+            self.statistics,
+            prices.import_usd_per_kwh,
+            prices.export_usd_per_kwh,
+            self.pairing,
+            rng,
+            None if self.overloads is None else _per_interval(self.overloads, book.interval_s),
+            market_maker=MARKET,
+        )
+        return ClearingOutcome(
+            trades=result.trades,
+            status=result.status,
+            prices_usd_per_kwh=_pool_prices(result.trades),
+            tables={"negotiations": result.negotiations},
+            charges=result.charges,
+        )
+
+
+def _per_interval(overloads: Overloads, interval_s: int) -> Overloads:
+    """``overloads`` of powers [kW] as the negotiation asks it, with quantities [Wh]."""
+    return lambda sellers, buyers, quantity_wh: overloads(
+        sellers, buyers, quantity_wh * 3.6 / interval_s
+    )
+
+
+class CommunityMarkets:
+    """Communities of communities: a uniform-price market per community and an upper market
+    across them (see `tefed.domain.market.mechanisms.community_markets`)."""
+
+    name = "communities"
+    uses_wholesale_price = False
+    matches_on_arrival = False
+
+    def __init__(self, community_of: pd.Series, tie_breaking: str = "time") -> None:
+        self.community_of = community_of
+        self.tie_breaking = tie_breaking
+
+    def receive(self, interval: int, orders: pd.DataFrame) -> None:
+        """Nothing: every market clears at gate closure."""
+
+    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
+        """Clear each community, then the upper market; prices ``community:<name>:<pool>``
+        and ``upper:<pool>`` beside the volume-weighted ``pool:<name>``."""
+        result = clear_communities(book.simple, self.community_of, self.tie_breaking)
+        table = result.communities
+        named = _pool_prices(result.trades)
+        local = table["local_price_usd_per_kwh"].to_numpy(float)
+        for name, pool, price in zip(
+            table["community"].tolist(), table["pool"].tolist(), local.tolist(), strict=True
+        ):
+            if np.isfinite(price):
+                named[f"community:{name}:{pool}"] = price
+        named |= {f"upper:{pool}": price for pool, price in result.upper_price_usd_per_kwh.items()}
+        upper = table["pool"].map(result.upper_price_usd_per_kwh).astype(float)
+        return ClearingOutcome(
+            trades=result.trades[list(OUTCOME_TRADE_COLUMNS)],
+            status=result.status,
+            prices_usd_per_kwh=named,
+            tables={"communities": table.assign(upper_price_usd_per_kwh=upper.to_numpy())},
+        )
+
+
 class Mechanism(Protocol):
     """What the market federate needs of a clearing mechanism.
 
@@ -340,5 +455,12 @@ class Mechanism(Protocol):
 #: declares about itself before one is built (e.g. ``uses_wholesale_price``).
 MECHANISM_TYPES: dict[str, type[Mechanism]] = {
     mechanism.name: mechanism
-    for mechanism in (DoubleAuction, CurveClearing, NetworkClearing, ContinuousMarket)
+    for mechanism in (
+        DoubleAuction,
+        CurveClearing,
+        NetworkClearing,
+        ContinuousMarket,
+        BilateralNegotiation,
+        CommunityMarkets,
+    )
 }

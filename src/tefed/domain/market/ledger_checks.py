@@ -14,9 +14,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
 
+#: Ledger reasons whose rows come in pairs that cancel: trades, and charges with their mirror.
+_PAIRED_REASONS = ("trade", *CHARGE_REASONS)
 #: Payments between two participants must cancel within this [USD].
 BALANCE_TOLERANCE_USD = 1e-9
 #: Slack allowed when comparing a trade price with a limit price [USD/kWh].
@@ -78,7 +81,8 @@ def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFram
 
 def check_payments(ledger: pd.DataFrame) -> list[str]:
     """The payment part of `check_ledger`: trade payments of each pair of participants in a
-    pool cancel, and so does their total (within ``BALANCE_TOLERANCE_USD``)."""
+    pool cancel, and so does their total (within ``BALANCE_TOLERANCE_USD``); fees and
+    penalties (``CHARGE_REASONS``) count with the trades, each cancelled by its mirror row."""
     return _unbalanced_payments(ledger)
 
 
@@ -157,7 +161,8 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
 def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
     """Messages for trade payments that do not cancel, per participant pair and pool and total."""
-    is_trade = ledger["reason"].to_numpy(dtype=object) == "trade"
+    # Fees and penalties paid to the market cancel with its mirror rows, as trades do.
+    is_trade = np.isin(ledger["reason"].to_numpy(dtype=object), _PAIRED_REASONS)
     participant = _as_str(ledger["participant"])[is_trade]
     counterparty = _as_str(ledger["counterparty"])[is_trade]
     amount_usd = ledger["amount_usd"].to_numpy(dtype=np.float64)[is_trade]

@@ -204,6 +204,47 @@ def settle_interval(
     )
 
 
+def charge_rows(charges: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows of money paid to the market besides trades (fees, penalties).
+
+    Parameters
+    ----------
+    charges : pandas.DataFrame
+        ``participant``, ``counterparty``, ``price_usd_per_kwh`` (the rate) [USD/kWh],
+        ``amount_usd`` (positive: the participant pays) [USD] and ``reason``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``LEDGER_COLUMNS``: each charge as the participant's row, then the
+        counterparty's mirror row (``-amount_usd``), so charges cancel as trade rows do. No
+        energy changes hands (``energy_wh`` 0; ``pool`` and ``side`` empty).
+
+    Examples
+    --------
+    >>> rows = charge_rows(pd.DataFrame({"participant": ["a"], "counterparty": ["market"],
+    ...     "price_usd_per_kwh": [0.002], "amount_usd": [0.001], "reason": ["service_fee"]}))
+    >>> rows[["participant", "counterparty", "amount_usd", "reason"]].to_numpy().tolist()
+    [['a', 'market', 0.001, 'service_fee'], ['market', 'a', -0.001, 'service_fee']]
+    """
+    participant = charges["participant"].to_numpy(dtype=object)
+    counterparty = charges["counterparty"].to_numpy(dtype=object)
+    amount_usd = charges["amount_usd"].to_numpy(dtype=np.float64)
+    count = 2 * len(charges)
+    return typed_frame(
+        {
+            "participant": np.concatenate([participant, counterparty]),
+            "counterparty": np.concatenate([counterparty, participant]),
+            "pool": np.full(count, "", dtype=object),
+            "side": np.full(count, "", dtype=object),
+            "energy_wh": np.zeros(count),
+            "price_usd_per_kwh": np.tile(charges["price_usd_per_kwh"].to_numpy(np.float64), 2),
+            "amount_usd": np.concatenate([amount_usd, -amount_usd]),
+            "reason": np.tile(charges["reason"].to_numpy(dtype=object), 2),
+        }
+    )
+
+
 def net_billing_amount_usd(
     energy_wh: np.ndarray,
     import_price_usd_per_kwh: float | np.ndarray,

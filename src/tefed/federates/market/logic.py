@@ -36,10 +36,12 @@ from tefed.contract.logic import FederateContext, FederateLogic, Message, StepIn
 from tefed.contract.messages import AwardsMessage, RejectedMessage, SettlementMessage
 from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
 from tefed.contract.role_configs import (
+    CommunitiesConfig,
     ContinuousConfig,
     CurveClearingConfig,
     DlmpConfig,
     DoubleAuctionConfig,
+    P2pNegotiationConfig,
     read_role_config,
 )
 from tefed.contract.run_folder import RunFolder
@@ -47,8 +49,10 @@ from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.market.clearing import (
     ACCEPTED_KINDS,
+    BilateralNegotiation,
     ClearingOutcome,
     ClearingPrices,
+    CommunityMarkets,
     ContinuousMarket,
     CurveClearing,
     DoubleAuction,
@@ -58,17 +62,19 @@ from tefed.domain.market.clearing import (
 )
 from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
 from tefed.domain.market.ledger_checks import check_payments, check_trades
+from tefed.domain.market.mechanisms.bilateral_negotiation import NegotiationRules
 from tefed.domain.market.order_intake import (
     ORDER_RECORD_COLUMNS,
     OrderIntake,
     with_household_order_ids,
 )
-from tefed.domain.market.settlement import LEDGER_COLUMNS, settle_interval
+from tefed.domain.market.settlement import LEDGER_COLUMNS, charge_rows, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
 from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import RadialNetwork
+from tefed.domain.network.trade_paths import feeding_transformers, overloading_pairs
 from tefed.domain.prices.interval_prices import IntervalPrices
-from tefed.io.market_network import read_market_network
+from tefed.io.market_network import MarketNetwork, read_market_network
 
 if TYPE_CHECKING:
     from tefed.domain.market.mechanisms.dlmp import DlmpMarket
@@ -76,7 +82,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("tefed.market")
 
 #: The market's configuration: one of the mechanisms' models.
-MarketRules = DoubleAuctionConfig | CurveClearingConfig | DlmpConfig | ContinuousConfig
+MarketRules = (
+    DoubleAuctionConfig
+    | CurveClearingConfig
+    | DlmpConfig
+    | ContinuousConfig
+    | P2pNegotiationConfig
+    | CommunitiesConfig
+)
 
 
 class MarketFederate(FederateLogic):
@@ -115,6 +128,8 @@ class MarketFederate(FederateLogic):
         self._books: dict[int, dict[str, list[dict]]] = {}
         #: Trades of intervals cleared and not yet settled (book order ids).
         self._trades: dict[int, pd.DataFrame] = {}
+        #: Fees and penalties of intervals cleared and not yet settled.
+        self._charges: dict[int, pd.DataFrame] = {}
         #: Rows of ``market_intervals`` of intervals cleared and not yet written.
         self._interval_rows: dict[int, dict] = {}
         self._flush_clock = FlushClock(
@@ -250,6 +265,8 @@ class MarketFederate(FederateLogic):
         # From here on, orders are named as their households named them.
         trades = with_household_order_ids(trades, order_ids)
         self._trades[interval] = trades
+        if not outcome.charges.empty:
+            self._charges[interval] = outcome.charges
         self._keep_cleared(interval, trades, outcome)
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
         awards = awards_by_participant(awards_table(trades))
@@ -283,6 +300,9 @@ class MarketFederate(FederateLogic):
         energy = pd.Series(self._energy_wh[interval], index=self._participant_index)
         trades = self._trades.get(interval, empty_trades())
         ledger = settle_interval(energy, trades, import_price, export_price)
+        charges = self._charges.pop(interval, None)
+        if charges is not None:
+            ledger = pd.concat([ledger, charge_rows(charges)], ignore_index=True)
         violations = check_payments(ledger)
         if violations:
             raise RuntimeError(
@@ -384,18 +404,11 @@ def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFra
     from tefed.domain.market.mechanisms.dlmp import DlmpMarket
     from tefed.io.highs_solver import HighsSolver
 
-    path = context.resolve(config.network_file)
-    try:
-        network = read_market_network(path)
-    except FileNotFoundError:
-        raise ValueError(
-            f"market.network_file: {str(path)!r} does not exist; expected the network file the "
-            "builder writes beside the federation file"
-        ) from None
+    network = _read_network(config.network_file, context)
     ids = table["household_id"].astype(str).to_numpy()
     return DlmpMarket(
         RadialNetwork.from_branches(network.branches, network.source_bus),
-        participant_bus=pd.Series([bus_name(bus) for bus in table["bus"]], index=ids),
+        participant_bus=_participant_buses(table),
         voltage_min_pu=config.voltage_min_pu,
         voltage_max_pu=config.voltage_max_pu,
         source_voltage_pu=network.source_voltage_pu,
@@ -403,6 +416,72 @@ def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFra
         substation_limit_kw=config.substation_limit_kw,
         solver=HighsSolver(),
     )
+
+
+def _read_network(network_file: str, context: FederateContext) -> MarketNetwork:
+    """The network file the builder extracted (``network_file``)."""
+    path = context.resolve(network_file)
+    try:
+        return read_market_network(path)
+    except FileNotFoundError:
+        raise ValueError(
+            f"market.network_file: {str(path)!r} does not exist; expected the network file the "
+            "builder writes beside the federation file"
+        ) from None
+
+
+def _participant_buses(table: pd.DataFrame) -> pd.Series:
+    """Each household's bus (network names), indexed by household id."""
+    ids = table["household_id"].astype(str).to_numpy()
+    return pd.Series([bus_name(bus) for bus in table["bus"]], index=ids)
+
+
+def _radial_network(network_file: str, context: FederateContext) -> RadialNetwork:
+    network = _read_network(network_file, context)
+    return RadialNetwork.from_branches(network.branches, network.source_bus)
+
+
+def _bilateral_negotiation(
+    config: P2pNegotiationConfig, context: FederateContext, table: pd.DataFrame
+) -> BilateralNegotiation:
+    """P2P negotiation; with grid feasibility, on the network file the builder extracted."""
+    rules = NegotiationRules(
+        rounds=config.rounds,
+        service_fee_usd_per_kwh=config.service_fee_usd_per_kwh,
+        failure_penalty_usd_per_kwh=config.failure_penalty_usd_per_kwh,
+        strategy=config.strategy,
+        price_arms=config.price_arms,
+        error_probability=config.error_probability,
+    )
+    if not config.grid_feasibility:
+        return BilateralNegotiation(rules, config.pairing, config.pairing_seed)
+    if config.network_file is None:
+        raise ValueError(
+            "market.network_file: got null with grid_feasibility: true; expected the network "
+            "file the builder writes beside the federation file"
+        )
+    network = _radial_network(config.network_file, context)
+    bus_of = pd.Series(
+        network.bus_positions(_participant_buses(table)), index=table["household_id"].astype(str)
+    )
+    share = config.branch_rating_share
+
+    def overloads(sellers: np.ndarray, buyers: np.ndarray, power_kw: np.ndarray) -> np.ndarray:
+        return overloading_pairs(
+            network, bus_of[sellers].to_numpy(), bus_of[buyers].to_numpy(), power_kw, share
+        )
+
+    return BilateralNegotiation(rules, config.pairing, config.pairing_seed, overloads)
+
+
+def _community_markets(
+    config: CommunitiesConfig, context: FederateContext, table: pd.DataFrame
+) -> CommunityMarkets:
+    """One community per transformer of the network file the builder extracted."""
+    network = _radial_network(config.network_file, context)
+    buses = _participant_buses(table)
+    community = feeding_transformers(network)[network.bus_positions(buses)]
+    return CommunityMarkets(pd.Series(community, index=buses.index), config.tie_breaking)
 
 
 #: The one place that names each mechanism: ``mechanism`` of the market's configuration to
@@ -414,6 +493,8 @@ _MECHANISMS: dict[str, Callable[..., Mechanism]] = {
     "curve_clearing": lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
     "continuous": lambda config, context, table: ContinuousMarket(config.priority),
     "dlmp": lambda config, context, table: NetworkClearing(_dlmp_market(config, context, table)),
+    "p2p_negotiation": _bilateral_negotiation,
+    "communities": _community_markets,
 }
 
 _SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}

@@ -228,7 +228,9 @@ def clear_double_auction(
             price[bids], price[asks], code[bids], code[asks], left_wh[bids], left_wh[asks], uniform
         )
         pairs.append((pair_bid + bids.start, pair_ask + asks.start, pair_wh))
-        pool_status[pool] = _status(bids.stop - bids.start, asks.stop - asks.start, pair_wh.size)
+        pool_status[pool] = book_status(
+            bids.stop - bids.start, asks.stop - asks.start, pair_wh.size
+        )
 
     pair_bid, pair_ask, pair_wh = (np.concatenate(parts) for parts in zip(*pairs, strict=True))
     trades, clearing_price = _trades_table(book, pair_bid, pair_ask, pair_wh, settlement_rule)
@@ -309,7 +311,7 @@ def _time_walk(
     )
 
 
-def _status(bid_count: int, ask_count: int, trade_count: int) -> str:
+def book_status(bid_count: int, ask_count: int, trade_count: int) -> str:
     """Status of one pool's book from its order and trade counts."""
     if bid_count + ask_count == 0:
         return "empty"
