@@ -36,6 +36,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import setproctitle
@@ -266,6 +267,8 @@ def run_federation(
     run_folder: RunFolder | None = None,
     show_progress: bool = True,
     source_path: Path | None = None,
+    run_by_caller: Collection[str] = (),
+    on_started: Callable[[FederationFile], None] | None = None,
 ) -> RunOutcome:
     """Run a whole federation as processes and wait for it to end.
 
@@ -281,6 +284,12 @@ def run_federation(
         Show a progress bar of simulated time on the terminal.
     source_path : Path, optional
         The federation file the run was started from (see ``resolve_for_run``).
+    run_by_caller : collection of str
+        Names of entries whose federates the caller runs itself (`tefed.rl`'s learners): they
+        are resolved into the run's file like the others but not started here.
+    on_started : callable, optional
+        Called with the run's resolved federation once every process is started (the caller
+        then joins its own federates; called from the thread that runs this function).
     """
     base_dir = base_dir.resolve()
     folder = run_folder or new_run_folder(federation, base_dir)
@@ -297,11 +306,14 @@ def run_federation(
     try:
         fork = _fork_builtin_federates(resolved)
         for entry in resolved.federates:
-            processes.append(_start(entry, folder, fork))
+            if entry.name not in run_by_caller:
+                processes.append(_start(entry, folder, fork))
         # Reader threads start only once every federate is forked: a fork copies no thread.
         for process in processes:
             process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
             process.reader.start()
+        if on_started is not None:
+            on_started(resolved)
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
     except _StartError as error:
         outcome = RunOutcome(

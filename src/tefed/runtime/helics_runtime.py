@@ -175,6 +175,11 @@ class HelicsRuntime:
         The federate's logic object (not yet initialized).
     on_run_folder : callable, optional
         Called with the run folder as soon as it is known (after entering executing mode).
+    shares_process : bool
+        True for one of several federates run in threads of one process (as `tefed.rl` runs
+        its learners): it neither closes the HELICS library when it is freed (the process
+        calls `close_helics_library` once all of them are) nor prints progress lines for a
+        supervisor.
     """
 
     def __init__(
@@ -182,10 +187,12 @@ class HelicsRuntime:
         context: FederateContext,
         logic: FederateLogic,
         on_run_folder: Callable[[RunFolder], None] | None = None,
+        shares_process: bool = False,
     ):
         self.context = context
         self.logic = logic
         self._on_run_folder = on_run_folder
+        self._shares_process = shares_process
         self.timing = TimingRecord()
         self._federate: Any = None
         self._watchdog: StallWatchdog
@@ -332,6 +339,8 @@ class HelicsRuntime:
         self._report_progress(grid.duration_s)
 
     def _report_progress(self, covered_s: int) -> None:
+        if self._shares_process:
+            return
         duration_s = self.context.time_grid.duration_s
         print(f"{PROGRESS_PREFIX} {self.context.name} {covered_s} {duration_s}", flush=True)
 
@@ -357,7 +366,8 @@ class HelicsRuntime:
                 log.debug("disconnect: %s", error)
             h.helicsFederateFree(self._federate)
             self._federate = None
-        h.helicsCloseLibrary()
+        if not self._shares_process:
+            close_helics_library()
 
     # --- errors -------------------------------------------------------------------------------
 
@@ -484,6 +494,15 @@ class HelicsRuntime:
     def run_folder(self) -> RunFolder | None:
         """The run folder, once the federation has entered executing mode."""
         return self._run_folder
+
+
+def close_helics_library() -> None:
+    """Close the HELICS library of this process: its cores' threads and ZeroMQ context end.
+
+    A federate program's last act; a process that runs several federates in threads calls it
+    once, after all of them are freed.
+    """
+    h.helicsCloseLibrary()
 
 
 def _kind(helics_type: str | None) -> str:
