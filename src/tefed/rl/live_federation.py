@@ -41,6 +41,8 @@ LEARNER_EXEC = "tefed-rl-learner"
 POLL_S = 0.05
 #: How long stopping an episode waits for the federation's processes to end [s].
 STOP_TIMEOUT_S = 60.0
+#: How long stopping an episode then waits for the learned households' threads to end [s].
+LEARNER_EXIT_GRACE_S = 5.0
 
 log = logging.getLogger("tefed.rl")
 
@@ -88,6 +90,8 @@ class LiveFederation:
         self._seed = scenario.seed
         self._channels: dict[str, DecisionChannel] = {}
         self._threads: list[threading.Thread] = []
+        #: Threads of earlier episodes still waiting in HELICS.
+        self._lingering: list[threading.Thread] = []
         self._launcher: EpisodeLauncher | None = None
         self._end: EpisodeEnd | None = None
         self._finished = True
@@ -241,12 +245,18 @@ class LiveFederation:
             for channel in self._channels.values():
                 channel.close()
             self._finished = True
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        if self._launcher is not None and self._launcher.running:
+            self._end = self._launcher.end(STOP_TIMEOUT_S)
+        # The federation has ended. A learned household still waiting in HELICS (its broker
+        # was stopped after another federate failed) gives up on its own, later; its thread
+        # is a daemon and holds nothing the next episode needs.
+        deadline = time.monotonic() + LEARNER_EXIT_GRACE_S
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._lingering = [
+            thread for thread in self._lingering + self._threads if thread.is_alive()
+        ]
         self._threads = []
-        if self._launcher is not None and self._launcher.running:
-            self._end = self._launcher.end(max(0.0, deadline - time.monotonic()))
         if self._log_handler is not None:
             logging.getLogger("tefed").removeHandler(self._log_handler)
             self._log_handler.close()
@@ -258,6 +268,8 @@ class LiveFederation:
         if self._launcher is not None:
             self._launcher.quit()
             self._launcher = None
+        if not any(thread.is_alive() for thread in self._lingering):
+            # Not under a federate that is still running (HELICS would pull its core away).
             close_helics_library()
 
     @property
