@@ -34,9 +34,9 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Callable, Collection
 from pathlib import Path
 
 import setproctitle

@@ -74,11 +74,18 @@ class TimingRecord:
     step_busy_s: list[float] = field(default_factory=list)
     #: Wall-clock time at which the federation granted executing mode [s since the epoch].
     executing_since_unix_s: float | None = None
+    #: Real-time mode: how each grant came against the wall clock, as wall time since entering
+    #: executing mode minus the granted HELICS time [s] (positive: behind the clock).
+    realtime_deviations_s: list[float] | None = None
+    #: Real-time mode: wall time from entering executing mode to the last grant [s].
+    realtime_paced_wall_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """Summary for ``timing/<federate>.json``."""
+        """Summary for ``timing/<federate>.json``; in real-time mode also the largest lag and
+        lead of a grant against the wall clock and the wall time of the paced part (entering
+        executing mode to the last grant) [s]."""
         step_times = np.asarray(self.step_busy_s) if self.step_busy_s else np.zeros(1)
-        return {
+        record = {
             "busy_s": round(self.busy_s, 6),
             "waiting_s": round(self.waiting_s, 6),
             "steps": self.steps,
@@ -86,6 +93,12 @@ class TimingRecord:
             "step_busy_max_s": float(step_times.max()),
             "executing_since_unix_s": self.executing_since_unix_s,
         }
+        if self.realtime_deviations_s:
+            deviations = np.asarray(self.realtime_deviations_s)
+            record["realtime_lag_max_s"] = round(float(max(deviations.max(), 0.0)), 6)
+            record["realtime_lead_max_s"] = round(float(max(-deviations.min(), 0.0)), 6)
+            record["realtime_paced_wall_s"] = round(self.realtime_paced_wall_s, 6)
+        return record
 
 
 class ProgressReport:
@@ -200,6 +213,8 @@ class HelicsRuntime:
         self._publications: dict[str, _Publication] = {}
         self._endpoints: dict[str, Any] = {}
         self._current_time_s: float = 0.0
+        self._executing_since = 0.0
+        self._helics_time_scale = context.federation.tefed.time.helics_time_scale or 1.0
         self._run_folder: RunFolder | None = None
         self._claim: BrokerClaim | None = None
 
@@ -272,6 +287,9 @@ class HelicsRuntime:
                 lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
             )
             self.timing.executing_since_unix_s = time.time()
+            self._executing_since = time.monotonic()
+            if (self.context.entry.helics or {}).get("realtime"):
+                self.timing.realtime_deviations_s = []
             stage = "time loop"
             self._time_loop()
             # Leave the federation before writing results, so that no other federate waits
@@ -312,7 +330,12 @@ class HelicsRuntime:
                     lambda target=target: h.helicsFederateRequestTime(self._federate, target),
                     target,
                 )
-            if abs(granted - target) > 1e-9:
+                if self.timing.realtime_deviations_s is not None:
+                    paced_s = time.monotonic() - self._executing_since
+                    self.timing.realtime_deviations_s.append(paced_s - granted)
+                    self.timing.realtime_paced_wall_s = paced_s
+            # HELICS keeps whole nanoseconds: a scaled time (real-time mode) comes back rounded.
+            if abs(granted - target) > 2e-9:
                 raise RuntimeError(
                     f"HELICS granted t={granted!r} s but t={target!r} s was requested; "
                     "check 'period', 'offset' and 'uninterruptible' in the helics block"
@@ -448,7 +471,8 @@ class HelicsRuntime:
             while h.helicsEndpointHasMessage(endpoint):
                 raw = h.helicsEndpointGetMessage(endpoint)
                 source = message_source(raw)
-                sent_s = h.helicsMessageGetTime(raw)
+                # Simulated time (HELICS time is scaled in real-time mode).
+                sent_s = h.helicsMessageGetTime(raw) / self._helics_time_scale
                 message = Message(source, name, message_text(raw), sent_s)
                 received.append((sent_s, source, len(received), message))
         received.sort(key=lambda item: item[:3])
