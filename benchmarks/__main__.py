@@ -20,6 +20,7 @@ from benchmarks import (
     ems_optimizing,
     ems_step,
     grid_step,
+    learning_env,
     market_clearing,
     sweep_overhead,
 )
@@ -33,6 +34,7 @@ BENCHMARKS = (
     ems_step,
     ems_optimizing,
     sweep_overhead,
+    learning_env,
 )
 
 
