@@ -189,7 +189,7 @@ class TimeGrid:
         >>> grid = TimeGrid(datetime(2022, 6, 21, tzinfo=timezone.utc), 3600, 60, 900, 60,
         ...                 helics_time_scale=1 / 60)
         >>> round(grid.helics_time(120, "grid") * 60, 9)
-        120.003
+        120.002
         """
         return (float(time_s) + self.phase_offsets_s[role]) * self.helics_time_scale
 

@@ -36,7 +36,7 @@ def observation_fields(forecast_intervals: int) -> tuple[ObservationField, ...]:
     Examples
     --------
     >>> sum(field.size for field in observation_fields(4))
-    24
+    22
     """
     price = PRICE_BOUND_USD_PER_KWH
     return (
