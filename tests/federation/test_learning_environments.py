@@ -14,10 +14,13 @@ from federations import REPO
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
+from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
+from tefed.contract.run_folder import RunFolder
 from tefed.rl.environments import HouseholdEnv, HouseholdParallelEnv
 from tefed.rl.live_federation import FederationError
 from tefed.rl.observations import observation_fields
+from tefed.run.runner import run_federation
 from tefed.scenario.model import load_scenario
 
 pytestmark = pytest.mark.federation
@@ -104,6 +107,34 @@ def test_episode_follows_the_market_and_the_battery(tmp_path: Path):
     assert sum(rewards) == pytest.approx(-own["amount_usd"].sum(), abs=1e-9)
     trades = pd.read_parquet(folder / "market_trades.parquet")
     assert (trades["seller"] == "h01").any()
+
+
+def test_learned_household_draws_what_the_builtin_ems_would_have(tmp_path: Path):
+    """Battery idle, no orders: a household without a battery (h05, PV) is metered per interval
+    exactly as in the same scenario with the built-in ems (tefed's profiles and devices)."""
+    scenario = one_hour(tmp_path)
+    path = tmp_path / "builtin" / "federation.json"
+    path.parent.mkdir()
+    federation = build_federation(scenario, LEARNING_SCENARIO.parent, path, REPO)
+    path.write_text(federation.to_json_text())
+    folder = RunFolder(tmp_path / "builtin" / "run")
+    outcome = run_federation(federation, REPO, folder, show_progress=False, source_path=path)
+    assert outcome.ok, outcome.message
+    builtin = pd.read_parquet(folder.path / "household_intervals")
+    expected = builtin[builtin["household_id"] == "h05"].set_index("interval_index")["energy_wh"]
+    env = HouseholdEnv(scenario, household="h05", base_dir=REPO)
+    metered: dict[int, float] = {}
+    try:
+        env.reset(seed=scenario.seed)
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, info = env.step(np.array([0, 0, 0, 0, 0], dtype=np.float32))
+            metered.update(zip(info["settled_intervals"], info["settled_energy_wh"], strict=True))
+    finally:
+        env.close()
+    assert sorted(metered) == sorted(expected.index)
+    for interval, energy_wh in metered.items():
+        assert energy_wh == pytest.approx(expected[interval], abs=1e-6)
 
 
 def test_a_failed_federate_ends_the_episode_with_an_error(tmp_path: Path):

@@ -142,6 +142,7 @@ class _Tally:
     traded_energy_wh: float = 0.0
     settled_intervals: list[int] = field(default_factory=list)
     settled_usd: list[float] = field(default_factory=list)
+    settled_energy_wh: list[float] = field(default_factory=list)
     voltage_min_pu: float = math.inf
     voltage_max_pu: float = -math.inf
     voltage_penalty_usd: float = 0.0
@@ -288,6 +289,7 @@ class LearnerHousehold(FederateLogic):
         elif isinstance(parsed, SettlementMessage):
             tally.settled_intervals.append(parsed.interval_index)
             tally.settled_usd.append(-parsed.amount_usd)
+            tally.settled_energy_wh.append(parsed.energy_wh)
             tally.bill_usd += parsed.amount_usd
             tally.metered_energy_wh += parsed.energy_wh
             tally.awarded_net_energy_wh += parsed.awarded_net_energy_wh
@@ -317,6 +319,7 @@ class LearnerHousehold(FederateLogic):
             "interval_index": grid.interval_cleared_at(time_s) if not final else None,
             "settled_intervals": tally.settled_intervals,
             "settled_usd": tally.settled_usd,
+            "settled_energy_wh": tally.settled_energy_wh,
             "bill_usd": tally.bill_usd,
             "trade_usd": tally.trade_usd,
             "grid_usd": tally.grid_usd,
