@@ -1,36 +1,27 @@
-"""A process that runs each episode's federation with tefed's runner, for a learner's process.
+"""The helper process that runs each episode's federation with tefed's runner.
 
-`tefed.run.runner` forks the built-in federates from the process that runs it, which is only
-safe from the main thread of a process that has not run HELICS itself: a child forked from
-another thread lacks the thread-local state of the libraries its parent loaded (OpenDSS's
-engine crashes in it), and one forked after HELICS ran in its parent cannot reach its broker.
-A learner's process keeps its main thread and runs HELICS (its learned households), so it
-starts this launcher once, as a fresh interpreter (``python -m tefed.rl.episode_launcher``);
-the launcher's main thread then runs `run_federation` for every episode it is asked to, and
-reports over a pipe when the federates are started (with the run's resolved federation, whose
-broker port the learner's own federates join) and how the run ended.
-
-The launcher ends when its parent asks it to quit or dies (its pipe then reads end-of-file);
-SIGTERM stops its running federation first, as it does ``tefed run``.
+`tefed.run.runner` forks the built-in federates from the process that runs it. That is only
+safe from the main thread of a process that has not run HELICS: a child forked from another
+thread lacks the thread-local state of the libraries its parent loaded (OpenDSS's engine
+crashes in it), and a child forked after HELICS ran in its parent cannot reach its broker. So
+a learning environment starts this launcher once, as a fresh interpreter
+(`tefed.rl.piped_process`); its main thread runs `run_federation` for every episode it is asked
+to and replies when the federates are started (with the run's resolved federation, whose broker
+port the learned households join) and how the run ended. SIGTERM stops a running federation
+first, as it does ``tefed run``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import sys
-import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
+from tefed.rl.piped_process import PipedProcess, helper_connections, next_request
 from tefed.run.runner import run_federation
-
-#: How long a launcher that was asked to quit gets before it is killed [s].
-QUIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,26 +38,11 @@ class EpisodeEnd:
 
 
 class EpisodeLauncher:
-    """The launcher process of one learner process (see the module docstring)."""
+    """The launcher process of one environment (see the module docstring)."""
 
     def __init__(self) -> None:
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write),
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        os.close(request_read)
-        os.close(reply_write)
-        self._requests = Connection(request_write, readable=False)
-        self._replies = Connection(reply_read, writable=False)
+        self._process = PipedProcess(__name__)
         self._pending_end = False
-        # Stopped when this object goes, or when the interpreter exits.
-        self._finalizer = weakref.finalize(
-            self, _quit, self._process, self._requests, self._replies
-        )
 
     def launch(
         self,
@@ -85,7 +61,7 @@ class EpisodeLauncher:
         RuntimeError
             When the launcher does not answer within ``timeout_s`` [s] or has died.
         """
-        self._requests.send(
+        self._process.send(
             (
                 "run",
                 federation.to_json_text(),
@@ -123,45 +99,23 @@ class EpisodeLauncher:
 
     def quit(self) -> None:
         """Stop the launcher (and any federation it still runs)."""
-        self._finalizer()
+        self._process.quit()
 
     def _receive(self, timeout_s: float) -> str | EpisodeEnd | None:
-        try:
-            if not self._replies.poll(timeout_s):
-                return None
-            kind, *payload = self._replies.recv()
-        except (EOFError, OSError):
-            raise RuntimeError(
-                f"the episode launcher died (exit code {self._process.poll()})"
-            ) from None
+        reply = self._process.receive(timeout_s)
+        if reply is None:
+            return None
+        kind, *payload = reply
         if kind == "started":
             return payload[0]
         exit_codes, message = payload
         return EpisodeEnd(exit_codes, message)
 
 
-def _quit(process: subprocess.Popen, requests: Connection, replies: Connection) -> None:
-    """Ask the launcher to quit; terminate it (SIGTERM stops its federation) if it does not."""
-    if process.poll() is None:
-        with contextlib.suppress(BrokenPipeError, OSError):
-            requests.send(("quit",))
-        try:
-            process.wait(QUIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(QUIT_TIMEOUT_S)
-    requests.close()
-    replies.close()
-
-
 def serve(requests: Connection, replies: Connection) -> None:
     """The launcher's main loop: run each requested federation, report its start and end."""
     while True:
-        try:
-            request = requests.recv()
-        except (EOFError, OSError):
-            return
+        request = next_request(requests)
         if request[0] != "run":
             return
         _, federation_text, source_path, base_dir, folder_path, run_by_caller = request
@@ -178,6 +132,4 @@ def serve(requests: Connection, replies: Connection) -> None:
 
 
 if __name__ == "__main__":
-    serve(
-        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
-    )
+    serve(*helper_connections(sys.argv))

@@ -3,10 +3,12 @@
 An episode is one run of the federation. The scenario is built with the learned households
 taken out of the built-in ems (``ems.external``, as `tefed check-federate` does), each with a
 federate entry of its own; `tefed.run.runner` starts the broker and every other federate as
-processes on a broker port of the episode's own, and this process runs the learned households'
-entries itself: each is a `tefed.rl.learner_household.LearnerHousehold` driven by tefed's HELICS
-runtime in a thread. A learned household also subscribes to its service voltage and the
-market's traded energy and mean trade price, beside the contract's price forecasts.
+processes on a broker port of the episode's own (in the environment's launcher process,
+`tefed.rl.episode_launcher`), and the learned households' entries run in its learner host
+process (`tefed.rl.learner_host`), each a `tefed.rl.learner_household.LearnerHousehold` driven
+by tefed's HELICS runtime; the learner's own process runs no HELICS and forks nothing. A
+learned household also subscribes to its service voltage and the market's traded energy and
+mean trade price, beside the contract's price forecasts.
 
 Nothing waits forever: a decision that does not come within ``step_timeout_s``, or a federation
 that ended (a federate failed, a stall watchdog fired, the wall-clock limit passed), ends the
@@ -16,8 +18,6 @@ the learned households raise a HELICS global error, which stops every federate a
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from pathlib import Path
 
@@ -25,14 +25,13 @@ from tefed.build.builder import build_federation
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import FederationFile
-from tefed.contract.logic import FederateContext
 from tefed.contract.run_folder import RunFolder
 from tefed.rl.actions import HouseholdAction
 from tefed.rl.episode_launcher import EpisodeEnd, EpisodeLauncher
-from tefed.rl.learner_household import Decision, DecisionChannel, LearnerHousehold
+from tefed.rl.learner_host import LearnerHost
+from tefed.rl.learner_household import Decision
 from tefed.rl.options import EnvOptions
 from tefed.run.runner import new_run_folder
-from tefed.runtime.helics_runtime import HelicsRuntime, attach_log_file, close_helics_library
 from tefed.scenario.model import ExternalHousehold, Scenario
 
 #: The ``exec`` of a learned household's entry: the learner's process runs it, nobody starts it.
@@ -41,10 +40,6 @@ LEARNER_EXEC = "tefed-rl-learner"
 POLL_S = 0.05
 #: How long stopping an episode waits for the federation's processes to end [s].
 STOP_TIMEOUT_S = 60.0
-#: How long stopping an episode then waits for the learned households' threads to end [s].
-LEARNER_EXIT_GRACE_S = 5.0
-
-log = logging.getLogger("tefed.rl")
 
 
 class FederationError(RuntimeError):
@@ -88,14 +83,11 @@ class LiveFederation:
         self._built: dict[int, FederationFile] = {}
         self.households = self._learned(households)
         self._seed = scenario.seed
-        self._channels: dict[str, DecisionChannel] = {}
-        self._threads: list[threading.Thread] = []
-        #: Threads of earlier episodes still waiting in HELICS.
-        self._lingering: list[threading.Thread] = []
         self._launcher: EpisodeLauncher | None = None
+        self._host: LearnerHost | None = None
+        self._episode = 0
         self._end: EpisodeEnd | None = None
         self._finished = True
-        self._log_handler: logging.Handler | None = None
         #: The run folder of the current (or last) episode.
         self.run_folder: RunFolder | None = None
 
@@ -184,13 +176,11 @@ class LiveFederation:
         if not self.options.write_report:
             # Claimed here, so that no federate writes a report of this episode.
             folder.claim_report()
-        self._log_handler = attach_log_file(folder.file("logs/learners.log"))
-        self._channels = {name: DecisionChannel() for name in self.entry_names}
-        self._threads = []
+        if self._launcher is None:
+            self._launcher, self._host = EpisodeLauncher(), LearnerHost()
+        self._episode += 1
         self._end = None
         self._finished = False
-        if self._launcher is None:
-            self._launcher = EpisodeLauncher()
         started = self._launcher.launch(
             federation,
             self._federation_path(self._seed),
@@ -200,18 +190,11 @@ class LiveFederation:
             self.options.step_timeout_s,
         )
         if isinstance(started, EpisodeEnd):
-            self._end = started
-            self.stop()
+            self._end, self._finished = started, True
             raise FederationError(f"the federation of the episode did not start: {started.message}")
-        for name in self.entry_names:
-            context = FederateContext(
-                name=name, federation=started, entry=started.entry(name), base_dir=self._base_dir
-            )
-            logic = LearnerHousehold(self.options, self._channels[name])
-            runtime = HelicsRuntime(context, logic, shares_process=True)
-            thread = threading.Thread(target=runtime.run, name=f"tefed-rl-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._host.join(
+            self._episode, started, self._base_dir, folder, self.entry_names, self.options
+        )
         return self._decisions()
 
     def step(self, actions: dict[str, HouseholdAction]) -> dict[str, Decision]:
@@ -235,42 +218,26 @@ class LiveFederation:
         if missing:
             raise RuntimeError(f"no action for households {missing}")
         for household, name in zip(self.households, self.entry_names, strict=True):
-            self._channels[name].act(actions[household])
+            self._host.act(self._episode, name, actions[household])
         return self._decisions()
 
     def stop(self) -> None:
         """End the running episode (stopping the federation if it has not reached its end) and
         wait for its processes; nothing when none runs."""
-        if not self._finished:
-            for channel in self._channels.values():
-                channel.close()
-            self._finished = True
+        if self._host is not None:
+            # Also after the final decisions: the host then lets go of the households.
+            self._host.close(self._episode)
+        self._finished = True
         if self._launcher is not None and self._launcher.running:
             self._end = self._launcher.end(STOP_TIMEOUT_S)
-        # The federation has ended. A learned household still waiting in HELICS (its broker
-        # was stopped after another federate failed) gives up on its own, later; its thread
-        # is a daemon and holds nothing the next episode needs.
-        deadline = time.monotonic() + LEARNER_EXIT_GRACE_S
-        for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        self._lingering = [
-            thread for thread in self._lingering + self._threads if thread.is_alive()
-        ]
-        self._threads = []
-        if self._log_handler is not None:
-            logging.getLogger("tefed").removeHandler(self._log_handler)
-            self._log_handler.close()
-            self._log_handler = None
 
     def close(self) -> None:
-        """Stop the running episode, the launcher process and this process's HELICS library."""
+        """Stop the running episode and the environment's helper processes."""
         self.stop()
         if self._launcher is not None:
             self._launcher.quit()
-            self._launcher = None
-        if not any(thread.is_alive() for thread in self._lingering):
-            # Not under a federate that is still running (HELICS would pull its core away).
-            close_helics_library()
+            self._host.quit()
+            self._launcher = self._host = None
 
     @property
     def episode_end(self) -> EpisodeEnd | None:
@@ -281,17 +248,19 @@ class LiveFederation:
 
     def _decisions(self) -> dict[str, Decision]:
         """The next decision of every learned household, watching the federation meanwhile."""
+        names = dict(zip(self.entry_names, self.households, strict=True))
         decisions: dict[str, Decision] = {}
+        left: set[str] = set()
         started = time.monotonic()
-        while len(decisions) < len(self.households):
-            for household, name in zip(self.households, self.entry_names, strict=True):
-                if household not in decisions:
-                    decision = self._channels[name].next_decision(POLL_S)
-                    if decision is not None:
-                        decisions[household] = decision
-            if len(decisions) == len(self.households):
-                break
-            problem = self._problem(time.monotonic() - started)
+        while len(decisions) < len(names):
+            reply = self._host.receive(POLL_S)
+            if reply is not None and reply[1] == self._episode:
+                if reply[0] == "decision":
+                    decisions[names[reply[2]]] = reply[3]
+                else:
+                    left.add(reply[2])
+                continue
+            problem = self._problem(time.monotonic() - started, left)
             if problem:
                 self.stop()
                 raise FederationError(problem)
@@ -299,19 +268,18 @@ class LiveFederation:
             self._finished = True
         return decisions
 
-    def _problem(self, waited_s: float) -> str:
+    def _problem(self, waited_s: float, left: set[str]) -> str:
         """Why the decisions will not come, or '' while they still may."""
-        end = self._launcher.end(0.0) if self._launcher is not None else None
-        self._end = end or self._end
+        self._end = self._end or self._launcher.end(0.0)
+        if self._end is None and left:
+            # A learned household left the federation; the runner's outcome names why.
+            self._end = self._launcher.end(STOP_TIMEOUT_S)
         if self._end is not None:
             return (
                 f"the federation of the episode ended before the next decision: {self._end.message}"
             )
-        if not any(thread.is_alive() for thread in self._threads):
-            # The learned households left the federation; the runner's outcome names why.
-            self._end = self._launcher.end(STOP_TIMEOUT_S)
-            reason = self._end.message if self._end is not None else "no outcome from the runner"
-            return f"the learned households left the federation: {reason}"
+        if left:
+            return f"the learned households {sorted(left)} left the federation"
         if waited_s > self.options.step_timeout_s:
             return (
                 f"no decision within step_timeout_s={self.options.step_timeout_s:g} s; the "
