@@ -20,6 +20,7 @@ from benchmarks import (
     ems_optimizing,
     ems_step,
     grid_step,
+    learning_env,
     market_clearing,
     market_topologies,
     sweep_overhead,
@@ -35,6 +36,7 @@ BENCHMARKS = (
     ems_step,
     ems_optimizing,
     sweep_overhead,
+    learning_env,
 )
 
 

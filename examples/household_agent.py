@@ -135,6 +135,8 @@ class HouseholdAgent:
         self.step_s, self.interval_s = time["grid_step_s"], time["market_interval_s"]
         self.gate_closure_s, self.duration_s = time["gate_closure_s"], time["duration_s"]
         self.offset_s = float(block["offset"])
+        # HELICS seconds per simulated second: below 1 only in real-time mode.
+        self.time_scale = float(time.get("helics_time_scale", 1.0))
         start = datetime.fromisoformat(time["start"])
         self.start_hour = start.hour + start.minute / 60 + start.second / 3600
         endpoint_name = block["endpoints"][0]["name"]
@@ -173,7 +175,7 @@ class HouseholdAgent:
         h.helicsFederateSetTag(self.federate, "tefed_startup", "ready")
         h.helicsFederateEnterExecutingMode(self.federate)
         for time_s in [*range(0, self.duration_s, self.step_s), self.duration_s]:
-            wanted = time_s + self.offset_s
+            wanted = time_s * self.time_scale + self.offset_s
             granted = h.helicsFederateRequestTime(self.federate, wanted)
             if abs(granted - wanted) > 1e-9:
                 raise RuntimeError(f"granted t={granted} s, requested t={wanted} s")

@@ -604,7 +604,27 @@ def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any
         "versions": versions,
         "git_sha": _git_sha(Path(__file__).resolve().parent),
         "federates": timing,
+        **_realtime_summary(federation, timing),
         "report_written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _realtime_summary(
+    federation: FederationFile, timing: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """In real-time mode, ``{"realtime": ...}``: the speed [simulated s per wall s] and the
+    largest lag and lead of any federate's grant against the wall clock [s]; else nothing."""
+    scale = federation.tefed.time.helics_time_scale
+    if scale is None:
+        return {}
+    lags = [record.get("realtime_lag_max_s", 0.0) for record in timing.values()]
+    leads = [record.get("realtime_lead_max_s", 0.0) for record in timing.values()]
+    return {
+        "realtime": {
+            "speed": 1.0 / scale,
+            "lag_max_s": max(lags, default=None),
+            "lead_max_s": max(leads, default=None),
+        }
     }
 
 

@@ -170,7 +170,16 @@ def build_federation(
             "format_version": FORMAT_VERSION,
             "scenario": scenario.name,
             "seed": scenario.seed,
-            "time": {**time.model_dump(), "phase_offsets_s": dict(DEFAULT_PHASE_OFFSETS_S)},
+            "time": {
+                **time.model_dump(),
+                "phase_offsets_s": dict(DEFAULT_PHASE_OFFSETS_S),
+                # Written only in real-time mode: other files keep the shape they had.
+                **(
+                    {"helics_time_scale": _helics_time_scale(scenario)}
+                    if scenario.run.realtime
+                    else {}
+                ),
+            },
             "site": scenario.site.model_dump(),
             "households": {column: households[column].tolist() for column in households.columns},
             "results": {"root": _results_root(scenario, scenario_dir, base_dir)},
@@ -279,7 +288,7 @@ def _pv_model_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> 
 def _helics_block(
     name: str, role: str, interfaces: dict[str, Any], scenario: Scenario, port: int
 ) -> dict[str, Any]:
-    return {
+    block = {
         "name": name,
         "core_type": CORE_TYPE,
         # A string, not a JSON number: with pandas (pyarrow) loaded before HELICS in the same
@@ -294,3 +303,19 @@ def _helics_block(
         "log_level": HELICS_LOG_LEVEL,
         **interfaces,
     }
+    if scenario.run.realtime:
+        # HELICS grants no time before the wall clock reaches it (less rt_lead). A federate
+        # that falls behind is waited for, never forced on (rt_lag: the run's whole limit),
+        # so results are those of a run without pacing; its lag is measured and reported.
+        scale = _helics_time_scale(scenario)
+        block["period"] *= scale
+        block["offset"] *= scale
+        block["realtime"] = True
+        block["rt_lead"] = scenario.run.realtime_lead_s
+        block["rt_lag"] = scenario.run.wall_clock_limit_s
+    return block
+
+
+def _helics_time_scale(scenario: Scenario) -> float:
+    """HELICS seconds per simulated second: ``1 / realtime_speed`` in real-time mode, else 1."""
+    return 1.0 / scenario.run.realtime_speed if scenario.run.realtime else 1.0

@@ -77,6 +77,8 @@ class TimeSection(_Strict):
     market_interval_s: int = Field(gt=0)
     gate_closure_s: int = Field(gt=0)
     phase_offsets_s: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PHASE_OFFSETS_S))
+    #: HELICS seconds per simulated second in real-time mode (see ``TimeGrid``); absent: 1.
+    helics_time_scale: float | None = Field(None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> TimeSection:
@@ -92,6 +94,7 @@ class TimeSection(_Strict):
             market_interval_s=self.market_interval_s,
             gate_closure_s=self.gate_closure_s,
             phase_offsets_s=dict(self.phase_offsets_s),
+            helics_time_scale=self.helics_time_scale or 1.0,
         )
 
 

@@ -61,6 +61,9 @@ class TimeGrid:
         one market interval (orders for ``k`` are placed during ``k − 1``).
     phase_offsets_s : dict of str to float
         HELICS time offset of each role within a grid instant [s].
+    helics_time_scale : float
+        HELICS seconds per simulated second [-]: 1, or ``1 / speed`` in real-time mode, where
+        HELICS paces its time to the wall clock (``run.realtime_speed``).
     """
 
     start: datetime
@@ -69,6 +72,7 @@ class TimeGrid:
     market_interval_s: int
     gate_closure_s: int
     phase_offsets_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PHASE_OFFSETS_S))
+    helics_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         problems = self.consistency_problems()
@@ -177,8 +181,17 @@ class TimeGrid:
         return (time_s + self.grid_step_s) // self.market_interval_s - 1
 
     def helics_time(self, time_s: float, role: str) -> float:
-        """HELICS time of grid instant ``time_s`` for a federate of ``role`` [s]."""
-        return float(time_s) + self.phase_offsets_s[role]
+        """HELICS time of grid instant ``time_s`` for a federate of ``role`` [s].
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> grid = TimeGrid(datetime(2022, 6, 21, tzinfo=timezone.utc), 3600, 60, 900, 60,
+        ...                 helics_time_scale=1 / 60)
+        >>> round(grid.helics_time(120, "grid") * 60, 9)
+        120.002
+        """
+        return (float(time_s) + self.phase_offsets_s[role]) * self.helics_time_scale
 
     def calendar(self, time_s: np.ndarray | int) -> pd.DatetimeIndex:
         """Calendar timestamps (time-zone aware) of simulated times [s]."""

@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -284,6 +285,8 @@ def run_federation(
     show_progress: bool = True,
     source_path: Path | None = None,
     part: HostPart | None = None,
+    run_by_caller: Collection[str] = (),
+    on_started: Callable[[FederationFile], None] | None = None,
 ) -> RunOutcome:
     """Run a whole federation (or this host's part of it) as processes and wait for it to end.
 
@@ -302,6 +305,12 @@ def run_federation(
     part : HostPart, optional
         The federates this host runs of a federation spread over several hosts
         (`tefed.run.multi_host`); default: all of them, with a broker of the run's own.
+    run_by_caller : collection of str
+        Names of entries whose federates the caller runs itself (`tefed.rl`'s learners): they
+        are resolved into the run's file like the others but not started here.
+    on_started : callable, optional
+        Called with the run's resolved federation once every process is started (the caller
+        then joins its own federates; called from the thread that runs this function).
     """
     base_dir = base_dir.resolve()
     folder = run_folder or new_run_folder(federation, base_dir)
@@ -327,11 +336,14 @@ def run_federation(
             _require_free_ports(part)
         fork = _fork_builtin_federates(resolved)
         for entry in entries_to_start(resolved, part):
-            processes.append(_start(entry, folder, fork))
+            if entry.name not in run_by_caller:
+                processes.append(_start(entry, folder, fork))
         # Reader threads start only once every federate is forked: a fork copies no thread.
         for process in processes:
             process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
             process.reader.start()
+        if on_started is not None:
+            on_started(resolved)
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
     except _StartError as error:
         outcome = RunOutcome(

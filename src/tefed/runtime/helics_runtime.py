@@ -75,11 +75,18 @@ class TimingRecord:
     step_busy_s: list[float] = field(default_factory=list)
     #: Wall-clock time at which the federation granted executing mode [s since the epoch].
     executing_since_unix_s: float | None = None
+    #: Real-time mode: how each grant came against the wall clock, as wall time since entering
+    #: executing mode minus the granted HELICS time [s] (positive: behind the clock).
+    realtime_deviations_s: list[float] | None = None
+    #: Real-time mode: wall time from entering executing mode to the last grant [s].
+    realtime_paced_wall_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        """Summary for ``timing/<federate>.json``."""
+        """Summary for ``timing/<federate>.json``; in real-time mode also the largest lag and
+        lead of a grant against the wall clock and the wall time of the paced part (entering
+        executing mode to the last grant) [s]."""
         step_times = np.asarray(self.step_busy_s) if self.step_busy_s else np.zeros(1)
-        return {
+        record = {
             "busy_s": round(self.busy_s, 6),
             "waiting_s": round(self.waiting_s, 6),
             "steps": self.steps,
@@ -87,6 +94,12 @@ class TimingRecord:
             "step_busy_max_s": float(step_times.max()),
             "executing_since_unix_s": self.executing_since_unix_s,
         }
+        if self.realtime_deviations_s:
+            deviations = np.asarray(self.realtime_deviations_s)
+            record["realtime_lag_max_s"] = round(float(max(deviations.max(), 0.0)), 6)
+            record["realtime_lead_max_s"] = round(float(max(-deviations.min(), 0.0)), 6)
+            record["realtime_paced_wall_s"] = round(self.realtime_paced_wall_s, 6)
+        return record
 
 
 class ProgressReport:
@@ -176,6 +189,11 @@ class HelicsRuntime:
         The federate's logic object (not yet initialized).
     on_run_folder : callable, optional
         Called with the run folder as soon as it is known (after entering executing mode).
+    shares_process : bool
+        True for one of several federates run in threads of one process (as `tefed.rl` runs
+        its learners): it neither closes the HELICS library when it is freed (the process
+        calls `close_helics_library` once all of them are) nor prints progress lines for a
+        supervisor.
     """
 
     def __init__(
@@ -183,10 +201,12 @@ class HelicsRuntime:
         context: FederateContext,
         logic: FederateLogic,
         on_run_folder: Callable[[RunFolder], None] | None = None,
+        shares_process: bool = False,
     ):
         self.context = context
         self.logic = logic
         self._on_run_folder = on_run_folder
+        self._shares_process = shares_process
         self.timing = TimingRecord()
         self._federate: Any = None
         self._watchdog: StallWatchdog
@@ -194,6 +214,8 @@ class HelicsRuntime:
         self._publications: dict[str, _Publication] = {}
         self._endpoints: dict[str, Any] = {}
         self._current_time_s: float = 0.0
+        self._executing_since = 0.0
+        self._helics_time_scale = context.federation.tefed.time.helics_time_scale or 1.0
         self._run_folder: RunFolder | None = None
         self._claim: BrokerClaim | None = None
 
@@ -266,6 +288,9 @@ class HelicsRuntime:
                 lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
             )
             self.timing.executing_since_unix_s = time.time()
+            self._executing_since = time.monotonic()
+            if (self.context.entry.helics or {}).get("realtime"):
+                self.timing.realtime_deviations_s = []
             stage = "time loop"
             self._time_loop()
             # Leave the federation before writing results, so that no other federate waits
@@ -306,7 +331,12 @@ class HelicsRuntime:
                     lambda target=target: h.helicsFederateRequestTime(self._federate, target),
                     target,
                 )
-            if abs(granted - target) > 1e-9:
+                if self.timing.realtime_deviations_s is not None:
+                    paced_s = time.monotonic() - self._executing_since
+                    self.timing.realtime_deviations_s.append(paced_s - granted)
+                    self.timing.realtime_paced_wall_s = paced_s
+            # HELICS keeps whole nanoseconds: a scaled time (real-time mode) comes back rounded.
+            if abs(granted - target) > 2e-9:
                 raise RuntimeError(
                     f"HELICS granted t={granted!r} s but t={target!r} s was requested; "
                     "check 'period', 'offset' and 'uninterruptible' in the helics block"
@@ -333,6 +363,8 @@ class HelicsRuntime:
         self._report_progress(grid.duration_s)
 
     def _report_progress(self, covered_s: int) -> None:
+        if self._shares_process:
+            return
         duration_s = self.context.time_grid.duration_s
         print(f"{PROGRESS_PREFIX} {self.context.name} {covered_s} {duration_s}", flush=True)
 
@@ -358,7 +390,8 @@ class HelicsRuntime:
                 log.debug("disconnect: %s", error)
             h.helicsFederateFree(self._federate)
             self._federate = None
-        h.helicsCloseLibrary()
+        if not self._shares_process:
+            close_helics_library()
 
     # --- errors -------------------------------------------------------------------------------
 
@@ -445,7 +478,8 @@ class HelicsRuntime:
             while h.helicsEndpointHasMessage(endpoint):
                 raw = h.helicsEndpointGetMessage(endpoint)
                 source = message_source(raw)
-                sent_s = h.helicsMessageGetTime(raw)
+                # Simulated time (HELICS time is scaled in real-time mode).
+                sent_s = h.helicsMessageGetTime(raw) / self._helics_time_scale
                 message = Message(source, name, message_text(raw), sent_s)
                 received.append((sent_s, source, len(received), message))
         received.sort(key=lambda item: item[:3])
@@ -491,6 +525,15 @@ class HelicsRuntime:
     def run_folder(self) -> RunFolder | None:
         """The run folder, once the federation has entered executing mode."""
         return self._run_folder
+
+
+def close_helics_library() -> None:
+    """Close the HELICS library of this process: its cores' threads and ZeroMQ context end.
+
+    A federate program's last act; a process that runs several federates in threads calls it
+    once, after all of them are freed.
+    """
+    h.helicsCloseLibrary()
 
 
 def _kind(helics_type: str | None) -> str:

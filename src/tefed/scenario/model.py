@@ -208,6 +208,25 @@ class RunSpec(ScenarioSection):
         description="federates report progress every this much simulated time [s]",
     )
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
+    realtime: bool = Field(
+        False,
+        description="pace the federation to the wall clock through HELICS's real-time mode "
+        "(hardware in the loop, live agents); the summary reports each federate's lag and lead",
+    )
+    realtime_speed: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="real-time mode: simulated seconds per wall-clock second (60: a simulated "
+        "hour takes a minute) [-]",
+    )
+    realtime_lead_s: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="real-time mode: how far ahead of the wall clock a federate may be granted "
+        "a time (HELICS rt_lead) [s]",
+    )
 
     @field_validator("results_root")
     @classmethod

@@ -29,6 +29,7 @@ import pandas as pd
 from tefed.contract.errors import InputError
 from tefed.contract.role_configs import PvModelConfig
 from tefed.contract.time_grid import TimeGrid
+from tefed.domain.ems.devices.battery import BatteryParameters, initial_soc_kwh
 from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_state
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
 from tefed.domain.ems.devices.load import synthetic_load_profiles
@@ -237,3 +238,36 @@ def _ev_kw(
             shortfall_kwh += outcome.shortfall_kwh
         state = outcome.state
     return ev_kw, shortfall_kwh
+
+
+def household_batteries(rows: pd.DataFrame) -> tuple[BatteryParameters, np.ndarray]:
+    """The batteries of the households ``rows`` and their stored energy at the start [kWh].
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows of the household table (its ``battery_*`` columns), in the order wanted.
+
+    Returns
+    -------
+    tuple of BatteryParameters and numpy.ndarray
+        The ratings, and the initial stored energy of each household [kWh].
+
+    Raises
+    ------
+    InputError
+        When a battery's ratings are inconsistent (naming the household).
+    """
+    try:
+        battery = BatteryParameters.from_round_trip(
+            capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
+            power_kw=rows["battery_power_kw"].to_numpy(float),
+            round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
+            soc_min=rows["battery_soc_min"].to_numpy(float),
+            soc_max=rows["battery_soc_max"].to_numpy(float),
+            self_discharge_per_h=rows["battery_self_discharge_per_h"].to_numpy(float),
+            household_ids=list(rows["household_id"]),
+        )
+        return battery, initial_soc_kwh(rows["battery_soc_initial"].to_numpy(float), battery)
+    except ValueError as error:
+        raise InputError("household table", [str(error)]) from None

@@ -41,7 +41,6 @@ from tefed.contract.role_configs import EmsConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
-from tefed.domain.ems.devices.battery import BatteryParameters, initial_soc_kwh
 from tefed.domain.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
 from tefed.domain.ems.order_forms import ORDER_KIND, curve_messages, order_messages
 from tefed.domain.ems.strategies.simple_trader import NO_ORDER
@@ -54,7 +53,7 @@ from tefed.domain.ems.strategy_groups import (
 )
 from tefed.domain.persistent_solver import PersistentSolver
 from tefed.domain.prices.interval_prices import IntervalPrices
-from tefed.federates.ems.household_profiles import household_profiles
+from tefed.federates.ems.household_profiles import household_batteries, household_profiles
 
 log = logging.getLogger("tefed.ems")
 
@@ -138,21 +137,7 @@ class EmsFederate(FederateLogic):
             profiles.pv_kw[:n_steps],
             profiles.ev_kw[:n_steps],
         )
-        try:
-            self._battery = BatteryParameters.from_round_trip(
-                capacity_kwh=rows["battery_capacity_kwh"].to_numpy(float),
-                power_kw=rows["battery_power_kw"].to_numpy(float),
-                round_trip_efficiency=rows["battery_round_trip_efficiency"].to_numpy(float),
-                soc_min=rows["battery_soc_min"].to_numpy(float),
-                soc_max=rows["battery_soc_max"].to_numpy(float),
-                self_discharge_per_h=rows["battery_self_discharge_per_h"].to_numpy(float),
-                household_ids=hosted,
-            )
-            initial_soc = initial_soc_kwh(
-                rows["battery_soc_initial"].to_numpy(float), self._battery
-            )
-        except ValueError as error:
-            raise InputError("household table", [str(error)]) from None
+        self._battery, initial_soc = household_batteries(rows)
         self._soc_kwh = initial_soc.copy()
         self._baseline_soc_kwh = initial_soc.copy()
         self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)

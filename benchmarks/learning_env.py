@@ -1,0 +1,97 @@
+"""Speed of the learning environment: resets and steps over a live 12-household federation.
+
+`tefed.rl.environments.HouseholdEnv` on the default scenario (twelve households; the learner
+steers the first trading one, the other eleven trade as usual), cut to ``DURATION_S`` from
+11:00, one decision per market interval (15 minutes: fifteen grid steps of the federation per
+environment step). After one untimed reset (the first also starts the environment's launcher
+process), each of ``EPISODES`` episodes is timed in two parts: the reset (starting a
+fresh federation on its own broker port, to its first decision) and the steps to the end of the
+run with a random continuous action (the federation stepping, the learner's household
+dispatching its battery, the market clearing and settling it). ``TEFED_BENCH_RL_EPISODES`` sets
+another number of episodes (e.g. 1, to check that the benchmark works).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tefed.rl.environments import HouseholdEnv
+from tefed.scenario.model import load_scenario
+
+NAME = "learning_env"
+#: Episodes timed [-], and the environment variable with another number.
+EPISODES = 3
+EPISODES_ENV = "TEFED_BENCH_RL_EPISODES"
+#: Simulated time of each episode [s] (16 market intervals).
+DURATION_S = 4 * 3600
+#: Targets of issue 18: environment steps (market intervals) per second, and reset time [s].
+STEPS_PER_S_LIMIT = 100.0
+RESET_LIMIT_S = 2.0
+PROJECT = Path(__file__).resolve().parent.parent
+SCENARIO = PROJECT / "scenarios" / "default.yaml"
+
+
+def run(output: Path) -> dict:
+    """Median reset time and environment steps per second against their targets."""
+    episodes = int(os.environ.get(EPISODES_ENV) or EPISODES)
+    resets_s, steps_per_s, steps = [], [], 0
+    with tempfile.TemporaryDirectory() as scratch:
+        scenario, _ = load_scenario(
+            SCENARIO,
+            {
+                "time.start": "2022-06-21T11:00:00",
+                "time.duration_s": DURATION_S,
+                "run.results_root": scratch,
+            },
+        )
+        env = HouseholdEnv(scenario, base_dir=PROJECT)
+        env.action_space.seed(0)
+        try:
+            # Untimed: the first reset also starts the environment's launcher process.
+            env.reset(seed=scenario.seed)
+            for _ in range(episodes):
+                started = time.monotonic()
+                env.reset(seed=scenario.seed)
+                stepping = time.monotonic()
+                resets_s.append(stepping - started)
+                steps, terminated = 0, False
+                while not terminated:
+                    _, _, terminated, _, _ = env.step(env.action_space.sample())
+                    steps += 1
+                steps_per_s.append(steps / (time.monotonic() - stepping))
+        finally:
+            env.close()
+    reset_s = statistics.median(resets_s)
+    rate = statistics.median(steps_per_s)
+    households = sum(group.count for group in scenario.households)
+    return {
+        "episodes": episodes,
+        "households": households,
+        "simulated_s_per_episode": DURATION_S,
+        "steps_per_episode": steps,
+        "reset_s": resets_s,
+        "steps_per_s": steps_per_s,
+        "targets": [
+            {
+                "name": f"environment steps per second, one market interval per step, "
+                f"{households} households (median of {episodes} episodes)",
+                "measured": rate,
+                "unit": "1/s",
+                "comparison": ">=",
+                "limit": STEPS_PER_S_LIMIT,
+                "met": rate >= STEPS_PER_S_LIMIT,
+            },
+            {
+                "name": f"reset to the first decision (median of {episodes})",
+                "measured": reset_s,
+                "unit": "s",
+                "comparison": "<=",
+                "limit": RESET_LIMIT_S,
+                "met": reset_s <= RESET_LIMIT_S,
+            },
+        ],
+    }
