@@ -13,7 +13,7 @@ from tefed.build.builder import build_federation
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
 from tefed.federates.builtin import builtin_logic
-from tefed.run.runner import free_port
+from tefed.run.ports import free_port
 from tefed.runtime.lockstep import run_lockstep
 from tefed.scenario.model import load_scenario
 

@@ -14,7 +14,7 @@ from federations import (
 )
 
 from tefed.contract.run_folder import RunFolder
-from tefed.run.runner import START_METHOD_ENV
+from tefed.run.processes import START_METHOD_ENV
 
 pytestmark = pytest.mark.federation
 

@@ -19,7 +19,7 @@ import yaml
 from distributed import Client
 from federations import DEFAULT_SCENARIO
 
-from tefed.run.runner import free_port
+from tefed.run.ports import free_port
 
 pytestmark = pytest.mark.federation
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from tefed.run.runner import STARTING, _Process, _Progress, simulated_progress_s
+from tefed.run.processes import FederateProcess
+from tefed.run.progress import STARTING, RunProgress, simulated_progress_s
 from tefed.runtime.helics_runtime import ProgressReport
 
 
 def rendered(duration_s: float, updates: list[float]) -> str:
     console = Console(file=io.StringIO(), width=120, record=True)
-    with _Progress(duration_s, enabled=True, console=console) as progress:
+    with RunProgress(duration_s, enabled=True, console=console) as progress:
         for simulated_s in updates:
             progress.update(simulated_s)
     return console.export_text()
@@ -29,8 +30,8 @@ def test_the_display_says_starting_federates_until_the_first_simulated_time():
     assert "simulated time" in after and "3,600 / 7,200 s" in after
 
 
-def process(name: str, progress_s: float | None, builtin: bool = True) -> _Process:
-    return _Process(name, popen=None, log_path=Path(f"{name}.log"), builtin=builtin,
+def process(name: str, progress_s: float | None, builtin: bool = True) -> FederateProcess:
+    return FederateProcess(name, popen=None, log_path=Path(f"{name}.log"), builtin=builtin,
                     progress_s=progress_s)  # fmt: skip
 
 
@@ -55,7 +56,7 @@ def test_a_federate_stepping_off_the_hour_reports_every_hour():
 def test_the_end_of_simulated_time_is_shown_as_writing_results_until_the_run_ends():
     assert "writing results" in rendered(7200, [7200])
     console = Console(file=io.StringIO(), width=120, record=True)
-    with _Progress(7200, enabled=True, console=console) as progress:
+    with RunProgress(7200, enabled=True, console=console) as progress:
         progress.update(7200)
         progress.finish()
     final = console.export_text()

@@ -40,7 +40,9 @@ from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, Ste
 from tefed.contract.run_folder import RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.reporting.report import write_report
-from tefed.run.runner import RunOutcome, _Progress, free_port, new_run_folder, resolve_for_run
+from tefed.run.ports import free_port
+from tefed.run.progress import RunProgress
+from tefed.run.runner import RunOutcome, new_run_folder, resolve_for_run
 from tefed.runtime.lockstep import run_lockstep
 
 log = logging.getLogger("tefed.lockstep_run")
@@ -148,7 +150,7 @@ def _run(
     duration_s = federation.tefed.time.duration_s
     limit_s = federation.tefed.runtime.wall_clock_limit_s
     step_busy_s: dict[str, list[float]] = {}
-    progress = _Progress(duration_s, enabled=show_progress)
+    progress = RunProgress(duration_s, enabled=show_progress)
     last_update = started
 
     def on_step(name: str, time_s: int, busy_s: float) -> None:

@@ -23,10 +23,7 @@ share of a federation over several hosts, and a failure here ends the federation
 from __future__ import annotations
 
 import contextlib
-import gc
-import multiprocessing
 import os
-import random
 import secrets
 import shlex
 import shutil
@@ -36,21 +33,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import setproctitle
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from tefed.build.market_network import NETWORK_FILE_KEY, network_file_path
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
@@ -63,25 +49,28 @@ from tefed.contract.federation_file import (
 )
 from tefed.contract.host_failure import HostFailure
 from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_PARTIAL, RunFolder
-from tefed.federates.builtin import builtin_logic
-from tefed.federates.program import write_report_if_last
 from tefed.run.multi_host import HostPart, entries_to_start, finish_host_part, for_host
+from tefed.run.ports import free_port, port_is_free
+from tefed.run.processes import (
+    FederateProcess,
+    StartError,
+    fork_builtin_federates,
+    pump_output,
+    start_process,
+)
+from tefed.run.progress import RunProgress, simulated_progress_s
 from tefed.runtime.federation_stop import STOP_TIMEOUT_S, stop_federation
 from tefed.runtime.helics_runtime import (
     EXIT_FAILED,
     EXIT_STOPPED_BY_OTHER,
     HELICS_PROGRAMS_DIR,
-    PROGRESS_PREFIX,
 )
-from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
 from tefed.runtime.stall_watchdog import EXIT_STALL
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
 #: How long after the run's wall-clock limit the broker of a ``tefed run`` ends the run itself [s].
 BROKER_LIMIT_GRACE_S = 30.0
-#: Log lines kept per process for the failure report.
-TAIL_LINES = 15
 
 
 @dataclass
@@ -95,24 +84,6 @@ class RunOutcome:
     input_error: bool = False
     exit_codes: dict[str, int] = field(default_factory=dict)
     wall_time_s: float = 0.0
-
-
-#: Environment variable choosing how ``tefed run`` starts built-in federates: ``fork`` (default
-#: on POSIX) or ``exec`` (a new interpreter per federate, as ``helics run`` does).
-START_METHOD_ENV = "TEFED_START"
-
-
-@dataclass
-class _Process:
-    name: str
-    popen: subprocess.Popen | _ForkedFederate
-    log_path: Path
-    #: Whether it is tefed's own program, which reports its progress.
-    builtin: bool = False
-    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-    #: Simulated time it has covered [s]; None before its first step.
-    progress_s: float | None = None
-    reader: threading.Thread | None = None
 
 
 def new_run_folder(federation: FederationFile, base_dir: Path) -> RunFolder:
@@ -237,47 +208,6 @@ def _broker_command(
     )
 
 
-#: Ports a run's HELICS processes may use: below Linux's ephemeral range (32768–60999), from
-#: which the OS picks the source ports of outgoing connections.
-RUN_PORT_RANGE = (20000, 32000)
-#: Ports from the broker's upward that one run may bind: the broker takes its own and the next,
-#: and gives each federate's core (ZeroMQ) a port a little above, without asking the OS.
-PORTS_PER_RUN = 64
-
-
-def free_port() -> int:
-    """A broker port on localhost, with the ``PORTS_PER_RUN`` ports above it free too.
-
-    A port from the OS's ephemeral range can collide with the source port of any outgoing
-    connection opened meanwhile, and HELICS binds its cores' ports above the broker's without
-    checking them first ("Unable to bind zmq pull socket"), so a run's block is taken from
-    ``RUN_PORT_RANGE`` at random and checked whole.
-    """
-    low, high = RUN_PORT_RANGE
-    chooser = random.SystemRandom()
-    for _ in range(200):
-        base = chooser.randrange(low, high - PORTS_PER_RUN)
-        if all(_port_is_free(port) for port in range(base, base + PORTS_PER_RUN)):
-            return base
-    raise RuntimeError(
-        f"no block of {PORTS_PER_RUN} free ports between {low} and {high} on localhost"
-    )
-
-
-def _port_is_free(port: int, reuse_address: bool = False) -> bool:
-    """Whether a listening socket can bind ``port`` on localhost; with ``reuse_address`` as
-    ZeroMQ binds (``SO_REUSEADDR``), which connections of an ended run in TIME_WAIT do not
-    stop."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        if reuse_address:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def run_federation(
     federation: FederationFile,
     base_dir: Path,
@@ -327,25 +257,25 @@ def run_federation(
     limit_s = federation.tefed.runtime.wall_clock_limit_s
     duration_s = federation.tefed.time.duration_s
     started = time.monotonic()
-    processes: list[_Process] = []
+    processes: list[FederateProcess] = []
     # Children run in their own sessions, so a terminal's Ctrl-C or a scheduler's SIGTERM reaches
     # only this process; both end in the same clean-up.
     previous_handler = _interrupt_on_sigterm()
     try:
         if part is not None:
             _require_free_ports(part)
-        fork = _fork_builtin_federates(resolved)
+        fork = fork_builtin_federates(resolved)
         for entry in entries_to_start(resolved, part):
             if entry.name not in run_by_caller:
-                processes.append(_start(entry, folder, fork))
+                processes.append(start_process(entry, folder, fork))
         # Reader threads start only once every federate is forked: a fork copies no thread.
         for process in processes:
-            process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
+            process.reader = threading.Thread(target=pump_output, args=(process,), daemon=True)
             process.reader.start()
         if on_started is not None:
             on_started(resolved)
         outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
-    except _StartError as error:
+    except StartError as error:
         outcome = RunOutcome(
             folder, ok=False, message=str(error), failed_federate=error.name, input_error=True
         )
@@ -372,7 +302,9 @@ def run_federation(
     return outcome
 
 
-def _end_federation_elsewhere(part: HostPart, folder: RunFolder, processes: list[_Process]) -> None:
+def _end_federation_elsewhere(
+    part: HostPart, folder: RunFolder, processes: list[FederateProcess]
+) -> None:
     """When this host's part of a federation failed, end the federation on the other hosts too
     (`tefed.runtime.federation_stop`), naming the federate that failed, unless the failure has
     already gone through HELICS (a federate here was stopped by it, or stopped a stall)."""
@@ -414,183 +346,22 @@ def _interrupt_on_sigterm() -> object | None:
 def _require_free_ports(part: HostPart) -> None:
     """Stop before starting anything when a port this host's part binds is taken."""
     for port, option in part.bound_ports():
-        if not _port_is_free(port, reuse_address=True):
-            raise _StartError(
+        if not port_is_free(port, reuse_address=True):
+            raise StartError(
                 "tefed run",
                 f"{option}: port {port} is in use on this host; choose another {option}",
             )
 
 
-class _StartError(Exception):
-    def __init__(self, name: str, message: str):
-        super().__init__(message)
-        self.name = name
-
-
-def _fork_builtin_federates(federation: FederationFile) -> bool:
-    """Whether built-in federates are forked from this process (after importing their code)."""
-    method = os.environ.get(START_METHOD_ENV, "fork")
-    if method not in ("fork", "exec"):
-        raise _StartError(
-            "tefed run",
-            f"environment variable {START_METHOD_ENV}={method!r}: expected 'fork' or 'exec'",
-        )
-    if method == "exec" or "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    if not any(entry.runs_builtin for entry in federation.federate_entries()):
-        return False
-    builtin_logic()  # imports every role's code here, once, for all forked federates
-    # What this process holds now is never garbage to a child: kept out of the children's
-    # collections, it is neither traversed (time) nor written to (copy-on-write memory).
-    gc.collect()
-    gc.freeze()
-    return True
-
-
-def _start(entry: FederateEntry, folder: RunFolder, fork: bool) -> _Process:
-    environment = dict(os.environ)
-    environment.update(entry.env or {})
-    environment[SUPERVISED_ENV] = "1"
-    environment["PYTHONUNBUFFERED"] = "1"
-    log_path = folder.file(f"logs/{entry.name}.log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    if fork and entry.runs_builtin and entry.tefed is not None:
-        child = _ForkedFederate(
-            entry.tefed.role,
-            entry.name,
-            str(folder.file("federation.json")),
-            entry.directory,
-            environment,
-            title=entry.exec,
-        )
-        return _Process(entry.name, child, log_path, builtin=True)
-    arguments = shlex.split(entry.exec)
-    executable = shutil.which(arguments[0]) or arguments[0]
-    try:
-        popen = subprocess.Popen(
-            [executable, *arguments[1:]],
-            cwd=entry.directory,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            text=True,
-            bufsize=1,
-        )
-    except OSError as error:
-        raise _StartError(
-            entry.name,
-            f"federates[{entry.name}].exec: cannot start {entry.exec!r} in {entry.directory}: "
-            f"{error.strerror or error}; expected a program on the PATH or a path to one",
-        ) from None
-    return _Process(entry.name, popen, log_path, builtin=entry.runs_builtin)
-
-
-class _ForkedFederate:
-    """A built-in federate forked from the runner, seen through the part of ``Popen`` it uses.
-
-    The child starts its own session (so a process-group signal reaches it and whatever it
-    starts), writes its output to a pipe read as ``stdout``, gets the entry's environment and
-    working directory, and runs ``python -m tefed.federates.<role> FILE --name NAME``'s program. Its
-    command line, as ``ps`` shows it, is that ``exec`` line (``title``).
-    """
-
-    def __init__(
-        self,
-        role: str,
-        name: str,
-        federation_path: str,
-        directory: str,
-        environment: dict,
-        title: str,
-    ):
-        read_fd, write_fd = os.pipe()
-        context = multiprocessing.get_context("fork")
-        self._process = context.Process(
-            target=_run_forked_federate,
-            args=(role, name, federation_path, directory, environment, title, write_fd),
-            name=f"tefed-{name}",
-        )
-        try:
-            self._process.start()
-        finally:
-            os.close(write_fd)
-        self.pid: int = self._process.pid
-        self.stdout = os.fdopen(read_fd, "r", buffering=1)
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code once the child ended (negative: the signal that killed it), else None."""
-        return self._process.exitcode
-
-    def poll(self) -> int | None:
-        """The exit code if the child has ended, else None (never blocks)."""
-        return self._process.exitcode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
-        self._process.join(timeout)
-        if self._process.exitcode is None:
-            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
-        return self._process.exitcode
-
-
-def _run_forked_federate(
-    role: str,
-    name: str,
-    federation_path: str,
-    directory: str,
-    environment: dict,
-    title: str,
-    output_fd: int,
-) -> None:
-    """Body of a forked federate: become a session leader, redirect, and run the program."""
-    os.setsid()
-    setproctitle.setproctitle(title)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    os.close(output_fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (the process's own)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    os.environ.clear()
-    os.environ.update(environment)
-    os.chdir(directory)
-    code = run_federate_program(
-        role,
-        builtin_logic()[role],
-        [federation_path, "--name", name],
-        on_success=write_report_if_last,
-    )
-    sys.stdout.flush()
-    sys.stderr.flush()
-    raise SystemExit(code)
-
-
-def _pump(process: _Process) -> None:
-    with process.log_path.open("w") as log_file:
-        for line in process.popen.stdout:
-            if line.startswith(PROGRESS_PREFIX):
-                parts = line.split()
-                if len(parts) >= 3:
-                    process.progress_s = float(parts[2])
-                continue
-            log_file.write(line)
-            log_file.flush()
-            process.tail.append(line.rstrip("\n"))
-
-
 def _supervise(
-    processes: list[_Process],
+    processes: list[FederateProcess],
     folder: RunFolder,
     limit_s: float,
     duration_s: float,
     started: float,
     show_progress: bool,
 ) -> RunOutcome:
-    progress = _Progress(duration_s, enabled=show_progress)
+    progress = RunProgress(duration_s, enabled=show_progress)
     federates = [p for p in processes if p.name != "broker"]
     with progress:
         while True:
@@ -622,17 +393,8 @@ def _supervise(
             time.sleep(0.1)
 
 
-def simulated_progress_s(processes: list[_Process]) -> float | None:
-    """Simulated time every built-in federate has covered [s]; None while one of them has not
-    made its first step (the federation is starting), or when none reports its progress."""
-    reached = [process.progress_s for process in processes if process.builtin]
-    if not reached or None in reached:
-        return None
-    return min(reached)
-
-
 def _failure(
-    failed: _Process, processes: list[_Process], folder: RunFolder, code: int
+    failed: FederateProcess, processes: list[FederateProcess], folder: RunFolder, code: int
 ) -> RunOutcome:
     # Wait a moment so that the federate whose error stopped the others is seen first.
     time.sleep(0.5)
@@ -660,7 +422,7 @@ def _failure(
     )
 
 
-def _root_cause(candidates: list[_Process]) -> _Process | None:
+def _root_cause(candidates: list[FederateProcess]) -> FederateProcess | None:
     """The process that failed on its own, not because another one stopped the federation.
 
     A federate killed by a signal failed first (the others can only have noticed its loss),
@@ -669,7 +431,7 @@ def _root_cause(candidates: list[_Process]) -> _Process | None:
     """
     federates = [p for p in candidates if p.name != "broker"] or candidates
 
-    def rank(process: _Process) -> int:
+    def rank(process: FederateProcess) -> int:
         code = process.popen.returncode
         if code < 0:
             return 0
@@ -680,7 +442,7 @@ def _root_cause(candidates: list[_Process]) -> _Process | None:
     return min(federates, key=rank) if federates else None
 
 
-def _stop_all(processes: list[_Process]) -> None:
+def _stop_all(processes: list[FederateProcess]) -> None:
     running = [p for p in processes if p.popen.poll() is None]
     for process in running:
         _signal_group(process, signal.SIGTERM)
@@ -694,72 +456,6 @@ def _stop_all(processes: list[_Process]) -> None:
             process.popen.wait(timeout=5.0)
 
 
-def _signal_group(process: _Process, signal_number: int) -> None:
+def _signal_group(process: FederateProcess, signal_number: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.popen.pid, signal_number)
-
-
-class _Progress:
-    """A rich progress display: "starting federates" until the first `update`, then a bar of
-    simulated time; nothing when disabled.
-
-    Parameters
-    ----------
-    duration_s : float
-        The run's simulated duration [s].
-    enabled : bool
-        Whether to draw anything.
-    console : rich.console.Console, optional
-        Where to draw (default: the terminal).
-    """
-
-    def __init__(self, duration_s: float, enabled: bool, console: Console | None = None):
-        self._duration_s = duration_s
-        self._bar = None
-        if enabled:
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.fields[simulated]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=console,
-                transient=False,
-            )
-            # No total yet: the bar pulses while the federates start.
-            self._task = self._bar.add_task(STARTING, total=None, simulated="")
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def update(self, simulated_s: float) -> None:
-        """Show the simulated time reached [s]; the first call ends the starting stage, the
-        end of the simulated time starts the writing of results."""
-        if self._bar is not None:
-            self._bar.update(
-                self._task,
-                description=SIMULATING if simulated_s < self._duration_s else WRITING,
-                total=self._duration_s,
-                completed=simulated_s,
-                simulated=f"{simulated_s:,.0f} / {self._duration_s:,.0f} s",
-            )
-
-    def finish(self) -> None:
-        """Show the whole run simulated and its results written."""
-        self.update(self._duration_s)
-        if self._bar is not None:
-            self._bar.update(self._task, description=SIMULATING)
-
-
-#: What the progress display says while the federates start, once they step, and once every
-#: step is done (the federates write their tables, the last one the summary and plots).
-STARTING = "starting federates"
-SIMULATING = "simulated time"
-WRITING = "writing results"

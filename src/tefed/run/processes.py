@@ -1,0 +1,208 @@
+"""Starting a federation's processes: a built-in federate forked from the runner (which has
+imported its code once), any other entry from its ``exec`` line; their output read into
+``logs/<name>.log`` and their progress lines into `FederateProcess.progress_s`."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import setproctitle
+
+from tefed.contract.federation_file import FederateEntry, FederationFile
+from tefed.contract.run_folder import RunFolder
+from tefed.federates.builtin import builtin_logic
+from tefed.federates.program import write_report_if_last
+from tefed.runtime.helics_runtime import PROGRESS_PREFIX
+from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
+
+#: Log lines kept per process for the failure report.
+TAIL_LINES = 15
+
+#: Environment variable choosing how ``tefed run`` starts built-in federates: ``fork`` (default
+#: on POSIX) or ``exec`` (a new interpreter per federate, as ``helics run`` does).
+START_METHOD_ENV = "TEFED_START"
+
+
+@dataclass
+class FederateProcess:
+    name: str
+    popen: subprocess.Popen | ForkedFederate
+    log_path: Path
+    #: Whether it is tefed's own program, which reports its progress.
+    builtin: bool = False
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    #: Simulated time it has covered [s]; None before its first step.
+    progress_s: float | None = None
+    reader: threading.Thread | None = None
+
+
+class StartError(Exception):
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def fork_builtin_federates(federation: FederationFile) -> bool:
+    """Whether built-in federates are forked from this process (after importing their code)."""
+    method = os.environ.get(START_METHOD_ENV, "fork")
+    if method not in ("fork", "exec"):
+        raise StartError(
+            "tefed run",
+            f"environment variable {START_METHOD_ENV}={method!r}: expected 'fork' or 'exec'",
+        )
+    if method == "exec" or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if not any(entry.runs_builtin for entry in federation.federate_entries()):
+        return False
+    builtin_logic()  # imports every role's code here, once, for all forked federates
+    # What this process holds now is never garbage to a child: kept out of the children's
+    # collections, it is neither traversed (time) nor written to (copy-on-write memory).
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+def start_process(entry: FederateEntry, folder: RunFolder, fork: bool) -> FederateProcess:
+    environment = dict(os.environ)
+    environment.update(entry.env or {})
+    environment[SUPERVISED_ENV] = "1"
+    environment["PYTHONUNBUFFERED"] = "1"
+    log_path = folder.file(f"logs/{entry.name}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if fork and entry.runs_builtin and entry.tefed is not None:
+        child = ForkedFederate(
+            entry.tefed.role,
+            entry.name,
+            str(folder.file("federation.json")),
+            entry.directory,
+            environment,
+            title=entry.exec,
+        )
+        return FederateProcess(entry.name, child, log_path, builtin=True)
+    arguments = shlex.split(entry.exec)
+    executable = shutil.which(arguments[0]) or arguments[0]
+    try:
+        popen = subprocess.Popen(
+            [executable, *arguments[1:]],
+            cwd=entry.directory,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            bufsize=1,
+        )
+    except OSError as error:
+        raise StartError(
+            entry.name,
+            f"federates[{entry.name}].exec: cannot start {entry.exec!r} in {entry.directory}: "
+            f"{error.strerror or error}; expected a program on the PATH or a path to one",
+        ) from None
+    return FederateProcess(entry.name, popen, log_path, builtin=entry.runs_builtin)
+
+
+class ForkedFederate:
+    """A built-in federate forked from the runner, seen through the part of ``Popen`` it uses.
+
+    The child starts its own session (so a process-group signal reaches it and whatever it
+    starts), writes its output to a pipe read as ``stdout``, gets the entry's environment and
+    working directory, and runs ``python -m tefed.federates.<role> FILE --name NAME``'s program. Its
+    command line, as ``ps`` shows it, is that ``exec`` line (``title``).
+    """
+
+    def __init__(
+        self,
+        role: str,
+        name: str,
+        federation_path: str,
+        directory: str,
+        environment: dict,
+        title: str,
+    ):
+        read_fd, write_fd = os.pipe()
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(
+            target=_run_forked_federate,
+            args=(role, name, federation_path, directory, environment, title, write_fd),
+            name=f"tefed-{name}",
+        )
+        try:
+            self._process.start()
+        finally:
+            os.close(write_fd)
+        self.pid: int = self._process.pid
+        self.stdout = os.fdopen(read_fd, "r", buffering=1)
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the child ended (negative: the signal that killed it), else None."""
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        """The exit code if the child has ended, else None (never blocks)."""
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
+        return self._process.exitcode
+
+
+def _run_forked_federate(
+    role: str,
+    name: str,
+    federation_path: str,
+    directory: str,
+    environment: dict,
+    title: str,
+    output_fd: int,
+) -> None:
+    """Body of a forked federate: become a session leader, redirect, and run the program."""
+    os.setsid()
+    setproctitle.setproctitle(title)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (the process's own)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(directory)
+    code = run_federate_program(
+        role,
+        builtin_logic()[role],
+        [federation_path, "--name", name],
+        on_success=write_report_if_last,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def pump_output(process: FederateProcess) -> None:
+    with process.log_path.open("w") as log_file:
+        for line in process.popen.stdout:
+            if line.startswith(PROGRESS_PREFIX):
+                parts = line.split()
+                if len(parts) >= 3:
+                    process.progress_s = float(parts[2])
+                continue
+            log_file.write(line)
+            log_file.flush()
+            process.tail.append(line.rstrip("\n"))
