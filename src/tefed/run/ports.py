@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-import socket
+
+from tefed.runtime.local_ports import port_is_free
 
 #: Ports a run's HELICS processes may use: below Linux's ephemeral range (32768–60999), from
 #: which the OS picks the source ports of outgoing connections.
@@ -30,17 +31,3 @@ def free_port() -> int:
     raise RuntimeError(
         f"no block of {PORTS_PER_RUN} free ports between {low} and {high} on localhost"
     )
-
-
-def port_is_free(port: int, reuse_address: bool = False) -> bool:
-    """Whether a listening socket can bind ``port`` on localhost; with ``reuse_address`` as
-    ZeroMQ binds (``SO_REUSEADDR``), which connections of an ended run in TIME_WAIT do not
-    stop."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        if reuse_address:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

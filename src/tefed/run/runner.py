@@ -50,7 +50,7 @@ from tefed.contract.federation_file import (
 from tefed.contract.host_failure import HostFailure
 from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_PARTIAL, RunFolder
 from tefed.run.multi_host import HostPart, entries_to_start, finish_host_part, for_host
-from tefed.run.ports import free_port, port_is_free
+from tefed.run.ports import free_port
 from tefed.run.processes import (
     FederateProcess,
     StartError,
@@ -65,6 +65,7 @@ from tefed.runtime.helics_runtime import (
     EXIT_STOPPED_BY_OTHER,
     HELICS_PROGRAMS_DIR,
 )
+from tefed.runtime.local_ports import port_is_free
 from tefed.runtime.stall_watchdog import EXIT_STALL
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.

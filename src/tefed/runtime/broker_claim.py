@@ -22,12 +22,13 @@ import fcntl
 import json
 import os
 import secrets
-import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+
+from tefed.runtime.local_ports import port_is_free
 
 #: How often a program waiting for its broker's claim looks again [s].
 CLAIM_LOOK_EVERY_S = 0.05
@@ -72,7 +73,11 @@ def claim_port(port: int, federation_file: str) -> tuple[BrokerClaim, int]:
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _lock_exclusively(descriptor, port)
-        busy = [candidate for candidate in (port, port + 1) if not _port_is_free(candidate)]
+        busy = [
+            candidate
+            for candidate in (port, port + 1)
+            if not port_is_free(candidate, reuse_address=True)
+        ]
         if busy:
             raise PortTakenError(
                 f"port {busy[0]} is in use by another program; stop it, or build the federation "
@@ -158,18 +163,6 @@ def _process_is_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return fields[0] not in ("Z", "X")
-
-
-def _port_is_free(port: int) -> bool:
-    """Whether the broker could listen on ``port``: like ZeroMQ, the probe reuses an address
-    whose connections of an ended run linger in TIME_WAIT; only a bound socket blocks it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def another_run_message(port: int, owner: BrokerClaim | None) -> str:
