@@ -11,9 +11,10 @@ For each run the runner
    that imports it again (``TEFED_START=exec`` starts it from its ``exec`` line instead; both run
    the same program on the same file);
 3. shows a progress bar of simulated time (federates print progress lines);
-4. when any process exits with an error, or the wall-clock limit passes, stops every process
-   group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
-   log. No process is left behind.
+4. when any process exits with an error, the wall-clock limit passes, or a federate's process
+   stays stopped (SIGSTOP) longer than ``runtime.stall_timeout_s`` after the broker ended
+   (`tefed.run.stopped_processes`), stops every process group (SIGTERM, then SIGKILL) and
+   reports the federate that failed, with the end of its log. No process is left behind.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ from tefed.contract.federation_file import (
     BROKER_TIME_LIMIT_OPTION,
     FederateEntry,
     FederationFile,
+    RuntimeSection,
     broker_time_limit_flag,
 )
 from tefed.contract.run_folder import STATUS_COMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
+from tefed.run.stopped_processes import StoppedClock, stopped_message
 from tefed.runtime.helics_runtime import (
     EXIT_FAILED,
     EXIT_STOPPED_BY_OTHER,
@@ -275,7 +278,6 @@ def run_federation(
     resolved = resolve_for_run(federation, folder, free_port(), secrets.token_hex(8), source_path)
     folder.write_text("federation.json", resolved.to_json_text())
     folder.mark_running()
-    limit_s = federation.tefed.runtime.wall_clock_limit_s
     duration_s = federation.tefed.time.duration_s
     started = time.monotonic()
     processes: list[_Process] = []
@@ -290,7 +292,9 @@ def run_federation(
         for process in processes:
             process.reader = threading.Thread(target=_pump, args=(process,), daemon=True)
             process.reader.start()
-        outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
+        outcome = _supervise(
+            processes, folder, federation.tefed.runtime, duration_s, started, show_progress
+        )
     except _StartError as error:
         outcome = RunOutcome(
             folder, ok=False, message=str(error), failed_federate=error.name, input_error=True
@@ -489,13 +493,18 @@ def _pump(process: _Process) -> None:
 def _supervise(
     processes: list[_Process],
     folder: RunFolder,
-    limit_s: float,
+    runtime: RuntimeSection,
     duration_s: float,
     started: float,
     show_progress: bool,
 ) -> RunOutcome:
+    """Watch the processes until they all ended well or the run failed: one failed, the
+    wall-clock limit passed, or a federate stayed stopped after the broker ended."""
+    limit_s, stopped_limit_s = runtime.wall_clock_limit_s, runtime.stall_timeout_s
     progress = _Progress(duration_s, enabled=show_progress)
     federates = [p for p in processes if p.name != "broker"]
+    broker = next((p for p in processes if p.name == "broker"), None)
+    stopped_clock = StoppedClock(stopped_limit_s)
     with progress:
         while True:
             for process in processes:
@@ -505,6 +514,15 @@ def _supervise(
             if all(process.popen.poll() == 0 for process in processes):
                 progress.update(duration_s)
                 return RunOutcome(folder, ok=True, message="run complete")
+            if broker is not None and broker.popen.poll() == 0:
+                # Every federate has left the federation: no stall watchdog sees one stop now.
+                running = {p.popen.pid: p for p in federates if p.popen.poll() is None}
+                overdue = stopped_clock.overdue(running, time.monotonic())
+                if overdue:
+                    name = running[overdue[0]].name
+                    message = stopped_message(name, stopped_limit_s)
+                    folder.mark_failed(name, message)
+                    return RunOutcome(folder, ok=False, message=message, failed_federate=name)
             elapsed = time.monotonic() - started
             if elapsed > limit_s:
                 slowest = min(federates, key=lambda p: p.progress_s) if federates else None
