@@ -372,12 +372,13 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
 
 def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
     # The market hangs and the others' stall watchdog waits longer than this test: only the
-    # broker's own limit (--maxcosimduration, from run.wall_clock_limit_s) can end the run.
+    # broker's own limit (--maxcosimduration, from run.wall_clock_limit_s) can end the run. The
+    # limit counts from the broker's start: it must leave the others time to start and join.
     path = federation_with_faulty_market(
-        tmp_path, "hang", run__wall_clock_limit_s=5, run__stall_timeout_s=600
+        tmp_path, "hang", run__wall_clock_limit_s=20, run__stall_timeout_s=600
     )
     assert (
-        "--maxcosimduration=5s"
+        "--maxcosimduration=20s"
         in FederationFile.model_validate_json(path.read_text()).entry("broker").exec
     )
     started = time.monotonic()
