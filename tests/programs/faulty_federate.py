@@ -37,10 +37,6 @@ def fault(name: str) -> bool:
     return os.environ.get("TEFED_TEST_FAULT", "raise") == name
 
 
-def stop_or_kill_this_process(signal_number: signal.Signals) -> None:
-    os.kill(os.getpid(), signal_number)
-
-
 def faulty(logic_class: type[FederateLogic]) -> type[FederateLogic]:
     """``logic_class`` with the fault of ``TEFED_TEST_FAULT`` injected."""
 
@@ -49,9 +45,9 @@ def faulty(logic_class: type[FederateLogic]) -> type[FederateLogic]:
             if fault("hang_at_start"):
                 time.sleep(HANG_S)
             if fault("stop_at_start"):
-                stop_or_kill_this_process(signal.SIGSTOP)
+                os.kill(os.getpid(), signal.SIGSTOP)
             if fault("kill_at_start"):
-                stop_or_kill_this_process(signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGKILL)
             super().initialize(context)
             self._last_step_s = int(self.schedule_s()[-1])
 
@@ -62,19 +58,19 @@ def faulty(logic_class: type[FederateLogic]) -> type[FederateLogic]:
                 if fault("hang"):
                     time.sleep(HANG_S)
                 if fault("kill"):
-                    stop_or_kill_this_process(signal.SIGKILL)
+                    os.kill(os.getpid(), signal.SIGKILL)
             return super().step(time_s, inputs)
 
         def write_progress(self, results: RunFolder, time_s: int) -> None:
             # The runtime calls this after publishing and sending a step's outputs.
             super().write_progress(results, time_s)
             if time_s == self._last_step_s and fault("stop_after_last_step"):
-                stop_or_kill_this_process(signal.SIGSTOP)
+                os.kill(os.getpid(), signal.SIGSTOP)
 
         def finalize(self, results: RunFolder) -> None:
             # The runtime calls this once the federate has left the federation.
             if fault("stop_after_leaving"):
-                stop_or_kill_this_process(signal.SIGSTOP)
+                os.kill(os.getpid(), signal.SIGSTOP)
             super().finalize(results)
 
     Faulty.__name__ = f"Faulty{logic_class.__name__}"
