@@ -19,7 +19,7 @@ from tefed.runtime.probe import OBSERVATIONS_FILE, ProbeObservations
 pytestmark = pytest.mark.federation
 
 BROKEN_HOUSEHOLD = REPO / "tests" / "programs" / "broken_household.py"
-FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_market.py"
+FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_federate.py"
 RUN_TIMEOUT_S = 120
 
 

@@ -26,21 +26,29 @@ from tefed.run.runner import run_federation
 
 pytestmark = pytest.mark.federation
 
-FAULTY_MARKET = REPO / "tests" / "programs" / "faulty_market.py"
+FAULTY_FEDERATE = REPO / "tests" / "programs" / "faulty_federate.py"
 #: The issue's promise: a crash ends the federation within a minute.
 CRASH_DEADLINE_S = 60
 
 
-def federation_with_faulty_market(folder: Path, fault: str, **overrides: object) -> Path:
-    """A short federation whose market is the fault-injecting program."""
+def federation_with_faulty_federate(
+    folder: Path, name: str, fault: str, fault_at_s: int = 1800, **overrides: object
+) -> Path:
+    """A short federation whose federate ``name`` is the fault-injecting program: its role's
+    built-in logic with ``fault`` (see the program) at simulated time ``fault_at_s`` [s]."""
     path = write_federation(folder, short_scenario_data(**overrides))
     data = json.loads(path.read_text())
     for entry in data["federates"]:
-        if entry["name"] == "market":
-            entry["exec"] = f"{sys.executable} {FAULTY_MARKET} {path.name} --name market"
-            entry["env"] = {"TEFED_TEST_FAULT": fault, "TEFED_TEST_FAULT_AT_S": "1800"}
+        if entry["name"] == name:
+            entry["exec"] = f"{sys.executable} {FAULTY_FEDERATE} {path.name} --name {name}"
+            entry["env"] = {"TEFED_TEST_FAULT": fault, "TEFED_TEST_FAULT_AT_S": str(fault_at_s)}
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def federation_with_faulty_market(folder: Path, fault: str, **overrides: object) -> Path:
+    """A short federation whose market fails with ``fault`` at t=1800 s."""
+    return federation_with_faulty_federate(folder, "market", fault, **overrides)
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -127,9 +135,11 @@ def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
-#: The built-in federates of the fault matrix. The price feed is not among them: it receives
+#: The built-in federates faulted mid-run. The price feed is not among them: it receives
 #: from nobody, so HELICS grants it its whole schedule at once and it has finished within a
-#: second of starting, before anything can be done to it mid-run.
+#: second of starting, before anything can be done to it mid-run; it is faulted by the faulty
+#: program instead, at startup and after its last step
+#: (test_a_faulted_price_feed_is_named_under_either_runner).
 BUILT_IN = ["ems", "grid", "market"]
 
 
@@ -251,7 +261,7 @@ def helics_federate_pid(folder: Path, name: str) -> int:
     raise AssertionError(f"no {name} federate runs in {folder}")
 
 
-@pytest.mark.parametrize("name", ["grid", "market"])
+@pytest.mark.parametrize("name", BUILT_IN)
 @pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
 def test_helics_run_ends_non_zero_naming_a_killed_or_hung_federate(
     tmp_path: Path, name: str, fault: signal.Signals
@@ -273,6 +283,52 @@ def test_helics_run_ends_non_zero_naming_a_killed_or_hung_federate(
     else:
         assert f"not answering: '{name}'" in status["message"]
     assert processes_started_in(tmp_path) == []
+
+
+#: How a faulted price feed shows, by fault of the faulty program: what names it in
+#: ``status.json``.
+PRICE_FEED_FINDINGS = {
+    # Killed after joining, before it is ready: its supervisor sees it die.
+    "kill_at_start": "killed",
+    # Frozen after joining: it answers no query at startup.
+    "stop_at_start": "not answering: 'price_feed'",
+    # Alive but never ready: named once no federate got ready for the startup timeout.
+    "hang_at_start": "not yet ready: 'price_feed'",
+    # Frozen after publishing its last prices, still in the federation: the others wait for it.
+    "stop_after_last_step": "not answering: 'price_feed'",
+    # Frozen after leaving the federation, before writing its results and exiting: only its
+    # supervisor (tefed run, or helics run's watchdog) sees it.
+    "stop_after_leaving": "stayed stopped (SIGSTOP)",
+}
+
+
+def run_to_its_end(path: Path, runner: str) -> tuple[subprocess.CompletedProcess, Path, float]:
+    """Run the federation file ``path`` with ``runner`` (``tefed run`` or ``helics run``)
+    until it ends: its output, its run folder and the seconds it took."""
+    started = time.monotonic()
+    if runner == "tefed run":
+        completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
+        run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    else:
+        completed = helics_run(path, timeout_s=CRASH_DEADLINE_S)
+        (run_dir,) = (path.parent / "results" / "default").glob("helics-*")
+    return completed, run_dir, time.monotonic() - started
+
+
+@pytest.mark.parametrize("runner", ["tefed run", "helics run"])
+@pytest.mark.parametrize("fault", list(PRICE_FEED_FINDINGS))
+def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, fault: str, runner: str):
+    path = federation_with_faulty_federate(
+        tmp_path, "price_feed", fault, run__stall_timeout_s=3, run__startup_timeout_s=15
+    )
+    completed, run_dir, elapsed = run_to_its_end(path, runner)
+    assert elapsed < CRASH_DEADLINE_S
+    assert completed.returncode != 0, completed.stdout + completed.stderr
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["failed_federate"] == "price_feed", status
+    assert PRICE_FEED_FINDINGS[fault] in status["message"]
+    assert processes_started_in(tmp_path) == []
+    assert processes_mentioning(str(run_dir)) == []
 
 
 def test_a_second_helics_run_of_a_file_fails_fast_and_leaves_the_first_alone(tmp_path: Path):
@@ -316,12 +372,13 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
 
 def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
     # The market hangs and the others' stall watchdog waits longer than this test: only the
-    # broker's own limit (--maxcosimduration, from run.wall_clock_limit_s) can end the run.
+    # broker's own limit (--maxcosimduration, from run.wall_clock_limit_s) can end the run. The
+    # limit counts from the broker's start: it must leave the others time to start and join.
     path = federation_with_faulty_market(
-        tmp_path, "hang", run__wall_clock_limit_s=5, run__stall_timeout_s=600
+        tmp_path, "hang", run__wall_clock_limit_s=20, run__stall_timeout_s=600
     )
     assert (
-        "--maxcosimduration=5s"
+        "--maxcosimduration=20s"
         in FederationFile.model_validate_json(path.read_text()).entry("broker").exec
     )
     started = time.monotonic()
@@ -332,11 +389,8 @@ def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
 
 
 def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
-    path = federation_with_faulty_market(tmp_path, "raise")
+    path = federation_with_faulty_federate(tmp_path, "market", "raise", fault_at_s=999999)
     data = json.loads(path.read_text())
-    market = next(entry for entry in data["federates"] if entry["name"] == "market")
-    market["env"]["TEFED_TEST_FAULT_AT_S"] = "999999"
-    path.write_text(json.dumps(data))
     federation = FederationFile.model_validate(data)
     outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
     assert outcome.ok, outcome.message

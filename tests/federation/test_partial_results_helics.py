@@ -15,7 +15,7 @@ from partial_results import TABLES, kept_steps_end_s, read_table
 from test_failures import (
     CRASH_DEADLINE_S,
     federate_pid,
-    federation_with_faulty_market,
+    federation_with_faulty_federate,
     tefed_run_in_background,
 )
 
@@ -50,13 +50,7 @@ def assert_every_table_kept(folder: RunFolder) -> None:
 
 
 def federation_with_market_failing_in_the_second_hour(folder: Path, fault: str) -> Path:
-    path = federation_with_faulty_market(folder, fault)
-    data = json.loads(path.read_text())
-    for entry in data["federates"]:
-        if entry["name"] == "market":
-            entry["env"]["TEFED_TEST_FAULT_AT_S"] = str(FAULT_AT_S)
-    path.write_text(json.dumps(data, indent=2))
-    return path
+    return federation_with_faulty_federate(folder, "market", fault, fault_at_s=FAULT_AT_S)
 
 
 @pytest.mark.parametrize("fault", ["raise", "kill"])

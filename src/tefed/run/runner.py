@@ -12,9 +12,10 @@ For each run the runner
    the same program on the same file);
 3. shows "starting federates" until every built-in federate has made its first step, then a
    progress bar of the simulated time all of them have covered (they print progress lines);
-4. when any process exits with an error, or the wall-clock limit passes, stops every process
-   group (SIGTERM, then SIGKILL) and reports the first federate that failed with the end of its
-   log. No process is left behind.
+4. when any process exits with an error, the wall-clock limit passes, or a federate's process
+   stays stopped (SIGSTOP) longer than ``runtime.stall_timeout_s`` after the broker ended
+   (`tefed.run.stopped_processes`), stops every process group (SIGTERM, then SIGKILL) and
+   reports the federate that failed, with the end of its log. No process is left behind.
 
 With a ``HostPart`` (``tefed run --only``, `tefed.run.multi_host`) it starts only this host's
 share of a federation over several hosts, and a failure here ends the federation on the others.
@@ -45,6 +46,7 @@ from tefed.contract.federation_file import (
     BROKER_TIME_LIMIT_OPTION,
     FederateEntry,
     FederationFile,
+    RuntimeSection,
     broker_time_limit_flag,
 )
 from tefed.contract.host_failure import HostFailure
@@ -59,6 +61,7 @@ from tefed.run.processes import (
     start_process,
 )
 from tefed.run.progress import RunProgress, simulated_progress_s
+from tefed.run.stopped_processes import StoppedClock, stopped_message
 from tefed.runtime.federation_stop import STOP_TIMEOUT_S, stop_federation
 from tefed.runtime.helics_runtime import (
     EXIT_FAILED,
@@ -255,7 +258,6 @@ def run_federation(
         )
     folder.write_text("federation.json", resolved.to_json_text())
     folder.mark_running()
-    limit_s = federation.tefed.runtime.wall_clock_limit_s
     duration_s = federation.tefed.time.duration_s
     started = time.monotonic()
     processes: list[FederateProcess] = []
@@ -275,7 +277,9 @@ def run_federation(
             process.reader.start()
         if on_started is not None:
             on_started(resolved)
-        outcome = _supervise(processes, folder, limit_s, duration_s, started, show_progress)
+        outcome = _supervise(
+            processes, folder, federation.tefed.runtime, duration_s, started, show_progress
+        )
     except StartError as error:
         outcome = RunOutcome(
             folder, ok=False, message=str(error), failed_federate=error.name, input_error=True
@@ -357,13 +361,18 @@ def _require_free_ports(part: HostPart) -> None:
 def _supervise(
     processes: list[FederateProcess],
     folder: RunFolder,
-    limit_s: float,
+    runtime: RuntimeSection,
     duration_s: float,
     started: float,
     show_progress: bool,
 ) -> RunOutcome:
+    """Watch the processes until they all ended well or the run failed: one failed, the
+    wall-clock limit passed, or a federate stayed stopped after the broker ended."""
+    limit_s, stopped_limit_s = runtime.wall_clock_limit_s, runtime.stall_timeout_s
     progress = RunProgress(duration_s, enabled=show_progress)
     federates = [p for p in processes if p.name != "broker"]
+    broker = next((p for p in processes if p.name == "broker"), None)
+    stopped_clock = StoppedClock(stopped_limit_s)
     with progress:
         while True:
             for process in processes:
@@ -373,6 +382,15 @@ def _supervise(
             if all(process.popen.poll() == 0 for process in processes):
                 progress.finish()
                 return RunOutcome(folder, ok=True, message="run complete")
+            if broker is not None and broker.popen.poll() == 0:
+                # Every federate has left the federation: no stall watchdog sees one stop now.
+                running = {p.popen.pid: p for p in federates if p.popen.poll() is None}
+                overdue = stopped_clock.overdue(running, time.monotonic())
+                if overdue:
+                    name = running[overdue[0]].name
+                    message = stopped_message(name, stopped_limit_s)
+                    folder.mark_failed(name, message)
+                    return RunOutcome(folder, ok=False, message=message, failed_federate=name)
             elapsed = time.monotonic() - started
             if elapsed > limit_s:
                 slowest = min(federates, key=lambda p: p.progress_s or 0.0) if federates else None

@@ -1,0 +1,81 @@
+"""Federate processes left stopped (SIGSTOP) after the federation has ended.
+
+While the federation runs, a stopped federate answers no query and the others' stall watchdogs
+name it. Once the broker has ended, every federate has left the federation and no watchdog is
+left: a federate whose process is stopped then (writing its results, or about to exit) would
+hold its supervisor, ``tefed run`` until its wall-clock limit (blaming nobody) and ``helics
+run`` for ever. So both supervisors (`tefed.run.runner` and `tefed.run.helics_watchdog`) look
+at their federates' process states once the broker has ended, and name one that stays stopped
+longer than ``runtime.stall_timeout_s``. A federate merely slow to write its results is never
+named: only a process the kernel reports as stopped is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+#: State letter of a process stopped by a signal (``/proc/<pid>/stat``, field 3).
+STOPPED = "T"
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` from the state on (field 3), or None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def is_stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped by a signal (SIGSTOP, SIGTSTP)."""
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] == STOPPED
+
+
+class StoppedClock:
+    """Counts how long each process has been stopped, look after look.
+
+    Parameters
+    ----------
+    limit_s : float
+        How long a process may stay stopped before it is overdue [s].
+    """
+
+    def __init__(self, limit_s: float):
+        self._limit_s = limit_s
+        self._stopped_since_s: dict[int, float] = {}
+
+    def overdue(self, pids: Iterable[int], now_s: float) -> list[int]:
+        """Those of ``pids`` found stopped on every look for more than the limit.
+
+        Parameters
+        ----------
+        pids : iterable of int
+            The processes to look at now.
+        now_s : float
+            Monotonic clock [s].
+
+        Returns
+        -------
+        list of int
+            The overdue processes, in the order given. A process seen running once starts
+            counting afresh when it is next seen stopped.
+        """
+        overdue = []
+        for pid in pids:
+            if not is_stopped(pid):
+                self._stopped_since_s.pop(pid, None)
+                continue
+            since_s = self._stopped_since_s.setdefault(pid, now_s)
+            if now_s - since_s > self._limit_s:
+                overdue.append(pid)
+        return overdue
+
+
+def stopped_message(name: str, limit_s: float) -> str:
+    """What a supervisor reports about federate ``name`` found stopped for ``limit_s`` [s]."""
+    return (
+        f"federate '{name}' stayed stopped (SIGSTOP) for more than {limit_s:g} s "
+        "(runtime.stall_timeout_s) after the federation ended, before its process exited"
+    )
