@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 from federations import lockstep_run, short_scenario_data, write_federation
+from hypothesis import settings
+
+# Tests never assert wall-clock time: Hypothesis's per-example deadline (200 ms) is one, and it
+# fails property tests on a loaded machine. Every test keeps its own example counts.
+settings.register_profile("tefed", deadline=None)
+settings.load_profile("tefed")
 
 
 @pytest.fixture(scope="session")
