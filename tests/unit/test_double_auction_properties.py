@@ -96,8 +96,11 @@ def test_clearing_properties(orders: pd.DataFrame, settlement_rule: str, tie_bre
     assert (trades["bid_price_usd_per_kwh"].to_numpy() == limit[trades["buy_order_id"]]).all()
     assert (trades["ask_price_usd_per_kwh"].to_numpy() == limit[trades["sell_order_id"]]).all()
     assert (trades["buyer"] != trades["seller"]).all()
-    assert (trades["pool"].to_numpy() == pool[trades["buy_order_id"]].to_numpy()).all()
+    # A trade is in its ask's pool; a bid buys in its own pool or, non-dispatchable, also in
+    # the dispatchable pool once its own pool has cleared.
+    bid_pool = pool[trades["buy_order_id"]].to_numpy()
     assert (trades["pool"].to_numpy() == pool[trades["sell_order_id"]].to_numpy()).all()
+    assert ((trades["pool"].to_numpy() == bid_pool) | (bid_pool == POOLS[0])).all()
     assert trades["pool"].map(POOLS.index).is_monotonic_increasing
 
     is_buy = orders.set_index("order_id")["side"] == "buy"
@@ -106,6 +109,16 @@ def test_clearing_properties(orders: pd.DataFrame, settlement_rule: str, tie_bre
     for name in POOLS:
         in_pool = orders[pool.reindex(orders["order_id"]).to_numpy() == name]
         sides = set(in_pool["side"])
+        if name == POOLS[1] and "sell" in sides:
+            # Bids the non-dispatchable pool left open join the dispatchable pool's asks.
+            in_pv = trades[trades["pool"] == POOLS[0]].groupby("buy_order_id")["quantity_wh"].sum()
+            pv_bids = (orders["side"] == "buy") & (pool[orders["order_id"]].to_numpy() == POOLS[0])
+            open_wh = (
+                quantity_wh[orders["order_id"]].to_numpy()
+                - in_pv.reindex(orders["order_id"], fill_value=0).to_numpy()
+            )
+            if (pv_bids.to_numpy() & (open_wh > 0)).any():
+                sides.add("buy")
         traded = bool((trades["pool"] == name).any())
         expected = (
             "empty"

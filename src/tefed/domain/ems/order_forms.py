@@ -4,7 +4,12 @@ A quote is one side, a whole-Wh quantity and a limit price per household (see
 `tefed.domain.ems.strategies.simple_trader.quote_orders`). Each mechanism takes it as
 
 - ``double_auction`` and ``continuous``: a simple order (in the continuous market it stands
-  until the interval's gate closes);
+  until the interval's gate closes). In the double auction a sale is split by source as T-REX
+  intends: the battery's part (``OrderQuotes.dispatchable_wh``) is an ask of its own in the
+  dispatchable pool (order id ``<interval>-sell-battery``), the rest an ask in the
+  non-dispatchable pool; bids are non-dispatchable (the auction moves what PV leaves open on
+  to the batteries). The continuous market matches each pool on its own, so there every order
+  stays non-dispatchable;
 - ``curve_clearing``: a TENT curve. A bid is inelastic, one vertex at its limit price (the
   grid supplies at the import price, so the household is served whatever the price); an ask
   offers its surplus elastically, from 0 kW at the export price to all of it at its ask price
@@ -87,14 +92,30 @@ def order_messages(
         power_kw = quantity_wh * 3.6 / interval_s
         order_id = f"{interval}-{side}"
         if kind == "simple":
-            order = Order(
-                order_id=order_id,
-                side=side,
-                quantity_wh=quantity_wh,
-                price_usd_per_kwh=price,
-                expires_time_s=expires_time_s,
+            battery_wh = (
+                int(quotes.dispatchable_wh[index])
+                if quotes.dispatchable_wh is not None and mechanism == "double_auction"
+                else 0
             )
-        elif kind == "curve":
+            parts = [
+                (order_id, "non_dispatchable", quantity_wh - battery_wh),
+                (f"{order_id}-battery", "dispatchable", battery_wh),
+            ]
+            orders = [
+                Order(
+                    order_id=part_id,
+                    side=side,
+                    quantity_wh=part_wh,
+                    price_usd_per_kwh=price,
+                    expires_time_s=expires_time_s,
+                    pool=pool,
+                )
+                for part_id, pool, part_wh in parts
+                if part_wh > 0
+            ]
+            messages.append((index, OrdersMessage(interval_index=interval, orders=orders)))
+            continue
+        if kind == "curve":
             order = CurveOrder(
                 kind="curve",
                 order_id=order_id,

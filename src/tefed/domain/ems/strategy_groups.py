@@ -40,6 +40,7 @@ from tefed.domain.ems.strategies.simple_trader import (
     NO_ORDER,
     SELL,
     OrderQuotes,
+    battery_sale_wh,
     forecast_residual_energy_wh,
     quote_orders,
 )
@@ -316,7 +317,12 @@ class OptimizingGroup(StrategyGroup):
         price = np.where(
             side == BUY, state.import_price_usd_per_kwh, state.export_price_usd_per_kwh
         )
-        quotes = OrderQuotes(side, np.where(side == NO_ORDER, 0, quantity_wh), price)
+        quantity_wh = np.where(side == NO_ORDER, 0, quantity_wh)
+        # What the battery discharges is sold in the dispatchable pool (T-REX's pools).
+        discharge_wh = -result.battery_power_kw[:, 0] * self._grid.market_interval_s / 3.6
+        quotes = OrderQuotes(
+            side, quantity_wh, price, battery_sale_wh(side, quantity_wh, discharge_wh)
+        )
         levels = curve_power = None
         if self._curves and result.optimal:
             levels = flexibility_price_levels(

@@ -50,7 +50,9 @@ def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFram
         - an order awarded more than its quantity,
         - a trade priced above its bid's or below its ask's limit price (beyond
           ``PRICE_TOLERANCE_USD_PER_KWH``),
-        - a trade between orders of different pools, or whose ``pool`` is not its orders',
+        - a trade between orders of different pools, or whose ``pool`` is not its orders'
+          (except a non-dispatchable bid buying in the dispatchable pool, where the double
+          auction's cascade takes it),
         - a self-trade (same buyer and seller, or both orders of one participant),
         - a trade whose order id names an order of the wrong side.
 
@@ -138,8 +140,11 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
         violations += messages
     found = sides["buy"]["found"] & sides["sell"]["found"]
     buy_pool, sell_pool = sides["buy"]["pool"], sides["sell"]["pool"]
+    # A non-dispatchable bid may buy in the dispatchable pool too (the double auction's cascade).
     violations += _each(
-        found & (buy_pool != sell_pool),
+        found
+        & (buy_pool != sell_pool)
+        & ~((buy_pool == DEFAULT_POOL) & (sell_pool != DEFAULT_POOL)),
         lambda k: (
             f"{label(k)}: buy order in pool {buy_pool[k]!r}, sell order in pool {sell_pool[k]!r}"
         ),
@@ -253,8 +258,9 @@ def _order_checks(
     pool = known["pool"][position]
     trade_pool = traded["pool"]
     if trade_pool is not None:
+        crossed = (pool == DEFAULT_POOL) & (trade_pool != DEFAULT_POOL) if side == "buy" else False
         messages += _each(
-            found & (pool != trade_pool),
+            found & (pool != trade_pool) & ~crossed,
             lambda k: (
                 f"{label(k)}: pool {trade_pool[k]!r} but its {side} order is in pool {pool[k]!r}"
             ),
