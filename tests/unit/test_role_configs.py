@@ -27,6 +27,7 @@ from tefed.federates.builtin import builtin_logic
 COMMITTED = json.loads((REPO / "federation" / "default.json").read_text())
 DOUBLE_AUCTION = {
     "delivery_ahead_intervals": 1,
+    "unused_energy": "seller_exports",
     "mechanism": "double_auction",
     "settlement_rule": "midpoint",
     "tie_breaking": "time",

@@ -215,6 +215,10 @@ class _MarketRulesConfig(_Config):
     delivery_ahead_intervals: int = Field(
         ge=1, description="orders are taken for up to this many intervals ahead [intervals]"
     )
+    unused_energy: Literal["seller_exports", "buyer_credited"] = Field(
+        description="who is credited for awarded energy a buyer did not use: its sellers, "
+        "whose generation flowed to the grid (T-REX rule 10), or the buyer"
+    )
 
 
 class DoubleAuctionConfig(_MarketRulesConfig):
@@ -324,7 +328,8 @@ def read_role_config(role: str, config: dict[str, Any], federate: str) -> RoleCo
     Examples
     --------
     >>> read_role_config("market", {"mechanism": "continuous", "delivery_ahead_intervals": 1,
-    ...                             "priority": "age"}, "market").priority
+    ...                             "unused_energy": "seller_exports", "priority": "age"},
+    ...                  "market").priority
     'age'
     """
     if role not in ROLE_CONFIGS:

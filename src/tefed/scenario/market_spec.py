@@ -24,6 +24,13 @@ class _MarketRules(ScenarioSection):
         le=96,
         description="orders are taken for up to this many intervals ahead [intervals]",
     )
+    unused_energy: Literal["seller_exports", "buyer_credited"] = Field(
+        "seller_exports",
+        description="who is credited at the export price for awarded energy a buyer did not "
+        "use: seller_exports (T-REX rule 10: the buyer pays its trades, the energy was its "
+        "sellers' generation and flowed to the grid, so they are paid for the export) or "
+        "buyer_credited (the buyer gets the export credit)",
+    )
 
 
 class DoubleAuctionSpec(_MarketRules):

@@ -89,6 +89,7 @@ class MarketFederate(FederateLogic):
         config: MarketRules = read_role_config(self.role, context.config, context.name)
         name = config.mechanism
         self._grid: TimeGrid = context.time_grid
+        self._unused_energy = config.unused_energy
         table = context.federation.households_frame()
         self._participants: list[str] = table["household_id"].astype(str).tolist()
         # Built once: every settlement looks participants up and addresses each of them.
@@ -282,7 +283,7 @@ class MarketFederate(FederateLogic):
         import_price, export_price = self._prices.of(interval)
         energy = pd.Series(self._energy_wh[interval], index=self._participant_index)
         trades = self._trades.get(interval, empty_trades())
-        ledger = settle_interval(energy, trades, import_price, export_price)
+        ledger = settle_interval(energy, trades, import_price, export_price, self._unused_energy)
         violations = check_payments(ledger)
         if violations:
             raise RuntimeError(
