@@ -254,6 +254,9 @@ def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dic
         "wholesale": wholesale,
         "import_tariff": prices.import_tariff.model_dump(),
         "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
+        "export_tariff": None
+        if prices.export_tariff is None
+        else prices.export_tariff.model_dump(),
         "forecast_horizon_intervals": prices.forecast_horizon_intervals,
     }
 

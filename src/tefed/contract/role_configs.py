@@ -77,6 +77,30 @@ class TimeOfUseTariffConfig(_Config):
     windows: list[TimeOfUseWindowConfig] = Field(min_length=1, description="the windows")
 
 
+class WholesaleIndexedTariffConfig(_Config):
+    """Import price max(minimum, (wholesale + energy charges) · (1 + tax))."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of tariff")
+    energy_charge_usd_per_kwh: float = Field(
+        description="charges added to the wholesale price [USD/kWh]"
+    )
+    tax_fraction: float = Field(ge=0, description="tax on the price with the charges [-]")
+    minimum_usd_per_kwh: float | None = Field(
+        description="lowest import price; null: no floor [USD/kWh]"
+    )
+
+
+class WholesaleIndexedExportConfig(_Config):
+    """Export price max(minimum, fraction · wholesale + offset)."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of export price")
+    fraction: float = Field(ge=0, description="share of the wholesale price [-]")
+    offset_usd_per_kwh: float = Field(description="added to every exported kWh [USD/kWh]")
+    minimum_usd_per_kwh: float | None = Field(
+        description="lowest export price; null: none [USD/kWh]"
+    )
+
+
 class PriceFeedConfig(_Config):
     """Configuration of the ``price_feed`` federate."""
 
@@ -84,9 +108,22 @@ class PriceFeedConfig(_Config):
         SyntheticWholesaleConfig | CsvWholesaleConfig, Field(discriminator="source")
     ] = Field(description="wholesale price series, by source")
     import_tariff: Annotated[
-        FlatTariffConfig | TimeOfUseTariffConfig, Field(discriminator="kind")
+        FlatTariffConfig | TimeOfUseTariffConfig | WholesaleIndexedTariffConfig,
+        Field(discriminator="kind"),
     ] = Field(description="retail price of energy drawn from the grid")
     export_price_usd_per_kwh: float = Field(description="net-billing feed-in price [USD/kWh]")
+    export_tariff: WholesaleIndexedExportConfig | None = Field(
+        description="feed-in price indexed to wholesale; null: export_price_usd_per_kwh"
+    )
+
+    @property
+    def tariff_uses_wholesale(self) -> bool:
+        """Whether the import or the export price follows the wholesale price."""
+        return (
+            isinstance(self.import_tariff, WholesaleIndexedTariffConfig)
+            or self.export_tariff is not None
+        )
+
     forecast_horizon_intervals: int = Field(
         ge=1, description="length of the published price forecasts [market intervals]"
     )
