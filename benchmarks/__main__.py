@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks import (
     co_simulation,
+    day_ahead,
     dlmp,
     ems_optimizing,
     ems_step,
@@ -29,6 +30,7 @@ BENCHMARKS = (
     co_simulation,
     grid_step,
     market_clearing,
+    day_ahead,
     dlmp,
     ems_step,
     ems_optimizing,

@@ -67,7 +67,7 @@ def test_a_market_configuration_missing_a_field_is_refused_naming_it():
 def test_an_unknown_mechanism_is_named_with_its_value_and_the_choices():
     assert problems_of("market", DOUBLE_AUCTION | {"mechanism": "sealed_bid"}) == [
         "market.mechanism: got 'sealed_bid'; expected one of "
-        "'double_auction', 'curve_clearing', 'dlmp', 'continuous'"
+        "'double_auction', 'curve_clearing', 'dlmp', 'continuous', 'day_ahead'"
     ]
     config = {key: value for key, value in DOUBLE_AUCTION.items() if key != "mechanism"}
     assert problems_of("market", config) == ["market.mechanism: required but missing"]

@@ -69,6 +69,8 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_ledger", None),
         ("market_dlmp", None),
         ("market_binding_branches", None),
+        ("market_day_ahead", None),
+        ("market_day_ahead_clearings", None),
         ("feeder_households", None),
         ("feeder_source", None),
         ("grid_nodes", None),
@@ -104,6 +106,7 @@ _INTERVAL_TABLES = (
     "market_ledger",
     "market_dlmp",
     "market_binding_branches",
+    "market_day_ahead",
     "optimizing_plans",
 )
 #: Tables whose last row says how far their federate got (the others are written ahead:
@@ -374,6 +377,8 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
     else:
         missing = ", ".join(name for name in needed if name not in tables)
         market["welfare"] = {"welfare_usd": None, "reason": f"not recorded: {missing}"}
+    if mechanism == "day_ahead" and "market_day_ahead" in tables:
+        market["day_ahead"] = market_kpis.day_ahead_summary(tables["market_day_ahead"])
     dlmp = tables.get("market_dlmp") if mechanism == "dlmp" else None
     if dlmp is not None:
         binding = tables.get("market_binding_branches")

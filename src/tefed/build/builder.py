@@ -126,6 +126,14 @@ def build_federation(
     federates = [entry("price_feed", "price_feed", _price_config(scenario, scenario_dir, base_dir))]
     ems_config = {
         "market_mechanism": scenario.market.mechanism,
+        "day_ahead": (
+            {
+                "gate_closure_hour": scenario.market.gate_closure_hour,
+                "period_s": scenario.market.period_s,
+            }
+            if scenario.market.mechanism == "day_ahead"
+            else None
+        ),
         "pv_model": _pv_model_config(scenario, scenario_dir, base_dir),
         "publish_reactive_power": published_kvar,
     }

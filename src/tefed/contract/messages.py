@@ -221,12 +221,50 @@ class SettlementMessage(_Message):
     lines: list[SettlementLine]
 
 
-MarketMessage = RejectedMessage | AwardsMessage | SettlementMessage
+#: Most periods one day-ahead message may carry (two days of hours) [-].
+MAX_DAY_AHEAD_PERIODS = 48
+
+
+class DayAheadPeriodOrder(_Message):
+    """A curve for one day-ahead period, named by the period's first market interval."""
+
+    interval_index: int = Field(ge=0, strict=True)
+    order: CurveOrder
+
+
+class DayAheadOrdersMessage(_Message):
+    """Household → market (mechanism ``day_ahead``): curves for the periods of the next
+    day-ahead market, sent at or before its gate closure."""
+
+    type: Literal["day_ahead_orders"] = "day_ahead_orders"
+    periods: list[DayAheadPeriodOrder] = Field(min_length=1, max_length=MAX_DAY_AHEAD_PERIODS)
+
+
+class DayAheadAward(_Message):
+    """What one day-ahead curve cleared at: a power over its whole period."""
+
+    interval_index: int
+    order_id: str
+    power_kw: float
+    price_usd_per_kwh: float
+
+
+class DayAheadAwardsMessage(_Message):
+    """Market → household: its commitments from a day-ahead clearing (power over each period,
+    import positive; paid in every market interval of the period at the day-ahead price)."""
+
+    type: Literal["day_ahead_awards"] = "day_ahead_awards"
+    awards: list[DayAheadAward]
+    prices_usd_per_kwh: dict[str, float] = Field(default_factory=dict)
+
+
+MarketMessage = RejectedMessage | AwardsMessage | SettlementMessage | DayAheadAwardsMessage
 
 _MARKET_MESSAGE_TYPES: dict[str, type[_Message]] = {
     "rejected": RejectedMessage,
     "awards": AwardsMessage,
     "settlement": SettlementMessage,
+    "day_ahead_awards": DayAheadAwardsMessage,
 }
 
 
@@ -264,6 +302,8 @@ def message_json_schemas() -> dict[str, dict]:
             ("rejected", RejectedMessage),
             ("awards", AwardsMessage),
             ("settlement", SettlementMessage),
+            ("day_ahead_orders", DayAheadOrdersMessage),
+            ("day_ahead_awards", DayAheadAwardsMessage),
         )
     }
 

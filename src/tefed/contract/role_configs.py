@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tefed.contract.errors import InputError, describe_validation_error
 
 #: Market mechanisms by name, as ``market.mechanism`` and the ems's ``market_mechanism`` name them.
-MarketMechanismName = Literal["double_auction", "curve_clearing", "dlmp", "continuous"]
+MarketMechanismName = Literal["double_auction", "curve_clearing", "dlmp", "continuous", "day_ahead"]
 #: How an ems entry hosts households: a built-in shard, or one household's own program.
 HostInterface = Literal["shard", "household"]
 
@@ -152,6 +152,15 @@ class PvModelConfig(_Config):
     wind_speed_m_per_s: float = Field(ge=0, description="wind speed [m/s]")
 
 
+class DayAheadTimingConfig(_Config):
+    """When the day-ahead markets clear and how long their periods are (mechanism day_ahead)."""
+
+    gate_closure_hour: float = Field(
+        ge=0, lt=24, description="hour of the day before a delivery day its market clears [h]"
+    )
+    period_s: int = Field(gt=0, description="length of a day-ahead period [s]")
+
+
 class EmsConfig(_Config):
     """Configuration of an ``ems`` entry: a built-in shard or a household's own program."""
 
@@ -166,6 +175,9 @@ class EmsConfig(_Config):
     )
     market_mechanism: MarketMechanismName = Field(
         description="the market's mechanism, which decides the form of the orders"
+    )
+    day_ahead: DayAheadTimingConfig | None = Field(
+        description="the day-ahead markets' timing (mechanism day_ahead); null otherwise"
     )
     pv_model: PvModelConfig = Field(description="the PV model")
     publish_reactive_power: bool = Field(
@@ -299,6 +311,21 @@ class DlmpConfig(_MarketRulesConfig):
     )
 
 
+class DayAheadConfig(_MarketRulesConfig):
+    """TENT version 2: hourly day-ahead market corrected by real-time markets."""
+
+    mechanism: Literal["day_ahead"] = Field(description="clearing mechanism")
+    gate_closure_hour: float = Field(
+        ge=0,
+        lt=24,
+        description="hour of the day before a delivery day its day-ahead market clears [h]",
+    )
+    period_s: int = Field(gt=0, description="length of a day-ahead period [s]")
+    feeder_capacity_kw: float | None = Field(
+        description="grid limit in either direction in both markets; null: none [kW]"
+    )
+
+
 class ContinuousConfig(_MarketRulesConfig):
     """TENT continuous double auction: a standing book matched as orders arrive."""
 
@@ -308,7 +335,7 @@ class ContinuousConfig(_MarketRulesConfig):
 
 #: Configuration of the ``market`` federate, by ``mechanism``.
 MarketConfig = Annotated[
-    DoubleAuctionConfig | CurveClearingConfig | DlmpConfig | ContinuousConfig,
+    DoubleAuctionConfig | CurveClearingConfig | DlmpConfig | ContinuousConfig | DayAheadConfig,
     Field(discriminator="mechanism"),
 ]
 
@@ -336,6 +363,7 @@ RoleConfig = (
     | CurveClearingConfig
     | DlmpConfig
     | ContinuousConfig
+    | DayAheadConfig
 )
 
 

@@ -28,7 +28,11 @@ from tefed.reporting.household_plots import (
     income_advantage_figure,
     voltage_by_hour_figure,
 )
-from tefed.reporting.market_plots import dlmp_figure, settlement_prices_figure
+from tefed.reporting.market_plots import (
+    day_ahead_figure,
+    dlmp_figure,
+    settlement_prices_figure,
+)
 
 #: What each figure shows, by file name, in the order a report lists them.
 PLOT_TITLES = {
@@ -36,6 +40,7 @@ PLOT_TITLES = {
     "income_advantage.png": "Cumulative income advantage over net billing (T-REX Fig. 4)",
     "market_prices.png": "Settlement prices by pool and the grid's prices (T-REX Fig. 5)",
     "dlmp_by_bus.png": "DLMP by bus (OpenGridGym Fig. 10)",
+    "day_ahead.png": "Day-ahead commitments and their real-time corrections (TENT version 2)",
     "pcc.png": "Power at the point of common coupling and voltages (Rana et al. Figs. 11–12)",
     "voltage_by_hour.png": "Household voltages by hour of the day (T-REX Fig. 7)",
     "household_voltages.png": "Household voltages over time and per household",
@@ -89,6 +94,10 @@ def write_plots(
         distance = None if nodes is None else nodes.groupby("bus")["distance_m"].first()
         figures["dlmp_by_bus.png"] = lambda: dlmp_figure(
             tables["market_dlmp"], calendar, interval_s, distance
+        )
+    if "market_day_ahead" in tables and len(tables["market_day_ahead"]):
+        figures["day_ahead.png"] = lambda: day_ahead_figure(
+            tables["market_day_ahead"], calendar, interval_s
         )
     if "grid" in tables:
         figures["pcc.png"] = lambda: pcc_figure(tables["grid"], voltages, calendar, limits_pu)

@@ -10,8 +10,9 @@ A quote is one side, a whole-Wh quantity and a limit price per household (see
   non-dispatchable pool; bids are non-dispatchable (the auction moves what PV leaves open on
   to the batteries). The continuous market matches each pool on its own, so there every order
   stays non-dispatchable;
-- ``curve_clearing``: a TENT curve. A bid is inelastic, one vertex at its limit price (the
-  grid supplies at the import price, so the household is served whatever the price); an ask
+- ``curve_clearing`` and the real-time markets of ``day_ahead``: a TENT curve. A bid is
+  inelastic, one vertex at its limit price (the grid supplies at the import price, so the
+  household is served whatever the price); an ask
   offers its surplus elastically, from 0 kW at the export price to all of it at its ask price
   (one vertex at the ask price when the two prices are equal);
 - ``dlmp``: an affine curve. A bid consumes its power at prices up to the export price, falling
@@ -25,9 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tefed.contract.messages import AffineOrder, CurveOrder, CurveVertex, Order, OrdersMessage
+from tefed.contract.messages import (
+    AffineOrder,
+    CurveOrder,
+    CurveVertex,
+    DayAheadOrdersMessage,
+    DayAheadPeriodOrder,
+    Order,
+    OrdersMessage,
+)
 from tefed.domain.ems.strategies.residual_flexibility import affine_curves, curve_vertices
-from tefed.domain.ems.strategies.simple_trader import BUY, NO_ORDER, OrderQuotes
+from tefed.domain.ems.strategies.simple_trader import BUY, NO_ORDER, OrderQuotes, quote_orders
 
 #: Order kind each market mechanism takes from the built-in households.
 ORDER_KIND = {
@@ -35,6 +44,7 @@ ORDER_KIND = {
     "continuous": "simple",
     "curve_clearing": "curve",
     "dlmp": "affine",
+    "day_ahead": "curve",
 }
 
 
@@ -136,6 +146,79 @@ def order_messages(
     return messages
 
 
+def day_ahead_messages(
+    period_starts: np.ndarray,
+    power_kw: np.ndarray,
+    import_price_usd_per_kwh: np.ndarray,
+    export_price_usd_per_kwh: np.ndarray,
+    bid_price_fraction: np.ndarray,
+    ask_price_fraction: np.ndarray,
+) -> list[tuple[int, DayAheadOrdersMessage]]:
+    """Each household's curves for a day-ahead market, from its forecast power per period.
+
+    Parameters
+    ----------
+    period_starts : numpy.ndarray of int
+        First market interval of each period (periods,) [-].
+    power_kw : numpy.ndarray
+        Forecast mean net power of each household in each period, (households, periods),
+        import positive [kW].
+    import_price_usd_per_kwh, export_price_usd_per_kwh : numpy.ndarray
+        Grid prices of each period (periods,) [USD/kWh].
+    bid_price_fraction, ask_price_fraction : numpy.ndarray
+        Each household's limit prices between export (0) and import (1) price (households,).
+
+    Returns
+    -------
+    list of (int, DayAheadOrdersMessage)
+        Household row and its message (periods with a forecast of 0 W are left out; a
+        household without any period sends nothing).
+
+    Notes
+    -----
+    Each period is quoted as a real-time interval is (`quote_orders`, `_curve`): a forecast
+    deficit is an inelastic bid, a surplus an ask rising from 0 kW at the export price to all
+    of it at the household's ask price. Order ids are ``da-<interval>``.
+
+    Examples
+    --------
+    One household that expects to draw 1 kW in the first hour and feed in 2 kW in the second:
+
+    >>> [(row, [(p.interval_index, [v.power_kw for v in p.order.vertices]) for p in m.periods])
+    ...  for row, m in day_ahead_messages(np.array([4, 8]), np.array([[1.0, -2.0]]),
+    ...      np.full(2, 0.15), np.full(2, 0.05), np.array([0.8]), np.array([0.2]))]
+    [(0, [(4, [1.0]), (8, [0.0, -2.0])])]
+    """
+    per_row: dict[int, list[DayAheadPeriodOrder]] = {}
+    rows = np.arange(power_kw.shape[0])
+    for column, first in enumerate(np.asarray(period_starts).tolist()):
+        # quote_orders rounds to whole units: in watts, a forecast below 1 W is no order.
+        quotes = quote_orders(
+            power_kw[:, column] * 1000.0,
+            float(import_price_usd_per_kwh[column]),
+            float(export_price_usd_per_kwh[column]),
+            bid_price_fraction,
+            ask_price_fraction,
+        )
+        for row in rows[quotes.side != NO_ORDER].tolist():
+            side = "buy" if quotes.side[row] == BUY else "sell"
+            vertices = _curve(
+                side,
+                abs(float(power_kw[row, column])),
+                float(quotes.price_usd_per_kwh[row]),
+                float(export_price_usd_per_kwh[column]),
+            )
+            per_row.setdefault(row, []).append(
+                DayAheadPeriodOrder(
+                    interval_index=first,
+                    order=CurveOrder(kind="curve", order_id=f"da-{first}", vertices=vertices),
+                )
+            )
+    return [
+        (row, DayAheadOrdersMessage(periods=periods)) for row, periods in sorted(per_row.items())
+    ]
+
+
 def _curve(
     side: str, power_kw: float, price_usd_per_kwh: float, export_price_usd_per_kwh: float
 ) -> list[CurveVertex]:
@@ -161,7 +244,7 @@ def curve_messages(
     Parameters
     ----------
     mechanism : str
-        ``curve_clearing`` or ``dlmp``.
+        ``curve_clearing``, ``day_ahead`` (its real-time markets) or ``dlmp``.
     interval : int
         Delivery interval the orders are for.
     price_levels_usd_per_kwh : numpy.ndarray
@@ -199,7 +282,7 @@ def curve_messages(
     active = ordering[np.any(np.abs(power_kw[ordering]) > 1e-9, axis=1)]
     if active.size == 0:
         return []
-    if mechanism == "curve_clearing":
+    if ORDER_KIND[mechanism] == "curve":
         vertices = curve_vertices(price_levels_usd_per_kwh, power_kw[active])
         by_row = vertices.groupby("household", sort=True)
         return [

@@ -16,6 +16,7 @@ import pandas as pd
 
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
+from tefed.domain.market.trade_tables import MARKET
 
 #: Payments between two participants must cancel within this [USD].
 BALANCE_TOLERANCE_USD = 1e-9
@@ -82,6 +83,48 @@ def check_payments(ledger: pd.DataFrame) -> list[str]:
     """The payment part of `check_ledger`: trade payments of each pair of participants in a
     pool cancel, and so does their total (within ``BALANCE_TOLERANCE_USD``)."""
     return _unbalanced_payments(ledger)
+
+
+def check_market_balances(trades: pd.DataFrame) -> list[str]:
+    """The central counterparty's books balance: the ``market`` buys as much energy as it
+    sells, and pays as much as it is paid (within ``BALANCE_TOLERANCE_USD``), over an
+    interval's trades of every market (day-ahead commitments and real-time changes alike).
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        An interval's trades: ``buyer``, ``seller``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh].
+
+    Returns
+    -------
+    list of str
+        A message per imbalance; empty if none (or the market trades in none of them).
+
+    Examples
+    --------
+    The market sells 500 Wh at 0.10 to a and buys them from the grid at 0.10:
+
+    >>> trades = pd.DataFrame({"buyer": ["a", "market"], "seller": ["market", "grid"],
+    ...     "quantity_wh": [500, 500], "price_usd_per_kwh": [0.10, 0.10]})
+    >>> check_market_balances(trades)
+    []
+    """
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
+    amount_usd = quantity_wh / 1000.0 * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
+    sells = trades["seller"].to_numpy(dtype=object) == MARKET
+    buys = trades["buyer"].to_numpy(dtype=object) == MARKET
+    energy_wh = quantity_wh[buys].sum() - quantity_wh[sells].sum()
+    money_usd = amount_usd[sells].sum() - amount_usd[buys].sum()
+    violations = []
+    if energy_wh != 0:
+        violations.append(
+            f"the market bought {quantity_wh[buys].sum():.0f} Wh and sold "
+            f"{quantity_wh[sells].sum():.0f} Wh, expected equal energy"
+        )
+    if abs(money_usd) > BALANCE_TOLERANCE_USD:
+        violations.append(f"the market's trade payments leave it {money_usd:.12g} USD, expected 0")
+    return violations
 
 
 def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
