@@ -71,7 +71,8 @@ class Order(_Message):
     """One simple order: a side, a whole-Wh quantity and a limit price.
 
     ``pool`` says what backs the energy (T-REX: PV is non-dispatchable, a battery dispatchable);
-    orders of different pools never trade with each other. ``divisible`` and
+    an ask trades only in its pool, and in the double auction a non-dispatchable bid buys from
+    the dispatchable pool what the non-dispatchable one left open. ``divisible`` and
     ``expires_time_s`` matter only to the continuous market: an indivisible order fills whole or
     not at all, and an order stops standing at its expiry time [s].
     """

@@ -129,7 +129,8 @@ def check_market_balances(trades: pd.DataFrame) -> list[str]:
 
 def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     """The trade part of `check_ledger`, which needs no delivery: awards within their orders'
-    quantities and limit prices, pools never mixed, no self-trades, sides as ordered.
+    quantities and limit prices, pools never mixed (but for a non-dispatchable bid buying in the
+    dispatchable pool), no self-trades, sides as ordered.
 
     Parameters and returned messages as for `check_ledger`.
     """
