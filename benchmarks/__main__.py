@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks import (
     co_simulation,
+    day_ahead,
     dlmp,
     ems_optimizing,
     ems_step,
@@ -32,6 +33,7 @@ BENCHMARKS = (
     grid_step,
     market_clearing,
     market_topologies,
+    day_ahead,
     dlmp,
     ems_step,
     ems_optimizing,

@@ -225,7 +225,8 @@ def test_a_market_candidate_must_send_market_messages_to_households():
         (
             "message schema",
             "message to 'household/h01' at t=840.001 s: not a market message: expected a JSON "
-            "object with type one of ['awards', 'rejected', 'settlement'], got type 'orders'",
+            "object with type one of ['awards', 'day_ahead_awards', 'rejected', 'settlement'], "
+            "got type 'orders'",
         )
     ]
 

@@ -13,10 +13,11 @@ from tefed.domain.market.mechanisms.double_auction import POOLS, clear_double_au
 PV, BATTERY = POOLS
 
 
-def test_two_pools_clear_separately() -> None:
+def test_pv_clears_first_and_its_open_bids_move_to_the_battery_pool() -> None:
     # PV: b1 0.15 (400 Wh) vs s1 0.08 (300 Wh) -> 300 Wh at (0.15 + 0.08)/2 = 0.115.
-    # Batteries: b2 0.20 (200 Wh) vs s2 0.12 (500 Wh) -> 200 Wh at (0.20 + 0.12)/2 = 0.16.
-    # Across pools b2 would cross s1 and b1 would cross s2, but pools never match each other.
+    # Batteries: b2 0.20 (200 Wh) and b1's open 100 Wh (0.15) vs s2 0.12 (500 Wh): b2 first,
+    # 200 Wh at (0.20 + 0.12)/2 = 0.16, then b1 100 Wh at (0.15 + 0.12)/2 = 0.135.
+    # b2 would cross s1, but a battery-pool bid never buys PV.
     orders = book(
         ("s2", "h04", "sell", 500, 0.12, 3, BATTERY),
         ("b1", "h01", "buy", 400, 0.15, 0, PV),
@@ -24,14 +25,16 @@ def test_two_pools_clear_separately() -> None:
         ("s1", "h02", "sell", 300, 0.08, 1, PV),
     )
     result = clear_double_auction(orders)
-    assert_trades_match(result, [("b1", "s1", 300, 0.115), ("b2", "s2", 200, 0.16)])
-    assert result.trades["pool"].tolist() == [PV, BATTERY]
-    assert result.filled_wh.to_dict() == {"b1": 300, "b2": 200, "s1": 300, "s2": 200}
+    assert_trades_match(
+        result, [("b1", "s1", 300, 0.115), ("b2", "s2", 200, 0.16), ("b1", "s2", 100, 0.135)]
+    )
+    assert result.trades["pool"].tolist() == [PV, BATTERY, BATTERY]
+    assert result.filled_wh.to_dict() == {"b1": 400, "b2": 200, "s1": 300, "s2": 300}
     assert result.status == "cleared"
     assert result.pool_status == {PV: "cleared", BATTERY: "cleared"}
-    assert result.traded_energy_wh == 500
-    # (300·0.115 + 200·0.16) / 500 = 66.5 / 500
-    assert result.mean_price_usd_per_kwh == pytest.approx(66.5 / 500)
+    assert result.traded_energy_wh == 600
+    # (300·0.115 + 200·0.16 + 100·0.135) / 600 = 80 / 600
+    assert result.mean_price_usd_per_kwh == pytest.approx(80 / 600)
 
 
 def test_crossing_prices_in_different_pools_do_not_trade() -> None:
@@ -155,7 +158,16 @@ def test_equal_prices_in_two_pools_stay_apart(tie_breaking: str) -> None:
         ("b3", "h04", "buy", 50, 0.12, 3, BATTERY),
         ("s2", "h05", "sell", 400, 0.10, 4, BATTERY),
     )
-    filled = clear_double_auction(orders, tie_breaking=tie_breaking).filled_wh.to_dict()
+    result = clear_double_auction(orders, tie_breaking=tie_breaking)
+    pv = result.trades[result.trades["pool"] == PV].groupby("buy_order_id")["quantity_wh"].sum()
     pv_bids = {"time": (200, 0), "pro_rata": (150, 50)}[tie_breaking]
-    assert (filled["b1"], filled["b2"]) == pv_bids
-    assert (filled["s1"], filled["b3"], filled["s2"]) == (200, 50, 50)
+    assert (pv.get("b1", 0), pv.get("b2", 0)) == pv_bids
+    # What PV left open (200 Wh of b1 and b2) then buys from the battery ask with b3.
+    filled = result.filled_wh.to_dict()
+    assert (filled["b1"], filled["b2"], filled["s1"], filled["b3"], filled["s2"]) == (
+        300,
+        100,
+        200,
+        50,
+        250,
+    )

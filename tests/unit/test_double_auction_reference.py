@@ -49,11 +49,16 @@ def crowded_books(draw: st.DrawFn) -> pd.DataFrame:
     return book(*rows)
 
 
-def ranked(orders: pd.DataFrame, pool: str) -> tuple[list[dict], list[dict]]:
-    """Bids and asks of one pool as dicts, in MicroTE priority (price, sequence, order_id)."""
+def ranked(
+    orders: pd.DataFrame, pool: str, carried: list[dict] = ()
+) -> tuple[list[dict], list[dict]]:
+    """Bids and asks of one pool as dicts, in MicroTE priority (price, sequence, order_id);
+    ``carried`` bids (left open by the non-dispatchable pool) join a pool that has asks."""
     rows = [row for row in orders.to_dict("records") if row.get("pool", POOLS[0]) == pool]
     for row in rows:
         row["left_wh"] = row["quantity_wh"]
+    if any(row["side"] == "sell" for row in rows):
+        rows += [bid for bid in carried if bid["left_wh"] > 0]
     bids = sorted(
         (row for row in rows if row["side"] == "buy"),
         key=lambda row: (-row["price_usd_per_kwh"], row["sequence"], row["order_id"]),
@@ -248,8 +253,10 @@ def test_auction_equals_the_reference_walk(
     uniform = settlement_rule == "uniform"
     walk = reference_time_walk if tie_breaking == "time" else reference_level_walk
     expected, filled = [], {order_id: 0 for order_id in orders["order_id"]}
+    carried: list[dict] = []
     for pool in POOLS:
-        bids, asks = ranked(orders, pool)
+        bids, asks = ranked(orders, pool, carried)
+        carried = bids
         for bid, ask, quantity in walk(bids, asks, uniform):
             expected.append((bid["order_id"], ask["order_id"], quantity, pool))
             filled[bid["order_id"]] += quantity
@@ -301,8 +308,10 @@ def test_pro_rata_fills_equal_those_of_heaviest_first_pairing(
     uniform = settlement_rule == "uniform"
     filled = dict.fromkeys(orders["order_id"], 0)
     volume: Counter = Counter()
+    carried: list[dict] = []
     for pool in POOLS:
-        bids, asks = ranked(orders, pool)
+        bids, asks = ranked(orders, pool, carried)
+        carried = bids
         for bid, ask, quantity in reference_level_walk(bids, asks, uniform, "heaviest_first"):
             filled[bid["order_id"]] += quantity
             filled[ask["order_id"]] += quantity

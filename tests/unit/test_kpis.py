@@ -368,11 +368,12 @@ def test_settlement_checks_accept_awards_bought_from_the_grid() -> None:
 
 def test_settlement_checks_find_a_wrong_grid_price() -> None:
     ledger, intervals, awards, prices = _settled_interval()
-    # c delivered 1100 Wh but sold 1000: 100 Wh exported at 0.05 = -0.005 USD. Pay it at 0.07.
+    # c delivered 1100 Wh but sold 1000, and b returned the 100 Wh it did not use (T-REX rule
+    # 10): c exports 200 Wh at 0.05 = -0.01 USD. Pay it at 0.035.
     wrong = (ledger["participant"] == "c") & (ledger["counterparty"] == "grid")
-    ledger.loc[wrong, "amount_usd"] = -0.1 * 0.07
+    ledger.loc[wrong, "amount_usd"] = -0.2 * 0.035
     found = settlement_checks(ledger, intervals, awards, prices)
-    assert found["grid_payments_max_abs_error_usd"] == pytest.approx(0.002, abs=1e-12)
+    assert found["grid_payments_max_abs_error_usd"] == pytest.approx(0.003, abs=1e-12)
 
 
 def test_settlement_checks_find_unbalanced_trades_and_missing_bills() -> None:

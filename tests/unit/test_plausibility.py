@@ -254,6 +254,29 @@ def test_validate_warns_of_a_wholesale_file_only_a_mechanism_without_it(
         assert warnings == []
 
 
+@pytest.mark.parametrize(
+    "prices",
+    [
+        {"import_tariff": {"kind": "wholesale_indexed", "energy_charge_usd_per_kwh": 0.09}},
+        {"export_tariff": {"kind": "wholesale_indexed", "fraction": 0.9}},
+    ],
+)
+def test_a_wholesale_indexed_tariff_uses_the_wholesale_file(
+    tmp_path: Path, capsys, prices: dict
+) -> None:
+    write_wholesale_csv(tmp_path / "wholesale.csv")
+    data = short_scenario_data(market={"mechanism": "double_auction"})
+    data["prices"] |= prices | {
+        "wholesale": {
+            "source": "csv",
+            "path": "wholesale.csv",
+            "timezone": data["time"]["timezone"],
+        }
+    }
+    _, warnings = validate(write_scenario(tmp_path, data), capsys)
+    assert warnings == []
+
+
 def test_every_built_in_scenario_validates_without_warnings(capsys) -> None:
     scenarios = sorted((REPO / "scenarios").glob("*.yaml"))
     assert scenarios

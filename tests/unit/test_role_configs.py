@@ -27,6 +27,7 @@ from tefed.federates.builtin import builtin_logic
 COMMITTED = json.loads((REPO / "federation" / "default.json").read_text())
 DOUBLE_AUCTION = {
     "delivery_ahead_intervals": 1,
+    "unused_energy": "seller_exports",
     "mechanism": "double_auction",
     "settlement_rule": "midpoint",
     "tie_breaking": "time",
@@ -66,7 +67,8 @@ def test_a_market_configuration_missing_a_field_is_refused_naming_it():
 def test_an_unknown_mechanism_is_named_with_its_value_and_the_choices():
     assert problems_of("market", DOUBLE_AUCTION | {"mechanism": "sealed_bid"}) == [
         "market.mechanism: got 'sealed_bid'; expected one of "
-        "'double_auction', 'curve_clearing', 'dlmp', 'continuous', 'p2p_negotiation', 'communities'"
+        "'double_auction', 'curve_clearing', 'dlmp', 'continuous', 'p2p_negotiation', "
+        "'communities', 'day_ahead'"
     ]
     config = {key: value for key, value in DOUBLE_AUCTION.items() if key != "mechanism"}
     assert problems_of("market", config) == ["market.mechanism: required but missing"]

@@ -1,4 +1,5 @@
-"""Settlement: hand-computed MicroTE ledgers (shortfall, unused, grid rows) and net billing."""
+"""Settlement: hand-computed MicroTE ledgers (shortfall, unused, grid rows) and net billing,
+under the former rule (`buyer_credited`); T-REX rule 10 is in test_settlement_rule10.py."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def _delivery(ledger: pd.DataFrame) -> list[tuple]:
 def test_docstring_example_unused_and_shortfall() -> None:
     # a bought 1000 Wh from b at 0.10 and used 800; b delivered 900.
     energy = pd.Series({"a": 800.0, "b": -900.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert list(ledger.columns) == list(LEDGER_COLUMNS)
     assert dict(ledger.dtypes.astype(str)) == LEDGER_COLUMNS
     columns = ["participant", "counterparty", "pool", "side", "energy_wh"]
@@ -70,7 +73,9 @@ def test_docstring_example_unused_and_shortfall() -> None:
 
 def test_buyer_using_more_imports_and_short_seller_buys_its_shortfall() -> None:
     energy = pd.Series({"a": 1200.0, "b": -900.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert _delivery(ledger) == [
         ("a", "grid_import", "", "buy", 200.0, IMPORT),
         ("b", "shortfall", PV, "buy", 100.0, IMPORT),
@@ -84,7 +89,9 @@ def test_buyer_using_more_imports_and_short_seller_buys_its_shortfall() -> None:
 def test_seller_that_delivers_nothing_and_imports() -> None:
     # b sold 1000 Wh but drew 200 Wh: the whole sale is a shortfall, the 200 Wh plain import.
     energy = pd.Series({"a": 1000.0, "b": 200.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert _delivery(ledger) == [
         ("b", "shortfall", PV, "buy", 1000.0, IMPORT),
         ("b", "grid_import", "", "buy", 200.0, IMPORT),
@@ -96,7 +103,9 @@ def test_seller_that_delivers_nothing_and_imports() -> None:
 def test_buyer_that_uses_nothing_and_exports() -> None:
     # a bought 1000 Wh but fed 300 Wh in: 1000 Wh unused, 300 Wh plain export.
     energy = pd.Series({"a": -300.0, "b": -1000.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert _delivery(ledger) == [
         ("a", "unused", PV, "sell", -1000.0, EXPORT),
         ("a", "grid_export", "", "sell", -300.0, EXPORT),
@@ -107,7 +116,9 @@ def test_buyer_that_uses_nothing_and_exports() -> None:
 
 def test_seller_delivering_more_exports_the_rest() -> None:
     energy = pd.Series({"a": 1000.0, "b": -1300.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert _delivery(ledger) == [("b", "grid_export", "", "sell", -300.0, EXPORT)]
     # b: -0.10 - 300 Wh × 0.05 = -0.115.
     assert _paid(ledger)["b"] == pytest.approx(-0.115, abs=1e-12)
@@ -117,10 +128,14 @@ def test_shortfall_falls_on_pv_sales_first() -> None:
     # s sold 600 Wh of PV to a and 400 Wh of battery energy to b, then delivered 700 Wh: the
     # 300 Wh short are PV (battery deliveries count first, as T-REX settles them first).
     trades = _trades(("a", "s", 600, 0.10, PV), ("b", "s", 400, 0.12, BATTERY))
-    ledger = settle_interval(pd.Series({"a": 600.0, "b": 400.0, "s": -700.0}), trades, 0.2, 0.05)
+    ledger = settle_interval(
+        pd.Series({"a": 600.0, "b": 400.0, "s": -700.0}), trades, 0.2, 0.05, "buyer_credited"
+    )
     assert _delivery(ledger) == [("s", "shortfall", PV, "buy", 300.0, 0.2)]
     # Delivering 200 Wh: 600 Wh of PV and 200 Wh of battery energy short.
-    ledger = settle_interval(pd.Series({"a": 600.0, "b": 400.0, "s": -200.0}), trades, 0.2, 0.05)
+    ledger = settle_interval(
+        pd.Series({"a": 600.0, "b": 400.0, "s": -200.0}), trades, 0.2, 0.05, "buyer_credited"
+    )
     assert _delivery(ledger) == [
         ("s", "shortfall", PV, "buy", 600.0, 0.2),
         ("s", "shortfall", BATTERY, "buy", 200.0, 0.2),
@@ -161,14 +176,14 @@ def test_shortfall_falls_on_pv_sales_first() -> None:
 def test_participant_that_both_bought_and_sold(metered_wh: float, expected: list) -> None:
     trades = _trades(("c", "d", 500, 0.12, BATTERY), ("e", "c", 300, 0.09, PV))
     energy = pd.Series({"c": metered_wh, "d": -500.0, "e": 300.0})
-    ledger = settle_interval(energy, trades, IMPORT, EXPORT)
+    ledger = settle_interval(energy, trades, IMPORT, EXPORT, "buyer_credited")
     assert _delivery(ledger) == expected
 
 
 def test_several_trades_between_three_households() -> None:
     energy = pd.Series({"a": 700.0, "b": 300.0, "c": -1100.0})
     trades = _trades(("a", "c", 600, 0.12), ("b", "c", 400, 0.10), ("a", "c", 200, 0.11))
-    ledger = settle_interval(energy, trades, 0.20, 0.05)
+    ledger = settle_interval(energy, trades, 0.20, 0.05, "buyer_credited")
     assert len(ledger) == 9
     assert _delivery(ledger) == [
         ("a", "unused", PV, "sell", -100.0, 0.05),
@@ -186,7 +201,9 @@ def test_several_trades_between_three_households() -> None:
 
 
 def test_household_without_trades_importing_and_exporting() -> None:
-    ledger = settle_interval(pd.Series({"a": 500.0, "b": -400.0}), _trades(), IMPORT, EXPORT)
+    ledger = settle_interval(
+        pd.Series({"a": 500.0, "b": -400.0}), _trades(), IMPORT, EXPORT, "buyer_credited"
+    )
     assert _delivery(ledger) == [
         ("a", "grid_import", "", "buy", 500.0, IMPORT),
         ("b", "grid_export", "", "sell", -400.0, EXPORT),
@@ -195,14 +212,16 @@ def test_household_without_trades_importing_and_exporting() -> None:
 
 
 def test_household_with_zero_energy_and_no_trades_has_no_rows() -> None:
-    ledger = settle_interval(pd.Series({"a": 0.0}), _trades(), IMPORT, EXPORT)
+    ledger = settle_interval(pd.Series({"a": 0.0}), _trades(), IMPORT, EXPORT, "buyer_credited")
     assert ledger.empty
     assert dict(ledger.dtypes.astype(str)) == LEDGER_COLUMNS
 
 
 def test_participant_that_meets_its_award_exactly_has_no_grid_row() -> None:
     energy = pd.Series({"a": 1000.0, "b": -1000.0})
-    ledger = settle_interval(energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("a", "b", 1000, 0.10)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert (ledger["reason"] == "trade").all()
     assert len(ledger) == 2
 
@@ -210,7 +229,9 @@ def test_participant_that_meets_its_award_exactly_has_no_grid_row() -> None:
 def test_central_counterparty_has_trade_rows_only() -> None:
     # A curve clearing sells a's 400 Wh to the market at 0.08; the market is not metered.
     energy = pd.Series({"a": -500.0})
-    ledger = settle_interval(energy, _trades(("market", "a", 400, 0.08)), IMPORT, EXPORT)
+    ledger = settle_interval(
+        energy, _trades(("market", "a", 400, 0.08)), IMPORT, EXPORT, "buyer_credited"
+    )
     assert ledger.loc[ledger["participant"] == "market", "reason"].tolist() == ["trade"]
     assert _delivery(ledger) == [("a", "grid_export", "", "sell", -100.0, EXPORT)]
 
@@ -222,12 +243,16 @@ def test_reasons_constant_lists_every_reason() -> None:
 def test_unknown_trade_pool_is_rejected() -> None:
     trades = _trades(("a", "b", 100, 0.10, "wind"))
     with pytest.raises(ValueError, match=r"trades\.pool: got \['wind'\], expected one of"):
-        settle_interval(pd.Series({"a": 100.0, "b": -100.0}), trades, IMPORT, EXPORT)
+        settle_interval(
+            pd.Series({"a": 100.0, "b": -100.0}), trades, IMPORT, EXPORT, "buyer_credited"
+        )
 
 
 def test_metered_energy_must_be_finite() -> None:
     with pytest.raises(ValueError, match=r"energy_wh: got \[nan\] for participant\(s\) \['b'\]"):
-        settle_interval(pd.Series({"a": 100.0, "b": np.nan}), _trades(), IMPORT, EXPORT)
+        settle_interval(
+            pd.Series({"a": 100.0, "b": np.nan}), _trades(), IMPORT, EXPORT, "buyer_credited"
+        )
 
 
 def test_net_billing_with_scalar_prices() -> None:

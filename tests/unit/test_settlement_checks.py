@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 from test_double_auction import book
 
-from tefed.domain.market.ledger_checks import check_ledger
+from tefed.domain.market.ledger_checks import check_ledger, check_trades
 from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.settlement import settle_interval
 
 PV, BATTERY = "non_dispatchable", "dispatchable"
 
 # PV: b1 (h01, 0.15, 400) buys s1 (h02, 0.08, 300); batteries: b2 (h03, 0.20, 200) buys
-# s2 (h04, 0.12, 500). Midpoint prices 0.115 and 0.16.
+# s2 (h04, 0.12, 500), then the 100 Wh b1 left open buys from s2 too. Midpoint prices 0.115,
+# 0.16 and 0.135.
 ORDERS = book(
     ("b1", "h01", "buy", 400, 0.15, 0, PV),
     ("s1", "h02", "sell", 300, 0.08, 1, PV),
@@ -32,7 +33,8 @@ def interval() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_clean_interval_has_no_violations() -> None:
     ledger, trades = interval()
-    assert trades["quantity_wh"].tolist() == [300, 200]
+    assert trades["quantity_wh"].tolist() == [300, 200, 100]
+    assert trades["pool"].tolist() == [PV, BATTERY, BATTERY]
     assert check_ledger(ledger, trades, ORDERS) == []
 
 
@@ -75,9 +77,10 @@ def test_tiny_rounding_is_tolerated() -> None:
 
 def test_award_exceeding_its_order() -> None:
     ledger, trades = interval()
-    trades.loc[0, "quantity_wh"] = 350  # s1 only offered 300 Wh
+    trades.loc[0, "quantity_wh"] = 350  # s1 only offered 300 Wh; b1 wanted 400 Wh in all
     assert check_ledger(ledger, trades, ORDERS) == [
-        "order 's1' is awarded 350 Wh, more than its 300 Wh"
+        "order 'b1' is awarded 450 Wh, more than its 400 Wh",
+        "order 's1' is awarded 350 Wh, more than its 300 Wh",
     ]
 
 
@@ -85,7 +88,7 @@ def test_awards_of_one_order_add_up() -> None:
     ledger, trades = interval()
     # Two trades of 150 Wh on b2 (200 Wh ordered) together exceed it.
     doubled = pd.concat([trades, trades.iloc[[1]]], ignore_index=True)
-    doubled.loc[[1, 2], "quantity_wh"] = 150
+    doubled.loc[[1, 3], "quantity_wh"] = 150
     violations = check_ledger(ledger, doubled, ORDERS)
     assert "order 'b2' is awarded 300 Wh, more than its 200 Wh" in violations
 
@@ -105,17 +108,27 @@ def test_trade_price_outside_its_limits(price: float, message: str) -> None:
 
 def test_trade_between_orders_of_different_pools() -> None:
     ledger, trades = interval()
-    trades.loc[0, "sell_order_id"] = "s2"  # b1 (PV) "bought" from the battery ask
-    trades.loc[0, "seller"] = "h04"
+    trades.loc[1, "sell_order_id"] = "s1"  # b2 (batteries) "bought" from the PV ask
+    trades.loc[1, "seller"] = "h02"
     violations = check_ledger(ledger, trades, ORDERS)
     assert (
-        "trade 0 ('b1' from 's2'): buy order in pool 'non_dispatchable', sell order in pool "
-        "'dispatchable'"
+        "trade 1 ('b2' from 's1'): buy order in pool 'dispatchable', sell order in pool "
+        "'non_dispatchable'"
     ) in violations
     assert (
-        "trade 0 ('b1' from 's2'): pool 'non_dispatchable' but its sell order is in pool "
-        "'dispatchable'"
+        "trade 1 ('b2' from 's1'): pool 'dispatchable' but its sell order is in pool "
+        "'non_dispatchable'"
     ) in violations
+
+
+def test_pv_bid_may_buy_in_the_battery_pool_but_not_a_battery_bid_in_the_pv_pool() -> None:
+    _, trades = interval()
+    assert check_trades(trades, ORDERS) == []
+    trades.loc[0, "pool"] = BATTERY  # the PV trade b1-s1 relabelled: its ask is PV
+    assert check_trades(trades, ORDERS) == [
+        "trade 0 ('b1' from 's1'): pool 'dispatchable' but its sell order is in pool "
+        "'non_dispatchable'"
+    ]
 
 
 def test_trade_pool_that_is_not_its_orders_pool() -> None:
@@ -147,7 +160,10 @@ def test_order_of_the_wrong_side() -> None:
     ledger, trades = interval()
     orders = ORDERS.assign(side=["sell", "sell", "buy", "sell"])
     violations = check_ledger(ledger, trades, orders)
-    assert violations == ["trade 0 ('b1' from 's1'): its buy order 'b1' is a sell order"]
+    assert violations == [
+        "trade 0 ('b1' from 's1'): its buy order 'b1' is a sell order",
+        "trade 2 ('b1' from 's2'): its buy order 'b1' is a sell order",
+    ]
 
 
 def test_central_counterparty_trades_are_checked_by_their_own_limits() -> None:

@@ -16,7 +16,12 @@ from tefed.domain.market.mechanisms.double_auction import (
     TIE_BREAKING,
     clear_double_auction,
 )
-from tefed.domain.market.settlement import GRID, net_billing_amount_usd, settle_interval
+from tefed.domain.market.settlement import (
+    GRID,
+    UNUSED_ENERGY_RULES,
+    net_billing_amount_usd,
+    settle_interval,
+)
 
 PV, BATTERY = POOLS
 
@@ -57,13 +62,19 @@ def awards(trades: pd.DataFrame, column: str, index: pd.Index) -> pd.DataFrame:
 
 
 @settings(max_examples=150, deadline=None)
-@given(intervals())
-def test_ledger_balances_and_follows_the_delivery_rules(case: tuple) -> None:
+@given(intervals(), st.sampled_from(UNUSED_ENERGY_RULES))
+def test_ledger_balances_and_follows_the_delivery_rules(case: tuple, unused_energy: str) -> None:
     energy, trades, import_price, export_price = case
-    ledger = settle_interval(energy, trades, import_price, export_price)
+    ledger = settle_interval(energy, trades, import_price, export_price, unused_energy)
     trade_rows = ledger[ledger["reason"] == "trade"]
     grid_rows = ledger[ledger["counterparty"] == GRID]
-    assert len(trade_rows) + len(grid_rows) == len(ledger)
+    # Unused energy handed back from buyers to sellers (T-REX rule 10), free of charge.
+    returned_rows = ledger[(ledger["reason"] == "unused") & (ledger["counterparty"] != GRID)]
+    assert len(trade_rows) + len(grid_rows) + len(returned_rows) == len(ledger)
+    assert (returned_rows["amount_usd"] == 0).all()
+    assert returned_rows["energy_wh"].sum() == pytest.approx(0.0, abs=1e-6)
+    if unused_energy == "buyer_credited":
+        assert returned_rows.empty
     assert len(trade_rows) == 2 * len(trades)
     assert trade_rows["amount_usd"].sum() == pytest.approx(0.0, abs=1e-12)
     assert ledger["amount_usd"].sum() == pytest.approx(grid_rows["amount_usd"].sum(), abs=1e-12)
@@ -73,9 +84,14 @@ def test_ledger_balances_and_follows_the_delivery_rules(case: tuple) -> None:
     received = ledger.groupby("participant")["energy_wh"].sum().reindex(energy.index, fill_value=0)
     np.testing.assert_allclose(received.to_numpy(), energy.to_numpy(), rtol=0, atol=1e-8)
 
-    # The rules only label the net billing of each deviation D = E - A.
+    # The rules only label the net billing of each deviation D = E - A - R (R: energy returned).
     bought, sold = awards(trades, "buyer", energy.index), awards(trades, "seller", energy.index)
-    deviation = energy - (bought.sum(axis=1) - sold.sum(axis=1))
+    returned = returned_rows.groupby("participant")["energy_wh"].sum()
+    deviation = (
+        energy
+        - (bought.sum(axis=1) - sold.sum(axis=1))
+        - returned.reindex(energy.index, fill_value=0.0)
+    )
     grid_usd = grid_rows.groupby("participant")["amount_usd"].sum().reindex(energy.index)
     np.testing.assert_allclose(
         grid_usd.fillna(0.0).to_numpy(),

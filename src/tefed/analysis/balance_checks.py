@@ -139,7 +139,8 @@ def settlement_checks(
     dict
         Largest absolute differences: ``metered_energy_max_abs_error_wh`` (ledger energy vs the
         household's metering), ``grid_payments_max_abs_error_usd`` (ledger payments to the grid
-        vs net billing of each deviation from awards, recomputed here), ``bills_max_abs_error_usd``
+        vs net billing of each deviation from awards less the unused energy returned to it,
+        recomputed here), ``bills_max_abs_error_usd``
         (ledger total vs the settlement the household received), ``bills_not_received`` (count),
         and ``trade_payments_sum_usd`` (trade payments must cancel).
 
@@ -180,10 +181,14 @@ def settlement_checks(
         awards.rename(columns={"participant": "household_id"}).assign(signed_wh=signed_wh),
         "signed_wh",
     )
+    # Unused energy a buyer returned to its seller (T-REX rule 10) moves between households;
+    # each one's grid payments are the net billing of its deviation less what it got back.
+    returned = ledger[(ledger["reason"] == "unused") & (ledger["counterparty"] != "grid")]
+    returned_wh = per_household(returned, "energy_wh")
     price = prices.set_index("interval_index")
     intervals = records.index.get_level_values("interval_index")
     expected_grid_usd = net_billing_amount_usd(
-        (records["energy_wh"] - awarded_wh).to_numpy(),
+        (records["energy_wh"] - awarded_wh - returned_wh).to_numpy(),
         price["import_price_usd_per_kwh"].reindex(intervals).to_numpy(),
         price["export_price_usd_per_kwh"].reindex(intervals).to_numpy(),
     )

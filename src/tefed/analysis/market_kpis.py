@@ -185,6 +185,55 @@ def market_summary(trades: pd.DataFrame, intervals: pd.DataFrame) -> dict[str, o
     return summary
 
 
+def day_ahead_summary(day_ahead: pd.DataFrame) -> dict[str, object]:
+    """Day-ahead commitments against their real-time corrections (mechanism ``day_ahead``).
+
+    Parameters
+    ----------
+    day_ahead : pandas.DataFrame
+        Per interval and participant (``market_day_ahead``): ``interval_index``,
+        ``day_ahead_energy_wh`` (commitment, import positive) [Wh],
+        ``day_ahead_price_usd_per_kwh``, ``real_time_energy_wh`` (the change traded in real
+        time) [Wh] and ``real_time_price_usd_per_kwh`` [USD/kWh].
+
+    Returns
+    -------
+    dict
+        ``day_ahead``: energy bought and sold day-ahead [kWh] and the volume-weighted
+        day-ahead price [USD/kWh]; ``real_time``: the same for the changes; and
+        ``deviation_ratio``: the changes' energy over the commitments' (both as absolute
+        values) [-], NaN without commitments.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"interval_index": [1, 1], "day_ahead_energy_wh": [1000, -500],
+    ...     "day_ahead_price_usd_per_kwh": [0.10, 0.10], "real_time_energy_wh": [-200, 100],
+    ...     "real_time_price_usd_per_kwh": [0.08, 0.08]})
+    >>> found = day_ahead_summary(table)
+    >>> found["day_ahead"]["bought_kwh"], found["real_time"]["sold_kwh"], found["deviation_ratio"]
+    (1.0, 0.2, 0.2)
+    """
+    summary: dict[str, object] = {}
+    magnitude = {}
+    for market in ("day_ahead", "real_time"):
+        energy_wh = day_ahead[f"{market}_energy_wh"].to_numpy(dtype=float)
+        price = day_ahead[f"{market}_price_usd_per_kwh"].to_numpy(dtype=float)
+        traded = (energy_wh != 0) & np.isfinite(price)
+        magnitude[market] = float(np.abs(energy_wh).sum())
+        weight = np.abs(energy_wh[traded])
+        summary[market] = {
+            "bought_kwh": float(energy_wh[energy_wh > 0].sum() / 1000.0),
+            "sold_kwh": float(-energy_wh[energy_wh < 0].sum() / 1000.0),
+            "volume_weighted_price_usd_per_kwh": (
+                float(np.dot(weight, price[traded]) / weight.sum()) if weight.sum() else None
+            ),
+        }
+    summary["deviation_ratio"] = (
+        magnitude["real_time"] / magnitude["day_ahead"] if magnitude["day_ahead"] else float("nan")
+    )
+    return summary
+
+
 def trade_summary(trades: pd.DataFrame) -> dict[str, object]:
     """Traded energy and price statistics of trades, overall and per pool.
 

@@ -180,8 +180,8 @@ def settlement_discrepancies(
         Awards received: ``interval_index``, ``household_id``, ``side``, ``quantity_wh`` [Wh]
         and ``price_usd_per_kwh`` [USD/kWh].
     lines : pandas.DataFrame
-        Settlement lines received: ``interval_index``, ``household_id``, ``energy_wh`` [Wh],
-        ``amount_usd`` [USD] and ``reason`` (one of `REASONS`).
+        Settlement lines received: ``interval_index``, ``household_id``, ``counterparty``,
+        ``energy_wh`` [Wh], ``amount_usd`` [USD] and ``reason`` (one of `REASONS`).
     settlements : pandas.DataFrame
         One row per settlement received: ``interval_index``, ``household_id``,
         ``metered_energy_wh`` (the household's own metering of the interval) [Wh] and
@@ -209,7 +209,9 @@ def settlement_discrepancies(
     ``grid_import`` :math:`D^+ - \\min(D^+, S)` at the import price; ``unused``
     :math:`-\\min(D^-, B)` and ``grid_export`` :math:`-(D^- - \\min(D^-, B))` at the export
     price; the total is the sum (`tefed.domain.market.settlement.settle_interval`, summed over
-    pools).
+    pools). Unused energy returned between households (T-REX rule 10: ``unused`` lines with
+    another household as counterparty, :math:`R` in all, priced 0) is taken from the lines:
+    :math:`D` is then :math:`E - A - R` and the ``unused`` energy includes :math:`R`.
 
     Examples
     --------
@@ -218,8 +220,8 @@ def settlement_discrepancies(
     >>> awards = pd.DataFrame({"interval_index": [1], "household_id": ["h1"],
     ...     "side": ["buy"], "quantity_wh": [1000], "price_usd_per_kwh": [0.10]})
     >>> lines = pd.DataFrame({"interval_index": 1, "household_id": "h1",
-    ...     "energy_wh": [1000.0, -200.0], "amount_usd": [0.15, -0.01],
-    ...     "reason": ["trade", "unused"]})
+    ...     "counterparty": ["h2", "grid"], "energy_wh": [1000.0, -200.0],
+    ...     "amount_usd": [0.15, -0.01], "reason": ["trade", "unused"]})
     >>> settlements = pd.DataFrame({"interval_index": [1], "household_id": ["h1"],
     ...     "metered_energy_wh": [800.0], "amount_usd": [0.14]})
     >>> prices = pd.DataFrame({"interval_index": [1], "import_price_usd_per_kwh": [0.15],
@@ -247,19 +249,28 @@ def settlement_discrepancies(
     )
     price = prices.set_index("interval_index").reindex(settlements["interval_index"])
     bought_wh, sold_wh = awarded["bought_wh"].to_numpy(), awarded["sold_wh"].to_numpy()
-    deviation_wh = settlements["metered_energy_wh"].to_numpy(float) - (bought_wh - sold_wh)
+    # Unused energy returned between households (T-REX rule 10), as the lines state it.
+    returned = lines[(lines["reason"] == "unused") & (lines["counterparty"] != "grid")]
+    returned_wh = (
+        returned.groupby(_KEY)["energy_wh"].sum().reindex(index, fill_value=0.0).to_numpy()
+    )
+    deviation_wh = (
+        settlements["metered_energy_wh"].to_numpy(float) - (bought_wh - sold_wh) - returned_wh
+    )
     surplus_wh, deficit_wh = np.maximum(deviation_wh, 0.0), np.maximum(-deviation_wh, 0.0)
     shortfall_wh = np.minimum(surplus_wh, sold_wh)
     unused_wh = np.minimum(deficit_wh, bought_wh)
     expected_wh = {
         "trade": bought_wh - sold_wh,
         "shortfall": shortfall_wh,
-        "unused": -unused_wh,
+        "unused": returned_wh - unused_wh,
         "grid_import": surplus_wh - shortfall_wh,
         "grid_export": -(deficit_wh - unused_wh),
     }
+    # Returned energy is priced 0: only the grid's part of each reason is paid.
+    grid_wh = expected_wh | {"unused": -unused_wh}
     expected_usd = {"trade": awarded["trade_usd"].to_numpy()} | {
-        reason: expected_wh[reason] / 1000.0 * price[column].to_numpy(float)
+        reason: grid_wh[reason] / 1000.0 * price[column].to_numpy(float)
         for reason, column in _PRICE_OF_REASON.items()
     }
     observed = (

@@ -71,6 +71,8 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_binding_branches", None),
         ("market_negotiations", None),
         ("market_communities", None),
+        ("market_day_ahead", None),
+        ("market_day_ahead_clearings", None),
         ("feeder_households", None),
         ("feeder_source", None),
         ("grid_nodes", None),
@@ -108,6 +110,7 @@ _INTERVAL_TABLES = (
     "market_binding_branches",
     "market_negotiations",
     "market_communities",
+    "market_day_ahead",
     "optimizing_plans",
 )
 #: Tables whose last row says how far their federate got (the others are written ahead:
@@ -384,6 +387,8 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
         )
     if "market_communities" in tables:
         market["communities"] = market_kpis.community_summary(tables["market_communities"])
+    if mechanism == "day_ahead" and "market_day_ahead" in tables:
+        market["day_ahead"] = market_kpis.day_ahead_summary(tables["market_day_ahead"])
     dlmp = tables.get("market_dlmp") if mechanism == "dlmp" else None
     if dlmp is not None:
         binding = tables.get("market_binding_branches")

@@ -129,6 +129,14 @@ def build_federation(
     federates = [entry("price_feed", "price_feed", _price_config(scenario, scenario_dir, base_dir))]
     ems_config = {
         "market_mechanism": scenario.market.mechanism,
+        "day_ahead": (
+            {
+                "gate_closure_hour": scenario.market.gate_closure_hour,
+                "period_s": scenario.market.period_s,
+            }
+            if scenario.market.mechanism == "day_ahead"
+            else None
+        ),
         "pv_model": _pv_model_config(scenario, scenario_dir, base_dir),
         "publish_reactive_power": published_kvar,
     }
@@ -266,6 +274,9 @@ def _price_config(scenario: Scenario, scenario_dir: Path, base_dir: Path) -> dic
         "wholesale": wholesale,
         "import_tariff": prices.import_tariff.model_dump(),
         "export_price_usd_per_kwh": prices.export_price_usd_per_kwh,
+        "export_tariff": None
+        if prices.export_tariff is None
+        else prices.export_tariff.model_dump(),
         "forecast_horizon_intervals": prices.forecast_horizon_intervals,
     }
 

@@ -114,7 +114,7 @@ def price_warnings(federation: FederationFile) -> list[PlausibilityWarning]:
         for role in ("ems", "household")
         for declaration in ROLE_INTERFACES[role].subscriptions
     )
-    if households_read or mechanism_type.uses_wholesale_price:
+    if households_read or mechanism_type.uses_wholesale_price or prices.tariff_uses_wholesale:
         return []
     external = any(
         isinstance(config, EmsConfig) and config.interface == "household"

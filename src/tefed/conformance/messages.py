@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from tefed.conformance.observations import ORDERING_ROLES, CheckInputs, Finding, capped, time_text
 from tefed.contract import keys
 from tefed.contract.messages import (
+    DayAheadOrdersMessage,
     Message,
     OrdersMessage,
     message_problems,
@@ -25,8 +26,8 @@ from tefed.contract.messages import (
 
 def check_message_schema(inputs: CheckInputs) -> list[Finding]:
     """Every message parses against its schema and goes to the right kind of endpoint:
-    households send ``orders`` to ``market``; the market sends ``awards``, ``rejected`` and
-    ``settlement`` to ``household/<id>``.
+    households send ``orders`` (and ``day_ahead_orders``) to ``market``; the market sends
+    ``awards``, ``rejected``, ``settlement`` and ``day_ahead_awards`` to ``household/<id>``.
 
     Parameters
     ----------
@@ -39,7 +40,11 @@ def check_message_schema(inputs: CheckInputs) -> list[Finding]:
         One per violation; empty when the check passes.
     """
     sends_orders = inputs.role in ORDERING_ROLES
-    kinds = "orders" if sends_orders else "awards, rejected, settlement"
+    kinds = (
+        "orders, day_ahead_orders"
+        if sends_orders
+        else "awards, rejected, settlement, day_ahead_awards"
+    )
     schema_fix = f"send one JSON object per message as docs/message_schemas.json has it ({kinds})"
     messages, findings = household_messages(inputs)
     for message in messages:
@@ -106,7 +111,10 @@ def household_messages(inputs: CheckInputs) -> tuple[list[dict], list[Finding]]:
 def _schema_problem(payload: str, orders: bool) -> str:
     """What is wrong with a message ('' when it parses)."""
     try:
-        if orders:
+        data = json.loads(payload)
+        if orders and isinstance(data, dict) and data.get("type") == "day_ahead_orders":
+            DayAheadOrdersMessage.model_validate_json(payload)
+        elif orders:
             OrdersMessage.model_validate_json(payload)
         else:
             parse_market_message(payload)

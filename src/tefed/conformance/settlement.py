@@ -21,7 +21,8 @@ from tefed.contract.messages import AwardsMessage, SettlementMessage, parse_mark
 CHECK = "settlement"
 _FIX = (
     "pay each award at its own price, and the deviation from the awards at the interval's "
-    "import price (shortfall, grid_import) or export price (unused, grid_export); energy_wh is "
+    "import price (shortfall, grid_import) or export price (unused, grid_export), unused energy "
+    "returned to its seller (T-REX rule 10) at 0 with the seller as counterparty; energy_wh is "
     "the metered energy, amount_usd the sum of the lines (docs/interfaces.md, 'settlement')"
 )
 _KEY = ["interval_index", "household_id"]
@@ -121,12 +122,19 @@ def _received(inputs: CheckInputs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
                 )
             )
             lines += [
-                (parsed.interval_index, household, line.energy_wh, line.amount_usd, line.reason)
+                (
+                    parsed.interval_index,
+                    household,
+                    line.counterparty,
+                    line.energy_wh,
+                    line.amount_usd,
+                    line.reason,
+                )
                 for line in parsed.lines
             ]
     return (
         pd.DataFrame(awards, columns=[*_KEY, "side", "quantity_wh", "price_usd_per_kwh"]),
-        pd.DataFrame(lines, columns=[*_KEY, "energy_wh", "amount_usd", "reason"]),
+        pd.DataFrame(lines, columns=[*_KEY, "counterparty", "energy_wh", "amount_usd", "reason"]),
         pd.DataFrame(
             settlements, columns=[*_KEY, "energy_wh", "awarded_net_energy_wh", "amount_usd"]
         ),

@@ -71,7 +71,8 @@ class Order(_Message):
     """One simple order: a side, a whole-Wh quantity and a limit price.
 
     ``pool`` says what backs the energy (T-REX: PV is non-dispatchable, a battery dispatchable);
-    orders of different pools never trade with each other. ``divisible`` and
+    an ask trades only in its pool, and in the double auction a non-dispatchable bid buys from
+    the dispatchable pool what the non-dispatchable one left open. ``divisible`` and
     ``expires_time_s`` matter only to the continuous market: an indivisible order fills whole or
     not at all, and an order stops standing at its expiry time [s].
     """
@@ -223,12 +224,50 @@ class SettlementMessage(_Message):
     lines: list[SettlementLine]
 
 
-MarketMessage = RejectedMessage | AwardsMessage | SettlementMessage
+#: Most periods one day-ahead message may carry (two days of hours) [-].
+MAX_DAY_AHEAD_PERIODS = 48
+
+
+class DayAheadPeriodOrder(_Message):
+    """A curve for one day-ahead period, named by the period's first market interval."""
+
+    interval_index: int = Field(ge=0, strict=True)
+    order: CurveOrder
+
+
+class DayAheadOrdersMessage(_Message):
+    """Household → market (mechanism ``day_ahead``): curves for the periods of the next
+    day-ahead market, sent at or before its gate closure."""
+
+    type: Literal["day_ahead_orders"] = "day_ahead_orders"
+    periods: list[DayAheadPeriodOrder] = Field(min_length=1, max_length=MAX_DAY_AHEAD_PERIODS)
+
+
+class DayAheadAward(_Message):
+    """What one day-ahead curve cleared at: a power over its whole period."""
+
+    interval_index: int
+    order_id: str
+    power_kw: float
+    price_usd_per_kwh: float
+
+
+class DayAheadAwardsMessage(_Message):
+    """Market → household: its commitments from a day-ahead clearing (power over each period,
+    import positive; paid in every market interval of the period at the day-ahead price)."""
+
+    type: Literal["day_ahead_awards"] = "day_ahead_awards"
+    awards: list[DayAheadAward]
+    prices_usd_per_kwh: dict[str, float] = Field(default_factory=dict)
+
+
+MarketMessage = RejectedMessage | AwardsMessage | SettlementMessage | DayAheadAwardsMessage
 
 _MARKET_MESSAGE_TYPES: dict[str, type[_Message]] = {
     "rejected": RejectedMessage,
     "awards": AwardsMessage,
     "settlement": SettlementMessage,
+    "day_ahead_awards": DayAheadAwardsMessage,
 }
 
 
@@ -266,6 +305,8 @@ def message_json_schemas() -> dict[str, dict]:
             ("rejected", RejectedMessage),
             ("awards", AwardsMessage),
             ("settlement", SettlementMessage),
+            ("day_ahead_orders", DayAheadOrdersMessage),
+            ("day_ahead_awards", DayAheadAwardsMessage),
         )
     }
 

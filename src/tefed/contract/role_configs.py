@@ -18,7 +18,13 @@ from tefed.contract.errors import InputError, describe_validation_error
 
 #: Market mechanisms by name, as ``market.mechanism`` and the ems's ``market_mechanism`` name them.
 MarketMechanismName = Literal[
-    "double_auction", "curve_clearing", "dlmp", "continuous", "p2p_negotiation", "communities"
+    "double_auction",
+    "curve_clearing",
+    "dlmp",
+    "continuous",
+    "p2p_negotiation",
+    "communities",
+    "day_ahead",
 ]
 #: How an ems entry hosts households: a built-in shard, or one household's own program.
 HostInterface = Literal["shard", "household"]
@@ -79,6 +85,30 @@ class TimeOfUseTariffConfig(_Config):
     windows: list[TimeOfUseWindowConfig] = Field(min_length=1, description="the windows")
 
 
+class WholesaleIndexedTariffConfig(_Config):
+    """Import price max(minimum, (wholesale + energy charges) · (1 + tax))."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of tariff")
+    energy_charge_usd_per_kwh: float = Field(
+        description="charges added to the wholesale price [USD/kWh]"
+    )
+    tax_fraction: float = Field(ge=0, description="tax on the price with the charges [-]")
+    minimum_usd_per_kwh: float | None = Field(
+        description="lowest import price; null: no floor [USD/kWh]"
+    )
+
+
+class WholesaleIndexedExportConfig(_Config):
+    """Export price max(minimum, fraction · wholesale + offset)."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of export price")
+    fraction: float = Field(ge=0, description="share of the wholesale price [-]")
+    offset_usd_per_kwh: float = Field(description="added to every exported kWh [USD/kWh]")
+    minimum_usd_per_kwh: float | None = Field(
+        description="lowest export price; null: none [USD/kWh]"
+    )
+
+
 class PriceFeedConfig(_Config):
     """Configuration of the ``price_feed`` federate."""
 
@@ -86,9 +116,22 @@ class PriceFeedConfig(_Config):
         SyntheticWholesaleConfig | CsvWholesaleConfig, Field(discriminator="source")
     ] = Field(description="wholesale price series, by source")
     import_tariff: Annotated[
-        FlatTariffConfig | TimeOfUseTariffConfig, Field(discriminator="kind")
+        FlatTariffConfig | TimeOfUseTariffConfig | WholesaleIndexedTariffConfig,
+        Field(discriminator="kind"),
     ] = Field(description="retail price of energy drawn from the grid")
     export_price_usd_per_kwh: float = Field(description="net-billing feed-in price [USD/kWh]")
+    export_tariff: WholesaleIndexedExportConfig | None = Field(
+        description="feed-in price indexed to wholesale; null: export_price_usd_per_kwh"
+    )
+
+    @property
+    def tariff_uses_wholesale(self) -> bool:
+        """Whether the import or the export price follows the wholesale price."""
+        return (
+            isinstance(self.import_tariff, WholesaleIndexedTariffConfig)
+            or self.export_tariff is not None
+        )
+
     forecast_horizon_intervals: int = Field(
         ge=1, description="length of the published price forecasts [market intervals]"
     )
@@ -150,6 +193,15 @@ class LoadSourceConfig(_Config):
     )
 
 
+class DayAheadTimingConfig(_Config):
+    """When the day-ahead markets clear and how long their periods are (mechanism day_ahead)."""
+
+    gate_closure_hour: float = Field(
+        ge=0, lt=24, description="hour of the day before a delivery day its market clears [h]"
+    )
+    period_s: int = Field(gt=0, description="length of a day-ahead period [s]")
+
+
 class EmsConfig(_Config):
     """Configuration of an ``ems`` entry: a built-in shard or a household's own program."""
 
@@ -164,6 +216,9 @@ class EmsConfig(_Config):
     )
     market_mechanism: MarketMechanismName = Field(
         description="the market's mechanism, which decides the form of the orders"
+    )
+    day_ahead: DayAheadTimingConfig | None = Field(
+        description="the day-ahead markets' timing (mechanism day_ahead); null otherwise"
     )
     pv_model: PvModelConfig = Field(description="the PV model")
     publish_reactive_power: bool = Field(
@@ -250,6 +305,10 @@ class _MarketRulesConfig(_Config):
     delivery_ahead_intervals: int = Field(
         ge=1, description="orders are taken for up to this many intervals ahead [intervals]"
     )
+    unused_energy: Literal["seller_exports", "buyer_credited"] = Field(
+        description="who is credited for awarded energy a buyer did not use: its sellers, "
+        "whose generation flowed to the grid (T-REX rule 10), or the buyer"
+    )
 
 
 class DoubleAuctionConfig(_MarketRulesConfig):
@@ -290,6 +349,21 @@ class DlmpConfig(_MarketRulesConfig):
             "the feeder's network as the builder extracted it (tefed.build.market_network), "
             "relative to the federates' working directory"
         ),
+    )
+
+
+class DayAheadConfig(_MarketRulesConfig):
+    """TENT version 2: hourly day-ahead market corrected by real-time markets."""
+
+    mechanism: Literal["day_ahead"] = Field(description="clearing mechanism")
+    gate_closure_hour: float = Field(
+        ge=0,
+        lt=24,
+        description="hour of the day before a delivery day its day-ahead market clears [h]",
+    )
+    period_s: int = Field(gt=0, description="length of a day-ahead period [s]")
+    feeder_capacity_kw: float | None = Field(
+        description="grid limit in either direction in both markets; null: none [kW]"
     )
 
 
@@ -356,7 +430,8 @@ MarketConfig = Annotated[
     | DlmpConfig
     | ContinuousConfig
     | P2pNegotiationConfig
-    | CommunitiesConfig,
+    | CommunitiesConfig
+    | DayAheadConfig,
     Field(discriminator="mechanism"),
 ]
 
@@ -386,6 +461,7 @@ RoleConfig = (
     | ContinuousConfig
     | P2pNegotiationConfig
     | CommunitiesConfig
+    | DayAheadConfig
 )
 
 
@@ -415,7 +491,8 @@ def read_role_config(role: str, config: dict[str, Any], federate: str) -> RoleCo
     Examples
     --------
     >>> read_role_config("market", {"mechanism": "continuous", "delivery_ahead_intervals": 1,
-    ...                             "priority": "age"}, "market").priority
+    ...                             "unused_energy": "seller_exports", "priority": "age"},
+    ...                  "market").priority
     'age'
     """
     if role not in ROLE_CONFIGS:

@@ -359,7 +359,7 @@ def resolve_interfaces(
     >>> pv = PvModelConfig(irradiance="clear_sky", weather_file=None, system_losses=0.14,
     ...     temperature_coefficient_per_c=-0.0037, air_temperature_c=20, wind_speed_m_per_s=1)
     >>> config = EmsConfig(households=["h03"], interface="household", pv_model=pv,
-    ...     market_mechanism="double_auction", publish_reactive_power=False)
+    ...     market_mechanism="double_auction", day_ahead=None, publish_reactive_power=False)
     >>> resolve_interfaces("ems", "household_h03", config, ["ems"], ["h03"]).endpoints
     ('household/h03',)
     """

@@ -293,7 +293,8 @@ def unused_wholesale_warning(
             f"{using}), settlement is at the import and export prices, and the households' "
             f"strategies read only the import and export prices{external}. The series is only "
             "recorded (prices.parquet, the price plot). Choose a mechanism that uses it, or "
-            "tie the import or export price to it yourself (e.g. time-of-use windows)."
+            "tie the import or export price to it (prices.import_tariff kind "
+            "wholesale_indexed, prices.export_tariff)."
         ),
     )
 

@@ -289,3 +289,55 @@ def community_prices_figure(
     across.grid(alpha=0.3)
     across.tick_params(axis="x", labelrotation=30)
     return figure
+
+
+def day_ahead_figure(day_ahead: pd.DataFrame, calendar: Calendar, interval_s: int) -> plt.Figure:
+    """Day-ahead against real-time prices and energy, per market interval (TENT version 2).
+
+    Parameters
+    ----------
+    day_ahead : pandas.DataFrame
+        ``market_day_ahead``: per interval and participant the commitment and its real-time
+        change [Wh] and both prices [USD/kWh].
+    calendar : callable
+        Simulated seconds to local timestamps.
+    interval_s : int
+        Market interval [s].
+
+    Notes
+    -----
+    Top: the day-ahead price of each interval's period and the real-time price. Bottom: the
+    energy the households committed to buy (positive) and sell (negative) day-ahead, and the
+    changes they traded in real time.
+    """
+    by_interval = day_ahead.groupby("interval_index")
+    prices = by_interval[["day_ahead_price_usd_per_kwh", "real_time_price_usd_per_kwh"]].first()
+    signed = (
+        day_ahead.assign(
+            day_ahead_bought=day_ahead["day_ahead_energy_wh"].clip(lower=0),
+            day_ahead_sold=day_ahead["day_ahead_energy_wh"].clip(upper=0),
+            real_time_change=day_ahead["real_time_energy_wh"],
+        )
+        .groupby("interval_index")[["day_ahead_bought", "day_ahead_sold", "real_time_change"]]
+        .sum()
+    )
+    times = calendar(prices.index.to_numpy() * interval_s)
+    figure, (price_axis, energy_axis) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    price_axis.step(times, prices["day_ahead_price_usd_per_kwh"], where="post", label="day-ahead")
+    price_axis.step(times, prices["real_time_price_usd_per_kwh"], where="post", label="real-time")
+    price_axis.set_ylabel("price [USD/kWh]")
+    price_axis.legend(fontsize=8)
+    price_axis.grid(alpha=0.3)
+    width = pd.Timedelta(seconds=interval_s)
+    energy_axis.bar(times, signed["day_ahead_bought"] / 1000.0, width, align="edge",
+                    label="day-ahead bought", alpha=0.6)  # fmt: skip
+    energy_axis.bar(times, signed["day_ahead_sold"] / 1000.0, width, align="edge",
+                    label="day-ahead sold", alpha=0.6)  # fmt: skip
+    energy_axis.step(times, signed["real_time_change"] / 1000.0, where="post", color="black",
+                     linewidth=0.9, label="real-time change (net)")  # fmt: skip
+    energy_axis.set_ylabel("energy per interval [kWh]")
+    energy_axis.set_xlabel(f"local time ({times.tz})")
+    energy_axis.legend(fontsize=8)
+    energy_axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure

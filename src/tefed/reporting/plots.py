@@ -30,6 +30,7 @@ from tefed.reporting.household_plots import (
 )
 from tefed.reporting.market_plots import (
     community_prices_figure,
+    day_ahead_figure,
     dlmp_figure,
     negotiation_figure,
     settlement_prices_figure,
@@ -43,6 +44,7 @@ PLOT_TITLES = {
     "dlmp_by_bus.png": "DLMP by bus (OpenGridGym Fig. 10)",
     "negotiations.png": "P2P negotiation outcomes and rounds to agreement",
     "community_prices.png": "Prices per community and across communities",
+    "day_ahead.png": "Day-ahead commitments and their real-time corrections (TENT version 2)",
     "pcc.png": "Power at the point of common coupling and voltages (Rana et al. Figs. 11–12)",
     "voltage_by_hour.png": "Household voltages by hour of the day (T-REX Fig. 7)",
     "household_voltages.png": "Household voltages over time and per household",
@@ -104,6 +106,10 @@ def write_plots(
     if "market_communities" in tables and len(tables["market_communities"]):
         figures["community_prices.png"] = lambda: community_prices_figure(
             tables["market_communities"], calendar, interval_s
+        )
+    if "market_day_ahead" in tables and len(tables["market_day_ahead"]):
+        figures["day_ahead.png"] = lambda: day_ahead_figure(
+            tables["market_day_ahead"], calendar, interval_s
         )
     if "grid" in tables:
         figures["pcc.png"] = lambda: pcc_figure(tables["grid"], voltages, calendar, limits_pu)

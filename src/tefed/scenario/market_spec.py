@@ -1,6 +1,6 @@
 """The ``market`` section of a scenario: the clearing mechanism and its rules.
 
-``mechanism`` picks one of six (default ``double_auction``); each has options of its own.
+``mechanism`` picks one of seven (default ``double_auction``); each has options of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +23,13 @@ class _MarketRules(ScenarioSection):
         ge=1,
         le=96,
         description="orders are taken for up to this many intervals ahead [intervals]",
+    )
+    unused_energy: Literal["seller_exports", "buyer_credited"] = Field(
+        "seller_exports",
+        description="who is credited at the export price for awarded energy a buyer did not "
+        "use: seller_exports (T-REX rule 10: the buyer pays its trades, the energy was its "
+        "sellers' generation and flowed to the grid, so they are paid for the export) or "
+        "buyer_credited (the buyer gets the export credit)",
     )
 
     @property
@@ -157,6 +164,38 @@ class CommunitiesSpec(_MarketRules):
         return True
 
 
+class DayAheadSpec(_MarketRules):
+    """TENT version 2: an hourly day-ahead market corrected by real-time markets."""
+
+    mechanism: Literal["day_ahead"] = Field(description="clearing mechanism")
+    gate_closure_hour: float = Field(
+        12.0,
+        ge=0,
+        lt=24,
+        description="time of the day before each delivery day (counted from the run's start) "
+        "at which its day-ahead market clears; the first day's clears at the start [h]",
+    )
+    period_s: int = Field(
+        3600,
+        gt=0,
+        le=86400,
+        description="length of a day-ahead period, a multiple of time.market_interval_s "
+        "that divides a day [s]",
+    )
+    feeder_capacity_kw: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_LIMIT_KW,
+        description="grid import/export limit in both markets; none: unlimited [kW]",
+    )
+
+    @model_validator(mode="after")
+    def _whole_periods(self) -> DayAheadSpec:
+        if 86400 % self.period_s:
+            raise ValueError(f"period_s: got {self.period_s}, expected a divisor of 86400 s")
+        return self
+
+
 def _mechanism_of(value: object) -> str:
     if isinstance(value, dict):
         return value.get("mechanism", "double_auction")
@@ -169,10 +208,19 @@ MarketSpec = Annotated[
     | Annotated[DlmpSpec, Tag("dlmp")]
     | Annotated[ContinuousSpec, Tag("continuous")]
     | Annotated[P2pNegotiationSpec, Tag("p2p_negotiation")]
-    | Annotated[CommunitiesSpec, Tag("communities")],
+    | Annotated[CommunitiesSpec, Tag("communities")]
+    | Annotated[DayAheadSpec, Tag("day_ahead")],
     Discriminator(_mechanism_of),
 ]
 #: Tags of the mechanisms (pydantic puts them in error paths; the scenario file has no such key).
 MECHANISMS = frozenset(
-    {"double_auction", "curve_clearing", "dlmp", "continuous", "p2p_negotiation", "communities"}
+    {
+        "double_auction",
+        "curve_clearing",
+        "dlmp",
+        "continuous",
+        "p2p_negotiation",
+        "communities",
+        "day_ahead",
+    }
 )

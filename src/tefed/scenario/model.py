@@ -319,6 +319,12 @@ class Scenario(ScenarioSection):
                 f"other than {COMMUNITY_ID!r} (groups without household_ids take h01, h02, … "
                 "by position)"
             )
+        period_s = getattr(self.market, "period_s", None)
+        if period_s is not None and period_s % self.time.market_interval_s:
+            raise ValueError(
+                f"market.period_s: got {period_s}, expected a multiple of "
+                f"time.market_interval_s ({self.time.market_interval_s} s)"
+            )
         return self
 
 

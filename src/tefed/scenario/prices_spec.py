@@ -1,7 +1,8 @@
 """The ``prices`` section of a scenario: wholesale series, retail import tariff, export price.
 
 ``wholesale`` is one of two sources (``synthetic``, the default, or ``csv``), ``import_tariff``
-one of two kinds (``flat``, the default, or ``time_of_use``).
+one of three kinds (``flat``, the default, ``time_of_use`` or ``wholesale_indexed``); the export
+price is flat (``export_price_usd_per_kwh``) or indexed to wholesale (``export_tariff``).
 """
 
 from __future__ import annotations
@@ -108,17 +109,54 @@ class TouTariff(ScenarioSection):
     )
 
 
+class WholesaleIndexedTariff(ScenarioSection):
+    """A dynamic import price: max(minimum, (wholesale + energy charges) · (1 + tax))."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of tariff")
+    energy_charge_usd_per_kwh: RetailPrice = Field(
+        0.0,
+        description="charges added to the wholesale price of every kWh (network, supplier "
+        "margin, levies) [USD/kWh]",
+    )
+    tax_fraction: float = Field(
+        0.0, ge=0, le=10, description="tax on the price with the charges, e.g. 0.19 [-]"
+    )
+    minimum_usd_per_kwh: RetailPrice | None = Field(
+        None, description="lowest import price; none: no floor [USD/kWh]"
+    )
+
+
+class WholesaleIndexedExport(ScenarioSection):
+    """A feed-in price indexed to wholesale: max(minimum, fraction · wholesale + offset)."""
+
+    kind: Literal["wholesale_indexed"] = Field(description="kind of export price")
+    fraction: float = Field(
+        1.0, ge=0, le=10, description="share of the wholesale price paid for exports [-]"
+    )
+    offset_usd_per_kwh: RetailPrice = Field(
+        0.0, description="added to every exported kWh (negative: a fee) [USD/kWh]"
+    )
+    minimum_usd_per_kwh: RetailPrice | None = Field(
+        None, description="lowest export price; none: it follows wholesale below 0 [USD/kWh]"
+    )
+
+
 class PricesSpec(ScenarioSection):
     """Exogenous prices."""
 
     wholesale: Annotated[SyntheticWholesale | CsvWholesale, Field(discriminator="source")] = Field(
         default_factory=SyntheticWholesale, description="wholesale price series, by source"
     )
-    import_tariff: Annotated[FlatTariff | TouTariff, Field(discriminator="kind")] = Field(
-        default_factory=FlatTariff, description="retail price of energy drawn from the grid"
-    )
+    import_tariff: Annotated[
+        FlatTariff | TouTariff | WholesaleIndexedTariff, Field(discriminator="kind")
+    ] = Field(default_factory=FlatTariff, description="retail price of energy drawn from the grid")
     export_price_usd_per_kwh: RetailPrice = Field(
         DEFAULT_EXPORT_PRICE_USD_PER_KWH, description="net-billing feed-in price [USD/kWh]"
+    )
+    export_tariff: WholesaleIndexedExport | None = Field(
+        None,
+        description="feed-in price indexed to the wholesale price; when given it replaces "
+        "export_price_usd_per_kwh; none: the flat export_price_usd_per_kwh",
     )
     forecast_horizon_intervals: int = Field(
         96,
@@ -129,4 +167,4 @@ class PricesSpec(ScenarioSection):
 
 
 #: Tags of the wholesale sources and tariff kinds (pydantic puts them in error paths).
-PRICE_KINDS = frozenset({"synthetic", "csv", "flat", "time_of_use"})
+PRICE_KINDS = frozenset({"synthetic", "csv", "flat", "time_of_use", "wholesale_indexed"})

@@ -3,10 +3,17 @@
 A quote is one side, a whole-Wh quantity and a limit price per household (see
 `tefed.domain.ems.strategies.simple_trader.quote_orders`). Each mechanism takes it as
 
-- ``double_auction``, ``continuous``, ``p2p_negotiation`` and ``communities``: a simple
-  order (in the continuous market it stands until the interval's gate closes);
-- ``curve_clearing``: a TENT curve. A bid is inelastic, one vertex at its limit price (the
-  grid supplies at the import price, so the household is served whatever the price); an ask
+- ``double_auction`` and ``continuous``: a simple order (in the continuous market it stands
+  until the interval's gate closes). In the double auction a sale is split by source as T-REX
+  intends: the battery's part (``OrderQuotes.dispatchable_wh``) is an ask of its own in the
+  dispatchable pool (order id ``<interval>-sell-battery``), the rest an ask in the
+  non-dispatchable pool; bids are non-dispatchable (the auction moves what PV leaves open on
+  to the batteries). The continuous market matches each pool on its own, so there every order
+  stays non-dispatchable;
+- ``p2p_negotiation`` and ``communities``: a simple order;
+- ``curve_clearing`` and the real-time markets of ``day_ahead``: a TENT curve. A bid is
+  inelastic, one vertex at its limit price (the grid supplies at the import price, so the
+  household is served whatever the price); an ask
   offers its surplus elastically, from 0 kW at the export price to all of it at its ask price
   (one vertex at the ask price when the two prices are equal);
 - ``dlmp``: an affine curve. A bid consumes its power at prices up to the export price, falling
@@ -20,9 +27,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tefed.contract.messages import AffineOrder, CurveOrder, CurveVertex, Order, OrdersMessage
+from tefed.contract.messages import (
+    AffineOrder,
+    CurveOrder,
+    CurveVertex,
+    DayAheadOrdersMessage,
+    DayAheadPeriodOrder,
+    Order,
+    OrdersMessage,
+)
 from tefed.domain.ems.strategies.residual_flexibility import affine_curves, curve_vertices
-from tefed.domain.ems.strategies.simple_trader import BUY, NO_ORDER, OrderQuotes
+from tefed.domain.ems.strategies.simple_trader import BUY, NO_ORDER, OrderQuotes, quote_orders
 
 #: Order kind each market mechanism takes from the built-in households.
 ORDER_KIND = {
@@ -32,6 +47,7 @@ ORDER_KIND = {
     "dlmp": "affine",
     "p2p_negotiation": "simple",
     "communities": "simple",
+    "day_ahead": "curve",
 }
 
 
@@ -89,14 +105,30 @@ def order_messages(
         power_kw = quantity_wh * 3.6 / interval_s
         order_id = f"{interval}-{side}"
         if kind == "simple":
-            order = Order(
-                order_id=order_id,
-                side=side,
-                quantity_wh=quantity_wh,
-                price_usd_per_kwh=price,
-                expires_time_s=expires_time_s,
+            battery_wh = (
+                int(quotes.dispatchable_wh[index])
+                if quotes.dispatchable_wh is not None and mechanism == "double_auction"
+                else 0
             )
-        elif kind == "curve":
+            parts = [
+                (order_id, "non_dispatchable", quantity_wh - battery_wh),
+                (f"{order_id}-battery", "dispatchable", battery_wh),
+            ]
+            orders = [
+                Order(
+                    order_id=part_id,
+                    side=side,
+                    quantity_wh=part_wh,
+                    price_usd_per_kwh=price,
+                    expires_time_s=expires_time_s,
+                    pool=pool,
+                )
+                for part_id, pool, part_wh in parts
+                if part_wh > 0
+            ]
+            messages.append((index, OrdersMessage(interval_index=interval, orders=orders)))
+            continue
+        if kind == "curve":
             order = CurveOrder(
                 kind="curve",
                 order_id=order_id,
@@ -115,6 +147,79 @@ def order_messages(
             )
         messages.append((index, OrdersMessage(interval_index=interval, orders=[order])))
     return messages
+
+
+def day_ahead_messages(
+    period_starts: np.ndarray,
+    power_kw: np.ndarray,
+    import_price_usd_per_kwh: np.ndarray,
+    export_price_usd_per_kwh: np.ndarray,
+    bid_price_fraction: np.ndarray,
+    ask_price_fraction: np.ndarray,
+) -> list[tuple[int, DayAheadOrdersMessage]]:
+    """Each household's curves for a day-ahead market, from its forecast power per period.
+
+    Parameters
+    ----------
+    period_starts : numpy.ndarray of int
+        First market interval of each period (periods,) [-].
+    power_kw : numpy.ndarray
+        Forecast mean net power of each household in each period, (households, periods),
+        import positive [kW].
+    import_price_usd_per_kwh, export_price_usd_per_kwh : numpy.ndarray
+        Grid prices of each period (periods,) [USD/kWh].
+    bid_price_fraction, ask_price_fraction : numpy.ndarray
+        Each household's limit prices between export (0) and import (1) price (households,).
+
+    Returns
+    -------
+    list of (int, DayAheadOrdersMessage)
+        Household row and its message (periods with a forecast of 0 W are left out; a
+        household without any period sends nothing).
+
+    Notes
+    -----
+    Each period is quoted as a real-time interval is (`quote_orders`, `_curve`): a forecast
+    deficit is an inelastic bid, a surplus an ask rising from 0 kW at the export price to all
+    of it at the household's ask price. Order ids are ``da-<interval>``.
+
+    Examples
+    --------
+    One household that expects to draw 1 kW in the first hour and feed in 2 kW in the second:
+
+    >>> [(row, [(p.interval_index, [v.power_kw for v in p.order.vertices]) for p in m.periods])
+    ...  for row, m in day_ahead_messages(np.array([4, 8]), np.array([[1.0, -2.0]]),
+    ...      np.full(2, 0.15), np.full(2, 0.05), np.array([0.8]), np.array([0.2]))]
+    [(0, [(4, [1.0]), (8, [0.0, -2.0])])]
+    """
+    per_row: dict[int, list[DayAheadPeriodOrder]] = {}
+    rows = np.arange(power_kw.shape[0])
+    for column, first in enumerate(np.asarray(period_starts).tolist()):
+        # quote_orders rounds to whole units: in watts, a forecast below 1 W is no order.
+        quotes = quote_orders(
+            power_kw[:, column] * 1000.0,
+            float(import_price_usd_per_kwh[column]),
+            float(export_price_usd_per_kwh[column]),
+            bid_price_fraction,
+            ask_price_fraction,
+        )
+        for row in rows[quotes.side != NO_ORDER].tolist():
+            side = "buy" if quotes.side[row] == BUY else "sell"
+            vertices = _curve(
+                side,
+                abs(float(power_kw[row, column])),
+                float(quotes.price_usd_per_kwh[row]),
+                float(export_price_usd_per_kwh[column]),
+            )
+            per_row.setdefault(row, []).append(
+                DayAheadPeriodOrder(
+                    interval_index=first,
+                    order=CurveOrder(kind="curve", order_id=f"da-{first}", vertices=vertices),
+                )
+            )
+    return [
+        (row, DayAheadOrdersMessage(periods=periods)) for row, periods in sorted(per_row.items())
+    ]
 
 
 def _curve(
@@ -142,7 +247,7 @@ def curve_messages(
     Parameters
     ----------
     mechanism : str
-        ``curve_clearing`` or ``dlmp``.
+        ``curve_clearing``, ``day_ahead`` (its real-time markets) or ``dlmp``.
     interval : int
         Delivery interval the orders are for.
     price_levels_usd_per_kwh : numpy.ndarray
@@ -180,7 +285,7 @@ def curve_messages(
     active = ordering[np.any(np.abs(power_kw[ordering]) > 1e-9, axis=1)]
     if active.size == 0:
         return []
-    if mechanism == "curve_clearing":
+    if ORDER_KIND[mechanism] == "curve":
         vertices = curve_vertices(price_levels_usd_per_kwh, power_kw[active])
         by_row = vertices.groupby("household", sort=True)
         return [

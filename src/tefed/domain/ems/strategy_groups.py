@@ -40,6 +40,7 @@ from tefed.domain.ems.strategies.simple_trader import (
     NO_ORDER,
     SELL,
     OrderQuotes,
+    battery_sale_wh,
     forecast_residual_energy_wh,
     quote_orders,
 )
@@ -279,6 +280,9 @@ class OptimizingGroup(StrategyGroup):
         )
         self._seen_price = np.full(self._slots, np.nan)
         self._last_interval: int | None = None
+        #: The latest plan's grid power, (members, horizon), from interval ``_plan_start`` [kW].
+        self._plan_kw: np.ndarray | None = None
+        self._plan_start = 0
         #: One record per plan: (interval, solver status, message, objective value [USD or kWh]).
         self.solves: list[tuple[int, str, str, float]] = []
 
@@ -307,6 +311,9 @@ class OptimizingGroup(StrategyGroup):
             )
         # The community battery's agent draws only its battery's power; a household draws its
         # whole planned net power.
+        if result.optimal:
+            self._plan_kw = result.battery_power_kw if self._community else result.grid_power_kw
+            self._plan_start = state.interval
         planned_kw = (result.battery_power_kw if self._community else result.grid_power_kw)[:, 0]
         planned_wh = planned_kw * self._grid.market_interval_s / 3.6
         quantity_wh = np.rint(np.abs(planned_wh)).astype(np.int64)
@@ -316,7 +323,12 @@ class OptimizingGroup(StrategyGroup):
         price = np.where(
             side == BUY, state.import_price_usd_per_kwh, state.export_price_usd_per_kwh
         )
-        quotes = OrderQuotes(side, np.where(side == NO_ORDER, 0, quantity_wh), price)
+        quantity_wh = np.where(side == NO_ORDER, 0, quantity_wh)
+        # What the battery discharges is sold in the dispatchable pool (T-REX's pools).
+        discharge_wh = -result.battery_power_kw[:, 0] * self._grid.market_interval_s / 3.6
+        quotes = OrderQuotes(
+            side, quantity_wh, price, battery_sale_wh(side, quantity_wh, discharge_wh)
+        )
         levels = curve_power = None
         if self._curves and result.optimal:
             levels = flexibility_price_levels(
@@ -333,6 +345,20 @@ class OptimizingGroup(StrategyGroup):
             if self._community:
                 curve_power = curve_power - net_kw[:, :1]
         return GroupOrders(self.members, quotes, levels, curve_power, planned_wh)
+
+    def planned_grid_kw(self, intervals: np.ndarray) -> np.ndarray:
+        """Mean power the members plan to draw over each row of ``intervals`` (periods, k),
+        from the latest optimal plan where it reaches and the forecast net load beyond;
+        (members, periods) [kW]. The community battery's agent plans its battery's power."""
+        forecast_kw = self._natural_kw[np.minimum(intervals, self._natural_kw.shape[0] - 1)]
+        if self._community:
+            forecast_kw = np.zeros_like(forecast_kw[..., :1])
+        power_kw = np.broadcast_to(forecast_kw, (*intervals.shape, self.members.size)).copy()
+        if self._plan_kw is not None:
+            offset = intervals - self._plan_start
+            known = (offset >= 0) & (offset < self._plan_kw.shape[1])
+            power_kw[known] = self._plan_kw[:, offset[known]].T
+        return power_kw.mean(axis=1).T
 
     def observe(self, interval: int, price_usd_per_kwh: float) -> None:
         """Remember the clearing price of the interval's time of day."""

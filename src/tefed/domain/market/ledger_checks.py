@@ -17,6 +17,7 @@ import pandas as pd
 from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
+from tefed.domain.market.trade_tables import MARKET
 
 #: Ledger reasons whose rows come in pairs that cancel: trades, and charges with their mirror.
 _PAIRED_REASONS = ("trade", *CHARGE_REASONS)
@@ -53,7 +54,9 @@ def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFram
         - an order awarded more than its quantity,
         - a trade priced above its bid's or below its ask's limit price (beyond
           ``PRICE_TOLERANCE_USD_PER_KWH``),
-        - a trade between orders of different pools, or whose ``pool`` is not its orders',
+        - a trade between orders of different pools, or whose ``pool`` is not its orders'
+          (except a non-dispatchable bid buying in the dispatchable pool, where the double
+          auction's cascade takes it),
         - a self-trade (same buyer and seller, or both orders of one participant),
         - a trade whose order id names an order of the wrong side.
 
@@ -86,9 +89,52 @@ def check_payments(ledger: pd.DataFrame) -> list[str]:
     return _unbalanced_payments(ledger)
 
 
+def check_market_balances(trades: pd.DataFrame) -> list[str]:
+    """The central counterparty's books balance: the ``market`` buys as much energy as it
+    sells, and pays as much as it is paid (within ``BALANCE_TOLERANCE_USD``), over an
+    interval's trades of every market (day-ahead commitments and real-time changes alike).
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        An interval's trades: ``buyer``, ``seller``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh].
+
+    Returns
+    -------
+    list of str
+        A message per imbalance; empty if none (or the market trades in none of them).
+
+    Examples
+    --------
+    The market sells 500 Wh at 0.10 to a and buys them from the grid at 0.10:
+
+    >>> trades = pd.DataFrame({"buyer": ["a", "market"], "seller": ["market", "grid"],
+    ...     "quantity_wh": [500, 500], "price_usd_per_kwh": [0.10, 0.10]})
+    >>> check_market_balances(trades)
+    []
+    """
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
+    amount_usd = quantity_wh / 1000.0 * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
+    sells = trades["seller"].to_numpy(dtype=object) == MARKET
+    buys = trades["buyer"].to_numpy(dtype=object) == MARKET
+    energy_wh = quantity_wh[buys].sum() - quantity_wh[sells].sum()
+    money_usd = amount_usd[sells].sum() - amount_usd[buys].sum()
+    violations = []
+    if energy_wh != 0:
+        violations.append(
+            f"the market bought {quantity_wh[buys].sum():.0f} Wh and sold "
+            f"{quantity_wh[sells].sum():.0f} Wh, expected equal energy"
+        )
+    if abs(money_usd) > BALANCE_TOLERANCE_USD:
+        violations.append(f"the market's trade payments leave it {money_usd:.12g} USD, expected 0")
+    return violations
+
+
 def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     """The trade part of `check_ledger`, which needs no delivery: awards within their orders'
-    quantities and limit prices, pools never mixed, no self-trades, sides as ordered.
+    quantities and limit prices, pools never mixed (but for a non-dispatchable bid buying in the
+    dispatchable pool), no self-trades, sides as ordered.
 
     Parameters and returned messages as for `check_ledger`.
     """
@@ -142,8 +188,11 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
         violations += messages
     found = sides["buy"]["found"] & sides["sell"]["found"]
     buy_pool, sell_pool = sides["buy"]["pool"], sides["sell"]["pool"]
+    # A non-dispatchable bid may buy in the dispatchable pool too (the double auction's cascade).
     violations += _each(
-        found & (buy_pool != sell_pool),
+        found
+        & (buy_pool != sell_pool)
+        & ~((buy_pool == DEFAULT_POOL) & (sell_pool != DEFAULT_POOL)),
         lambda k: (
             f"{label(k)}: buy order in pool {buy_pool[k]!r}, sell order in pool {sell_pool[k]!r}"
         ),
@@ -258,8 +307,9 @@ def _order_checks(
     pool = known["pool"][position]
     trade_pool = traded["pool"]
     if trade_pool is not None:
+        crossed = (pool == DEFAULT_POOL) & (trade_pool != DEFAULT_POOL) if side == "buy" else False
         messages += _each(
-            found & (pool != trade_pool),
+            found & (pool != trade_pool) & ~crossed,
             lambda k: (
                 f"{label(k)}: pool {trade_pool[k]!r} but its {side} order is in pool {pool[k]!r}"
             ),

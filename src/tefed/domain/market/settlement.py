@@ -51,11 +51,18 @@ _KIND_REASON = np.array(
 )
 
 
+#: Who is credited for awarded energy a buyer did not use (``market.unused_energy``):
+#: ``seller_exports`` (T-REX rule 10: the buyer pays its trades, the energy goes back to its
+#: sellers and is their export) or ``buyer_credited`` (the buyer gets the export credit).
+UNUSED_ENERGY_RULES = ("seller_exports", "buyer_credited")
+
+
 def settle_interval(
     energy_wh: pd.Series,
     trades: pd.DataFrame,
     import_price_usd_per_kwh: float,
     export_price_usd_per_kwh: float,
+    unused_energy: str = "seller_exports",
 ) -> pd.DataFrame:
     """Ledger rows that pay for one interval's metered energy.
 
@@ -72,6 +79,9 @@ def settle_interval(
         Net-billing price of energy drawn from the grid [USD/kWh].
     export_price_usd_per_kwh : float
         Net-billing price of energy fed into the grid [USD/kWh].
+    unused_energy : str
+        One of ``UNUSED_ENERGY_RULES``: who is credited for energy a buyer bought from another
+        participant and did not use (see Notes).
 
     Returns
     -------
@@ -82,13 +92,15 @@ def settle_interval(
         ``"buy"`` when the participant takes energy from the grid), ``energy_wh`` (energy the
         participant receives, negative when it delivers) [Wh], ``price_usd_per_kwh``,
         ``amount_usd`` (positive: the participant pays) [USD] and ``reason`` (``REASONS``).
-        Trade rows come first (buyers', then sellers'), then each participant's delivery rows
-        in the order of ``energy_wh`` and of ``REASONS``.
+        Trade rows come first (buyers', then sellers'), then under ``seller_exports`` the
+        rows returning unused energy (buyers', then sellers'), then each participant's
+        delivery rows in the order of ``energy_wh`` and of ``REASONS``.
 
     Raises
     ------
     ValueError
-        If a trade's pool is not one of ``POOLS`` or a metered energy is not finite.
+        If a trade's pool is not one of ``POOLS``, a metered energy is not finite or
+        ``unused_energy`` is not one of ``UNUSED_ENERGY_RULES``.
 
     Notes
     -----
@@ -116,6 +128,18 @@ def settle_interval(
     label them. A trade counterparty missing from ``energy_wh`` (a central counterparty) has
     trade rows only.
 
+    ``unused_energy="seller_exports"`` (the default, T-REX's rule 10): a buyer's unused energy
+    :math:`U = \\min(D^-, B)` was its sellers' generation, which flowed to the grid. The buyer
+    still pays every trade; :math:`U` is split over its trades in proportion to their
+    quantities, and each share bought from another participant goes back to that seller in
+    two ``unused`` rows at price 0 (the buyer delivers :math:`-u`, the seller receives
+    :math:`+u`; shares bought from a central counterparty stay with the buyer). The delivery
+    rows above are then computed from :math:`D' = D - R`, :math:`R` the energy returned
+    (negative for the buyer, positive for the seller), so the seller is paid the export price
+    for that energy (its ``grid_export``) and the buyer nothing. Each participant's rows still
+    add up to its metered energy and its grid payments are the net billing of :math:`D'`.
+    ``unused_energy="buyer_credited"`` credits :math:`U` to the buyer at the export price.
+
     References
     ----------
     .. [1] D. Zhang, H. Gül, P. Musilek, "T-REX: a transactive energy market simulator",
@@ -128,8 +152,8 @@ def settle_interval(
     >>> energy = pd.Series({"a": 800.0, "b": -900.0})
     >>> trades = pd.DataFrame({"buyer": ["a"], "seller": ["b"], "quantity_wh": [1000],
     ...                        "price_usd_per_kwh": [0.10]})
-    >>> ledger = settle_interval(energy, trades, 0.15, 0.05)
-    >>> ledger[["participant", "side", "energy_wh", "amount_usd", "reason"]].round(4)
+    >>> columns = ["participant", "side", "energy_wh", "amount_usd", "reason"]
+    >>> settle_interval(energy, trades, 0.15, 0.05, "buyer_credited")[columns].round(4)
       participant  side  energy_wh  amount_usd     reason
     0           a   buy     1000.0       0.100      trade
     1           b  sell    -1000.0      -0.100      trade
@@ -137,8 +161,21 @@ def settle_interval(
     3           b   buy      100.0       0.015  shortfall
 
     a pays 0.10 for the trade and gets 200 Wh × 0.05 = 0.01 back; b receives 0.10 and pays
-    100 Wh × 0.15 = 0.015 for the shortfall.
+    100 Wh × 0.15 = 0.015 for the shortfall. Under T-REX's rule 10 the 200 Wh go back to b,
+    whose deviation becomes 100 − 200 = −100 Wh: it exports 100 Wh at 0.05 (−0.005):
+
+    >>> settle_interval(energy, trades, 0.15, 0.05)[columns].round(4)
+      participant  side  energy_wh  amount_usd       reason
+    0           a   buy     1000.0       0.100        trade
+    1           b  sell    -1000.0      -0.100        trade
+    2           a  sell     -200.0       0.000       unused
+    3           b   buy      200.0       0.000       unused
+    4           b  sell     -100.0      -0.005  grid_export
     """
+    if unused_energy not in UNUSED_ENERGY_RULES:
+        raise ValueError(
+            f"unused_energy: got {unused_energy!r}, expected one of {UNUSED_ENERGY_RULES}"
+        )
     pool = trade_pools(trades)
     metered_wh = energy_wh.to_numpy(dtype=np.float64)
     not_finite = ~np.isfinite(metered_wh)
@@ -158,6 +195,17 @@ def settle_interval(
     bought_wh = _awards_by_pool(buyer, pool, quantity_wh, participants)
     sold_wh = _awards_by_pool(seller, pool, quantity_wh, participants)
     deviation_wh = metered_wh - (bought_wh.sum(axis=1) - sold_wh.sum(axis=1))
+    returned_wh = (
+        _returned_unused_wh(deviation_wh, bought_wh.sum(axis=1), trades, participants)
+        if unused_energy == "seller_exports"
+        else np.zeros(len(trades))
+    )
+    buyer_row = participants.get_indexer(buyer)
+    seller_row = participants.get_indexer(seller)
+    returned_by_participant = np.zeros(len(participants))
+    np.add.at(returned_by_participant, buyer_row[returned_wh > 0], -returned_wh[returned_wh > 0])
+    np.add.at(returned_by_participant, seller_row[returned_wh > 0], returned_wh[returned_wh > 0])
+    deviation_wh = deviation_wh - returned_by_participant
     surplus_wh = np.maximum(deviation_wh, 0.0)
     deficit_wh = np.maximum(-deviation_wh, 0.0)
     shortfall_wh = np.minimum(surplus_wh, sold_wh.sum(axis=1))
@@ -183,22 +231,45 @@ def settle_interval(
     row, kind = np.nonzero(energy != 0.0)  # row-major: participant order, then kind order
     delivered_wh = energy[row, kind]
     delivery_price = kind_price[kind]
-    # Trade rows (buyers', then sellers'), then the delivery rows.
+    back = np.flatnonzero(returned_wh > 0)
+    back_wh = returned_wh[back]
+    # Trade rows (buyers', then sellers'), returned energy (buyers', sellers'), delivery rows.
     return typed_frame(
         {
             "participant": np.concatenate(
-                [buyer, seller, participants.to_numpy(dtype=object)[row]]
+                [buyer, seller, buyer[back], seller[back], participants.to_numpy(dtype=object)[row]]
             ),
-            "counterparty": np.concatenate([seller, buyer, np.full(row.size, GRID, dtype=object)]),
-            "pool": np.concatenate([pool, pool, _KIND_POOL[kind]]),
-            "side": np.concatenate([np.repeat(_SIDES, len(trades)), _KIND_SIDE[kind]]),
-            "energy_wh": np.concatenate([quantity_wh, -quantity_wh, delivered_wh]),
-            "price_usd_per_kwh": np.concatenate([price, price, delivery_price]),
+            "counterparty": np.concatenate(
+                [seller, buyer, seller[back], buyer[back], np.full(row.size, GRID, dtype=object)]
+            ),
+            "pool": np.concatenate([pool, pool, pool[back], pool[back], _KIND_POOL[kind]]),
+            "side": np.concatenate(
+                [
+                    np.repeat(_SIDES, len(trades)),
+                    np.repeat(_SIDES[::-1], back.size),
+                    _KIND_SIDE[kind],
+                ]
+            ),
+            "energy_wh": np.concatenate(
+                [quantity_wh, -quantity_wh, -back_wh, back_wh, delivered_wh]
+            ),
+            "price_usd_per_kwh": np.concatenate(
+                [price, price, np.zeros(2 * back.size), delivery_price]
+            ),
             "amount_usd": np.concatenate(
-                [amount_usd, -amount_usd, delivered_wh / 1000.0 * delivery_price]
+                [
+                    amount_usd,
+                    -amount_usd,
+                    np.zeros(2 * back.size),
+                    delivered_wh / 1000.0 * delivery_price,
+                ]
             ),
             "reason": np.concatenate(
-                [np.full(2 * len(trades), "trade", dtype=object), _KIND_REASON[kind]]
+                [
+                    np.full(2 * len(trades), "trade", dtype=object),
+                    np.full(2 * back.size, "unused", dtype=object),
+                    _KIND_REASON[kind],
+                ]
             ),
         }
     )
@@ -243,6 +314,27 @@ def charge_rows(charges: pd.DataFrame) -> pd.DataFrame:
             "reason": np.tile(charges["reason"].to_numpy(dtype=object), 2),
         }
     )
+
+
+def _returned_unused_wh(
+    deviation_wh: np.ndarray, bought_wh: np.ndarray, trades: pd.DataFrame, participants: pd.Index
+) -> np.ndarray:
+    """Energy each trade returns from its buyer to its seller under T-REX's rule 10 [Wh].
+
+    A buyer's unused energy ``min(D⁻, B)`` is split over its trades in proportion to their
+    quantities; trades whose seller is not a participant (a central counterparty) return
+    nothing (their share stays with the buyer).
+    """
+    unused_wh = np.minimum(np.maximum(-deviation_wh, 0.0), bought_wh)
+    buyer_row = participants.get_indexer(trades["buyer"].to_numpy(dtype=object))
+    seller_row = participants.get_indexer(trades["seller"].to_numpy(dtype=object))
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
+    returned_wh = np.zeros(len(trades))
+    between = (buyer_row >= 0) & (seller_row >= 0)
+    rows = buyer_row[between]
+    # bought_wh > 0 wherever a listed buyer has a trade, so the shares are well defined.
+    returned_wh[between] = unused_wh[rows] * quantity_wh[between] / bought_wh[rows]
+    return returned_wh
 
 
 def net_billing_amount_usd(

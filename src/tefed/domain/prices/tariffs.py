@@ -1,7 +1,9 @@
 """Retail tariffs: the prices a household pays for imports and receives for exports.
 
-Two shapes: a flat price, and a time-of-use (TOU) tariff that replaces a base price inside
-daily windows of local time. Prices are evaluated at interval starts, so an interval takes the
+Three shapes of import price: a flat price, a time-of-use (TOU) tariff that replaces a base
+price inside daily windows of local time, and a dynamic tariff indexed to the wholesale price
+(wholesale + energy charges, taxed, with a minimum); the export price is flat or indexed to the
+wholesale price. Prices are evaluated at interval starts, so an interval takes the
 price in force when it begins.
 
 The defaults are the net-billing prices of T-REX: a household pays
@@ -112,6 +114,97 @@ def flat_price_usd_per_kwh(times: pd.DatetimeIndex, price_usd_per_kwh: float) ->
     _check_times(times)
     _check_finite_price("price_usd_per_kwh", price_usd_per_kwh)
     return np.full(len(times), float(price_usd_per_kwh))
+
+
+def wholesale_indexed_import_usd_per_kwh(
+    wholesale_usd_per_kwh: np.ndarray,
+    energy_charge_usd_per_kwh: float,
+    tax_fraction: float,
+    minimum_usd_per_kwh: float | None,
+) -> np.ndarray:
+    """A dynamic retail import price: the wholesale price plus adders, taxed, with a floor.
+
+    Parameters
+    ----------
+    wholesale_usd_per_kwh : numpy.ndarray
+        Wholesale price of each interval [USD/kWh].
+    energy_charge_usd_per_kwh : float
+        Charges added to every kWh (network, supplier margin, levies) [USD/kWh].
+    tax_fraction : float
+        Tax on the price with the charges (e.g. 0.19 for 19 % VAT), ``>= 0`` [-].
+    minimum_usd_per_kwh : float or None
+        Lowest import price (None: no floor) [USD/kWh].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\\max(p_{min}, (w + c)(1 + t))` per interval [USD/kWh].
+
+    Notes
+    -----
+    The shape of dynamic retail tariffs that pass the day-ahead price through to households
+    (e.g. the hourly tariffs Rana et al. model as wholesale price plus network charges).
+
+    Examples
+    --------
+    A wholesale price of 0.03 and −0.05 USD/kWh, 0.09 of charges, 10 % tax, a 0.05 floor:
+
+    >>> wholesale_indexed_import_usd_per_kwh(np.array([0.03, -0.05]), 0.09, 0.1, 0.05).round(4)
+    array([0.132, 0.05 ])
+    """
+    _check_finite_price("energy_charge_usd_per_kwh", energy_charge_usd_per_kwh)
+    if not (_is_real(tax_fraction) and math.isfinite(tax_fraction) and tax_fraction >= 0):
+        raise ValueError(f"tax_fraction: got {tax_fraction!r}; expected a number >= 0")
+    price = (np.asarray(wholesale_usd_per_kwh, dtype=float) + energy_charge_usd_per_kwh) * (
+        1.0 + tax_fraction
+    )
+    return _floored(price, minimum_usd_per_kwh)
+
+
+def wholesale_indexed_export_usd_per_kwh(
+    wholesale_usd_per_kwh: np.ndarray,
+    fraction: float,
+    offset_usd_per_kwh: float,
+    minimum_usd_per_kwh: float | None,
+) -> np.ndarray:
+    """A feed-in price indexed to the wholesale price.
+
+    Parameters
+    ----------
+    wholesale_usd_per_kwh : numpy.ndarray
+        Wholesale price of each interval [USD/kWh].
+    fraction : float
+        Share of the wholesale price paid for exports [-].
+    offset_usd_per_kwh : float
+        Added to (or, negative, taken from) every exported kWh [USD/kWh].
+    minimum_usd_per_kwh : float or None
+        Lowest export price (None: none, so it may go negative with the wholesale price)
+        [USD/kWh].
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\\max(p_{min}, f\\,w + o)` per interval [USD/kWh].
+
+    Examples
+    --------
+    90 % of the wholesale price less 0.005 USD/kWh, never below 0:
+
+    >>> wholesale_indexed_export_usd_per_kwh(np.array([0.05, -0.02]), 0.9, -0.005, 0.0)
+    array([0.04, 0.  ])
+    """
+    _check_finite_price("fraction", fraction)
+    _check_finite_price("offset_usd_per_kwh", offset_usd_per_kwh)
+    price = fraction * np.asarray(wholesale_usd_per_kwh, dtype=float) + offset_usd_per_kwh
+    return _floored(price, minimum_usd_per_kwh)
+
+
+def _floored(price_usd_per_kwh: np.ndarray, minimum_usd_per_kwh: float | None) -> np.ndarray:
+    """``price`` raised to ``minimum`` where below it (None: unchanged) [USD/kWh]."""
+    if minimum_usd_per_kwh is None:
+        return price_usd_per_kwh
+    _check_finite_price("minimum_usd_per_kwh", minimum_usd_per_kwh)
+    return np.maximum(price_usd_per_kwh, minimum_usd_per_kwh)
 
 
 def time_of_use_price_usd_per_kwh(

@@ -42,7 +42,12 @@ from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.ems.devices.battery_dispatch import dispatch_battery, self_consumption_request_kw
-from tefed.domain.ems.order_forms import ORDER_KIND, curve_messages, order_messages
+from tefed.domain.ems.order_forms import (
+    ORDER_KIND,
+    curve_messages,
+    day_ahead_messages,
+    order_messages,
+)
 from tefed.domain.ems.strategies.simple_trader import NO_ORDER
 from tefed.domain.ems.strategy_groups import (
     STRATEGIES,
@@ -51,6 +56,7 @@ from tefed.domain.ems.strategy_groups import (
     forecast_intervals_needed,
     strategy_groups,
 )
+from tefed.domain.market.mechanisms.day_ahead import DayAheadMarket, day_ahead_markets
 from tefed.domain.persistent_solver import PersistentSolver
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.federates.ems.household_profiles import household_batteries, household_profiles
@@ -185,6 +191,21 @@ class EmsFederate(FederateLogic):
             curves=ORDER_KIND[self._mechanism] != "simple",
             solver_factory=_lp_solver,
         )
+        #: Forecast mean net power per interval of the run and past it, (intervals, count) [kW].
+        self._forecast_interval_kw = forecast_kw.reshape(known, per_interval, count).mean(axis=1)
+        self._bid_fraction = rows["bid_price_fraction"].to_numpy(float)
+        self._ask_fraction = rows["ask_price_fraction"].to_numpy(float)
+        self._day_ahead: list[DayAheadMarket] = (
+            []
+            if config.day_ahead is None
+            else day_ahead_markets(
+                n_intervals,
+                self._grid.market_interval_s,
+                self._grid.grid_step_s,
+                config.day_ahead.period_s,
+                config.day_ahead.gate_closure_hour,
+            )
+        )
         self._is_trader = np.zeros(count, dtype=bool)
         for group in self._groups:
             self._is_trader[group.members] = group.name != "net_billing"
@@ -241,7 +262,11 @@ class EmsFederate(FederateLogic):
                 self._receive(household_message)
         if time_s >= self._grid.duration_s:
             return outputs
-        outputs.messages.extend(self._layout.wrap_outgoing(self._shard, self._order_due(time_s)))
+        outputs.messages.extend(
+            self._layout.wrap_outgoing(
+                self._shard, self._day_ahead_due(time_s) + self._order_due(time_s)
+            )
+        )
         power_kw = self._dispatch(time_s)
         outputs.values[self._shard.power_key()] = self._as_published(power_kw)
         if self._publish_reactive:
@@ -358,6 +383,36 @@ class EmsFederate(FederateLogic):
                 if due.any():
                     messages.extend(self._order(interval, due))
         return messages
+
+    def _day_ahead_due(self, time_s: int) -> list[Message]:
+        """The trading households' curves for the day-ahead market that clears at ``time_s``:
+        each period's forecast mean net power (an optimizing household's plan where it reaches,
+        its forecast net load beyond)."""
+        markets = [market for market in self._day_ahead if market.gate_closure_s == time_s]
+        if not markets:
+            return []
+        starts = markets[0].period_starts
+        period_intervals = int(starts[1] - starts[0]) if starts.size > 1 else self._grid.n_intervals
+        intervals = starts[:, None] + np.arange(period_intervals)[None, :]
+        intervals = np.minimum(intervals, self._forecast_interval_kw.shape[0] - 1)
+        power_kw = self._forecast_interval_kw[intervals].mean(axis=1).T
+        for group in self._groups:
+            planned = getattr(group, "planned_grid_kw", None)
+            if planned is not None:
+                power_kw[group.members] = planned(intervals)
+        prices = [self._prices.of(int(first)) for first in starts]
+        traders = np.flatnonzero(self._is_trader)
+        return [
+            Message(self._endpoints[traders[row]], keys.MARKET_ENDPOINT, message.model_dump_json())
+            for row, message in day_ahead_messages(
+                starts,
+                power_kw[traders],
+                np.array([price[0] for price in prices]),
+                np.array([price[1] for price in prices]),
+                self._bid_fraction[traders],
+                self._ask_fraction[traders],
+            )
+        ]
 
     def _order(self, interval: int, due: np.ndarray) -> list[Message]:
         """Messages of the ``due`` households for ``interval``; every group quotes once per

@@ -33,12 +33,20 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
-from tefed.contract.messages import AwardsMessage, RejectedMessage, SettlementMessage
+from tefed.contract.messages import (
+    AwardsMessage,
+    DayAheadAward,
+    DayAheadAwardsMessage,
+    DayAheadOrdersMessage,
+    RejectedMessage,
+    SettlementMessage,
+)
 from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
 from tefed.contract.role_configs import (
     CommunitiesConfig,
     ContinuousConfig,
     CurveClearingConfig,
+    DayAheadConfig,
     DlmpConfig,
     DoubleAuctionConfig,
     P2pNegotiationConfig,
@@ -55,14 +63,20 @@ from tefed.domain.market.clearing import (
     CommunityMarkets,
     ContinuousMarket,
     CurveClearing,
+    DayAheadRealTime,
     DoubleAuction,
     IntervalBook,
     Mechanism,
     NetworkClearing,
 )
 from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
-from tefed.domain.market.ledger_checks import check_payments, check_trades
+from tefed.domain.market.ledger_checks import (
+    check_market_balances,
+    check_payments,
+    check_trades,
+)
 from tefed.domain.market.mechanisms.bilateral_negotiation import NegotiationRules
+from tefed.domain.market.mechanisms.day_ahead import day_ahead_markets, market_object_states
 from tefed.domain.market.order_intake import (
     ORDER_RECORD_COLUMNS,
     OrderIntake,
@@ -89,6 +103,7 @@ MarketRules = (
     | ContinuousConfig
     | P2pNegotiationConfig
     | CommunitiesConfig
+    | DayAheadConfig
 )
 
 
@@ -102,6 +117,7 @@ class MarketFederate(FederateLogic):
         config: MarketRules = read_role_config(self.role, context.config, context.name)
         name = config.mechanism
         self._grid: TimeGrid = context.time_grid
+        self._unused_energy = config.unused_energy
         table = context.federation.households_frame()
         self._participants: list[str] = table["household_id"].astype(str).tolist()
         # Built once: every settlement looks participants up and addresses each of them.
@@ -123,6 +139,24 @@ class MarketFederate(FederateLogic):
         except ValueError as error:
             raise InputError("federation file: ems entries", [str(error)]) from None
         self._steps_every_grid_step = name == "continuous"
+        self._delivery_ahead = config.delivery_ahead_intervals
+        #: The run's day-ahead markets (mechanism day_ahead), the next to clear first.
+        self._day_ahead = (
+            day_ahead_markets(
+                self._grid.n_intervals,
+                self._grid.market_interval_s,
+                self._grid.grid_step_s,
+                config.period_s,
+                config.gate_closure_hour,
+            )
+            if isinstance(config, DayAheadConfig)
+            else []
+        )
+        self._day_ahead_cleared = 0
+        #: Vertices of the day-ahead orders taken for the next day-ahead market.
+        self._day_ahead_vertices: list[dict] = []
+        #: Each book key of a day-ahead order: (participant, the household's order id).
+        self._day_ahead_keys: dict[str, tuple[str, str]] = {}
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, dict[str, list[dict]]] = {}
@@ -151,13 +185,19 @@ class MarketFederate(FederateLogic):
         intervals = np.arange(grid.n_intervals)
         gate_closures = intervals[1:] * grid.market_interval_s - grid.gate_closure_s
         last_steps = (intervals + 1) * grid.market_interval_s - grid.grid_step_s
-        return np.union1d(gate_closures, last_steps)
+        day_ahead = [market.gate_closure_s for market in self._day_ahead]
+        return np.union1d(np.union1d(gate_closures, last_steps), day_ahead).astype(np.int64)
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Take orders, clear at gate closure, read the meters and settle completed intervals."""
         outputs = StepOutputs()
         self._prices.update(self._grid.interval_of(time_s), inputs.values)
         outputs.messages.extend(self._take_orders(time_s, inputs.messages))
+        if (
+            self._day_ahead_cleared < len(self._day_ahead)
+            and self._day_ahead[self._day_ahead_cleared].gate_closure_s == time_s
+        ):
+            outputs.messages.extend(self._clear_day_ahead())
         interval_to_clear = self._grid.interval_cleared_at(time_s)
         if interval_to_clear is not None:
             self._clear(interval_to_clear, outputs)
@@ -202,6 +242,9 @@ class MarketFederate(FederateLogic):
         # Arrival order within one instant depends on the federates' scheduling; sorting by
         # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
         for message in sorted(messages, key=lambda message: message.source):
+            if self._day_ahead and _message_type(message) == "day_ahead_orders":
+                replies.extend(self._take_day_ahead(_sent_at_s(message, time_s), message))
+                continue
             # An order counts as placed at the grid instant it was sent (HELICS stamps a message
             # with its sender's time, never earlier), however late the market steps.
             received = self._intake.receive(_sent_at_s(message, time_s), message)
@@ -228,6 +271,131 @@ class MarketFederate(FederateLogic):
                 arrived = self._book(received.interval_index, received.simple, [], []).simple
                 self._mechanism.receive(received.interval_index, arrived)
         return replies
+
+    def _take_day_ahead(self, time_s: int, message: Message) -> list[Message]:
+        """Take a household's curves for the next day-ahead market, or refuse the message with
+        the reason (it must name periods of that market and arrive by its gate closure)."""
+        participant = keys.household_of_endpoint(message.source)
+        reason = None
+        parsed = None
+        if participant not in self._participant_index:
+            reason = f"unknown participant endpoint {message.source!r}"
+        elif self._day_ahead_cleared >= len(self._day_ahead):
+            reason = "no day-ahead market is open: every day of the run has cleared"
+        else:
+            market = self._day_ahead[self._day_ahead_cleared]
+            try:
+                parsed = DayAheadOrdersMessage.model_validate_json(message.payload)
+            except ValueError as error:
+                reason = f"malformed day-ahead orders message: {error.errors()[0]['msg']}"
+            else:
+                periods = [period.interval_index for period in parsed.periods]
+                unknown = sorted(set(periods) - set(market.period_starts.tolist()))
+                if time_s > market.gate_closure_s:
+                    reason = f"after the day-ahead gate closure (t={market.gate_closure_s} s)"
+                elif unknown or len(set(periods)) != len(periods):
+                    reason = (
+                        f"day-ahead periods {unknown or periods}: expected each period of the "
+                        f"open day-ahead market once (first intervals "
+                        f"{int(market.period_starts[0])} to {int(market.period_starts[-1])})"
+                    )
+        if reason is not None:
+            self._intake.refuse_message(time_s, message, reason)
+            return [
+                Message(
+                    source=keys.MARKET_ENDPOINT,
+                    destination=message.source,
+                    payload=RejectedMessage(
+                        interval_index=None,
+                        rejections=[{"order_id": "day_ahead_orders", "reason": reason}],
+                    ).model_dump_json(),
+                )
+            ]
+        for period in parsed.periods:
+            key = f"{participant}:{period.interval_index}:{period.order.order_id}"
+            self._day_ahead_keys[key] = (participant, period.order.order_id)
+            self._day_ahead_vertices.extend(
+                {
+                    "period": period.interval_index,
+                    "order_id": key,
+                    "participant": participant,
+                    "price_usd_per_kwh": vertex.price_usd_per_kwh,
+                    "power_kw": vertex.power_kw,
+                    "continuity": vertex.continuity,
+                }
+                for vertex in period.order.vertices
+            )
+        return []
+
+    def _clear_day_ahead(self) -> list[Message]:
+        """Clear the open day-ahead market, keep its result and tell each household that
+        ordered its commitments."""
+        market = self._day_ahead[self._day_ahead_cleared]
+        self._day_ahead_cleared += 1
+        periods = market.period_starts
+        import_price = pd.Series([self._prices.of(int(p))[0] for p in periods], index=periods)
+        export_price = pd.Series([self._prices.of(int(p))[1] for p in periods], index=periods)
+        vertices = pd.DataFrame(
+            self._day_ahead_vertices,
+            columns=[
+                "period",
+                "order_id",
+                "participant",
+                "price_usd_per_kwh",
+                "power_kw",
+                "continuity",
+            ],
+        ).astype(
+            {"period": "int64", "price_usd_per_kwh": float, "power_kw": float, "continuity": bool}
+        )
+        self._day_ahead_vertices = []
+        result = self._mechanism.clear_day_ahead(vertices, import_price, export_price)
+        self._keep(
+            "market_day_ahead_clearings.parquet",
+            pd.DataFrame(
+                {
+                    "gate_closure_s": market.gate_closure_s,
+                    "interval_index": periods.astype(np.int64),
+                    "status": result.status.reindex(periods).to_numpy(dtype=object),
+                    "price_usd_per_kwh": result.price_usd_per_kwh.reindex(periods).to_numpy(),
+                    "import_price_usd_per_kwh": import_price.to_numpy(),
+                    "export_price_usd_per_kwh": export_price.to_numpy(),
+                    "orders": vertices.groupby("period")["order_id"]
+                    .nunique()
+                    .reindex(periods, fill_value=0)
+                    .to_numpy(dtype=np.int64),
+                }
+            ),
+        )
+        messages = []
+        awards: dict[str, list[DayAheadAward]] = {}
+        for row in result.power_kw.itertuples(index=False):
+            participant, order_id = self._day_ahead_keys[row.order_id]
+            awards.setdefault(participant, []).append(
+                DayAheadAward(
+                    interval_index=int(row.period),
+                    order_id=order_id,
+                    power_kw=float(row.power_kw),
+                    price_usd_per_kwh=float(result.price_usd_per_kwh[row.period]),
+                )
+            )
+        prices = {
+            f"period:{int(period)}": float(price)
+            for period, price in result.price_usd_per_kwh.items()
+            if np.isfinite(price)
+        }
+        for participant in sorted(set(vertices["participant"])):
+            messages.append(
+                Message(
+                    source=keys.MARKET_ENDPOINT,
+                    destination=keys.household_endpoint(participant),
+                    payload=DayAheadAwardsMessage(
+                        awards=awards.get(participant, []), prices_usd_per_kwh=prices
+                    ).model_dump_json(),
+                )
+            )
+        self._day_ahead_keys = {}
+        return messages
 
     def _book(self, interval: int, simple: list, curves: list, affine: list) -> IntervalBook:
         return IntervalBook.from_rows(
@@ -299,11 +467,11 @@ class MarketFederate(FederateLogic):
         import_price, export_price = self._prices.of(interval)
         energy = pd.Series(self._energy_wh[interval], index=self._participant_index)
         trades = self._trades.get(interval, empty_trades())
-        ledger = settle_interval(energy, trades, import_price, export_price)
+        ledger = settle_interval(energy, trades, import_price, export_price, self._unused_energy)
         charges = self._charges.pop(interval, None)
         if charges is not None:
             ledger = pd.concat([ledger, charge_rows(charges)], ignore_index=True)
-        violations = check_payments(ledger)
+        violations = check_payments(ledger) + check_market_balances(trades)
         if violations:
             raise RuntimeError(
                 f"market ledger of interval {interval} violates its invariants: "
@@ -352,6 +520,20 @@ class MarketFederate(FederateLogic):
         for interval in sorted(self._interval_rows):
             self._keep("market_intervals.parquet", pd.DataFrame([self._interval_rows[interval]]))
         self._interval_rows.clear()
+        if self._day_ahead:
+            grid = self._grid
+            self._keep(
+                "market_states.parquet",
+                market_object_states(
+                    np.array([market.gate_closure_s for market in self._day_ahead]),
+                    [market.period_starts for market in self._day_ahead],
+                    int(self._mechanism.period_intervals),
+                    grid.market_interval_s,
+                    grid.gate_closure_s,
+                    self._delivery_ahead,
+                    grid.n_intervals,
+                ),
+            )
         self._flush(results)
         for name, empty in {**_EMPTY_TABLES, **self._empty}.items():
             if name not in self._tables:
@@ -384,6 +566,16 @@ class MarketFederate(FederateLogic):
                     part = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
                     self._tables[name].append(part, section=section)
         self._pending.clear()
+
+
+def _message_type(message: Message) -> str | None:
+    """The ``type`` of a message's JSON object (None when it is not one)."""
+    try:
+        data = json.loads(message.payload)
+    except (ValueError, RecursionError):
+        return None
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _sent_at_s(message: Message, time_s: int) -> int:
@@ -492,6 +684,11 @@ _MECHANISMS: dict[str, Callable[..., Mechanism]] = {
     ),
     "curve_clearing": lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
     "continuous": lambda config, context, table: ContinuousMarket(config.priority),
+    "day_ahead": lambda config, context, table: DayAheadRealTime(
+        context.time_grid.market_interval_s,
+        config.period_s // context.time_grid.market_interval_s,
+        config.feeder_capacity_kw,
+    ),
     "dlmp": lambda config, context, table: NetworkClearing(_dlmp_market(config, context, table)),
     "p2p_negotiation": _bilateral_negotiation,
     "communities": _community_markets,

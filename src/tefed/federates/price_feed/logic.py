@@ -1,8 +1,9 @@
 """Price feed federate logic: publishes prices and forecasts at the start of every interval.
 
 Prices are computed once for every market interval of the run: the wholesale price (from a CSV
-file or tefed's synthetic generator, USD/MWh converted to USD/kWh), the retail import price (flat
-or time-of-use) and the export (feed-in) price. At the start of interval ``j`` (phase 1 of 4) the
+file or tefed's synthetic generator, USD/MWh converted to USD/kWh), the retail import price (flat,
+time-of-use, or wholesale plus charges and tax) and the export (feed-in) price (flat or indexed
+to wholesale). At the start of interval ``j`` (phase 1 of 4) the
 feed publishes the three prices of ``j`` and forecasts of each for intervals ``j`` up to
 ``j + forecast_horizon_intervals − 1`` (element 0 of a forecast is interval ``j``). Forecasts
 reach past the end of the run, so that a plan made in the last hour still sees a full horizon:
@@ -25,6 +26,7 @@ from tefed.contract.role_configs import (
     PriceFeedConfig,
     SyntheticWholesaleConfig,
     TimeOfUseTariffConfig,
+    WholesaleIndexedTariffConfig,
     read_role_config,
 )
 from tefed.contract.run_folder import RunFolder
@@ -34,6 +36,8 @@ from tefed.domain.prices.tariffs import (
     TimeOfUseWindow,
     flat_price_usd_per_kwh,
     time_of_use_price_usd_per_kwh,
+    wholesale_indexed_export_usd_per_kwh,
+    wholesale_indexed_import_usd_per_kwh,
 )
 from tefed.domain.prices.wholesale import (
     hold_to_intervals,
@@ -61,8 +65,8 @@ class PriceFeedFederate(FederateLogic):
         self._interval_starts = starts[:n_intervals]
         wholesale_usd_per_mwh = self._wholesale_usd_per_mwh(config.wholesale, starts, context)
         self._wholesale = usd_per_mwh_to_usd_per_kwh(wholesale_usd_per_mwh)
-        self._import = _import_tariff(config.import_tariff, starts)
-        self._export = flat_price_usd_per_kwh(starts, config.export_price_usd_per_kwh)
+        self._import = _import_tariff(config.import_tariff, starts, self._wholesale)
+        self._export = _export_price(config, starts, self._wholesale)
         self._prices_written = False
 
     @staticmethod
@@ -142,12 +146,34 @@ class PriceFeedFederate(FederateLogic):
 
 
 def _import_tariff(
-    spec: FlatTariffConfig | TimeOfUseTariffConfig, starts: pd.DatetimeIndex
+    spec: FlatTariffConfig | TimeOfUseTariffConfig | WholesaleIndexedTariffConfig,
+    starts: pd.DatetimeIndex,
+    wholesale_usd_per_kwh: np.ndarray,
 ) -> np.ndarray:
+    """Import price of every interval [USD/kWh]."""
     if isinstance(spec, FlatTariffConfig):
         return flat_price_usd_per_kwh(starts, spec.price_usd_per_kwh)
+    if isinstance(spec, WholesaleIndexedTariffConfig):
+        return wholesale_indexed_import_usd_per_kwh(
+            wholesale_usd_per_kwh,
+            spec.energy_charge_usd_per_kwh,
+            spec.tax_fraction,
+            spec.minimum_usd_per_kwh,
+        )
     try:
         windows = [TimeOfUseWindow(**window.model_dump()) for window in spec.windows]
     except ValueError as error:
         raise InputError("price_feed.import_tariff.windows", [str(error)]) from None
     return time_of_use_price_usd_per_kwh(starts, spec.base_price_usd_per_kwh, windows)
+
+
+def _export_price(
+    config: PriceFeedConfig, starts: pd.DatetimeIndex, wholesale_usd_per_kwh: np.ndarray
+) -> np.ndarray:
+    """Export price of every interval: flat, or indexed to wholesale [USD/kWh]."""
+    spec = config.export_tariff
+    if spec is None:
+        return flat_price_usd_per_kwh(starts, config.export_price_usd_per_kwh)
+    return wholesale_indexed_export_usd_per_kwh(
+        wholesale_usd_per_kwh, spec.fraction, spec.offset_usd_per_kwh, spec.minimum_usd_per_kwh
+    )

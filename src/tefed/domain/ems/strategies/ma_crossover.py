@@ -44,7 +44,7 @@ from tefed.domain.ems.strategies.settlement_price_learning import (
     check_learning_settings,
     limit_prices_usd_per_kwh,
 )
-from tefed.domain.ems.strategies.simple_trader import BUY, SELL, OrderQuotes
+from tefed.domain.ems.strategies.simple_trader import BUY, SELL, OrderQuotes, battery_sale_wh
 
 
 class TradingStage(IntEnum):
@@ -377,7 +377,8 @@ class MaCrossoverTrader:
         -------
         OrderQuotes
             Side, whole-Wh quantity and limit price; the net of the household's residual and
-            its battery's market energy (:func:`battery_market_energy_wh`).
+            its battery's market energy (:func:`battery_market_energy_wh`). Of a sale, the
+            battery's discharge into the market is its dispatchable part (T-REX's pools).
 
         Raises
         ------
@@ -411,7 +412,13 @@ class MaCrossoverTrader:
         net_wh = np.rint(residual_wh).astype(np.int64) + extra_wh
         side = np.sign(net_wh).astype(int)
         price = np.select([side == BUY, side == SELL], [bid, ask], default=0.0)
-        return OrderQuotes(side=side, quantity_wh=np.abs(net_wh), price_usd_per_kwh=price)
+        quantity_wh = np.abs(net_wh)
+        return OrderQuotes(
+            side=side,
+            quantity_wh=quantity_wh,
+            price_usd_per_kwh=price,
+            dispatchable_wh=battery_sale_wh(side, quantity_wh, -extra_wh),
+        )
 
 
 def _require_per_household(name: str, values: npt.NDArray, ok: npt.NDArray, expected: str) -> None:

@@ -37,11 +37,48 @@ class OrderQuotes:
         Order quantity [Wh], 0 where there is no order.
     price_usd_per_kwh : numpy.ndarray
         Limit price [USD/kWh].
+    dispatchable_wh : numpy.ndarray or None
+        Part of each sell quantity the battery supplies (int64, 0 for a bid) [Wh]; the double
+        auction takes it in the dispatchable pool, the rest (PV) in the non-dispatchable one.
+        None: no battery energy is sold.
     """
 
     side: np.ndarray
     quantity_wh: np.ndarray
     price_usd_per_kwh: np.ndarray
+    dispatchable_wh: np.ndarray | None = None
+
+
+def battery_sale_wh(
+    side: np.ndarray, quantity_wh: np.ndarray, battery_discharge_wh: np.ndarray
+) -> np.ndarray:
+    """The part of each sell quantity that comes from the battery [Wh].
+
+    Parameters
+    ----------
+    side : numpy.ndarray of int
+        ``BUY``, ``SELL`` or ``NO_ORDER`` per household.
+    quantity_wh : numpy.ndarray of int64
+        Order quantity [Wh].
+    battery_discharge_wh : numpy.ndarray
+        Energy the battery discharges into the household's net sale over the interval,
+        beyond self-consumption (negative or 0: none) [Wh].
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``min(quantity, discharge)`` for a sell order, rounded to whole Wh; 0 otherwise [Wh].
+        A household's PV surplus is sold first in its own order, so a sale larger than the
+        discharge is PV beyond it.
+
+    Examples
+    --------
+    >>> battery_sale_wh(np.array([SELL, SELL, BUY]), np.array([500, 200, 300]),
+    ...                 np.array([300.0, 300.0, 300.0])).tolist()
+    [300, 200, 0]
+    """
+    discharge_wh = np.rint(np.maximum(battery_discharge_wh, 0.0)).astype(np.int64)
+    return np.where(side == SELL, np.minimum(quantity_wh, discharge_wh), 0).astype(np.int64)
 
 
 def forecast_residual_energy_wh(

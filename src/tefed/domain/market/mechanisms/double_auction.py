@@ -31,6 +31,8 @@ __all__ = [
 
 SETTLEMENT_RULES = ("midpoint", "pay_as_bid", "pay_as_ask", "uniform")
 TIE_BREAKING = ("time", "pro_rata")
+#: The pool that takes the non-dispatchable pool's unfilled bids after that pool has cleared.
+CASCADING_TO = "dispatchable"
 #: Book statuses, most informative first (the overall status is the first any pool has).
 STATUSES = ("cleared", "no_crossing", "one_sided", "empty")
 #: Columns of the trades table before its last column, ``pool``.
@@ -130,8 +132,11 @@ def clear_double_auction(
     Notes
     -----
     The rule is the MicroTE double auction of the T-REX simulator [1]_, which keeps one book
-    per energy source type; here the pools are ``POOLS`` and each is cleared on its own, so an
-    order never matches an order of the other pool. Within a pool:
+    per energy source type; here the pools are ``POOLS``, cleared one after the other: first
+    the non-dispatchable pool (PV) with its own bids and asks, then the dispatchable pool
+    (batteries) with its own bids and whatever the non-dispatchable bids left unfilled (the
+    source of a sale is the seller's, so an ask never leaves its pool; a buyer served by PV
+    first buys the rest from batteries). A trade is in its ask's pool. Within a pool:
 
     1. Bids are ranked by limit price from high to low, asks from low to high; equal prices are
        ranked by ``sequence`` (earlier first), then by ``order_id``. The ranking is total, so
@@ -222,15 +227,25 @@ def clear_double_auction(
 
     pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pool_status: dict[str, str] = {}
-    for pool, (bids, asks) in zip(POOLS, book.pool_slices(), strict=True):
-        # Each pool is one contiguous slice of each side; ``left_wh`` is consumed through views.
+    slices = book.pool_slices()
+    for pool, (bids, asks) in zip(POOLS, slices, strict=True):
+        # Each pool's asks are one contiguous slice; ``left_wh`` is consumed through views.
+        # Unfilled bids move on only to a pool with asks (a pool without keeps its status).
+        cascading = slices[0][0] if pool == CASCADING_TO and asks.stop > asks.start else None
+        bid_rows = _bids_in_pool(book, bids, cascading, left_wh)
+        bid_left_wh = left_wh[bid_rows]
         pair_bid, pair_ask, pair_wh = walk(
-            price[bids], price[asks], code[bids], code[asks], left_wh[bids], left_wh[asks], uniform
+            price[bid_rows],
+            price[asks],
+            code[bid_rows],
+            code[asks],
+            bid_left_wh,
+            left_wh[asks],
+            uniform,
         )
-        pairs.append((pair_bid + bids.start, pair_ask + asks.start, pair_wh))
-        pool_status[pool] = book_status(
-            bids.stop - bids.start, asks.stop - asks.start, pair_wh.size
-        )
+        left_wh[bid_rows] = bid_left_wh
+        pairs.append((bid_rows[pair_bid], pair_ask + asks.start, pair_wh))
+        pool_status[pool] = book_status(bid_rows.size, asks.stop - asks.start, pair_wh.size)
 
     pair_bid, pair_ask, pair_wh = (np.concatenate(parts) for parts in zip(*pairs, strict=True))
     trades, clearing_price = _trades_table(book, pair_bid, pair_ask, pair_wh, settlement_rule)
@@ -311,6 +326,28 @@ def _time_walk(
     )
 
 
+def _bids_in_pool(
+    book: RankedBook, bids: slice, cascading: slice | None, left_wh: np.ndarray
+) -> np.ndarray:
+    """Ranked positions of the bids a pool's walk takes, in rank order.
+
+    A pool takes its own bids (``bids``); the dispatchable pool, cleared after the
+    non-dispatchable one, also takes what the bids of that pool (``cascading``) left open
+    (``left_wh`` > 0), ranked together by limit price (high to low), ``sequence``, then
+    ``order_id``.
+    """
+    own = np.arange(bids.start, bids.stop, dtype=np.intp)
+    if cascading is None:
+        return own
+    first = cascading
+    left_open = np.flatnonzero(left_wh[first] > 0).astype(np.intp) + first.start
+    if left_open.size == 0:
+        return own
+    rows = np.concatenate([own, left_open])
+    rank = np.lexsort((book.id_rank[rows], book.sequence[rows], -book.price_usd_per_kwh[rows]))
+    return rows[rank]
+
+
 def book_status(bid_count: int, ask_count: int, trade_count: int) -> str:
     """Status of one pool's book from its order and trade counts."""
     if bid_count + ask_count == 0:
@@ -333,7 +370,8 @@ def _trades_table(
     """Trades [Wh, USD/kWh] from matched index pairs, and the uniform price of each pool."""
     bid_price = book.price_usd_per_kwh[pair_bid]
     ask_price = book.price_usd_per_kwh[pair_ask]
-    pool = book.pool[pair_bid]
+    # A trade is in its ask's pool (a bid may cross from the non-dispatchable pool).
+    pool = book.pool[pair_ask]
     clearing_price = dict.fromkeys(POOLS, float("nan"))
     if settlement_rule == "midpoint":
         price = (bid_price + ask_price) / 2.0

@@ -105,6 +105,8 @@ class RankedBook:
         Limit price of each order (float64) [USD/kWh].
     pool : numpy.ndarray
         Pool of each order as an index into ``POOLS`` (intp) [-].
+    sequence : numpy.ndarray
+        Submission order of each order (int64, lower is earlier) [-].
     bid_count : int
         Number of bids [-].
     """
@@ -116,6 +118,7 @@ class RankedBook:
     quantity_wh: np.ndarray
     price_usd_per_kwh: np.ndarray
     pool: np.ndarray
+    sequence: np.ndarray
     bid_count: int
 
     @property
@@ -189,6 +192,7 @@ def ranked_book(orders: pd.DataFrame) -> RankedBook:
         quantity_wh=checked["quantity_wh"][rank],
         price_usd_per_kwh=checked["price_usd_per_kwh"][rank],
         pool=checked["pool_index"][rank],
+        sequence=checked["sequence"][rank],
         bid_count=int(is_buy.sum()),
     )
 
