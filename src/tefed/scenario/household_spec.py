@@ -47,6 +47,8 @@ MAX_KWP = 1_000.0
 MAX_BATTERY_KWH = 100_000.0
 #: Largest battery, charger or EV power [kW].
 MAX_POWER_KW = 100_000.0
+#: A household's load power [kW].
+LoadPower = Annotated[float, Field(ge=0, le=MAX_POWER_KW)]
 #: Largest EV battery capacity and daily charging need [kWh].
 MAX_EV_KWH = 1_000.0
 #: Largest EV charger [kW].
@@ -114,11 +116,22 @@ class LoadSpec(ScenarioSection):
     scale_to_daily_energy: bool = Field(
         False, description="csv: scale each profile so its mean day uses load_daily_energy_kwh"
     )
+    range_kw: tuple[LoadPower, LoadPower] | None = Field(
+        None,
+        description="[lowest, highest]: map the profile affinely so that over the run its "
+        "lowest and highest grid-step values are these (e.g. a study's published minimum and "
+        "maximum load); none: as generated [kW]",
+    )
 
     @model_validator(mode="after")
     def _csv(self) -> LoadSpec:
         if (self.profile == "csv") != (self.path is not None):
             raise ValueError("path is required with profile: csv, and only then")
+        if self.range_kw is not None and self.range_kw[0] > self.range_kw[1]:
+            raise ValueError(
+                f"range_kw is {list(self.range_kw)}; expected [lowest, highest] with lowest <= "
+                "highest"
+            )
         return self
 
 
@@ -131,6 +144,13 @@ class PvSpec(ScenarioSection):
         180.0, 0.0, 359.999, "direction the panels face, 0 = north, 180 = south [°]"
     )
     inverter_ratio: float = Field(1.0, gt=0, le=10, description="inverter AC rating / kWp [-]")
+    peak_kw: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_POWER_KW,
+        description="scale the PV output so that its highest grid-step value over the run is "
+        "this (e.g. a study's published maximum generation); none: as modelled [kW]",
+    )
 
     _bounds = field_validator("kwp", "tilt_deg", "azimuth_deg")(classmethod(_within_bounds))
 
