@@ -55,6 +55,8 @@ EXPLORED_SETTINGS = [
 #: The day of the paper's Figs. 5 and 7.
 FIGURE_DAY = "2018-07-17"
 SECONDS_PER_DAY = 86_400
+#: Cumulative advantage above which a participant counts as ahead of its baseline [USD].
+AHEAD_USD = 0.005
 
 
 @dataclass(frozen=True)
@@ -178,13 +180,20 @@ def summarize_run(run_folder: Path) -> dict[str, Any]:
 
 
 def report(output: Path) -> str:
-    """Write ``trex_tb1.md`` and ``trex_tb1.json`` from the runs in ``output/runs.json``."""
-    record = json.loads((output / "runs.json").read_text())
-    folders = {run["key"]: Path(run["run_folder"]) for run in record["runs"] if run["run_folder"]}
-    walls = {run["key"]: run["wall_time_s"] for run in record["runs"]}
+    """Write ``trex_tb1.md`` and ``trex_tb1.json`` from the complete runs under ``output``
+    (``output/<key>/<scenario>/latest``, as `run_study` leaves them)."""
+    folders = {
+        study.key: output / study.key / study.scenario / "latest"
+        for study in RUNS
+        if (output / study.key / study.scenario / "latest" / "summary.json").is_file()
+    }
     figures = {key: summarize_run(folder) for key, folder in folders.items()}
+    days = {
+        round(load(folder).time_grid.duration_s / SECONDS_PER_DAY) for folder in folders.values()
+    }
     lines = [
-        f"T-REX TB-1, {record['days']} days from 2018-07-01, measured {record['measured_at']}.",
+        f"T-REX TB-1, {'/'.join(map(str, sorted(days)))} days from 2018-07-01, wall times of "
+        "`tefed run` as measured.",
         "",
         "Income advantage over net billing per participant [USD] (battery owners: stored "
         "energy at the end valued in brackets):",
@@ -209,7 +218,7 @@ def report(output: Path) -> str:
         lines.append(
             f"| {key} | {values['traded_energy_kwh']:.1f} | "
             f"{'–' if price is None else f'{price:.4f}'} | {values['voltage_max_pu']:.4f} | "
-            f"{values['above_104_household_minutes']:.0f} | {walls[key]:.0f} |"
+            f"{values['above_104_household_minutes']:.0f} | {values['wall_time_s']:.0f} |"
         )
     overtaking: dict[str, dict[str, int | None]] = {}
     for key in ("published_stage2", "explored_stage2"):
@@ -232,7 +241,7 @@ def report(output: Path) -> str:
     (output / "trex_tb1.md").write_text(text)
     (output / "trex_tb1.json").write_text(
         json.dumps(
-            {"runs": record, "figures": figures, "overtaking_day": overtaking, "prices": prices},
+            {"figures": figures, "overtaking_day": overtaking, "prices": prices},
             indent=2,
         )
     )
@@ -241,7 +250,7 @@ def report(output: Path) -> str:
 
 def _first_day_ahead(cumulative_usd: pd.Series) -> int | None:
     """First day from which the cumulative advantage stays above zero (None: never)."""
-    behind = np.flatnonzero(cumulative_usd.to_numpy() <= 0)
+    behind = np.flatnonzero(cumulative_usd.to_numpy() <= AHEAD_USD)
     if behind.size == 0:
         return int(cumulative_usd.index[0])
     if behind[-1] + 1 >= cumulative_usd.size:
