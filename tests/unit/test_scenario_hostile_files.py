@@ -311,7 +311,10 @@ HOSTILE_FILES: dict[str, tuple[bytes, list[str]]] = {
     ),
     "feeder a scalar": (
         setting("grid.feeder", 5),
-        ["grid.feeder: got 5; expected a mapping: generator: radial_lv or split_phase_lv"],
+        [
+            "grid.feeder: got 5; expected a mapping: generator: radial_lv, split_phase_lv or "
+            "cigre_lv_residential"
+        ],
     ),
     "feeder a list": (setting("grid.feeder", ["radial_lv"]), ["grid.feeder: expected a mapping"]),
     "feeder null": (setting("grid.feeder", None), ["grid.feeder: got None; expected a mapping"]),

@@ -217,8 +217,7 @@ def _feeder_section(
             existing_loads=spec.existing_loads,
             existing_load_scale=spec.existing_load_scale,
         )
-    design = spec.model_dump(exclude={"generator"})
-    design["service_length_m"] = list(design["service_length_m"])
+    design = spec.model_dump(mode="json", exclude={"generator"})
     design["n_households"] = n_households
     return GeneratedFeederConfig(
         source="generated", generator=spec.generator, seed=seed, design=design

@@ -1,8 +1,9 @@
 """The ``grid`` section of a scenario: the feeder (generated or an OpenDSS file) and its KPIs.
 
-A feeder is one of three kinds, told apart by its keys: ``generator: radial_lv`` (the default,
+A feeder is one of four kinds, told apart by its keys: ``generator: radial_lv`` (the default,
 a generated European LV feeder), ``generator: split_phase_lv`` (a generated North American
-split-phase feeder) or ``dss: PATH`` (any OpenDSS master file).
+split-phase feeder), ``generator: cigre_lv_residential`` (the CIGRE LV benchmark's residential
+sub-network, households on its nodes) or ``dss: PATH`` (any OpenDSS master file).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from tefed.io.feeders.cigre_residential import CigreResidentialDesign
 from tefed.io.feeders.generator import LvFeederDesign
 from tefed.io.feeders.split_phase import SplitPhaseFeederDesign
 from tefed.scenario.section import MAX_HOUSEHOLDS, ScenarioSection
@@ -125,11 +127,41 @@ class SplitPhaseFeederSpec(ScenarioSection):
         return self
 
 
-def _check_design(design_type: type, spec: BaseModel) -> None:
+class CigreResidentialFeederSpec(ScenarioSection):
+    """The CIGRE LV benchmark's residential sub-network, R0–R18 (``cigre_lv_residential``)."""
+
+    generator: Literal["cigre_lv_residential"] = Field(description="feeder generator")
+    household_nodes: list[Annotated[str, Field(max_length=8)]] = Field(
+        max_length=MAX_HOUSEHOLDS,
+        default_factory=list,
+        description="node (R1 … R18) of each household in order; empty: R2 … R18 in turn",
+    )
+    connection: Literal["three_phase", "single_phase"] = Field(
+        "three_phase",
+        description="a household balanced over the node's three phases, or on one phase "
+        "(phases 1, 2, 3, … in household order)",
+    )
+    source_voltage_pu: float = Field(
+        1.0, gt=0.8, lt=1.2, description="MV source voltage (published: 1.0) [pu]"
+    )
+    published_loads: bool = Field(
+        False, description="also build the benchmark's own peak loads (R1, R11, R15–R18)"
+    )
+
+    @model_validator(mode="after")
+    def _buildable(self) -> CigreResidentialFeederSpec:
+        n_households = max(1, len(self.household_nodes))
+        _check_design(CigreResidentialDesign, self, n_households)
+        return self
+
+
+def _check_design(design_type: type, spec: BaseModel, n_households: int | None = None) -> None:
     """Build the generator's design from the spec, so its own checks run at validation."""
     fields = spec.model_dump(exclude={"generator"})
     try:
-        design_type(n_households=max(1, spec.transformers or 1), **fields)
+        if n_households is None:
+            n_households = max(1, spec.transformers or 1)
+        design_type(n_households=n_households, **fields)
     except ValueError as error:
         raise ValueError(str(error).replace(f"{design_type.__name__}.", "")) from None
 
@@ -183,11 +215,12 @@ def _feeder_kind(value: object) -> str:
 
 
 #: Tags of the feeder kinds (pydantic puts them in error paths; the scenario file has no such key).
-FEEDER_KINDS = frozenset({"radial_lv", "split_phase_lv", "opendss"})
+FEEDER_KINDS = frozenset({"radial_lv", "split_phase_lv", "cigre_lv_residential", "opendss"})
 
 AnyFeederSpec = Annotated[
     Annotated[FeederSpec, Tag("radial_lv")]
     | Annotated[SplitPhaseFeederSpec, Tag("split_phase_lv")]
+    | Annotated[CigreResidentialFeederSpec, Tag("cigre_lv_residential")]
     | Annotated[OpenDssFeederSpec, Tag("opendss")],
     Discriminator(_feeder_kind),
 ]
@@ -198,8 +231,8 @@ class GridSpec(ScenarioSection):
 
     feeder: AnyFeederSpec = Field(
         default_factory=FeederSpec,
-        description="a generated feeder (generator: radial_lv or split_phase_lv) or an OpenDSS "
-        "file (dss: PATH)",
+        description="a generated feeder (generator: radial_lv, split_phase_lv or "
+        "cigre_lv_residential) or an OpenDSS file (dss: PATH)",
     )
     household_power_factor: float = Field(
         1.0, gt=0, le=1, description="lagging power factor of households while they import [-]"
@@ -238,8 +271,8 @@ class GridSpec(ScenarioSection):
     def _mapping(cls, value: object) -> object:
         if not isinstance(value, dict | BaseModel):
             raise ValueError(
-                "expected a mapping: generator: radial_lv or split_phase_lv with its options, "
-                "or dss: PATH of an OpenDSS feeder"
+                "expected a mapping: generator: radial_lv, split_phase_lv or "
+                "cigre_lv_residential with its options, or dss: PATH of an OpenDSS feeder"
             )
         return value
 

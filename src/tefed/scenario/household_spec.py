@@ -48,6 +48,8 @@ MAX_KWP = 1_000.0
 MAX_BATTERY_KWH = 100_000.0
 #: Largest battery, charger or EV power [kW].
 MAX_POWER_KW = 100_000.0
+#: A household's load power [kW].
+LoadPower = Annotated[float, Field(ge=0, le=MAX_POWER_KW)]
 #: Largest EV battery capacity and daily charging need [kWh].
 MAX_EV_KWH = 1_000.0
 #: Largest EV charger [kW].
@@ -190,6 +192,12 @@ class LoadSpec(ScenarioSection):
         False,
         description="measured profiles: scale each so its mean day uses load_daily_energy_kwh",
     )
+    range_kw: tuple[LoadPower, LoadPower] | None = Field(
+        None,
+        description="[lowest, highest]: map the profile affinely so that over the run its "
+        "lowest and highest grid-step values are these (e.g. a study's published minimum and "
+        "maximum load); none: as generated [kW]",
+    )
 
     @model_validator(mode="after")
     def _measured(self) -> LoadSpec:
@@ -204,6 +212,11 @@ class LoadSpec(ScenarioSection):
                     f"{key} is given with profile: {self.profile}; expected it only with "
                     f"profile: {' | '.join(allowed)}"
                 )
+        if self.range_kw is not None and self.range_kw[0] > self.range_kw[1]:
+            raise ValueError(
+                f"range_kw is {list(self.range_kw)}; expected [lowest, highest] with lowest <= "
+                "highest"
+            )
         return self
 
 
@@ -216,6 +229,13 @@ class PvSpec(ScenarioSection):
         180.0, 0.0, 359.999, "direction the panels face, 0 = north, 180 = south [°]"
     )
     inverter_ratio: float = Field(1.0, gt=0, le=10, description="inverter AC rating / kWp [-]")
+    peak_kw: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_POWER_KW,
+        description="scale the PV output so that its highest grid-step value over the run is "
+        "this (e.g. a study's published maximum generation); none: as modelled [kW]",
+    )
 
     _bounds = field_validator("kwp", "tilt_deg", "azimuth_deg")(classmethod(_within_bounds))
 

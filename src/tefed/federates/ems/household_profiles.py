@@ -7,6 +7,8 @@ and PV perfectly), so it is computed once, as arrays (steps, households):
   measured profiles (each household takes the one its row of the table names:
   ``load_source`` and ``load_profile_name``, decided by the builder);
 - PV: clear sky, or the TMY weather file of ``pv_model``;
+- either shaped to published figures where a group asks (``load.range_kw``, ``pv.peak_kw``:
+  `tefed.domain.ems.devices.profile_shaping`);
 - EV: each vehicle's charging power over the run, uncontrolled or smart (following the PV surplus,
   with the latest-start rule that meets the need by departure).
 
@@ -33,6 +35,7 @@ from tefed.domain.ems.devices.battery import BatteryParameters, initial_soc_kwh
 from tefed.domain.ems.devices.ev import EvParameters, charge_ev, initial_ev_state
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
 from tefed.domain.ems.devices.load import synthetic_load_profiles
+from tefed.domain.ems.devices.profile_shaping import scale_to_peak, shape_to_range
 from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
 from tefed.federates.ems.measured_loads import measured_loads_kw
 from tefed.io.profile_files import bdew_household_shape
@@ -115,8 +118,18 @@ def household_profiles(
     step_times = grid.calendar(
         np.arange(grid.n_steps + forecast_steps, dtype=np.int64) * grid.grid_step_s
     )
-    load_kw = _load_kw(rows, step_times, grid, seed, base_dir)
-    pv_kw = _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
+    # Shaped to published figures over the run's own steps (NaN: as generated).
+    load_kw = shape_to_range(
+        _load_kw(rows, step_times, grid, seed, base_dir),
+        rows["load_min_kw"].to_numpy(float),
+        rows["load_max_kw"].to_numpy(float),
+        grid.n_steps,
+    )
+    pv_kw = scale_to_peak(
+        _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir),
+        rows["pv_peak_kw"].to_numpy(float),
+        grid.n_steps,
+    )
     ev_kw, shortfall = _ev_kw(rows, load_kw - pv_kw, step_times, grid)
     position = {h: k for k, h in enumerate(wanted)}
     mine = [position[h] for h in hosted]

@@ -10,7 +10,8 @@ one of
 - `GeneratedFeederConfig` (``source: generated``) — a project-generated residential LV feeder,
   European 400/230 V (`tefed.io.feeders.generator`, ``radial_lv``) or North American
   split-phase 120/240 V (`tefed.io.feeders.split_phase`, ``split_phase_lv``), from a design and
-  a seed;
+  a seed; or the CIGRE LV benchmark's residential sub-network
+  (`tefed.io.feeders.cigre_residential`, ``cigre_lv_residential``) with households on its nodes;
 - `OpenDssFeederConfig` (``source: opendss``) — any OpenDSS master file, its ``master`` path
   relative to the federates' working directory.
 """
@@ -28,6 +29,10 @@ from tefed.contract.role_configs import (
     GeneratedFeederConfig,
 )
 from tefed.domain.network.feeder_topology import bus_name
+from tefed.io.feeders.cigre_residential import (
+    CigreResidentialDesign,
+    generate_cigre_residential_feeder,
+)
 from tefed.io.feeders.generator import LvFeederDesign, generate_lv_feeder
 from tefed.io.feeders.household_placement import explicit_placement, place_households
 from tefed.io.feeders.layout import GeneratedFeeder
@@ -38,6 +43,7 @@ from tefed.io.opendss.model import compile_feeder, feeder_load_points, feeder_no
 GENERATORS = {
     "radial_lv": (LvFeederDesign, generate_lv_feeder),
     "split_phase_lv": (SplitPhaseFeederDesign, generate_split_phase_feeder),
+    "cigre_lv_residential": (CigreResidentialDesign, generate_cigre_residential_feeder),
 }
 
 
@@ -101,8 +107,11 @@ def load_feeder(feeder: FeederConfig, base_dir: str | Path = ".", engine=None) -
 def generate_feeder(feeder: GeneratedFeederConfig) -> GeneratedFeeder:
     """Build (without compiling) the generated feeder a ``source: generated`` section names."""
     design_type, generate = GENERATORS[feeder.generator]
-    design = dict(feeder.design)
-    design["service_length_m"] = tuple(design["service_length_m"])
+    # The federation file holds JSON lists; the designs take tuples.
+    design = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in feeder.design.items()
+    }
     return generate(design_type(**design), seed=feeder.seed)
 
 
