@@ -19,11 +19,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/tefed run scenarios/default.yaml
 
-## test: lint, check the layers and run the whole test suite (real HELICS, real OpenDSS)
+## test: lint, check the layers and run the whole test suite (real HELICS, real OpenDSS), on
+## as many test processes as the machine has cores
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 ## lint / format
 lint: install
