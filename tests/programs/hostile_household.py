@@ -176,6 +176,11 @@ def main() -> int:
     shard_endpoint = entries["ems"]["helics"]["endpoints"][0]["name"]
     endpoint_name = block["endpoints"][0]["name"]
     household = endpoint_name.split("/", 1)[1]
+    # An attacker writes its own configuration: its endpoint drops the targets of its entry
+    # (the market only), so it can address the other households as well.
+    for declared in block["endpoints"]:
+        declared.pop("targeted", None)
+        declared.pop("destination_targets", None)
     federate = h.helicsCreateCombinationFederateFromConfig(json.dumps(block))
     try:
         power = h.helicsFederateGetPublication(federate, f"household/{household}/power_kw")

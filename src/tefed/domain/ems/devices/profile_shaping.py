@@ -95,8 +95,8 @@ def scale_to_peak(power_kw: np.ndarray, peak_kw: np.ndarray, reference_steps: in
     Examples
     --------
     >>> scale_to_peak(np.array([[0.0, 1.0], [2.0, 1.0]]), np.array([5.0, np.nan]), 2)
-    array([[0. , 1. ],
-           [5. , 1. ]])
+    array([[0., 1.],
+           [5., 1.]])
     """
     if reference_steps < 1:
         raise ValueError(f"reference_steps is {reference_steps}; expected at least 1")
