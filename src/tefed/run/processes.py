@@ -113,6 +113,9 @@ def start_process(entry: FederateEntry, folder: RunFolder, fork: bool) -> Federa
     return FederateProcess(entry.name, popen, log_path, builtin=entry.runs_builtin)
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 class ForkedFederate:
     """A built-in federate forked from the runner, seen through the part of ``Popen`` it uses.
 
@@ -138,9 +141,14 @@ class ForkedFederate:
             args=(role, name, federation_path, directory, environment, title, write_fd),
             name=f"tefed-{name}",
         )
+        # The child inherits the runner's handlers (SIGTERM raises KeyboardInterrupt there);
+        # keep those signals pending until the child has its own, so a stop that arrives
+        # while it starts ends it quietly instead of with the runner's traceback.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             self._process.start()
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             os.close(write_fd)
         self.pid: int = self._process.pid
         self.stdout = os.fdopen(read_fd, "r", buffering=1)
@@ -172,10 +180,11 @@ def _run_forked_federate(
     output_fd: int,
 ) -> None:
     """Body of a forked federate: become a session leader, redirect, and run the program."""
-    os.setsid()
-    setproctitle.setproctitle(title)
+    os.setsid()  # before the stop signals are unblocked: a Ctrl-C for the runner stays its own
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    setproctitle.setproctitle(title)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scale_to_peak", "shape_to_range"]
+__all__ = ["FLAT_SPAN_KW", "scale_to_peak", "shape_to_range"]
+
+#: A profile whose range over the reference steps is at most this is flat: stretching a
+#: smaller range (down to denormal floats) would overflow the slope [kW].
+FLAT_SPAN_KW = 1e-9
 
 
 def shape_to_range(
@@ -36,7 +40,8 @@ def shape_to_range(
     Returns
     -------
     numpy.ndarray
-        ``low + (p - p_min) (high - low) / (p_max - p_min)`` per column; a flat profile becomes
+        ``low + (p - p_min) (high - low) / (p_max - p_min)`` per column; a flat profile (range
+        at most ``FLAT_SPAN_KW``) becomes
         ``high`` throughout [kW].
 
     Raises
@@ -63,9 +68,9 @@ def shape_to_range(
     lowest, highest = reference.min(axis=0), reference.max(axis=0)
     span = highest - lowest
     slope = np.divide(
-        high_kw[wanted] - low_kw[wanted], span, out=np.zeros_like(span), where=span > 0
+        high_kw[wanted] - low_kw[wanted], span, out=np.zeros_like(span), where=span > FLAT_SPAN_KW
     )
-    start = np.where(span > 0, low_kw[wanted], high_kw[wanted])
+    start = np.where(span > FLAT_SPAN_KW, low_kw[wanted], high_kw[wanted])
     shaped[:, wanted] = start + (shaped[:, wanted] - lowest) * slope
     return shaped
 
