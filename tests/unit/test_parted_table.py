@@ -120,3 +120,12 @@ def test_flush_after_a_gap_is_due_once_for_every_boundary_passed():
     assert clock.due(7200) is True
     assert clock.due(7260) is False
     assert clock.due(10740) is True
+
+
+def test_a_boundary_sooner_than_the_wall_clock_gap_after_the_last_flush_is_passed_over():
+    wall_s = iter([0.0, 4.0, 11.0, 12.0, 30.0])
+    clock = FlushClock(3600, 60, min_wall_s=10.0, wall_clock_s=lambda: next(wall_s))
+    due = [time_s for time_s in range(0, 5 * 3600, 60) if clock.due(time_s)]
+    # Boundaries at 1 h (always), 2 h (4 s later: too soon), 3 h (11 s after the first),
+    # 4 h (1 s later: too soon), 5 h (19 s later).
+    assert due == [3540, 10740, 17940]

@@ -12,8 +12,9 @@ It never sees HELICS. The HELICS runtime (``helics_runtime``) and the in-process
 processes and co-simulation overhead can be measured.
 
 ``write_progress`` lets a logic write its tables while the run goes on (`tefed.contract.
-parted_table`: a part per simulated hour), so that a run that fails keeps what was computed;
-``finalize`` then writes the rest and makes each table one file.
+parted_table`: a part per simulated hour, 10 s of wall-clock time apart at least), so that a
+run that fails keeps what was computed; ``finalize`` then writes the rest and makes each table
+one file.
 
 ``inputs.values`` maps each subscribed key to its latest value: ``float`` for doubles (NaN before
 the first publication), ``numpy.ndarray`` for vectors, ``str`` for strings. ``inputs.messages``

@@ -1,7 +1,9 @@
 """Tables written while the run goes on, so that a run that fails keeps what it computed.
 
-A federate appends to a `PartedTable` at every flush (`FlushClock`: once per simulated hour,
-or per market interval when intervals are longer). While the run goes on, the table is a folder
+A federate appends to a `PartedTable` at every flush (`results_flush_clock`: at the end of a
+simulated hour, or of a market interval when intervals are longer, once `FLUSH_MIN_WALL_S` of
+wall-clock time have passed since the last flush; the first hour always). While the run goes
+on, the table is a folder
 named like the table file (``market_trades.parquet/``) holding one Parquet file per flush::
 
     market_trades.parquet/p000000-000000000.parquet
@@ -25,18 +27,28 @@ group by group).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tefed.contract.time_grid import TimeGrid
+
 #: Simulated time between two flushes of a federate's tables [s], unless a market interval is
 #: longer (then every interval).
 FLUSH_PERIOD_S = 3600
 
+
+#: Wall-clock time a federate computes between two flushes, at least [s]: a part per table per
+#: flush costs file writes and frames, which once cost a quarter of a one-day run of 12
+#: households flushing every simulated hour; a run that fails loses at most this much work.
+FLUSH_MIN_WALL_S = 10.0
 
 #: Sections a table may have (parts are named by section, then by number).
 MAX_SECTIONS = 1_000_000
@@ -62,22 +74,54 @@ class FlushClock:
     grid_step_s : int
         The grid step [s]: a step at ``t`` covers ``[t, t + grid_step_s)``, so the step ending
         at a boundary already completes it.
+    min_wall_s : float
+        A boundary reached sooner than this after the last flush is passed over [s of wall-clock
+        time]; the first boundary is always due. 0 (the default): every boundary.
+    wall_clock_s : Callable[[], float]
+        The wall clock [s] (``time.monotonic``).
     """
 
-    def __init__(self, period_s: int, grid_step_s: int):
+    def __init__(
+        self,
+        period_s: int,
+        grid_step_s: int,
+        min_wall_s: float = 0.0,
+        wall_clock_s: Callable[[], float] = time.monotonic,
+    ):
         if period_s <= 0 or grid_step_s <= 0:
             raise ValueError(f"flush period {period_s} s and grid step {grid_step_s} s must be > 0")
         self.period_s = int(period_s)
         self.grid_step_s = int(grid_step_s)
+        self.min_wall_s = float(min_wall_s)
+        self._wall_clock_s = wall_clock_s
         self._next_s = self.period_s
+        self._last_due_wall_s = -math.inf
 
     def due(self, time_s: int) -> bool:
-        """True once per boundary: when the step at ``time_s`` [s] reaches the next boundary."""
+        """True at most once per boundary: when the step at ``time_s`` [s] reaches the next
+        boundary and ``min_wall_s`` have passed since the last time it was due."""
         covered_until_s = int(time_s) + self.grid_step_s
         if covered_until_s < self._next_s:
             return False
         self._next_s = (covered_until_s // self.period_s + 1) * self.period_s
+        now_s = self._wall_clock_s()
+        if now_s - self._last_due_wall_s < self.min_wall_s:
+            return False
+        self._last_due_wall_s = now_s
         return True
+
+
+def results_flush_clock(grid: TimeGrid) -> FlushClock:
+    """When a federate appends its results: `flush_period_s` boundaries, `FLUSH_MIN_WALL_S` apart.
+
+    Parameters
+    ----------
+    grid : TimeGrid
+        The federation's time grid (its market interval and grid step [s]).
+    """
+    return FlushClock(
+        flush_period_s(grid.market_interval_s), grid.grid_step_s, min_wall_s=FLUSH_MIN_WALL_S
+    )
 
 
 class PartedTable:

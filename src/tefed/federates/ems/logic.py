@@ -36,7 +36,7 @@ from tefed.contract.messages import (
     SettlementMessage,
     parse_market_message,
 )
-from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
+from tefed.contract.parted_table import PartedTable, results_flush_clock
 from tefed.contract.role_configs import EmsConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
@@ -217,9 +217,7 @@ class EmsFederate(FederateLogic):
         self._bill_usd = np.full((n_intervals, count), np.nan)
         #: Awards and settlement lines received since the last write, as table rows.
         self._received: dict[str, list[tuple]] = {folder: [] for folder in _RECEIVED_COLUMNS}
-        self._flush_clock = FlushClock(
-            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
-        )
+        self._flush_clock = results_flush_clock(self._grid)
         self._tables: dict[str, PartedTable] = {}
         self._written_steps = 0
         self._written_intervals = 0

@@ -7,7 +7,7 @@ household's service voltage and the feeder state (substation power, losses, volt
 
 It keeps, per step, the feeder state and every household's voltage, and per node, line and
 transformer running statistics (extremes, violation and overload steps) whose memory does not
-grow with the run, and writes them to the run's results once per simulated hour (the per-step
+grow with the run, and writes them to the run's results at simulated-hour boundaries (the per-step
 tables a part at a time, the statistics so far replaced), so that a failed run keeps them.
 
 A power flow that does not converge is recorded with its time (``converged`` is false in
@@ -25,7 +25,7 @@ import pandas as pd
 from tefed.contract import keys
 from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
-from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
+from tefed.contract.parted_table import PartedTable, results_flush_clock
 from tefed.contract.role_configs import GridConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
@@ -131,9 +131,7 @@ class GridFederate(FederateLogic):
         self._is_line, self._is_transformer = kind == "line", kind == "transformer"
         self._last_voltage = np.ones(count)
         self._interval_energy_wh = np.zeros(count)
-        self._flush_clock = FlushClock(
-            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
-        )
+        self._flush_clock = results_flush_clock(self._grid)
         self._tables: dict[str, PartedTable] = {}
         self._written_steps = 0
         self._feeder_written = False

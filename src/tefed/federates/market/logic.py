@@ -14,7 +14,7 @@ At every grid instant (phase 4 of 4) the market
 
 A violated invariant (payments that do not balance, an award above its order, a trade outside
 its limit prices, mixed pools, a self-trade) stops the run with the interval and the violation.
-Every order, award and settlement is written to Parquet once per simulated hour (the intervals
+Every order, award and settlement is written to Parquet at simulated-hour boundaries (the intervals
 cleared and settled since; `tefed.contract.parted_table`), so a run that fails keeps them; each
 table is made one file at the end.
 """
@@ -41,7 +41,7 @@ from tefed.contract.messages import (
     RejectedMessage,
     SettlementMessage,
 )
-from tefed.contract.parted_table import FlushClock, PartedTable, flush_period_s
+from tefed.contract.parted_table import PartedTable, results_flush_clock
 from tefed.contract.role_configs import (
     CommunitiesConfig,
     ContinuousConfig,
@@ -166,9 +166,7 @@ class MarketFederate(FederateLogic):
         self._charges: dict[int, pd.DataFrame] = {}
         #: Rows of ``market_intervals`` of intervals cleared and not yet written.
         self._interval_rows: dict[int, dict] = {}
-        self._flush_clock = FlushClock(
-            flush_period_s(self._grid.market_interval_s), self._grid.grid_step_s
-        )
+        self._flush_clock = results_flush_clock(self._grid)
         #: Results since the last flush, per table: (frame, section) in the order they came.
         self._pending: dict[str, list[tuple[pd.DataFrame, int]]] = {}
         #: Each table's empty frame (its columns and dtypes, as its first frame had them),
