@@ -20,6 +20,7 @@ from benchmarks import (
     dlmp,
     ems_optimizing,
     ems_step,
+    fault_matrix,
     grid_step,
     learning_env,
     market_clearing,
@@ -39,6 +40,7 @@ BENCHMARKS = (
     ems_optimizing,
     sweep_overhead,
     learning_env,
+    fault_matrix,
 )
 
 
