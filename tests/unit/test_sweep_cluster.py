@@ -11,8 +11,7 @@ import yaml
 from federations import DEFAULT_SCENARIO
 from rich.console import Console
 
-from tefed import cli
-from tefed.cli import main
+from tefed.cli import main, sweep_commands
 from tefed.sweep.batch_cluster import CLUSTER_KINDS, job_script
 from tefed.sweep.progress_display import SweepProgress
 from tefed.sweep.run_record import RunRecord
@@ -79,7 +78,7 @@ def test_pbs_and_sge_scripts_request_the_cores_and_memory_their_own_way():
 
 
 def test_the_command_line_offers_every_batch_system():
-    assert set(cli.CLUSTER_KINDS) == set(CLUSTER_KINDS)
+    assert set(sweep_commands.CLUSTER_KINDS) == set(CLUSTER_KINDS)
 
 
 @pytest.mark.parametrize(
