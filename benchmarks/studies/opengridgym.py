@@ -10,20 +10,18 @@ in DSS-Extensions' ``electricdss-tst``). tefed does not ship them:
 Use case 1 (congestion, IEEE 34). One interval. 28 demand bids, one per load bus of
 ``ieee34Mod1.dss`` (its loads summed per bus, 1,769 kW in all); five supply units of equal
 capacity: the substation at the feeder head sells at the wholesale price, flat, up to its
-capacity (``substation_limit_kw``), and four price-responsive generators sit on the trunk at the
-buses nearest to 1/5 … 4/5 of its length from 800 to 840 (808, 812, 824, 854). The head
-unit's capacity is never reached in these cases (checked), so it is the market's substation
-without an import limit: with ``substation_limit_kw`` binding, tefed's DLMP clearing did not
-return (HiGHS, measured on this feeder; a defect reported with the study). Parameters the
-paper does not give, chosen here (module constants): unit capacity 1,000 kW (so the head unit
-is the marginal one without congestion: one price, the wholesale price), wholesale price
-4.3 ¢/kWh (the paper's uncongested price), generator curves rising linearly from 3 to 7 ¢/kWh
-over their capacity, a limit of 500 kVA on line L14 (828–830) for the congested cases (the
-rating at which the downstream DLMP is the paper's ~6.9 ¢/kWh; 600 kVA gives 6.5), demand
-valued from 10 ¢/kWh at its inelastic part down to 3 ¢/kWh at its full load, flexibility = the
-share of each load that is price-responsive (8 % and 75 % as in the paper). Voltage limits are
-not enforced (band 0.5–1.5 pu): LinDistFlow does not model the feeder's two regulators, without
-which IEEE 34 sags below 0.95 pu at this load; the congestion studied is the line's.
+capacity (the market's ``substation_limit_kw``), and four price-responsive generators sit on
+the trunk at the buses nearest to 1/5 … 4/5 of its length from 800 to 840 (808, 812, 824,
+854). Parameters the paper does not give, chosen here (module constants): unit capacity
+1,000 kW (so the head unit is the marginal one without congestion: one price, the wholesale
+price), wholesale price 4.3 ¢/kWh (the paper's uncongested price), generator curves rising
+linearly from 3 to 7 ¢/kWh over their capacity, a limit of 500 kVA on line L14 (828–830) for
+the congested cases (the rating at which the downstream DLMP is the paper's ~6.9 ¢/kWh; 600 kVA
+gives 6.5), demand valued from 10 ¢/kWh at its inelastic part down to 3 ¢/kWh at its full load,
+flexibility = the share of each load that is price-responsive (0 for inelastic demand, every
+buyer at a fixed power; 8 % and 75 % as in the paper). Voltage limits are not enforced (band
+0.5–1.5 pu): LinDistFlow does not model the feeder's two regulators, without which IEEE 34 sags
+below 0.95 pu at this load; the congestion studied is the line's.
 
 Use case 3 (DLMPs, IEEE 37). One interval of ``ieee37.dss``'s own loads as inelastic bids,
 three distributed generators (at 738, 744 and 741, 300 kW each, 3 to 8 ¢/kWh) and two demand-
@@ -69,10 +67,6 @@ GENERATOR_PRICE_USD_PER_KWH = (0.03, 0.07)
 CONGESTED_LINE = "Line.l14"
 CONGESTED_RATING_KVA = 500.0
 DEMAND_PRICE_USD_PER_KWH = (0.10, 0.03)
-#: Price-responsive share of an "inelastic" bid: with every buyer at a fixed power and a limit
-#: binding, tefed's DLMP clearing did not return on IEEE 34 (HiGHS, measured; reported with the
-#: study), so inelastic bids keep 10 ppm of their load price-responsive [-].
-INELASTIC_FLEXIBILITY = 1e-5
 #: The paper's figures [USD/kWh].
 PAPER = {
     "uncongested_price": 0.043,
@@ -151,7 +145,7 @@ def _clear(
     )
     result = market.clear(orders, wholesale)
     if result.status != "optimal":
-        raise RuntimeError(f"the clearing is {result.status}")
+        raise RuntimeError(f"the clearing is {result.status}: {result.reason}")
     return result
 
 
@@ -190,12 +184,11 @@ def use_case_1(feeders: Path, flexibility: float, congested: bool) -> dict[str, 
     _, loads_kw, branches = feeder_network(feeders / IEEE34)
     source_bus = branches.loc[~branches["from_bus"].isin(branches["to_bus"]), "from_bus"].iloc[0]
     orders, buses = [], {}
-    share = max(flexibility, INELASTIC_FLEXIBILITY)
     for bus, load_kw in loads_kw.items():
         name = f"load_{bus}"
         buses[name] = bus
         orders.append(
-            _order(name, "buy", DEMAND_PRICE_USD_PER_KWH, ((1 - share) * load_kw, load_kw))
+            _order(name, "buy", DEMAND_PRICE_USD_PER_KWH, ((1 - flexibility) * load_kw, load_kw))
         )
     for bus in GENERATOR_BUSES:
         name = f"generator_{bus}"
@@ -208,13 +201,9 @@ def use_case_1(feeders: Path, flexibility: float, congested: bool) -> dict[str, 
         pd.DataFrame(orders),
         pd.Series(buses),
         WHOLESALE_USD_PER_KWH,
-        None,
+        UNIT_CAPACITY_KW,
         1.05,
     )
-    if result.substation_power_kw > UNIT_CAPACITY_KW:
-        raise RuntimeError(
-            f"the head unit supplies {result.substation_power_kw:.0f} kW, above its capacity"
-        )
     power = result.power_kw
     demand = power[power.index.str.startswith("load_")]
     price = result.price_usd_per_kwh[demand.index]

@@ -106,6 +106,7 @@ def test_inelastic_demand_beyond_a_rating_is_infeasible_with_zero_awards() -> No
     book = orders(("o1", "h1", "buy", *BUYER), ("o2", "h2", "buy", 0.3, 0.1, 12.0, 10.0))
     result = market.clear(book, 0.10)
     assert result.status == "infeasible"
+    assert result.reason.startswith("no dispatch meets the inelastic parts and the network limits")
     assert (result.power_kw == 0).all() and list(result.power_kw.index) == ["o1", "o2"]
     assert result.price_usd_per_kwh.isna().all() and result.dlmp_usd_per_kwh.isna().all()
     assert result.binding_branches.empty and result.welfare_usd_per_h == 0.0
@@ -288,12 +289,26 @@ def test_starting_point_changes_nothing_but_the_work(wholesale: float) -> None:
 def test_a_solver_that_stops_early_clears_nothing() -> None:
     net, participant_bus, power_factor, book = congested_case()
     market = DlmpMarket(net, participant_bus, power_factor=power_factor, solver=HighsSolver())
+    limit = market._solver.options["qp_iteration_limit"]
     market._solver.options["qp_iteration_limit"] = 0  # every attempt stops
     result = market.clear(book, 0.09)
     assert result.status == "failure" and not market.hot_started  # the last try: from scratch
+    assert "iterationLimit" in result.reason and f"limits: {limit} active-set" in result.reason
     assert (result.power_kw == 0).all() and result.dlmp_usd_per_kwh.isna().all()
-    market._solver.options["qp_iteration_limit"] = 2**31 - 1  # HiGHS default
-    assert market.clear(book, 0.09).status == "optimal"
+    market._solver.options["qp_iteration_limit"] = limit
+    cleared = market.clear(book, 0.09)
+    assert cleared.status == "optimal" and cleared.reason == ""
+
+
+def test_a_solve_over_its_time_limit_fails_and_says_so() -> None:
+    # The safety net against a solver that does not return: no solve takes under 1e-12 s.
+    net, participant_bus, power_factor, book = congested_case()
+    market = DlmpMarket(
+        net, participant_bus, power_factor=power_factor, solver=HighsSolver(), time_limit_s=1e-12
+    )
+    result = market.clear(book, 0.09)
+    assert result.status == "failure" and (result.power_kw == 0).all()
+    assert "maxTimeLimit" in result.reason and "1e-12 s" in result.reason
 
 
 def test_no_orders_is_empty() -> None:
@@ -325,3 +340,5 @@ def test_second_order_on_a_side_and_bad_market_inputs_are_refused() -> None:
         )
     with pytest.raises(ValueError, match="substation_limit_kw: got -1"):
         DlmpMarket(chain(), pd.Series({"h1": "a"}), substation_limit_kw=-1, solver=HighsSolver())
+    with pytest.raises(ValueError, match=r"time_limit_s: got 0\.0, expected finite and > 0"):
+        DlmpMarket(chain(), pd.Series({"h1": "a"}), time_limit_s=0.0, solver=HighsSolver())

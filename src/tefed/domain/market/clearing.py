@@ -106,6 +106,8 @@ class ClearingOutcome:
         Money participants pay the market besides their trades, columns ``CHARGE_DTYPES``
         (``participant``, ``counterparty``, ``amount_usd`` [USD], ``reason``): the service
         fees and penalties of bilateral negotiation; settled with the interval.
+    reason : str
+        Why nothing cleared, where the mechanism says (DLMP: the solver's outcome and limits).
     """
 
     trades: pd.DataFrame
@@ -113,6 +115,7 @@ class ClearingOutcome:
     prices_usd_per_kwh: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     charges: pd.DataFrame = field(default_factory=lambda: empty_frame(CHARGE_DTYPES))
+    reason: str = ""
 
     @property
     def traded_energy_wh(self) -> int:
@@ -270,6 +273,7 @@ class NetworkClearing:
                 ),
                 "binding_branches": result.binding_branches,
             },
+            reason=result.reason,
         )
 
 

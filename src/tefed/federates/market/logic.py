@@ -415,10 +415,11 @@ class MarketFederate(FederateLogic):
         outcome = self._mechanism.clear(book, ClearingPrices(import_price, export_price, wholesale))
         if outcome.status in ("failure", "infeasible"):
             log.warning(
-                "interval %d: %s clearing %s; nothing awarded, deliveries settle with the grid",
+                "interval %d: %s clearing %s%s; nothing awarded, deliveries settle with the grid",
                 interval,
                 self._mechanism.name,
                 outcome.status,
+                f" ({outcome.reason})" if outcome.reason else "",
             )
         trades = outcome.trades.assign(interval_index=interval)
         # Awards are checked before anyone acts on them; payments once delivery is metered.

@@ -38,6 +38,16 @@ _THERMAL = ((1.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, math.sqrt(2)), (1.0, -1
 #: Squared voltages are modelled in milli-pu² so that the voltage rows' coefficients (2 r, down
 #: to 1e-7 pu²/kW on MV cables) stay closer to the others' (1).
 _MILLI = 1000.0
+#: The solver minimizes -W in milli-USD/h: prices in USD/MWh and slopes in USD/MWh per kW. HiGHS's
+#: active-set QP solver holds a direction with curvature below an absolute threshold (1e-7 after
+#: its own scaling) to be flat and steps from bound to bound along it; in USD/h a 1 MW unit whose
+#: price rises 4 ¢/kWh over its range (4e-5 USD/kWh per kW) fell under it, and the solver cycled
+#: between the unit's bounds for ever wherever no steeper curve shared the direction (every buyer
+#: at a fixed power, or the import at its limit). Scaled, slopes down to 1e-7 USD/kWh per kW solve.
+_OBJECTIVE_SCALE = 1000.0
+#: Safety net: HiGHS's active-set iterations per column and row of the model; a clearing takes a
+#: few per limit that binds.
+_ITERATIONS_PER_SIZE = 100
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +76,9 @@ class DlmpResult:
         Import from the upstream grid [kW] (negative: export).
     welfare_usd_per_h : float
         Benefit − cost − wholesale price × import [USD/h] (see `DlmpMarket.clear`).
+    reason : str
+        Why nothing was cleared (the solver's words and, on failure, its limits); empty when
+        ``optimal``.
     """
 
     status: str
@@ -78,6 +91,7 @@ class DlmpResult:
     binding_branches: pd.DataFrame
     substation_power_kw: float
     welfare_usd_per_h: float
+    reason: str = ""
 
 
 class DlmpMarket:
@@ -102,6 +116,10 @@ class DlmpMarket:
         A fresh solver (e.g. `tefed.io.highs_solver.HighsSolver()`); the market loads its model
         into it once. It must solve convex QPs, give row duals, and (for the hot start) take a
         primal point and a basis.
+    time_limit_s : float
+        Wall-clock time HiGHS may spend on one solve [s], > 0: a safety net, as is its limit of
+        100 active-set iterations per column and row; a solve that reaches either is a
+        ``failure`` whose `DlmpResult.reason` says which.
 
     Attributes
     ----------
@@ -122,6 +140,7 @@ class DlmpMarket:
         substation_limit_kw: float | None = None,
         *,
         solver: PersistentSolver,
+        time_limit_s: float = 60.0,
     ):
         self.network = network
         self._bus_of = network.bus_positions(participant_bus)
@@ -133,6 +152,8 @@ class DlmpMarket:
             )
         if not 0 < source_voltage_pu < math.inf:
             raise ValueError(f"source_voltage_pu: got {source_voltage_pu!r}, expected > 0 [pu]")
+        if not 0 < time_limit_s < math.inf:
+            raise ValueError(f"time_limit_s: got {time_limit_s!r}, expected finite and > 0 [s]")
         limit = substation_limit_kw
         if limit is not None and not 0 <= limit < math.inf:
             raise ValueError(f"substation_limit_kw: got {limit!r}, expected >= 0 [kW] or None")
@@ -152,7 +173,15 @@ class DlmpMarket:
         self._bounds = np.concatenate([thermal, thermal, *band_rows, limits])
         self._solver = solver
         # HiGHS's default 1e-7 regularization moves results by about 1e-6.
-        options = {"output_flag": False, "qp_regularization_value": 0.0, "qp_allow_hot_start": True}
+        size = self.model.nvariables() + self.model.nconstraints()
+        self._limits = (_ITERATIONS_PER_SIZE * size, float(time_limit_s))
+        options = {
+            "output_flag": False,
+            "qp_regularization_value": 0.0,
+            "qp_allow_hot_start": True,
+            "qp_iteration_limit": self._limits[0],
+            "time_limit": self._limits[1],
+        }
         solver.load(self.model, options)
         self._positions = _positions(solver, self._vars, self._rows)
         self.hot_started = False
@@ -201,7 +230,11 @@ class DlmpMarket:
         HiGHS's active-set QP solver starts from the copper-plate clearing (every order on its
         curve at :math:`\\lambda`, steps at an edge) pulled back towards the inelastic parts
         until every limit holds: optimal as it stands when nothing binds, close otherwise. On a
-        numerical failure HiGHS starts again from its own last point, then from scratch.
+        numerical failure HiGHS starts again from its own last point, then from scratch. HiGHS
+        minimizes :math:`-W` in milli-USD/h: in USD/h, flat curves (a 1 MW unit over 4 ¢/kWh)
+        look straight to its active-set solver, which then cycled between their bounds. A solve
+        that reaches HiGHS's limits (``time_limit_s``; 100 iterations per column and row) is a
+        ``failure`` whose ``reason`` names the limits.
 
         References
         ----------
@@ -237,7 +270,7 @@ class DlmpMarket:
             raise ValueError(f"wholesale_price_usd_per_kwh: got {wholesale!r}, expected finite")
         book = validated_orders(orders, self.participants)
         if len(book) == 0:
-            return self._result("empty", book)
+            return self._result("empty", book, reason="no orders")
         values = participant_coefficients(book)
         for name, array in values.items():
             getattr(self.model, name).store_values(dict(enumerate(array.tolist())))
@@ -251,8 +284,16 @@ class DlmpMarket:
             outcome = self._solver.solve()
             if outcome.status in ("optimal", "infeasible") or not self.hot_started:
                 break
+        if outcome.status == "infeasible":
+            unmet = "no dispatch meets the inelastic parts and the network limits"
+            return self._result("infeasible", book, reason=f"{unmet} ({outcome.words})")
         if outcome.status != "optimal":
-            return self._result("failure" if outcome.status == "other" else outcome.status, book)
+            iterations, seconds = self._limits
+            reason = (
+                f"the solver stopped without an optimum ({outcome.words}; limits: {iterations} "
+                f"active-set iterations, {seconds:g} s)"
+            )
+            return self._result("failure", book, reason=reason)
         return self._report(book, wholesale)
 
     def _state(self, book: pd.DataFrame, award_kw: np.ndarray) -> tuple[list, np.ndarray]:
@@ -320,6 +361,7 @@ class DlmpMarket:
         found = self._solver.values([v for name in _VARIABLES for v in self._vars[name]])
         x = dict(zip(_VARIABLES, _split(found, self._vars, _VARIABLES), strict=True))
         duals = self._solver.duals([c for name in _ROWS for c in self._rows[name]])
+        duals /= _OBJECTIVE_SCALE
         # A row dual is the change of the minimum (of -W) per unit of the row's bound; a fixed
         # extra kW of load at a bus raises its balance row's bound by one: the DLMP.
         y = dict(zip(_ROWS, _split(duals, self._rows, _ROWS), strict=True))
@@ -342,7 +384,9 @@ class DlmpMarket:
         solved = (power, y["balance_kw"], y["balance_kvar"], voltage, x["flow_kw"], table)
         return self._result("optimal", book, solved, imported, welfare)
 
-    def _result(self, status, book, solved=None, imported=0.0, welfare=0.0) -> DlmpResult:
+    def _result(
+        self, status, book, solved=None, imported=0.0, welfare=0.0, reason=""
+    ) -> DlmpResult:
         """Assemble a result; without ``solved``: zero awards and flows, no prices or voltages."""
         net, ids = self.network, pd.Index(book["order_id"], name="order_id")
         nan, empty = np.full(net.n_buses, np.nan), pd.DataFrame(columns=list(BINDING_COLUMNS))
@@ -361,6 +405,7 @@ class DlmpMarket:
             binding_branches=table,
             substation_power_kw=float(imported),
             welfare_usd_per_h=float(welfare),
+            reason=reason,
         )
 
 
@@ -421,7 +466,7 @@ def _build_model(net: RadialNetwork, bus_of, tan, band_pu2, source_pu, limit_kw)
         return buy + (0.5 * m.sell_slope[i] * m.sell_kw[i] + m.sell_cost[i]) * m.sell_kw[i]
 
     total = pyo.quicksum(cost(m, i) for i in m.P) + m.wholesale * m.import_kw
-    m.cost = pyo.Objective(expr=total, sense=pyo.minimize)
+    m.cost = pyo.Objective(expr=_OBJECTIVE_SCALE * total, sense=pyo.minimize)
     return m
 
 
