@@ -84,6 +84,10 @@ class ClearingPrices:
     wholesale_usd_per_kwh: float = float("nan")
 
 
+#: The charges of a clearing without any (see `ClearingOutcome.charges`).
+_NO_CHARGES = empty_frame(CHARGE_DTYPES)
+
+
 @dataclass(frozen=True)
 class ClearingOutcome:
     """What one interval's clearing decided.
@@ -114,7 +118,8 @@ class ClearingOutcome:
     status: str
     prices_usd_per_kwh: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    charges: pd.DataFrame = field(default_factory=lambda: empty_frame(CHARGE_DTYPES))
+    # Shallow copies of one template: building an empty table costs more than most clearings.
+    charges: pd.DataFrame = field(default_factory=lambda: _NO_CHARGES.copy(deep=False))
     reason: str = ""
 
     @property

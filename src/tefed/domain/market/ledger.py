@@ -80,21 +80,16 @@ def _awards(trades: pd.DataFrame) -> pd.DataFrame:
             trades["sell_order_id"].to_numpy(dtype=object),
         ]
     )
-    # Identifier columns get the dtype pandas infers (str), as award tables always had.
-    awards = pd.DataFrame(
-        {
-            "interval_index": interval,
-            "participant": participant,
-            "order_id": order_id,
-            "side": np.repeat(_SIDES, len(trades)),
-            "pool": trades["pool"].to_numpy(dtype=object)[both],
-            "quantity_wh": trades["quantity_wh"].to_numpy(dtype=np.int64)[both],
-            "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)[both],
-            "counterparty": np.concatenate([seller, buyer]),
-        },
-        index=pd.RangeIndex(both.size),
-        copy=False,
-    )
+    columns = {
+        "interval_index": interval,
+        "participant": participant,
+        "order_id": order_id,
+        "side": np.repeat(_SIDES, len(trades)),
+        "pool": trades["pool"].to_numpy(dtype=object)[both],
+        "quantity_wh": trades["quantity_wh"].to_numpy(dtype=np.int64)[both],
+        "price_usd_per_kwh": trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)[both],
+        "counterparty": np.concatenate([seller, buyer]),
+    }
     # A central counterparty's side has no order (an empty id) and no award.
     awarded = np.flatnonzero(order_id.astype(str) != "")
     # Rows of equal interval, participant and order keep their order: buys first, by trade.
@@ -107,7 +102,18 @@ def _awards(trades: pd.DataFrame) -> pd.DataFrame:
             )
         )
     ]
-    return awards.take(rank).reset_index(drop=True)
+    if rank.size == 0:
+        # The columns of no rows, with the dtypes pandas infers from all of them.
+        return _award_frame(columns).iloc[:0]
+    # Rows are taken as arrays, before the one table is built: pandas' take costs more.
+    return _award_frame({name: values[rank] for name, values in columns.items()})
+
+
+def _award_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The awards table of award columns of one length (numpy arrays)."""
+    # Identifier columns get the dtype pandas infers (str), as award tables always had.
+    size = len(columns["interval_index"])
+    return pd.DataFrame(columns, index=pd.RangeIndex(size), copy=False)
 
 
 def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:

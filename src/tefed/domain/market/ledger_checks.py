@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from tefed.domain.market.frames import positions
 from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
@@ -140,7 +141,7 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     """
     if trades.empty:
         return []
-    order_ids = pd.Index(_as_str(orders["order_id"]))
+    order_ids = _as_str(orders["order_id"])
     # Each column of the orders with one missing value appended: position -1 (not an order of
     # ``orders``) takes it.
     known = {
@@ -257,7 +258,7 @@ def _order_checks(
     order_id: np.ndarray,
     own_limit: np.ndarray,
     traded: dict[str, np.ndarray | None],
-    order_ids: pd.Index,
+    order_ids: np.ndarray,
     known: dict[str, np.ndarray],
     label: Callable[[int], str],
 ) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -268,7 +269,7 @@ def _order_checks(
     ``known`` holds the orders' columns (in the order of ``order_ids``) with a missing value
     appended, which the trades whose order is not in ``order_ids`` take.
     """
-    position = order_ids.get_indexer(order_id)
+    position = positions(order_ids, order_id)
     found = position >= 0
     order_side = known["side"][position]
     messages = _each(
@@ -283,7 +284,7 @@ def _order_checks(
     allowed_wh = known["quantity_wh"][:-1]
     over = np.flatnonzero(awarded & (awarded_wh > allowed_wh))
     # Listed by order id, as a table grouped by order id lists them.
-    over = over[np.argsort(order_ids.to_numpy(dtype=object)[over], kind="stable")]
+    over = over[np.argsort(order_ids[over], kind="stable")]
     messages += [
         f"order {order_ids[k]!r} is awarded {int(awarded_wh[k])} Wh, more than its "
         f"{int(allowed_wh[k])} Wh"

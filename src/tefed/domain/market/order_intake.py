@@ -82,11 +82,15 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
     >>> with_household_order_ids(trades, {"h01:b1": "b1", "h02:s": "s"}).iloc[0].tolist()
     ['b1', 's']
     """
-    named = trades.copy()
+    named = trades.copy(deep=False)
     for column in ("buy_order_id", "sell_order_id"):
-        book_keys = named[column].astype(object)
-        # Plain Python strings (object dtype), also when empty (an interval without trades).
-        named[column] = book_keys.map(order_ids).fillna(book_keys).astype(object)
+        # Plain Python strings (object dtype), also when empty (an interval without trades); a
+        # dict look-up per key, as a book holds a few dozen orders.
+        named[column] = pd.Series(
+            [order_ids.get(key, key) for key in named[column].tolist()],
+            index=named.index,
+            dtype=object,
+        )
     return named
 
 

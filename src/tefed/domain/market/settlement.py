@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import typed_frame
+from tefed.domain.market.frames import positions, typed_frame
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
 from tefed.domain.market.trade_tables import GRID
 
@@ -192,16 +192,18 @@ def settle_interval(
     amount_usd = quantity_wh / 1000.0 * price
 
     participants = energy_wh.index
-    bought_wh = _awards_by_pool(buyer, pool, quantity_wh, participants)
-    sold_wh = _awards_by_pool(seller, pool, quantity_wh, participants)
+    # Each trade's buyer and seller as a row of ``energy_wh`` (-1: a central counterparty).
+    names = participants.tolist()
+    buyer_row = positions(names, buyer)
+    seller_row = positions(names, seller)
+    bought_wh = _awards_by_pool(buyer_row, pool, quantity_wh, len(participants))
+    sold_wh = _awards_by_pool(seller_row, pool, quantity_wh, len(participants))
     deviation_wh = metered_wh - (bought_wh.sum(axis=1) - sold_wh.sum(axis=1))
     returned_wh = (
-        _returned_unused_wh(deviation_wh, bought_wh.sum(axis=1), trades, participants)
+        _returned_unused_wh(deviation_wh, bought_wh.sum(axis=1), buyer_row, seller_row, quantity_wh)
         if unused_energy == "seller_exports"
         else np.zeros(len(trades))
     )
-    buyer_row = participants.get_indexer(buyer)
-    seller_row = participants.get_indexer(seller)
     returned_by_participant = np.zeros(len(participants))
     np.add.at(returned_by_participant, buyer_row[returned_wh > 0], -returned_wh[returned_wh > 0])
     np.add.at(returned_by_participant, seller_row[returned_wh > 0], returned_wh[returned_wh > 0])
@@ -317,19 +319,22 @@ def charge_rows(charges: pd.DataFrame) -> pd.DataFrame:
 
 
 def _returned_unused_wh(
-    deviation_wh: np.ndarray, bought_wh: np.ndarray, trades: pd.DataFrame, participants: pd.Index
+    deviation_wh: np.ndarray,
+    bought_wh: np.ndarray,
+    buyer_row: np.ndarray,
+    seller_row: np.ndarray,
+    quantity_wh: np.ndarray,
 ) -> np.ndarray:
     """Energy each trade returns from its buyer to its seller under T-REX's rule 10 [Wh].
 
-    A buyer's unused energy ``min(D⁻, B)`` is split over its trades in proportion to their
-    quantities; trades whose seller is not a participant (a central counterparty) return
-    nothing (their share stays with the buyer).
+    ``deviation_wh`` and ``bought_wh`` are per participant [Wh]; ``buyer_row`` and
+    ``seller_row`` each trade's parties as participant positions (-1: not a participant) and
+    ``quantity_wh`` its energy [Wh]. A buyer's unused energy ``min(D⁻, B)`` is split over its
+    trades in proportion to their quantities; trades whose seller is not a participant (a
+    central counterparty) return nothing (their share stays with the buyer).
     """
     unused_wh = np.minimum(np.maximum(-deviation_wh, 0.0), bought_wh)
-    buyer_row = participants.get_indexer(trades["buyer"].to_numpy(dtype=object))
-    seller_row = participants.get_indexer(trades["seller"].to_numpy(dtype=object))
-    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
-    returned_wh = np.zeros(len(trades))
+    returned_wh = np.zeros(len(quantity_wh))
     between = (buyer_row >= 0) & (seller_row >= 0)
     rows = buyer_row[between]
     # bought_wh > 0 wherever a listed buyer has a trade, so the shares are well defined.
@@ -380,15 +385,14 @@ def trade_pools(trades: pd.DataFrame) -> np.ndarray:
 
 
 def _awards_by_pool(
-    participant: np.ndarray, pool: np.ndarray, quantity_wh: np.ndarray, index: pd.Index
+    row: np.ndarray, pool: np.ndarray, quantity_wh: np.ndarray, participants: int
 ) -> np.ndarray:
-    """Awarded energy per participant of ``index`` (rows) and pool of ``POOLS`` (columns) [Wh].
+    """Awarded energy per participant (rows) and pool of ``POOLS`` (columns) [Wh].
 
-    Participants not in ``index`` (a central counterparty) are left out.
+    ``row`` is each award's participant position; -1 (a central counterparty) is left out.
     """
-    row = index.get_indexer(participant)
     listed = row >= 0
-    table = np.zeros((len(index), len(POOLS)))
+    table = np.zeros((participants, len(POOLS)))
     # Whole Wh in float64 add up exactly in any order.
     np.add.at(table, (row[listed], _pool_codes(pool[listed])), quantity_wh[listed])
     return table

@@ -69,6 +69,7 @@ from tefed.domain.market.clearing import (
     Mechanism,
     NetworkClearing,
 )
+from tefed.domain.market.frames import positions
 from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
 from tefed.domain.market.ledger_checks import (
     check_market_balances,
@@ -421,22 +422,22 @@ class MarketFederate(FederateLogic):
                 outcome.status,
                 f" ({outcome.reason})" if outcome.reason else "",
             )
-        trades = outcome.trades.assign(interval_index=interval)
         # Awards are checked before anyone acts on them; payments once delivery is metered.
-        violations = check_trades(trades, book.simple)
+        violations = check_trades(outcome.trades, book.simple)
         if violations:
             raise RuntimeError(
                 f"market awards of interval {interval} violate their orders: "
                 + "; ".join(violations)
             )
         # From here on, orders are named as their households named them.
-        trades = with_household_order_ids(trades, order_ids)
+        trades = _interval_first(with_household_order_ids(outcome.trades, order_ids), interval)
         self._trades[interval] = trades
         if not outcome.charges.empty:
             self._charges[interval] = outcome.charges
-        self._keep_cleared(interval, trades, outcome)
+        awards = awards_table(trades)
+        self._keep_cleared(interval, trades, awards, outcome)
         self._interval_rows[interval] = _interval_row(interval, book, outcome)
-        awards = awards_by_participant(awards_table(trades))
+        awards = awards_by_participant(awards)
         ordering = {
             participant
             for table in (book.simple, book.curves, book.affine)
@@ -477,7 +478,7 @@ class MarketFederate(FederateLogic):
                 + "; ".join(violations)
             )
         self._trades.pop(interval, None)
-        settlements = _interval_first(ledger.assign(interval_index=interval))
+        settlements = _interval_first(ledger, interval)
         self._keep("market_settlements.parquet", settlements)
         row = self._interval_rows.pop(interval, None)
         if row is not None:
@@ -490,19 +491,24 @@ class MarketFederate(FederateLogic):
 
     # --- results ------------------------------------------------------------------------------
 
-    def _keep_cleared(self, interval: int, trades: pd.DataFrame, outcome: ClearingOutcome) -> None:
-        """Keep an interval's trades, awards and the mechanism's own tables for the next flush."""
-        awards = awards_table(trades)
-        self._keep("market_trades.parquet", _interval_first(trades))
+    def _keep_cleared(
+        self,
+        interval: int,
+        trades: pd.DataFrame,
+        awards: pd.DataFrame,
+        outcome: ClearingOutcome,
+    ) -> None:
+        """Keep an interval's trades (``interval_index`` first), awards and the mechanism's own
+        tables for the next flush."""
+        self._keep("market_trades.parquet", trades)
         self._keep("market_awards.parquet", awards)
         for name, table in outcome.tables.items():
-            self._keep(
-                f"market_{name}.parquet", _interval_first(table.assign(interval_index=interval))
-            )
+            self._keep(f"market_{name}.parquet", _interval_first(table, interval))
 
     def _keep(self, name: str, frame: pd.DataFrame, section: int = 0) -> None:
         """Keep ``frame`` for table ``name`` until the next flush (its empty form, if first)."""
-        self._empty.setdefault(name, frame.iloc[:0])
+        if name not in self._empty:
+            self._empty[name] = frame.iloc[:0]
         self._pending.setdefault(name, []).append((frame, section))
 
     # --- results ------------------------------------------------------------------------------
@@ -693,8 +699,6 @@ _MECHANISMS: dict[str, Callable[..., Mechanism]] = {
     "communities": _community_markets,
 }
 
-_SETTLEMENT_DTYPES = {**LEDGER_COLUMNS, "interval_index": "int64"}
-
 
 def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
     sides = np.concatenate(
@@ -725,7 +729,7 @@ def _settlement_messages(
     ``endpoints`` and ``energy_wh`` (metered energy [Wh]) are each participant's, in the order
     of ``participants``; ledger rows of other parties (a central counterparty) are not sent.
     """
-    owner = participants.get_indexer(ledger["participant"].to_numpy(dtype=object))
+    owner = positions(participants, ledger["participant"].to_numpy(dtype=object))
     # Each participant's rows together, in participant order, each in ledger order.
     rows = np.flatnonzero(owner >= 0)
     rows = rows[np.argsort(owner[rows], kind="stable")]
@@ -773,9 +777,19 @@ def _settlement_messages(
     return messages
 
 
-def _interval_first(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ["interval_index", *[c for c in frame.columns if c != "interval_index"]]
-    return frame[columns].reset_index(drop=True)
+def _interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
+    """``frame``'s rows as rows of ``interval``: a first column ``interval_index`` (int64, in
+    place of any it had) over a fresh ``RangeIndex``; ``frame`` itself is left as it is."""
+    table = (
+        frame.drop(columns="interval_index")
+        if "interval_index" in frame.columns
+        else frame.copy(deep=False)
+    )
+    # Inserted into a shallow copy: reordering the columns of a new table costs more.
+    table.insert(0, "interval_index", np.full(len(table), interval, dtype=np.int64))
+    if not table.index.equals(pd.RangeIndex(len(table))):
+        table = table.reset_index(drop=True)
+    return table
 
 
 #: Sections of ``market_ledger.parquet``: every order, then every award, then every settlement.
@@ -789,9 +803,9 @@ def _orders_frame(records: list[dict]) -> pd.DataFrame:
 
 _NO_ORDERS = _orders_frame([])
 _NO_SETTLEMENTS = _interval_first(
-    pd.DataFrame({c: pd.Series(dtype=d) for c, d in _SETTLEMENT_DTYPES.items()})
+    pd.DataFrame({c: pd.Series(dtype=d) for c, d in LEDGER_COLUMNS.items()}), 0
 )
-_NO_TRADES = _interval_first(empty_trades().assign(interval_index=pd.Series(dtype="int64")))
+_NO_TRADES = _interval_first(empty_trades(), 0)
 _NO_AWARDS = awards_table(_NO_TRADES)
 
 
