@@ -748,9 +748,10 @@ def _validated_vertices(vertices: pd.DataFrame, period: np.ndarray) -> _Book:
     _refuse(id_of_code, code, power, clash, "power_kw", "one power per (order_id, price) vertex")
     clash[repeat] = flag[repeat] != flag[before]
     _refuse(id_of_code, code, flag, clash, "continuity", "one flag per (order_id, price) vertex")
-    new_order, code, owner_code, period, price, power, flag = (
-        a[~repeat] for a in (new_order, code, owner_code, period, price, power, flag)
-    )
+    if repeat.any():
+        new_order, code, owner_code, period, price, power, flag = (
+            a[~repeat] for a in (new_order, code, owner_code, period, price, power, flag)
+        )
     rises = ~new_order
     rises[1:] &= power[1:] > power[:-1]
     _refuse(
