@@ -314,6 +314,20 @@ def clear_curve_periods(
     over periods is for sums of a period's values: a period's sum is taken with `numpy.sum`
     on its slice, whose pairwise rounding a cumulative or segmented sum would not reproduce.
     The grid is checked only in periods with orders (a period without orders is ``"empty"``).
+
+    Examples
+    --------
+    Period 0: a buys 2 kW whatever the price, b sells from 0 kW at 0.05 to 3 kW at 0.10
+    USD/kWh, so b supplies 2 kW at 0.05 + (2/3)·0.05; period 1 has no orders:
+
+    >>> vertices = pd.DataFrame({"order_id": ["a", "b", "b"], "participant": ["a", "b", "b"],
+    ...     "price_usd_per_kwh": [0.12, 0.05, 0.10], "power_kw": [2.0, 0.0, -3.0],
+    ...     "continuity": [True, True, True]})
+    >>> result = clear_curve_periods(vertices, np.zeros(3, dtype=int), 2, None, None)
+    >>> result.status.tolist(), round(float(result.price_usd_per_kwh[0]), 4)
+    (['exact', 'empty'], 0.0833)
+    >>> result.power_kw.tolist()
+    [2.0, -2.0]
     """
     book = _validated_vertices(vertices, np.asarray(period, dtype=np.int64))
     orders_in = np.bincount(book.order_period, minlength=n_periods)
