@@ -138,14 +138,20 @@ one_sided_rows = st.lists(
 ).map(lambda rows: [(f"{who}-{side[0]}", side, q, p) for who, side, q, p in rows])
 
 
-@settings(max_examples=60, deadline=None)
-@given(rows=one_sided_rows, pool=st.sampled_from(["non_dispatchable", "dispatchable"]))
-def test_the_upper_market_is_the_double_auctions_uniform_rule_with_time_priority(rows, pool):
-    # In one pool: across pools the double auction also moves the PV pool's unfilled bids on to
-    # the batteries (T-REX's pools), which the upper market, clearing each pool on its own,
-    # does not.
+@settings(max_examples=150, deadline=None)
+@given(rows=one_sided_rows, data=st.data())
+def test_the_upper_market_is_the_double_auctions_uniform_rule_with_time_priority(rows, data):
+    # Over both pools: the upper market walks them as the double auction does (one shared pool
+    # walk), the PV pool's unfilled bids moving on to the batteries (T-REX's pools); within a
+    # pool it matches by cumulative quantities instead of the double auction's order walk.
     book = orders(rows)
-    book["pool"] = pool
+    book["pool"] = data.draw(
+        st.lists(
+            st.sampled_from(["non_dispatchable", "dispatchable"]),
+            min_size=len(rows),
+            max_size=len(rows),
+        )
+    )
     ours = clear_upper_market(book)
     oracle = clear_double_auction(book, "uniform", "time")
     pd.testing.assert_frame_equal(

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from curve_books import CLEARED, curves
+from curve_books import CLEARED, books
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tefed.domain.market.mechanisms.curve_clearing import STATUSES, clear_curves
 
@@ -30,29 +29,6 @@ def reference_power(order: pd.DataFrame, price: float, left: bool) -> float:
                 return float(q[i] + (q[i + 1] - q[i]) * (price - p[i]) / (p[i + 1] - p[i]))
             return float(q[i])
     return float(q[-1])
-
-
-@st.composite
-def books(draw: st.DrawFn) -> tuple[pd.DataFrame, dict]:
-    """Random monotone curve books (prices on a coarse grid so that vertices coincide)."""
-    rows = []
-    for number in range(draw(st.integers(0, 6))):
-        count = draw(st.integers(1, 4))
-        cents = draw(st.lists(st.integers(-10, 30), min_size=count, max_size=count, unique=True))
-        kw = sorted(draw(st.lists(st.integers(-50, 50), min_size=count, max_size=count)))
-        for price, power in zip(sorted(cents), kw[::-1], strict=True):
-            rows.append(
-                (f"o{number}", f"h{number % 3}", price / 100, float(power), draw(st.booleans()))
-            )
-    grid: dict = {}
-    prices = sorted(draw(st.lists(st.integers(-10, 30), min_size=2, max_size=2)))
-    if draw(st.booleans()):
-        grid["export_price_usd_per_kwh"] = prices[0] / 100
-    if draw(st.booleans()):
-        grid["import_price_usd_per_kwh"] = prices[1] / 100
-    if grid:
-        grid["feeder_capacity_kw"] = draw(st.none() | st.integers(0, 100).map(float))
-    return curves(*rows), grid
 
 
 @settings(max_examples=400, deadline=None)

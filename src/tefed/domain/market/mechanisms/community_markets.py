@@ -11,8 +11,9 @@ the households one LV transformer feeds). Each interval
    no residual bid of a community reaches one of its residual asks (its market has no crossing
    left), so at any price a community is a buyer or a seller across, never both. The upper
    market clears the sum of the communities' residual curves at one uniform price per pool,
-   the price across; its trades pair the households of exporting communities with those of
-   importing ones;
+   the price across, by the same pool walk as the communities' markets (the PV pool's
+   unfilled bids move on to the battery pool); its trades pair the households of exporting
+   communities with those of importing ones;
 3. what neither market matched is settled with the grid at the net-billing prices.
 
 A household therefore trades first inside its community, at the community's price, and only
@@ -33,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from tefed.domain.market.frames import typed_frame
-from tefed.domain.market.mechanisms.double_auction import book_status, clear_double_auction
-from tefed.domain.market.mechanisms.order_book import POOLS
+from tefed.domain.market.mechanisms.double_auction import clear_double_auction, clear_pools
+from tefed.domain.market.mechanisms.order_book import POOLS, ranked_book
 
 #: Market level of a trade: inside a community, or across communities.
 LEVELS = ("community", "upper")
@@ -125,15 +126,16 @@ def clear_upper_market(residual: pd.DataFrame) -> UpperMarketResult:
 
     Notes
     -----
-    The sum of the communities' residual curves is the curve of all residual orders: bids
-    ranked from high to low price, asks from low to high (equal prices by ``sequence``). The
-    two cumulative quantities cut the volume axis into segments, each between one bid and one
-    ask; the segments where the bid's price reaches the ask's are traded, each one trade, all
-    at the midpoint of the last matched pair. This is the MicroTE double auction's uniform rule
-    with time priority (`clear_double_auction`), which the market uses as it is when a
-    participant is on both sides (it then skips self-trades). After each local clearing a
-    community's residual bids lie below its residual asks, so no trade of the upper market
-    stays inside one community.
+    The sum of the communities' residual curves is the curve of all residual orders, and the
+    upper market is the MicroTE double auction's uniform rule with time priority on it
+    (`clear_double_auction`), pools and all: bids ranked from high to low price, asks from low
+    to high (equal prices by ``sequence``), each pool's trades at the midpoint of its last
+    matched pair, and the PV pool's unfilled bids moving on to the battery pool, as in every
+    community's own market. After each local clearing a community's residual bids lie below
+    its residual asks, so no participant is on both sides, the walk is the cumulative-quantity
+    segments of the two sides (`_segment_walk`, vectorised), and no trade of the upper market
+    stays inside one community. A participant on both sides (not from `clear_communities`)
+    is matched by the double auction's own walk, which skips self-trades.
 
     Examples
     --------
@@ -146,102 +148,56 @@ def clear_upper_market(residual: pd.DataFrame) -> UpperMarketResult:
     >>> round(result.price_usd_per_kwh["non_dispatchable"], 3)
     0.095
     """
-    side = residual["side"].to_numpy(dtype=object)
-    participant = residual["participant"].to_numpy(dtype=object)
-    if set(participant[side == "buy"].tolist()) & set(participant[side == "sell"].tolist()):
+    book = ranked_book(residual)
+    bidders = book.participant_code[: book.bid_count]
+    if np.intersect1d(bidders, book.participant_code[book.bid_count :]).size:
         auction = clear_double_auction(residual, settlement_rule="uniform", tie_breaking="time")
-        return UpperMarketResult(
-            trades=auction.trades,
-            price_usd_per_kwh={
-                pool: price
-                for pool, price in auction.clearing_price_usd_per_kwh.items()
-                if np.isfinite(price)
-            },
-            status=auction.status,
-        )
-    # Submission order first, then (stably) price: equal prices keep submission order.
-    by_time = np.argsort(residual["sequence"].to_numpy(np.int64), kind="stable")
-    columns = {
-        name: residual[name].to_numpy()[by_time]
-        for name in ("order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh")
-    }
-    pool = (
-        residual["pool"].to_numpy(dtype=object)[by_time]
-        if "pool" in residual.columns
-        else np.full(len(residual), POOLS[0], dtype=object)
+    else:
+        auction = clear_pools(book, _segment_walk, "uniform")
+    return UpperMarketResult(
+        trades=auction.trades,
+        price_usd_per_kwh={
+            pool: price
+            for pool, price in auction.clearing_price_usd_per_kwh.items()
+            if np.isfinite(price)
+        },
+        status=auction.status,
     )
-    parts, prices, statuses = [], {}, []
-    for name in POOLS:
-        bids = np.flatnonzero((pool == name) & (columns["side"] == "buy"))
-        asks = np.flatnonzero((pool == name) & (columns["side"] == "sell"))
-        price = columns["price_usd_per_kwh"].astype(np.float64)
-        bids = bids[np.argsort(-price[bids], kind="stable")]
-        asks = asks[np.argsort(price[asks], kind="stable")]
-        bid, ask, quantity_wh = _segments(
-            price[bids], columns["quantity_wh"][bids], price[asks], columns["quantity_wh"][asks]
-        )
-        statuses.append(book_status(bids.size, asks.size, quantity_wh.size))
-        if quantity_wh.size == 0:
-            continue
-        bid, ask = bids[bid], asks[ask]
-        prices[name] = float((price[bid[-1]] + price[ask[-1]]) / 2.0)
-        parts.append(
-            {
-                "buy_order_id": columns["order_id"][bid],
-                "sell_order_id": columns["order_id"][ask],
-                "buyer": columns["participant"][bid],
-                "seller": columns["participant"][ask],
-                "quantity_wh": quantity_wh,
-                "price_usd_per_kwh": np.full(quantity_wh.size, prices[name]),
-                "bid_price_usd_per_kwh": price[bid],
-                "ask_price_usd_per_kwh": price[ask],
-                "pool": np.full(quantity_wh.size, name, dtype=object),
-            }
-        )
-    trades = typed_frame(
-        {
-            column: np.concatenate([part[column] for part in parts]).astype(dtype)
-            if parts
-            else np.empty(0, dtype=dtype)
-            for column, dtype in _TRADE_DTYPES.items()
-        }
-    )
-    status = next(
-        (kind for kind in ("cleared", "no_crossing", "one_sided") if kind in statuses), "empty"
-    )
-    return UpperMarketResult(trades=trades, price_usd_per_kwh=prices, status=status)
 
 
-_TRADE_DTYPES = {
-    "buy_order_id": object,
-    "sell_order_id": object,
-    "buyer": object,
-    "seller": object,
-    "quantity_wh": np.int64,
-    "price_usd_per_kwh": np.float64,
-    "bid_price_usd_per_kwh": np.float64,
-    "ask_price_usd_per_kwh": np.float64,
-    "pool": object,
-}
-
-
-def _segments(
-    bid_price: np.ndarray, bid_wh: np.ndarray, ask_price: np.ndarray, ask_wh: np.ndarray
+def _segment_walk(
+    bid_price: np.ndarray,
+    ask_price: np.ndarray,
+    bid_code: np.ndarray,
+    ask_code: np.ndarray,
+    bid_left_wh: np.ndarray,
+    ask_left_wh: np.ndarray,
+    uniform: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The traded segments of ranked bids and asks: bid index, ask index, quantity [Wh]."""
+    """The double auction's time walk of one pool without a participant on both sides
+    (`double_auction.PoolWalk`; the codes and the uniform flag change nothing then).
+
+    The ranked bids' and asks' cumulative quantities cut the volume axis into segments, each
+    between one bid and one ask, in the order the time walk matches them; it trades the
+    segments up to the first whose bid price is below its ask price (bid prices fall and ask
+    prices rise along the segments). Nothing is skipped, so asks are taken in rank order and
+    the uniform stop never applies.
+    """
     if bid_price.size == 0 or ask_price.size == 0:
         empty = np.empty(0, dtype=np.intp)
         return empty, empty, np.empty(0, dtype=np.int64)
-    bid_end = np.cumsum(bid_wh)
-    ask_end = np.cumsum(ask_wh)
+    bid_end = np.cumsum(bid_left_wh)
+    ask_end = np.cumsum(ask_left_wh)
     ends = np.union1d(bid_end, ask_end)
     ends = ends[ends <= min(bid_end[-1], ask_end[-1])]
     bid = np.searchsorted(bid_end, ends, side="left")
     ask = np.searchsorted(ask_end, ends, side="left")
-    # Bid prices fall and ask prices rise along the segments: the crossing ones are a prefix.
     crossing = np.logical_and.accumulate(bid_price[bid] >= ask_price[ask])
-    ends = ends[crossing]
-    return bid[crossing], ask[crossing], np.diff(ends, prepend=0).astype(np.int64)
+    bid, ask, ends = bid[crossing], ask[crossing], ends[crossing]
+    quantity_wh = np.diff(ends, prepend=0).astype(np.int64)
+    np.subtract.at(bid_left_wh, bid, quantity_wh)
+    np.subtract.at(ask_left_wh, ask, quantity_wh)
+    return bid.astype(np.intp), ask.astype(np.intp), quantity_wh
 
 
 def clear_communities(

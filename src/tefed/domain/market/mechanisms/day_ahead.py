@@ -2,9 +2,11 @@
 
 The day-ahead market clears once per delivery day, at its gate closure, every period (one hour
 by default) of that day from the curves the participants built from their forecasts: each
-period on its own by TENT's curve clearing (`curve_clearing.clear_curves`), the grid supplying
-at the import price and absorbing at the export price. A cleared power is a commitment over
-its whole period: ``round(P · Δm / 3.6)`` Wh in every market interval of it.
+period on its own by TENT's curve clearing, all periods at once
+(`curve_clearing.clear_curve_periods`, which clears each period exactly as
+`curve_clearing.clear_curves` would alone), the grid supplying at the import price and
+absorbing at the export price. A cleared power is a commitment over its whole period:
+``round(P · Δm / 3.6)`` Wh in every market interval of it.
 
 Each market interval (15 minutes) then has a real-time market. Participants send their whole
 curve again; it clears the same way, and each participant trades in real time only the change
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.mechanisms.curve_clearing import clear_curves
+from tefed.domain.market.mechanisms.curve_clearing import clear_curve_periods
 
 #: TENT market-object states in the order every market object passes them.
 MARKET_STATES = ("inactive", "active", "cleared", "delivery", "reconcile", "expired")
@@ -86,7 +88,9 @@ def clear_day_ahead(
     -----
     The periods are independent (no intertemporal constraint: TENT's day-ahead market clears
     each market interval of its series on its own), so a period without orders clears at the
-    grid alone (status of `clear_curves` for an empty book) and has no commitments.
+    grid alone (status of `clear_curves` for an empty book) and has no commitments. They are
+    cleared together, vectorized over periods and orders (`clear_curve_periods`), each to the
+    last bit as `clear_curves` clears it alone.
 
     Examples
     --------
@@ -102,51 +106,35 @@ def clear_day_ahead(
     (0.0833, [2.0, -2.0])
     """
     periods = import_price_usd_per_kwh.index
-    by_period = dict(tuple(vertices.groupby("period", sort=True))) if len(vertices) else {}
-    unknown = sorted(set(by_period) - set(periods))
-    if unknown:
-        raise ValueError(f"vertices.period: got {unknown[:5]}, expected periods with grid prices")
-    prices, statuses, cleared = {}, {}, []
-    empty = vertices.iloc[:0].drop(columns="period")
-    for period in periods:
-        book = by_period.get(period)
-        result = clear_curves(
-            empty if book is None else book.drop(columns="period"),
-            import_price_usd_per_kwh=float(import_price_usd_per_kwh[period]),
-            export_price_usd_per_kwh=float(export_price_usd_per_kwh[period]),
-            feeder_capacity_kw=feeder_capacity_kw,
-        )
-        prices[period] = result.price_usd_per_kwh
-        statuses[period] = result.status
-        if book is not None:
-            power = result.power_kw[result.power_kw != 0]
-            owner = book.drop_duplicates("order_id").set_index("order_id")["participant"]
-            cleared.append(
-                pd.DataFrame(
-                    {
-                        "period": period,
-                        "order_id": power.index.to_numpy(dtype=object),
-                        "participant": owner.reindex(power.index).to_numpy(dtype=object),
-                        "power_kw": power.to_numpy(dtype=float),
-                    }
-                )
+    if len(vertices):
+        period = periods.get_indexer(vertices["period"])
+        unknown = sorted(set(vertices["period"][period < 0]))
+        if unknown:
+            raise ValueError(
+                f"vertices.period: got {unknown[:5]}, expected periods with grid prices"
             )
-    power_kw = (
-        pd.concat(cleared, ignore_index=True)
-        if cleared
-        else pd.DataFrame(
-            {
-                "period": pd.Series(dtype="int64"),
-                "order_id": pd.Series(dtype=object),
-                "participant": pd.Series(dtype=object),
-                "power_kw": pd.Series(dtype=float),
-            }
-        )
+    else:
+        period = np.zeros(0, dtype=np.int64)
+    cleared = clear_curve_periods(
+        vertices,
+        period,
+        len(periods),
+        import_price_usd_per_kwh.to_numpy(dtype=float),
+        export_price_usd_per_kwh.reindex(periods).to_numpy(dtype=float),
+        feeder_capacity_kw,
     )
+    traded = cleared.power_kw != 0
     return DayAheadResult(
-        price_usd_per_kwh=pd.Series(prices, dtype=float),
-        power_kw=power_kw,
-        status=pd.Series(statuses, dtype=object),
+        price_usd_per_kwh=pd.Series(cleared.price_usd_per_kwh, index=periods, dtype=float),
+        power_kw=pd.DataFrame(
+            {
+                "period": periods.to_numpy()[cleared.order_period[traded]],
+                "order_id": cleared.order_id[traded],
+                "participant": cleared.participant[traded],
+                "power_kw": cleared.power_kw[traded],
+            }
+        ),
+        status=pd.Series(cleared.status, index=periods, dtype=object),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,9 @@ __all__ = [
     "TIE_BREAKING",
     "TRADE_COLUMNS",
     "AuctionResult",
+    "PoolWalk",
     "clear_double_auction",
+    "clear_pools",
 ]
 
 SETTLEMENT_RULES = ("midpoint", "pay_as_bid", "pay_as_ask", "uniform")
@@ -216,13 +219,49 @@ def clear_double_auction(
         )
     if tie_breaking not in TIE_BREAKING:
         raise ValueError(f"tie_breaking: got {tie_breaking!r}, expected one of {TIE_BREAKING}")
-    book = ranked_book(orders)
+    walk = _time_walk if tie_breaking == "time" else walk_levels
+    return clear_pools(ranked_book(orders), walk, settlement_rule)
+
+
+#: A walk over one pool's ranked bids and asks: (bid price, ask price [USD/kWh], bid and ask
+#: participant codes, bid and ask open quantities [Wh] consumed in place, uniform rule) to
+#: the (bid index, ask index, quantity [Wh]) of each matched pair, in matching order.
+PoolWalk = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool],
+    tuple[np.ndarray, np.ndarray, np.ndarray],
+]
+
+
+def clear_pools(book: RankedBook, walk: PoolWalk, settlement_rule: str) -> AuctionResult:
+    """Clear ranked orders pool by pool, the PV pool's unfilled bids moving on to the batteries.
+
+    Parameters
+    ----------
+    book : RankedBook
+        The interval's orders, validated and ranked (`order_book.ranked_book`).
+    walk : PoolWalk
+        How one pool's ranked bids and asks are matched (the time walk, `pro_rata.walk_levels`,
+        or an equivalent): it gets each pool's bids, the cascading ones included.
+    settlement_rule : str
+        One of ``SETTLEMENT_RULES``.
+
+    Returns
+    -------
+    AuctionResult
+        As `clear_double_auction`.
+
+    Notes
+    -----
+    The pool walk of `clear_double_auction` (its Notes): pools in ``POOLS`` order; the
+    dispatchable pool takes its own bids and what the non-dispatchable bids left unfilled,
+    ranked together, if it has asks. Every market that clears simple orders by pools uses
+    this one function, so they agree on pools and cascade.
+    """
     # Participant codes are ordered like the names and shared by both sides: self-trade tests
     # are integer compares and pro-rata ties between participants go to the lower name.
     code = book.participant_code
     price = book.price_usd_per_kwh
     left_wh = book.quantity_wh.copy()
-    walk = _time_walk if tie_breaking == "time" else walk_levels
     uniform = settlement_rule == "uniform"
 
     pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
