@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +64,16 @@ def test_day_ahead_commitments_are_corrected_in_real_time_and_settle(tmp_path: P
     states = pd.read_parquet(run.path / "market_states.parquet")
     assert set(states["market"]) == {"day_ahead", "real_time"}
     assert summary["market"]["day_ahead"]["day_ahead"]["bought_kwh"] > 0
+    # Welfare from the recorded day-ahead curves and commitments and the real-time changes.
+    assert set(tables["market_day_ahead_orders"]["interval_index"]) == set(
+        clearings["interval_index"][clearings["orders"] > 0]
+    )
+    welfare = summary["market"]["welfare"]
+    assert math.isfinite(welfare["welfare_usd"])
+    assert welfare["welfare_usd"] == pytest.approx(
+        welfare["day_ahead_welfare_usd"] + welfare["real_time_welfare_usd"]
+    )
+    assert welfare["real_time_welfare_usd"] != 0
     assert (run.path / "plots" / "day_ahead.png").exists()
 
 

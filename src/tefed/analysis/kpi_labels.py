@@ -94,6 +94,8 @@ KPI_LABELS: dict[str, str] = {
     "welfare_usd": "market welfare",
     "participants_usd": "participants' surplus",
     "grid_cost_usd": "grid's net supply cost",
+    "day_ahead_welfare_usd": "day-ahead welfare",
+    "real_time_welfare_usd": "real-time welfare",
     "consumer_energy_kwh": "energy the consumers drew",
     "consumer_price_usd_per_kwh": "consumer price",
     "consumer_dlmp_usd_per_kwh": "consumer price at bus DLMP",

@@ -20,6 +20,7 @@ from tefed.analysis import (
     market_kpis,
     received_messages,
 )
+from tefed.analysis.day_ahead_welfare import day_ahead_welfare_usd
 from tefed.build.plausibility import price_warnings, recorded_feeder_warnings
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
@@ -73,6 +74,7 @@ def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
         ("market_communities", None),
         ("market_day_ahead", None),
         ("market_day_ahead_clearings", None),
+        ("market_day_ahead_orders", None),
         ("feeder_households", None),
         ("feeder_source", None),
         ("grid_nodes", None),
@@ -370,7 +372,19 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
         market["orders"] = len(orders)
         market["rejected_orders"] = int((orders["status"] == "rejected").sum())
     needed = ("market_orders", "market_awards", "prices")
-    if set(needed) <= tables.keys():
+    day_ahead_needed = ("market_day_ahead_orders", "market_day_ahead_clearings", "market_day_ahead")
+    if mechanism == "day_ahead":
+        needed = ("market_orders", "prices", *day_ahead_needed)
+    if mechanism == "day_ahead" and set(needed) <= tables.keys():
+        market["welfare"] = day_ahead_welfare_usd(
+            tables["market_day_ahead_orders"],
+            tables["market_day_ahead_clearings"],
+            tables["market_day_ahead"],
+            orders,
+            tables["prices"],
+            float(federation.tefed.time.market_interval_s),
+        )
+    elif set(needed) <= tables.keys():
         market["welfare"] = market_kpis.market_welfare_usd(
             str(mechanism),
             orders,

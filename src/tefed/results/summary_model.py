@@ -103,6 +103,8 @@ class WelfareKpis(_Section):
     welfare_usd: float | None = None
     participants_usd: float | None = None
     grid_cost_usd: float | None = None
+    day_ahead_welfare_usd: float | None = None
+    real_time_welfare_usd: float | None = None
     definition: str | None = None
 
 

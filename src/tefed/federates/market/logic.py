@@ -348,6 +348,22 @@ class MarketFederate(FederateLogic):
             {"period": "int64", "price_usd_per_kwh": float, "power_kw": float, "continuity": bool}
         )
         self._day_ahead_vertices = []
+        self._keep(
+            "market_day_ahead_orders.parquet",
+            vertices.rename(columns={"period": "interval_index"}).assign(
+                gate_closure_s=np.int64(market.gate_closure_s)
+            )[
+                [
+                    "gate_closure_s",
+                    "interval_index",
+                    "participant",
+                    "order_id",
+                    "price_usd_per_kwh",
+                    "power_kw",
+                    "continuity",
+                ]
+            ],
+        )
         result = self._mechanism.clear_day_ahead(vertices, import_price, export_price)
         self._keep(
             "market_day_ahead_clearings.parquet",

@@ -3,7 +3,7 @@
 The day-ahead market clears once per delivery day, at its gate closure, every period (one hour
 by default) of that day from the curves the participants built from their forecasts: each
 period on its own by TENT's curve clearing, all periods at once
-(`curve_clearing.clear_curve_periods`, which clears each period exactly as
+(`curve_periods.clear_curve_periods`, which clears each period exactly as
 `curve_clearing.clear_curves` would alone), the grid supplying at the import price and
 absorbing at the export price. A cleared power is a commitment over its whole period:
 ``round(P · Δm / 3.6)`` Wh in every market interval of it.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.mechanisms.curve_clearing import clear_curve_periods
+from tefed.domain.market.mechanisms.curve_periods import clear_curve_periods
 
 #: TENT market-object states in the order every market object passes them.
 MARKET_STATES = ("inactive", "active", "cleared", "delivery", "reconcile", "expired")
@@ -50,7 +50,7 @@ class DayAheadResult:
         Cleared power of every order: ``period``, ``order_id``, ``participant``, ``power_kw``
         (positive = consumption) [kW]; orders cleared at 0 kW are left out.
     status : pandas.Series
-        Status of each period's clearing (`curve_clearing.STATUSES`), indexed by period.
+        Status of each period's clearing (`curve_periods.STATUSES`), indexed by period.
     """
 
     price_usd_per_kwh: pd.Series
