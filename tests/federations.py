@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -124,3 +127,71 @@ def helics_environment() -> dict[str, str]:
     environment = dict(os.environ)
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
     return environment
+
+
+class LiveProcess(NamedTuple):
+    """A process of this machine, as ``/proc`` shows it."""
+
+    pid: int
+    parent_pid: int
+    #: Its arguments joined by spaces (a federate forked by ``tefed run`` shows its ``exec`` line).
+    command: str
+    #: Its working folder (None where it cannot be read).
+    working: Path | None
+
+
+def live_processes() -> Iterator[LiveProcess]:
+    """Every process of this machine but this one and zombies (exited, not yet waited for)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            state, parent_pid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        try:
+            working = (entry / "cwd").resolve()
+        except OSError:
+            working = None
+        if state != "Z":
+            yield LiveProcess(int(entry.name), int(parent_pid), command, working)
+
+
+def processes_mentioning(text: str) -> list[LiveProcess]:
+    """Live processes whose command line mentions ``text`` (this test excluded)."""
+    return [process for process in live_processes() if text in process.command]
+
+
+def processes_working_under(folder: Path) -> list[LiveProcess]:
+    """Live processes whose working folder is ``folder`` or below it (``helics run`` and the
+    sweep's runs start their processes in the federation's folder)."""
+    root = folder.resolve()
+    return [
+        process
+        for process in live_processes()
+        if process.working is not None and process.working.is_relative_to(root)
+    ]
+
+
+def running_federate(folder: Path, name: str) -> int | None:
+    """Process id of federate ``name`` of a run under ``folder`` (named in its command line, or
+    started there), or None while there is none."""
+    root = folder.resolve()
+    for process in processes_mentioning(f"--name {name}"):
+        in_folder = process.working is not None and process.working.is_relative_to(root)
+        if f"{root}{os.sep}" in process.command or in_folder:
+            return process.pid
+    return None
+
+
+def federate_pid(folder: Path, name: str, timeout_s: float = 30.0) -> int:
+    """Process id of federate ``name`` of a run under ``folder``, waiting up to ``timeout_s``
+    [s] for it to start."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pid = running_federate(folder, name)
+        if pid is not None:
+            return pid
+        time.sleep(0.1)
+    raise AssertionError(f"the {name} federate never started under {folder}")

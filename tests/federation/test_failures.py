@@ -8,14 +8,22 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from federations import (
     REPO,
+    federate_pid,
     helics_run,
     helics_run_in_background,
+    processes_mentioning,
+    processes_working_under,
+    running_federate,
     short_scenario_data,
     tefed_run,
     write_federation,
@@ -51,11 +59,6 @@ def federation_with_faulty_market(folder: Path, fault: str, **overrides: object)
     return federation_with_faulty_federate(folder, "market", fault, **overrides)
 
 
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that mention ``text`` (this test excluded)."""
-    return [command for _, command in process_ids_mentioning(text)]
-
-
 def tefed_run_in_background(federation_path: Path) -> subprocess.Popen:
     """``tefed run FILE --no-progress`` started in the file's folder, output captured."""
     return subprocess.Popen(
@@ -67,19 +70,28 @@ def tefed_run_in_background(federation_path: Path) -> subprocess.Popen:
     )
 
 
-def federate_pid(folder: Path, name: str, timeout_s: float = 30.0) -> int:
-    """Process id of federate ``name`` of the run under ``folder``, once it has started."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [
-            pid
-            for pid, command in process_ids_mentioning(f"--name {name}")
-            if str(folder) in command
-        ]
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError(f"the {name} federate never started")
+Variant = TypeVar("Variant")
+Outcome = TypeVar("Outcome")
+
+
+def side_by_side(
+    variants: Sequence[Variant], fault_run: Callable[[Variant, Callable[[], None]], Outcome]
+) -> dict[Variant, Outcome]:
+    """``fault_run(variant, started)`` for every variant, each in a thread of its own.
+
+    A fault run is mostly waiting (for the fault to be noticed, for the federation to stop), so
+    the variants of a test wait together. Each starts once the one before called ``started()``
+    (its federation is up) or ended: a run picks its ports as it starts and binds them as its
+    federates start, so runs started at the same moment could pick the same ones.
+    """
+    with ThreadPoolExecutor(max_workers=len(variants)) as pool:
+        futures = {}
+        for variant in variants:
+            up = threading.Event()
+            futures[variant] = pool.submit(fault_run, variant, up.set)
+            while not up.wait(0.1) and not futures[variant].done():
+                pass
+        return {variant: future.result() for variant, future in futures.items()}
 
 
 def signal_and_wait(
@@ -95,25 +107,6 @@ def signal_and_wait(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
     return stdout, stderr, time.monotonic() - faulted_at
-
-
-def process_ids_mentioning(text: str) -> list[tuple[int, str]]:
-    """Process id and command line of live processes that mention ``text`` (this test excluded).
-
-    A federate forked by ``tefed run`` shows its ``exec`` line as its command line.
-    """
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().split()[2]
-        except OSError:
-            continue
-        if text in command and state != "Z":
-            found.append((int(entry.name), command))
-    return found
 
 
 @pytest.mark.parametrize("fault", ["raise", "kill"])
@@ -143,42 +136,55 @@ def test_tefed_run_stops_everything_and_names_the_failed_federate(tmp_path: Path
 BUILT_IN = ["ems", "grid", "market"]
 
 
-@pytest.mark.parametrize("name", BUILT_IN)
-def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path, name: str):
-    """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
-    path = write_federation(tmp_path, short_scenario_data(time__duration_s=7 * 86400))
+def fault_forked_federate(
+    folder: Path, name: str, fault: signal.Signals, started: Callable[[], None], **overrides: object
+) -> tuple[subprocess.Popen, str, str, float]:
+    """Start a week of the short federation under ``tefed run``, send ``fault`` to its built-in
+    federate ``name`` once it has run a moment, and wait for the runner to end: the runner, its
+    output and the seconds from the fault to its end."""
+    path = write_federation(folder, short_scenario_data(time__duration_s=7 * 86400, **overrides))
     runner = tefed_run_in_background(path)
-    pid = federate_pid(tmp_path, name)
-    time.sleep(1.0)
-    killed_at = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    stdout, stderr = runner.communicate(timeout=CRASH_DEADLINE_S)
-    assert time.monotonic() - killed_at < CRASH_DEADLINE_S
-    assert runner.returncode == 1, stdout + stderr
-    assert f"federate '{name}' exited with code -9 (killed by a signal)" in stderr
-    run_dir = Path(stdout.strip().splitlines()[-1])
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["state"] == "failed" and status["failed_federate"] == name
-    assert processes_mentioning(str(run_dir)) == []
+    pid = federate_pid(folder, name)
+    started()
+    time.sleep(2.0)
+    return runner, *signal_and_wait(runner, pid, fault)
 
 
-@pytest.mark.parametrize("name", BUILT_IN)
-def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, name: str):
+def test_a_killed_forked_federate_is_named_and_nothing_is_left(tmp_path: Path, subtests):
+    """A built-in federate forked by ``tefed run`` and killed by SIGKILL mid-run."""
+    runs = side_by_side(
+        BUILT_IN,
+        lambda name, started: fault_forked_federate(tmp_path / name, name, signal.SIGKILL, started),
+    )
+    for name, (runner, stdout, stderr, elapsed) in runs.items():
+        with subtests.test(federate=name):
+            assert elapsed < CRASH_DEADLINE_S
+            assert runner.returncode == 1, stdout + stderr
+            assert f"federate '{name}' exited with code -9 (killed by a signal)" in stderr
+            run_dir = Path(stdout.strip().splitlines()[-1])
+            status = json.loads((run_dir / "status.json").read_text())
+            assert status["state"] == "failed" and status["failed_federate"] == name
+            assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, subtests):
     """A built-in federate frozen by SIGSTOP answers nothing, not even through its core; the
     federates waiting for it name it."""
-    data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
-    path = write_federation(tmp_path, data)
-    runner = tefed_run_in_background(path)
-    pid = federate_pid(tmp_path, name)
-    time.sleep(2.0)
-    stdout, stderr, elapsed = signal_and_wait(runner, pid, signal.SIGSTOP)
-    assert elapsed < CRASH_DEADLINE_S
-    assert runner.returncode == 1, stdout + stderr
-    assert f"not answering: '{name}'" in stderr
-    run_dir = Path(stdout.strip().splitlines()[-1])
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["state"] == "failed" and status["failed_federate"] == name
-    assert processes_mentioning(str(run_dir)) == []
+    runs = side_by_side(
+        BUILT_IN,
+        lambda name, started: fault_forked_federate(
+            tmp_path / name, name, signal.SIGSTOP, started, run__stall_timeout_s=3
+        ),
+    )
+    for name, (runner, stdout, stderr, elapsed) in runs.items():
+        with subtests.test(federate=name):
+            assert elapsed < CRASH_DEADLINE_S
+            assert runner.returncode == 1, stdout + stderr
+            assert f"not answering: '{name}'" in stderr
+            run_dir = Path(stdout.strip().splitlines()[-1])
+            status = json.loads((run_dir / "status.json").read_text())
+            assert status["state"] == "failed" and status["failed_federate"] == name
+            assert processes_mentioning(str(run_dir)) == []
 
 
 def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
@@ -221,24 +227,6 @@ def test_a_federate_that_never_finishes_starting_is_named(
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
-def processes_started_in(folder: Path) -> list[str]:
-    """Command lines of live processes working in ``folder`` (``helics run`` starts every entry
-    of a federation file in the file's folder, with the file named relative to it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            working = (entry / "cwd").resolve()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if working == folder.resolve() and state != "Z":
-            found.append(command)
-    return found
-
-
 def helics_run_folder_when_executing(folder: Path, name: str, timeout_s: float = 60.0) -> Path:
     """The run folder of a ``helics run`` of the federation in ``folder``, once federate
     ``name`` has reported simulated progress into its log there (the grid does every
@@ -252,37 +240,41 @@ def helics_run_folder_when_executing(folder: Path, name: str, timeout_s: float =
     raise AssertionError(f"the {name} federate never made progress")
 
 
-def helics_federate_pid(folder: Path, name: str) -> int:
-    """Process id of federate ``name`` started by ``helics run`` in ``folder``."""
-    for pid, _ in process_ids_mentioning(f"--name {name}"):
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/cwd").resolve() == folder.resolve():
-                return pid
-    raise AssertionError(f"no {name} federate runs in {folder}")
+def fault_helics_run_federate(
+    folder: Path, name: str, fault: signal.Signals, started: Callable[[], None]
+) -> tuple[subprocess.Popen, str, str, float, Path]:
+    """Start a week of the short federation under ``helics run``, send ``fault`` to federate
+    ``name`` once the grid has reported progress, and wait for ``helics run`` to end: it, its
+    output, the seconds from the fault to its end and the run folder."""
+    data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
+    runner = helics_run_in_background(write_federation(folder, data))
+    run_dir = helics_run_folder_when_executing(folder, "grid")
+    started()
+    pid = federate_pid(folder, name)
+    return runner, *signal_and_wait(runner, pid, fault), run_dir
 
 
-@pytest.mark.parametrize("name", BUILT_IN)
 @pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
 def test_helics_run_ends_non_zero_naming_a_killed_or_hung_federate(
-    tmp_path: Path, name: str, fault: signal.Signals
+    tmp_path: Path, fault: signal.Signals, subtests
 ):
     """Under ``helics run``, a federate killed by SIGKILL (which helics run itself ignores) or
     frozen by SIGSTOP ends the run: non-zero exit, the federate named, nothing left."""
-    data = short_scenario_data(time__duration_s=7 * 86400, run__stall_timeout_s=3)
-    path = write_federation(tmp_path, data)
-    runner = helics_run_in_background(path)
-    run_dir = helics_run_folder_when_executing(tmp_path, "grid")
-    pid = helics_federate_pid(tmp_path, name)
-    stdout, stderr, elapsed = signal_and_wait(runner, pid, fault)
-    assert elapsed < CRASH_DEADLINE_S
-    assert runner.returncode != 0, stdout + stderr
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["state"] == "failed" and status["failed_federate"] == name, status
-    if fault == signal.SIGKILL:
-        assert f"federate '{name}' was killed by signal 9 (SIGKILL)" in stdout + stderr
-    else:
-        assert f"not answering: '{name}'" in status["message"]
-    assert processes_started_in(tmp_path) == []
+    runs = side_by_side(
+        BUILT_IN,
+        lambda name, started: fault_helics_run_federate(tmp_path / name, name, fault, started),
+    )
+    for name, (runner, stdout, stderr, elapsed, run_dir) in runs.items():
+        with subtests.test(federate=name):
+            assert elapsed < CRASH_DEADLINE_S
+            assert runner.returncode != 0, stdout + stderr
+            status = json.loads((run_dir / "status.json").read_text())
+            assert status["state"] == "failed" and status["failed_federate"] == name, status
+            if fault == signal.SIGKILL:
+                assert f"federate '{name}' was killed by signal 9 (SIGKILL)" in stdout + stderr
+            else:
+                assert f"not answering: '{name}'" in status["message"]
+            assert processes_working_under(tmp_path / name) == []
 
 
 #: How a faulted price feed shows, by fault of the faulty program: what names it in
@@ -302,33 +294,46 @@ PRICE_FEED_FINDINGS = {
 }
 
 
-def run_to_its_end(path: Path, runner: str) -> tuple[subprocess.CompletedProcess, Path, float]:
+def run_to_its_end(
+    path: Path, runner: str, started: Callable[[], None]
+) -> tuple[subprocess.Popen, str, str, Path, float]:
     """Run the federation file ``path`` with ``runner`` (``tefed run`` or ``helics run``)
-    until it ends: its output, its run folder and the seconds it took."""
-    started = time.monotonic()
+    until it ends (``started()`` once its price feed has started, or the run has ended): the
+    runner, its output, its run folder and the seconds it took."""
+    begun = time.monotonic()
     if runner == "tefed run":
-        completed = tefed_run(path, timeout_s=CRASH_DEADLINE_S)
-        run_dir = Path(completed.stdout.strip().splitlines()[-1])
+        process = tefed_run_in_background(path)
     else:
-        completed = helics_run(path, timeout_s=CRASH_DEADLINE_S)
+        process = helics_run_in_background(path)
+    while process.poll() is None and running_federate(path.parent, "price_feed") is None:
+        time.sleep(0.1)
+    started()
+    stdout, stderr = process.communicate(timeout=CRASH_DEADLINE_S)
+    if runner == "tefed run":
+        run_dir = Path(stdout.strip().splitlines()[-1])
+    else:
         (run_dir,) = (path.parent / "results" / "default").glob("helics-*")
-    return completed, run_dir, time.monotonic() - started
+    return process, stdout, stderr, run_dir, time.monotonic() - begun
 
 
 @pytest.mark.parametrize("runner", ["tefed run", "helics run"])
-@pytest.mark.parametrize("fault", list(PRICE_FEED_FINDINGS))
-def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, fault: str, runner: str):
-    path = federation_with_faulty_federate(
-        tmp_path, "price_feed", fault, run__stall_timeout_s=3, run__startup_timeout_s=15
-    )
-    completed, run_dir, elapsed = run_to_its_end(path, runner)
-    assert elapsed < CRASH_DEADLINE_S
-    assert completed.returncode != 0, completed.stdout + completed.stderr
-    status = json.loads((run_dir / "status.json").read_text())
-    assert status["state"] == "failed" and status["failed_federate"] == "price_feed", status
-    assert PRICE_FEED_FINDINGS[fault] in status["message"]
-    assert processes_started_in(tmp_path) == []
-    assert processes_mentioning(str(run_dir)) == []
+def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, runner: str, subtests):
+    def fault_run(fault: str, started: Callable[[], None]):
+        path = federation_with_faulty_federate(
+            tmp_path / fault, "price_feed", fault, run__stall_timeout_s=3, run__startup_timeout_s=15
+        )
+        return run_to_its_end(path, runner, started)
+
+    runs = side_by_side(list(PRICE_FEED_FINDINGS), fault_run)
+    for fault, (process, stdout, stderr, run_dir, elapsed) in runs.items():
+        with subtests.test(fault=fault):
+            assert elapsed < CRASH_DEADLINE_S
+            assert process.returncode != 0, stdout + stderr
+            status = json.loads((run_dir / "status.json").read_text())
+            assert status["state"] == "failed" and status["failed_federate"] == "price_feed", status
+            assert PRICE_FEED_FINDINGS[fault] in status["message"]
+            assert processes_working_under(tmp_path / fault) == []
+            assert processes_mentioning(str(run_dir)) == []
 
 
 def test_a_second_helics_run_of_a_file_fails_fast_and_leaves_the_first_alone(tmp_path: Path):
@@ -349,7 +354,7 @@ def test_a_second_helics_run_of_a_file_fails_fast_and_leaves_the_first_alone(tmp
     # The second run wrote no run folder of its own, nor into the first one's logs.
     assert list((tmp_path / "results" / "default").glob("helics-*")) == [first_dir]
     assert "owns this broker" not in (first_dir / "logs" / "grid.log").read_text()
-    assert processes_started_in(tmp_path) == []
+    assert processes_working_under(tmp_path) == []
 
 
 def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
@@ -362,7 +367,7 @@ def test_helics_run_ends_non_zero_and_names_the_failed_federate(tmp_path: Path):
     # helics run reports each failed process with the end of its log; the market may be killed
     # by it before exiting, but every other federate's log names the market's failure.
     assert "federate 'market' failed" in output
-    assert processes_started_in(tmp_path) == []
+    assert processes_working_under(tmp_path) == []
     run_dir = next((tmp_path / "results" / "default").glob("helics-*"))
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed"
@@ -385,7 +390,7 @@ def test_helics_run_ends_non_zero_at_the_wall_clock_limit(tmp_path: Path):
     completed = helics_run(path, timeout_s=CRASH_DEADLINE_S + 30)
     assert time.monotonic() - started < CRASH_DEADLINE_S
     assert completed.returncode != 0
-    assert processes_started_in(tmp_path) == []
+    assert processes_working_under(tmp_path) == []
 
 
 def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):

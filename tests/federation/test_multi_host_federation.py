@@ -12,8 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from federations import short_scenario_data, tefed_run, write_federation
-from test_failures import CRASH_DEADLINE_S, process_ids_mentioning
+from federations import (
+    federate_pid,
+    processes_mentioning,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
+from test_failures import CRASH_DEADLINE_S
 from test_federation_run import RUN_TIMEOUT_S, assert_same_tables
 
 from tefed.cli import main
@@ -101,15 +107,6 @@ def test_two_hosts_give_the_tables_of_a_one_host_run(tmp_path: Path, capsys):
     assert_same_tables(run_folder_of(one_host.stdout), main_folder)
 
 
-def federate_pid(folder: Path, name: str) -> int:
-    """Process id of federate ``name`` started for a run folder under ``folder``."""
-    found = [
-        pid for pid, command in process_ids_mentioning(f"--name {name}") if str(folder) in command
-    ]
-    assert found, f"the {name} federate is not running"
-    return found[0]
-
-
 def wait_until_stepping(joined_root: Path, timeout_s: float = 60.0) -> None:
     """Wait until the joining host's shard has written a part of its table: the federation has
     started and is mid-run."""
@@ -144,4 +141,4 @@ def test_a_federate_killed_on_one_host_ends_both_runs_naming_it(
         assert f"federate '{name}' exited with code -9 (killed by a signal)" in stderr
         status = RunFolder(run_folder_of(stdout)).status()
         assert (status["state"], status["failed_federate"]) == ("failed", name)
-    assert process_ids_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []

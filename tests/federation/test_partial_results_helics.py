@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from federations import helics_run, short_scenario_data, write_federation
+from federations import federate_pid, helics_run, short_scenario_data, write_federation
 from partial_results import TABLES, kept_steps_end_s, read_table
 from test_failures import (
     CRASH_DEADLINE_S,
-    federate_pid,
     federation_with_faulty_federate,
     tefed_run_in_background,
 )

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from distributed import Client
-from federations import DEFAULT_SCENARIO
+from federations import DEFAULT_SCENARIO, processes_working_under
 
 from tefed.run.ports import free_port
 
@@ -58,37 +58,11 @@ def start_sweep(sweep_path: Path, output: Path, *options: str) -> subprocess.Pop
 
 def tefed_runs_under(folder: Path) -> dict[int, int]:
     """Live ``tefed run`` processes working under ``folder``: pid → parent pid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            working = (entry / "cwd").resolve()
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        tefed_run = command[1:4] == [b"-m", b"tefed", b"run"]
-        if tefed_run and working.is_relative_to(folder) and stat[0] != "Z":
-            found[int(entry.name)] = int(stat[1])
-    return found
-
-
-def processes_working_under(folder: Path) -> list[str]:
-    """Command lines of live processes whose working directory is under ``folder``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            working = (entry / "cwd").resolve()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if working.is_relative_to(folder) and state != "Z":
-            found.append(command)
-    return found
+    return {
+        process.pid: process.parent_pid
+        for process in processes_working_under(folder)
+        if " -m tefed run " in f"{process.command} "
+    }
 
 
 def wait_for(condition, what: str, timeout_s: float = WAIT_S):

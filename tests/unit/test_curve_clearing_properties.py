@@ -31,7 +31,7 @@ def reference_power(order: pd.DataFrame, price: float, left: bool) -> float:
     return float(q[-1])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(book=books())
 def test_properties_of_every_clearing(book: tuple[pd.DataFrame, dict]) -> None:
     vertices, grid = book

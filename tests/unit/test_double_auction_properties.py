@@ -59,7 +59,7 @@ def pools_of(orders: pd.DataFrame) -> pd.Series:
     return orders.assign(pool=pool).set_index("order_id")["pool"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     orders=order_books(),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),
@@ -153,7 +153,7 @@ def test_clearing_properties(orders: pd.DataFrame, settlement_rule: str, tie_bre
         assert crossing.empty
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     orders=order_books(),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),
@@ -191,7 +191,7 @@ def filled_by_level(orders: pd.DataFrame, filled_wh: pd.Series) -> dict:
     return levels.groupby(["pool", "side", "price_usd_per_kwh"])["filled_wh"].sum().to_dict()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     orders=order_books(two_sided_participants=False),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),

@@ -230,7 +230,7 @@ def reference_level_walk(
     return trades
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     orders=crowded_books(),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),
@@ -281,7 +281,7 @@ def level_pairs(draw: st.DrawFn) -> tuple[list, list, list, list]:
     )
 
 
-@settings(max_examples=1_000, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(level_pairs())
 # The volume cap binds while the heaviest participant's load leaves exactly 1 Wh of slack.
 @example(([4, 2, 3, 0, 4], [6, 3, 2, 4, 1], [2, 1, 1, 1, 0], [2, 3, 0, 0, 1]))
@@ -299,7 +299,7 @@ def test_level_pair_equals_the_reference_pairing(case: tuple) -> None:
     assert match_level_pair(bid_wh, ask_wh, bid_code, ask_code) == expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(orders=crowded_books(), settlement_rule=st.sampled_from(SETTLEMENT_RULES))
 def test_pro_rata_fills_equal_those_of_heaviest_first_pairing(
     orders: pd.DataFrame, settlement_rule: str
@@ -325,7 +325,7 @@ def test_pro_rata_fills_equal_those_of_heaviest_first_pairing(
     assert actual == volume
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(level_pairs())
 def test_level_pair_fills_equal_those_of_heaviest_first_pairing(case: tuple) -> None:
     bid_wh, ask_wh, bid_code, ask_code = case

@@ -238,7 +238,7 @@ def _window_s(arrival_hour: float, departure_hour: float) -> float:
     return float(probe.plugged_duration_s[0])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     arrival_hour=st.floats(0.0, 24.0),
     departure_hour=st.floats(0.0, 24.0),

@@ -107,7 +107,7 @@ def assert_book_invariant(book: pd.DataFrame) -> None:
                 assert indivisible_wh > other_wh, (bidder, bid_wh, seller, ask_wh)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(ops=operations, priority=st.sampled_from(PRIORITY_RULES))
 def test_random_sequences_keep_the_rules(ops: list[tuple], priority: str) -> None:
     engine = MatchingEngine(priority=priority)

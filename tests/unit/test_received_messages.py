@@ -63,7 +63,7 @@ def discrepancies(awards, lines, settlements, prices) -> pd.DataFrame:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(intervals())
 def test_settlements_by_the_rules_have_no_discrepancy(interval):
     assert discrepancies(*received(*interval)).empty

@@ -61,7 +61,7 @@ def awards(trades: pd.DataFrame, column: str, index: pd.Index) -> pd.DataFrame:
     return table.reindex(index=index, columns=list(POOLS)).fillna(0.0)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(intervals(), st.sampled_from(UNUSED_ENERGY_RULES))
 def test_ledger_balances_and_follows_the_delivery_rules(case: tuple, unused_energy: str) -> None:
     energy, trades, import_price, export_price = case
@@ -149,7 +149,7 @@ ORDERLESS = pd.DataFrame(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     orders=order_books(),
     settlement_rule=st.sampled_from(SETTLEMENT_RULES),
