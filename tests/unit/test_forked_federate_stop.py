@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
+from tefed.contract.errors import EXIT_USER_ERROR
 from tefed.run.processes import ForkedFederate
 
 
@@ -27,6 +28,8 @@ def test_a_federate_stopped_as_it_forks_ends_without_the_runners_traceback(tmp_p
             output = child.stdout.read()
             child.wait(timeout=10)
             assert "Traceback" not in output
-            assert child.returncode == -signal.SIGTERM
+            # Stopped by the signal; or, on a loaded machine where the stop came late, ended
+            # on its own on the missing federation file.
+            assert child.returncode in (-signal.SIGTERM, EXIT_USER_ERROR), output
     finally:
         signal.signal(signal.SIGTERM, previous)
