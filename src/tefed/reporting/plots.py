@@ -8,6 +8,7 @@ power here.
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable
 
 import matplotlib
@@ -130,6 +131,19 @@ def write_plots(
     return names
 
 
+#: Resident memory above which the report draws its figures in one process [MB].
+FORK_LIMIT_MB = 512
+
+
+def _resident_mb() -> float:
+    """This process's resident memory [MB] (its peak where the current one is not known)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
 def _draw(folder: RunFolder, figures: dict[str, Callable[[], plt.Figure]]) -> None:
     for name, draw in figures.items():
         figure = draw()
@@ -142,11 +156,13 @@ def _draw_on_two_cores(folder: RunFolder, figures: dict[str, Callable[[], plt.Fi
 
     Rendering PNGs is most of a short run's report (about 2.5 s of the default day's 8 s);
     the federates have ended by then, so a second core is free. A child that fails leaves its
-    figures to this process, which then raises the error they give.
+    figures to this process, which then raises the error they give. A process above
+    `FORK_LIMIT_MB` draws alone: its child would count its memory a second time in the run's
+    summed RSS (and copy the pages it touches), where the figures are a small share of the time.
     """
     names = list(figures)
     usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if usable_cores < 2 or len(names) < 2:
+    if usable_cores < 2 or len(names) < 2 or _resident_mb() > FORK_LIMIT_MB:
         _draw(folder, figures)
         return
     theirs = {name: figures[name] for name in names[1::2]}
