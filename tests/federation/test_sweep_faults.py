@@ -29,15 +29,15 @@ WAIT_S = 120
 DASK_CLI = Path(sys.executable).parent / "dask"
 
 
-def write_sweep(folder: Path, capacities: list[float]) -> Path:
-    """Half an hour around noon of the default scenario, one run per battery capacity."""
+def write_sweep(folder: Path, capacities: list[float], duration_s: int = 1800) -> Path:
+    """``duration_s`` around noon of the default scenario, one run per battery capacity."""
     path = folder / "sweep.yaml"
     sweep = {
         "name": "faults",
         "base": str(DEFAULT_SCENARIO),
         "set": {
             "time.start": "2022-06-21T11:00:00",
-            "time.duration_s": 1800,
+            "time.duration_s": duration_s,
             "run.progress_every_s": 900,
         },
         "grid": {"households.pv_battery.battery.capacity_kwh": capacities},
@@ -153,14 +153,20 @@ def test_a_killed_worker_stops_its_run_which_is_rescheduled(tmp_path: Path, dask
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: Path):
-    sweep_path = write_sweep(tmp_path, [5, 20])
+    # Runs of two simulated hours (several seconds each), so that the interrupt comes while
+    # the second one runs, not as the sweep ends (runs of half an hour took 3.4 s and once
+    # ended the sweep before the interrupt came).
+    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=7200)
     output = tmp_path / "out"
     sweep = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
     try:
         records = wait_for(
             lambda: list((output / "runs").glob("*/record.json")), "the first run's record"
         )
-        wait_for(lambda: len(tefed_runs_under(output)) == 1, "the second run to start")
+        wait_for(
+            lambda: list((output / "runs").glob("*/results/default/*/federation.json"))[1:],
+            "the second run to start",
+        )
         sweep.send_signal(signal.SIGINT)
         stdout, stderr = sweep.communicate(timeout=WAIT_S)
     finally:
