@@ -286,8 +286,9 @@ def test_helics_run_ends_non_zero_naming_a_killed_or_hung_federate(
 #: How a faulted price feed shows, by fault of the faulty program: what names it in
 #: ``status.json``.
 PRICE_FEED_FINDINGS = {
-    # Killed after joining, before it is ready: its supervisor sees it die.
-    "kill_at_start": "killed",
+    # Killed after joining, before it is ready: its supervisor sees it die (under helics run,
+    # when helics run reaped it before the watchdog read its status, without the signal).
+    "kill_at_start": ("killed", "ended without finishing its run"),
     # Frozen after joining: it answers no query at startup.
     "stop_at_start": "not answering: 'price_feed'",
     # Alive but never ready: named once no federate got ready for the startup timeout.
@@ -337,7 +338,9 @@ def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, runne
             assert process.returncode != 0, stdout + stderr
             status = json.loads((run_dir / "status.json").read_text())
             assert status["state"] == "failed" and status["failed_federate"] == "price_feed", status
-            assert PRICE_FEED_FINDINGS[fault] in status["message"]
+            findings = PRICE_FEED_FINDINGS[fault]
+            findings = findings if isinstance(findings, tuple) else (findings,)
+            assert any(finding in status["message"] for finding in findings), status
             assert processes_working_under(tmp_path / fault) == []
             assert processes_mentioning(str(run_dir)) == []
 

@@ -17,7 +17,9 @@ from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
 from tefed.contract.run_folder import STATUS_PARTIAL
 from tefed.federates.ems.measured_loads import check_measured_loads
+from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
 from tefed.run.multi_host import HostOptions, HostPart, plan_host_part
+from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario, results_root_problems
 
 
@@ -98,11 +100,6 @@ def _run(
     results_root: Path | None = None,
     hosts: HostOptions | None = None,
 ) -> int:
-    # The runners (HELICS, the federates' code, matplotlib for the report) load when a run
-    # starts, not with the command line: about a second of every other command's start.
-    from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
-    from tefed.run.runner import new_run_folder, run_federation
-
     hosts = hosts or HostOptions()
     if lockstep and hosts != HostOptions():
         raise InputError(
