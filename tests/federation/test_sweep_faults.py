@@ -153,10 +153,10 @@ def test_a_killed_worker_stops_its_run_which_is_rescheduled(tmp_path: Path, dask
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: Path):
-    # Runs of two simulated hours (several seconds each), so that the interrupt comes while
-    # the second one runs, not as the sweep ends (runs of half an hour took 3.4 s and once
-    # ended the sweep before the interrupt came).
-    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=7200)
+    # Runs of two simulated days (over ten seconds each), so that the interrupt comes while the
+    # second one runs and the sweep has stopped before that run could end (runs of half an hour
+    # took 3.4 s, and the interrupted one then ended while the cluster closed).
+    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=2 * 86400)
     output = tmp_path / "out"
     sweep = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
     try:
@@ -167,6 +167,9 @@ def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: 
             lambda: list((output / "runs").glob("*/results/default/*/federation.json"))[1:],
             "the second run to start",
         )
+        second = wait_for(lambda: tefed_runs_under(output), "the second run's process")
+        time.sleep(1.0)  # into the second run, past the sweep's bookkeeping of the first
+        assert all(is_alive(pid) for pid in second), "the second run ended before the interrupt"
         sweep.send_signal(signal.SIGINT)
         stdout, stderr = sweep.communicate(timeout=WAIT_S)
     finally:
