@@ -24,7 +24,8 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n auto --dist worksteal
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not isolated"
+	$(BIN)/pytest -q -m isolated
 
 ## lint / format
 lint: install
