@@ -24,8 +24,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n auto --dist worksteal -m "not isolated"
-	$(BIN)/pytest -q -m isolated
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 ## lint / format
 lint: install
