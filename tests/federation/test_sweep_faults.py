@@ -56,6 +56,22 @@ def start_sweep(sweep_path: Path, output: Path, *options: str) -> subprocess.Pop
     )
 
 
+def signal_masks(pid: int) -> dict[str, str]:
+    """Each thread's blocked, ignored, caught and pending signals (``/proc``), for diagnosis."""
+    masks = {}
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+        masks[f"{fields.get('Name', '?')}/{task.name}"] = " ".join(
+            f"{key}={fields.get(key, '?')}"
+            for key in ("SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd")
+        )
+    return masks
+
+
 def tefed_runs_under(folder: Path) -> dict[int, int]:
     """Live ``tefed run`` processes working under ``folder``: pid → parent pid."""
     return {
@@ -177,11 +193,17 @@ def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: 
         second = wait_for(lambda: tefed_runs_under(output), "the second run's process")
         time.sleep(1.0)  # into the second run, past the sweep's bookkeeping of the first
         assert all(is_alive(pid) for pid in second), "the second run ended before the interrupt"
+        masks_before = signal_masks(sweep.pid)
         sweep.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        masks_after = signal_masks(sweep.pid)
         stdout, stderr = sweep.communicate(timeout=WAIT_S)
     finally:
         sweep.kill()
-    assert sweep.returncode == 130, stdout + stderr
+    assert sweep.returncode == 130, (
+        f"{stdout}{stderr}\nsweep before SIGINT: {masks_before}\nafter: {masks_after}\n"
+        f"test process: {signal_masks(os.getpid())}"
+    )
     assert "interrupted; run the same command again to resume" in stderr
     assert "Traceback" not in stderr
     wait_for(lambda: not processes_working_under(output), "every process of the sweep to end", 60)
