@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from federations import short_scenario_data, write_federation
 
+from tefed.contract.federation_file import load_federation_file
 from tefed.contract.run_folder import (
     RESULTS_COMPLETE,
     RESULTS_INCOMPLETE,
@@ -19,6 +21,7 @@ from tefed.contract.run_folder import (
     STATUS_RUNNING,
     RunFolder,
 )
+from tefed.federates.program import write_report_if_last
 
 
 def _all_files(root: Path) -> list[str]:
@@ -192,3 +195,18 @@ def test_update_latest_link_points_to_the_newest_run(tmp_path: Path) -> None:
     # Relative, so the results folder can be moved as a whole.
     assert os.readlink(latest) == "run-2"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["latest", "run-1", "run-2"]
+
+
+def test_the_report_waits_for_every_federate_writing_tables(tmp_path: Path) -> None:
+    """A program on tefed's runtime in place of a built-in (here an extra ``my_market``) marks
+    itself writing; the report is not claimed until it is done too."""
+    federation = load_federation_file(write_federation(tmp_path, short_scenario_data()))
+    run = RunFolder(tmp_path / "run")
+    run.mark_writing("my_market")
+    builtin = [entry.name for entry in federation.federate_entries() if entry.runs_builtin]
+    for name in builtin:
+        run.mark_writing(name)
+        run.mark_done(name)
+    assert run.writing_federates() == {"my_market", *builtin}
+    assert write_report_if_last(federation, run, builtin[-1]) == 0
+    assert not (run.path / ".report-claim").exists()

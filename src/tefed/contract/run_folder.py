@@ -18,10 +18,13 @@ file. Federates write their tables while the run goes on (`tefed.contract.parted
 a federate finishes, each of its tables is a folder of Parquet parts of the same name, which
 ``pandas.read_parquet`` reads as one table; a failed run keeps those folders.
 
-Each tefed federate marks itself done after writing its results; the federate that finds
-every built-in federate done claims the report (an exclusive file create, so exactly one does)
-and writes ``summary.json`` and the plots. That works the same under ``helics run`` (no
-supervisor) and ``tefed run``.
+Each tefed federate marks itself writing when it opens the folder (before it enters HELICS's
+executing mode, so before any federate can finish) and done after writing its results; the
+federate that finds every built-in federate and every writing one done claims the report (an
+exclusive file create, so exactly one does) and writes ``summary.json`` and the plots. A program
+of the user's that runs on tefed's runtime (a replaced market, say) therefore finishes its
+tables before the report reads them. That works the same under ``helics run`` (no supervisor)
+and ``tefed run``.
 
 A federation spread over several hosts (``tefed run --only``) writes one folder per host, each
 with the tables of the federates that ran there; none of them has every built-in federate
@@ -185,6 +188,15 @@ class RunFolder:
         return {"started_at": started} if started else {}
 
     # --- completion and report ----------------------------------------------------------------
+
+    def mark_writing(self, federate: str) -> None:
+        """Record that ``federate`` writes tables here (done once it calls `mark_done`)."""
+        self.write_text(f".writing/{federate}", "")
+
+    def writing_federates(self) -> set[str]:
+        """Federates that have written or are writing tables here."""
+        folder = self.path / ".writing"
+        return {item.name for item in folder.iterdir()} if folder.is_dir() else set()
 
     def mark_done(self, federate: str) -> None:
         """Record that ``federate`` has written all its results."""

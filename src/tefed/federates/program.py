@@ -13,9 +13,11 @@ log = logging.getLogger("tefed.program")
 
 
 def write_report_if_last(federation: FederationFile, folder: RunFolder, name: str) -> int:
-    """Write the run report once every built-in federate of ``federation`` is done (the one that
-    claims it first writes it); the exit code of federate ``name``."""
-    expected = {entry.name for entry in federation.federate_entries() if entry.runs_builtin}
+    """Write the run report once every built-in federate of ``federation`` and every other one
+    writing tables into ``folder`` is done (the one that claims it first writes it); the exit
+    code of federate ``name``."""
+    builtin = {entry.name for entry in federation.federate_entries() if entry.runs_builtin}
+    expected = builtin | folder.writing_federates()
     if not expected <= folder.done_federates() or not folder.claim_report():
         return EXIT_OK
     # Imported here, by the last federate only: the others never load matplotlib.

@@ -50,7 +50,14 @@ from tefed.contract.federation_file import (
     broker_time_limit_flag,
 )
 from tefed.contract.host_failure import HostFailure
-from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, STATUS_PARTIAL, RunFolder
+from tefed.contract.run_folder import (
+    STATUS_COMPLETE,
+    STATUS_FAILED,
+    STATUS_PARTIAL,
+    STATUS_RUNNING,
+    RunFolder,
+)
+from tefed.federates.program import write_report_if_last
 from tefed.run.multi_host import HostPart, entries_to_start, finish_host_part, for_host
 from tefed.run.ports import free_port
 from tefed.run.processes import (
@@ -73,6 +80,8 @@ from tefed.runtime.stall_watchdog import EXIT_STALL
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
+#: The name the runner goes by in a run's status when it writes the report itself.
+RUNNER_NAME = "tefed run"
 #: How long after the run's wall-clock limit the broker of a ``tefed run`` ends the run itself [s].
 BROKER_LIMIT_GRACE_S = 30.0
 
@@ -301,9 +310,16 @@ def run_federation(
     outcome.wall_time_s = time.monotonic() - started
     if outcome.ok and part is not None:
         outcome.message = finish_host_part(folder, resolved)
+    if outcome.ok and part is None and folder.status().get("state") == STATUS_RUNNING:
+        # Every process ended well, and the last to finish was a program of the user's on
+        # tefed's runtime that does not write the report (no ``on_success`` hook): write it here.
+        write_report_if_last(resolved, folder, RUNNER_NAME)
     if outcome.ok and folder.status().get("state") not in (STATUS_COMPLETE, STATUS_PARTIAL):
         outcome.ok = False
-        outcome.message = "all processes exited cleanly but the run report was not written"
+        outcome.message = (
+            folder.status().get("message")
+            or "all processes exited cleanly but the run report was not written"
+        )
     return outcome
 
 

@@ -276,6 +276,7 @@ class HelicsRuntime:
         stage = "initialize"
         try:
             self._run_folder = self._resolve_run_folder()
+            self._run_folder.mark_writing(name)
             if self._on_run_folder is not None:
                 self._on_run_folder(self._run_folder)
             self._map_interfaces()
