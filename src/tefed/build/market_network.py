@@ -16,8 +16,6 @@ from pathlib import Path
 
 from tefed.contract.errors import InputError
 from tefed.contract.role_configs import FeederConfig
-from tefed.io.market_network import write_market_network
-from tefed.io.opendss.network_extraction import extract_market_network
 
 #: The market configuration's key naming the network file.
 NETWORK_FILE_KEY = "network_file"
@@ -62,6 +60,10 @@ def prepare_market_network(
     InputError
         If OpenDSS cannot compile the feeder or a branch cannot be read (``grid.feeder``).
     """
+    # Only markets that clear on the network need these (and scipy's sparse graphs with them).
+    from tefed.io.market_network import write_market_network
+    from tefed.io.opendss.network_extraction import extract_market_network
+
     try:
         network = extract_market_network(feeder, base_dir)
     except ValueError as error:

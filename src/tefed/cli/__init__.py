@@ -2,8 +2,9 @@
 
 One module per group of commands: `scenario_commands` (build, validate, schema, powerflow),
 `run_command` (run, and the KPI tables of `run_tables` it prints), `results_commands` (report,
-compare), `sweep_commands` (sweep, sweep report); ``check-federate`` is the conformance
-harness's. Each registers its parsers with a ``handler(arguments, console) -> exit code``.
+compare), `sweep_commands` (sweep, sweep report), `check_command` (the conformance harness's
+``check-federate``). Each registers its parsers with a ``handler(arguments, console) -> exit
+code`` and imports the machinery it runs only when the handler is called.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from tefed.cli import results_commands, run_command, scenario_commands, sweep_commands
+from tefed.cli import (
+    check_command,
+    results_commands,
+    run_command,
+    scenario_commands,
+    sweep_commands,
+)
 from tefed.cli.common import package_version
-from tefed.conformance.harness import add_check_federate_parser, run_check_federate
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 
 __all__ = ["main"]
@@ -33,15 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     run_command.add_parser(commands)
     results_commands.add_parsers(commands)
     sweep_commands.add_parsers(commands)
-    add_check_federate_parser(commands)
+    check_command.add_parser(commands)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["sweep", "report"]:
         argv = [sweep_commands.SWEEP_REPORT_COMMAND, *argv[2:]]
     arguments = parser.parse_args(argv)
     console = Console(stderr=True)
-    handler = getattr(arguments, "handler", run_check_federate)
     try:
-        return handler(arguments, console)
+        return arguments.handler(arguments, console)
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR

@@ -8,13 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tefed.build.builder import build_federation
-from tefed.build.validate import check_scenario
 from tefed.cli.common import EXIT_RUN_FAILED, add_set_option, print_warnings, set_overrides
 from tefed.contract.errors import InputError
-from tefed.run.powerflow import feeder_powerflow
 from tefed.scenario.model import load_scenario
-from tefed.scenario.reference import scenario_json_schema_text
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -62,7 +58,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     powerflow.set_defaults(handler=_powerflow)
 
 
+# Each handler imports what it runs: the command line itself loads none of it.
+
+
 def _build(arguments: argparse.Namespace, console: Console) -> int:
+    from tefed.build.builder import build_federation
+
     scenario, scenario_dir = load_scenario(arguments.scenario)
     output: Path = arguments.output
     federation = build_federation(scenario, scenario_dir, output, Path.cwd())
@@ -76,6 +77,8 @@ def _build(arguments: argparse.Namespace, console: Console) -> int:
 
 
 def _validate(arguments: argparse.Namespace, console: Console) -> int:
+    from tefed.build.validate import check_scenario
+
     # Every stage (fields, data files, building on the feeder) reports its problems at once;
     # plausibility warnings are printed and leave the exit code 0.
     scenario_path: Path = arguments.scenario
@@ -94,6 +97,8 @@ def _validate(arguments: argparse.Namespace, console: Console) -> int:
 
 
 def _schema(arguments: argparse.Namespace, console: Console) -> int:
+    from tefed.scenario.reference import scenario_json_schema_text
+
     output: Path | None = arguments.output
     text = scenario_json_schema_text()
     if output is None:
@@ -106,6 +111,8 @@ def _schema(arguments: argparse.Namespace, console: Console) -> int:
 
 
 def _powerflow(arguments: argparse.Namespace, console: Console) -> int:
+    from tefed.run.powerflow import feeder_powerflow
+
     table, converged = feeder_powerflow(
         arguments.dss, arguments.opendss_commands, arguments.regulators, arguments.scenario
     )

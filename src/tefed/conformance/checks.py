@@ -42,7 +42,6 @@ from tefed.conformance.messages import (
     check_message_schema,
 )
 from tefed.conformance.observations import (
-    ROLES,
     TIME_TOLERANCE_S,
     CheckInputs,
     Finding,
@@ -51,6 +50,7 @@ from tefed.conformance.observations import (
     publication_due_times_s,
     time_text,
 )
+from tefed.conformance.roles import ROLES
 from tefed.conformance.settlement import check_settlement
 from tefed.runtime.probe import HELICS_MAX_TIME_S
 

@@ -32,13 +32,12 @@ from tefed.analysis.summary import read_run_tables
 from tefed.build.builder import CORE_TYPE, HELICS_LOG_LEVEL, build_federation
 from tefed.conformance.checks import CHECKS, run_checks
 from tefed.conformance.observations import (
-    ORDERING_ROLES,
-    ROLES,
     CheckInputs,
     ExpectedInterfaces,
     Finding,
     RunSummary,
 )
+from tefed.conformance.roles import ORDERING_ROLES, ROLES
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
@@ -403,29 +402,6 @@ def print_report(report: CheckReport, console: Console) -> None:
             highlight=False,
         )
     console.print(f"run folder: {escape(str(report.folder))}", highlight=False, soft_wrap=True)
-
-
-def add_check_federate_parser(commands: Any) -> None:
-    """Add ``check-federate`` to the ``tefed`` subcommands."""
-    parser = commands.add_parser(
-        "check-federate",
-        usage="tefed check-federate --role ROLE [--scenario FILE] [--time-limit SECONDS] "
-        "-- COMMAND [ARGUMENT ...]",
-        help="run a program in place of one federate and check it against docs/interfaces.md",
-        description="Run COMMAND FEDERATION_FILE --name FEDERATE in place of the federate of "
-        "ROLE in a small harness federation and report every violation of the interface "
-        "contract. Exit codes: 0 conformant, 1 violations, 2 bad usage.",
-    )
-    parser.add_argument("--role", required=True, choices=ROLES, help="the federate to replace")
-    parser.add_argument(
-        "--scenario", type=Path, help="scenario to build the harness from (default: built in)"
-    )
-    parser.add_argument(
-        "--time-limit", type=float, metavar="SECONDS", help="wall-clock limit of the run [s]"
-    )
-    parser.add_argument(
-        "program", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the program to check"
-    )
 
 
 def run_check_federate(arguments: argparse.Namespace, console: Console) -> int:

@@ -13,7 +13,8 @@ import math
 import pandas as pd
 from pydantic import ValidationError
 
-from tefed.conformance.observations import ORDERING_ROLES, CheckInputs, Finding, capped, time_text
+from tefed.conformance.observations import CheckInputs, Finding, capped, time_text
+from tefed.conformance.roles import ORDERING_ROLES
 from tefed.contract import keys
 from tefed.contract.messages import (
     DayAheadOrdersMessage,

@@ -25,14 +25,10 @@ from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.runtime.probe import ProbeObservations
 
-#: Roles a candidate can take; ``household`` is one household taken out of the built-in ems.
-ROLES = ("market", "ems", "household", "price_feed", "grid")
 #: Two HELICS times closer than this are the same instant [s].
 TIME_TOLERANCE_S = 1e-6
 #: Findings listed per check before the rest are counted in one line.
 FINDINGS_SHOWN_PER_CHECK = 6
-#: Roles whose households send orders.
-ORDERING_ROLES = ("ems", "household")
 
 
 @dataclass(frozen=True)
