@@ -26,6 +26,7 @@ from benchmarks import (
     market_clearing,
     market_topologies,
     sweep_overhead,
+    sweep_throughput,
 )
 
 OUTPUT = Path("results") / "bench"
@@ -39,6 +40,7 @@ BENCHMARKS = (
     ems_step,
     ems_optimizing,
     sweep_overhead,
+    sweep_throughput,
     learning_env,
     fault_matrix,
 )

@@ -202,3 +202,17 @@ def test_bad_input_found_by_a_federate_exits_2(tmp_path: Path, monkeypatch, caps
     assert "Traceback" not in captured.err
     status = RunFolder(Path(captured.out.strip().splitlines()[-1])).status()
     assert status["state"] == "failed" and status["failed_federate"] == "grid"
+
+
+def test_a_run_without_plots_gets_them_from_tefed_report(tmp_path: Path, monkeypatch, capsys):
+    federation_path = write_federation(tmp_path, short_scenario_data())
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--lockstep", str(federation_path), "--no-progress", "--no-plots"]) == 0
+    folder = RunFolder(Path(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert folder.status()["state"] == "complete"
+    assert folder.file("summary.json").is_file()
+    assert not folder.file("plots").exists()
+    assert folder.read_json("federation.json")["tefed"]["results"]["plots"] is False
+    assert main(["report", str(folder.path)]) == 0
+    assert folder.file("plots/community_power.png").is_file()
+    assert "community_power.png" in folder.file("report.html").read_text()

@@ -108,6 +108,10 @@ def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path, capsys):
         record = json.loads((output / "runs" / row.run_id / "record.json").read_text())
         assert record["status"] == row.status
     assert all(Path(folder).is_relative_to(output / "runs") for folder in complete["run_folder"])
+    # HELICS federations (the default engine), without figures (the default for a sweep's runs).
+    for folder in map(Path, complete["run_folder"]):
+        assert (folder / "logs" / "broker.log").is_file()
+        assert not (folder / "plots").exists()
 
     check_report_and_compare(output, capsys)
 
@@ -121,3 +125,25 @@ def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path, capsys):
         rerun = records[row.run_id].stat().st_mtime_ns != written[row.run_id]
         assert rerun == (row.status == "failed"), row.run_id
     assert again["run_folder"].tolist()[:2] == table["run_folder"].tolist()[:2]
+
+
+def test_a_lockstep_sweep_runs_its_points_without_helics(tmp_path):
+    sweep_path = tmp_path / "sweep.yaml"
+    sweep = {
+        "name": "lockstep",
+        "base": str(DEFAULT_SCENARIO),
+        "set": {"time.start": "2022-06-21T11:00:00", "time.duration_s": 3600},
+        "grid": {"households.pv_battery.battery.capacity_kwh": [5, 20]},
+        "engine": "lockstep",
+        "plots": True,
+    }
+    sweep_path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    done = tefed_sweep(sweep_path, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = pd.read_parquet(tmp_path / "results" / "sweeps" / "lockstep" / "sweep.parquet")
+    assert (table["status"] == "complete").all()
+    for folder in map(Path, table["run_folder"]):
+        assert sorted(path.name for path in (folder / "logs").iterdir()) == ["lockstep.log"]
+        assert (folder / "plots" / "community_power.png").is_file()
+    bills = table.set_index("households.pv_battery.battery.capacity_kwh")["community_bill_usd"]
+    assert bills[5] != bills[20]

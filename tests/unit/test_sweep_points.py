@@ -153,3 +153,38 @@ def test_points_resolving_to_one_scenario_are_refused(tmp_path):
     sweep = sweep_of(grid={"households.pv.count": [4, 4]})
     with pytest.raises(InputError, match="resolve to the same scenario"):
         resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
+
+
+def test_lockstep_points_must_have_only_built_in_federates(tmp_path):
+    external = [{"household_id": "h01", "exec": "python my_agent.py"}]
+    sweep = sweep_of(engine="lockstep", grid={"ems.external": [external, []]})
+    with pytest.raises(InputError) as raised:
+        resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
+    (problem,) = raised.value.problems
+    assert problem.startswith(
+        "engine: lockstep steps only tefed's built-in federates; federates[household_h01] "
+        "runs 'python my_agent.py"
+    ), problem
+    assert "(use engine: helics) (at ems.external=" in problem
+    helics = resolve_points(
+        sweep.model_copy(update={"engine": "helics"}), DEFAULT_SCENARIO, tmp_path
+    )
+    assert len(helics) == 2
+
+
+@pytest.mark.parametrize(
+    ("sections", "options"),
+    [
+        ({}, ["--no-plots"]),
+        ({"engine": "lockstep"}, ["--lockstep", "--no-plots"]),
+        ({"engine": "lockstep", "plots": True}, ["--lockstep"]),
+        ({"plots": True}, []),
+    ],
+)
+def test_the_engine_and_plots_become_options_of_every_run(sections, options):
+    assert sweep_of(**sections).run_options() == options
+
+
+def test_an_unknown_engine_is_named():
+    with pytest.raises(Exception, match="engine"):
+        sweep_of(engine="threads")

@@ -27,7 +27,6 @@ from tefed.contract.role_configs import GridConfig
 from tefed.domain.plausibility import PlausibilityWarning
 from tefed.io.opendss.feeder_loader import load_feeder
 from tefed.io.opendss.model import network_source, supply_points
-from tefed.io.opendss.network_extraction import separate_engine
 from tefed.scenario.grid_spec import OpenDssFeederSpec
 from tefed.scenario.household_spec import MEASURED_PROFILES, LoadSpec
 from tefed.scenario.model import Scenario, bounded_problems, read_scenario
@@ -49,16 +48,23 @@ class ScenarioCheck:
     warnings : list of PlausibilityWarning
         What makes the built federation implausible (`tefed.build.plausibility`); empty when
         it does not build.
+    federation : FederationFile or None
+        The federation built for the check (measured load profiles replaced by generated
+        ones, no network file written); None when it does not build.
     """
 
     source: str
     scenario: Scenario | None
     problems: list[str]
     warnings: list[PlausibilityWarning] = field(default_factory=list)
+    federation: FederationFile | None = None
 
 
 def check_scenario(
-    path: str | Path, base_dir: Path, overrides: Mapping[str, Any] | None = None
+    path: str | Path,
+    base_dir: Path,
+    overrides: Mapping[str, Any] | None = None,
+    with_warnings: bool = True,
 ) -> ScenarioCheck:
     """Check a scenario file through every stage, collecting the problems of each.
 
@@ -70,6 +76,9 @@ def check_scenario(
         Working directory the federation would run in (paths resolve against it when building).
     overrides : mapping of str to object, optional
         Dotted scenario paths and values applied to the file first (`tefed.scenario.overrides`).
+    with_warnings : bool, default True
+        Also compile the feeder for the plausibility warnings (False: problems only, as a
+        sweep checks its points).
 
     Returns
     -------
@@ -84,6 +93,7 @@ def check_scenario(
     problems = list(reading.problems)
     scenario = reading.scenario
     warnings: list[PlausibilityWarning] = []
+    federation: FederationFile | None = None
     if scenario is not None and _feeder_file_exists(scenario, reading.folder):
         try:
             federation = build_federation(
@@ -99,13 +109,14 @@ def check_scenario(
                 for problem in error.problems
             ]
         else:
-            try:
-                warnings = compiled_feeder_warnings(federation, base_dir) + price_warnings(
-                    federation
-                )
-            except ValueError as error:
-                problems.append(f"grid.feeder: {error}")
-    return ScenarioCheck(reading.source, scenario, bounded_problems(problems), warnings)
+            if with_warnings:
+                try:
+                    warnings = compiled_feeder_warnings(federation, base_dir) + price_warnings(
+                        federation
+                    )
+                except ValueError as error:
+                    problems.append(f"grid.feeder: {error}")
+    return ScenarioCheck(reading.source, scenario, bounded_problems(problems), warnings, federation)
 
 
 def _generated_loads(scenario: Scenario) -> Scenario:
@@ -174,4 +185,6 @@ def _checking_engine() -> Any:
     An engine is never freed (each new one keeps about 10 MB with the IEEE European LV feeder),
     so a sweep checking hundreds of points reuses one; compiling clears it first.
     """
+    from tefed.io.opendss.network_extraction import separate_engine
+
     return separate_engine()

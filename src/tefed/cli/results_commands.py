@@ -70,16 +70,18 @@ def _report(arguments: argparse.Namespace, console: Console) -> int:
                     "other hosts; copy their run folders here and add --merge FOLDER for each"
                 ],
             )
-        write_report(folder)
+        write_report(folder, plots=True)
         folder.mark_complete()
         folder.update_latest_link()
     elif (
         arguments.merges
         or state in (STATUS_FAILED, STATUS_RUNNING)
         or not folder.file("summary.json").exists()
+        or not folder.file("plots").is_dir()
     ):
-        # A run that failed or stopped gets the summary of the intervals it completed.
-        write_report(folder)
+        # A run that failed or stopped gets the summary of the intervals it completed; a run
+        # made without figures (``--no-plots``) gets them now.
+        write_report(folder, plots=True)
     print(write_html_report(folder))
     return 0
 

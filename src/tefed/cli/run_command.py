@@ -10,16 +10,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from tefed.build.builder import build_federation
 from tefed.cli.common import EXIT_RUN_FAILED, add_set_option, print_warnings, set_overrides
 from tefed.cli.run_tables import community_table, kpi_table
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import FederationFile, federation_base_dir, load_federation_file
 from tefed.contract.run_folder import STATUS_PARTIAL
-from tefed.federates.ems.measured_loads import check_measured_loads
-from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
 from tefed.run.multi_host import HostOptions, HostPart, plan_host_part
-from tefed.run.runner import new_run_folder, run_federation
 from tefed.scenario.model import load_scenario, results_root_problems
 
 
@@ -36,6 +32,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "run.results_root (relative to the working directory)",
     )
     add_set_option(run)
+    run.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="leave the figures out of the run's report (tefed report RUN_FOLDER draws them "
+        "later); a sweep's runs do this unless the sweep file sets plots: true",
+    )
     run.add_argument(
         "--lockstep",
         action="store_true",
@@ -88,6 +90,7 @@ def _run_command(arguments: argparse.Namespace, console: Console) -> int:
             broker_port=arguments.broker_port,
             local_port=arguments.local_port,
         ),
+        plots=not arguments.no_plots,
     )
 
 
@@ -99,7 +102,15 @@ def _run(
     overrides: dict[str, Any] | None = None,
     results_root: Path | None = None,
     hosts: HostOptions | None = None,
+    plots: bool = True,
 ) -> int:
+    # The builder and the runners (HELICS, the federates' code, matplotlib for the report) load
+    # when a run starts, not with the command line: about a second of every other command.
+    from tefed.build.builder import build_federation
+    from tefed.federates.ems.measured_loads import check_measured_loads
+    from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation
+    from tefed.run.runner import new_run_folder, run_federation
+
     hosts = hosts or HostOptions()
     if lockstep and hosts != HostOptions():
         raise InputError(
@@ -135,7 +146,9 @@ def _run(
             )
         federation = load_federation_file(source)
         if results_root is not None:
-            federation = _with_results_root(federation, results_root)
+            federation = _with_results(
+                federation, root=str(results_root / federation.tefed.scenario)
+            )
         if lockstep:
             require_builtin_federates(federation, str(source))
         part = plan_host_part(federation, str(source), hosts)
@@ -146,6 +159,8 @@ def _run(
         )
         folder = new_run_folder(federation, base_dir)
         built_path = source
+    if not plots:
+        federation = _with_results(federation, plots=False)
     # Entry directories are relative to the federation file: the one built into the run folder
     # for a scenario, else the file given.
     if lockstep:
@@ -202,9 +217,10 @@ def _announce_host_part(
     console.print(escape(text), highlight=False, soft_wrap=True)
 
 
-def _with_results_root(federation: FederationFile, results_root: Path) -> FederationFile:
-    """The federation with its run folders under ``results_root/<scenario>``, as a scenario
-    run with ``run.results_root`` set to ``results_root`` would have them."""
+def _with_results(federation: FederationFile, **changes: Any) -> FederationFile:
+    """The federation with fields of its ``tefed.results`` section changed: ``root`` (a
+    scenario run with ``run.results_root`` set would have its folders under
+    ``<root>/<scenario>``), ``plots``."""
     tefed = federation.tefed
-    results = tefed.results.model_copy(update={"root": str(results_root / tefed.scenario)})
+    results = tefed.results.model_copy(update=changes)
     return federation.model_copy(update={"tefed": tefed.model_copy(update={"results": results})})

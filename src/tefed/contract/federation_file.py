@@ -104,11 +104,14 @@ class ResultsSection(_Strict):
     ``root`` holds one folder per run; ``run_dir``, when set (``tefed run`` sets it), is the exact
     folder of this run. Without it, federates started by ``helics run`` agree on
     ``<root>/helics-<run id>``, the id tefed's broker program claimed the port with (with
-    HELICS's own broker program, ``<root>/helics-<broker name>``).
+    HELICS's own broker program, ``<root>/helics-<broker name>``). ``plots`` false (``tefed run
+    --no-plots``, a sweep's runs by default) leaves the figures out of the run's report;
+    ``tefed report RUN`` draws them later.
     """
 
     root: str
     run_dir: str | None = None
+    plots: bool = True
 
 
 class RuntimeSection(_Strict):
@@ -224,6 +227,14 @@ class FederationFile(BaseModel):
     def federate_entries(self) -> list[FederateEntry]:
         """Entries that are HELICS federates (everything but the broker and the watchdog)."""
         return [entry for entry in self.federates if not (entry.is_broker or entry.is_watchdog)]
+
+    def external_federates(self) -> list[str]:
+        """Names of the federates that run a program other than tefed's own (not the broker)."""
+        return [
+            entry.name
+            for entry in self.federate_entries()
+            if not (entry.runs_builtin and entry.tefed is not None)
+        ]
 
     def broker_entry(self) -> FederateEntry | None:
         """The entry that starts the broker (None when ``helics run`` adds its own)."""

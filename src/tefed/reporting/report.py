@@ -25,14 +25,17 @@ from tefed.reporting.plots import write_plots
 log = logging.getLogger(__name__)
 
 
-def write_report(folder: RunFolder) -> dict[str, Any]:
+def write_report(folder: RunFolder, plots: bool | None = None) -> dict[str, Any]:
     """Compute and write ``summary.json`` and the plots of a run; returns the summary.
 
     A finished run's report covers the whole run (and an error in it is raised); a failed run's
     covers the intervals its tables hold and is marked ``incomplete`` (with none, no summary
-    is written and only ``{"incomplete": ...}`` is returned).
+    is written and only ``{"incomplete": ...}`` is returned). ``plots`` says whether to draw
+    the figures (None: as the run's federation file says, ``tefed.results.plots``).
     """
     federation = FederationFile.model_validate(folder.read_json("federation.json"))
+    if plots is None:
+        plots = federation.tefed.results.plots
     tables = read_run_tables(folder)
     status = folder.status()
     if status.get("state") != STATUS_FAILED:
@@ -41,13 +44,18 @@ def write_report(folder: RunFolder) -> dict[str, Any]:
             summary = compute_summary(federation, tables)
             summary["metadata"] = {**run_metadata(folder, federation), "results": RESULTS_COMPLETE}
             folder.write_json("summary.json", summary)
-            write_plots(folder, federation, tables)
+            if plots:
+                write_plots(folder, federation, tables)
             return summary
-    return _write_incomplete_report(folder, federation, tables, status)
+    return _write_incomplete_report(folder, federation, tables, status, plots)
 
 
 def _write_incomplete_report(
-    folder: RunFolder, federation: FederationFile, tables: dict, status: dict[str, Any]
+    folder: RunFolder,
+    federation: FederationFile,
+    tables: dict,
+    status: dict[str, Any],
+    plots: bool,
 ) -> dict[str, Any]:
     """Summary and plots of the market intervals every table completed, marked incomplete."""
     time = federation.tefed.time
@@ -82,6 +90,8 @@ def _write_incomplete_report(
     summary["incomplete"] = incomplete
     summary["metadata"] = {**run_metadata(folder, federation), "results": RESULTS_INCOMPLETE}
     folder.write_json("summary.json", summary)
+    if not plots:
+        return summary
     try:
         write_plots(folder, federation, cut)
     except Exception as error:  # a plot of partial tables is not worth a traceback

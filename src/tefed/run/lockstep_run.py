@@ -55,15 +55,6 @@ RUNNER_NAME = "tefed run --lockstep"
 PROGRESS_UPDATE_S = 0.1
 
 
-def external_federates(federation: FederationFile) -> list[str]:
-    """Names of the federates that run a program other than tefed's own (not the broker)."""
-    return [
-        entry.name
-        for entry in federation.federate_entries()
-        if not (entry.runs_builtin and entry.tefed is not None)
-    ]
-
-
 def require_builtin_federates(federation: FederationFile, source: str) -> None:
     """Refuse a federation that the lockstep runner cannot step.
 
@@ -72,7 +63,7 @@ def require_builtin_federates(federation: FederationFile, source: str) -> None:
     InputError
         Naming every entry that runs a program of its own, with its ``exec`` line.
     """
-    names = external_federates(federation)
+    names = federation.external_federates()
     if not names:
         return
     problems = [

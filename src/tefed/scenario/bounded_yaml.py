@@ -16,6 +16,8 @@ Only PyYAML's safe constructors are used: tags name no Python objects.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import stat
 from pathlib import Path
@@ -29,6 +31,9 @@ from tefed.contract.errors import InputError, shown
 
 #: Largest scenario file read [bytes] (the shipped ones are under 10 kB).
 MAX_FILE_BYTES = 128 * 1024
+#: Parsed files kept for reuse while their text is unchanged (at most this many × the
+#: largest file, a few MB) [-].
+PARSED_DOCUMENTS_KEPT = 16
 #: Deepest nesting of mappings and lists, aliases expanded [levels].
 MAX_DEPTH = 32
 #: Most values in one file, aliases expanded: keys, scalars, mappings and lists [-].
@@ -107,7 +112,14 @@ def read_yaml(path: Path) -> Any:
         If the file cannot be read, is not a regular file, is too large, is not UTF-8, is not
         valid YAML or exceeds a bound; the problem names the line, or the key path, of the fault.
     """
-    text = _read_text(path)
+    # A sweep reads its base scenario once per point: the file is read each time (it may have
+    # changed), its parse is reused while the text is the same.
+    return copy.deepcopy(_parsed(_read_text(path), path))
+
+
+@functools.lru_cache(maxsize=PARSED_DOCUMENTS_KEPT)
+def _parsed(text: str, path: Path) -> Any:
+    """The document of ``text`` (the file ``path``'s); see `read_yaml`. Callers copy it."""
     try:
         loader = _BoundedLoader(text)
         loader.name = path.name  # how PyYAML's messages name the file

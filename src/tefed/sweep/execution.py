@@ -17,9 +17,13 @@ Clusters: a federation is about five processes (``tefed run``, the HELICS broker
 market and one ems per shard), but they step in turn, each waiting for the others' time grants,
 so one run keeps one to two cores busy. The default ``LocalCluster`` therefore has one
 single-threaded worker per two cores (at least one); a worker runs one federation at a time.
-With ``scheduler`` the sweep joins an existing Dask scheduler instead; with ``cluster_kind``
-it submits batch jobs of workers (`tefed.sweep.batch_cluster`). Workers of either must see the
-base scenario and the output folder at the same paths (a shared file system).
+Its workers are threads of the sweep's own process: a worker only starts a ``tefed run``
+process and waits for it, so worker processes would add nothing but their start (about a second
+of imports before the first run); a sweep that is interrupted stops its runs itself
+(`stop_runs_here`). With ``scheduler`` the sweep joins an existing Dask scheduler instead; with
+``cluster_kind`` it submits batch jobs of workers (`tefed.sweep.batch_cluster`). Workers of
+either must see the base scenario and the output folder at the same paths (a shared file
+system).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +68,10 @@ ALLOWED_WORKER_DEATHS = 3
 #: How often the observer hears how many runs are running [s].
 OBSERVE_EVERY_S = 1.0
 
+#: ``tefed run`` processes started by workers of this process (thread workers), by pid.
+_RUNS_HERE: dict[int, subprocess.Popen] = {}
+_RUNS_HERE_LOCK = threading.Lock()
+
 
 class SweepObserver(Protocol):
     """What a sweep tells whoever shows its progress."""
@@ -80,7 +89,12 @@ def default_worker_count() -> int:
 
 
 def run_point(
-    base_path: str, overrides: dict, run_dir: str, run_id: str, timeout_s: float
+    base_path: str,
+    overrides: dict,
+    run_dir: str,
+    run_id: str,
+    timeout_s: float,
+    options: tuple[str, ...] = (),
 ) -> RunRecord:
     """Run one point as ``tefed run`` in ``run_dir`` and write its record there.
 
@@ -96,6 +110,8 @@ def run_point(
         The point's stable id (recorded).
     timeout_s : float
         Wall time after which the run is stopped (SIGTERM, then SIGKILL) [s].
+    options : tuple of str
+        More options of ``tefed run`` (``--lockstep``, ``--no-plots``).
 
     Returns
     -------
@@ -105,25 +121,30 @@ def run_point(
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     settings = {**overrides, "run.results_root": str(folder / "results")}
-    command = [sys.executable, "-m", "tefed", "run", base_path, "--no-progress"]
+    command = [sys.executable, "-m", "tefed", "run", base_path, "--no-progress", *options]
     for path, value in settings.items():
         command += ["--set", f"{path}={json.dumps(value)}"]
     bound = [sys.executable, "-m", "tefed.sweep.bound_to_parent", str(os.getpid()), *command]
     started = time.monotonic()
-    process = subprocess.Popen(
-        bound,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    with _RUNS_HERE_LOCK:
+        process = subprocess.Popen(
+            bound,
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        _RUNS_HERE[process.pid] = process
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
         timed_out = False
     except subprocess.TimeoutExpired:
         stdout, stderr = _stop(process)
         timed_out = True
+    finally:
+        with _RUNS_HERE_LOCK:
+            _RUNS_HERE.pop(process.pid, None)
     wall_time_s = time.monotonic() - started
     (folder / "tefed_run.log").write_text(f"$ {' '.join(command)}\n{stdout}\n{stderr}")
     lines = [line for line in stdout.splitlines() if line.strip()]
@@ -147,6 +168,17 @@ def run_point(
     return record
 
 
+def stop_runs_here() -> int:
+    """Stop every ``tefed run`` that workers of this process started and that still runs
+    (SIGTERM to its process group: it stops its federates); the number signalled [-]."""
+    with _RUNS_HERE_LOCK:
+        running = [process for process in _RUNS_HERE.values() if process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    return len(running)
+
+
 def _stop(process: subprocess.Popen) -> tuple[str, str]:
     """Stop a ``tefed run`` (SIGTERM: it stops its federates; SIGKILL after the grace)."""
     os.killpg(process.pid, signal.SIGTERM)
@@ -165,6 +197,7 @@ def run_points(
     scheduler: str | None = None,
     workers: int | None = None,
     cluster: tuple[str, ClusterSpec] | None = None,
+    run_options: tuple[str, ...] = (),
 ) -> dict[str, RunRecord]:
     """Run every point not already complete on Dask; return every point's record by run id.
 
@@ -184,6 +217,8 @@ def run_points(
         Workers of the LocalCluster; none: `default_worker_count`.
     cluster : (str, ClusterSpec), optional
         A batch system (``slurm``, ``pbs``, ``sge``) and its jobs, instead of a LocalCluster.
+    run_options : tuple of str
+        More options of every run's ``tefed run`` (`SweepFile.run_options`).
     """
     records: dict[str, RunRecord] = {}
     pending: list[SweepPoint] = []
@@ -208,19 +243,26 @@ def run_points(
                 str(point_folder(output_dir, point.run_id).resolve()),
                 point.run_id,
                 point.scenario.run.wall_clock_limit_s + TIMEOUT_MARGIN_S,
+                tuple(run_options),
                 key=f"tefed-run-{point.run_id}",
                 pure=False,
             ): point
             for point in pending
         }
         waiting = set(futures)
-        while waiting:
-            for future in _finished_within(waiting, OBSERVE_EVERY_S):
-                waiting.discard(future)
-                point = futures[future]
-                records[point.run_id] = _record_of(future, point)
-                observer.recorded(point, records[point.run_id], False)
-            observer.running(_running(client, {future.key for future in waiting}))
+        try:
+            while waiting:
+                for future in _finished_within(waiting, OBSERVE_EVERY_S):
+                    waiting.discard(future)
+                    point = futures[future]
+                    records[point.run_id] = _record_of(future, point)
+                    observer.recorded(point, records[point.run_id], False)
+                observer.running(_running(client, {future.key for future in waiting}))
+        except BaseException:
+            # Interrupted: the runs of thread workers end with this process's cluster only
+            # once they are stopped (worker processes take theirs with them when they end).
+            stop_runs_here()
+            raise
     return records
 
 
@@ -264,7 +306,7 @@ def _client(
         LocalCluster(
             n_workers=workers or default_worker_count(),
             threads_per_worker=1,
-            processes=True,
+            processes=False,
             dashboard_address=None,
         ) as local,
         Client(local) as client,

@@ -126,7 +126,8 @@ def scenario_run_id(scenario: Scenario) -> str:
 
 
 def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[SweepPoint]:
-    """Every point of the sweep, each checked as ``tefed validate`` checks a scenario.
+    """Every point of the sweep, each checked as ``tefed validate`` checks a scenario (its
+    problems; plausibility warnings are ``tefed validate``'s, of the base).
 
     Parameters
     ----------
@@ -148,11 +149,18 @@ def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[Sw
     points: list[SweepPoint] = []
     for parameters in parameter_rows(sweep):
         overrides = {**sweep.fixed, **parameters}
-        check = check_scenario(base_path, base_dir, overrides)
+        check = check_scenario(base_path, base_dir, overrides, with_warnings=False)
         described = ", ".join(f"{path}={value!r}" for path, value in parameters.items())
-        for problem in check.problems:
+        found = list(check.problems)
+        if sweep.engine == "lockstep" and check.federation is not None:
+            found += [
+                f"engine: lockstep steps only tefed's built-in federates; federates[{name}] "
+                f"runs {check.federation.entry(name).exec!r} (use engine: helics)"
+                for name in check.federation.external_federates()
+            ]
+        for problem in found:
             problems.setdefault(problem, []).append(described or "the base")
-        if not check.problems and check.scenario is not None:
+        if not found and check.scenario is not None:
             points.append(
                 SweepPoint(scenario_run_id(check.scenario), parameters, overrides, check.scenario)
             )

@@ -20,6 +20,8 @@
         prices.export_price_usd_per_kwh: [0.03, 0.09]
         households.pv.count: [1, 6]     # two integers: integers, both bounds included
     seeds: [1, 2, 3]                # replicates: the scenario's seed, per point
+    engine: helics                  # helics (a federation per run) or lockstep (see below)
+    plots: false                    # each run's figures (default: none; tefed report draws them)
     cluster:                        # batch jobs of tefed sweep --cluster slurm|pbs|sge
       jobs: 4                       # batch jobs to submit
       runs_per_job: 2               # Dask workers per job, one run at a time each
@@ -33,12 +35,18 @@
 
 Paths address the scenario as ``tefed run --set`` does (`tefed.scenario.overrides`). The runs
 are the product grid × zip × samples × seeds (an absent part contributes one empty point).
+
+Every run is ``tefed run`` of its point. With ``engine: lockstep`` it is ``tefed run
+--lockstep``: the same federates' code stepped in one process without HELICS, which gives the
+same tables for about two thirds of the CPU time (a sweep runs more points per core); every
+federate of every point must then be built in. Runs leave their figures out unless ``plots:
+true`` (hundreds of runs rarely need theirs; ``tefed report RUN_FOLDER`` draws them later).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -149,6 +157,12 @@ class SweepFile(_Section):
         default_factory=list, description="replicate seeds (the scenario's seed); none: the base's"
     )
 
+    engine: Literal["helics", "lockstep"] = Field(
+        "helics",
+        description="helics: each run a HELICS federation (tefed run); lockstep: the same "
+        "built-in federates stepped in one process (tefed run --lockstep)",
+    )
+    plots: bool = Field(False, description="draw each run's figures (tefed report draws them)")
     cluster: ClusterSpec = Field(
         default_factory=ClusterSpec, description="batch jobs of tefed sweep --cluster"
     )
@@ -186,6 +200,12 @@ class SweepFile(_Section):
                 f"not also under set; repeated: {repeated + fixed_and_varied}"
             )
         return self
+
+    def run_options(self) -> list[str]:
+        """Options of every run's ``tefed run`` that ``engine`` and ``plots`` ask for."""
+        return (["--lockstep"] if self.engine == "lockstep" else []) + (
+            [] if self.plots else ["--no-plots"]
+        )
 
     def varied_paths(self) -> list[str]:
         """The dotted paths that differ between runs, in file order (``seed`` last)."""

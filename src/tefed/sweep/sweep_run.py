@@ -97,6 +97,7 @@ def run_sweep(
         scheduler,
         workers,
         cluster,
+        tuple(planned.sweep.run_options()),
     )
     table = sweep_table(planned.points, records)
     parquet, csv = write_sweep_table(
