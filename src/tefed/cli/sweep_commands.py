@@ -40,7 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--workers",
         type=int,
-        help="workers of the local Dask cluster (default: one per two cores, at least one)",
+        help="workers of the local Dask cluster (default: one per core)",
     )
     sweep.add_argument(
         "--check", action="store_true", help="check every run and list them; run nothing"

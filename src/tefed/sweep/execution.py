@@ -14,9 +14,11 @@ point that loses ``ALLOWED_WORKER_DEATHS`` workers is recorded as failed with th
 running scheduler of ``--scheduler`` counts by its own ``allowed-failures`` setting).
 
 Clusters: a federation is about five processes (``tefed run``, the HELICS broker, the grid, the
-market and one ems per shard), but they step in turn, each waiting for the others' time grants,
-so one run keeps one to two cores busy. The default ``LocalCluster`` therefore has one
-single-threaded worker per two cores (at least one); a worker runs one federation at a time.
+market and one ems per shard), but they step in turn, each waiting for the others' time grants:
+the default day keeps 1.4 cores busy on average (8.9 s of CPU in 6.5 s), a lockstep run one.
+Two federations at once on two cores still finish 1.5 times as many runs per hour as one at a
+time (10 default days: 43 s on two workers, 65 s one after the other), so the default
+``LocalCluster`` has one single-threaded worker per core; a worker runs one run at a time.
 Its workers are threads of the sweep's own process: a worker only starts a ``tefed run``
 process and waits for it, so worker processes would add nothing but their start (about a second
 of imports before the first run); a sweep that is interrupted stops its runs itself
@@ -57,8 +59,8 @@ from tefed.sweep.sweep_file import ClusterSpec
 
 #: Lines of a failed run's error output kept in its record.
 MESSAGE_LINES = 12
-#: Cores one federation keeps busy, for sizing the default cluster [-].
-CORES_PER_RUN = 2
+#: Cores given to one run when sizing the default cluster [-].
+CORES_PER_RUN = 1
 #: How long past the scenario's own wall-clock limit the sweep waits before stopping a run [s].
 TIMEOUT_MARGIN_S = 120.0
 #: Time a timed-out run gets to stop its federates after SIGTERM, before SIGKILL [s].
