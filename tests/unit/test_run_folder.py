@@ -210,3 +210,16 @@ def test_the_report_waits_for_every_federate_writing_tables(tmp_path: Path) -> N
     assert run.writing_federates() == {"my_market", *builtin}
     assert write_report_if_last(federation, run, builtin[-1]) == 0
     assert not (run.path / ".report-claim").exists()
+
+
+def test_a_named_failure_replaces_an_unnamed_one_written_just_after_its_claim(tmp_path: Path):
+    """The claimant of the failure writes its record a moment after its claim; a federate that
+    names the cause in between waits for that record and then replaces it."""
+    run = RunFolder(tmp_path)
+    run.mark_running()
+    assert run._claim(".failure-claim")  # the claimant, about to write a record naming none
+    writer = threading.Timer(0.2, lambda: run.write_json("status.json", {"state": STATUS_FAILED}))
+    writer.start()
+    assert RunFolder(tmp_path).mark_failed("price_feed", "not answering") is True
+    writer.join()
+    assert run.status()["failed_federate"] == "price_feed"

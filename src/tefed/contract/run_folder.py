@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ import numpy as np
 import pandas as pd
 
 STATUS_RUNNING = "running"
+#: Longest a federate naming a failure waits for another's claimed record to appear, and how
+#: often it looks [s].
+CLAIM_WRITE_WAIT_S = 2.0
+CLAIM_WRITE_POLL_S = 0.02
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
 #: This host's federates finished; the others ran on other hosts (``tefed run --only``).
@@ -136,7 +141,9 @@ class RunFolder:
         Returns True when this call recorded the failure.
         """
         if not self._claim(".failure-claim"):
-            recorded = self.status()
+            if not federate:
+                return False
+            recorded = self._claimed_failure()
             replaceable = recorded.get("state") == STATUS_FAILED and not recorded.get(
                 "failed_federate"
             )
@@ -154,6 +161,17 @@ class RunFolder:
             },
         )
         return True
+
+    def _claimed_failure(self) -> dict[str, Any]:
+        """The status once the failure's claimant has written it: between its claim and its
+        write, a caller naming the federate would otherwise see ``running`` and lose its record
+        to the claimant's, which may name none (waits up to ``CLAIM_WRITE_WAIT_S``)."""
+        deadline = time.monotonic() + CLAIM_WRITE_WAIT_S
+        recorded = self.status()
+        while recorded.get("state") != STATUS_FAILED and time.monotonic() < deadline:
+            time.sleep(CLAIM_WRITE_POLL_S)
+            recorded = self.status()
+        return recorded
 
     def mark_complete(self) -> None:
         """Record that the run finished and its report is written (never over a failure)."""
