@@ -75,7 +75,7 @@ Outcome = TypeVar("Outcome")
 
 
 #: Fault runs of one test that run side by side at most [-].
-AT_ONCE = 2
+AT_ONCE = 4
 
 
 def side_by_side(

@@ -41,7 +41,10 @@ STARTUP_LOOK_EVERY_S = 2.0
 #: Pause between the two looks that confirm which federates are stuck [s].
 CONFIRM_DELAY_S = 1.0
 #: How long a federate that did not answer the first look gets to answer the second [s]: a
-#: stopped process never answers, a live one on a loaded machine does within this.
+#: stopped process never answers, a live one on a loaded machine does within this (its HELICS
+#: core answers, not its Python code). A federation with a stall timeout shorter than this
+#: gives the stall timeout, at least ``QUERY_TIMEOUT_S``: whoever asks for quick detection gets
+#: it (a frozen federate named 7 s sooner with ``run.stall_timeout_s: 3``).
 SILENCE_TIMEOUT_S = 10.0
 
 
@@ -67,6 +70,7 @@ class StallWatchdog(threading.Thread):
         self._finished = finished
         self._timeout_s = timeout_s
         self._startup_timeout_s = startup_timeout_s
+        self._silence_timeout_s = min(SILENCE_TIMEOUT_S, max(QUERY_TIMEOUT_S, timeout_s))
         self._waiting_since: float | None = None
         self._waiting_for: float = 0.0
         self._waiting_at_startup = False
@@ -148,7 +152,7 @@ class StallWatchdog(threading.Thread):
 
     def _not_ready(self, patient_with: set[str] = frozenset()) -> tuple[list[str], list[str]]:
         """Federates that have not tagged themselves ready to enter executing mode, and
-        those of them that did not answer (those in ``patient_with`` get `SILENCE_TIMEOUT_S`).
+        those of them that did not answer (those in ``patient_with`` get the silence timeout).
 
         Each peer is asked directly: a federate that has not joined yet is answered for by
         the broker (not ready), one that has joined by its own core. Without the list of peers,
@@ -161,7 +165,7 @@ class StallWatchdog(threading.Thread):
         for name in names:
             if name in self._seen_ready or name in finished:
                 continue
-            timeout_s = SILENCE_TIMEOUT_S if name in patient_with else QUERY_TIMEOUT_S
+            timeout_s = self._silence_timeout_s if name in patient_with else QUERY_TIMEOUT_S
             answer = ask_federation(self._federate, name, f"tag/{STARTUP_TAG}", timeout_s)
             if answer is None:
                 silent.append(name)
@@ -209,8 +213,8 @@ class StallWatchdog(threading.Thread):
 
         A federate caught between a grant and its next request by the first look moves on
         before the second; a stuck one does not. A federate that did not answer the first look
-        gets `SILENCE_TIMEOUT_S` for the second: a loaded machine may delay an answer, a
-        stopped process never gives one.
+        gets the silence timeout (`SILENCE_TIMEOUT_S`) for the second: a loaded machine may
+        delay an answer, a stopped process never gives one.
         """
         first, first_silent = self._find_computing_federates()
         if not first and not first_silent:
@@ -226,7 +230,7 @@ class StallWatchdog(threading.Thread):
         self, patient_with: set[str] = frozenset()
     ) -> tuple[list[tuple[str, float]], list[str]]:
         """Federates that were granted a time and have not requested the next one, and
-        federates that did not answer (those in ``patient_with`` get ``SILENCE_TIMEOUT_S``).
+        federates that did not answer (those in ``patient_with`` get the silence timeout).
 
         Each peer is asked directly (``current_time``, answered by its core's own thread): a
         stopped or dead process cannot answer, while the broker's ``global_state`` then
@@ -240,7 +244,7 @@ class StallWatchdog(threading.Thread):
         culprits = []
         silent = []
         for name in names:
-            timeout_s = SILENCE_TIMEOUT_S if name in patient_with else QUERY_TIMEOUT_S
+            timeout_s = self._silence_timeout_s if name in patient_with else QUERY_TIMEOUT_S
             times = self._query(name, "current_time", timeout_s)
             if times is None:
                 silent.append(name)
