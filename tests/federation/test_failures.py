@@ -86,9 +86,10 @@ def side_by_side(
     A fault run is mostly waiting (for the fault to be noticed, for the federation to stop), so
     the variants of a test wait together. Each starts once the one before called ``started()``
     (its federation is up) or ended: a run picks its ports as it starts and binds them as its
-    federates start, so runs started at the same moment could pick the same ones. More than
-    `AT_ONCE` federations at once on two cores (beside the other test worker's) made the 3 s
-    stall timeouts of these runs misfire: one of five price-feed variants named the ems.
+    federates start, so runs started at the same moment could pick the same ones. Five at once
+    once named the ems for a frozen price feed: a federate naming the cause lost its record to
+    the failure's claimant in the moment between its claim and its write (fixed in
+    `RunFolder.mark_failed`); `AT_ONCE` is four, the built-in federates of one run.
     """
     with ThreadPoolExecutor(max_workers=min(AT_ONCE, len(variants))) as pool:
         futures = {}
