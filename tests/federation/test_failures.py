@@ -87,9 +87,10 @@ def side_by_side(
     the variants of a test wait together. Each starts once the one before called ``started()``
     (its federation is up) or ended: a run picks its ports as it starts and binds them as its
     federates start, so runs started at the same moment could pick the same ones. Five at once
-    once named the ems for a frozen price feed: a federate naming the cause lost its record to
-    the failure's claimant in the moment between its claim and its write (fixed in
-    `RunFolder.mark_failed`); `AT_ONCE` is four, the built-in federates of one run.
+    once named the ems for a frozen price feed, most likely through the race fixed in
+    `RunFolder.mark_failed` (a federate naming the cause lost its record to the failure's
+    claimant between its claim and its write); `AT_ONCE` is four, the built-in federates of one
+    run.
     """
     with ThreadPoolExecutor(max_workers=min(AT_ONCE, len(variants))) as pool:
         futures = {}
