@@ -161,7 +161,7 @@ def test_dlmp_reads_its_network_file_under_tefed_run_and_helics_run(tmp_path: Pa
     """The market clears on the network file beside the federation file, not on OpenDSS: in
     the run folder's copy under ``tefed run``, in place under ``helics run`` from the file's
     folder; both give the lockstep run's prices exactly."""
-    path = write_federation(tmp_path, scenario_data("market_dlmp", duration_s=3600))
+    path = write_federation(tmp_path, scenario_data("market_dlmp", duration_s=1800))
     completed = tefed_run(path)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     tefed_dir = Path(completed.stdout.strip().splitlines()[-1])
