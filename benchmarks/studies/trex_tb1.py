@@ -200,9 +200,12 @@ def report(output: Path) -> str:
     days = {
         round(load(folder).time_grid.duration_s / SECONDS_PER_DAY) for folder in folders.values()
     }
+    runs_file = output / "runs.json"
+    engine = json.loads(runs_file.read_text()).get("engine") if runs_file.is_file() else None
+    command = "`tefed run --lockstep`" if engine == "lockstep" else "`tefed run`"
     lines = [
         f"T-REX TB-1, {'/'.join(map(str, sorted(days)))} days from 2018-07-01, wall times of "
-        "`tefed run` as measured.",
+        f"{command} as measured.",
         "",
         "Income advantage over net billing per participant [USD] (battery owners: stored "
         "energy at the end valued in brackets):",
