@@ -24,3 +24,14 @@ def short_federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def short_lockstep_run(short_federation: Path, tmp_path_factory: pytest.TempPathFactory):
     """The short federation stepped in one process, with its report."""
     return lockstep_run(short_federation, tmp_path_factory.mktemp("lockstep") / "run")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real federations first, then the rest, each in collection order.
+
+    The test processes take the collected tests in order and take over each other's remaining
+    ones: with the long federation tests (a fault test waits up to a minute) at the end, one
+    process ran the last of them while the other had nothing left to do. Started first, they
+    are spread over both and the short tests fill the end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("federation") is None)
