@@ -20,7 +20,6 @@ from tefed.analysis.summary import (
 )
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RESULTS_COMPLETE, RESULTS_INCOMPLETE, STATUS_FAILED, RunFolder
-from tefed.reporting.plots import write_plots
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def write_report(folder: RunFolder, plots: bool | None = None) -> dict[str, Any]
             summary["metadata"] = {**run_metadata(folder, federation), "results": RESULTS_COMPLETE}
             folder.write_json("summary.json", summary)
             if plots:
-                write_plots(folder, federation, tables)
+                _write_plots(folder, federation, tables)
             return summary
     return _write_incomplete_report(folder, federation, tables, status, plots)
 
@@ -93,9 +92,17 @@ def _write_incomplete_report(
     if not plots:
         return summary
     try:
-        write_plots(folder, federation, cut)
+        _write_plots(folder, federation, cut)
     except Exception as error:  # a plot of partial tables is not worth a traceback
         log.warning("plots of the incomplete run failed: %s", error)
         incomplete["plots_error"] = f"{type(error).__name__}: {error}"
         folder.write_json("summary.json", summary)
     return summary
+
+
+def _write_plots(folder: RunFolder, federation: FederationFile, tables: dict) -> None:
+    """`tefed.reporting.plots.write_plots`, imported only when figures are drawn: matplotlib
+    is half a second of every run's start otherwise (``--no-plots`` runs never load it)."""
+    from tefed.reporting.plots import write_plots
+
+    write_plots(folder, federation, tables)
