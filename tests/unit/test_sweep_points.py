@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 from federations import DEFAULT_SCENARIO
+from pydantic import ValidationError
 
 from tefed.cli import main
 from tefed.contract.errors import InputError
@@ -186,5 +187,5 @@ def test_the_engine_and_plots_become_options_of_every_run(sections, options):
 
 
 def test_an_unknown_engine_is_named():
-    with pytest.raises(Exception, match="engine"):
+    with pytest.raises(ValidationError, match="engine"):
         sweep_of(engine="threads")

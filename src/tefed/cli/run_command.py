@@ -104,8 +104,8 @@ def _run(
     hosts: HostOptions | None = None,
     plots: bool = True,
 ) -> int:
-    # The builder and the runners (HELICS, the federates' code, matplotlib for the report) load
-    # when a run starts, not with the command line: about a second of every other command.
+    # The builder and the runners (HELICS, the federates' code) load when a run starts, not
+    # with the command line: about a second of every other command.
     from tefed.build.builder import build_federation
     from tefed.federates.ems.measured_loads import check_measured_loads
     from tefed.run.lockstep_run import require_builtin_federates, run_lockstep_federation

@@ -80,7 +80,7 @@ from tefed.runtime.stall_watchdog import EXIT_STALL
 
 #: Seconds a process group gets to exit after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
-#: The name the runner goes by in a run's status when it writes the report itself.
+#: The name the runner goes by in a run's status (a failure it records, a report it writes).
 RUNNER_NAME = "tefed run"
 #: How long after the run's wall-clock limit the broker of a ``tefed run`` ends the run itself [s].
 BROKER_LIMIT_GRACE_S = 30.0
@@ -296,7 +296,7 @@ def run_federation(
         folder.mark_failed(error.name, outcome.message)
     except KeyboardInterrupt:
         outcome = RunOutcome(folder, ok=False, message="interrupted")
-        folder.mark_failed("tefed run", outcome.message)
+        folder.mark_failed(RUNNER_NAME, outcome.message)
     finally:
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
@@ -369,7 +369,7 @@ def _require_free_ports(part: HostPart) -> None:
     for port, option in part.bound_ports():
         if not port_is_free(port, reuse_address=True):
             raise StartError(
-                "tefed run",
+                RUNNER_NAME,
                 f"{option}: port {port} is in use on this host; choose another {option}",
             )
 
@@ -415,7 +415,7 @@ def _supervise(
                     f"'{slowest.name if slowest else '?'}' at simulated t="
                     f"{(slowest.progress_s or 0.0) if slowest else 0:g} s"
                 )
-                folder.mark_failed("tefed run", message)
+                folder.mark_failed(RUNNER_NAME, message)
                 return RunOutcome(
                     folder,
                     ok=False,
