@@ -226,6 +226,21 @@ def test_participant_that_meets_its_award_exactly_has_no_grid_row() -> None:
     assert len(ledger) == 2
 
 
+def test_a_buyer_returning_its_unused_energy_over_several_trades_has_no_grid_row() -> None:
+    # a bought 749 + 156 + 1 = 906 Wh from b and used 1 Wh: it returns 905 Wh to b, split
+    # 748.17 / 155.83 / 0.999 over the trades, whose float sum misses 905 by about 1e-13 Wh.
+    # That rounding once billed a a grid import of 1.1e-13 Wh. b, which produced nothing,
+    # still owes 906 - 905 = 1 Wh: its shortfall, bought from the grid.
+    trades = _trades(("a", "b", 749, 0.0), ("a", "b", 156, 0.0), ("a", "b", 1, 0.0))
+    ledger = settle_interval(pd.Series({"a": 1.0, "b": 0.0}), trades, IMPORT, EXPORT)
+    grid = ledger[ledger["counterparty"] == GRID]
+    assert grid["participant"].tolist() == ["b"]
+    assert grid["reason"].tolist() == ["shortfall"]
+    assert grid["energy_wh"].tolist() == pytest.approx([1.0], abs=1e-9)
+    returned = ledger[(ledger["reason"] == "unused") & (ledger["participant"] == "a")]
+    assert returned["energy_wh"].sum() == pytest.approx(-905.0)
+
+
 def test_central_counterparty_has_trade_rows_only() -> None:
     # A curve clearing sells a's 400 Wh to the market at 0.08; the market is not metered.
     energy = pd.Series({"a": -500.0})

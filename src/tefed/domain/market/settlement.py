@@ -39,6 +39,9 @@ LEDGER_COLUMNS = {
 
 #: How many offending values one message lists before it summarises the rest.
 VIOLATIONS_SHOWN = 5
+#: A returning buyer's deviation smaller than this fraction of the energy it returned is
+#: rounding of its shares, not energy (float64 keeps about 16 digits; meters keep far fewer).
+RETURN_ROUNDING = 1e-9
 
 _SIDES = np.array(["buy", "sell"], dtype=object)
 #: Pool, side and reason of each delivery row kind (the columns of ``energy`` in
@@ -208,6 +211,14 @@ def settle_interval(
     np.add.at(returned_by_participant, buyer_row[returned_wh > 0], -returned_wh[returned_wh > 0])
     np.add.at(returned_by_participant, seller_row[returned_wh > 0], returned_wh[returned_wh > 0])
     deviation_wh = deviation_wh - returned_by_participant
+    # A buyer's shares add up to its unused energy only to rounding; what rounding leaves of a
+    # returning buyer's deviation (about 1e-13 Wh) is not energy to bill against the grid.
+    returning = np.zeros(len(participants), dtype=bool)
+    returning[buyer_row[returned_wh > 0]] = True
+    residue = returning & (
+        np.abs(deviation_wh) <= RETURN_ROUNDING * np.abs(returned_by_participant)
+    )
+    deviation_wh[residue] = 0.0
     surplus_wh = np.maximum(deviation_wh, 0.0)
     deficit_wh = np.maximum(-deviation_wh, 0.0)
     shortfall_wh = np.minimum(surplus_wh, sold_wh.sum(axis=1))
