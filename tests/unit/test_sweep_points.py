@@ -116,6 +116,18 @@ def test_a_bad_sweep_file_names_every_problem(tmp_path, sections, fragments):
         ("base: [unclosed\n", "not valid YAML"),
         ("- base.yaml\n", "expected a mapping (base, grid, zip, samples, seeds)"),
         (None, "file not found"),
+        # A sweep file is read within a scenario file's bounds: an alias bomb is refused at
+        # once, not expanded into 10^9 values.
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+                for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "base: base.yaml\n",
+            "more than 20000 values",
+        ),
+        ("base: base.yaml\nbase: other.yaml\n", "duplicate key"),
     ],
 )
 def test_an_unreadable_sweep_file_is_named_with_exit_2(tmp_path, capsys, text, fragment):

@@ -48,10 +48,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tefed.contract.errors import InputError, describe_validation_error
+from tefed.scenario.bounded_yaml import read_yaml
 from tefed.scenario.household_spec import NAME_PATTERN, NAME_RULE
 from tefed.scenario.overrides import check_path
 
@@ -223,11 +223,10 @@ def read_sweep_file(path: str | Path) -> SweepFile:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        # Within the bounds of a scenario file: size, encoding, nesting, aliases, unique keys.
+        data = read_yaml(path)
     except FileNotFoundError:
         raise InputError(str(path), ["file not found"]) from None
-    except yaml.YAMLError as error:
-        raise InputError(str(path), [f"not valid YAML: {error}"]) from None
     if not isinstance(data, dict):
         raise InputError(str(path), ["expected a mapping (base, grid, zip, samples, seeds)"])
     try:
