@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,6 +29,9 @@ from pydantic import (
 
 from tefed.contract.errors import InputError, describe_validation_error
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S, TimeGrid, parse_start
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 1
 #: Module of tefed's broker program, the broker entry's ``python -m`` (claims the port first).
@@ -242,6 +244,8 @@ class FederationFile(BaseModel):
 
     def households_frame(self) -> pd.DataFrame:
         """The household table, indexed by ``household_id``."""
+        import pandas as pd  # here: the watchdog and the broker read this file without pandas
+
         return pd.DataFrame(self.tefed.households).set_index("household_id", drop=False)
 
     def to_json_text(self) -> str:

@@ -40,10 +40,12 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUS_RUNNING = "running"
 #: Longest a federate naming a failure waits for another's claimed record to appear, and how

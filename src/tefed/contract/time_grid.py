@@ -19,10 +19,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Order of the roles inside one grid instant, and the default HELICS offset of each [s].
 DEFAULT_PHASE_OFFSETS_S: dict[str, float] = {
@@ -195,6 +198,8 @@ class TimeGrid:
 
     def calendar(self, time_s: np.ndarray | int) -> pd.DatetimeIndex:
         """Calendar timestamps (time-zone aware) of simulated times [s]."""
+        import pandas as pd  # here: processes that only read the time grid skip pandas (0.4 s)
+
         seconds = np.atleast_1d(np.asarray(time_s, dtype=np.int64))
         return pd.DatetimeIndex(pd.Timestamp(self.start) + pd.to_timedelta(seconds, unit="s"))
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 
 #: Metres per unit of each OpenDSS length-unit code (``LineUnits``); code 0, "none", has no
 #: physical unit and is absent on purpose (see `length_to_m`).
@@ -182,6 +180,9 @@ def bus_distances_m(
     y      NaN
     Name: distance_m, dtype: float64
     """
+    from scipy import sparse  # here: scipy loads only for the feeders that need it
+    from scipy.sparse import csgraph
+
     start = [bus_name(bus) for bus in from_bus]
     end = [bus_name(bus) for bus in to_bus]
     lengths = np.asarray(length_m, dtype=float)
@@ -270,6 +271,9 @@ def buses_behind(
     ...     "S", ["s", "a", "b", "c.1", "x", "z"]).tolist()
     [False, False, True, True, False, False]
     """
+    from scipy import sparse  # here: scipy loads only for the feeders that need it
+    from scipy.sparse import csgraph
+
     start = [bus_name(bus) for bus in from_bus]
     end = [bus_name(bus) for bus in to_bus]
     marked = np.asarray(crossing, dtype=bool)

@@ -9,13 +9,15 @@ and the downstream incidence matrix that turns bus injections into branch flows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 
 from tefed.domain.refusals import refuse_rows
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 #: Columns of a branch table, as `tefed.io.opendss.network_extraction.network_branches` returns.
 BRANCH_COLUMNS = (
@@ -327,6 +329,9 @@ def _spanning_tree(
     ends: np.ndarray, n: int, source: int, branch: pd.Series, names: pd.Index
 ) -> tuple[np.ndarray, np.ndarray]:
     """Breadth-first order from ``source`` and each bus's predecessor; refuse loops and islands."""
+    from scipy import sparse  # here: scipy loads only for the feeders that need it
+    from scipy.sparse import csgraph
+
     graph = sparse.coo_array((np.ones(len(ends)), (ends[:, 0], ends[:, 1])), shape=(n, n)).tocsr()
     order, predecessor = csgraph.breadth_first_order(
         graph, source, directed=False, return_predecessors=True
@@ -353,6 +358,8 @@ def _spanning_tree(
 
 def _downstream(parent: np.ndarray) -> sparse.csr_array:
     """Path incidence (branch k = bus k + 1, bus j): 1 where bus j is at or below bus k + 1."""
+    from scipy import sparse  # here: scipy loads only for the feeders that need it
+
     n = parent.size
     up = np.where(parent < 0, 0, parent)
     rows, cols = [], []
