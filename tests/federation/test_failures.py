@@ -154,7 +154,15 @@ def fault_forked_federate(
     runner = tefed_run_in_background(path)
     pid = federate_pid(folder, name)
     started()
-    time.sleep(2.0)
+    # Every built-in federate marks its run folder as it enters executing mode; a moment later
+    # the federation is stepping. (Waiting a fixed 2 s ran the week at full speed meanwhile.)
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline and runner.poll() is None:
+        folders = list((folder / "results").glob("*/*/.writing"))
+        if folders and {item.name for item in folders[0].iterdir()} >= set(BUILT_IN):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
     return runner, *signal_and_wait(runner, pid, fault)
 
 
@@ -348,7 +356,9 @@ def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, runne
 
 
 def test_a_second_helics_run_of_a_file_fails_fast_and_leaves_the_first_alone(tmp_path: Path):
-    data = short_scenario_data(time__duration_s=86400)
+    # The first run is paced to the wall clock (two hours at 900x: 8 s), so that it is still
+    # running when the second fails, whatever the load, without computing a day meanwhile.
+    data = short_scenario_data(time__duration_s=7200, run__realtime=True, run__realtime_speed=900)
     path = write_federation(tmp_path, data)
     first = helics_run_in_background(path)
     first_dir = helics_run_folder_when_executing(tmp_path, "grid")

@@ -64,3 +64,30 @@ def test_two_simulated_minutes_at_60x_take_two_seconds(tmp_path: Path):
     assert run["realtime"]["speed"] == pytest.approx(60.0)
     assert 0.0 <= run["realtime"]["lead_max_s"] <= 0.01
     assert run["realtime"]["lag_max_s"] >= 0.0
+
+
+def test_a_speed_whose_step_is_no_whole_number_of_nanoseconds_runs(tmp_path: Path):
+    """At 900x a 60 s step lasts 66,666,666.7 ns, and HELICS, which keeps whole nanoseconds,
+    granted a step late (the run failed at its first market interval). The speed is rounded to
+    whole nanoseconds per simulated second: thirty minutes then take two seconds."""
+    data = {
+        **SCENARIO,
+        "time": {**SCENARIO["time"], "duration_s": 1800},
+        "run": {**SCENARIO["run"], "realtime_speed": 900},
+    }
+    federation_path = write_federation(tmp_path, data)
+    federation = load_federation_file(federation_path)
+    for entry in federation.federates:
+        if entry.helics and "period" in entry.helics:
+            nanoseconds = entry.helics["period"] * 1e9
+            assert nanoseconds == pytest.approx(round(nanoseconds), abs=1e-6), entry.name
+    outcome = run_federation(
+        federation,
+        tmp_path,
+        RunFolder(tmp_path / "run"),
+        show_progress=False,
+        source_path=federation_path,
+    )
+    assert outcome.ok, outcome.message
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["metadata"]["realtime"]["speed"] == pytest.approx(900.0, rel=2e-6)

@@ -327,5 +327,15 @@ def _helics_block(
 
 
 def _helics_time_scale(scenario: Scenario) -> float:
-    """HELICS seconds per simulated second: ``1 / realtime_speed`` in real-time mode, else 1."""
-    return 1.0 / scenario.run.realtime_speed if scenario.run.realtime else 1.0
+    """HELICS seconds per simulated second: about ``1 / realtime_speed`` in real-time mode,
+    else 1.
+
+    HELICS counts time in whole nanoseconds and grants a federate only ``offset + k × period``.
+    A scaled period between two nanoseconds (a 60 s step at 1,800×: 33,333,333.3 ns) made it
+    grant a step late, so the scale is rounded to a whole number of nanoseconds per simulated
+    second: every whole-second period is then whole nanoseconds (the speed changes by at most
+    2 in a million; the summary reports the speed used).
+    """
+    if not scenario.run.realtime:
+        return 1.0
+    return round(1e9 / scenario.run.realtime_speed) * 1e-9

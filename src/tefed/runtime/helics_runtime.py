@@ -338,9 +338,16 @@ class HelicsRuntime:
                     self.timing.realtime_paced_wall_s = paced_s
             # HELICS keeps whole nanoseconds: a scaled time (real-time mode) comes back rounded.
             if abs(granted - target) > 2e-9:
+                # Seen in real-time mode only when the federation fell behind the clock: at
+                # 1,800x a 60 s step leaves 33 ms of wall time for a step of the whole
+                # federation, and HELICS then grants a later period.
+                advice = (
+                    "the federation fell behind the wall clock: lower run.realtime_speed"
+                    if self.timing.realtime_deviations_s is not None
+                    else "check 'period', 'offset' and 'uninterruptible' in the helics block"
+                )
                 raise RuntimeError(
-                    f"HELICS granted t={granted!r} s but t={target!r} s was requested; "
-                    "check 'period', 'offset' and 'uninterruptible' in the helics block"
+                    f"HELICS granted t={granted!r} s but t={target!r} s was requested; {advice}"
                 )
             self._current_time_s = time_s
             inputs = StepInputs(values=self._read_inputs(), messages=self._read_messages())
