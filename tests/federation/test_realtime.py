@@ -42,11 +42,8 @@ SCENARIO = {
 }
 
 
-def test_two_simulated_minutes_at_60x_take_two_seconds(tmp_path: Path):
-    federation_path = write_federation(tmp_path, SCENARIO)
-    federation = load_federation_file(federation_path)
-    block = federation.entry("grid").helics
-    assert block["realtime"] is True and block["period"] == pytest.approx(1.0)
+def run_to_summary(federation, federation_path: Path, tmp_path: Path) -> dict:
+    """Run ``federation`` (written at ``federation_path``) into ``tmp_path/run``; its summary."""
     outcome = run_federation(
         federation,
         tmp_path,
@@ -55,7 +52,15 @@ def test_two_simulated_minutes_at_60x_take_two_seconds(tmp_path: Path):
         source_path=federation_path,
     )
     assert outcome.ok, outcome.message
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    return json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_two_simulated_minutes_at_60x_take_two_seconds(tmp_path: Path):
+    federation_path = write_federation(tmp_path, SCENARIO)
+    federation = load_federation_file(federation_path)
+    block = federation.entry("grid").helics
+    assert block["realtime"] is True and block["period"] == pytest.approx(1.0)
+    summary = run_to_summary(federation, federation_path, tmp_path)
     run = summary["metadata"]
     # The ems steps last, at the end of the run: 120 simulated s = 2 HELICS (wall) s.
     paced_s = run["federates"]["ems"]["realtime_paced_wall_s"]
@@ -81,13 +86,5 @@ def test_a_speed_whose_step_is_no_whole_number_of_nanoseconds_runs(tmp_path: Pat
         if entry.helics and "period" in entry.helics:
             nanoseconds = entry.helics["period"] * 1e9
             assert nanoseconds == pytest.approx(round(nanoseconds), abs=1e-6), entry.name
-    outcome = run_federation(
-        federation,
-        tmp_path,
-        RunFolder(tmp_path / "run"),
-        show_progress=False,
-        source_path=federation_path,
-    )
-    assert outcome.ok, outcome.message
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    summary = run_to_summary(federation, federation_path, tmp_path)
     assert summary["metadata"]["realtime"]["speed"] == pytest.approx(900.0, rel=2e-6)
