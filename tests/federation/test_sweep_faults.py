@@ -29,9 +29,13 @@ WAIT_S = 120
 DASK_CLI = Path(sys.executable).parent / "dask"
 
 
-def write_sweep(folder: Path, capacities: list[float], duration_s: int = 1800) -> Path:
-    """``duration_s`` around noon of the default scenario, one run per battery capacity."""
+def write_sweep(
+    folder: Path, capacities: list[float], duration_s: int = 1800, speed: float | None = None
+) -> Path:
+    """``duration_s`` around noon of the default scenario, one run per battery capacity (paced
+    to the wall clock at ``speed``, simulated s per wall s, if given)."""
     path = folder / "sweep.yaml"
+    paced = {"run.realtime": True, "run.realtime_speed": speed} if speed else {}
     sweep = {
         "name": "faults",
         "base": str(DEFAULT_SCENARIO),
@@ -39,6 +43,7 @@ def write_sweep(folder: Path, capacities: list[float], duration_s: int = 1800) -
             "time.start": "2022-06-21T11:00:00",
             "time.duration_s": duration_s,
             "run.progress_every_s": 900,
+            **paced,
         },
         "grid": {"households.pv_battery.battery.capacity_kwh": capacities},
     }
@@ -164,10 +169,11 @@ def test_a_killed_worker_stops_its_run_which_is_rescheduled(tmp_path: Path, dask
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: Path):
-    # Runs of two simulated days (over ten seconds each), so that the interrupt comes while the
+    # Runs paced to eight seconds (two hours at 900x), so that the interrupt comes while the
     # second one runs and the sweep has stopped before that run could end (runs of half an hour
-    # took 3.4 s, and the interrupted one then ended while the cluster closed).
-    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=2 * 86400)
+    # took 3.4 s, and the interrupted one then ended while the cluster closed). Paced, they wait
+    # for the clock instead of computing two days each.
+    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=7200, speed=900)
     output = tmp_path / "out"
     sweep = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
     try:
