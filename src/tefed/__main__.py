@@ -1,7 +1,5 @@
 """``python -m tefed`` is the same as ``tefed``."""
 
-import sys
+from tefed.cli import program
 
-from tefed.cli import main
-
-sys.exit(main())
+program()

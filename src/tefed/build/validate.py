@@ -26,7 +26,6 @@ from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import GridConfig
 from tefed.domain.plausibility import PlausibilityWarning
 from tefed.io.opendss.feeder_loader import load_feeder
-from tefed.io.opendss.model import network_source, supply_points
 from tefed.scenario.grid_spec import OpenDssFeederSpec
 from tefed.scenario.household_spec import MEASURED_PROFILES, LoadSpec
 from tefed.scenario.model import Scenario, bounded_problems, read_scenario
@@ -165,6 +164,9 @@ def compiled_feeder_warnings(
     ValueError
         If the feeder does not compile (building it would have said so first).
     """
+    # Here: OpenDSS loads only for these warnings (a sweep checks its points without them).
+    from tefed.io.opendss.model import network_source, supply_points
+
     grid = role_config(federation, "grid")
     if not isinstance(grid, GridConfig):
         return []

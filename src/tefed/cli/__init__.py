@@ -10,6 +10,8 @@ code`` and imports the machinery it runs only when the handler is called.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from rich.console import Console
@@ -25,7 +27,10 @@ from tefed.cli import (
 from tefed.cli.common import package_version
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 
-__all__ = ["main"]
+__all__ = ["main", "program"]
+
+#: Commands after which the ``tefed`` program ends its process at once (see `program`).
+ENDS_AT_ONCE = frozenset({"sweep"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,3 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_USER_ERROR
+
+
+def program() -> None:
+    """The ``tefed`` program: `main` on the process's arguments, exiting with its code.
+
+    After a command of ``ENDS_AT_ONCE`` the process ends without the interpreter's shutdown:
+    after a sweep that took 0.3 s of every sweep's wall time (Dask's threads and config, a
+    few thousand modules), with every table written, every run ended and the cluster closed
+    by then. Logging and the standard streams are flushed first.
+    """
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in ENDS_AT_ONCE:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
