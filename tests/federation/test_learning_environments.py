@@ -59,13 +59,13 @@ def federate_pid(run_folder: Path, role: str) -> int:
     raise LookupError(f"no {role} process of {run_folder}")
 
 
-def test_gymnasium_checker_passes_both_action_kinds(tmp_path: Path):
-    for kind in ("continuous", "discrete"):
-        env = HouseholdEnv(one_hour(tmp_path), options={"action": kind}, base_dir=REPO)
-        try:
-            check_env(env, skip_render_check=True)
-        finally:
-            env.close()
+@pytest.mark.parametrize("kind", ["continuous", "discrete"])
+def test_gymnasium_checker_passes_both_action_kinds(tmp_path: Path, kind: str):
+    env = HouseholdEnv(one_hour(tmp_path), options={"action": kind}, base_dir=REPO)
+    try:
+        check_env(env, skip_render_check=True)
+    finally:
+        env.close()
 
 
 def test_pettingzoo_checker_passes(tmp_path: Path):

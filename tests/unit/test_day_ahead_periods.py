@@ -29,7 +29,7 @@ def day_ahead_books(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.Series, pd.Series
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(book=day_ahead_books())
 def test_all_periods_at_once_equal_each_period_alone(book) -> None:
     vertices, import_price, export_price, capacity_kw = book
