@@ -338,11 +338,12 @@ class HelicsRuntime:
                     self.timing.realtime_paced_wall_s = paced_s
             # HELICS keeps whole nanoseconds: a scaled time (real-time mode) comes back rounded.
             if abs(granted - target) > 2e-9:
-                # Seen in real-time mode only when the federation fell behind the clock: at
-                # 1,800x a 60 s step leaves 33 ms of wall time for a step of the whole
-                # federation, and HELICS then grants a later period.
+                # Seen in real-time mode at speeds the federation cannot keep (1,800x with 60 s
+                # steps: 33 ms of wall time per step of the whole federation): HELICS then
+                # granted the market a later period than it asked for.
                 advice = (
-                    "the federation fell behind the wall clock: lower run.realtime_speed"
+                    "in real-time mode this happens at speeds the federation cannot keep up "
+                    "with: lower run.realtime_speed"
                     if self.timing.realtime_deviations_s is not None
                     else "check 'period', 'offset' and 'uninterruptible' in the helics block"
                 )
