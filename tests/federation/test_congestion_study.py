@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from federations import REPO, free_port, lockstep_run, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.cli import main
 from tefed.scenario.model import load_scenario
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from federations import REPO, free_port, lockstep_run, tefed_run, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.contract.federation_file import FederationFile
 
 

@@ -20,7 +20,7 @@ from federations import (
     write_federation,
 )
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 
 MECHANISMS = {
     "market_double_auction": {"cleared", "no_crossing", "one_sided", "empty"},

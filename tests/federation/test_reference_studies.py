@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.build.validate import check_scenario
 from tefed.scenario.files import read_scenario_data
 from tefed.scenario.model import load_scenario

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from federations import SHARED, lockstep_run, short_scenario_data, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.cli import main
 from tefed.contract import keys
 from tefed.contract.errors import InputError

@@ -16,7 +16,8 @@ from tefed.analysis.kpis import (
     household_interval_bills,
     unrecorded_households,
 )
-from tefed.analysis.summary import compute_summary, read_run_tables
+from tefed.analysis.run_tables import read_run_tables
+from tefed.analysis.summary import compute_summary
 from tefed.contract.federation_file import FederationFile
 
 PRICES = pd.DataFrame(

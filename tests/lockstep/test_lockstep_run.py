@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 
 ENERGY_TOLERANCE_WH = 0.05
 MONEY_TOLERANCE_USD = 1e-9

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from federations import lockstep_run, short_scenario_data, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.contract.federation_file import FederationFile
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.contract.federation_file import FederationFile
 from tests.federations import lockstep_run, write_federation
 

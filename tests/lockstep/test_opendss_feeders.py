@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from federations import SHARED, lockstep_run, short_scenario_data, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.cli import main
 
 FEEDERS = SHARED / "feeders"

@@ -16,7 +16,7 @@ from partial_results import (
     read_table,
 )
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.cli import main
 from tefed.contract.run_folder import RESULTS_INCOMPLETE, RunFolder
 from tefed.federates.builtin import builtin_logic

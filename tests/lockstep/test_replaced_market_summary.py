@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tefed.analysis.summary import compute_summary, read_run_tables
+from tefed.analysis.run_tables import read_run_tables
+from tefed.analysis.summary import compute_summary
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RunFolder
 from tefed.reporting.plots import write_plots

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from federations import lockstep_run, short_scenario_data, write_federation
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.domain.prices.tariffs import (
     wholesale_indexed_export_usd_per_kwh,
     wholesale_indexed_import_usd_per_kwh,

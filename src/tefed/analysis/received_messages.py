@@ -47,7 +47,7 @@ def run_settlements(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     Parameters
     ----------
     tables : dict of str to pandas.DataFrame
-        The run's tables by name (`tefed.analysis.summary.read_run_tables`).
+        The run's tables by name (`tefed.analysis.run_tables.read_run_tables`).
 
     Returns
     -------

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
-import subprocess
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +19,6 @@ from tefed.analysis.day_ahead_welfare import day_ahead_welfare_usd
 from tefed.build.plausibility import price_warnings, recorded_feeder_warnings
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
-from tefed.contract.run_folder import RunFolder
 from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
 from tefed.domain.plausibility import PlausibilityWarning, feeder_losses_warning
 
@@ -39,169 +33,6 @@ METERED_ENERGY_TOLERANCE_WH = 1e-6
 #: Largest mismatch accepted between the ledger and payments recomputed elsewhere [USD].
 MONEY_TOLERANCE_USD = 1e-9
 
-_PACKAGES = (
-    "tefed",
-    "helics",
-    "opendssdirect.py",
-    "dss-python",
-    "numpy",
-    "pandas",
-    "pvlib",
-    "pyarrow",
-)
-
-
-def read_run_tables(folder: RunFolder) -> dict[str, pd.DataFrame]:
-    """Every Parquet table of a run that exists, keyed by name (sharded tables concatenated)."""
-    tables = {}
-    for name, sort in (
-        ("households", ["time_s", "household_id"]),
-        ("household_intervals", ["interval_index", "household_id"]),
-        ("household_awards", ["interval_index", "household_id"]),
-        ("household_settlements", ["interval_index", "household_id"]),
-        ("household_voltages", None),
-        ("grid", None),
-        ("prices", None),
-        ("market_orders", None),
-        ("market_trades", None),
-        ("market_awards", None),
-        ("market_settlements", None),
-        ("market_intervals", None),
-        ("market_ledger", None),
-        ("market_dlmp", None),
-        ("market_binding_branches", None),
-        ("market_negotiations", None),
-        ("market_communities", None),
-        ("market_day_ahead", None),
-        ("market_day_ahead_clearings", None),
-        ("market_day_ahead_orders", None),
-        ("feeder_households", None),
-        ("feeder_source", None),
-        ("grid_nodes", None),
-        ("grid_elements", None),
-        ("grid_unbalance", None),
-        ("grid_taps", None),
-        ("optimizing_plans", ["interval_index", "group_index"]),
-    ):
-        path = folder.path / name
-        if not path.is_dir():
-            path = folder.path / f"{name}.parquet"
-        if not path.exists() or (path.is_dir() and not _has_parts(path)):
-            continue
-        frame = pd.read_parquet(path)
-        if sort:
-            frame = frame.sort_values(sort, kind="stable").reset_index(drop=True)
-        tables[name] = frame
-    return tables
-
-
-#: Tables with one row per grid step (and household), by ``time_s`` [s].
-_STEP_TABLES = ("households", "household_voltages", "grid", "grid_taps")
-#: Tables whose rows belong to a market interval, by ``interval_index``.
-_INTERVAL_TABLES = (
-    "household_intervals",
-    "household_awards",
-    "household_settlements",
-    "prices",
-    "market_trades",
-    "market_awards",
-    "market_settlements",
-    "market_intervals",
-    "market_ledger",
-    "market_dlmp",
-    "market_binding_branches",
-    "market_negotiations",
-    "market_communities",
-    "market_day_ahead",
-    "optimizing_plans",
-)
-#: Tables whose last row says how far their federate got (the others are written ahead:
-#: prices at the start, orders for intervals to come).
-_PROGRESS_TABLES = ("households", "household_voltages", "grid", "household_intervals")
-
-
-def _has_parts(folder: Path) -> bool:
-    """Whether a folder of a table (parts, or shards' tables) holds a Parquet file to read; a
-    federate killed while starting its first part leaves only a hidden temporary file."""
-    return any(
-        not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
-        for path in folder.rglob("*.parquet")
-        if path.is_file()
-    )
-
-
-def completed_intervals(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> int:
-    """Market intervals that every federate's tables hold completely.
-
-    A failed run's tables stop where each federate last wrote them: per-step tables at a
-    grid step, the households' per-interval table and the market's settlements at an interval.
-    The intervals all of them cover, from the first, are the ones a summary can count; with
-    every table whole that is every interval of the run.
-
-    Parameters
-    ----------
-    federation : FederationFile
-        The run's federation file (its time grid).
-    tables : dict of str to pandas.DataFrame
-        The run's tables, as `read_run_tables` returns them.
-
-    Returns
-    -------
-    int
-        Number of market intervals, from interval 0, that every table covers (0 when the run
-        has none of the tables that say how far it got).
-    """
-    grid = federation.tefed.time.to_time_grid()
-    covered = [grid.n_intervals]
-    for name in _PROGRESS_TABLES:
-        frame = tables.get(name)
-        if frame is None:
-            continue
-        if name == "household_intervals":
-            last = frame.groupby("household_id")["interval_index"].max() if len(frame) else None
-            covered.append(0 if last is None else int(last.min()) + 1)
-            continue
-        if "household_id" in frame and len(frame):
-            last_s = frame.groupby("household_id")["time_s"].max().min()
-        else:
-            last_s = frame["time_s"].max() if len(frame) else -grid.grid_step_s
-        covered.append(int(last_s + grid.grid_step_s) // grid.market_interval_s)
-    if "market_settlements" in tables and "market_intervals" in tables:
-        # The market writes every interval's settlement, whether or not it traded.
-        settled = tables["market_settlements"]["interval_index"]
-        covered.append(int(settled.max()) + 1 if len(settled) else 0)
-    # A run without any of these tables has completed nothing that can be counted.
-    return max(0, min(covered)) if len(covered) > 1 else 0
-
-
-def tables_until(
-    federation: FederationFile, tables: dict[str, pd.DataFrame], intervals: int
-) -> dict[str, pd.DataFrame]:
-    """The run's tables cut to their first ``intervals`` market intervals.
-
-    Per-step tables keep the steps of those intervals, per-interval tables their intervals,
-    orders those received before the cut; the grid's statistics (nodes, elements, unbalance)
-    stay as written, up to the grid's last write.
-    """
-    grid = federation.tefed.time.to_time_grid()
-    end_s = intervals * grid.market_interval_s
-    cut = dict(tables)
-    for name in _STEP_TABLES:
-        if name in cut:
-            cut[name] = _rows(cut[name], cut[name]["time_s"] < end_s)
-    for name in _INTERVAL_TABLES:
-        if name in cut and "interval_index" in cut[name]:
-            interval = cut[name]["interval_index"]
-            cut[name] = _rows(cut[name], (interval < intervals).fillna(False).to_numpy(bool))
-    if "market_orders" in cut:
-        orders = cut["market_orders"]
-        cut["market_orders"] = _rows(orders, orders["received_time_s"] < end_s)
-    return cut
-
-
-def _rows(frame: pd.DataFrame, keep: Any) -> pd.DataFrame:
-    return frame[np.asarray(keep, dtype=bool)].reset_index(drop=True)
-
 
 def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict:
     """KPIs and balance checks of a run (no metadata).
@@ -211,7 +42,8 @@ def compute_summary(federation: FederationFile, tables: dict[str, pd.DataFrame])
     federation : FederationFile
         The run's federation file (households, time grid, federate configurations).
     tables : dict of str to pandas.DataFrame
-        The run's tables by name, as `read_run_tables` returns them; any may be missing.
+        The run's tables by name, as `tefed.analysis.run_tables.read_run_tables` returns
+        them; any may be missing.
 
     Returns
     -------
@@ -594,72 +426,6 @@ def voltage_limits(federation: FederationFile) -> tuple[float, float, float]:
             low_pu, high_pu = grid.voltage_range_pu
             return low_pu, high_pu, grid.upper_voltage_limit_pu
     return (*ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU)
-
-
-def run_metadata(folder: RunFolder, federation: FederationFile) -> dict[str, Any]:
-    """Versions, source revision, and each federate's wall time computing and waiting."""
-    versions = {}
-    for package in _PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    timing = {}
-    for path in sorted((folder.path / "timing").glob("*.json")):
-        timing[path.stem] = folder.read_json(f"timing/{path.name}")
-    started_at = folder.status().get("started_at")
-    wall_time_s = (
-        (datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds()
-        if started_at
-        else None
-    )
-    return {
-        "run_id": folder.path.name,
-        "started_at": started_at,
-        "wall_time_s": wall_time_s,
-        "federation": federation.name,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "git_sha": _git_sha(Path(__file__).resolve().parent),
-        "federates": timing,
-        **_realtime_summary(federation, timing),
-        "report_written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _realtime_summary(
-    federation: FederationFile, timing: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """In real-time mode, ``{"realtime": ...}``: the speed [simulated s per wall s] and the
-    largest lag and lead of any federate's grant against the wall clock [s]; else nothing."""
-    scale = federation.tefed.time.helics_time_scale
-    if scale is None:
-        return {}
-    lags = [record.get("realtime_lag_max_s", 0.0) for record in timing.values()]
-    leads = [record.get("realtime_lead_max_s", 0.0) for record in timing.values()]
-    return {
-        "realtime": {
-            "speed": 1.0 / scale,
-            "lag_max_s": max(lags, default=None),
-            "lead_max_s": max(leads, default=None),
-        }
-    }
-
-
-def _git_sha(source_dir: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=source_dir,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def _plain(value: Any) -> Any:

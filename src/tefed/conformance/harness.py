@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tefed.analysis.summary import read_run_tables
+from tefed.analysis.run_tables import read_run_tables
 from tefed.build.builder import CORE_TYPE, HELICS_LOG_LEVEL, build_federation
 from tefed.conformance.checks import CHECKS, run_checks
 from tefed.conformance.observations import (

@@ -66,7 +66,7 @@ def write_plots(
     federation : FederationFile
         The run's federation file (time grid, voltage limits).
     tables : dict of str to pandas.DataFrame
-        The run's tables by name (`tefed.analysis.summary.read_run_tables`).
+        The run's tables by name (`tefed.analysis.run_tables.read_run_tables`).
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """The run report: ``summary.json`` and the plots, of a finished run or of what a failed one kept.
 
 A run that failed (or whose tables stop early) gets a report of the market intervals every
-table covers (`tefed.analysis.summary.completed_intervals`), with ``incomplete`` in
+table covers (`tefed.analysis.run_tables.completed_intervals`), with ``incomplete`` in
 ``summary.json`` saying so, how far the run got and why it stopped; a summary or plot that cannot
 be made of such partial tables is recorded there instead of raised.
 """
@@ -11,13 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tefed.analysis.summary import (
-    completed_intervals,
-    compute_summary,
-    read_run_tables,
-    run_metadata,
-    tables_until,
-)
+from tefed.analysis.run_metadata import run_metadata
+from tefed.analysis.run_tables import completed_intervals, read_run_tables, tables_until
+from tefed.analysis.summary import compute_summary
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import RESULTS_COMPLETE, RESULTS_INCOMPLETE, STATUS_FAILED, RunFolder
 

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from tefed.analysis.summary import completed_intervals, read_run_tables
+from tefed.analysis.run_tables import completed_intervals, read_run_tables
 from tefed.contract.errors import InputError
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.run_folder import (
