@@ -152,3 +152,17 @@ def test_a_failed_federate_ends_the_episode_with_an_error(tmp_path: Path):
 def test_unknown_household_is_an_input_error(tmp_path: Path):
     with pytest.raises(InputError, match="h99"):
         HouseholdEnv(one_hour(tmp_path), household="h99", base_dir=REPO)
+
+
+def test_an_episode_ended_early_prints_no_helics_errors(tmp_path: Path, capfd):
+    """Ending an episode early is routine in training: HELICS printed two error lines from the
+    learner's household on the learner's console at every such reset."""
+    env = HouseholdEnv(one_hour(tmp_path), base_dir=REPO)
+    try:
+        env.reset(seed=1)
+        env.step(env.action_space.sample())
+        env.reset(seed=2)  # ends the first episode early
+    finally:
+        env.close()
+    captured = capfd.readouterr()
+    assert "[error]" not in captured.out + captured.err

@@ -38,6 +38,10 @@ POLL_S = 0.05
 EXIT_GRACE_S = 5.0
 
 
+#: What a learned household's helics block gets in the host: HELICS's console output off.
+QUIET_HELICS = {"log_level": "no_print", "coreinitstring": "--loglevel=no_print"}
+
+
 class LearnerHost:
     """The learner host process of one environment, seen from the learner's process."""
 
@@ -96,6 +100,10 @@ class _Episode:
     def start(self, context: FederateContext, options: EnvOptions) -> None:
         name = context.name
         channel = self.channels[name] = DecisionChannel()
+        # HELICS prints its own copy of a learned household's errors on the learner's console,
+        # and every episode the learner ends early ends with one (EpisodeClosedError ends the
+        # federation); tefed's log and the environment's FederationError already report them.
+        context.entry.helics = {**(context.entry.helics or {}), **QUIET_HELICS}
         runtime = HelicsRuntime(context, LearnerHousehold(options, channel), shares_process=True)
         federate = threading.Thread(target=runtime.run, name=f"tefed-rl-{name}", daemon=True)
         federate.start()
