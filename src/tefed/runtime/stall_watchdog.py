@@ -286,8 +286,8 @@ def ask_federation(
     poll_s : float
         First pause between checks for the answer [s]; each pause is twice the one before, up
         to ``LAST_POLL_S``. An answer usually comes within milliseconds; a stopped federate's
-        never does, and checking every 5 ms for it kept each asking federate and its ZeroMQ
-        thread half a core busy while a stall was confirmed.
+        never does, and checking every 5 ms for it kept the asking federate busy while a stall
+        was confirmed (a run whose price feed froze at start used 4.5 s of CPU, now 3.4 s).
 
     Returns
     -------
