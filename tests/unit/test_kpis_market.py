@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 from test_dlmp import BUYER, chain, orders
 
 from tefed.analysis.congestion_kpis import consumer_prices, dlmp_congestion
-from tefed.analysis.market_kpis import (
-    curve_benefit_usd,
-    market_summary,
-    market_welfare_usd,
-    order_curves,
-)
+from tefed.analysis.market_kpis import market_summary
+from tefed.analysis.market_welfare import curve_benefit_usd, market_welfare_usd, order_curves
 from tefed.domain.market.mechanisms.affine_book import order_welfare, validated_orders
 from tefed.domain.market.mechanisms.dlmp import DlmpMarket
 from tefed.io.highs_solver import HighsSolver

@@ -8,7 +8,7 @@ participant's real-time curve clears. The welfare of the run is split accordingl
 - **day-ahead** (per delivered market interval :math:`k` of period :math:`d`): what each
   committed participant's day-ahead curve values its commitment at, minus what the grid's net
   supply of the commitments costs at the period's import/export price, as curve clearing
-  counts it (`tefed.analysis.market_kpis.market_welfare_usd`):
+  counts it (`tefed.analysis.market_welfare.market_welfare_usd`):
   :math:`W^{DA}_k = \\sum_i B^{DA}_{i,d}(c_{i,k}) - g_d(\\sum_i c_{i,k})`;
 - **real time**: the value of each participant's change along its real-time curve, from its
   commitment to its total, minus what the grid's supply of the changes adds at the interval's
@@ -17,7 +17,7 @@ participant's real-time curve clears. The welfare of the run is split accordingl
   - [g_k(C_k + D_k) - g_k(C_k)]`, with :math:`C_k, D_k` the interval's net commitments and
   net changes; a participant without a real-time order keeps its commitment and adds nothing.
 
-:math:`B` is `tefed.analysis.market_kpis.curve_benefit_usd` on the participant's curves summed
+:math:`B` is `tefed.analysis.market_welfare.curve_benefit_usd` on the participant's curves summed
 (a participant with several orders in one market is valued on their horizontal sum), and
 :math:`g(N) = \\pi^{imp} \\max(N, 0) - \\pi^{exp} \\max(-N, 0)`. Energy is what was committed and
 traded (whole Wh per market interval), so the first interval, which no real-time market
@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tefed.analysis.market_kpis import curve_benefit_usd, order_curves
+from tefed.analysis.market_welfare import curve_benefit_usd, order_curves
 from tefed.domain.market.settlement import net_billing_amount_usd
 
 _KEY = ["interval_index", "participant", "order_id"]
@@ -63,7 +63,7 @@ def day_ahead_welfare_usd(
         ``market_day_ahead``: per cleared interval and participant ``day_ahead_energy_wh``
         (commitment) and ``real_time_energy_wh`` (change) [Wh], import positive.
     orders : pandas.DataFrame
-        ``market_orders``: the real-time orders (see `market_kpis.order_curves`).
+        ``market_orders``: the real-time orders (see `market_welfare.order_curves`).
     prices : pandas.DataFrame
         Per interval ``import_price_usd_per_kwh`` and ``export_price_usd_per_kwh`` [USD/kWh].
     interval_s : float
@@ -184,7 +184,7 @@ def participant_curves(curves: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     curves : pandas.DataFrame
-        Vertices as `market_kpis.order_curves` gives them: ``interval_index``,
+        Vertices as `market_welfare.order_curves` gives them: ``interval_index``,
         ``participant``, ``order_id``, ``price_usd_per_kwh`` [USD/kWh] and ``energy_kwh``
         [kWh], sorted, each curve non-increasing and flat beyond its vertices.
 

@@ -13,6 +13,7 @@ from tefed.analysis import (
     grid_kpis,
     kpis,
     market_kpis,
+    market_welfare,
     received_messages,
 )
 from tefed.analysis.day_ahead_welfare import day_ahead_welfare_usd
@@ -217,7 +218,7 @@ def _market(federation: FederationFile, tables: dict[str, pd.DataFrame]) -> dict
             float(federation.tefed.time.market_interval_s),
         )
     elif set(needed) <= tables.keys():
-        market["welfare"] = market_kpis.market_welfare_usd(
+        market["welfare"] = market_welfare.market_welfare_usd(
             str(mechanism),
             orders,
             tables["market_awards"],
