@@ -48,10 +48,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 STATUS_RUNNING = "running"
-#: Longest a federate naming a failure waits for another's claimed record to appear, and how
-#: often it looks [s].
-CLAIM_WRITE_WAIT_S = 2.0
-CLAIM_WRITE_POLL_S = 0.02
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
 #: This host's federates finished; the others ran on other hosts (``tefed run --only``).
@@ -60,6 +56,10 @@ STATUS_PARTIAL = "partial"
 #: ``results`` of ``status.json``: every table holds the whole run, or stops where the run did.
 RESULTS_COMPLETE = "complete"
 RESULTS_INCOMPLETE = "incomplete"
+#: Longest a federate naming a failure waits for another's claimed record to appear, and how
+#: often it looks [s].
+CLAIM_WRITE_WAIT_S = 2.0
+CLAIM_WRITE_POLL_S = 0.02
 
 
 class RunFolder:
