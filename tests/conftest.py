@@ -16,8 +16,9 @@ settings.load_profile("tefed")
 
 @pytest.fixture(scope="session")
 def short_federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A two-hour federation file of the default scenario (built once per session)."""
-    return write_federation(tmp_path_factory.mktemp("short"), short_scenario_data())
+    """A two-hour federation file of the default scenario, its runs drawing every figure
+    (built once per session)."""
+    return write_federation(tmp_path_factory.mktemp("short"), short_scenario_data(), plots=True)
 
 
 @pytest.fixture(scope="session")

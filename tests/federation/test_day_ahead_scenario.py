@@ -30,7 +30,7 @@ def test_day_ahead_commitments_are_corrected_in_real_time_and_settle(tmp_path: P
     # at hour 23 of the day before, the second day's market clears 1 h into the run (and has
     # periods only after the run: its commitments are never delivered).
     data = day_ahead_data("2022-06-21T11:00:00", 3 * 3600, gate_closure_hour=23)
-    path = write_federation(tmp_path, data)
+    path = write_federation(tmp_path, data, plots=True)
     run = lockstep_run(path, tmp_path / "run")
     tables = read_run_tables(run)
     summary = json.loads(run.file("summary.json").read_text())

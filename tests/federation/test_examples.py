@@ -42,8 +42,9 @@ def load_example(path: Path) -> ModuleType:
     return module
 
 
-def federation_with(folder: Path, name: str, external_household: bool) -> Path:
-    """The harness scenario as a federation file, optionally with h01 run by the example."""
+def federation_with(folder: Path, name: str, external_household: bool, plots: bool = False) -> Path:
+    """The harness scenario as a federation file, optionally with h01 run by the example (and
+    its runs drawing their figures)."""
     data = copy.deepcopy(HARNESS_SCENARIO)
     data["name"] = name
     data["run"]["broker_port"] = free_port()
@@ -51,7 +52,7 @@ def federation_with(folder: Path, name: str, external_household: bool) -> Path:
         data["ems"] = {
             "external": [{"household_id": "h01", "exec": f"{sys.executable} {HOUSEHOLD}"}]
         }
-    return write_federation(folder, data)
+    return write_federation(folder, data, plots=plots)
 
 
 def run_with_helics(path: Path) -> Path:
@@ -66,7 +67,7 @@ def run_with_helics(path: Path) -> Path:
 
 
 def test_the_uniform_price_market_runs_under_helics_run(tmp_path: Path):
-    path = federation_with(tmp_path, "example-market", external_household=False)
+    path = federation_with(tmp_path, "example-market", external_household=False, plots=True)
     data = json.loads(path.read_text())
     market = next(entry for entry in data["federates"] if entry["name"] == "market")
     market["exec"] = f"{sys.executable} {MARKET} {path.name} --name market"
@@ -133,7 +134,7 @@ def test_a_scenario_names_the_household_agent_and_tefed_runs_it(tmp_path: Path):
     scenario.parent.mkdir()
     scenario.write_text(yaml.safe_dump(data))
     completed = subprocess.run(
-        [sys.executable, "-m", "tefed", "run", "studies/agent.yaml", "--no-progress"],
+        [sys.executable, "-m", "tefed", "run", "studies/agent.yaml", "--no-progress", "--no-plots"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

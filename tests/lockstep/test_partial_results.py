@@ -100,7 +100,8 @@ def test_tefed_run_lockstep_keeps_every_table_of_a_failed_run(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     factories = {**builtin_logic(), "market": MarketFailingMidRun}
     monkeypatch.setattr(lockstep_command, "builtin_logic", lambda: factories)
-    assert main(["run", "--lockstep", str(path.parent / "scenario.yaml"), "--no-progress"]) == 1
+    scenario = str(path.parent / "scenario.yaml")
+    assert main(["run", "--lockstep", scenario, "--no-progress", "--no-plots"]) == 1
     folder = RunFolder(Path(capsys.readouterr().out.strip().splitlines()[-1]))
     assert folder.status()["results"] == RESULTS_INCOMPLETE
     for name, per_step in TABLES.items():

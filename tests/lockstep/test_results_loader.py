@@ -118,7 +118,15 @@ def test_tefed_run_results_puts_the_run_under_the_folder(tmp_path, monkeypatch, 
     path = write_federation(tmp_path / "in", short_scenario_data())
     monkeypatch.chdir(tmp_path)
     code = main(
-        ["run", "--lockstep", "--no-progress", "--results", "out", str(path.parent / source)]
+        [
+            "run",
+            "--lockstep",
+            "--no-progress",
+            "--no-plots",
+            "--results",
+            "out",
+            str(path.parent / source),
+        ]
     )
     assert code == 0
     folder = Path(capsys.readouterr().out.strip().splitlines()[-1])

@@ -33,7 +33,7 @@ def dlmp_run(tmp_path_factory):
     data["time"]["duration_s"] = 3600
     data["run"]["broker_port"] = free_port()
     folder = tmp_path_factory.mktemp("dlmp_report")
-    return lockstep_run(write_federation(folder, data), folder / "run")
+    return lockstep_run(write_federation(folder, data, plots=True), folder / "run")
 
 
 def test_the_summary_has_every_main_kpi(short_lockstep_run):

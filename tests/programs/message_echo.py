@@ -4,7 +4,8 @@ Run as ``python message_echo.py ROLE PORT CORE_TYPE COUNT SIZE [BUSY_S]``:
 
 - ``sender`` sends COUNT messages of SIZE bytes to the receiver, all at t=0 (one time step);
 - ``receiver`` does nothing for BUSY_S seconds after entering executing mode (it reads no
-  message while the sender's burst arrives), then reads every message at t=1, 2 and 3 and
+  message while the sender's burst arrives), then reads every message at t=1, 2 and 3 (as
+  every tefed federate reads one, `tefed.runtime.helics_runtime.message_bytes`) and
   prints one line ``REPORT {json}``: how many messages arrived, how many of them were whole
   (exactly the bytes one of the sent messages had) and how many distinct messages were among
   them.
@@ -18,6 +19,8 @@ import sys
 import time
 
 import helics as h
+
+from tefed.runtime.helics_runtime import message_bytes
 
 SENDER = "sender"
 RECEIVER = "receiver"
@@ -65,7 +68,8 @@ def main(role: str, port: str, core_type: str, count: int, size: int, busy_s: fl
             if role == SENDER:
                 continue
             while h.helicsEndpointHasMessage(inbox):
-                data = h.helicsMessageGetBytes(h.helicsEndpointGetMessage(inbox))
+                # Read as every tefed federate reads a message.
+                data = message_bytes(h.helicsEndpointGetMessage(inbox))
                 received += 1
                 if data in expected:
                     whole += 1
