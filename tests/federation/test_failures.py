@@ -29,7 +29,9 @@ from federations import (
     write_federation,
 )
 
+import tefed.results
 from tefed.contract.federation_file import FederationFile
+from tefed.contract.run_folder import RunFolder
 from tefed.run.runner import run_federation
 
 pytestmark = pytest.mark.federation
@@ -437,6 +439,38 @@ def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
     run_dir = Path(stdout.strip().splitlines()[-1])
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
     assert processes_mentioning(str(run_dir)) == []
+
+
+def test_a_killed_tefed_run_takes_its_broker_and_federates_with_it(tmp_path: Path):
+    """``tefed run`` killed by SIGKILL runs no handler of its own: its broker and federates
+    end with it (Linux signals them when it ends), and its folder reads failed, incomplete."""
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=7 * 86400))
+    runner = tefed_run_in_background(path)
+    run_dir = None
+    deadline = time.monotonic() + 30.0
+    while run_dir is None and time.monotonic() < deadline and runner.poll() is None:
+        for marks in (tmp_path / "results").glob("*/*/.writing"):
+            if {item.name for item in marks.iterdir()} >= set(BUILT_IN):
+                run_dir = marks.parent
+        time.sleep(0.05)
+    assert run_dir is not None, "the federation never started"
+    # Stepping, and the grid has written its first hour.
+    while not (run_dir / "grid.parquet").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.kill()
+    runner.communicate(timeout=CRASH_DEADLINE_S)
+    deadline = time.monotonic() + 10.0
+    while processes_working_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_working_under(tmp_path) == []
+    assert processes_mentioning(str(run_dir)) == []
+    status = RunFolder(run_dir).status()
+    assert status["state"] == "failed" and status["results"] == "incomplete", status
+    assert f"process {runner.pid} " in status["message"]
+    # What the federates wrote before they were stopped is there to read.
+    results = tefed.results.load(run_dir)
+    assert not results.status.complete
+    assert len(results.tables["grid"]) > 0
 
 
 def test_a_federate_program_that_does_not_exist_is_an_input_error(tmp_path: Path):

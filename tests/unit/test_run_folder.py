@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +24,8 @@ from tefed.contract.run_folder import (
     STATUS_FAILED,
     STATUS_RUNNING,
     RunFolder,
+    process_alive,
+    process_start,
 )
 from tefed.federates.program import write_report_if_last
 
@@ -223,3 +229,70 @@ def test_a_named_failure_replaces_an_unnamed_one_written_just_after_its_claim(tm
     assert RunFolder(tmp_path).mark_failed("price_feed", "not answering") is True
     writer.join()
     assert run.status()["failed_federate"] == "price_feed"
+
+
+def _ended_process_id() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_whose_supervisor_ended_without_a_word_reads_failed(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    folder.mark_running(supervisor_pid=os.getpid())
+    recorded = json.loads(folder.file("status.json").read_text())
+    assert recorded["supervisor"]["pid"] == os.getpid()
+    assert recorded["supervisor"]["host"] == socket.gethostname()
+    assert recorded["supervisor"]["process_start"] == process_start(os.getpid())
+    # This process supervises it and runs: still running.
+    assert folder.status()["state"] == STATUS_RUNNING
+    # The supervisor was killed (SIGKILL): nothing recorded, but the run reads failed.
+    recorded["supervisor"]["pid"] = _ended_process_id()
+    folder.write_json("status.json", recorded)
+    status = folder.status()
+    assert status["state"] == STATUS_FAILED
+    assert status["results"] == RESULTS_INCOMPLETE
+    assert status["failed_federate"] is None
+    assert f"process {recorded['supervisor']['pid']}" in status["message"]
+    assert status["started_at"] == recorded["started_at"]
+    # The file itself is left as it was.
+    assert json.loads(folder.file("status.json").read_text())["state"] == STATUS_RUNNING
+
+
+def test_a_supervisor_pid_given_to_another_process_is_not_the_supervisor(tmp_path: Path):
+    folder = RunFolder(tmp_path)
+    folder.mark_running(supervisor_pid=os.getpid())
+    recorded = json.loads(folder.file("status.json").read_text())
+    recorded["supervisor"]["process_start"] -= 1
+    folder.write_json("status.json", recorded)
+    assert folder.status()["state"] == STATUS_FAILED
+
+
+def test_a_supervisor_on_another_host_is_not_judged_here(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    folder.write_json(
+        "status.json",
+        {
+            "state": STATUS_RUNNING,
+            "started_at": "2026-12-06T10:00:00.000+00:00",
+            "supervisor": {"pid": _ended_process_id(), "host": "elsewhere", "process_start": 1},
+        },
+    )
+    assert folder.status()["state"] == STATUS_RUNNING
+
+
+def test_a_run_without_a_supervisor_keeps_its_recorded_state(tmp_path: Path) -> None:
+    # helics run has no supervisor of tefed's: its federates record the run themselves.
+    folder = RunFolder(tmp_path)
+    folder.mark_running()
+    assert "supervisor" not in folder.status()
+    assert folder.status()["state"] == STATUS_RUNNING
+
+
+def test_process_start_reads_this_process_and_nothing_for_an_ended_one() -> None:
+    assert isinstance(process_start(os.getpid()), int)
+    assert process_start(_ended_process_id()) is None
+    assert process_alive(os.getpid(), process_start(os.getpid()))
+    assert not process_alive(_ended_process_id(), None)
+    assert not process_alive("12", None) and not process_alive(True, None)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,16 +118,49 @@ class RunFolder:
     # --- status -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Contents of ``status.json`` (``{}`` before the run started)."""
+        """Contents of ``status.json`` (``{}`` before the run started).
+
+        A run still recorded ``running`` whose supervisor (the process that ran it, on this
+        host) has ended reads as failed with incomplete results: that process was killed
+        without a chance to record anything (SIGKILL, the out-of-memory killer), and its
+        federates ended with it (`tefed.run.bound_to_parent`).
+        """
         try:
-            return self.read_json("status.json")
+            recorded = self.read_json("status.json")
         except FileNotFoundError:
             return {}
+        supervisor = recorded.get("supervisor")
+        if recorded.get("state") != STATUS_RUNNING or not isinstance(supervisor, dict):
+            return recorded
+        if supervisor.get("host") != socket.gethostname() or process_alive(
+            supervisor.get("pid"), supervisor.get("process_start")
+        ):
+            return recorded
+        return {
+            **recorded,
+            "state": STATUS_FAILED,
+            "failed_federate": None,
+            "message": (
+                f"the run's supervisor (process {supervisor.get('pid')} on "
+                f"{supervisor.get('host')}) ended without recording how the run ended, "
+                "as when it is killed by SIGKILL; the tables hold what the federates wrote "
+                "before they were stopped"
+            ),
+            "results": RESULTS_INCOMPLETE,
+        }
 
-    def mark_running(self) -> None:
-        """Record that the run has started and when (unless a federate already recorded it)."""
+    def mark_running(self, supervisor_pid: int | None = None) -> None:
+        """Record that the run has started and when (unless a federate already recorded it),
+        and the process supervising it (``supervisor_pid``: ``tefed run``), if any."""
         if not self.status() and not self.file(".failure-claim").exists():
-            self.write_json("status.json", {"state": STATUS_RUNNING, "started_at": _now()})
+            record: dict[str, Any] = {"state": STATUS_RUNNING, "started_at": _now()}
+            if supervisor_pid is not None:
+                record["supervisor"] = {
+                    "pid": int(supervisor_pid),
+                    "host": socket.gethostname(),
+                    "process_start": process_start(supervisor_pid),
+                }
+            self.write_json("status.json", record)
 
     def mark_failed(self, federate: str | None, message: str) -> bool:
         """Record the first failure of the run; later failures (its consequences) are ignored.
@@ -255,6 +289,37 @@ class RunFolder:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``); None
+    where that cannot be read (no such process, no ``/proc``). With the pid it names one
+    process, also after the pid is given to another."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or parentheses itself;
+    # the start time is field 22, the 20th after it.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_alive(pid: object, started: object) -> bool:
+    """Whether process ``pid`` still runs and is the one that started at ``started``
+    (`process_start`; None: any process of that pid)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    return started is None or process_start(pid) in (started, None)
 
 
 def _finite_or_null(value: Any) -> Any:

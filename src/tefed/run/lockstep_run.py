@@ -24,6 +24,7 @@ the co-simulation benchmark.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import threading
@@ -115,7 +116,7 @@ def run_lockstep_federation(
     # The same resolved copy as tefed run writes (its broker port and key go unused here).
     resolved = resolve_for_run(federation, folder, free_port(), secrets.token_hex(8), source_path)
     folder.write_text("federation.json", resolved.to_json_text())
-    folder.mark_running()
+    folder.mark_running(supervisor_pid=os.getpid())
     entries = resolved.federate_entries()
     working_dir = Path(entries[0].directory) if entries else base_dir
     started = time.monotonic()

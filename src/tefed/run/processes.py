@@ -1,9 +1,11 @@
 """Starting a federation's processes: a built-in federate forked from the runner (which has
 imported its code once), any other entry from its ``exec`` line; their output read into
-``logs/<name>.log`` and their progress lines into `FederateProcess.progress_s`."""
+``logs/<name>.log`` and their progress lines into `FederateProcess.progress_s`. Every one of
+them gets SIGTERM when the runner ends, even by SIGKILL (`tefed.run.bound_to_parent`)."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import multiprocessing
 import os
@@ -23,6 +25,7 @@ from tefed.contract.federation_file import FederateEntry, FederationFile
 from tefed.contract.run_folder import RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
+from tefed.run.bound_to_parent import bound_command, end_with_parent
 from tefed.runtime.helics_runtime import PROGRESS_PREFIX
 from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
 
@@ -91,10 +94,13 @@ def start_process(entry: FederateEntry, folder: RunFolder, fork: bool) -> Federa
         )
         return FederateProcess(entry.name, child, log_path, builtin=True)
     arguments = shlex.split(entry.exec)
-    executable = shutil.which(arguments[0]) or arguments[0]
+    executable = _program(arguments[0], entry.directory)
     try:
+        if executable is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        # It gets SIGTERM when the runner ends, even by SIGKILL (`tefed.run.bound_to_parent`).
         popen = subprocess.Popen(
-            [executable, *arguments[1:]],
+            bound_command([executable, *arguments[1:]]),
             cwd=entry.directory,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -111,6 +117,15 @@ def start_process(entry: FederateEntry, folder: RunFolder, fork: bool) -> Federa
             f"{error.strerror or error}; expected a program on the PATH or a path to one",
         ) from None
     return FederateProcess(entry.name, popen, log_path, builtin=entry.runs_builtin)
+
+
+def _program(name: str, directory: str) -> str | None:
+    """The program ``name`` of an ``exec`` line, as it runs from ``directory``: a path (relative
+    to ``directory``) to an executable file, or one on the PATH; None when there is none."""
+    if os.sep in name:
+        path = Path(directory) / name
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    return shutil.which(name)
 
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -138,7 +153,16 @@ class ForkedFederate:
         context = multiprocessing.get_context("fork")
         self._process = context.Process(
             target=_run_forked_federate,
-            args=(role, name, federation_path, directory, environment, title, write_fd),
+            args=(
+                role,
+                name,
+                federation_path,
+                directory,
+                environment,
+                title,
+                write_fd,
+                os.getpid(),
+            ),
             name=f"tefed-{name}",
         )
         # The child inherits the runner's handlers (SIGTERM raises KeyboardInterrupt there);
@@ -178,9 +202,13 @@ def _run_forked_federate(
     environment: dict,
     title: str,
     output_fd: int,
+    runner_pid: int,
 ) -> None:
     """Body of a forked federate: become a session leader, redirect, and run the program."""
     os.setsid()  # before the stop signals are unblocked: a Ctrl-C for the runner stays its own
+    # SIGTERM when the runner ends, even by SIGKILL: no federate computes on unsupervised.
+    if not end_with_parent(runner_pid):
+        os._exit(1)  # the runner ended before this federate started
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)

@@ -266,7 +266,7 @@ def run_federation(
             resolve_for_run(federation, folder, part.broker_port, None, source_path), part
         )
     folder.write_text("federation.json", resolved.to_json_text())
-    folder.mark_running()
+    folder.mark_running(supervisor_pid=os.getpid())
     duration_s = federation.tefed.time.duration_s
     started = time.monotonic()
     processes: list[FederateProcess] = []

@@ -9,7 +9,7 @@ its error output and the sweep goes on; a point whose record says ``complete`` i
 (a rerun of the sweep resumes it).
 
 A worker that dies (killed, out of memory, its node lost) takes its ``tefed run`` with it
-(`tefed.sweep.bound_to_parent`), and the Dask scheduler gives the point to another worker; a
+(`tefed.run.bound_to_parent`), and the Dask scheduler gives the point to another worker; a
 point that loses ``ALLOWED_WORKER_DEATHS`` workers is recorded as failed with that reason (a
 running scheduler of ``--scheduler`` counts by its own ``allowed-failures`` setting).
 
@@ -45,6 +45,7 @@ from typing import Protocol
 import dask
 from distributed import Client, Future, LocalCluster, wait
 
+from tefed.run.bound_to_parent import bound_command
 from tefed.sweep.batch_cluster import job_queue_cluster
 from tefed.sweep.points import SweepPoint
 from tefed.sweep.run_record import (
@@ -126,7 +127,7 @@ def run_point(
     command = [sys.executable, "-m", "tefed", "run", base_path, "--no-progress", *options]
     for path, value in settings.items():
         command += ["--set", f"{path}={json.dumps(value)}"]
-    bound = [sys.executable, "-m", "tefed.sweep.bound_to_parent", str(os.getpid()), *command]
+    bound = bound_command(command)
     started = time.monotonic()
     with _RUNS_HERE_LOCK:
         process = subprocess.Popen(
