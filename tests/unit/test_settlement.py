@@ -241,6 +241,22 @@ def test_a_buyer_returning_its_unused_energy_over_several_trades_has_no_grid_row
     assert returned["energy_wh"].sum() == pytest.approx(-905.0)
 
 
+def test_a_buyer_that_used_less_than_nothing_returns_all_it_bought_and_exports_the_rest():
+    # a bought 41 + 1 + 1 = 43 Wh from b and metered an export of 4.2e-8 Wh: it returns all
+    # 43 Wh to b, and the 4.2e-8 Wh beyond go to the grid at the export price. (A rule that
+    # dropped a returning buyer's deviation below 1e-9 of what it returned once lost them.)
+    trades = _trades(("a", "b", 41, 0.0), ("a", "b", 1, 0.0), ("a", "b", 1, 0.0))
+    energy = pd.Series({"a": -4.238966616954612e-08, "b": 0.0})
+    ledger = settle_interval(energy, trades, IMPORT, EXPORT)
+    received = ledger.groupby("participant")["energy_wh"].sum()
+    assert received["a"] == pytest.approx(energy["a"], rel=1e-6)
+    exported = ledger[(ledger["participant"] == "a") & (ledger["counterparty"] == GRID)]
+    assert exported["energy_wh"].tolist() == pytest.approx([energy["a"]], rel=1e-6)
+    assert exported["price_usd_per_kwh"].tolist() == [EXPORT]
+    returned = ledger[(ledger["reason"] == "unused") & (ledger["participant"] == "a")]
+    assert returned["energy_wh"].sum() == pytest.approx(-43.0)
+
+
 def test_central_counterparty_has_trade_rows_only() -> None:
     # A curve clearing sells a's 400 Wh to the market at 0.08; the market is not metered.
     energy = pd.Series({"a": -500.0})

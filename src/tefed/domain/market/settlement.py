@@ -39,9 +39,6 @@ LEDGER_COLUMNS = {
 
 #: How many offending values one message lists before it summarises the rest.
 VIOLATIONS_SHOWN = 5
-#: A returning buyer's deviation smaller than this fraction of the energy it returned is
-#: rounding of its shares, not energy (float64 keeps about 16 digits; meters keep far fewer).
-RETURN_ROUNDING = 1e-9
 
 _SIDES = np.array(["buy", "sell"], dtype=object)
 #: Pool, side and reason of each delivery row kind (the columns of ``energy`` in
@@ -202,23 +199,16 @@ def settle_interval(
     bought_wh = _awards_by_pool(buyer_row, pool, quantity_wh, len(participants))
     sold_wh = _awards_by_pool(seller_row, pool, quantity_wh, len(participants))
     deviation_wh = metered_wh - (bought_wh.sum(axis=1) - sold_wh.sum(axis=1))
-    returned_wh = (
-        _returned_unused_wh(deviation_wh, bought_wh.sum(axis=1), buyer_row, seller_row, quantity_wh)
-        if unused_energy == "seller_exports"
-        else np.zeros(len(trades))
-    )
-    returned_by_participant = np.zeros(len(participants))
-    np.add.at(returned_by_participant, buyer_row[returned_wh > 0], -returned_wh[returned_wh > 0])
+    if unused_energy == "seller_exports":
+        returned_wh, given_back_wh = _returned_unused_wh(
+            deviation_wh, bought_wh.sum(axis=1), buyer_row, seller_row, quantity_wh
+        )
+    else:
+        returned_wh, given_back_wh = np.zeros(len(trades)), np.zeros(len(participants))
+    # Sellers take back their trades' shares; buyers give back their whole returned energy.
+    returned_by_participant = -given_back_wh
     np.add.at(returned_by_participant, seller_row[returned_wh > 0], returned_wh[returned_wh > 0])
     deviation_wh = deviation_wh - returned_by_participant
-    # A buyer's shares add up to its unused energy only to rounding; what rounding leaves of a
-    # returning buyer's deviation (about 1e-13 Wh) is not energy to bill against the grid.
-    returning = np.zeros(len(participants), dtype=bool)
-    returning[buyer_row[returned_wh > 0]] = True
-    residue = returning & (
-        np.abs(deviation_wh) <= RETURN_ROUNDING * np.abs(returned_by_participant)
-    )
-    deviation_wh[residue] = 0.0
     surplus_wh = np.maximum(deviation_wh, 0.0)
     deficit_wh = np.maximum(-deviation_wh, 0.0)
     shortfall_wh = np.minimum(surplus_wh, sold_wh.sum(axis=1))
@@ -335,14 +325,19 @@ def _returned_unused_wh(
     buyer_row: np.ndarray,
     seller_row: np.ndarray,
     quantity_wh: np.ndarray,
-) -> np.ndarray:
-    """Energy each trade returns from its buyer to its seller under T-REX's rule 10 [Wh].
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy each trade returns from its buyer to its seller under T-REX's rule 10, and
+    what each participant gives back in all as a buyer [Wh].
 
     ``deviation_wh`` and ``bought_wh`` are per participant [Wh]; ``buyer_row`` and
     ``seller_row`` each trade's parties as participant positions (-1: not a participant) and
     ``quantity_wh`` its energy [Wh]. A buyer's unused energy ``min(D⁻, B)`` is split over its
     trades in proportion to their quantities; trades whose seller is not a participant (a
     central counterparty) return nothing (their share stays with the buyer).
+
+    A buyer whose every trade returns a share gives back exactly ``min(D⁻, B)``, not the float
+    sum of its shares: that sum misses it by rounding (about 1e-13 Wh), which left a buyer
+    returning all its unused energy with a grid row for the difference.
     """
     unused_wh = np.minimum(np.maximum(-deviation_wh, 0.0), bought_wh)
     returned_wh = np.zeros(len(quantity_wh))
@@ -350,7 +345,14 @@ def _returned_unused_wh(
     rows = buyer_row[between]
     # bought_wh > 0 wherever a listed buyer has a trade, so the shares are well defined.
     returned_wh[between] = unused_wh[rows] * quantity_wh[between] / bought_wh[rows]
-    return returned_wh
+    # Quantities are whole Wh, so these sums are exact and comparable with bought_wh.
+    between_wh = np.zeros(len(bought_wh))
+    np.add.at(between_wh, rows, quantity_wh[between])
+    partial_wh = np.divide(
+        unused_wh * between_wh, bought_wh, out=np.zeros(len(bought_wh)), where=bought_wh > 0
+    )
+    given_back_wh = np.where(between_wh == bought_wh, unused_wh, partial_wh)
+    return returned_wh, given_back_wh
 
 
 def net_billing_amount_usd(
