@@ -101,6 +101,13 @@ def tefed_run(
     )
 
 
+def run_program(command: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess:
+    """``command`` run in ``cwd`` to its end (at most ``timeout_s`` s), output captured."""
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
 def helics_run(federation_path: Path, timeout_s: float) -> subprocess.CompletedProcess:
     """``helics run --path FILE`` in the file's folder, output captured."""
     return subprocess.run(

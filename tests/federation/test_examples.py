@@ -8,7 +8,6 @@ import doctest
 import importlib.util
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from federations import REPO, free_port, helics_run, write_federation
+from federations import REPO, free_port, helics_run, run_program, write_federation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -133,13 +132,10 @@ def test_a_scenario_names_the_household_agent_and_tefed_runs_it(tmp_path: Path):
     scenario = tmp_path / "studies" / "agent.yaml"
     scenario.parent.mkdir()
     scenario.write_text(yaml.safe_dump(data))
-    completed = subprocess.run(
+    completed = run_program(
         [sys.executable, "-m", "tefed", "run", "studies/agent.yaml", "--no-progress", "--no-plots"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
+        tmp_path,
+        RUN_TIMEOUT_S,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     run_dir = Path(completed.stdout.strip().splitlines()[-1])

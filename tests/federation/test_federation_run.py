@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from federations import (
     helics_run,
+    run_program,
     short_scenario_data,
     tefed_run,
     write_federation,
 )
 
 from tefed.contract.run_folder import RunFolder
-from tefed.run.processes import START_METHOD_ENV
+from tefed.run.ports import free_port
+from tefed.run.processes import START_METHOD_ENV, fork_hazard
 
 pytestmark = pytest.mark.federation
 
 RUN_TIMEOUT_S = 180
+PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
 
 
 def parquet_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
@@ -109,3 +115,29 @@ def test_an_unknown_start_method_is_an_input_error(tmp_path: Path):
     assert f"{START_METHOD_ENV}='spawn'" in completed.stderr
     assert "expected 'fork' or 'exec'" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_process_that_ran_helics_runs_a_federation_without_forking(tmp_path: Path):
+    """A script that used pyhelics before (a ZeroMQ context is left in it) runs a federation:
+    its built-in federates start as new interpreters, since forked ones could not reach their
+    broker (they gave up after 40 s, "unable to register federate")."""
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=3600))
+    completed = run_program(
+        [sys.executable, str(PROGRAMS / "run_after_helics.py"), str(path), str(free_port())],
+        tmp_path,
+        RUN_TIMEOUT_S,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (line,) = [line for line in completed.stdout.splitlines() if line.startswith("OUTCOME ")]
+    outcome = json.loads(line.removeprefix("OUTCOME "))
+    assert outcome["ok"], outcome["message"]
+    assert any("this process has run HELICS" in warning for warning in outcome["warnings"])
+
+
+def test_federates_are_not_forked_from_a_thread_other_than_the_main_one():
+    found: list[str | None] = []
+    worker = threading.Thread(target=lambda: found.append(fork_hazard()))
+    worker.start()
+    worker.join()
+    assert found == ["the federation is run from a thread other than the process's main thread"]
+    assert fork_hazard() is None  # this test's main thread, in a process without HELICS

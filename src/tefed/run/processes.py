@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import logging
 import multiprocessing
 import os
 import shlex
@@ -28,6 +29,8 @@ from tefed.federates.program import write_report_if_last
 from tefed.run.bound_to_parent import bound_command, end_with_parent
 from tefed.runtime.helics_runtime import PROGRESS_PREFIX
 from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
+
+log = logging.getLogger(__name__)
 
 #: Log lines kept per process for the failure report.
 TAIL_LINES = 15
@@ -68,12 +71,48 @@ def fork_builtin_federates(federation: FederationFile) -> bool:
         return False
     if not any(entry.runs_builtin for entry in federation.federate_entries()):
         return False
+    hazard = fork_hazard()
+    if hazard is not None:
+        log.warning(
+            "built-in federates start as new interpreters instead of forked ones: %s, and a "
+            "federate forked from here would break",
+            hazard,
+        )
+        return False
     builtin_logic()  # imports every role's code here, once, for all forked federates
     # What this process holds now is never garbage to a child: kept out of the children's
     # collections, it is neither traversed (time) nor written to (copy-on-write memory).
     gc.collect()
     gc.freeze()
     return True
+
+
+def fork_hazard() -> str | None:
+    """Why a federate forked from this process and thread would break, or None if it would not.
+
+    - From a thread other than the main one: the child lacks the thread-local state of the
+      libraries its parent loaded (OpenDSS's engine crashes in it), and Linux would stop it
+      when that thread ends (`tefed.run.bound_to_parent`).
+    - From a process that has run HELICS: its ZeroMQ context does not survive a fork; the
+      children cannot reach their broker and abort when they close the library. ZeroMQ's
+      background threads (``ZMQbg/…`` in ``/proc/self/task/*/comm``) show it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return "the federation is run from a thread other than the process's main thread"
+    if any(name.startswith("ZMQbg/") for name in _thread_names()):
+        return "this process has run HELICS (ZeroMQ's threads run in it)"
+    return None
+
+
+def _thread_names() -> list[str]:
+    """Names of this process's threads, as Linux shows them (none where it does not)."""
+    names = []
+    for comm in Path("/proc/self/task").glob("*/comm"):
+        try:
+            names.append(comm.read_text().strip())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return names
 
 
 def start_process(entry: FederateEntry, folder: RunFolder, fork: bool) -> FederateProcess:
