@@ -59,7 +59,10 @@ def test_helics_run_writes_a_complete_run_folder(helics_run_dir: Path):
     assert (helics_run_dir.parent / "latest").resolve() == helics_run_dir.resolve()
     assert folder.file("federation.json").exists()
     for name in ("price_feed", "ems", "grid", "market"):
-        assert folder.file(f"logs/{name}.log").exists()
+        log = folder.file(f"logs/{name}.log").read_text()
+        # Nothing routine is reported as an error (the federate writing the report forks to
+        # draw its figures on two cores: that once printed "Exception ignored" every run).
+        assert "Exception ignored" not in log and "Traceback" not in log, log
         timing = folder.read_json(f"timing/{name}.json")
         assert timing["busy_s"] > 0 and timing["waiting_s"] >= 0
     summary = folder.read_json("summary.json")

@@ -78,7 +78,9 @@ class StallWatchdog(threading.Thread):
         self._waiting_for: float = 0.0
         self._waiting_at_startup = False
         self._seen_ready: set[str] = set()
-        self._stop = threading.Event()
+        # Not ``_stop``: that is Thread's own method, which threading calls in a child this
+        # process forks (the report draws its figures on two cores) and when it is joined.
+        self._stopping = threading.Event()
         self.fired_message: str | None = None
         self.culprits: list[str] = []
 
@@ -94,14 +96,14 @@ class StallWatchdog(threading.Thread):
 
     def stop(self) -> None:
         """Stop watching (before the federate is freed)."""
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         progress_since = 0.0
         not_ready: list[str] | None = None
         silent: list[str] = []
         last_look = 0.0
-        while not self._stop.wait(0.5):
+        while not self._stopping.wait(0.5):
             since = self._waiting_since
             startup = self._waiting_at_startup
             now = time.monotonic()
@@ -222,7 +224,7 @@ class StallWatchdog(threading.Thread):
         first, first_silent = self._find_computing_federates()
         if not first and not first_silent:
             return [], []
-        self._stop.wait(CONFIRM_DELAY_S)
+        self._stopping.wait(CONFIRM_DELAY_S)
         second, second_silent = self._find_computing_federates(patient_with=set(first_silent))
         first_times = dict(first)
         stuck = [(name, granted) for name, granted in second if first_times.get(name) == granted]
