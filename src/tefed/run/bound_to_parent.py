@@ -13,9 +13,12 @@ stops a federate, a broker or a ``tefed run`` (that stops its own federates firs
   asks for the signal, checks the parent is still ``PARENT_PID`` (it may have ended before the
   request), and replaces itself with COMMAND.
 
-The signal comes when the parent's *thread* that started the child ends: both start their
-children from the main thread, which ends only with the process. Elsewhere than on Linux,
-nothing is asked and children may outlive their parent.
+The signal comes when the parent's *thread* that started the child ends. ``tefed run`` starts
+its children from its main thread, which ends only with the process (`tefed.run.processes`
+starts built-in federates as new interpreters when it is run from another thread); a sweep
+starts each run from the thread of the Dask worker running the point, which lives as long as
+that worker, so a run ends with its worker. Elsewhere than on Linux, nothing is asked and
+children may outlive their parent.
 """
 
 from __future__ import annotations
