@@ -22,6 +22,7 @@ from tefed.contract.errors import InputError
 from tefed.contract.federation_file import (
     BROKER_MODULE,
     FORMAT_VERSION,
+    GLOBAL_TIME_OPTION,
     WATCHDOG_MODULE,
     FederationFile,
     broker_time_limit_flag,
@@ -167,7 +168,9 @@ def build_federation(
         "exec": (
             f"python -m {BROKER_MODULE} {federation_arg} --federates={len(federates)} "
             f"--coretype={CORE_TYPE} --port={port} --loglevel={HELICS_LOG_LEVEL} "
-            "--terminate_on_error " + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
+            "--terminate_on_error "
+            + broker_time_limit_flag(scenario.run.wall_clock_limit_s)
+            + (f" {GLOBAL_TIME_OPTION}" if scenario.run.time_coordination == "global" else "")
         ),
     }
     data = {

@@ -41,6 +41,9 @@ WATCHDOG_MODULE = "tefed.run.helics_watchdog"
 ROLES = ("price_feed", "ems", "grid", "market")
 #: Option of ``helics_broker`` that ends the co-simulation after a wall-clock time (HELICS ≥ 3.1).
 BROKER_TIME_LIMIT_OPTION = "--maxcosimduration"
+#: Option of ``helics_broker`` that makes it grant time to the whole federation itself
+#: (``run.time_coordination: global``); the cores that join learn it from the broker.
+GLOBAL_TIME_OPTION = "--globaltime"
 
 
 def broker_time_limit_flag(limit_s: float) -> str:

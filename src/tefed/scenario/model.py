@@ -208,6 +208,14 @@ class RunSpec(ScenarioSection):
         description="federates report progress every this much simulated time [s]",
     )
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
+    time_coordination: Literal["distributed", "global"] = Field(
+        "distributed",
+        description="how HELICS grants time: 'distributed' (each federate negotiates with the "
+        "ones it exchanges data with; federates at different times overlap, fastest for one "
+        "run) or 'global' (the broker grants the federation's next time to all; fewer "
+        "messages and less CPU, faster for learning environments and for runs sharing the "
+        "machine, as in sweeps); results are the same",
+    )
     realtime: bool = Field(
         False,
         description="pace the federation to the wall clock through HELICS's real-time mode "
