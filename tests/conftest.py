@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     are spread over both and the short tests fill the end.
     """
     items.sort(key=lambda item: item.get_closest_marker("federation") is None)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: half again as many test processes as the machine has cores (3 on 2).
+
+    Many federation tests wait more than they compute (for a stall or startup timeout, a
+    paced run, a killed process to be named): with one test process per core, the cores sat
+    idle a fifth of the time. Measured with ``make test`` on 2 cores: 6 min 41 s with 2, 5 min
+    44 s with 3.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2, (cores or 1) * 3 // 2)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-
-import helics.bin as helics_programs
 
 from tefed.runtime.broker_claim import PortTakenError, claim_port
+from tefed.runtime.helics_programs import helics_programs_dir
 
 #: Exit code when the port belongs to another run or program (as for any bad input).
 EXIT_PORT_TAKEN = 2
@@ -50,7 +48,7 @@ def main(argv: list[str]) -> int:
     except (PortTakenError, ValueError) as error:
         print(f"tefed broker: {error}", file=sys.stderr, flush=True)
         return EXIT_PORT_TAKEN
-    program = Path(helics_programs.BIN_DIR) / "helics_broker"
+    program = helics_programs_dir() / "helics_broker"
     try:
         os.execv(program, [str(program), *options])
     except OSError as error:

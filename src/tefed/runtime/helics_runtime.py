@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import helics as h
-import helics.bin as helics_programs
 import numpy as np
 from helics.capi import ffi as _ffi
 
@@ -49,6 +48,7 @@ from tefed.runtime.broker_claim import (
     PortTakenError,
     wait_for_sibling_claim,
 )
+from tefed.runtime.helics_programs import helics_programs_dir
 from tefed.runtime.stall_watchdog import EXIT_STALL, READY, STARTUP_TAG, StallWatchdog
 
 log = logging.getLogger("tefed.runtime")
@@ -58,7 +58,7 @@ EXIT_FAILED = 1
 EXIT_STOPPED_BY_OTHER = 3
 
 #: Folder of HELICS's own programs installed with pyhelics (``helics_broker``).
-HELICS_PROGRAMS_DIR = Path(helics_programs.BIN_DIR)
+HELICS_PROGRAMS_DIR = helics_programs_dir()
 #: Prefix of the progress lines a supervisor reads from a federate's standard output:
 #: ``TEFED-PROGRESS <federate> <simulated time covered [s]> <duration [s]>``.
 PROGRESS_PREFIX = "TEFED-PROGRESS"
