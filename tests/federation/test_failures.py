@@ -351,12 +351,14 @@ def run_to_its_end(
 
 @pytest.mark.parametrize("runner", ["tefed run", "helics run"])
 def test_a_faulted_price_feed_is_named_under_either_runner(tmp_path: Path, runner: str, subtests):
-    # Under helics run with global time coordination (the broker entry of the file passes
-    # it on): both coordinations name the same faults, and a federation frozen after its last
-    # step costs 3 s of CPU instead of 13 (its waiting federates' time-request exchange).
-    coordination = "global" if runner == "helics run" else "distributed"
-
     def fault_run(fault: str, started: Callable[[], None]):
+        # The faults at startup and after leaving come before or after any time grant, and run
+        # under the default coordination. The price feed frozen while the others wait for it
+        # runs under global coordination (under helics run, the file's broker entry passes it
+        # on): under distributed coordination, which the hung federates under helics run cover,
+        # the waiting federates exchange time requests at full speed until the stall is named,
+        # 13 s of CPU against 3.
+        coordination = "global" if fault == "stop_after_last_step" else "distributed"
         path = federation_with_faulty_federate(
             tmp_path / fault,
             "price_feed",
