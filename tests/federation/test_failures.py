@@ -216,11 +216,8 @@ def test_a_stopped_federate_is_named_not_the_one_waiting_for_it(tmp_path: Path, 
             assert processes_mentioning(str(run_dir)) == []
 
 
-@pytest.mark.parametrize("coordination", ["distributed", "global"])
-def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path, coordination: str):
-    path = federation_with_faulty_market(
-        tmp_path, "hang", run__stall_timeout_s=3, run__time_coordination=coordination
-    )
+def test_a_stuck_federate_is_named_and_the_run_ends(tmp_path: Path):
+    path = federation_with_faulty_market(tmp_path, "hang", run__stall_timeout_s=3)
     federation = FederationFile.model_validate_json(path.read_text())
     started = time.monotonic()
     outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
