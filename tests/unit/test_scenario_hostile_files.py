@@ -8,6 +8,7 @@ runs the cases found by hand through the command line.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -101,14 +102,25 @@ def test_the_corpus_is_the_same_for_the_same_seed_and_breaks_in_many_ways():
 # --- cases found by hand, through the command line ------------------------------------------------
 
 
+#: libyaml's loader and dumper where PyYAML has them: the cases below are built as the
+#: module is collected, in every test process.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@functools.cache
+def _default_text() -> str:
+    return (SCENARIOS[0].parent / "default.yaml").read_text()
+
+
 def default_data() -> dict:
-    return yaml.safe_load((SCENARIOS[0].parent / "default.yaml").read_text())
+    return yaml.load(_default_text(), Loader=_LOADER)
 
 
 def changed(change: Callable[[dict], object]) -> bytes:
     data = default_data()
     change(data)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True).encode()
 
 
 def setting(dotted: str, value: object) -> bytes:
