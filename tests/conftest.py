@@ -44,8 +44,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
     Many federation tests wait more than they compute (for a stall or startup timeout, a
     paced run, a killed process to be named): with one test process per core, the cores sat
-    idle a fifth of the time. Measured with ``make test`` on 2 cores: 6 min 41 s with 2, 5 min
-    44 s with 3.
+    idle a fifth of the time. Measured on 2 cores with the suite's pytest command, same code,
+    one run after the other: 6 min 41 s with 2, 5 min 42 s with 3 (5 min 23 s with 4 against
+    5 min 3 s with 3, later, in a clone without ``../shared``).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(2, (cores or 1) * 3 // 2)

@@ -291,19 +291,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def proc_stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` from the state on (field 3), or None if it is gone.
+
+    The command name (field 2) is in parentheses and may hold spaces or parentheses itself,
+    so the fields are those after its last ``)``.
+    """
+    try:
+        return Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def process_start(pid: int) -> int | None:
-    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``); None
+    """When process ``pid`` started, in clock ticks since boot (field 22 of `proc_stat`); None
     where that cannot be read (no such process, no ``/proc``). With the pid it names one
     process, also after the pid is given to another."""
+    fields = proc_stat(pid)
     try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    # The command name (field 2) is in parentheses and may hold spaces or parentheses itself;
-    # the start time is field 22, the 20th after it.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:
-        return int(fields[19])
+        return int(fields[19]) if fields is not None else None
     except (IndexError, ValueError):
         return None
 

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tefed.contract.federation_file import FederationFile, load_federation_file
-from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, RunFolder
-from tefed.run.stopped_processes import StoppedClock, proc_stat, stopped_message
+from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, RunFolder, proc_stat
+from tefed.run.stopped_processes import StoppedClock, stopped_message
 from tefed.runtime.broker import broker_port
 from tefed.runtime.broker_claim import CLAIM_TIMEOUT_S, PortTakenError, wait_for_sibling_claim
 

@@ -13,18 +13,11 @@ named: only a process the kernel reports as stopped is.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+
+from tefed.contract.run_folder import proc_stat
 
 #: State letter of a process stopped by a signal (``/proc/<pid>/stat``, field 3).
 STOPPED = "T"
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` from the state on (field 3), or None if it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
 
 
 def is_stopped(pid: int) -> bool:
