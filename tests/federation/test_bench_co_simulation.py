@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmarks import co_simulation
 from benchmarks.process_tree import (
@@ -141,12 +142,18 @@ def test_a_bad_scenario_is_recorded_as_failed_with_its_message(tmp_path: Path):
 
 @pytest.mark.federation
 def test_a_run_past_its_time_limit_is_stopped_with_its_whole_tree(tmp_path: Path):
+    """The bench's limit stops ``tefed run`` and every process under it. The federation is paced
+    to the wall clock (a day at 600x takes 144 s), so it is surely up and surely not done when
+    the limit strikes on a slow or busy machine, and it idles meanwhile instead of using CPU."""
     scratch = tmp_path / "timeout-scratch"
     scratch.mkdir()
-    scenario = co_simulation.CASES[0].scenario
-    result = co_simulation.measure_run(scenario, lockstep=False, timeout_s=4, scratch=scratch)
+    scenario = tmp_path / "paced.yaml"
+    paced = {"realtime": True, "realtime_speed": 600, "results_root": "results"}
+    base = str(co_simulation.CASES[0].scenario.resolve())
+    scenario.write_text(yaml.safe_dump({"extends": base, "name": "paced", "run": paced}))
+    result = co_simulation.measure_run(scenario, lockstep=False, timeout_s=12, scratch=scratch)
     assert result["outcome"] == "timeout"
-    assert "4 s" in result["message"]
+    assert "12 s" in result["message"]
     assert result["peak_processes"] >= 2
     # Neither the broker nor any federate of the run is left.
     deadline = time.monotonic() + 10

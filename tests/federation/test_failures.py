@@ -477,9 +477,11 @@ def test_a_killed_tefed_run_takes_its_broker_and_federates_with_it(tmp_path: Pat
                 run_dir = marks.parent
         time.sleep(0.05)
     assert run_dir is not None, "the federation never started"
-    # Stepping, and the grid has written its first hour.
+    # Stepping, and the grid has written its first hour (a busy machine may take a while).
+    deadline = time.monotonic() + 60.0
     while not (run_dir / "grid.parquet").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert (run_dir / "grid.parquet").exists(), "the grid wrote no table in 60 s"
     runner.kill()
     runner.communicate(timeout=CRASH_DEADLINE_S)
     deadline = time.monotonic() + 10.0
