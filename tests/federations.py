@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pandas as pd
 import yaml
 
 from tefed.build.builder import build_federation
@@ -206,3 +207,20 @@ def federate_pid(folder: Path, name: str, timeout_s: float = 30.0) -> int:
             return pid
         time.sleep(0.1)
     raise AssertionError(f"the {name} federate never started under {folder}")
+
+
+def parquet_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every Parquet file of a run, by its path relative to the run folder."""
+    return {
+        str(path.relative_to(run_dir)): pd.read_parquet(path)
+        for path in sorted(run_dir.rglob("*.parquet"))
+    }
+
+
+def assert_same_tables(first: Path, second: Path) -> None:
+    """The two runs wrote the same Parquet tables, value for value."""
+    left, right = parquet_tables(first), parquet_tables(second)
+    assert left.keys() == right.keys()
+    assert len(left) >= 10
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], check_exact=True, obj=name)

@@ -7,9 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from federations import (
+    assert_same_tables,
     helics_run,
     run_program,
     short_scenario_data,
@@ -25,22 +25,6 @@ pytestmark = pytest.mark.federation
 
 RUN_TIMEOUT_S = 180
 PROGRAMS = Path(__file__).resolve().parent.parent / "programs"
-
-
-def parquet_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
-    """Every Parquet file of a run, by its path relative to the run folder."""
-    return {
-        str(path.relative_to(run_dir)): pd.read_parquet(path)
-        for path in sorted(run_dir.rglob("*.parquet"))
-    }
-
-
-def assert_same_tables(first: Path, second: Path) -> None:
-    left, right = parquet_tables(first), parquet_tables(second)
-    assert left.keys() == right.keys()
-    assert len(left) >= 10
-    for name in left:
-        pd.testing.assert_frame_equal(left[name], right[name], check_exact=True, obj=name)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from federations import DEFAULT_SCENARIO
+from federations import DEFAULT_SCENARIO, assert_same_tables
 
 from tefed.cli import main
 
@@ -112,6 +112,17 @@ def test_a_sweep_runs_records_a_failure_tabulates_and_resumes(tmp_path, capsys):
     for folder in map(Path, complete["run_folder"]):
         assert (folder / "logs" / "broker.log").is_file()
         assert not (folder / "plots").exists()
+
+    # A run forked from the sweep's preloaded server gives the tables of a new interpreter's.
+    direct = subprocess.run(
+        [sys.executable, "-m", "tefed", "run", str(DEFAULT_SCENARIO), "--no-progress",
+         "--no-plots", "--results", str(tmp_path / "direct"),
+         *(f"--set={path}={json.dumps(value)}" for path, value in sweep["set"].items()),
+         "--set=households.pv_battery.battery.capacity_kwh=5"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert direct.returncode == 0, direct.stdout + direct.stderr
+    assert_same_tables(Path(complete.loc[5, "run_folder"]), Path(direct.stdout.split()[-1]))
 
     check_report_and_compare(output, capsys)
 

@@ -206,3 +206,26 @@ def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: 
     assert "2 complete, 0 failed" in stdout, stdout
     assert first_record.stat().st_mtime_ns == first_written
     assert len(list((output / "runs").glob("*/record.json"))) == 2
+
+
+def test_a_killed_sweep_takes_its_preloaded_runs_with_it(tmp_path: Path):
+    """A LocalCluster's runs are forked from the sweep's preloaded server
+    (`tefed.sweep.preloaded_runs`), not started by the sweep process itself: killed by SIGKILL,
+    the sweep runs no handler, and its runs still end (the server ends with the sweep, and
+    each run with the server)."""
+    # Runs paced to 96 s (a day at 900x): they cannot have ended by themselves in the test.
+    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=86400, speed=900)
+    output = tmp_path / "out"
+    sweep = start_sweep(sweep_path, output, "--workers", "2", "--no-progress")
+    try:
+        runs = wait_for(lambda: tefed_runs_under(output), "a run's process")
+        servers = set(runs.values())
+        assert sweep.pid not in servers, "the run was started by the sweep itself"
+        assert all(os.getppid() != server and is_alive(server) for server in servers)
+        sweep.kill()
+        sweep.wait(timeout=10)  # not communicate: a process left behind may hold its pipes
+        wait_for(lambda: not tefed_runs_under(output), "the runs to end with their sweep", 30)
+        wait_for(lambda: not processes_working_under(output), "every process to end", 30)
+        assert not any(is_alive(server) for server in servers)
+    finally:
+        sweep.kill()

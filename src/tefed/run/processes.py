@@ -170,7 +170,31 @@ def _program(name: str, directory: str) -> str | None:
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
-class ForkedFederate:
+class PopenLike:
+    """A child started by `multiprocessing` (``self._process``), seen through the part of
+    `subprocess.Popen` that tefed's supervisors use: ``pid``, ``returncode``, ``poll``, ``wait``."""
+
+    _process: multiprocessing.process.BaseProcess
+    pid: int
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the child ended (negative: the signal that killed it), else None."""
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        """The exit code if the child has ended, else None (never blocks)."""
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
+        return self._process.exitcode
+
+
+class ForkedFederate(PopenLike):
     """A built-in federate forked from the runner, seen through the part of ``Popen`` it uses.
 
     The child starts its own session (so a process-group signal reaches it and whatever it
@@ -215,22 +239,6 @@ class ForkedFederate:
             os.close(write_fd)
         self.pid: int = self._process.pid
         self.stdout = os.fdopen(read_fd, "r", buffering=1)
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code once the child ended (negative: the signal that killed it), else None."""
-        return self._process.exitcode
-
-    def poll(self) -> int | None:
-        """The exit code if the child has ended, else None (never blocks)."""
-        return self._process.exitcode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
-        self._process.join(timeout)
-        if self._process.exitcode is None:
-            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
-        return self._process.exitcode
 
 
 def _run_forked_federate(

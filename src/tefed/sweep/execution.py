@@ -1,7 +1,10 @@
 """Running a sweep's points on Dask, each as its own ``tefed run`` process, and recording them.
 
-Every point runs as ``python -m tefed run BASE --set PATH=VALUE …`` (the interpreter of the Dask
-worker) in its own folder, ``OUTPUT/runs/<run-id>/``: ``tefed run`` gives each run a free broker
+Every point runs as ``python -m tefed run BASE --set PATH=VALUE …`` in its own folder,
+``OUTPUT/runs/<run-id>/``, forked from a server process that has imported tefed once
+(`tefed.sweep.preloaded_runs`: 1.85 s less CPU per default run, measured 2026-12-07), or, in
+a Dask worker process that may not have children of its own, started as a new interpreter of
+the worker's Python. ``tefed run`` gives each run a free broker
 port and a broker key of its own, so runs share a machine without meeting, and the point's
 ``run.results_root`` is set to ``runs/<run-id>/results``. When the run ends its record
 (`tefed.sweep.run_record`) is written beside it. A run that fails is recorded with the end of
@@ -22,7 +25,8 @@ time (10 default days: 43 s on two workers, 65 s one after the other), so the de
 Its workers are threads of the sweep's own process: a worker only starts a ``tefed run``
 process and waits for it, so worker processes would add nothing but their start (about a second
 of imports before the first run); a sweep that is interrupted stops its runs itself
-(`stop_runs_here`). With ``scheduler`` the sweep joins an existing Dask scheduler instead; with
+(`stop_runs_here`), and one killed takes its runs with it (the preloaded server ends with it).
+With ``scheduler`` the sweep joins an existing Dask scheduler instead; with
 ``cluster_kind`` it submits batch jobs of workers (`tefed.sweep.batch_cluster`). Workers of
 either must see the base scenario and the output folder at the same paths (a shared file
 system).
@@ -48,6 +52,7 @@ from distributed import Client, Future, LocalCluster, wait
 from tefed.run.bound_to_parent import bound_command
 from tefed.sweep.batch_cluster import job_queue_cluster
 from tefed.sweep.points import SweepPoint
+from tefed.sweep.preloaded_runs import PreloadedRun, preloaded_runs_available, start_server
 from tefed.sweep.run_record import (
     STATUS_COMPLETE,
     STATUS_FAILED,
@@ -71,8 +76,10 @@ ALLOWED_WORKER_DEATHS = 3
 #: How often the observer hears how many runs are running [s].
 OBSERVE_EVERY_S = 1.0
 
+#: A ``tefed run`` process: a new interpreter, or a child of the preloaded server.
+_Run = subprocess.Popen | PreloadedRun
 #: ``tefed run`` processes started by workers of this process (thread workers), by pid.
-_RUNS_HERE: dict[int, subprocess.Popen] = {}
+_RUNS_HERE: dict[int, _Run] = {}
 _RUNS_HERE_LOCK = threading.Lock()
 
 
@@ -124,32 +131,27 @@ def run_point(
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     settings = {**overrides, "run.results_root": str(folder / "results")}
-    command = [sys.executable, "-m", "tefed", "run", base_path, "--no-progress", *options]
+    arguments = ["run", base_path, "--no-progress", *options]
     for path, value in settings.items():
-        command += ["--set", f"{path}={json.dumps(value)}"]
-    bound = bound_command(command)
+        arguments += ["--set", f"{path}={json.dumps(value)}"]
+    stdout_path, stderr_path = folder / "tefed_run.stdout", folder / "tefed_run.stderr"
     started = time.monotonic()
     with _RUNS_HERE_LOCK:
-        process = subprocess.Popen(
-            bound,
-            cwd=folder,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        process = _start_run(arguments, folder, stdout_path, stderr_path)
         _RUNS_HERE[process.pid] = process
     try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
+        process.wait(timeout_s)
         timed_out = False
     except subprocess.TimeoutExpired:
-        stdout, stderr = _stop(process)
+        _stop(process)
         timed_out = True
     finally:
         with _RUNS_HERE_LOCK:
             _RUNS_HERE.pop(process.pid, None)
     wall_time_s = time.monotonic() - started
-    (folder / "tefed_run.log").write_text(f"$ {' '.join(command)}\n{stdout}\n{stderr}")
+    stdout, stderr = _read_and_remove(stdout_path), _read_and_remove(stderr_path)
+    command = " ".join([sys.executable, "-m", "tefed", *arguments])
+    (folder / "tefed_run.log").write_text(f"$ {command}\n{stdout}\n{stderr}")
     lines = [line for line in stdout.splitlines() if line.strip()]
     run_folder = lines[-1].strip() if lines and Path(lines[-1].strip()).is_dir() else ""
     complete = (
@@ -171,25 +173,62 @@ def run_point(
     return record
 
 
+def _start_run(arguments: list[str], folder: Path, stdout_path: Path, stderr_path: Path) -> _Run:
+    """Start ``tefed ARGUMENTS…`` in ``folder`` in a session of its own, its output to the two
+    files: forked from the preloaded server where this process can (`tefed.sweep.preloaded_runs`),
+    else as a new interpreter that ends with this process (`tefed.run.bound_to_parent`)."""
+    if preloaded_runs_available():
+        return PreloadedRun(arguments, folder, stdout_path, stderr_path)
+    command = bound_command([sys.executable, "-m", "tefed", *arguments])
+    with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
+        return subprocess.Popen(
+            command,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
+def _read_and_remove(path: Path) -> str:
+    """The text of ``path`` ("" if there is none), and the file removed."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+    path.unlink()
+    return text
+
+
 def stop_runs_here() -> int:
     """Stop every ``tefed run`` that workers of this process started and that still runs
     (SIGTERM to its process group: it stops its federates); the number signalled [-]."""
     with _RUNS_HERE_LOCK:
         running = [process for process in _RUNS_HERE.values() if process.poll() is None]
     for process in running:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+        _signal_run(process, signal.SIGTERM)
     return len(running)
 
 
-def _stop(process: subprocess.Popen) -> tuple[str, str]:
+def _stop(process: _Run) -> None:
     """Stop a ``tefed run`` (SIGTERM: it stops its federates; SIGKILL after the grace)."""
-    os.killpg(process.pid, signal.SIGTERM)
+    _signal_run(process, signal.SIGTERM)
     try:
-        return process.communicate(timeout=STOP_GRACE_S)
+        process.wait(STOP_GRACE_S)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.communicate()
+        _signal_run(process, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_run(process: _Run, signal_number: int) -> None:
+    """Signal a run's process group (the run and what it started), or the run alone if it has
+    not made its group yet (a child of the preloaded server that has only just started)."""
+    try:
+        os.killpg(process.pid, signal_number)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal_number)
 
 
 def run_points(
@@ -305,6 +344,8 @@ def _client(
             batch.scale(jobs=spec.jobs)
             yield client
         return
+    if preloaded_runs_available():
+        start_server()  # its imports overlap the cluster's start
     with (
         LocalCluster(
             n_workers=workers or default_worker_count(),

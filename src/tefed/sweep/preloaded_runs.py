@@ -1,0 +1,134 @@
+"""A sweep's ``tefed run`` processes forked from one that has already imported tefed.
+
+A new ``python -m tefed run`` spends its first seconds importing what every run imports anyway:
+tefed's command line, pandas, pyomo, HELICS, OpenDSS and pvlib (1.85 s of CPU of the 11.5 s
+of a whole default day without figures, on a 2-core machine on 2026-12-07). A sweep pays that
+in every run, on cores its other runs need. Here the runs of a sweep process are instead forked
+from a server process that imported all of it once (the standard library's ``forkserver``
+start method, with those modules preloaded); each child then runs the ``tefed`` program exactly
+as ``python -m tefed`` would, with its own arguments, working directory, session and output
+files.
+
+A child asks Linux for SIGTERM when the server ends (`tefed.run.bound_to_parent`), and the server
+ends when the process that started it ends: a run still ends with its sweep, even one killed by
+SIGKILL. The server itself is single-threaded and has never run HELICS, so ``tefed run`` may fork
+its federates from the child as it does from a program started at the command line.
+
+Runs fall back to new interpreters (`PreloadedRun` is then not used) where the start method does
+not exist (not Linux) or where this process may not have children of its own (a daemonic Dask
+worker process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import runpy
+import shlex
+import signal
+import sys
+from multiprocessing import forkserver, resource_tracker
+from pathlib import Path
+
+import setproctitle
+
+from tefed.run.bound_to_parent import end_with_parent
+from tefed.run.processes import PopenLike
+
+#: Modules the server imports before forking any run: what every ``tefed run`` imports (the
+#: command line, and every built-in role's logic, which ``tefed run`` imports before it forks
+#: its federates).
+PRELOADED_MODULES = [
+    "tefed.cli",
+    "tefed.federates.ems.logic",
+    "tefed.federates.grid.logic",
+    "tefed.federates.market.logic",
+    "tefed.federates.price_feed.logic",
+]
+
+
+def preloaded_runs_available() -> bool:
+    """Whether this process can start runs from a preloaded server (see the module)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    return not multiprocessing.current_process().daemon
+
+
+def start_server() -> None:
+    """Start the server now (it imports in the background), so the first run need not wait
+    for its imports; later calls do nothing."""
+    forkserver.set_forkserver_preload(PRELOADED_MODULES)
+    forkserver.ensure_running()
+
+
+class PreloadedRun(PopenLike):
+    """``python -m tefed ARGUMENTS…`` run in a child of the preloaded server.
+
+    Like a `subprocess.Popen` started with ``start_new_session=True`` (`PopenLike`): the child
+    leads a session (and process group) of its own. Its standard output and error go to the
+    files named.
+
+    Parameters
+    ----------
+    arguments : list of str
+        The arguments of ``tefed`` (``["run", SCENARIO, …]``).
+    cwd : Path
+        Working directory of the run.
+    stdout_path, stderr_path : Path
+        Files that receive the run's standard output and error (created or truncated).
+    """
+
+    def __init__(self, arguments: list[str], cwd: Path, stdout_path: Path, stderr_path: Path):
+        start_server()
+        context = multiprocessing.get_context("forkserver")
+        self._process = context.Process(
+            target=_run_tefed,
+            args=(list(arguments), str(cwd), str(stdout_path), str(stderr_path)),
+            name="tefed run",
+        )
+        self._process.start()
+        self.pid: int = self._process.pid
+
+
+def _run_tefed(arguments: list[str], cwd: str, stdout_path: str, stderr_path: str) -> None:
+    """In the child: a session of its own, bound to the server, output to the files, then the
+    ``tefed`` program as ``python -m tefed`` runs it (it ends the process with its exit code)."""
+    os.setsid()
+    server_pid = os.getppid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if not end_with_parent(server_pid):
+        os._exit(1)  # the server ended before the request: nothing to run for
+    _release_server_pipes()
+    for fd, path in ((1, stdout_path), (2, stderr_path)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(target, fd)
+        os.close(target)
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.chdir(cwd)
+    # As ``ps`` shows it: the command line a new interpreter would have had.
+    setproctitle.setproctitle(shlex.join([sys.executable, "-m", "tefed", *arguments]))
+    sys.argv = ["tefed", *arguments]
+    runpy.run_module("tefed", run_name="__main__", alter_sys=True)
+
+
+def _release_server_pipes() -> None:
+    """Close what a child of the server inherits to keep the server (and the resource tracker)
+    running: the write ends of their pipes, with which a child could start processes of its own
+    through them. A run starts none, and as long as one held them, the server would not end
+    with the sweep, nor the run with the server."""
+    holders = (
+        (getattr(forkserver, "_forkserver", None), "_forkserver_alive_fd"),
+        (getattr(resource_tracker, "_resource_tracker", None), "_fd"),
+    )
+    for holder, attribute in holders:
+        fd = getattr(holder, attribute, None)
+        if isinstance(fd, int):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            setattr(holder, attribute, None)
