@@ -209,16 +209,26 @@ def test_an_interrupted_sweep_resumes_without_rerunning_complete_runs(tmp_path: 
 
 
 def test_a_killed_sweep_takes_its_preloaded_runs_with_it(tmp_path: Path):
-    """A LocalCluster's runs are forked from the sweep's preloaded server
+    """A LocalCluster's runs are forked from the sweep's preloaded server once it is ready
     (`tefed.sweep.preloaded_runs`), not started by the sweep process itself: killed by SIGKILL,
-    the sweep runs no handler, and its runs still end (the server ends with the sweep, and
+    the sweep runs no handler, and such a run still ends (the server ends with the sweep, and
     each run with the server)."""
-    # Runs paced to 96 s (a day at 900x): they cannot have ended by themselves in the test.
-    sweep_path = write_sweep(tmp_path, [5, 20], duration_s=86400, speed=900)
+    # One worker; the first run (a new interpreter: the server is still importing) is paced to
+    # 8 s (two hours at 900x), the second to 96 s (a day): the kill comes while the second,
+    # forked from the server, runs, and it cannot have ended by itself in the test.
+    sweep_path = write_sweep(tmp_path, [5], speed=900)
+    sweep = yaml.safe_load(sweep_path.read_text())
+    sweep["zip"] = {
+        "households.pv_battery.battery.capacity_kwh": [5, 20],
+        "time.duration_s": [7200, 86400],
+    }
+    del sweep["grid"], sweep["set"]["time.duration_s"]
+    sweep_path.write_text(yaml.safe_dump(sweep, sort_keys=False))
     output = tmp_path / "out"
-    sweep = start_sweep(sweep_path, output, "--workers", "2", "--no-progress")
+    sweep = start_sweep(sweep_path, output, "--workers", "1", "--no-progress")
     try:
-        runs = wait_for(lambda: tefed_runs_under(output), "a run's process")
+        wait_for(lambda: list((output / "runs").glob("*/record.json")), "the first run's record")
+        runs = wait_for(lambda: tefed_runs_under(output), "the second run's process")
         servers = set(runs.values())
         assert sweep.pid not in servers, "the run was started by the sweep itself"
         assert all(os.getppid() != server and is_alive(server) for server in servers)

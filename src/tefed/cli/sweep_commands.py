@@ -74,6 +74,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(arguments: argparse.Namespace, console: Console) -> int:
+    local_runs = not (
+        arguments.print_job_script or arguments.check or arguments.scheduler or arguments.cluster
+    )
+    if local_runs:
+        from tefed.sweep.preloaded_runs import preloaded_runs_available, start_server
+
+        if preloaded_runs_available():
+            start_server()  # its imports overlap Dask's and the sweep's planning
     # Imported here: Dask takes 1.5 s to import, which every other command (and every run's
     # start) would otherwise pay.
     from tefed.sweep.batch_cluster import job_script
