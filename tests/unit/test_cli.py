@@ -126,3 +126,10 @@ def test_version_prints_the_installed_package_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"tefed {importlib.metadata.version('tefed')}"
+
+
+def test_an_unknown_sweep_start_method_is_an_input_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TEFED_SWEEP_START", "spawn")
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--no-progress"]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert "TEFED_SWEEP_START" in error and "'spawn': expected 'preloaded' or 'exec'" in error

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import runpy
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 from multiprocessing import forkserver, resource_tracker
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import setproctitle
 
+from tefed.contract.errors import InputError
 from tefed.run.bound_to_parent import end_with_parent
 from tefed.run.processes import PopenLike
 
@@ -54,14 +58,30 @@ PRELOADED_MODULES = [
 
 
 def preloaded_runs_available() -> bool:
-    """Whether this process can start runs from a preloaded server (see the module)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """Whether this process can start runs from a preloaded server (see the module), and
+    ``TEFED_SWEEP_START`` does not ask for new interpreters.
+
+    Raises
+    ------
+    InputError
+        When ``TEFED_SWEEP_START`` is neither ``preloaded`` nor ``exec``.
+    """
+    method = os.environ.get(SWEEP_START_ENV, "preloaded")
+    if method not in ("preloaded", "exec"):
+        raise InputError(
+            f"environment variable {SWEEP_START_ENV}",
+            [f"{method!r}: expected 'preloaded' or 'exec'"],
+        )
+    if method == "exec" or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
     if not sys.platform.startswith("linux"):
         return False
     return not multiprocessing.current_process().daemon
 
 
+#: Environment variable choosing how a sweep starts its runs: ``preloaded`` (default, forked
+#: from the server where this process can) or ``exec`` (every run a new interpreter).
+SWEEP_START_ENV = "TEFED_SWEEP_START"
 #: Set once the server has forked its first child, i.e. has imported everything.
 _SERVER_READY = threading.Event()
 _SERVER_STARTED = threading.Lock()
@@ -87,10 +107,8 @@ def server_ready() -> bool:
 def _probe_server() -> None:
     """Fork a child that does nothing from the server: it comes back once the server is done
     importing."""
-    probe = multiprocessing.get_context("forkserver").Process(target=_nothing, name="probe")
-    probe.start()
-    probe.join()
-    if probe.exitcode == 0:
+    probe = _Child(multiprocessing.get_context("forkserver").Process(target=_nothing))
+    if probe.wait() == 0:
         _SERVER_READY.set()
 
 
@@ -98,7 +116,43 @@ def _nothing() -> None:
     """What the probe runs."""
 
 
-class PreloadedRun(PopenLike):
+#: `multiprocessing` keeps its children's exit codes unguarded: every start polls every child
+#: that has not been waited for, and a child's code is read from a pipe once. Two threads doing
+#: either at once can each see the pipe readable, and the second reads its end: that child's
+#: code becomes 255 (one run of 100 recorded as failed with it, 2026-12-07). Starts and reads
+#: of codes hold this lock; waiting for a child does not.
+_CHILDREN_LOCK = threading.Lock()
+
+
+class _Child(PopenLike):
+    """A child of the server, started, whose exit code is read under ``_CHILDREN_LOCK``."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess):
+        self._process = process
+        with _CHILDREN_LOCK:
+            process.start()
+        self.pid = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code once the child ended (negative: the signal that killed it), else None."""
+        with _CHILDREN_LOCK:
+            return self._process.exitcode
+
+    def poll(self) -> int | None:
+        """The exit code if the child has ended, else None (never blocks)."""
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
+        if not multiprocessing.connection.wait([self._process.sentinel], timeout):
+            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
+        with _CHILDREN_LOCK:
+            self._process.join()  # ended: returns at once, and the child leaves the table
+            return self._process.exitcode
+
+
+class PreloadedRun(_Child):
     """``python -m tefed ARGUMENTS…`` run in a child of the preloaded server.
 
     Like a `subprocess.Popen` started with ``start_new_session=True`` (`PopenLike`): the child
@@ -118,13 +172,12 @@ class PreloadedRun(PopenLike):
     def __init__(self, arguments: list[str], cwd: Path, stdout_path: Path, stderr_path: Path):
         start_server()
         context = multiprocessing.get_context("forkserver")
-        self._process = context.Process(
+        process = context.Process(
             target=_run_tefed,
             args=(list(arguments), str(cwd), str(stdout_path), str(stderr_path)),
             name="tefed run",
         )
-        self._process.start()
-        self.pid: int = self._process.pid
+        super().__init__(process)
 
 
 def _run_tefed(arguments: list[str], cwd: str, stdout_path: str, stderr_path: str) -> None:
