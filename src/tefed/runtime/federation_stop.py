@@ -15,6 +15,9 @@ import logging
 import threading
 from typing import Any
 
+import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
+
+# isort: split
 import helics as h
 
 log = logging.getLogger("tefed.runtime")

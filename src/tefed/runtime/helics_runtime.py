@@ -32,6 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# pyarrow is loaded before HELICS, in every process: with libhelics loaded first, pyarrow's
+# time-zone lookup crashes the process (a segmentation fault in pyarrow.lib.string_to_tzinfo,
+# so in reading any table with a time-zone-aware column, e.g. a run's tables for its report).
+# Seen with helics 3.6.1 and pyarrow 26.0.1 on 2026-12-07, in a process that had imported this
+# module before pandas; tests/unit/test_import_order.py checks it.
+import pyarrow  # noqa: F401
+
+# isort: split
 import helics as h
 import numpy as np
 from helics.capi import ffi as _ffi

@@ -34,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
+
+# isort: split
 import helics as h
 
 from tefed.contract.federation_file import FederateEntry

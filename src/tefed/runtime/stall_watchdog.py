@@ -24,6 +24,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
+
+# isort: split
 import helics as h
 
 log = logging.getLogger("tefed.runtime")

@@ -44,9 +44,7 @@ from tefed.run.processes import PopenLike
 #: Modules the server imports before forking any run: what every ``tefed run`` imports (the
 #: command line, and every built-in role's logic, which ``tefed run`` imports before it forks
 #: its federates), in the order ``tefed run`` imports them, then this module (which its
-#: children unpickle their work from). The order matters: with this module (and through it
-#: pandas and pyarrow) imported first, 5 runs of 12 ended in a segmentation fault in pyarrow
-#: when their market read a table for the report; in this order 132 of 132 ran (2026-12-07).
+#: children unpickle their work from).
 PRELOADED_MODULES = [
     "tefed.cli",
     "tefed.federates.ems.logic",
