@@ -11,12 +11,14 @@ files.
 
 A child asks Linux for SIGTERM when the server ends (`tefed.run.bound_to_parent`), and the server
 ends when the process that started it ends: a run still ends with its sweep, even one killed by
-SIGKILL. The server itself is single-threaded and has never run HELICS, so ``tefed run`` may fork
-its federates from the child as it does from a program started at the command line.
+SIGKILL. The server runs no Python thread but its main one and has never run HELICS, so
+``tefed run`` may fork its federates from the child as it does from a program started at the
+command line (`tefed.run.processes.fork_hazard`).
 
-Runs fall back to new interpreters (`PreloadedRun` is then not used) where the start method does
-not exist (not Linux) or where this process may not have children of its own (a daemonic Dask
-worker process).
+A sweep starts a run as a new interpreter instead (`PreloadedRun` is then not used) until the
+server is ready (`server_ready`), where the start method does not exist (not Linux), where this
+process may not have children of its own (a daemonic Dask worker process), and always with
+``TEFED_SWEEP_START=exec``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ PRELOADED_MODULES = [
     "tefed.federates.price_feed.logic",
     __name__,
 ]
+#: Environment variable choosing how a sweep starts its runs: ``preloaded`` (default, forked
+#: from the server where this process can) or ``exec`` (every run a new interpreter).
+SWEEP_START_ENV = "TEFED_SWEEP_START"
 
 
 def preloaded_runs_available() -> bool:
@@ -77,9 +82,6 @@ def preloaded_runs_available() -> bool:
     return not multiprocessing.current_process().daemon
 
 
-#: Environment variable choosing how a sweep starts its runs: ``preloaded`` (default, forked
-#: from the server where this process can) or ``exec`` (every run a new interpreter).
-SWEEP_START_ENV = "TEFED_SWEEP_START"
 #: Set once the server has forked its first child, i.e. has imported everything.
 _SERVER_READY = threading.Event()
 _SERVER_STARTED = threading.Lock()
