@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from federations import DEFAULT_SCENARIO, short_scenario_data
 
 from tefed.cli import main
+from tefed.cli.sweep_start import starts_local_runs
 
 
 def write_scenario(folder: Path, data: dict) -> Path:
@@ -133,3 +135,53 @@ def test_an_unknown_sweep_start_method_is_an_input_error(tmp_path, capsys, monke
     assert main(["sweep", str(tmp_path / "sweep.yaml"), "--no-progress"]) == 2
     error = " ".join(capsys.readouterr().err.split())
     assert "TEFED_SWEEP_START" in error and "'spawn': expected 'preloaded' or 'exec'" in error
+
+
+def test_an_unknown_sweep_start_method_through_the_program_exits_2_without_traceback(tmp_path):
+    # The program looks at the variable before anything else (to start the run server early).
+    done = subprocess.run(
+        [sys.executable, "-m", "tefed", "sweep", str(tmp_path / "sweep.yaml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TEFED_SWEEP_START": "spawn"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "TEFED_SWEEP_START" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "local"),
+    [
+        (["sweep", "s.yaml"], True),
+        (["sweep", "s.yaml", "--workers", "2", "--no-progress", "-o", "out"], True),
+        (["sweep", "s.yaml", "--no-p"], True),  # --no-progress abbreviated
+        (["sweep", "report", "out"], False),
+        (["sweep", "s.yaml", "--check"], False),
+        (["sweep", "s.yaml", "--chec"], False),  # what argparse takes for --check
+        (["sweep", "s.yaml", "--scheduler", "tcp://h:8786"], False),
+        (["sweep", "s.yaml", "--scheduler=tcp://h:8786"], False),
+        (["sweep", "s.yaml", "--sched", "tcp://h:8786"], False),
+        (["sweep", "s.yaml", "--cluster", "slurm"], False),
+        (["sweep", "s.yaml", "--print-job-script", "--cluster", "pbs"], False),
+        (["sweep", "-h"], False),
+        (["sweep", "--help"], False),
+        (["run", "scenario.yaml"], False),
+        ([], False),
+    ],
+)
+def test_only_a_sweep_with_local_runs_starts_the_run_server_early(argv, local):
+    assert starts_local_runs(argv) is local
+
+
+def test_importing_the_command_line_imports_no_heavy_library():
+    # What the program does before it knows its command: a sweep starts its run server first.
+    code = (
+        "import sys, tefed.cli; "
+        "print(sorted({'pandas', 'dask', 'helics', 'pydantic'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -27,6 +27,7 @@ from tefed.contract.run_folder import RunFolder
 from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
 from tefed.run.bound_to_parent import bound_command, end_with_parent
+from tefed.run.popen_like import PopenLike
 from tefed.runtime.helics_runtime import PROGRESS_PREFIX
 from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
 
@@ -168,30 +169,6 @@ def _program(name: str, directory: str) -> str | None:
 
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-
-
-class PopenLike:
-    """A child started by `multiprocessing` (``self._process``), seen through the part of
-    `subprocess.Popen` that tefed's supervisors use: ``pid``, ``returncode``, ``poll``, ``wait``."""
-
-    _process: multiprocessing.process.BaseProcess
-    pid: int
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code once the child ended (negative: the signal that killed it), else None."""
-        return self._process.exitcode
-
-    def poll(self) -> int | None:
-        """The exit code if the child has ended, else None (never blocks)."""
-        return self._process.exitcode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for the child to end; ``subprocess.TimeoutExpired`` after ``timeout`` s."""
-        self._process.join(timeout)
-        if self._process.exitcode is None:
-            raise subprocess.TimeoutExpired(self._process.name, timeout or 0.0)
-        return self._process.exitcode
 
 
 class ForkedFederate(PopenLike):

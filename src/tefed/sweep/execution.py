@@ -55,8 +55,8 @@ from tefed.sweep.points import SweepPoint
 from tefed.sweep.preloaded_runs import (
     PreloadedRun,
     preloaded_runs_available,
-    server_ready,
     start_server,
+    wait_for_server,
 )
 from tefed.sweep.run_record import (
     STATUS_COMPLETE,
@@ -151,9 +151,11 @@ def run_point(
     for path, value in settings.items():
         arguments += ["--set", f"{path}={json.dumps(value)}"]
     stdout_path, stderr_path = folder / "tefed_run.stdout", folder / "tefed_run.stderr"
+    # Waited for outside the lock, which an interrupted sweep needs to stop its runs.
+    preloaded = preloaded_runs_available() and wait_for_server()
     started = time.monotonic()
     with _RUNS_HERE_LOCK:
-        process = _start_run(arguments, folder, stdout_path, stderr_path)
+        process = _start_run(arguments, folder, stdout_path, stderr_path, preloaded)
         _RUNS_HERE[process.pid] = process
     try:
         process.wait(timeout_s)
@@ -189,15 +191,15 @@ def run_point(
     return record
 
 
-def _start_run(arguments: list[str], folder: Path, stdout_path: Path, stderr_path: Path) -> _Run:
+def _start_run(
+    arguments: list[str], folder: Path, stdout_path: Path, stderr_path: Path, preloaded: bool
+) -> _Run:
     """Start ``tefed ARGUMENTS…`` in ``folder`` in a session of its own, its output to the two
-    files: forked from the preloaded server where this process can and the server is ready
-    (`tefed.sweep.preloaded_runs`), else as a new interpreter that ends with this process
-    (`tefed.run.bound_to_parent`)."""
-    if preloaded_runs_available():
-        start_server()
-        if server_ready():
-            return PreloadedRun(arguments, folder, stdout_path, stderr_path)
+    files: forked from the preloaded server if ``preloaded`` (`tefed.sweep.preloaded_runs`:
+    this process can, and the server has finished importing), else as a new interpreter that
+    ends with this process (`tefed.run.bound_to_parent`)."""
+    if preloaded:
+        return PreloadedRun(arguments, folder, stdout_path, stderr_path)
     command = bound_command([sys.executable, "-m", "tefed", *arguments])
     with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
         return subprocess.Popen(
