@@ -19,7 +19,7 @@ from tefed.domain.market.clearing import (
 from tefed.domain.market.mechanisms.curve_clearing import clear_curves
 from tefed.domain.market.order_curves import affine_orders, order_vertices
 from tefed.domain.market.trade_tables import GRID, MARKET
-from tefed.federates.market.logic import _MECHANISMS
+from tefed.federates.market.mechanism_setup import MECHANISMS
 
 PRICES = ClearingPrices(import_usd_per_kwh=0.1449, export_usd_per_kwh=0.069)
 
@@ -256,4 +256,4 @@ def test_every_configurable_mechanism_has_one_builder():
         get_args(rules.model_fields["mechanism"].annotation)[0]
         for rules in get_args(get_args(MarketConfig)[0])
     }
-    assert configurable == set(_MECHANISMS)
+    assert configurable == set(MECHANISMS)

@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,73 +37,44 @@ from tefed.contract.messages import (
     DayAheadAwardsMessage,
     DayAheadOrdersMessage,
     RejectedMessage,
-    SettlementMessage,
 )
 from tefed.contract.parted_table import PartedTable, results_flush_clock
-from tefed.contract.role_configs import (
-    CommunitiesConfig,
-    ContinuousConfig,
-    CurveClearingConfig,
-    DayAheadConfig,
-    DlmpConfig,
-    DoubleAuctionConfig,
-    P2pNegotiationConfig,
-    read_role_config,
-)
+from tefed.contract.role_configs import DayAheadConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.contract.time_grid import TimeGrid
 from tefed.domain.market.clearing import (
     ACCEPTED_KINDS,
-    BilateralNegotiation,
     ClearingOutcome,
     ClearingPrices,
-    CommunityMarkets,
-    ContinuousMarket,
-    CurveClearing,
-    DayAheadRealTime,
-    DoubleAuction,
     IntervalBook,
     Mechanism,
-    NetworkClearing,
 )
-from tefed.domain.market.frames import positions
-from tefed.domain.market.ledger import awards_by_participant, awards_table, combined_ledger
+from tefed.domain.market.ledger import awards_by_participant, awards_table
 from tefed.domain.market.ledger_checks import (
     check_market_balances,
     check_payments,
     check_trades,
 )
-from tefed.domain.market.mechanisms.bilateral_negotiation import NegotiationRules
 from tefed.domain.market.mechanisms.day_ahead import day_ahead_markets, market_object_states
-from tefed.domain.market.order_intake import (
-    ORDER_RECORD_COLUMNS,
-    OrderIntake,
-    with_household_order_ids,
-)
-from tefed.domain.market.settlement import LEDGER_COLUMNS, charge_rows, settle_interval
+from tefed.domain.market.order_intake import OrderIntake, with_household_order_ids
+from tefed.domain.market.settlement import charge_rows, settle_interval
 from tefed.domain.market.trade_tables import empty_trades
-from tefed.domain.network.feeder_topology import bus_name
-from tefed.domain.network.radial import RadialNetwork
-from tefed.domain.network.trade_paths import feeding_transformers, overloading_pairs
 from tefed.domain.prices.interval_prices import IntervalPrices
-from tefed.io.market_network import MarketNetwork, read_market_network
-
-if TYPE_CHECKING:
-    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
+from tefed.federates.market.interval_tables import (
+    AWARDED,
+    EMPTY_TABLES,
+    ORDERED,
+    SETTLED,
+    interval_first,
+    interval_row,
+    ledger_rows,
+    orders_frame,
+    settlement_messages,
+)
+from tefed.federates.market.mechanism_setup import MarketRules, build_mechanism
 
 log = logging.getLogger("tefed.market")
-
-#: The market's configuration: one of the mechanisms' models.
-MarketRules = (
-    DoubleAuctionConfig
-    | CurveClearingConfig
-    | DlmpConfig
-    | ContinuousConfig
-    | P2pNegotiationConfig
-    | CommunitiesConfig
-    | DayAheadConfig
-)
 
 
 class MarketFederate(FederateLogic):
@@ -125,7 +94,7 @@ class MarketFederate(FederateLogic):
         self._participant_index = pd.Index(self._participants)
         self._endpoints = [keys.household_endpoint(p) for p in self._participants]
         try:
-            self._mechanism: Mechanism = _build_mechanism(config, context, table)
+            self._mechanism: Mechanism = build_mechanism(config, context, table)
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(f"federate {context.name}: market", [str(error)]) from None
         self._intake = OrderIntake(
@@ -167,6 +136,8 @@ class MarketFederate(FederateLogic):
         self._charges: dict[int, pd.DataFrame] = {}
         #: Rows of ``market_intervals`` of intervals cleared and not yet written.
         self._interval_rows: dict[int, dict] = {}
+        #: Rows of ``market_intervals.parquet`` of settled intervals, kept until the next flush.
+        self._finished_rows: list[dict] = []
         self._flush_clock = results_flush_clock(self._grid)
         #: Results since the last flush, per table: (frame, section) in the order they came.
         self._pending: dict[str, list[tuple[pd.DataFrame, int]]] = {}
@@ -446,13 +417,13 @@ class MarketFederate(FederateLogic):
                 + "; ".join(violations)
             )
         # From here on, orders are named as their households named them.
-        trades = _interval_first(with_household_order_ids(outcome.trades, order_ids), interval)
+        trades = interval_first(with_household_order_ids(outcome.trades, order_ids), interval)
         self._trades[interval] = trades
         if not outcome.charges.empty:
             self._charges[interval] = outcome.charges
         awards = awards_table(trades)
         self._keep_cleared(interval, trades, awards, outcome)
-        self._interval_rows[interval] = _interval_row(interval, book, outcome)
+        self._interval_rows[interval] = interval_row(interval, book, outcome)
         awards = awards_by_participant(awards)
         ordering = {
             participant
@@ -494,14 +465,14 @@ class MarketFederate(FederateLogic):
                 + "; ".join(violations)
             )
         self._trades.pop(interval, None)
-        settlements = _interval_first(ledger, interval)
+        settlements = interval_first(ledger, interval)
         self._keep("market_settlements.parquet", settlements)
         row = self._interval_rows.pop(interval, None)
         if row is not None:
             row["import_price_usd_per_kwh"] = import_price
             row["export_price_usd_per_kwh"] = export_price
-            self._keep("market_intervals.parquet", pd.DataFrame([row]))
-        return _settlement_messages(
+            self._finished_rows.append(row)
+        return settlement_messages(
             interval, self._participant_index, self._endpoints, self._energy_wh[interval], ledger
         )
 
@@ -519,7 +490,7 @@ class MarketFederate(FederateLogic):
         self._keep("market_trades.parquet", trades)
         self._keep("market_awards.parquet", awards)
         for name, table in outcome.tables.items():
-            self._keep(f"market_{name}.parquet", _interval_first(table, interval))
+            self._keep(f"market_{name}.parquet", interval_first(table, interval))
 
     def _keep(self, name: str, frame: pd.DataFrame, section: int = 0) -> None:
         """Keep ``frame`` for table ``name`` until the next flush (its empty form, if first)."""
@@ -538,8 +509,7 @@ class MarketFederate(FederateLogic):
     def finalize(self, results: RunFolder) -> None:
         """Write orders, trades, awards, settlements, the ledger and per-interval results."""
         # Intervals cleared but never settled keep their row (without settlement prices).
-        for interval in sorted(self._interval_rows):
-            self._keep("market_intervals.parquet", pd.DataFrame([self._interval_rows[interval]]))
+        self._finished_rows += [self._interval_rows[k] for k in sorted(self._interval_rows)]
         self._interval_rows.clear()
         if self._day_ahead:
             grid = self._grid
@@ -556,7 +526,7 @@ class MarketFederate(FederateLogic):
                 ),
             )
         self._flush(results)
-        for name, empty in {**_EMPTY_TABLES, **self._empty}.items():
+        for name, empty in {**EMPTY_TABLES, **self._empty}.items():
             if name not in self._tables:
                 self._tables[name] = PartedTable(results.path, name)
             self._tables[name].finish(empty=empty)
@@ -567,17 +537,22 @@ class MarketFederate(FederateLogic):
         return pd.concat(frames, ignore_index=True) if frames else None
 
     def _flush(self, results: RunFolder) -> None:
-        orders = _orders_frame(self._intake.take_records())
+        if self._finished_rows:
+            # One table per flush: a one-row table per interval cost 1.4 ms of the 28 ms of an
+            # interval of the default scenario (2-core machine, 2026-12-07).
+            self._keep("market_intervals.parquet", pd.DataFrame(self._finished_rows))
+            self._finished_rows = []
+        orders = orders_frame(self._intake.take_records())
         self._keep("market_orders.parquet", orders)
         # The ledger's rows of everything kept since the last flush, built once per flush (per
         # interval, building them cost more than clearing the default scenario's market).
         awards = self._kept("market_awards.parquet")
         settlements = self._kept("market_settlements.parquet")
-        self._keep("market_ledger.parquet", _ledger_rows(orders=orders), _ORDERED)
+        self._keep("market_ledger.parquet", ledger_rows(orders=orders), ORDERED)
         if awards is not None:
-            self._keep("market_ledger.parquet", _ledger_rows(awards=awards), _AWARDED)
+            self._keep("market_ledger.parquet", ledger_rows(awards=awards), AWARDED)
         if settlements is not None:
-            self._keep("market_ledger.parquet", _ledger_rows(settlements=settlements), _SETTLED)
+            self._keep("market_ledger.parquet", ledger_rows(settlements=settlements), SETTLED)
         for name, kept in self._pending.items():
             if name not in self._tables:
                 self._tables[name] = PartedTable(results.path, name)
@@ -602,244 +577,3 @@ def _message_type(message: Message) -> str | None:
 def _sent_at_s(message: Message, time_s: int) -> int:
     """Grid instant a message was sent at [s] (its HELICS time without the phase offset)."""
     return min(math.floor(message.time_s), time_s)
-
-
-def _build_mechanism(
-    config: MarketRules, context: FederateContext, table: pd.DataFrame
-) -> Mechanism:
-    """The scenario's mechanism with its parameters (DLMP: its network model, built once)."""
-    return _MECHANISMS[config.mechanism](config, context, table)
-
-
-def _dlmp_market(config: DlmpConfig, context: FederateContext, table: pd.DataFrame) -> DlmpMarket:
-    """The DLMP market on the network file the builder extracted (``network_file``)."""
-    # pyomo and HiGHS load only in a market that clears with DLMP (about 1 s of start-up spared).
-    from tefed.domain.market.mechanisms.dlmp import DlmpMarket
-    from tefed.io.highs_solver import HighsSolver
-
-    network = _read_network(config.network_file, context)
-    ids = table["household_id"].astype(str).to_numpy()
-    return DlmpMarket(
-        RadialNetwork.from_branches(network.branches, network.source_bus),
-        participant_bus=_participant_buses(table),
-        voltage_min_pu=config.voltage_min_pu,
-        voltage_max_pu=config.voltage_max_pu,
-        source_voltage_pu=network.source_voltage_pu,
-        power_factor=pd.Series(table["power_factor"].to_numpy(float), index=ids),
-        substation_limit_kw=config.substation_limit_kw,
-        solver=HighsSolver(),
-    )
-
-
-def _read_network(network_file: str, context: FederateContext) -> MarketNetwork:
-    """The network file the builder extracted (``network_file``)."""
-    path = context.resolve(network_file)
-    try:
-        return read_market_network(path)
-    except FileNotFoundError:
-        raise ValueError(
-            f"market.network_file: {str(path)!r} does not exist; expected the network file the "
-            "builder writes beside the federation file"
-        ) from None
-
-
-def _participant_buses(table: pd.DataFrame) -> pd.Series:
-    """Each household's bus (network names), indexed by household id."""
-    ids = table["household_id"].astype(str).to_numpy()
-    return pd.Series([bus_name(bus) for bus in table["bus"]], index=ids)
-
-
-def _radial_network(network_file: str, context: FederateContext) -> RadialNetwork:
-    network = _read_network(network_file, context)
-    return RadialNetwork.from_branches(network.branches, network.source_bus)
-
-
-def _bilateral_negotiation(
-    config: P2pNegotiationConfig, context: FederateContext, table: pd.DataFrame
-) -> BilateralNegotiation:
-    """P2P negotiation; with grid feasibility, on the network file the builder extracted."""
-    rules = NegotiationRules(
-        rounds=config.rounds,
-        service_fee_usd_per_kwh=config.service_fee_usd_per_kwh,
-        failure_penalty_usd_per_kwh=config.failure_penalty_usd_per_kwh,
-        strategy=config.strategy,
-        price_arms=config.price_arms,
-        error_probability=config.error_probability,
-    )
-    if not config.grid_feasibility:
-        return BilateralNegotiation(rules, config.pairing, config.pairing_seed)
-    if config.network_file is None:
-        raise ValueError(
-            "market.network_file: got null with grid_feasibility: true; expected the network "
-            "file the builder writes beside the federation file"
-        )
-    network = _radial_network(config.network_file, context)
-    bus_of = pd.Series(
-        network.bus_positions(_participant_buses(table)), index=table["household_id"].astype(str)
-    )
-    share = config.branch_rating_share
-
-    def overloads(sellers: np.ndarray, buyers: np.ndarray, power_kw: np.ndarray) -> np.ndarray:
-        return overloading_pairs(
-            network, bus_of[sellers].to_numpy(), bus_of[buyers].to_numpy(), power_kw, share
-        )
-
-    return BilateralNegotiation(rules, config.pairing, config.pairing_seed, overloads)
-
-
-def _community_markets(
-    config: CommunitiesConfig, context: FederateContext, table: pd.DataFrame
-) -> CommunityMarkets:
-    """One community per transformer of the network file the builder extracted."""
-    network = _radial_network(config.network_file, context)
-    buses = _participant_buses(table)
-    community = feeding_transformers(network)[network.bus_positions(buses)]
-    return CommunityMarkets(pd.Series(community, index=buses.index), config.tie_breaking)
-
-
-#: The one place that names each mechanism: ``mechanism`` of the market's configuration to
-#: the function that builds it from that configuration, the context and the household table.
-_MECHANISMS: dict[str, Callable[..., Mechanism]] = {
-    "double_auction": lambda config, context, table: DoubleAuction(
-        config.settlement_rule, config.tie_breaking
-    ),
-    "curve_clearing": lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
-    "continuous": lambda config, context, table: ContinuousMarket(config.priority),
-    "day_ahead": lambda config, context, table: DayAheadRealTime(
-        context.time_grid.market_interval_s,
-        config.period_s // context.time_grid.market_interval_s,
-        config.feeder_capacity_kw,
-    ),
-    "dlmp": lambda config, context, table: NetworkClearing(_dlmp_market(config, context, table)),
-    "p2p_negotiation": _bilateral_negotiation,
-    "communities": _community_markets,
-}
-
-
-def _interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
-    sides = np.concatenate(
-        [book.simple["side"].to_numpy(dtype=object), book.affine["side"].to_numpy(dtype=object)]
-    )
-    return {
-        "interval_index": interval,
-        "status": outcome.status,
-        "orders": book.order_count,
-        "bids": int((sides == "buy").sum()),
-        "asks": int((sides == "sell").sum()),
-        "curves": book.curve_count,
-        "traded_energy_wh": outcome.traded_energy_wh,
-        "mean_trade_price_usd_per_kwh": outcome.mean_price_usd_per_kwh,
-        "prices_usd_per_kwh": json.dumps(outcome.prices_usd_per_kwh, sort_keys=True),
-    }
-
-
-def _settlement_messages(
-    interval: int,
-    participants: pd.Index,
-    endpoints: list[str],
-    energy_wh: np.ndarray,
-    ledger: pd.DataFrame,
-) -> list[Message]:
-    """One ``settlement`` message per participant from the interval's ledger rows.
-
-    ``endpoints`` and ``energy_wh`` (metered energy [Wh]) are each participant's, in the order
-    of ``participants``; ledger rows of other parties (a central counterparty) are not sent.
-    """
-    owner = positions(participants, ledger["participant"].to_numpy(dtype=object))
-    # Each participant's rows together, in participant order, each in ledger order.
-    rows = np.flatnonzero(owner >= 0)
-    rows = rows[np.argsort(owner[rows], kind="stable")]
-    bounds = np.searchsorted(owner[rows], np.arange(len(participants) + 1)).tolist()
-    columns = {
-        name: ledger[name].to_numpy(dtype=dtype)[rows].tolist()
-        for name, dtype in (
-            ("counterparty", object),
-            ("energy_wh", np.float64),
-            ("price_usd_per_kwh", np.float64),
-            ("amount_usd", np.float64),
-            ("reason", object),
-        )
-    }
-    lines = [
-        {
-            "counterparty": counterparty,
-            "energy_wh": line_energy_wh,
-            "price_usd_per_kwh": price,
-            "amount_usd": amount_usd,
-            "reason": reason,
-        }
-        for counterparty, line_energy_wh, price, amount_usd, reason in zip(
-            *columns.values(), strict=True
-        )
-    ]
-    messages = []
-    for k, (endpoint, metered_wh) in enumerate(zip(endpoints, energy_wh.tolist(), strict=True)):
-        own = slice(bounds[k], bounds[k + 1])
-        awarded_wh = sum(
-            line_energy_wh
-            for line_energy_wh, reason in zip(
-                columns["energy_wh"][own], columns["reason"][own], strict=True
-            )
-            if reason == "trade"
-        )
-        payload = SettlementMessage(
-            interval_index=interval,
-            energy_wh=metered_wh,
-            awarded_net_energy_wh=round(awarded_wh),
-            amount_usd=float(sum(columns["amount_usd"][own])),
-            lines=lines[own],
-        ).model_dump_json()
-        messages.append(Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=payload))
-    return messages
-
-
-def _interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
-    """``frame``'s rows as rows of ``interval``: a first column ``interval_index`` (int64, in
-    place of any it had) over a fresh ``RangeIndex``; ``frame`` itself is left as it is."""
-    table = (
-        frame.drop(columns="interval_index")
-        if "interval_index" in frame.columns
-        else frame.copy(deep=False)
-    )
-    # Inserted into a shallow copy: reordering the columns of a new table costs more.
-    table.insert(0, "interval_index", np.full(len(table), interval, dtype=np.int64))
-    if not table.index.equals(pd.RangeIndex(len(table))):
-        table = table.reset_index(drop=True)
-    return table
-
-
-#: Sections of ``market_ledger.parquet``: every order, then every award, then every settlement.
-_ORDERED, _AWARDED, _SETTLED = 0, 1, 2
-
-
-def _orders_frame(records: list[dict]) -> pd.DataFrame:
-    """``market_orders.parquet`` rows of the intake's records."""
-    return pd.DataFrame(records, columns=list(ORDER_RECORD_COLUMNS)).astype(ORDER_RECORD_COLUMNS)
-
-
-_NO_ORDERS = _orders_frame([])
-_NO_SETTLEMENTS = _interval_first(
-    pd.DataFrame({c: pd.Series(dtype=d) for c, d in LEDGER_COLUMNS.items()}), 0
-)
-_NO_TRADES = _interval_first(empty_trades(), 0)
-_NO_AWARDS = awards_table(_NO_TRADES)
-
-
-def _ledger_rows(
-    orders: pd.DataFrame = _NO_ORDERS,
-    awards: pd.DataFrame = _NO_AWARDS,
-    settlements: pd.DataFrame = _NO_SETTLEMENTS,
-) -> pd.DataFrame:
-    """Rows of ``market_ledger.parquet`` of some orders, awards or settlements."""
-    return combined_ledger(orders, awards, settlements)
-
-
-#: Every table the market always writes, empty (when no frame of it was ever kept).
-_EMPTY_TABLES = {
-    "market_orders.parquet": _NO_ORDERS,
-    "market_trades.parquet": _NO_TRADES,
-    "market_awards.parquet": _NO_AWARDS,
-    "market_settlements.parquet": _NO_SETTLEMENTS,
-    "market_ledger.parquet": _ledger_rows(),
-    "market_intervals.parquet": pd.DataFrame(),
-}

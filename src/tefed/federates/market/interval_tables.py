@@ -1,0 +1,157 @@
+"""The tables and messages the market makes of each interval it clears and settles.
+
+A row of ``market_intervals.parquet`` per interval (`interval_row`), each participant's
+``settlement`` message (`settlement_messages`), tables given their interval as a first column
+(`interval_first`), the rows of ``market_orders.parquet`` and ``market_ledger.parquet``
+(`orders_frame`, `ledger_rows`, in the ledger's sections), and every table the market writes
+in its empty form (`EMPTY_TABLES`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from tefed.contract import keys
+from tefed.contract.logic import Message
+from tefed.contract.messages import SettlementMessage
+from tefed.domain.market.clearing import ClearingOutcome, IntervalBook
+from tefed.domain.market.frames import positions
+from tefed.domain.market.ledger import awards_table, combined_ledger
+from tefed.domain.market.order_intake import ORDER_RECORD_COLUMNS
+from tefed.domain.market.settlement import LEDGER_COLUMNS
+from tefed.domain.market.trade_tables import empty_trades
+
+
+def interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:
+    """The row of ``market_intervals.parquet`` of a cleared interval: its status, order counts,
+    traded energy [Wh] and mean trade price [USD/kWh] (settlement prices are added once it is
+    settled)."""
+    sides = np.concatenate(
+        [book.simple["side"].to_numpy(dtype=object), book.affine["side"].to_numpy(dtype=object)]
+    )
+    return {
+        "interval_index": interval,
+        "status": outcome.status,
+        "orders": book.order_count,
+        "bids": int((sides == "buy").sum()),
+        "asks": int((sides == "sell").sum()),
+        "curves": book.curve_count,
+        "traded_energy_wh": outcome.traded_energy_wh,
+        "mean_trade_price_usd_per_kwh": outcome.mean_price_usd_per_kwh,
+        "prices_usd_per_kwh": json.dumps(outcome.prices_usd_per_kwh, sort_keys=True),
+    }
+
+
+def settlement_messages(
+    interval: int,
+    participants: pd.Index,
+    endpoints: list[str],
+    energy_wh: np.ndarray,
+    ledger: pd.DataFrame,
+) -> list[Message]:
+    """One ``settlement`` message per participant from the interval's ledger rows.
+
+    ``endpoints`` and ``energy_wh`` (metered energy [Wh]) are each participant's, in the order
+    of ``participants``; ledger rows of other parties (a central counterparty) are not sent.
+    """
+    owner = positions(participants, ledger["participant"].to_numpy(dtype=object))
+    # Each participant's rows together, in participant order, each in ledger order.
+    rows = np.flatnonzero(owner >= 0)
+    rows = rows[np.argsort(owner[rows], kind="stable")]
+    bounds = np.searchsorted(owner[rows], np.arange(len(participants) + 1)).tolist()
+    columns = {
+        name: ledger[name].to_numpy(dtype=dtype)[rows].tolist()
+        for name, dtype in (
+            ("counterparty", object),
+            ("energy_wh", np.float64),
+            ("price_usd_per_kwh", np.float64),
+            ("amount_usd", np.float64),
+            ("reason", object),
+        )
+    }
+    lines = [
+        {
+            "counterparty": counterparty,
+            "energy_wh": line_energy_wh,
+            "price_usd_per_kwh": price,
+            "amount_usd": amount_usd,
+            "reason": reason,
+        }
+        for counterparty, line_energy_wh, price, amount_usd, reason in zip(
+            *columns.values(), strict=True
+        )
+    ]
+    messages = []
+    for k, (endpoint, metered_wh) in enumerate(zip(endpoints, energy_wh.tolist(), strict=True)):
+        own = slice(bounds[k], bounds[k + 1])
+        awarded_wh = sum(
+            line_energy_wh
+            for line_energy_wh, reason in zip(
+                columns["energy_wh"][own], columns["reason"][own], strict=True
+            )
+            if reason == "trade"
+        )
+        payload = SettlementMessage(
+            interval_index=interval,
+            energy_wh=metered_wh,
+            awarded_net_energy_wh=round(awarded_wh),
+            amount_usd=float(sum(columns["amount_usd"][own])),
+            lines=lines[own],
+        ).model_dump_json()
+        messages.append(Message(source=keys.MARKET_ENDPOINT, destination=endpoint, payload=payload))
+    return messages
+
+
+def interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
+    """``frame``'s rows as rows of ``interval``: a first column ``interval_index`` (int64, in
+    place of any it had) over a fresh ``RangeIndex``; ``frame`` itself is left as it is."""
+    table = (
+        frame.drop(columns="interval_index")
+        if "interval_index" in frame.columns
+        else frame.copy(deep=False)
+    )
+    # Inserted into a shallow copy: reordering the columns of a new table costs more.
+    table.insert(0, "interval_index", np.full(len(table), interval, dtype=np.int64))
+    if not table.index.equals(pd.RangeIndex(len(table))):
+        table = table.reset_index(drop=True)
+    return table
+
+
+#: Sections of ``market_ledger.parquet``: every order, then every award, then every settlement.
+ORDERED, AWARDED, SETTLED = 0, 1, 2
+
+
+def orders_frame(records: list[dict]) -> pd.DataFrame:
+    """``market_orders.parquet`` rows of the intake's records."""
+    return pd.DataFrame(records, columns=list(ORDER_RECORD_COLUMNS)).astype(ORDER_RECORD_COLUMNS)
+
+
+_NO_ORDERS = orders_frame([])
+_NO_SETTLEMENTS = interval_first(
+    pd.DataFrame({c: pd.Series(dtype=d) for c, d in LEDGER_COLUMNS.items()}), 0
+)
+_NO_TRADES = interval_first(empty_trades(), 0)
+_NO_AWARDS = awards_table(_NO_TRADES)
+
+
+def ledger_rows(
+    orders: pd.DataFrame = _NO_ORDERS,
+    awards: pd.DataFrame = _NO_AWARDS,
+    settlements: pd.DataFrame = _NO_SETTLEMENTS,
+) -> pd.DataFrame:
+    """Rows of ``market_ledger.parquet`` of some orders, awards or settlements."""
+    return combined_ledger(orders, awards, settlements)
+
+
+#: Every table the market always writes, empty (when no frame of it was ever kept).
+EMPTY_TABLES = {
+    "market_orders.parquet": _NO_ORDERS,
+    "market_trades.parquet": _NO_TRADES,
+    "market_awards.parquet": _NO_AWARDS,
+    "market_settlements.parquet": _NO_SETTLEMENTS,
+    "market_ledger.parquet": ledger_rows(),
+    "market_intervals.parquet": pd.DataFrame(),
+}
