@@ -425,17 +425,18 @@ class CommunitiesConfig(_MarketRulesConfig):
     )
 
 
-#: Configuration of the ``market`` federate, by ``mechanism``.
-MarketConfig = Annotated[
+#: The market's configuration: one of the mechanisms' models.
+MarketRules = (
     DoubleAuctionConfig
     | CurveClearingConfig
     | DlmpConfig
     | ContinuousConfig
     | P2pNegotiationConfig
     | CommunitiesConfig
-    | DayAheadConfig,
-    Field(discriminator="mechanism"),
-]
+    | DayAheadConfig
+)
+#: Configuration of the ``market`` federate, by ``mechanism``.
+MarketConfig = Annotated[MarketRules, Field(discriminator="mechanism")]
 
 # --- reading a configuration -------------------------------------------------------------------
 

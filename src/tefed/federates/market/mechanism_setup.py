@@ -16,11 +16,8 @@ import pandas as pd
 from tefed.contract.logic import FederateContext
 from tefed.contract.role_configs import (
     CommunitiesConfig,
-    ContinuousConfig,
-    CurveClearingConfig,
-    DayAheadConfig,
     DlmpConfig,
-    DoubleAuctionConfig,
+    MarketRules,
     P2pNegotiationConfig,
 )
 from tefed.domain.market.clearing import (
@@ -41,17 +38,6 @@ from tefed.io.market_network import MarketNetwork, read_market_network
 
 if TYPE_CHECKING:
     from tefed.domain.market.mechanisms.dlmp import DlmpMarket
-
-#: The market's configuration: one of the mechanisms' models.
-MarketRules = (
-    DoubleAuctionConfig
-    | CurveClearingConfig
-    | DlmpConfig
-    | ContinuousConfig
-    | P2pNegotiationConfig
-    | CommunitiesConfig
-    | DayAheadConfig
-)
 
 
 def build_mechanism(
