@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tefed.domain.ems.devices.library_profiles import library_household_profiles
 from tefed.domain.ems.devices.resampling import resample_energy_preserving
-from tefed.io.profile_files import bdew_household_shape
+from tefed.io.bdew_profiles import bdew_household_shape
 
 TZ = "Europe/Berlin"
 

@@ -1,29 +1,34 @@
-"""Readers of household load profiles: CSV files, folders of daily profiles, BDEW via demandlib.
+"""Readers of household load profiles: CSV files, folders of daily profiles, long tables.
 
 Every reader returns mean power in kW and checks its input as it comes in: a bad file stops
 with a ValueError that names the file, the line or column and the value. The pure code that
 puts these profiles on the simulation grid is in :mod:`tefed.domain.ems.devices.resampling` and
-:mod:`tefed.domain.ems.devices.library_profiles`.
+:mod:`tefed.domain.ems.devices.library_profiles`; the checks of a CSV's cells are in
+:mod:`tefed.io.profile_csv_checks`, the BDEW profile in :mod:`tefed.io.bdew_profiles`.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
 from tefed.contract.errors import shown
 from tefed.contract.role_configs import LoadSourceConfig
-from tefed.contract.time_grid import NS_PER_S, SECONDS_PER_DAY, TimeGrid
+from tefed.contract.time_grid import SECONDS_PER_DAY, TimeGrid
 from tefed.domain.ems.devices.resampling import measured_profiles_on_steps
-from tefed.domain.time_index import IrregularTimesError, regular_step_ns
+from tefed.io.profile_csv_checks import (
+    HEADER_LINES,
+    checked_step_s,
+    checked_values,
+    csv_data_rows,
+    csv_header,
+    last_nonblank,
+    parsed_times,
+)
 
 #: Units a profile file may be in, and the factor to kW for power units [kW per unit].
 POWER_UNITS = {"kW": 1.0, "W": 1e-3}
@@ -33,9 +38,6 @@ ACCEPTED_UNITS = (*POWER_UNITS, *ENERGY_UNITS)
 
 #: Columns of a long profile CSV: the profile's name, the step's start, the value.
 LONG_COLUMNS = ("household", "time", "value")
-
-#: Lines of a CSV before the first data row (the header) [-].
-_HEADER_LINES = 1
 
 
 @dataclass(frozen=True)
@@ -114,19 +116,19 @@ def read_profile_csv(
     if unit not in ACCEPTED_UNITS:
         raise ValueError(f"unit is {unit!r}; expected one of {list(ACCEPTED_UNITS)}")
     path = Path(path)
-    header = _header(path)
+    header = csv_header(path)
     time_name = header[0] if time_column is None else time_column
     if time_name not in header:
         raise ValueError(f"{path}: no column {time_name!r}; the columns are {header}")
     profiles = [name for name in header if name != time_name]
     if not profiles:
         raise ValueError(f"{path}: no profile column beside {time_name!r}")
-    raw = _data_rows(path)
+    raw = csv_data_rows(path)
     if len(raw) < 2:
         raise ValueError(f"{path}: {len(raw)} data row(s); expected at least 2 to fix the step")
-    times = _parsed_times(path, raw[time_name].str.strip(), timezone, time_name)
-    step_s = _checked_step_s(path, times, raw.index.to_numpy())
-    values = _checked_values(path, raw[profiles], unit)
+    times = parsed_times(path, raw[time_name].str.strip(), timezone, time_name)
+    step_s = checked_step_s(path, times, raw.index.to_numpy())
+    values = checked_values(path, raw[profiles], unit)
     factor = POWER_UNITS.get(unit) or ENERGY_UNITS[unit] * 3600.0 / step_s
     frame = pd.DataFrame(values * factor, index=times.rename("time"), columns=profiles)
     return ProfileTable(power_kw=frame, step_s=step_s)
@@ -196,7 +198,7 @@ def read_daily_profile_folder(
         raw = pd.read_csv(
             file, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False
         ).iloc[:, 0]
-        raw = raw.iloc[: _last_nonblank(raw) + 1]
+        raw = raw.iloc[: last_nonblank(raw) + 1]
         if step_s is None:
             step_s = _day_step_s(file, len(raw))
         rows = SECONDS_PER_DAY // step_s
@@ -204,9 +206,7 @@ def read_daily_profile_folder(
             raise ValueError(
                 f"{file}: {len(raw)} lines; expected {rows}, one per {step_s} s step of a day"
             )
-        columns[file.stem] = _checked_values(file, raw.to_frame(file.stem), unit, first_line=1)[
-            :, 0
-        ]
+        columns[file.stem] = checked_values(file, raw.to_frame(file.stem), unit, first_line=1)[:, 0]
     factor = POWER_UNITS.get(unit) or ENERGY_UNITS[unit] * 3600.0 / step_s
     index = pd.to_timedelta(np.arange(rows) * step_s, unit="s").rename("time_of_day")
     return ProfileTable(pd.DataFrame(columns, index=index) * factor, step_s)
@@ -273,8 +273,8 @@ def read_long_profile_csv(path: str | Path, unit: str, timezone: str | None = No
                 f"{path}: household {name!r} has {len(rows)} row(s); expected at least 2 to "
                 "fix the step"
             )
-        times = _parsed_times(path, rows["time"].str.strip(), timezone, "time")
-        step_s = _checked_step_s(path, times, rows.index.to_numpy())
+        times = parsed_times(path, rows["time"].str.strip(), timezone, "time")
+        step_s = checked_step_s(path, times, rows.index.to_numpy())
         if first is None:
             first = (name, times, step_s)
         elif not times.equals(first[1]):
@@ -283,7 +283,7 @@ def read_long_profile_csv(path: str | Path, unit: str, timezone: str | None = No
                 f"{step_s} s; expected the timestamps of household {first[0]!r}, {len(first[1])} "
                 f"rows from {first[1][0]} every {first[2]} s (every household the same)"
             )
-        columns[name] = _checked_values(path, rows[["value"]], unit)[:, 0]
+        columns[name] = checked_values(path, rows[["value"]], unit)[:, 0]
     _, times, step_s = first
     factor = POWER_UNITS.get(unit) or ENERGY_UNITS[unit] * 3600.0 / step_s
     frame = pd.DataFrame(columns, index=times.rename("time")) * factor
@@ -325,7 +325,7 @@ def profile_names(source: LoadSourceConfig, base_dir: Path) -> list[str]:
         return stems
     if source.profile == "long_csv":
         return _long_rows(path)[1]
-    header = _header(path)
+    header = csv_header(path)
     time_name = header[0] if source.time_column is None else source.time_column
     if time_name not in header:
         raise ValueError(f"{path}: no column {time_name!r}; the columns are {header}")
@@ -333,9 +333,9 @@ def profile_names(source: LoadSourceConfig, base_dir: Path) -> list[str]:
     if not names:
         raise ValueError(f"{path}: no profile column beside {time_name!r}")
     # The first row tells a file without timestamps, which would lose its first profile.
-    first_row = _data_rows(path, rows=1)
+    first_row = csv_data_rows(path, rows=1)
     if len(first_row):
-        _parsed_times(path, first_row[time_name].str.strip(), "UTC", time_name)
+        parsed_times(path, first_row[time_name].str.strip(), "UTC", time_name)
     return names
 
 
@@ -366,238 +366,6 @@ def read_load_source(source: LoadSourceConfig, base_dir: Path) -> ProfileTable:
     if source.profile == "long_csv":
         return read_long_profile_csv(path, source.unit, source.timezone)
     return read_profile_csv(path, source.unit, source.timezone, source.time_column)
-
-
-def bdew_household_shape(
-    times: pd.DatetimeIndex, holidays: Sequence[object] | None = None
-) -> pd.Series:
-    """BDEW standard household load profile (H25) for the calendar years around ``times``.
-
-    Parameters
-    ----------
-    times : pandas.DatetimeIndex
-        Time-zone-aware instants of the run; the profile covers every whole calendar year from
-        the local day before the first to the local day after the last [-].
-    holidays : sequence of date-like, optional
-        Local dates to treat as Sundays and holidays (BDEW day type "FT") [-]. None by default:
-        demandlib knows no holidays by itself, and every Sunday is "FT" anyway.
-
-    Returns
-    -------
-    pandas.Series
-        ``shape`` indexed by the naive local wall-clock start of every 15-minute slot (96 a
-        day, also on clock-change days): relative mean power of the standard household,
-        normalised so that each calendar year sums to 1 [-].
-
-    Raises
-    ------
-    ValueError
-        If ``times`` is not a non-empty time-zone-aware DatetimeIndex.
-
-    Notes
-    -----
-    Calls ``demandlib.bdew.H25`` (demandlib 0.2.2, MIT), the 2025 revision of the BDEW
-    household profile: one 96-slot day per month and day type (working day, Saturday,
-    Sunday/holiday), multiplied by the BDEW dynamisation polynomial of the day of the year
-    :math:`F(t) = -3.92\\cdot10^{-10} t^4 + 3.2\\cdot10^{-7} t^3 - 7.02\\cdot10^{-5} t^2 +
-    2.1\\cdot10^{-3} t + 1.24`, which carries the seasonal change of the daily energy. It
-    reads only the CSV tables inside the demandlib package: no network, no other package
-    than numpy and pandas. The classic H0 of ``demandlib.bdew.ElecSlp`` is not used: with
-    pandas 3.1 it fails, because it turns every warning into an error for the whole process
-    (``warnings.simplefilter("error")``) and then triggers a pandas deprecation warning; the
-    call here runs inside ``warnings.catch_warnings`` so that demandlib's pandas deprecation
-    warnings do not reach the user.
-
-    References
-    ----------
-    BDEW, "Standardlastprofile Strom", 2025 revision (H25), Bundesverband der Energie- und
-    Wasserwirtschaft, Berlin, 2025.
-
-    C. Fünfgeld and R. Tiedemann, "Anwendung der Repräsentativen VDEW-Lastprofile",
-    Brandenburgische Technische Universität Cottbus, 2000 (the dynamisation function).
-
-    Examples
-    --------
-    >>> times = pd.date_range("2024-06-03", periods=4, freq="h", tz="Europe/Berlin")
-    >>> shape = bdew_household_shape(times)
-    >>> len(shape), round(float(shape.sum()), 12)
-    (35136, 1.0)
-    """
-    import demandlib.bdew
-
-    if not isinstance(times, pd.DatetimeIndex) or times.tz is None or len(times) == 0:
-        raise ValueError("times must be a non-empty time-zone-aware pandas.DatetimeIndex")
-    local = times.tz_localize(None)
-    first_year = (local.min() - pd.Timedelta(days=1)).year
-    last_year = (local.max() + pd.Timedelta(days=1)).year
-    slots = pd.date_range(f"{first_year}-01-01", f"{last_year}-12-31 23:45", freq="15min")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*inplace.*")
-        profile = demandlib.bdew.H25(slots, holidays=list(holidays) if holidays else None)
-    values = profile.to_numpy(dtype=float)
-    yearly = pd.Series(values, index=slots).groupby(slots.year).transform("sum").to_numpy()
-    return pd.Series(values / yearly, index=slots, name="shape")
-
-
-def _header(path: Path) -> list[str]:
-    """Column names of the first line, stripped; error on duplicates."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    with path.open(newline="") as handle:
-        header = [name.strip() for name in next(csv.reader(handle), [])]
-    if not header:
-        raise ValueError(f"{path}: empty file; expected a header line")
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise ValueError(f"{path}: column {name!r} appears twice in the header")
-        seen.add(name)
-    return header
-
-
-def _data_rows(path: Path, rows: int | None = None) -> pd.DataFrame:
-    """The data rows of a CSV as text (all, or the first ``rows``), columns named by their
-    stripped header, blank lines at the end dropped; the index is each row's position (line
-    ``position + 2``)."""
-    raw = pd.read_csv(
-        path,
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=False,
-        skipinitialspace=True,
-        nrows=rows,
-    )
-    raw.columns = [str(name).strip() for name in raw.columns]
-    while len(raw) and (raw.iloc[-1].str.strip() == "").all():
-        raw = raw.iloc[:-1]  # blank lines at the end of the file
-    return raw
-
-
-def _parsed_times(
-    path: Path, text: pd.Series, timezone: str | None, column: str
-) -> pd.DatetimeIndex:
-    """Timestamps of every row as a tz-aware index, or ValueError naming the line.
-
-    ``text`` is indexed by each row's position in the file; ``column`` names it in messages.
-    """
-    lines = text.index.to_numpy() + 1 + _HEADER_LINES
-    try:
-        parsed = pd.to_datetime(text, errors="coerce")
-    except ValueError:  # offsets differ between rows (e.g. +01:00 and +02:00)
-        parsed = pd.to_datetime(text, errors="coerce", utc=True)
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        row = int(bad[0])
-        raise ValueError(
-            f"{path}, line {lines[row]}: timestamp {text.iloc[row]!r} in column {column!r} is "
-            "not a date and time; expected the start of the row's step, such as "
-            "'2024-06-01 00:15'"
-        )
-    times = pd.DatetimeIndex(parsed)
-    zone = None
-    if timezone is not None:
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(
-                f"timezone is {timezone!r}; expected an IANA time zone such as 'Europe/Berlin'"
-            ) from error
-    if times.tz is not None:
-        return times if zone is None else times.tz_convert(zone)
-    if zone is None:
-        raise ValueError(
-            f"{path}: timestamps have no time zone (line {lines[0]}: "
-            f"{text.iloc[0]!r}); give timezone= (e.g. 'Europe/Berlin', or 'UTC') or write "
-            "UTC offsets such as +01:00 in the file"
-        )
-    skipped = times.tz_localize(
-        zone, ambiguous=np.ones(len(times), dtype=bool), nonexistent="NaT"
-    ).isna()
-    if skipped.any():
-        row = int(np.flatnonzero(skipped)[0])
-        raise ValueError(
-            f"{path}, line {lines[row]}: {text.iloc[row]!r} does not exist in "
-            f"{timezone}, where the clock jumps forward there; local-time data skip that hour"
-        )
-    try:
-        return times.tz_localize(zone, ambiguous="infer")
-    except ValueError as error:
-        repeated = times.tz_localize(zone, ambiguous="NaT").isna()
-        row = int(np.flatnonzero(repeated)[0]) if repeated.any() else 0
-        raise ValueError(
-            f"{path}, line {lines[row]}: {text.iloc[row]!r} is ambiguous in "
-            f"{timezone}, where the clock repeats that hour, and the order of rows does not "
-            "tell which pass it is; list the repeated hour twice in order, or write UTC offsets"
-        ) from error
-
-
-def _checked_step_s(path: Path, times: pd.DatetimeIndex, positions: np.ndarray) -> int:
-    """The step of strictly increasing, gap-free timestamps [s], or ValueError.
-
-    ``positions`` gives each timestamp's row in the file (line ``position + 2``).
-    """
-    line = positions + 1 + _HEADER_LINES
-    try:
-        step_ns = regular_step_ns(times)
-    except IrregularTimesError as error:
-        k = error.position - 1
-        if error.kind == "duplicate":
-            problem = f"lines {line[k]} and {line[k + 1]}: duplicate timestamp {times[k]}"
-        elif error.kind == "backwards":
-            problem = (
-                f"line {line[k + 1]}: timestamp {times[k + 1]} is before {times[k]} on line "
-                f"{line[k]}; expected increasing timestamps"
-            )
-        else:
-            kind = (
-                f"gap of {error.spacing_ns // error.step_ns - 1} missing row(s)"
-                if error.kind == "gap"
-                else "irregular step"
-            )
-            problem = (
-                f"line {line[k + 1]}: {kind}: {times[k + 1]} is {error.spacing_ns / NS_PER_S} s "
-                f"after {times[k]} on line {line[k]}; expected the file's step of "
-                f"{error.step_ns / NS_PER_S:g} s"
-            )
-        raise ValueError(f"{path}, {problem}") from None
-    if step_ns % NS_PER_S:
-        raise ValueError(f"{path}: step of {step_ns / NS_PER_S} s; expected whole seconds")
-    return step_ns // NS_PER_S
-
-
-def _checked_values(
-    path: Path, raw: pd.DataFrame, unit: str, first_line: int = 1 + _HEADER_LINES
-) -> np.ndarray:
-    """Numeric, finite, non-negative values of every column, or ValueError naming the cell.
-
-    ``raw`` is indexed by each row's position; row ``position`` is line ``position +
-    first_line``.
-    """
-    values = np.empty(raw.shape)
-    for column, name in enumerate(raw.columns):
-        text = raw[name].str.strip()
-        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-        for bad, problem in (
-            (~np.isfinite(numbers), "is missing, not a number or not finite"),
-            (numbers < 0, f"is a negative load; expected a value >= 0 {unit}"),
-        ):
-            rows = np.flatnonzero(bad)
-            if rows.size:
-                row = int(rows[0])
-                raise ValueError(
-                    f"{path}, column {name!r}, line {raw.index[row] + first_line}: value "
-                    f"{text.iloc[row]!r} {problem}"
-                )
-        values[:, column] = numbers
-    return values
-
-
-def _last_nonblank(text: pd.Series) -> int:
-    """Position of the last entry that is not blank (-1 if all are)."""
-    filled = np.flatnonzero(text.str.strip().to_numpy() != "")
-    return int(filled[-1]) if filled.size else -1
 
 
 def read_profiles_on_steps(
@@ -675,19 +443,19 @@ def _day_step_s(file: Path, lines: int) -> int:
 def _long_rows(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """Rows of a long profile CSV as text and its households in the order of their first
     rows, or ValueError."""
-    header = _header(path)
+    header = csv_header(path)
     missing = [name for name in LONG_COLUMNS if name not in header]
     if missing:
         raise ValueError(
             f"{path}: no column {missing[0]!r}; expected the columns {list(LONG_COLUMNS)} "
             f"(the header is {header})"
         )
-    raw = _data_rows(path)
+    raw = csv_data_rows(path)
     households = raw[LONG_COLUMNS[0]].str.strip()
     blank = np.flatnonzero(households.to_numpy() == "")
     if blank.size:
         raise ValueError(
-            f"{path}, line {int(blank[0]) + 1 + _HEADER_LINES}: household is blank; expected "
+            f"{path}, line {int(blank[0]) + 1 + HEADER_LINES}: household is blank; expected "
             "the name of the row's profile"
         )
     if households.empty:

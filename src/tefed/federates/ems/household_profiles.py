@@ -38,7 +38,7 @@ from tefed.domain.ems.devices.load import synthetic_load_profiles
 from tefed.domain.ems.devices.profile_shaping import scale_to_peak, shape_to_range
 from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
 from tefed.federates.ems.measured_loads import measured_loads_kw
-from tefed.io.profile_files import bdew_household_shape
+from tefed.io.bdew_profiles import bdew_household_shape
 from tefed.io.weather_files import read_tmy3_weather, weather_on_grid
 
 

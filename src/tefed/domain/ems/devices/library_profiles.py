@@ -1,7 +1,7 @@
 """Household load from a standard load profile, made diverse per household.
 
 A standard profile (e.g. the BDEW household profile read by
-:func:`tefed.io.profile_files.bdew_household_shape`) is the mean of many households; given
+:func:`tefed.io.bdew_profiles.bdew_household_shape`) is the mean of many households; given
 as is to a thousand households it would make a thousand copies. :func:`library_household_profiles`
 gives each household its own time shift of its daily routine and its own multiplicative noise
 on every 15-minute slot, both drawn from the household's key with the counter-based streams of
