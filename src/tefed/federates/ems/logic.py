@@ -21,7 +21,6 @@ market's results as they reached the households, whatever program runs the marke
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -52,7 +51,6 @@ from tefed.domain.ems.strategies.simple_trader import NO_ORDER
 from tefed.domain.ems.strategy_groups import (
     STRATEGIES,
     ShardState,
-    StrategyGroup,
     forecast_intervals_needed,
     strategy_groups,
 )
@@ -60,43 +58,14 @@ from tefed.domain.market.mechanisms.day_ahead import DayAheadMarket, day_ahead_m
 from tefed.domain.persistent_solver import PersistentSolver
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.federates.ems.household_profiles import household_batteries, household_profiles
-
-log = logging.getLogger("tefed.ems")
-
-#: Columns of ``optimizing_plans/<shard>.parquet``: one row per plan of an optimizing group.
-PLAN_COLUMNS = (
-    "interval_index",
-    "group_index",
-    "strategy_options",
-    "households",
-    "status",
-    "optimal",
-    "message",
-    "objective_value",
+from tefed.federates.ems.record_tables import (
+    EMPTY_TABLES,
+    RECEIVED_COLUMNS,
+    plan_records,
+    received_records,
 )
 
-#: Columns of ``household_awards/<shard>.parquet``: one row per award a household received.
-AWARD_COLUMNS = {
-    "interval_index": "int64",
-    "household_id": "object",
-    "order_id": "object",
-    "side": "object",
-    "pool": "object",
-    "quantity_wh": "int64",
-    "price_usd_per_kwh": "float64",
-    "counterparty": "object",
-}
-#: Columns of ``household_settlements/<shard>.parquet``: one row per settlement line a
-#: household received (``amount_usd`` positive: the household pays).
-SETTLEMENT_LINE_COLUMNS = {
-    "interval_index": "int64",
-    "household_id": "object",
-    "counterparty": "object",
-    "energy_wh": "float64",
-    "price_usd_per_kwh": "float64",
-    "amount_usd": "float64",
-    "reason": "object",
-}
+log = logging.getLogger("tefed.ems")
 
 
 class EmsFederate(FederateLogic):
@@ -216,7 +185,7 @@ class EmsFederate(FederateLogic):
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
         #: Awards and settlement lines received since the last write, as table rows.
-        self._received: dict[str, list[tuple]] = {folder: [] for folder in _RECEIVED_COLUMNS}
+        self._received: dict[str, list[tuple]] = {folder: [] for folder in RECEIVED_COLUMNS}
         self._flush_clock = results_flush_clock(self._grid)
         self._tables: dict[str, PartedTable] = {}
         self._written_steps = 0
@@ -521,11 +490,11 @@ class EmsFederate(FederateLogic):
         self._write_records(
             results, end_step=self._grid.n_steps, end_interval=self._grid.n_intervals
         )
-        for folder in _RECEIVED_COLUMNS:
+        for folder in RECEIVED_COLUMNS:
             # Written also when nothing was received (a market that never traded or settled).
             self._table(results, folder)
         for table in self._tables.values():
-            table.finish(empty=_EMPTY_TABLES.get(table.name.split("/")[0]))
+            table.finish(empty=EMPTY_TABLES.get(table.name.split("/")[0]))
 
     def _table(self, results: RunFolder, folder: str) -> PartedTable:
         name = f"{folder}/{self._name}.parquet"
@@ -551,7 +520,7 @@ class EmsFederate(FederateLogic):
             self._written_intervals = end_interval
         for folder, rows in self._received.items():
             if rows:
-                self._table(results, folder).append(_received_records(folder, rows))
+                self._table(results, folder).append(received_records(folder, rows))
                 rows.clear()
         if any(hasattr(group, "solves") for group in self._groups):
             plans = self._table(results, "optimizing_plans")
@@ -560,7 +529,7 @@ class EmsFederate(FederateLogic):
                 solves = getattr(group, "solves", [])
                 new = solves[self._written_solves.get(number, 0) :]
                 if new:
-                    plans.append(_plan_records(number, group, new), section=number)
+                    plans.append(plan_records(number, group, new), section=number)
                 self._written_solves[number] = len(solves)
 
     def _step_records(self, rows: slice) -> pd.DataFrame:
@@ -612,33 +581,3 @@ def _lp_solver() -> PersistentSolver:
     from tefed.io.highs_solver import HighsSolver
 
     return HighsSolver()
-
-
-def _plan_records(
-    number: int, group: StrategyGroup, solves: list[tuple[int, str, str, float]]
-) -> pd.DataFrame:
-    """Plans of optimizing group ``number``: its solver status per plan, never silent."""
-    options = json.dumps(group.options, sort_keys=True)
-    rows = [
-        (interval, number, options, group.members.size, status, status == "optimal", message, value)
-        for interval, status, message, value in solves
-    ]
-    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
-
-
-def _received_records(folder: str, rows: list[tuple]) -> pd.DataFrame:
-    """Rows of the table ``folder`` (``household_awards`` or ``household_settlements``)."""
-    columns = _RECEIVED_COLUMNS[folder]
-    return pd.DataFrame(rows, columns=list(columns)).astype(columns)
-
-
-_RECEIVED_COLUMNS = {
-    "household_awards": AWARD_COLUMNS,
-    "household_settlements": SETTLEMENT_LINE_COLUMNS,
-}
-#: What a table that never got a row is written as, by folder: the plans of optimizing groups
-#: that never planned; no awards or settlement lines received.
-_EMPTY_TABLES = {
-    "optimizing_plans": pd.DataFrame([], columns=list(PLAN_COLUMNS)),
-    **{folder: _received_records(folder, []) for folder in _RECEIVED_COLUMNS},
-}
