@@ -11,7 +11,7 @@ from rich.console import Console
 
 from tefed.run.processes import FederateProcess
 from tefed.run.progress import STARTING, RunProgress, simulated_progress_s
-from tefed.runtime.helics_runtime import ProgressReport
+from tefed.runtime.run_accounting import ProgressReport
 
 
 def rendered(duration_s: float, updates: list[float]) -> str:

@@ -28,8 +28,8 @@ from tefed.federates.builtin import builtin_logic
 from tefed.federates.program import write_report_if_last
 from tefed.run.bound_to_parent import bound_command, end_with_parent
 from tefed.run.popen_like import PopenLike
-from tefed.runtime.helics_runtime import PROGRESS_PREFIX
 from tefed.runtime.program import SUPERVISED_ENV, run_federate_program
+from tefed.runtime.run_accounting import PROGRESS_PREFIX
 
 log = logging.getLogger(__name__)
 
