@@ -15,7 +15,8 @@ runs by hand: the sum of the by-hand runs' wall times divided by the workers (is
 point, starting and closing the cluster, scheduling, writing the table, and workers idle at the
 end when the runs do not divide evenly, less what the sweep saves on each run (it forks runs
 from a process that imported tefed once, `tefed.sweep.preloaded_runs`). The ratio is the
-median of ``REPEATS`` repeats, each measuring both ways one after the other.
+median of ``REPEATS`` repeats, each measuring both ways one after the other (which goes first
+alternates).
 
 Also reported, not a target: the same ratio over the runs' walls inside the sweep
 (``sweep.parquet``'s ``wall_time_s``), the definition of this benchmark until its runs were
@@ -97,7 +98,8 @@ def _by_hand(runs: int, duration_s: int, folder: Path) -> dict:
     """The baseline: the runs of a case as ``tefed run`` processes, ``WORKERS`` at a time."""
 
     def one(seed: int) -> float:
-        settings = {**_settings(duration_s), "seed": seed, "run.results_root": str(folder)}
+        results_root = str(folder / f"seed_{seed}")
+        settings = {**_settings(duration_s), "seed": seed, "run.results_root": results_root}
         command = [sys.executable, "-m", "tefed", "run", str(SCENARIO), *RUN_OPTIONS]
         for path, value in settings.items():
             command += ["--set", f"{path}={json.dumps(value)}"]
@@ -126,17 +128,29 @@ def _one_sweep(runs: int, duration_s: int, folder: Path) -> dict:
     return {"wall_s": sweep_wall_s, "run_wall_s": [float(w) for w in table["wall_time_s"]]}
 
 
-def _one_repeat(runs: int, duration_s: int) -> dict:
-    """The runs of a case by hand, then as a sweep, and the ratios."""
-    with tempfile.TemporaryDirectory() as scratch:
-        by_hand = _by_hand(runs, duration_s, Path(scratch))
-    with tempfile.TemporaryDirectory() as scratch:
-        sweep = _one_sweep(runs, duration_s, Path(scratch))
+def _one_repeat(runs: int, duration_s: int, sweep_first: bool) -> dict:
+    """The runs of a case by hand and as a sweep (in the order given), and the ratios."""
+
+    def by_hand() -> dict:
+        with tempfile.TemporaryDirectory() as scratch:
+            return _by_hand(runs, duration_s, Path(scratch))
+
+    def sweep() -> dict:
+        with tempfile.TemporaryDirectory() as scratch:
+            return _one_sweep(runs, duration_s, Path(scratch))
+
+    if sweep_first:
+        swept = sweep()
+        manual = by_hand()
+    else:
+        manual = by_hand()
+        swept = sweep()
     return {
-        "by_hand": by_hand,
-        "sweep": sweep,
-        "overhead_ratio": sweep["wall_s"] / (sum(by_hand["run_wall_s"]) / WORKERS),
-        "in_sweep_ratio": sweep["wall_s"] / (sum(sweep["run_wall_s"]) / WORKERS),
+        "by_hand": manual,
+        "sweep": swept,
+        "sweep_first": sweep_first,
+        "overhead_ratio": swept["wall_s"] / (sum(manual["run_wall_s"]) / WORKERS),
+        "in_sweep_ratio": swept["wall_s"] / (sum(swept["run_wall_s"]) / WORKERS),
     }
 
 
@@ -145,7 +159,8 @@ def run(output: Path) -> dict:
     runs = int(os.environ.get(RUNS_ENV) or RUNS)
     results: dict = {"runs": runs, "workers": WORKERS, "cases": {}, "targets": []}
     for case, duration_s in DURATIONS_S.items():
-        repeats = [_one_repeat(runs, duration_s) for _ in range(REPEATS)]
+        # The two ways take turns at going first, so neither always runs on a warm cache.
+        repeats = [_one_repeat(runs, duration_s, k % 2 == 1) for k in range(REPEATS)]
         overhead = statistics.median(repeat["overhead_ratio"] for repeat in repeats)
         results["cases"][case] = {
             "simulated_s_per_run": duration_s,

@@ -213,9 +213,9 @@ def test_a_killed_sweep_takes_its_preloaded_runs_with_it(tmp_path: Path):
     (`tefed.sweep.preloaded_runs`), not started by the sweep process itself: killed by SIGKILL,
     the sweep runs no handler, and such a run still ends (the server ends with the sweep, and
     each run with the server)."""
-    # One worker; the first run (a new interpreter: the server is still importing) is paced to
-    # 8 s (two hours at 900x), the second to 96 s (a day): the kill comes while the second,
-    # forked from the server, runs, and it cannot have ended by itself in the test.
+    # One worker; the first run is paced to 8 s (two hours at 900x), the second to 96 s (a
+    # day): the kill comes while the second runs, and it cannot have ended by itself in the
+    # test.
     sweep_path = write_sweep(tmp_path, [5], speed=900)
     sweep = yaml.safe_load(sweep_path.read_text())
     sweep["zip"] = {
@@ -239,3 +239,28 @@ def test_a_killed_sweep_takes_its_preloaded_runs_with_it(tmp_path: Path):
         assert not any(is_alive(server) for server in servers)
     finally:
         sweep.kill()
+
+
+@pytest.mark.parametrize("after_s", [0.3, 1.5])
+def test_a_sweep_interrupted_while_it_starts_exits_130_without_a_traceback(
+    tmp_path: Path, after_s: float
+):
+    """Ctrl-C while the sweep imports (0.3 s) or plans and its run server imports (1.5 s on a
+    2-core machine; on a faster one its first runs may have started): exit 130 with a line, not
+    a traceback (neither the sweep's own nor the server's, which ignores SIGINT while it
+    imports), and nothing it started is left running."""
+    sweep_path = write_sweep(tmp_path, [5, 20])
+    output = tmp_path / "out"
+    sweep = start_sweep(sweep_path, output, "--workers", "2", "--no-progress")
+    try:
+        time.sleep(after_s)
+        sweep.send_signal(signal.SIGINT)
+        stdout, stderr = sweep.communicate(timeout=WAIT_S)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    assert "interrupted" in stderr
+    wait_for(lambda: not processes_working_under(tmp_path), "every process of the sweep to end", 60)
+    records = [json.loads(path.read_text()) for path in output.glob("runs/*/record.json")]
+    assert all(record["status"] == "failed" for record in records), records

@@ -163,6 +163,10 @@ def test_an_unknown_sweep_start_method_through_the_program_exits_2_without_trace
         (["sweep", "s.yaml", "--scheduler", "tcp://h:8786"], False),
         (["sweep", "s.yaml", "--scheduler=tcp://h:8786"], False),
         (["sweep", "s.yaml", "--sched", "tcp://h:8786"], False),
+        (["sweep", "s.yaml", "--s", "tcp://h:8786"], False),  # what argparse takes too
+        (["sweep", "s.yaml", "--h"], False),
+        (["sweep", "s.yaml", "--p", "--cluster", "pbs"], False),
+        (["sweep", "s.yaml", "--w", "2"], True),  # --workers
         (["sweep", "s.yaml", "--cluster", "slurm"], False),
         (["sweep", "s.yaml", "--print-job-script", "--cluster", "pbs"], False),
         (["sweep", "-h"], False),

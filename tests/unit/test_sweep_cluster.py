@@ -12,6 +12,7 @@ from federations import DEFAULT_SCENARIO
 from rich.console import Console
 
 from tefed.cli import main, sweep_commands
+from tefed.sweep import execution
 from tefed.sweep.batch_cluster import CLUSTER_KINDS, job_script
 from tefed.sweep.progress_display import SweepProgress
 from tefed.sweep.run_record import RunRecord
@@ -139,3 +140,19 @@ def test_without_a_terminal_only_the_lines_are_printed(tmp_path):
         progress.recorded(points[0], RunRecord(points[0].run_id, "complete", "", 3.0, ""), False)
         progress.running(1)
     assert output.getvalue() == f"[1/2] {points[0].run_id} complete in 3.0 s  seed=1\n"
+
+
+def test_a_point_whose_sweep_is_being_stopped_does_not_start_its_run(tmp_path: Path):
+    # Ctrl-C while workers still wait for the preloaded-run server: they start nothing that
+    # nobody would stop, and the point keeps no record (a rerun of the sweep runs it).
+    execution.stop_runs_here()
+    try:
+        record = execution.run_point(
+            str(DEFAULT_SCENARIO), {}, str(tmp_path / "point"), "0123456789ab", 60.0
+        )
+    finally:
+        execution._STOPPING.clear()
+    assert record.status == "failed"
+    assert record.message == "sweep stopped before the run started"
+    assert not (tmp_path / "point" / "record.json").exists()
+    assert not list((tmp_path / "point").glob("tefed_run.*"))

@@ -11,7 +11,11 @@ code`` and imports the machinery it runs only when the handler is called.
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+from typing import NoReturn
 
 __all__ = ["main", "program"]
 
@@ -36,7 +40,20 @@ def program() -> None:
     """
     from tefed.cli.sweep_start import start_server_early
 
-    start_server_early(sys.argv[1:])
-    from tefed.cli.commands import program as run_program
-
+    try:
+        start_server_early(sys.argv[1:])
+        from tefed.cli.commands import program as run_program
+    except KeyboardInterrupt:
+        interrupted()
     run_program()
+
+
+def interrupted() -> NoReturn:
+    """End the program after Ctrl-C outside a command's own handling (while it imports): a
+    line instead of a traceback, exit code 128 + SIGINT, and at once, without the
+    interpreter's shutdown, which would wait for a preloaded-run server still importing."""
+    logging.shutdown()
+    sys.stderr.write("tefed: interrupted\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(128 + signal.SIGINT)

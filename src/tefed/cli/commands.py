@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from tefed.cli import (
     check_command,
+    interrupted,
     results_commands,
     run_command,
     scenario_commands,
@@ -56,7 +57,10 @@ def program() -> None:
     few thousand modules), with every table written, every run ended and the cluster closed
     by then. Logging and the standard streams are flushed first.
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # outside a command's own handling (e.g. while importing Dask)
+        interrupted()
     if sys.argv[1:2] and sys.argv[1] in ENDS_AT_ONCE:
         logging.shutdown()
         sys.stdout.flush()

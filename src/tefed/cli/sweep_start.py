@@ -1,4 +1,4 @@
-"""Starting a sweep's preloaded-run server before the command line has imported anything.
+"""Starting a sweep's preloaded-run server before the command line imports its machinery.
 
 ``tefed sweep`` forks its runs from a server that imports tefed once
 (`tefed.sweep.preloaded_runs`); its first runs wait until that is done. Started as the program's
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 #: Options of ``tefed sweep`` with which it starts no run on this machine.
 NO_LOCAL_RUNS = ("--check", "--print-job-script", "--scheduler", "--cluster", "--help")
-#: Shortest prefix of a long option that argparse accepts for it here [characters].
-SHORTEST_PREFIX = 4
+#: Shortest abbreviation of a long option argparse accepts (``--s`` for ``--scheduler`` when
+#: no other option of ``tefed sweep`` starts with ``--s``) [characters]. An ambiguous one
+#: (``--c``) is an error of argparse, which runs nothing either.
+SHORTEST_PREFIX = 3
 
 
 def starts_local_runs(argv: list[str]) -> bool:

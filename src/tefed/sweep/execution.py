@@ -97,6 +97,9 @@ _Run = subprocess.Popen | PreloadedRun
 #: ``tefed run`` processes started by workers of this process (thread workers), by pid.
 _RUNS_HERE: dict[int, _Run] = {}
 _RUNS_HERE_LOCK = threading.Lock()
+#: Set while this process's sweep is being stopped: a worker that has not started its run
+#: (still waiting for the preloaded-run server) does not start it.
+_STOPPING = threading.Event()
 
 
 class SweepObserver(Protocol):
@@ -152,9 +155,14 @@ def run_point(
         arguments += ["--set", f"{path}={json.dumps(value)}"]
     stdout_path, stderr_path = folder / "tefed_run.stdout", folder / "tefed_run.stderr"
     # Waited for outside the lock, which an interrupted sweep needs to stop its runs.
-    preloaded = preloaded_runs_available() and wait_for_server()
+    preloaded = (
+        preloaded_runs_available() and not _STOPPING.is_set() and wait_for_server(stop=_STOPPING)
+    )
     started = time.monotonic()
     with _RUNS_HERE_LOCK:
+        if _STOPPING.is_set():
+            # Not recorded: the point has no record, and a rerun of the sweep runs it.
+            return RunRecord(run_id, STATUS_FAILED, "sweep stopped before the run started", 0.0, "")
         process = _start_run(arguments, folder, stdout_path, stderr_path, preloaded)
         _RUNS_HERE[process.pid] = process
     try:
@@ -224,8 +232,10 @@ def _read_and_remove(path: Path) -> str:
 
 def stop_runs_here() -> int:
     """Stop every ``tefed run`` that workers of this process started and that still runs
-    (SIGTERM to its process group: it stops its federates); the number signalled [-]."""
+    (SIGTERM to its process group: it stops its federates), and start no other until the next
+    sweep (`run_points`); the number signalled [-]."""
     with _RUNS_HERE_LOCK:
+        _STOPPING.set()
         running = [process for process in _RUNS_HERE.values() if process.poll() is None]
     for process in running:
         _signal_run(process, signal.SIGTERM)
@@ -294,6 +304,7 @@ def run_points(
         observer.recorded(point, earlier, True)
     if not pending:
         return records
+    _STOPPING.clear()  # an earlier sweep of this process may have been interrupted
     with (
         dask.config.set(
             {"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS - 1, **QUIET_DASK}

@@ -28,6 +28,7 @@ this process may not have children of its own (a daemonic Dask worker process), 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -38,6 +39,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from multiprocessing import forkserver, resource_tracker
 from pathlib import Path
 
@@ -46,6 +49,8 @@ import setproctitle
 from tefed.contract.errors import InputError
 from tefed.run.bound_to_parent import end_with_parent
 from tefed.run.popen_like import PopenLike
+
+log = logging.getLogger("tefed.sweep")
 
 #: Modules the server imports before forking any run: what every ``tefed run`` imports (the
 #: command line, its federation runner with HELICS, and every built-in role's logic, which
@@ -90,42 +95,82 @@ def preloaded_runs_available() -> bool:
 
 
 #: Longest a run waits for the server to finish importing before it starts as a new
-#: interpreter [s] (the server takes 1–3 s on a 2-core machine).
+#: interpreter [s] (the server takes 1–3 s on a 2-core machine). After one run has waited
+#: that long, no other waits.
 SERVER_WAIT_S = 30.0
+#: How often a waiting run looks whether its sweep is being stopped [s].
+STOP_POLL_S = 0.05
 #: Set once the server has forked its first child, i.e. has imported everything.
 _SERVER_READY = threading.Event()
-#: Set once the probe knows whether the server works (ready, or failed).
-_SERVER_KNOWN = threading.Event()
+#: Set once runs need not wait for the server any more: it is ready, it failed, or one run
+#: waited ``SERVER_WAIT_S`` for it.
+_WAIT_OVER = threading.Event()
 _SERVER_STARTED = threading.Lock()
 
 
 def start_server() -> None:
     """Start the server now; it imports in the background (`wait_for_server` waits until it
-    is done). Later calls do nothing."""
+    is done). Later calls do nothing. If it cannot start, runs start as new interpreters."""
     if not _SERVER_STARTED.acquire(blocking=False):
         return
-    forkserver.set_forkserver_preload(PRELOADED_MODULES)
-    forkserver.ensure_running()
-    threading.Thread(target=_probe_server, name="tefed preloaded-run probe", daemon=True).start()
+    try:
+        forkserver.set_forkserver_preload(PRELOADED_MODULES)
+        with _interrupts_ignored():
+            forkserver.ensure_running()
+        threading.Thread(
+            target=_probe_server, name="tefed preloaded-run probe", daemon=True
+        ).start()
+    except (OSError, RuntimeError) as error:
+        log.warning("no preloaded-run server (%s); runs start as new interpreters", error)
+        _WAIT_OVER.set()
 
 
-def wait_for_server(timeout_s: float = SERVER_WAIT_S) -> bool:
-    """Start the server if it is not running, and wait until it has imported everything:
-    whether it forks runs at once (False: it failed, or took longer than ``timeout_s`` [s])."""
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process while it starts the server, which inherits that: the
+    server ignores SIGINT itself only once it has imported everything, and a Ctrl-C of the
+    sweep before then would end it with a traceback. (Only the main thread may set handlers;
+    from another, nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def wait_for_server(timeout_s: float = SERVER_WAIT_S, stop: threading.Event | None = None) -> bool:
+    """Start the server if it is not running, and wait until it has imported everything, at
+    most ``timeout_s`` [s] and only while ``stop`` is not set: whether it forks runs at once
+    (False: it failed, took too long, or the caller is being stopped)."""
     start_server()
-    _SERVER_KNOWN.wait(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while not _WAIT_OVER.wait(STOP_POLL_S):
+        if stop is not None and stop.is_set():
+            return False
+        if time.monotonic() >= deadline:
+            _WAIT_OVER.set()  # too slow: no later run waits for it either
+            log.warning(
+                "the preloaded-run server was not ready within %.0f s; runs start as new "
+                "interpreters until it is",
+                timeout_s,
+            )
     return _SERVER_READY.is_set()
 
 
 def _probe_server() -> None:
     """Fork a child that does nothing from the server: it comes back once the server is done
-    importing."""
+    importing. A server that ended (or cannot fork) leaves runs to start as new interpreters."""
     try:
         probe = _Child(multiprocessing.get_context("forkserver").Process(target=_nothing))
         if probe.wait() == 0:
             _SERVER_READY.set()
+    except (OSError, EOFError, RuntimeError) as error:
+        log.debug("preloaded-run server unavailable: %s", error)
     finally:
-        _SERVER_KNOWN.set()
+        _WAIT_OVER.set()
 
 
 def _nothing() -> None:

@@ -136,7 +136,8 @@ class MarketFederate(FederateLogic):
         self._charges: dict[int, pd.DataFrame] = {}
         #: Rows of ``market_intervals`` of intervals cleared and not yet written.
         self._interval_rows: dict[int, dict] = {}
-        #: Rows of ``market_intervals.parquet`` of settled intervals, kept until the next flush.
+        #: Rows of ``market_intervals.parquet`` kept until the next flush: of settled intervals,
+        #: and at the end of those cleared but never settled.
         self._finished_rows: list[dict] = []
         self._flush_clock = results_flush_clock(self._grid)
         #: Results since the last flush, per table: (frame, section) in the order they came.
