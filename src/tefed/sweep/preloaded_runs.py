@@ -1,7 +1,7 @@
 """A sweep's ``tefed run`` processes forked from one that has already imported tefed.
 
 A new ``python -m tefed run`` spends its first seconds importing what every run imports anyway:
-tefed's command line, pandas, pyomo, HELICS, OpenDSS and pvlib (1.85 s of CPU of the 11.5 s
+tefed's command line, pandas, HELICS, OpenDSS and pvlib (1.85 s of CPU of the 11.5 s
 of a whole default day without figures, on a 2-core machine on 2026-12-07). A sweep pays that
 in every run, on cores its other runs need. Here the runs of a sweep process are instead forked
 from a server process that imported all of it once (the standard library's ``forkserver``
