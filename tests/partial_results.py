@@ -31,7 +31,8 @@ class MarketFailingMidRun(MarketFederate):
 
 def complete_and_failed_runs(folder: Path) -> tuple[RunFolder, RunFolder]:
     """The short federation run to the end, and run until its market fails (no report)."""
-    path = write_federation(folder, short_scenario_data())
+    # Every simulated hour is flushed, the first too, however fast the machine.
+    path = write_federation(folder, short_scenario_data(run__flush_min_wall_s=0))
     complete = lockstep_run(path, folder / "complete")
     federation = FederationFile.model_validate_json(path.read_text())
     failed = RunFolder(folder / "failed")

@@ -467,7 +467,9 @@ def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
 def test_a_killed_tefed_run_takes_its_broker_and_federates_with_it(tmp_path: Path):
     """``tefed run`` killed by SIGKILL runs no handler of its own: its broker and federates
     end with it (Linux signals them when it ends), and its folder reads failed, incomplete."""
-    path = write_federation(tmp_path, short_scenario_data(time__duration_s=7 * 86400))
+    path = write_federation(
+        tmp_path, short_scenario_data(time__duration_s=7 * 86400, run__flush_min_wall_s=0)
+    )
     runner = tefed_run_in_background(path)
     run_dir = None
     deadline = time.monotonic() + 30.0

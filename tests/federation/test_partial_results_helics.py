@@ -49,7 +49,9 @@ def assert_every_table_kept(folder: RunFolder) -> None:
 
 
 def federation_with_market_failing_in_the_second_hour(folder: Path, fault: str) -> Path:
-    return federation_with_faulty_federate(folder, "market", fault, fault_at_s=FAULT_AT_S)
+    return federation_with_faulty_federate(
+        folder, "market", fault, fault_at_s=FAULT_AT_S, run__flush_min_wall_s=0
+    )
 
 
 @pytest.mark.parametrize("fault", ["raise", "kill"])
@@ -89,7 +91,9 @@ def assert_first_hour_kept_and_reported(folder: RunFolder) -> None:
 
 def test_a_grid_killed_by_sigkill_leaves_every_table_up_to_its_last_flush(tmp_path: Path):
     """The built-in grid forked by ``tefed run``, killed once every federate flushed an hour."""
-    path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
+    path = write_federation(
+        tmp_path, short_scenario_data(time__duration_s=86400, run__flush_min_wall_s=0)
+    )
     runner = tefed_run_in_background(path)
     grid = federate_pid(tmp_path, "grid")
     deadline = time.monotonic() + CRASH_DEADLINE_S

@@ -96,7 +96,7 @@ def test_a_run_killed_while_writing_its_first_part_reports_no_intervals(runs, tm
 
 
 def test_tefed_run_lockstep_keeps_every_table_of_a_failed_run(tmp_path, monkeypatch, capsys):
-    path = write_federation(tmp_path, short_scenario_data())
+    path = write_federation(tmp_path, short_scenario_data(run__flush_min_wall_s=0))
     monkeypatch.chdir(tmp_path)
     factories = {**builtin_logic(), "market": MarketFailingMidRun}
     monkeypatch.setattr(lockstep_command, "builtin_logic", lambda: factories)

@@ -151,3 +151,13 @@ def test_household_draws_depend_on_the_seed_only(tmp_path):
     consumers = table["load_daily_energy_kwh"][:4]
     assert all(low <= value <= high for value in consumers)
     assert len(set(consumers)) == 4
+
+
+def test_the_wall_clock_gap_between_flushes_reaches_every_federate(tmp_path):
+    data = short_scenario_data(run__flush_min_wall_s=0)
+    federation = FederationFile.model_validate_json(write_federation(tmp_path, data).read_text())
+    assert federation.tefed.runtime.flush_min_wall_s == 0
+    # A federation file written before the setting existed keeps the default gap.
+    committed = json.loads(COMMITTED.read_text())
+    del committed["tefed"]["runtime"]["flush_min_wall_s"]
+    assert FederationFile.model_validate(committed).tefed.runtime.flush_min_wall_s == 10.0

@@ -123,9 +123,22 @@ def test_flush_after_a_gap_is_due_once_for_every_boundary_passed():
 
 
 def test_a_boundary_sooner_than_the_wall_clock_gap_after_the_last_flush_is_passed_over():
+    # The clock is read at the first step, then at each boundary.
     wall_s = iter([0.0, 4.0, 11.0, 12.0, 30.0])
     clock = FlushClock(3600, 60, min_wall_s=10.0, wall_clock_s=lambda: next(wall_s))
-    due = [time_s for time_s in range(0, 5 * 3600, 60) if clock.due(time_s)]
-    # Boundaries at 1 h (always), 2 h (4 s later: too soon), 3 h (11 s after the first),
-    # 4 h (1 s later: too soon), 5 h (19 s later).
-    assert due == [3540, 10740, 17940]
+    due = [time_s for time_s in range(0, 4 * 3600, 60) if clock.due(time_s)]
+    # Boundaries at 1 h (4 s after the first step: too soon), 2 h (11 s), 3 h (1 s after the
+    # last flush: too soon), 4 h (19 s after it).
+    assert due == [7140, 14340]
+
+
+def test_a_run_shorter_than_the_wall_clock_gap_never_flushes_before_its_end():
+    wall_s = iter([100.0, 100.2, 100.4, 100.6])
+    clock = FlushClock(3600, 900, min_wall_s=10.0, wall_clock_s=lambda: next(wall_s))
+    assert not any(clock.due(time_s) for time_s in range(0, 3 * 3600, 900))
+
+
+def test_without_a_wall_clock_gap_every_boundary_is_due_the_first_too():
+    clock = FlushClock(3600, 900, min_wall_s=0.0, wall_clock_s=lambda: 5.0)
+    due = [time_s for time_s in range(0, 3 * 3600, 900) if clock.due(time_s)]
+    assert due == [2700, 6300, 9900]

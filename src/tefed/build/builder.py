@@ -199,6 +199,7 @@ def build_federation(
                 "startup_timeout_s": scenario.run.startup_timeout_s,
                 "wall_clock_limit_s": scenario.run.wall_clock_limit_s,
                 "progress_every_s": scenario.run.progress_every_s,
+                "flush_min_wall_s": scenario.run.flush_min_wall_s,
             },
         },
     }

@@ -1,9 +1,10 @@
 """Tables written while the run goes on, so that a run that fails keeps what it computed.
 
 A federate appends to a `PartedTable` at every flush (`results_flush_clock`: at the end of a
-simulated hour, or of a market interval when intervals are longer, once `FLUSH_MIN_WALL_S` of
-wall-clock time have passed since the last flush; the first hour always). While the run goes
-on, the table is a folder
+simulated hour, or of a market interval when intervals are longer, once the run's
+``runtime.flush_min_wall_s`` of wall-clock time (default `FLUSH_MIN_WALL_S`) have passed since
+the last flush, or since the federate's first step). While the run goes on, the table is a
+folder
 named like the table file (``market_trades.parquet/``) holding one Parquet file per flush::
 
     market_trades.parquet/p000000-000000000.parquet
@@ -27,7 +28,6 @@ group by group).
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
@@ -38,17 +38,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tefed.contract.federation_file import FLUSH_MIN_WALL_S
 from tefed.contract.time_grid import TimeGrid
 
 #: Simulated time between two flushes of a federate's tables [s], unless a market interval is
 #: longer (then every interval).
 FLUSH_PERIOD_S = 3600
 
-
-#: Wall-clock time a federate computes between two flushes, at least [s]: a part per table per
-#: flush costs file writes and frames, which once cost a quarter of a one-day run of 12
-#: households flushing every simulated hour; a run that fails loses at most this much work.
-FLUSH_MIN_WALL_S = 10.0
 
 #: Sections a table may have (parts are named by section, then by number).
 MAX_SECTIONS = 1_000_000
@@ -75,8 +71,8 @@ class FlushClock:
         The grid step [s]: a step at ``t`` covers ``[t, t + grid_step_s)``, so the step ending
         at a boundary already completes it.
     min_wall_s : float
-        A boundary reached sooner than this after the last flush is passed over [s of wall-clock
-        time]; the first boundary is always due. 0 (the default): every boundary.
+        A boundary reached sooner than this after the last flush, or after the first call of
+        `due`, is passed over [s of wall-clock time]. 0 (the default): every boundary.
     wall_clock_s : Callable[[], float]
         The wall clock [s] (``time.monotonic``).
     """
@@ -95,11 +91,15 @@ class FlushClock:
         self.min_wall_s = float(min_wall_s)
         self._wall_clock_s = wall_clock_s
         self._next_s = self.period_s
-        self._last_due_wall_s = -math.inf
+        #: Wall-clock time of the last flush, or of the first step before any [s].
+        self._last_due_wall_s: float | None = None
 
     def due(self, time_s: int) -> bool:
         """True at most once per boundary: when the step at ``time_s`` [s] reaches the next
-        boundary and ``min_wall_s`` have passed since the last time it was due."""
+        boundary and ``min_wall_s`` have passed since the last time it was due (or since the
+        first call: a run shorter than ``min_wall_s`` writes its tables once, at the end)."""
+        if self._last_due_wall_s is None:
+            self._last_due_wall_s = self._wall_clock_s()
         covered_until_s = int(time_s) + self.grid_step_s
         if covered_until_s < self._next_s:
             return False
@@ -111,16 +111,19 @@ class FlushClock:
         return True
 
 
-def results_flush_clock(grid: TimeGrid) -> FlushClock:
-    """When a federate appends its results: `flush_period_s` boundaries, `FLUSH_MIN_WALL_S` apart.
+def results_flush_clock(grid: TimeGrid, min_wall_s: float = FLUSH_MIN_WALL_S) -> FlushClock:
+    """When a federate appends its results: `flush_period_s` boundaries, ``min_wall_s`` apart.
 
     Parameters
     ----------
     grid : TimeGrid
         The federation's time grid (its market interval and grid step [s]).
+    min_wall_s : float
+        Wall-clock time between flushes, and before the first, at least [s] (the federation
+        file's ``runtime.flush_min_wall_s``).
     """
     return FlushClock(
-        flush_period_s(grid.market_interval_s), grid.grid_step_s, min_wall_s=FLUSH_MIN_WALL_S
+        flush_period_s(grid.market_interval_s), grid.grid_step_s, min_wall_s=min_wall_s
     )
 
 

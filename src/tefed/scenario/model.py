@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from tefed.contract.errors import InputError, describe_validation_error, shown
+from tefed.contract.federation_file import FLUSH_MIN_WALL_S
 from tefed.contract.time_grid import SECONDS_PER_DAY, TimeGrid, parse_start
 from tefed.domain.prices.wholesale import hold_to_intervals
 from tefed.io.price_files import read_price_csv
@@ -206,6 +207,15 @@ class RunSpec(ScenarioSection):
         gt=0,
         le=MAX_DURATION_S,
         description="federates report progress every this much simulated time [s]",
+    )
+    flush_min_wall_s: float = Field(
+        FLUSH_MIN_WALL_S,
+        ge=0,
+        le=SECONDS_PER_DAY,
+        description="federates append their results to the run folder at simulated-hour "
+        "boundaries at least this much wall-clock time apart, the first one too (a run that "
+        "fails loses at most this much work; a shorter run writes its tables once, at the "
+        "end); 0: every simulated hour [s]",
     )
     broker_port: int = Field(23700, ge=1024, le=65535, description="port of `helics run`'s broker")
     time_coordination: Literal["distributed", "global"] = Field(

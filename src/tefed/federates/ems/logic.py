@@ -186,7 +186,9 @@ class EmsFederate(FederateLogic):
         self._bill_usd = np.full((n_intervals, count), np.nan)
         #: Awards and settlement lines received since the last write, as table rows.
         self._received: dict[str, list[tuple]] = {folder: [] for folder in RECEIVED_COLUMNS}
-        self._flush_clock = results_flush_clock(self._grid)
+        self._flush_clock = results_flush_clock(
+            self._grid, context.federation.tefed.runtime.flush_min_wall_s
+        )
         self._tables: dict[str, PartedTable] = {}
         self._written_steps = 0
         self._written_intervals = 0

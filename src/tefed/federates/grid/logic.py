@@ -109,6 +109,9 @@ class GridFederate(FederateLogic):
         self._supply = supply_points(self._attachment["bus"].tolist())
         self._source = network_source()
         self._allocate_records(config)
+        self._flush_clock = results_flush_clock(
+            self._grid, context.federation.tefed.runtime.flush_min_wall_s
+        )
 
     def _allocate_records(self, config: GridConfig) -> None:
         n_steps, count = self._grid.n_steps, len(self._ids)
@@ -131,7 +134,6 @@ class GridFederate(FederateLogic):
         self._is_line, self._is_transformer = kind == "line", kind == "transformer"
         self._last_voltage = np.ones(count)
         self._interval_energy_wh = np.zeros(count)
-        self._flush_clock = results_flush_clock(self._grid)
         self._tables: dict[str, PartedTable] = {}
         self._written_steps = 0
         self._feeder_written = False

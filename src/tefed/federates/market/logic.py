@@ -139,7 +139,9 @@ class MarketFederate(FederateLogic):
         #: Rows of ``market_intervals.parquet`` kept until the next flush: of settled intervals,
         #: and at the end of those cleared but never settled.
         self._finished_rows: list[dict] = []
-        self._flush_clock = results_flush_clock(self._grid)
+        self._flush_clock = results_flush_clock(
+            self._grid, context.federation.tefed.runtime.flush_min_wall_s
+        )
         #: Results since the last flush, per table: (frame, section) in the order they came.
         self._pending: dict[str, list[tuple[pd.DataFrame, int]]] = {}
         #: Each table's empty frame (its columns and dtypes, as its first frame had them),
