@@ -2,7 +2,7 @@
 
 The fault matrix of issue 14 as a user meets it: the default scenario stretched to a week (so
 that it is still running), started with ``tefed run FILE`` and with ``helics run --path FILE``,
-and once it is executing (the grid has written its first hour) one federate is sent SIGKILL (dies)
+and once it is executing (the grid has written its first part) one federate is sent SIGKILL (dies)
 or SIGSTOP (hangs: alive, answering nothing); the price feed, which HELICS lets publish the
 whole run ahead and leave within seconds, as soon as its process is there. Per cell: the
 seconds from the signal to the runner's exit, its exit code, the federate ``status.json``
@@ -172,7 +172,8 @@ def _start(runner: str, federation_path: Path) -> subprocess.Popen:
 
 
 def _executing_run_folder(folder: Path) -> Path:
-    """The run folder, once the grid has written its first part (a simulated hour is done)."""
+    """The run folder, once the grid has written its first part (its first flush, at the first
+    simulated-hour boundary after `run.flush_min_wall_s` of stepping)."""
     deadline = time.monotonic() + GIVE_UP_S
     while time.monotonic() < deadline:
         for part in (folder / "results").glob("*/*/grid.parquet/*.parquet"):

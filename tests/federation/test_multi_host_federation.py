@@ -122,8 +122,10 @@ def wait_until_stepping(joined_root: Path, timeout_s: float = 60.0) -> None:
 def test_a_federate_killed_on_one_host_ends_both_runs_naming_it(
     tmp_path: Path, name: str, host_root: str
 ):
+    # Every simulated hour is flushed, so the joining host's first part shows it is stepping.
     federation_path = write_federation(
-        tmp_path, short_scenario_data(time__duration_s=86400, ems__shards=2)
+        tmp_path,
+        short_scenario_data(time__duration_s=86400, ems__shards=2, run__flush_min_wall_s=0),
     )
     main_host, joining = start_both_hosts(federation_path)
     try:
