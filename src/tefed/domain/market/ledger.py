@@ -14,10 +14,17 @@ settlement pays for).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from tefed.contract.messages import Award
+
+try:  # pandas >= 3.0: a frame from its blocks, without per-column conversion or inference
+    from pandas.api.internals import create_dataframe_from_blocks
+except ImportError:  # pragma: no cover - pandas 2
+    create_dataframe_from_blocks = None
 
 LEDGER_COLUMNS = {
     "record": "object",
@@ -67,8 +74,44 @@ def awards_table(trades: pd.DataFrame) -> pd.DataFrame:
     return _awards(trades)
 
 
+def column_lists(frame: pd.DataFrame, names: Sequence[str]) -> list[list] | None:
+    """The named columns of ``frame`` as lists, all read with one conversion of the table.
+
+    Each list holds what ``frame[name].to_numpy(dtype=object).tolist()`` holds (Python ints,
+    floats, str, or the column's missing value). For a table of a few dozen rows over numpy
+    columns, one conversion costs about what reading a single column does.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any table; a name it lacks raises ``KeyError``, as ``frame[name]`` does.
+    names : sequence of str
+        Column labels.
+
+    Returns
+    -------
+    list of list, or None
+        One list per name, in order; None when the labels of ``frame`` are not unique (a label
+        may then name several columns).
+
+    Examples
+    --------
+    >>> column_lists(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), ["b", "a"])
+    [['x', 'y'], [1, 2]]
+    """
+    labels = frame.columns
+    if not labels.is_unique:
+        return None
+    at = [labels.get_loc(name) for name in names]
+    values = frame.to_numpy(dtype=object)
+    return [values[:, k].tolist() for k in at]
+
+
 def _awards(trades: pd.DataFrame) -> pd.DataFrame:
     """`awards_table` of any trades table, empty or not."""
+    named = _named_awards(trades) if _STR_DTYPE is not None else None
+    if named is not None:
+        return named
     buyer = trades["buyer"].to_numpy(dtype=object)
     seller = trades["seller"].to_numpy(dtype=object)
     both = np.tile(np.arange(len(trades)), 2)
@@ -109,6 +152,63 @@ def _awards(trades: pd.DataFrame) -> pd.DataFrame:
     return _award_frame({name: values[rank] for name, values in columns.items()})
 
 
+def _named_awards(trades: pd.DataFrame) -> pd.DataFrame | None:
+    """`_awards` of trades whose names, order ids and pools are all ``str`` (of at least one
+    award), with int intervals and quantities and float prices; None for any other trades.
+
+    The columns are read at once, the rows sorted as lists, and the table built from its
+    blocks, the text columns as the ``str`` arrays pandas infers for them: for an interval's
+    few dozen awards, reading columns one by one and inferring the dtypes of object columns
+    cost most of the table.
+    """
+    columns = column_lists(trades, _TRADE_COLUMNS)
+    if columns is None:
+        return None
+    buyer, seller, days, buy_order_id, sell_order_id, pools, quantity_wh, price = columns
+    participant = buyer + seller
+    order_id = buy_order_id + sell_order_id
+    if not (
+        all(type(name) is str for name in (*participant, *order_id, *pools))
+        and all(type(number) is int for number in (*days, *quantity_wh))
+        and all(type(number) is float for number in price)
+    ):
+        return None
+    count = len(buyer)
+    # A central counterparty's side has no order (an empty id, or NULs only: numpy's str pads
+    # with them) and no award.
+    awarded = [row for row, name in enumerate(order_id) if name.rstrip("\x00")]
+    if not awarded:
+        return None
+    # Rows of equal interval, participant and order keep their order: buys first, by trade
+    # (a stable sort, as `numpy.lexsort`'s of the values' ranks).
+    awarded.sort(key=lambda row: (days[row % count], participant[row], order_id[row]))
+    trade = [row % count for row in awarded]
+    numbers = np.array([[days[k] for k in trade], [quantity_wh[k] for k in trade]], dtype=np.int64)
+    counterparty = participant[count:] + participant[:count]
+    # One string array for the five text columns, cut into one slice (a view) per column.
+    text = pd.array(
+        [
+            value
+            for column in (participant, order_id, counterparty)
+            for value in (column[row] for row in awarded)
+        ]
+        + ["buy" if row < count else "sell" for row in awarded]
+        + [pools[k] for k in trade],
+        dtype=_STR_DTYPE,
+    )
+    size = len(awarded)
+    blocks = [
+        (numbers, _INT_PLACEMENT),
+        (np.array([[price[k] for k in trade]], dtype=np.float64), _FLOAT_PLACEMENT),
+    ] + [
+        (text[k * size : (k + 1) * size], placement) for k, placement in enumerate(_TEXT_PLACEMENTS)
+    ]
+    # A view of the shared labels: renaming one table's columns leaves the others as they are.
+    return create_dataframe_from_blocks(
+        blocks, index=pd.RangeIndex(size), columns=_AWARD_LABELS.view()
+    )
+
+
 def _award_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """The awards table of award columns of one length (numpy arrays)."""
     # Identifier columns get the dtype pandas infers (str), as award tables always had.
@@ -123,9 +223,17 @@ def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
     ids (`with_household_order_ids`); each `Award` carries that ``order_id``,
     ``quantity_wh`` [Wh] and ``price_usd_per_kwh`` [USD/kWh].
     """
+    columns = column_lists(awards, _AWARD_MESSAGE_COLUMNS)
+    if columns is None or not (
+        all(type(text) is str for k in _MESSAGE_TEXT for text in columns[k])
+        and all(type(number) is int for number in columns[_MESSAGE_QUANTITY])
+        and all(type(number) is float for number in columns[_MESSAGE_PRICE])
+    ):
+        # Any other values as each column's own list holds them.
+        columns = [awards[column].tolist() for column in _AWARD_MESSAGE_COLUMNS]
     records: dict[str, list[Award]] = {}
     for participant, order_id, side, pool, quantity_wh, price, counterparty in zip(
-        *(awards[column].tolist() for column in _AWARD_MESSAGE_COLUMNS), strict=True
+        *columns, strict=True
     ):
         records.setdefault(participant, []).append(
             Award(
@@ -141,6 +249,50 @@ def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
 
 
 _SIDES = np.array(["buy", "sell"])
+#: The columns of a trades table an award is made of (in the order `_awards` reads them).
+_TRADE_COLUMNS = (
+    "buyer",
+    "seller",
+    "interval_index",
+    "buy_order_id",
+    "sell_order_id",
+    "pool",
+    "quantity_wh",
+    "price_usd_per_kwh",
+)
+#: Labels of the awards table and where each kind of column goes: ``interval_index`` and
+#: ``quantity_wh`` (int64), ``price_usd_per_kwh`` (float64), then the text columns
+#: ``participant``, ``order_id``, ``counterparty``, ``side`` and ``pool``.
+_AWARD_LABELS = pd.Index(
+    [
+        "interval_index",
+        "participant",
+        "order_id",
+        "side",
+        "pool",
+        "quantity_wh",
+        "price_usd_per_kwh",
+        "counterparty",
+    ]
+)
+_INT_PLACEMENT = np.array([0, 5])
+_FLOAT_PLACEMENT = np.array([6])
+_TEXT_PLACEMENTS = tuple(np.array([k]) for k in (1, 2, 7, 3, 4))
+
+
+def _inferred_str_dtype() -> pd.StringDtype | None:
+    """The dtype pandas infers for a column of str when it is pyarrow's ``str``, else None."""
+    if create_dataframe_from_blocks is None:  # pragma: no cover - pandas 2
+        return None
+    dtype = pd.DataFrame({"x": np.array(["x"], dtype=object)}).dtypes.iloc[0]
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None  # pragma: no cover - pandas without the str dtype
+
+
+#: The dtype of an awards table's text columns, as pandas infers it (None: pandas keeps such
+#: columns as objects, and the table is built as any other).
+_STR_DTYPE = _inferred_str_dtype()
 _AWARD_MESSAGE_COLUMNS = (
     "participant",
     "order_id",
@@ -150,6 +302,8 @@ _AWARD_MESSAGE_COLUMNS = (
     "price_usd_per_kwh",
     "counterparty",
 )
+#: Positions in `_AWARD_MESSAGE_COLUMNS` of the text columns, the quantity and the price.
+_MESSAGE_TEXT, _MESSAGE_QUANTITY, _MESSAGE_PRICE = (0, 1, 2, 3, 6), 4, 5
 
 
 def _sort_codes(values: np.ndarray) -> np.ndarray:

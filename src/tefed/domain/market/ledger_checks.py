@@ -9,14 +9,16 @@ interval is sound; the rules themselves are in `tefed.domain.market.settlement`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from tefed.domain.market.frames import positions
+from tefed.domain.market.ledger import column_lists
 from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
-from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL
+from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
 from tefed.domain.market.trade_tables import MARKET
 
@@ -26,6 +28,12 @@ _PAIRED_REASONS = ("trade", *CHARGE_REASONS)
 BALANCE_TOLERANCE_USD = 1e-9
 #: Slack allowed when comparing a trade price with a limit price [USD/kWh].
 PRICE_TOLERANCE_USD_PER_KWH = 1e-12
+#: Energy below which int64, uint64 and float64 arithmetic are all exact [Wh].
+_EXACT_WH = 2**53
+#: The trade columns the market's balance is made of.
+_BALANCED_COLUMNS = ("quantity_wh", "price_usd_per_kwh", "seller", "buyer")
+#: The trade column with each side's own limit price [USD/kWh].
+_LIMIT_COLUMNS = {"buy": "bid_price_usd_per_kwh", "sell": "ask_price_usd_per_kwh"}
 
 
 def check_ledger(ledger: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
@@ -115,10 +123,16 @@ def check_market_balances(trades: pd.DataFrame) -> list[str]:
     >>> check_market_balances(trades)
     []
     """
-    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
-    amount_usd = quantity_wh / 1000.0 * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
+    if len(trades) == 0 and all(name in trades.columns for name in _BALANCED_COLUMNS):
+        # An interval without trades (common at night) balances.
+        return []
     sells = trades["seller"].to_numpy(dtype=object) == MARKET
     buys = trades["buyer"].to_numpy(dtype=object) == MARKET
+    if not (sells.any() or buys.any()):
+        # Most mechanisms have no central counterparty: nothing to balance, no column to read.
+        return []
+    quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)
+    amount_usd = quantity_wh / 1000.0 * trades["price_usd_per_kwh"].to_numpy(dtype=np.float64)
     energy_wh = quantity_wh[buys].sum() - quantity_wh[sells].sum()
     money_usd = amount_usd[sells].sum() - amount_usd[buys].sum()
     violations = []
@@ -139,8 +153,104 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
     Parameters and returned messages as for `check_ledger`.
     """
-    if trades.empty:
+    if trades.empty or _sound_trades(trades, orders):
         return []
+    return _trade_violations(trades, orders)
+
+
+def _sound_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> bool:
+    """Whether `check_trades` finds no violation, decided row by row on lists.
+
+    The common case, cheaply: each table read at once, no array built per check, no message.
+    True only where `_trade_violations` returns none; False as well whenever a value is not of
+    the plain kind the market's tables hold (str ids and pools, int quantities within
+    ``2**53`` Wh, float prices): `_trade_violations` then decides, and raises on an unknown
+    pool.
+    """
+    has_pool = "pool" in orders.columns
+    order_columns = column_lists(
+        orders,
+        ("order_id", "side", "participant", "quantity_wh", "price_usd_per_kwh")
+        + (("pool",) if has_pool else ()),
+    )
+    limit_columns = tuple(name for name in _LIMIT_COLUMNS.values() if name in trades.columns)
+    pooled = "pool" in trades.columns
+    trade_columns = column_lists(
+        trades,
+        ("quantity_wh", "price_usd_per_kwh", "buy_order_id", "sell_order_id", "buyer", "seller")
+        + limit_columns
+        + (("pool",) if pooled else ()),
+    )
+    if order_columns is None or trade_columns is None:
+        return False
+    order_ids, order_side, owner, allowed_wh, limit = order_columns[:5]
+    order_pool = order_columns[5] if has_pool else [DEFAULT_POOL] * len(order_ids)
+    quantity_wh, price, buy_ids, sell_ids, buyer, seller = trade_columns[:6]
+    own_limits = dict(zip(limit_columns, trade_columns[6 : 6 + len(limit_columns)], strict=True))
+    pool = trade_columns[-1] if pooled else None
+    if not (
+        all(type(name) is str for name in (*order_ids, *buy_ids, *sell_ids))
+        and all(_exact_int(number) for number in (*allowed_wh, *quantity_wh))
+        and all(type(number) is float for number in (*limit, *price))
+        and all(type(number) is float for column in own_limits.values() for number in column)
+        and (pool is None or all(type(name) is str and name in POOLS for name in pool))
+    ):
+        return False
+    # What `positions` finds: the last order of an id.
+    position = {order_id: k for k, order_id in enumerate(order_ids)}
+    found = {
+        "buy": [position.get(order_id, -1) for order_id in buy_ids],
+        "sell": [position.get(order_id, -1) for order_id in sell_ids],
+    }
+    awarded_wh: dict[int, int] = {}
+    for side, sign in (("buy", 1.0), ("sell", -1.0)):
+        own_limit = own_limits.get(_LIMIT_COLUMNS[side])
+        for trade, k in enumerate(found[side]):
+            # The same float arithmetic and comparison as `_order_checks`, on one trade.
+            if k >= 0:
+                trade_limit = limit[k]
+            else:
+                trade_limit = math.nan if own_limit is None else own_limit[trade]
+            if sign * (price[trade] - trade_limit) > PRICE_TOLERANCE_USD_PER_KWH:
+                return False
+            if k < 0:
+                continue
+            if order_side[k] != side:
+                return False
+            awarded_wh[k] = awarded_wh.get(k, 0) + quantity_wh[trade]
+            # A non-dispatchable bid may buy in the dispatchable pool (the cascade).
+            if (
+                pool is not None
+                and order_pool[k] != pool[trade]
+                and not (
+                    side == "buy" and order_pool[k] == DEFAULT_POOL and pool[trade] != DEFAULT_POOL
+                )
+            ):
+                return False
+    # Sums short of 2**53 Wh compare alike in int64, float64 and Python ints.
+    if any(not _exact_int(awarded) or awarded > allowed_wh[k] for k, awarded in awarded_wh.items()):
+        return False
+    for trade, (buy, sell) in enumerate(zip(found["buy"], found["sell"], strict=True)):
+        if buyer[trade] == seller[trade]:
+            return False
+        if buy < 0 or sell < 0:
+            continue
+        if order_pool[buy] != order_pool[sell] and not (
+            order_pool[buy] == DEFAULT_POOL and order_pool[sell] != DEFAULT_POOL
+        ):
+            return False
+        if owner[buy] == owner[sell]:
+            return False
+    return True
+
+
+def _exact_int(number: object) -> bool:
+    """Whether ``number`` is an int that numpy's int64, uint64 and float64 all hold exactly."""
+    return type(number) is int and -_EXACT_WH < number < _EXACT_WH
+
+
+def _trade_violations(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
+    """`check_trades` of trades that are not empty: every violation's message."""
     order_ids = _as_str(orders["order_id"])
     # Each column of the orders with one missing value appended: position -1 (not an order of
     # ``orders``) takes it.
@@ -211,7 +321,66 @@ def check_trades(trades: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
 
 def _unbalanced_payments(ledger: pd.DataFrame) -> list[str]:
     """Messages for trade payments that do not cancel, per participant pair and pool and total."""
-    # Fees and penalties paid to the market cancel with its mirror rows, as trades do.
+    columns = column_lists(ledger, ("reason", "participant", "counterparty", "pool", "amount_usd"))
+    if columns is not None:
+        reason, participant, counterparty, pool, amount_usd = columns
+        # Fees and penalties paid to the market cancel with its mirror rows, as trades do. For
+        # str reasons and missing ones (None, NaN), `in` is `numpy.isin`'s equality.
+        plain = all(type(why) is str or why is None or type(why) is float for why in reason)
+        rows = [row for row, why in enumerate(reason) if why in _PAIRED_REASONS] if plain else []
+        if plain and not rows:
+            # An interval without trades or charges (common at night): nothing to cancel.
+            return []
+        if rows:
+            participant = [participant[row] for row in rows]
+            counterparty = [counterparty[row] for row in rows]
+            pool = [pool[row] for row in rows]
+            amount_usd = [amount_usd[row] for row in rows]
+            if all(type(name) is str for name in (*participant, *counterparty, *pool)) and all(
+                type(amount) is float for amount in amount_usd
+            ):
+                return _unbalanced_named_payments(participant, counterparty, pool, amount_usd)
+    return _unbalanced_payments_of_any_names(ledger)
+
+
+def _unbalanced_named_payments(
+    participant: list[str], counterparty: list[str], pool: list[str], amount_usd: list[float]
+) -> list[str]:
+    """`_unbalanced_payments` of trade rows whose names and pools are all ``str``.
+
+    A dict per pair and pool, summing in row order: for the few dozen rows of an interval,
+    factorizing with pandas costs more. The sums are `numpy.bincount`'s (one addition per row,
+    in row order, from 0.0), the total `numpy.sum`'s of the same array.
+    """
+    # Missing amounts count as nothing, as in a table's sum.
+    amount_usd = [0.0 if math.isnan(amount) else amount for amount in amount_usd]
+    net_usd: dict[tuple[str, str, str], float] = {}
+    for first, second, in_pool, amount in zip(
+        participant, counterparty, pool, amount_usd, strict=True
+    ):
+        # The lesser name first, as `numpy.minimum` orders two str.
+        key = (first, second, in_pool) if first <= second else (second, first, in_pool)
+        net_usd[key] = net_usd.get(key, 0.0) + amount
+    off = sorted(key for key, net in net_usd.items() if abs(net) > BALANCE_TOLERANCE_USD)
+    messages = [
+        f"trade payments between {lesser!r} and {greater!r} in pool {in_pool!r} "
+        f"do not cancel: they sum to {net_usd[lesser, greater, in_pool]:.12g} USD"
+        for lesser, greater, in_pool in off[:VIOLATIONS_SHOWN]
+    ]
+    if len(off) > VIOLATIONS_SHOWN:
+        messages.append(
+            f"... and {len(off) - VIOLATIONS_SHOWN} more pairs whose trade payments do not cancel"
+        )
+    # numpy's sum of the same array: its pairwise summation, not one addition after another.
+    total = float(np.array(amount_usd, dtype=np.float64).sum())
+    if abs(total) > BALANCE_TOLERANCE_USD:
+        messages.append(f"trade payments do not cancel: they sum to {total:.12g} USD, expected 0")
+    return messages
+
+
+def _unbalanced_payments_of_any_names(ledger: pd.DataFrame) -> list[str]:
+    """`_unbalanced_payments` of any ledger: names not ``str`` are taken as ``str``, rows
+    missing a name or pool belong to no pair (but count in the total)."""
     is_trade = np.isin(ledger["reason"].to_numpy(dtype=object), _PAIRED_REASONS)
     participant = _as_str(ledger["participant"])[is_trade]
     counterparty = _as_str(ledger["counterparty"])[is_trade]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tefed.domain.market.frames import str_array, typed_frame
 from tefed.domain.market.mechanisms.order_book import (
     ORDER_COLUMNS,
     POOLS,
@@ -396,9 +397,6 @@ def book_status(bid_count: int, ask_count: int, trade_count: int) -> str:
     return "cleared" if trade_count else "no_crossing"
 
 
-_POOL_NAMES = pd.array(np.array(POOLS, dtype=object), dtype=str)
-
-
 def _trades_table(
     book: RankedBook,
     pair_bid: np.ndarray,
@@ -427,20 +425,33 @@ def _trades_table(
                     (bid_price[in_pool].min() + ask_price[in_pool].max()) / 2.0
                 )
                 price[in_pool] = clearing_price[name]
-    ids, names = book.sorted_ids, book.participant_names
-    # String arrays and numpy arrays over one index: pandas neither converts nor aligns them.
-    trades = pd.DataFrame(
+    # The five text columns as one string array of Python str, cut into a view per column:
+    # one conversion instead of five takes (pandas' str arrays cost ~10 µs per operation).
+    ids, names = book.sorted_ids.tolist(), book.participant_names.tolist()
+    bid_id, ask_id = book.id_rank[pair_bid].tolist(), book.id_rank[pair_ask].tolist()
+    buyer, seller = (
+        book.participant_code[pair_bid].tolist(),
+        book.participant_code[pair_ask].tolist(),
+    )
+    text = str_array(
+        [ids[k] for k in bid_id]
+        + [ids[k] for k in ask_id]
+        + [names[k] for k in buyer]
+        + [names[k] for k in seller]
+        + [POOLS[k] for k in pool.tolist()]
+    )
+    size = pair_wh.size
+    trades = typed_frame(
         {
-            "buy_order_id": ids.take(book.id_rank[pair_bid]),
-            "sell_order_id": ids.take(book.id_rank[pair_ask]),
-            "buyer": names.take(book.participant_code[pair_bid]),
-            "seller": names.take(book.participant_code[pair_ask]),
+            "buy_order_id": text[:size],
+            "sell_order_id": text[size : 2 * size],
+            "buyer": text[2 * size : 3 * size],
+            "seller": text[3 * size : 4 * size],
             "quantity_wh": pair_wh.astype(np.int64, copy=False),
             "price_usd_per_kwh": price.astype(np.float64, copy=False),
             "bid_price_usd_per_kwh": bid_price,
             "ask_price_usd_per_kwh": ask_price,
-            "pool": _POOL_NAMES.take(pool),
-        },
-        index=pd.RangeIndex(pair_wh.size),
+            "pool": text[4 * size :],
+        }
     )
     return trades, clearing_price

@@ -18,6 +18,7 @@ import pandas as pd
 
 # Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
 from tefed.contract.messages import POOLS
+from tefed.domain.market.frames import column_array, str_array
 
 #: Pool of every order when ``orders`` has no ``pool`` column.
 DEFAULT_POOL = "non_dispatchable"
@@ -28,6 +29,9 @@ BOOK_COLUMNS = (*ORDER_COLUMNS, "pool")
 
 #: How many offending values an error message lists before it summarises the rest.
 _SHOWN_VALUES = 5
+_SIDE_NAMES = frozenset(SIDES)
+#: Each pool's index into ``POOLS``.
+_POOL_POSITION = {name: position for position, name in enumerate(POOLS)}
 
 
 def validated_book(orders: pd.DataFrame) -> pd.DataFrame:
@@ -180,15 +184,17 @@ def ranked_book(orders: pd.DataFrame) -> RankedBook:
         checked["sequence"],
         checked["id_rank"],
     )
-    codes, names = pd.factorize(pd.array(orders["participant"].astype(str), dtype=str))
-    by_name = np.asarray(names.argsort(), dtype=np.intp)
-    code_of_name = np.empty(len(names), dtype=np.intp)
-    code_of_name[by_name] = np.arange(len(names))
+    # Participants as Python str, sorted by code point as pandas sorts its strings (UTF-8
+    # bytes): for a few dozen orders a dict beats pandas' factorize.
+    participant = checked["participant"]
+    names = sorted(set(participant))
+    code_of_name = {name: code for code, name in enumerate(names)}
+    participant_code = np.array([code_of_name[name] for name in participant], dtype=np.intp)
     return RankedBook(
         sorted_ids=checked["sorted_ids"],
         id_rank=checked["id_rank"][rank],
-        participant_names=pd.array(names, dtype=str).take(by_name),
-        participant_code=code_of_name[codes[rank]],
+        participant_names=str_array(names),
+        participant_code=participant_code[rank],
         quantity_wh=checked["quantity_wh"][rank],
         price_usd_per_kwh=checked["price_usd_per_kwh"][rank],
         pool=checked["pool_index"][rank],
@@ -290,9 +296,88 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
     """Check ``orders`` (see `validated_book`) and return what the ranking needs, as arrays.
 
     Keys: ``sorted_ids`` (every order_id, sorted, str array), ``id_rank`` (each row's index
-    into it), ``is_buy``, ``quantity_wh`` [Wh], ``price_usd_per_kwh`` [USD/kWh], ``sequence``
-    and ``pool_index`` (index into ``POOLS``), one entry per row.
+    into it), ``participant`` (list of str), ``is_buy``, ``quantity_wh`` [Wh],
+    ``price_usd_per_kwh`` [USD/kWh], ``sequence`` and ``pool_index`` (index into ``POOLS``),
+    one entry per row.
+
+    Notes
+    -----
+    A book as the market builds it (str identifiers, int64 quantities and sequences, float64
+    prices, all valid) is checked on Python lists of its columns (`_plain_columns`); any other
+    book, and every invalid one, takes the general checks, whose messages name the problem.
     """
+    plain = _plain_columns(orders)
+    if plain is not None:
+        return plain
+    return _general_columns(orders)
+
+
+def _plain_columns(orders: pd.DataFrame) -> dict[str, Any] | None:
+    """`_checked_columns` of a valid book in canonical dtypes; None for any other book.
+
+    Each column is read once, without building its Series (`frames.column_array`: a column
+    read costs pandas more than the checks of a few dozen orders), identifiers as Python str.
+    Returns None, so that `_general_columns` checks and describes, as soon as anything is not
+    plain: a missing column, repeated labels, an
+    identifier that is not a str, an unknown side or pool, a repeated order_id, quantities or
+    sequences not int64 (or nullable integers without missing values, which both paths read
+    alike), a quantity not above 0, prices not finite float64.
+    """
+    if type(orders) is not pd.DataFrame or not all(
+        column in orders.columns for column in ORDER_COLUMNS
+    ):
+        return None
+    quantity_wh = column_array(orders, "quantity_wh")
+    price = column_array(orders, "price_usd_per_kwh")
+    sequence = column_array(orders, "sequence")
+    if not (
+        _is_numpy(quantity_wh, np.int64)
+        and _is_numpy(sequence, np.int64)
+        and _is_numpy(price, np.float64)
+        and bool((quantity_wh > 0).all())
+        and bool(np.isfinite(price).all())
+    ):
+        return None
+    order_id = column_array(orders, "order_id", dtype=object).tolist()
+    participant = column_array(orders, "participant", dtype=object).tolist()
+    side = column_array(orders, "side", dtype=object).tolist()
+    if not (
+        all(type(value) is str for value in order_id)
+        and all(type(value) is str for value in participant)
+        and all(type(value) is str and value in _SIDE_NAMES for value in side)
+        and len(set(order_id)) == len(order_id)
+    ):
+        return None
+    if "pool" in orders.columns:
+        pool = column_array(orders, "pool", dtype=object).tolist()
+        if not all(type(value) is str and value in _POOL_POSITION for value in pool):
+            return None
+        pool_index = np.array([_POOL_POSITION[value] for value in pool], dtype=np.intp)
+    else:
+        pool_index = np.full(len(order_id), POOLS.index(DEFAULT_POOL), dtype=np.intp)
+    # Python sorts str by code point, as pandas sorts its strings (by UTF-8 bytes).
+    by_order_id = sorted(range(len(order_id)), key=order_id.__getitem__)
+    id_rank = np.empty(len(order_id), dtype=np.intp)
+    id_rank[by_order_id] = np.arange(len(order_id))
+    return {
+        "sorted_ids": str_array([order_id[row] for row in by_order_id]),
+        "id_rank": id_rank,
+        "participant": participant,
+        "is_buy": np.array([value == "buy" for value in side], dtype=bool),
+        "quantity_wh": quantity_wh,
+        "price_usd_per_kwh": price,
+        "sequence": sequence,
+        "pool_index": pool_index,
+    }
+
+
+def _is_numpy(values: Any, dtype: type) -> bool:
+    """Whether ``values`` is a 1-D numpy array of ``dtype``."""
+    return isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype == dtype
+
+
+def _general_columns(orders: pd.DataFrame) -> dict[str, Any]:
+    """`_checked_columns` of any table: checks each column and raises on the first problem."""
     missing = [column for column in ORDER_COLUMNS if column not in orders.columns]
     if missing:
         raise ValueError(
@@ -363,6 +448,7 @@ def _checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
     return {
         "sorted_ids": sorted_ids,
         "id_rank": id_rank,
+        "participant": pd.array(orders["participant"].astype(str), dtype=str).tolist(),
         # Every side is "buy" or "sell" now, so the comparison has no missing values.
         "is_buy": side == "buy",
         "quantity_wh": quantity_wh,
