@@ -10,6 +10,10 @@ from tefed.domain.market.clearing import _grouped_sums, _pool_prices
 from tefed.domain.market.frames import column_array, str_array, typed_frame
 from tefed.domain.market.mechanisms.order_book import ranked_book
 
+#: Whether pandas infers its ``str`` dtype for text (pandas >= 3): these tables' text columns
+#: are pinned to it.
+STR_INFERRED = isinstance(pd.Series(np.array(["a"], dtype=object)).dtype, pd.StringDtype)
+
 
 def _constructed(columns: dict) -> pd.DataFrame:
     index = pd.RangeIndex(len(next(iter(columns.values()))))
@@ -37,6 +41,7 @@ def test_typed_frame_is_the_constructed_table(rows: int) -> None:
     assert frame.columns.dtype == pd.Index(list(columns)).dtype
 
 
+@pytest.mark.skipif(not STR_INFERRED, reason="pandas 2 keeps a lone numpy column uncopied")
 def test_typed_frame_copies_numpy_columns() -> None:
     quantity_wh = np.array([1, 2], dtype=np.int64)
     frame = typed_frame({"quantity_wh": quantity_wh})

@@ -34,8 +34,9 @@ def typed_frame(
     Returns
     -------
     pandas.DataFrame
-        The columns over a ``RangeIndex``. Numpy columns are copied (as pandas' constructor
-        consolidates them), extension arrays are not.
+        The columns over a ``RangeIndex``. With pandas >= 3 numpy columns are copied into the
+        table's blocks (pandas 2's constructor may keep a lone column's array); extension
+        arrays are not copied.
 
     Notes
     -----

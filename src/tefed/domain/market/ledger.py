@@ -278,6 +278,9 @@ _AWARD_LABELS = pd.Index(
 _INT_PLACEMENT = np.array([0, 5])
 _FLOAT_PLACEMENT = np.array([6])
 _TEXT_PLACEMENTS = tuple(np.array([k]) for k in (1, 2, 7, 3, 4))
+# Read only: pandas keeps these arrays in every awards table it builds from them.
+for _placement in (_INT_PLACEMENT, _FLOAT_PLACEMENT, *_TEXT_PLACEMENTS):
+    _placement.flags.writeable = False
 
 
 def _inferred_str_dtype() -> pd.StringDtype | None:

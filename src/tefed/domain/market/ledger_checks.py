@@ -128,7 +128,9 @@ def check_market_balances(trades: pd.DataFrame) -> list[str]:
         return []
     sells = trades["seller"].to_numpy(dtype=object) == MARKET
     buys = trades["buyer"].to_numpy(dtype=object) == MARKET
-    if not (sells.any() or buys.any()):
+    if not (sells.any() or buys.any()) and {"quantity_wh", "price_usd_per_kwh"}.issubset(
+        trades.columns
+    ):
         # Most mechanisms have no central counterparty: nothing to balance, no column to read.
         return []
     quantity_wh = trades["quantity_wh"].to_numpy(dtype=np.float64)

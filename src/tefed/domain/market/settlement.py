@@ -58,13 +58,18 @@ _KIND_REASON = np.array(
 #: Which of the two grid prices (import, export) each delivery row kind is paid at.
 _KIND_PRICE = np.array([0] * len(POOLS) + [1] * len(POOLS) + [0, 1], dtype=np.intp)
 _POOL_CODE = {name: code for code, name in enumerate(POOLS)}
+#: The trade columns settlement reads (a table without them is refused, even with no rows).
+_TRADE_COLUMNS = frozenset({"buyer", "seller", "quantity_wh", "price_usd_per_kwh"})
 
 #: The ledger's columns of each dtype, as the rows of the arrays `settle_interval` fills.
 _OBJECT_COLUMNS = [name for name, dtype in LEDGER_COLUMNS.items() if dtype == "object"]
 _FLOAT_COLUMNS = [name for name, dtype in LEDGER_COLUMNS.items() if dtype == "float64"]
 _LEDGER_LABELS = pd.Index(list(LEDGER_COLUMNS))
+# Read only: pandas keeps these arrays in every ledger it builds from them.
 _OBJECT_PLACEMENT = _LEDGER_LABELS.get_indexer(_OBJECT_COLUMNS)
 _FLOAT_PLACEMENT = _LEDGER_LABELS.get_indexer(_FLOAT_COLUMNS)
+for _placement in (_OBJECT_PLACEMENT, _FLOAT_PLACEMENT):
+    _placement.flags.writeable = False
 
 
 #: Who is credited for awarded energy a buyer did not use (``market.unused_energy``):
@@ -204,7 +209,7 @@ def settle_interval(
     participants = participant_rows(energy_wh.index)
     # Two delivery prices, as float64 whatever numbers the caller passed.
     grid_price = np.array([import_price_usd_per_kwh, export_price_usd_per_kwh], dtype=np.float64)
-    if len(trades) == 0:
+    if len(trades) == 0 and _TRADE_COLUMNS.issubset(trades.columns):
         return _grid_only_ledger(metered_wh, participants.names, grid_price)
     buyer = column_array(trades, "buyer", object)
     seller = column_array(trades, "seller", object)
@@ -486,7 +491,8 @@ _last_participants: list[tuple] = [(None, None)]
 
 def participant_rows(index: pd.Index) -> Participants:
     """The participants of ``index``: names and rows, kept for the last index asked for (an
-    Index is immutable, so the kept answer stays valid while it is the same object)."""
+    Index is immutable, so the kept answer stays valid while it is the same object; an Index
+    made with ``copy=False`` over an array its caller goes on changing is not supported)."""
     kept_index, kept = _last_participants[0]
     if kept_index is not index:
         names = index.to_numpy(dtype=object)

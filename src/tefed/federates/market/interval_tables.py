@@ -154,7 +154,10 @@ def interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
         for row, place in enumerate(places):
             block[row] = columns[kept[place - 1]]  # copied into the new block
         blocks.append((block, np.array(places, dtype=np.intp)))
-    index = frame.index if frame.index.equals(pd.RangeIndex(length)) else pd.RangeIndex(length)
+    # A view: renaming the new table's index leaves the caller's as it is.
+    index = (
+        frame.index.view() if frame.index.equals(pd.RangeIndex(length)) else pd.RangeIndex(length)
+    )
     return create_dataframe_from_blocks(
         blocks, index=index, columns=_interval_labels(labels, names).view()
     )
