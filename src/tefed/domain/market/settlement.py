@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import typed_frame
+from tefed.domain.market.frames import column_array, typed_frame
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
 from tefed.domain.market.trade_tables import GRID
 
@@ -500,48 +500,6 @@ def participant_rows(index: pd.Index) -> Participants:
         kept = Participants(names, {name: row for row, name in enumerate(names.tolist())})
         _last_participants[0] = (index, kept)
     return kept
-
-
-def column_array(frame: pd.DataFrame, name: str, dtype: type | str) -> np.ndarray:
-    """``frame[name].to_numpy(dtype=dtype)`` without building the Series.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Any table; a column label that is not unique takes the Series path.
-    name : str
-        The column.
-    dtype : type or str
-        The numpy dtype of the result.
-
-    Returns
-    -------
-    numpy.ndarray
-        The column's values as ``dtype``; where they are the frame's own array, a read-only
-        view (as ``Series.to_numpy`` gives under copy-on-write).
-
-    Notes
-    -----
-    A column read through ``frame[name]`` builds a Series, ~25 µs on a 2-core machine: more
-    than the arithmetic on an interval's few dozen rows. This reads the column's array with
-    ``DataFrame._get_column_array`` (private, in pandas 2.2 to 3.1 alike).
-
-    Examples
-    --------
-    >>> column_array(pd.DataFrame({"quantity_wh": [250, 100]}), "quantity_wh", np.float64)
-    array([250., 100.])
-    """
-    position = frame.columns.get_loc(name)
-    if not isinstance(position, int):
-        return frame[name].to_numpy(dtype=dtype)
-    values = frame._get_column_array(position)
-    if not isinstance(values, np.ndarray):
-        return values.to_numpy(dtype=dtype)  # an extension array (pandas' str columns)
-    array = np.asarray(values, dtype=dtype)
-    if array is values:  # no conversion: the frame's own array
-        array = array.view()
-        array.flags.writeable = False
-    return array
 
 
 def _ledger_frame(objects: np.ndarray, floats: np.ndarray) -> pd.DataFrame:
