@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tefed.domain.market.clearing import ClearingPrices, DayAheadRealTime
+from tefed.domain.market.clearing import ClearingPrices
+from tefed.domain.market.day_ahead_real_time import DayAheadRealTime
 from tefed.domain.market.interval_book import IntervalBook
 from tefed.domain.market.ledger_checks import check_market_balances, check_payments
 from tefed.domain.market.mechanisms.day_ahead import (

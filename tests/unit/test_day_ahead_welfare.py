@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tefed.analysis.day_ahead_welfare import day_ahead_welfare_usd, participant_curves
-from tefed.domain.market.clearing import ClearingPrices, DayAheadRealTime
+from tefed.domain.market.clearing import ClearingPrices
+from tefed.domain.market.day_ahead_real_time import DayAheadRealTime
 from tefed.domain.market.interval_book import IntervalBook
 
 INTERVAL_S = 900

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tefed.domain.market.clearing import _grouped_sums, _pool_prices
 from tefed.domain.market.frames import column_array, str_array, typed_frame
 from tefed.domain.market.mechanisms.order_book import ranked_book
+from tefed.domain.market.pool_prices import grouped_sums, pool_prices
 
 #: Whether pandas infers its ``str`` dtype for text (pandas >= 3): these tables' text columns
 #: are pinned to it.
@@ -84,7 +84,7 @@ def test_grouped_sums_are_pandas_grouped_sums(seed: int) -> None:
         groups = np.sort(groups)
     groups = np.unique(groups, return_inverse=True)[1].astype(np.intp)
     expected = pd.Series(values).groupby(groups).sum().to_numpy()
-    got = _grouped_sums(values, groups.tolist(), int(groups.max()) + 1)
+    got = grouped_sums(values, groups.tolist(), int(groups.max()) + 1)
     assert got.tobytes() == expected.tobytes()
 
 
@@ -96,7 +96,7 @@ def test_pool_prices_by_hand() -> None:
             "pool": ["non_dispatchable", "non_dispatchable", "dispatchable"],
         }
     )
-    prices = _pool_prices(trades)
+    prices = pool_prices(trades)
     assert list(prices) == ["pool:dispatchable", "pool:non_dispatchable"]
     assert prices["pool:dispatchable"] == pytest.approx(0.40)
     assert prices["pool:non_dispatchable"] == pytest.approx((10.0 + 60.0) / 400)

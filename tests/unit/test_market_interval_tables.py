@@ -30,7 +30,6 @@ STR_INFERRED = isinstance(pd.Series(np.array(["a"], dtype=object)).dtype, pd.Str
 pytestmark = pytest.mark.skipif(not STR_INFERRED, reason="pandas without its str dtype")
 
 
-
 def _mixed_frame() -> pd.DataFrame:
     """Two rows of every kind of column the market's tables hold, over a non-range index."""
     return pd.DataFrame(

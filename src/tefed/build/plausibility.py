@@ -24,7 +24,7 @@ from tefed.contract.role_configs import (
     read_role_config,
 )
 from tefed.contract.role_interfaces import ROLE_INTERFACES
-from tefed.domain.market.clearing import MECHANISM_TYPES
+from tefed.domain.market.mechanism_types import MECHANISM_TYPES
 from tefed.domain.plausibility import (
     PlausibilityWarning,
     feeder_setup_warnings,
@@ -85,7 +85,7 @@ def price_warnings(federation: FederationFile) -> list[PlausibilityWarning]:
     """A warning when a wholesale price file is configured that nothing in the federation reads.
 
     The wholesale price is read by the market when its mechanism declares
-    ``uses_wholesale_price`` (`tefed.domain.market.clearing.MECHANISM_TYPES`), and by a
+    ``uses_wholesale_price`` (`tefed.domain.market.mechanism_types.MECHANISM_TYPES`), and by a
     household (a built-in shard's strategies or a household's own program) only if its role
     subscribes to a wholesale key (`tefed.contract.role_interfaces.ROLE_INTERFACES`; today
     neither does: the strategies read the import and export prices). Settlement uses the

@@ -16,8 +16,7 @@ whatever balances the participants' rounded awards, so the market's own payments
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache, cached_property
-from itertools import pairwise
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -34,14 +33,10 @@ from tefed.domain.market.mechanisms.bilateral_negotiation import (
 )
 from tefed.domain.market.mechanisms.community_markets import clear_communities
 from tefed.domain.market.mechanisms.curve_clearing import clear_curves
-from tefed.domain.market.mechanisms.day_ahead import (
-    DayAheadResult,
-    clear_day_ahead,
-    real_time_changes_wh,
-)
 from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.mechanisms.matching_engine import Fill, MatchingEngine
 from tefed.domain.market.order_curves import affine_orders, order_vertices
+from tefed.domain.market.pool_prices import pool_prices
 from tefed.domain.market.trade_tables import (
     GRID,
     MARKET,
@@ -177,108 +172,8 @@ class DoubleAuction:
         return ClearingOutcome(
             trades=result.trades,
             status=result.status,
-            prices_usd_per_kwh=_pool_prices(result.trades),
+            prices_usd_per_kwh=pool_prices(result.trades),
         )
-
-
-def _pool_prices(trades: pd.DataFrame) -> dict[str, float]:
-    """Each pool's volume-weighted trade price, ``pool:<name>``, pools by name [USD/kWh].
-
-    Under the uniform rule it is the pool's one price; under the pairwise rules the price a
-    learning trader observes (T-REX's ma_crossover). Pools without trades have none.
-
-    Notes
-    -----
-    A pool's value [USD·Wh/kWh] is summed as pandas' grouped sum sums it, whose rounding the
-    prices households are told have always had (`_grouped_sums`); for the few trades of an
-    interval without building a ``groupby`` (~0.4 ms).
-    """
-    if trades.empty:
-        return {}
-    quantity_wh = column_array(trades, "quantity_wh", dtype=np.int64)
-    value = quantity_wh * column_array(trades, "price_usd_per_kwh", dtype=np.float64)
-    pool = column_array(trades, "pool", dtype=object).tolist()
-    if not all(type(name) is str for name in pool):
-        # Pools of other kinds: numpy's unique sorts them, pandas groups them.
-        names_array, group = np.unique(np.array(pool, dtype=object), return_inverse=True)
-        names = names_array.tolist()
-        groups = group.tolist()
-    else:
-        # Sorted as numpy's unique sorts str, so the pools come in the same order.
-        names = sorted(set(pool))
-        group_of = {name: group for group, name in enumerate(names)}
-        groups = [group_of[name] for name in pool]
-    energy_wh = np.zeros(len(names), dtype=np.int64)
-    np.add.at(energy_wh, np.array(groups, dtype=np.intp), quantity_wh)
-    summed = _grouped_sums(value, groups, len(names))
-    return {
-        f"pool:{name}": float(summed[k] / energy_wh[k])
-        for k, name in enumerate(names)
-        if energy_wh[k] > 0
-    }
-
-
-def _grouped_sums(values: np.ndarray, groups: list[int], group_count: int) -> np.ndarray:
-    """``pandas.Series(values).groupby(groups).sum()`` as an array, bit for bit.
-
-    Every group in ``range(group_count)`` has a value. pandas (3.1) sums the groups with
-    ``np.add.reduceat`` when the labels are sorted and no value is NaN, else with Kahan's
-    compensated loop in row order; both are done here as pandas does them, where
-    `_pandas_grouped_sum` finds that this pandas does. Otherwise, or with NaN, pandas sums.
-    """
-    by_reduceat, by_kahan = _pandas_grouped_sum()
-    labels_sorted = all(a <= b for a, b in pairwise(groups))
-    if not np.isnan(values).any():
-        if labels_sorted and by_reduceat:
-            starts = [0] + [k for k in range(1, len(groups)) if groups[k] != groups[k - 1]]
-            return np.add.reduceat(values, np.array(starts, dtype=np.intp), axis=0)
-        if not labels_sorted and by_kahan:
-            return np.array(_compensated_sums(values.tolist(), groups, group_count))
-    return pd.Series(values).groupby(np.array(groups, dtype=np.intp)).sum().to_numpy()
-
-
-def _compensated_sums(values: list[float], groups: list[int], group_count: int) -> list[float]:
-    """Each group's Kahan-compensated sum of ``values`` in row order, as pandas' compiled loop.
-
-    A compensation that is not a number (a value of ±inf) is reset to 0, as pandas resets it
-    (GH#53606). Python floats are IEEE doubles, so every step rounds as the compiled one does.
-    """
-    total = [0.0] * group_count
-    compensation = [0.0] * group_count
-    for value, group in zip(values, groups, strict=True):
-        y = value - compensation[group]
-        t = total[group] + y
-        c = t - total[group] - y
-        compensation[group] = c if c == c else 0.0
-        total[group] = t
-    return total
-
-
-@cache
-def _pandas_grouped_sum() -> tuple[bool, bool]:
-    """Whether this pandas' grouped float64 sum is ``np.add.reduceat`` for sorted labels, and
-    whether it is `_compensated_sums` for unsorted ones.
-
-    Judged once, on fixed values of mixed magnitudes on which the ways of summing round
-    differently (naive, pairwise, compensated); `_grouped_sums` asks pandas where either is no.
-    """
-    # On each group of these (either labelling), a naive loop, numpy's pairwise reduction and
-    # Kahan's loop give three different sums.
-    values = np.random.default_rng(141).uniform(-1.0, 1.0, 64) * 10.0 ** np.tile(
-        np.arange(-3, 13), 4
-    )
-    sorted_labels = np.repeat(np.arange(2, dtype=np.intp), 32)
-    unsorted_labels = np.tile(np.arange(2, dtype=np.intp), 32)
-    by_pandas = [
-        pd.Series(values).groupby(labels).sum().to_numpy()
-        for labels in (sorted_labels, unsorted_labels)
-    ]
-    by_reduceat = np.add.reduceat(values, np.array([0, 32], dtype=np.intp), axis=0)
-    by_kahan = np.array(_compensated_sums(values.tolist(), unsorted_labels.tolist(), 2))
-    return (
-        by_reduceat.tobytes() == by_pandas[0].tobytes(),
-        by_kahan.tobytes() == by_pandas[1].tobytes(),
-    )
 
 
 class CurveClearing:
@@ -478,7 +373,7 @@ class BilateralNegotiation:
         return ClearingOutcome(
             trades=result.trades,
             status=result.status,
-            prices_usd_per_kwh=_pool_prices(result.trades),
+            prices_usd_per_kwh=pool_prices(result.trades),
             tables={"negotiations": result.negotiations},
             charges=result.charges,
         )
@@ -511,7 +406,7 @@ class CommunityMarkets:
         and ``upper:<pool>`` beside the volume-weighted ``pool:<name>``."""
         result = clear_communities(book.simple, self.community_of, self.tie_breaking)
         table = result.communities
-        named = _pool_prices(result.trades)
+        named = pool_prices(result.trades)
         local = table["local_price_usd_per_kwh"].to_numpy(float)
         for name, pool, price in zip(
             table["community"].tolist(), table["pool"].tolist(), local.tolist(), strict=True
@@ -526,139 +421,6 @@ class CommunityMarkets:
             prices_usd_per_kwh=named,
             tables={"communities": table.assign(upper_price_usd_per_kwh=upper.to_numpy())},
         )
-
-
-class DayAheadRealTime:
-    """TENT version 2: a day-ahead market of hourly periods corrected by 15-minute real-time
-    markets (`tefed.domain.market.mechanisms.day_ahead`).
-
-    The market federate clears the day-ahead market at its gate closure with
-    `clear_day_ahead`; every market interval then clears in real time with `clear`, which
-    trades only each participant's change against its commitment.
-    """
-
-    name = "day_ahead"
-    uses_wholesale_price = False
-    matches_on_arrival = False
-
-    def __init__(
-        self, interval_s: int, period_intervals: int, feeder_capacity_kw: float | None = None
-    ) -> None:
-        self.interval_s = interval_s
-        self.period_intervals = period_intervals
-        self.feeder_capacity_kw = feeder_capacity_kw
-        #: Per market interval: each committed order's participant and energy [Wh].
-        self._committed: dict[int, pd.DataFrame] = {}
-        #: Per market interval: the day-ahead price of its period [USD/kWh].
-        self._day_ahead_price: dict[int, float] = {}
-
-    def receive(self, interval: int, orders: pd.DataFrame) -> None:
-        """Nothing: each real-time market clears its whole book at gate closure."""
-
-    def clear_day_ahead(
-        self,
-        vertices: pd.DataFrame,
-        import_price_usd_per_kwh: pd.Series,
-        export_price_usd_per_kwh: pd.Series,
-    ) -> DayAheadResult:
-        """Clear a day-ahead market and commit its cleared energy to every interval of each
-        period (``period`` is the period's first market interval; prices indexed by it)."""
-        result = clear_day_ahead(
-            vertices, import_price_usd_per_kwh, export_price_usd_per_kwh, self.feeder_capacity_kw
-        )
-        energy_wh = whole_wh(result.power_kw["power_kw"], self.interval_s)
-        for period, price in result.price_usd_per_kwh.items():
-            in_period = (result.power_kw["period"] == period).to_numpy()
-            commitment = pd.DataFrame(
-                {
-                    "order_id": result.power_kw["order_id"].to_numpy(dtype=object)[in_period],
-                    "participant": result.power_kw["participant"].to_numpy(dtype=object)[in_period],
-                    "energy_wh": energy_wh.to_numpy(dtype=np.int64)[in_period],
-                }
-            )
-            for interval in range(int(period), int(period) + self.period_intervals):
-                self._committed[interval] = commitment
-                self._day_ahead_price[interval] = float(price)
-        return result
-
-    def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
-        """Clear the interval's real-time curves at one price; trade each participant's change
-        against its commitment there, and its commitment at the day-ahead price."""
-        interval = book.interval_index
-        committed = self._committed.pop(interval, _NO_COMMITMENT)
-        day_ahead_price = self._day_ahead_price.pop(interval, float("nan"))
-        vertices = order_vertices(book)
-        result = clear_curves(
-            vertices,
-            import_price_usd_per_kwh=prices.import_usd_per_kwh,
-            export_price_usd_per_kwh=prices.export_usd_per_kwh,
-            feeder_capacity_kw=self.feeder_capacity_kw,
-        )
-        order_ids, first = np.unique(vertices["order_id"].to_numpy(dtype=object), return_index=True)
-        participant = vertices["participant"].to_numpy(dtype=object)[first]
-        order_wh = whole_wh(result.power_kw, book.interval_s).reindex(order_ids, fill_value=0)
-        total_wh = pd.Series(order_wh.to_numpy(), index=participant).groupby(level=0).sum()
-        committed_wh = committed.groupby("participant")["energy_wh"].sum()
-        change_wh = real_time_changes_wh(total_wh, committed_wh)
-        # A participant's change is traded under its (first) real-time order.
-        order_of = pd.Series(order_ids, index=participant).groupby(level=0).first()
-        change_by_order = pd.Series(
-            change_wh.to_numpy(), index=order_of.reindex(change_wh.index).to_numpy(dtype=object)
-        )
-        real_time_price = result.price_usd_per_kwh
-        trades = pd.concat(
-            [
-                central_trades(
-                    pd.Series(committed["energy_wh"].to_numpy(), index=committed["order_id"]),
-                    pd.Series(committed["participant"].to_numpy(), index=committed["order_id"]),
-                    day_ahead_price,
-                    MARKET,
-                    grid_supply_wh=int(committed["energy_wh"].sum()),
-                ),
-                central_trades(
-                    change_by_order,
-                    pd.Series(change_wh.index.to_numpy(dtype=object), index=change_by_order.index),
-                    real_time_price,
-                    MARKET,
-                    grid_supply_wh=int(change_wh.sum()),
-                ),
-            ],
-            ignore_index=True,
-        )
-        named = {
-            name: price
-            for name, price in (("day_ahead", day_ahead_price), ("real_time", real_time_price))
-            if np.isfinite(price)
-        }
-        participants = committed_wh.index.union(change_wh.index)
-        table = pd.DataFrame(
-            {
-                "participant": participants.to_numpy(dtype=object),
-                "day_ahead_energy_wh": committed_wh.reindex(participants, fill_value=0)
-                .to_numpy()
-                .astype(np.int64),
-                "day_ahead_price_usd_per_kwh": day_ahead_price,
-                "real_time_energy_wh": change_wh.reindex(participants, fill_value=0)
-                .to_numpy()
-                .astype(np.int64),
-                "real_time_price_usd_per_kwh": real_time_price,
-            }
-        )
-        return ClearingOutcome(
-            trades=trades,
-            status=result.status,
-            prices_usd_per_kwh=named,
-            tables={"day_ahead": table},
-        )
-
-
-_NO_COMMITMENT = pd.DataFrame(
-    {
-        "order_id": pd.Series(dtype=object),
-        "participant": pd.Series(dtype=object),
-        "energy_wh": pd.Series(dtype="int64"),
-    }
-)
 
 
 class Mechanism(Protocol):
@@ -681,19 +443,3 @@ class Mechanism(Protocol):
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """The outcome of the interval whose gate has closed, from its whole book."""
-
-
-#: Every mechanism's type by its scenario name (``market.mechanism``), for what a mechanism
-#: declares about itself before one is built (e.g. ``uses_wholesale_price``).
-MECHANISM_TYPES: dict[str, type[Mechanism]] = {
-    mechanism.name: mechanism
-    for mechanism in (
-        DoubleAuction,
-        CurveClearing,
-        NetworkClearing,
-        ContinuousMarket,
-        BilateralNegotiation,
-        CommunityMarkets,
-        DayAheadRealTime,
-    )
-}

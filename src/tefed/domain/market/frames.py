@@ -15,7 +15,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-try:  # pandas >= 3.0: a frame from its blocks, without per-column conversion or inference
+# pandas >= 3.0: a frame from its blocks, without per-column conversion or inference (None under
+# pandas 2); the market's table builders take it from here.
+try:
     from pandas.api.internals import create_dataframe_from_blocks
 except ImportError:  # pragma: no cover - pandas 2
     create_dataframe_from_blocks = None

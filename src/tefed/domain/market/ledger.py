@@ -20,11 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tefed.contract.messages import Award
-
-try:  # pandas >= 3.0: a frame from its blocks, without per-column conversion or inference
-    from pandas.api.internals import create_dataframe_from_blocks
-except ImportError:  # pragma: no cover - pandas 2
-    create_dataframe_from_blocks = None
+from tefed.domain.market.frames import create_dataframe_from_blocks
 
 LEDGER_COLUMNS = {
     "record": "object",
@@ -296,15 +292,8 @@ def _inferred_str_dtype() -> pd.StringDtype | None:
 #: The dtype of an awards table's text columns, as pandas infers it (None: pandas keeps such
 #: columns as objects, and the table is built as any other).
 _STR_DTYPE = _inferred_str_dtype()
-_AWARD_MESSAGE_COLUMNS = (
-    "participant",
-    "order_id",
-    "side",
-    "pool",
-    "quantity_wh",
-    "price_usd_per_kwh",
-    "counterparty",
-)
+#: The awards table's columns an award message is made of: all but ``interval_index``.
+_AWARD_MESSAGE_COLUMNS = tuple(_AWARD_LABELS[1:])
 #: Positions in `_AWARD_MESSAGE_COLUMNS` of the text columns, the quantity and the price.
 _MESSAGE_TEXT, _MESSAGE_QUANTITY, _MESSAGE_PRICE = (0, 1, 2, 3, 6), 4, 5
 

@@ -21,14 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import column_array, typed_frame
+from tefed.domain.market.frames import column_array, create_dataframe_from_blocks, typed_frame
 from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
 from tefed.domain.market.trade_tables import GRID
-
-try:  # pandas >= 3.0: a frame from its blocks, without per-column conversion or inference
-    from pandas.api.internals import create_dataframe_from_blocks
-except ImportError:  # pragma: no cover - pandas 2
-    create_dataframe_from_blocks = None
 
 #: Ledger row reasons, in the order a participant's delivery rows are listed.
 REASONS = ("trade", "shortfall", "unused", "grid_import", "grid_export")

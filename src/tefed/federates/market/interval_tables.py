@@ -18,16 +18,11 @@ from tefed.contract import keys
 from tefed.contract.logic import Message
 from tefed.contract.messages import SettlementMessage
 from tefed.domain.market.clearing import ClearingOutcome, IntervalBook
-from tefed.domain.market.frames import column_array, positions
+from tefed.domain.market.frames import column_array, create_dataframe_from_blocks, positions
 from tefed.domain.market.ledger import awards_table, combined_ledger
 from tefed.domain.market.order_intake import ORDER_RECORD_COLUMNS
 from tefed.domain.market.settlement import LEDGER_COLUMNS, participant_rows
 from tefed.domain.market.trade_tables import empty_trades
-
-try:  # pandas >= 3.0: a frame from its blocks, without per-column conversion or inference
-    from pandas.api.internals import create_dataframe_from_blocks
-except ImportError:  # pragma: no cover - pandas 2
-    create_dataframe_from_blocks = None
 
 
 def interval_row(interval: int, book: IntervalBook, outcome: ClearingOutcome) -> dict:

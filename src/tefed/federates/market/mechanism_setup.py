@@ -25,11 +25,11 @@ from tefed.domain.market.clearing import (
     CommunityMarkets,
     ContinuousMarket,
     CurveClearing,
-    DayAheadRealTime,
     DoubleAuction,
     Mechanism,
     NetworkClearing,
 )
+from tefed.domain.market.day_ahead_real_time import DayAheadRealTime
 from tefed.domain.market.mechanisms.bilateral_negotiation import NegotiationRules
 from tefed.domain.network.feeder_topology import bus_name
 from tefed.domain.network.radial import RadialNetwork
