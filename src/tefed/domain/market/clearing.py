@@ -32,7 +32,7 @@ from tefed.domain.market.mechanisms.bilateral_negotiation import (
     clear_bilateral,
 )
 from tefed.domain.market.mechanisms.community_markets import clear_communities
-from tefed.domain.market.mechanisms.curve_clearing import clear_curves
+from tefed.domain.market.mechanisms.curve_clearing import CurveClearingResult, clear_curves
 from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.mechanisms.matching_engine import Fill, MatchingEngine
 from tefed.domain.market.order_curves import affine_orders, order_vertices
@@ -176,6 +176,22 @@ class DoubleAuction:
         )
 
 
+def clear_book_curves(
+    book: IntervalBook, prices: ClearingPrices, feeder_capacity_kw: float | None
+) -> tuple[pd.DataFrame, CurveClearingResult]:
+    """Every order of ``book`` as curve vertices, and their uniform-price clearing with the
+    grid as supply at the import price and demand at the export price (`clear_curves`, the
+    feeder's capacity ``feeder_capacity_kw`` [kW] if given)."""
+    vertices = order_vertices(book)
+    result = clear_curves(
+        vertices,
+        import_price_usd_per_kwh=prices.import_usd_per_kwh,
+        export_price_usd_per_kwh=prices.export_usd_per_kwh,
+        feeder_capacity_kw=feeder_capacity_kw,
+    )
+    return vertices, result
+
+
 class CurveClearing:
     """TENT uniform-price clearing of curves, with the grid as supply and demand."""
 
@@ -191,13 +207,7 @@ class CurveClearing:
 
     def clear(self, book: IntervalBook, prices: ClearingPrices) -> ClearingOutcome:
         """Aggregate every order as vertices and clear at one price with `clear_curves`."""
-        vertices = order_vertices(book)
-        result = clear_curves(
-            vertices,
-            import_price_usd_per_kwh=prices.import_usd_per_kwh,
-            export_price_usd_per_kwh=prices.export_usd_per_kwh,
-            feeder_capacity_kw=self.feeder_capacity_kw,
-        )
+        vertices, result = clear_book_curves(book, prices, self.feeder_capacity_kw)
         # Every vertex of an order names its one participant.
         order_ids, first = np.unique(vertices["order_id"].to_numpy(dtype=object), return_index=True)
         participant_of = pd.Series(

@@ -10,15 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.clearing import ClearingOutcome, ClearingPrices
+from tefed.domain.market.clearing import ClearingOutcome, ClearingPrices, clear_book_curves
 from tefed.domain.market.interval_book import IntervalBook
-from tefed.domain.market.mechanisms.curve_clearing import clear_curves
 from tefed.domain.market.mechanisms.day_ahead import (
     DayAheadResult,
     clear_day_ahead,
     real_time_changes_wh,
 )
-from tefed.domain.market.order_curves import order_vertices
 from tefed.domain.market.trade_tables import MARKET, central_trades, whole_wh
 
 
@@ -81,13 +79,7 @@ class DayAheadRealTime:
         interval = book.interval_index
         committed = self._committed.pop(interval, _NO_COMMITMENT)
         day_ahead_price = self._day_ahead_price.pop(interval, float("nan"))
-        vertices = order_vertices(book)
-        result = clear_curves(
-            vertices,
-            import_price_usd_per_kwh=prices.import_usd_per_kwh,
-            export_price_usd_per_kwh=prices.export_usd_per_kwh,
-            feeder_capacity_kw=self.feeder_capacity_kw,
-        )
+        vertices, result = clear_book_curves(book, prices, self.feeder_capacity_kw)
         order_ids, first = np.unique(vertices["order_id"].to_numpy(dtype=object), return_index=True)
         participant = vertices["participant"].to_numpy(dtype=object)[first]
         order_wh = whole_wh(result.power_kw, book.interval_s).reindex(order_ids, fill_value=0)
