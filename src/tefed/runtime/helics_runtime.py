@@ -42,6 +42,7 @@ import pyarrow  # noqa: F401
 import helics as h
 import numpy as np
 from helics.capi import ffi as _ffi
+from helics.capi import lib as _lib
 
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import BROKER_MODULE
@@ -64,6 +65,20 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_STOPPED_BY_OTHER = 3
 
+#: C pointer types of the HELICS calls this module makes itself, taken from the calls' own
+#: signatures: cffi parses a type written as text with pycparser, 2-3 ms of CPU each time it
+#: meets a new one.
+_DOUBLE_POINTER = _ffi.typeof(_lib.helicsInputGetVector).args[1]
+_INT_POINTER = _ffi.typeof(_lib.helicsInputGetVector).args[3]
+_CHAR_POINTER = _ffi.typeof(_lib.helicsInputGetString).args[1]
+#: Room beyond a value's reported size that a read leaves, as pyhelics does [items].
+_SPARE_ITEMS = 1024
+# The two types pyhelics writes as text in every call (an error record) and every message it
+# sends (a C string), parsed now: a runner imports this module before it forks the federates,
+# which then inherit them instead of parsing them in their first steps.
+_ffi.typeof("HelicsError *")
+_ffi.typeof("char[]")
+
 #: Folder of HELICS's own programs installed with pyhelics (``helics_broker``).
 HELICS_PROGRAMS_DIR = helics_programs_dir()
 _MISSING_DOUBLE = math.nan
@@ -79,8 +94,8 @@ class _Input:
         if self.kind == "double":
             return h.helicsInputGetDouble(self.handle)
         if self.kind == "vector":
-            return np.asarray(h.helicsInputGetVector(self.handle), dtype=float)
-        return h.helicsInputGetString(self.handle)
+            return input_vector(self.handle)
+        return input_string(self.handle)
 
 
 class _Publication:
@@ -482,6 +497,52 @@ def _kind(helics_type: str | None) -> str:
     raise ValueError(f"interface type {helics_type!r} is not supported; use double, vector, string")
 
 
+def input_vector(handle: h.HelicsInput) -> np.ndarray:
+    """An input's value as an array of doubles (``helicsInputGetVector``).
+
+    pyhelics' own getter declares a new C array type for every length it meets
+    (``double[<length + 1024>]``), which cffi parses with pycparser, 3 ms of CPU per new length
+    (a federate met several in its first step: 6-12 ms), and copies the value through a Python
+    list as long as that array. Here the C call writes into a numpy array through the pointer
+    type of the call's own signature, which needs no parsing.
+    """
+    values = np.empty(h.helicsInputGetVectorSize(handle) + _SPARE_ITEMS)
+    count = _ffi.new(_INT_POINTER)
+    error = h.helicsErrorInitialize()
+    _lib.helicsInputGetVector(
+        handle.handle,
+        _ffi.from_buffer(_DOUBLE_POINTER, values, require_writable=True),
+        values.size,
+        count,
+        error,
+    )
+    _raise_helics_error(error)
+    return values[: count[0]].copy()
+
+
+def input_string(handle: h.HelicsInput) -> str:
+    """An input's value as text (``helicsInputGetString``, without a new C type per length, as
+    `input_vector`); bytes that are not UTF-8 become U+FFFD, as in `message_text`."""
+    text = bytearray(h.helicsInputGetStringSize(handle) + _SPARE_ITEMS)
+    length = _ffi.new(_INT_POINTER)
+    error = h.helicsErrorInitialize()
+    _lib.helicsInputGetString(
+        handle.handle,
+        _ffi.from_buffer(_CHAR_POINTER, text, require_writable=True),
+        len(text),
+        length,
+        error,
+    )
+    _raise_helics_error(error)
+    return bytes(text[: length[0]]).split(b"\0", 1)[0].decode("utf-8", errors="replace")
+
+
+def _raise_helics_error(error: Any) -> None:
+    """Raise the HELICS error a C call left in ``error``, as pyhelics words it."""
+    if error.error_code != 0:
+        raise h.HelicsException(f"[{error.error_code}] {_ffi.string(error.message).decode()}")
+
+
 def message_source(raw: h.HelicsMessage) -> str:
     """The endpoint that sent a received message, as HELICS guarantees it.
 
@@ -503,7 +564,7 @@ def message_bytes(raw: h.HelicsMessage) -> bytes:
     length = h.helicsMessageGetByteCount(raw)
     if length <= 0:
         return b""
-    return _ffi.unpack(_ffi.cast("char *", h.helicsMessageGetBytesPointer(raw)), length)
+    return _ffi.unpack(_ffi.cast(_CHAR_POINTER, h.helicsMessageGetBytesPointer(raw)), length)
 
 
 def message_text(raw: h.HelicsMessage) -> str:

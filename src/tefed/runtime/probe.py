@@ -40,7 +40,7 @@ import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
 import helics as h
 
 from tefed.contract.federation_file import FederateEntry
-from tefed.runtime.helics_runtime import message_text
+from tefed.runtime.helics_runtime import input_string, input_vector, message_text
 from tefed.runtime.stall_watchdog import READY, STARTUP_TAG, ask_federation
 
 #: Times at or beyond this are HELICS's "maximum time", not a step [s].
@@ -389,10 +389,10 @@ class Probe:
 
 def _read(handle: Any, kind: str) -> Any:
     if kind in ("vector", "double_vector"):
-        return [float(v) for v in h.helicsInputGetVector(handle)]
+        return input_vector(handle).tolist()
     if kind in ("double", "float"):
         return float(h.helicsInputGetDouble(handle))
-    return h.helicsInputGetString(handle)
+    return input_string(handle)
 
 
 def main(argv: list[str] | None = None) -> int:
