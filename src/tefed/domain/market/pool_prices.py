@@ -59,9 +59,9 @@ def grouped_sums(values: np.ndarray, groups: list[int], group_count: int) -> np.
     Every group in ``range(group_count)`` has a value. pandas (3.1) sums the groups with
     ``np.add.reduceat`` when the labels are sorted and no value is NaN, else with Kahan's
     compensated loop in row order; both are done here as pandas does them, where
-    `_pandas_grouped_sum` finds that this pandas does. Otherwise, or with NaN, pandas sums.
+    `pandas_grouped_sum_rules` finds that this pandas does. Otherwise, or with NaN, pandas sums.
     """
-    by_reduceat, by_kahan = _pandas_grouped_sum()
+    by_reduceat, by_kahan = pandas_grouped_sum_rules()
     labels_sorted = all(a <= b for a, b in pairwise(groups))
     if not np.isnan(values).any():
         if labels_sorted and by_reduceat:
@@ -90,12 +90,14 @@ def _compensated_sums(values: list[float], groups: list[int], group_count: int) 
 
 
 @cache
-def _pandas_grouped_sum() -> tuple[bool, bool]:
+def pandas_grouped_sum_rules() -> tuple[bool, bool]:
     """Whether this pandas' grouped float64 sum is ``np.add.reduceat`` for sorted labels, and
     whether it is `_compensated_sums` for unsorted ones.
 
     Judged once, on fixed values of mixed magnitudes on which the ways of summing round
     differently (naive, pairwise, compensated); `grouped_sums` asks pandas where either is no.
+    Judging costs 4-6 ms of pandas' first use, so the market asks at start-up, and its first
+    clearing does not pay for it.
     """
     # On each group of these (either labelling), a naive loop, numpy's pairwise reduction and
     # Kahan's loop give three different sums.
