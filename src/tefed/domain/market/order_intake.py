@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -28,6 +29,7 @@ from tefed.contract.messages import (
     message_problems,
 )
 from tefed.contract.time_grid import TimeGrid
+from tefed.domain.market.frames import column_array
 
 log = logging.getLogger("tefed.market")
 
@@ -85,12 +87,13 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
     named = trades.copy(deep=False)
     for column in ("buy_order_id", "sell_order_id"):
         # Plain Python strings (object dtype), also when empty (an interval without trades); a
-        # dict look-up per key, as a book holds a few dozen orders.
-        named[column] = pd.Series(
-            [order_ids.get(key, key) for key in named[column].tolist()],
-            index=named.index,
-            dtype=object,
-        )
+        # dict look-up per key, as a book holds a few dozen orders. The column is set from an
+        # array of the table's length, which pandas takes as it is (a Series is aligned on the
+        # index first: 40 % of the time of this function).
+        keys = column_array(named, column, object).tolist()
+        renamed = np.empty(len(keys), dtype=object)
+        renamed[:] = [order_ids.get(key, key) for key in keys]
+        named[column] = renamed
     return named
 
 

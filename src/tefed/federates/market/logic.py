@@ -50,6 +50,7 @@ from tefed.domain.market.clearing import (
     IntervalBook,
     Mechanism,
 )
+from tefed.domain.market.frames import column_array
 from tefed.domain.market.ledger import awards_by_participant, awards_table
 from tefed.domain.market.ledger_checks import (
     check_market_balances,
@@ -431,10 +432,13 @@ class MarketFederate(FederateLogic):
         self._keep_cleared(interval, trades, awards, outcome)
         self._interval_rows[interval] = interval_row(interval, book, outcome)
         awards = awards_by_participant(awards)
+        # Columns read as arrays, and only of the tables with rows (a Series per table cost
+        # about 5 % of clearing an interval of the default scenario).
         ordering = {
             participant
             for table in (book.simple, book.curves, book.affine)
-            for participant in table["participant"].tolist()
+            if len(table)
+            for participant in column_array(table, "participant", object).tolist()
         }
         for participant in sorted(ordering):
             outputs.messages.append(
