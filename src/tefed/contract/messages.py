@@ -277,15 +277,16 @@ def message_problems(error: ValidationError) -> str:
     return "; ".join(describe_validation_error(error, union_tags=ORDER_KINDS, top_level="message"))
 
 
-def parse_market_message(payload: str) -> MarketMessage:
-    """Parse a message sent by the market to a household.
+def parse_market_message(payload: str | dict[str, Any]) -> MarketMessage:
+    """Parse a message sent by the market to a household: its JSON text, or the JSON object
+    a batch was parsed into (`tefed.contract.shard_layout.ShardLayout.unwrap_parsed`).
 
     Raises
     ------
     ValueError
         When the payload is not JSON or not one of the market's message types.
     """
-    data = json.loads(payload)
+    data = json.loads(payload) if isinstance(payload, str) else payload
     kind = data.get("type") if isinstance(data, dict) else None
     model = _MARKET_MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:

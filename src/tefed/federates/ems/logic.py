@@ -22,6 +22,7 @@ market's results as they reached the households, whatever program runs the marke
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -227,8 +228,8 @@ class EmsFederate(FederateLogic):
             self._grid.interval_of(min(time_s, self._grid.duration_s - 1)), inputs.values
         )
         for message in inputs.messages:
-            for household_message in self._unwrap(message):
-                self._receive(household_message)
+            for destination, content in self._unwrap(message):
+                self._receive(destination, content)
         if time_s >= self._grid.duration_s:
             return outputs
         outputs.messages.extend(
@@ -249,8 +250,9 @@ class EmsFederate(FederateLogic):
         """A shard publishes one vector; a single household program one double."""
         return per_household if self._shard.is_batched else float(per_household[0])
 
-    def _unwrap(self, message: Message) -> list[Message]:
-        """The households' own messages in a received message. Only the market's endpoint may
+    def _unwrap(self, message: Message) -> list[tuple[str, str | dict[str, Any]]]:
+        """The households' own messages in a received message, each as (destination, content:
+        JSON text, or the object a batch was parsed into). Only the market's endpoint may
         write to a household (HELICS vouches for a message's source): a message from anyone
         else, another household included, is ignored."""
         if message.source != keys.MARKET_ENDPOINT:
@@ -261,19 +263,20 @@ class EmsFederate(FederateLogic):
             )
             return []
         try:
-            return self._layout.unwrap(message, to_shard=True)
+            unpacked = self._layout.unwrap_parsed(message, to_shard=True)
         except ValueError as error:
             log.warning("message from %r ignored: %s", message.source, error)
             return []
+        return [(destination, content) for _, destination, content in unpacked]
 
-    def _receive(self, message: Message) -> None:
-        household = keys.household_of_endpoint(message.destination)
+    def _receive(self, destination: str, content: str | dict[str, Any]) -> None:
+        household = keys.household_of_endpoint(destination)
         index = self._index_of.get(household) if household else None
         if index is None:
-            log.warning("message for %r is not for this shard; ignored", message.destination)
+            log.warning("message for %r is not for this shard; ignored", destination)
             return
         try:
-            parsed = parse_market_message(message.payload)
+            parsed = parse_market_message(content)
         except (ValueError, RecursionError) as error:
             log.warning("message from the market to %r ignored: %s", household, error)
             return
