@@ -416,6 +416,10 @@ def test_trades_are_renamed_by_lookup_not_by_splitting_the_key():
     assert named["buy_order_id"].tolist() == ["o:1", "zz"]
     assert named["sell_order_id"].tolist() == ["s", "s"]
     assert trades["buy_order_id"].tolist() == ["h1:o:1", "zz"]
+    # Plain Python strings in object columns, as the trades tables have always been written
+    # (pandas would infer its str dtype for an array of strings).
+    assert named[["buy_order_id", "sell_order_id"]].dtypes.tolist() == [object, object]
+    assert all(type(name) is str for name in named["buy_order_id"])
 
 
 def test_order_ids_are_plain_strings_also_in_an_interval_without_trades():

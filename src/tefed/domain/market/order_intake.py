@@ -87,13 +87,13 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
     named = trades.copy(deep=False)
     for column in ("buy_order_id", "sell_order_id"):
         # Plain Python strings (object dtype), also when empty (an interval without trades); a
-        # dict look-up per key, as a book holds a few dozen orders. The column is set from an
-        # array of the table's length, which pandas takes as it is (a Series is aligned on the
-        # index first: 40 % of the time of this function).
+        # dict look-up per key, as a book holds a few dozen orders. The column is an object
+        # Series on the table's own index (nothing to align; an object ndarray alone would be
+        # inferred as pandas' str dtype).
         keys = column_array(named, column, object).tolist()
         renamed = np.empty(len(keys), dtype=object)
         renamed[:] = [order_ids.get(key, key) for key in keys]
-        named[column] = renamed
+        named[column] = pd.Series(renamed, index=named.index, dtype=object, copy=False)
     return named
 
 
