@@ -39,7 +39,9 @@ def program() -> None:
     that the server's imports overlap the command line's own (0.8 s) instead of following them.
     """
     from tefed.cli.sweep_start import start_server_early
+    from tefed.run.interrupts import catch_interrupts
 
+    catch_interrupts()
     try:
         start_server_early(sys.argv[1:])
         from tefed.cli.commands import program as run_program

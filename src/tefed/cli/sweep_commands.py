@@ -10,6 +10,7 @@ from rich.console import Console
 
 from tefed.cli.common import EXIT_INTERRUPTED, EXIT_RUN_FAILED
 from tefed.contract.errors import InputError
+from tefed.run.interrupts import raise_if_interrupted
 
 #: ``tefed sweep report FOLDER`` is parsed as this command.
 SWEEP_REPORT_COMMAND = "sweep-report"
@@ -112,6 +113,8 @@ def _sweep(arguments: argparse.Namespace, console: Console) -> int:
             print(f"  {point.run_id}  {parameters_text(point.parameters)}")
         return 0
     try:
+        # A Ctrl-C Python could not raise while the sweep imported and planned.
+        raise_if_interrupted()
         with SweepProgress(len(planned.points), not arguments.no_progress) as progress:
             outcome = run_sweep(
                 planned, progress, arguments.scheduler, arguments.workers, arguments.cluster

@@ -58,6 +58,7 @@ from tefed.contract.run_folder import (
     RunFolder,
 )
 from tefed.federates.program import write_report_if_last
+from tefed.run.interrupts import raise_if_interrupted
 from tefed.run.multi_host import HostPart, entries_to_start, finish_host_part, for_host
 from tefed.run.ports import free_port
 from tefed.run.processes import (
@@ -391,6 +392,8 @@ def _supervise(
     stopped_clock = StoppedClock(stopped_limit_s)
     with progress:
         while True:
+            # A Ctrl-C Python could not raise where it arrived (`tefed.run.interrupts`).
+            raise_if_interrupted()
             for process in processes:
                 code = process.popen.poll()
                 if code not in (None, 0):

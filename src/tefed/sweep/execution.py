@@ -50,6 +50,7 @@ import dask
 from distributed import Client, Future, LocalCluster, wait
 
 from tefed.run.bound_to_parent import bound_command
+from tefed.run.interrupts import raise_if_interrupted
 from tefed.sweep.batch_cluster import job_queue_cluster
 from tefed.sweep.points import SweepPoint
 from tefed.sweep.preloaded_runs import (
@@ -328,6 +329,7 @@ def run_points(
         waiting = set(futures)
         try:
             while waiting:
+                raise_if_interrupted()
                 for future in _finished_within(waiting, OBSERVE_EVERY_S):
                     waiting.discard(future)
                     point = futures[future]

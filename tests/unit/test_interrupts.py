@@ -1,0 +1,57 @@
+"""A Ctrl-C that arrives while Python runs a callback of its own (where it cannot raise
+``KeyboardInterrupt``) is recorded and raised at the next check, silently, instead of being
+lost with an "Exception ignored" traceback (`tefed.run.interrupts`); each case in a process of
+its own, which the signal is sent to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROGRAM = """
+import os, signal, sys, weakref
+from tefed.run.interrupts import catch_interrupts, raise_if_interrupted
+if sys.argv[1] == "caught":
+    catch_interrupts()
+
+class Thing:
+    pass
+
+def callback(reference):
+    # The handler runs inside this weak reference's callback, as it did inside an import's.
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(200000):
+        pass
+
+thing = Thing()
+reference = weakref.ref(thing, callback)
+del thing
+print("went on", flush=True)
+try:
+    raise_if_interrupted()
+    print("no interrupt")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "stdout", "ignored_printed"),
+    [
+        # Python's own handler: the Ctrl-C is lost, with a traceback on stderr.
+        ("default", "went on\nno interrupt\n", True),
+        ("caught", "went on\ninterrupted\n", False),
+    ],
+)
+def test_an_interrupt_python_could_not_raise_is_raised_at_the_next_check(
+    mode: str, stdout: str, ignored_printed: bool
+):
+    completed = subprocess.run(
+        [sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == stdout
+    assert ("Exception ignored" in completed.stderr) is ignored_printed, completed.stderr
+    assert ("Traceback" in completed.stderr) is ignored_printed, completed.stderr
