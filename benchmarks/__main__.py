@@ -22,6 +22,7 @@ from benchmarks import (
     ems_step,
     fault_matrix,
     grid_step,
+    helics_floor,
     learning_env,
     market_clearing,
     market_topologies,
@@ -42,6 +43,7 @@ BENCHMARKS = (
     sweep_overhead,
     sweep_throughput,
     learning_env,
+    helics_floor,
     fault_matrix,
 )
 
