@@ -16,6 +16,7 @@ from tefed.domain.market.clearing import (
     DoubleAuction,
     IntervalBook,
 )
+from tefed.domain.market.mechanism_types import MECHANISM_TYPES
 from tefed.domain.market.mechanisms.curve_clearing import clear_curves
 from tefed.domain.market.order_curves import affine_orders, order_vertices
 from tefed.domain.market.trade_tables import GRID, MARKET
@@ -257,3 +258,6 @@ def test_every_configurable_mechanism_has_one_builder():
         for rules in get_args(get_args(MarketConfig)[0])
     }
     assert configurable == set(MECHANISMS)
+    # What the scenario checks read of a mechanism names the same ones, each by its type's name.
+    assert set(MECHANISM_TYPES) == set(MECHANISMS)
+    assert all(kind.name == name for name, kind in MECHANISM_TYPES.items())

@@ -1,6 +1,7 @@
 """The market's clearing mechanism, built from its configuration in the federation file.
 
-`MECHANISMS` is the one place that names each mechanism; `build_mechanism` builds the
+`MECHANISMS` holds each mechanism's builder under the name its type declares (the names
+`tefed.domain.market.mechanism_types.MECHANISM_TYPES` keys too); `build_mechanism` builds the
 configured one (the DLMP, grid-feasible negotiation and community markets on the network file
 the builder extracted beside the federation file).
 """
@@ -137,20 +138,22 @@ def _community_markets(
     return CommunityMarkets(pd.Series(community, index=buses.index), config.tie_breaking)
 
 
-#: The one place that names each mechanism: ``mechanism`` of the market's configuration to
-#: the function that builds it from that configuration, the context and the household table.
+#: ``mechanism`` of the market's configuration (each type's own ``name``) to the function that
+#: builds it from that configuration, the context and the household table.
 MECHANISMS: dict[str, Callable[..., Mechanism]] = {
-    "double_auction": lambda config, context, table: DoubleAuction(
+    DoubleAuction.name: lambda config, context, table: DoubleAuction(
         config.settlement_rule, config.tie_breaking
     ),
-    "curve_clearing": lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
-    "continuous": lambda config, context, table: ContinuousMarket(config.priority),
-    "day_ahead": lambda config, context, table: DayAheadRealTime(
+    CurveClearing.name: lambda config, context, table: CurveClearing(config.feeder_capacity_kw),
+    ContinuousMarket.name: lambda config, context, table: ContinuousMarket(config.priority),
+    DayAheadRealTime.name: lambda config, context, table: DayAheadRealTime(
         context.time_grid.market_interval_s,
         config.period_s // context.time_grid.market_interval_s,
         config.feeder_capacity_kw,
     ),
-    "dlmp": lambda config, context, table: NetworkClearing(_dlmp_market(config, context, table)),
-    "p2p_negotiation": _bilateral_negotiation,
-    "communities": _community_markets,
+    NetworkClearing.name: lambda config, context, table: NetworkClearing(
+        _dlmp_market(config, context, table)
+    ),
+    BilateralNegotiation.name: _bilateral_negotiation,
+    CommunityMarkets.name: _community_markets,
 }
