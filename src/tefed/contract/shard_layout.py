@@ -289,7 +289,7 @@ class ShardLayout:
             When a batch is malformed, or names a household the shard does not host; the
             message names the field and the value.
         """
-        if not self._batched(message, to_shard):
+        if self._batching_shard(message, to_shard) is None:
             return [message]
         return [
             Message(source, destination, json.dumps(content), message.time_s)
@@ -311,9 +311,9 @@ class ShardLayout:
         ValueError
             As `unwrap`.
         """
-        if not self._batched(message, to_shard):
+        shard = self._batching_shard(message, to_shard)
+        if shard is None:
             return [(message.source, message.destination, message.payload)]
-        shard = self._shard_of_endpoint[message.destination if to_shard else message.source]
         unpacked = []
         for position, (household, content) in enumerate(_batch_items(message.payload)):
             if household not in shard.household_set:
@@ -328,10 +328,11 @@ class ShardLayout:
                 unpacked.append((endpoint, message.destination, content))
         return unpacked
 
-    def _batched(self, message: Message, to_shard: bool) -> bool:
-        """Whether ``message`` is to (``to_shard``) or from a shard that batches."""
+    def _batching_shard(self, message: Message, to_shard: bool) -> Shard | None:
+        """The shard that batches which ``message`` goes to (``to_shard``) or comes from;
+        None for any other message."""
         shard = self._shard_of_endpoint.get(message.destination if to_shard else message.source)
-        return shard is not None and shard.is_batched
+        return shard if shard is not None and shard.is_batched else None
 
 
 def _batch_item(household_id: str, payload: str) -> str:
