@@ -18,7 +18,8 @@ import pandas as pd
 from tefed.domain.market.frames import positions
 from tefed.domain.market.ledger import column_lists
 from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
-from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
+from tefed.domain.market.mechanisms.order_book import POOLS
+from tefed.domain.market.mechanisms.order_columns import DEFAULT_POOL
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN, trade_pools
 from tefed.domain.market.trade_tables import MARKET
 

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from tefed.domain.market.frames import column_array, create_dataframe_from_blocks, typed_frame
-from tefed.domain.market.mechanisms.order_book import DEFAULT_POOL, POOLS
+from tefed.domain.market.mechanisms.order_book import POOLS
+from tefed.domain.market.mechanisms.order_columns import DEFAULT_POOL
 from tefed.domain.market.trade_tables import GRID
 
 #: Ledger row reasons, in the order a participant's delivery rows are listed.

@@ -9,14 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tefed.domain.market.frames import str_array, typed_frame
-from tefed.domain.market.mechanisms.order_book import (
-    ORDER_COLUMNS,
-    POOLS,
-    SIDES,
-    RankedBook,
-    open_from,
-    ranked_book,
-)
+from tefed.domain.market.mechanisms.order_book import POOLS, RankedBook, open_from, ranked_book
+from tefed.domain.market.mechanisms.order_columns import ORDER_COLUMNS, SIDES
 from tefed.domain.market.mechanisms.pro_rata import walk_levels
 
 __all__ = [
