@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tefed.domain.market.clearing import BilateralNegotiation, ClearingPrices
 from tefed.domain.market.interval_book import IntervalBook
-from tefed.domain.market.ledger_checks import check_payments, check_trades
+from tefed.domain.market.ledger_checks import check_payments
 from tefed.domain.market.mechanisms.bilateral_negotiation import (
     ArmStatistics,
     NegotiationRules,
@@ -19,6 +19,7 @@ from tefed.domain.market.mechanisms.bilateral_negotiation import (
     pair_orders,
 )
 from tefed.domain.market.settlement import charge_rows, settle_interval
+from tefed.domain.market.trade_checks import check_trades
 from tefed.domain.network.radial import RadialNetwork
 from tefed.domain.network.trade_paths import overloading_pairs
 

@@ -9,7 +9,8 @@ import pytest
 
 from tefed.contract.messages import Award
 from tefed.domain.market.ledger import awards_by_participant, awards_table, column_lists
-from tefed.domain.market.ledger_checks import check_market_balances, check_payments, check_trades
+from tefed.domain.market.ledger_checks import check_market_balances, check_payments
+from tefed.domain.market.trade_checks import check_trades
 
 #: Whether pandas infers its ``str`` dtype for text (pandas >= 3): these tables' text columns
 #: are pinned to it.

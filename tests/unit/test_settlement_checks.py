@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from test_double_auction import book
 
-from tefed.domain.market.ledger_checks import check_ledger, check_trades
+from tefed.domain.market.ledger_checks import check_ledger
 from tefed.domain.market.mechanisms.double_auction import clear_double_auction
 from tefed.domain.market.settlement import settle_interval
+from tefed.domain.market.trade_checks import check_trades
 
 PV, BATTERY = "non_dispatchable", "dispatchable"
 

@@ -209,3 +209,11 @@ def _as_list(values: np.ndarray | pd.Index | list) -> list:
 #: not one of pandas' string dtypes).
 _STR_DTYPE = pd.array(np.array([], dtype=object), dtype=str).dtype
 _STR_ARRAY = _STR_DTYPE.construct_array_type() if isinstance(_STR_DTYPE, pd.StringDtype) else None
+
+
+def str_objects(column: pd.Series) -> np.ndarray:
+    """``column.astype(str)`` as an object array; a column of str only is taken as it is."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
+        return values
+    return column.astype(str).to_numpy(dtype=object)

@@ -52,15 +52,12 @@ from tefed.domain.market.clearing import (
 )
 from tefed.domain.market.frames import column_array
 from tefed.domain.market.ledger import awards_by_participant, awards_table
-from tefed.domain.market.ledger_checks import (
-    check_market_balances,
-    check_payments,
-    check_trades,
-)
+from tefed.domain.market.ledger_checks import check_market_balances, check_payments
 from tefed.domain.market.mechanisms.day_ahead import day_ahead_markets, market_object_states
 from tefed.domain.market.order_intake import OrderIntake, with_household_order_ids
 from tefed.domain.market.pool_prices import pandas_grouped_sum_rules
 from tefed.domain.market.settlement import charge_rows, settle_interval
+from tefed.domain.market.trade_checks import check_trades
 from tefed.domain.market.trade_tables import empty_trades
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.federates.market.interval_tables import (
