@@ -29,7 +29,12 @@ from tefed.rl.actions import HouseholdAction
 from tefed.rl.learner_household import DecisionChannel, LearnerHousehold
 from tefed.rl.options import EnvOptions
 from tefed.rl.piped_process import PipedProcess, helper_connections, next_request
-from tefed.runtime.helics_runtime import HelicsRuntime, attach_log_file, close_helics_library
+from tefed.runtime.helics_runtime import (
+    HelicsRuntime,
+    attach_log_file,
+    close_helics_library,
+    detach_log_file,
+)
 
 #: How often a forwarding thread looks at its household [s].
 POLL_S = 0.05
@@ -173,7 +178,7 @@ def serve(requests: Connection, replies: Connection) -> None:
             if episode is not None and (kind == "quit" or episode.number == request[1]):
                 lingering = [t for t in lingering if t.is_alive()] + episode.close()
                 episode = None
-                log_handler.close()
+                detach_log_file(log_handler)
             if kind == "quit":
                 if not lingering:
                     # Not under a federate still running: HELICS would pull its core away.

@@ -574,12 +574,23 @@ def message_text(raw: h.HelicsMessage) -> str:
 
 
 def attach_log_file(path: Path) -> logging.Handler:
-    """Also write this process's tefed log to ``path``."""
+    """Also write this process's tefed log to ``path`` (until `detach_log_file`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logging.getLogger("tefed").addHandler(handler)
     return handler
+
+
+def detach_log_file(handler: logging.Handler) -> None:
+    """Stop writing this process's tefed log to the file of `attach_log_file`'s ``handler``.
+
+    Closing the handler alone is not enough: a closed file handler still on its logger opens
+    its file again for the next record, so a process that runs one episode after another (the
+    learner host) wrote every later episode's lines into each earlier episode's log.
+    """
+    logging.getLogger("tefed").removeHandler(handler)
+    handler.close()
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
