@@ -1,6 +1,7 @@
-"""Every tefed module that imports HELICS loads pyarrow first: with libhelics loaded before it,
-pyarrow's time-zone lookup crashes the process (a segmentation fault), and with it any reading
-of a table with a time-zone-aware column, such as a run's tables for its report."""
+"""pyhelics is loaded through ``tefed.runtime.helics_library`` only: there pyarrow is loaded first
+(with libhelics loaded before it, pyarrow's time-zone lookup crashes the process, a
+segmentation fault, and with it any reading of a table with a time-zone-aware column, such as a
+run's tables for its report), and pyhelics' C declarations come from tefed's cache."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import pytest
 
 import tefed
 
-MODULES_IMPORTING_HELICS = [
+#: The one module that imports pyhelics.
+LOADER = "tefed.runtime.helics_library"
+MODULES_USING_HELICS = [
+    LOADER,
     "tefed.runtime.helics_runtime",
     "tefed.runtime.stall_watchdog",
     "tefed.runtime.probe",
@@ -27,7 +31,7 @@ print(pyarrow.lib.string_to_tzinfo("Europe/Berlin"), pyarrow.lib.string_to_tzinf
 """
 
 
-@pytest.mark.parametrize("module", MODULES_IMPORTING_HELICS)
+@pytest.mark.parametrize("module", MODULES_USING_HELICS)
 def test_a_process_that_imports_helics_through_tefed_reads_time_zones(module: str):
     completed = subprocess.run(
         [sys.executable, "-c", CHECK, module], capture_output=True, text=True, timeout=120
@@ -36,11 +40,21 @@ def test_a_process_that_imports_helics_through_tefed_reads_time_zones(module: st
     assert completed.stdout.split() == ["Europe/Berlin", "UTC"]
 
 
-def test_every_module_that_imports_helics_is_checked():
+def _modules(text: str) -> list[str]:
     source = Path(tefed.__file__).parent
-    importing = sorted(
-        ".".join(("tefed", *path.relative_to(source).with_suffix("").parts))
-        for path in source.rglob("*.py")
-        if "\nimport helics" in path.read_text() or "\nfrom helics" in path.read_text()
+    return sorted(
+        {
+            ".".join(("tefed", *path.relative_to(source).with_suffix("").parts))
+            for path in source.rglob("*.py")
+            if text in path.read_text()
+        }
     )
-    assert importing == sorted(MODULES_IMPORTING_HELICS)
+
+
+def test_only_the_loader_imports_pyhelics():
+    assert sorted({*_modules("\nimport helics"), *_modules("\nfrom helics")}) == [LOADER]
+
+
+def test_every_module_that_uses_helics_is_checked():
+    using = set(_modules("from tefed.runtime.helics_library import")) - {LOADER}
+    assert sorted(using) == sorted(set(MODULES_USING_HELICS) - {LOADER})

@@ -15,10 +15,7 @@ import logging
 import threading
 from typing import Any
 
-import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
-
-# isort: split
-import helics as h
+from tefed.runtime.helics_library import h
 
 log = logging.getLogger("tefed.runtime")
 

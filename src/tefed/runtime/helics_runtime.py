@@ -1,4 +1,4 @@
-"""The HELICS runtime: with ``stall_watchdog``, the only code of tefed that imports HELICS.
+"""The HELICS runtime: how every tefed federate (and learner) takes part in a federation.
 
 ``HelicsRuntime`` creates a federate from its ``helics`` block, enters executing mode, advances on
 the time grid with finite time requests, reads inputs and messages, calls the federate's logic,
@@ -31,18 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# pyarrow is loaded before HELICS, in every process: with libhelics loaded first, pyarrow's
-# time-zone lookup crashes the process (a segmentation fault in pyarrow.lib.string_to_tzinfo,
-# so in reading any table with a time-zone-aware column, e.g. a run's tables for its report).
-# Seen with helics 3.6.1 and pyarrow 26.0.1 on 2026-12-07, in a process that had imported this
-# module before pandas; tests/unit/test_import_order.py checks it.
-import pyarrow  # noqa: F401
-
-# isort: split
-import helics as h
 import numpy as np
-from helics.capi import ffi as _ffi
-from helics.capi import lib as _lib
 
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import BROKER_MODULE
@@ -55,6 +44,9 @@ from tefed.runtime.broker_claim import (
     PortTakenError,
     wait_for_sibling_claim,
 )
+from tefed.runtime.helics_library import ffi as _ffi
+from tefed.runtime.helics_library import h
+from tefed.runtime.helics_library import lib as _lib
 from tefed.runtime.helics_programs import helics_programs_dir
 from tefed.runtime.run_accounting import PROGRESS_PREFIX, ProgressReport, TimingRecord
 from tefed.runtime.stall_watchdog import EXIT_STALL, READY, STARTUP_TAG, StallWatchdog
@@ -66,16 +58,17 @@ EXIT_FAILED = 1
 EXIT_STOPPED_BY_OTHER = 3
 
 #: C pointer types of the HELICS calls this module makes itself, taken from the calls' own
-#: signatures: cffi parses a type written as text with pycparser, 2-3 ms of CPU each time it
-#: meets a new one.
+#: signatures: when pyhelics declared its C API itself (not from tefed's cache, see
+#: ``helics_library``), cffi parses a type written as text with pycparser, 2-3 ms of CPU each
+#: time it meets a new one.
 _DOUBLE_POINTER = _ffi.typeof(_lib.helicsInputGetVector).args[1]
 _INT_POINTER = _ffi.typeof(_lib.helicsInputGetVector).args[3]
 _CHAR_POINTER = _ffi.typeof(_lib.helicsInputGetString).args[1]
 #: Room beyond a value's reported size that a read leaves, as pyhelics does [items].
 _SPARE_ITEMS = 1024
 # The two types pyhelics writes as text in every call (an error record) and every message it
-# sends (a C string), parsed now: a runner imports this module before it forks the federates,
-# which then inherit them instead of parsing them in their first steps.
+# sends (a C string), parsed now (in the same case): a runner imports this module before it
+# forks the federates, which then inherit them instead of parsing them in their first steps.
 _ffi.typeof("HelicsError *")
 _ffi.typeof("char[]")
 

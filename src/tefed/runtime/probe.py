@@ -34,12 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
-
-# isort: split
-import helics as h
-
 from tefed.contract.federation_file import FederateEntry
+from tefed.runtime.helics_library import h
 from tefed.runtime.helics_runtime import input_string, input_vector, message_text
 from tefed.runtime.stall_watchdog import READY, STARTUP_TAG, ask_federation
 

@@ -24,10 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pyarrow  # noqa: F401  (before HELICS: see tefed.runtime.helics_runtime)
-
-# isort: split
-import helics as h
+from tefed.runtime.helics_library import h
 
 log = logging.getLogger("tefed.runtime")
 
