@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from federations import DEFAULT_SCENARIO
 
 from tefed.cli import main
+from tefed.contract.time_grid import parse_start
 from tefed.scenario.files import read_scenario_data
 from tefed.scenario.model import load_scenario, read_scenario
 from tefed.scenario.overrides import apply_overrides, parse_assignment
@@ -114,3 +117,23 @@ def test_cli_validate_and_run_refuse_bad_overrides_with_exit_2(tmp_path, capsys,
     assert main(["run", scenario, "--set", "households.pv.count"]) == 2
     assert "expected PATH=VALUE" in capsys.readouterr().err
     assert not Path(tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("assignment", "start", "hour"),
+    [
+        ("time.start=2022-06-22T06:00:00", "2022-06-22T06:00:00", 6),
+        ("time.start=2022-06-22 06:00:00", "2022-06-22T06:00:00", 6),
+        ("time.start=2022-06-22", "2022-06-22", 0),
+        ("time.start=2022-06-22T06:00:00+02:00", "2022-06-22T06:00:00+02:00", 6),
+        ('time.start="2022-06-22T06:00:00"', "2022-06-22T06:00:00", 6),
+    ],
+)
+def test_a_start_written_without_quotes_is_taken_as_its_iso_text(assignment, start, hour):
+    # YAML reads an unquoted date-time (or date) as a timestamp, not as text.
+    scenario, _ = load_scenario(DEFAULT_SCENARIO, dict([parse_assignment(assignment)]))
+    assert scenario.time.start == start
+    zone = ZoneInfo(scenario.time.timezone)
+    assert parse_start(scenario.time.start, scenario.time.timezone) == datetime(
+        2022, 6, 22, hour, tzinfo=zone
+    )

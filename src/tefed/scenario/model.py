@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,6 +98,15 @@ class TimeSpec(ScenarioSection):
         le=SECONDS_PER_DAY,
         description="order book closes this long before delivery starts [s]",
     )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_as_text(cls, value: Any) -> Any:
+        """A date-time or date written without quotes (YAML reads ``2022-06-21T00:00:00`` in a
+        scenario, a sweep or ``--set`` as a timestamp) is taken as its ISO 8601 text."""
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return value
 
     @model_validator(mode="after")
     def _grid(self) -> TimeSpec:
