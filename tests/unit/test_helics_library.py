@@ -87,3 +87,70 @@ def test_pyhelics_given_another_install_loads_itself(tmp_path: Path, variable: s
     loaded = _load(TEFED_CACHE_DIR=str(tmp_path), **{variable: str(install)})
     assert loaded["ffi"] == "cffi.api"
     assert loaded["how"] == "pyhelics takes its library from HELICS_INSTALL or PYHELICS_INSTALL"
+
+
+FREED_TWICE = """
+import gc, json, os, random, sys
+from tefed.runtime.helics_library import free, h
+from tefed.runtime.local_ports import port_is_free
+
+rng = random.Random(os.getpid())
+
+def free_port_pair():
+    while True:
+        port = rng.randrange(33000, 40000, 2)
+        if port_is_free(port, True) and port_is_free(port + 1, True):
+            return port
+
+def episode(number):
+    port = free_port_pair()
+    broker = h.helicsCreateBroker(
+        "zmq", f"episode{number}", f"--federates=1 --port={port} --loglevel=no_print"
+    )
+    info = h.helicsCreateFederateInfo()
+    h.helicsFederateInfoSetCoreTypeFromString(info, "zmq")
+    h.helicsFederateInfoSetCoreInitString(
+        info, f"--federates=1 --broker_address=127.0.0.1:{port} --loglevel=no_print"
+    )
+    federate = h.helicsCreateValueFederate("household_h01", info)
+    free(info, h.helicsFederateInfoFree)
+    return broker, federate
+
+_, first = episode(1)
+h.helicsFederateEnterExecutingMode(first)
+h.helicsFederateDisconnect(first)
+if sys.argv[1] == "tefed":
+    free(first, h.helicsFederateFree)
+else:
+    h.helicsFederateFree(first)
+broker, second = episode(2)
+outcome = {"same_memory": first.handle == second.handle, "error": None}
+del first
+gc.collect()  # the first federate's wrapper goes
+try:
+    h.helicsFederateEnterExecutingMode(second)
+    h.helicsFederateDisconnect(second)
+    free(second, h.helicsFederateFree)
+except h.HelicsException as error:
+    outcome["error"] = str(error)
+print(json.dumps(outcome))
+sys.stdout.flush()
+os._exit(0)  # the federate pyhelics' free broke cannot be left cleanly
+"""
+
+
+def test_a_freed_federate_is_not_freed_again_when_its_wrapper_goes():
+    """A federate freed explicitly, then a new one made in the same process (a learner host's
+    next episode): when the first one's wrapper is collected, pyhelics' own free would free
+    the new one, which HELICS put in the same memory; tefed's `free` leaves it alone."""
+    outcome = {}
+    for how in ("pyhelics", "tefed"):
+        completed = subprocess.run(
+            [sys.executable, "-c", FREED_TWICE, how], capture_output=True, text=True, timeout=120
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        outcome[how] = json.loads(completed.stdout.strip().splitlines()[-1])
+    if not outcome["pyhelics"]["same_memory"]:
+        pytest.skip("the allocator put the second federate elsewhere: nothing to show")
+    assert outcome["pyhelics"]["error"] == "[-3] federate object is not valid"
+    assert outcome["tefed"] == {"same_memory": True, "error": None}

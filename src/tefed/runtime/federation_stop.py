@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from tefed.runtime.helics_library import h
+from tefed.runtime.helics_library import free, h
 
 log = logging.getLogger("tefed.runtime")
 
@@ -77,6 +77,6 @@ def _raise_global_error(
     except h.HelicsException as error:
         log.warning("could not reach the broker to end the federation: %s", error)
     finally:
-        h.helicsFederateInfoFree(info)
+        free(info, h.helicsFederateInfoFree)
         if federate is not None:
-            h.helicsFederateFree(federate)
+            free(federate, h.helicsFederateFree)

@@ -18,6 +18,8 @@ Import HELICS in tefed only as ``from tefed.runtime.helics_library import h`` (o
   0.05 s (measured on the project's 2-core machine, 2026-12-07), and cffi reads a C type written
   as text (``double[1030]``) with its own parser instead of pycparser (2-3 ms per new type).
 
+It also frees HELICS objects the one way that is safe (:func:`free`).
+
 The cache only saves time: when it cannot be written or read (no writable cache folder, a
 platform where the loaded library cannot be found, ``HELICS_INSTALL`` or ``PYHELICS_INSTALL``
 set), pyhelics loads itself as it always does.
@@ -34,7 +36,9 @@ import os
 import sys
 import tempfile
 import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # Before HELICS: see the module docstring.
 import pyarrow  # noqa: F401
@@ -168,4 +172,21 @@ from helics.capi import ffi, lib  # noqa: E402
 
 log.debug(_HOW_LOADED)
 
-__all__ = ["cache_dir", "ffi", "h", "lib"]
+
+def free(handle: Any, free_function: Callable[[Any], None]) -> None:
+    """Free a HELICS object now, and never again: ``free_function`` is its pyhelics free call
+    (``h.helicsFederateFree``, ``h.helicsFederateInfoFree``, ``h.helicsQueryFree``).
+
+    pyhelics also frees each object it created when its Python wrapper is collected. After an
+    explicit free that second free reads freed memory, and once HELICS has put a new object of
+    the same kind there it frees the new one: a learner host's next episode then failed with
+    "[-3] federate object is not valid" as its federate entered executing mode
+    (tests/unit/test_helics_library.py shows it). So the wrapper's own free is taken off first.
+    """
+    finalizer = getattr(handle, "_finalizer", None)
+    if finalizer is not None:
+        finalizer.detach()
+    free_function(handle)
+
+
+__all__ = ["cache_dir", "ffi", "free", "h", "lib"]

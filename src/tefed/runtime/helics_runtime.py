@@ -45,7 +45,7 @@ from tefed.runtime.broker_claim import (
     wait_for_sibling_claim,
 )
 from tefed.runtime.helics_library import ffi as _ffi
-from tefed.runtime.helics_library import h
+from tefed.runtime.helics_library import free, h
 from tefed.runtime.helics_library import lib as _lib
 from tefed.runtime.helics_programs import helics_programs_dir
 from tefed.runtime.run_accounting import PROGRESS_PREFIX, ProgressReport, TimingRecord
@@ -331,7 +331,7 @@ class HelicsRuntime:
                 h.helicsFederateDisconnect(self._federate)
             except h.HelicsException as error:
                 log.debug("disconnect: %s", error)
-            h.helicsFederateFree(self._federate)
+            free(self._federate, h.helicsFederateFree)
             self._federate = None
         if not self._shares_process:
             close_helics_library()
@@ -450,7 +450,7 @@ class HelicsRuntime:
             # A broker of HELICS's own: the federates agree on its unique name.
             query = h.helicsCreateQuery("root", "name")
             broker_name = str(h.helicsQueryExecute(query, self._federate)).strip().strip('"')
-            h.helicsQueryFree(query)
+            free(query, h.helicsQueryFree)
             run_name = f"helics-{broker_name}"
         folder = RunFolder(self.context.resolve(results.root) / run_name)
         folder.mark_running()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tefed.contract.federation_file import FederateEntry
-from tefed.runtime.helics_library import h
+from tefed.runtime.helics_library import free, h
 from tefed.runtime.helics_runtime import input_string, input_vector, message_text
 from tefed.runtime.stall_watchdog import READY, STARTUP_TAG, ask_federation
 
@@ -209,7 +209,7 @@ class Probe:
         )
         h.helicsFederateInfoSetFlagOption(info, h.HELICS_FLAG_OBSERVER, True)
         self._federate = h.helicsCreateCombinationFederate(self._entry["name"], info)
-        h.helicsFederateInfoFree(info)
+        free(info, h.helicsFederateInfoFree)
         for spec in self._candidate.get("publications", []):
             handle = h.helicsFederateRegisterSubscription(self._federate, spec["key"], "")
             self._inputs[spec["key"]] = (handle, spec.get("type", "double"))
@@ -379,7 +379,7 @@ class Probe:
         if self._federate is not None:
             with contextlib.suppress(h.HelicsException):
                 h.helicsFederateDisconnect(self._federate)
-            h.helicsFederateFree(self._federate)
+            free(self._federate, h.helicsFederateFree)
         h.helicsCloseLibrary()
 
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tefed.runtime.helics_library import h
+from tefed.runtime.helics_library import free, h
 
 log = logging.getLogger("tefed.runtime")
 
@@ -311,4 +311,4 @@ def ask_federation(
         log.error("query %r to %r failed: %s", question, target, error)
         return None
     finally:
-        h.helicsQueryFree(query)
+        free(query, h.helicsQueryFree)
