@@ -123,17 +123,27 @@ def test_cli_validate_and_run_refuse_bad_overrides_with_exit_2(tmp_path, capsys,
     ("assignment", "start", "hour"),
     [
         ("time.start=2022-06-22T06:00:00", "2022-06-22T06:00:00", 6),
-        ("time.start=2022-06-22 06:00:00", "2022-06-22T06:00:00", 6),
+        ("time.start=2022-06-22 06:00:00", "2022-06-22 06:00:00", 6),
         ("time.start=2022-06-22", "2022-06-22", 0),
         ("time.start=2022-06-22T06:00:00+02:00", "2022-06-22T06:00:00+02:00", 6),
         ('time.start="2022-06-22T06:00:00"', "2022-06-22T06:00:00", 6),
     ],
 )
 def test_a_start_written_without_quotes_is_taken_as_its_iso_text(assignment, start, hour):
-    # YAML reads an unquoted date-time (or date) as a timestamp, not as text.
+    # YAML 1.1 would read an unquoted date-time (or date) as a timestamp, not as text.
     scenario, _ = load_scenario(DEFAULT_SCENARIO, dict([parse_assignment(assignment)]))
     assert scenario.time.start == start
     zone = ZoneInfo(scenario.time.timezone)
     assert parse_start(scenario.time.start, scenario.time.timezone) == datetime(
         2022, 6, 22, hour, tzinfo=zone
     )
+
+
+def test_a_scenario_file_may_write_its_start_without_quotes(tmp_path):
+    text = DEFAULT_SCENARIO.read_text()
+    quoted = 'start: "2022-06-21T00:00:00"'
+    assert quoted in text
+    path = tmp_path / "unquoted.yaml"
+    path.write_text(text.replace(quoted, "start: 2022-06-21T00:00:00"))
+    scenario, _ = load_scenario(path)
+    assert scenario.time.start == "2022-06-21T00:00:00"

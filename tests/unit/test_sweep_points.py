@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from tefed.cli import main
 from tefed.contract.errors import InputError
+from tefed.scenario.overrides import parse_assignment
 from tefed.sweep.points import parameter_rows, resolve_points, sample_rows, scenario_run_id
 from tefed.sweep.sweep_file import SampleSpec, SweepFile, read_sweep_file
 from tefed.sweep.sweep_run import plan_sweep
@@ -85,6 +87,30 @@ def test_the_example_sweep_has_four_runs():
         "curve_clearing",
     }
     assert {point.scenario.time.duration_s for point in planned.points} == {3600}
+
+
+def test_dates_written_without_quotes_are_swept_as_their_text(tmp_path):
+    # YAML 1.1 reads an unquoted date-time as a timestamp; each run gets it as --set text.
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        f"base: {DEFAULT_SCENARIO}\n"
+        "set:\n  time.duration_s: 3600\n"
+        "grid:\n  time.start: [2022-06-21T10:00:00, 2022-12-21 10:00:00]\n"
+    )
+    planned = plan_sweep(path)
+    assert [point.overrides["time.start"] for point in planned.points] == [
+        "2022-06-21T10:00:00",
+        "2022-12-21 10:00:00",
+    ]
+    assert [point.scenario.time.start for point in planned.points] == [
+        "2022-06-21T10:00:00",
+        "2022-12-21 10:00:00",
+    ]
+    assert len({point.run_id for point in planned.points}) == 2
+    # Written as each run's --set value and read back as the same text.
+    for point in planned.points:
+        assignment = f"time.start={json.dumps(point.overrides['time.start'])}"
+        assert parse_assignment(assignment)[1] == point.overrides["time.start"]
 
 
 @pytest.mark.parametrize(

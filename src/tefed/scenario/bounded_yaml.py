@@ -11,7 +11,11 @@ turned into Python objects, naming the file and where in it the problem lies:
   linear in the file's size; an alias may not refer to the collection it is inside;
 - a mapping may name each key once (YAML says keys are unique; PyYAML lets the last one win).
 
-Only PyYAML's safe constructors are used: tags name no Python objects.
+Only PyYAML's safe constructors are used: tags name no Python objects. A date or date-time
+written without quotes (``start: 2022-06-21T06:00:00``) stays the text it is, as tefed's
+scenario and sweep fields expect, instead of becoming a Python ``datetime`` (which YAML 1.1
+resolves it to, and which no JSON run record can hold); :func:`read_yaml_value` reads a
+command line's ``--set`` value the same way.
 
 The file is parsed by libyaml (PyYAML's C parser) where PyYAML has it, about ten times faster
 than PyYAML's own parser: its event stream is read first to bound the nesting (libyaml composes
@@ -67,8 +71,23 @@ def _too_deep(mark: yaml.Mark) -> _BoundExceededError:
     )
 
 
+#: Tag YAML 1.1 gives an unquoted date or date-time.
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+def _without_timestamps(resolvers: dict) -> dict:
+    """PyYAML's implicit resolvers (first character -> [(tag, pattern)]) less the timestamp."""
+    return {
+        first: [(tag, pattern) for tag, pattern in entries if tag != _TIMESTAMP_TAG]
+        for first, entries in resolvers.items()
+    }
+
+
 class _ReadableErrors:
-    """Constructors whose Python errors read as YAML errors naming the value and its line."""
+    """Constructors whose Python errors read as YAML errors naming the value and its line;
+    dates and date-times as text."""
+
+    yaml_implicit_resolvers = _without_timestamps(yaml.SafeLoader.yaml_implicit_resolvers)
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         # PyYAML's constructors let Python's own errors out: a timestamp with month 13, an
@@ -157,6 +176,33 @@ def _loader(text: str, name: str) -> yaml.SafeLoader:
         return loader
     _check_nesting(text, name)
     return _FastLoader(_named_stream(text, name))
+
+
+class _ValueLoader(_ReadableErrors, _C_LOADER):  # type: ignore[misc,valid-type]
+    """A command line's value: the safe constructors, dates and date-times as text."""
+
+
+def read_yaml_value(text: str) -> Any:
+    """One value written as YAML on a command line (``--set PATH=VALUE``), read as scenario
+    files are read: safe constructors only, a date or date-time as its text.
+
+    Raises
+    ------
+    yaml.YAMLError
+        When ``text`` is not YAML.
+
+    Examples
+    --------
+    >>> read_yaml_value("2022-06-21T06:00:00")
+    '2022-06-21T06:00:00'
+    >>> read_yaml_value("[4, 7.5, null]")
+    [4, 7.5, None]
+    """
+    loader = _ValueLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: Path) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from tefed.scenario.bounded_yaml import read_yaml_value
 from tefed.scenario.files import merge_scenario_data
 
 #: Separates the keys of a dotted scenario path.
@@ -64,7 +65,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ValueError(f"--set {text!r}: expected PATH=VALUE, e.g. households.pv.count=6")
     check_path(path)
     try:
-        value = yaml.safe_load(value_text)
+        value = read_yaml_value(value_text)
     except yaml.YAMLError as error:
         problem = str(error).replace("\n", " ")
         raise ValueError(f"{path}: value {value_text!r} is not valid YAML ({problem})") from None
