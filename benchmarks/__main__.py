@@ -21,6 +21,7 @@ from benchmarks import (
     ems_optimizing,
     ems_step,
     fault_matrix,
+    federate_start,
     grid_step,
     helics_floor,
     learning_env,
@@ -44,6 +45,7 @@ BENCHMARKS = (
     sweep_throughput,
     learning_env,
     helics_floor,
+    federate_start,
     fault_matrix,
 )
 
