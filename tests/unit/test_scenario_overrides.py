@@ -11,6 +11,7 @@ import yaml
 from federations import DEFAULT_SCENARIO
 
 from tefed.cli import main
+from tefed.contract.errors import InputError
 from tefed.contract.time_grid import parse_start
 from tefed.scenario.files import read_scenario_data
 from tefed.scenario.model import load_scenario, read_scenario
@@ -147,3 +148,16 @@ def test_a_scenario_file_may_write_its_start_without_quotes(tmp_path):
     path.write_text(text.replace(quoted, "start: 2022-06-21T00:00:00"))
     scenario, _ = load_scenario(path)
     assert scenario.time.start == "2022-06-21T00:00:00"
+
+
+def test_a_clock_time_is_refused_as_written_not_read_in_base_60(tmp_path):
+    # YAML 1.1 reads 17:30 as 17 * 60 + 30 = 1050; the problem names what the user wrote.
+    assert parse_assignment("households.pv.ev.departure_hour=17:30")[1] == "17:30"
+    text = DEFAULT_SCENARIO.read_text()
+    path = tmp_path / "clock.yaml"
+    assert "  duration_s: 86400 " in text
+    path.write_text(text.replace("  duration_s: 86400 ", "  duration_s: 24:00:00 ", 1))
+    with pytest.raises(InputError) as raised:
+        load_scenario(path)
+    assert "time.duration_s: got '24:00:00'" in str(raised.value)
+    assert "86400" not in str(raised.value)

@@ -14,8 +14,10 @@ turned into Python objects, naming the file and where in it the problem lies:
 Only PyYAML's safe constructors are used: tags name no Python objects. A date or date-time
 written without quotes (``start: 2022-06-21T06:00:00``) stays the text it is, as tefed's
 scenario and sweep fields expect, instead of becoming a Python ``datetime`` (which YAML 1.1
-resolves it to, and which no JSON run record can hold); :func:`read_yaml_value` reads a
-command line's ``--set`` value the same way.
+resolves it to, and which no JSON run record can hold). So does a number written with colons:
+YAML 1.1 reads ``17:30`` in base 60 as 1050, where a user meant half past five (the scenario
+then refuses the text, naming it, instead of 1050). :func:`read_yaml_value` reads a command
+line's ``--set`` value the same way.
 
 The file is parsed by libyaml (PyYAML's C parser) where PyYAML has it, about ten times faster
 than PyYAML's own parser: its event stream is read first to bound the nesting (libyaml composes
@@ -125,12 +127,37 @@ class _BoundedLoader(_ReadableErrors, yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _number_or_text(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
+    """An integer or float as PyYAML's safe constructors read it, except YAML 1.1's base-60
+    form (``17:30``), kept as the text it is."""
+    if ":" in node.value:
+        return loader.construct_scalar(node)
+    if node.tag == _INT_TAG:
+        return loader.construct_yaml_int(node)
+    return loader.construct_yaml_float(node)
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _read_clock_times_as_text(loader_class: type) -> None:
+    """Give ``loader_class`` :func:`_number_or_text` for integers and floats."""
+    loader_class.add_constructor(_INT_TAG, _number_or_text)
+    loader_class.add_constructor(_FLOAT_TAG, _number_or_text)
+
+
+_read_clock_times_as_text(_BoundedLoader)
+
 #: libyaml's loader, where PyYAML has it.
 _C_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _FastLoader(_ReadableErrors, _C_LOADER):  # type: ignore[misc,valid-type]
     """libyaml's parser and composer with PyYAML's safe constructors (see the module docstring)."""
+
+
+_read_clock_times_as_text(_FastLoader)
 
 
 #: Whether libyaml parses files (PyYAML was built with it).
@@ -179,7 +206,11 @@ def _loader(text: str, name: str) -> yaml.SafeLoader:
 
 
 class _ValueLoader(_ReadableErrors, _C_LOADER):  # type: ignore[misc,valid-type]
-    """A command line's value: the safe constructors, dates and date-times as text."""
+    """A command line's value: the safe constructors, dates, date-times and base-60 numbers as
+    text."""
+
+
+_read_clock_times_as_text(_ValueLoader)
 
 
 def read_yaml_value(text: str) -> Any:
@@ -195,8 +226,11 @@ def read_yaml_value(text: str) -> Any:
     --------
     >>> read_yaml_value("2022-06-21T06:00:00")
     '2022-06-21T06:00:00'
-    >>> read_yaml_value("[4, 7.5, null]")
-    [4, 7.5, None]
+    >>> read_yaml_value("[4, 7.5, null, 0x10, 1.5e+3, .inf]")
+    [4, 7.5, None, 16, 1500.0, inf]
+    >>> read_yaml_value("17:30")
+    '17:30'
+
     """
     loader = _ValueLoader(text)
     try:
