@@ -194,6 +194,24 @@ def test_powerflow_of_a_scenario_attaches_its_households(tmp_path: Path) -> None
     assert houses["vmag_pu"].between(1.0, 1.03).all()
 
 
+def test_powerflow_of_a_feeder_without_voltage_bases_is_refused(tmp_path: Path, capsys) -> None:
+    # It solves, but no bus has a per-unit voltage: the CSV would have an empty vmag_pu.
+    dss = tmp_path / "no_bases.dss"
+    dss.write_text(
+        "clear\nnew circuit.bare basekv=0.4\n"
+        "new line.l1 bus1=sourcebus bus2=b2 length=0.1 units=km\n"
+        "new load.l bus1=b2 kw=10 kv=0.4\n"
+    )
+    out = tmp_path / "voltages.csv"
+    assert main(["powerflow", "--dss", str(dss), "--out", str(out)]) == 2
+    refusal = capsys.readouterr().err
+    assert "the feeder has no voltage bases: add 'Set VoltageBases=[...]'" in refusal
+    assert not out.exists()
+    dss.write_text(dss.read_text() + "set voltagebases=[0.4]\ncalcvoltagebases\n")
+    assert main(["powerflow", "--dss", str(dss), "--out", str(out)]) == 0
+    assert pd.read_csv(out)["vmag_pu"].between(0.9, 1.1).all()
+
+
 def test_reactive_power_from_each_households_power_factor(tmp_path: Path) -> None:
     data = short_scenario_data()
     data["households"] = [

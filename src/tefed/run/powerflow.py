@@ -17,7 +17,7 @@ import pandas as pd
 from tefed.build.builder import build_federation
 from tefed.contract.errors import InputError
 from tefed.contract.role_configs import OpenDssFeederConfig, read_role_config
-from tefed.io.opendss.engine import OpenDssFeeder
+from tefed.io.opendss.engine import NO_VOLTAGE_BASES, OpenDssFeeder
 from tefed.io.opendss.feeder_loader import household_attachment, load_feeder
 from tefed.io.opendss.model import node_voltage_table, solve_snapshot
 from tefed.scenario.model import load_scenario
@@ -69,7 +69,11 @@ def feeder_powerflow(
     except ValueError as error:
         raise InputError(str(dss_path), [str(error)]) from None
     converged = solve_snapshot()
-    return node_voltage_table(), converged
+    table = node_voltage_table()
+    if len(table) and table["vmag_pu"].isna().all():
+        # No per-unit voltage to report: refused as a run's grid federate refuses the feeder.
+        raise InputError(str(dss_path), [NO_VOLTAGE_BASES])
+    return table, converged
 
 
 def _scenario_powerflow(scenario_path: Path, commands: list[str]) -> tuple[pd.DataFrame, bool]:

@@ -77,6 +77,13 @@ class FeederState:
     pcc_voltage_pu: float
 
 
+#: The refusal of a feeder none of whose buses has a voltage base (no per-unit voltages).
+NO_VOLTAGE_BASES = (
+    "the feeder has no voltage bases: add 'Set VoltageBases=[...]' and 'CalcVoltageBases' to "
+    "the feeder or as commands"
+)
+
+
 class OpenDssFeeder:
     """The compiled feeder with households attached as single-phase loads.
 
@@ -164,10 +171,7 @@ class OpenDssFeeder:
         self.node_names: list[str] = list(names)
         self._node_base_v = node_base_v(names)
         if not np.isfinite(self._node_base_v).any():
-            raise ValueError(
-                "the feeder has no voltage bases: add 'Set VoltageBases=[...]' and "
-                "'CalcVoltageBases' to the feeder or as commands"
-            )
+            raise ValueError(NO_VOLTAGE_BASES)
         index = {name: i for i, name in enumerate(names)}
         buses = [bus_name(name) for name in households["bus"]]
         phases = households["phase"].astype(int).tolist()
