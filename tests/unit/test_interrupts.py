@@ -55,3 +55,42 @@ def test_an_interrupt_python_could_not_raise_is_raised_at_the_next_check(
     assert completed.stdout == stdout
     assert ("Exception ignored" in completed.stderr) is ignored_printed, completed.stderr
     assert ("Traceback" in completed.stderr) is ignored_printed, completed.stderr
+
+
+INTERRUPTED_IMPORT = """
+import os, runpy, signal, sys
+# As started from a terminal (a background job of a shell inherits SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+MODULE = sys.argv[1]
+
+class InterruptedImport:
+    # SIGINT arriving while Python imports MODULE: the import raises KeyboardInterrupt there.
+    def find_spec(self, name, path=None, target=None):
+        if name == MODULE:
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, InterruptedImport())
+sys.argv = ["tefed", "--version"]
+runpy.run_module("tefed", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "tefed.cli",  # before `program` runs (python -m tefed)
+        "tefed.run.interrupts",  # in `program`, before its handler is in place
+        "tefed.cli.sweep_start",  # in `program`, after it
+    ],
+)
+def test_ctrl_c_while_tefed_starts_exits_130_with_one_line(module: str):
+    completed = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT, module],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 130, completed.stderr[-2000:]
+    assert completed.stderr == "tefed: interrupted\n"
+    assert completed.stdout == ""

@@ -38,11 +38,12 @@ def program() -> None:
     runs on this machine starts their preloaded server (`tefed.sweep.preloaded_runs`) first, so
     that the server's imports overlap the command line's own (0.8 s) instead of following them.
     """
-    from tefed.cli.sweep_start import start_server_early
-    from tefed.run.interrupts import catch_interrupts
-
-    catch_interrupts()
     try:
+        from tefed.run.interrupts import catch_interrupts
+
+        catch_interrupts()
+        from tefed.cli.sweep_start import start_server_early
+
         start_server_early(sys.argv[1:])
         from tefed.cli.commands import program as run_program
     except KeyboardInterrupt:
