@@ -94,3 +94,37 @@ def test_ctrl_c_while_tefed_starts_exits_130_with_one_line(module: str):
     assert completed.returncode == 130, completed.stderr[-2000:]
     assert completed.stderr == "tefed: interrupted\n"
     assert completed.stdout == ""
+
+
+CTRL_C_WHILE_THE_SERVER_STARTS = """
+import os, signal, sys
+from multiprocessing import forkserver
+from tefed.sweep import preloaded_runs
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+start = forkserver.ensure_running
+
+def start_then_ctrl_c():
+    start()
+    os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C while the sweep starts its run server
+
+forkserver.ensure_running = start_then_ctrl_c
+try:
+    preloaded_runs.start_server()
+    print("lost")
+except KeyboardInterrupt:
+    print("interrupted")
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_ctrl_c_while_a_sweep_starts_its_run_server_is_not_lost():
+    completed = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_THE_SERVER_STARTS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout == "interrupted\n"

@@ -115,7 +115,7 @@ def start_server() -> None:
         return
     try:
         forkserver.set_forkserver_preload(PRELOADED_MODULES)
-        with _interrupts_ignored():
+        with _interrupts_held():
             forkserver.ensure_running()
         threading.Thread(
             target=_probe_server, name="tefed preloaded-run probe", daemon=True
@@ -126,19 +126,22 @@ def start_server() -> None:
 
 
 @contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """SIGINT ignored in this process while it starts the server, which inherits that: the
-    server ignores SIGINT itself only once it has imported everything, and a Ctrl-C of the
-    sweep before then would end it with a traceback. (Only the main thread may set handlers;
-    from another, nothing changes.)"""
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT blocked in this thread while it starts the server, which inherits the blocked
+    mask: the server must not see a Ctrl-C while it imports (it would end with a traceback);
+    once it has, it ignores SIGINT (multiprocessing's forkserver does) and each run it forks
+    unblocks it (`_run_tefed`). A blocked signal waits instead of being lost: a Ctrl-C of the
+    sweep meanwhile is raised here as the block ends. (Ignoring SIGINT here instead, as before,
+    threw such a Ctrl-C away: the sweep ran to its end and exited 0.) Only the main thread
+    handles signals; from another, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def wait_for_server(timeout_s: float = SERVER_WAIT_S, stop: threading.Event | None = None) -> bool:
@@ -248,6 +251,8 @@ def _run_tefed(arguments: list[str], cwd: str, stdout_path: str, stderr_path: st
     server_pid = os.getppid()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Blocked since the sweep started the server (`_interrupts_held`).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if not end_with_parent(server_pid):
         os._exit(1)  # the server ended before the request: nothing to run for
     _release_server_pipes()
