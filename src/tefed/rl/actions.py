@@ -54,6 +54,9 @@ def action_bounds() -> tuple[np.ndarray, np.ndarray]:
 def decode_action(action: np.ndarray, levels: int | None) -> HouseholdAction:
     """The fractions of a continuous action (``levels`` None) or of a discrete one.
 
+    A continuous value outside its fraction's bounds is clipped to them (as a policy's
+    unbounded output often is); a discrete level must be one of the space's.
+
     Raises
     ------
     ValueError
