@@ -109,3 +109,59 @@ def test_tefed_run_lockstep_keeps_every_table_of_a_failed_run(tmp_path, monkeypa
         assert len(table) > 0, f"{name} kept nothing"
         if per_step:
             assert table["time_s"].max() == FIRST_HOUR_STEPS_END_S - 60
+
+
+#: Households whose batteries cover their load from some interval on, so that their meters
+#: read 0 Wh and the market settles those intervals without a single settlement row: at night
+#: with batteries only (every interval), and from dawn with PV and a large battery (the
+#: morning's later intervals).
+NOTHING_SETTLED_LATE = {
+    "batteries at night": (
+        "2022-06-21T00:00:00",
+        7200,
+        {"battery": {"capacity_kwh": 10, "power_kw": 5}},
+    ),
+    "PV and a large battery from dawn": (
+        "2022-06-21T05:00:00",
+        14400,
+        {
+            "pv": {"kwp": 10},
+            "battery": {"capacity_kwh": 40, "power_kw": 10, "soc_initial": 0.1, "soc_min": 0.1},
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOTHING_SETTLED_LATE))
+def test_a_complete_run_whose_last_intervals_settle_no_row_is_summarised_whole(
+    tmp_path: Path, case: str, capsys
+):
+    start, duration_s, devices = NOTHING_SETTLED_LATE[case]
+    data = short_scenario_data(time__start=start, time__duration_s=duration_s)
+    data["households"] = [{"group": "a", "count": 3, "strategy": "self_consumption", **devices}]
+    path = write_federation(tmp_path, data)
+    assert main(["run", str(path), "--lockstep", "--no-progress", "--no-plots"]) == 0
+    run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # Before: counted only to the last interval with a settlement row, so the complete run
+    # was summarised as incomplete (10 of 16 intervals, its PV cut short), or not at all and
+    # `tefed run` ended with a traceback (no summary.json).
+    assert "incomplete" not in summary
+    assert summary["metadata"]["results"] == "complete"
+    households = read_run_tables(RunFolder(run_dir))["households"]
+    pv_kwh = households["pv_power_kw"].sum() * data["time"]["grid_step_s"] / 3600
+    assert summary["community"]["pv_kwh"] == pytest.approx(pv_kwh)
+
+
+def test_a_finished_run_without_a_summary_is_reported_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    # A report that finds no completed interval writes no summary (as for a run that failed
+    # at once); `tefed run` read summary.json anyway and ended with FileNotFoundError.
+    monkeypatch.setattr("tefed.reporting.report.completed_intervals", lambda *_: 0)
+    path = write_federation(tmp_path, short_scenario_data(time__duration_s=1800))
+    assert main(["run", str(path), "--lockstep", "--no-progress", "--no-plots"]) == 1
+    captured = capsys.readouterr()
+    assert "run finished without a summary" in captured.out + captured.err
+    run_dir = Path(captured.out.strip().splitlines()[-1])
+    assert (run_dir / "households.parquet").exists() or (run_dir / "households").is_dir()

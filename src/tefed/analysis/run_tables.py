@@ -129,12 +129,41 @@ def completed_intervals(federation: FederationFile, tables: dict[str, pd.DataFra
         else:
             last_s = frame["time_s"].max() if len(frame) else -grid.grid_step_s
         covered.append(int(last_s + grid.grid_step_s) // grid.market_interval_s)
-    if "market_settlements" in tables and "market_intervals" in tables:
-        # The market writes every interval's settlement, whether or not it traded.
-        settled = tables["market_settlements"]["interval_index"]
-        covered.append(int(settled.max()) + 1 if len(settled) else 0)
+    settled = _settled_intervals(tables)
+    if settled is not None:
+        covered.append(settled)
     # A run without any of these tables has completed nothing that can be counted.
     return max(0, min(covered)) if len(covered) > 1 else 0
+
+
+def _settled_intervals(tables: dict[str, pd.DataFrame]) -> int | None:
+    """Market intervals, from interval 0, that the market's tables show settled; None when
+    they do not bound the run (no market tables, or a market that finished its run).
+
+    A settled interval has settlement rows only for participants that exchanged energy or
+    traded (none when every household's meter read 0 Wh), but always its row in
+    ``market_intervals`` with the settlement's import price; interval 0, never cleared
+    (its gate closed before the run), has no such row. The market writes an interval's row
+    once it settled, so rows without prices are only the unsettled intervals a finished run
+    adds at its end.
+    """
+    bounds = []
+    settlements = tables.get("market_settlements")
+    if settlements is not None and len(settlements):
+        bounds.append(int(settlements["interval_index"].max()) + 1)
+    intervals = tables.get("market_intervals")
+    if intervals is not None and "import_price_usd_per_kwh" in intervals:
+        settled_rows = intervals["interval_index"][intervals["import_price_usd_per_kwh"].notna()]
+        if len(settled_rows):
+            bounds.append(int(settled_rows.max()) + 1)
+    if bounds:
+        return max(bounds)
+    if settlements is not None and intervals is not None:
+        # Both written and neither shows a settlement: the market's run ended and wrote
+        # them whole (a run of one interval, or one nobody drew energy in).
+        return None
+    # A market that has flushed no settlement yet has settled nothing the tables show.
+    return 0 if settlements is not None or intervals is not None else None
 
 
 def tables_until(

@@ -189,6 +189,17 @@ def _run(
         console.print(escape(outcome.message), highlight=False, soft_wrap=True)
         print(outcome.run_folder.path)
         return 0
+    if not outcome.run_folder.file("summary.json").exists():
+        # Every federate finished, but the report could not summarise the run (its log says
+        # why): the tables are there, the KPIs are not.
+        console.print(
+            "[bold red]run finished without a summary:[/] the report could not be computed; "
+            f"see {escape(str(outcome.run_folder.file('logs')))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        print(outcome.run_folder.path)
+        return EXIT_RUN_FAILED
     summary = outcome.run_folder.read_json("summary.json")
     Console().print(kpi_table(summary))
     Console().print(community_table(summary, outcome.wall_time_s))
