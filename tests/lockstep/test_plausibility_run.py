@@ -46,6 +46,50 @@ def test_a_flawed_feeder_run_lists_its_warnings_in_the_summary_and_report(tmp_pa
     assert page.index("feeder_losses_above_limit") < page.index("<nav>")
 
 
+#: A street of three 500 km cables with unbalanced single-phase loads: OpenDSS converges at no
+#: grid step (the households draw at voltages near zero).
+UNSOLVABLE_FEEDER = """Clear
+New Circuit.far bus1=src basekv=11 pu=1.0 phases=3 MVAsc3=100 MVAsc1=80
+New Transformer.t1 phases=3 windings=2 buses=[src lv] conns=[delta wye] kvs=[11 0.4]
+~ kvas=[250 250] %r=1 xhl=4
+New Linecode.cable nphases=3 r1=0.206 x1=0.08 r0=0.824 x0=0.32 units=km
+New Line.s1 bus1=lv bus2=n1 linecode=cable length=500 units=km
+New Line.s2 bus1=n1 bus2=n2 linecode=cable length=500 units=km
+New Line.s3 bus1=n2 bus2=n3 linecode=cable length=500 units=km
+New Load.l1 phases=1 bus1=n1.1 kV=0.23 kW=2 pf=0.95
+New Load.l2 phases=1 bus1=n2.2 kV=0.23 kW=2 pf=0.95
+New Load.l3 phases=1 bus1=n3.3 kV=0.23 kW=2 pf=0.95
+Set VoltageBases=[11 0.4]
+CalcVoltageBases
+"""
+
+
+def test_a_run_whose_power_flow_does_not_converge_warns_of_it(tmp_path: Path) -> None:
+    # No power flow converges and the run carries on (the default grid.on_nonconvergence);
+    # before, its summary had no warning, its KPI table only "n/a".
+    (tmp_path / "far.dss").write_text(UNSOLVABLE_FEEDER)
+    data = short_scenario_data(
+        time__start="2022-06-21T00:00:00",
+        time__duration_s=1800,
+        grid__feeder={
+            "dss": "far.dss",
+            "placement": "explicit",
+            "household_nodes": ["n1.1", "n2.2", "n3.3", "n3.1"],
+        },
+    )
+    data["households"] = [
+        {"group": "a", "count": 4, "strategy": "self_consumption", "pv": {"kwp": 5}}
+    ]
+    run = lockstep_run(write_federation(tmp_path, data), tmp_path / "run")
+    summary = run.read_json("summary.json")
+    power_flow = summary["grid"]["power_flow"]
+    assert power_flow["not_converged_steps"] > 0
+    (warning,) = [w for w in summary["warnings"] if w["check"] == "power_flow_not_converged"]
+    assert warning["value"] == power_flow["not_converged_steps"]
+    assert f"of {power_flow['steps']} grid steps" in warning["message"]
+    assert "tefed powerflow --dss" in warning["message"]
+
+
 def test_the_default_scenario_run_has_no_warnings(short_lockstep_run) -> None:
     summary = short_lockstep_run.read_json("summary.json")
     assert summary["warnings"] == []

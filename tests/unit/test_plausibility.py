@@ -23,6 +23,7 @@ from tefed.domain.plausibility import (
     SOURCE_VOLTAGE_MAX_PU,
     feeder_losses_warning,
     household_supply_warnings,
+    power_flow_warning,
     source_voltage_warning,
     unused_wholesale_warning,
 )
@@ -125,6 +126,20 @@ def test_feeder_losses_threshold() -> None:
         "%",
     )
     assert "lost 40.9 % of the energy supplied into it, above 10 %" in warning.message
+
+
+def test_power_flow_warning_counts_steps_and_names_the_first_times() -> None:
+    assert power_flow_warning(0, 120, []) is None
+    warning = power_flow_warning(7, 120, [60, 120, 180, 240, 300, 360, 420])
+    assert (warning.check, warning.value, warning.threshold, warning.unit) == (
+        "power_flow_not_converged",
+        7.0,
+        0.0,
+        "steps",
+    )
+    assert "at 7 of 120 grid steps (first at t=60 s, t=120 s, t=180 s, t=240 s, t=300 s)" in (
+        warning.message
+    )
 
 
 def test_unused_wholesale_message_names_file_mechanism_and_users() -> None:

@@ -21,7 +21,11 @@ from tefed.build.plausibility import price_warnings, recorded_feeder_warnings
 from tefed.contract.federation_file import FederationFile
 from tefed.contract.role_configs import read_role_config
 from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
-from tefed.domain.plausibility import PlausibilityWarning, feeder_losses_warning
+from tefed.domain.plausibility import (
+    PlausibilityWarning,
+    feeder_losses_warning,
+    power_flow_warning,
+)
 
 #: Largest per-step energy mismatch accepted between substation and households + losses: this
 #: much [Wh], plus ``ENERGY_BALANCE_RELATIVE_TOLERANCE`` of the largest substation energy of a
@@ -147,6 +151,15 @@ def _warnings(
     attached, source = tables.get("feeder_households"), tables.get("feeder_source")
     if attached is not None and source is not None and "base_kv_ll" in attached:
         warnings += recorded_feeder_warnings(federation, attached, source)
+    power_flow = summary.get("grid", {}).get("power_flow")
+    if power_flow is not None:
+        not_converged = power_flow_warning(
+            int(power_flow["not_converged_steps"]),
+            int(power_flow["steps"]),
+            list(power_flow["not_converged_times_s"]),
+        )
+        if not_converged is not None:
+            warnings.append(not_converged)
     losses = feeder_losses_warning(summary.get("pcc", {}).get("losses_pct"))
     if losses is not None:
         warnings.append(losses)

@@ -257,6 +257,52 @@ def feeder_losses_warning(losses_pct: float | None) -> PlausibilityWarning | Non
     )
 
 
+def power_flow_warning(
+    not_converged_steps: int, steps: int, first_times_s: list[int]
+) -> PlausibilityWarning | None:
+    """A warning when the grid's power flow did not converge at some of the run's steps.
+
+    Parameters
+    ----------
+    not_converged_steps : int
+        Grid steps whose power flow did not converge (``summary.json``'s
+        ``grid.power_flow.not_converged_steps``) [-].
+    steps : int
+        Grid steps the grid solved [-].
+    first_times_s : list of int
+        Simulated times of the first of them [s].
+
+    Returns
+    -------
+    PlausibilityWarning or None
+        ``power_flow_not_converged``, or None when every power flow converged.
+
+    Examples
+    --------
+    >>> power_flow_warning(3, 120, [0, 60, 120]).value, power_flow_warning(0, 120, [])
+    (3.0, None)
+    """
+    if not_converged_steps <= 0:
+        return None
+    first = ", ".join(f"t={time_s} s" for time_s in first_times_s[:NAMED_ITEMS])
+    return PlausibilityWarning(
+        check="power_flow_not_converged",
+        subject="feeder",
+        value=float(not_converged_steps),
+        threshold=0.0,
+        unit="steps",
+        message=(
+            f"the power flow did not converge at {not_converged_steps} of {steps} grid steps "
+            f"(first at {first}): their voltages, losses and loadings are missing (NaN in "
+            "grid.parquet, left out of the voltage, loss and loading KPIs), and the households "
+            "were metered as they drew. Check the feeder on its own (tefed powerflow --dss "
+            "FILE): line lengths in the units meant, impedances, the source's voltage and "
+            "transformer ratings for the load; grid.on_nonconvergence: stop ends a run at the "
+            "first such step."
+        ),
+    )
+
+
 def unused_wholesale_warning(
     path: str, mechanism: str, mechanisms_using: list[str], external_households: bool
 ) -> PlausibilityWarning:
