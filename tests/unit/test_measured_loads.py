@@ -339,6 +339,19 @@ def test_daily_files_with_a_bad_line_count_are_named(tmp_path):
     assert len(problems) == 1 and "b.txt: 23 lines; expected 24" in problems[0], problems
 
 
+def test_daily_files_with_decimal_commas_are_refused(tmp_path, capsys, monkeypatch):
+    # Reported: only the first comma-separated field of a line was read, so 0,829 read as 0 and
+    # validate passed.
+    days = daily_files(tmp_path, {"a": [1.0] * 24})
+    (days / "b.txt").write_text("0,829\n" * 24)
+    group = {"group": "days", "count": 2, "load": {"profile": "daily_files", "path": "days"}}
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(scenario_with(tmp_path, [group]))]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert "b.txt, line 1: '0,829' is not one number; expected one number per line" in message
+    assert "(a decimal comma? write 0.829)" in message
+
+
 def long_csv(folder: Path, values: dict[str, float], start: str = "2022-06-21 00:00") -> Path:
     times = pd.date_range(start, periods=24, freq="h").strftime("%Y-%m-%d %H:%M")
     rows = [f"{name},{time},{value}" for time in times for name, value in values.items()]
@@ -360,6 +373,29 @@ def test_a_long_table_that_misses_the_run_is_named(tmp_path):
     load = {"profile": "long_csv", "path": "long.csv", "timezone": TZ}
     problems = problems_of(scenario_with(tmp_path, [{"group": "long", "count": 1, "load": load}]))
     assert len(problems) == 1 and "the profiles cover 2023-06-21" in problems[0], problems
+
+
+@pytest.mark.parametrize("layout", ["csv", "long_csv"])
+@pytest.mark.parametrize("spreadsheet", ["byte-order mark", "trailing commas"])
+def test_files_saved_by_a_spreadsheet_are_valid(tmp_path, capsys, monkeypatch, layout, spreadsheet):
+    # Reported: Excel's "CSV UTF-8" (a byte-order mark) and a trailing comma on every line
+    # crashed validate with a traceback (KeyError) or a missing column 'household'.
+    if layout == "csv":
+        path = profile_csv(tmp_path, {"a": 1.0, "b": 2.0})
+    else:
+        path = long_csv(tmp_path, {"a": 1.0, "b": 2.0})
+    text = path.read_text()
+    if spreadsheet == "byte-order mark":
+        path.write_text("\ufeff" + text, encoding="utf-8")
+    else:
+        path.write_text("".join(f"{line},\n" for line in text.splitlines()))
+    load = {"profile": layout, "path": path.name, "timezone": TZ}
+    scenario = scenario_with(tmp_path, [{"group": "g", "count": 2, "load": load}])
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(scenario)]) == 0, capsys.readouterr().err
+    table, load_kw = built_loads(tmp_path, [{"group": "g", "count": 2, "load": load}])
+    assert table["load_profile_name"].tolist() == ["a", "b"]
+    np.testing.assert_allclose(load_kw.iloc[0].to_numpy(), [1.0, 2.0])
 
 
 @pytest.mark.skipif(not LV_PROFILES.is_dir(), reason=f"{LV_PROFILES} is not on this machine")

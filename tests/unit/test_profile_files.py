@@ -266,3 +266,127 @@ def test_profile_names_of_each_layout(tmp_path: Path) -> None:
     untimed = LoadSourceConfig(profile="csv", path="untimed.csv", **source)
     with pytest.raises(ValueError, match="line 2: timestamp '1' in column 'house_a' is not a"):
         profile_names(untimed, tmp_path)
+
+
+# --- what spreadsheets and loggers write ------------------------------------------------------
+
+BOM = "\ufeff"  # Excel's "CSV UTF-8" starts the file with a byte-order mark
+
+
+def _source(profile: str, path: str) -> LoadSourceConfig:
+    return LoadSourceConfig(
+        profile=profile,
+        path=path,
+        unit="kW",
+        timezone=TZ,
+        time_column=None,
+        files=None,
+        step_s=None,
+    )
+
+
+def test_a_byte_order_mark_is_read_in_every_layout(tmp_path: Path) -> None:
+    # Reported: a wide CSV with a BOM crashed validate (KeyError: '\ufefftime'), and a long one
+    # was refused for lacking the column 'household' (its header read '\ufeffhousehold').
+    wide = _csv(tmp_path, BOM + QUARTER)
+    assert profile_names(_source("csv", "load.csv"), tmp_path) == ["house_a", "house_b"]
+    np.testing.assert_allclose(read_profile_csv(wide, "kW", TZ).power_kw["house_a"], [1000, 500])
+    named = _csv(tmp_path, BOM + QUARTER.replace("time,", "when,"), name="named.csv")
+    assert read_profile_csv(named, "kW", TZ, time_column="when").step_s == 900
+    long = _csv(tmp_path, BOM + LONG, name="long.csv")
+    assert profile_names(_source("long_csv", "long.csv"), tmp_path) == ["a", "b"]
+    assert read_long_profile_csv(long, "W", TZ).power_kw.to_dict("list")["b"] == [0.002, 0.002]
+    days = tmp_path / "days"
+    days.mkdir()
+    (days / "a.txt").write_text(BOM + "1.5\n" * 24, encoding="utf-8")
+    np.testing.assert_allclose(read_daily_profile_folder(days, step_s=3600).power_kw["a"], 1.5)
+
+
+def test_a_file_that_is_not_utf_8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "load.csv"
+    path.write_bytes(QUARTER.replace("house_a", "häuser").encode("latin-1"))
+    with pytest.raises(ValueError, match=r"load\.csv: not UTF-8 text .*expected a UTF-8 file"):
+        read_profile_csv(path, "kW", TZ)
+    (tmp_path / "a.txt").write_bytes(b"1\n" * 23 + "ä\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"a\.txt: not UTF-8 text"):
+        read_daily_profile_folder(tmp_path, step_s=3600)
+
+
+def _trailing_commas(text: str, lines: slice = slice(None)) -> str:
+    rows = text.splitlines()
+    rows[lines] = [row + "," for row in rows[lines]]
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize(
+    "lines", [slice(None), slice(1, None)], ids=["every line", "data lines only"]
+)
+def test_a_trailing_comma_on_every_line_is_no_column(tmp_path: Path, lines: slice) -> None:
+    # Reported: a trailing comma on every line crashed validate (KeyError: "[''] not in index").
+    _csv(tmp_path, _trailing_commas(QUARTER, lines))
+    assert profile_names(_source("csv", "load.csv"), tmp_path) == ["house_a", "house_b"]
+    table = read_profile_csv(tmp_path / "load.csv", "kW", TZ)
+    assert list(table.power_kw.columns) == ["house_a", "house_b"]
+    np.testing.assert_allclose(table.power_kw["house_b"], [0, 250])
+    _csv(tmp_path, _trailing_commas(LONG, lines), name="long.csv")
+    assert profile_names(_source("long_csv", "long.csv"), tmp_path) == ["a", "b"]
+    long = read_long_profile_csv(tmp_path / "long.csv", "W", TZ)
+    assert long.power_kw.to_dict("list") == {"a": [0.001, 0.001], "b": [0.002, 0.002]}
+    doubled = _csv(tmp_path, _trailing_commas(_trailing_commas(QUARTER)), name="doubled.csv")
+    assert list(read_profile_csv(doubled, "kW", TZ).power_kw.columns) == ["house_a", "house_b"]
+
+
+def test_an_unnamed_first_column_is_the_time_column(tmp_path: Path) -> None:
+    # pandas' DataFrame.to_csv writes an unnamed index (the timestamps) with a blank name.
+    path = _csv(tmp_path, QUARTER.replace("time,", ",", 1))
+    assert profile_names(_source("csv", "load.csv"), tmp_path) == ["house_a", "house_b"]
+    assert list(read_profile_csv(path, "kW", TZ).power_kw.columns) == ["house_a", "house_b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        (
+            "time,a,\n2024-06-01 00:00,1,\n2024-06-01 00:15,1,2\n",
+            r"load\.csv, line 3: value '2' in column 3, which has no name in the header; "
+            r"expected a name for every column that holds values",
+        ),
+        (
+            "time,a\n2024-06-01 00:00,1\n2024-06-01 00:15,1,2\n",
+            r"load\.csv, line 3: 3 fields; expected at most 2, as many as the lines before",
+        ),
+        (
+            "time,a\n2024-06-01 00:00,1,7\n2024-06-01 00:15,1,\n",
+            r"load\.csv, line 2: value '7' in column 3, which has no name in the header",
+        ),
+    ],
+)
+def test_values_in_a_column_without_a_name_are_refused(
+    tmp_path: Path, text: str, pattern: str
+) -> None:
+    path = _csv(tmp_path, text)
+    with pytest.raises(ValueError, match=pattern):
+        read_profile_csv(path, "kW", TZ)
+
+
+@pytest.mark.parametrize(
+    ("line", "pattern"),
+    [
+        (
+            "0,829",
+            r"a\.txt, line 3: '0,829' is not one number; expected one number per line "
+            r"\(a decimal comma\? write 0\.829\)",
+        ),
+        ("2,0.5", r"a\.txt, line 3: '2,0\.5' is not one number; expected one number per line$"),
+        ("0.5;0.7", r"a\.txt, line 3: '0\.5;0\.7' is not one number; expected one number per"),
+        ("0.5 0.7", r"a\.txt, line 3: '0\.5 0\.7' is not one number"),
+        ("0.5,", r"a\.txt, line 3: '0\.5,' is not one number"),
+    ],
+)
+def test_a_daily_file_line_that_is_not_one_number_is_refused(
+    tmp_path: Path, line: str, pattern: str
+) -> None:
+    # Reported: only the first comma-separated field was read, so 0,829 read as 0 and passed.
+    (tmp_path / "a.txt").write_text("1\n1\n" + line + "\n" + "1\n" * 21)
+    with pytest.raises(ValueError, match=pattern):
+        read_daily_profile_folder(tmp_path, step_s=3600)

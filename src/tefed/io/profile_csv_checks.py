@@ -4,11 +4,17 @@ Each function stops with a ValueError that names the file, the line or column an
 a header without duplicates (`csv_header`), rows as text (`csv_data_rows`), timestamps in a
 time zone (`parsed_times`), a regular step without gaps (`checked_step_s`), finite,
 non-negative numbers (`checked_values`).
+
+Files are read as UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes
+(`TEXT_ENCODING`). A column without a name in the header (the last one of a file whose lines
+end with a comma) is no column when it holds no value; `unnamed_columns_blank` refuses values
+in it.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,38 +28,118 @@ from tefed.domain.time_index import IrregularTimesError, regular_step_ns
 HEADER_LINES = 1
 
 
+#: Encoding of every profile file: UTF-8, a leading byte-order mark dropped [-].
+TEXT_ENCODING = "utf-8-sig"
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
 def csv_header(path: Path) -> list[str]:
-    """Column names of the first line, stripped; error on duplicates."""
+    """Column names of the first line, stripped; error on duplicates.
+
+    A column without a name is ``""`` (several may be); callers skip it, see
+    `unnamed_columns_blank`.
+    """
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    with path.open(newline="") as handle:
-        header = [name.strip() for name in next(csv.reader(handle), [])]
+    with path.open(newline="", encoding=TEXT_ENCODING) as handle:
+        try:
+            header = [name.strip() for name in next(csv.reader(handle), [])]
+        except UnicodeDecodeError as error:
+            raise not_utf_8(path, error) from None
     if not header:
         raise ValueError(f"{path}: empty file; expected a header line")
     seen: set[str] = set()
     for name in header:
         if name in seen:
             raise ValueError(f"{path}: column {name!r} appears twice in the header")
-        seen.add(name)
+        if name:
+            seen.add(name)
     return header
 
 
 def csv_data_rows(path: Path, rows: int | None = None) -> pd.DataFrame:
-    """The data rows of a CSV as text (all, or the first ``rows``), columns named by their
-    stripped header, blank lines at the end dropped; the index is each row's position (line
-    ``position + 2``)."""
-    raw = pd.read_csv(
-        path,
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=False,
-        skipinitialspace=True,
-        nrows=rows,
-    )
-    raw.columns = [str(name).strip() for name in raw.columns]
+    """The data rows of a CSV as text (all, or the first ``rows``), blank lines at the end
+    dropped; the index is each row's position (line ``position + 2``).
+
+    Columns are named by their stripped header, by position: a column without a name is
+    ``""``, also one that only the data rows have (a comma at the end of each data line).
+    """
+    header = csv_header(path)
+    try:
+        raw = pd.read_csv(
+            path,
+            header=None,
+            skiprows=HEADER_LINES,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            skipinitialspace=True,
+            nrows=rows,
+            encoding=TEXT_ENCODING,
+        )
+    except pd.errors.EmptyDataError:  # nothing after the header
+        raw = pd.DataFrame(columns=range(len(header)), dtype=str)
+    except UnicodeDecodeError as error:
+        raise not_utf_8(path, error) from None
+    except pd.errors.ParserError as error:
+        counts = _FIELD_COUNT.search(str(error))
+        if counts is None:
+            raise ValueError(f"{path}: {str(error).strip()}") from None
+        expected, line, found = counts.groups()
+        raise ValueError(
+            f"{path}, line {line}: {found} fields; expected at most {expected}, as many as the "
+            "lines before it"
+        ) from None
+    raw = raw.fillna("")
+    width = max(len(header), raw.shape[1])
+    for position in range(raw.shape[1], width):
+        raw[position] = ""  # the first data row is shorter than the header
+    raw.columns = header + [""] * (width - len(header))
     while len(raw) and (raw.iloc[-1].str.strip() == "").all():
         raw = raw.iloc[:-1]  # blank lines at the end of the file
     return raw
+
+
+def unnamed_columns_blank(path: Path, raw: pd.DataFrame, keep: int | None = None) -> None:
+    """ValueError if a column without a name holds a value (but column ``keep``).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file, named in the message [-].
+    raw : pandas.DataFrame
+        Rows as `csv_data_rows` returns them [-].
+    keep : int, optional
+        Position of a column without a name that is used anyway (the time column) [-].
+
+    Notes
+    -----
+    A comma at the end of every line, as some spreadsheets and loggers write, adds a column
+    with neither name nor values: it is no column. A column of values without a name is
+    refused: its profile would have no name, and it is more likely a header gone missing.
+    """
+    for position, name in enumerate(raw.columns):
+        if name or position == keep:
+            continue
+        cells = raw.iloc[:, position].str.strip()
+        filled = np.flatnonzero(cells.to_numpy() != "")
+        if filled.size:
+            row = int(filled[0])
+            raise ValueError(
+                f"{path}, line {raw.index[row] + 1 + HEADER_LINES}: value {cells.iloc[row]!r} "
+                f"in column {position + 1}, which has no name in the header; expected a name "
+                "for every column that holds values (a column without a name must be empty, "
+                "as a comma at the end of every line leaves it)"
+            )
+
+
+def not_utf_8(path: Path, error: UnicodeDecodeError) -> ValueError:
+    """The error for a file that is not UTF-8, naming the byte that is not."""
+    return ValueError(
+        f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} is not); expected a "
+        "UTF-8 file (in Excel: save as 'CSV UTF-8')"
+    )
 
 
 def parsed_times(

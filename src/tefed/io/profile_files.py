@@ -22,12 +22,15 @@ from tefed.contract.time_grid import SECONDS_PER_DAY, TimeGrid
 from tefed.domain.ems.devices.resampling import measured_profiles_on_steps
 from tefed.io.profile_csv_checks import (
     HEADER_LINES,
+    TEXT_ENCODING,
     checked_step_s,
     checked_values,
     csv_data_rows,
     csv_header,
     last_nonblank,
+    not_utf_8,
     parsed_times,
+    unnamed_columns_blank,
 )
 
 #: Units a profile file may be in, and the factor to kW for power units [kW per unit].
@@ -38,6 +41,11 @@ ACCEPTED_UNITS = (*POWER_UNITS, *ENERGY_UNITS)
 
 #: Columns of a long profile CSV: the profile's name, the step's start, the value.
 LONG_COLUMNS = ("household", "time", "value")
+
+#: What separates two fields of a line, which a daily profile's line must not hold.
+_FIELD_SEPARATOR = r"[,;\s]"
+#: A number written with a decimal comma, such as 0,829.
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def read_profile_csv(
     Parameters
     ----------
     path : str or pathlib.Path
-        The CSV file; first line the header [-].
+        The CSV file, UTF-8 (a byte-order mark is dropped); first line the header [-].
     unit : str
         Unit of the values: ``"kW"`` or ``"W"`` (mean power over the row's step), ``"kWh"`` or
         ``"Wh"`` (energy over the row's step) [-].
@@ -90,9 +98,9 @@ def read_profile_csv(
     ValueError
         If the unit is not accepted, or the file has no time zone and none is given, an
         unparsable, nonexistent or ambiguous local timestamp, duplicate or decreasing
-        timestamps, a gap or an irregular step, a missing, non-numeric or non-finite value, or a
-        negative load. The message names the file, the line (the header is line 1) or column
-        and the value.
+        timestamps, a gap or an irregular step, a missing, non-numeric or non-finite value, a
+        negative load, a value in a column without a name, or text that is not UTF-8. The
+        message names the file, the line (the header is line 1) or column and the value.
 
     Notes
     -----
@@ -101,7 +109,9 @@ def read_profile_csv(
     time the clock skips (spring forward) is an error, and the hour the clock repeats (fall
     back) must appear twice in order, which tells its first pass from its second; data logged
     in standard time all year can be read with a fixed-offset zone such as ``"Etc/GMT-1"``.
-    The step is the most frequent difference between consecutive timestamps.
+    The step is the most frequent difference between consecutive timestamps. A column without
+    a name in the header is no profile; it must hold no value (a comma ending every line leaves
+    such a column), except as the time column: the first column may be unnamed.
 
     Examples
     --------
@@ -116,17 +126,13 @@ def read_profile_csv(
     if unit not in ACCEPTED_UNITS:
         raise ValueError(f"unit is {unit!r}; expected one of {list(ACCEPTED_UNITS)}")
     path = Path(path)
-    header = csv_header(path)
-    time_name = header[0] if time_column is None else time_column
-    if time_name not in header:
-        raise ValueError(f"{path}: no column {time_name!r}; the columns are {header}")
-    profiles = [name for name in header if name != time_name]
-    if not profiles:
-        raise ValueError(f"{path}: no profile column beside {time_name!r}")
+    time_at, profiles = _wide_columns(path, csv_header(path), time_column)
     raw = csv_data_rows(path)
+    unnamed_columns_blank(path, raw, keep=time_at)
     if len(raw) < 2:
         raise ValueError(f"{path}: {len(raw)} data row(s); expected at least 2 to fix the step")
-    times = parsed_times(path, raw[time_name].str.strip(), timezone, time_name)
+    time_name = raw.columns[time_at]
+    times = parsed_times(path, raw.iloc[:, time_at].str.strip(), timezone, time_name)
     step_s = checked_step_s(path, times, raw.index.to_numpy())
     values = checked_values(path, raw[profiles], unit)
     factor = POWER_UNITS.get(unit) or ENERGY_UNITS[unit] * 3600.0 / step_s
@@ -163,16 +169,18 @@ def read_daily_profile_folder(
     Raises
     ------
     ValueError
-        If the folder has no matching file, the unit or step is not accepted, a file has
-        another number of lines than a day holds (or, without ``step_s``, than the first
-        file), or a value is missing, non-numeric, non-finite or negative (the message names
-        the file, the line and the value).
+        If the folder has no matching file, the unit or step is not accepted, a file is not
+        UTF-8 text, has another number of lines than a day holds (or, without ``step_s``, than
+        the first file), a line holds more than one field (``0,829``: a decimal comma, or
+        ``3,0.5``: an index and a value), or a value is missing, non-numeric, non-finite or
+        negative (the message names the file, the line and the value).
 
     Notes
     -----
-    The files carry no timestamps: line :math:`j` (from 1) is the step starting
-    :math:`(j - 1)\\,\\Delta` after midnight. Lay such a day onto the simulation calendar
-    with :func:`tefed.domain.ems.devices.resampling.repeat_daily_profile`.
+    Files are UTF-8 (a byte-order mark is dropped). They carry no timestamps: line :math:`j`
+    (from 1) is the step starting :math:`(j - 1)\\,\\Delta` after midnight. Lay such a day
+    onto the simulation calendar with
+    :func:`tefed.domain.ems.devices.resampling.repeat_daily_profile`.
 
     Examples
     --------
@@ -195,10 +203,7 @@ def read_daily_profile_folder(
     files = _daily_files(Path(folder), pattern)
     columns = {}
     for file in files:
-        raw = pd.read_csv(
-            file, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False
-        ).iloc[:, 0]
-        raw = raw.iloc[: last_nonblank(raw) + 1]
+        raw = _daily_lines(file)
         if step_s is None:
             step_s = _day_step_s(file, len(raw))
         rows = SECONDS_PER_DAY // step_s
@@ -325,17 +330,12 @@ def profile_names(source: LoadSourceConfig, base_dir: Path) -> list[str]:
         return stems
     if source.profile == "long_csv":
         return _long_rows(path)[1]
-    header = csv_header(path)
-    time_name = header[0] if source.time_column is None else source.time_column
-    if time_name not in header:
-        raise ValueError(f"{path}: no column {time_name!r}; the columns are {header}")
-    names = [name for name in header if name != time_name]
-    if not names:
-        raise ValueError(f"{path}: no profile column beside {time_name!r}")
+    time_at, names = _wide_columns(path, csv_header(path), source.time_column)
     # The first row tells a file without timestamps, which would lose its first profile.
     first_row = csv_data_rows(path, rows=1)
     if len(first_row):
-        parsed_times(path, first_row[time_name].str.strip(), "UTC", time_name)
+        time_name = first_row.columns[time_at]
+        parsed_times(path, first_row.iloc[:, time_at].str.strip(), "UTC", time_name)
     return names
 
 
@@ -418,6 +418,26 @@ def read_profiles_on_steps(
     )
 
 
+def _wide_columns(path: Path, header: list[str], time_column: str | None) -> tuple[int, list[str]]:
+    """Position of the time column of a wide CSV and the names of its profiles, or ValueError.
+
+    The time column is ``time_column``, or else the first column, named or not (pandas writes
+    an unnamed index without a name). Columns without a name are no profile.
+    """
+    if time_column is None:
+        time_at = 0
+    elif time_column in header:
+        time_at = header.index(time_column)
+    else:
+        raise ValueError(
+            f"{path}: no column {time_column!r}; the columns are {[n for n in header if n]}"
+        )
+    profiles = [name for position, name in enumerate(header) if name and position != time_at]
+    if not profiles:
+        raise ValueError(f"{path}: no profile column beside {header[time_at]!r}")
+    return time_at, profiles
+
+
 def _daily_files(folder: Path, pattern: str) -> list[Path]:
     """Files of ``folder`` matching ``pattern``, in natural order, or ValueError."""
     if not folder.is_dir():
@@ -426,6 +446,34 @@ def _daily_files(folder: Path, pattern: str) -> list[Path]:
     if not files:
         raise ValueError(f"{folder}: no file matches {pattern!r}")
     return files
+
+
+def _daily_lines(file: Path) -> pd.Series:
+    """The lines of a daily profile file as text, blank lines at the end dropped, or
+    ValueError naming the first line that holds more than one field.
+
+    The index is each line's position (line ``position + 1``).
+    """
+    try:
+        text = file.read_text(encoding=TEXT_ENCODING)
+    except UnicodeDecodeError as error:
+        raise not_utf_8(file, error) from None
+    lines = pd.Series(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), dtype=str)
+    lines = lines.iloc[: last_nonblank(lines) + 1]
+    fields = lines.str.strip().str.contains(_FIELD_SEPARATOR, regex=True).to_numpy()
+    if fields.any():
+        row = int(np.flatnonzero(fields)[0])
+        found = lines.iloc[row].strip()
+        hint = (
+            f" (a decimal comma? write {found.replace(',', '.')})"
+            if _DECIMAL_COMMA.fullmatch(found)
+            else ""
+        )
+        raise ValueError(
+            f"{file}, line {row + 1}: {found!r} is not one number; expected one number per "
+            f"line{hint}"
+        )
+    return lines
 
 
 def _day_step_s(file: Path, lines: int) -> int:
