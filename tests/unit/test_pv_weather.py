@@ -94,6 +94,15 @@ def test_reader_names_a_bad_value_and_a_missing_file(tmp_path: Path) -> None:
         read_tmy3_weather(tmp_path / "none.csv")
 
 
+def test_a_byte_order_mark_is_read(tmp_path: Path, weather: HourlyWeather) -> None:
+    # A TMY3 file saved as Excel's "CSV UTF-8" was refused: the station number read '\ufeff723170'.
+    marked = tmp_path / "marked.csv"
+    marked.write_text("\ufeff" + pvlib_tmy3_path().read_text(), encoding="utf-8")
+    read = read_tmy3_weather(marked)
+    assert (read.name, read.latitude_deg) == (weather.name, weather.latitude_deg)
+    pd.testing.assert_frame_equal(read.hourly, weather.hourly)
+
+
 def test_a_year_with_a_missing_hour_is_refused(weather: HourlyWeather) -> None:
     short = HourlyWeather(weather.hourly.drop(weather.hourly.index[100]), 36.1, -79.95, 273, "x")
     times = pd.date_range("2030-01-01", periods=4, freq="h", tz=STATION_TZ)

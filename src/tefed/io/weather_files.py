@@ -118,7 +118,8 @@ def read_tmy3_weather(path: str | Path | None = None) -> HourlyWeather:
     path = pvlib_tmy3_path() if path is None else Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    data, meta = pvlib.iotools.read_tmy3(path, map_variables=True)
+    # UTF-8, a leading byte-order mark dropped, as for the other data files.
+    data, meta = pvlib.iotools.read_tmy3(path, map_variables=True, encoding="utf-8-sig")
     missing = sorted(set(TMY3_COLUMNS) - set(data.columns))
     if missing:
         raise ValueError(f"{path}: columns {missing} missing; expected a TMY3 file")
