@@ -90,6 +90,18 @@ def test_energy_balance_closes_per_interval_with_the_metered_external_energy() -
     )
 
 
+def test_energy_balance_per_interval_counts_the_feeders_own_loads() -> None:
+    households, grid = _steps()
+    # The feeder's own loads draw 2 kW and 4 kW more at the substation: 1 kWh + 2 kWh.
+    grid["substation_power_kw"] += [2.0, 4.0]
+    grid["feeder_loads_kw"] = [2.0, 4.0]
+    error = interval_energy_balance_error_wh(households, grid, pd.Series({0: 250.0}), 1800, 3600)
+    np.testing.assert_allclose(error, [0.0], rtol=0, atol=1e-9)
+    grid.loc[1, "feeder_loads_kw"] = 3.0
+    error = interval_energy_balance_error_wh(households, grid, pd.Series({0: 250.0}), 1800, 3600)
+    np.testing.assert_allclose(error, [500.0], rtol=0, atol=1e-9)
+
+
 def test_energy_balance_per_interval_finds_a_wrong_metering() -> None:
     households, grid = _steps()
     error = interval_energy_balance_error_wh(households, grid, pd.Series({0: 200.0}), 1800, 3600)

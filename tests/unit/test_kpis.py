@@ -290,6 +290,47 @@ def test_energy_balance_error_equals_the_injected_mismatch() -> None:
     )
 
 
+def test_energy_balance_counts_the_feeders_own_loads() -> None:
+    households = pd.DataFrame({"time_s": [0, 0, 60, 60], "power_kw": [2.0, -1.0, 3.0, 1.0]})
+    # The feeder's own loads draw 30 and 15 kW: the substation supplies them as well.
+    grid = pd.DataFrame(
+        {
+            "time_s": [0, 60],
+            "substation_power_kw": [31.1, 19.2],
+            "losses_kw": [0.1, 0.2],
+            "feeder_loads_kw": [30.0, 15.0],
+        }
+    )
+    np.testing.assert_allclose(
+        energy_balance_error_wh(households, grid, 60.0), [0.0, 0.0], rtol=0, atol=1e-9
+    )
+
+
+def test_energy_balance_finds_a_wrong_record_of_the_feeders_own_loads() -> None:
+    households = pd.DataFrame({"time_s": [0, 0, 60, 60], "power_kw": [2.0, -1.0, 3.0, 1.0]})
+    grid = pd.DataFrame(
+        {
+            "time_s": [0, 60],
+            "substation_power_kw": [31.1, 19.2],
+            "losses_kw": [0.1, 0.2],
+            "feeder_loads_kw": [30.0, 14.4],
+        }
+    )
+    # 19.2 - (4 + 14.4 + 0.2) = 0.6 kW unaccounted for 60 s is 10 Wh.
+    np.testing.assert_allclose(
+        energy_balance_error_wh(households, grid, 60.0), [0.0, 10.0], rtol=0, atol=1e-9
+    )
+
+
+def test_energy_balance_of_a_run_recorded_without_feeder_loads_counts_none() -> None:
+    households = pd.DataFrame({"time_s": [0, 0], "power_kw": [2.0, -1.0]})
+    grid = pd.DataFrame({"time_s": [0], "substation_power_kw": [1.3], "losses_kw": [0.1]})
+    # A grid table written before feeder_loads_kw was recorded: 0.2 kW for 1 h is 200 Wh.
+    np.testing.assert_allclose(
+        energy_balance_error_wh(households, grid, 3600.0), [200.0], rtol=0, atol=1e-9
+    )
+
+
 def _settled_interval() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Interval 3: a bought 600 Wh and b 400 Wh from c; metered a 700, b 300, c -1100 Wh."""
     energy = pd.Series({"a": 700.0, "b": 300.0, "c": -1100.0})

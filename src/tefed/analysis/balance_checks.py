@@ -4,7 +4,8 @@ Each check compares two records of the same quantity kept by different federates
 mistake in one of them shows as a mismatch:
 
 - the feeder's **energy balance**: what the substation supplies equals what the households draw
-  plus the feeder losses, at every step (the grid's power flow against the ems's records);
+  plus what the feeder's own loads draw (an OpenDSS feeder's loads kept or scaled) plus the
+  feeder losses, at every step (the grid's power flow against the ems's records);
   households run by an external program are not in the ems's records, so with them the balance
   is checked per market interval against the energy the market metered for them;
 - the **settlement**: the market's ledger against the households' own metering and bills, and
@@ -19,18 +20,30 @@ import pandas as pd
 from tefed.domain.market.settlement import net_billing_amount_usd
 
 
+def _feeder_loads_and_losses_kw(state: pd.DataFrame) -> pd.Series:
+    """Per step: what the feeder's own loads draw plus its losses [kW].
+
+    A grid table recorded before the grid wrote ``feeder_loads_kw`` counts no own loads.
+    """
+    if "feeder_loads_kw" not in state:
+        return state["losses_kw"]
+    return state["losses_kw"] + state["feeder_loads_kw"]
+
+
 def energy_balance_error_wh(
     households: pd.DataFrame, grid: pd.DataFrame, step_s: float
 ) -> np.ndarray:
-    """Per converged step: substation energy − (households' net energy + losses) [Wh].
+    """Per converged step: substation energy − (households' net energy + the feeder's own
+    loads' energy + losses) [Wh].
 
     Parameters
     ----------
     households : pandas.DataFrame
         Per step and household: ``time_s`` [s], ``power_kw`` [kW].
     grid : pandas.DataFrame
-        Per step: ``time_s`` [s], ``substation_power_kw``, ``losses_kw`` [kW] (NaN where the
-        power flow did not converge; those steps are left out).
+        Per step: ``time_s`` [s], ``substation_power_kw``, ``losses_kw`` and
+        ``feeder_loads_kw`` (what the feeder's own loads draw; none in a table without it)
+        [kW]; NaN where the power flow did not converge (those steps are left out).
     step_s : float
         Grid step [s].
 
@@ -41,20 +54,25 @@ def energy_balance_error_wh(
 
     Notes
     -----
-    The power flow delivers exactly what households draw plus the losses, so this is zero to
-    the power flow's tolerance: :math:`(P^{sub}_t - \\sum_h p_{h,t} - P^{loss}_t) \\Delta t`.
+    The power flow delivers exactly what the households and the feeder's own loads draw plus
+    the losses, so this is zero to the power flow's tolerance:
+    :math:`(P^{sub}_t - \\sum_h p_{h,t} - P^{own}_t - P^{loss}_t) \\Delta t`.
 
     Examples
     --------
+    Two households draw 1 kW net, the feeder's own loads 0.2 kW, the losses 0.1 kW; the
+    substation's 1.6 kW leave 0.3 kW for an hour unaccounted for:
+
     >>> energy_balance_error_wh(pd.DataFrame({"time_s": [0, 0], "power_kw": [2.0, -1.0]}),
-    ...     pd.DataFrame({"time_s": [0], "substation_power_kw": [1.4], "losses_kw": [0.1]}),
-    ...     3600.0).round(6).tolist()
+    ...     pd.DataFrame({"time_s": [0], "substation_power_kw": [1.6], "losses_kw": [0.1],
+    ...     "feeder_loads_kw": [0.2]}), 3600.0).round(6).tolist()
     [300.0]
     """
     to_wh = step_s / 3.6
     net = households.groupby("time_s")["power_kw"].sum()
     state = grid.set_index("time_s")
-    error = (state["substation_power_kw"] - net.reindex(state.index) - state["losses_kw"]) * to_wh
+    supplied_kw = state["substation_power_kw"] - _feeder_loads_and_losses_kw(state)
+    error = (supplied_kw - net.reindex(state.index)) * to_wh
     return error.dropna().to_numpy()
 
 
@@ -72,7 +90,8 @@ def interval_energy_balance_error_wh(
     households : pandas.DataFrame
         tefed's per-step records: ``time_s`` [s], ``power_kw`` [kW].
     grid : pandas.DataFrame
-        Per step: ``time_s`` [s], ``substation_power_kw``, ``losses_kw`` [kW].
+        Per step: ``time_s`` [s], ``substation_power_kw``, ``losses_kw`` and
+        ``feeder_loads_kw`` [kW] (a table without the feeder's own loads counts none).
     unrecorded_energy_wh : pandas.Series
         Net energy the market metered for the households not in ``households`` [Wh], summed
         per interval, indexed by ``interval_index``.
@@ -83,7 +102,8 @@ def interval_energy_balance_error_wh(
     -------
     numpy.ndarray
         Per interval whose steps all converged: substation energy − (recorded households'
-        energy + losses) − unrecorded households' metered energy [Wh].
+        energy + the feeder's own loads' energy + losses) − unrecorded households' metered
+        energy [Wh].
 
     Notes
     -----
@@ -105,7 +125,7 @@ def interval_energy_balance_error_wh(
     net = households.groupby("time_s")["power_kw"].sum()
     state = grid.set_index("time_s")
     open_wh = (state["substation_power_kw"] - net.reindex(state.index, fill_value=0.0)) * to_wh
-    open_wh -= state["losses_kw"] * to_wh
+    open_wh -= _feeder_loads_and_losses_kw(state) * to_wh
     interval = (state.index.to_numpy() // interval_s).astype(np.int64)
     per_interval = open_wh.groupby(interval).sum(min_count=1)
     solved = open_wh.notna().groupby(interval).all()

@@ -27,10 +27,11 @@ from tefed.domain.plausibility import (
     power_flow_warning,
 )
 
-#: Largest per-step energy mismatch accepted between substation and households + losses: this
-#: much [Wh], plus ``ENERGY_BALANCE_RELATIVE_TOLERANCE`` of the largest substation energy of a
-#: step (the power flow converges to a voltage tolerance of 1e-4 pu, and its power mismatch scales
-#: with the flow: a 250 kW step of a community battery missed by 1.3e-4 of its energy).
+#: Largest per-step energy mismatch accepted between substation and households + the feeder's
+#: own loads + losses: this much [Wh], plus ``ENERGY_BALANCE_RELATIVE_TOLERANCE`` of the largest
+#: substation energy of a step (the power flow converges to a voltage tolerance of 1e-4 pu, and
+#: its power mismatch scales with the flow: a 250 kW step of a community battery missed by
+#: 1.3e-4 of its energy).
 ENERGY_BALANCE_TOLERANCE_WH = 0.05
 ENERGY_BALANCE_RELATIVE_TOLERANCE = 1e-3
 #: Largest mismatch accepted between the market's metering and the households' own [Wh].

@@ -5,10 +5,12 @@ reactive power from the household's power factor while it imports, or as the hou
 it), solves the power flow, and publishes each
 household's service voltage and the feeder state (substation power, losses, voltage extremes).
 
-It keeps, per step, the feeder state and every household's voltage, and per node, line and
-transformer running statistics (extremes, violation and overload steps) whose memory does not
-grow with the run, and writes them to the run's results at simulated-hour boundaries (the per-step
-tables a part at a time, the statistics so far replaced), so that a failed run keeps them.
+It keeps, per step, the feeder state (with the power the feeder's own kept or scaled loads
+draw, which the substation supplies besides the households and the losses) and every household's
+voltage, and per node, line and transformer running statistics (extremes, violation and overload
+steps) whose memory does not grow with the run, and writes them to the run's results at
+simulated-hour boundaries (the per-step tables a part at a time, the statistics so far replaced),
+so that a failed run keeps them.
 
 A power flow that does not converge is recorded with its time (``converged`` is false in
 ``grid.parquet``, and the log names the time); the voltages published for that step are those of
@@ -44,6 +46,7 @@ STATE_COLUMNS = (
     "substation_reactive_power_kvar",
     "losses_kw",
     "household_export_kw",
+    "feeder_loads_kw",
     "voltage_min_pu",
     "voltage_max_pu",
     "max_line_loading_pct",
@@ -193,6 +196,7 @@ class GridFederate(FederateLogic):
             state.substation_reactive_power_kvar,
             state.losses_kw,
             float(np.maximum(-power_kw, 0.0).sum()),
+            state.feeder_loads_kw,
             voltage.min(),
             voltage.max(),
             lines.max() if lines.size else np.nan,

@@ -61,6 +61,10 @@ class FeederState:
         Reactive power flowing into the feeder at the source [kvar].
     losses_kw : float
         Total losses of lines and transformers [kW].
+    feeder_loads_kw : float
+        Active power drawn by the loads the feeder defines itself, kept or scaled, at this
+        solution's voltages [kW] (consumption positive; 0 when they are replaced or there are
+        none).
     pcc_voltage_pu : float
         Mean phase voltage at the point of common coupling (`_pcc_bus`) [pu].
     """
@@ -74,6 +78,7 @@ class FeederState:
     substation_power_kw: float
     substation_reactive_power_kvar: float
     losses_kw: float
+    feeder_loads_kw: float
     pcc_voltage_pu: float
 
 
@@ -156,6 +161,8 @@ class OpenDssFeeder:
         self._kw = np.array(self._loads.kW.to_array(), dtype=float)
         self._kvar = np.array(self._loads.kvar.to_array(), dtype=float)
         self._first_household = n_existing
+        # The feeder's own loads the power flow still serves (disabled ones draw nothing).
+        self._own_loads = n_existing if existing_loads != "replace" else 0
         if n_existing and existing_loads == "scale":
             self._kw[:n_existing] *= existing_load_scale
             self._kvar[:n_existing] *= existing_load_scale
@@ -264,6 +271,11 @@ class OpenDssFeeder:
         # them again (as AllPctNorm would).
         losses_va = self._altdss.Losses()
         loading_pct = self._loading_pct(self._pd_elements.MaxCurrent(1)[self._pd_index])
+        feeder_loads_kw = (
+            float(self._loads.TotalPowers()[: self._own_loads].real.sum())
+            if self._own_loads
+            else 0.0
+        )
         abc = voltage[self._abc]
         return FeederState(
             converged=converged,
@@ -275,6 +287,7 @@ class OpenDssFeeder:
             substation_power_kw=-float(total_kva.real),
             substation_reactive_power_kvar=-float(total_kva.imag),
             losses_kw=float(losses_va.real) / 1000.0,
+            feeder_loads_kw=feeder_loads_kw,
             pcc_voltage_pu=float(
                 np.mean(np.abs(voltage[self._pcc_nodes]) / self._node_base_v[self._pcc_nodes])
             ),
