@@ -64,6 +64,7 @@ CalcVoltageBases
 """
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_a_run_whose_power_flow_does_not_converge_warns_of_it(tmp_path: Path) -> None:
     # No power flow converges and the run carries on (the default grid.on_nonconvergence);
     # before, its summary had no warning, its KPI table only "n/a".

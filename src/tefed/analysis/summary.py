@@ -311,13 +311,11 @@ def _checks(
     time = federation.tefed.time
     checks: dict[str, Any] = {}
     if "grid" in tables:
-        largest_step_wh = (
-            float(np.nanmax(np.abs(tables["grid"]["substation_power_kw"].to_numpy(float))))
-            * time.grid_step_s
-            / 3.6
-            if len(tables["grid"])
-            else 0.0
-        )
+        # Steps whose power flow did not converge are NaN (all of them on a feeder that never
+        # converges: no largest step then, and no numpy warning of an all-NaN slice).
+        substation_kw = np.abs(tables["grid"]["substation_power_kw"].to_numpy(float))
+        solved_kw = substation_kw[np.isfinite(substation_kw)]
+        largest_step_wh = float(solved_kw.max()) * time.grid_step_s / 3.6 if solved_kw.size else 0.0
         tolerance_wh = (
             ENERGY_BALANCE_TOLERANCE_WH + ENERGY_BALANCE_RELATIVE_TOLERANCE * largest_step_wh
         )
