@@ -314,3 +314,17 @@ def test_an_infeasible_need_charges_at_full_power_and_reports_the_rest(
         state = step.state
     assert drawn_kwh == pytest.approx(charger_kw * window_s / HOUR_S, rel=1e-9)
     assert shortfalls == [pytest.approx((excess - 1.0) * deliverable_kwh, rel=1e-9)]
+
+
+def test_shortest_stay_over_ranges_of_arrival_and_departure() -> None:
+    from tefed.domain.ems.devices.ev import shortest_stay_s
+
+    # 17:00-19:30 arrivals, 6:30-8:00 departures: 11 h plugged in at least, 9 h away at least.
+    assert shortest_stay_s(17.0, 19.5, 6.5, 8.0) == 9 * 3600
+    # Ranges that overlap, or meet at midnight (24 is 0), can close the window.
+    assert shortest_stay_s(17.0, 19.5, 19.0, 20.0) == 0
+    assert shortest_stay_s(23.0, 24.0, 0.0, 1.0) == 0
+    # Times resolve to whole seconds: 17:00:00.36 is 17:00.
+    assert shortest_stay_s(17.0, 17.0, 17.0001, 17.0001) == 0
+    assert shortest_stay_s(17.0, 17.0, 17.01, 17.01) == 36
+    assert shortest_stay_s(9.0, 11.0, 11.02, 18.0) == 72

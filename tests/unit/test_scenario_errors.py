@@ -77,6 +77,11 @@ def section(name: str, **keys: object) -> Callable[[dict], None]:
     return lambda data: data.setdefault(name, {}).update(keys)
 
 
+def ev(**keys: object) -> Callable[[dict], None]:
+    """Electric vehicles for group 1 (four households with PV), with ``keys`` as its options."""
+    return group(1, ev=keys)
+
+
 def on_ieee13(nodes: list[str]) -> Callable[[dict], None]:
     feeder = {"dss": str(IEEE13), "placement": "explicit", "household_nodes": nodes}
     return lambda data: data["grid"].update(feeder=feeder)
@@ -179,6 +184,34 @@ BAD_SCENARIOS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         edited(on_ieee13([*IEEE13_NODES[:-1], "999.A"])),
         ["grid.feeder:", "household 11: bus '999' is not in the feeder"],
     ),
+    "EV needing more than its battery holds": (
+        edited(ev(capacity_kwh=10, energy_needed_kwh=50)),
+        ["households[1].ev.energy_needed_kwh: got 50", "at most capacity_kwh (10)"],
+    ),
+    "EV needs that some drawn battery cannot hold": (
+        edited(ev(capacity_kwh=[10, 60], energy_needed_kwh=[6, 14])),
+        ["households[1].ev.energy_needed_kwh: got [6, 14]", "capacity_kwh ([10, 60])"],
+    ),
+    "EV leaving when it arrives": (
+        edited(ev(arrival_hour=17, departure_hour=17)),
+        ["households[1].ev.departure_hour: got 17", "arrival_hour (17)"],
+    ),
+    "EV leaving at midnight as it arrives at 24": (
+        edited(ev(arrival_hour=24, departure_hour=0)),
+        ["households[1].ev.departure_hour: got 0", "arrival_hour (24)"],
+    ),
+    "EV departure ranges that can meet the arrival": (
+        edited(ev(arrival_hour=[17, 19.5], departure_hour=[19, 20])),
+        ["households[1].ev.departure_hour: got [19, 20]", "arrival_hour ([17, 19.5])"],
+    ),
+    "EV window shorter than a grid step": (
+        edited(ev(arrival_hour=17, departure_hour=17.01)),
+        ["households[1].ev.departure_hour: got 17.01", "36 s", "time.grid_step_s (60 s)"],
+    ),
+    "EV away for less than a grid step": (
+        edited(ev(arrival_hour=7.01, departure_hour=7)),
+        ["households[1].ev.departure_hour: got 7", "36 s", "time.grid_step_s (60 s)"],
+    ),
 }
 
 
@@ -255,3 +288,41 @@ def test_an_extending_scenario_is_named_with_its_base_in_messages(tmp_path, caps
     message = " ".join(capsys.readouterr().err.split())
     assert "scenario.yaml (extends base.yaml): 1 problem(s)" in message
     assert "time.duration_s: got 'long'" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "grid_step_s"),
+    [
+        ({}, 60),  # the defaults: 60 kWh, arriving 17:00 to 19:30, leaving 6:30 to 8:00, 6-14 kWh
+        ({"capacity_kwh": 14, "energy_needed_kwh": [6, 14]}, 60),
+        ({"capacity_kwh": [14, 60], "energy_needed_kwh": 14}, 60),
+        ({"capacity_kwh": 0, "energy_needed_kwh": 50}, 60),  # no EV: its need is ignored
+        ({"arrival_hour": 24, "departure_hour": 0.02}, 60),  # midnight to 00:01:12
+        ({"arrival_hour": [9, 11], "departure_hour": [11.02, 18]}, 60),
+        ({"arrival_hour": 17, "departure_hour": 16.99}, 36),  # away for one step of 36 s
+    ],
+)
+def test_ev_settings_the_ems_accepts_are_valid(tmp_path, capsys, monkeypatch, options, grid_step_s):
+    data = short_scenario_data()
+    ev(**options)(data)
+    data["time"]["grid_step_s"] = grid_step_s
+    data["time"]["gate_closure_s"] = grid_step_s
+    monkeypatch.chdir(tmp_path)
+    path = write_yaml(tmp_path / "scenario.yaml", data)
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+
+
+def test_every_ev_problem_of_every_group_is_reported_together(tmp_path, capsys, monkeypatch):
+    data = short_scenario_data()
+    ev(capacity_kwh=10, energy_needed_kwh=50, arrival_hour=17, departure_hour=17)(data)
+    group(2, ev={"capacity_kwh": 5, "energy_needed_kwh": 6})(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(write_yaml(tmp_path / "scenario.yaml", data))]) == 2
+    message = capsys.readouterr().err
+    assert "3 problem(s)" in message, message
+    for field in (
+        "households[1].ev.energy_needed_kwh",
+        "households[1].ev.departure_hour",
+        "households[2].ev.energy_needed_kwh",
+    ):
+        assert f"- {field}:" in message, (field, message)

@@ -104,3 +104,38 @@ def test_groups_may_name_their_households_and_the_others_keep_their_positions():
     table = resolve_households(scenario, np.random.default_rng(0), HERE, HERE)
     expected = [f"h{i:02d}" for i in range(1, 11)] + ["school", "h12"]
     assert table["household_id"].tolist() == expected
+
+
+@given(
+    capacity_kwh=st.sampled_from([0.0, 10.0, 60.0]),
+    energy_needed_kwh=st.sampled_from([0.0, 10.0, 10.001, 50.0]),
+    arrival_hour=st.sampled_from([0.0, 7.0, 17.0, 17.0001, 24.0]),
+    departure_hour=st.sampled_from([0.0, 7.0, 17.0, 23.99, 24.0]),
+)
+def test_an_ev_section_is_valid_exactly_when_the_ems_accepts_its_households(
+    capacity_kwh, energy_needed_kwh, arrival_hour, departure_hour
+):
+    from pydantic import ValidationError
+
+    from tefed.domain.ems.devices.ev import EvParameters
+    from tefed.scenario.household_spec import EvSpec
+
+    values = (capacity_kwh, 7.4, 0.9, arrival_hour, departure_hour, energy_needed_kwh)
+    try:
+        EvParameters(*(np.array([value]) for value in values))
+    except ValueError:
+        ems_accepts = False
+    else:
+        ems_accepts = True
+    try:
+        EvSpec(
+            capacity_kwh=capacity_kwh,
+            arrival_hour=arrival_hour,
+            departure_hour=departure_hour,
+            energy_needed_kwh=energy_needed_kwh,
+        )
+    except ValidationError:
+        scenario_accepts = False
+    else:
+        scenario_accepts = True
+    assert scenario_accepts == ems_accepts

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tefed.scenario.household_spec import COMMUNITY_ID, BatterySpec, HouseholdGroup, household_ids
+from tefed.scenario.household_spec import (
+    COMMUNITY_ID,
+    DRAWN_DECIMALS,
+    DRAWN_HOUR_DECIMALS,
+    BatterySpec,
+    HouseholdGroup,
+    household_ids,
+)
 from tefed.scenario.measured_loads import assign_measured_loads
 from tefed.scenario.model import Scenario
 from tefed.scenario.strategy_spec import STRATEGY_TYPES
@@ -71,7 +78,7 @@ def _group_table(
 ) -> pd.DataFrame:
     count = group.count
 
-    def draw(value: float | list[float], decimals: int = 3) -> np.ndarray:
+    def draw(value: float | list[float], decimals: int = DRAWN_DECIMALS) -> np.ndarray:
         if isinstance(value, list):
             return np.round(rng.uniform(value[0], value[1], size=count), decimals)
         return np.full(count, float(value))
@@ -190,8 +197,8 @@ def _ev_columns(group: HouseholdGroup, rng: np.random.Generator, draw) -> dict[s
         "ev_capacity_kwh": draw(ev.capacity_kwh),
         "ev_charger_kw": draw(ev.charger_kw),
         "ev_efficiency": np.full(count, ev.efficiency),
-        "ev_arrival_hour": draw(ev.arrival_hour, 2),
-        "ev_departure_hour": draw(ev.departure_hour, 2),
+        "ev_arrival_hour": draw(ev.arrival_hour, DRAWN_HOUR_DECIMALS),
+        "ev_departure_hour": draw(ev.departure_hour, DRAWN_HOUR_DECIMALS),
         "ev_energy_needed_kwh": draw(ev.energy_needed_kwh),
     }
     for name in ("ev_capacity_kwh", "ev_charger_kw", "ev_energy_needed_kwh"):

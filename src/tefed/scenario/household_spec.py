@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     Field,
@@ -30,6 +31,7 @@ from pydantic import (
 )
 
 from tefed.domain.ems.devices.battery_presets import BATTERY_PRESETS
+from tefed.domain.ems.devices.ev import need_fits, shortest_stay_s
 from tefed.scenario.section import MAX_HOUSEHOLDS, MAX_TIMEZONE_CHARS, ScenarioSection
 from tefed.scenario.strategy_spec import (
     STRATEGY_NAMES,
@@ -70,13 +72,19 @@ def _range_ok(value: float | list[float], low: float, high: float) -> float | li
     return value
 
 
-def range_field(default: Any, low: float, high: float, description: str) -> Any:
+def range_field(
+    default: Any, low: float, high: float, description: str, *, validate_default: bool = False
+) -> Any:
     """A field holding a number or a range ``[low, high]``, each value within ``[low, high]``.
 
     The bounds go into the JSON Schema (and so the reference); `_within_bounds` checks them.
+    ``validate_default`` also checks the default, for a field checked against other fields.
     """
     return Field(
-        default, description=description, json_schema_extra={"minimum": low, "maximum": high}
+        default,
+        description=description,
+        json_schema_extra={"minimum": low, "maximum": high},
+        validate_default=validate_default,
     )
 
 
@@ -91,6 +99,33 @@ def _within_bounds(cls: type[BaseModel], value: Any, info: ValidationInfo) -> An
 NumberOrRange = float | list[float]
 #: How pydantic names the members of ``NumberOrRange`` in an error's path (not keys of the file).
 NUMBER_OR_RANGE_MEMBERS = frozenset({"float", "list[float]"})
+#: Decimals a household keeps of a value drawn from a range: an hour of the day, other values.
+DRAWN_HOUR_DECIMALS = 2
+DRAWN_DECIMALS = 3
+
+
+def drawn_bounds(value: float | list[float], decimals: int = DRAWN_DECIMALS) -> tuple[float, float]:
+    """Lowest and highest value a household can take from a number or a range ``[low, high]``.
+
+    Values drawn from a range are rounded to ``decimals`` (`tefed.build.household_table`), so
+    a range's ends are rounded alike; a number is taken as given.
+
+    Examples
+    --------
+    >>> drawn_bounds([17.004, 19.5], DRAWN_HOUR_DECIMALS), drawn_bounds(17.004)
+    ((17.0, 19.5), (17.004, 17.004))
+    """
+    if isinstance(value, list):
+        low, high = (float(np.round(end, decimals)) for end in value)
+        return low, high
+    return float(value), float(value)
+
+
+def shown_number_or_range(value: float | list[float]) -> str:
+    """A number or a range as a scenario writes it: ``10``, ``[17, 19.5]``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{end:g}" for end in value) + "]"
+    return f"{value:g}"
 
 
 # --- devices --------------------------------------------------------------------------------------
@@ -311,9 +346,21 @@ class EvSpec(ScenarioSection):
     charger_kw: NumberOrRange = range_field(7.4, 0.0, MAX_EV_KW, "home charger rating [kW]")
     efficiency: float = Field(0.9, gt=0, le=1, description="grid to battery [-]")
     arrival_hour: NumberOrRange = range_field([17.0, 19.5], 0.0, 24.0, "local plug-in time [h]")
-    departure_hour: NumberOrRange = range_field([6.5, 8.0], 0.0, 24.0, "local unplug time [h]")
+    departure_hour: NumberOrRange = range_field(
+        [6.5, 8.0],
+        0.0,
+        24.0,
+        "local unplug time, never arrival_hour's; plug-in window and time away each at least "
+        "time.grid_step_s [h]",
+        validate_default=True,
+    )
     energy_needed_kwh: NumberOrRange = range_field(
-        [6.0, 14.0], 0.0, MAX_EV_KWH, "energy to add before departure each day [kWh]"
+        [6.0, 14.0],
+        0.0,
+        MAX_EV_KWH,
+        "energy to add before departure each day, at most capacity_kwh (with ranges: the "
+        "highest need at most the lowest capacity) [kWh]",
+        validate_default=True,
     )
     charging: Literal["uncontrolled", "smart"] = Field(
         "uncontrolled",
@@ -324,6 +371,98 @@ class EvSpec(ScenarioSection):
     _bounds = field_validator(
         "capacity_kwh", "charger_kw", "arrival_hour", "departure_hour", "energy_needed_kwh"
     )(classmethod(_within_bounds))
+
+    # The rules the ems applies to every household's drawn values (`EvParameters`), checked
+    # here for every value a range can draw; capacity_kwh and arrival_hour come first.
+    @field_validator("energy_needed_kwh")
+    @classmethod
+    def _fits_the_battery(cls, value: NumberOrRange, info: ValidationInfo) -> NumberOrRange:
+        capacity = info.data.get("capacity_kwh")
+        if capacity is None:
+            return value
+        smallest_kwh, largest_kwh = drawn_bounds(capacity)
+        if smallest_kwh == 0 and largest_kwh > 0:
+            # Drawn from [0, high]: a battery as small as the rounding keeps.
+            smallest_kwh = 10.0**-DRAWN_DECIMALS
+        largest_need_kwh = drawn_bounds(value)[1]
+        if need_fits(largest_need_kwh, smallest_kwh):
+            return value
+        expected = f"expected at most capacity_kwh ({shown_number_or_range(capacity)})"
+        if isinstance(value, list) or isinstance(capacity, list):
+            raise ValueError(
+                f"{_got_range(value)}{expected} for every household: a need of "
+                f"{largest_need_kwh:g} kWh can be drawn with a battery of {smallest_kwh:g} kWh"
+            )
+        raise ValueError(f"{expected}, what the vehicle's battery holds")
+
+    @field_validator("departure_hour")
+    @classmethod
+    def _leaves_after_arriving(cls, value: NumberOrRange, info: ValidationInfo) -> NumberOrRange:
+        arrival = info.data.get("arrival_hour")
+        capacity = info.data.get("capacity_kwh")
+        if arrival is None or capacity is None or drawn_bounds(capacity)[1] == 0:
+            return value
+        if shortest_ev_stay_s(arrival, value) > 0:
+            return value
+        shown_arrival = shown_number_or_range(arrival)
+        if isinstance(value, list) or isinstance(arrival, list):
+            raise ValueError(
+                f"{_got_range(value)}expected no time of day that arrival_hour ({shown_arrival}) "
+                "can also take (times count in whole seconds; 0 and 24 are both midnight)"
+            )
+        raise ValueError(
+            f"expected a time of day other than arrival_hour ({shown_arrival}); 0 and 24 are "
+            "both midnight"
+        )
+
+
+def _got_range(value: NumberOrRange) -> str:
+    # Pydantic's problems echo a number but not a range (`describe_validation_error`).
+    return f"got {shown_number_or_range(value)}; " if isinstance(value, list) else ""
+
+
+def shortest_ev_stay_s(arrival_hour: NumberOrRange, departure_hour: NumberOrRange) -> float:
+    """Shortest plug-in window or time away of any arrival and departure households can draw
+    from an ``ev`` section's hours (`tefed.domain.ems.devices.ev.shortest_stay_s`) [s]."""
+    arrival = drawn_bounds(arrival_hour, DRAWN_HOUR_DECIMALS)
+    departure = drawn_bounds(departure_hour, DRAWN_HOUR_DECIMALS)
+    return float(shortest_stay_s(*arrival, *departure))
+
+
+def ev_step_problems(groups: list[HouseholdGroup], grid_step_s: int) -> list[str]:
+    """EVs whose plug-in window or time away can be shorter than a power-flow step.
+
+    The ems charges every EV one grid step at a time and refuses a step holding both an
+    arrival and a departure (`tefed.domain.ems.devices.ev.charge_ev`).
+
+    Parameters
+    ----------
+    groups : list of HouseholdGroup
+        The scenario's household groups.
+    grid_step_s : int
+        ``time.grid_step_s`` [s].
+
+    Returns
+    -------
+    list of str
+        One problem per group, naming ``households[k].ev.departure_hour``, its value, the
+        shortest window or time away and the step; empty when every EV fits.
+    """
+    problems = []
+    for position, group in enumerate(groups):
+        ev = group.ev
+        if ev is None or drawn_bounds(ev.capacity_kwh)[1] == 0:
+            continue
+        stay_s = shortest_ev_stay_s(ev.arrival_hour, ev.departure_hour)
+        if 0 < stay_s < grid_step_s:
+            problems.append(
+                f"households[{position}].ev.departure_hour: got "
+                f"{shown_number_or_range(ev.departure_hour)} with arrival_hour "
+                f"{shown_number_or_range(ev.arrival_hour)}, a plug-in window or time away as "
+                f"short as {stay_s:g} s; expected each at least time.grid_step_s ({grid_step_s} "
+                "s), the step the ems charges in"
+            )
+    return problems
 
 
 def _strategy_names_as_keys(schema: dict[str, Any]) -> None:

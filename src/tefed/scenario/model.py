@@ -44,6 +44,7 @@ from tefed.scenario.household_spec import (
     NUMBER_OR_RANGE_MEMBERS,
     CommunityBatterySpec,
     HouseholdGroup,
+    ev_step_problems,
     household_ids,
 )
 from tefed.scenario.market_spec import MECHANISMS, DoubleAuctionSpec, MarketSpec
@@ -353,6 +354,13 @@ class Scenario(ScenarioSection):
                 f"market.period_s: got {period_s}, expected a multiple of "
                 f"time.market_interval_s ({self.time.market_interval_s} s)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ev_windows_fit_the_step(self) -> Scenario:
+        problems = ev_step_problems(self.households, self.time.grid_step_s)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

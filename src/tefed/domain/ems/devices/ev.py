@@ -131,15 +131,17 @@ class EvParameters:
         for name in ("arrival_hour", "departure_hour"):
             values = getattr(self, name)
             require(name, (values >= 0) & (values <= HOURS_PER_DAY), "in [0, 24]")
+        stay_s = shortest_stay_s(
+            self.arrival_hour, self.arrival_hour, self.departure_hour, self.departure_hour
+        )
         require(
             "departure_hour",
-            ~self.has_ev | (self.plugged_duration_s > 0),
+            ~self.has_ev | (stay_s > 0),
             "a time of day other than arrival_hour of the same household",
         )
-        need = self.energy_needed_kwh
         require(
             "energy_needed_kwh",
-            (need >= 0) & ((need <= self.capacity_kwh) | ~self.has_ev),
+            need_fits(self.energy_needed_kwh, self.capacity_kwh),
             "in [0, capacity_kwh] (capacity_kwh of the same household)",
         )
 
@@ -177,6 +179,82 @@ class EvParameters:
     def deliverable_kwh(self) -> np.ndarray:
         """Most energy one window can store, ``charger_kw * efficiency * window`` [kWh]."""
         return self.charger_kw * self.efficiency * self.plugged_duration_s / SECONDS_PER_HOUR
+
+
+def need_fits(energy_needed_kwh: npt.ArrayLike, capacity_kwh: npt.ArrayLike) -> np.ndarray:
+    """Where a daily need is one the vehicle can take: ``0 <= need <= capacity``, or no EV.
+
+    The rule `EvParameters` enforces; the scenario checks its ranges with it too.
+
+    Parameters
+    ----------
+    energy_needed_kwh : array_like
+        Energy to store per plug-in window [kWh].
+    capacity_kwh : array_like
+        Vehicle battery capacity, ``>= 0``; 0 means no EV, whose need is ignored [kWh].
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, broadcast over the two arguments.
+
+    Examples
+    --------
+    >>> need_fits([10.0, 50.0, 50.0], [60.0, 10.0, 0.0])
+    array([ True, False,  True])
+    """
+    need = np.asarray(energy_needed_kwh, dtype=float)
+    capacity = np.asarray(capacity_kwh, dtype=float)
+    return (need >= 0) & ((need <= capacity) | ~(capacity > 0))
+
+
+def shortest_stay_s(
+    earliest_arrival_hour: npt.ArrayLike,
+    latest_arrival_hour: npt.ArrayLike,
+    earliest_departure_hour: npt.ArrayLike,
+    latest_departure_hour: npt.ArrayLike,
+) -> np.ndarray:
+    """Shortest plug-in window or time away of any arrival and departure in the given ranges.
+
+    Times resolve to whole seconds of the day as `EvParameters` resolves them; a vehicle whose
+    arrival and departure fall on the same second has no window, and :func:`charge_ev` takes
+    steps of at most the shorter of its window and its time away. The scenario checks its
+    ranges with this; a single arrival and departure give equal earliest and latest times.
+
+    Parameters
+    ----------
+    earliest_arrival_hour, latest_arrival_hour : array_like
+        Range of the local plug-in time, earliest at most latest, each in ``[0, 24]`` [h].
+    earliest_departure_hour, latest_departure_hour : array_like
+        Range of the local unplug time, earliest at most latest, each in ``[0, 24]`` [h].
+
+    Returns
+    -------
+    numpy.ndarray
+        The smaller of the window and the time away, minimised over the ranges, in
+        ``[0, 43200]``; 0 where an arrival and a departure can fall on the same second [s].
+
+    Examples
+    --------
+    18:00 to 07:00 is a 13 h window and 11 h away; 24:00 is midnight, so 24 → 0 has no window;
+    arrivals from 17:00 to 19:30 and departures from 19:00 can meet:
+
+    >>> shortest_stay_s([18.0, 24.0, 17.0], [18.0, 24.0, 19.5], [7.0, 0.0, 19.0],
+    ...                 [7.0, 0.0, 20.0])
+    array([39600.,     0.,     0.])
+    """
+    day_s = float(SECONDS_PER_DAY)
+    # Departure minus arrival ranges over [low_s, high_s]; whole days between are no window.
+    low_s = _whole_seconds(earliest_departure_hour) - _whole_seconds(latest_arrival_hour)
+    high_s = _whole_seconds(latest_departure_hour) - _whole_seconds(earliest_arrival_hour)
+    low_of_day_s = np.mod(low_s, day_s)
+    spans_midnight = (low_of_day_s == 0) | (low_of_day_s + (high_s - low_s) >= day_s)
+    high_of_day_s = np.mod(high_s, day_s)
+    nearest_s = np.minimum(
+        np.minimum(low_of_day_s, day_s - low_of_day_s),
+        np.minimum(high_of_day_s, day_s - high_of_day_s),
+    )
+    return np.where(spans_midnight, 0.0, nearest_s)
 
 
 class EvState(NamedTuple):
@@ -336,8 +414,9 @@ def charge_ev(
     if not np.isfinite(duration_s) or duration_s <= 0:
         raise ValueError(f"duration_s is {duration_s}; expected a positive number of seconds")
     window_s = parameters.plugged_duration_s
+    arrival_h, departure_h = parameters.arrival_hour, parameters.departure_hour
     longest_s = np.where(
-        parameters.has_ev, np.minimum(window_s, SECONDS_PER_DAY - window_s), np.inf
+        parameters.has_ev, shortest_stay_s(arrival_h, arrival_h, departure_h, departure_h), np.inf
     )
     require_per_household(
         "duration_s",
@@ -379,9 +458,13 @@ def charge_ev(
     return EvStep(power, new_state, departed, shortfall)
 
 
-def _whole_seconds_of_day(hours: np.ndarray) -> np.ndarray:
+def _whole_seconds(hours: npt.ArrayLike) -> np.ndarray:
     # Whole seconds make window arithmetic exact, so a step ending on a departure ends it.
-    return np.mod(np.round(hours * SECONDS_PER_HOUR), SECONDS_PER_DAY)
+    return np.round(np.asarray(hours, dtype=float) * SECONDS_PER_HOUR)
+
+
+def _whole_seconds_of_day(hours: np.ndarray) -> np.ndarray:
+    return np.mod(_whole_seconds(hours), SECONDS_PER_DAY)
 
 
 def _check_time_of_day(time_of_day_s: float) -> None:
