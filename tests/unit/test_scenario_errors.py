@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from federations import SHARED, short_scenario_data
+from tiny_feeders import tiny_feeder
 
 from tefed.cli import main
 
@@ -212,6 +213,10 @@ BAD_SCENARIOS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         edited(ev(arrival_hour=7.01, departure_hour=7)),
         ["households[1].ev.departure_hour: got 7", "36 s", "time.grid_step_s (60 s)"],
     ),
+    "community battery on a bus the generated feeder lacks": (
+        edited(section("community_battery", bus="NoSuchBus")),
+        ["community_battery.bus: 'NoSuchBus' is not in the feeder", "phases A, B and C"],
+    ),
 }
 
 
@@ -326,3 +331,28 @@ def test_every_ev_problem_of_every_group_is_reported_together(tmp_path, capsys, 
         "households[2].ev.energy_needed_kwh",
     ):
         assert f"- {field}:" in message, (field, message)
+
+
+def on_tiny_feeder(folder: Path, community_bus: str) -> Path:
+    """The short scenario on a small OpenDSS feeder written to ``folder``, with a community
+    battery at ``community_bus``."""
+    data = short_scenario_data()
+    data["grid"]["feeder"] = {"dss": tiny_feeder(folder / "tiny.dss").name}
+    data["community_battery"] = {"bus": community_bus}
+    return write_yaml(folder / "scenario.yaml", data)
+
+
+def test_a_community_battery_on_a_bus_an_opendss_feeder_lacks_is_refused(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(on_tiny_feeder(tmp_path, "NoSuchBus"))]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert "1 problem(s)" in message, message
+    assert "- community_battery.bus: 'NoSuchBus' is not in the feeder" in message, message
+
+
+def test_a_community_battery_on_a_bus_of_an_opendss_feeder_is_valid(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # OpenDSS bus names ignore case, as the grid federate reads them.
+    assert main(["validate", str(on_tiny_feeder(tmp_path, "LV"))]) == 0, capsys.readouterr().err

@@ -37,7 +37,12 @@ from tefed.contract.role_configs import (
 from tefed.contract.role_interfaces import ROLE_INTERFACES, resolve_interfaces
 from tefed.contract.shard_layout import HOUSEHOLD_INTERFACE, SHARD_INTERFACE
 from tefed.contract.time_grid import DEFAULT_PHASE_OFFSETS_S
-from tefed.io.opendss.feeder_loader import attach_households, generate_feeder
+from tefed.io.feeders.household_placement import missing_phases
+from tefed.io.opendss.feeder_loader import (
+    attach_households,
+    feeder_phases_by_bus,
+    generate_feeder,
+)
 from tefed.scenario.grid_spec import OpenDssFeederSpec
 from tefed.scenario.model import CsvWholesale, Scenario
 
@@ -45,6 +50,8 @@ from tefed.scenario.model import CsvWholesale, Scenario
 #: tcp_ss cores dropped messages above about 4 kB, such as the awards of a community battery).
 CORE_TYPE = "zmq"
 HELICS_LOG_LEVEL = "warning"
+#: Phases of the bus a community battery connects to: all three.
+THREE_PHASES = (1, 2, 3)
 
 
 def build_federation(
@@ -259,9 +266,25 @@ def _attach_to_feeder(
                 "community_battery.bus",
                 ["missing; with an OpenDSS feeder name the three-phase bus it connects to"],
             )
+        if community.bus is not None:
+            _check_community_bus(community.bus, feeder, base_dir)
         row = households.index[households["household_id"] == COMMUNITY_ID]
         households.loc[row, ["bus", "phase", "connection"]] = [bus, 1, "three_phase"]
     households["phase"] = households["phase"].astype(int)
+
+
+def _check_community_bus(bus: str, feeder: FeederConfig, base_dir: Path) -> None:
+    """Refuse a community battery bus the feeder lacks, or one without all three phases, as
+    the grid federate would when the run starts (the bus named as the scenario writes it)."""
+    try:
+        problem = missing_phases(bus, THREE_PHASES, feeder_phases_by_bus(feeder, base_dir))
+    except ValueError as error:
+        raise InputError("grid.feeder", [str(error)]) from None
+    if problem is not None:
+        raise InputError(
+            "community_battery.bus",
+            [f"{bus!r} {problem}; expected a bus of the feeder with phases A, B and C"],
+        )
 
 
 # --- federate configuration ---------------------------------------------------------------------

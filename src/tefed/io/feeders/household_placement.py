@@ -12,6 +12,7 @@ load of 300 kW gives three rows of 100 kW.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from numbers import Integral
 
 import numpy as np
@@ -208,6 +209,50 @@ def _phase_label(phase: int) -> str:
     return PHASE_LETTERS.get(phase, str(phase))
 
 
+def phases_by_bus(known_nodes: set[tuple[str, int]]) -> dict[str, set[int]]:
+    """The phases of each bus of a feeder, from its ``(bus, node)`` pairs (bus lowercase)."""
+    phases_at: dict[str, set[int]] = defaultdict(set)
+    for bus, phase in known_nodes:
+        phases_at[bus_name(bus)].add(int(phase))
+    return dict(phases_at)
+
+
+def missing_phases(
+    bus: str, phases: Sequence[int], phases_at: Mapping[str, set[int]]
+) -> str | None:
+    """Why a connection on ``phases`` of ``bus`` is not in the feeder, or None if it is.
+
+    Parameters
+    ----------
+    bus : str
+        Bus name, any case (OpenDSS ignores it).
+    phases : sequence of int
+        Phases (1–3) the connection needs.
+    phases_at : mapping of str to set of int
+        The feeder's phases by bus (`phases_by_bus`).
+
+    Returns
+    -------
+    str or None
+        ``"is not in the feeder"`` or ``"has no phase C (it has A, B)"``, to follow the bus's
+        name; None when the bus has every phase.
+
+    Examples
+    --------
+    >>> phases_at = {"634": {1, 2}}
+    >>> missing_phases("634", [1, 2, 3], phases_at), missing_phases("999", [1], phases_at)
+    ('has no phase C (it has A, B)', 'is not in the feeder')
+    """
+    present = phases_at.get(bus_name(bus))
+    if present is None:
+        return "is not in the feeder"
+    absent = [phase for phase in phases if phase not in present]
+    if not absent:
+        return None
+    have = ", ".join(_phase_label(p) for p in sorted(present))
+    return f"has no phase {', '.join(_phase_label(p) for p in absent)} (it has {have})"
+
+
 def explicit_placement(references: list[str], known_nodes: set[tuple[str, int]]) -> pd.DataFrame:
     """Place household ``i`` at the node ``references[i]``, checked against the feeder.
 
@@ -246,9 +291,7 @@ def explicit_placement(references: list[str], known_nodes: set[tuple[str, int]])
     references = list(references)
     if not references:
         raise ValueError("references: got none; expected one 'bus.phase' per household (>= 1)")
-    phases_at: dict[str, set[int]] = defaultdict(set)
-    for bus, phase in known_nodes:
-        phases_at[bus_name(bus)].add(int(phase))
+    phases_at = phases_by_bus(known_nodes)
     placed: list[tuple[str, int]] = []
     problems: list[str] = []
     for household, text in enumerate(references):
@@ -257,14 +300,9 @@ def explicit_placement(references: list[str], known_nodes: set[tuple[str, int]])
         except ValueError as error:
             problems.append(f"household {household}: {error}")
             continue
-        if bus not in phases_at:
-            problems.append(f"household {household}: bus {bus!r} is not in the feeder")
-        elif phase not in phases_at[bus]:
-            present = ", ".join(_phase_label(p) for p in sorted(phases_at[bus]))
-            problems.append(
-                f"household {household}: bus {bus!r} has no phase {_phase_label(phase)} "
-                f"(it has {present})"
-            )
+        problem = missing_phases(bus, [phase], phases_at)
+        if problem is not None:
+            problems.append(f"household {household}: bus {bus!r} {problem}")
         placed.append((bus, phase))
     if problems:
         raise ValueError(

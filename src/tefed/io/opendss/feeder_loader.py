@@ -34,7 +34,11 @@ from tefed.io.feeders.cigre_residential import (
     generate_cigre_residential_feeder,
 )
 from tefed.io.feeders.generator import LvFeederDesign, generate_lv_feeder
-from tefed.io.feeders.household_placement import explicit_placement, place_households
+from tefed.io.feeders.household_placement import (
+    explicit_placement,
+    phases_by_bus,
+    place_households,
+)
 from tefed.io.feeders.layout import GeneratedFeeder
 from tefed.io.feeders.split_phase import SplitPhaseFeederDesign, generate_split_phase_feeder
 
@@ -180,6 +184,33 @@ def attach_households(
     placed["phase"] = placed["phase"].astype(np.int64)
     placed["connection"] = "ln"
     return placed[["bus", "phase", "connection"]]
+
+
+def feeder_phases_by_bus(feeder: FeederConfig, base_dir: str | Path = ".") -> dict[str, set[int]]:
+    """The phases of every bus of a feeder, compiled in this process's OpenDSS engine.
+
+    Parameters
+    ----------
+    feeder : GeneratedFeederConfig or OpenDssFeederConfig
+        The grid configuration's ``feeder`` section.
+    base_dir : str or pathlib.Path
+        Folder a relative ``master`` path resolves against.
+
+    Returns
+    -------
+    dict of str to set of int
+        Nodes of each bus (lowercase), as `tefed.io.feeders.household_placement.phases_by_bus`
+        gives them; check a connection with ``missing_phases``.
+
+    Raises
+    ------
+    ValueError
+        If the feeder cannot be loaded (`load_feeder`).
+    """
+    from tefed.io.opendss.model import feeder_nodes
+
+    load_feeder(feeder, base_dir)
+    return phases_by_bus(feeder_nodes())
 
 
 def household_attachment(table: pd.DataFrame) -> pd.DataFrame:
