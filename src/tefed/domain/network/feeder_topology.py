@@ -301,3 +301,61 @@ def buses_behind(
     return np.array(
         [bool(behind[position[bus]]) if bus in position else False for bus in map(bus_name, buses)]
     )
+
+
+def buses_reached(
+    from_bus: np.ndarray | list[str],
+    to_bus: np.ndarray | list[str],
+    source_bus: str,
+    buses: np.ndarray | list[str],
+) -> np.ndarray:
+    """Which buses the source reaches over the edges at all.
+
+    Parameters
+    ----------
+    from_bus, to_bus : sequence of str
+        Terminal buses of each edge; node suffixes are dropped and names compared
+        case-insensitively.
+    source_bus : str
+        Bus of the source.
+    buses : sequence of str
+        The buses to answer for.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per bus of ``buses``: True for the source and every bus connected to it; False for a
+        bus no chain of edges connects to it, or that no edge names.
+
+    Examples
+    --------
+    >>> buses_reached(["s", "a", "x"], ["a", "b", "y"], "S", ["b.1", "y", "z", "s"]).tolist()
+    [True, False, False, True]
+    """
+    from scipy import sparse  # here: scipy loads only for the feeders that need it
+    from scipy.sparse import csgraph
+
+    start = [bus_name(bus) for bus in from_bus]
+    end = [bus_name(bus) for bus in to_bus]
+    if len(start) != len(end):
+        raise ValueError(
+            f"from_bus, to_bus: got {len(start)} and {len(end)} buses; expected one pair per edge"
+        )
+    source = bus_name(source_bus)
+    names = list(dict.fromkeys([source, *start, *end]))
+    position = {bus: k for k, bus in enumerate(names)}
+    graph = sparse.csr_array(
+        (
+            np.ones(len(start)),
+            ([position[bus] for bus in start], [position[bus] for bus in end]),
+        ),
+        shape=(len(names), len(names)),
+    )
+    _, label = csgraph.connected_components(graph, directed=False)
+    connected = label == label[position[source]]
+    return np.array(
+        [
+            bool(connected[position[bus]]) if bus in position else False
+            for bus in map(bus_name, buses)
+        ]
+    )

@@ -181,6 +181,7 @@ def attach_households(
             )
         placed = place_households(points, n_households, placement)
     placed = placed.reset_index(drop=True)
+    _reached_by_the_source(placed["bus"].astype(str).tolist())
     placed["phase"] = placed["phase"].astype(np.int64)
     placed["connection"] = "ln"
     return placed[["bus", "phase", "connection"]]
@@ -211,6 +212,25 @@ def feeder_phases_by_bus(feeder: FeederConfig, base_dir: str | Path = ".") -> di
 
     load_feeder(feeder, base_dir)
     return phases_by_bus(feeder_nodes())
+
+
+def _reached_by_the_source(buses: list[str]) -> None:
+    """ValueError naming the households' buses that no line or transformer connects to the
+    source of the feeder loaded (a bus name mistyped in one element cuts off what lies beyond
+    it: OpenDSS then solves those buses at 0 V, and a run would bill households there)."""
+    from tefed.io.opendss.model import cut_off_buses
+
+    cut_off, elements = cut_off_buses(buses)
+    if cut_off:
+        count = sum(bus_name(bus) in cut_off for bus in buses)
+        named = ", ".join(elements[:5]) + (", …" if len(elements) > 5 else "")
+        raise ValueError(
+            f"{count} household(s) on bus(es) {', '.join(map(repr, cut_off))} that the source "
+            "does not reach: no chain of lines and transformers connects them to it"
+            f"{f' (cut off with them: {named})' if named else ''}; expected every "
+            "household's bus connected to the source (check the bus names of the elements "
+            "between them for a typo)"
+        )
 
 
 def household_attachment(table: pd.DataFrame) -> pd.DataFrame:

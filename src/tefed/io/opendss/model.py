@@ -17,7 +17,12 @@ import numpy as np
 import opendssdirect as dss
 import pandas as pd
 
-from tefed.domain.network.feeder_topology import bus_name, buses_behind, length_to_m
+from tefed.domain.network.feeder_topology import (
+    bus_name,
+    buses_behind,
+    buses_reached,
+    length_to_m,
+)
 from tefed.domain.plausibility import LOW_VOLTAGE_MAX_KV_LL
 
 #: How regulator controls behave during the run.
@@ -309,6 +314,60 @@ def supply_points(buses: Sequence[str], engine=dss) -> pd.DataFrame:
             ),
         }
     )
+
+
+def cut_off_buses(buses: Sequence[str], engine=dss) -> tuple[list[str], list[str]]:
+    """The buses among ``buses`` that no chain of the feeder's power-delivery elements (lines,
+    transformers, reactors, switches…) connects to its source, and the elements cut off with
+    them.
+
+    Parameters
+    ----------
+    buses : sequence of str
+        Buses to check (node suffixes are dropped, case is ignored).
+    engine : optional
+        As in `bus_base_kv`; the feeder need not have been solved.
+
+    Returns
+    -------
+    tuple of (list of str, list of str)
+        The cut-off buses (lower case, each once, in the order given) and the names of the
+        elements none of whose buses the source reaches (OpenDSS's ``Class.name``).
+
+    Examples
+    --------
+    A street whose second line starts at ``b2`` where the first ended at ``b1``:
+
+    >>> compile_feeder(script_text="\\n".join([
+    ...     "New Circuit.demo bus1=src basekv=0.4 pu=1.0",
+    ...     "New Line.l1 bus1=src bus2=b1 length=0.1 units=km",
+    ...     "New Line.l2 bus1=b2 bus2=b3 length=0.1 units=km"]))
+    >>> cut_off_buses(["b1.1", "B3.2", "b3"])
+    (['b3'], ['Line.l2'])
+    """
+    source, _ = network_source(engine)
+    start: list[str] = []
+    end: list[str] = []
+    elements: list[tuple[str, list[str]]] = []
+    more = engine.PDElements.First()
+    while more:
+        terminals = [bus_name(bus) for bus in engine.CktElement.BusNames()]
+        elements.append((engine.PDElements.Name(), terminals))
+        start += terminals[:1] * (len(terminals) - 1)
+        end += terminals[1:]
+        more = engine.PDElements.Next()
+    named = list(dict.fromkeys(bus_name(bus) for bus in buses))
+    element_buses = sorted({bus for _, terminals in elements for bus in terminals})
+    reached = dict(
+        zip(element_buses, buses_reached(start, end, source, element_buses).tolist(), strict=True)
+    )
+    cut_off = [bus for bus in named if not reached.get(bus, True) and bus != source]
+    isolated = [
+        name
+        for name, terminals in elements
+        if not any(reached.get(bus, False) for bus in terminals)
+    ]
+    return cut_off, isolated
 
 
 def node_base_v(names: Sequence[str]) -> np.ndarray:
