@@ -271,36 +271,15 @@ def buses_behind(
     ...     "S", ["s", "a", "b", "c.1", "x", "z"]).tolist()
     [False, False, True, True, False, False]
     """
-    from scipy import sparse  # here: scipy loads only for the feeders that need it
-    from scipy.sparse import csgraph
-
-    start = [bus_name(bus) for bus in from_bus]
-    end = [bus_name(bus) for bus in to_bus]
     marked = np.asarray(crossing, dtype=bool)
-    if not len(start) == len(end) == marked.size or marked.ndim != 1:
+    if not len(from_bus) == len(to_bus) == marked.size or marked.ndim != 1:
         raise ValueError(
-            f"from_bus, to_bus, crossing: got {len(start)}, {len(end)} and shape {marked.shape}; "
-            "expected one bus pair and one flag per edge"
+            f"from_bus, to_bus, crossing: got {len(from_bus)}, {len(to_bus)} and shape "
+            f"{marked.shape}; expected one bus pair and one flag per edge"
         )
-    source = bus_name(source_bus)
-    names = list(dict.fromkeys([source, *start, *end]))
-    position = {bus: k for k, bus in enumerate(names)}
-    ends = np.array([[position[a], position[b]] for a, b in zip(start, end, strict=True)])
-    ends = ends.reshape(-1, 2)
-
-    def reached(keep: np.ndarray) -> np.ndarray:
-        """Which of ``names`` are connected to the source over the kept edges."""
-        graph = sparse.csr_array(
-            (np.ones(int(keep.sum())), (ends[keep, 0], ends[keep, 1])),
-            shape=(len(names), len(names)),
-        )
-        _, label = csgraph.connected_components(graph, directed=False)
-        return label == label[position[source]]
-
-    behind = reached(np.ones(marked.size, dtype=bool)) & ~reached(~marked)
-    return np.array(
-        [bool(behind[position[bus]]) if bus in position else False for bus in map(bus_name, buses)]
-    )
+    graph = _EdgeGraph(from_bus, to_bus, source_bus)
+    behind = graph.reached(np.ones(marked.size, dtype=bool)) & ~graph.reached(~marked)
+    return graph.answer(behind, buses)
 
 
 def buses_reached(
@@ -332,30 +311,46 @@ def buses_reached(
     >>> buses_reached(["s", "a", "x"], ["a", "b", "y"], "S", ["b.1", "y", "z", "s"]).tolist()
     [True, False, False, True]
     """
-    from scipy import sparse  # here: scipy loads only for the feeders that need it
-    from scipy.sparse import csgraph
-
-    start = [bus_name(bus) for bus in from_bus]
-    end = [bus_name(bus) for bus in to_bus]
-    if len(start) != len(end):
+    if len(from_bus) != len(to_bus):
         raise ValueError(
-            f"from_bus, to_bus: got {len(start)} and {len(end)} buses; expected one pair per edge"
+            f"from_bus, to_bus: got {len(from_bus)} and {len(to_bus)} buses; expected one pair "
+            "per edge"
         )
-    source = bus_name(source_bus)
-    names = list(dict.fromkeys([source, *start, *end]))
-    position = {bus: k for k, bus in enumerate(names)}
-    graph = sparse.csr_array(
-        (
-            np.ones(len(start)),
-            ([position[bus] for bus in start], [position[bus] for bus in end]),
-        ),
-        shape=(len(names), len(names)),
-    )
-    _, label = csgraph.connected_components(graph, directed=False)
-    connected = label == label[position[source]]
-    return np.array(
-        [
-            bool(connected[position[bus]]) if bus in position else False
-            for bus in map(bus_name, buses)
-        ]
-    )
+    graph = _EdgeGraph(from_bus, to_bus, source_bus)
+    return graph.answer(graph.reached(np.ones(len(from_bus), dtype=bool)), buses)
+
+
+class _EdgeGraph:
+    """Buses and undirected edges of a feeder, numbered for ``scipy.sparse.csgraph``."""
+
+    def __init__(
+        self, from_bus: np.ndarray | list[str], to_bus: np.ndarray | list[str], source_bus: str
+    ):
+        start = [bus_name(bus) for bus in from_bus]
+        end = [bus_name(bus) for bus in to_bus]
+        self.source = bus_name(source_bus)
+        self.names = list(dict.fromkeys([self.source, *start, *end]))
+        self.position = {bus: k for k, bus in enumerate(self.names)}
+        ends = [[self.position[a], self.position[b]] for a, b in zip(start, end, strict=True)]
+        self.ends = np.array(ends, dtype=np.intp).reshape(-1, 2)
+
+    def reached(self, keep: np.ndarray) -> np.ndarray:
+        """Which of ``names`` are connected to the source over the kept edges."""
+        from scipy import sparse  # here: scipy loads only for the feeders that need it
+        from scipy.sparse import csgraph
+
+        graph = sparse.csr_array(
+            (np.ones(int(keep.sum())), (self.ends[keep, 0], self.ends[keep, 1])),
+            shape=(len(self.names), len(self.names)),
+        )
+        _, label = csgraph.connected_components(graph, directed=False)
+        return label == label[self.position[self.source]]
+
+    def answer(self, flags: np.ndarray, buses: np.ndarray | list[str]) -> np.ndarray:
+        """``flags`` (one per name) of each of ``buses``; False for a bus no edge names."""
+        return np.array(
+            [
+                bool(flags[self.position[bus]]) if bus in self.position else False
+                for bus in map(bus_name, buses)
+            ]
+        )
