@@ -252,7 +252,10 @@ def feeder_losses_warning(losses_pct: float | None) -> PlausibilityWarning | Non
             f"{FEEDER_LOSSES_MAX_PCT:g} %: whole transmission and distribution systems lose "
             "about 5 % (EIA). Check that the households are attached at low voltage behind "
             "their transformers, that line lengths are in the units meant, and that the "
-            "households' load fits the feeder's conductors and transformers."
+            "households' load fits the feeder's conductors and transformers. On a feeder that "
+            "carries little (few households, or batteries and PV covering their load), the "
+            "transformers' no-load losses alone can reach this share: then the share says "
+            "more about the load than about the feeder."
         ),
     )
 
