@@ -390,3 +390,21 @@ def test_a_daily_file_line_that_is_not_one_number_is_refused(
     (tmp_path / "a.txt").write_text("1\n1\n" + line + "\n" + "1\n" * 21)
     with pytest.raises(ValueError, match=pattern):
         read_daily_profile_folder(tmp_path, step_s=3600)
+
+
+def test_timestamps_mixing_offsets_and_none_are_named_as_such(tmp_path: Path) -> None:
+    # Before: "'2024-06-01T00:15+02:00' is not a date and time", a valid timestamp.
+    path = _csv(
+        tmp_path,
+        "time,house_a\n2024-06-01 00:00,1\n2024-06-01T00:15+02:00,2\n2024-06-01 00:30,3\n",
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"mix UTC offsets \(line 3: '2024-06-01T00:15\+02:00'\) "
+        r"and none \(line 2: '2024-06-01 00:00'\)",
+    ):
+        read_profile_csv(path, unit="kW", timezone=TZ)
+    # A timestamp that is no date still reads as one.
+    path = _csv(tmp_path, "time,house_a\n2024-06-01 00:00,1\nnoon,2\n", name="noon.csv")
+    with pytest.raises(ValueError, match="line 3: timestamp 'noon' in column 'time' is not a date"):
+        read_profile_csv(path, unit="kW", timezone=TZ)

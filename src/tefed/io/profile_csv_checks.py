@@ -142,6 +142,10 @@ def not_utf_8(path: Path, error: UnicodeDecodeError) -> ValueError:
     )
 
 
+#: A UTC offset ending a timestamp: ``Z``, ``+02:00``, ``-0500``.
+_UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
 def parsed_times(
     path: Path, text: pd.Series, timezone: str | None, column: str
 ) -> pd.DatetimeIndex:
@@ -156,6 +160,16 @@ def parsed_times(
         parsed = pd.to_datetime(text, errors="coerce", utc=True)
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
+        offset = text.str.strip().str.contains(_UTC_OFFSET, regex=True).to_numpy()
+        if offset.any() and not offset.all():
+            # pandas parses neither kind once the two are mixed: name the mixture.
+            with_offset, without = int(np.flatnonzero(offset)[0]), int(np.flatnonzero(~offset)[0])
+            raise ValueError(
+                f"{path}: timestamps in column {column!r} mix UTC offsets (line "
+                f"{lines[with_offset]}: {text.iloc[with_offset]!r}) and none (line "
+                f"{lines[without]}: {text.iloc[without]!r}); expected every timestamp with an "
+                "offset, or none (and timezone= to say where they are local time)"
+            )
         row = int(bad[0])
         raise ValueError(
             f"{path}, line {lines[row]}: timestamp {text.iloc[row]!r} in column {column!r} is "
