@@ -453,3 +453,35 @@ def test_file_level_errors(tmp_path):
         read_price_csv(header_only, CHICAGO)
     with pytest.raises(ValueError, match="timezone: got 'Mars/Olympus'; expected an IANA"):
         read_price_csv(unknown, "Mars/Olympus")
+
+
+def test_an_interval_spanning_finer_prices_gets_their_time_weighted_mean():
+    # Five-minute prices on a 15-minute market: before, each interval took its first price.
+    fives = pd.date_range("2022-06-20 00:00", periods=6, freq="5min", tz="Europe/Berlin")
+    starts = pd.date_range("2022-06-20 00:00", periods=2, freq="15min", tz="Europe/Berlin")
+    values = np.array([10.0, 20.0, 60.0, 0.0, 0.0, 30.0])
+    assert hold_to_intervals(fives, values, starts, 900).tolist() == [30.0, 10.0]
+    assert hold_to_intervals(fives, values, starts).tolist() == [10.0, 0.0]
+    # A 20-minute interval from 00:05 spans three five-minute prices and a third of none.
+    later = pd.DatetimeIndex([fives[1]])
+    assert hold_to_intervals(fives, values, later, 1200).tolist() == [(20 + 60 + 0 + 0) / 4]
+    # Half-hour prices over 45-minute intervals: each half hour weighs what it holds.
+    halves = pd.date_range("2022-06-20 00:00", periods=3, freq="30min", tz="UTC")
+    quarters = pd.DatetimeIndex([halves[0]])
+    weighted = hold_to_intervals(halves, np.array([40.0, 100.0, 0.0]), quarters, 2700)
+    assert weighted.tolist() == [pytest.approx((40.0 * 30 + 100.0 * 15) / 45)]
+
+
+def test_coarser_prices_are_held_exactly_and_the_whole_interval_must_be_covered():
+    hours = pd.date_range("2022-06-20 00:00", periods=2, freq="h", tz="UTC")
+    quarters = pd.date_range("2022-06-20 00:00", periods=8, freq="15min", tz="UTC")
+    values = np.array([0.1 + 0.2, 1 / 3])  # not exact in binary: held, never re-averaged
+    assert (
+        hold_to_intervals(hours, values, quarters, 900).tolist()
+        == [values[0]] * 4 + [values[1]] * 4
+    )
+    late = pd.DatetimeIndex([hours[1] + pd.Timedelta(minutes=50)])
+    with pytest.raises(ValueError, match=r"intervals of 900 s ending by then"):
+        hold_to_intervals(hours, values, late, 900)
+    with pytest.raises(ValueError, match="interval_s: got 0"):
+        hold_to_intervals(hours, values, quarters, 0)

@@ -600,7 +600,7 @@ def _price_file_problems(
         series = read_price_csv(
             (scenario_dir / wholesale.path).resolve(), wholesale.timezone, wholesale.price_column
         )
-        hold_to_intervals(series.index, series.to_numpy(float), starts)
+        hold_to_intervals(series.index, series.to_numpy(float), starts, grid.market_interval_s)
     except ValueError as error:
         return [f"prices.wholesale ({wholesale.path}): {error}"]
     return []

@@ -56,7 +56,11 @@ class SyntheticWholesale(ScenarioSection):
 
 
 class CsvWholesale(ScenarioSection):
-    """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price)."""
+    """Wholesale prices from a CSV file (ERCOT day-ahead layout or ``timestamp`` + price).
+
+    A row's price holds until the next row's time. A market interval within one row takes its
+    price; one spanning several rows of a finer file (5-minute prices on a 15-minute market)
+    takes their mean, each weighted by how long it holds in the interval."""
 
     source: Literal["csv"] = Field(description="where wholesale prices come from")
     path: str = Field(description="CSV file, relative to the scenario file")

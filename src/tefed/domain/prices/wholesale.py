@@ -170,8 +170,10 @@ def hold_to_intervals(
     source_times: pd.DatetimeIndex,
     source_values: np.ndarray,
     interval_starts: pd.DatetimeIndex,
+    interval_s: float | None = None,
 ) -> np.ndarray:
-    """Value of each interval: the source value whose period contains the interval start.
+    """Value of each interval: the source value whose period contains the interval start, or,
+    given the intervals' length, the time-weighted mean of the source periods the interval spans.
 
     Parameters
     ----------
@@ -181,6 +183,11 @@ def hold_to_intervals(
         Value of each source period [any unit, e.g. USD/MWh], shape ``(len(source_times),)``.
     interval_starts : pandas.DatetimeIndex
         Starts of the intervals to fill, time-zone aware, in any order.
+    interval_s : float, optional
+        Length of every interval [s]. Given, an interval spanning several source periods (5-min
+        prices on a 15-min market) gets their mean weighted by how long each holds in it, and
+        the source must cover the whole interval; an interval within one period gets its value
+        exactly. None: the value at the interval's start.
 
     Returns
     -------
@@ -208,6 +215,13 @@ def hold_to_intervals(
     >>> quarters = pd.date_range("2022-01-01 00:00", periods=8, freq="15min", tz="America/Chicago")
     >>> hold_to_intervals(hours, np.array([30.0, 40.0]), quarters).tolist()
     [30.0, 30.0, 30.0, 30.0, 40.0, 40.0, 40.0, 40.0]
+
+    Five-minute prices over a quarter hour, each interval their mean:
+
+    >>> fives = pd.date_range("2022-01-01 00:00", periods=6, freq="5min", tz="UTC")
+    >>> starts = pd.date_range("2022-01-01 00:00", periods=2, freq="15min", tz="UTC")
+    >>> hold_to_intervals(fives, np.array([10.0, 20.0, 60.0, 0.0, 0.0, 30.0]), starts, 900)
+    array([30., 10.])
     """
     _check_times("source_times", source_times)
     _check_times("interval_starts", interval_starts)
@@ -226,18 +240,38 @@ def hold_to_intervals(
         raise ValueError(
             f"source_times: got {_first_unordered(source_times)}; expected strictly increasing"
         )
+    if interval_s is not None and not (np.isfinite(interval_s) and interval_s > 0):
+        raise ValueError(f"interval_s: got {interval_s!r}; expected a positive number of seconds")
     source_ns = source_times.as_unit("ns").asi8
     interval_ns = interval_starts.as_unit("ns").asi8
     end_ns = source_ns[-1] + (source_ns[-1] - source_ns[-2])
-    uncovered = (interval_ns < source_ns[0]) | (interval_ns >= end_ns)
+    length_ns = 0 if interval_s is None else round(interval_s * 1e9)
+    uncovered = (interval_ns < source_ns[0]) | (interval_ns + length_ns > end_ns)
+    if interval_s is None:
+        uncovered |= interval_ns >= end_ns
     if uncovered.any():
         first = interval_starts[int(np.argmax(uncovered))]
         end = source_times[-1] + (source_times[-1] - source_times[-2])
+        whole = "" if interval_s is None else f" (intervals of {interval_s:g} s ending by then)"
         raise ValueError(
             f"interval_starts: {first.isoformat()} is not covered by the source; expected interval "
             f"starts from {source_times[0].isoformat()} up to but not including {end.isoformat()}"
+            f"{whole}"
         )
-    return values[np.searchsorted(source_ns, interval_ns, side="right") - 1]
+    first_period = np.searchsorted(source_ns, interval_ns, side="right") - 1
+    held = values[first_period]
+    if interval_s is None:
+        return held
+    # The last period each interval overlaps (it starts before the interval ends).
+    last_period = np.searchsorted(source_ns, interval_ns + length_ns, side="left") - 1
+    bounds = np.append(source_ns, end_ns)
+    for k in np.flatnonzero(last_period > first_period):
+        periods = np.arange(first_period[k], last_period[k] + 1)
+        overlap_ns = np.minimum(bounds[periods + 1], interval_ns[k] + length_ns) - np.maximum(
+            bounds[periods], interval_ns[k]
+        )
+        held[k] = float(np.dot(values[periods], overlap_ns) / overlap_ns.sum())
+    return held
 
 
 def _check_times(name: str, times: pd.DatetimeIndex) -> None:

@@ -90,7 +90,9 @@ class PriceFeedFederate(FederateLogic):
             values = series.to_numpy(float)
             # A file that ends with the run: the forecast past it repeats the last day.
             return covered_or_repeated(
-                lambda rows: hold_to_intervals(series.index, values, starts[:rows]),
+                lambda rows: hold_to_intervals(
+                    series.index, values, starts[:rows], grid.market_interval_s
+                ),
                 grid.n_intervals,
                 len(starts),
                 grid.intervals_per_day,
