@@ -227,3 +227,42 @@ def test_the_engine_and_plots_become_options_of_every_run(sections, options):
 def test_an_unknown_engine_is_named():
     with pytest.raises(ValidationError, match="engine"):
         sweep_of(engine="threads")
+
+
+def test_a_range_draws_integers_only_when_both_bounds_are_written_as_integers(tmp_path):
+    # YAML reads 5 as an integer and 5.0 as a float; pydantic's lax mode used to make 5.0 the
+    # integer 5, and a range of 0.0 to 1.0 drew only 0 or 1.
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "base: base.yaml\n"
+        "samples:\n  count: 4\n  method: random\n  seed: 3\n  ranges:\n"
+        "    prices.export_price_usd_per_kwh: [0.0, 1.0]\n"
+        "    households.pv_battery.battery.capacity_kwh: [5.0, 20.0]\n"
+        "    households.pv.pv.kwp: [4, 7.5]\n"
+        "    households.pv.count: [1, 6]\n"
+    )
+    (tmp_path / "base.yaml").write_text("{}\n")
+    rows = sample_rows(read_sweep_file(path).samples)
+    for path_name in (
+        "prices.export_price_usd_per_kwh",
+        "households.pv_battery.battery.capacity_kwh",
+        "households.pv.pv.kwp",
+    ):
+        values = [row[path_name] for row in rows]
+        assert all(isinstance(value, float) for value in values), (path_name, values)
+        assert len(set(values)) == 4 and not all(value.is_integer() for value in values)
+    assert rows[0]["prices.export_price_usd_per_kwh"] not in (0.0, 1.0)
+    assert all(isinstance(row["households.pv.count"], int) for row in rows)
+    assert all(1 <= row["households.pv.count"] <= 6 for row in rows)
+
+
+@pytest.mark.parametrize(
+    "bounds", [[True, 3], [0.5, False], ["1", "2"], [1], [1, 2, 3], [float("nan"), 2]]
+)
+def test_a_range_that_is_not_two_numbers_is_named(tmp_path, bounds):
+    sweep = write_sweep(tmp_path, samples={"count": 2, "ranges": {"households.pv.count": bounds}})
+    with pytest.raises(InputError) as error:
+        read_sweep_file(sweep)
+    text = " ".join(str(error.value).split())
+    assert "samples.ranges" in text and "households.pv.count" in text, text
+    assert f"got {bounds!r}" in text and "expected [low, high], two finite numbers" in text, text

@@ -19,6 +19,7 @@
       ranges:
         prices.export_price_usd_per_kwh: [0.03, 0.09]
         households.pv.count: [1, 6]     # two integers: integers, both bounds included
+        households.pv_battery.battery.capacity_kwh: [5.0, 20.0]  # 5.0, not 5: floats
     seeds: [1, 2, 3]                # replicates: the scenario's seed, per point
     engine: helics                  # helics (a federation per run) or lockstep (see below)
     plots: false                    # each run's figures (default: none; tefed report draws them)
@@ -45,10 +46,20 @@ true`` (hundreds of runs rarely need theirs; ``tefed report RUN_FOLDER`` draws t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tefed.contract.errors import InputError, describe_validation_error
 from tefed.scenario.bounded_yaml import read_yaml
@@ -70,17 +81,48 @@ def _check_paths(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class SampleSpec(_Section):
-    """Random or Latin-hypercube draws of the paths in ``ranges``."""
+    """Random or Latin-hypercube draws of the paths in ``ranges``.
+
+    A range is of integers only if both bounds are written as integers (YAML ``5``, not
+    ``5.0``); any other two numbers draw floats. Strict types keep pydantic from reading ``5.0``
+    as the integer 5 (a range of ``[0.0, 1.0]`` would draw only 0 or 1) or a boolean as a number.
+    """
 
     count: int = Field(ge=1, description="number of draws [-]")
     method: str = Field("lhs", pattern="^(lhs|random)$", description="lhs or random")
     seed: int = Field(0, ge=0, description="seed of the draws")
-    ranges: dict[str, tuple[int, int] | tuple[float, float]] = Field(
+    ranges: dict[str, tuple[StrictInt, StrictInt] | tuple[StrictFloat, StrictFloat]] = Field(
         min_length=1,
         description="dotted path → [low, high]; two integers draw integers (bounds included)",
     )
 
     _paths = field_validator("ranges")(_check_paths)
+
+    @field_validator("ranges", mode="before")
+    @classmethod
+    def _two_numbers(cls, ranges: Any) -> Any:
+        if not isinstance(ranges, dict):
+            return ranges  # pydantic names it
+        bad = [
+            f"{path}: got {bounds!r}"
+            for path, bounds in ranges.items()
+            if not (
+                isinstance(bounds, list | tuple)
+                and len(bounds) == 2
+                and all(
+                    isinstance(bound, int | float)
+                    and not isinstance(bound, bool)
+                    and math.isfinite(bound)
+                    for bound in bounds
+                )
+            )
+        ]
+        if bad:
+            raise ValueError(
+                f"expected [low, high], two finite numbers (two integers draw integers); "
+                f"{'; '.join(bad)}"
+            )
+        return ranges
 
     @field_validator("ranges")
     @classmethod
