@@ -6,6 +6,13 @@ scenario's seed), ``status``, ``wall_time_s``, ``message``, ``run_folder``, then
 (``community.self_sufficiency_pct``, ``households.h01.bill_usd``). A failed run has no KPIs.
 Beside the table, ``sweep.json`` names the varied paths (the table's parameter columns), so that
 ``tefed sweep report`` and ``tefed compare`` read a sweep folder without guessing.
+
+A parameter column keeps its values if they are all numbers, all text or all booleans (missing
+values aside). Any other column, e.g. ``households.pv.pv.kwp: [5, [4, 7]]`` (one value for
+every household, or ``[low, high]``), mappings, or numbers beside text, holds each value's JSON
+text (``5``, ``[4, 7]``, ``"x"``, ``null``) in both files: Parquet has no column of mixed kinds,
+and lists or mappings would come back as arrays or merged structs. ``sweep.json`` names these
+columns (``json_parameters``).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tefed.contract.errors import InputError
@@ -66,10 +74,45 @@ def sweep_table(points: list[SweepPoint], records: dict[str, RunRecord]) -> pd.D
     return pd.DataFrame(rows)
 
 
+def json_columns(table: pd.DataFrame, parameters: list[str]) -> list[str]:
+    """The parameter columns stored as their values' JSON text: those whose values (missing
+    ones aside) are not all numbers, all text or all booleans.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"a": [5, [4, 7]], "b": [1, 2.5], "c": ["x", None], "d": [True, 1]})
+    >>> json_columns(table, ["a", "b", "c", "d"])
+    ['a', 'd']
+    """
+    chosen = []
+    for parameter in parameters:
+        kinds = {_kind(value) for value in table[parameter] if not _missing(value)}
+        if len(kinds) > 1 or "other" in kinds:
+            chosen.append(parameter)
+    return chosen
+
+
+def _missing(value: Any) -> bool:
+    """Whether a cell is empty (None or NaN), not a value such as a list."""
+    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+
+
+def _kind(value: Any) -> str:
+    """``boolean``, ``number``, ``text`` or ``other`` (lists, mappings, …)."""
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    return "text" if isinstance(value, str) else "other"
+
+
 def write_sweep_table(
     table: pd.DataFrame, output_dir: Path, name: str, parameters: list[str]
 ) -> tuple[Path, Path]:
     """Write ``sweep.parquet``, ``sweep.csv`` and ``sweep.json`` into ``output_dir``.
+
+    A parameter column of mixed kinds, lists or mappings is written as each value's JSON text
+    (`json_columns`; see the module docstring).
 
     Parameters
     ----------
@@ -89,11 +132,30 @@ def write_sweep_table(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     parquet, csv = output_dir / TABLE_PARQUET, output_dir / TABLE_CSV
-    table.to_parquet(parquet, index=False)
-    table.to_csv(csv, index=False)
-    manifest = {"name": name, "parameters": parameters, "runs": len(table)}
+    as_json = json_columns(table, parameters)
+    stored = table.assign(
+        **{
+            column: [json.dumps(_plain(value), default=str) for value in table[column]]
+            for column in as_json
+        }
+    )
+    stored.to_parquet(parquet, index=False)
+    stored.to_csv(csv, index=False)
+    manifest = {
+        "name": name,
+        "parameters": parameters,
+        "json_parameters": as_json,
+        "runs": len(table),
+    }
     (output_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return parquet, csv
+
+
+def _plain(value: Any) -> Any:
+    """A cell as JSON can write it: NaN as None, numpy scalars as Python numbers."""
+    if _missing(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def is_sweep_folder(folder: Path) -> bool:
@@ -127,12 +189,19 @@ def sweep_runs(folder: Path) -> dict[Path, str]:
         If ``folder`` is not a sweep folder, or none of its runs is complete.
     """
     table, _, parameters = read_sweep_folder(folder)
+    as_json = set(json.loads((folder / MANIFEST).read_text()).get("json_parameters", []))
     complete = table[table["status"] == STATUS_COMPLETE]
     if complete.empty:
         raise InputError(str(folder), ["no run of this sweep is complete"])
     return {
         Path(row["run_folder"]): " ".join(
-            [row["run_id"], ", ".join(f"{path}={row[path]!r}" for path in parameters)]
+            [
+                row["run_id"],
+                ", ".join(
+                    f"{path}={row[path] if path in as_json else repr(row[path])}"
+                    for path in parameters
+                ),
+            ]
         )
         for _, row in complete.iterrows()
     }
