@@ -3,6 +3,7 @@ bad cluster sections and options, and the progress display."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -156,3 +157,44 @@ def test_a_point_whose_sweep_is_being_stopped_does_not_start_its_run(tmp_path: P
     assert record.message == "sweep stopped before the run started"
     assert not (tmp_path / "point" / "record.json").exists()
     assert not list((tmp_path / "point").glob("tefed_run.*"))
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "-5"])
+def test_fewer_than_one_worker_is_refused_before_anything_runs(
+    tmp_path, capsys, monkeypatch, workers
+):
+    # -1 hung for ever (a LocalCluster of no workers), 0 silently meant the default.
+    def must_not_run(*arguments, **options):
+        raise AssertionError("the sweep ran")
+
+    monkeypatch.setattr("tefed.sweep.sweep_run.run_sweep", must_not_run)
+    output = tmp_path / "out"
+    sweep = str(write_sweep(tmp_path))
+    assert main(["sweep", sweep, "--workers", workers, "-o", str(output), "--no-progress"]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert f"--workers: 1 problem(s) - got {workers}; expected a whole number, at least 1" in (
+        message
+    ), message
+    assert "Traceback" not in message
+    assert not output.exists()
+
+
+def test_a_local_cluster_has_no_more_workers_than_runs_to_do(tmp_path, monkeypatch):
+    # --workers 100000 would start that many worker threads for two runs.
+    asked = []
+
+    @contextlib.contextmanager
+    def client(scheduler, workers, cluster):
+        asked.append(workers)
+        raise KeyboardInterrupt  # stop before anything is submitted
+        yield
+
+    monkeypatch.setattr(execution, "_client", client)
+    planned = plan_sweep(write_sweep(tmp_path), tmp_path / "out")
+    for workers in (100_000, 1, None):
+        with pytest.raises(KeyboardInterrupt):
+            execution.run_points(
+                planned.points, planned.base_path, planned.output_dir, None, workers=workers
+            )
+    execution._STOPPING.clear()
+    assert asked == [2, 1, None]

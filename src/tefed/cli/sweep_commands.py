@@ -41,7 +41,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--workers",
         type=int,
-        help="workers of the local Dask cluster (default: one per core)",
+        help="workers of the local Dask cluster, at least 1; no more start than there are runs "
+        "to do (default: one per core)",
     )
     sweep.add_argument(
         "--check", action="store_true", help="check every run and list them; run nothing"
@@ -75,6 +76,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(arguments: argparse.Namespace, console: Console) -> int:
+    if arguments.workers is not None and arguments.workers < 1:
+        # A LocalCluster of no workers never runs anything (-1 hung for ever); 0 must not
+        # quietly mean the default either.
+        raise InputError(
+            "--workers", [f"got {arguments.workers}; expected a whole number, at least 1"]
+        )
     local_runs = not (
         arguments.print_job_script or arguments.check or arguments.scheduler or arguments.cluster
     )

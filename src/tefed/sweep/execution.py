@@ -288,7 +288,8 @@ def run_points(
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``).
     workers : int, optional
-        Workers of the LocalCluster; none: `default_worker_count`.
+        Workers of the LocalCluster (at least 1; no more are started than there are points to
+        run); none: `default_worker_count`.
     cluster : (str, ClusterSpec), optional
         A batch system (``slurm``, ``pbs``, ``sge``) and its jobs, instead of a LocalCluster.
     run_options : tuple of str
@@ -310,7 +311,9 @@ def run_points(
         dask.config.set(
             {"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS - 1, **QUIET_DASK}
         ),
-        _client(scheduler, workers, cluster) as client,
+        _client(
+            scheduler, None if workers is None else min(workers, len(pending)), cluster
+        ) as client,
     ):
         futures = {
             client.submit(
