@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,46 @@ def test_a_local_cluster_has_no_more_workers_than_runs_to_do(tmp_path, monkeypat
             )
     execution._STOPPING.clear()
     assert asked == [2, 1, None]
+
+
+@pytest.mark.parametrize(
+    ("address", "fragment"),
+    [
+        ("notanaddress", "missing port"),
+        ("tcp://host", "missing port"),
+        ("tcp://:8786", "no host"),
+        ("tcp://host:99999", "port '99999'"),
+        ("tcp://host:abc", "port 'abc'"),
+        ("foo://host:8786", "scheme 'foo'"),
+        ("", "missing port"),
+    ],
+)
+def test_a_malformed_scheduler_address_is_named_with_exit_2(tmp_path, capsys, address, fragment):
+    output = tmp_path / "out"
+    sweep = str(write_sweep(tmp_path))
+    assert main(["sweep", sweep, "--scheduler", address, "-o", str(output)]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert f"--scheduler: 1 problem(s) - got {address!r};" in message, message
+    assert fragment in message and "expected an address such as tcp://host:8786" in message
+    assert "Traceback" not in message
+    assert not output.exists()
+
+
+def test_an_unreachable_scheduler_is_named_in_a_line(tmp_path, capsys, monkeypatch):
+    # A 60-line traceback after 30 s before.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nobody answers there
+    monkeypatch.setattr(execution, "SCHEDULER_CONNECT_TIMEOUT_S", 1.0)
+    address = f"tcp://127.0.0.1:{port}"
+    sweep = str(write_sweep(tmp_path))
+    started = time.monotonic()
+    arguments = ["sweep", sweep, "--scheduler", address, "-o", str(tmp_path / "out")]
+    assert main([*arguments, "--no-progress"]) == 2
+    assert time.monotonic() - started < 30
+    error = capsys.readouterr().err
+    message = " ".join(error.split())
+    assert f"--scheduler: 1 problem(s) - no Dask scheduler answered at {address} within 1 s" in (
+        message
+    ), message
+    assert "Traceback" not in error and len(error.splitlines()) <= 3, error

@@ -93,11 +93,22 @@ def _sweep(arguments: argparse.Namespace, console: Console) -> int:
     # Imported here: Dask takes 1.5 s to import, which every other command (and every run's
     # start) would otherwise pay.
     from tefed.sweep.batch_cluster import job_script
+    from tefed.sweep.execution import scheduler_address_problem
     from tefed.sweep.progress_display import SweepProgress, parameters_text
     from tefed.sweep.run_record import STATUS_COMPLETE
     from tefed.sweep.sweep_file import read_sweep_file
     from tefed.sweep.sweep_run import plan_sweep, run_sweep
 
+    if arguments.scheduler is not None:
+        problem = scheduler_address_problem(arguments.scheduler)
+        if problem is not None:
+            raise InputError(
+                "--scheduler",
+                [
+                    f"got {arguments.scheduler!r}; {problem}; expected an address such as "
+                    "tcp://host:8786"
+                ],
+            )
     if arguments.print_job_script:
         if arguments.cluster is None:
             raise InputError("--print-job-script", ["needs --cluster slurm|pbs|sge"])

@@ -49,6 +49,7 @@ from typing import Protocol
 import dask
 from distributed import Client, Future, LocalCluster, wait
 
+from tefed.contract.errors import InputError
 from tefed.run.bound_to_parent import bound_command
 from tefed.run.interrupts import raise_if_interrupted
 from tefed.sweep.batch_cluster import job_queue_cluster
@@ -81,6 +82,11 @@ STOP_GRACE_S = 20.0
 ALLOWED_WORKER_DEATHS = 3
 #: How often the observer hears how many runs are running [s].
 OBSERVE_EVERY_S = 1.0
+#: How long the sweep tries to reach the scheduler of ``--scheduler`` (Dask's default: 30 s; a
+#: refused connection is retried until then) [s].
+SCHEDULER_CONNECT_TIMEOUT_S = 10.0
+#: Address schemes of a Dask scheduler that a sweep can join from another process.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 #: Dask's periodic work that a sweep has no use for: its tasks are whole runs that wait for a
 #: process, so profiling the worker threads every 10 ms, stealing work, and sampling memory
 #: and the system several times a second only take CPU from the runs (the sweep process used
@@ -116,6 +122,32 @@ class SweepObserver(Protocol):
 def default_worker_count() -> int:
     """Workers of the default LocalCluster: one per ``CORES_PER_RUN`` cores, at least one."""
     return max(1, (os.cpu_count() or 1) // CORES_PER_RUN)
+
+
+def scheduler_address_problem(address: str) -> str | None:
+    """What is wrong with the address of a Dask scheduler (``[scheme://]host:port``, the scheme
+    ``tcp`` if none), or None.
+
+    Examples
+    --------
+    >>> scheduler_address_problem("tcp://host:8786") is None
+    True
+    >>> scheduler_address_problem("notanaddress")
+    'missing port (host:port)'
+    >>> scheduler_address_problem("tcp://host:0")
+    "port '0' is not a whole number from 1 to 65535"
+    """
+    scheme, location = address.split("://", 1) if "://" in address else ("tcp", address)
+    if scheme not in SCHEDULER_SCHEMES:
+        return f"scheme {scheme!r} is not one of {', '.join(SCHEDULER_SCHEMES)}"
+    host, separator, port = location.rpartition(":")
+    if not separator:
+        return "missing port (host:port)"
+    if not host.strip("[]"):
+        return "no host before the port"
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65_535):
+        return f"port {port!r} is not a whole number from 1 to 65535"
+    return None
 
 
 def run_point(
@@ -368,13 +400,32 @@ def _running(client: Client, keys: set[str]) -> int:
     return sum(1 for tasks in processing.values() for key in tasks if key in keys)
 
 
+def _first_cause(error: BaseException) -> BaseException:
+    """The exception that started a chain (Dask's time-out names no refused connection or
+    unknown host; the first error does)."""
+    while (cause := error.__cause__ or error.__context__) is not None:
+        error = cause
+    return error
+
+
 @contextlib.contextmanager
 def _client(
     scheduler: str | None, workers: int | None, cluster: tuple[str, ClusterSpec] | None
 ) -> Iterator[Client]:
     """A client of the scheduler at ``scheduler``, of batch jobs, or of a LocalCluster."""
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S)
+        except OSError as error:  # refused, timed out, unknown host: Dask retries until then
+            raise InputError(
+                "--scheduler",
+                [
+                    f"no Dask scheduler answered at {scheduler} within "
+                    f"{SCHEDULER_CONNECT_TIMEOUT_S:g} s ({_first_cause(error)}); start one "
+                    f"(dask scheduler) or check the address"
+                ],
+            ) from None
+        with client:
             yield client
         return
     if cluster is not None:
