@@ -266,3 +266,60 @@ def test_a_range_that_is_not_two_numbers_is_named(tmp_path, bounds):
     text = " ".join(str(error.value).split())
     assert "samples.ranges" in text and "households.pv.count" in text, text
     assert f"got {bounds!r}" in text and "expected [low, high], two finite numbers" in text, text
+
+
+def test_the_run_count_is_the_product_the_file_defines():
+    sweep = sweep_of(
+        grid={"a": [1, 2], "b": ["x", "y", "z"]},
+        zip={"c": [1, 2], "d": [3, 4]},
+        samples={"count": 3, "ranges": {"e": [0.0, 1.0]}},
+        seeds=[1, 2],
+    )
+    assert sweep.run_count() == 2 * 3 * 2 * 3 * 2 == len(parameter_rows(sweep))
+    assert sweep_of().run_count() == 1 == len(parameter_rows(sweep_of()))
+
+
+@pytest.mark.parametrize(
+    ("sections", "count", "origin"),
+    [
+        (
+            {"grid": {f"households.pv.p{index}": list(range(100)) for index in range(5)}},
+            "10000000000",
+            "grid 100 × 100 × 100 × 100 × 100",
+        ),
+        (
+            {"grid": {"households.pv.count": list(range(1000))},
+             "zip": {"a": [1] * 100, "b": [2] * 100},
+             "samples": {"count": 2, "ranges": {"c": [0, 1]}}, "seeds": [1, 2, 3]},
+            "600000",
+            "grid 1000 × zip 100 × samples 2 × seeds 3",
+        ),
+        ({"samples": {"count": 10**12, "ranges": {"c": [0, 1]}}}, "1000000000000", "samples"),
+    ],
+)  # fmt: skip
+def test_a_sweep_of_more_runs_than_the_limit_is_refused_before_they_are_made(
+    tmp_path, capsys, monkeypatch, sections, count, origin
+):
+    # Five grid lists of 100 values were expanded in memory (MemoryError after 1.7 GB), and a
+    # grid of a million runs was checked for hours without a word.
+    def must_not_expand(sweep):
+        raise AssertionError("the runs were made")
+
+    monkeypatch.setattr("tefed.sweep.points.parameter_rows", must_not_expand)
+    sweep = write_sweep(tmp_path, **sections)
+    assert main(["sweep", str(sweep), "--check"]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert f"defines {count} runs ({origin}" in message, message
+    assert "at most 100000 runs in one sweep" in message
+    assert "Traceback" not in message
+
+
+def test_the_run_count_is_printed_before_the_runs_are_checked(tmp_path, capsys, monkeypatch):
+    def stop_checking(*arguments):
+        raise KeyboardInterrupt  # where checking would begin
+
+    monkeypatch.setattr("tefed.sweep.sweep_run.resolve_points", stop_checking)
+    sweep = write_sweep(tmp_path, grid={"households.pv.count": [1, 2, 3]}, seeds=[1, 2])
+    with pytest.raises(KeyboardInterrupt):
+        main(["sweep", str(sweep), "--check", "-o", str(tmp_path / "out")])
+    assert f"{sweep}: 6 runs into {tmp_path / 'out'}; checking them" in capsys.readouterr().out

@@ -124,8 +124,11 @@ def _sweep(arguments: argparse.Namespace, console: Console) -> int:
                 "starts cluster.jobs × cluster.runs_per_job of the sweep file"
             ],
         )
-    planned = plan_sweep(arguments.sweep_file, arguments.output)
-    print(f"{arguments.sweep_file}: {len(planned.points)} runs into {planned.output_dir}")
+
+    def announce(count: int, output_dir: Path) -> None:
+        print(f"{arguments.sweep_file}: {count} runs into {output_dir}; checking them", flush=True)
+
+    planned = plan_sweep(arguments.sweep_file, arguments.output, announce)
     if arguments.check:
         for point in planned.points:
             print(f"  {point.run_id}  {parameters_text(point.parameters)}")

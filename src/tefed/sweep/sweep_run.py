@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,11 @@ class SweepOutcome:
     wall_time_s: float
 
 
-def plan_sweep(sweep_path: Path, output_dir: Path | None = None) -> PlannedSweep:
+def plan_sweep(
+    sweep_path: Path,
+    output_dir: Path | None = None,
+    before_checking: Callable[[int, Path], None] | None = None,
+) -> PlannedSweep:
     """Read a sweep file and resolve every point (nothing runs).
 
     Parameters
@@ -62,6 +67,9 @@ def plan_sweep(sweep_path: Path, output_dir: Path | None = None) -> PlannedSweep
     output_dir : pathlib.Path, optional
         The sweep's output folder; none: ``results/sweeps/<name>`` in the working directory,
         ``<name>`` being the sweep's ``name`` or the file's stem.
+    before_checking : callable, optional
+        Told the number of runs and the output folder once the file is read, before the
+        points are made and checked (tens of milliseconds each).
 
     Raises
     ------
@@ -70,9 +78,12 @@ def plan_sweep(sweep_path: Path, output_dir: Path | None = None) -> PlannedSweep
     """
     sweep = read_sweep_file(sweep_path)
     base_path = sweep_path.parent / sweep.base
-    points = resolve_points(sweep, base_path, Path.cwd())
     name = sweep.name or sweep_path.stem
-    return PlannedSweep(sweep, name, base_path, points, output_dir or DEFAULT_SWEEPS_ROOT / name)
+    output_dir = output_dir or DEFAULT_SWEEPS_ROOT / name
+    if before_checking is not None:
+        before_checking(sweep.run_count(), output_dir)
+    points = resolve_points(sweep, base_path, Path.cwd())
+    return PlannedSweep(sweep, name, base_path, points, output_dir)
 
 
 def run_sweep(
