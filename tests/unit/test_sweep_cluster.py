@@ -243,3 +243,17 @@ def test_an_unreachable_scheduler_is_named_in_a_line(tmp_path, capsys, monkeypat
         message
     ), message
     assert "Traceback" not in error and len(error.splitlines()) <= 3, error
+
+
+def test_a_local_sweep_counts_as_running_only_the_runs_it_has_started(monkeypatch):
+    # The scheduler's "processing" also holds a task queued on a busy single-threaded worker,
+    # and one still waiting for the preloaded-run server: "N running" counted those too.
+    class Scheduler:
+        def processing(self):
+            return {"worker-1": ["tefed-run-a", "tefed-run-b"], "worker-2": ["tefed-run-c"]}
+
+    monkeypatch.setattr(execution, "_RUNS_HERE", {101: object()})
+    keys = {"tefed-run-a", "tefed-run-b", "tefed-run-c"}
+    assert execution._running(Scheduler(), keys, local=True) == 1
+    # Workers elsewhere (--scheduler, --cluster): what the scheduler knows.
+    assert execution._running(Scheduler(), keys, local=False) == 3

@@ -370,7 +370,8 @@ def run_points(
                     point = futures[future]
                     records[point.run_id] = _record_of(future, point)
                     observer.recorded(point, records[point.run_id], False)
-                observer.running(_running(client, {future.key for future in waiting}))
+                keys = {future.key for future in waiting}
+                observer.running(_running(client, keys, scheduler is None and cluster is None))
         except BaseException:
             # Interrupted: the runs of thread workers end with this process's cluster only
             # once they are stopped (worker processes take theirs with them when they end).
@@ -394,8 +395,18 @@ def _record_of(future: Future, point: SweepPoint) -> RunRecord:
         return RunRecord(point.run_id, STATUS_FAILED, f"{type(error).__name__}: {error}", 0.0, "")
 
 
-def _running(client: Client, keys: set[str]) -> int:
-    """How many of ``keys`` are executing on a worker now."""
+def _running(client: Client, keys: set[str], local: bool) -> int:
+    """How many runs are under way now.
+
+    ``local`` (thread workers of this process): the ``tefed run`` processes they have started,
+    exactly. Otherwise the tasks of ``keys`` the scheduler has given to workers, which also
+    counts one queued on a busy worker (Dask's ``worker-saturation`` lets a single-threaded
+    worker hold two) or still starting; asking every worker for what it executes would be a
+    round trip to each of them every second.
+    """
+    if local:
+        with _RUNS_HERE_LOCK:
+            return len(_RUNS_HERE)
     processing = client.processing()
     return sum(1 for tasks in processing.values() for key in tasks if key in keys)
 
