@@ -270,6 +270,14 @@ class HelicsRuntime:
                     paced_s = time.monotonic() - self._executing_since
                     self.timing.realtime_deviations_s.append(paced_s - granted)
                     self.timing.realtime_paced_wall_s = paced_s
+            if granted >= h.HELICS_TIME_MAXTIME:
+                # HELICS grants the end of time to a federate whose federation is ending (a
+                # federate died or left with an error while this one waited): not a timing
+                # mistake of this federate, whose log would otherwise blame its helics block.
+                raise h.HelicsException(
+                    f"HELICS granted its end of time for t={target:g} s: the federation is "
+                    "ending (another federate died or left with an error)"
+                )
             # HELICS keeps whole nanoseconds: a scaled time (real-time mode) comes back rounded.
             if abs(granted - target) > 2e-9:
                 # Seen in real-time mode at speeds the federation cannot keep (1,800x with 60 s
