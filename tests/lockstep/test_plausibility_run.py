@@ -13,6 +13,9 @@ import pytest
 from federations import SHARED, lockstep_run, short_scenario_data, write_federation
 from tiny_feeders import tiny_feeder
 
+from tefed.analysis.run_tables import read_run_tables
+from tefed.analysis.summary import compute_summary
+from tefed.contract.federation_file import FederationFile
 from tefed.reporting.html_report import render_report
 
 FEEDERS = SHARED / "feeders"
@@ -106,3 +109,24 @@ def test_households_on_ieee13_medium_voltage_buses_lose_a_large_share(tmp_path: 
     summary = run.read_json("summary.json")
     checks = [warning["check"] for warning in summary["warnings"]]
     assert checks == ["households_on_medium_voltage", "feeder_losses_above_limit"]
+
+
+def test_a_run_whose_households_miss_settlements_warns_of_the_failed_check(
+    short_lockstep_run,
+) -> None:
+    # As a replacement market that left the run early (exit 0) leaves it: the households'
+    # last intervals without a received bill. Before, only summary.json's checks said so.
+    federation = FederationFile.model_validate(short_lockstep_run.read_json("federation.json"))
+    tables = read_run_tables(short_lockstep_run)
+    intervals = tables["household_intervals"].copy()
+    late = intervals["interval_index"] >= intervals["interval_index"].max() - 1
+    intervals.loc[late, "bill_usd"] = float("nan")
+    summary = compute_summary(federation, {**tables, "household_intervals": intervals})
+    assert summary["checks"]["settlement_ok"] is False
+    (warning,) = [w for w in summary["warnings"] if w["check"] == "settlement_failed"]
+    assert warning["value"] == summary["checks"]["bills_not_received"] == late.sum()
+    assert (
+        f"{late.sum()} household-interval(s) never received their settlement"
+        in (warning["message"])
+    )
+    assert compute_summary(federation, tables)["warnings"] == []

@@ -23,6 +23,7 @@ from tefed.contract.role_configs import read_role_config
 from tefed.domain.grid_metrics import ANSI_RANGE_A_PU, TREX_UPPER_LIMIT_PU
 from tefed.domain.plausibility import (
     PlausibilityWarning,
+    failed_check_warnings,
     feeder_losses_warning,
     power_flow_warning,
 )
@@ -164,6 +165,7 @@ def _warnings(
     losses = feeder_losses_warning(summary.get("pcc", {}).get("losses_pct"))
     if losses is not None:
         warnings.append(losses)
+    warnings += failed_check_warnings(summary.get("checks", {}))
     return warnings + price_warnings(federation)
 
 

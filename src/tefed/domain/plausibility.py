@@ -38,6 +38,7 @@ References
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -304,6 +305,90 @@ def power_flow_warning(
             "first such step."
         ),
     )
+
+
+def failed_check_warnings(checks: dict[str, Any]) -> list[PlausibilityWarning]:
+    """A warning for each of a run's own checks that failed (``summary.json``'s ``checks``).
+
+    Parameters
+    ----------
+    checks : dict
+        The summary's checks: ``energy_balance_ok`` with ``energy_balance_max_abs_error_wh``
+        and ``energy_balance_tolerance_wh`` [Wh]; ``settlement_ok`` with
+        ``bills_not_received`` [-] and the largest errors of metered energy [Wh], grid payments
+        and bills [USD]; ``state_of_charge_within_limits``. A check that is missing or passed
+        gives no warning.
+
+    Returns
+    -------
+    list of PlausibilityWarning
+        ``energy_balance_failed``, ``settlement_failed``, ``state_of_charge_outside_limits``.
+
+    Examples
+    --------
+    >>> [w.check for w in failed_check_warnings({"settlement_ok": False, "bills_not_received": 84})]
+    ['settlement_failed']
+    >>> failed_check_warnings({"energy_balance_ok": True, "settlement_ok": True})
+    []
+    """
+    warnings = []
+    if checks.get("energy_balance_ok") is False:
+        error_wh = float(checks.get("energy_balance_max_abs_error_wh", float("nan")))
+        tolerance_wh = float(checks.get("energy_balance_tolerance_wh", float("nan")))
+        warnings.append(
+            PlausibilityWarning(
+                check="energy_balance_failed",
+                subject="run",
+                value=error_wh,
+                threshold=tolerance_wh,
+                unit="Wh",
+                message=(
+                    f"the energy balance does not hold: substation supply and the households' "
+                    f"draw, the feeder's own loads and the losses differ by up to {error_wh:.4g} "
+                    f"Wh in a step, above the tolerance of {tolerance_wh:.4g} Wh. Some energy "
+                    "is not where the tables say (households a power flow could not reach, or "
+                    "a feeder element that draws or injects power the run does not record)."
+                ),
+            )
+        )
+    if checks.get("settlement_ok") is False:
+        missing = int(checks.get("bills_not_received", 0) or 0)
+        why = (
+            f"{missing} household-interval(s) never received their settlement: a market that "
+            "stopped before the end of the run, or households it does not settle"
+            if missing
+            else "the market's settlements disagree with what the households metered and "
+            "received (metered energy, grid payments or bills), or trade payments do not cancel"
+        )
+        warnings.append(
+            PlausibilityWarning(
+                check="settlement_failed",
+                subject="market",
+                value=float(missing),
+                threshold=0.0,
+                unit="household-intervals",
+                message=(
+                    f"the settlement check failed: {why}. Bills, income advantages and the "
+                    "market's KPIs of this run do not cover every interval; see summary.json's "
+                    "checks for the largest differences."
+                ),
+            )
+        )
+    if checks.get("state_of_charge_within_limits") is False:
+        warnings.append(
+            PlausibilityWarning(
+                check="state_of_charge_outside_limits",
+                subject="batteries",
+                value=None,
+                threshold=None,
+                unit="",
+                message=(
+                    "a battery's state of charge left its soc_min–soc_max range: the battery "
+                    "model or a household program dispatched it beyond its limits."
+                ),
+            )
+        )
+    return warnings
 
 
 def unused_wholesale_warning(
