@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from federations import REPO, short_scenario_data, tefed_run, write_federation
+from federations import (
+    REPO,
+    processes_working_under,
+    short_scenario_data,
+    tefed_run,
+    write_federation,
+)
 
 pytestmark = pytest.mark.federation
 
@@ -164,3 +170,28 @@ def test_a_burst_of_10000_orders_is_accounted_for_order_by_order(tmp_path: Path,
         for folder in (run_dir, quiet_run)
     )
     pd.testing.assert_frame_equal(others.reset_index(drop=True), quiet.reset_index(drop=True))
+
+
+def test_a_household_program_that_stays_after_its_last_step_is_stopped_and_the_run_kept(
+    tmp_path: Path,
+) -> None:
+    # Before: tefed run waited for it until the wall-clock limit (900 s by default), then
+    # marked the complete run failed, naming the household "at simulated t=0 s".
+    exec_line = f"{sys.executable} {HOSTILE} --mode quiet --linger-s 600"
+    data = short_scenario_data(
+        ems__external=[{"household_id": ATTACKER, "exec": exec_line}],
+        run__stall_timeout_s=3,
+        run__wall_clock_limit_s=120,
+    )
+    path = write_federation(tmp_path, data)
+    completed = tefed_run(path, timeout_s=RUN_TIMEOUT_S)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert (
+        f"warning: run complete; stopped 'household_{ATTACKER}': still running 3 s "
+        "(run.stall_timeout_s) after the run completed" in output
+    )
+    run_dir = Path(completed.stdout.strip().splitlines()[-1])
+    status = json.loads((run_dir / "status.json").read_text())
+    assert (status["state"], status["results"]) == ("complete", "complete")
+    assert processes_working_under(tmp_path) == []

@@ -19,11 +19,14 @@ the market sends it; at the gate closure of interval 1 it sends, by ``--mode``:
   message, all in the same step.
 
 Otherwise it behaves (it answers every time grant and disconnects at the end), so the run
-completes. It prints one line ``SENT {json}``: how many messages it sent to each destination.
+completes; with ``--linger-s S`` it waits S seconds after its last step before it disconnects
+and exits (a program that never ends on its own). It prints one line ``SENT {json}``: how
+many messages it sent to each destination.
 """
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import helics as h
@@ -164,6 +167,7 @@ def main() -> int:
     parser.add_argument("federation_file", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--mode", choices=["quiet", "hostile", "burst"], required=True)
+    parser.add_argument("--linger-s", type=float, default=0.0)
     arguments = parser.parse_args()
     data = json.loads(arguments.federation_file.read_text())
     entries = {entry["name"]: entry for entry in data["federates"]}
@@ -198,6 +202,7 @@ def main() -> int:
                 sent = send_all(endpoint, arguments.mode, interval, shard_endpoint)
             h.helicsPublicationPublishDouble(power, POWER_KW)
         print(f"SENT {json.dumps(sent)}", flush=True)
+        time.sleep(arguments.linger_s)
     finally:
         h.helicsFederateDisconnect(federate)
         h.helicsFederateFree(federate)

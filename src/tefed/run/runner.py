@@ -390,6 +390,8 @@ def _supervise(
     federates = [p for p in processes if p.name != "broker"]
     broker = next((p for p in processes if p.name == "broker"), None)
     stopped_clock = StoppedClock(stopped_limit_s)
+    complete_since: float | None = None
+    next_status_look = 0.0
     with progress:
         while True:
             # A Ctrl-C Python could not raise where it arrived (`tefed.run.interrupts`).
@@ -410,13 +412,43 @@ def _supervise(
                     message = stopped_message(name, stopped_limit_s)
                     folder.mark_failed(name, message)
                     return RunOutcome(folder, ok=False, message=message, failed_federate=name)
-            elapsed = time.monotonic() - started
+            now = time.monotonic()
+            if now >= next_status_look:
+                # Once a second: the run's status is a file.
+                next_status_look = now + 1.0
+                if complete_since is None and folder.status().get("state") == STATUS_COMPLETE:
+                    complete_since = now
+            if complete_since is not None and now - complete_since > stopped_limit_s:
+                # The results are complete and written; a program that goes on running after
+                # that (one that never exits after its last step) holds nothing back any more.
+                lingering = [p for p in processes if p.popen.poll() is None]
+                _stop_all(lingering)
+                names = ", ".join(f"'{p.name}'" for p in lingering if p.name != "broker")
+                progress.finish()
+                return RunOutcome(
+                    folder,
+                    ok=True,
+                    message=(
+                        f"run complete; stopped {names}: still running {stopped_limit_s:g} s "
+                        "(run.stall_timeout_s) after the run completed"
+                    ),
+                )
+            elapsed = now - started
             if elapsed > limit_s:
-                slowest = min(federates, key=lambda p: p.progress_s or 0.0) if federates else None
+                reporting = [p for p in federates if p.progress_s is not None]
+                slowest = (
+                    min(reporting, key=lambda p: p.progress_s or 0.0)
+                    if reporting
+                    else (federates[0] if federates else None)
+                )
+                where = (
+                    f"at simulated t={slowest.progress_s:g} s"
+                    if slowest is not None and slowest.progress_s is not None
+                    else "(no federate reported progress)"
+                )
                 message = (
                     f"wall-clock limit of {limit_s:g} s reached; slowest federate "
-                    f"'{slowest.name if slowest else '?'}' at simulated t="
-                    f"{(slowest.progress_s or 0.0) if slowest else 0:g} s"
+                    f"'{slowest.name if slowest else '?'}' {where}"
                 )
                 folder.mark_failed(RUNNER_NAME, message)
                 return RunOutcome(
