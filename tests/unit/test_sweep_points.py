@@ -15,6 +15,7 @@ from tefed.cli import main
 from tefed.contract.errors import InputError
 from tefed.scenario.overrides import parse_assignment
 from tefed.sweep.points import parameter_rows, resolve_points, sample_rows, scenario_run_id
+from tefed.sweep.run_record import RunRecord, completed_record, write_record
 from tefed.sweep.sweep_file import SampleSpec, SweepFile, read_sweep_file
 from tefed.sweep.sweep_run import plan_sweep
 
@@ -323,3 +324,44 @@ def test_the_run_count_is_printed_before_the_runs_are_checked(tmp_path, capsys, 
     with pytest.raises(KeyboardInterrupt):
         main(["sweep", str(sweep), "--check", "-o", str(tmp_path / "out")])
     assert f"{sweep}: 6 runs into {tmp_path / 'out'}; checking them" in capsys.readouterr().out
+
+
+def test_a_point_s_fingerprint_follows_the_data_files_it_reads(tmp_path: Path):
+    # Before, a rerun kept a complete run after the prices file it read had changed (the run id
+    # hashes the scenario's text, which names the file, not what it holds).
+    prices = tmp_path / "prices.csv"
+    hours = [f"2022-06-21 {hour:02d}:00:00,40.0" for hour in range(24)]
+    prices.write_text("timestamp,price_usd_per_mwh\n" + "\n".join(hours) + "\n")
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        yaml.safe_dump(
+            {
+                "extends": str(DEFAULT_SCENARIO),
+                "name": "files",
+                "time": {"start": "2022-06-21T11:00:00", "duration_s": 3600},
+                "run": {"results_root": str(tmp_path / "results")},
+                "prices": {"wholesale": {"source": "csv", "path": "prices.csv", "timezone": "UTC"}},
+            }
+        )
+    )
+    sweep = sweep_of(grid={"prices.export_price_usd_per_kwh": [0.05, 0.06]})
+    first = resolve_points(sweep, base, tmp_path)
+    again = resolve_points(sweep, base, tmp_path)
+    assert [p.inputs for p in first] == [p.inputs for p in again]
+    assert first[0].inputs == first[1].inputs != ""
+    prices.write_text(prices.read_text().replace("40.0", "200.0"))
+    changed = resolve_points(sweep, base, tmp_path)
+    assert [p.run_id for p in changed] == [p.run_id for p in first]
+    assert changed[0].inputs != first[0].inputs
+
+
+def test_a_complete_record_of_other_inputs_is_run_again(tmp_path: Path):
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "summary.json").write_text("{}")
+    write_record(tmp_path, RunRecord("abc", "complete", "", 1.0, str(run_folder), "f1"))
+    assert completed_record(tmp_path, "f1") is not None
+    assert completed_record(tmp_path, "f2") is None
+    # A record written before tefed kept the fingerprint is trusted, as it was.
+    write_record(tmp_path, RunRecord("abc", "complete", "", 1.0, str(run_folder)))
+    assert completed_record(tmp_path, "f2") is not None

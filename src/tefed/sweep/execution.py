@@ -157,6 +157,7 @@ def run_point(
     run_id: str,
     timeout_s: float,
     options: tuple[str, ...] = (),
+    inputs: str = "",
 ) -> RunRecord:
     """Run one point as ``tefed run`` in ``run_dir`` and write its record there.
 
@@ -174,6 +175,8 @@ def run_point(
         Wall time after which the run is stopped (SIGTERM, then SIGKILL) [s].
     options : tuple of str
         More options of ``tefed run`` (``--lockstep``, ``--no-plots``).
+    inputs : str
+        Fingerprint of the data files the point reads (recorded; `points.SweepPoint`).
 
     Returns
     -------
@@ -227,7 +230,7 @@ def run_point(
         tail = [line for line in stderr.splitlines() if line.strip()][-MESSAGE_LINES:]
         message = f"exit code {process.returncode}: " + "\n".join(tail)
     status = STATUS_COMPLETE if complete else STATUS_FAILED
-    record = RunRecord(run_id, status, message, wall_time_s, run_folder)
+    record = RunRecord(run_id, status, message, wall_time_s, run_folder, inputs)
     write_record(folder, record)
     return record
 
@@ -330,7 +333,7 @@ def run_points(
     records: dict[str, RunRecord] = {}
     pending: list[SweepPoint] = []
     for point in points:
-        earlier = completed_record(point_folder(output_dir, point.run_id))
+        earlier = completed_record(point_folder(output_dir, point.run_id), point.inputs)
         if earlier is None:
             pending.append(point)
             continue
@@ -356,6 +359,7 @@ def run_points(
                 point.run_id,
                 point.scenario.run.wall_clock_limit_s + TIMEOUT_MARGIN_S,
                 tuple(run_options),
+                point.inputs,
                 key=f"tefed-run-{point.run_id}",
                 pure=False,
             ): point

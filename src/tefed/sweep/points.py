@@ -21,6 +21,7 @@ import numpy as np
 
 from tefed.build.validate import check_scenario
 from tefed.contract.errors import InputError
+from tefed.scenario.files import PATH_FIELDS
 from tefed.scenario.model import Scenario
 from tefed.sweep.sweep_file import SEED_PATH, SampleSpec, SweepFile
 
@@ -42,12 +43,15 @@ class SweepPoint:
         Every override of the run: the sweep's ``set`` and then ``parameters``.
     scenario : Scenario
         The resolved, validated scenario.
+    inputs : str
+        `input_files_fingerprint` of the data files it reads, when it was checked.
     """
 
     run_id: str
     parameters: dict[str, Any]
     overrides: dict[str, Any]
     scenario: Scenario
+    inputs: str = ""
 
 
 def parameter_rows(sweep: SweepFile) -> list[dict[str, Any]]:
@@ -125,6 +129,84 @@ def scenario_run_id(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:RUN_ID_DIGITS]
 
 
+#: Most files of one data folder that a fingerprint looks at [-] (a feeder's folder with its
+#: load shapes has a few hundred).
+FINGERPRINT_MAX_FILES = 20_000
+
+
+def input_files_fingerprint(
+    scenario: Scenario,
+    scenario_dir: Path,
+    seen: dict[Path, list[tuple[str, int, int]]] | None = None,
+) -> str:
+    """A fingerprint of the data files a scenario reads: each one's path, size and
+    modification time (SHA-256, first 12 hex digits).
+
+    The files are those its path fields name (`tefed.scenario.files.PATH_FIELDS`, the results
+    root aside): a price or weather file, a load profile file or folder, and for an OpenDSS
+    feeder every file in its master file's folder and below (the files it redirects to, its
+    load shapes). A file changed since a run, or added or removed there, changes it.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A resolved scenario.
+    scenario_dir : pathlib.Path
+        The folder its relative paths resolve against.
+    seen : dict, optional
+        Listings already made, by folder (reused across the points of one sweep).
+
+    Returns
+    -------
+    str
+        12 hex digits; the same for the same files, unchanged.
+    """
+    seen = {} if seen is None else seen
+    listing: list[tuple[str, int, int]] = []
+    for value, is_feeder in _data_paths(scenario):
+        path = (scenario_dir / value).resolve()
+        folder = path.parent if is_feeder else path
+        if folder.is_dir():
+            if folder not in seen:
+                files = sorted(file for file in folder.rglob("*") if file.is_file())
+                seen[folder] = [_stat(file) for file in files[:FINGERPRINT_MAX_FILES]]
+            listing += seen[folder]
+        if path.is_file():
+            listing.append(_stat(path))
+    text = json.dumps(sorted(set(listing)), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:RUN_ID_DIGITS]
+
+
+def _data_paths(scenario: Scenario) -> Iterator[tuple[str, bool]]:
+    """The data paths a scenario names, each with whether it is an OpenDSS master file."""
+    data = scenario.model_dump(mode="json")
+    for fields in PATH_FIELDS:
+        if fields[0] == "run":
+            continue
+        values: list[Any] = [data]
+        for field in fields:
+            values = [
+                item
+                for value in values
+                for item in (
+                    value
+                    if field == "*" and isinstance(value, list)
+                    else [value.get(field)]
+                    if isinstance(value, dict)
+                    else []
+                )
+            ]
+        for value in values:
+            if isinstance(value, str):
+                yield value, fields == ("grid", "feeder", "dss")
+
+
+def _stat(file: Path) -> tuple[str, int, int]:
+    """A file's path, size [bytes] and modification time [ns]."""
+    status = file.stat()
+    return str(file), status.st_size, status.st_mtime_ns
+
+
 def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[SweepPoint]:
     """Every point of the sweep, each checked as ``tefed validate`` checks a scenario (its
     problems; plausibility warnings are ``tefed validate``'s, of the base).
@@ -147,6 +229,7 @@ def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[Sw
     """
     problems: dict[str, list[str]] = {}
     points: list[SweepPoint] = []
+    seen: dict[Path, list[tuple[str, int, int]]] = {}
     for parameters in parameter_rows(sweep):
         overrides = {**sweep.fixed, **parameters}
         check = check_scenario(base_path, base_dir, overrides, with_warnings=False)
@@ -162,7 +245,13 @@ def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[Sw
             problems.setdefault(problem, []).append(described or "the base")
         if not found and check.scenario is not None:
             points.append(
-                SweepPoint(scenario_run_id(check.scenario), parameters, overrides, check.scenario)
+                SweepPoint(
+                    scenario_run_id(check.scenario),
+                    parameters,
+                    overrides,
+                    check.scenario,
+                    input_files_fingerprint(check.scenario, base_path.parent, seen),
+                )
             )
     messages = [
         f"{problem} (at {where[0]}" + (f"; in {len(where)} runs)" if len(where) > 1 else ")")

@@ -36,6 +36,9 @@ class RunRecord:
         Wall time of the ``tefed run`` process [s].
     run_folder : str
         The run folder ``tefed run`` wrote (its summary.json holds the KPIs); empty if none.
+    inputs : str
+        Fingerprint of the data files the point read (`points.input_files_fingerprint`);
+        empty in records written before tefed kept it.
     """
 
     run_id: str
@@ -43,6 +46,7 @@ class RunRecord:
     message: str
     wall_time_s: float
     run_folder: str
+    inputs: str = ""
 
 
 def point_folder(output_dir: Path, run_id: str) -> Path:
@@ -66,9 +70,13 @@ def read_record(run_dir: Path) -> RunRecord | None:
         return None
 
 
-def completed_record(run_dir: Path) -> RunRecord | None:
-    """The point's record if its run is complete and its summary is still there, else None."""
+def completed_record(run_dir: Path, inputs: str = "") -> RunRecord | None:
+    """The point's record if its run is complete, its summary is still there and it read the
+    data files as they are now (``inputs``, the point's fingerprint of them; a record without
+    one is trusted), else None."""
     record = read_record(run_dir)
     if record is None or record.status != STATUS_COMPLETE:
+        return None
+    if inputs and record.inputs and record.inputs != inputs:
         return None
     return record if (Path(record.run_folder) / "summary.json").is_file() else None
