@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 from federations import DEFAULT_SCENARIO
 
 from tefed.sweep.points import resolve_points
 from tefed.sweep.results_table import read_sweep_folder, sweep_runs, sweep_table, write_sweep_table
-from tefed.sweep.run_record import RunRecord
+from tefed.sweep.run_record import RunRecord, completed_record, point_folder, write_record
 from tefed.sweep.sweep_file import SweepFile
 from tefed.sweep.sweep_report import write_sweep_report
 
@@ -94,3 +95,27 @@ def test_a_table_with_a_json_column_is_read_by_the_report_and_by_compare(tmp_pat
     assert "[4, 7]" in report.page.read_text()
     # tefed compare labels each complete run with its parameters, a JSON value as its text.
     assert list(sweep_runs(tmp_path).values()) == [f"r1 {KWP}=5", f"r2 {KWP}=[4, 7]"]
+
+
+def test_a_copied_sweep_folder_reads_its_own_runs(tmp_path):
+    # Records and the table keep absolute run folders: a copy read the original's runs, and
+    # once the original was gone, `tefed compare COPY` failed with "no summary.json".
+    sweep = SweepFile.model_validate({"base": "base.yaml", "grid": {"households.pv.count": [2]}})
+    (point,) = resolve_points(sweep, DEFAULT_SCENARIO, tmp_path)
+    original = tmp_path / "made"
+    run_folder = original / "runs" / point.run_id / "results" / "default" / "20261207T1200-abc"
+    run_folder.mkdir(parents=True)
+    (run_folder / "summary.json").write_text(json.dumps({"community": {"bill_usd": 1.0}}))
+    record = RunRecord(point.run_id, "complete", "", 1.0, str(run_folder))
+    write_record(point_folder(original, point.run_id), record)
+    write_sweep_table(
+        sweep_table([point], {point.run_id: record}), original, "copied", sweep.varied_paths()
+    )
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    moved = copy / run_folder.relative_to(original)
+    assert list(sweep_runs(copy)) == [moved]
+    assert completed_record(point_folder(copy, point.run_id)).run_folder == str(moved)
+    shutil.rmtree(original)
+    assert list(sweep_runs(copy)) == [moved]
+    assert completed_record(point_folder(copy, point.run_id)) is not None

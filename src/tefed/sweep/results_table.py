@@ -26,7 +26,7 @@ import pandas as pd
 
 from tefed.contract.errors import InputError
 from tefed.sweep.points import SweepPoint
-from tefed.sweep.run_record import STATUS_COMPLETE, RunRecord
+from tefed.sweep.run_record import STATUS_COMPLETE, RunRecord, located_run_folder
 
 #: File names of the table in the sweep's output folder.
 TABLE_PARQUET = "sweep.parquet"
@@ -194,7 +194,7 @@ def sweep_runs(folder: Path) -> dict[Path, str]:
     if complete.empty:
         raise InputError(str(folder), ["no run of this sweep is complete"])
     return {
-        Path(row["run_folder"]): " ".join(
+        located_run_folder(folder, row["run_id"], row["run_folder"]): " ".join(
             [
                 row["run_id"],
                 ", ".join(

@@ -7,7 +7,7 @@ point whose record says ``complete`` and whose summary is still there is not run
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 #: Status of a run that finished with its summary.
@@ -79,4 +79,26 @@ def completed_record(run_dir: Path, inputs: str = "") -> RunRecord | None:
         return None
     if inputs and record.inputs and record.inputs != inputs:
         return None
-    return record if (Path(record.run_folder) / "summary.json").is_file() else None
+    located = located_run_folder(run_dir.parent.parent, record.run_id, record.run_folder)
+    if not (located / "summary.json").is_file():
+        return None
+    return replace(record, run_folder=str(located))
+
+
+def located_run_folder(output_dir: Path, run_id: str, recorded: str) -> Path:
+    """Where a point's run folder is now: the recorded path taken into ``output_dir`` when it
+    lies in the point's folder there (a sweep folder copied or moved elsewhere records the
+    absolute paths of where it was made), else the recorded path itself.
+
+    Examples
+    --------
+    >>> located_run_folder(Path("/nowhere"), "abc", "/old/sweep/runs/abc/results/x/1")
+    PosixPath('/old/sweep/runs/abc/results/x/1')
+    """
+    parts = Path(recorded).parts
+    for k in range(len(parts) - 1):
+        if parts[k] == RUNS_FOLDER and parts[k + 1] == run_id:
+            moved = point_folder(output_dir, run_id).joinpath(*parts[k + 2 :])
+            if moved.is_dir():
+                return moved
+    return Path(recorded)
