@@ -98,7 +98,7 @@ def located_run_folder(output_dir: Path, run_id: str, recorded: str) -> Path:
     parts = Path(recorded).parts
     for k in range(len(parts) - 1):
         if parts[k] == RUNS_FOLDER and parts[k + 1] == run_id:
-            moved = point_folder(output_dir, run_id).joinpath(*parts[k + 2 :])
-            if moved.is_dir():
+            moved = point_folder(output_dir, run_id).joinpath(*parts[k + 2 :]).resolve()
+            if moved.is_dir() and moved != Path(recorded).resolve():
                 return moved
     return Path(recorded)
