@@ -24,7 +24,7 @@ from tefed.conformance.settlement import check_settlement
 from tefed.contract import keys
 from tefed.contract.role_interfaces import ROLE_INTERFACES
 from tefed.contract.time_grid import TimeGrid
-from tefed.runtime.probe import ProbeObservations
+from tefed.runtime.probe import Probe, ProbeObservations
 
 GRID = TimeGrid(datetime(2022, 6, 21, 11, tzinfo=ZoneInfo("Europe/Berlin")), 3600, 60, 900, 60)
 POWER = "household/h01/power_kw"
@@ -313,6 +313,102 @@ def test_a_run_that_does_not_finish_names_who_ended_it(run: RunSummary, expected
     inputs = conforming()
     inputs.run = run
     assert [message for check, message in messages_of(inputs) if check == "finishing"] == expected
+
+
+STARTUP_STALL = (
+    "federation stalled at startup: federate 'ems' waited more than 60 s "
+    "(runtime.startup_timeout_s) without another federate getting ready to start; not yet "
+    "ready: 'household_h01', 'conformance_probe'"
+)
+
+
+@pytest.mark.parametrize(
+    ("joined", "exit_code", "stalled", "expected"),
+    [
+        (
+            False,
+            0,
+            True,
+            "'household_h01' never joined the federation: its process exited with code 0 "
+            f"before creating its federate; {STARTUP_STALL}",
+        ),
+        (
+            False,
+            -15,
+            True,
+            "'household_h01' never joined the federation: its process was still running when "
+            f"the run was stopped (exit code -15); {STARTUP_STALL}",
+        ),
+        (
+            True,
+            -15,
+            True,
+            "'household_h01' never entered executing mode: its process was still running when "
+            f"the run was stopped (exit code -15); {STARTUP_STALL}",
+        ),
+        (
+            False,
+            1,
+            False,
+            "'household_h01' never joined the federation: its process exited with code 1 "
+            "before creating its federate; federate 'household_h01' exited with code 1",
+        ),
+    ],
+)
+def test_a_candidate_that_never_joins_is_named_with_its_exit_code(
+    joined: bool, exit_code: int, stalled: bool, expected: str
+):
+    # The probe's query of the candidate's interfaces failed once the federation had ended:
+    # its error text is not an answer (it crashed the interfaces check).
+    inputs = with_observations(
+        interfaces="Core has terminated",
+        subscription_targets=None,
+        update_times_s={},
+        messages=[],
+        granted_times_s=[],
+        final=None,
+        candidate_joined=joined,
+    )
+    assert inputs.observations.interfaces is None
+    assert inputs.observations.errors == ["interfaces of the candidate: 'Core has terminated'"]
+    message = STARTUP_STALL if stalled else "federate 'household_h01' exited with code 1"
+    exit_codes = {"household_h01": exit_code, "grid": 3}
+    inputs.run = RunSummary(exit_codes, f"{message}\n  log", "household_h01", stalled=stalled)
+    interfaces = (
+        "'household_h01' registered no interfaces: it never joined the federation"
+        if not joined
+        else "the broker could not be asked what the candidate registered (the run ended "
+        "during start-up)"
+    )
+    assert messages_of(inputs) == [("interfaces", interfaces), ("finishing", expected)]
+
+
+def test_the_probe_waits_for_the_startup_watchdog_and_notes_who_never_joined(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # The candidate is unknown to the broker (404) until the federation ends (410): the probe
+    # stops waiting then, without tagging itself ready first (that would restart the built-in
+    # federates' startup count), and records that the candidate never joined.
+    probe = Probe.__new__(Probe)
+    probe._others, probe._candidate_name = ["grid", "household_h01"], "household_h01"
+    probe._startup_timeout_s = 5.0
+    probe.observations = ProbeObservations()
+    answers = iter(
+        [{"error": {"code": 404, "message": "query not valid"}}] * 20
+        + [{"error": {"code": 410, "message": "Core has terminated"}}]
+    )
+
+    def ask(target: str, text: str, deadline_s: float) -> object:
+        return True if target == "grid" else next(answers)
+
+    monkeypatch.setattr(probe, "_ask", ask)
+    probe._await_others_at_barrier()
+    assert next(answers, "all used") == "all used"
+    assert probe.observations.candidate_joined is False
+    probe._startup_timeout_s, probe.observations = 0.2, ProbeObservations()
+    monkeypatch.setattr(probe, "_ask", lambda target, text, deadline_s: False)
+    probe._await_others_at_barrier()  # joined, never initializing: gives up after 2 × 0.2 s
+    assert probe.observations.candidate_joined is True
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,11 @@ from tefed.conformance.observations import (
 from tefed.conformance.roles import ROLES
 from tefed.conformance.settlement import check_settlement
 from tefed.runtime.probe import HELICS_MAX_TIME_S
+from tefed.runtime.stall_watchdog import READY, STARTUP_TAG
 
 _EXIT_CODES = "1: it failed, 2: input error, 3: stopped because another federate failed"
+#: How the startup watchdog's message begins (`tefed.runtime.stall_watchdog`).
+_STARTUP_STALL = "federation stalled at startup"
 
 
 # --- values and timing --------------------------------------------------------------------------
@@ -179,7 +182,8 @@ def check_every_step(inputs: CheckInputs) -> list[Finding]:
 
 def check_finishing(inputs: CheckInputs) -> list[Finding]:
     """The run completes (no failure, no stall, within the wall-clock limit) and the candidate
-    exits with 0.
+    exits with 0; a candidate that never joined the federation or never entered executing mode
+    is named as such, with its exit code when its process had exited.
 
     Parameters
     ----------
@@ -195,7 +199,10 @@ def check_finishing(inputs: CheckInputs) -> list[Finding]:
     first_line = run.message.splitlines()[0] if run.message else ""
     read_log = f"read logs/{run.failed_federate}.log in the run folder"
     findings = []
-    if run.time_limit_reached:
+    not_started = _not_started(inputs)
+    if not_started is not None:
+        findings.append(not_started)
+    elif run.time_limit_reached:
         if final is None:
             findings.append(
                 Finding(
@@ -240,6 +247,36 @@ def check_finishing(inputs: CheckInputs) -> list[Finding]:
             )
         )
     return findings
+
+
+def _not_started(inputs: CheckInputs) -> Finding | None:
+    """The finding for a candidate that ended the run before it entered executing mode: it
+    never joined the federation (the probe saw the broker not know it), or the run stalled at
+    startup waiting for it; None otherwise."""
+    run, name = inputs.run, inputs.federate
+    joined = inputs.observations.candidate_joined
+    first_line = run.message.splitlines()[0] if run.message else ""
+    stalled_at_startup = run.stalled and _STARTUP_STALL in first_line
+    if run.failed_federate != name or not (joined is False or stalled_at_startup):
+        return None
+    if joined is False:
+        what, before = f"'{name}' never joined the federation", "creating its federate"
+    else:
+        what, before = f"'{name}' never entered executing mode", "entering executing mode"
+    code = run.exit_codes.get(name)
+    if code is not None and (code >= 0 or not stalled_at_startup):
+        killed = " (killed by a signal)" if code < 0 else ""
+        how = f"its process exited with code {code}{killed} before {before}"
+    else:
+        stopped = "" if code is None else f" (exit code {code})"
+        how = f"its process was still running when the run was stopped{stopped}"
+    return Finding(
+        "finishing",
+        f"{what}: {how}; {first_line}",
+        "create the federate from its helics block (helicsCreateCombinationFederateFromConfig),"
+        f" set the tag {STARTUP_TAG} to {READY} and enter executing mode within "
+        f"run.startup_timeout_s; read logs/{name}.log in the run folder",
+    )
 
 
 def check_disconnecting(inputs: CheckInputs) -> list[Finding]:

@@ -30,7 +30,8 @@ def check_interfaces(inputs: CheckInputs) -> list[Finding]:
     Publications are compared by key, type and unit; subscriptions by the keys the candidate's
     inputs connect to (by type and unit when those keys are unknown); endpoints by name. When
     the broker could not be asked (the run ended during start-up), publications that the
-    other federates' HELICS logs name as unpublished are reported instead.
+    other federates' HELICS logs name as unpublished are reported instead; a candidate that
+    never joined the federation registered nothing.
 
     Parameters
     ----------
@@ -44,6 +45,15 @@ def check_interfaces(inputs: CheckInputs) -> list[Finding]:
     """
     answer = inputs.observations.interfaces
     declared = {spec.key: spec for spec in inputs.expected.publications}
+    if inputs.observations.candidate_joined is False:
+        return [
+            Finding(
+                "interfaces",
+                f"'{inputs.federate}' registered no interfaces: it never joined the federation",
+                "create the federate from its helics block "
+                "(helicsCreateCombinationFederateFromConfig) and enter executing mode",
+            )
+        ]
     if answer is None:
         findings = [
             Finding(

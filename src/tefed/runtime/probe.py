@@ -9,6 +9,7 @@ Its entry names the candidate (``conformance.federate``). The probe
 - subscribes to every publication the candidate's ``helics`` block declares and records the
   HELICS time of each update and any value that is not finite;
 - clones every message the candidate's declared endpoints send (a HELICS cloning filter);
+- notes whether the candidate joined the federation (the broker knows its name);
 - asks the broker what the candidate registered (queries ``interfaces`` and
   ``data_flow_graph``) and, at each of its own grants, the candidate's granted time
   (``current_time``);
@@ -52,7 +53,7 @@ class ProbeObservations:
     interfaces : dict or None
         The broker's answer to the ``interfaces`` query about the candidate (``publications``,
         ``inputs``, ``endpoints`` with ``name``, ``type``, ``units``); None when it could not
-        be asked.
+        be asked (any other answer, such as a query error, is moved to ``errors``).
     subscription_targets : list of str or None
         Publication keys the candidate's inputs connect to; None when unknown.
     unconnected_inputs : int
@@ -71,6 +72,10 @@ class ProbeObservations:
         (still connected after the grace period) and ``waited_s`` [s].
     errors : list of str
         What went wrong on the probe's side (the federation ended early, a query failed).
+    candidate_joined : bool or None
+        Whether the candidate joined the federation (created its federate) while the probe
+        waited for every federate to ask to initialize: True once the broker knew it, False
+        when it did not know it the whole time; None when the probe could not tell.
     """
 
     interfaces: dict[str, Any] | None = None
@@ -82,6 +87,12 @@ class ProbeObservations:
     granted_times_s: list[float] = field(default_factory=list)
     final: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
+    candidate_joined: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.interfaces is not None and not isinstance(self.interfaces, dict):
+            self.errors.append(f"interfaces of the candidate: {self.interfaces!r}")
+            self.interfaces = None
 
     def to_json_text(self) -> str:
         """The observations as JSON text."""
@@ -99,6 +110,10 @@ OBSERVATIONS_FILE = "conformance/probe.json"
 EXIT_CANDIDATE_STAYED = 4
 #: Exit code of the probe when it could not join the federation (the runner then stops the run).
 EXIT_PROBE_FAILED = 1
+#: HELICS query error codes: the target is unknown to the broker (a federate that has not
+#: joined), and the federation has ended.
+QUERY_UNKNOWN_TARGET = 404
+QUERY_CORE_TERMINATED = 410
 #: Seconds to wait for a broker query before giving up on it.
 QUERY_DEADLINE_S = 5.0
 #: Polling interval while waiting for a grant or a query [s].
@@ -173,7 +188,11 @@ class Probe:
             # inputs runs to its end at once), so the candidate is asked what it registered
             # while everyone waits at the barrier for the probe.
             self._await_others_at_barrier()
-            self.observations.interfaces = self._query(self._candidate_name, "interfaces")
+            interfaces = self._query(self._candidate_name, "interfaces")
+            if isinstance(interfaces, dict):
+                self.observations.interfaces = interfaces
+            else:
+                self.observations.errors.append(f"interfaces of the candidate: {interfaces!r}")
             publications = self._publication_keys()
             # tefed's startup watchdog counts a federate without this tag as not yet started.
             h.helicsFederateSetTag(self._federate, STARTUP_TAG, READY)
@@ -312,21 +331,52 @@ class Probe:
         complete(self._federate)
 
     def _query(self, target: str, text: str, deadline_s: float = QUERY_DEADLINE_S) -> Any:
-        answer = ask_federation(self._federate, target, text, deadline_s, POLL_S)
-        if isinstance(answer, str):
-            answer = answer.strip().strip('"')
+        """The answer to a query; a HELICS query error as its message (a str)."""
+        answer = self._ask(target, text, deadline_s)
         if isinstance(answer, dict) and "error" in answer:
             return str(answer["error"].get("message", "error"))
         return answer
 
+    def _ask(self, target: str, text: str, deadline_s: float = QUERY_DEADLINE_S) -> Any:
+        """The answer to a query as HELICS gives it (an error as ``{"error": {"code": …}}``)."""
+        answer = ask_federation(self._federate, target, text, deadline_s, POLL_S)
+        if isinstance(answer, str):
+            answer = answer.strip().strip('"')
+        return answer
+
     def _await_others_at_barrier(self) -> None:
         """Wait (in created mode) until every other federate has asked to initialize, so that
-        all have registered their interfaces; give up after the startup timeout."""
+        all have registered their interfaces, and note whether the candidate joined.
+
+        When one never asks, the built-in federates' startup watchdogs end the federation
+        ``startup_timeout_s`` after the last federate got ready; the probe waits for that
+        rather than tagging itself ready first, which would count as a federate getting ready
+        and start their count again (a candidate that never joined then took twice the
+        timeout). It gives up on its own after twice the timeout without progress.
+        """
         waiting = set(self._others)
-        deadline = time.monotonic() + self._startup_timeout_s
+        patience_s = 2 * self._startup_timeout_s
+        deadline = time.monotonic() + patience_s
         while waiting and time.monotonic() < deadline:
-            waiting = {name for name in waiting if self._query(name, "isinit", 1.0) is not True}
+            answers = {name: self._ask(name, "isinit", 1.0) for name in waiting}
+            self._note_candidate_joined(answers.get(self._candidate_name))
+            if any(_error_code(answer) == QUERY_CORE_TERMINATED for answer in answers.values()):
+                return
+            still_waiting = {name for name, answer in answers.items() if answer is not True}
+            if still_waiting != waiting:
+                deadline = time.monotonic() + patience_s
+            waiting = still_waiting
             time.sleep(0.05)
+
+    def _note_candidate_joined(self, answer: Any) -> None:
+        """Whether the candidate joined, from its answer to ``isinit`` (absent: answered)."""
+        if isinstance(answer, bool):
+            self.observations.candidate_joined = True
+        elif (
+            _error_code(answer) == QUERY_UNKNOWN_TARGET
+            and self.observations.candidate_joined is None
+        ):
+            self.observations.candidate_joined = False
 
     def _publication_keys(self) -> dict[tuple[int, int], str]:
         """Key of every publication of the other federates by (federate id, handle)."""
@@ -381,6 +431,14 @@ class Probe:
                 h.helicsFederateDisconnect(self._federate)
             free(self._federate, h.helicsFederateFree)
         h.helicsCloseLibrary()
+
+
+def _error_code(answer: Any) -> int | None:
+    """The code of a HELICS query error (None: not an error)."""
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        code = answer["error"].get("code")
+        return code if isinstance(code, int) else None
+    return None
 
 
 def _read(handle: Any, kind: str) -> Any:
