@@ -231,6 +231,33 @@ def test_a_market_candidate_must_send_market_messages_to_households():
     ]
 
 
+DEEP = "[" * 20_000 + "]" * 20_000  # 40 kB, under the 64,000-byte limit of a message
+TOO_DEEP = (
+    "malformed message: JSON nested too deeply to parse (maximum recursion depth exceeded "
+    "while decoding a JSON array from a unicode string)"
+)
+
+
+def test_json_nested_too_deeply_or_with_too_long_a_number_is_malformed():
+    # json raises RecursionError (not a ValueError) for the first and ValueError (not a
+    # JSONDecodeError) for the second; the message schema and gate closure checks crashed.
+    long_number = '{"type": "orders", "interval_index": ' + "9" * 5000 + ', "orders": []}'
+    inputs = with_observations(messages=[message(840.001, DEEP), message(840.001, long_number)])
+    found = messages_of(inputs)
+    assert found[0] == ("message schema", f"message to 'market' at t=840.001 s: {TOO_DEEP}")
+    assert found[1][0] == "message schema" and "integer string conversion" in found[1][1]
+    assert len(found) == 2
+
+
+def test_a_market_message_nested_too_deeply_is_malformed():
+    inputs = market_candidate([line("market", 1000.0, 0.10, "trade")], 0.10)
+    inputs.observations.messages.append(
+        {**message(1740.003, DEEP, "household/h01"), "source": "market"}
+    )
+    schema = [m for check, m in messages_of(inputs) if check == "message schema"]
+    assert schema == [f"message to 'household/h01' at t=1740.003 s: {TOO_DEEP}"]
+
+
 def test_late_orders_are_found_from_send_times_without_a_market_table():
     late = dict(ORDERS, interval_index=2)
     inputs = with_observations(messages=[message(1800.001, late)])

@@ -24,6 +24,10 @@ from tefed.contract.messages import (
     parse_market_message,
 )
 
+#: What is wrong with a message whose JSON is nested too deeply for Python to parse (json
+#: raises RecursionError, as the built-in market's intake also takes it).
+_TOO_DEEP = "malformed message: JSON nested too deeply to parse"
+
 
 def check_message_schema(inputs: CheckInputs) -> list[Finding]:
     """Every message parses against its schema and goes to the right kind of endpoint:
@@ -87,12 +91,13 @@ def household_messages(inputs: CheckInputs) -> tuple[list[dict], list[Finding]]:
                 if layout is None
                 else layout.unwrap(sent, to_shard=inputs.role not in ORDERING_ROLES)
             )
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
+            problem = f"{_TOO_DEEP} ({error})" if isinstance(error, RecursionError) else error
             findings.append(
                 Finding(
                     "message schema",
                     f"message to '{message['destination']}' at {time_text(message['time_s'])}: "
-                    f"{error}",
+                    f"{problem}",
                     "send a shard's households' messages as one 'batch' (docs/interfaces.md)",
                 )
             )
@@ -123,6 +128,8 @@ def _schema_problem(payload: str, orders: bool) -> str:
         return message_problems(error)
     except ValueError as error:
         return str(error)
+    except RecursionError as error:
+        return f"{_TOO_DEEP} ({error})"
     return ""
 
 
@@ -175,7 +182,9 @@ def _late_orders_from_messages(inputs: CheckInputs) -> list[tuple[int, int]]:
     for message in household_messages(inputs)[0]:
         try:
             interval = json.loads(message["payload"]).get("interval_index")
-        except (json.JSONDecodeError, AttributeError):
+        except (ValueError, RecursionError, AttributeError):
+            # Not JSON (also too long a number, or nested too deeply) or not an object: the
+            # message schema check names it.
             continue
         if not isinstance(interval, int) or not 1 <= interval < grid.n_intervals:
             continue
