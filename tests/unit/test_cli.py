@@ -115,6 +115,23 @@ def test_no_traceback_reaches_the_user(tmp_path):
     assert "time.duration_s" in completed.stderr
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "-inf", "3e6"])
+def test_check_federate_refuses_a_time_limit_that_is_no_positive_finite_number(
+    tmp_path, capsys, monkeypatch, value
+):
+    # It reached the federation file's validation: a pydantic traceback, exit 1.
+    monkeypatch.chdir(tmp_path)
+    arguments = ["check-federate", "--role", "household", f"--time-limit={value}", "--", "prog"]
+    assert main(arguments) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    shown = f"{float(value):g}"
+    assert f"--time-limit: 1 problem(s) - got {shown}; expected a positive finite number of " in (
+        message
+    )
+    assert "at most 2592000 (30 days)" in message
+    assert not (tmp_path / "results").exists()
+
+
 def test_validate_and_build_accept_the_default_scenario(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["validate", str(DEFAULT_SCENARIO)]) == 0

@@ -26,7 +26,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--scenario", type=Path, help="scenario to build the harness from (default: built in)"
     )
     parser.add_argument(
-        "--time-limit", type=float, metavar="SECONDS", help="wall-clock limit of the run [s]"
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock limit of the run, more than 0 and at most 2592000 (30 days) [s] "
+        "(default: the scenario's run.wall_clock_limit_s, 120 for the built-in harness)",
     )
     parser.add_argument(
         "program", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the program to check"

@@ -15,6 +15,7 @@ federate, the probe's observations and ``conformance.json`` (the findings).
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import secrets
 import shlex
@@ -44,7 +45,7 @@ from tefed.contract.run_folder import RunFolder
 from tefed.contract.shard_layout import ShardLayout
 from tefed.run.runner import run_federation
 from tefed.runtime.probe import OBSERVATIONS_FILE, PROBE_NAME, ProbeObservations
-from tefed.scenario.model import ExternalHousehold, Scenario, load_scenario
+from tefed.scenario.model import MAX_WALL_CLOCK_S, ExternalHousehold, Scenario, load_scenario
 
 #: Exit code of ``tefed check-federate`` when the candidate violates the contract.
 EXIT_VIOLATIONS = 1
@@ -178,12 +179,27 @@ def build_harness(
     Raises
     ------
     InputError
-        For an unknown role, an empty command or a scenario with problems.
+        For an unknown role, an empty command, a time limit that is not a positive finite number
+        of seconds up to ``MAX_WALL_CLOCK_S`` (a scenario's ``run.wall_clock_limit_s`` bound),
+        or a scenario with problems.
     """
     if role not in ROLES:
         raise InputError("--role", [f"got {role!r}; expected one of {list(ROLES)}"])
     if not command:
         raise InputError("command", ["missing; give the program after '--'"])
+    if time_limit_s is not None and not 0 < time_limit_s <= MAX_WALL_CLOCK_S:
+        raise InputError(
+            "--time-limit",
+            [
+                f"got {time_limit_s:g}; expected a positive finite number of seconds, at most "
+                f"{MAX_WALL_CLOCK_S:.0f} (30 days)"
+            ],
+        )
+    if not 0 <= disconnect_grace_s < math.inf:
+        raise InputError(
+            "disconnect_grace_s",
+            [f"got {disconnect_grace_s:g}; expected a finite number of seconds, at least 0"],
+        )
     if scenario_path is None:
         scenario, scenario_dir = Scenario.model_validate(HARNESS_SCENARIO), base_dir
     else:
