@@ -59,6 +59,8 @@ def test_every_builtin_federate_conforms(tmp_path: Path, role: str):
     assert published and published == set(observations.update_times_s)
     assert observations.subscription_targets
     assert bool(observations.messages) == (role != "grid")
+    # A market's received orders are what its awards are checked against.
+    assert bool(observations.received_messages) == (role == "market")
     assert json.loads((report.folder / "conformance.json").read_text())["conformant"] is True
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tefed.conformance.awards import check_awards
 from tefed.conformance.checks import run_checks
 from tefed.conformance.observations import (
     CheckInputs,
@@ -596,3 +597,84 @@ def test_missing_settlements_and_wrong_stated_energies_are_named():
     ]
     inputs.observations.messages.pop()
     assert [f.message for f in check_settlement(inputs)] == ["h01 got no settlement for interval 1"]
+
+
+def peer_market(bought_wh: int, sold_wh: int = 300) -> CheckInputs:
+    """A market candidate that received h01's 300 Wh bid and h02's 500 Wh ask for interval 1
+    and awarded h01 ``bought_wh`` and h02 ``sold_wh`` of one trade at 0.10 USD/kWh."""
+    bid = {"order_id": "1-buy", "side": "buy", "quantity_wh": 300, "price_usd_per_kwh": 0.15}
+    ask = {"order_id": "1-sell", "side": "sell", "quantity_wh": 500, "price_usd_per_kwh": 0.08}
+    received = [
+        {**message(840.001, {**ORDERS, "orders": [order]}), "source": f"household/{household}"}
+        for household, order in (("h01", bid), ("h02", ask))
+    ]
+    sent = [
+        {
+            **message(
+                840.003,
+                {
+                    "type": "awards",
+                    "interval_index": 1,
+                    "status": "cleared",
+                    "awards": [
+                        {
+                            "order_id": f"1-{side}",
+                            "side": side,
+                            "quantity_wh": quantity_wh,
+                            "price_usd_per_kwh": 0.10,
+                            "counterparty": counterparty,
+                        }
+                    ],
+                },
+                f"household/{household}",
+            ),
+            "source": "market",
+        }
+        for household, side, quantity_wh, counterparty in (
+            ("h01", "buy", bought_wh, "h02"),
+            ("h02", "sell", sold_wh, "h01"),
+        )
+    ]
+    return dataclasses.replace(
+        with_observations(messages=sent, received_messages=received),
+        role="market",
+        federate="market",
+        households=(),
+    )
+
+
+def test_a_market_whose_awards_fill_the_orders_passes_the_awards_check():
+    assert check_awards(peer_market(300)) == []
+
+
+def test_a_market_that_awards_more_than_ordered_or_sold_is_named():
+    # Each buyer got its order plus 100 Wh while its seller sold only the matched amount; the
+    # settlements follow the awards, so only the awards show it.
+    findings = check_awards(peer_market(400))
+    assert [(f.check, f.message) for f in findings] == [
+        (
+            "awards",
+            "awards of h01 for interval 1: order '1-buy' is awarded 400 Wh, more than its 300 Wh",
+        ),
+        (
+            "awards",
+            "interval 1: households were awarded 400 Wh bought from other households but 300 Wh "
+            "sold to them, expected equal energy",
+        ),
+        (
+            "awards",
+            "interval 1: trade payments between 'h01' and 'h02' in pool 'non_dispatchable' do "
+            "not cancel: they sum to 0.01 USD (from the awards)",
+        ),
+        (
+            "awards",
+            "interval 1: trade payments do not cancel: they sum to 0.01 USD, expected 0 (from the "
+            "awards)",
+        ),
+    ]
+    assert all("at most its quantity" in f.fix for f in findings)
+    # A seller's side that exceeds its ask alone, the pair balanced, within the order quantity:
+    assert [f.message for f in check_awards(peer_market(600, 600))] == [
+        "awards of h01 for interval 1: order '1-buy' is awarded 600 Wh, more than its 300 Wh",
+        "awards of h02 for interval 1: order '1-sell' is awarded 600 Wh, more than its 500 Wh",
+    ]

@@ -19,6 +19,8 @@ Checks (``CHECKS``, in report order):
   (``docs/message_schemas.json``) and goes to an endpoint of the right kind;
 - ``gate closure``: no orders arrive after the gate of their interval closed;
 - ``market refusals``: no other orders are refused by the market;
+- ``awards``: a market's awards fill no order beyond its quantity or limit price, and the two
+  awards of a trade between households agree (bought = sold, payments cancel);
 - ``settlement``: a market's settlements are what the delivery rules give from its awards, the
   households' metering and the interval's prices;
 - ``finishing``: the run completes and the candidate exits with 0;
@@ -26,7 +28,8 @@ Checks (``CHECKS``, in report order):
 
 Every check takes one `CheckInputs` and returns a list of `Finding` (empty: passed); the
 interface check lives in `tefed.conformance.interfaces`, the message checks in
-`tefed.conformance.messages`, the settlement check in `tefed.conformance.settlement`.
+`tefed.conformance.messages`, the awards check in `tefed.conformance.awards`, the settlement
+check in `tefed.conformance.settlement`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tefed.conformance.awards import check_awards
 from tefed.conformance.interfaces import check_interfaces
 from tefed.conformance.messages import (
     check_gate_closure,
@@ -331,6 +335,7 @@ CHECKS: tuple[Callable[[CheckInputs], list[Finding]], ...] = (
     check_message_schema,
     check_gate_closure,
     check_market_refusals,
+    check_awards,
     check_settlement,
     check_finishing,
     check_disconnecting,

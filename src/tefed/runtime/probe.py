@@ -8,7 +8,8 @@ Its entry names the candidate (``conformance.federate``). The probe
 
 - subscribes to every publication the candidate's ``helics`` block declares and records the
   HELICS time of each update and any value that is not finite;
-- clones every message the candidate's declared endpoints send (a HELICS cloning filter);
+- clones every message the candidate's declared endpoints send (a HELICS cloning filter), and
+  for a market every message they receive (the orders its awards are checked against);
 - notes whether the candidate joined the federation (the broker knows its name);
 - asks the broker what the candidate registered (queries ``interfaces`` and
   ``data_flow_graph``) and, at each of its own grants, the candidate's granted time
@@ -65,6 +66,9 @@ class ProbeObservations:
     messages : list of dict
         Every message the candidate's endpoints sent: ``time_s`` [s], ``source``,
         ``destination``, ``payload``.
+    received_messages : list of dict
+        A market candidate's: every message its endpoints received (the households' orders),
+        as ``messages``; empty for other roles.
     granted_times_s : list of float
         The candidate's granted times seen by the probe [s].
     final : dict or None
@@ -88,6 +92,7 @@ class ProbeObservations:
     final: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     candidate_joined: bool | None = None
+    received_messages: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.interfaces is not None and not isinstance(self.interfaces, dict):
@@ -105,6 +110,8 @@ class ProbeObservations:
 
 
 PROBE_NAME = "conformance_probe"
+#: The role whose received messages the probe clones too (the orders a market's awards fill).
+RECEIVED_MESSAGES_ROLE = "market"
 OBSERVATIONS_FILE = "conformance/probe.json"
 #: Exit code of the probe when it stopped the run because the candidate stayed connected.
 EXIT_CANDIDATE_STAYED = 4
@@ -150,6 +157,9 @@ class Probe:
         self._candidate_name: str = settings["federate"]
         self._grace_s = float(settings["disconnect_grace_s"])
         self._candidate = entries[self._candidate_name]["helics"]
+        self._candidate_endpoints = {spec["name"] for spec in self._candidate.get("endpoints", [])}
+        role = (entries[self._candidate_name].get("tefed") or {}).get("role")
+        self._clone_received = role == RECEIVED_MESSAGES_ROLE
         self._others_builtin = [
             entry["name"]
             for entry in data["federates"]
@@ -238,6 +248,8 @@ class Probe:
             cloning = h.helicsFederateRegisterCloningFilter(self._federate, "")
             for endpoint in endpoints:
                 h.helicsFilterAddSourceTarget(cloning, endpoint)
+                if self._clone_received:
+                    h.helicsFilterAddDestinationTarget(cloning, endpoint)
             h.helicsFilterAddDeliveryEndpoint(cloning, h.helicsEndpointGetName(self._clones))
 
     def _watch(self) -> int:
@@ -275,10 +287,12 @@ class Probe:
                 )
         while self._clones is not None and h.helicsEndpointHasMessage(self._clones):
             message = h.helicsEndpointGetMessage(self._clones)
-            self.observations.messages.append(
+            source = h.helicsMessageGetOriginalSource(message)
+            sent = source in self._candidate_endpoints
+            (self.observations.messages if sent else self.observations.received_messages).append(
                 {
                     "time_s": h.helicsMessageGetTime(message),
-                    "source": h.helicsMessageGetOriginalSource(message),
+                    "source": source,
                     "destination": h.helicsMessageGetOriginalDestination(message),
                     "payload": message_text(message),
                 }
