@@ -25,10 +25,10 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from tefed.conformance.messages import household_messages
 from tefed.conformance.observations import CheckInputs, Finding, capped
+from tefed.conformance.settlement import received_by_households
 from tefed.contract import keys
-from tefed.contract.messages import AwardsMessage, Message, Order, parse_market_message
+from tefed.contract.messages import Message, Order
 from tefed.domain.market.ledger_checks import check_payments
 from tefed.domain.market.trade_checks import check_trades
 
@@ -41,16 +41,6 @@ _FIX = (
 #: An award's other side, which the household's order table never holds.
 _OTHER_SIDE = ""
 _ORDER_COLUMNS = ["order_id", "participant", "side", "quantity_wh", "price_usd_per_kwh", "pool"]
-_AWARD_COLUMNS = [
-    "interval_index",
-    "household_id",
-    "order_id",
-    "side",
-    "pool",
-    "quantity_wh",
-    "price_usd_per_kwh",
-    "counterparty",
-]
 
 
 def check_awards(inputs: CheckInputs) -> list[Finding]:
@@ -73,7 +63,7 @@ def check_awards(inputs: CheckInputs) -> list[Finding]:
     """
     if inputs.role != "market":
         return []
-    awards = _awards_sent(inputs)
+    awards = received_by_households(inputs)[0]
     if awards.empty:
         return []
     orders = _orders_received(inputs)
@@ -151,34 +141,6 @@ def _balance_findings(interval: int, trades: pd.DataFrame) -> list[Finding]:
         for violation in check_payments(ledger)
     ]
     return findings
-
-
-def _awards_sent(inputs: CheckInputs) -> pd.DataFrame:
-    """Every award the candidate sent a household, one row each; messages that do not parse
-    are the ``message schema`` check's."""
-    rows = []
-    for message in household_messages(inputs)[0]:
-        household = keys.household_of_endpoint(message["destination"])
-        try:
-            parsed = parse_market_message(message["payload"])
-        except (ValueError, RecursionError):
-            continue
-        if household is None or not isinstance(parsed, AwardsMessage):
-            continue
-        rows += [
-            (
-                parsed.interval_index,
-                household,
-                award.order_id,
-                award.side,
-                award.pool,
-                award.quantity_wh,
-                award.price_usd_per_kwh,
-                award.counterparty,
-            )
-            for award in parsed.awards
-        ]
-    return pd.DataFrame(rows, columns=_AWARD_COLUMNS)
 
 
 def _orders_received(inputs: CheckInputs) -> pd.DataFrame:

@@ -26,6 +26,16 @@ _FIX = (
     "the metered energy, amount_usd the sum of the lines (docs/interfaces.md, 'settlement')"
 )
 _KEY = ["interval_index", "household_id"]
+#: Columns of the awards the candidate sent, one row per award.
+AWARD_COLUMNS = [
+    *_KEY,
+    "order_id",
+    "side",
+    "pool",
+    "quantity_wh",
+    "price_usd_per_kwh",
+    "counterparty",
+]
 
 
 def check_settlement(inputs: CheckInputs) -> list[Finding]:
@@ -48,7 +58,7 @@ def check_settlement(inputs: CheckInputs) -> list[Finding]:
     """
     if inputs.role != "market" or inputs.household_intervals is None or inputs.prices is None:
         return []
-    awards, lines, settlements = _received(inputs)
+    awards, lines, settlements = received_by_households(inputs)
     metered = inputs.household_intervals.set_index(_KEY)["energy_wh"]
     findings = []
     repeated = settlements[settlements.duplicated(_KEY, keep="first")]
@@ -93,7 +103,9 @@ def check_settlement(inputs: CheckInputs) -> list[Finding]:
     return capped(findings)
 
 
-def _received(inputs: CheckInputs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def received_by_households(
+    inputs: CheckInputs,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The awards, settlement lines and settlements (one row each) the candidate sent to
     households, from the probe's messages; messages that do not parse are the ``message
     schema`` check's."""
@@ -107,10 +119,7 @@ def _received(inputs: CheckInputs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
         if household is None:
             continue
         if isinstance(parsed, AwardsMessage):
-            awards += [
-                (parsed.interval_index, household, a.side, a.quantity_wh, a.price_usd_per_kwh)
-                for a in parsed.awards
-            ]
+            awards += parsed.award_rows(household)
         elif isinstance(parsed, SettlementMessage):
             settlements.append(
                 (
@@ -133,7 +142,7 @@ def _received(inputs: CheckInputs) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
                 for line in parsed.lines
             ]
     return (
-        pd.DataFrame(awards, columns=[*_KEY, "side", "quantity_wh", "price_usd_per_kwh"]),
+        pd.DataFrame(awards, columns=AWARD_COLUMNS),
         pd.DataFrame(lines, columns=[*_KEY, "counterparty", "energy_wh", "amount_usd", "reason"]),
         pd.DataFrame(
             settlements, columns=[*_KEY, "energy_wh", "awarded_net_energy_wh", "amount_usd"]

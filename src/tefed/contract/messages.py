@@ -200,6 +200,24 @@ class AwardsMessage(_Message):
     awards: list[Award]
     prices_usd_per_kwh: dict[str, float] = Field(default_factory=dict)
 
+    def award_rows(self, household_id: str) -> list[tuple]:
+        """One row per award of household ``household_id``: ``interval_index``,
+        ``household_id``, ``order_id``, ``side``, ``pool``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh], ``counterparty`` (a household's award table)."""
+        return [
+            (
+                self.interval_index,
+                household_id,
+                award.order_id,
+                award.side,
+                award.pool,
+                award.quantity_wh,
+                award.price_usd_per_kwh,
+                award.counterparty,
+            )
+            for award in self.awards
+        ]
+
 
 class SettlementLine(_Message):
     """One payment of a settlement (positive ``amount_usd``: the household pays)."""

@@ -295,19 +295,7 @@ class EmsFederate(FederateLogic):
                 for award in parsed.awards
             )
             self._awarded_net_wh[parsed.interval_index, index] = signed
-            self._received["household_awards"].extend(
-                (
-                    parsed.interval_index,
-                    household,
-                    award.order_id,
-                    award.side,
-                    award.pool,
-                    award.quantity_wh,
-                    award.price_usd_per_kwh,
-                    award.counterparty,
-                )
-                for award in parsed.awards
-            )
+            self._received["household_awards"].extend(parsed.award_rows(household))
             self._observe(parsed)
         elif isinstance(parsed, SettlementMessage):
             self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
