@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from federations import (
     REPO,
+    helics_run,
     processes_working_under,
     short_scenario_data,
     tefed_run,
@@ -194,4 +196,28 @@ def test_a_household_program_that_stays_after_its_last_step_is_stopped_and_the_r
     run_dir = Path(completed.stdout.strip().splitlines()[-1])
     status = json.loads((run_dir / "status.json").read_text())
     assert (status["state"], status["results"]) == ("complete", "complete")
+    assert processes_working_under(tmp_path) == []
+
+
+def test_under_helics_run_a_program_that_stays_after_its_last_step_is_stopped_too(
+    tmp_path: Path,
+) -> None:
+    # Before: helics run waited for it until the broker's --maxcosimduration (the wall-clock
+    # limit) and the watchdog then marked the complete run failed.
+    exec_line = f"{sys.executable} {HOSTILE} --mode quiet --linger-s 600"
+    data = short_scenario_data(
+        ems__external=[{"household_id": ATTACKER, "exec": exec_line}],
+        run__stall_timeout_s=3,
+        run__wall_clock_limit_s=120,
+    )
+    path = write_federation(tmp_path, data)
+    started = time.monotonic()
+    completed = helics_run(path, timeout_s=RUN_TIMEOUT_S)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert time.monotonic() - started < 60
+    (run_dir,) = (tmp_path / "results" / "default").glob("helics-*")
+    status = json.loads((run_dir / "status.json").read_text())
+    assert (status["state"], status["results"]) == ("complete", "complete")
+    said = "".join(log.read_text() for log in tmp_path.glob("*.log"))
+    assert f"stopped 'household_{ATTACKER}': still running 3 s" in said, said
     assert processes_working_under(tmp_path) == []
