@@ -174,18 +174,24 @@ def test_a_burst_of_10000_orders_is_accounted_for_order_by_order(tmp_path: Path,
     pd.testing.assert_frame_equal(others.reset_index(drop=True), quiet.reset_index(drop=True))
 
 
-def test_a_household_program_that_stays_after_its_last_step_is_stopped_and_the_run_kept(
-    tmp_path: Path,
-) -> None:
-    # Before: tefed run waited for it until the wall-clock limit (900 s by default), then
-    # marked the complete run failed, naming the household "at simulated t=0 s".
+def lingering_household_federation(folder: Path) -> Path:
+    """The short run with h01 run by the quiet program, which waits 600 s after its last step
+    before it leaves; a stall timeout of 3 s."""
     exec_line = f"{sys.executable} {HOSTILE} --mode quiet --linger-s 600"
     data = short_scenario_data(
         ems__external=[{"household_id": ATTACKER, "exec": exec_line}],
         run__stall_timeout_s=3,
         run__wall_clock_limit_s=120,
     )
-    path = write_federation(tmp_path, data)
+    return write_federation(folder, data)
+
+
+def test_a_household_program_that_stays_after_its_last_step_is_stopped_and_the_run_kept(
+    tmp_path: Path,
+) -> None:
+    # Before: tefed run waited for it until the wall-clock limit (900 s by default), then
+    # marked the complete run failed, naming the household "at simulated t=0 s".
+    path = lingering_household_federation(tmp_path)
     completed = tefed_run(path, timeout_s=RUN_TIMEOUT_S)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
@@ -204,13 +210,7 @@ def test_under_helics_run_a_program_that_stays_after_its_last_step_is_stopped_to
 ) -> None:
     # Before: helics run waited for it until the broker's --maxcosimduration (the wall-clock
     # limit) and the watchdog then marked the complete run failed.
-    exec_line = f"{sys.executable} {HOSTILE} --mode quiet --linger-s 600"
-    data = short_scenario_data(
-        ems__external=[{"household_id": ATTACKER, "exec": exec_line}],
-        run__stall_timeout_s=3,
-        run__wall_clock_limit_s=120,
-    )
-    path = write_federation(tmp_path, data)
+    path = lingering_household_federation(tmp_path)
     started = time.monotonic()
     completed = helics_run(path, timeout_s=RUN_TIMEOUT_S)
     assert completed.returncode == 0, completed.stdout + completed.stderr
