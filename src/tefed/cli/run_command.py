@@ -189,7 +189,7 @@ def _run(
         console.print(escape(outcome.message), highlight=False, soft_wrap=True)
         print(outcome.run_folder.path)
         return 0
-    if outcome.message != "run complete" and outcome.message.startswith("run complete; "):
+    if outcome.message.startswith("run complete; "):
         console.print(f"warning: {escape(outcome.message)}", highlight=False, soft_wrap=True)
     if not outcome.run_folder.file("summary.json").exists():
         # Every federate finished, but the report could not summarise the run (its log says

@@ -39,7 +39,12 @@ from pathlib import Path
 
 from tefed.contract.federation_file import FederationFile, load_federation_file
 from tefed.contract.run_folder import STATUS_COMPLETE, STATUS_FAILED, RunFolder, proc_stat
-from tefed.run.stopped_processes import StoppedClock, stopped_message
+from tefed.run.stopped_processes import (
+    CompletedClock,
+    StoppedClock,
+    lingering_message,
+    stopped_message,
+)
 from tefed.runtime.broker import broker_port
 from tefed.runtime.broker_claim import CLAIM_TIMEOUT_S, PortTakenError, wait_for_sibling_claim
 
@@ -108,7 +113,7 @@ def watch(siblings: list[Sibling], folder: RunFolder, launcher: int, stopped_lim
         by_descriptor[sibling.descriptor] = sibling
     broker = next((sibling for sibling in siblings if sibling.name == BROKER_NAME), None)
     stopped_clock = StoppedClock(stopped_limit_s)
-    complete_since: float | None = None
+    completed_clock = CompletedClock(folder, stopped_limit_s)
     while not all(sibling.ended for sibling in siblings):
         for descriptor, _ in poller.poll(LOOK_EVERY_S * 1000):
             sibling = by_descriptor[descriptor]
@@ -119,19 +124,16 @@ def watch(siblings: list[Sibling], folder: RunFolder, launcher: int, stopped_lim
                 return _stop_run(siblings, folder, sibling, _describe(sibling))
         if os.getppid() != launcher:
             return _stop_run(siblings, folder, None, _describe(None))
-        if complete_since is None and folder.status().get("state") == STATUS_COMPLETE:
-            complete_since = time.monotonic()
-        if complete_since is not None and time.monotonic() - complete_since > stopped_limit_s:
+        if completed_clock.overdue(time.monotonic()):
             # The results are complete and written; a program still running (one that never
             # exits after its last step) holds nothing back any more: stopped, the run kept.
             lingering = [sibling for sibling in siblings if not sibling.ended]
             _stop_processes([sibling.pid for sibling in lingering])
-            names = ", ".join(f"'{s.name}'" for s in lingering if s.name != BROKER_NAME)
+            names = [sibling.name for sibling in lingering if sibling.name != BROKER_NAME]
             return _say(
                 EXIT_OK,
                 f"tefed watchdog: run complete: {folder.path}\n"
-                f"  warning: stopped {names}: still running {stopped_limit_s:g} s "
-                "(run.stall_timeout_s) after the run completed",
+                f"  warning: {lingering_message(names, stopped_limit_s)}",
             )
         if broker is not None and broker.ended:
             # Every federate has left the federation: no stall watchdog sees one stop now.

@@ -69,7 +69,12 @@ from tefed.run.processes import (
     start_process,
 )
 from tefed.run.progress import RunProgress, simulated_progress_s
-from tefed.run.stopped_processes import StoppedClock, stopped_message
+from tefed.run.stopped_processes import (
+    CompletedClock,
+    StoppedClock,
+    lingering_message,
+    stopped_message,
+)
 from tefed.runtime.federation_stop import STOP_TIMEOUT_S, stop_federation
 from tefed.runtime.helics_runtime import (
     EXIT_FAILED,
@@ -390,8 +395,7 @@ def _supervise(
     federates = [p for p in processes if p.name != "broker"]
     broker = next((p for p in processes if p.name == "broker"), None)
     stopped_clock = StoppedClock(stopped_limit_s)
-    complete_since: float | None = None
-    next_status_look = 0.0
+    completed_clock = CompletedClock(folder, stopped_limit_s)
     with progress:
         while True:
             # A Ctrl-C Python could not raise where it arrived (`tefed.run.interrupts`).
@@ -413,25 +417,15 @@ def _supervise(
                     folder.mark_failed(name, message)
                     return RunOutcome(folder, ok=False, message=message, failed_federate=name)
             now = time.monotonic()
-            if now >= next_status_look:
-                # Once a second: the run's status is a file.
-                next_status_look = now + 1.0
-                if complete_since is None and folder.status().get("state") == STATUS_COMPLETE:
-                    complete_since = now
-            if complete_since is not None and now - complete_since > stopped_limit_s:
+            if completed_clock.overdue(now):
                 # The results are complete and written; a program that goes on running after
                 # that (one that never exits after its last step) holds nothing back any more.
                 lingering = [p for p in processes if p.popen.poll() is None]
                 _stop_all(lingering)
-                names = ", ".join(f"'{p.name}'" for p in lingering if p.name != "broker")
+                names = [p.name for p in lingering if p.name != "broker"]
                 progress.finish()
                 return RunOutcome(
-                    folder,
-                    ok=True,
-                    message=(
-                        f"run complete; stopped {names}: still running {stopped_limit_s:g} s "
-                        "(run.stall_timeout_s) after the run completed"
-                    ),
+                    folder, ok=True, message=lingering_message(names, stopped_limit_s)
                 )
             elapsed = now - started
             if elapsed > limit_s:

@@ -8,16 +8,22 @@ run`` for ever. So both supervisors (`tefed.run.runner` and `tefed.run.helics_wa
 at their federates' process states once the broker has ended, and name one that stays stopped
 longer than ``runtime.stall_timeout_s``. A federate merely slow to write its results is never
 named: only a process the kernel reports as stopped is.
+
+Once the run is complete (``status.json`` says so: every result written), a process still
+running holds nothing back: both supervisors stop whatever is left ``runtime.stall_timeout_s``
+later (`CompletedClock`, `lingering_message`) and keep the complete run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tefed.contract.run_folder import proc_stat
+from tefed.contract.run_folder import STATUS_COMPLETE, RunFolder, proc_stat
 
 #: State letter of a process stopped by a signal (``/proc/<pid>/stat``, field 3).
 STOPPED = "T"
+#: How often `CompletedClock` reads the run's status [s].
+STATUS_LOOK_EVERY_S = 1.0
 
 
 def is_stopped(pid: int) -> bool:
@@ -71,4 +77,41 @@ def stopped_message(name: str, limit_s: float) -> str:
     return (
         f"federate '{name}' stayed stopped (SIGSTOP) for more than {limit_s:g} s "
         "(runtime.stall_timeout_s) after the federation ended, before its process exited"
+    )
+
+
+class CompletedClock:
+    """How long a run has been complete, its status read at most every `STATUS_LOOK_EVERY_S`.
+
+    Parameters
+    ----------
+    folder : RunFolder
+        The run's folder.
+    limit_s : float
+        How long processes may go on running once the run is complete [s].
+    """
+
+    def __init__(self, folder: RunFolder, limit_s: float):
+        self._folder = folder
+        self._limit_s = limit_s
+        self._complete_since_s: float | None = None
+        self._next_look_s = 0.0
+
+    def overdue(self, now_s: float) -> bool:
+        """Whether the run has been complete for more than the limit at ``now_s``
+        (monotonic clock [s])."""
+        if self._complete_since_s is None and now_s >= self._next_look_s:
+            self._next_look_s = now_s + STATUS_LOOK_EVERY_S
+            if self._folder.status().get("state") == STATUS_COMPLETE:
+                self._complete_since_s = now_s
+        since_s = self._complete_since_s
+        return since_s is not None and now_s - since_s > self._limit_s
+
+
+def lingering_message(names: Iterable[str], limit_s: float) -> str:
+    """What a supervisor reports after stopping the processes ``names`` of a complete run."""
+    listed = ", ".join(f"'{name}'" for name in names)
+    return (
+        f"run complete; stopped {listed}: still running {limit_s:g} s "
+        "(run.stall_timeout_s) after the run completed"
     )
