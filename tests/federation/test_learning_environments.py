@@ -137,16 +137,63 @@ def test_learned_household_draws_what_the_builtin_ems_would_have(tmp_path: Path)
         assert energy_wh == pytest.approx(expected[interval], abs=1e-6)
 
 
-def test_a_failed_federate_ends_the_episode_with_an_error(tmp_path: Path):
-    env = HouseholdEnv(one_hour(tmp_path), base_dir=REPO)
+@pytest.mark.parametrize("federates", ["processes", "threads"])
+def test_a_failed_federate_ends_the_episode_with_an_error(tmp_path: Path, federates: str):
+    """A killed grid process, or (its federates in threads) a killed learner host, as a crash
+    of the power-flow engine would kill it: the step raises, and the next episode runs."""
+    env = HouseholdEnv(one_hour(tmp_path), options={"federates": federates}, base_dir=REPO)
     try:
         env.reset(seed=5)
-        os.kill(federate_pid(env.live_federation.run_folder.path, "grid"), signal.SIGKILL)
-        with pytest.raises(FederationError, match="grid"):
+        if federates == "processes":
+            os.kill(federate_pid(env.live_federation.run_folder.path, "grid"), signal.SIGKILL)
+            expected = "grid"
+        else:
+            os.kill(env.live_federation.host_pid, signal.SIGKILL)
+            expected = "learner_host died"
+        with pytest.raises(FederationError, match=expected):
             for _ in range(4):
                 env.step(env.action_space.sample())
+        env.reset(seed=5)
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, _ = env.step(env.action_space.sample())
     finally:
         env.close()
+    assert env.live_federation.episode_end.clean
+
+
+def test_federates_in_threads_give_the_episode_of_federates_in_processes(tmp_path: Path):
+    """The built-in federates in threads of the learner host on one core, or each in a process
+    of its own: the same actions give the same tables, bit for bit, and each federate keeps
+    a log file of its own."""
+    folders = {}
+    for federates in ("processes", "threads"):
+        env = HouseholdEnv(
+            one_hour(tmp_path / federates), options={"federates": federates}, base_dir=REPO
+        )
+        env.action_space.seed(11)
+        try:
+            env.reset(seed=5)
+            terminated = False
+            while not terminated:
+                _, _, terminated, _, _ = env.step(env.action_space.sample())
+            folders[federates] = env.live_federation.run_folder.path
+        finally:
+            env.close()
+    tables = sorted(
+        path.name
+        for path in folders["processes"].iterdir()
+        if path.suffix == ".parquet" or (path.is_dir() and path.name.startswith("household"))
+    )
+    assert {"market_trades.parquet", "grid.parquet", "household_intervals"} <= set(tables)
+    for name in tables:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(folders["threads"] / name),
+            pd.read_parquet(folders["processes"] / name),
+            obj=name,
+        )
+    logs = {path.name for path in (folders["threads"] / "logs").iterdir()}
+    assert {"price_feed.log", "ems.log", "grid.log", "market.log", "learners.log"} <= logs
 
 
 def test_unknown_household_is_an_input_error(tmp_path: Path):

@@ -21,6 +21,7 @@ MODULES_USING_HELICS = [
     "tefed.runtime.stall_watchdog",
     "tefed.runtime.probe",
     "tefed.runtime.federation_stop",
+    "tefed.runtime.shared_core",
 ]
 CHECK = """
 import importlib, sys

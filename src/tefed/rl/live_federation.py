@@ -88,6 +88,10 @@ class LiveFederation:
         self._episode = 0
         self._end: EpisodeEnd | None = None
         self._finished = True
+        #: Whether the host's last episode failed (see `start`).
+        self._host_suspect = False
+        #: The last episode the host was told to close.
+        self._closed_episode = 0
         #: The run folder of the current (or last) episode.
         self.run_folder: RunFolder | None = None
 
@@ -130,10 +134,15 @@ class LiveFederation:
         scenario = self._scenario.model_copy(deep=True)
         scenario.seed = seed
         if "time_coordination" not in scenario.run.model_fields_set:
-            # The broker grants each step to all: an episode is one chain of federates waiting
-            # for each other, where distributed grants cost two federates that both wait an
-            # endless exchange of time requests (30-40 % of the steps per second, measured).
-            scenario.run.time_coordination = "global"
+            # With federates in processes the broker grants each step to all: an episode is
+            # one chain of federates waiting for each other, where distributed grants cost two
+            # federates that both wait an endless exchange of time requests through the broker
+            # (30-40 % of the steps per second, measured). On one core that exchange stays in
+            # the process, and distributed grants were as fast or faster (47-68 steps/s against
+            # 49-63, fast setting, 2026-12-07).
+            scenario.run.time_coordination = (
+                "distributed" if self.options.federates == "threads" else "global"
+            )
         scenario.ems.external.extend(
             ExternalHousehold(household_id=household, exec=LEARNER_EXEC)
             for household in self.households
@@ -183,22 +192,33 @@ class LiveFederation:
             folder.claim_report()
         if self._launcher is None:
             self._launcher, self._host = EpisodeLauncher(), LearnerHost()
+        elif self._host_suspect:
+            # A failed episode may have left a federate's thread running in the host (one stuck
+            # in a computation never ends): the next episode gets a fresh host.
+            self._host.quit()
+            self._host = LearnerHost()
+        self._host_suspect = False
         self._episode += 1
         self._end = None
         self._finished = False
+        builtin = (
+            [entry.name for entry in federation.federate_entries() if entry.runs_builtin]
+            if self.options.federates == "threads"
+            else []
+        )
         started = self._launcher.launch(
             federation,
             self._federation_path(self._seed),
             self._base_dir,
             folder,
-            self.entry_names,
+            [*self.entry_names, *builtin],
             self.options.step_timeout_s,
         )
         if isinstance(started, EpisodeEnd):
             self._end, self._finished = started, True
             raise FederationError(f"the federation of the episode did not start: {started.message}")
         self._host.join(
-            self._episode, started, self._base_dir, folder, self.entry_names, self.options
+            self._episode, started, self._base_dir, folder, self.entry_names, builtin, self.options
         )
         return self._decisions()
 
@@ -229,9 +249,16 @@ class LiveFederation:
     def stop(self) -> None:
         """End the running episode (stopping the federation if it has not reached its end) and
         wait for its processes; nothing when none runs."""
-        if self._host is not None:
-            # Also after the final decisions: the host then lets go of the households.
-            self._host.close(self._episode)
+        if self._host is not None and self._episode > self._closed_episode:
+            # Also after the final decisions: the host then lets go of the households, and
+            # its built-in federates' threads write their tables.
+            self._closed_episode = self._episode
+            try:
+                self._host.close(self._episode)
+                if not self._host.closed(self._episode, STOP_TIMEOUT_S):
+                    self._host_suspect = True
+            except (OSError, RuntimeError):
+                self._host_suspect = True  # the host died; the next episode starts another
         self._finished = True
         if self._launcher is not None and self._launcher.running:
             self._end = self._launcher.end(STOP_TIMEOUT_S)
@@ -243,6 +270,13 @@ class LiveFederation:
             self._launcher.quit()
             self._host.quit()
             self._launcher = self._host = None
+
+    @property
+    def host_pid(self) -> int | None:
+        """Process id of the learner host (`tefed.rl.learner_host`), where the learned
+        households run, and with ``federates="threads"`` the built-in federates too; None
+        before the first episode."""
+        return None if self._host is None else self._host.pid
 
     @property
     def episode_end(self) -> EpisodeEnd | None:
@@ -258,7 +292,18 @@ class LiveFederation:
         left: set[str] = set()
         started = time.monotonic()
         while len(decisions) < len(names):
-            reply = self._host.receive(POLL_S)
+            try:
+                reply = self._host.receive(POLL_S)
+            except RuntimeError as error:
+                # The host died (with the built-in federates in its threads: also a crash in
+                # one of them, e.g. a feeder the power-flow engine cannot take).
+                # Quitting the launcher stops the rest of the federation at once; the next
+                # episode starts both helpers again.
+                self._launcher.quit()
+                self._host.quit()
+                self._launcher = self._host = None
+                self._finished = True
+                raise FederationError(f"{error}; run folder {self.run_folder.path}") from None
             if reply is not None and reply[1] == self._episode:
                 if reply[0] == "decision":
                     decisions[names[reply[2]]] = reply[3]
@@ -267,6 +312,7 @@ class LiveFederation:
                 continue
             problem = self._problem(time.monotonic() - started, left)
             if problem:
+                self._host_suspect = True
                 self.stop()
                 raise FederationError(problem)
         if all(decision.final for decision in decisions.values()):

@@ -60,6 +60,13 @@ class EnvOptions(BaseModel):
         description="longest wait for the federation to reach the next decision [s]; past it "
         "the episode ends with an error naming the wait",
     )
+    federates: Literal["threads", "processes"] = Field(
+        "threads",
+        description="threads: the built-in federates (price feed, ems, grid, market) run in "
+        "threads of the learner host process, all on one HELICS core with the learned "
+        "households (a step takes less than half the time); processes: each in a process of "
+        "its own, as `tefed run` starts them",
+    )
     write_report: bool = Field(
         False, description="write each episode's run report (plots, summary) as `tefed run` does"
     )

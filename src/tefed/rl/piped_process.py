@@ -69,6 +69,11 @@ class PipedProcess:
                 f"the helper process {self._module} died (exit code {self._process.poll()})"
             ) from None
 
+    @property
+    def pid(self) -> int:
+        """The helper's process id."""
+        return self._process.pid
+
     def quit(self) -> None:
         """Ask the helper to end; terminate it if it does not."""
         self._finalizer()

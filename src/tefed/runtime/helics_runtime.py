@@ -574,11 +574,15 @@ def message_text(raw: h.HelicsMessage) -> str:
     return message_bytes(raw).decode("utf-8", errors="replace")
 
 
-def attach_log_file(path: Path) -> logging.Handler:
-    """Also write this process's tefed log to ``path`` (until `detach_log_file`)."""
+def attach_log_file(path: Path, accept: Callable[[str], bool] | None = None) -> logging.Handler:
+    """Also write this process's tefed log to ``path`` (until `detach_log_file`); with
+    ``accept``, only the records of the threads whose names it accepts (federates that share
+    a process, each with a log file of its own)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="a")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    if accept is not None:
+        handler.addFilter(lambda record: accept(record.threadName or ""))
     logging.getLogger("tefed").addHandler(handler)
     return handler
 

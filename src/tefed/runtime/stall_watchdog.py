@@ -51,6 +51,10 @@ FIRST_POLL_S = 0.002
 LAST_POLL_S = 0.1
 
 
+#: Name of the watchdog thread of federate ``name``: this prefix and the name.
+STALL_WATCHDOG_PREFIX = "stall-watchdog-"
+
+
 class StallWatchdog(threading.Thread):
     """Ends the federation when this federate has waited too long for a time grant."""
 
@@ -66,9 +70,9 @@ class StallWatchdog(threading.Thread):
         """``peers``: the other federates of the federation by name; ``finished``: those that
         have ended on their own (a peer neither finished nor seen by the broker does not
         answer)."""
-        super().__init__(name=f"stall-watchdog-{name}", daemon=True)
+        super().__init__(name=f"{STALL_WATCHDOG_PREFIX}{name}", daemon=True)
         self._federate = federate
-        self._name = name
+        self._federate_name = name
         self._peers = [peer for peer in peers if peer != name]
         self._finished = finished
         self._timeout_s = timeout_s
@@ -151,7 +155,7 @@ class StallWatchdog(threading.Thread):
         else:
             finding = "no federate reports being busy (a process may have died)"
         return (
-            f"federation stalled: federate '{self._name}' waited more than "
+            f"federation stalled: federate '{self._federate_name}' waited more than "
             f"{self._timeout_s:g} s for time {self._waiting_for:g} s; {finding}"
         )
 
@@ -184,14 +188,14 @@ class StallWatchdog(threading.Thread):
     def _silent_at_startup_message(self) -> str:
         who = ", ".join(f"'{name}'" for name in self.culprits)
         return (
-            f"federation stalled at startup: federate '{self._name}' is waiting to start; "
+            f"federation stalled at startup: federate '{self._federate_name}' is waiting to start; "
             f"not answering: {who} (its process is stopped or gone)"
         )
 
     def _startup_message(self) -> str:
         who = ", ".join(f"'{name}'" for name in self.culprits)
         return (
-            f"federation stalled at startup: federate '{self._name}' waited more than "
+            f"federation stalled at startup: federate '{self._federate_name}' waited more than "
             f"{self._startup_timeout_s:g} s (runtime.startup_timeout_s) without another "
             "federate getting ready to start; "
             + (
@@ -208,7 +212,7 @@ class StallWatchdog(threading.Thread):
         for core in (state or {}).get("cores", []):
             for federate in core.get("federates", []):
                 name = federate.get("attributes", {}).get("name")
-                if name and name != self._name:
+                if name and name != self._federate_name:
                     found.append((name, str(federate.get("state", ""))))
         return found
 
