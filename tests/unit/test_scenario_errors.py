@@ -101,6 +101,14 @@ BAD_SCENARIOS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         edited(battery(capacity_kwh=-10)),
         ["households[2].battery.capacity_kwh: got -10", "at least 0"],
     ),
+    "true for a count": (
+        edited(group(1, count=True)),
+        ["households[1]: count: got true; expected a number, not true or false"],
+    ),
+    "false for a capacity": (
+        edited(battery(capacity_kwh=False)),
+        ["households[2].battery: capacity_kwh: got false; expected a number"],
+    ),
     "capacity not a number": (
         edited(battery(capacity_kwh=float("nan"))),
         ["households[2].battery.capacity_kwh: got nan; Input should be a finite number"],
