@@ -121,6 +121,10 @@ def test_dates_written_without_quotes_are_swept_as_their_text(tmp_path):
         ({"zip": {"a": [1, 2], "b": [1]}}, ["expected lists of one length"]),
         ({"grid": {"seed": [1]}, "seeds": [1, 2]}, ["repeated: ['seed']"]),
         ({"samples": {"count": 0, "ranges": {"x": [2, 1]}}}, ["samples.count", "low <= high"]),
+        (
+            {"samples": {"count": True, "ranges": {"x": [1, 2]}}},
+            ["samples: count: got true; expected a number, not true or false"],
+        ),
         ({"grid": {"market..x": [1]}}, ["'market..x': expected a dotted path"]),
         ({"gird": {"a": [1]}}, ["gird: unknown key"]),
         ({"samples": {"count": 2, "method": "sobol", "ranges": {"x": [0, 1]}}}, ["method"]),
@@ -187,6 +191,17 @@ def test_bad_paths_and_values_of_the_points_are_named_once_with_exit_2(tmp_path,
     assert "households[1].count: got -1" in message
     assert "market.settlement_rule: got 'cheap'" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_key_swept_over_values_is_named_once(tmp_path, capsys):
+    sweep = write_sweep(tmp_path, grid={"households.pv.cuont": [1, 2, 3]})
+    assert main(["sweep", str(sweep), "-o", str(tmp_path / "out")]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert message.count("cuont") == 2  # the problem and the point it is named at
+    assert (
+        "households[1].cuont: unknown key; remove or rename it (at households.pv.cuont=1; "
+        "in 3 runs)" in message
+    )
 
 
 def test_points_resolving_to_one_scenario_are_refused(tmp_path):

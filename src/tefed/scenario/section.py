@@ -22,17 +22,13 @@ MAX_HOUSEHOLDS = 10_000
 MAX_GROUPS = 1_000
 
 
-class ScenarioSection(BaseModel):
-    """Base of every scenario model: unknown keys, NaN and infinities, huge texts and true or
-    false for a number refused."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS)
+class NumbersNotBooleans(BaseModel):
+    """A model that refuses ``true``/``false`` where a number goes: pydantic would read them as
+    1 and 0 (``count: true`` made a group of one household)."""
 
     @model_validator(mode="before")
     @classmethod
     def _no_true_or_false_for_numbers(cls, data: Any) -> Any:
-        """Refuse ``true``/``false`` where a number goes: pydantic would read them as 1 and 0
-        (``count: true`` made a group of one household)."""
         if isinstance(data, dict):
             for name, field in cls.model_fields.items():
                 key = field.alias or name
@@ -42,6 +38,13 @@ class ScenarioSection(BaseModel):
                         f"{key}: got {str(value).lower()}; expected a number, not true or false"
                     )
         return data
+
+
+class ScenarioSection(NumbersNotBooleans):
+    """Base of every scenario model: unknown keys, NaN and infinities, huge texts and true or
+    false for a number refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS)
 
 
 def _takes_numbers_not_booleans(annotation: Any) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ from tefed.sweep.sweep_file import SEED_PATH, SampleSpec, SweepFile
 
 #: Hex digits of the SHA-256 kept in a run id.
 RUN_ID_DIGITS = 12
+
+
+#: The value an unknown key was given, in a problem of `tefed.contract.errors` (a swept key's
+#: value differs between points; the point it is named at shows it).
+_UNKNOWN_KEY_VALUE = re.compile(r"unknown key \(value .*\); remove or rename it$")
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,8 @@ def resolve_points(sweep: SweepFile, base_path: Path, base_dir: Path) -> list[Sw
                 for name in check.federation.external_federates()
             ]
         for problem in found:
+            # An unknown key varied over values is one problem, not one per value.
+            problem = _UNKNOWN_KEY_VALUE.sub("unknown key; remove or rename it", problem)
             problems.setdefault(problem, []).append(described or "the base")
         if not found and check.scenario is not None:
             points.append(

@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictFloat,
@@ -65,6 +64,7 @@ from tefed.contract.errors import InputError, describe_validation_error
 from tefed.scenario.bounded_yaml import read_yaml
 from tefed.scenario.household_spec import NAME_PATTERN, NAME_RULE
 from tefed.scenario.overrides import check_path
+from tefed.scenario.section import NumbersNotBooleans
 
 #: The scenario path the replicate seeds set.
 SEED_PATH = "seed"
@@ -75,7 +75,7 @@ SEED_PATH = "seed"
 MAX_RUNS = 100_000
 
 
-class _Section(BaseModel):
+class _Section(NumbersNotBooleans):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
 
