@@ -221,3 +221,22 @@ def test_under_helics_run_a_program_that_stays_after_its_last_step_is_stopped_to
     said = "".join(log.read_text() for log in tmp_path.glob("*.log"))
     assert f"stopped 'household_{ATTACKER}': still running 3 s" in said, said
     assert processes_working_under(tmp_path) == []
+
+
+def test_a_household_that_leaves_early_fails_the_run_naming_it(tmp_path: Path):
+    """A household program that disconnects at 20 min of a two-hour run and exits 0: HELICS
+    let the others go on with its last published power, and the run ended complete. Now the
+    grid finds its power unpublished at the next step and the run fails naming it."""
+    exec_line = f"{sys.executable} {HOSTILE} --mode quiet --leave-at-s 1200"
+    data = short_scenario_data(ems__external=[{"household_id": ATTACKER, "exec": exec_line}])
+    completed = tefed_run(write_federation(tmp_path, data), timeout_s=RUN_TIMEOUT_S)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert (
+        f"federate 'household_{ATTACKER}' published no 'household/{ATTACKER}/power_kw' for "
+        "t=1200 s: it left the federation" in " ".join(completed.stderr.split())
+    )
+    (status_path,) = tmp_path.glob("**/status.json")
+    status = json.loads(status_path.read_text())
+    assert status["state"] == "failed"
+    assert status["failed_federate"] == f"household_{ATTACKER}"
+    assert status["results"] == "incomplete"

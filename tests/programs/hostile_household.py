@@ -168,6 +168,9 @@ def main() -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--mode", choices=["quiet", "hostile", "burst"], required=True)
     parser.add_argument("--linger-s", type=float, default=0.0)
+    parser.add_argument(
+        "--leave-at-s", type=int, default=None, help="disconnect after this instant, exit 0"
+    )
     arguments = parser.parse_args()
     data = json.loads(arguments.federation_file.read_text())
     entries = {entry["name"]: entry for entry in data["federates"]}
@@ -196,7 +199,7 @@ def main() -> int:
             h.helicsFederateRequestTime(federate, time_s + block["offset"])
             while h.helicsEndpointHasMessage(endpoint):
                 h.helicsEndpointGetMessage(endpoint)
-            if time_s == duration_s:
+            if time_s == duration_s or time_s == arguments.leave_at_s:
                 break
             if time_s == gate_s:
                 sent = send_all(endpoint, arguments.mode, interval, shard_endpoint)

@@ -252,6 +252,14 @@ class FederationFile(BaseModel):
             if not (entry.runs_builtin and entry.tefed is not None)
         ]
 
+    def publisher_of(self, key: str) -> str | None:
+        """Name of the federate whose ``helics`` block publishes ``key`` (None: none does)."""
+        for entry in self.federate_entries():
+            for publication in (entry.helics or {}).get("publications", []):
+                if isinstance(publication, dict) and publication.get("key") == key:
+                    return entry.name
+        return None
+
     def broker_entry(self) -> FederateEntry | None:
         """The entry that starts the broker (None when ``helics run`` adds its own)."""
         return next((entry for entry in self.federates if entry.is_broker), None)

@@ -43,10 +43,25 @@ if TYPE_CHECKING:
 
 @dataclass
 class StepInputs:
-    """What a federate reads at one grid instant."""
+    """What a federate reads at one grid instant.
+
+    ``silent`` holds the keys of the inputs no one published since the federate's previous
+    step (HELICS then gives the last value again); empty where nothing tells (the lockstep
+    runner, whose built-in federates publish every step).
+    """
 
     values: Mapping[str, Any] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
+    silent: frozenset[str] = frozenset()
+
+
+class SilentPublisherError(RuntimeError):
+    """A federate did not publish ``key`` at grid instant ``time_s``, as the contract has it
+    publish every step (it left the federation, or skipped a step)."""
+
+    def __init__(self, key: str, time_s: int):
+        super().__init__(key, time_s)
+        self.key, self.time_s = key, time_s
 
 
 @dataclass

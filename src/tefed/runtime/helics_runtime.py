@@ -36,7 +36,13 @@ import numpy as np
 from tefed.contract.errors import EXIT_USER_ERROR, InputError
 from tefed.contract.federation_file import BROKER_MODULE
 from tefed.contract.host_failure import HostFailure
-from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs
+from tefed.contract.logic import (
+    FederateContext,
+    FederateLogic,
+    Message,
+    SilentPublisherError,
+    StepInputs,
+)
 from tefed.contract.run_folder import RunFolder
 from tefed.runtime.broker_claim import (
     CLAIM_TIMEOUT_S,
@@ -242,6 +248,9 @@ class HelicsRuntime:
             return EXIT_OK
         except h.HelicsException as error:
             return self._on_helics_error(error, stage)
+        except SilentPublisherError as error:
+            self._on_silent_publisher(error)
+            return EXIT_FAILED
         except InputError as error:
             self._on_logic_error(error, stage, traceback_text=None)
             return EXIT_USER_ERROR
@@ -293,7 +302,12 @@ class HelicsRuntime:
                     f"HELICS granted t={granted!r} s but t={target!r} s was requested; {advice}"
                 )
             self._current_time_s = time_s
-            inputs = StepInputs(values=self._read_inputs(), messages=self._read_messages())
+            silent = frozenset(
+                item.key for item in self._inputs if not h.helicsInputIsUpdated(item.handle)
+            )
+            inputs = StepInputs(
+                values=self._read_inputs(), messages=self._read_messages(), silent=silent
+            )
             started = time.perf_counter()
             outputs = self.logic.step(time_s, inputs)
             elapsed = time.perf_counter() - started
@@ -358,6 +372,24 @@ class HelicsRuntime:
             log.error("%s", message)
         if self._run_folder is not None:
             self._run_folder.mark_failed(name, message)
+        try:
+            h.helicsFederateGlobalError(self._federate, EXIT_FAILED, message)
+        except h.HelicsException as helics_error:
+            log.error("could not signal the failure to the broker: %s", helics_error)
+
+    def _on_silent_publisher(self, error: SilentPublisherError) -> None:
+        """End the run blaming the federate that publishes ``error.key`` (it left the
+        federation, or skipped a step), not this one."""
+        publisher = self.context.federation.publisher_of(error.key)
+        message = (
+            f"federate '{publisher or '?'}' published no {error.key!r} for t={error.time_s:g} "
+            "s: it left the federation or skipped a step (the contract has it publish every "
+            "grid step until the end of the run, docs/interfaces.md), and the run would go on with "
+            "the last value it published"
+        )
+        log.error("%s", message)
+        if self._run_folder is not None:
+            self._run_folder.mark_failed(publisher, message)
         try:
             h.helicsFederateGlobalError(self._federate, EXIT_FAILED, message)
         except h.HelicsException as helics_error:

@@ -26,7 +26,13 @@ import pandas as pd
 
 from tefed.contract import keys
 from tefed.contract.errors import InputError
-from tefed.contract.logic import FederateContext, FederateLogic, StepInputs, StepOutputs
+from tefed.contract.logic import (
+    FederateContext,
+    FederateLogic,
+    SilentPublisherError,
+    StepInputs,
+    StepOutputs,
+)
 from tefed.contract.parted_table import PartedTable, results_flush_clock
 from tefed.contract.role_configs import GridConfig, read_role_config
 from tefed.contract.run_folder import RunFolder
@@ -147,6 +153,10 @@ class GridFederate(FederateLogic):
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
         """Apply household powers, solve, publish voltages and feeder state."""
+        for key in self._power_keys:
+            # Else the feeder would carry the last power a household published before it left.
+            if key in inputs.silent:
+                raise SilentPublisherError(key, time_s)
         power_kw = self._layout.gather(inputs.values, self._power_keys)
         if self._published_kvar:
             reactive_kvar = self._layout.gather(inputs.values, self._reactive_keys)
