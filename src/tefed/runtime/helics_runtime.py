@@ -370,8 +370,12 @@ class HelicsRuntime:
             log.error("%s\n%s", message, traceback_text.rstrip())
         else:
             log.error("%s", message)
+        self._end_federation(name, message)
+
+    def _end_federation(self, blamed: str | None, message: str) -> None:
+        """Record the run failed by ``blamed`` and end the federation with a global error."""
         if self._run_folder is not None:
-            self._run_folder.mark_failed(name, message)
+            self._run_folder.mark_failed(blamed, message)
         try:
             h.helicsFederateGlobalError(self._federate, EXIT_FAILED, message)
         except h.HelicsException as helics_error:
@@ -384,16 +388,11 @@ class HelicsRuntime:
         message = (
             f"federate '{publisher or '?'}' published no {error.key!r} for t={error.time_s:g} "
             "s: it left the federation or skipped a step (the contract has it publish every "
-            "grid step until the end of the run, docs/interfaces.md), and the run would go on with "
-            "the last value it published"
+            "grid step until the end of the run, docs/interfaces.md), and the run would go on "
+            "with the last value it published"
         )
         log.error("%s", message)
-        if self._run_folder is not None:
-            self._run_folder.mark_failed(publisher, message)
-        try:
-            h.helicsFederateGlobalError(self._federate, EXIT_FAILED, message)
-        except h.HelicsException as helics_error:
-            log.error("could not signal the failure to the broker: %s", helics_error)
+        self._end_federation(publisher, message)
 
     def _on_helics_error(self, error: h.HelicsException, stage: str) -> int:
         watchdog_message = self._watchdog.fired_message
