@@ -2,9 +2,9 @@
 
 Federates in separate processes each have a core of their own, and every time grant between
 them crosses two process boundaries (federate → its core → the broker → the other's core →
-the other federate). On a small machine that hop costs about a millisecond and a half of
-scheduling, several times what the federates compute per instant at the sizes learning
-environments run. Federates that share a core in one process coordinate inside it: with no
+the other federate). On a small machine that hop costs 1–1.5 ms of scheduling: about 5 ms of
+a 17 ms step of the learning environment's fast setting (12 households, 2 cores) went to four
+such grants. Federates that share a core in one process coordinate inside it: with no
 computation, an instant of the five-federate chain (price feed, ems, household, grid, market)
 took 0.8 ms on one core against 3.4 ms in five processes on 2 cores (HELICS 3.6, ZeroMQ).
 
