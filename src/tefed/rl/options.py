@@ -64,7 +64,7 @@ class EnvOptions(BaseModel):
         "threads",
         description="threads: the built-in federates (price feed, ems, grid, market) run in "
         "threads of the learner host process, all on one HELICS core with the learned "
-        "households (a step takes less than half the time); processes: each in a process of "
+        "households (their time grants stay in the process); processes: each in a process of "
         "its own, as `tefed run` starts them",
     )
     write_report: bool = Field(

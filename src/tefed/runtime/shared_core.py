@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from tefed.runtime.helics_library import free, h
@@ -58,9 +57,3 @@ class SharedCore:
         if self._core is not None:
             free(self._core, h.helicsCoreFree)
             self._core = None
-
-
-def joined_blocks(blocks: Sequence[dict[str, Any]]) -> tuple[SharedCore, list[dict[str, Any]]]:
-    """A core shared by the federates of ``blocks``, and their blocks made to join it."""
-    core = SharedCore(blocks[0], len(blocks))
-    return core, [core.joining(block) for block in blocks]
