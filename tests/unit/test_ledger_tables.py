@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from tefed.contract.messages import Award
-from tefed.domain.market.ledger import awards_by_participant, awards_table, column_lists
+from tefed.domain.market.ledger import (
+    awards_by_participant,
+    awards_table,
+    column_lists,
+    trade_awards_by_participant,
+)
 from tefed.domain.market.ledger_checks import check_market_balances, check_payments
 from tefed.domain.market.trade_checks import check_trades
 
@@ -86,6 +91,49 @@ def test_awards_by_participant_in_order_of_first_award() -> None:
         Award(order_id="s2", pool=PV, quantity_wh=100, price_usd_per_kwh=0.125, **sold),
         Award(order_id="s2b", pool=BATTERY, quantity_wh=50, price_usd_per_kwh=0.25, **sold),
     ]
+
+
+def random_trades(seed: int, size: int) -> pd.DataFrame:
+    """``size`` trades among three households and the grid, with orders whose ids repeat and
+    sort apart from their trade order, some bought and sold by the same household."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["h1", "h2", "h3", "grid"], dtype=object)
+    buyer = names[rng.integers(0, 4, size)]
+    seller = names[rng.integers(0, 4, size)]
+    ids = np.array(["o9", "o10", "a", "o2"], dtype=object)
+
+    def order_ids(party: np.ndarray) -> np.ndarray:
+        return np.where(party == "grid", "", ids[rng.integers(0, 4, size)]).astype(object)
+
+    return pd.DataFrame(
+        {
+            "buy_order_id": order_ids(buyer),
+            "sell_order_id": order_ids(seller),
+            "buyer": buyer,
+            "seller": seller,
+            "quantity_wh": rng.integers(1, 500, size),
+            "price_usd_per_kwh": rng.uniform(-0.1, 0.3, size),
+            "pool": np.array([PV, BATTERY], dtype=object)[rng.integers(0, 2, size)],
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_awards_of_trades_are_those_of_the_awards_table(seed: int) -> None:
+    table = random_trades(seed, size=seed * 3)
+    expected = awards_by_participant(awards_table(table.assign(interval_index=4)))
+    assert trade_awards_by_participant(table) == expected
+    as_str = table.astype(dict.fromkeys(["buyer", "seller", "pool"], "str"))
+    assert trade_awards_by_participant(as_str) == expected
+
+
+def test_awards_of_unusual_trades_take_the_awards_table() -> None:
+    for table in (trades(quantity_wh=[100.0, 50.0, 20.0]), trades(price_usd_per_kwh=[1, 2, 3])):
+        expected = awards_by_participant(awards_table(table))
+        assert trade_awards_by_participant(table) == expected
+    assert trade_awards_by_participant(trades().iloc[:0]) == {}
+    only_grid = trades(buy_order_id=["", "", ""], sell_order_id=["", "", ""])
+    assert trade_awards_by_participant(only_grid) == {}
 
 
 def test_column_lists_reads_what_each_column_holds() -> None:

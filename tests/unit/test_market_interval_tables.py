@@ -21,6 +21,7 @@ from tefed.domain.market.trade_tables import TRADE_DTYPES, empty_trades
 from tefed.federates.market.interval_tables import (
     interval_first,
     interval_row,
+    intervals_first,
     settlement_messages,
 )
 
@@ -109,6 +110,27 @@ def test_interval_first_of_empty_trades_has_the_trade_dtypes() -> None:
     table = interval_first(empty_trades(), 2)
     assert len(table) == 0
     assert table.dtypes.astype(str).to_dict() == {"interval_index": "int64", **TRADE_DTYPES}
+
+
+def test_intervals_first_is_the_concatenation_of_each_interval_first() -> None:
+    frame = _mixed_frame()
+    empty = frame.iloc[:0]
+    tables = [(3, empty), (4, frame), (5, empty), (6, frame.iloc[::-1])]
+    expected = pd.concat(
+        [interval_first(table, interval) for interval, table in tables if len(table)],
+        ignore_index=True,
+    )
+    combined = intervals_first(tables)
+    pd.testing.assert_frame_equal(combined, expected, check_exact=True)
+    assert combined["interval_index"].tolist() == [4, 4, 6, 6]
+    pd.testing.assert_frame_equal(intervals_first(tables[1:2]), interval_first(frame, 4))
+
+
+def test_intervals_first_without_rows_is_the_first_table_empty() -> None:
+    trades = empty_trades()
+    combined = intervals_first([(8, trades), (9, trades)])
+    pd.testing.assert_frame_equal(combined, interval_first(trades, 8), check_exact=True)
+    assert intervals_first([]) is None
 
 
 def test_column_array_reads_like_series_to_numpy() -> None:

@@ -14,7 +14,7 @@ settlement pays for).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -227,10 +227,14 @@ def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
     ):
         # Any other values as each column's own list holds them.
         columns = [awards[column].tolist() for column in _AWARD_MESSAGE_COLUMNS]
+    return _grouped_awards(zip(*columns, strict=True))
+
+
+def _grouped_awards(rows: Iterable[tuple]) -> dict[str, list[Award]]:
+    """Each participant's `Award` of ``rows`` in their order: (participant, order id, side,
+    pool, quantity [Wh], price [USD/kWh], counterparty)."""
     records: dict[str, list[Award]] = {}
-    for participant, order_id, side, pool, quantity_wh, price, counterparty in zip(
-        *columns, strict=True
-    ):
+    for participant, order_id, side, pool, quantity_wh, price, counterparty in rows:
         records.setdefault(participant, []).append(
             Award(
                 order_id=order_id,
@@ -243,6 +247,73 @@ def awards_by_participant(awards: pd.DataFrame) -> dict[str, list[Award]]:
         )
     return records
 
+
+def trade_awards_by_participant(trades: pd.DataFrame) -> dict[str, list[Award]]:
+    """Each participant's awards of one interval's trades, without the awards table between:
+    ``awards_by_participant(awards_table(trades))``.
+
+    Parameters
+    ----------
+    trades : pandas.DataFrame
+        One interval's trades, named by the households' own order ids: ``buy_order_id``,
+        ``sell_order_id``, ``buyer``, ``seller``, ``quantity_wh`` [Wh],
+        ``price_usd_per_kwh`` [USD/kWh] and ``pool``.
+
+    Returns
+    -------
+    dict of str to list of Award
+        Per participant, its awards by order id, a trade's buy before its sell and trades in
+        table order; a central counterparty's side (an empty order id) is not an award.
+
+    Notes
+    -----
+    The market builds the awards table of a flush's intervals once, when it writes them; the
+    messages of each clearing need only these lists, which the awards table cost several times
+    over to make for a few dozen trades.
+
+    Examples
+    --------
+    >>> trades = pd.DataFrame({"buy_order_id": ["b"], "sell_order_id": ["s"],
+    ...     "buyer": ["h1"], "seller": ["h2"], "quantity_wh": [250],
+    ...     "price_usd_per_kwh": [0.1], "pool": ["non_dispatchable"]})
+    >>> [(award.side, award.quantity_wh) for award in trade_awards_by_participant(trades)["h2"]]
+    [('sell', 250)]
+    """
+    if trades.empty:
+        return {}
+    columns = column_lists(trades, _MESSAGE_TRADE_COLUMNS)
+    if columns is None or not (
+        all(type(text) is str for k in range(5) for text in columns[k])
+        and all(type(number) is int for number in columns[5])
+        and all(type(number) is float for number in columns[6])
+    ):
+        # Any other values as the awards table reads them (the interval is not in an award).
+        return awards_by_participant(awards_table(trades.assign(interval_index=0)))
+    buyer, seller, buy_order_id, sell_order_id, pools, quantity_wh, price = columns
+    rows = [
+        (buyer[k], buy_order_id[k], "buy", pools[k], quantity_wh[k], price[k], seller[k])
+        for k in range(len(buyer))
+        if buy_order_id[k].rstrip("\x00")
+    ] + [
+        (seller[k], sell_order_id[k], "sell", pools[k], quantity_wh[k], price[k], buyer[k])
+        for k in range(len(seller))
+        if sell_order_id[k].rstrip("\x00")
+    ]
+    # Stable, as the awards table's sort: buys first, in trade order, within one order id.
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return _grouped_awards(rows)
+
+
+#: The columns of a trades table its awards are made of (`trade_awards_by_participant`).
+_MESSAGE_TRADE_COLUMNS = (
+    "buyer",
+    "seller",
+    "buy_order_id",
+    "sell_order_id",
+    "pool",
+    "quantity_wh",
+    "price_usd_per_kwh",
+)
 
 _SIDES = np.array(["buy", "sell"])
 #: The columns of a trades table an award is made of (in the order `_awards` reads them).

@@ -114,9 +114,10 @@ def settlement_messages(
     return messages
 
 
-def interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
+def interval_first(frame: pd.DataFrame, interval: int | np.ndarray) -> pd.DataFrame:
     """``frame``'s rows as rows of ``interval``: a first column ``interval_index`` (int64, in
-    place of any it had) over a fresh ``RangeIndex``; ``frame`` itself is left as it is."""
+    place of any it had) over a fresh ``RangeIndex``; ``frame`` itself is left as it is.
+    ``interval`` is one interval for every row, or each row's (an array of ``len(frame)``)."""
     labels = frame.columns
     simple = (
         create_dataframe_from_blocks is not None
@@ -135,7 +136,7 @@ def interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
     names = labels.tolist()
     kept = [k for k, name in enumerate(names) if name != "interval_index"]
     length = len(frame)
-    blocks = [(np.full((1, length), interval, dtype=np.int64), np.zeros(1, dtype=np.intp))]
+    blocks = [(_interval_column(interval, length)[np.newaxis], np.zeros(1, dtype=np.intp))]
     # Numpy columns of one dtype as one block (each block costs pandas ~5 µs to make).
     by_dtype: dict[np.dtype, list[int]] = {}
     for place, k in enumerate(kept, start=1):
@@ -156,6 +157,47 @@ def interval_first(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
     return create_dataframe_from_blocks(
         blocks, index=index, columns=_interval_labels(labels, names).view()
     )
+
+
+def _interval_column(interval: int | np.ndarray, length: int) -> np.ndarray:
+    """The ``interval_index`` column of ``length`` rows of ``interval`` (one, or each row's)."""
+    column = np.empty(length, dtype=np.int64)
+    column[:] = interval
+    return column
+
+
+def intervals_first(tables: list[tuple[int, pd.DataFrame]]) -> pd.DataFrame | None:
+    """The rows of several intervals' tables as one, each given its interval (`interval_first`).
+
+    Parameters
+    ----------
+    tables : list of (int, pandas.DataFrame)
+        Interval index and table, in the order the rows are wanted; tables of one kind (the
+        same columns, in order).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The non-empty tables' rows, ``interval_index`` first: what concatenating each table's
+        `interval_first` gives, made once. With no rows, the first table's `interval_first`
+        (its columns, empty); None when ``tables`` is empty.
+    """
+    if not tables:
+        return None
+    filled = [(interval, table) for interval, table in tables if not table.empty]
+    if not filled:
+        interval, table = tables[0]
+        return interval_first(table, interval)
+    rows = (
+        filled[0][1]
+        if len(filled) == 1
+        else pd.concat([table for _, table in filled], ignore_index=True)
+    )
+    intervals = np.repeat(
+        np.array([interval for interval, _ in filled], dtype=np.int64),
+        [len(table) for _, table in filled],
+    )
+    return interval_first(rows, intervals)
 
 
 def _plain_column(values: np.ndarray | pd.api.extensions.ExtensionArray) -> bool:
@@ -192,7 +234,7 @@ def _interval_first_by_insert(frame: pd.DataFrame, interval: int) -> pd.DataFram
         else frame.copy(deep=False)
     )
     # Inserted into a shallow copy: reordering the columns of a new table costs more.
-    table.insert(0, "interval_index", np.full(len(table), interval, dtype=np.int64))
+    table.insert(0, "interval_index", _interval_column(interval, len(table)))
     if not table.index.equals(pd.RangeIndex(len(table))):
         table = table.reset_index(drop=True)
     return table
