@@ -149,6 +149,28 @@ def test_column_lists_reads_what_each_column_holds() -> None:
     assert column_lists(twice, ["buyer"]) is None
 
 
+def test_column_lists_of_every_kind_of_column_as_each_series_converts() -> None:
+    table = pd.DataFrame(
+        {
+            "int": np.array([1, 2, 3], dtype=np.int32),
+            "float": [0.5, np.nan, 2.0],
+            "bool": [True, False, True],
+            "text": pd.array(["a", None, "c"], dtype="str"),
+            "objects": np.array(["a", None, 3], dtype=object),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+            "time": pd.to_datetime(["2022-06-21", "2022-06-22", None]),
+            "zoned": pd.date_range("2022-06-21", periods=3, freq="h", tz="America/Chicago"),
+            "category": pd.Categorical(["x", "y", "x"]),
+        }
+    )
+    names = list(table.columns)
+    expected = [table[name].to_numpy(dtype=object).tolist() for name in names]
+    listed = column_lists(table, names[::-1])
+    for name, got, want in zip(names[::-1], listed, expected[::-1], strict=True):
+        assert [type(value) for value in got] == [type(value) for value in want], name
+        assert pd.Series(got, dtype=object).equals(pd.Series(want, dtype=object)), name
+
+
 def payments(amounts: list[float]) -> pd.DataFrame:
     """Trade payments between h1 and h2 in the PV pool, one row per amount (h1 and h2 paying in
     turn), then a grid import, which is no trade payment."""
