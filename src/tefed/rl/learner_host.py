@@ -27,6 +27,7 @@ before its end (its households raise a HELICS global error, which stops the fede
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -52,6 +53,12 @@ from tefed.runtime.helics_runtime import (
 )
 from tefed.runtime.shared_core import SharedCore
 from tefed.runtime.stall_watchdog import STALL_WATCHDOG_PREFIX
+
+#: Allocations (less deallocations) between two collections of the youngest generation [-]
+#: in the host; Python's default is 700. With it, three day-long episodes of the fast setting
+#: (288 market steps) collected 135 times in 184 ms (one full collection 132 ms of it); with
+#: this threshold and the imports frozen, once in 8 ms (2-core machine, 2026-12-07).
+YOUNG_COLLECTION_THRESHOLD = 20_000
 
 #: How often a forwarding thread looks at its household [s].
 POLL_S = 0.05
@@ -259,6 +266,11 @@ def serve(requests: Connection, replies: Connection) -> None:
     lingering: list[threading.Thread] = []
     # Every role's code imported now, while the learner sets up, not in the first reset.
     builtin_logic()
+    # What is imported lives as long as the host: kept out of every later collection (a full
+    # one scanned its 157,000 objects, inside an environment step).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     # As in a federate's own process: its log files get tefed's information lines too, and
     # nothing of it goes to the learner's console.
     logging.getLogger("tefed").setLevel(logging.INFO)
