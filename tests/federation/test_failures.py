@@ -448,6 +448,25 @@ def test_the_faulty_program_is_a_real_market_until_its_fault(tmp_path: Path):
     assert sys.executable in outcome.run_folder.read_json("federation.json")["federates"][4]["exec"]
 
 
+def test_a_market_that_leaves_early_fails_the_run_naming_it(tmp_path: Path):
+    """A market program whose loop ends at 30 min of a two-hour run, exit 0: HELICS let the
+    others go on without it, and the run ended complete with a settlement warning. Now the ems
+    misses the settlements of the next interval and the run fails naming the market."""
+    path = federation_with_faulty_federate(tmp_path, "market", "leave", fault_at_s=1800)
+    federation = FederationFile.model_validate_json(path.read_text())
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert not outcome.ok
+    assert outcome.failed_federate == "market", outcome.message
+    assert outcome.exit_codes["market"] == 0
+    message = " ".join(outcome.message.split())
+    # Its last step settles interval 1 (900-1800 s); interval 2's settlement is missing at 2700 s.
+    assert "federate 'market' sent no settlement of interval 2 for households" in message
+    assert "by t=2700 s: it left the federation" in message
+    status = outcome.run_folder.status()
+    assert (status["state"], status["results"]) == ("failed", "incomplete")
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
 def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
     path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
     runner = tefed_run_in_background(path)

@@ -13,6 +13,8 @@ which ``TEFED_TEST_FAULT`` chooses:
 - at the end: ``stop_after_last_step`` (SIGSTOP once its last step has published everything,
   before it leaves the federation) or ``stop_after_leaving`` (SIGSTOP once it has left the
   federation, before it writes its results and exits);
+- ``leave``: it leaves the federation after its last step before ``TEFED_TEST_FAULT_AT_S``,
+  writes its results and exits 0, as a program whose loop ends too early;
 - a market only, all along, for the conformance checker: it runs to the end but charges wrongly
   in every settlement it sends: ``overcharge_buyers`` (a buyer pays 1.5 times the trade price
   of its awards) or ``import_at_export_price`` (energy drawn from the grid, shortfall and grid
@@ -59,6 +61,12 @@ def faulty(logic_class: type[FederateLogic]) -> type[FederateLogic]:
                 os.kill(os.getpid(), signal.SIGKILL)
             super().initialize(context)
             self._last_step_s = int(self.schedule_s()[-1])
+
+        def schedule_s(self):
+            times = super().schedule_s()
+            if fault("leave"):
+                return times[times < int(os.environ.get("TEFED_TEST_FAULT_AT_S", "1800"))]
+            return times
 
         def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
             if time_s >= int(os.environ.get("TEFED_TEST_FAULT_AT_S", "1800")):

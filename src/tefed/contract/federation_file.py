@@ -254,9 +254,18 @@ class FederationFile(BaseModel):
 
     def publisher_of(self, key: str) -> str | None:
         """Name of the federate whose ``helics`` block publishes ``key`` (None: none does)."""
+        return self._declaring("publications", "key", key)
+
+    def endpoint_owner(self, name: str) -> str | None:
+        """Name of the federate whose ``helics`` block has endpoint ``name`` (None: none has)."""
+        return self._declaring("endpoints", "name", name)
+
+    def _declaring(self, kind: str, field: str, value: str) -> str | None:
+        """Name of the first federate whose ``helics`` block lists an interface of ``kind``
+        (``publications``, ``endpoints``) with ``field`` equal to ``value``."""
         for entry in self.federate_entries():
-            for publication in (entry.helics or {}).get("publications", []):
-                if isinstance(publication, dict) and publication.get("key") == key:
+            for interface in (entry.helics or {}).get(kind, []):
+                if isinstance(interface, dict) and interface.get(field) == value:
                     return entry.name
         return None
 

@@ -64,6 +64,15 @@ class SilentPublisherError(RuntimeError):
         self.key, self.time_s = key, time_s
 
 
+class MissingMessagesError(RuntimeError):
+    """Messages the contract has endpoint ``endpoint`` send before grid instant ``time_s`` did
+    not come (its federate left the federation, or skipped them): ``what`` names them."""
+
+    def __init__(self, endpoint: str, time_s: int, what: str):
+        super().__init__(endpoint, time_s, what)
+        self.endpoint, self.time_s, self.what = endpoint, time_s, what
+
+
 @dataclass
 class StepOutputs:
     """What a federate publishes and sends at one grid instant."""

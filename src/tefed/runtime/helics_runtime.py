@@ -40,6 +40,7 @@ from tefed.contract.logic import (
     FederateContext,
     FederateLogic,
     Message,
+    MissingMessagesError,
     SilentPublisherError,
     StepInputs,
 )
@@ -248,8 +249,8 @@ class HelicsRuntime:
             return EXIT_OK
         except h.HelicsException as error:
             return self._on_helics_error(error, stage)
-        except SilentPublisherError as error:
-            self._on_silent_publisher(error)
+        except (SilentPublisherError, MissingMessagesError) as error:
+            self._on_silent_sender(error)
             return EXIT_FAILED
         except InputError as error:
             self._on_logic_error(error, stage, traceback_text=None)
@@ -381,18 +382,27 @@ class HelicsRuntime:
         except h.HelicsException as helics_error:
             log.error("could not signal the failure to the broker: %s", helics_error)
 
-    def _on_silent_publisher(self, error: SilentPublisherError) -> None:
-        """End the run blaming the federate that publishes ``error.key`` (it left the
-        federation, or skipped a step), not this one."""
-        publisher = self.context.federation.publisher_of(error.key)
-        message = (
-            f"federate '{publisher or '?'}' published no {error.key!r} for t={error.time_s:g} "
-            "s: it left the federation or skipped a step (the contract has it publish every "
-            "grid step until the end of the run, docs/interfaces.md), and the run would go on "
-            "with the last value it published"
-        )
+    def _on_silent_sender(self, error: SilentPublisherError | MissingMessagesError) -> None:
+        """End the run blaming the federate that publishes ``error.key``, or sends from
+        ``error.endpoint`` (it left the federation, or skipped a step), not this one."""
+        federation = self.context.federation
+        if isinstance(error, SilentPublisherError):
+            sender = federation.publisher_of(error.key)
+            message = (
+                f"federate '{sender or '?'}' published no {error.key!r} for t={error.time_s:g} "
+                "s: it left the federation or skipped a step (the contract has it publish every "
+                "grid step until the end of the run, docs/interfaces.md), and the run would go "
+                "on with the last value it published"
+            )
+        else:
+            sender = federation.endpoint_owner(error.endpoint)
+            message = (
+                f"federate '{sender or '?'}' sent no {error.what} by t={error.time_s:g} s: it "
+                "left the federation or skipped them (the contract has it send them by then, "
+                "docs/interfaces.md), and the run would go on without them"
+            )
         log.error("%s", message)
-        self._end_federation(publisher, message)
+        self._end_federation(sender, message)
 
     def _on_helics_error(self, error: h.HelicsException, stage: str) -> int:
         watchdog_message = self._watchdog.fired_message

@@ -29,7 +29,14 @@ import pandas as pd
 
 from tefed.contract import keys
 from tefed.contract.errors import InputError
-from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
+from tefed.contract.logic import (
+    FederateContext,
+    FederateLogic,
+    Message,
+    MissingMessagesError,
+    StepInputs,
+    StepOutputs,
+)
 from tefed.contract.messages import (
     AwardsMessage,
     RejectedMessage,
@@ -185,6 +192,11 @@ class EmsFederate(FederateLogic):
         self._clearing_price = np.full(n_intervals, np.nan)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
+        #: Whether the federation has a market, which settles every interval with every
+        #: household (settlements the ems checks for, one interval later).
+        self._settled_by_market = (
+            context.federation.endpoint_owner(keys.MARKET_ENDPOINT) is not None
+        )
         #: Awards and settlement lines received since the last write, as table rows.
         self._received: dict[str, list[tuple]] = {folder: [] for folder in RECEIVED_COLUMNS}
         self._flush_clock = results_flush_clock(
@@ -230,6 +242,7 @@ class EmsFederate(FederateLogic):
         for message in inputs.messages:
             for destination, content in self._unwrap(message):
                 self._receive(destination, content)
+        self._require_settlements(time_s)
         if time_s >= self._grid.duration_s:
             return outputs
         outputs.messages.extend(
@@ -245,6 +258,30 @@ class EmsFederate(FederateLogic):
             reactive_kvar = np.maximum(power_kw, 0.0) * self._kvar_per_kw
             outputs.values[self._shard.reactive_power_key()] = self._as_published(reactive_kvar)
         return outputs
+
+    def _require_settlements(self, time_s: int) -> None:
+        """At the start of interval ``k + 1`` (and at the end of the run), every household's
+        settlement of ``k`` has come, as the contract has the market send it: a market that
+        left the federation early would otherwise leave the rest of the run unsettled.
+
+        Raises
+        ------
+        MissingMessagesError
+            Naming the market's endpoint, the interval and the households without it.
+        """
+        interval_s = self._grid.market_interval_s
+        if not self._settled_by_market or time_s <= 0 or time_s % interval_s:
+            return
+        interval = time_s // interval_s - 1
+        unsettled = np.flatnonzero(np.isnan(self._bill_usd[interval]))
+        if unsettled.size:
+            shown = [self._ids[k] for k in unsettled[:5]]
+            more = f" and {unsettled.size - 5} more" if unsettled.size > 5 else ""
+            raise MissingMessagesError(
+                keys.MARKET_ENDPOINT,
+                time_s,
+                f"settlement of interval {interval} for households {shown}{more}",
+            )
 
     def _as_published(self, per_household: np.ndarray) -> np.ndarray | float:
         """A shard publishes one vector; a single household program one double."""
