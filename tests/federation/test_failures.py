@@ -456,8 +456,8 @@ def test_a_market_that_leaves_early_fails_the_run_naming_it(tmp_path: Path):
     federation = FederationFile.model_validate_json(path.read_text())
     outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
     assert not outcome.ok
+    # Its exit code is not asserted: it may still be writing its tables when the run ends.
     assert outcome.failed_federate == "market", outcome.message
-    assert outcome.exit_codes["market"] == 0
     message = " ".join(outcome.message.split())
     # Its last step settles interval 1 (900-1800 s); interval 2's settlement is missing at 2700 s.
     assert "federate 'market' sent no settlement of interval 2 for households" in message
