@@ -32,7 +32,7 @@ from tefed.scenario.model import load_scenario
 
 NAME = "learning_env"
 #: Episodes timed [-], and the environment variable with another number.
-EPISODES = 3
+EPISODES = 5
 EPISODES_ENV = "TEFED_BENCH_RL_EPISODES"
 #: Simulated time of each episode [s] (16 market intervals).
 DURATION_S = 4 * 3600
