@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -425,3 +426,27 @@ def test_trades_are_renamed_by_lookup_not_by_splitting_the_key():
 def test_order_ids_are_plain_strings_also_in_an_interval_without_trades():
     empty = pd.DataFrame({"buy_order_id": [], "sell_order_id": []}, dtype="string")
     assert with_household_order_ids(empty, {}).dtypes.tolist() == [object, object]
+
+
+def test_household_order_ids_keep_every_other_column_and_the_index():
+    trades = pd.DataFrame(
+        {
+            "buy_order_id": pd.array(["h1:b", "h1:c"], dtype="str"),
+            "sell_order_id": np.array(["h2:s", "unknown"], dtype=object),
+            "buyer": pd.array(["h1", "h1"], dtype="str"),
+            "quantity_wh": np.array([5, 7], dtype=np.int64),
+            "price_usd_per_kwh": [0.1, 0.2],
+            "nullable": pd.array([1, None], dtype="Int64"),
+            "time": pd.to_datetime(["2022-06-21", "2022-06-22"]),
+        },
+        index=[4, 9],
+    )
+    order_ids = {"h1:b": "b", "h1:c": "c", "h2:s": "s"}
+    named = with_household_order_ids(trades, order_ids)
+    expected = trades.assign(
+        buy_order_id=pd.Series(["b", "c"], index=trades.index, dtype=object),
+        sell_order_id=pd.Series(["s", "unknown"], index=trades.index, dtype=object),
+    )
+    pd.testing.assert_frame_equal(named, expected, check_exact=True)
+    with pytest.raises(KeyError):
+        with_household_order_ids(trades.drop(columns="sell_order_id"), order_ids)

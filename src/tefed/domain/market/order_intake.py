@@ -29,7 +29,7 @@ from tefed.contract.messages import (
     message_problems,
 )
 from tefed.contract.time_grid import TimeGrid
-from tefed.domain.market.frames import column_array
+from tefed.domain.market.frames import column_array, typed_frame
 
 log = logging.getLogger("tefed.market")
 
@@ -84,15 +84,46 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
     >>> with_household_order_ids(trades, {"h01:b1": "b1", "h02:s": "s"}).iloc[0].tolist()
     ['b1', 's']
     """
+    labels = trades.columns
+    if (
+        type(trades) is not pd.DataFrame
+        or not labels.is_unique
+        or not all(type(label) is str for label in labels)
+        or not all(name in labels for name in _ORDER_ID_COLUMNS)
+    ):
+        return _renamed_by_setitem(trades, order_ids)
+    # A new table of the same columns, the two renamed: setting two columns of a copy cost
+    # pandas twice as much for the few dozen trades of an interval.
+    columns = {}
+    for position, name in enumerate(labels):
+        if name in _ORDER_ID_COLUMNS:
+            columns[name] = _household_ids(column_array(trades, name, object), order_ids)
+        else:
+            columns[name] = trades._get_column_array(position)
+    named = typed_frame(columns)
+    return named if trades.index.equals(named.index) else named.set_axis(trades.index)
+
+
+#: The trade columns holding book keys of orders (`book_order_id`).
+_ORDER_ID_COLUMNS = ("buy_order_id", "sell_order_id")
+
+
+def _household_ids(keys: np.ndarray, order_ids: dict[str, str]) -> np.ndarray:
+    """Each book key's household order id (a key the intake never issued as it is), as Python
+    strings in an object array: a dict look-up per key, as a book holds a few dozen orders."""
+    keys_list = keys.tolist()
+    renamed = np.empty(len(keys_list), dtype=object)
+    renamed[:] = [order_ids.get(key, key) for key in keys_list]
+    return renamed
+
+
+def _renamed_by_setitem(trades: pd.DataFrame, order_ids: dict[str, str]) -> pd.DataFrame:
+    """`with_household_order_ids` of any table, column by column through pandas."""
     named = trades.copy(deep=False)
-    for column in ("buy_order_id", "sell_order_id"):
-        # Plain Python strings (object dtype), also when empty (an interval without trades); a
-        # dict look-up per key, as a book holds a few dozen orders. The column is an object
-        # Series on the table's own index (nothing to align; an object ndarray alone would be
-        # inferred as pandas' str dtype).
-        keys = column_array(named, column, object).tolist()
-        renamed = np.empty(len(keys), dtype=object)
-        renamed[:] = [order_ids.get(key, key) for key in keys]
+    for column in _ORDER_ID_COLUMNS:
+        # An object Series on the table's own index (nothing to align; an object ndarray alone
+        # would be inferred as pandas' str dtype).
+        renamed = _household_ids(column_array(named, column, object), order_ids)
         named[column] = pd.Series(renamed, index=named.index, dtype=object, copy=False)
     return named
 
