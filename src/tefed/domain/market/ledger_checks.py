@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import str_objects
+from tefed.domain.market.frames import column_array, str_objects
 from tefed.domain.market.ledger import column_lists
 from tefed.domain.market.mechanisms.bilateral_negotiation import CHARGE_REASONS
 from tefed.domain.market.settlement import VIOLATIONS_SHOWN
@@ -119,8 +119,8 @@ def check_market_balances(trades: pd.DataFrame) -> list[str]:
     if len(trades) == 0 and all(name in trades.columns for name in _BALANCED_COLUMNS):
         # An interval without trades (common at night) balances.
         return []
-    sells = trades["seller"].to_numpy(dtype=object) == MARKET
-    buys = trades["buyer"].to_numpy(dtype=object) == MARKET
+    sells = column_array(trades, "seller", object) == MARKET
+    buys = column_array(trades, "buyer", object) == MARKET
     if not (sells.any() or buys.any()) and {"quantity_wh", "price_usd_per_kwh"}.issubset(
         trades.columns
     ):

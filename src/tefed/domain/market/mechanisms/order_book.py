@@ -18,7 +18,6 @@ import pandas as pd
 
 # Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
 from tefed.contract.messages import POOLS
-from tefed.domain.market.frames import str_array
 from tefed.domain.market.mechanisms.order_columns import (
     DEFAULT_POOL,
     ORDER_COLUMNS,
@@ -90,12 +89,12 @@ class RankedBook:
 
     Attributes
     ----------
-    sorted_ids : pandas.api.extensions.ExtensionArray
-        Every order_id, sorted (str).
+    sorted_ids : numpy.ndarray or pandas.api.extensions.ExtensionArray
+        Every order_id, sorted (object array of str, or a pandas string array).
     id_rank : numpy.ndarray
         Each order's ``order_id`` as an index into ``sorted_ids`` (intp) [-].
-    participant_names : pandas.api.extensions.ExtensionArray
-        The distinct participants, sorted (str).
+    participant_names : numpy.ndarray
+        The distinct participants, sorted (object array of str).
     participant_code : numpy.ndarray
         Each order's participant as an index into ``participant_names`` (intp) [-]; codes are
         ordered like the names.
@@ -111,9 +110,9 @@ class RankedBook:
         Number of bids [-].
     """
 
-    sorted_ids: pd.api.extensions.ExtensionArray
+    sorted_ids: np.ndarray | pd.api.extensions.ExtensionArray
     id_rank: np.ndarray
-    participant_names: pd.api.extensions.ExtensionArray
+    participant_names: np.ndarray
     participant_code: np.ndarray
     quantity_wh: np.ndarray
     price_usd_per_kwh: np.ndarray
@@ -189,7 +188,7 @@ def ranked_book(orders: pd.DataFrame) -> RankedBook:
     return RankedBook(
         sorted_ids=checked["sorted_ids"],
         id_rank=checked["id_rank"][rank],
-        participant_names=str_array(names),
+        participant_names=_objects(names),
         participant_code=participant_code[rank],
         quantity_wh=checked["quantity_wh"][rank],
         price_usd_per_kwh=checked["price_usd_per_kwh"][rank],
@@ -298,3 +297,10 @@ def _priority(
     """Row positions in MicroTE priority: bids then asks, each by pool, price, sequence, id."""
     signed_price = np.where(is_buy, -price_usd_per_kwh, price_usd_per_kwh)
     return np.lexsort((id_rank, sequence, signed_price, pool_index, ~is_buy))
+
+
+def _objects(values: list[str]) -> np.ndarray:
+    """``values`` as a 1-D object array (of str: read back as Python objects, never converted)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array

@@ -16,7 +16,7 @@ import pandas as pd
 
 # Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
 from tefed.contract.messages import POOLS
-from tefed.domain.market.frames import column_array, str_array
+from tefed.domain.market.frames import column_array
 
 #: Pool of every order when ``orders`` has no ``pool`` column.
 DEFAULT_POOL = "non_dispatchable"
@@ -33,7 +33,8 @@ _POOL_POSITION = {name: position for position, name in enumerate(POOLS)}
 def checked_columns(orders: pd.DataFrame) -> dict[str, Any]:
     """Check ``orders`` (see `validated_book`) and return what the ranking needs, as arrays.
 
-    Keys: ``sorted_ids`` (every order_id, sorted, str array), ``id_rank`` (each row's index
+    Keys: ``sorted_ids`` (every order_id, sorted: object array of str, or a pandas string
+    array from the general checks), ``id_rank`` (each row's index
     into it), ``participant`` (list of str), ``is_buy``, ``quantity_wh`` [Wh],
     ``price_usd_per_kwh`` [USD/kWh], ``sequence`` and ``pool_index`` (index into ``POOLS``),
     one entry per row.
@@ -98,7 +99,7 @@ def _plain_columns(orders: pd.DataFrame) -> dict[str, Any] | None:
     id_rank = np.empty(len(order_id), dtype=np.intp)
     id_rank[by_order_id] = np.arange(len(order_id))
     return {
-        "sorted_ids": str_array([order_id[row] for row in by_order_id]),
+        "sorted_ids": np.array([order_id[row] for row in by_order_id], dtype=object),
         "id_rank": id_rank,
         "participant": participant,
         "is_buy": np.array([value == "buy" for value in side], dtype=bool),
