@@ -170,3 +170,17 @@ def test_bad_usage_exits_with_2(tmp_path: Path, arguments: list[str], message: s
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_program_that_exits_before_joining_is_named_without_the_startup_timeout(
+    tmp_path: Path,
+):
+    """A candidate that exits 0 at once: the run waited the 60 s start-up timeout before the
+    finding; now it ends as soon as the runner sees the exit, before any federate started."""
+    quitter = tmp_path / "quitter.py"
+    quitter.write_text("print('leaving')\n")
+    report = check_federate("market", [sys.executable, str(quitter)], tmp_path)
+    (finding,) = [f for f in report.findings if f.check == "finishing"]
+    assert "'market' never joined the federation: its process exited with code 0" in finding.message
+    assert "exited with code 0 before the federation started" in finding.message
+    assert "stalled at startup" not in finding.message

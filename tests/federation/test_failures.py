@@ -467,6 +467,27 @@ def test_a_market_that_leaves_early_fails_the_run_naming_it(tmp_path: Path):
     assert processes_mentioning(str(outcome.run_folder.path)) == []
 
 
+def test_a_federate_program_that_exits_before_the_federation_starts_is_named(tmp_path: Path):
+    """A market program that exits 0 before joining: the others waited for it until the
+    start-up timeout (here 300 s). Now the run fails as soon as the exit is seen."""
+    path = write_federation(tmp_path, short_scenario_data(run__startup_timeout_s=300))
+    quitter = tmp_path / "quitter.py"
+    quitter.write_text("print('leaving')\n")
+    data = json.loads(path.read_text())
+    for entry in data["federates"]:
+        if entry["name"] == "market":
+            entry["exec"] = f"{sys.executable} {quitter}"
+    path.write_text(json.dumps(data, indent=2))
+    federation = FederationFile.model_validate(data)
+    outcome = run_federation(federation, tmp_path, show_progress=False, source_path=path)
+    assert not outcome.ok
+    assert outcome.failed_federate == "market"
+    assert "federate 'market' exited with code 0 before the federation started" in (outcome.message)
+    status = outcome.run_folder.status()
+    assert (status["state"], status["failed_federate"]) == ("failed", "market")
+    assert processes_mentioning(str(outcome.run_folder.path)) == []
+
+
 def test_terminating_tefed_run_stops_every_process(tmp_path: Path):
     path = write_federation(tmp_path, short_scenario_data(time__duration_s=86400))
     runner = tefed_run_in_background(path)

@@ -252,6 +252,15 @@ class RunFolder:
         folder = self.path / ".writing"
         return {item.name for item in folder.iterdir()} if folder.is_dir() else set()
 
+    def mark_executing(self, federate: str) -> None:
+        """Record that ``federate`` entered executing mode: the federation has started."""
+        self.write_text(f".executing/{federate}", "")
+
+    def executing_federates(self) -> set[str]:
+        """Federates on tefed's runtime that have entered executing mode."""
+        folder = self.path / ".executing"
+        return {item.name for item in folder.iterdir()} if folder.is_dir() else set()
+
     def mark_done(self, federate: str) -> None:
         """Record that ``federate`` has written all its results."""
         self.write_text(f".done/{federate}", "")

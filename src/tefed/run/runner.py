@@ -90,6 +90,11 @@ TERMINATE_GRACE_S = 3.0
 RUNNER_NAME = "tefed run"
 #: How long after the run's wall-clock limit the broker of a ``tefed run`` ends the run itself [s].
 BROKER_LIMIT_GRACE_S = 30.0
+#: How long a federate may have exited with 0 while none on tefed's runtime has entered
+#: executing mode before the run fails naming it [s]: the federation cannot start without it,
+#: and would wait for it until runtime.startup_timeout_s (the grace covers the moment between a
+#: federate entering executing mode and its mark in the run folder).
+EARLY_EXIT_GRACE_S = 1.0
 
 
 @dataclass
@@ -396,6 +401,7 @@ def _supervise(
     broker = next((p for p in processes if p.name == "broker"), None)
     stopped_clock = StoppedClock(stopped_limit_s)
     completed_clock = CompletedClock(folder, stopped_limit_s)
+    early_exits: dict[str, float] = {}
     with progress:
         while True:
             # A Ctrl-C Python could not raise where it arrived (`tefed.run.interrupts`).
@@ -407,6 +413,16 @@ def _supervise(
             if all(process.popen.poll() == 0 for process in processes):
                 progress.finish()
                 return RunOutcome(folder, ok=True, message="run complete")
+            left = _left_before_start(federates, folder, early_exits, time.monotonic())
+            if left is not None:
+                message = (
+                    f"federate '{left.name}' exited with code 0 before the federation started "
+                    "(no federate had entered executing mode): a federate must join the "
+                    "federation, enter executing mode with the others and run to the end; read "
+                    f"logs/{left.name}.log"
+                )
+                folder.mark_failed(left.name, message)
+                return RunOutcome(folder, ok=False, message=message, failed_federate=left.name)
             if broker is not None and broker.popen.poll() == 0:
                 # Every federate has left the federation: no stall watchdog sees one stop now.
                 running = {p.popen.pid: p for p in federates if p.popen.poll() is None}
@@ -455,6 +471,24 @@ def _supervise(
             if covered_s is not None:
                 progress.update(covered_s)
             time.sleep(0.1)
+
+
+def _left_before_start(
+    federates: list[FederateProcess], folder: RunFolder, seen_s: dict[str, float], now_s: float
+) -> FederateProcess | None:
+    """A federate that exited with 0 at least `EARLY_EXIT_GRACE_S` ago while no federate on
+    tefed's runtime in this run folder has entered executing mode (though one has started);
+    None otherwise. ``seen_s`` keeps when each such exit was first seen [s, monotonic]."""
+    if not seen_s and not any(process.popen.poll() == 0 for process in federates):
+        return None  # the common case: no file system look-up while every federate runs
+    if folder.executing_federates() or not folder.writing_federates():
+        seen_s.clear()
+        return None
+    for process in federates:
+        if process.popen.poll() == 0:
+            seen_s.setdefault(process.name, now_s)
+    early = [p for p in federates if now_s - seen_s.get(p.name, now_s) >= EARLY_EXIT_GRACE_S]
+    return min(early, key=lambda p: seen_s[p.name]) if early else None
 
 
 def _failure(

@@ -230,6 +230,7 @@ class HelicsRuntime:
                 lambda: h.helicsFederateEnterExecutingMode(self._federate), 0.0, startup=True
             )
             self.timing.executing_since_unix_s = time.time()
+            self._run_folder.mark_executing(name)
             self._executing_since = time.monotonic()
             if (self.context.entry.helics or {}).get("realtime"):
                 self.timing.realtime_deviations_s = []
