@@ -234,8 +234,9 @@ class RunSpec(ScenarioSection):
         description="how HELICS grants time: 'distributed' (each federate negotiates with the "
         "ones it exchanges data with; federates at different times overlap, fastest for one "
         "run) or 'global' (the broker grants the federation's next time to all; fewer "
-        "messages and less CPU, faster for learning environments, slower for runs sharing "
-        "the machine's cores, as in sweeps); results are the same",
+        "messages and less CPU, faster for learning environments with their federates in "
+        "processes, slower for runs sharing the machine's cores, as in sweeps); results are "
+        "the same",
     )
     realtime: bool = Field(
         False,
