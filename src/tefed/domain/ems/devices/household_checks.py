@@ -48,6 +48,10 @@ def require_per_household(
     ...
     ValueError: households[h2].battery.soc_min is 1.5; expected in [0, 1] (1 household(s) out of range)
     """  # noqa: E501
+    passed = np.asarray(ok)
+    if passed.shape in (values.shape, ()) and passed.all():
+        # The common case (every step of every battery), without the arrays a message needs.
+        return
     bad = np.flatnonzero(~np.broadcast_to(ok, values.shape))
     if bad.size:
         index = int(bad[0])
