@@ -36,8 +36,10 @@ def test_parts_read_as_one_table_while_the_run_goes_on(tmp_path: Path):
     )
 
 
-def test_finish_writes_the_one_file_a_single_write_makes(tmp_path: Path):
-    parts = [frame(0, 4), frame(4, 1), frame(5, 3)]
+@pytest.mark.parametrize("rows", [[4, 1, 3], [6]], ids=["three parts", "one part (moved)"])
+def test_finish_writes_the_one_file_a_single_write_makes(tmp_path: Path, rows: list[int]):
+    firsts = np.cumsum([0, *rows[:-1]]).tolist()
+    parts = [frame(first, count) for first, count in zip(firsts, rows, strict=True)]
     table = PartedTable(tmp_path, "households/ems_0.parquet")
     for part in parts:
         table.append(part)

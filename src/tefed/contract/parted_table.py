@@ -197,6 +197,12 @@ class PartedTable:
                 empty.to_parquet(temporary, index=empty.index.name is not None)
                 _replace_folder_with(temporary, self.path)
             return self.path
+        if len(self._parts) == 1:
+            # The one part already is the table, in its schema: moved, not read and rewritten
+            # (every table of a run shorter than the flush period).
+            os.replace(self._parts[0], temporary)
+            _replace_folder_with(temporary, self.path)
+            return self.path
         ordered = sorted(self._parts, key=lambda part: part.name)
         with pq.ParquetWriter(temporary, self._schema) as writer:
             for part in ordered:
