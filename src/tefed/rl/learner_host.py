@@ -32,6 +32,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -68,6 +69,12 @@ EXIT_GRACE_S = 5.0
 #: How long closing an episode waits for its built-in federates' threads [s]: once the
 #: federation ends they write their tables (and the last one the report, if asked for).
 BUILTIN_EXIT_GRACE_S = 60.0
+#: How long a federate that has left the federation waits for the episode's others to leave
+#: before it writes its results [s]. Their last steps (a learned household's final decision
+#: among them) then run without the writing: with the federates in threads of one process
+#: (one interpreter lock) the writing held them up, a fast-setting episode's last step took
+#: twice as long as the others. A federate stuck in a step is not waited for longer.
+LEAVING_WAIT_S = 10.0
 
 
 #: Name of the thread that runs federate ``name`` in the host (its log records carry it).
@@ -151,6 +158,10 @@ class _Episode:
         self._core: SharedCore | None = None
         self._log_handlers: list = []
         self._builtin_threads: list[threading.Thread] = []
+        #: Every federate's thread, by federate name, and those that have left the federation.
+        self._federate_threads: dict[str, threading.Thread] = {}
+        self._left: set[str] = set()
+        self._leaving = threading.Condition()
 
     def start(
         self,
@@ -193,8 +204,14 @@ class _Episode:
     def _start_learner(self, context: FederateContext, options: EnvOptions) -> None:
         name = context.name
         channel = self.channels[name] = DecisionChannel()
-        runtime = HelicsRuntime(context, LearnerHousehold(options, channel), shares_process=True)
+        runtime = HelicsRuntime(
+            context,
+            LearnerHousehold(options, channel),
+            shares_process=True,
+            after_leaving=self._after_leaving(name),
+        )
         federate = threading.Thread(target=runtime.run, name=THREAD_PREFIX + name, daemon=True)
+        self._federate_threads[name] = federate
         federate.start()
         forwarder = threading.Thread(
             target=self._forward, args=(name, channel, federate), daemon=True
@@ -204,7 +221,12 @@ class _Episode:
 
     def _start_builtin(self, context: FederateContext, folder: RunFolder) -> None:
         role = context.entry.tefed.role
-        runtime = HelicsRuntime(context, builtin_logic()[role](), shares_process=True)
+        runtime = HelicsRuntime(
+            context,
+            builtin_logic()[role](),
+            shares_process=True,
+            after_leaving=self._after_leaving(context.name),
+        )
 
         def run() -> None:
             if runtime.run() == EXIT_OK:
@@ -212,8 +234,30 @@ class _Episode:
                 write_report_if_last(context.federation, folder, context.name)
 
         thread = threading.Thread(target=run, name=THREAD_PREFIX + context.name, daemon=True)
+        self._federate_threads[context.name] = thread
         thread.start()
         self._builtin_threads.append(thread)
+
+    def _after_leaving(self, name: str) -> Callable[[], None]:
+        """What federate ``name`` does once it has left the federation: wait (up to
+        `LEAVING_WAIT_S`) until every other federate of the episode has left or ended."""
+
+        def wait_for_the_others() -> None:
+            deadline = time.monotonic() + LEAVING_WAIT_S
+            with self._leaving:
+                self._left.add(name)
+                self._leaving.notify_all()
+                # Polled too: a federate that ended on an error never says it left.
+                while not self._all_left() and time.monotonic() < deadline:
+                    self._leaving.wait(POLL_S)
+
+        return wait_for_the_others
+
+    def _all_left(self) -> bool:
+        return all(
+            name in self._left or not thread.is_alive()
+            for name, thread in self._federate_threads.items()
+        )
 
     def _forward(self, name: str, channel: DecisionChannel, federate: threading.Thread) -> None:
         """Send ``name``'s decisions to the learner until its final one, or until its federate

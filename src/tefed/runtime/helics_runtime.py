@@ -135,6 +135,10 @@ class HelicsRuntime:
         its learners): it neither closes the HELICS library when it is freed (the process
         calls `close_helics_library` once all of them are) nor prints progress lines for a
         supervisor.
+    after_leaving : callable, optional
+        Called once the federate has left the federation, before its logic writes its results
+        (`FederateLogic.finalize`): federates sharing a process wait there until the others
+        have left too, so that no one's writing holds up another's last steps.
     """
 
     def __init__(
@@ -143,11 +147,13 @@ class HelicsRuntime:
         logic: FederateLogic,
         on_run_folder: Callable[[RunFolder], None] | None = None,
         shares_process: bool = False,
+        after_leaving: Callable[[], None] | None = None,
     ):
         self.context = context
         self.logic = logic
         self._on_run_folder = on_run_folder
         self._shares_process = shares_process
+        self._after_leaving = after_leaving
         self.timing = TimingRecord()
         self._federate: Any = None
         self._watchdog: StallWatchdog
@@ -241,6 +247,8 @@ class HelicsRuntime:
             stage = "disconnect"
             self._wait(lambda: h.helicsFederateDisconnect(self._federate), self._current_time_s)
             self._watchdog.stop()
+            if self._after_leaving is not None:
+                self._after_leaving()
             stage = "finalize"
             started = time.perf_counter()
             self.logic.finalize(self._run_folder)
