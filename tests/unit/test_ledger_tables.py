@@ -161,6 +161,7 @@ def test_column_lists_of_every_kind_of_column_as_each_series_converts() -> None:
             "time": pd.to_datetime(["2022-06-21", "2022-06-22", None]),
             "zoned": pd.date_range("2022-06-21", periods=3, freq="h", tz="America/Chicago"),
             "category": pd.Categorical(["x", "y", "x"]),
+            "complex": np.array([1 + 2j, 0j, -1j]),
         }
     )
     names = list(table.columns)

@@ -199,9 +199,12 @@ class PartedTable:
             return self.path
         if len(self._parts) == 1:
             # The one part already is the table, in its schema: moved, not read and rewritten
-            # (every table of a run shorter than the flush period).
-            os.replace(self._parts[0], temporary)
-            _replace_folder_with(temporary, self.path)
+            # (every table of a run shorter than the flush period). The folder is parked first,
+            # as `_replace_folder_with` does, so the part is never outside a table folder.
+            parked = self.path.with_name(f".{self.path.name}.parts-{os.getpid()}")
+            os.replace(self.path, parked)
+            os.replace(parked / self._parts[0].name, self.path)
+            shutil.rmtree(parked)
             return self.path
         ordered = sorted(self._parts, key=lambda part: part.name)
         with pq.ParquetWriter(temporary, self._schema) as writer:

@@ -204,12 +204,8 @@ class _Episode:
     def _start_learner(self, context: FederateContext, options: EnvOptions) -> None:
         name = context.name
         channel = self.channels[name] = DecisionChannel()
-        runtime = HelicsRuntime(
-            context,
-            LearnerHousehold(options, channel),
-            shares_process=True,
-            after_leaving=self._after_leaving(name),
-        )
+        # A learned household writes no tables: nothing to hold back once it has left.
+        runtime = HelicsRuntime(context, LearnerHousehold(options, channel), shares_process=True)
         federate = threading.Thread(target=runtime.run, name=THREAD_PREFIX + name, daemon=True)
         self._federate_threads[name] = federate
         federate.start()
@@ -254,6 +250,7 @@ class _Episode:
         return wait_for_the_others
 
     def _all_left(self) -> bool:
+        """Whether every federate of the episode has left the federation or its thread ended."""
         return all(
             name in self._left or not thread.is_alive()
             for name, thread in self._federate_threads.items()

@@ -421,7 +421,15 @@ def _supervise(
                     "federation, enter executing mode with the others and run to the end; read "
                     f"logs/{left.name}.log"
                 )
-                folder.mark_failed(left.name, message)
+                if not folder.mark_failed(left.name, message):
+                    # Another federate's failure was recorded first: it is the cause.
+                    status = folder.status()
+                    return RunOutcome(
+                        folder,
+                        ok=False,
+                        message=status.get("message", message),
+                        failed_federate=status.get("failed_federate"),
+                    )
                 return RunOutcome(folder, ok=False, message=message, failed_federate=left.name)
             if broker is not None and broker.popen.poll() == 0:
                 # Every federate has left the federation: no stall watchdog sees one stop now.

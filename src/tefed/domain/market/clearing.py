@@ -102,7 +102,8 @@ class ClearingOutcome:
         clearing, ``bus:<name>`` per bus for DLMP [USD/kWh].
     tables : dict of str to pandas.DataFrame
         Further results a mechanism reports (DLMP per bus, binding branches, negotiations,
-        communities).
+        communities). The market keeps them as they are until it writes them: a mechanism
+        does not change a table after returning it.
     charges : pandas.DataFrame
         Money participants pay the market besides their trades, columns ``CHARGE_DTYPES``
         (``participant``, ``counterparty``, ``amount_usd`` [USD], ``reason``): the service

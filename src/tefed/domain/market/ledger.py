@@ -107,6 +107,8 @@ def column_lists(frame: pd.DataFrame, names: Sequence[str]) -> list[list] | None
         values = frame._get_column_array(k)
         if isinstance(values, np.ndarray) and values.dtype.kind in _LISTED_KINDS:
             lists.append(values.tolist())  # Python bools, ints, floats or the objects
+        elif isinstance(values, np.ndarray):
+            lists.append(frame.iloc[:, k].to_numpy(dtype=object).tolist())
         else:
             lists.append(values.to_numpy(dtype=object).tolist())
     return lists
@@ -296,9 +298,9 @@ def trade_awards_by_participant(trades: pd.DataFrame) -> dict[str, list[Award]]:
         return {}
     columns = column_lists(trades, _MESSAGE_TRADE_COLUMNS)
     if columns is None or not (
-        all(type(text) is str for k in range(5) for text in columns[k])
-        and all(type(number) is int for number in columns[5])
-        and all(type(number) is float for number in columns[6])
+        all(type(text) is str for k in _TRADE_TEXT for text in columns[k])
+        and all(type(number) is int for number in columns[_TRADE_QUANTITY])
+        and all(type(number) is float for number in columns[_TRADE_PRICE])
     ):
         # Any other values as the awards table reads them (the interval is not in an award).
         return awards_by_participant(awards_table(trades.assign(interval_index=0)))
@@ -317,7 +319,8 @@ def trade_awards_by_participant(trades: pd.DataFrame) -> dict[str, list[Award]]:
     return _grouped_awards(rows)
 
 
-#: The columns of a trades table its awards are made of (`trade_awards_by_participant`).
+#: The columns of a trades table its awards are made of (`trade_awards_by_participant`),
+#: and the positions among them of the text columns, the quantity and the price.
 _MESSAGE_TRADE_COLUMNS = (
     "buyer",
     "seller",
@@ -327,6 +330,7 @@ _MESSAGE_TRADE_COLUMNS = (
     "quantity_wh",
     "price_usd_per_kwh",
 )
+_TRADE_TEXT, _TRADE_QUANTITY, _TRADE_PRICE = range(5), 5, 6
 
 _SIDES = np.array(["buy", "sell"])
 #: The columns of a trades table an award is made of (in the order `_awards` reads them).

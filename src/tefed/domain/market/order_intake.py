@@ -90,6 +90,11 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
         or not labels.is_unique
         or not all(type(label) is str for label in labels)
         or not all(name in labels for name in _ORDER_ID_COLUMNS)
+        or labels.name is not None
+        or trades.attrs
+        or type(trades.index) is not pd.RangeIndex
+        or not trades.index.equals(pd.RangeIndex(len(trades)))
+        or trades.index.name is not None
     ):
         return _renamed_by_setitem(trades, order_ids)
     # A new table of the same columns, the two renamed: setting two columns of a copy cost
@@ -100,8 +105,7 @@ def with_household_order_ids(trades: pd.DataFrame, order_ids: dict[str, str]) ->
             columns[name] = _household_ids(column_array(trades, name, object), order_ids)
         else:
             columns[name] = trades._get_column_array(position)
-    named = typed_frame(columns)
-    return named if trades.index.equals(named.index) else named.set_axis(trades.index)
+    return typed_frame(columns)
 
 
 #: The trade columns holding book keys of orders (`book_order_id`).

@@ -192,6 +192,7 @@ class EmsFederate(FederateLogic):
         self._clearing_price = np.full(n_intervals, np.nan)
         self._awarded_net_wh = np.zeros((n_intervals, count))
         self._bill_usd = np.full((n_intervals, count), np.nan)
+        self._settlement_received = np.zeros((n_intervals, count), dtype=bool)
         #: Whether the federation has a market, which settles every interval with every
         #: household (settlements the ems checks for, one interval later).
         self._settled_by_market = (
@@ -273,7 +274,7 @@ class EmsFederate(FederateLogic):
         if not self._settled_by_market or time_s <= 0 or time_s % interval_s:
             return
         interval = time_s // interval_s - 1
-        unsettled = np.flatnonzero(np.isnan(self._bill_usd[interval]))
+        unsettled = np.flatnonzero(~self._settlement_received[interval])
         if unsettled.size:
             shown = [self._ids[k] for k in unsettled[:5]]
             more = f" and {unsettled.size - 5} more" if unsettled.size > 5 else ""
@@ -336,6 +337,7 @@ class EmsFederate(FederateLogic):
             self._observe(parsed)
         elif isinstance(parsed, SettlementMessage):
             self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
+            self._settlement_received[parsed.interval_index, index] = True
             self._received["household_settlements"].extend(
                 (
                     parsed.interval_index,

@@ -226,7 +226,7 @@ def _interval_labels(labels: pd.Index, names: list) -> pd.Index:
     return found
 
 
-def _interval_first_by_insert(frame: pd.DataFrame, interval: int) -> pd.DataFrame:
+def _interval_first_by_insert(frame: pd.DataFrame, interval: int | np.ndarray) -> pd.DataFrame:
     """`interval_first` through pandas' own drop and insert, for any frame."""
     table = (
         frame.drop(columns="interval_index")
