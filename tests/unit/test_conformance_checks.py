@@ -411,6 +411,34 @@ def test_a_candidate_that_never_joins_is_named_with_its_exit_code(
     assert messages_of(inputs) == [("interfaces", interfaces), ("finishing", expected)]
 
 
+@pytest.mark.parametrize("joined", [False, None])
+def test_a_candidate_that_exits_before_the_start_is_named_whether_or_not_seen_joining(
+    joined: bool | None,
+):
+    # tefed run ends the run a second after the exit: the probe may not have asked the broker
+    # about the candidate yet (joined None), and the finding still says what happened.
+    inputs = with_observations(
+        interfaces="Core has terminated",
+        subscription_targets=None,
+        update_times_s={},
+        messages=[],
+        granted_times_s=[],
+        final=None,
+        candidate_joined=joined,
+    )
+    left = (
+        "federate 'household_h01' exited with code 0 before the federation started (no "
+        "federate had entered executing mode): a federate must join the federation"
+    )
+    inputs.run = RunSummary({"household_h01": 0, "grid": -15}, f"{left}\n  log", "household_h01")
+    (finishing,) = [message for check, message in messages_of(inputs) if check == "finishing"]
+    what = "never joined the federation" if joined is False else "never entered executing mode"
+    before = "creating its federate" if joined is False else "entering executing mode"
+    assert finishing == (
+        f"'household_h01' {what}: its process exited with code 0 before {before}; {left}"
+    )
+
+
 def test_the_probe_waits_for_the_startup_watchdog_and_notes_who_never_joined(
     monkeypatch: pytest.MonkeyPatch,
 ):

@@ -62,6 +62,9 @@ from tefed.runtime.stall_watchdog import READY, STARTUP_TAG
 _EXIT_CODES = "1: it failed, 2: input error, 3: stopped because another federate failed"
 #: How the startup watchdog's message begins (`tefed.runtime.stall_watchdog`).
 _STARTUP_STALL = "federation stalled at startup"
+#: How `tefed run` names a federate that exited before the federation started
+#: (`tefed.run.runner`): it never entered executing mode, whether or not the probe saw it join.
+_LEFT_BEFORE_START = "exited with code 0 before the federation started"
 
 
 # --- values and timing --------------------------------------------------------------------------
@@ -255,13 +258,17 @@ def check_finishing(inputs: CheckInputs) -> list[Finding]:
 
 def _not_started(inputs: CheckInputs) -> Finding | None:
     """The finding for a candidate that ended the run before it entered executing mode: it
-    never joined the federation (the probe saw the broker not know it), or the run stalled at
-    startup waiting for it; None otherwise."""
+    never joined the federation (the probe saw the broker not know it), the run stalled at
+    startup waiting for it, or `tefed run` ended the run because it exited before the start;
+    None otherwise."""
     run, name = inputs.run, inputs.federate
     joined = inputs.observations.candidate_joined
     first_line = run.message.splitlines()[0] if run.message else ""
     stalled_at_startup = run.stalled and _STARTUP_STALL in first_line
-    if run.failed_federate != name or not (joined is False or stalled_at_startup):
+    left_before_start = _LEFT_BEFORE_START in first_line
+    if run.failed_federate != name or not (
+        joined is False or stalled_at_startup or left_before_start
+    ):
         return None
     if joined is False:
         what, before = f"'{name}' never joined the federation", "creating its federate"
