@@ -248,7 +248,9 @@ class HelicsRuntime:
             self._wait(lambda: h.helicsFederateDisconnect(self._federate), self._current_time_s)
             self._watchdog.stop()
             if self._after_leaving is not None:
+                started = time.perf_counter()
                 self._after_leaving()
+                self.timing.waiting_s += time.perf_counter() - started
             stage = "finalize"
             started = time.perf_counter()
             self.logic.finalize(self._run_folder)
