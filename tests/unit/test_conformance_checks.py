@@ -350,6 +350,20 @@ STARTUP_STALL = (
 )
 
 
+def ended_during_startup(joined: bool | None) -> CheckInputs:
+    """What the probe observed of a candidate whose run ended during start-up: nothing but
+    whether it saw the candidate join (``joined``; None when it had not asked yet)."""
+    return with_observations(
+        interfaces="Core has terminated",
+        subscription_targets=None,
+        update_times_s={},
+        messages=[],
+        granted_times_s=[],
+        final=None,
+        candidate_joined=joined,
+    )
+
+
 @pytest.mark.parametrize(
     ("joined", "exit_code", "stalled", "expected"),
     [
@@ -388,15 +402,7 @@ def test_a_candidate_that_never_joins_is_named_with_its_exit_code(
 ):
     # The probe's query of the candidate's interfaces failed once the federation had ended:
     # its error text is not an answer (it crashed the interfaces check).
-    inputs = with_observations(
-        interfaces="Core has terminated",
-        subscription_targets=None,
-        update_times_s={},
-        messages=[],
-        granted_times_s=[],
-        final=None,
-        candidate_joined=joined,
-    )
+    inputs = ended_during_startup(joined)
     assert inputs.observations.interfaces is None
     assert inputs.observations.errors == ["interfaces of the candidate: 'Core has terminated'"]
     message = STARTUP_STALL if stalled else "federate 'household_h01' exited with code 1"
@@ -417,15 +423,7 @@ def test_a_candidate_that_exits_before_the_start_is_named_whether_or_not_seen_jo
 ):
     # tefed run ends the run a second after the exit: the probe may not have asked the broker
     # about the candidate yet (joined None), and the finding still says what happened.
-    inputs = with_observations(
-        interfaces="Core has terminated",
-        subscription_targets=None,
-        update_times_s={},
-        messages=[],
-        granted_times_s=[],
-        final=None,
-        candidate_joined=joined,
-    )
+    inputs = ended_during_startup(joined)
     left = (
         "federate 'household_h01' exited with code 0 before the federation started (no "
         "federate had entered executing mode): a federate must join the federation"
