@@ -43,22 +43,14 @@ from typing import Any
 # Before HELICS: see the module docstring.
 import pyarrow  # noqa: F401
 
+from tefed.io.array_cache import cache_dir
+
 log = logging.getLogger("tefed.runtime")
 
 #: Name pyhelics gives the module that declares the C API and opens the library.
 _BUILD_MODULE = "helics._build"
 #: Environment variables with which pyhelics takes its headers and library from elsewhere.
 _PYHELICS_ENVIRONMENT = ("HELICS_INSTALL", "PYHELICS_INSTALL")
-
-
-def cache_dir() -> Path:
-    """Folder of tefed's caches: ``TEFED_CACHE_DIR``, else ``$XDG_CACHE_HOME/tefed``, else
-    ``~/.cache/tefed`` [-]."""
-    chosen = os.environ.get("TEFED_CACHE_DIR")
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tefed"
 
 
 def _install_cached_declarations() -> str:

@@ -21,6 +21,9 @@ every household of the federation), which it forecasts from the same table.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +41,9 @@ from tefed.domain.ems.devices.load import synthetic_load_profiles
 from tefed.domain.ems.devices.profile_shaping import scale_to_peak, shape_to_range
 from tefed.domain.ems.devices.pv import clear_sky_pv_power_kw, weather_pv_power_kw
 from tefed.federates.ems.measured_loads import measured_loads_kw
+from tefed.io.array_cache import cached_array
 from tefed.io.bdew_profiles import bdew_household_shape
-from tefed.io.weather_files import read_tmy3_weather, weather_on_grid
+from tefed.io.weather_files import pvlib_tmy3_path, read_tmy3_weather, weather_on_grid
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,9 @@ def household_profiles(
         rows["load_max_kw"].to_numpy(float),
         grid.n_steps,
     )
+    pv_arguments = (rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
     pv_kw = scale_to_peak(
-        _pv_kw(rows, step_times, grid.grid_step_s, site, pv_model, base_dir),
+        _cached_pv_kw(functools.partial(_pv_kw, *pv_arguments), pv_arguments),
         rows["pv_peak_kw"].to_numpy(float),
         grid.n_steps,
     )
@@ -163,6 +168,47 @@ def _load_kw(
     for members, measured_kw in measured_loads_kw(rows, step_times, grid, base_dir):
         load_kw[:, members] = measured_kw
     return load_kw
+
+
+#: Modules whose code computes the PV power (`tefed.io.array_cache` keys it by their source).
+PV_MODULES = (
+    "tefed.federates.ems.household_profiles",
+    "tefed.domain.ems.devices.pv",
+    "tefed.domain.ems.devices.pv_inputs",
+    "tefed.io.weather_files",
+)
+#: Installed packages the PV power depends on, by version.
+PV_PACKAGES = ("pvlib", "numpy", "pandas")
+
+
+def _cached_pv_kw(compute: Callable[[], np.ndarray], arguments: tuple) -> np.ndarray:
+    """``compute()``, the PV power of `_pv_kw` for ``arguments``, from tefed's array cache
+    when a run has computed it for the same systems, site, times and weather: computing it
+    means importing pvlib (about 0.9 s of CPU), see `tefed.io.array_cache`."""
+    rows, step_times, grid_step_s, site, pv_model, base_dir = arguments
+    inputs: dict[str, object] = {
+        "times_ns": np.asarray(step_times.asi8),
+        "time_zone": str(step_times.tz),
+        "grid_step_s": int(grid_step_s),
+        "site": [
+            float(site.latitude_deg),
+            float(site.longitude_deg),
+            float(site.altitude_m),
+            float(site.linke_turbidity),
+        ],
+        "pv_model": pv_model.model_dump(mode="json"),
+        "systems": rows[["pv_kwp", "pv_tilt_deg", "pv_azimuth_deg", "pv_inverter_kw"]]
+        .to_numpy(float)
+        .T.copy(),
+    }
+    if pv_model.irradiance == "tmy":
+        path = pv_model.weather_file
+        try:
+            weather = pvlib_tmy3_path() if path is None else base_dir / path
+            inputs["weather_file_sha256"] = hashlib.sha256(weather.read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            return compute()  # its error names the file
+    return cached_array("pv_power_kw", inputs, compute, modules=PV_MODULES, packages=PV_PACKAGES)
 
 
 def _pv_kw(

@@ -5,7 +5,9 @@ Two sources of irradiance share one conversion chain: the clear sky
 e.g. a TMY file put on the simulation grid by :mod:`tefed.io.weather_files`). The sun's
 position is computed once for the site; the plane-of-array irradiance and cell temperature
 once per distinct (tilt, azimuth); only the linear DC and inverter models run per household.
-Works offline: the Linke turbidity is given, not looked up.
+Works offline: the Linke turbidity is given, not looked up. pvlib is imported on first use, not
+with this module: importing it (with the scipy it pulls in) costs about 0.9 s of CPU, which a
+federate whose PV power is in tefed's array cache (`tefed.io.array_cache`) never pays.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pvlib
 
 from tefed.domain.ems.devices.pv_inputs import (
     household_arrays,
@@ -148,6 +149,8 @@ def clear_sky_pv_power_kw(
     system = _pv_system(kwp, tilt_deg, azimuth_deg, inverter_kw, system_losses, gamma_pdc_per_c)
     if not system.producing.size or len(times) == 0:
         return np.zeros((len(times), system.kwp.shape[0]))
+
+    import pvlib  # on first use (see the module docstring)
 
     # pvlib divides by zero air mass and irradiance at night and then masks the result to 0.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -326,6 +329,8 @@ def _sun_position(
     air_temperature_c: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apparent zenith and azimuth of the sun at each time (NREL SPA) [deg]."""
+    import pvlib  # on first use (see the module docstring)
+
     sun = pvlib.solarposition.get_solarposition(
         times, latitude_deg, longitude_deg, altitude=altitude_m, temperature=air_temperature_c
     )
@@ -334,6 +339,8 @@ def _sun_position(
 
 def _extraterrestrial_normal_w_per_m2(times: pd.DatetimeIndex) -> np.ndarray:
     """Extraterrestrial normal irradiance on each time's UTC day of year [W/m²]."""
+    import pvlib  # on first use (see the module docstring)
+
     # The UTC day of year is what pvlib derives from a DatetimeIndex; passing it directly
     # avoids pvlib's call of a deprecated pandas accessor.
     day_of_year = times.tz_convert("UTC").day_of_year.to_numpy()
@@ -351,6 +358,8 @@ def _ac_power_kw(
     wind_speed_m_per_s: np.ndarray,
 ) -> np.ndarray:
     """The conversion chain from irradiance to AC power [kW], shape (times, households)."""
+    import pvlib  # on first use (see the module docstring)
+
     producing = system.producing
     power_kw = np.zeros((len(ghi), system.kwp.shape[0]))
     orientations, orientation_of = np.unique(
