@@ -22,7 +22,6 @@ market's results as they reached the households, whatever program runs the marke
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,15 +32,8 @@ from tefed.contract.logic import (
     FederateContext,
     FederateLogic,
     Message,
-    MissingMessagesError,
     StepInputs,
     StepOutputs,
-)
-from tefed.contract.messages import (
-    AwardsMessage,
-    RejectedMessage,
-    SettlementMessage,
-    parse_market_message,
 )
 from tefed.contract.parted_table import PartedTable, results_flush_clock
 from tefed.contract.role_configs import EmsConfig, read_role_config
@@ -66,6 +58,7 @@ from tefed.domain.market.mechanisms.day_ahead import DayAheadMarket, day_ahead_m
 from tefed.domain.persistent_solver import PersistentSolver
 from tefed.domain.prices.interval_prices import IntervalPrices
 from tefed.federates.ems.household_profiles import household_batteries, household_profiles
+from tefed.federates.ems.market_inbox import MarketInbox
 from tefed.federates.ems.record_tables import (
     EMPTY_TABLES,
     RECEIVED_COLUMNS,
@@ -124,7 +117,6 @@ class EmsFederate(FederateLogic):
         self._soc_kwh = initial_soc.copy()
         self._baseline_soc_kwh = initial_soc.copy()
         self._follows_awards = rows["battery_covers_shortfall"].to_numpy(bool)
-        self._index_of = {household: i for i, household in enumerate(hosted)}
         try:
             self._layout = ShardLayout.from_federation(context.federation)
             self._shard = self._layout.shard(context.name)
@@ -188,18 +180,13 @@ class EmsFederate(FederateLogic):
             self._is_trader[group.members] = group.name != "net_billing"
         self._planned_net_wh = np.full((n_intervals, count), np.nan)
         self._quoted: dict[int, list] = {}
-        self._observed = np.zeros(n_intervals, dtype=bool)
-        self._clearing_price = np.full(n_intervals, np.nan)
-        self._awarded_net_wh = np.zeros((n_intervals, count))
-        self._bill_usd = np.full((n_intervals, count), np.nan)
-        self._settlement_received = np.zeros((n_intervals, count), dtype=bool)
-        #: Whether the federation has a market, which settles every interval with every
-        #: household (settlements the ems checks for, one interval later).
-        self._settled_by_market = (
-            context.federation.endpoint_owner(keys.MARKET_ENDPOINT) is not None
+        # A federation with a market has it settle every interval with every household.
+        self._inbox = MarketInbox(
+            hosted,
+            self._grid,
+            self._layout,
+            settled_by_market=context.federation.endpoint_owner(keys.MARKET_ENDPOINT) is not None,
         )
-        #: Awards and settlement lines received since the last write, as table rows.
-        self._received: dict[str, list[tuple]] = {folder: [] for folder in RECEIVED_COLUMNS}
         self._flush_clock = results_flush_clock(
             self._grid, context.federation.tefed.runtime.flush_min_wall_s
         )
@@ -208,7 +195,6 @@ class EmsFederate(FederateLogic):
         self._written_intervals = 0
         #: Plans written so far, per optimizing group number.
         self._written_solves: dict[int, int] = {}
-        self._rejections = 0
         self._battery_kw = np.zeros((n_steps, count))
         self._natural_kw = natural_kw
         self._power_kw = np.zeros((n_steps, count))
@@ -241,9 +227,10 @@ class EmsFederate(FederateLogic):
             self._grid.interval_of(min(time_s, self._grid.duration_s - 1)), inputs.values
         )
         for message in inputs.messages:
-            for destination, content in self._unwrap(message):
-                self._receive(destination, content)
-        self._require_settlements(time_s)
+            for interval, price in self._inbox.take(message):
+                for group in self._groups:
+                    group.observe(interval, price)
+        self._inbox.require_settlements(time_s)
         if time_s >= self._grid.duration_s:
             return outputs
         outputs.messages.extend(
@@ -260,117 +247,9 @@ class EmsFederate(FederateLogic):
             outputs.values[self._shard.reactive_power_key()] = self._as_published(reactive_kvar)
         return outputs
 
-    def _require_settlements(self, time_s: int) -> None:
-        """At the start of interval ``k + 1`` (and at the end of the run), every household's
-        settlement of ``k`` has come, as the contract has the market send it: a market that
-        left the federation early would otherwise leave the rest of the run unsettled.
-
-        Raises
-        ------
-        MissingMessagesError
-            Naming the market's endpoint, the interval and the households without it.
-        """
-        interval_s = self._grid.market_interval_s
-        if not self._settled_by_market or time_s <= 0 or time_s % interval_s:
-            return
-        interval = time_s // interval_s - 1
-        unsettled = np.flatnonzero(~self._settlement_received[interval])
-        if unsettled.size:
-            shown = [self._ids[k] for k in unsettled[:5]]
-            more = f" and {unsettled.size - 5} more" if unsettled.size > 5 else ""
-            raise MissingMessagesError(
-                keys.MARKET_ENDPOINT,
-                time_s,
-                f"settlement of interval {interval} for households {shown}{more}",
-            )
-
     def _as_published(self, per_household: np.ndarray) -> np.ndarray | float:
         """A shard publishes one vector; a single household program one double."""
         return per_household if self._shard.is_batched else float(per_household[0])
-
-    def _unwrap(self, message: Message) -> list[tuple[str, str | dict[str, Any]]]:
-        """The households' own messages in a received message, each as (destination, content:
-        JSON text, or the object a batch was parsed into). Only the market's endpoint may
-        write to a household (HELICS vouches for a message's source): a message from anyone
-        else, another household included, is ignored."""
-        if message.source != keys.MARKET_ENDPOINT:
-            log.warning(
-                "message from %r to %r ignored: only the market writes to households",
-                message.source,
-                message.destination,
-            )
-            return []
-        try:
-            unpacked = self._layout.unwrap_parsed(message, to_shard=True)
-        except ValueError as error:
-            log.warning("message from %r ignored: %s", message.source, error)
-            return []
-        return [(destination, content) for _, destination, content in unpacked]
-
-    def _receive(self, destination: str, content: str | dict[str, Any]) -> None:
-        household = keys.household_of_endpoint(destination)
-        index = self._index_of.get(household) if household else None
-        if index is None:
-            log.warning("message for %r is not for this shard; ignored", destination)
-            return
-        try:
-            parsed = parse_market_message(content)
-        except (ValueError, RecursionError) as error:
-            log.warning("message from the market to %r ignored: %s", household, error)
-            return
-        interval = getattr(parsed, "interval_index", None)
-        if interval is not None and not 0 <= interval < self._grid.n_intervals:
-            log.warning(
-                "message from the market to %r ignored: interval_index %r outside 0 to %d",
-                household,
-                interval,
-                self._grid.n_intervals - 1,
-            )
-            return
-        if isinstance(parsed, AwardsMessage):
-            signed = sum(
-                award.quantity_wh if award.side == "buy" else -award.quantity_wh
-                for award in parsed.awards
-            )
-            self._awarded_net_wh[parsed.interval_index, index] = signed
-            self._received["household_awards"].extend(parsed.award_rows(household))
-            self._observe(parsed)
-        elif isinstance(parsed, SettlementMessage):
-            self._bill_usd[parsed.interval_index, index] = parsed.amount_usd
-            self._settlement_received[parsed.interval_index, index] = True
-            self._received["household_settlements"].extend(
-                (
-                    parsed.interval_index,
-                    household,
-                    line.counterparty,
-                    line.energy_wh,
-                    line.price_usd_per_kwh,
-                    line.amount_usd,
-                    line.reason,
-                )
-                for line in parsed.lines
-            )
-        elif isinstance(parsed, RejectedMessage):
-            self._rejections += len(parsed.rejections)
-            log.warning(
-                "market rejected orders of %s: %s",
-                household,
-                "; ".join(f"{r.order_id}: {r.reason}" for r in parsed.rejections),
-            )
-
-    def _observe(self, awards: AwardsMessage) -> None:
-        """Show every strategy the clearing price of an interval, once (the mean of the
-        market's named prices: per pool, uniform, or per bus)."""
-        interval = awards.interval_index
-        if self._observed[interval]:
-            return
-        self._observed[interval] = True
-        prices = np.array(list(awards.prices_usd_per_kwh.values()), dtype=float)
-        prices = prices[np.isfinite(prices)]
-        price = float(prices.mean()) if prices.size else float("nan")
-        self._clearing_price[interval] = price
-        for group in self._groups:
-            group.observe(interval, price)
 
     def _order_due(self, time_s: int) -> list[Message]:
         """Orders of the households whose ordering time for some interval is ``time_s``."""
@@ -479,7 +358,7 @@ class EmsFederate(FederateLogic):
         target_kw = np.where(
             np.isfinite(planned_wh),
             np.nan_to_num(planned_wh) * to_kw,
-            np.where(self._follows_awards, self._awarded_net_wh[interval] * to_kw, 0.0),
+            np.where(self._follows_awards, self._inbox.awarded_net_wh[interval] * to_kw, 0.0),
         )
         battery_kw, self._soc_kwh = dispatch_battery(
             self._soc_kwh,
@@ -517,8 +396,10 @@ class EmsFederate(FederateLogic):
 
     def finalize(self, results: RunFolder) -> None:
         """Write the remaining per-step records, per-interval energies and bills, and plans."""
-        if self._rejections:
-            log.warning("%d order(s) of this shard were rejected by the market", self._rejections)
+        if self._inbox.rejections:
+            log.warning(
+                "%d order(s) of this shard were rejected by the market", self._inbox.rejections
+            )
         self._write_records(
             results, end_step=self._grid.n_steps, end_interval=self._grid.n_intervals
         )
@@ -550,7 +431,7 @@ class EmsFederate(FederateLogic):
                 self._interval_records(slice(self._written_intervals, end_interval))
             )
             self._written_intervals = end_interval
-        for folder, rows in self._received.items():
+        for folder, rows in self._inbox.received.items():
             if rows:
                 self._table(results, folder).append(received_records(folder, rows))
                 rows.clear()
@@ -600,8 +481,8 @@ class EmsFederate(FederateLogic):
                 "household_id": np.tile(np.asarray(self._ids, dtype=object), n_intervals),
                 "energy_wh": energy_wh.ravel(),
                 "baseline_energy_wh": baseline_wh.ravel(),
-                "awarded_net_energy_wh": self._awarded_net_wh[intervals].ravel(),
-                "bill_usd": self._bill_usd[intervals].ravel(),
+                "awarded_net_energy_wh": self._inbox.awarded_net_wh[intervals].ravel(),
+                "bill_usd": self._inbox.bill_usd[intervals].ravel(),
             }
         )
 
