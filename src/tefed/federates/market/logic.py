@@ -33,9 +33,6 @@ from tefed.contract.errors import InputError
 from tefed.contract.logic import FederateContext, FederateLogic, Message, StepInputs, StepOutputs
 from tefed.contract.messages import (
     AwardsMessage,
-    DayAheadAward,
-    DayAheadAwardsMessage,
-    DayAheadOrdersMessage,
     RejectedMessage,
 )
 from tefed.contract.parted_table import PartedTable, results_flush_clock
@@ -59,6 +56,7 @@ from tefed.domain.market.settlement import charge_rows, settle_interval
 from tefed.domain.market.trade_checks import check_trades
 from tefed.domain.market.trade_tables import empty_trades
 from tefed.domain.prices.interval_prices import IntervalPrices
+from tefed.federates.market.day_ahead_desk import DayAheadDesk
 from tefed.federates.market.interval_tables import (
     AWARDED,
     EMPTY_TABLES,
@@ -111,7 +109,7 @@ class MarketFederate(FederateLogic):
         self._steps_every_grid_step = name == "continuous"
         self._delivery_ahead = config.delivery_ahead_intervals
         #: The run's day-ahead markets (mechanism day_ahead), the next to clear first.
-        self._day_ahead = (
+        self._day_ahead = DayAheadDesk(
             day_ahead_markets(
                 self._grid.n_intervals,
                 self._grid.market_interval_s,
@@ -120,13 +118,9 @@ class MarketFederate(FederateLogic):
                 config.gate_closure_hour,
             )
             if isinstance(config, DayAheadConfig)
-            else []
+            else [],
+            self._participant_index,
         )
-        self._day_ahead_cleared = 0
-        #: Vertices of the day-ahead orders taken for the next day-ahead market.
-        self._day_ahead_vertices: list[dict] = []
-        #: Each book key of a day-ahead order: (participant, the household's order id).
-        self._day_ahead_keys: dict[str, tuple[str, str]] = {}
         self._energy_wh = np.zeros((self._grid.n_intervals, len(self._participants)))
         self._prices = IntervalPrices(self._grid.n_intervals)
         self._books: dict[int, dict[str, list[dict]]] = {}
@@ -163,7 +157,7 @@ class MarketFederate(FederateLogic):
         intervals = np.arange(grid.n_intervals)
         gate_closures = intervals[1:] * grid.market_interval_s - grid.gate_closure_s
         last_steps = (intervals + 1) * grid.market_interval_s - grid.grid_step_s
-        day_ahead = [market.gate_closure_s for market in self._day_ahead]
+        day_ahead = [market.gate_closure_s for market in self._day_ahead.markets]
         return np.union1d(np.union1d(gate_closures, last_steps), day_ahead).astype(np.int64)
 
     def step(self, time_s: int, inputs: StepInputs) -> StepOutputs:
@@ -171,11 +165,10 @@ class MarketFederate(FederateLogic):
         outputs = StepOutputs()
         self._prices.update(self._grid.interval_of(time_s), inputs.values)
         outputs.messages.extend(self._take_orders(time_s, inputs.messages))
-        if (
-            self._day_ahead_cleared < len(self._day_ahead)
-            and self._day_ahead[self._day_ahead_cleared].gate_closure_s == time_s
-        ):
-            outputs.messages.extend(self._clear_day_ahead())
+        if self._day_ahead.due(time_s):
+            outputs.messages.extend(
+                self._day_ahead.clear(self._mechanism, self._prices, self._keep)
+            )
         interval_to_clear = self._grid.interval_cleared_at(time_s)
         if interval_to_clear is not None:
             self._clear(interval_to_clear, outputs)
@@ -220,8 +213,21 @@ class MarketFederate(FederateLogic):
         # Arrival order within one instant depends on the federates' scheduling; sorting by
         # sender (stable, so one sender's messages keep their order) keeps runs deterministic.
         for message in sorted(messages, key=lambda message: message.source):
-            if self._day_ahead and _message_type(message) == "day_ahead_orders":
-                replies.extend(self._take_day_ahead(_sent_at_s(message, time_s), message))
+            if self._day_ahead.markets and _message_type(message) == "day_ahead_orders":
+                sent_s = _sent_at_s(message, time_s)
+                reason = self._day_ahead.take(sent_s, message)
+                if reason is not None:
+                    self._intake.refuse_message(sent_s, message, reason)
+                    replies.append(
+                        Message(
+                            source=keys.MARKET_ENDPOINT,
+                            destination=message.source,
+                            payload=RejectedMessage(
+                                interval_index=None,
+                                rejections=[{"order_id": "day_ahead_orders", "reason": reason}],
+                            ).model_dump_json(),
+                        )
+                    )
                 continue
             # An order counts as placed at the grid instant it was sent (HELICS stamps a message
             # with its sender's time, never earlier), however late the market steps.
@@ -249,147 +255,6 @@ class MarketFederate(FederateLogic):
                 arrived = self._book(received.interval_index, received.simple, [], []).simple
                 self._mechanism.receive(received.interval_index, arrived)
         return replies
-
-    def _take_day_ahead(self, time_s: int, message: Message) -> list[Message]:
-        """Take a household's curves for the next day-ahead market, or refuse the message with
-        the reason (it must name periods of that market and arrive by its gate closure)."""
-        participant = keys.household_of_endpoint(message.source)
-        reason = None
-        parsed = None
-        if participant not in self._participant_index:
-            reason = f"unknown participant endpoint {message.source!r}"
-        elif self._day_ahead_cleared >= len(self._day_ahead):
-            reason = "no day-ahead market is open: every day of the run has cleared"
-        else:
-            market = self._day_ahead[self._day_ahead_cleared]
-            try:
-                parsed = DayAheadOrdersMessage.model_validate_json(message.payload)
-            except ValueError as error:
-                reason = f"malformed day-ahead orders message: {error.errors()[0]['msg']}"
-            else:
-                periods = [period.interval_index for period in parsed.periods]
-                unknown = sorted(set(periods) - set(market.period_starts.tolist()))
-                if time_s > market.gate_closure_s:
-                    reason = f"after the day-ahead gate closure (t={market.gate_closure_s} s)"
-                elif unknown or len(set(periods)) != len(periods):
-                    reason = (
-                        f"day-ahead periods {unknown or periods}: expected each period of the "
-                        f"open day-ahead market once (first intervals "
-                        f"{int(market.period_starts[0])} to {int(market.period_starts[-1])})"
-                    )
-        if reason is not None:
-            self._intake.refuse_message(time_s, message, reason)
-            return [
-                Message(
-                    source=keys.MARKET_ENDPOINT,
-                    destination=message.source,
-                    payload=RejectedMessage(
-                        interval_index=None,
-                        rejections=[{"order_id": "day_ahead_orders", "reason": reason}],
-                    ).model_dump_json(),
-                )
-            ]
-        for period in parsed.periods:
-            key = f"{participant}:{period.interval_index}:{period.order.order_id}"
-            self._day_ahead_keys[key] = (participant, period.order.order_id)
-            self._day_ahead_vertices.extend(
-                {
-                    "period": period.interval_index,
-                    "order_id": key,
-                    "participant": participant,
-                    "price_usd_per_kwh": vertex.price_usd_per_kwh,
-                    "power_kw": vertex.power_kw,
-                    "continuity": vertex.continuity,
-                }
-                for vertex in period.order.vertices
-            )
-        return []
-
-    def _clear_day_ahead(self) -> list[Message]:
-        """Clear the open day-ahead market, keep its result and tell each household that
-        ordered its commitments."""
-        market = self._day_ahead[self._day_ahead_cleared]
-        self._day_ahead_cleared += 1
-        periods = market.period_starts
-        import_price = pd.Series([self._prices.of(int(p))[0] for p in periods], index=periods)
-        export_price = pd.Series([self._prices.of(int(p))[1] for p in periods], index=periods)
-        vertices = pd.DataFrame(
-            self._day_ahead_vertices,
-            columns=[
-                "period",
-                "order_id",
-                "participant",
-                "price_usd_per_kwh",
-                "power_kw",
-                "continuity",
-            ],
-        ).astype(
-            {"period": "int64", "price_usd_per_kwh": float, "power_kw": float, "continuity": bool}
-        )
-        self._day_ahead_vertices = []
-        self._keep(
-            "market_day_ahead_orders.parquet",
-            vertices.rename(columns={"period": "interval_index"}).assign(
-                gate_closure_s=np.int64(market.gate_closure_s)
-            )[
-                [
-                    "gate_closure_s",
-                    "interval_index",
-                    "participant",
-                    "order_id",
-                    "price_usd_per_kwh",
-                    "power_kw",
-                    "continuity",
-                ]
-            ],
-        )
-        result = self._mechanism.clear_day_ahead(vertices, import_price, export_price)
-        self._keep(
-            "market_day_ahead_clearings.parquet",
-            pd.DataFrame(
-                {
-                    "gate_closure_s": market.gate_closure_s,
-                    "interval_index": periods.astype(np.int64),
-                    "status": result.status.reindex(periods).to_numpy(dtype=object),
-                    "price_usd_per_kwh": result.price_usd_per_kwh.reindex(periods).to_numpy(),
-                    "import_price_usd_per_kwh": import_price.to_numpy(),
-                    "export_price_usd_per_kwh": export_price.to_numpy(),
-                    "orders": vertices.groupby("period")["order_id"]
-                    .nunique()
-                    .reindex(periods, fill_value=0)
-                    .to_numpy(dtype=np.int64),
-                }
-            ),
-        )
-        messages = []
-        awards: dict[str, list[DayAheadAward]] = {}
-        for row in result.power_kw.itertuples(index=False):
-            participant, order_id = self._day_ahead_keys[row.order_id]
-            awards.setdefault(participant, []).append(
-                DayAheadAward(
-                    interval_index=int(row.period),
-                    order_id=order_id,
-                    power_kw=float(row.power_kw),
-                    price_usd_per_kwh=float(result.price_usd_per_kwh[row.period]),
-                )
-            )
-        prices = {
-            f"period:{int(period)}": float(price)
-            for period, price in result.price_usd_per_kwh.items()
-            if np.isfinite(price)
-        }
-        for participant in sorted(set(vertices["participant"])):
-            messages.append(
-                Message(
-                    source=keys.MARKET_ENDPOINT,
-                    destination=keys.household_endpoint(participant),
-                    payload=DayAheadAwardsMessage(
-                        awards=awards.get(participant, []), prices_usd_per_kwh=prices
-                    ).model_dump_json(),
-                )
-            )
-        self._day_ahead_keys = {}
-        return messages
 
     def _book(self, interval: int, simple: list, curves: list, affine: list) -> IntervalBook:
         return IntervalBook.from_rows(
@@ -523,13 +388,14 @@ class MarketFederate(FederateLogic):
         # Intervals cleared but never settled keep their row (without settlement prices).
         self._finished_rows += [self._interval_rows[k] for k in sorted(self._interval_rows)]
         self._interval_rows.clear()
-        if self._day_ahead:
+        if self._day_ahead.markets:
             grid = self._grid
+            markets = self._day_ahead.markets
             self._keep(
                 "market_states.parquet",
                 market_object_states(
-                    np.array([market.gate_closure_s for market in self._day_ahead]),
-                    [market.period_starts for market in self._day_ahead],
+                    np.array([market.gate_closure_s for market in markets]),
+                    [market.period_starts for market in markets],
                     int(self._mechanism.period_intervals),
                     grid.market_interval_s,
                     grid.gate_closure_s,
