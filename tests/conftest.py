@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from federations import lockstep_run, short_scenario_data, write_federation
 from hypothesis import settings
+
+from tefed.io.array_cache import CACHE_DIR_ENV
 
 # Tests never assert wall-clock time: Hypothesis's per-example deadline (200 ms) is one, and it
 # fails property tests on a loaded machine. Every test keeps its own example counts.
@@ -26,6 +30,29 @@ def short_federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def short_lockstep_run(short_federation: Path, tmp_path_factory: pytest.TempPathFactory):
     """The short federation stepped in one process, with its report."""
     return lockstep_run(short_federation, tmp_path_factory.mktemp("lockstep") / "run")
+
+
+#: Set for the test processes and everything they start: the session's cache folder.
+SESSION_CACHE_ENV = "TEFED_TEST_SESSION_CACHE"
+_created_cache: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One fresh cache folder for the whole session (`tefed.io.array_cache.cache_dir`): the
+    test processes inherit it from the first, and so do the federations they start. Tests then
+    never read what earlier sessions kept in the user's cache (PV power, pyhelics'
+    declarations): each session computes and writes them once."""
+    if SESSION_CACHE_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="tefed-test-cache-")
+        _created_cache.append(folder)
+        os.environ[SESSION_CACHE_ENV] = folder
+        os.environ[CACHE_DIR_ENV] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's cache folder (in the process that made it)."""
+    for folder in _created_cache:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -43,8 +43,8 @@ def test_an_array_computed_once_comes_back_bit_for_bit(folder: Path):
     values[0, 0] = np.nextafter(1.0, 2.0)
     compute = Counted(values)
     inputs = {"n": 3, "x": np.arange(4.0), "nested": {"b": [1, 2.5, None, "s"], "a": True}}
-    first = cached_array("thing", inputs, compute)
-    second = cached_array("thing", dict(reversed(list(inputs.items()))), compute)
+    first = cached_array("thing", inputs, compute, shape=(50, 3))
+    second = cached_array("thing", dict(reversed(list(inputs.items()))), compute, shape=(50, 3))
     assert compute.calls == 1
     assert second.dtype == np.float64 and second.tobytes() == values.tobytes()
     assert first.tobytes() == values.tobytes()
@@ -69,8 +69,8 @@ def test_an_array_computed_once_comes_back_bit_for_bit(folder: Path):
 def test_any_changed_input_is_computed_again(folder: Path, changed: dict):
     inputs = {"n": 3, "x": np.arange(4.0), "nested": {"a": [1, 2]}}
     compute = Counted(np.ones(2))
-    cached_array("thing", inputs, compute)
-    cached_array("thing", {**inputs, **changed}, compute)
+    cached_array("thing", inputs, compute, shape=(2,))
+    cached_array("thing", {**inputs, **changed}, compute, shape=(2,))
     assert compute.calls == 2
 
 
@@ -90,22 +90,41 @@ def test_a_change_to_a_computing_module_or_a_package_version_is_a_new_entry(
 
 def test_an_unreadable_entry_is_computed_again_and_replaced(folder: Path):
     compute = Counted(np.arange(6.0))
-    cached_array("thing", {"n": 1}, compute)
+    cached_array("thing", {"n": 1}, compute, shape=(6,))
     (entry,) = folder.glob("thing-*.npy")
-    entry.write_bytes(b"not an array")
-    again = cached_array("thing", {"n": 1}, compute)
-    assert compute.calls == 2 and again.tolist() == list(range(6))
-    assert cached_array("thing", {"n": 1}, compute).tolist() == list(range(6))
-    assert compute.calls == 2
+    damaged = [
+        b"",  # what a crash while writing could leave
+        b"not an array",
+        entry.read_bytes()[:100],  # cut short
+    ]
+    other = {
+        "another shape": np.arange(4.0).reshape(2, 2),
+        "another dtype": np.arange(6),
+    }
+    for content in damaged + list(other.values()):
+        if isinstance(content, bytes):
+            entry.write_bytes(content)
+        else:
+            np.save(entry, content)
+        again = cached_array("thing", {"n": 1}, compute, shape=(6,))
+        assert again.dtype == np.float64 and again.tolist() == list(range(6))
+    assert compute.calls == 1 + len(damaged) + len(other)
+    # Each time computed again, and replaced: now read back.
+    assert cached_array("thing", {"n": 1}, compute, shape=(6,)).tolist() == list(range(6))
+    assert compute.calls == 1 + len(damaged) + len(other)
+    np.savez(entry.with_suffix(""), np.arange(6.0))
+    entry.with_suffix(".npz").rename(entry)  # an archive of arrays is not one
+    assert cached_array("thing", {"n": 1}, compute, shape=(6,)).tolist() == list(range(6))
+    assert compute.calls == 2 + len(damaged) + len(other)
 
 
 def test_switched_off_every_array_is_computed_and_nothing_written(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv(ARRAY_CACHE_ENV, "off")
+    monkeypatch.setenv(ARRAY_CACHE_ENV, "OFF")
     compute = Counted(np.ones(3))
-    cached_array("thing", {"n": 1}, compute)
-    cached_array("thing", {"n": 1}, compute)
+    cached_array("thing", {"n": 1}, compute, shape=(3,))
+    cached_array("thing", {"n": 1}, compute, shape=(3,))
     assert compute.calls == 2 and not folder.exists()
 
 
@@ -116,15 +135,15 @@ def test_a_folder_that_cannot_be_written_only_costs_the_computing(
     blocker.write_text("")
     monkeypatch.setenv(CACHE_DIR_ENV, str(blocker))  # its arrays folder cannot be made
     compute = Counted(np.ones(3))
-    assert cached_array("thing", {"n": 1}, compute).tolist() == [1.0, 1.0, 1.0]
-    assert cached_array("thing", {"n": 1}, compute).tolist() == [1.0, 1.0, 1.0]
+    assert cached_array("thing", {"n": 1}, compute, shape=(3,)).tolist() == [1.0, 1.0, 1.0]
+    assert cached_array("thing", {"n": 1}, compute, shape=(3,)).tolist() == [1.0, 1.0, 1.0]
     assert compute.calls == 2
 
 
 def test_inputs_without_a_digest_are_computed_each_time(folder: Path):
     compute = Counted(np.ones(3))
     for _ in range(2):
-        cached_array("thing", {"when": pd.Timestamp("2022-01-01")}, compute)
+        cached_array("thing", {"when": pd.Timestamp("2022-01-01")}, compute, shape=(3,))
     assert compute.calls == 2 and not folder.exists()
 
 
@@ -133,27 +152,62 @@ def test_a_failed_computation_keeps_nothing(folder: Path):
         raise ValueError("bad input")
 
     with pytest.raises(ValueError, match="bad input"):
-        cached_array("thing", {"n": 1}, failing)
-    assert not list(folder.glob("*.npy")) if folder.exists() else True
+        cached_array("thing", {"n": 1}, failing, shape=(1,))
+    assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_an_array_whose_inputs_changed_while_it_was_computed_is_not_kept(folder: Path):
+    compute = Counted(np.ones(3))
+    for _ in range(2):
+        cached_array("thing", {"n": 1}, compute, shape=(3,), keep_if=lambda: False)
+    assert compute.calls == 2 and not list(folder.glob("thing-*"))
+    cached_array("thing", {"n": 1}, compute, shape=(3,), keep_if=lambda: True)
+    cached_array("thing", {"n": 1}, compute, shape=(3,))
+    assert compute.calls == 3
+
+
+def test_keys_of_different_types_are_different_inputs():
+    assert array_digest({"a": {1: 0}}) != array_digest({"a": {"1": 0}})
+    assert array_digest({"a": [1]}) != array_digest({"a": [1.0]})
+    assert array_digest({"a": [1]}) != array_digest({"a": ["1"]})
+
+
+def test_a_missing_package_is_part_of_the_digest_not_an_error():
+    absent = "no-such-distribution-of-tefed"
+    assert array_digest({"n": 1}, packages=[absent]) != array_digest({"n": 1})
+
+
+def test_entries_are_readable_by_all_and_leftovers_of_killed_writers_go(folder: Path):
+    folder.mkdir(parents=True)
+    stale = folder / f"{array_cache.WRITING_PREFIX}killed.npy"
+    fresh = folder / f"{array_cache.WRITING_PREFIX}writing-now.npy"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    old_s = 10**9  # 2001
+    os.utime(stale, (old_s, old_s))
+    cached_array("thing", {"n": 1}, lambda: np.ones(3), shape=(3,))
+    (entry,) = folder.glob("thing-*.npy")
+    assert entry.stat().st_mode & 0o777 == 0o644
+    assert not stale.exists() and fresh.exists()
 
 
 def test_large_arrays_are_not_kept_and_the_folder_keeps_the_recently_read(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(array_cache, "MAX_ENTRY_BYTES", 8 * 100)
-    cached_array("big", {"n": 0}, lambda: np.ones(101))
+    cached_array("big", {"n": 0}, lambda: np.ones(101), shape=(101,))
     assert not list(folder.glob("big-*"))
     entry_bytes = 8 * 100 + 128  # 100 float64 and the .npy header
     monkeypatch.setattr(array_cache, "MAX_TOTAL_BYTES", 3 * entry_bytes)
     paths = []
     for n in range(3):
-        cached_array("thing", {"n": n}, lambda: np.ones(100))
+        cached_array("thing", {"n": n}, lambda: np.ones(100), shape=(100,))
         (path,) = set(folder.glob("thing-*")) - set(paths)
         os.utime(path, ns=(10**18 + n, 10**18 + n))  # written in the order 0, 1, 2
         paths.append(path)
     compute = Counted(np.ones(100))
-    cached_array("thing", {"n": 0}, compute)  # read: now the most recent
-    cached_array("thing", {"n": 3}, lambda: np.ones(100))
+    cached_array("thing", {"n": 0}, compute, shape=(100,))  # read: now the most recent
+    cached_array("thing", {"n": 3}, lambda: np.ones(100), shape=(100,))
     assert compute.calls == 0
     assert paths[0].exists() and not paths[1].exists() and paths[2].exists()
     assert len(list(folder.glob("thing-*"))) == 3

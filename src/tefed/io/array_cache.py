@@ -12,11 +12,13 @@ reads them (a few milliseconds) and never imports pvlib.
 
 The cache only saves time, never changes a result: an array is read back exactly as it was
 computed (``.npy``, float64), a changed input, module or package version is a new digest, an
-entry that cannot be read is computed again, and when the folder cannot be written the array
-is returned as computed. Arrays larger than `MAX_ENTRY_BYTES` are not kept, and the folder is
-kept below `MAX_TOTAL_BYTES` by removing the entries read least recently. The folder is
-:func:`cache_dir`, shared with tefed's other caches; ``TEFED_ARRAY_CACHE=off`` turns this cache
-off (every array computed).
+entry that cannot be read or is not a float64 array of the expected shape is computed again
+(and replaced), and when the folder cannot be written the array is returned as computed.
+Entries are written whole (flushed to disk, then renamed into place) and readable by all.
+Arrays larger than `MAX_ENTRY_BYTES` are not kept, and the folder is kept below
+`MAX_TOTAL_BYTES` by removing the entries read least recently. The folder is :func:`cache_dir`,
+shared with tefed's other caches; ``TEFED_ARRAY_CACHE=off`` (in any case) turns this cache off
+(every array computed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -45,6 +48,10 @@ MAX_ENTRY_BYTES = 64 * 2**20
 MAX_TOTAL_BYTES = 1024 * 2**20
 #: Sub-folder of `cache_dir` that holds the arrays.
 ARRAYS_FOLDER = "arrays"
+#: Start of the name of an entry being written.
+WRITING_PREFIX = ".writing-"
+#: Age past which an entry still being written was left by a killed writer [s].
+STALE_WRITING_S = 3600
 
 
 def cache_dir() -> Path:
@@ -62,10 +69,12 @@ def cached_array(
     inputs: Mapping[str, object],
     compute: Callable[[], np.ndarray],
     *,
+    shape: tuple[int, ...],
     modules: Sequence[str] = (),
     packages: Sequence[str] = (),
+    keep_if: Callable[[], bool] | None = None,
 ) -> np.ndarray:
-    """The array ``compute()`` returns for ``inputs``, from the cache when it holds it.
+    """The float64 array ``compute()`` returns for ``inputs``, from the cache when it holds it.
 
     Parameters
     ----------
@@ -75,14 +84,19 @@ def cached_array(
         Everything the array depends on besides code: str, int, float, bool, None, lists,
         tuples, mappings of them and numpy arrays (their dtype, shape and bytes count).
     compute : callable
-        Computes the array (float64) when the cache lacks it. An exception it raises
-        propagates and nothing is kept.
+        Computes the array when the cache lacks it. An exception it raises propagates and
+        nothing is kept.
+    shape : tuple of int
+        The array's shape: an entry of another shape or dtype is computed again.
     modules : sequence of str
         Modules whose source code computes the array (imported or not): any change to their
         files is a new entry.
     packages : sequence of str
-        Installed distributions the computation uses (e.g. ``"pvlib"``): their versions are
-        part of the digest.
+        Distributions the computation uses (e.g. ``"pvlib"``): their installed versions (or
+        their absence) are part of the digest.
+    keep_if : callable, optional
+        Asked after computing: the array is kept only if it returns True (e.g. an input file
+        unchanged since its digest was taken).
 
     Returns
     -------
@@ -92,32 +106,27 @@ def cached_array(
     Examples
     --------
     >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     os.environ[CACHE_DIR_ENV] = folder
-    ...     first = cached_array("squares", {"n": 3}, lambda: np.arange(3.0) ** 2)
-    ...     again = cached_array("squares", {"n": 3}, lambda: np.zeros(3))  # not computed
-    ...     del os.environ[CACHE_DIR_ENV]
-    >>> again.tolist()
+    >>> from unittest import mock
+    >>> with tempfile.TemporaryDirectory() as folder, mock.patch.dict(
+    ...     os.environ, {CACHE_DIR_ENV: folder}
+    ... ):
+    ...     first = cached_array("squares", {"n": 3}, lambda: np.arange(3.0) ** 2, shape=(3,))
+    ...     again = cached_array("squares", {"n": 3}, lambda: np.zeros(3), shape=(3,))
+    >>> again.tolist()  # read back, not computed
     [0.0, 1.0, 4.0]
     """
-    if os.environ.get(ARRAY_CACHE_ENV) == "off":
+    if os.environ.get(ARRAY_CACHE_ENV, "").lower() == "off":
         return compute()
     try:
         path = cache_dir() / ARRAYS_FOLDER / f"{name}-{array_digest(inputs, modules, packages)}.npy"
-    except (OSError, ValueError, importlib.metadata.PackageNotFoundError) as error:
+    except (OSError, ValueError) as error:
         log.debug("no cache key for %s (%r): computed", name, error)
         return compute()
-    if path.is_file():
-        try:
-            kept = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            log.debug("cached %s unreadable (%r): computed again", path, error)
-        else:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # read now: the last to be pruned
-            return kept
+    kept = _read(path, shape)
+    if kept is not None:
+        return kept
     array = compute()
-    if array.nbytes <= MAX_ENTRY_BYTES:
+    if array.nbytes <= MAX_ENTRY_BYTES and (keep_if is None or keep_if()):
         _keep(path, array)
     return array
 
@@ -142,7 +151,11 @@ def array_digest(
         digest.update(f"|module {module}|".encode())
         digest.update(Path(spec.origin).read_bytes())
     for package in packages:
-        digest.update(f"|package {package} {importlib.metadata.version(package)}|".encode())
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"|package {package} {version}|".encode())
     return digest.hexdigest()[:32]
 
 
@@ -166,23 +179,45 @@ def _feed(digest: hashlib._Hash, value: object) -> None:
         digest.update(b"]")
     elif isinstance(value, Mapping):
         digest.update(f"map:{len(value)}{{".encode())
-        for key in sorted(value, key=str):
-            _feed(digest, str(key))
+        for key in sorted(value, key=repr):
+            _feed(digest, key)
             _feed(digest, value[key])
         digest.update(b"}")
     else:
         raise ValueError(f"no digest for a {type(value).__name__}")
 
 
+def _read(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The float64 array of ``shape`` kept at ``path``; None when there is none, or it cannot
+    be read, or it is not such an array (then it is computed again and replaced)."""
+    try:
+        kept = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # any damage (empty, cut short, not .npy) or no permission
+        log.debug("cached %s unreadable (%r): computed again", path, error)
+        return None
+    if not isinstance(kept, np.ndarray) or kept.dtype != np.float64 or kept.shape != shape:
+        log.debug("cached %s is not a float64 array of shape %s: computed again", path, shape)
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # read now: the last to be pruned
+    return kept
+
+
 def _keep(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` atomically (runs starting together may race to write it),
-    then prune the folder; any failure only leaves the array out of the cache."""
+    readable by all (a cache folder may be shared), then prune the folder; any failure only
+    leaves the array out of the cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=".writing-", suffix=".npy", delete=False
+            dir=path.parent, prefix=WRITING_PREFIX, suffix=".npy", delete=False
         ) as file:
-            np.save(file, array, allow_pickle=False)
+            np.save(file, np.asarray(array, dtype=np.float64), allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())  # whole on disk before it is named: a crash leaves no stub
+        os.chmod(file.name, 0o644)
         os.replace(file.name, path)
     except OSError as error:
         log.debug("could not keep %s (%r)", path, error)
@@ -193,13 +228,19 @@ def _keep(path: Path, array: np.ndarray) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Remove the entries of ``folder`` read least recently until it holds at most
-    `MAX_TOTAL_BYTES`."""
+    """Remove what a killed writer left (`WRITING_PREFIX` files older than
+    `STALE_WRITING_S`), then the entries of ``folder`` read least recently until it holds at
+    most `MAX_TOTAL_BYTES`."""
     entries = []
+    now_ns = time.time_ns()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             with contextlib.suppress(OSError):
                 status = entry.stat()
+                if entry.name.startswith(WRITING_PREFIX):
+                    if now_ns - status.st_mtime_ns > STALE_WRITING_S * 1e9:
+                        os.unlink(entry.path)
+                    continue
                 entries.append((status.st_mtime_ns, status.st_size, entry.path))
     total = sum(size for _, size, _ in entries)
     for _, size, path in sorted(entries):

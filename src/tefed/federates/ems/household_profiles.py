@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,9 +128,8 @@ def household_profiles(
         rows["load_max_kw"].to_numpy(float),
         grid.n_steps,
     )
-    pv_arguments = (rows, step_times, grid.grid_step_s, site, pv_model, base_dir)
     pv_kw = scale_to_peak(
-        _cached_pv_kw(functools.partial(_pv_kw, *pv_arguments), pv_arguments),
+        _cached_pv_kw(_PvInputs(rows, step_times, grid.grid_step_s, site, pv_model, base_dir)),
         rows["pv_peak_kw"].to_numpy(float),
         grid.n_steps,
     )
@@ -175,21 +173,35 @@ PV_MODULES = (
     "tefed.federates.ems.household_profiles",
     "tefed.domain.ems.devices.pv",
     "tefed.domain.ems.devices.pv_inputs",
+    "tefed.domain.time_index",
     "tefed.io.weather_files",
 )
-#: Installed packages the PV power depends on, by version.
-PV_PACKAGES = ("pvlib", "numpy", "pandas")
+#: Distributions the PV power depends on, by version (the time-zone databases too: they place
+#: the local times of a weather file's hours).
+PV_PACKAGES = ("pvlib", "numpy", "pandas", "tzdata", "pytz")
 
 
-def _cached_pv_kw(compute: Callable[[], np.ndarray], arguments: tuple) -> np.ndarray:
-    """``compute()``, the PV power of `_pv_kw` for ``arguments``, from tefed's array cache
-    when a run has computed it for the same systems, site, times and weather: computing it
-    means importing pvlib (about 0.9 s of CPU), see `tefed.io.array_cache`."""
-    rows, step_times, grid_step_s, site, pv_model, base_dir = arguments
+@dataclass(frozen=True)
+class _PvInputs:
+    """What the PV power of a shard's households is computed from (see `_pv_kw`)."""
+
+    rows: pd.DataFrame
+    step_times: pd.DatetimeIndex
+    grid_step_s: int
+    site: Any
+    pv_model: PvModelConfig
+    base_dir: Path
+
+
+def _cached_pv_kw(pv: _PvInputs) -> np.ndarray:
+    """`_pv_kw` from tefed's array cache when a run has computed it for the same systems,
+    site, times and weather: computing it means importing pvlib (about 0.9 s of CPU), see
+    `tefed.io.array_cache`."""
+    site, pv_model = pv.site, pv.pv_model
     inputs: dict[str, object] = {
-        "times_ns": np.asarray(step_times.asi8),
-        "time_zone": str(step_times.tz),
-        "grid_step_s": int(grid_step_s),
+        "times_ns": np.asarray(pv.step_times.as_unit("ns").asi8),
+        "time_zone": str(pv.step_times.tz),
+        "grid_step_s": int(pv.grid_step_s),
         "site": [
             float(site.latitude_deg),
             float(site.longitude_deg),
@@ -197,28 +209,43 @@ def _cached_pv_kw(compute: Callable[[], np.ndarray], arguments: tuple) -> np.nda
             float(site.linke_turbidity),
         ],
         "pv_model": pv_model.model_dump(mode="json"),
-        "systems": rows[["pv_kwp", "pv_tilt_deg", "pv_azimuth_deg", "pv_inverter_kw"]]
+        "systems": pv.rows[["pv_kwp", "pv_tilt_deg", "pv_azimuth_deg", "pv_inverter_kw"]]
         .to_numpy(float)
         .T.copy(),
     }
+    unchanged = None
     if pv_model.irradiance == "tmy":
         path = pv_model.weather_file
         try:
-            weather = pvlib_tmy3_path() if path is None else base_dir / path
-            inputs["weather_file_sha256"] = hashlib.sha256(weather.read_bytes()).hexdigest()
+            weather = pvlib_tmy3_path() if path is None else pv.base_dir / path
+            digest = hashlib.sha256(weather.read_bytes()).hexdigest()
         except (OSError, ValueError):
-            return compute()  # its error names the file
-    return cached_array("pv_power_kw", inputs, compute, modules=PV_MODULES, packages=PV_PACKAGES)
+            return _pv_kw(pv)  # its error names the file
+        inputs["weather_file_sha256"] = digest
+
+        def unchanged() -> bool:
+            """Whether the weather file still holds what was read to compute (a file changed
+            meanwhile must not be kept under the digest of the old one)."""
+            try:
+                return hashlib.sha256(weather.read_bytes()).hexdigest() == digest
+            except OSError:
+                return False
+
+    return cached_array(
+        "pv_power_kw",
+        inputs,
+        functools.partial(_pv_kw, pv),
+        shape=(len(pv.step_times), len(pv.rows)),
+        modules=PV_MODULES,
+        packages=PV_PACKAGES,
+        keep_if=unchanged,
+    )
 
 
-def _pv_kw(
-    rows: pd.DataFrame,
-    step_times: pd.DatetimeIndex,
-    grid_step_s: int,
-    site: Any,
-    pv_model: PvModelConfig,
-    base_dir: Path,
-) -> np.ndarray:
+def _pv_kw(pv: _PvInputs) -> np.ndarray:
+    """AC power of each household's PV [kW], shape (steps, households)."""
+    rows, step_times, grid_step_s = pv.rows, pv.step_times, pv.grid_step_s
+    site, pv_model, base_dir = pv.site, pv.pv_model, pv.base_dir
     arrays = {
         "kwp": rows["pv_kwp"].to_numpy(float),
         "tilt_deg": rows["pv_tilt_deg"].to_numpy(float),

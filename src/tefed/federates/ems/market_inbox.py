@@ -57,7 +57,8 @@ class MarketInbox:
     bill_usd : numpy.ndarray
         Settled amount per interval and household, paid positive (NaN: none yet) [USD].
     received : dict of str to list of tuple
-        Award and settlement rows received since the last `take_rows`, by table.
+        Award and settlement rows received and not yet written, by table (``household_awards``,
+        ``household_settlements``): the ems empties each list as it writes it.
     rejections : int
         Orders the market rejected [-].
     """
