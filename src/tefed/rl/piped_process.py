@@ -49,8 +49,11 @@ class PipedProcess:
         )
 
     def send(self, message: tuple) -> None:
-        """Send a request."""
-        self._requests.send(message)
+        """Send a request. To a helper that has died it is lost: the `receive` that follows
+        every request raises the helper's death (a learner's step then fails with
+        `tefed.rl.live_federation.FederationError`, not a broken pipe)."""
+        with contextlib.suppress(BrokenPipeError, ConnectionError):
+            self._requests.send(message)
 
     def receive(self, timeout_s: float) -> tuple | None:
         """The next reply, or None when none came within ``timeout_s`` [s].
