@@ -187,6 +187,18 @@ def str_array(values: list[str]) -> pd.api.extensions.ExtensionArray:
     return _STR_ARRAY._from_sequence(values, dtype=_STR_DTYPE)
 
 
+def object_array(values: list) -> np.ndarray:
+    """``values`` as a 1-D object array of the same Python objects (str stay str when read
+    back; never inferred as pandas' str dtype, never a 2-D array of sequences).
+
+    >>> object_array(["h1", "h2"])
+    array(['h1', 'h2'], dtype=object)
+    """
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
 def positions(keys: np.ndarray | pd.Index | list, values: np.ndarray | list) -> np.ndarray:
     """Each value's position among ``keys`` (distinct), -1 where it is not one of them.
 

@@ -29,7 +29,7 @@ from tefed.contract.messages import (
     message_problems,
 )
 from tefed.contract.time_grid import TimeGrid
-from tefed.domain.market.frames import column_array, typed_frame
+from tefed.domain.market.frames import column_array, object_array, typed_frame
 
 log = logging.getLogger("tefed.market")
 
@@ -115,10 +115,7 @@ _ORDER_ID_COLUMNS = ("buy_order_id", "sell_order_id")
 def _household_ids(keys: np.ndarray, order_ids: dict[str, str]) -> np.ndarray:
     """Each book key's household order id (a key the intake never issued as it is), as Python
     strings in an object array: a dict look-up per key, as a book holds a few dozen orders."""
-    keys_list = keys.tolist()
-    renamed = np.empty(len(keys_list), dtype=object)
-    renamed[:] = [order_ids.get(key, key) for key in keys_list]
-    return renamed
+    return object_array([order_ids.get(key, key) for key in keys.tolist()])
 
 
 def _renamed_by_setitem(trades: pd.DataFrame, order_ids: dict[str, str]) -> pd.DataFrame:

@@ -218,30 +218,15 @@ class MarketFederate(FederateLogic):
                 reason = self._day_ahead.take(sent_s, message)
                 if reason is not None:
                     self._intake.refuse_message(sent_s, message, reason)
-                    replies.append(
-                        Message(
-                            source=keys.MARKET_ENDPOINT,
-                            destination=message.source,
-                            payload=RejectedMessage(
-                                interval_index=None,
-                                rejections=[{"order_id": "day_ahead_orders", "reason": reason}],
-                            ).model_dump_json(),
-                        )
-                    )
+                    refused = [{"order_id": "day_ahead_orders", "reason": reason}]
+                    replies.append(_rejection(message.source, None, refused))
                 continue
             # An order counts as placed at the grid instant it was sent (HELICS stamps a message
             # with its sender's time, never earlier), however late the market steps.
             received = self._intake.receive(_sent_at_s(message, time_s), message)
             if received.rejections:
                 replies.append(
-                    Message(
-                        source=keys.MARKET_ENDPOINT,
-                        destination=message.source,
-                        payload=RejectedMessage(
-                            interval_index=received.interval_index,
-                            rejections=received.rejections,
-                        ).model_dump_json(),
-                    )
+                    _rejection(message.source, received.interval_index, received.rejections)
                 )
             if received.interval_index is None:
                 continue
@@ -441,6 +426,17 @@ class MarketFederate(FederateLogic):
                     part = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
                     self._tables[name].append(part, section=section)
         self._pending.clear()
+
+
+def _rejection(destination: str, interval_index: int | None, rejections: list) -> Message:
+    """The market's ``rejected`` reply to ``destination``: each refused order and why."""
+    return Message(
+        source=keys.MARKET_ENDPOINT,
+        destination=destination,
+        payload=RejectedMessage(
+            interval_index=interval_index, rejections=rejections
+        ).model_dump_json(),
+    )
 
 
 def _message_type(message: Message) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tefed.domain.market.frames import str_array, typed_frame
+from tefed.domain.market.frames import object_array, str_array, typed_frame
 from tefed.domain.market.mechanisms.order_book import POOLS, RankedBook, open_from, ranked_book
 from tefed.domain.market.mechanisms.order_columns import ORDER_COLUMNS, SIDES
 from tefed.domain.market.mechanisms.pro_rata import walk_levels
@@ -452,13 +452,9 @@ def _trades_table(
         + [names[k] for k in seller]
         + [POOLS[k] for k in pool.tolist()]
     )
-    if values:
-        text = np.empty(len(values), dtype=object)
-        text[:] = values
-    else:
-        # No trades: pandas' str columns, so that a run without any trade writes its empty
-        # trades table with text columns (an empty object column is written as nulls).
-        text = str_array(values)
+    # No trades: pandas' str columns, so that a run without any trade writes its empty trades
+    # table with text columns (an empty object column is written as nulls).
+    text = object_array(values) if values else str_array(values)
     size = pair_wh.size
     trades = typed_frame(
         {

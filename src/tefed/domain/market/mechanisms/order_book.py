@@ -18,6 +18,7 @@ import pandas as pd
 
 # Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
 from tefed.contract.messages import POOLS
+from tefed.domain.market.frames import object_array
 from tefed.domain.market.mechanisms.order_columns import (
     DEFAULT_POOL,
     ORDER_COLUMNS,
@@ -188,7 +189,7 @@ def ranked_book(orders: pd.DataFrame) -> RankedBook:
     return RankedBook(
         sorted_ids=checked["sorted_ids"],
         id_rank=checked["id_rank"][rank],
-        participant_names=_objects(names),
+        participant_names=object_array(names),
         participant_code=participant_code[rank],
         quantity_wh=checked["quantity_wh"][rank],
         price_usd_per_kwh=checked["price_usd_per_kwh"][rank],
@@ -297,10 +298,3 @@ def _priority(
     """Row positions in MicroTE priority: bids then asks, each by pool, price, sequence, id."""
     signed_price = np.where(is_buy, -price_usd_per_kwh, price_usd_per_kwh)
     return np.lexsort((id_rank, sequence, signed_price, pool_index, ~is_buy))
-
-
-def _objects(values: list[str]) -> np.ndarray:
-    """``values`` as a 1-D object array (of str: read back as Python objects, never converted)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array

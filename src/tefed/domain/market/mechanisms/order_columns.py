@@ -16,7 +16,7 @@ import pandas as pd
 
 # Energy pools of the MicroTE market: PV (non-dispatchable) and batteries (dispatchable).
 from tefed.contract.messages import POOLS
-from tefed.domain.market.frames import column_array
+from tefed.domain.market.frames import column_array, object_array
 
 #: Pool of every order when ``orders`` has no ``pool`` column.
 DEFAULT_POOL = "non_dispatchable"
@@ -99,7 +99,7 @@ def _plain_columns(orders: pd.DataFrame) -> dict[str, Any] | None:
     id_rank = np.empty(len(order_id), dtype=np.intp)
     id_rank[by_order_id] = np.arange(len(order_id))
     return {
-        "sorted_ids": np.array([order_id[row] for row in by_order_id], dtype=object),
+        "sorted_ids": object_array([order_id[row] for row in by_order_id]),
         "id_rank": id_rank,
         "participant": participant,
         "is_buy": np.array([value == "buy" for value in side], dtype=bool),
